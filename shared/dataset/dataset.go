@@ -1,0 +1,99 @@
+package dataset
+
+import "errors"
+
+// Sentinel errors. Callers test them with errors.Is; messages returned by this
+// package wrap them with the file, column and row they concern.
+var (
+	ErrEmptyFile       = errors.New("dataset: empty file")
+	ErrNoRows          = errors.New("dataset: no data rows")
+	ErrRaggedRow       = errors.New("dataset: ragged row")
+	ErrUnsupported     = errors.New("dataset: unsupported format")
+	ErrMissingColumn   = errors.New("dataset: missing column")
+	ErrNonNumeric      = errors.New("dataset: non-numeric value")
+	ErrSingleClass     = errors.New("dataset: target has a single class")
+	ErrUnknownClass    = errors.New("dataset: unknown class")
+	ErrMissingTarget   = errors.New("dataset: missing target value")
+	ErrTooFewRows      = errors.New("dataset: too few rows")
+	ErrInvalidFraction = errors.New("dataset: invalid split fraction")
+)
+
+// Kind is the inferred type of a column.
+type Kind int
+
+const (
+	// Numeric columns hold numbers; missing cells are NaN.
+	Numeric Kind = iota
+	// Text columns hold strings (labels, identifiers, categories).
+	Text
+)
+
+// String returns "numeric" or "text".
+func (k Kind) String() string {
+	if k == Text {
+		return "text"
+	}
+	return "numeric"
+}
+
+// Cell points at one cell of a table: Row is the 1-based data row (the header
+// is not counted), Value the raw text found there.
+type Cell struct {
+	Row   int    `json:"row"`
+	Value string `json:"value"`
+}
+
+// Column is one column of a Table.
+type Column struct {
+	Name string
+	Kind Kind
+	// Num has one value per row for Numeric columns: NaN where the cell was
+	// missing or invalid, and the parsed value otherwise (a literal "NaN" or
+	// "Inf" in the data parses to NaN or ±Inf). Nil for Text columns.
+	Num []float64
+	// Str has one value per row for Text columns ("" where missing). Nil for
+	// Numeric columns.
+	Str []string
+	// Missing lists the 1-based rows whose cell was empty or a missing marker
+	// ("", "NA", "N/A", "null", "?"), in increasing order.
+	Missing []int
+	// Invalid lists, for Numeric columns, the cells that held text that is not
+	// a number, in increasing row order.
+	Invalid []Cell
+}
+
+// Table is a whole data file, column by column.
+type Table struct {
+	// Source is the path the table was read from.
+	Source string
+	// Hash is the hex SHA-256 of the file's bytes.
+	Hash    string
+	Rows    int
+	Columns []Column
+}
+
+// Dataset is the numeric design matrix and encoded labels a model trains on.
+type Dataset struct {
+	// FeatureNames in the order of X's columns.
+	FeatureNames []string
+	// X is row-major: Rows × len(FeatureNames). NaN marks a missing value.
+	X    []float64
+	Rows int
+	// Y holds the class index of each row, into Classes.
+	Y []int
+	// Classes maps class index to the label as written in the data. For a
+	// binary task Classes is [negative, positive].
+	Classes []string
+	// Positive is the index of the positive class for binary tasks (always 1),
+	// or -1 for multi-class tasks.
+	Positive int
+	// Target is the name of the target column.
+	Target string
+	// RowIDs holds each row's 1-based row number in the source table.
+	RowIDs []int
+}
+
+// Split is a stratified train/validation/test partition of a Dataset.
+type Split struct {
+	Train, Validation, Test *Dataset
+}

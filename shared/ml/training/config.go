@@ -1,0 +1,367 @@
+package training
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"slices"
+	"strings"
+)
+
+// ErrInvalidConfig is wrapped by every configuration error; the message names
+// the offending field.
+var ErrInvalidConfig = errors.New("training: invalid config")
+
+// Model types.
+const (
+	ModelMLP                = "mlp"
+	ModelLogisticRegression = "logistic_regression"
+)
+
+// TrainingConfig is the seed's TrainingConfig in snake_case, plus what users
+// need that the seed left out. The zero value of any field means "use the
+// default" (see Defaults); Normalize fills them in.
+type TrainingConfig struct {
+	ModelType       string   `json:"model_type,omitempty"`
+	DatasetPath     string   `json:"dataset_path,omitempty"`
+	TargetColumn    string   `json:"target_column,omitempty"`
+	PositiveClass   string   `json:"positive_class,omitempty"`
+	Features        []string `json:"features,omitempty"`
+	ValidationSplit float64  `json:"validation_split,omitempty"`
+	TestSplit       float64  `json:"test_split,omitempty"`
+	BatchSize       int      `json:"batch_size,omitempty"`
+	Epochs          int      `json:"epochs,omitempty"`
+	LearningRate    float64  `json:"learning_rate,omitempty"`
+	// Optimizer is one of sgd, momentum, adam, adamw, rmsprop.
+	Optimizer string  `json:"optimizer,omitempty"`
+	Momentum  float64 `json:"momentum,omitempty"`
+	// LossFunction is binary_cross_entropy (binary tasks) or cross_entropy
+	// (softmax; any number of classes). Empty picks by the number of classes.
+	LossFunction string   `json:"loss_function,omitempty"`
+	Metrics      []string `json:"metrics,omitempty"`
+	HiddenLayers []int    `json:"hidden_layers,omitempty"`
+	// Activation is one of relu, tanh, gelu, sigmoid.
+	Activation  string  `json:"activation,omitempty"`
+	DropoutRate float64 `json:"dropout_rate,omitempty"`
+	// Regularization is the L2 penalty (for adamw: the decoupled weight decay).
+	Regularization float64 `json:"regularization,omitempty"`
+	// ClassWeights is "balanced" (default for binary_cross_entropy and
+	// cross_entropy), "none", or explicit weights by class label.
+	ClassWeights ClassWeights   `json:"class_weights,omitempty"`
+	Schedule     Schedule       `json:"lr_schedule,omitzero"`
+	EarlyStop    EarlyStopping  `json:"early_stopping,omitzero"`
+	Seed         int64          `json:"seed,omitempty"`
+	// DecisionThreshold is "f1" (choose the F1-optimal threshold on the
+	// validation split; the default), "youden", or a number in (0,1).
+	DecisionThreshold string `json:"decision_threshold,omitempty"`
+	// Leakage sets the severity of the target-leakage check: "error" (default)
+	// or "warning".
+	Leakage string `json:"leakage,omitempty"`
+	// Name is a human-readable model name for the registry.
+	Name string `json:"name,omitempty"`
+}
+
+// ClassWeights is "balanced", "none", or a map from class label to weight.
+type ClassWeights struct {
+	Mode    string             // "balanced", "none" or "explicit"
+	Weights map[string]float64 // for "explicit"
+}
+
+// MarshalJSON writes the mode as a string, or the explicit map.
+func (c ClassWeights) MarshalJSON() ([]byte, error) {
+	if c.Mode == "explicit" {
+		return json.Marshal(c.Weights)
+	}
+	return json.Marshal(c.Mode)
+}
+
+// UnmarshalJSON accepts "balanced", "none" or {"label": weight, ...}.
+func (c *ClassWeights) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err == nil {
+		c.Mode, c.Weights = s, nil
+		return nil
+	}
+	var m map[string]float64
+	if err := json.Unmarshal(b, &m); err != nil {
+		return fmt.Errorf("class_weights: want \"balanced\", \"none\" or an object of label: weight")
+	}
+	c.Mode, c.Weights = "explicit", m
+	return nil
+}
+
+// IsZero reports an unset value.
+func (c ClassWeights) IsZero() bool { return c.Mode == "" }
+
+// Schedule is the learning-rate schedule.
+type Schedule struct {
+	// Kind is constant, step, exponential or cosine (default cosine).
+	Kind string `json:"kind,omitempty"`
+	// WarmupEpochs ramps the rate linearly from lr/10 over the first epochs.
+	WarmupEpochs int `json:"warmup_epochs,omitempty"`
+	// StepSize and Gamma: step multiplies the rate by Gamma every StepSize
+	// epochs; exponential by Gamma every epoch.
+	StepSize int     `json:"step_size,omitempty"`
+	Gamma    float64 `json:"gamma,omitempty"`
+	// MinLR is the floor of the cosine schedule.
+	MinLR float64 `json:"min_lr,omitempty"`
+}
+
+// EarlyStopping stops training when a validation metric stops improving, and
+// restores the best epoch's weights.
+type EarlyStopping struct {
+	// Enabled defaults to true; set "enabled": false to train every epoch.
+	Enabled *bool `json:"enabled,omitempty"`
+	// Metric is val_loss, val_auc_pr or val_auc_roc (default val_auc_pr).
+	Metric   string  `json:"metric,omitempty"`
+	Patience int     `json:"patience,omitempty"`
+	MinDelta float64 `json:"min_delta,omitempty"`
+}
+
+// On reports whether early stopping is enabled.
+func (e EarlyStopping) On() bool { return e.Enabled == nil || *e.Enabled }
+
+// Defaults returns the configuration used for every unset field.
+func Defaults() TrainingConfig {
+	on := true
+	return TrainingConfig{
+		ModelType:         ModelMLP,
+		ValidationSplit:   0.15,
+		TestSplit:         0.2,
+		BatchSize:         128,
+		Epochs:            60,
+		LearningRate:      0.003,
+		Optimizer:         "adamw",
+		Momentum:          0.9,
+		HiddenLayers:      []int{64, 32},
+		Activation:        "relu",
+		DropoutRate:       0.1,
+		Regularization:    1e-4,
+		ClassWeights:      ClassWeights{Mode: "balanced"},
+		Schedule:          Schedule{Kind: "cosine", WarmupEpochs: 2, StepSize: 10, Gamma: 0.5, MinLR: 1e-5},
+		EarlyStop:         EarlyStopping{Enabled: &on, Metric: "val_auc_pr", Patience: 10, MinDelta: 1e-4},
+		Seed:              42,
+		DecisionThreshold: "f1",
+		Leakage:           "error",
+		Metrics:           []string{"accuracy", "precision", "recall", "f1_score", "auc_roc", "auc_pr"},
+	}
+}
+
+// DecodeConfig reads a JSON TrainingConfig strictly: unknown fields and
+// trailing data are errors that name what is wrong.
+func DecodeConfig(r io.Reader) (TrainingConfig, error) {
+	var c TrainingConfig
+	dec := json.NewDecoder(r)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&c); err != nil {
+		return c, fmt.Errorf("%w: %s", ErrInvalidConfig, strings.TrimPrefix(err.Error(), "json: "))
+	}
+	if dec.More() {
+		return c, fmt.Errorf("%w: trailing data after the JSON object", ErrInvalidConfig)
+	}
+	return c, nil
+}
+
+// Normalize returns c with every unset field set to its default, and checks
+// every field; the error names the first field that is wrong.
+func (c TrainingConfig) Normalize() (TrainingConfig, error) {
+	d := Defaults()
+	if c.ModelType == "" {
+		c.ModelType = d.ModelType
+	}
+	if c.ValidationSplit == 0 {
+		c.ValidationSplit = d.ValidationSplit
+	}
+	if c.TestSplit == 0 {
+		c.TestSplit = d.TestSplit
+	}
+	if c.BatchSize == 0 {
+		c.BatchSize = d.BatchSize
+	}
+	if c.Epochs == 0 {
+		c.Epochs = d.Epochs
+	}
+	if c.LearningRate == 0 {
+		c.LearningRate = d.LearningRate
+	}
+	if c.Optimizer == "" {
+		c.Optimizer = d.Optimizer
+	}
+	if c.Momentum == 0 {
+		c.Momentum = d.Momentum
+	}
+	if c.HiddenLayers == nil && c.ModelType == ModelMLP {
+		c.HiddenLayers = slices.Clone(d.HiddenLayers)
+	}
+	if c.Activation == "" {
+		c.Activation = d.Activation
+	}
+	if c.ClassWeights.IsZero() {
+		c.ClassWeights = d.ClassWeights
+	}
+	if c.Schedule.Kind == "" {
+		c.Schedule.Kind = d.Schedule.Kind
+	}
+	if c.Schedule.StepSize == 0 {
+		c.Schedule.StepSize = d.Schedule.StepSize
+	}
+	if c.Schedule.Gamma == 0 {
+		c.Schedule.Gamma = d.Schedule.Gamma
+	}
+	if c.EarlyStop.Enabled == nil {
+		c.EarlyStop.Enabled = d.EarlyStop.Enabled
+	}
+	if c.EarlyStop.Metric == "" {
+		c.EarlyStop.Metric = d.EarlyStop.Metric
+	}
+	if c.EarlyStop.Patience == 0 {
+		c.EarlyStop.Patience = d.EarlyStop.Patience
+	}
+	if c.Seed == 0 {
+		c.Seed = d.Seed
+	}
+	if c.DecisionThreshold == "" {
+		c.DecisionThreshold = d.DecisionThreshold
+	}
+	if c.Leakage == "" {
+		c.Leakage = d.Leakage
+	}
+	if c.Metrics == nil {
+		c.Metrics = slices.Clone(d.Metrics)
+	}
+	return c, c.check()
+}
+
+func bad(field, format string, args ...any) error {
+	return fmt.Errorf("%w: %s: %s", ErrInvalidConfig, field, fmt.Sprintf(format, args...))
+}
+
+func oneOf(field, v string, allowed ...string) error {
+	if slices.Contains(allowed, v) {
+		return nil
+	}
+	return bad(field, "%q is not one of %s", v, strings.Join(allowed, ", "))
+}
+
+func finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
+
+func (c TrainingConfig) check() error {
+	if err := oneOf("model_type", c.ModelType, ModelMLP, ModelLogisticRegression); err != nil {
+		return err
+	}
+	if !finite(c.ValidationSplit) || c.ValidationSplit <= 0 || c.ValidationSplit >= 1 {
+		return bad("validation_split", "%v is not in (0, 1)", c.ValidationSplit)
+	}
+	if !finite(c.TestSplit) || c.TestSplit <= 0 || c.TestSplit >= 1 {
+		return bad("test_split", "%v is not in (0, 1)", c.TestSplit)
+	}
+	if c.ValidationSplit+c.TestSplit >= 0.9 {
+		return bad("validation_split", "validation_split + test_split = %v leaves too little to train on", c.ValidationSplit+c.TestSplit)
+	}
+	if c.BatchSize < 1 || c.BatchSize > 1<<20 {
+		return bad("batch_size", "%d is not in [1, 1048576]", c.BatchSize)
+	}
+	if c.Epochs < 1 || c.Epochs > 100000 {
+		return bad("epochs", "%d is not in [1, 100000]", c.Epochs)
+	}
+	if !finite(c.LearningRate) || c.LearningRate <= 0 || c.LearningRate > 10 {
+		return bad("learning_rate", "%v is not in (0, 10]", c.LearningRate)
+	}
+	if err := oneOf("optimizer", c.Optimizer, "sgd", "momentum", "adam", "adamw", "rmsprop"); err != nil {
+		return err
+	}
+	if !finite(c.Momentum) || c.Momentum < 0 || c.Momentum >= 1 {
+		return bad("momentum", "%v is not in [0, 1)", c.Momentum)
+	}
+	if c.LossFunction != "" {
+		if err := oneOf("loss_function", c.LossFunction, "binary_cross_entropy", "cross_entropy"); err != nil {
+			return err
+		}
+	}
+	if c.ModelType == ModelLogisticRegression && len(c.HiddenLayers) > 0 {
+		return bad("hidden_layers", "logistic_regression has no hidden layers")
+	}
+	if len(c.HiddenLayers) > 16 {
+		return bad("hidden_layers", "%d layers is more than 16", len(c.HiddenLayers))
+	}
+	for i, h := range c.HiddenLayers {
+		if h < 1 || h > 8192 {
+			return bad(fmt.Sprintf("hidden_layers[%d]", i), "%d is not in [1, 8192]", h)
+		}
+	}
+	if err := oneOf("activation", c.Activation, "relu", "tanh", "gelu", "sigmoid"); err != nil {
+		return err
+	}
+	if !finite(c.DropoutRate) || c.DropoutRate < 0 || c.DropoutRate >= 1 {
+		return bad("dropout_rate", "%v is not in [0, 1)", c.DropoutRate)
+	}
+	if !finite(c.Regularization) || c.Regularization < 0 || c.Regularization > 1 {
+		return bad("regularization", "%v is not in [0, 1]", c.Regularization)
+	}
+	if err := oneOf("class_weights", c.ClassWeights.Mode, "balanced", "none", "explicit"); err != nil {
+		return err
+	}
+	for label, w := range c.ClassWeights.Weights {
+		if !finite(w) || w <= 0 {
+			return bad("class_weights", "weight of class %q is %v, not a positive number", label, w)
+		}
+	}
+	if err := oneOf("lr_schedule.kind", c.Schedule.Kind, "constant", "step", "exponential", "cosine"); err != nil {
+		return err
+	}
+	if c.Schedule.WarmupEpochs < 0 {
+		return bad("lr_schedule.warmup_epochs", "%d is negative", c.Schedule.WarmupEpochs)
+	}
+	if c.Schedule.StepSize < 1 {
+		return bad("lr_schedule.step_size", "%d is not positive", c.Schedule.StepSize)
+	}
+	if !finite(c.Schedule.Gamma) || c.Schedule.Gamma <= 0 || c.Schedule.Gamma > 1 {
+		return bad("lr_schedule.gamma", "%v is not in (0, 1]", c.Schedule.Gamma)
+	}
+	if !finite(c.Schedule.MinLR) || c.Schedule.MinLR < 0 {
+		return bad("lr_schedule.min_lr", "%v is negative", c.Schedule.MinLR)
+	}
+	if err := oneOf("early_stopping.metric", c.EarlyStop.Metric, "val_loss", "val_auc_pr", "val_auc_roc"); err != nil {
+		return err
+	}
+	if c.EarlyStop.Patience < 1 {
+		return bad("early_stopping.patience", "%d is not positive", c.EarlyStop.Patience)
+	}
+	if !finite(c.EarlyStop.MinDelta) || c.EarlyStop.MinDelta < 0 {
+		return bad("early_stopping.min_delta", "%v is negative", c.EarlyStop.MinDelta)
+	}
+	if _, err := c.Threshold(); err != nil {
+		return err
+	}
+	if err := oneOf("leakage", c.Leakage, "error", "warning"); err != nil {
+		return err
+	}
+	return nil
+}
+
+// Threshold parses DecisionThreshold: it returns the fixed value, or 0 with a
+// nil error when the threshold is chosen on the validation split ("f1",
+// "youden").
+func (c TrainingConfig) Threshold() (float64, error) {
+	switch c.DecisionThreshold {
+	case "f1", "youden":
+		return 0, nil
+	}
+	var v float64
+	if _, err := fmt.Sscanf(c.DecisionThreshold, "%g", &v); err != nil || !finite(v) || v <= 0 || v >= 1 {
+		return 0, bad("decision_threshold", "%q is not f1, youden or a number in (0, 1)", c.DecisionThreshold)
+	}
+	return v, nil
+}
+
+// JSON returns the config as indented JSON (for job records and manifests).
+func (c TrainingConfig) JSON() []byte {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(c) // a TrainingConfig always encodes
+	return b.Bytes()
+}
