@@ -1,6 +1,9 @@
 package dataset
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+)
 
 // Sentinel errors. Callers test them with errors.Is; messages returned by this
 // package wrap them with the file, column and row they concern.
@@ -16,6 +19,8 @@ var (
 	ErrMissingTarget   = errors.New("dataset: missing target value")
 	ErrTooFewRows      = errors.New("dataset: too few rows")
 	ErrInvalidFraction = errors.New("dataset: invalid split fraction")
+	// ErrBadHeader: a header name is empty or repeated.
+	ErrBadHeader = errors.New("dataset: bad header")
 )
 
 // Kind is the inferred type of a column.
@@ -34,6 +39,23 @@ func (k Kind) String() string {
 		return "text"
 	}
 	return "numeric"
+}
+
+// MarshalText writes the kind as "numeric" or "text", so that it reads as a
+// word in JSON.
+func (k Kind) MarshalText() ([]byte, error) { return []byte(k.String()), nil }
+
+// UnmarshalText accepts "numeric" or "text".
+func (k *Kind) UnmarshalText(b []byte) error {
+	switch string(b) {
+	case "numeric":
+		*k = Numeric
+	case "text":
+		*k = Text
+	default:
+		return fmt.Errorf("dataset: column kind %q is not numeric or text", b)
+	}
+	return nil
 }
 
 // Cell points at one cell of a table: Row is the 1-based data row (the header
@@ -55,7 +77,8 @@ type Column struct {
 	// Numeric columns.
 	Str []string
 	// Missing lists the 1-based rows whose cell was empty or a missing marker
-	// ("", "NA", "N/A", "null", "?"), in increasing order.
+	// ("", "NA", "N/A", "null", "NULL", "None", "?"), or a Parquet null, in
+	// increasing order.
 	Missing []int
 	// Invalid lists, for Numeric columns, the cells that held text that is not
 	// a number, in increasing row order.
@@ -91,6 +114,9 @@ type Dataset struct {
 	Target string
 	// RowIDs holds each row's 1-based row number in the source table.
 	RowIDs []int
+	// Skipped names the text columns of the source table that are neither the
+	// target nor a feature (identifiers, free text), in table order.
+	Skipped []string
 }
 
 // Split is a stratified train/validation/test partition of a Dataset.

@@ -50,10 +50,10 @@ type TrainingConfig struct {
 	Regularization float64 `json:"regularization,omitempty"`
 	// ClassWeights is "balanced" (default for binary_cross_entropy and
 	// cross_entropy), "none", or explicit weights by class label.
-	ClassWeights ClassWeights   `json:"class_weights,omitempty"`
-	Schedule     Schedule       `json:"lr_schedule,omitzero"`
-	EarlyStop    EarlyStopping  `json:"early_stopping,omitzero"`
-	Seed         int64          `json:"seed,omitempty"`
+	ClassWeights ClassWeights  `json:"class_weights,omitempty"`
+	Schedule     Schedule      `json:"lr_schedule,omitzero"`
+	EarlyStop    EarlyStopping `json:"early_stopping,omitzero"`
+	Seed         int64         `json:"seed,omitempty"`
 	// DecisionThreshold is "f1" (choose the F1-optimal threshold on the
 	// validation split; the default), "youden", or a number in (0,1).
 	DecisionThreshold string `json:"decision_threshold,omitempty"`

@@ -1,0 +1,36 @@
+# Orrery — the two commands a new user runs: `make run` and `make test`.
+SHELL := /bin/bash
+GO    ?= go
+BIN   := bin
+
+.PHONY: help run build test test-short bench vet fmt vectors clean
+
+help: ## list targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
+
+run: build ## validate, train, evaluate and register an MLP on the bundled HTRU2 data (embedded default)
+	$(BIN)/orrery run
+
+build: ## build the orrery binary into bin/
+	@mkdir -p $(BIN)
+	$(GO) build -o $(BIN)/orrery ./functions/local
+
+test: ## the whole suite (installs and starts what its tests need)
+	scripts/test.sh
+
+test-short: ## the quick part of the suite (go test -short)
+	$(GO) test -short -count=1 ./...
+
+bench: ## Go benchmarks of the training engine and metrics
+	scripts/bench.sh
+
+vet: ## go vet and gofmt check
+	$(GO) vet ./...
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+vectors: ## regenerate the scikit-learn metric test vectors (needs Python 3.11; makes .venv)
+	scripts/python-env.sh
+	.venv/bin/python scripts/gen_metric_vectors.py
+
+clean: ## remove build output and the default state directory
+	rm -rf $(BIN) .orrery

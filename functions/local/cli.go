@@ -1,0 +1,144 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/orrery-ml/orrery/shared/embedded"
+	"github.com/orrery-ml/orrery/shared/ml/nn"
+	"github.com/orrery-ml/orrery/shared/tracking"
+	"github.com/orrery-ml/orrery/shared/tracking/progressbar"
+)
+
+const usage = `orrery — train, evaluate and register classifiers for astronomy detection data,
+on this machine (the embedded default; state under --home, $ORRERY_HOME or ./.orrery).
+
+Usage:
+  orrery run     [--config FILE] [--json] [--home DIR]
+                 validate, train, evaluate and register an MLP on the bundled HTRU2 pulsar data
+  orrery train   --data PATH --target COL [--positive VALUE] [--config FILE] [--json] [--home DIR]
+                 the same on your CSV or Parquet file; --config is a TrainingConfig JSON file
+  orrery status  JOB_ID [--json] [--home DIR]      a job's status, stage, progress and result
+  orrery jobs    [--json] [--home DIR]             recent jobs
+  orrery models  [--json] [--home DIR]             registered models
+  orrery predict --model MODEL_ID --data PATH [--out FILE] [--home DIR]
+                 score a CSV or Parquet file with a registered model (CSV out: row, label, probabilities)
+  orrery version
+
+Flags common to the training commands:
+  --progress bar|json|none   progress display on stderr (default: bar; none with --json)
+  --quiet                    no progress display
+
+Exit status: 0 success, 1 failure (one line on stderr), 2 usage error.
+`
+
+// errUsage marks command-line mistakes (exit status 2).
+var errUsage = errors.New("usage")
+
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+func (e usageError) Unwrap() error { return errUsage }
+
+func usagef(format string, args ...any) error { return usageError{fmt.Sprintf(format, args...)} }
+
+// runCLI runs one command and returns the process exit status.
+func runCLI(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	cmd, rest := args[0], args[1:]
+	var err error
+	switch cmd {
+	case "run":
+		err = cmdTrain(ctx, rest, stdout, stderr, true)
+	case "train":
+		err = cmdTrain(ctx, rest, stdout, stderr, false)
+	case "status":
+		err = cmdStatus(ctx, rest, stdout)
+	case "jobs":
+		err = cmdJobs(ctx, rest, stdout)
+	case "models":
+		err = cmdModels(ctx, rest, stdout)
+	case "predict":
+		err = cmdPredict(ctx, rest, stdout)
+	case "version", "--version":
+		fmt.Fprintln(stdout, "orrery", nn.Version())
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+	default:
+		err = usagef("unknown command %q (see 'orrery help')", cmd)
+	}
+	if err == nil {
+		return 0
+	}
+	fmt.Fprintln(stderr, "orrery:", oneLine(err))
+	if errors.Is(err, errUsage) {
+		return 2
+	}
+	return 1
+}
+
+func oneLine(err error) string {
+	return strings.Join(strings.Fields(err.Error()), " ")
+}
+
+// parseFlags parses flags that may come before or after positional
+// arguments, and returns the positional ones.
+func parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
+	fs.SetOutput(io.Discard)
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, usagef("%s", usage)
+			}
+			return nil, usagef("%s: %v", fs.Name(), err)
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return pos, nil
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
+}
+
+// progressRecorder builds the progress display chosen by the flags; the
+// returned function flushes it.
+func progressRecorder(mode string, quiet, jsonOut bool, stderr io.Writer) (tracking.Recorder, func(), error) {
+	if mode == "" {
+		mode = "bar"
+		if jsonOut {
+			mode = "none"
+		}
+	}
+	if quiet {
+		mode = "none"
+	}
+	switch mode {
+	case "none":
+		return tracking.Discard, func() {}, nil
+	case "json":
+		return progressbar.JSONLines(stderr), func() {}, nil
+	case "bar":
+		bars := progressbar.New(stderr, progressbar.Options{})
+		return bars, bars.Close, nil
+	}
+	return nil, nil, usagef("--progress: %q is not bar, json or none", mode)
+}
+
+func openRuntime(ctx context.Context, home string, rec tracking.Recorder) (*embedded.Runtime, error) {
+	return embedded.Open(ctx, embedded.Home(home), rec)
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
+}

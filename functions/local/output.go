@@ -1,0 +1,314 @@
+package main
+
+import (
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"strconv"
+	"text/tabwriter"
+	"time"
+
+	"github.com/orrery-ml/orrery/shared/dataset"
+	"github.com/orrery-ml/orrery/shared/ml/nn"
+	"github.com/orrery-ml/orrery/shared/ml/training"
+	"github.com/orrery-ml/orrery/shared/store"
+)
+
+func num(v float64) string {
+	if math.IsNaN(v) {
+		return "n/a"
+	}
+	return strconv.FormatFloat(v, 'f', 4, 64)
+}
+
+// printSummary prints what `orrery run` and `orrery train` report.
+func printSummary(w io.Writer, res *training.Result, dataName string) {
+	m := res.Metrics
+	rows, features := 0, 0
+	if v := res.Validation; v != nil {
+		rows = v.Rows
+		features = len(res.Config.Features)
+	}
+	if features == 0 && res.Validation != nil {
+		features = res.Validation.Columns - 1
+	}
+	total := 0.0
+	for _, s := range res.Stages {
+		total += s
+	}
+	fmt.Fprintf(w, "\nTrained %s on %s (%d rows, %d features) in %.1fs\n", res.Config.ModelType, dataName, rows, features, total)
+	fmt.Fprintf(w, "  job %s  ->  model %s\n", res.JobID, res.ModelID)
+	fmt.Fprintf(w, "  epochs %d (best %d, %s), decision threshold %s (chosen by %s on the validation split)\n",
+		res.Training.EpochsRun, res.Training.BestEpoch, res.Training.StopReason, num(res.Threshold), res.Config.DecisionThreshold)
+	for _, f := range res.Warnings {
+		fmt.Fprintf(w, "  warning: %s\n", f.Message)
+	}
+
+	fmt.Fprintf(w, "\nTest-split metrics (%d rows):\n", m.Support)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "  accuracy\t%s\n  precision\t%s\n  recall\t%s\n  f1_score\t%s\n  auc_roc\t%s\n  auc_pr\t%s\n",
+		num(m.Accuracy), num(m.Precision), num(m.Recall), num(m.F1Score), num(m.AUCROC), num(m.AUCPR))
+	tw.Flush()
+
+	fmt.Fprintln(w, "\nPer class:")
+	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "  class\tprecision\trecall\tf1\tsupport\t")
+	for _, c := range m.ClassificationReport.Classes {
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%d\t\n", c.Label, num(c.Precision), num(c.Recall), num(c.F1Score), c.Support)
+	}
+	r := m.ClassificationReport
+	fmt.Fprintf(tw, "  macro avg\t%s\t%s\t%s\t%d\t\n", num(r.MacroAvg.Precision), num(r.MacroAvg.Recall), num(r.MacroAvg.F1Score), r.MacroAvg.Support)
+	fmt.Fprintf(tw, "  weighted avg\t%s\t%s\t%s\t%d\t\n", num(r.WeightedAvg.Precision), num(r.WeightedAvg.Recall), num(r.WeightedAvg.F1Score), r.WeightedAvg.Support)
+	tw.Flush()
+
+	if len(m.ConfusionMatrix) > 0 {
+		fmt.Fprintln(w, "\nConfusion matrix (rows = true, columns = predicted):")
+		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprint(tw, "  \t")
+		for _, c := range m.Classes {
+			fmt.Fprintf(tw, "%s\t", c)
+		}
+		fmt.Fprintln(tw)
+		for i, row := range m.ConfusionMatrix {
+			fmt.Fprintf(tw, "  %s\t", m.Classes[i])
+			for _, v := range row {
+				fmt.Fprintf(tw, "%d\t", v)
+			}
+			fmt.Fprintln(tw)
+		}
+		tw.Flush()
+	}
+
+	fmt.Fprintln(w, "\nArtifacts:")
+	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	for _, k := range []string{"model", "manifest", "validation_report", "metrics", "history"} {
+		if v, ok := res.Artifacts[k]; ok {
+			fmt.Fprintf(tw, "  %s\t%s\n", k, v)
+		}
+	}
+	tw.Flush()
+}
+
+func cmdStatus(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("status", flag.ContinueOnError)
+	jsonOut := fs.Bool("json", false, "print the job as JSON")
+	home := fs.String("home", "", "state directory")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usagef("status: want one JOB_ID")
+	}
+	rt, err := openRuntime(ctx, *home, nil)
+	if err != nil {
+		return err
+	}
+	defer rt.Close()
+	j, err := rt.DB.GetJob(ctx, pos[0])
+	if err != nil {
+		return fmt.Errorf("status: %w", err)
+	}
+	if *jsonOut {
+		return writeJSON(stdout, j)
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "job\t%s\nstatus\t%s\nstage\t%s\ncreated\t%s\nupdated\t%s\n", j.ID, j.Status, j.Stage,
+		j.CreatedAt.Format(time.RFC3339), j.UpdatedAt.Format(time.RFC3339))
+	if j.ModelID != "" {
+		fmt.Fprintf(tw, "model\t%s\n", j.ModelID)
+	}
+	if j.Error != "" {
+		fmt.Fprintf(tw, "error\t%s\n", j.Error)
+	}
+	if len(j.Progress) > 0 {
+		fmt.Fprintf(tw, "progress\t%s\n", j.Progress)
+	}
+	return tw.Flush()
+}
+
+func cmdJobs(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("jobs", flag.ContinueOnError)
+	jsonOut := fs.Bool("json", false, "print as JSON")
+	home := fs.String("home", "", "state directory")
+	limit := fs.Int("limit", 20, "how many jobs")
+	if _, err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	rt, err := openRuntime(ctx, *home, nil)
+	if err != nil {
+		return err
+	}
+	defer rt.Close()
+	jobs, err := rt.DB.ListJobs(ctx, *limit)
+	if err != nil {
+		return fmt.Errorf("jobs: %w", err)
+	}
+	if *jsonOut {
+		return writeJSON(stdout, jobs)
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "JOB\tSTATUS\tSTAGE\tMODEL\tCREATED")
+	for _, j := range jobs {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", j.ID, j.Status, j.Stage, j.ModelID, j.CreatedAt.Format(time.RFC3339))
+	}
+	return tw.Flush()
+}
+
+func cmdModels(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("models", flag.ContinueOnError)
+	jsonOut := fs.Bool("json", false, "print as JSON")
+	home := fs.String("home", "", "state directory")
+	if _, err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	rt, err := openRuntime(ctx, *home, nil)
+	if err != nil {
+		return err
+	}
+	defer rt.Close()
+	models, err := rt.DB.ListModels(ctx)
+	if err != nil {
+		return fmt.Errorf("models: %w", err)
+	}
+	if *jsonOut {
+		if models == nil {
+			models = []store.Model{}
+		}
+		return writeJSON(stdout, models)
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "MODEL\tNAME\tTYPE\tAUC_ROC\tF1\tCREATED\tPATH")
+	for _, m := range models {
+		var met struct {
+			AUCROC float64 `json:"auc_roc"`
+			F1     float64 `json:"f1_score"`
+		}
+		_ = json.Unmarshal(m.Metrics, &met)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", m.ID, m.Name, m.ModelType, num(met.AUCROC), num(met.F1),
+			m.CreatedAt.Format(time.RFC3339), m.ArtifactURI)
+	}
+	return tw.Flush()
+}
+
+func cmdPredict(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("predict", flag.ContinueOnError)
+	modelID := fs.String("model", "", "registered model id")
+	data := fs.String("data", "", "CSV or Parquet file to score")
+	out := fs.String("out", "", "write predictions to this CSV file instead of stdout")
+	home := fs.String("home", "", "state directory")
+	if _, err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *modelID == "" || *data == "" {
+		return usagef("predict: --model and --data are required")
+	}
+	rt, err := openRuntime(ctx, *home, nil)
+	if err != nil {
+		return err
+	}
+	defer rt.Close()
+	dir, err := rt.ModelDir(ctx, *modelID)
+	if err != nil {
+		return fmt.Errorf("predict: model %s: %w", *modelID, err)
+	}
+	model, err := nn.LoadDir(dir)
+	if err != nil {
+		return fmt.Errorf("predict: %w", err)
+	}
+	table, err := dataset.Read(ctx, *data)
+	if err != nil {
+		return fmt.Errorf("predict: %w", err)
+	}
+	x, err := featureMatrix(table, model.Manifest.Features)
+	if err != nil {
+		return fmt.Errorf("predict: %w", err)
+	}
+	proba, err := model.PredictProba(ctx, x, table.Rows)
+	if err != nil {
+		return fmt.Errorf("predict: %w", err)
+	}
+	labels, err := model.Predict(ctx, x, table.Rows)
+	if err != nil {
+		return fmt.Errorf("predict: %w", err)
+	}
+	return writePredictions(stdout, *out, model, labels, proba)
+}
+
+// featureMatrix builds the model's input from a table, in the manifest's
+// feature order.
+func featureMatrix(t *dataset.Table, features []string) ([]float64, error) {
+	x := make([]float64, t.Rows*len(features))
+	for j, name := range features {
+		c, ok := t.Column(name)
+		if !ok {
+			return nil, fmt.Errorf("%s has no column %q, which the model needs", t.Source, name)
+		}
+		if c.Kind != dataset.Numeric {
+			return nil, fmt.Errorf("%s column %q is not numeric", t.Source, name)
+		}
+		if len(c.Invalid) > 0 {
+			return nil, fmt.Errorf("%s column %q row %d: non-numeric value %q", t.Source, name, c.Invalid[0].Row, c.Invalid[0].Value)
+		}
+		for i := range t.Rows {
+			x[i*len(features)+j] = c.Num[i]
+		}
+	}
+	return x, nil
+}
+
+func writePredictions(stdout io.Writer, outPath string, m *nn.Model, labels []int, proba []float64) error {
+	w := stdout
+	var f *os.File
+	if outPath != "" {
+		var err error
+		if f, err = os.CreateTemp(dirOf(outPath), ".predictions-*.csv"); err != nil {
+			return fmt.Errorf("predict: %w", err)
+		}
+		defer os.Remove(f.Name())
+		w = f
+	}
+	cw := csv.NewWriter(w)
+	classes := m.Manifest.Classes
+	header := []string{"row", "predicted"}
+	for _, c := range classes {
+		header = append(header, "p_"+c)
+	}
+	_ = cw.Write(header)
+	rec := make([]string, len(header))
+	for i, l := range labels {
+		rec[0] = strconv.Itoa(i + 1)
+		rec[1] = classes[l]
+		for k := range classes {
+			rec[2+k] = strconv.FormatFloat(proba[i*len(classes)+k], 'g', 8, 64)
+		}
+		_ = cw.Write(rec)
+	}
+	cw.Flush()
+	if err := cw.Error(); err != nil {
+		return fmt.Errorf("predict: write: %w", err)
+	}
+	if f != nil {
+		if err := f.Close(); err != nil {
+			return fmt.Errorf("predict: %w", err)
+		}
+		if err := os.Rename(f.Name(), outPath); err != nil {
+			return fmt.Errorf("predict: %w", err)
+		}
+	}
+	return nil
+}
+
+func dirOf(p string) string { return filepath.Dir(p) }
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}

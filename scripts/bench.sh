@@ -1,0 +1,5 @@
+#!/usr/bin/env bash
+# Benchmarks of the pure-Go engine (not part of `make test`).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+go test -run '^$' -bench . -benchmem -count 1 ./shared/ml/nn/... ./shared/ml/training/... ./shared/ml/evaluation/... ./shared/dataset/...

@@ -1,0 +1,12 @@
+// Package nn is the pure-Go (gonum BLAS) neural-network engine: multilayer
+// perceptrons and logistic regression for tabular classification, their
+// losses and optimizers, safetensors I/O, and the model directory format
+// (manifest.json + weights.safetensors + SHA256SUMS) shared with the libtorch
+// backend.
+//
+// The training primitives (Workspace, Optimizer) work on flat row-major
+// []float64 buffers allocated once, so a training step allocates nothing.
+// Network.PredictProba is safe for concurrent use.
+//
+// It must not import shared/store/..., any AWS SDK package, or gotch.
+package nn

@@ -1,0 +1,186 @@
+package sqlitestore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	// The pure-Go SQLite driver registers itself as "sqlite".
+	_ "modernc.org/sqlite"
+
+	"github.com/orrery-ml/orrery/shared/store"
+)
+
+// ErrSchemaTooNew is returned by Open when the file was written by a newer
+// Orrery whose schema this build does not know.
+var ErrSchemaTooNew = errors.New("sqlitestore: schema version newer than supported")
+
+// busyTimeoutMillis is how long a connection waits for another writer (a
+// goroutine or another process on the same file) before giving up.
+const busyTimeoutMillis = 5000
+
+// DB is a SQLite-backed job store and model registry. It is safe for
+// concurrent use.
+type DB struct {
+	db   *sql.DB
+	path string
+}
+
+var (
+	_ store.JobStore      = (*DB)(nil)
+	_ store.ModelRegistry = (*DB)(nil)
+)
+
+// Open opens (creating it and its parent directories when missing) the SQLite
+// database at path, switches it to WAL with a busy timeout and foreign keys,
+// and brings its schema up to date. Reopening an up-to-date file changes
+// nothing. A path containing '?' is refused with store.ErrInvalid, since the
+// driver reads what follows '?' as connection parameters.
+func Open(ctx context.Context, path string) (*DB, error) {
+	if path == "" || strings.ContainsRune(path, '?') {
+		return nil, fmt.Errorf("open sqlite store %q: %w", path, store.ErrInvalid)
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, fmt.Errorf("open sqlite store %s: create directory: %w", path, err)
+	}
+	// modernc.org/sqlite DSN parameters (see the driver's Open documentation):
+	// each _pragma runs on every new connection, busy_timeout first; _txlock
+	// makes BeginTx issue BEGIN IMMEDIATE so a migration takes the write lock
+	// up front instead of failing on a read-to-write upgrade.
+	dsn := path + fmt.Sprintf("?_pragma=busy_timeout(%d)&_pragma=journal_mode(WAL)"+
+		"&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_txlock=immediate", busyTimeoutMillis)
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("open sqlite store %s: %w", path, err)
+	}
+	s := &DB{db: db, path: path}
+	if err := db.PingContext(ctx); err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("open sqlite store %s: %w", path, err)
+	}
+	if err := s.migrate(ctx); err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("open sqlite store %s: %w", path, err)
+	}
+	return s, nil
+}
+
+// Close closes the database.
+func (s *DB) Close() error {
+	if err := s.db.Close(); err != nil {
+		return fmt.Errorf("close sqlite store %s: %w", s.path, err)
+	}
+	return nil
+}
+
+// migrations are the schema steps in order; migrations[i] brings the schema
+// to version i+1. Append only: a released step is never edited.
+var migrations = []string{
+	// 1: jobs and models. created_ns (Unix nanoseconds) orders listings, since
+	// RFC 3339 text with trimmed fractional seconds does not sort as time.
+	`CREATE TABLE jobs (
+		id         TEXT PRIMARY KEY,
+		kind       TEXT NOT NULL DEFAULT '',
+		status     TEXT NOT NULL,
+		stage      TEXT NOT NULL DEFAULT '',
+		config     TEXT,
+		progress   TEXT,
+		result     TEXT,
+		error      TEXT NOT NULL DEFAULT '',
+		model_id   TEXT NOT NULL DEFAULT '',
+		attempts   INTEGER NOT NULL DEFAULT 0,
+		created_at TEXT NOT NULL,
+		created_ns INTEGER NOT NULL,
+		updated_at TEXT NOT NULL
+	);
+	CREATE INDEX jobs_by_created ON jobs (created_ns DESC);
+	CREATE TABLE models (
+		id           TEXT PRIMARY KEY,
+		name         TEXT NOT NULL DEFAULT '',
+		job_id       TEXT NOT NULL DEFAULT '',
+		model_type   TEXT NOT NULL DEFAULT '',
+		artifact_key TEXT NOT NULL DEFAULT '',
+		artifact_uri TEXT NOT NULL DEFAULT '',
+		metrics      TEXT,
+		data_hash    TEXT NOT NULL DEFAULT '',
+		created_at   TEXT NOT NULL,
+		created_ns   INTEGER NOT NULL
+	);
+	CREATE INDEX models_by_created ON models (created_ns DESC);`,
+}
+
+// migrate applies the steps the file lacks, in one immediate transaction so
+// two processes opening a new file at once cannot both apply them.
+func (s *DB) migrate(ctx context.Context) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("migrate: begin: %w", err)
+	}
+	defer func() { _ = tx.Rollback() }()
+
+	if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_version (
+		version    INTEGER PRIMARY KEY,
+		applied_at TEXT NOT NULL
+	)`); err != nil {
+		return fmt.Errorf("migrate: create schema_version: %w", err)
+	}
+	var current int
+	if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_version`).Scan(&current); err != nil {
+		return fmt.Errorf("migrate: read schema version: %w", err)
+	}
+	if current > len(migrations) {
+		return fmt.Errorf("migrate: file at version %d, this build knows %d: %w", current, len(migrations), ErrSchemaTooNew)
+	}
+	for v := current + 1; v <= len(migrations); v++ {
+		if _, err := tx.ExecContext(ctx, migrations[v-1]); err != nil {
+			return fmt.Errorf("migrate to version %d: %w", v, err)
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO schema_version (version, applied_at) VALUES (?, ?)`,
+			v, formatTime(time.Now())); err != nil {
+			return fmt.Errorf("migrate to version %d: record version: %w", v, err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("migrate: commit: %w", err)
+	}
+	return nil
+}
+
+// SchemaVersion returns the schema version of the open file.
+func (s *DB) SchemaVersion(ctx context.Context) (int, error) {
+	var v int
+	if err := s.db.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_version`).Scan(&v); err != nil {
+		return 0, fmt.Errorf("read schema version of %s: %w", s.path, err)
+	}
+	return v, nil
+}
+
+// formatTime renders t as RFC 3339 with nanoseconds, in UTC.
+func formatTime(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
+
+// parseTime reads a time written by formatTime.
+func parseTime(s string) (time.Time, error) {
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("parse time %q: %w", s, err)
+	}
+	return t.UTC(), nil
+}
+
+// nullJSON maps an empty raw message to NULL and refuses text that is not
+// JSON, since the API embeds these fields verbatim in its responses.
+func nullJSON(field string, raw []byte) (sql.NullString, error) {
+	if len(raw) == 0 {
+		return sql.NullString{}, nil
+	}
+	if !json.Valid(raw) {
+		return sql.NullString{}, fmt.Errorf("%s is not valid JSON: %w", field, store.ErrInvalid)
+	}
+	return sql.NullString{String: string(raw), Valid: true}, nil
+}
