@@ -1,86 +1,123 @@
 package evaluation
 
 import (
+	"cmp"
 	"math"
-	"sort"
+	"slices"
 )
 
-// BinaryAUCROC returns the area under the ROC curve of scores for labels y
-// (1 = positive, anything else negative), as scikit-learn's roc_auc_score:
-// tied scores form one step of the curve (trapezoid), which equals the
-// Mann–Whitney U statistic with mid-ranks. NaN when y has a single class.
+// BinaryAUCROC returns the area under the ROC curve of score for labels y
+// (1 = positive, anything else negative), as scikit-learn's
+// roc_auc_score(y, score): tied scores form one step of the curve
+// (trapezoid), which equals the Mann–Whitney U statistic with mid-ranks.
+// It returns NaN when y has a single class (scikit-learn returns nan with an
+// UndefinedMetricWarning), when y is empty, when the lengths differ or when a
+// score is NaN (scikit-learn raises for the last three).
 func BinaryAUCROC(y []int, score []float64) float64 {
-	idx := order(score)
-	var pos, neg float64
-	for _, v := range y {
-		if v == 1 {
-			pos++
-		} else {
-			neg++
-		}
-	}
-	if pos == 0 || neg == 0 {
+	c, ok := binaryCurveOf(y, score)
+	if !ok {
 		return math.NaN()
 	}
-	// Walk thresholds from the highest score down; tie groups move both rates.
-	var tp, fp, area float64
-	for i := 0; i < len(idx); {
-		j := i
-		var dtp, dfp float64
-		for ; j < len(idx) && score[idx[j]] == score[idx[i]]; j++ {
-			if y[idx[j]] == 1 {
-				dtp++
-			} else {
-				dfp++
-			}
-		}
-		area += dfp * (tp + tp + dtp) / 2
-		tp += dtp
-		fp += dfp
-		i = j
-	}
-	return area / (pos * neg)
+	return c.aucROC()
 }
 
-// AveragePrecision returns scikit-learn's average_precision_score:
-// sum over distinct thresholds of (R_n - R_{n-1}) P_n, tied scores taken as
-// one threshold. NaN when y has no positive.
+// AveragePrecision returns scikit-learn's average_precision_score(y, score)
+// for labels y (1 = positive, anything else negative):
+// AP = Σ_n (R_n − R_{n−1}) P_n over the distinct scores taken from the
+// highest down, tied scores forming one threshold (no interpolation). It
+// returns 0 when y has no positive, as scikit-learn does (its recall is set
+// to 1 at every threshold, where precision is 0), and NaN when y is empty,
+// the lengths differ or a score is NaN.
 func AveragePrecision(y []int, score []float64) float64 {
-	idx := order(score)
-	var pos float64
-	for _, v := range y {
-		if v == 1 {
-			pos++
-		}
-	}
-	if pos == 0 {
+	c, ok := binaryCurveOf(y, score)
+	if !ok {
 		return math.NaN()
 	}
-	var tp, fp, ap, prevRecall float64
-	for i := 0; i < len(idx); {
-		j := i
-		for ; j < len(idx) && score[idx[j]] == score[idx[i]]; j++ {
-			if y[idx[j]] == 1 {
+	return c.averagePrecision()
+}
+
+// curve holds the cumulative confusion counts of a scoring rule at each
+// distinct score, from the highest score down: predicting positive for
+// score >= thr[i] gives tp[i] true and fp[i] false positives. It is
+// scikit-learn's _binary_clf_curve.
+type curve struct {
+	thr      []float64
+	tp, fp   []int
+	pos, neg int
+}
+
+// binaryCurveOf builds the curve for labels y (1 = positive) and reports
+// false when the input cannot be ranked.
+func binaryCurveOf(y []int, score []float64) (curve, bool) {
+	if len(y) == 0 || len(y) != len(score) {
+		return curve{}, false
+	}
+	for _, s := range score {
+		if math.IsNaN(s) {
+			return curve{}, false
+		}
+	}
+	return newCurve(len(y), func(i int) bool { return y[i] == 1 }, func(i int) float64 { return score[i] }), true
+}
+
+// newCurve ranks n rows by score (decreasing) and accumulates counts per
+// distinct score. Scores must not be NaN. O(n log n).
+func newCurve(n int, positive func(int) bool, score func(int) float64) curve {
+	idx := make([]int, n)
+	for i := range idx {
+		idx[i] = i
+	}
+	slices.SortFunc(idx, func(a, b int) int { return cmp.Compare(score(b), score(a)) })
+	var c curve
+	var tp, fp int
+	for i := 0; i < n; {
+		s := score(idx[i])
+		for ; i < n && score(idx[i]) == s; i++ {
+			if positive(idx[i]) {
 				tp++
 			} else {
 				fp++
 			}
 		}
-		recall := tp / pos
-		precision := tp / (tp + fp)
-		ap += (recall - prevRecall) * precision
-		prevRecall = recall
-		i = j
+		c.thr = append(c.thr, s)
+		c.tp = append(c.tp, tp)
+		c.fp = append(c.fp, fp)
 	}
-	return ap
+	c.pos, c.neg = tp, fp
+	return c
 }
 
-// order returns the indices of score sorted by decreasing score (stable).
-func order(score []float64) []int {
-	idx := make([]int, len(score))
-	for i := range idx {
-		idx[i] = i
+// aucROC integrates TPR over FPR with the trapezoid rule; NaN without both
+// classes.
+func (c curve) aucROC() float64 {
+	if c.pos == 0 || c.neg == 0 {
+		return math.NaN()
 	}
-	sort.SliceStable(idx, func(a, b int) bool { return score[idx[a]] > score[idx[b]] })
-	return idx
+	// In counts: Σ Δfp · (tp_prev + tp) / 2, scaled by pos·neg at the end so
+	// that the sum stays exact in float64 for any realistic n.
+	var area float64
+	prevTP, prevFP := 0, 0
+	for i := range c.thr {
+		area += float64(c.fp[i]-prevFP) * float64(prevTP+c.tp[i]) / 2
+		prevTP, prevFP = c.tp[i], c.fp[i]
+	}
+	return area / (float64(c.pos) * float64(c.neg))
+}
+
+// averagePrecision is the step-function integral of the precision-recall
+// curve; 0 without a positive.
+func (c curve) averagePrecision() float64 {
+	if c.pos == 0 {
+		return 0
+	}
+	var ap float64
+	prevTP := 0
+	for i := range c.thr {
+		if c.tp[i] != prevTP {
+			recallStep := float64(c.tp[i]-prevTP) / float64(c.pos)
+			ap += recallStep * float64(c.tp[i]) / float64(c.tp[i]+c.fp[i])
+		}
+		prevTP = c.tp[i]
+	}
+	return ap
 }

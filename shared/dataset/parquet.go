@@ -1,0 +1,228 @@
+package dataset
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"math/big"
+	"strings"
+
+	"github.com/parquet-go/parquet-go"
+	"github.com/parquet-go/parquet-go/format"
+)
+
+// parquetBatch is how many rows are read from a row group at a time.
+const parquetBatch = 1024
+
+// ReadParquet reads a Parquet file of size bytes from r; name identifies it in
+// errors and becomes the table's Source, and Hash is the hex SHA-256 of the
+// bytes. Numeric physical types (boolean as 0/1, int32, int64, float, double,
+// and decimals of any physical type) become Numeric columns; byte arrays
+// (strings) and int96 become Text. Nulls, and strings equal to a missing
+// marker, are recorded in Column.Missing. Nested (repeated) columns give an
+// error wrapping ErrUnsupported; a column inside a group is named by its path
+// joined with dots.
+func ReadParquet(ctx context.Context, r io.ReaderAt, size int64, name string) (*Table, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("read %s: %w", name, err)
+	}
+	h := sha256.New()
+	if _, err := io.Copy(h, io.NewSectionReader(r, 0, size)); err != nil {
+		return nil, fmt.Errorf("read %s: %w", name, err)
+	}
+	return parseParquet(ctx, r, size, name, hex.EncodeToString(h.Sum(nil)))
+}
+
+// parquetLeaf says how to turn the values of one leaf column into cells.
+type parquetLeaf struct {
+	kind     parquet.Kind
+	unsigned bool
+	decimal  bool
+	scale    float64 // 10^scale of a decimal column
+}
+
+func (l parquetLeaf) numeric() bool {
+	switch l.kind {
+	case parquet.Boolean, parquet.Int32, parquet.Int64, parquet.Float, parquet.Double:
+		return true
+	case parquet.ByteArray, parquet.FixedLenByteArray:
+		return l.decimal
+	}
+	return false
+}
+
+func (l parquetLeaf) number(v parquet.Value) float64 {
+	var x float64
+	switch l.kind {
+	case parquet.Boolean:
+		if v.Boolean() {
+			x = 1
+		}
+	case parquet.Int32:
+		if l.unsigned {
+			x = float64(v.Uint32())
+		} else {
+			x = float64(v.Int32())
+		}
+	case parquet.Int64:
+		if l.unsigned {
+			x = float64(v.Uint64())
+		} else {
+			x = float64(v.Int64())
+		}
+	case parquet.Float:
+		x = float64(v.Float())
+	case parquet.Double:
+		x = v.Double()
+	case parquet.ByteArray, parquet.FixedLenByteArray:
+		x = bigEndianSigned(v.ByteArray())
+	}
+	if l.decimal {
+		x /= l.scale
+	}
+	return x
+}
+
+// bigEndianSigned decodes a big-endian two's-complement integer, the storage
+// of Parquet decimals in byte arrays.
+func bigEndianSigned(b []byte) float64 {
+	n := new(big.Int).SetBytes(b)
+	if len(b) > 0 && b[0]&0x80 != 0 {
+		n.Sub(n, new(big.Int).Lsh(big.NewInt(1), uint(8*len(b))))
+	}
+	f, _ := new(big.Float).SetInt(n).Float64()
+	return f
+}
+
+func parseParquet(ctx context.Context, r io.ReaderAt, size int64, name, hash string) (*Table, error) {
+	if size == 0 {
+		return nil, fmt.Errorf("%w: %s", ErrEmptyFile, name)
+	}
+	f, err := parquet.OpenFile(r, size)
+	if err != nil {
+		return nil, fmt.Errorf("read parquet %s: %w", name, err)
+	}
+	schema := f.Schema()
+	paths := schema.Columns()
+	if len(paths) == 0 {
+		return nil, fmt.Errorf("%w: %s has no columns", ErrEmptyFile, name)
+	}
+	rows := int(f.NumRows())
+	if rows == 0 {
+		return nil, fmt.Errorf("%w: %s has a schema but no data rows", ErrNoRows, name)
+	}
+	t := &Table{Source: name, Hash: hash, Rows: rows, Columns: make([]Column, len(paths))}
+	leaves := make([]parquetLeaf, len(paths))
+	for _, p := range paths {
+		leaf, ok := schema.Lookup(p...)
+		colName := strings.Join(p, ".")
+		if !ok {
+			return nil, fmt.Errorf("read parquet %s: column %q is not in the schema", name, colName)
+		}
+		if leaf.MaxRepetitionLevel > 0 {
+			return nil, fmt.Errorf("%w: %s column %q is repeated (lists and maps are not supported)", ErrUnsupported, name, colName)
+		}
+		typ := leaf.Node.Type()
+		l := parquetLeaf{kind: typ.Kind()}
+		if lt := typ.LogicalType(); lt != nil {
+			switch v := lt.Value.(type) {
+			case *format.IntType:
+				l.unsigned = !v.IsSigned
+			case *format.DecimalType:
+				l.decimal = true
+				l.scale = math.Pow10(int(v.Scale))
+			}
+		}
+		i := leaf.ColumnIndex
+		leaves[i] = l
+		col := Column{Name: colName}
+		if l.numeric() {
+			col.Kind = Numeric
+			col.Num = make([]float64, rows)
+		} else {
+			col.Kind = Text
+			col.Str = make([]string, rows)
+		}
+		t.Columns[i] = col
+	}
+
+	row := 0
+	buf := make([]parquet.Row, parquetBatch)
+	for _, rg := range f.RowGroups() {
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("read %s: %w", name, err)
+		}
+		if err := readRowGroup(ctx, rg, buf, leaves, t, &row); err != nil {
+			return nil, fmt.Errorf("read parquet %s: %w", name, err)
+		}
+	}
+	if row != rows {
+		return nil, fmt.Errorf("read parquet %s: metadata says %d rows, row groups hold %d", name, rows, row)
+	}
+	return t, nil
+}
+
+// readRowGroup appends the rows of rg to t, advancing *row.
+func readRowGroup(ctx context.Context, rg parquet.RowGroup, buf []parquet.Row, leaves []parquetLeaf, t *Table, row *int) (err error) {
+	rr := rg.Rows()
+	defer func() {
+		if cerr := rr.Close(); cerr != nil && err == nil {
+			err = cerr
+		}
+	}()
+	for {
+		n, rerr := rr.ReadRows(buf)
+		for _, values := range buf[:n] {
+			if *row >= t.Rows {
+				return fmt.Errorf("more rows than the %d the metadata declares", t.Rows)
+			}
+			for _, v := range values {
+				j := v.Column()
+				if j < 0 || j >= len(leaves) {
+					return fmt.Errorf("value for unknown column %d in row %d", j, *row+1)
+				}
+				storeParquetCell(&t.Columns[j], leaves[j], v, *row)
+			}
+			*row++
+		}
+		if errors.Is(rerr, io.EOF) {
+			return nil
+		}
+		if rerr != nil {
+			return rerr
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+	}
+}
+
+// storeParquetCell writes value v into cell i (0-based) of col.
+func storeParquetCell(col *Column, l parquetLeaf, v parquet.Value, i int) {
+	if v.IsNull() {
+		col.Missing = append(col.Missing, i+1)
+		if col.Kind == Numeric {
+			col.Num[i] = math.NaN()
+		}
+		return
+	}
+	if col.Kind == Numeric {
+		col.Num[i] = l.number(v)
+		return
+	}
+	var s string
+	if l.kind == parquet.Int96 {
+		s = v.String()
+	} else {
+		s = strings.TrimSpace(string(v.ByteArray()))
+	}
+	if isMissing(s) {
+		col.Missing = append(col.Missing, i+1)
+		return
+	}
+	col.Str[i] = s
+}
