@@ -10,17 +10,30 @@ import (
 // Sentinel errors. Calculate and Evaluate wrap them with the operation and
 // the row, column or name concerned; test them with errors.Is.
 var (
-	ErrEmptyInput       = errors.New("evaluation: empty input")
-	ErrLengthMismatch   = errors.New("evaluation: length mismatch")
-	ErrClasses          = errors.New("evaluation: invalid classes")
-	ErrClassIndex       = errors.New("evaluation: class index out of range")
-	ErrNotFinite        = errors.New("evaluation: probability not finite")
-	ErrProbability      = errors.New("evaluation: probability outside [0, 1]")
-	ErrNotDistribution  = errors.New("evaluation: probabilities do not sum to one")
-	ErrThreshold        = errors.New("evaluation: threshold outside [0, 1]")
-	ErrCustomMetricName = errors.New("evaluation: custom metric name taken")
-	ErrNilPredictor     = errors.New("evaluation: nil predictor")
-	ErrInvalidDataset   = errors.New("evaluation: invalid data set")
+	// ErrEmptyInput means there are no rows to score.
+	ErrEmptyInput = errors.New("evaluation: empty input")
+	// ErrLengthMismatch means the probabilities do not cover rows × classes.
+	ErrLengthMismatch = errors.New("evaluation: length mismatch")
+	// ErrClasses means fewer than two classes, or a positive class index
+	// that does not fit the number of classes.
+	ErrClasses = errors.New("evaluation: invalid classes")
+	// ErrClassIndex means a true class index outside the classes.
+	ErrClassIndex = errors.New("evaluation: class index out of range")
+	// ErrNotFinite means a probability is NaN or infinite.
+	ErrNotFinite = errors.New("evaluation: probability not finite")
+	// ErrProbability means a probability below 0 or above 1.
+	ErrProbability = errors.New("evaluation: probability outside [0, 1]")
+	// ErrNotDistribution means a row of probabilities does not sum to one.
+	ErrNotDistribution = errors.New("evaluation: probabilities do not sum to one")
+	// ErrThreshold means a binary decision threshold outside [0, 1] or NaN.
+	ErrThreshold = errors.New("evaluation: threshold outside [0, 1]")
+	// ErrCustomMetricName means a custom metric is nil or named like a
+	// built-in one.
+	ErrCustomMetricName = errors.New("evaluation: invalid custom metric")
+	// ErrNilPredictor means Evaluate was given no Predictor.
+	ErrNilPredictor = errors.New("evaluation: nil predictor")
+	// ErrInvalidDataset means a nil, empty or inconsistent dataset.Dataset.
+	ErrInvalidDataset = errors.New("evaluation: invalid data set")
 )
 
 // Names of the entries Calculate always writes to
@@ -134,8 +147,9 @@ type Input struct {
 	Threshold float64
 }
 
-// CustomMetric computes one extra metric from the input and the predicted
-// class of each row. It may return NaN for an undefined value.
+// CustomMetric computes one extra metric from the input (its Threshold set
+// to the one applied) and the predicted class of each row, a copy it may
+// keep. It may return NaN for an undefined value.
 type CustomMetric func(in Input, pred []int) float64
 
 // MetricsCalculator computes EvaluationMetrics. The zero value computes the
@@ -182,17 +196,17 @@ func (c MetricsCalculator) Calculate(in Input) (EvaluationMetrics, error) {
 		m.Precision, m.Recall, m.F1Score = pos.Precision, pos.Recall, pos.F1Score
 		m.Threshold = in.Threshold
 		m.PositiveClass = in.Classes[1]
-		c := classCurve(in, 1)
-		m.AUCROC, m.AUCPR = c.aucROC(), c.averagePrecision()
+		cv := classCurve(in, 1)
+		m.AUCROC, m.AUCPR = cv.aucROC(), cv.averagePrecision()
 		m.CustomMetrics[MetricBrierScore] = brierScore(in.Y, in.Proba)
 		m.CustomMetrics[MetricSpecificity] = report.Classes[0].Recall
 	} else {
 		m.Precision, m.Recall, m.F1Score = report.MacroAvg.Precision, report.MacroAvg.Recall, report.MacroAvg.F1Score
 		var auc, ap float64
 		for j := range k {
-			c := classCurve(in, j)
-			auc += c.aucROC()
-			ap += c.averagePrecision()
+			cv := classCurve(in, j)
+			auc += cv.aucROC()
+			ap += cv.averagePrecision()
 		}
 		m.AUCROC, m.AUCPR = auc/float64(k), ap/float64(k)
 	}

@@ -63,17 +63,21 @@ func binaryCurveOf(y []int, score []float64) (curve, bool) {
 // newCurve ranks n rows by score (decreasing) and accumulates counts per
 // distinct score. Scores must not be NaN. O(n log n).
 func newCurve(n int, positive func(int) bool, score func(int) float64) curve {
-	idx := make([]int, n)
-	for i := range idx {
-		idx[i] = i
+	type row struct {
+		score    float64
+		positive bool
 	}
-	slices.SortFunc(idx, func(a, b int) int { return cmp.Compare(score(b), score(a)) })
+	rows := make([]row, n)
+	for i := range rows {
+		rows[i] = row{score(i), positive(i)}
+	}
+	slices.SortFunc(rows, func(a, b row) int { return cmp.Compare(b.score, a.score) })
 	var c curve
 	var tp, fp int
 	for i := 0; i < n; {
-		s := score(idx[i])
-		for ; i < n && score(idx[i]) == s; i++ {
-			if positive(idx[i]) {
+		s := rows[i].score
+		for ; i < n && rows[i].score == s; i++ {
+			if rows[i].positive {
 				tp++
 			} else {
 				fp++

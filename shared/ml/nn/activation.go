@@ -76,10 +76,12 @@ func scaleByDerivative(a activation, z, h, d []float64) {
 	h = h[:len(z)]
 	switch a {
 	case actReLU:
-		for i, v := range z {
-			if v <= 0 {
-				d[i] = 0
-			}
+		// Branch-free: keep d where h = max(z, 0) is non-zero (z > 0). The
+		// signs of z are random, so a branch would mispredict half the time.
+		for i, v := range h {
+			b := math.Float64bits(v)
+			nonzero := (b | -b) >> 63 // 1 when b != 0
+			d[i] = math.Float64frombits(math.Float64bits(d[i]) & -nonzero)
 		}
 	case actTanh:
 		for i, v := range h {

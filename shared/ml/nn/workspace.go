@@ -18,6 +18,10 @@ import (
 //	grad := ws.Backward(l2)
 //	err = opt.Step(net.Params(), grad, lr)
 //
+// Internally activations are stored feature-major (one contiguous run of
+// rows values per unit), so every BLAS call works on vectors as long as the
+// batch: Zᵀ = W·Aᵀ forward, ∂W = Dᵀ·A and ∂Aᵀ = Wᵀ·Dᵀ backward.
+//
 // A Workspace reads the network's current parameters on every call; it is
 // not safe for concurrent use.
 type Workspace struct {
@@ -26,13 +30,15 @@ type Workspace struct {
 	train   bool
 
 	rows    int
-	dropout float64 // of the last Forward
-	input   [][]float64
-	z       [][]float64 // pre-activations (logits for the last layer)
-	h       [][]float64 // hidden activations before dropout
-	a       [][]float64 // hidden activations after dropout
-	mask    [][]float64 // dropout multipliers: 0 or 1/(1-p)
-	delta   [][]float64 // ∂loss/∂z per layer
+	dropout float64     // of the last Forward
+	xT      []float64   // the input, transposed: Inputs × rows
+	z       [][]float64 // pre-activations, out × rows (logits for the last layer)
+	h       [][]float64 // hidden activations before dropout, out × rows
+	a       [][]float64 // hidden activations after dropout, out × rows
+	mask    [][]float64 // dropout multipliers, 0 or 1/(1-p)
+	delta   [][]float64 // ∂loss/∂z, out × rows
+	logits  []float64   // rows × Outputs, row-major (multi-output networks)
+	dlogits []float64   // ∂loss/∂logits, rows × Outputs (multi-output networks)
 	grad    []float64
 	gLayers []Layer // views of grad in the layout of the parameters
 }
@@ -51,8 +57,8 @@ func NewWorkspace(n *Network, maxRows int) (*Workspace, error) {
 func newWorkspace(n *Network, maxRows int, train bool) *Workspace {
 	L := len(n.Layers)
 	w := &Workspace{net: n, maxRows: maxRows, train: train,
-		input: make([][]float64, L), z: make([][]float64, L),
-		h: make([][]float64, L), a: make([][]float64, L)}
+		xT: make([]float64, maxRows*n.Spec.Inputs),
+		z:  make([][]float64, L), h: make([][]float64, L)}
 	for l, layer := range n.Layers {
 		w.z[l] = make([]float64, maxRows*layer.Out)
 		if l < L-1 {
@@ -63,7 +69,14 @@ func newWorkspace(n *Network, maxRows int, train bool) *Workspace {
 			}
 		}
 	}
+	if out := n.Spec.Outputs; out > 1 {
+		w.logits = make([]float64, maxRows*out)
+		if train {
+			w.dlogits = make([]float64, maxRows*out)
+		}
+	}
 	if train {
+		w.a = make([][]float64, L)
 		w.mask = make([][]float64, L)
 		w.delta = make([][]float64, L)
 		for l, layer := range n.Layers {
@@ -83,17 +96,19 @@ func newWorkspace(n *Network, maxRows int, train bool) *Workspace {
 func (w *Workspace) MaxRows() int { return w.maxRows }
 
 // Forward runs the network on rows rows of x (row-major, rows × Inputs) and
-// returns the logits (rows × Outputs, a view into the workspace valid until
-// the next call). With dropout p > 0 each hidden activation is zeroed with
-// probability p and the rest scaled by 1/(1-p) (inverted dropout), the masks
-// drawn from rng; p = 0 is evaluation mode and rng may be nil.
+// returns the logits (rows × Outputs, row-major, a view into the workspace
+// valid until the next call). With dropout p > 0 each hidden activation is
+// zeroed with probability p and the rest scaled by 1/(1-p) (inverted
+// dropout), the masks drawn from rng; p = 0 is evaluation mode and rng may be
+// nil.
 func (w *Workspace) Forward(x []float64, rows int, dropout float64, rng *rand.Rand) ([]float64, error) {
 	n := w.net
+	in := n.Spec.Inputs
 	if rows < 1 || rows > w.maxRows {
 		return nil, fmt.Errorf("nn: forward %d rows through a workspace for 1..%d", rows, w.maxRows)
 	}
-	if len(x) < rows*n.Spec.Inputs {
-		return nil, fmt.Errorf("nn: forward %d rows of %d inputs from %d values", rows, n.Spec.Inputs, len(x))
+	if len(x) < rows*in {
+		return nil, fmt.Errorf("nn: forward %d rows of %d inputs from %d values", rows, in, len(x))
 	}
 	if dropout != 0 {
 		if !w.train || rng == nil || !(dropout > 0 && dropout < 1) {
@@ -101,61 +116,97 @@ func (w *Workspace) Forward(x []float64, rows int, dropout float64, rng *rand.Ra
 		}
 	}
 	w.rows, w.dropout = rows, dropout
-	in := x[:rows*n.Spec.Inputs]
+	transpose(x[:rows*in], rows, in, w.xT)
+	act := w.xT[:rows*in]
 	last := len(n.Layers) - 1
 	for l, layer := range n.Layers {
-		w.input[l] = in
 		z := w.z[l][:rows*layer.Out]
-		linear(layer, in, rows, z)
+		linear(layer, act, rows, z)
 		if l == last {
 			break
 		}
 		h := w.h[l][:rows*layer.Out]
 		activate(n.act, z, h)
-		in = h
+		act = h
 		if dropout > 0 {
 			a := w.a[l][:rows*layer.Out]
 			drop(rng, dropout, w.mask[l][:rows*layer.Out], h, a)
-			in = a
+			act = a
 		}
 	}
-	return w.z[last][:rows*n.Layers[last].Out], nil
+	out := n.Spec.Outputs
+	if out == 1 {
+		return w.z[last][:rows], nil
+	}
+	transpose(w.z[last][:rows*out], out, rows, w.logits)
+	return w.logits[:rows*out], nil
 }
 
-// linear writes z = x·Wᵀ + B for rows rows.
-func linear(layer Layer, x []float64, rows int, z []float64) {
-	for r := range rows {
-		copy(z[r*layer.Out:(r+1)*layer.Out], layer.B)
+// input returns the (transposed) input of layer l in the last Forward.
+func (w *Workspace) input(l int) []float64 {
+	if l == 0 {
+		return w.xT[:w.rows*w.net.Spec.Inputs]
 	}
-	blas64.Gemm(blas.NoTrans, blas.Trans, 1,
-		blas64.General{Rows: rows, Cols: layer.In, Stride: layer.In, Data: x},
+	size := w.rows * w.net.Layers[l].In
+	if w.dropout > 0 {
+		return w.a[l-1][:size]
+	}
+	return w.h[l-1][:size]
+}
+
+// transpose writes the transpose of the r×c row-major matrix src to dst
+// (c×r, row-major).
+func transpose(src []float64, r, c int, dst []float64) {
+	if c == 1 || r == 1 {
+		copy(dst, src[:r*c])
+		return
+	}
+	for i := range r {
+		row := src[i*c : (i+1)*c]
+		for j, v := range row {
+			dst[j*r+i] = v
+		}
+	}
+}
+
+// linear writes zᵀ = W·aᵀ + B for rows rows (aᵀ is In × rows, zᵀ Out × rows).
+func linear(layer Layer, aT []float64, rows int, zT []float64) {
+	for o, b := range layer.B {
+		row := zT[o*rows : (o+1)*rows]
+		for i := range row {
+			row[i] = b
+		}
+	}
+	blas64.Gemm(blas.NoTrans, blas.NoTrans, 1,
 		blas64.General{Rows: layer.Out, Cols: layer.In, Stride: layer.In, Data: layer.W},
-		1, blas64.General{Rows: rows, Cols: layer.Out, Stride: layer.Out, Data: z})
+		blas64.General{Rows: layer.In, Cols: rows, Stride: rows, Data: aT},
+		1, blas64.General{Rows: layer.Out, Cols: rows, Stride: rows, Data: zT})
 }
 
 // drop draws inverted-dropout multipliers into mask and writes a = h·mask.
 // Each 64-bit draw gives two 32-bit uniforms; an element is dropped when its
-// uniform is below p·2³², i.e. with probability p to within 2⁻³².
+// uniform is below p·2³², i.e. with probability p to within 2⁻³². The
+// selection is branch-free (the borrow of u - threshold picks the
+// multiplier), since a mispredicted branch per element would cost more than
+// the draw.
 func drop(rng *rand.Rand, p float64, mask, h, a []float64) {
-	thr := uint32(min(p*(1<<32), math.MaxUint32))
-	scale := 1 / (1 - p)
+	thr := uint64(min(p*(1<<32), math.MaxUint32))
+	scale := math.Float64bits(1 / (1 - p))
+	keep := func(u uint64) float64 {
+		// u - thr borrows (bit 63 set) exactly when u < thr: drop.
+		return math.Float64frombits(scale &^ uint64(int64(u-thr)>>63))
+	}
 	i := 0
 	for ; i+1 < len(mask); i += 2 {
 		u := rng.Uint64()
-		mask[i], mask[i+1] = scale, scale
-		if uint32(u) < thr {
-			mask[i] = 0
-		}
-		if uint32(u>>32) < thr {
-			mask[i+1] = 0
-		}
+		mask[i] = keep(u & math.MaxUint32)
+		mask[i+1] = keep(u >> 32)
 	}
 	if i < len(mask) {
-		mask[i] = scale
-		if uint32(rng.Uint64()) < thr {
-			mask[i] = 0
-		}
+		mask[i] = keep(rng.Uint64() & math.MaxUint32)
 	}
+	a = a[:len(mask)]
+	h = h[:len(mask)]
 	for i, m := range mask {
 		a[i] = h[i] * m
 	}
@@ -180,14 +231,21 @@ func (w *Workspace) Loss(loss Loss, y []int, classWeights []float64) (float64, e
 		return 0, err
 	}
 	last := len(n.Layers) - 1
-	delta := w.delta[last][:w.rows*out]
-	total, norm, err := loss.forward(w.z[last][:w.rows*out], out, y, classWeights, delta)
+	size := w.rows * out
+	logits, delta := w.z[last][:size], w.delta[last][:size]
+	if out > 1 {
+		logits, delta = w.logits[:size], w.dlogits[:size]
+	}
+	total, norm, err := loss.forward(logits, out, y, classWeights, delta)
 	if err != nil {
 		return 0, err
 	}
 	inv := 1 / norm
 	for i := range delta {
 		delta[i] *= inv
+	}
+	if out > 1 {
+		transpose(delta, w.rows, out, w.delta[last])
 	}
 	return total * inv, nil
 }
@@ -203,18 +261,14 @@ func (w *Workspace) Backward(l2 float64) []float64 {
 	for l := len(n.Layers) - 1; l >= 0; l-- {
 		layer := n.Layers[l]
 		g := w.gLayers[l]
-		d := w.delta[l][:rows*layer.Out]
-		D := blas64.General{Rows: rows, Cols: layer.Out, Stride: layer.Out, Data: d}
-		// ∂W = Dᵀ·X, ∂B = column sums of D.
-		blas64.Gemm(blas.Trans, blas.NoTrans, 1, D,
-			blas64.General{Rows: rows, Cols: layer.In, Stride: layer.In, Data: w.input[l]},
+		dT := w.delta[l][:rows*layer.Out]
+		D := blas64.General{Rows: layer.Out, Cols: rows, Stride: rows, Data: dT}
+		// ∂W = Dᵀ·A (dots of batch length), ∂B = row sums of Dᵀ.
+		blas64.Gemm(blas.NoTrans, blas.Trans, 1, D,
+			blas64.General{Rows: layer.In, Cols: rows, Stride: rows, Data: w.input(l)},
 			0, blas64.General{Rows: layer.Out, Cols: layer.In, Stride: layer.In, Data: g.W})
-		clear(g.B)
-		for r := range rows {
-			row := d[r*layer.Out : (r+1)*layer.Out]
-			for k, v := range row {
-				g.B[k] += v
-			}
+		for o := range g.B {
+			g.B[o] = sum(dT[o*rows : (o+1)*rows])
 		}
 		if l2 != 0 {
 			blas64.Implementation().Daxpy(len(g.W), l2, layer.W, 1, g.W, 1)
@@ -222,17 +276,35 @@ func (w *Workspace) Backward(l2 float64) []float64 {
 		if l == 0 {
 			break
 		}
-		// ∂X = D·W, then through dropout and the activation of layer l-1.
+		// ∂Aᵀ = Wᵀ·Dᵀ, then back through dropout and the activation of
+		// layer l-1.
 		prev := w.delta[l-1][:rows*layer.In]
-		blas64.Gemm(blas.NoTrans, blas.NoTrans, 1, D,
+		blas64.Gemm(blas.Trans, blas.NoTrans, 1,
 			blas64.General{Rows: layer.Out, Cols: layer.In, Stride: layer.In, Data: layer.W},
-			0, blas64.General{Rows: rows, Cols: layer.In, Stride: layer.In, Data: prev})
+			D, 0, blas64.General{Rows: layer.In, Cols: rows, Stride: rows, Data: prev})
 		if w.dropout > 0 {
-			for i, m := range w.mask[l-1][:len(prev)] {
-				prev[i] *= m
+			m := w.mask[l-1][:len(prev)]
+			for i := range prev {
+				prev[i] *= m[i]
 			}
 		}
 		scaleByDerivative(n.act, w.z[l-1][:len(prev)], w.h[l-1][:len(prev)], prev)
 	}
 	return w.grad
+}
+
+// sum adds v with four accumulators.
+func sum(v []float64) float64 {
+	var s0, s1, s2, s3 float64
+	i := 0
+	for ; i+4 <= len(v); i += 4 {
+		s0 += v[i]
+		s1 += v[i+1]
+		s2 += v[i+2]
+		s3 += v[i+3]
+	}
+	for ; i < len(v); i++ {
+		s0 += v[i]
+	}
+	return (s0 + s1) + (s2 + s3)
 }

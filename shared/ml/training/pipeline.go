@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path"
 	"path/filepath"
@@ -361,10 +362,19 @@ func (r *jobRun) chooseThreshold(ctx context.Context) (float64, error) {
 	for i := range score {
 		score[i] = proba[2*i+1]
 	}
+	var t float64
 	if r.cfg.DecisionThreshold == "youden" {
-		return evaluation.YoudenThreshold(val.Y, score), nil
+		t = evaluation.YoudenThreshold(val.Y, score)
+	} else {
+		t, _ = evaluation.BestF1Threshold(val.Y, score)
 	}
-	t, _ := evaluation.BestF1Threshold(val.Y, score)
+	if math.IsNaN(t) || t <= 0 || t > 1 {
+		// No usable optimum (a one-class validation split, saturated scores):
+		// fall back to the conventional 0.5 and say so.
+		r.event(ctx, tracking.Event{Kind: tracking.Log, Stage: StageEvaluate,
+			Message: fmt.Sprintf("decision threshold by %s is %v on the validation split; using 0.5", r.cfg.DecisionThreshold, t)})
+		t = evaluation.DefaultThreshold
+	}
 	return t, nil
 }
 

@@ -67,7 +67,7 @@ func validateKey(key string) error {
 		return fmt.Errorf("artifact key %q is not clean: %w", key, store.ErrInvalid)
 	}
 	for elem := range strings.SplitSeq(key, "/") {
-		if elem == ".." {
+		if elem == "." || elem == ".." {
 			return fmt.Errorf("artifact key %q leaves its root: %w", key, store.ErrInvalid)
 		}
 		if strings.HasPrefix(elem, tempPrefix) {

@@ -1,0 +1,127 @@
+package dataset_test
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/orrery-ml/orrery/shared/dataset"
+)
+
+func TestStratifiedSplitHTRU2(t *testing.T) {
+	tab, err := dataset.Read(context.Background(), htru2Path)
+	require.NoError(t, err)
+	d, err := tab.Select(dataset.SelectOptions{Target: "class"})
+	require.NoError(t, err)
+
+	const validation, test = 0.15, 0.2
+	s, err := dataset.StratifiedSplit(d, validation, test, 42)
+	require.NoError(t, err)
+
+	counts := d.ClassCounts()
+	for c, n := range counts {
+		for _, part := range []struct {
+			name     string
+			d        *dataset.Dataset
+			fraction float64
+		}{
+			{"validation", s.Validation, validation},
+			{"test", s.Test, test},
+			{"train", s.Train, 1 - validation - test},
+		} {
+			got := float64(part.d.ClassCounts()[c])
+			assert.InDelta(t, float64(n)*part.fraction, got, 1.0, "class %s in %s", d.Classes[c], part.name)
+		}
+	}
+	assert.Equal(t, d.Rows, s.Train.Rows+s.Validation.Rows+s.Test.Rows)
+
+	// Disjoint and covering: every source row lands in exactly one subset.
+	seen := make(map[int]string, d.Rows)
+	for name, part := range map[string]*dataset.Dataset{"train": s.Train, "validation": s.Validation, "test": s.Test} {
+		assert.True(t, slices.IsSorted(part.RowIDs), "%s keeps the original order", name)
+		assert.Equal(t, d.FeatureNames, part.FeatureNames)
+		assert.Equal(t, d.Classes, part.Classes)
+		for k, id := range part.RowIDs {
+			prev, dup := seen[id]
+			require.False(t, dup, "row %d in both %s and %s", id, prev, name)
+			seen[id] = name
+			assert.Equal(t, d.Y[id-1], part.Y[k])
+			assert.Equal(t, d.X[(id-1)*8:id*8], part.X[k*8:(k+1)*8])
+		}
+	}
+	assert.Len(t, seen, d.Rows)
+
+	again, err := dataset.StratifiedSplit(d, validation, test, 42)
+	require.NoError(t, err)
+	assert.Equal(t, s.Test.RowIDs, again.Test.RowIDs, "same seed, same split")
+	assert.Equal(t, s.Validation.RowIDs, again.Validation.RowIDs)
+
+	other, err := dataset.StratifiedSplit(d, validation, test, 43)
+	require.NoError(t, err)
+	assert.NotEqual(t, s.Test.RowIDs, other.Test.RowIDs, "another seed, another split")
+	assert.Equal(t, s.Test.Rows, other.Test.Rows)
+}
+
+// labelled builds a one-feature data set with n rows of each class.
+func labelled(t *testing.T, n ...int) *dataset.Dataset {
+	t.Helper()
+	var b strings.Builder
+	b.WriteString("x,label\n")
+	row := 0
+	for c, k := range n {
+		for range k {
+			row++
+			fmt.Fprintf(&b, "%d,c%d\n", row, c)
+		}
+	}
+	d, err := table(t, "small.csv", b.String()).Select(dataset.SelectOptions{Target: "label"})
+	require.NoError(t, err)
+	return d
+}
+
+func TestStratifiedSplitSmallClasses(t *testing.T) {
+	tests := []struct {
+		name               string
+		counts             []int
+		validation, test   float64
+		wantTrain, wantVal []int
+		wantTest           []int
+	}{
+		// Binary: the minority c0 is positive, so Classes is [c1, c0].
+		{"three rows give one of each", []int{3, 50}, 0.15, 0.2, []int{32, 1}, []int{8, 1}, []int{10, 1}},
+		{"large fractions leave a training row", []int{4, 4, 4}, 0.45, 0.45, []int{1, 1, 1}, []int{2, 2, 2}, []int{1, 1, 1}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d := labelled(t, tt.counts...)
+			s, err := dataset.StratifiedSplit(d, tt.validation, tt.test, 7)
+			require.NoError(t, err)
+			assert.Equal(t, tt.wantTrain, s.Train.ClassCounts())
+			assert.Equal(t, tt.wantVal, s.Validation.ClassCounts())
+			assert.Equal(t, tt.wantTest, s.Test.ClassCounts())
+		})
+	}
+}
+
+func TestStratifiedSplitErrors(t *testing.T) {
+	d := labelled(t, 2, 30)
+	_, err := dataset.StratifiedSplit(d, 0.1, 0.2, 1)
+	assert.ErrorIs(t, err, dataset.ErrTooFewRows)
+	assert.Contains(t, err.Error(), `class "c0" of target "label" has 2 rows`)
+
+	ok := labelled(t, 30, 30)
+	for _, f := range []struct{ validation, test float64 }{
+		{0, 0.2}, {0.2, 0}, {1, 0.1}, {0.5, 0.5}, {-0.1, 0.2}, {math.NaN(), 0.2}, {0.2, math.Inf(1)},
+	} {
+		t.Run(fmt.Sprintf("fractions %v %v", f.validation, f.test), func(t *testing.T) {
+			_, err := dataset.StratifiedSplit(ok, f.validation, f.test, 1)
+			assert.ErrorIs(t, err, dataset.ErrInvalidFraction)
+		})
+	}
+}

@@ -1,0 +1,434 @@
+package nn
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"maps"
+	"math"
+	"os"
+	"path/filepath"
+	"runtime/debug"
+	"slices"
+	"strings"
+	"time"
+)
+
+// FormatVersion is the model directory format this package writes and reads.
+const FormatVersion = 1
+
+// File names inside a model directory, and the backend name of this package.
+const (
+	ManifestFile = "manifest.json"
+	WeightsFile  = "weights.safetensors"
+	SumsFile     = "SHA256SUMS"
+	BackendGonum = "gonum"
+)
+
+var (
+	// ErrModelExists is returned by SaveDir when the target directory exists
+	// and is not empty.
+	ErrModelExists = errors.New("nn: model directory exists and is not empty")
+	// ErrChecksum is wrapped by LoadDir errors about a file whose SHA-256 does
+	// not match the recorded one; the message names the file.
+	ErrChecksum = errors.New("nn: checksum mismatch")
+	// ErrInvalidModel is wrapped by errors about a model whose parts disagree
+	// (manifest, architecture, weights, preprocessing, features, classes).
+	ErrInvalidModel = errors.New("nn: invalid model")
+)
+
+// Manifest describes a saved model: everything needed to apply it to raw
+// data and to trace where it came from.
+type Manifest struct {
+	FormatVersion int    `json:"format_version"`
+	ModelID       string `json:"model_id"`
+	Name          string `json:"name"`
+	ModelType     string `json:"model_type"`
+	Backend       string `json:"backend"`
+	Architecture  Spec   `json:"architecture"`
+	// Features are the input columns in the order the network takes them.
+	Features []string `json:"features"`
+	Target   string   `json:"target"`
+	// Classes maps class index to the label as written in the data.
+	Classes       []string `json:"classes"`
+	PositiveClass string   `json:"positive_class,omitempty"`
+	// Threshold is the probability of class 1 at or above which a binary
+	// model predicts class 1.
+	Threshold      float64         `json:"decision_threshold"`
+	Preprocessing  Preprocessing   `json:"preprocessing"`
+	DataHash       string          `json:"data_hash"`
+	TrainingConfig json.RawMessage `json:"training_config,omitempty"`
+	Metrics        json.RawMessage `json:"metrics,omitempty"`
+	CodeVersion    string          `json:"code_version"`
+	CreatedAt      time.Time       `json:"created_at"`
+	// Files maps file names in the model directory (weights.safetensors, ...)
+	// to their hex SHA-256.
+	Files map[string]string `json:"files"`
+}
+
+// Model is a loaded (or about to be saved) model: manifest and network.
+type Model struct {
+	Manifest Manifest
+	Net      *Network
+}
+
+// Version returns the code version recorded in manifests: the main module's
+// version from the build information, or "dev" when there is none.
+func Version() string {
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	return "dev"
+}
+
+// check reports the first disagreement between the manifest and the network.
+func (m *Model) check() error {
+	if m == nil || m.Net == nil {
+		return fmt.Errorf("%w: no network", ErrInvalidModel)
+	}
+	man, spec := &m.Manifest, m.Net.Spec
+	if !specEqual(man.Architecture, spec) {
+		return fmt.Errorf("%w: manifest architecture %+v differs from the network's %+v", ErrInvalidModel, man.Architecture, spec)
+	}
+	if man.ModelType != spec.ModelType {
+		return fmt.Errorf("%w: manifest model_type %q, architecture %q", ErrInvalidModel, man.ModelType, spec.ModelType)
+	}
+	if len(man.Features) != spec.Inputs {
+		return fmt.Errorf("%w: %d features for a network of %d inputs", ErrInvalidModel, len(man.Features), spec.Inputs)
+	}
+	if p := &man.Preprocessing; p.Features() != 0 || len(p.Impute) != 0 || len(p.Scale) != 0 {
+		if err := p.Check(); err != nil {
+			return fmt.Errorf("%w: %w", ErrInvalidModel, err)
+		}
+		if p.Features() != len(man.Features) {
+			return fmt.Errorf("%w: preprocessing for %d features, manifest lists %d", ErrInvalidModel, p.Features(), len(man.Features))
+		}
+	}
+	if len(man.Classes) != spec.Classes() {
+		return fmt.Errorf("%w: %d class labels for a network of %d classes", ErrInvalidModel, len(man.Classes), spec.Classes())
+	}
+	if math.IsNaN(man.Threshold) || man.Threshold < 0 || man.Threshold > 1 {
+		return fmt.Errorf("%w: decision_threshold %v is not in [0, 1]", ErrInvalidModel, man.Threshold)
+	}
+	return nil
+}
+
+func specEqual(a, b Spec) bool {
+	return a.ModelType == b.ModelType && a.Inputs == b.Inputs && a.Outputs == b.Outputs &&
+		a.Activation == b.Activation && a.Dropout == b.Dropout && slices.Equal(a.Hidden, b.Hidden)
+}
+
+// SaveDir writes m as the model directory dir: weights.safetensors (F64),
+// then manifest.json with Files holding the weights' SHA-256, then SHA256SUMS
+// (sha256sum format) covering both. It fills in m.Manifest's FormatVersion,
+// ModelType, Architecture, Files, and Backend and CreatedAt when empty. The
+// files are written to a temporary directory beside dir and renamed into
+// place, so dir is either absent or complete; SaveDir returns ErrModelExists
+// rather than overwrite a non-empty dir. An empty Preprocessing means the
+// network takes the features as they are.
+func SaveDir(dir string, m *Model) error {
+	if m == nil || m.Net == nil {
+		return fmt.Errorf("save model %s: %w: no network", dir, ErrInvalidModel)
+	}
+	man := m.Manifest
+	man.FormatVersion = FormatVersion
+	man.ModelType = m.Net.Spec.ModelType
+	man.Architecture = m.Net.Spec
+	man.Architecture.Hidden = slices.Clone(m.Net.Spec.Hidden)
+	if man.Backend == "" {
+		man.Backend = BackendGonum
+	}
+	if man.CreatedAt.IsZero() {
+		man.CreatedAt = time.Now().UTC()
+	}
+	if err := (&Model{Manifest: man, Net: m.Net}).check(); err != nil {
+		return fmt.Errorf("save model %s: %w", dir, err)
+	}
+	if err := checkTarget(dir); err != nil {
+		return fmt.Errorf("save model %s: %w", dir, err)
+	}
+	parent := filepath.Dir(dir)
+	if err := os.MkdirAll(parent, 0o755); err != nil {
+		return fmt.Errorf("save model %s: %w", dir, err)
+	}
+	tmp, err := os.MkdirTemp(parent, "."+filepath.Base(dir)+".tmp-")
+	if err != nil {
+		return fmt.Errorf("save model %s: %w", dir, err)
+	}
+	done := false
+	defer func() {
+		if !done {
+			os.RemoveAll(tmp)
+		}
+	}()
+
+	var weights bytes.Buffer
+	meta := map[string]string{"format": "pt", "backend": man.Backend}
+	if man.ModelID != "" {
+		meta["model_id"] = man.ModelID
+	}
+	if err := WriteSafetensors(&weights, m.Net.Tensors(), meta, F64); err != nil {
+		return fmt.Errorf("save model %s: %w", dir, err)
+	}
+	weightsSum, err := writeSynced(filepath.Join(tmp, WeightsFile), weights.Bytes())
+	if err != nil {
+		return fmt.Errorf("save model %s: %w", dir, err)
+	}
+	man.Files = map[string]string{WeightsFile: weightsSum}
+	manJSON, err := json.MarshalIndent(man, "", "  ")
+	if err != nil {
+		return fmt.Errorf("save model %s: encode manifest: %w", dir, err)
+	}
+	manSum, err := writeSynced(filepath.Join(tmp, ManifestFile), append(manJSON, '\n'))
+	if err != nil {
+		return fmt.Errorf("save model %s: %w", dir, err)
+	}
+	sums := fmt.Sprintf("%s  %s\n%s  %s\n", manSum, ManifestFile, weightsSum, WeightsFile)
+	if _, err := writeSynced(filepath.Join(tmp, SumsFile), []byte(sums)); err != nil {
+		return fmt.Errorf("save model %s: %w", dir, err)
+	}
+	if err := syncDir(tmp); err != nil {
+		return fmt.Errorf("save model %s: %w", dir, err)
+	}
+	// An empty dir left by the caller is replaced; a non-empty one makes
+	// Remove fail, so nothing is ever overwritten.
+	if err := os.Remove(dir); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("save model %s: %w (%w)", dir, ErrModelExists, err)
+	}
+	if err := os.Rename(tmp, dir); err != nil {
+		return fmt.Errorf("save model %s: %w", dir, err)
+	}
+	done = true
+	if err := syncDir(parent); err != nil {
+		return fmt.Errorf("save model %s: %w", dir, err)
+	}
+	m.Manifest = man
+	return nil
+}
+
+// checkTarget refuses a dir that exists and is not an empty directory.
+func checkTarget(dir string) error {
+	fi, err := os.Stat(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if !fi.IsDir() {
+		return fmt.Errorf("%w: it is a file", ErrModelExists)
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	if len(entries) > 0 {
+		return ErrModelExists
+	}
+	return nil
+}
+
+// writeSynced writes data to a new file, syncs it, and returns its hex
+// SHA-256.
+func writeSynced(path string, data []byte) (string, error) {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return "", err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return "", fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return "", fmt.Errorf("sync %s: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		return "", fmt.Errorf("close %s: %w", path, err)
+	}
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:]), nil
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("sync %s: %w", dir, err)
+	}
+	return nil
+}
+
+// LoadDir reads the model directory dir written by SaveDir (or the libtorch
+// backend). It verifies the SHA-256 of every file SHA256SUMS and the
+// manifest's Files list (wrapping ErrChecksum and naming the file on a
+// mismatch), the format version, that the weights match the architecture,
+// and that features, preprocessing and classes agree with it.
+func LoadDir(dir string) (*Model, error) {
+	sumsPath := filepath.Join(dir, SumsFile)
+	sumsData, err := os.ReadFile(sumsPath)
+	if err != nil {
+		return nil, fmt.Errorf("load model %s: %w", dir, err)
+	}
+	sums, err := parseSums(sumsData)
+	if err != nil {
+		return nil, fmt.Errorf("load model %s: %s: %w", dir, sumsPath, err)
+	}
+	for _, name := range []string{ManifestFile, WeightsFile} {
+		if _, ok := sums[name]; !ok {
+			return nil, fmt.Errorf("load model %s: %w: %s does not list %s", dir, ErrInvalidModel, sumsPath, name)
+		}
+	}
+	files := map[string][]byte{}
+	verify := func(name, want, source string) error {
+		data, ok := files[name]
+		if !ok {
+			p := filepath.Join(dir, name)
+			if data, err = os.ReadFile(p); err != nil {
+				return err
+			}
+			files[name] = data
+		}
+		sum := sha256.Sum256(data)
+		if got := hex.EncodeToString(sum[:]); !strings.EqualFold(got, want) {
+			return fmt.Errorf("%w: %s has SHA-256 %s, %s records %s", ErrChecksum, filepath.Join(dir, name), got, source, want)
+		}
+		return nil
+	}
+	for _, name := range slices.Sorted(maps.Keys(sums)) {
+		if err := verify(name, sums[name], SumsFile); err != nil {
+			return nil, fmt.Errorf("load model %s: %w", dir, err)
+		}
+	}
+	var man Manifest
+	if err := json.Unmarshal(files[ManifestFile], &man); err != nil {
+		return nil, fmt.Errorf("load model %s: decode %s: %w", dir, ManifestFile, err)
+	}
+	if man.FormatVersion != FormatVersion {
+		return nil, fmt.Errorf("load model %s: %w: format_version %d, this code reads %d", dir, ErrInvalidModel, man.FormatVersion, FormatVersion)
+	}
+	if _, ok := man.Files[WeightsFile]; !ok {
+		return nil, fmt.Errorf("load model %s: %w: manifest files do not list %s", dir, ErrInvalidModel, WeightsFile)
+	}
+	for _, name := range slices.Sorted(maps.Keys(man.Files)) {
+		if !validFileName(name) {
+			return nil, fmt.Errorf("load model %s: %w: manifest lists file %q", dir, ErrInvalidModel, name)
+		}
+		if err := verify(name, man.Files[name], ManifestFile); err != nil {
+			return nil, fmt.Errorf("load model %s: %w", dir, err)
+		}
+	}
+	tensors, _, err := ReadSafetensors(bytes.NewReader(files[WeightsFile]))
+	if err != nil {
+		return nil, fmt.Errorf("load model %s: read %s: %w", dir, WeightsFile, err)
+	}
+	net, err := FromTensors(man.Architecture, tensors)
+	if err != nil {
+		return nil, fmt.Errorf("load model %s: %s against the architecture: %w", dir, WeightsFile, err)
+	}
+	m := &Model{Manifest: man, Net: net}
+	if err := m.check(); err != nil {
+		return nil, fmt.Errorf("load model %s: %w", dir, err)
+	}
+	return m, nil
+}
+
+// validFileName accepts plain names inside the model directory.
+func validFileName(name string) bool {
+	return name != "" && name != "." && name != ".." && !strings.ContainsAny(name, `/\`) && filepath.Base(name) == name
+}
+
+// parseSums reads sha256sum output: "<64 hex>  <name>" (or " *<name>") lines.
+func parseSums(data []byte) (map[string]string, error) {
+	sums := map[string]string{}
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	for line := 1; sc.Scan(); line++ {
+		text := sc.Text()
+		if text == "" {
+			continue
+		}
+		if len(text) < 67 || (text[64:66] != "  " && text[64:66] != " *") {
+			return nil, fmt.Errorf("%w: line %d is not \"<sha256>  <file>\"", ErrInvalidModel, line)
+		}
+		sum, name := text[:64], text[66:]
+		if _, err := hex.DecodeString(sum); err != nil || !validFileName(name) {
+			return nil, fmt.Errorf("%w: line %d is not \"<sha256>  <file>\"", ErrInvalidModel, line)
+		}
+		if _, dup := sums[name]; dup {
+			return nil, fmt.Errorf("%w: line %d repeats %s", ErrInvalidModel, line, name)
+		}
+		sums[name] = sum
+	}
+	return sums, sc.Err()
+}
+
+// predictBlock is the number of rows Model.PredictProba handles between
+// context checks.
+const predictBlock = 16 * predictChunk
+
+// PredictProba returns class probabilities (rows × C, see
+// Network.PredictProba) for raw features x (rows × len(Features), in
+// Manifest.Features order, NaN = missing): it applies the preprocessing to a
+// copy of x and runs the network. It fails when len(x) != rows*len(Features)
+// or a value is infinite, and returns ctx.Err() if ctx ends first.
+func (m *Model) PredictProba(ctx context.Context, x []float64, rows int) ([]float64, error) {
+	d := len(m.Manifest.Features)
+	if rows < 0 || len(x) != rows*d {
+		return nil, fmt.Errorf("predict: %d values for %d rows of %d features", len(x), rows, d)
+	}
+	xc := slices.Clone(x)
+	m.Manifest.Preprocessing.Apply(xc)
+	for i, v := range xc {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return nil, fmt.Errorf("predict: row %d feature %s is %v after preprocessing", i/d, m.Manifest.Features[i%d], x[i])
+		}
+	}
+	c := m.Net.Spec.Classes()
+	out := make([]float64, rows*c)
+	for lo := 0; lo < rows; lo += predictBlock {
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("predict: %w", err)
+		}
+		hi := min(lo+predictBlock, rows)
+		m.Net.PredictProba(xc[lo*d:hi*d], hi-lo, out[lo*c:hi*c])
+	}
+	return out, nil
+}
+
+// Predict returns the class index of each row of raw features x: for a
+// binary model, 1 when the probability of class 1 is at least
+// Manifest.Threshold; otherwise the most probable class (the first on ties).
+func (m *Model) Predict(ctx context.Context, x []float64, rows int) ([]int, error) {
+	p, err := m.PredictProba(ctx, x, rows)
+	if err != nil {
+		return nil, err
+	}
+	c := m.Net.Spec.Classes()
+	pred := make([]int, rows)
+	for i := range pred {
+		row := p[i*c : (i+1)*c]
+		if m.Net.Spec.Outputs == 1 {
+			if row[1] >= m.Manifest.Threshold {
+				pred[i] = 1
+			}
+			continue
+		}
+		best := 0
+		for k, v := range row {
+			if v > row[best] {
+				best = k
+			}
+		}
+		pred[i] = best
+	}
+	return pred, nil
+}

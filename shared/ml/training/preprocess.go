@@ -1,0 +1,121 @@
+package training
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+
+	"github.com/orrery-ml/orrery/shared/dataset"
+	"github.com/orrery-ml/orrery/shared/ml/nn"
+)
+
+// ErrFeatureMismatch is wrapped when data and a fitted transform disagree on
+// the number of features.
+var ErrFeatureMismatch = errors.New("training: feature count mismatch")
+
+// DataPreprocessor fits the feature transform (median imputation, then
+// standardisation) on the training split, and applies it to any split.
+type DataPreprocessor struct{}
+
+// Fit learns, from the training split only, for each feature: the imputation
+// value (the median of the non-missing training values, as numpy.median; 0
+// when there are none), and the mean and population standard deviation of the
+// imputed training values (a standard deviation of 0 becomes 1, so that a
+// constant feature maps to 0). Infinite values are left out of the statistics;
+// validation reports them as errors. The error wraps ErrInvalidData when train
+// is nil, has no rows or is inconsistent.
+func (DataPreprocessor) Fit(train *dataset.Dataset) (nn.Preprocessing, error) {
+	if train == nil || train.Rows == 0 {
+		return nn.Preprocessing{}, fmt.Errorf("fit preprocessing: %w: the training split has no rows", ErrInvalidData)
+	}
+	nf := train.Features()
+	if len(train.X) != train.Rows*nf {
+		return nn.Preprocessing{}, fmt.Errorf("fit preprocessing: %w: training split has %d values for %d rows of %d features",
+			ErrInvalidData, len(train.X), train.Rows, nf)
+	}
+	p := nn.Preprocessing{Impute: make([]float64, nf), Mean: make([]float64, nf), Scale: make([]float64, nf)}
+	values := make([]float64, 0, train.Rows)
+	for j := range nf {
+		values = values[:0]
+		for i := range train.Rows {
+			if v := train.X[i*nf+j]; !math.IsNaN(v) {
+				values = append(values, v)
+			}
+		}
+		med := median(values)
+		missing := train.Rows - len(values)
+		// Mean and variance of the imputed column (Welford's algorithm, Knuth
+		// TAOCP vol. 2, 4.2.2): the values present, plus `missing` copies of
+		// the median.
+		var n, mean, m2 float64
+		push := func(v float64) {
+			n++
+			d := v - mean
+			mean += d / n
+			m2 += d * (v - mean)
+		}
+		for _, v := range values {
+			if !math.IsInf(v, 0) {
+				push(v)
+			}
+		}
+		for range missing {
+			push(med)
+		}
+		std := 0.0
+		if n > 0 {
+			std = math.Sqrt(m2 / n)
+		}
+		if std == 0 || math.IsNaN(std) || math.IsInf(std, 0) {
+			std = 1
+		}
+		p.Impute[j], p.Mean[j], p.Scale[j] = med, mean, std
+	}
+	if err := p.Check(); err != nil {
+		return nn.Preprocessing{}, fmt.Errorf("fit preprocessing: %w", err)
+	}
+	return p, nil
+}
+
+// median returns the median of the finite values in v (the mean of the two
+// middle values for an even count), or 0 when there are none.
+func median(v []float64) float64 {
+	finite := v[:0:0]
+	for _, x := range v {
+		if !math.IsInf(x, 0) {
+			finite = append(finite, x)
+		}
+	}
+	n := len(finite)
+	if n == 0 {
+		return 0
+	}
+	slices.Sort(finite)
+	if n%2 == 1 {
+		return finite[n/2]
+	}
+	return (finite[n/2-1] + finite[n/2]) / 2
+}
+
+// Transform returns a transformed copy of d's X (d is not modified). The error
+// wraps ErrFeatureMismatch when d's feature count differs from p's, and
+// reports a malformed p.
+func (DataPreprocessor) Transform(p nn.Preprocessing, d *dataset.Dataset) ([]float64, error) {
+	if err := p.Check(); err != nil {
+		return nil, fmt.Errorf("transform: %w", err)
+	}
+	if d == nil {
+		return nil, fmt.Errorf("transform: %w: nil data set", ErrInvalidData)
+	}
+	if d.Features() != p.Features() {
+		return nil, fmt.Errorf("transform: %w: the preprocessing expects %d features, data set with target %q has %d",
+			ErrFeatureMismatch, p.Features(), d.Target, d.Features())
+	}
+	if len(d.X) != d.Rows*d.Features() {
+		return nil, fmt.Errorf("transform: %w: %d values for %d rows of %d features", ErrInvalidData, len(d.X), d.Rows, d.Features())
+	}
+	x := slices.Clone(d.X)
+	p.Apply(x)
+	return x, nil
+}

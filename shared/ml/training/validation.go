@@ -1,0 +1,583 @@
+package training
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/orrery-ml/orrery/shared/dataset"
+	"github.com/orrery-ml/orrery/shared/ml/evaluation"
+)
+
+// ErrInvalidData is wrapped by the error of a ValidationReport with error
+// findings, and by other errors about unusable training data.
+var ErrInvalidData = errors.New("training: invalid data")
+
+// Severity grades a Finding.
+type Severity string
+
+// Severities, from the least to the most serious. Error findings stop
+// training; warnings are reported with the result; info is for the record.
+const (
+	SeverityInfo    Severity = "info"
+	SeverityWarning Severity = "warning"
+	SeverityError   Severity = "error"
+)
+
+// rank orders severities for sorting: errors first.
+func (s Severity) rank() int {
+	switch s {
+	case SeverityError:
+		return 0
+	case SeverityWarning:
+		return 1
+	}
+	return 2
+}
+
+// Checks a ValidationPipeline runs; they name Finding.Check.
+const (
+	CheckNoRows           = "no_rows"
+	CheckCancelled        = "cancelled"
+	CheckNonNumeric       = "non_numeric"
+	CheckNonFinite        = "non_finite"
+	CheckMissingValues    = "missing_values"
+	CheckAllMissing       = "all_missing"
+	CheckConstantColumn   = "constant_column"
+	CheckDuplicateColumn  = "duplicate_column"
+	CheckDuplicateRows    = "duplicate_rows"
+	CheckClassTooSmall    = "class_too_small"
+	CheckClassImbalance   = "class_imbalance"
+	CheckTargetLeakage    = "target_leakage"
+	CheckSkippedColumn    = "skipped_column"
+	CheckTrainTestOverlap = "train_test_overlap"
+	// CheckTrainValidationOverlap reports validation rows that repeat a
+	// training row's features.
+	CheckTrainValidationOverlap = "train_validation_overlap"
+)
+
+// Finding is one result of a data check.
+type Finding struct {
+	Check    string   `json:"check"`
+	Severity Severity `json:"severity"`
+	Column   string   `json:"column,omitempty"`
+	// Row is the 1-based data row of the first offending cell.
+	Row   int `json:"row,omitempty"`
+	Count int `json:"count,omitempty"`
+	// Message is one readable sentence naming the column and row.
+	Message string `json:"message"`
+}
+
+// ValidationReport is what ValidationPipeline found in a training table.
+type ValidationReport struct {
+	Source   string         `json:"source"`
+	DataHash string         `json:"data_hash"`
+	Rows     int            `json:"rows"`
+	Columns  int            `json:"columns"`
+	Schema   dataset.Schema `json:"schema"`
+	Target   string         `json:"target"`
+	Features []string       `json:"features"`
+	Classes  []string       `json:"classes"`
+	// ClassCounts is the number of rows of each class label.
+	ClassCounts map[string]int `json:"class_counts"`
+	// ProposedClassWeights are the "balanced" weights n / (k * n_c), as
+	// scikit-learn's compute_class_weight.
+	ProposedClassWeights map[string]float64 `json:"proposed_class_weights"`
+	// Findings are sorted by severity (errors first), then column.
+	Findings []Finding `json:"findings"`
+}
+
+// Errors returns the error findings.
+func (r *ValidationReport) Errors() []Finding {
+	var errs []Finding
+	for _, f := range r.Findings {
+		if f.Severity == SeverityError {
+			errs = append(errs, f)
+		}
+	}
+	return errs
+}
+
+// Err returns nil when the report has no error findings, and otherwise an
+// error wrapping ErrInvalidData whose message is the first error finding's,
+// followed by "(and N more)" when there are others.
+func (r *ValidationReport) Err() error {
+	errs := r.Errors()
+	if len(errs) == 0 {
+		return nil
+	}
+	msg := errs[0].Message
+	if len(errs) > 1 {
+		msg += fmt.Sprintf(" (and %d more)", len(errs)-1)
+	}
+	return fmt.Errorf("%w: %s", ErrInvalidData, msg)
+}
+
+func (r *ValidationReport) add(f Finding) { r.Findings = append(r.Findings, f) }
+
+func (r *ValidationReport) sortFindings() {
+	slices.SortStableFunc(r.Findings, func(a, b Finding) int {
+		if d := a.Severity.rank() - b.Severity.rank(); d != 0 {
+			return d
+		}
+		if c := strings.Compare(a.Column, b.Column); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Check, b.Check)
+	})
+}
+
+// ValidationOptions tune the checks; zero values take the defaults.
+type ValidationOptions struct {
+	// MinRowsPerClass is the fewest rows a class needs (default 10).
+	MinRowsPerClass int `json:"min_rows_per_class,omitempty"`
+	// ImbalanceRatio: warn when minority/majority is below it (default 0.2).
+	ImbalanceRatio float64 `json:"imbalance_ratio,omitempty"`
+	// LeakageAUC: a feature whose ROC AUC alone, or 1 - AUC, reaches it is
+	// reported as target leakage (default 0.999).
+	LeakageAUC float64 `json:"leakage_auc,omitempty"`
+	// LeakageSeverity is the severity of leakage findings (default error).
+	LeakageSeverity Severity `json:"leakage_severity,omitempty"`
+}
+
+func (o ValidationOptions) withDefaults() ValidationOptions {
+	if o.MinRowsPerClass == 0 {
+		o.MinRowsPerClass = 10
+	}
+	if o.ImbalanceRatio == 0 {
+		o.ImbalanceRatio = 0.2
+	}
+	if o.LeakageAUC == 0 {
+		o.LeakageAUC = 0.999
+	}
+	if o.LeakageSeverity == "" {
+		o.LeakageSeverity = SeverityError
+	}
+	return o
+}
+
+// ValidationPipeline checks training data before anything is fitted: broken
+// cells, empty or constant or duplicate columns, duplicate rows, classes too
+// small or imbalanced, features that leak the target, and (CheckSplit) rows
+// shared between the training and evaluation splits.
+type ValidationPipeline struct {
+	Options ValidationOptions
+}
+
+// Validate checks the selected features and target of d, using t (which may
+// be nil) for the schema, the source and the invalid cells. It never fails:
+// every problem is a Finding, and report.Err() says whether training may go
+// on. It runs in well under a second on tens of thousands of rows.
+func (v ValidationPipeline) Validate(ctx context.Context, t *dataset.Table, d *dataset.Dataset) *ValidationReport {
+	opts := v.Options.withDefaults()
+	r := &ValidationReport{
+		ClassCounts:          map[string]int{},
+		ProposedClassWeights: map[string]float64{},
+	}
+	if t != nil {
+		r.Source, r.DataHash, r.Rows, r.Columns = t.Source, t.Hash, t.Rows, len(t.Columns)
+		r.Schema = t.Schema()
+	}
+	defer r.sortFindings()
+	if d == nil || d.Rows == 0 || len(d.Y) != d.Rows || len(d.X) != d.Rows*d.Features() {
+		r.add(Finding{Check: CheckNoRows, Severity: SeverityError, Message: "the data set has no usable rows"})
+		return r
+	}
+	if t == nil {
+		r.Rows, r.Columns = d.Rows, d.Features()+1
+	}
+	r.Target, r.Features, r.Classes = d.Target, slices.Clone(d.FeatureNames), slices.Clone(d.Classes)
+
+	checks := []func(context.Context, *ValidationReport, ValidationOptions, *dataset.Table, *dataset.Dataset){
+		checkClasses,
+		checkColumns,
+		checkDuplicateColumns,
+		checkDuplicateRows,
+		checkLeakage,
+		checkSkipped,
+	}
+	for _, check := range checks {
+		if err := ctx.Err(); err != nil {
+			r.add(Finding{Check: CheckCancelled, Severity: SeverityError, Message: "validation was stopped: " + err.Error()})
+			return r
+		}
+		check(ctx, r, opts, t, d)
+	}
+	return r
+}
+
+// CheckSplit appends to r a warning for each evaluation split (test, then
+// validation) holding rows whose features equal a training row's: their
+// scores would be optimistic. Count is the number of such rows, Row the
+// first of them in the source table.
+func (v ValidationPipeline) CheckSplit(ctx context.Context, r *ValidationReport, s dataset.Split) {
+	defer r.sortFindings()
+	if s.Train == nil || s.Train.Rows == 0 {
+		return
+	}
+	seen := make(map[string]struct{}, s.Train.Rows)
+	nf := s.Train.Features()
+	key := make([]byte, 0, 8*nf)
+	for i := range s.Train.Rows {
+		key = rowKey(key[:0], s.Train.X[i*nf:(i+1)*nf])
+		seen[string(key)] = struct{}{}
+	}
+	for _, part := range []struct {
+		check, name string
+		d           *dataset.Dataset
+	}{
+		{CheckTrainTestOverlap, "test", s.Test},
+		{CheckTrainValidationOverlap, "validation", s.Validation},
+	} {
+		if ctx.Err() != nil || part.d == nil || part.d.Features() != nf {
+			continue
+		}
+		count, first := 0, 0
+		for i := range part.d.Rows {
+			key = rowKey(key[:0], part.d.X[i*nf:(i+1)*nf])
+			if _, dup := seen[string(key)]; dup {
+				if count == 0 {
+					first = rowID(part.d, i)
+				}
+				count++
+			}
+		}
+		if count > 0 {
+			r.add(Finding{
+				Check: part.check, Severity: SeverityWarning, Row: first, Count: count,
+				Message: fmt.Sprintf("%d %s %s the same features as a training row, first row %d; %s scores may be optimistic",
+					count, part.name, plural(count, "row has", "rows have"), first, part.name),
+			})
+		}
+	}
+}
+
+// rowID returns the 1-based source row of row i of d.
+func rowID(d *dataset.Dataset, i int) int {
+	if i < len(d.RowIDs) {
+		return d.RowIDs[i]
+	}
+	return i + 1
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
+
+// formatNumber writes v compactly for messages.
+func formatNumber(v float64) string { return strconv.FormatFloat(v, 'g', 6, 64) }
+
+// rowKey appends a byte key of x to b: equal rows give equal keys, with every
+// NaN alike and -0 equal to 0.
+func rowKey(b []byte, x []float64) []byte {
+	for _, v := range x {
+		bits := math.Float64bits(v)
+		switch {
+		case v != v:
+			bits = 0x7ff8000000000001
+		case v == 0:
+			bits = 0
+		}
+		b = binary.LittleEndian.AppendUint64(b, bits)
+	}
+	return b
+}
+
+// checkClasses reports classes below the minimum size and imbalance, and
+// fills the class counts and proposed weights.
+func checkClasses(_ context.Context, r *ValidationReport, opts ValidationOptions, _ *dataset.Table, d *dataset.Dataset) {
+	counts := d.ClassCounts()
+	k := 0
+	for _, n := range counts {
+		if n > 0 {
+			k++
+		}
+	}
+	minority, majority := -1, -1
+	for c, n := range counts {
+		label := d.Classes[c]
+		r.ClassCounts[label] = n
+		if n > 0 {
+			// "balanced" weights: n_samples / (n_classes * n_c).
+			r.ProposedClassWeights[label] = float64(d.Rows) / (float64(k) * float64(n))
+		}
+		if n < opts.MinRowsPerClass {
+			r.add(Finding{
+				Check: CheckClassTooSmall, Severity: SeverityError, Column: d.Target, Count: n,
+				Message: fmt.Sprintf("class '%s' of target '%s' has %d %s; at least %d are needed to train and evaluate",
+					label, d.Target, n, plural(n, "row", "rows"), opts.MinRowsPerClass),
+			})
+		}
+		if minority < 0 || n < counts[minority] {
+			minority = c
+		}
+		if majority < 0 || n > counts[majority] {
+			majority = c
+		}
+	}
+	if minority < 0 || counts[majority] == 0 {
+		return
+	}
+	ratio := float64(counts[minority]) / float64(counts[majority])
+	if ratio >= opts.ImbalanceRatio {
+		return
+	}
+	weights := make([]string, len(d.Classes))
+	for c, label := range d.Classes {
+		weights[c] = fmt.Sprintf("'%s' %.3f", label, r.ProposedClassWeights[label])
+	}
+	r.add(Finding{
+		Check: CheckClassImbalance, Severity: SeverityWarning, Column: d.Target, Count: counts[minority],
+		Message: fmt.Sprintf("target '%s' is imbalanced: class '%s' has %d rows and class '%s' %d (ratio %.3f < %g); proposed balanced class weights: %s",
+			d.Target, d.Classes[minority], counts[minority], d.Classes[majority], counts[majority], ratio, opts.ImbalanceRatio,
+			strings.Join(weights, ", ")),
+	})
+}
+
+// columnStats summarises one feature column of a data set.
+type columnStats struct {
+	present       int // non-NaN cells
+	nan, firstNaN int // NaN cells that are not invalid text; first row
+	inf, firstInf int
+	infValue      float64
+	invalid       int
+	firstInvalid  dataset.Cell
+}
+
+// checkColumns reports invalid, infinite, missing, all-missing and constant
+// feature columns.
+func checkColumns(_ context.Context, r *ValidationReport, _ ValidationOptions, t *dataset.Table, d *dataset.Dataset) {
+	nf := d.Features()
+	for j, name := range d.FeatureNames {
+		var invalid map[int]string
+		if t != nil {
+			if col, ok := t.Column(name); ok && len(col.Invalid) > 0 {
+				invalid = make(map[int]string, len(col.Invalid))
+				for _, c := range col.Invalid {
+					invalid[c.Row] = c.Value
+				}
+			}
+		}
+		var s columnStats
+		minV, maxV := math.Inf(1), math.Inf(-1)
+		for i := range d.Rows {
+			v := d.X[i*nf+j]
+			id := rowID(d, i)
+			if v != v {
+				if raw, bad := invalid[id]; bad {
+					if s.invalid == 0 {
+						s.firstInvalid = dataset.Cell{Row: id, Value: raw}
+					}
+					s.invalid++
+					continue
+				}
+				if s.nan == 0 {
+					s.firstNaN = id
+				}
+				s.nan++
+				continue
+			}
+			s.present++
+			if math.IsInf(v, 0) {
+				if s.inf == 0 {
+					s.firstInf, s.infValue = id, v
+				}
+				s.inf++
+			}
+			minV, maxV = min(minV, v), max(maxV, v)
+		}
+		if s.invalid > 0 {
+			r.add(Finding{
+				Check: CheckNonNumeric, Severity: SeverityError, Column: name, Row: s.firstInvalid.Row, Count: s.invalid,
+				Message: fmt.Sprintf("column '%s' has %d non-numeric %s, first %q in row %d",
+					name, s.invalid, plural(s.invalid, "value", "values"), s.firstInvalid.Value, s.firstInvalid.Row),
+			})
+		}
+		if s.present == 0 {
+			r.add(Finding{
+				Check: CheckAllMissing, Severity: SeverityError, Column: name, Count: d.Rows,
+				Message: fmt.Sprintf("column '%s' has no values: all %d rows are missing or invalid", name, d.Rows),
+			})
+			continue
+		}
+		if s.inf > 0 {
+			r.add(Finding{
+				Check: CheckNonFinite, Severity: SeverityError, Column: name, Row: s.firstInf, Count: s.inf,
+				Message: fmt.Sprintf("column '%s' has %d infinite %s, first %s in row %d",
+					name, s.inf, plural(s.inf, "value", "values"), formatNumber(s.infValue), s.firstInf),
+			})
+		}
+		if s.nan > 0 {
+			r.add(Finding{
+				Check: CheckMissingValues, Severity: SeverityWarning, Column: name, Row: s.firstNaN, Count: s.nan,
+				Message: fmt.Sprintf("column '%s' has %d missing %s, first in row %d; they will be imputed with the training median",
+					name, s.nan, plural(s.nan, "value", "values"), s.firstNaN),
+			})
+		}
+		if minV == maxV {
+			r.add(Finding{
+				Check: CheckConstantColumn, Severity: SeverityWarning, Column: name, Count: s.present,
+				Message: fmt.Sprintf("column '%s' is constant (every value is %s); it carries no information", name, formatNumber(minV)),
+			})
+		}
+	}
+}
+
+// checkDuplicateColumns reports features whose values equal an earlier
+// feature's in every row.
+func checkDuplicateColumns(_ context.Context, r *ValidationReport, _ ValidationOptions, _ *dataset.Table, d *dataset.Dataset) {
+	nf := d.Features()
+	if nf < 2 {
+		return
+	}
+	sums := make([]uint64, nf)
+	var buf [8]byte
+	for j := range nf {
+		h := fnv.New64a()
+		for i := range d.Rows {
+			key := rowKey(buf[:0], d.X[i*nf+j:i*nf+j+1])
+			_, _ = h.Write(key) // a hash.Hash never returns an error
+		}
+		sums[j] = h.Sum64()
+	}
+	reported := make([]bool, nf)
+	for j := 1; j < nf; j++ {
+		for k := 0; k < j && !reported[j]; k++ {
+			if sums[k] != sums[j] || !sameColumn(d, k, j) {
+				continue
+			}
+			reported[j] = true
+			r.add(Finding{
+				Check: CheckDuplicateColumn, Severity: SeverityWarning, Column: d.FeatureNames[j],
+				Message: fmt.Sprintf("column '%s' duplicates column '%s' (the same value in every row)", d.FeatureNames[j], d.FeatureNames[k]),
+			})
+		}
+	}
+}
+
+// sameColumn compares feature columns a and b, NaN equal to NaN.
+func sameColumn(d *dataset.Dataset, a, b int) bool {
+	nf := d.Features()
+	for i := range d.Rows {
+		x, y := d.X[i*nf+a], d.X[i*nf+b]
+		if x != y && !(x != x && y != y) {
+			return false
+		}
+	}
+	return true
+}
+
+// checkDuplicateRows reports rows whose features repeat an earlier row's.
+func checkDuplicateRows(_ context.Context, r *ValidationReport, _ ValidationOptions, _ *dataset.Table, d *dataset.Dataset) {
+	nf := d.Features()
+	first := make(map[string]int, d.Rows)
+	key := make([]byte, 0, 8*nf)
+	count, conflicts, firstDup, firstOrig := 0, 0, 0, 0
+	for i := range d.Rows {
+		key = rowKey(key[:0], d.X[i*nf:(i+1)*nf])
+		orig, dup := first[string(key)]
+		if !dup {
+			first[string(key)] = i
+			continue
+		}
+		if count == 0 {
+			firstDup, firstOrig = rowID(d, i), rowID(d, orig)
+		}
+		count++
+		if d.Y[i] != d.Y[orig] {
+			conflicts++
+		}
+	}
+	if count == 0 {
+		return
+	}
+	msg := fmt.Sprintf("%d %s the features of an earlier row, first row %d (a copy of row %d)",
+		count, plural(count, "row repeats", "rows repeat"), firstDup, firstOrig)
+	if conflicts > 0 {
+		msg += fmt.Sprintf("; %d of them %s a different label", conflicts, plural(conflicts, "has", "have"))
+	}
+	r.add(Finding{Check: CheckDuplicateRows, Severity: SeverityWarning, Row: firstDup, Count: count, Message: msg})
+}
+
+// checkLeakage reports features that alone separate the classes: the ROC AUC
+// of the raw feature value against the positive class (for multi-class, the
+// largest one-vs-rest AUC), or 1 - AUC, at least opts.LeakageAUC. Rows where
+// the feature is NaN are left out.
+func checkLeakage(ctx context.Context, r *ValidationReport, opts ValidationOptions, _ *dataset.Table, d *dataset.Dataset) {
+	nf := d.Features()
+	score := make([]float64, 0, d.Rows)
+	labels := make([]int, 0, d.Rows)
+	binaryY := make([]int, 0, d.Rows)
+	for j, name := range d.FeatureNames {
+		if ctx.Err() != nil {
+			return
+		}
+		score, labels = score[:0], labels[:0]
+		minV, maxV := math.Inf(1), math.Inf(-1)
+		for i := range d.Rows {
+			v := d.X[i*nf+j]
+			if v != v {
+				continue
+			}
+			score = append(score, v)
+			labels = append(labels, d.Y[i])
+			minV, maxV = min(minV, v), max(maxV, v)
+		}
+		if len(score) == 0 || minV == maxV {
+			continue // all-missing and constant columns are reported elsewhere
+		}
+		best, bestClass := math.NaN(), ""
+		for c, label := range d.Classes {
+			if d.Positive >= 0 && c != d.Positive {
+				continue
+			}
+			binaryY = binaryY[:0]
+			for _, y := range labels {
+				if y == c {
+					binaryY = append(binaryY, 1)
+				} else {
+					binaryY = append(binaryY, 0)
+				}
+			}
+			auc := evaluation.BinaryAUCROC(binaryY, score)
+			if auc != auc {
+				continue
+			}
+			auc = max(auc, 1-auc)
+			if best != best || auc > best {
+				best, bestClass = auc, label
+			}
+		}
+		if best != best || best < opts.LeakageAUC {
+			continue
+		}
+		vs := fmt.Sprintf("class '%s'", bestClass)
+		if d.Positive < 0 {
+			vs = fmt.Sprintf("class '%s' from the rest", bestClass)
+		}
+		r.add(Finding{
+			Check: CheckTargetLeakage, Severity: opts.LeakageSeverity, Column: name,
+			Message: fmt.Sprintf("column '%s' alone separates %s almost perfectly (ROC AUC %.4f >= %g); it probably leaks the target '%s'",
+				name, vs, best, opts.LeakageAUC, d.Target),
+		})
+	}
+}
+
+// checkSkipped records the text columns that are not features.
+func checkSkipped(_ context.Context, r *ValidationReport, _ ValidationOptions, _ *dataset.Table, d *dataset.Dataset) {
+	for _, name := range d.Skipped {
+		r.add(Finding{
+			Check: CheckSkippedColumn, Severity: SeverityInfo, Column: name,
+			Message: fmt.Sprintf("text column '%s' is not used: only numeric columns can be features", name),
+		})
+	}
+}

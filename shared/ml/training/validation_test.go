@@ -1,0 +1,304 @@
+package training
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/orrery-ml/orrery/shared/dataset"
+)
+
+const htru2Path = "../../../events/data/htru2.csv"
+
+// fixture is a small table as rows of cells; rows[k] is data row k+1.
+type fixture struct {
+	header []string
+	rows   [][]string
+}
+
+// baseFixture has two noisy features that do not separate the balanced
+// classes, so no check fires on it.
+func baseFixture() *fixture {
+	rng := rand.New(rand.NewPCG(1, 2))
+	f := &fixture{header: []string{"a", "b", "class"}}
+	for i := range 40 {
+		f.rows = append(f.rows, []string{
+			fmt.Sprintf("%.4f", rng.NormFloat64()),
+			fmt.Sprintf("%.4f", 10+rng.NormFloat64()),
+			fmt.Sprint(i % 2),
+		})
+	}
+	return f
+}
+
+// addColumn inserts a column before the target; value(k) fills row k (0-based).
+func (f *fixture) addColumn(name string, value func(k int) string) *fixture {
+	at := len(f.header) - 1
+	f.header = slices.Insert(f.header, at, name)
+	for k := range f.rows {
+		f.rows[k] = slices.Insert(f.rows[k], at, value(k))
+	}
+	return f
+}
+
+func (f *fixture) set(k, col int, v string) *fixture {
+	f.rows[k][col] = v
+	return f
+}
+
+func (f *fixture) csv() string {
+	var b strings.Builder
+	b.WriteString(strings.Join(f.header, ",") + "\n")
+	for _, r := range f.rows {
+		b.WriteString(strings.Join(r, ",") + "\n")
+	}
+	return b.String()
+}
+
+func (f *fixture) load(t *testing.T, opts dataset.SelectOptions) (*dataset.Table, *dataset.Dataset) {
+	t.Helper()
+	tab, err := dataset.ReadCSV(context.Background(), strings.NewReader(f.csv()), "fixture.csv", ',')
+	require.NoError(t, err)
+	if opts.Target == "" {
+		opts.Target = "class"
+	}
+	d, err := tab.Select(opts)
+	require.NoError(t, err)
+	return tab, d
+}
+
+func findings(r *ValidationReport, check string) []Finding {
+	var out []Finding
+	for _, f := range r.Findings {
+		if f.Check == check {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+func TestValidateBaseFixtureIsClean(t *testing.T) {
+	tab, d := baseFixture().load(t, dataset.SelectOptions{})
+	r := ValidationPipeline{}.Validate(context.Background(), tab, d)
+	assert.Empty(t, r.Findings)
+	require.NoError(t, r.Err())
+	assert.Equal(t, map[string]int{"0": 20, "1": 20}, r.ClassCounts)
+	assert.Equal(t, map[string]float64{"0": 1, "1": 1}, r.ProposedClassWeights)
+	assert.Equal(t, "fixture.csv", r.Source)
+	assert.Equal(t, 40, r.Rows)
+	assert.Equal(t, 3, r.Columns)
+	assert.Equal(t, []string{"a", "b"}, r.Features)
+}
+
+func TestValidateChecks(t *testing.T) {
+	mean := func(k int) string { return fmt.Sprint(k % 2) } // equals the class
+	tests := []struct {
+		name     string
+		fixture  func() *fixture
+		opts     ValidationOptions
+		selectIn dataset.SelectOptions
+		want     Finding  // Message is left out of the comparison
+		message  []string // substrings of Message
+	}{
+		{"non-numeric cell", func() *fixture { return baseFixture().set(2, 0, "abc") }, ValidationOptions{}, dataset.SelectOptions{},
+			Finding{Check: CheckNonNumeric, Severity: SeverityError, Column: "a", Row: 3, Count: 1},
+			[]string{"column 'a'", "row 3", `"abc"`}},
+		{"infinite value", func() *fixture { return baseFixture().set(4, 1, "-inf").set(6, 1, "Inf") }, ValidationOptions{}, dataset.SelectOptions{},
+			Finding{Check: CheckNonFinite, Severity: SeverityError, Column: "b", Row: 5, Count: 2},
+			[]string{"column 'b'", "row 5", "-Inf"}},
+		{"missing values", func() *fixture { return baseFixture().set(1, 0, "").set(7, 0, "NaN") }, ValidationOptions{}, dataset.SelectOptions{},
+			Finding{Check: CheckMissingValues, Severity: SeverityWarning, Column: "a", Row: 2, Count: 2},
+			[]string{"column 'a'", "2 missing values", "row 2", "imputed"}},
+		{"all missing", func() *fixture { return baseFixture().addColumn("empty", func(int) string { return "" }) }, ValidationOptions{}, dataset.SelectOptions{},
+			Finding{Check: CheckAllMissing, Severity: SeverityError, Column: "empty", Count: 40},
+			[]string{"column 'empty' has no values"}},
+		{"all NaN", func() *fixture { return baseFixture().addColumn("nan", func(int) string { return "NaN" }) }, ValidationOptions{}, dataset.SelectOptions{},
+			Finding{Check: CheckAllMissing, Severity: SeverityError, Column: "nan", Count: 40},
+			[]string{"column 'nan' has no values"}},
+		{"constant column", func() *fixture { return baseFixture().addColumn("k", func(int) string { return "3" }) }, ValidationOptions{}, dataset.SelectOptions{},
+			Finding{Check: CheckConstantColumn, Severity: SeverityWarning, Column: "k", Count: 40},
+			[]string{"column 'k' is constant", "every value is 3"}},
+		{"duplicate column", func() *fixture {
+			f := baseFixture()
+			return f.addColumn("a2", func(k int) string { return f.rows[k][0] })
+		}, ValidationOptions{}, dataset.SelectOptions{},
+			Finding{Check: CheckDuplicateColumn, Severity: SeverityWarning, Column: "a2"},
+			[]string{"column 'a2' duplicates column 'a'"}},
+		{"duplicate rows", func() *fixture {
+			f := baseFixture()
+			f.rows[9] = slices.Clone(f.rows[3])
+			f.rows[20] = slices.Clone(f.rows[3])
+			f.rows[20][2] = "0"
+			return f
+		}, ValidationOptions{}, dataset.SelectOptions{},
+			Finding{Check: CheckDuplicateRows, Severity: SeverityWarning, Row: 10, Count: 2},
+			[]string{"2 rows repeat", "first row 10", "copy of row 4", "1 of them has a different label"}},
+		{"class too small", func() *fixture {
+			f := baseFixture()
+			f.rows = f.rows[:24]
+			for k := 6; k < 24; k++ {
+				f.rows[k][2] = "0"
+			}
+			return f
+		}, ValidationOptions{ImbalanceRatio: 0.01}, dataset.SelectOptions{},
+			Finding{Check: CheckClassTooSmall, Severity: SeverityError, Column: "class", Count: 3},
+			[]string{"class '1'", "3 rows", "at least 10"}},
+		{"class imbalance", func() *fixture {
+			f := baseFixture()
+			for k := 0; k < 30; k++ {
+				f.rows[k][2] = "0"
+			}
+			return f
+		}, ValidationOptions{}, dataset.SelectOptions{},
+			Finding{Check: CheckClassImbalance, Severity: SeverityWarning, Column: "class", Count: 5},
+			[]string{"class '1' has 5 rows", "class '0' 35", "ratio 0.143", "'0' 0.571", "'1' 4.000"}},
+		{"target leakage", func() *fixture { return baseFixture().addColumn("leak", mean) }, ValidationOptions{}, dataset.SelectOptions{},
+			Finding{Check: CheckTargetLeakage, Severity: SeverityError, Column: "leak"},
+			[]string{"column 'leak'", "ROC AUC 1.0000", "target 'class'"}},
+		{"reversed leakage as a warning", func() *fixture {
+			return baseFixture().addColumn("anti", func(k int) string { return fmt.Sprint(-float64(k%2) + float64(k)/1000) })
+		}, ValidationOptions{LeakageSeverity: SeverityWarning}, dataset.SelectOptions{},
+			Finding{Check: CheckTargetLeakage, Severity: SeverityWarning, Column: "anti"},
+			[]string{"column 'anti'", "ROC AUC 1.0000"}},
+		{"multi-class leakage", func() *fixture {
+			f := baseFixture()
+			for k := range f.rows {
+				f.rows[k][2] = fmt.Sprint(k % 3)
+			}
+			return f.addColumn("leak01", func(k int) string { return fmt.Sprint(min(k%3, 1)) })
+		}, ValidationOptions{}, dataset.SelectOptions{},
+			Finding{Check: CheckTargetLeakage, Severity: SeverityError, Column: "leak01"},
+			[]string{"class '0' from the rest"}},
+		{"skipped text column", func() *fixture {
+			return baseFixture().addColumn("name", func(k int) string { return fmt.Sprintf("J%04d", k) })
+		}, ValidationOptions{}, dataset.SelectOptions{},
+			Finding{Check: CheckSkippedColumn, Severity: SeverityInfo, Column: "name"},
+			[]string{"text column 'name' is not used"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tab, d := tt.fixture().load(t, tt.selectIn)
+			r := ValidationPipeline{Options: tt.opts}.Validate(context.Background(), tab, d)
+			got := findings(r, tt.want.Check)
+			require.Len(t, got, 1, "findings: %+v", r.Findings)
+			msg := got[0].Message
+			got[0].Message = ""
+			assert.Equal(t, tt.want, got[0])
+			for _, m := range tt.message {
+				assert.Contains(t, msg, m)
+			}
+			if tt.want.Severity == SeverityError {
+				err := r.Err()
+				require.ErrorIs(t, err, ErrInvalidData)
+				assert.Contains(t, err.Error(), msg)
+			}
+			for i := 1; i < len(r.Findings); i++ {
+				assert.LessOrEqual(t, r.Findings[i-1].Severity.rank(), r.Findings[i].Severity.rank(), "errors come first")
+			}
+		})
+	}
+}
+
+func TestValidateNoData(t *testing.T) {
+	r := ValidationPipeline{}.Validate(context.Background(), nil, nil)
+	require.ErrorIs(t, r.Err(), ErrInvalidData)
+	assert.Equal(t, CheckNoRows, r.Findings[0].Check)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	tab, d := baseFixture().load(t, dataset.SelectOptions{})
+	r = ValidationPipeline{}.Validate(ctx, tab, d)
+	require.Error(t, r.Err())
+	assert.Len(t, findings(r, CheckCancelled), 1)
+}
+
+func TestReportErrCountsTheRest(t *testing.T) {
+	f := baseFixture().set(2, 0, "abc").set(4, 1, "inf").addColumn("empty", func(int) string { return "" })
+	tab, d := f.load(t, dataset.SelectOptions{})
+	r := ValidationPipeline{}.Validate(context.Background(), tab, d)
+	require.Len(t, r.Errors(), 3)
+	err := r.Err()
+	require.ErrorIs(t, err, ErrInvalidData)
+	assert.Equal(t, "training: invalid data: "+r.Errors()[0].Message+" (and 2 more)", err.Error())
+	// Errors sort by column: a, b, empty.
+	assert.Equal(t, []string{"a", "b", "empty"}, []string{r.Errors()[0].Column, r.Errors()[1].Column, r.Errors()[2].Column})
+}
+
+func TestValidateHTRU2(t *testing.T) {
+	tab, err := dataset.Read(context.Background(), htru2Path)
+	require.NoError(t, err)
+	d, err := tab.Select(dataset.SelectOptions{Target: "class"})
+	require.NoError(t, err)
+
+	start := time.Now()
+	r := ValidationPipeline{}.Validate(context.Background(), tab, d)
+	elapsed := time.Since(start)
+	t.Logf("validated HTRU2 in %v: %+v", elapsed, r.Findings)
+	require.NoError(t, r.Err())
+	assert.Empty(t, r.Errors())
+	assert.Equal(t, map[string]int{"0": 16259, "1": 1639}, r.ClassCounts)
+	assert.InDelta(t, 17898.0/(2*1639), r.ProposedClassWeights["1"], 1e-12)
+	assert.InDelta(t, 17898.0/(2*16259), r.ProposedClassWeights["0"], 1e-12)
+	assert.Equal(t, "02aadab3b4c0165d4704ea493277970b72820ec746c423f4380df44543df4106", r.DataHash)
+	for _, f := range r.Findings {
+		assert.Contains(t, []string{CheckClassImbalance}, f.Check, "unexpected finding %+v", f)
+	}
+	assert.Len(t, findings(r, CheckClassImbalance), 1, "HTRU2 is 9%% positive")
+	if !testing.Short() {
+		assert.Less(t, elapsed, time.Second)
+	}
+
+	s, err := dataset.StratifiedSplit(d, 0.15, 0.2, 42)
+	require.NoError(t, err)
+	ValidationPipeline{}.CheckSplit(context.Background(), r, s)
+	assert.Empty(t, findings(r, CheckTrainTestOverlap))
+	assert.Empty(t, findings(r, CheckTrainValidationOverlap))
+
+	t.Run("report JSON round-trips", func(t *testing.T) {
+		b, err := json.Marshal(r)
+		require.NoError(t, err)
+		for _, key := range []string{`"data_hash"`, `"class_counts"`, `"proposed_class_weights"`, `"findings"`, `"kind":"numeric"`} {
+			assert.Contains(t, string(b), key)
+		}
+		var back ValidationReport
+		require.NoError(t, json.Unmarshal(b, &back))
+		assert.Equal(t, *r, back)
+	})
+}
+
+func TestCheckSplitOverlap(t *testing.T) {
+	f := baseFixture()
+	// Rows 31..40 repeat rows 1..10, so any split puts some copies across.
+	for k := 30; k < 40; k++ {
+		f.rows[k] = slices.Clone(f.rows[k-30])
+	}
+	tab, d := f.load(t, dataset.SelectOptions{})
+	r := ValidationPipeline{}.Validate(context.Background(), tab, d)
+	require.NoError(t, r.Err())
+
+	s := dataset.Split{
+		Train:      d.Subset([]int{0, 1, 2, 3, 4, 5, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25}),
+		Validation: d.Subset([]int{6, 7, 26, 27, 35}),
+		Test:       d.Subset([]int{8, 9, 28, 29, 30, 31, 32, 33, 34, 36, 37, 38, 39}),
+	}
+	ValidationPipeline{}.CheckSplit(context.Background(), r, s)
+	test := findings(r, CheckTrainTestOverlap)
+	require.Len(t, test, 1)
+	assert.Equal(t, Finding{Check: CheckTrainTestOverlap, Severity: SeverityWarning, Row: 31, Count: 5}, Finding{
+		Check: test[0].Check, Severity: test[0].Severity, Row: test[0].Row, Count: test[0].Count,
+	}, "rows 31-35 copy training rows 1-5 (row 36 copies row 6 but is in validation)")
+	assert.Contains(t, test[0].Message, "5 test rows have the same features as a training row, first row 31")
+	val := findings(r, CheckTrainValidationOverlap)
+	require.Len(t, val, 1)
+	assert.Equal(t, 36, val[0].Row)
+	assert.Equal(t, 1, val[0].Count)
+	assert.NoError(t, r.Err(), "overlap is a warning")
+}
