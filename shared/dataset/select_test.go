@@ -179,3 +179,19 @@ func TestSelectHTRU2(t *testing.T) {
 	assert.Len(t, d.X, 17898*8)
 	assert.Empty(t, d.Skipped)
 }
+
+func TestSelectTextInNumericColumn(t *testing.T) {
+	tab, err := dataset.Read(context.Background(), "testdata/text_in_numeric.csv")
+	require.NoError(t, err)
+	snr, ok := tab.Column("snr")
+	require.True(t, ok)
+	assert.Equal(t, dataset.Numeric, snr.Kind, "two of three cells are numbers")
+	assert.Equal(t, []dataset.Cell{{Row: 2, Value: "abc"}}, snr.Invalid)
+
+	d, err := tab.Select(dataset.SelectOptions{Target: "class"})
+	require.NoError(t, err, "invalid cells are NaN; validation reports them")
+	assert.Equal(t, []string{"flux", "snr"}, d.FeatureNames)
+	assert.True(t, math.IsNaN(d.X[1*2+1]))
+	assert.Equal(t, []string{"a", "b"}, d.Classes)
+	assert.Equal(t, 1, tab.Schema().Columns[1].Invalid)
+}

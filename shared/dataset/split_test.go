@@ -95,6 +95,7 @@ func TestStratifiedSplitSmallClasses(t *testing.T) {
 	}{
 		// Binary: the minority c0 is positive, so Classes is [c1, c0].
 		{"three rows give one of each", []int{3, 50}, 0.15, 0.2, []int{32, 1}, []int{8, 1}, []int{10, 1}},
+		{"counts are rounded, not truncated", []int{9, 9}, 0.15, 0.3, []int{5, 5}, []int{1, 1}, []int{3, 3}},
 		{"large fractions leave a training row", []int{4, 4, 4}, 0.45, 0.45, []int{1, 1, 1}, []int{2, 2, 2}, []int{1, 1, 1}},
 	}
 	for _, tt := range tests {

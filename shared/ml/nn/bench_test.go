@@ -3,6 +3,8 @@ package nn
 import (
 	"math/rand/v2"
 	"testing"
+
+	"github.com/stretchr/testify/require"
 )
 
 // synthetic returns rows rows of a two-class problem with features inputs,
@@ -105,4 +107,32 @@ func BenchmarkTrainEpoch(b *testing.B) {
 		r.epoch(b)
 	}
 	b.ReportMetric(float64(rows)*float64(b.N)/b.Elapsed().Seconds(), "samples/s")
+}
+
+// TestTrainingStepAllocatesNothing checks the steady state of the training
+// loop: a mini-batch step (gather, forward with dropout, loss, backward,
+// AdamW step) makes no heap allocation.
+func TestTrainingStepAllocatesNothing(t *testing.T) {
+	r := newEpochRunner(t, 1000, 128)
+	r.epoch(t) // warm up
+	allocs := testing.AllocsPerRun(5, func() { r.epoch(t) })
+	require.Zero(t, allocs)
+}
+
+// TestEpochsLearnAndRepeat checks that training lowers the loss on the
+// synthetic problem and that two runs from the same seeds are bit-identical.
+func TestEpochsLearnAndRepeat(t *testing.T) {
+	run := func() ([]float64, []float64) {
+		r := newEpochRunner(t, 2000, 128)
+		var losses []float64
+		for range 5 {
+			losses = append(losses, r.epoch(t))
+		}
+		return losses, r.net.Params()
+	}
+	l1, p1 := run()
+	l2, p2 := run()
+	require.Equal(t, p1, p2)
+	require.Equal(t, l1, l2)
+	require.Less(t, l1[4], 0.7*l1[0], "losses %v", l1)
 }

@@ -103,7 +103,9 @@ func TestTensorsRoundTrip(t *testing.T) {
 	}{
 		{"missing", func(ts []Tensor) []Tensor { return ts[1:] }, "layers.0.weight is missing"},
 		{"wrong shape", func(ts []Tensor) []Tensor { ts[2].Shape = []int{8, 64}; return ts }, "layers.1.weight has shape [8 64]"},
-		{"extra", func(ts []Tensor) []Tensor { return append(ts, Tensor{Name: "layers.3.weight", Shape: []int{1}, Data: []float64{1}}) }, "layers.3.weight is not part"},
+		{"extra", func(ts []Tensor) []Tensor {
+			return append(ts, Tensor{Name: "layers.3.weight", Shape: []int{1}, Data: []float64{1}})
+		}, "layers.3.weight is not part"},
 		{"duplicate", func(ts []Tensor) []Tensor { return append(ts, ts[0]) }, "appears twice"},
 	}
 	for _, c := range cases {

@@ -137,10 +137,11 @@ func TestValidateChecks(t *testing.T) {
 			f.rows[9] = slices.Clone(f.rows[3])
 			f.rows[20] = slices.Clone(f.rows[3])
 			f.rows[20][2] = "0"
+			f.rows[25] = slices.Clone(f.rows[3])
 			return f
 		}, ValidationOptions{}, dataset.SelectOptions{},
-			Finding{Check: CheckDuplicateRows, Severity: SeverityWarning, Row: 10, Count: 2},
-			[]string{"2 rows repeat", "first row 10", "copy of row 4", "1 of them has a different label"}},
+			Finding{Check: CheckDuplicateRows, Severity: SeverityWarning, Row: 10, Count: 3},
+			[]string{"3 rows repeat", "first row 10", "copy of row 4", "; 1 of them has a different label"}},
 		{"class too small", func() *fixture {
 			f := baseFixture()
 			f.rows = f.rows[:24]

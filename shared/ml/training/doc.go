@@ -1,0 +1,10 @@
+// Package training turns a data file and a TrainingConfig into a registered
+// model: ValidationPipeline checks the data, DataPreprocessor fits the feature
+// transform on the training split, ModelTrainer trains the network, and
+// TrainingPipeline (the seed's TrainingWorkflow) runs prepare -> train ->
+// evaluate -> register while keeping the job record current.
+//
+// It reaches storage only through the ports of shared/store and must not
+// import store adapters (sqlitestore, filestore, s3store, ...) or AWS SDK
+// packages.
+package training
