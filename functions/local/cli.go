@@ -129,7 +129,7 @@ func progressRecorder(mode string, quiet, jsonOut bool, stderr io.Writer) (track
 		return progressbar.JSONLines(stderr), func() {}, nil
 	case "bar":
 		bars := progressbar.New(stderr, progressbar.Options{})
-		return bars, bars.Close, nil
+		return bars, func() { _ = bars.Close() }, nil
 	}
 	return nil, nil, usagef("--progress: %q is not bar, json or none", mode)
 }

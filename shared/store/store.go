@@ -69,6 +69,13 @@ type Job struct {
 }
 
 // JobStore keeps job records. Status changes are conditional writes.
+//
+// Rules every adapter follows (storetest checks them): an unknown status,
+// JSON fields that are not valid JSON and a negative ListJobs limit are
+// ErrInvalid; a zero CreatedAt is set to the current time; any move back to
+// QUEUED, and any update of a finished job — with or without a status change —
+// is ErrConflict. Result, ModelID, Error and Stage may be written in the same
+// call as the terminal transition.
 type JobStore interface {
 	// CreateJob stores a new job. Returns ErrConflict if the id exists,
 	// ErrInvalid if the id or status is empty.
@@ -132,7 +139,8 @@ type ArtifactStore interface {
 	// List returns the keys under prefix, sorted.
 	List(ctx context.Context, prefix string) ([]string, error)
 	// DeletePrefix removes every object under prefix (used to clean up a
-	// half-written model); removing nothing is not an error.
+	// half-written model); removing nothing is not an error; an empty prefix
+	// is ErrInvalid, so nobody wipes the whole store by accident.
 	DeletePrefix(ctx context.Context, prefix string) error
 	// URI returns where a user finds the object (file path or s3:// URI).
 	URI(key string) string

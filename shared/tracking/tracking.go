@@ -2,6 +2,8 @@ package tracking
 
 import (
 	"context"
+	"encoding/json"
+	"math"
 	"sync"
 	"time"
 )
@@ -97,4 +99,50 @@ func ETA(elapsed time.Duration, done, total int) time.Duration {
 	}
 	per := elapsed / time.Duration(done)
 	return per * time.Duration(total-done)
+}
+
+// MarshalJSON writes e with non-finite metric values (a diverged loss, an
+// undefined AUC) as null, which encoding/json would otherwise refuse.
+func (e Event) MarshalJSON() ([]byte, error) {
+	type plain Event
+	out := struct {
+		plain
+		Metrics map[string]*float64 `json:"metrics,omitempty"`
+	}{plain: plain(e)}
+	if len(e.Metrics) > 0 {
+		out.Metrics = make(map[string]*float64, len(e.Metrics))
+		for k, v := range e.Metrics {
+			if math.IsNaN(v) || math.IsInf(v, 0) {
+				out.Metrics[k] = nil
+				continue
+			}
+			out.Metrics[k] = &v
+		}
+	}
+	return json.Marshal(out)
+}
+
+// UnmarshalJSON reads null metric values back as NaN.
+func (e *Event) UnmarshalJSON(b []byte) error {
+	type plain Event
+	var in struct {
+		plain
+		Metrics map[string]*float64 `json:"metrics,omitempty"`
+	}
+	if err := json.Unmarshal(b, &in); err != nil {
+		return err
+	}
+	*e = Event(in.plain)
+	e.Metrics = nil
+	if in.Metrics != nil {
+		e.Metrics = make(map[string]float64, len(in.Metrics))
+		for k, v := range in.Metrics {
+			if v == nil {
+				e.Metrics[k] = math.NaN()
+				continue
+			}
+			e.Metrics[k] = *v
+		}
+	}
+	return nil
 }

@@ -49,8 +49,11 @@ func activate(a activation, z, h []float64) {
 	h = h[:len(z)]
 	switch a {
 	case actReLU:
+		// Branch-free max(v, 0): clear every bit when the sign bit is set
+		// (-0 becomes +0; NaN with a clear sign bit stays NaN).
 		for i, v := range z {
-			h[i] = max(v, 0)
+			b := math.Float64bits(v)
+			h[i] = math.Float64frombits(b &^ uint64(int64(b)>>63))
 		}
 	case actTanh:
 		for i, v := range z {

@@ -192,23 +192,21 @@ func linear(layer Layer, aT []float64, rows int, zT []float64) {
 func drop(rng *rand.Rand, p float64, mask, h, a []float64) {
 	thr := uint64(min(p*(1<<32), math.MaxUint32))
 	scale := math.Float64bits(1 / (1 - p))
-	keep := func(u uint64) float64 {
-		// u - thr borrows (bit 63 set) exactly when u < thr: drop.
-		return math.Float64frombits(scale &^ uint64(int64(u-thr)>>63))
-	}
+	n := len(mask)
+	h, a = h[:n], a[:n]
 	i := 0
-	for ; i+1 < len(mask); i += 2 {
+	for ; i+1 < n; i += 2 {
 		u := rng.Uint64()
-		mask[i] = keep(u & math.MaxUint32)
-		mask[i+1] = keep(u >> 32)
+		// (u mod 2³²) - thr borrows (bit 63 set) exactly when the uniform is
+		// below thr: the element is dropped.
+		m0 := math.Float64frombits(scale &^ uint64(int64(u&math.MaxUint32-thr)>>63))
+		m1 := math.Float64frombits(scale &^ uint64(int64(u>>32-thr)>>63))
+		mask[i], mask[i+1] = m0, m1
+		a[i], a[i+1] = h[i]*m0, h[i+1]*m1
 	}
-	if i < len(mask) {
-		mask[i] = keep(rng.Uint64() & math.MaxUint32)
-	}
-	a = a[:len(mask)]
-	h = h[:len(mask)]
-	for i, m := range mask {
-		a[i] = h[i] * m
+	if i < n {
+		m := math.Float64frombits(scale &^ uint64(int64(rng.Uint64()&math.MaxUint32-thr)>>63))
+		mask[i], a[i] = m, h[i]*m
 	}
 }
 

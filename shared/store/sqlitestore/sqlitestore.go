@@ -40,10 +40,12 @@ var (
 // Open opens (creating it and its parent directories when missing) the SQLite
 // database at path, switches it to WAL with a busy timeout and foreign keys,
 // and brings its schema up to date. Reopening an up-to-date file changes
-// nothing. A path containing '?' is refused with store.ErrInvalid, since the
-// driver reads what follows '?' as connection parameters.
+// nothing. path is a file path: an empty one, ":memory:" (every pooled
+// connection would get its own database) and one containing '?' (the driver
+// reads what follows as connection parameters) are refused with
+// store.ErrInvalid.
 func Open(ctx context.Context, path string) (*DB, error) {
-	if path == "" || strings.ContainsRune(path, '?') {
+	if path == "" || path == ":memory:" || strings.ContainsRune(path, '?') {
 		return nil, fmt.Errorf("open sqlite store %q: %w", path, store.ErrInvalid)
 	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {

@@ -37,7 +37,7 @@ func TestModelRegistry(t *testing.T) {
 
 func TestOpen(t *testing.T) {
 	t.Run("refuses bad paths", func(t *testing.T) {
-		for _, path := range []string{"", filepath.Join(t.TempDir(), "odd?name.db")} {
+		for _, path := range []string{"", ":memory:", filepath.Join(t.TempDir(), "odd?name.db")} {
 			_, err := sqlitestore.Open(t.Context(), path)
 			require.ErrorIs(t, err, store.ErrInvalid, "path %q", path)
 		}

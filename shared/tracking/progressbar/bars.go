@@ -35,6 +35,13 @@ const (
 	barWidth = 24
 	// defaultUnit names the steps of a stage whose events give no Unit.
 	defaultUnit = "step"
+	// plainInterval spaces the renders of progress events off a terminal
+	// while several bars run, each render printing every running bar; with a
+	// single bar every event is printed.
+	plainInterval = time.Second
+	// renderWait bounds how long Record waits for a render it asked for (off
+	// a terminal); only a failing renderer ever makes it expire.
+	renderWait = 2 * time.Second
 )
 
 // Options configures Bars.
@@ -45,12 +52,16 @@ type Options struct {
 }
 
 // Bars is a tracking.Recorder drawing progress bars on a writer. On a
-// terminal the bars redraw in place; on anything else (a file, a pipe, a
-// bytes.Buffer in a test) each progress event prints the running bars once
-// more as plain lines, without cursor movement. It is safe for concurrent use.
-// Call Close when the work is done.
+// terminal the bars redraw in place and finished ones stay above the running
+// ones; on anything else (a file, a pipe, a bytes.Buffer in a test) each
+// progress event prints the running bars once more (at most once a second
+// while several run) as plain lines of fixed width, without cursor movement,
+// and a finished bar is printed one last time.
+// It is safe for concurrent use. Call Close when the work is done.
 type Bars struct {
-	w        io.Writer
+	// out is the output: the writer given to New on a terminal, and that
+	// writer behind a lock otherwise, where lines and renders share it.
+	out      io.Writer
 	opts     Options
 	terminal bool
 
@@ -61,8 +72,12 @@ type Bars struct {
 	// progress draws the bars; nil while no stage has a bar, so that lines
 	// printed then go straight to w without racing mpb's renderer.
 	progress *mpb.Progress
-	// refresh asks progress to render (only when w is not a terminal).
+	// refresh asks progress to render, and console reports when it did
+	// (both only off a terminal).
 	refresh chan any
+	console *plainConsole
+	// lastRender is when render last drew (off a terminal).
+	lastRender time.Time
 	// renderErr keeps the first rendering error mpb reported.
 	renderErr error
 }
@@ -104,12 +119,13 @@ func (st *stage) elapsed() time.Duration {
 
 // New returns Bars writing to w (usually os.Stderr).
 func New(w io.Writer, opts Options) *Bars {
-	return &Bars{
-		w:        w,
-		opts:     opts,
-		terminal: isTerminal(w),
-		stages:   map[stageKey]*stage{},
+	b := &Bars{opts: opts, terminal: isTerminal(w), stages: map[stageKey]*stage{}}
+	if b.terminal {
+		b.out = w
+	} else {
+		b.out = &lockedWriter{w: w}
 	}
+	return b
 }
 
 // isTerminal reports whether w is a character device such as a terminal.
@@ -132,6 +148,9 @@ func (b *Bars) Record(_ context.Context, e tracking.Event) error {
 	defer b.mu.Unlock()
 	if b.closed {
 		return fmt.Errorf("record %s event of stage %s: %w", e.Kind, e.Stage, ErrClosed)
+	}
+	if b.firstJob == "" {
+		b.firstJob = e.JobID
 	}
 	var err error
 	switch e.Kind {
@@ -166,7 +185,7 @@ func (b *Bars) Close() error {
 		if st.bar != nil {
 			st.took.Store(int64(max(time.Since(st.started), 1)))
 			st.setInfo("interrupted")
-			st.bar.Abort(false)
+			st.bar.Abort(true)
 		}
 	}
 	b.stages = map[stageKey]*stage{}
@@ -177,9 +196,6 @@ func (b *Bars) Close() error {
 // label names a stage on screen: the stage alone for the first job seen,
 // followed by the job id for other jobs (trials running side by side).
 func (b *Bars) label(e tracking.Event) string {
-	if b.firstJob == "" {
-		b.firstJob = e.JobID
-	}
 	if e.JobID == "" || e.JobID == b.firstJob {
 		return e.Stage
 	}
@@ -190,8 +206,11 @@ func (b *Bars) label(e tracking.Event) string {
 func (b *Bars) start(e tracking.Event) error {
 	key := stageKey{e.JobID, e.Stage}
 	if old := b.stages[key]; old != nil && old.bar != nil {
-		// Restarted (a retry): the new attempt replaces the old bar.
+		// Restarted (a retry): the new attempt gets a new bar.
+		old.took.Store(int64(max(time.Since(old.started), 1)))
+		old.setInfo("restarted")
 		old.bar.Abort(true)
+		b.render()
 		delete(b.stages, key)
 		b.stopProgressIfIdle()
 	}
@@ -217,6 +236,9 @@ func (b *Bars) openBar(st *stage, step int) error {
 	eta := decor.NewAverageETA(decor.ET_STYLE_GO, time.Now(), nil)
 	bar, err := b.progress.Add(st.total.Load(), mpb.BarStyle().Build(),
 		mpb.BarWidth(barWidth),
+		// Off a terminal a finished bar is printed once more, then dropped
+		// (on a terminal PopCompletedMode keeps it above the others).
+		mpb.BarRemoveOnComplete(),
 		mpb.PrependDecorators(
 			decor.Name(st.label, decor.WCSyncSpaceR),
 			decor.Any(func(s decor.Statistics) string {
@@ -224,7 +246,7 @@ func (b *Bars) openBar(st *stage, step int) error {
 			}, decor.WCSyncSpaceR),
 		),
 		mpb.AppendDecorators(
-			decor.OnComplete(decor.OnAbort(decor.Percentage(decor.WCSyncSpace), ""), ""),
+			decor.OnComplete(decor.OnAbort(decor.Percentage(decor.WCSyncSpaceR), ""), ""),
 			decor.Any(func(s decor.Statistics) string {
 				switch {
 				case s.Aborted:
@@ -274,7 +296,9 @@ func (b *Bars) advance(e tracking.Event) error {
 	}
 	if st.bar != nil {
 		st.bar.SetCurrent(int64(e.Step))
-		b.render()
+		if b.barCount() == 1 || time.Since(b.lastRender) >= plainInterval {
+			b.render()
+		}
 	}
 	return nil
 }
@@ -308,12 +332,13 @@ func (b *Bars) finish(e tracking.Event) error {
 
 	if e.Err != "" {
 		st.setInfo("error: " + e.Err)
-		st.bar.Abort(false)
+		st.bar.Abort(true)
 	} else {
 		// Complete at the step reached: an early-stopped stage shows
 		// "epoch 31/60 ... done in 12.0s".
 		st.bar.SetTotal(-1, true)
 	}
+	b.render()
 	b.stopProgressIfIdle()
 	return nil
 }
@@ -330,17 +355,17 @@ func (b *Bars) log(e tracking.Event) error {
 	return b.println(text)
 }
 
-// println writes one line: above the bars while some are drawn, else
-// straight to the output.
+// println writes one line: above the bars while a terminal shows some, else
+// straight to the output (off a terminal every render has been written out
+// before Record returns, so the line lands after it).
 func (b *Bars) println(line string) error {
-	if b.progress != nil {
+	if b.terminal && b.progress != nil {
 		if _, err := fmt.Fprintln(b.progress, line); err != nil {
 			return fmt.Errorf("print above bars: %w", err)
 		}
-		b.render()
 		return nil
 	}
-	if _, err := fmt.Fprintln(b.w, line); err != nil {
+	if _, err := fmt.Fprintln(b.out, line); err != nil {
 		return fmt.Errorf("print: %w", err)
 	}
 	return nil
@@ -351,32 +376,53 @@ func (b *Bars) startProgress() {
 	if b.progress != nil {
 		return
 	}
-	opts := []mpb.ContainerOption{mpb.WithOutput(b.w), mpb.PopCompletedMode()}
-	if !b.terminal {
-		// Off a terminal mpb would not draw at all; render on demand instead,
-		// once per event, at a fixed width.
-		b.refresh = make(chan any)
-		opts = append(opts, mpb.WithManualRefresh(b.refresh), mpb.WithWidth(plainWidth))
+	if b.terminal {
+		b.progress = mpb.New(mpb.WithOutput(b.out), mpb.PopCompletedMode())
+		return
 	}
-	b.progress = mpb.New(opts...)
+	// Off a terminal mpb would not draw at all: render on demand instead,
+	// once per event, at a fixed width, through a console that never moves
+	// the cursor.
+	b.refresh = make(chan any)
+	b.console = newPlainConsole(b.out)
+	b.progress = mpb.New(mpb.WithConsoleWriter(b.console), mpb.WithManualRefresh(b.refresh),
+		mpb.WithWidth(plainWidth))
 }
 
-// render draws the bars now when the output is not a terminal (a terminal
-// redraws on its own).
+// render draws the bars now and waits until they are written, when the
+// output is not a terminal (a terminal redraws on its own).
 func (b *Bars) render() {
-	if b.progress != nil && b.refresh != nil {
-		b.refresh <- struct{}{}
+	if b.progress == nil || b.refresh == nil {
+		return
 	}
+	select {
+	case <-b.console.flushed: // a render nobody waited for
+	default:
+	}
+	b.refresh <- struct{}{}
+	select {
+	case <-b.console.flushed:
+	case <-time.After(renderWait):
+	}
+	b.lastRender = time.Now()
+}
+
+// barCount returns how many stages have a bar.
+func (b *Bars) barCount() int {
+	n := 0
+	for _, st := range b.stages {
+		if st.bar != nil {
+			n++
+		}
+	}
+	return n
 }
 
 // stopProgressIfIdle shuts the container down once no stage has a bar.
 func (b *Bars) stopProgressIfIdle() {
-	for _, st := range b.stages {
-		if st.bar != nil {
-			return
-		}
+	if b.barCount() == 0 {
+		b.stopProgress()
 	}
-	b.stopProgress()
 }
 
 // stopProgress waits until every bar is drawn in its final state.
@@ -388,7 +434,7 @@ func (b *Bars) stopProgress() {
 	if b.progress.Error != nil && b.renderErr == nil {
 		b.renderErr = fmt.Errorf("draw progress bars: %w", b.progress.Error)
 	}
-	b.progress, b.refresh = nil, nil
+	b.progress, b.refresh, b.console = nil, nil, nil
 }
 
 // eventTime is e.Time, or now for events without one.
