@@ -32,5 +32,8 @@ vectors: ## regenerate the scikit-learn metric test vectors (needs Python 3.11; 
 	scripts/python-env.sh
 	.venv/bin/python scripts/gen_metric_vectors.py
 
+# Each feature area may add targets in a fragment of its own.
+-include scripts/mk/*.mk
+
 clean: ## remove build output and the default state directory
 	rm -rf $(BIN) .orrery

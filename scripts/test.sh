@@ -1,7 +1,21 @@
 #!/usr/bin/env bash
 # The whole test suite, as `make test` and CI run it on a fresh machine.
+#
+# Every scripts/test.d/*.sh is sourced first, in name order: each may install
+# what its tests need, start a service (registering its shutdown with
+# on_exit), export the environment variables the Go tests read, or run a
+# suite of its own that needs special flags (setting test_failed=1 on failure).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+cleanup_cmds=()
+on_exit() { cleanup_cmds+=("$1"); }
+cleanup() {
+  local i
+  for ((i=${#cleanup_cmds[@]}-1; i>=0; i--)); do eval "${cleanup_cmds[$i]}" || true; done
+}
+trap cleanup EXIT
+test_failed=0
 
 echo "== go $(go version | awk '{print $3}') on $(nproc) cores"
 go mod download
@@ -13,11 +27,21 @@ if [ -n "$unformatted" ]; then
 fi
 go vet ./...
 
-echo "== go test"
-go test -count=1 -timeout 15m ./... 2>&1 | tee /tmp/orrery-test.$$.log
+for f in scripts/test.d/*.sh; do
+  [ -e "$f" ] || continue
+  echo "== $(basename "$f")"
+  # shellcheck disable=SC1090
+  source "$f"
+done
+
+echo "== go test ./..."
+log=$(mktemp)
+set +e
+go test -count=1 -timeout 15m ./... 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
-passed=$(grep -c '^ok ' /tmp/orrery-test.$$.log || true)
-failed=$(grep -c -E '^(FAIL|--- FAIL)' /tmp/orrery-test.$$.log || true)
-rm -f /tmp/orrery-test.$$.log
-echo "packages: ${passed} passed, ${failed} failed"
-exit "$status"
+set -e
+passed=$(grep -c '^ok ' "$log" || true)
+failed=$(grep -c -E '^(FAIL|--- FAIL)' "$log" || true)
+rm -f "$log"
+echo "go packages: ${passed} passed, ${failed} failed"
+if [ "$status" -ne 0 ] || [ "$test_failed" -ne 0 ]; then exit 1; fi

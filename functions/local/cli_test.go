@@ -27,12 +27,12 @@ func sampleCSV(t *testing.T) string {
 	var b strings.Builder
 	b.WriteString("flux,width,kind\n")
 	for i := range 300 {
-		x := float64(i%30) / 30
+		x, y := float64(i%30)/30, float64((i*7)%30)/30
 		kind := "bogus"
-		if (i*7)%30 > 14 {
-			kind = "real"
+		if (i*13)%10 < 7 && y > 0.5 || (i*13)%10 >= 7 && y <= 0.5 {
+			kind = "real" // y predicts the class 70 % of the time
 		}
-		fmt.Fprintf(&b, "%.4f,%.4f,%s\n", x, float64((i*7)%30)/30, kind)
+		fmt.Fprintf(&b, "%.4f,%.4f,%s\n", x, y, kind)
 	}
 	p := filepath.Join(t.TempDir(), "detections.csv")
 	require.NoError(t, os.WriteFile(p, []byte(b.String()), 0o644))
@@ -93,7 +93,7 @@ func TestErrorsAreOneLineWithNonZeroExit(t *testing.T) {
 		{"unknown command", []string{"fly"}, 2, "unknown command"},
 		{"missing data flag", []string{"train", "--target", "x", "--home", home}, 2, "--data is required"},
 		{"missing file", []string{"train", "--data", "/nonexistent.csv", "--target", "x", "--home", home}, 1, "does not exist"},
-		{"empty file", []string{"train", "--data", empty, "--target", "x", "--home", home}, 1, "empty"},
+		{"empty file", []string{"train", "--data", empty, "--target", "x", "--home", home, "--quiet"}, 1, "empty"},
 		{"unknown config field", []string{"train", "--data", empty, "--target", "x", "--config", badCfg, "--home", home}, 1, "learning_rat"},
 		{"status of unknown job", []string{"status", "trn-nope", "--home", home}, 1, "not found"},
 		{"bad progress mode", []string{"train", "--data", empty, "--target", "x", "--progress", "loud", "--home", home}, 2, "--progress"},

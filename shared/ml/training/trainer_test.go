@@ -606,3 +606,20 @@ func ExampleModelTrainer_Train() {
 	// epoch 3/3 val_auc_roc > 0.9: true
 	// max_epochs 3 [16]
 }
+
+// BenchmarkModelTrainerEpoch runs ModelTrainer.Train for one epoch of the
+// default configuration on HTRU2-sized data (11,634 training and 2,685
+// validation rows of 8 features, the 65/15 split), validation included.
+func BenchmarkModelTrainerEpoch(b *testing.B) {
+	cfg, err := TrainingConfig{Epochs: 1}.Normalize()
+	require.NoError(b, err)
+	in := TrainInput{Config: cfg, Classes: 2, ClassWeights: []float64{0.55, 5.4},
+		Train: trainerBlobs(11634, 8, 2, 0.05, 1), Validation: trainerBlobs(2685, 8, 2, 0.05, 2)}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := (ModelTrainer{}).Train(context.Background(), in); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(in.Train.Rows)*float64(b.N)/b.Elapsed().Seconds(), "samples/s")
+}
