@@ -37,6 +37,31 @@ Flags common to the training commands:
 Exit status: 0 success, 1 failure (one line on stderr), 2 usage error.
 `
 
+// command runs one subcommand with its arguments.
+type command func(ctx context.Context, args []string, stdout, stderr io.Writer) error
+
+// commands maps subcommand names to their implementations. Each command's
+// file registers itself here, so adding one touches no other file but the
+// usage text.
+var commands = map[string]command{
+	"run": func(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+		return cmdTrain(ctx, args, stdout, stderr, true)
+	},
+	"train": func(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+		return cmdTrain(ctx, args, stdout, stderr, false)
+	},
+	"status": func(ctx context.Context, args []string, stdout, _ io.Writer) error {
+		return cmdStatus(ctx, args, stdout)
+	},
+	"jobs": func(ctx context.Context, args []string, stdout, _ io.Writer) error { return cmdJobs(ctx, args, stdout) },
+	"models": func(ctx context.Context, args []string, stdout, _ io.Writer) error {
+		return cmdModels(ctx, args, stdout)
+	},
+	"predict": func(ctx context.Context, args []string, stdout, _ io.Writer) error {
+		return cmdPredict(ctx, args, stdout)
+	},
+}
+
 // errUsage marks command-line mistakes (exit status 2).
 var errUsage = errors.New("usage")
 
@@ -56,24 +81,17 @@ func runCLI(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	cmd, rest := args[0], args[1:]
 	var err error
 	switch cmd {
-	case "run":
-		err = cmdTrain(ctx, rest, stdout, stderr, true)
-	case "train":
-		err = cmdTrain(ctx, rest, stdout, stderr, false)
-	case "status":
-		err = cmdStatus(ctx, rest, stdout)
-	case "jobs":
-		err = cmdJobs(ctx, rest, stdout)
-	case "models":
-		err = cmdModels(ctx, rest, stdout)
-	case "predict":
-		err = cmdPredict(ctx, rest, stdout)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "orrery", nn.Version())
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 	default:
-		err = usagef("unknown command %q (see 'orrery help')", cmd)
+		c, ok := commands[cmd]
+		if !ok {
+			err = usagef("unknown command %q (see 'orrery help')", cmd)
+			break
+		}
+		err = c(ctx, rest, stdout, stderr)
 	}
 	if err == nil {
 		return 0
