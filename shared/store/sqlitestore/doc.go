@@ -1,6 +1,7 @@
 // Package sqlitestore keeps job records and the model registry of the embedded
 // runtime in one SQLite file, through the pure-Go driver modernc.org/sqlite (no
-// cgo). It implements store.JobStore and store.ModelRegistry; the DynamoDB
+// cgo). It implements store.JobStore and store.ModelRegistry (and, for
+// hyperparameter studies, store.StudyStore and store.TrialStore); the DynamoDB
 // adapter implements the same ports on AWS, and both pass the port suite in
 // shared/store/storetest.
 //

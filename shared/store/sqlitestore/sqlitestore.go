@@ -115,6 +115,8 @@ var migrations = []string{
 		created_ns   INTEGER NOT NULL
 	);
 	CREATE INDEX models_by_created ON models (created_ns DESC);`,
+	// 2: studies and their trials (studies.go).
+	studiesSchema,
 }
 
 // migrate applies the steps the file lacks, in one immediate transaction so

@@ -134,3 +134,7 @@ func rawDB(t *testing.T, path string) *sql.DB {
 	require.NoError(t, raw.PingContext(context.Background()))
 	return raw
 }
+
+func TestStudyStore(t *testing.T) {
+	storetest.TestStudyStore(t, func(t *testing.T) storetest.StudyTrialStore { return openTemp(t) })
+}
