@@ -38,7 +38,7 @@ func cmdTrain(ctx context.Context, args []string, stdout, stderr io.Writer, samp
 		return usagef("%s: unexpected argument %q", name, pos[0])
 	}
 
-	var cfg training.TrainingConfig
+	cfg := training.Defaults()
 	if *configPath != "" {
 		f, err := os.Open(*configPath)
 		if err != nil {

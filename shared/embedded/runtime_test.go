@@ -315,7 +315,9 @@ func TestHTRU2MeetsTheBars(t *testing.T) {
 	rt := openTest(t, nil)
 	path, err := events.WriteSample(rt.SamplesDir())
 	require.NoError(t, err)
-	res, err := rt.Pipeline.Train(ctx, training.TrainingConfig{DatasetPath: path, TargetColumn: "class", PositiveClass: "1"})
+	cfg := training.Defaults()
+	cfg.DatasetPath, cfg.TargetColumn, cfg.PositiveClass = path, "class", "1"
+	res, err := rt.Pipeline.Train(ctx, cfg)
 	require.NoError(t, err)
 	t.Logf("HTRU2 default MLP: auc_roc %.4f auc_pr %.4f f1 %.4f precision %.4f recall %.4f threshold %.3f epochs %d (best %d) train %.1fs",
 		res.Metrics.AUCROC, res.Metrics.AUCPR, res.Metrics.F1Score, res.Metrics.Precision, res.Metrics.Recall,

@@ -8,6 +8,7 @@ import (
 	"io"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -22,8 +23,12 @@ const (
 )
 
 // TrainingConfig is the seed's TrainingConfig in snake_case, plus what users
-// need that the seed left out. The zero value of any field means "use the
-// default" (see Defaults); Normalize fills them in.
+// need that the seed left out. Start from Defaults() (DecodeConfig does);
+// Normalize also replaces zero values that are not valid settings (epochs,
+// batch_size, learning_rate, names of things, ...) by their defaults, while
+// zeros that are valid settings (dropout_rate, regularization,
+// lr_schedule.warmup_epochs, lr_schedule.min_lr, early_stopping.min_delta)
+// stay as given.
 type TrainingConfig struct {
 	ModelType       string   `json:"model_type,omitempty"`
 	DatasetPath     string   `json:"dataset_path,omitempty"`
@@ -151,9 +156,11 @@ func Defaults() TrainingConfig {
 }
 
 // DecodeConfig reads a JSON TrainingConfig strictly: unknown fields and
-// trailing data are errors that name what is wrong.
+// trailing data are errors that name what is wrong. Decoding starts from
+// Defaults(), so a field the JSON leaves out keeps its default while an
+// explicit zero ("dropout_rate": 0) stays zero.
 func DecodeConfig(r io.Reader) (TrainingConfig, error) {
-	var c TrainingConfig
+	c := Defaults()
 	dec := json.NewDecoder(r)
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&c); err != nil {
@@ -350,8 +357,8 @@ func (c TrainingConfig) Threshold() (float64, error) {
 	case "f1", "youden":
 		return 0, nil
 	}
-	var v float64
-	if _, err := fmt.Sscanf(c.DecisionThreshold, "%g", &v); err != nil || !finite(v) || v <= 0 || v >= 1 {
+	v, err := strconv.ParseFloat(c.DecisionThreshold, 64)
+	if err != nil || !finite(v) || v <= 0 || v >= 1 {
 		return 0, bad("decision_threshold", "%q is not f1, youden or a number in (0, 1)", c.DecisionThreshold)
 	}
 	return v, nil
