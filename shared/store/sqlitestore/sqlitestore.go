@@ -117,6 +117,8 @@ var migrations = []string{
 	CREATE INDEX models_by_created ON models (created_ns DESC);`,
 	// 2: studies and their trials (studies.go).
 	studiesSchema,
+	// 3: idempotency records of the HTTP API (idempotency.go).
+	idempotencyMigration,
 }
 
 // migrate applies the steps the file lacks, in one immediate transaction so
