@@ -1,0 +1,12 @@
+// Package config names the environment variables that configure Orrery's
+// binaries — infra/ sets them on each Lambda function, functions/ read them —
+// as exported constants, so the two sides cannot drift; and it provides
+// Reader, which builds a binary's typed Config from the environment while
+// collecting every missing or malformed variable into one error.
+//
+// Each binary keeps its own Config type and FromEnv function (for example
+// api.FromEnv for the `api` function); only the names live here.
+//
+// It must not import anything from this module nor any AWS package: infra/
+// imports it without pulling in the domain library.
+package config
