@@ -79,9 +79,14 @@ type EvaluationMetrics struct {
 	ConfusionMatrix [][]int `json:"confusion_matrix"`
 	// ClassificationReport is classification_report(output_dict=True).
 	ClassificationReport ClassificationReport `json:"classification_report"`
-	// CustomMetrics always holds balanced_accuracy, mcc and log_loss, plus
-	// brier_score and specificity for binary tasks, plus every metric
-	// registered in MetricsCalculator.Custom.
+	// CustomMetrics always holds balanced_accuracy, mcc, log_loss,
+	// cohen_kappa, g_mean and the micro, macro and weighted precision,
+	// recall and F1 (precision_micro, ..., f1_weighted); for binary tasks
+	// also brier_score, specificity, completeness, purity,
+	// fpr_at_95_completeness, fpr_at_99_completeness and
+	// missed_detection_rate_at_1pct_fpr; for multi-class tasks
+	// roc_auc_ovr_macro, roc_auc_ovr_weighted and top_2_accuracy (see the
+	// Metric* constants); plus every metric in MetricsCalculator.Custom.
 	CustomMetrics map[string]float64 `json:"custom_metrics"`
 	// Threshold is the binary decision threshold applied to the
 	// positive-class probability; 0 for multi-class tasks, which predict
@@ -170,6 +175,11 @@ func (c MetricsCalculator) Calculate(in Input) (EvaluationMetrics, error) {
 	if err := c.validate(in); err != nil {
 		return EvaluationMetrics{}, fmt.Errorf("calculate metrics: %w", err)
 	}
+	return c.calculate(in), nil
+}
+
+// calculate is Calculate on an input validate has accepted.
+func (c MetricsCalculator) calculate(in Input) EvaluationMetrics {
 	k, n := len(in.Classes), len(in.Y)
 	binary := k == 2
 	if binary && in.Threshold == 0 {
@@ -191,12 +201,14 @@ func (c MetricsCalculator) Calculate(in Input) (EvaluationMetrics, error) {
 			MetricLogLoss:          logLoss(in.Y, in.Proba, k),
 		},
 	}
+	var curves []curve
 	if binary {
 		pos := report.Classes[1]
 		m.Precision, m.Recall, m.F1Score = pos.Precision, pos.Recall, pos.F1Score
 		m.Threshold = in.Threshold
 		m.PositiveClass = in.Classes[1]
 		cv := classCurve(in, 1)
+		curves = []curve{cv}
 		m.AUCROC, m.AUCPR = cv.aucROC(), cv.averagePrecision()
 		m.CustomMetrics[MetricBrierScore] = brierScore(in.Y, in.Proba)
 		m.CustomMetrics[MetricSpecificity] = report.Classes[0].Recall
@@ -205,15 +217,17 @@ func (c MetricsCalculator) Calculate(in Input) (EvaluationMetrics, error) {
 		var auc, ap float64
 		for j := range k {
 			cv := classCurve(in, j)
+			curves = append(curves, cv)
 			auc += cv.aucROC()
 			ap += cv.averagePrecision()
 		}
 		m.AUCROC, m.AUCPR = auc/float64(k), ap/float64(k)
 	}
+	addExtendedMetrics(&m, in, curves)
 	for name, f := range c.Custom {
 		m.CustomMetrics[name] = f(in, slices.Clone(pred))
 	}
-	return m, nil
+	return m
 }
 
 // validate checks in and the custom metric names.
@@ -255,8 +269,7 @@ func (c MetricsCalculator) validate(in Input) error {
 		}
 	}
 	for name := range c.Custom {
-		switch name {
-		case MetricBalancedAccuracy, MetricMCC, MetricLogLoss, MetricBrierScore, MetricSpecificity:
+		if IsBuiltinMetric(name) {
 			return fmt.Errorf("custom metric %q: %w", name, ErrCustomMetricName)
 		}
 		if c.Custom[name] == nil {
