@@ -30,8 +30,16 @@ import warnings
 import numpy as np
 import scipy
 import sklearn
+import statsmodels
+from scipy.stats import norm
+from sklearn.calibration import _sigmoid_calibration, calibration_curve
+from sklearn.isotonic import IsotonicRegression
+from sklearn.model_selection import GroupKFold, KFold, TimeSeriesSplit
+from statsmodels.stats.contingency_tables import mcnemar
 from sklearn.metrics import (
     accuracy_score,
+    cohen_kappa_score,
+    top_k_accuracy_score,
     average_precision_score,
     balanced_accuracy_score,
     brier_score_loss,
@@ -172,12 +180,158 @@ def expected(y, proba, classes, threshold):
                 label_binarize(y, classes=labels), proba, average="macro"
             )
         )
+    extended(e, y, proba, pred, labels)
     for key in ("roc_auc", "average_precision"):
         if e[key] is None:
             e[key] = float("nan")  # raised: the Go side reports NaN
         if e[key + "_error"] is None:
             del e[key + "_error"]
     return e
+
+
+def extended(e, y, proba, pred, labels):
+    """The metrics added for issue 6, under their Go CustomMetrics names."""
+    k = len(labels)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        e["cohen_kappa"] = cohen_kappa_score(y, pred, labels=labels)
+        recalls = recall_score(y, pred, labels=labels, average=None, zero_division=0)
+    present = np.isin(labels, y)
+    # G-mean: not in scikit-learn; the geometric mean of the recalls of the
+    # classes present in y (imbalanced-learn's multiclass G-mean restricted
+    # to present classes), computed from scikit-learn's recalls.
+    e["g_mean"] = float(np.prod(recalls[present]) ** (1.0 / present.sum()))
+    for avg in ("micro", "macro", "weighted"):
+        p, r, f, _ = precision_recall_fscore_support(
+            y, pred, labels=labels, average=avg, zero_division=0
+        )
+        e["precision_" + avg], e["recall_" + avg], e["f1_" + avg] = p, r, f
+    if k == 2:
+        e["completeness"], e["purity"] = e["recall"], e["precision"]
+        if len(np.unique(y)) < 2:
+            for key in ("fpr_at_95_completeness", "fpr_at_99_completeness",
+                        "missed_detection_rate_at_1pct_fpr"):
+                e[key] = float("nan")
+        else:
+            # Every threshold (drop_intermediate=False), so the optimum is
+            # never dropped as a collinear point.
+            fpr, tpr, _ = roc_curve(y, proba[:, 1], drop_intermediate=False)
+            e["fpr_at_95_completeness"] = float(fpr[tpr >= 0.95].min())
+            e["fpr_at_99_completeness"] = float(fpr[tpr >= 0.99].min())
+            e["missed_detection_rate_at_1pct_fpr"] = float(1 - tpr[fpr <= 0.01].max())
+    else:
+        e["roc_auc_ovr_weighted"], err = guarded(
+            lambda: roc_auc_score(
+                y, proba, multi_class="ovr", average="weighted", labels=labels
+            )
+        )
+        if e["roc_auc_ovr_weighted"] is None:
+            e["roc_auc_ovr_weighted"] = float("nan")
+        e["top_2_accuracy"], err = guarded(
+            lambda: top_k_accuracy_score(y, proba, k=2, labels=labels)
+        )
+        if e["top_2_accuracy"] is None:
+            del e["top_2_accuracy"]  # sklearn refused (y has two labels)
+
+
+def delong_reference(y, s1, s2):
+    """DeLong, DeLong & Clarke-Pearson (1988), straight from the paper.
+
+    Structural components with the kernel psi(X, Y) = 1 if Y < X, 1/2 if
+    Y == X, 0 otherwise, computed in O(m n) (independently of the mid-rank
+    algorithm the Go code uses); S10 and S01 with the n - 1 normaliser;
+    z = (A1 - A2) / sqrt(var), two-sided normal p-value from scipy.
+    """
+    y = np.asarray(y)
+    out = {}
+    v10s, v01s, aucs = [], [], []
+    for s in (s1, s2):
+        s = np.asarray(s, dtype=np.float64)
+        x, yy = s[y == 1], s[y == 0]
+        psi = (yy[None, :] < x[:, None]).astype(float) + 0.5 * (yy[None, :] == x[:, None])
+        v10s.append(psi.mean(axis=1))
+        v01s.append(psi.mean(axis=0))
+        aucs.append(psi.mean())
+    m, n = len(v10s[0]), len(v01s[0])
+    s10 = np.cov(np.vstack(v10s))
+    s01 = np.cov(np.vstack(v01s))
+    s_ = s10 / m + s01 / n
+    var = s_[0, 0] + s_[1, 1] - 2 * s_[0, 1]
+    z = (aucs[0] - aucs[1]) / np.sqrt(var)
+    out["auc1"], out["auc2"], out["variance"] = aucs[0], aucs[1], var
+    out["z"], out["p_value"] = z, 2 * norm.sf(abs(z))
+    out["sklearn_auc1"] = roc_auc_score(y, s1)
+    out["sklearn_auc2"] = roc_auc_score(y, s2)
+    return out
+
+
+def significance_vectors(rng):
+    """DeLong, McNemar, calibration, Platt, isotonic and split vectors."""
+    delong = []
+    for n, pos_rate, sep1, sep2, decimals in (
+        (60, 0.4, 1.0, 0.8, None),
+        (200, 0.3, 1.2, 1.1, None),
+        (500, 0.1, 1.5, 1.0, None),
+        (120, 0.5, 0.8, 0.8, 1),  # heavy ties
+        (80, 0.25, 1.0, 0.2, 2),
+    ):
+        y = (rng.random(n) < pos_rate).astype(int)
+        y[0], y[1], y[2], y[3] = 0, 0, 1, 1
+        base = rng.normal(size=n)
+        s1 = 1 / (1 + np.exp(-(sep1 * (2 * y - 1) + base)))
+        s2 = 1 / (1 + np.exp(-(sep2 * (2 * y - 1) + 0.6 * base + 0.8 * rng.normal(size=n))))
+        if decimals is not None:
+            s1, s2 = np.round(s1, decimals), np.round(s2, decimals)
+        case = {"name": f"delong_n{n}", "y": y, "s1": s1, "s2": s2}
+        case.update(delong_reference(y, s1, s2))
+        delong.append(case)
+
+    mcn = []
+    tables = [[[10, 5], [12, 20]], [[50, 3], [9, 40]], [[30, 0], [0, 30]],
+              [[100, 20], [35, 45]], [[7, 13], [11, 4]], [[0, 1], [0, 0]],
+              [[400, 60], [31, 9]], [[5, 12], [12, 5]]]
+    for t in tables:
+        b, c = t[0][1], t[1][0]
+        entry = {"table": t}
+        for exact in (True, False):
+            key = "exact" if exact else "chi2"
+            if b + c == 0:
+                entry[key] = {"statistic": 0.0, "p_value": 1.0}
+                continue
+            r = mcnemar(np.array(t), exact=exact, correction=True)
+            entry[key] = {"statistic": float(r.statistic), "p_value": float(r.pvalue)}
+        mcn.append(entry)
+
+    calib = []
+    for n, bins, decimals in ((300, 10, None), (200, 5, 1), (50, 10, 2)):
+        y = (rng.random(n) < 0.35).astype(int)
+        p = np.clip(0.35 + 0.3 * (2 * y - 1) * rng.random(n) + 0.15 * rng.normal(size=n), 0, 1)
+        if decimals is not None:
+            p = np.round(p, decimals)  # values on the bin edges
+        prob_true, prob_pred = calibration_curve(y, p, n_bins=bins, strategy="uniform")
+        iso = IsotonicRegression(out_of_bounds="clip").fit(p, y)
+        grid = np.linspace(-0.05, 1.05, 45)
+        a, b_ = _sigmoid_calibration(p, y)
+        calib.append({
+            "name": f"calibration_n{n}_bins{bins}", "y": y, "p": p, "n_bins": bins,
+            "prob_true": prob_true, "prob_pred": prob_pred,
+            "isotonic_grid": grid, "isotonic": iso.predict(grid),
+            "platt_a": a, "platt_b": b_,
+        })
+
+    splits = []
+    n = 23
+    for k in (2, 3, 5):
+        splits.append({"kind": "k_fold", "n": n, "k": k,
+                       "test": [t for _, t in KFold(n_splits=k).split(np.zeros(n))]})
+        splits.append({"kind": "time_series", "n": n, "k": k,
+                       "train": [tr for tr, _ in TimeSeriesSplit(n_splits=k).split(np.zeros(n))],
+                       "test": [t for _, t in TimeSeriesSplit(n_splits=k).split(np.zeros(n))]})
+    groups = np.array(["g%02d" % g for g in rng.integers(0, 9, 60)])
+    for k in (2, 3, 4):
+        splits.append({"kind": "group_k_fold", "n": 60, "k": k, "groups": groups,
+                       "test": [t for _, t in GroupKFold(n_splits=k).split(np.zeros(60), groups=groups)]})
+    return {"delong": delong, "mcnemar": mcn, "calibration": calib, "splits": splits}
 
 
 def binary_proba(p1):
@@ -306,12 +460,14 @@ def main():
     add("single_class_k3", np.full(12, 2), softmax(rng.normal(size=(12, 3))), classes, 0.0)
 
     doc = {
+        "significance": significance_vectors(rng),
         "generated_by": "scripts/gen_metric_vectors.py",
         "seed": SEED,
         "python_version": platform.python_version(),
         "sklearn_version": sklearn.__version__,
         "numpy_version": np.__version__,
         "scipy_version": scipy.__version__,
+        "statsmodels_version": statsmodels.__version__,
         "cases": cases,
     }
     with open(OUT, "w") as f:

@@ -79,9 +79,14 @@ func addExtendedMetrics(m *EvaluationMetrics, in Input, curves []curve) {
 		cmx[MetricMDRAt1PctFPR] = 1 - c.tprAtFPR(0.01)
 		return
 	}
+	// roc_auc_score(multi_class='ovr', average='weighted'): classes absent
+	// from y weigh 0 and scikit-learn zeroes their undefined AUC, so they
+	// do not make the average NaN.
 	var weighted float64
 	for j, c := range curves {
-		weighted += c.aucROC() * float64(r.Classes[j].Support)
+		if r.Classes[j].Support > 0 {
+			weighted += c.aucROC() * float64(r.Classes[j].Support)
+		}
 	}
 	cmx[MetricROCAUCOvRMacro] = m.AUCROC
 	cmx[MetricROCAUCOvRWeighted] = weighted / float64(n)
