@@ -1,0 +1,456 @@
+package optimization
+
+import (
+	"context"
+	"math"
+	"math/rand/v2"
+	"slices"
+	"sort"
+
+	"gonum.org/v1/gonum/optimize"
+
+	"github.com/orrery-ml/orrery/shared/store"
+)
+
+// BayesianOptimizer proposes points by Gaussian-process Bayesian
+// optimisation (Snoek, Larochelle & Adams 2012; Garnett 2023, "Bayesian
+// Optimization"):
+//
+//   - the first InitialTrials points come from a scrambled Sobol design;
+//   - then a GP with a Matérn 5/2 ARD kernel is fitted to the completed
+//     trials — inputs in the unit cube (log scales for log dimensions,
+//     one-hot columns for categorical ones), targets log-warped
+//     (log(y − min y + δ), which stretches the region near the optimum) and
+//     standardised — its length scales, signal and noise variances chosen by
+//     maximising the log marginal likelihood with priors, by L-BFGS
+//     (gonum/optimize) from several starts, warm-started from the study's
+//     previous fit;
+//   - the next point maximises log expected improvement (the numerically
+//     stable logEI of Ament et al. 2023, "Unexpected Improvements to
+//     Expected Improvement for Bayesian Optimization"), found by screening
+//     quasi-random and local candidates and refining the best with L-BFGS
+//     on the analytic gradient; integer and categorical dimensions are
+//     rounded inside the acquisition (Garrido-Merchán & Hernández-Lobato
+//     2020, "Dealing with categorical and integer-valued variables in
+//     Bayesian optimization with Gaussian processes"), with a sweep over each
+//     categorical dimension's choices;
+//   - a batch of q points (parallel trials), and trials still running, are
+//     handled by the kriging believer (Ginsbourger, Le Riche & Carraro 2010):
+//     each chosen point is added to the GP at its posterior mean before the
+//     next is chosen, and no point is suggested twice;
+//   - several objectives are scalarised by ParEGO's augmented Chebyshev
+//     function with a random weight vector per suggestion (Knowles 2006).
+type BayesianOptimizer struct {
+	// InitialTrials is the size of the Sobol design (default
+	// max(5, min(10, 2·dimensions))).
+	InitialTrials int
+	// Candidates is the number of screened candidates (default adapted to
+	// the number of trials, 2048 down to 256).
+	Candidates int
+	// Restarts is the number of L-BFGS refinements (default 5, 3 beyond 100
+	// trials).
+	Restarts int
+}
+
+// maxFitPoints bounds the points the hyperparameter fit sees: beyond it the
+// fit uses the best half and a seeded random rest (the posterior itself
+// always conditions on every trial), which keeps a suggestion fast at
+// hundreds of trials.
+const maxFitPoints = 80
+
+// Suggest returns n new points for the study.
+func (b BayesianOptimizer) Suggest(ctx context.Context, s *Study, n int) ([]Params, error) {
+	done := usable(s)
+	initial := b.InitialTrials
+	if initial == 0 {
+		initial = max(5, min(10, 2*len(s.Space.Dimensions)))
+	}
+	if len(done) < initial {
+		return sequencePoints(s, n, true, len(s.Trials)), nil
+	}
+	rng := rand.New(rand.NewPCG(s.Seed, uint64(len(s.Trials))<<8|0xb0))
+	D := s.Space.features()
+	nObs := len(done)
+	x := make([]float64, 0, (nObs+len(s.Trials)+n)*D)
+	row := make([]float64, D)
+	for _, t := range done {
+		s.Space.encode(t.Params, row)
+		x = append(x, row...)
+	}
+	y := targets(s, done, rng)
+
+	hyper := b.fit(s, x, nObs, D, y, rng)
+	s.GP = &hyper
+
+	// Pending trials enter as fantasies at the posterior mean.
+	have := seen(s)
+	var pending [][]float64
+	for _, t := range s.Trials {
+		if isPending(t) {
+			r := make([]float64, D)
+			s.Space.encode(t.Params, r)
+			pending = append(pending, r)
+		}
+	}
+	ys := slices.Clone(y)
+	model, err := newGP(x, nObs, D, ys, hyper)
+	if err != nil {
+		return sequencePoints(s, n, false, len(s.Trials)), nil
+	}
+	buf := make([]float64, 2*(nObs+len(pending)+n))
+	addFantasy := func(r []float64) {
+		mu, _ := model.predict(r, buf, nil)
+		x = append(x, r...)
+		ys = append(ys, mu)
+		if m, err := newGP(x, len(ys), D, ys, hyper); err == nil {
+			model = m
+		} else {
+			x, ys = x[:len(x)-D], ys[:len(ys)-1]
+		}
+	}
+	for _, r := range pending {
+		addFantasy(r)
+	}
+	best := slices.Min(y)
+	var out []Params
+	for len(out) < n {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		r, p := b.maximise(s, model, best, have, done, rng)
+		if p == nil {
+			more := sequencePoints(s, 1, false, len(s.Trials)+len(out)+rng.IntN(1<<20))
+			if len(more) == 0 {
+				break
+			}
+			p = more[0]
+			r = make([]float64, D)
+			s.Space.encode(p, r)
+		}
+		have[p.Key()] = true
+		out = append(out, p)
+		if len(out) < n {
+			addFantasy(r)
+		}
+	}
+	return out, nil
+}
+
+// usable returns the completed trials with finite values.
+func usable(s *Study) []Trial {
+	var out []Trial
+	for _, t := range s.Completed() {
+		ok := true
+		for _, v := range t.Values {
+			if math.IsNaN(v) || math.IsInf(v, 0) {
+				ok = false
+			}
+		}
+		if ok {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// targets turns the trials' values into standardised, log-warped losses
+// (ParEGO scalarisation for several objectives).
+func targets(s *Study, done []Trial, rng *rand.Rand) []float64 {
+	n, k := len(done), len(s.Directions)
+	y := make([]float64, n)
+	if k == 1 {
+		for i, t := range done {
+			y[i] = s.loss(0, t.Values[0])
+		}
+	} else {
+		w := make([]float64, k)
+		var sum float64
+		for i := range w {
+			w[i] = -math.Log(1 - rng.Float64())
+			sum += w[i]
+		}
+		lo, hi := make([]float64, k), make([]float64, k)
+		for j := range k {
+			lo[j], hi[j] = math.Inf(1), math.Inf(-1)
+			for _, t := range done {
+				v := s.loss(j, t.Values[j])
+				lo[j], hi[j] = math.Min(lo[j], v), math.Max(hi[j], v)
+			}
+		}
+		for i, t := range done {
+			var mx, total float64
+			for j := range k {
+				f := (s.loss(j, t.Values[j]) - lo[j]) / math.Max(hi[j]-lo[j], 1e-12) * w[j] / sum
+				mx = math.Max(mx, f)
+				total += f
+			}
+			y[i] = mx + 0.05*total
+		}
+	}
+	return warp(y)
+}
+
+// warp applies log(y − min + δ), δ a hundredth of the spread between the
+// minimum and the median (at least 1e-12 of the scale), then standardises.
+func warp(y []float64) []float64 {
+	sorted := slices.Clone(y)
+	sort.Float64s(sorted)
+	lo, med := sorted[0], sorted[len(sorted)/2]
+	spread := med - lo
+	if spread <= 0 {
+		spread = sorted[len(sorted)-1] - lo
+	}
+	out := make([]float64, len(y))
+	if spread > 0 {
+		delta := math.Max(0.01*spread, 1e-12*math.Max(1, math.Abs(lo)))
+		for i, v := range y {
+			out[i] = math.Log(v - lo + delta)
+		}
+	} else {
+		copy(out, y)
+	}
+	var mean, sd float64
+	for _, v := range out {
+		mean += v
+	}
+	mean /= float64(len(out))
+	for _, v := range out {
+		sd += (v - mean) * (v - mean)
+	}
+	sd = math.Sqrt(sd / float64(len(out)))
+	if sd == 0 || math.IsNaN(sd) {
+		sd = 1
+	}
+	for i := range out {
+		out[i] = (out[i] - mean) / sd
+	}
+	return out
+}
+
+// fit chooses the kernel hyperparameters.
+func (b BayesianOptimizer) fit(s *Study, x []float64, n, D int, y []float64, rng *rand.Rand) gpHyper {
+	fx, fy, fn := x, y, n
+	if n > maxFitPoints {
+		idx := make([]int, n)
+		for i := range idx {
+			idx[i] = i
+		}
+		sort.Slice(idx, func(a, c int) bool { return y[idx[a]] < y[idx[c]] })
+		chosen := slices.Clone(idx[:maxFitPoints/2])
+		rest := slices.Clone(idx[maxFitPoints/2:])
+		rng.Shuffle(len(rest), func(a, c int) { rest[a], rest[c] = rest[c], rest[a] })
+		chosen = append(chosen, rest[:maxFitPoints-len(chosen)]...)
+		fx, fy, fn = make([]float64, 0, maxFitPoints*D), make([]float64, 0, maxFitPoints), maxFitPoints
+		for _, i := range chosen {
+			fx = append(fx, x[i*D:(i+1)*D]...)
+			fy = append(fy, y[i])
+		}
+	}
+	starts := []gpHyper{}
+	if s.GP != nil && len(s.GP.LogLength) == D {
+		starts = append(starts, *s.GP)
+	}
+	starts = append(starts, defaultHyper(D))
+	evals := 60
+	if n <= 100 {
+		r := defaultHyper(D)
+		for j := range r.LogLength {
+			r.LogLength[j] = math.Log(0.1 + 0.9*rng.Float64())
+		}
+		starts = append(starts, r)
+	} else {
+		evals = 25
+		if s.GP != nil && len(s.GP.LogLength) == D {
+			starts = starts[:1]
+		}
+	}
+	return fitGP(fx, fn, D, fy, starts, evals)
+}
+
+// numericColumns lists the GP columns of numeric dimensions, and catBlocks
+// the [start, end) columns of each categorical dimension.
+func numericColumns(sp Space) (num []int, cat [][2]int) {
+	col := 0
+	for _, d := range sp.Dimensions {
+		w := d.width()
+		if d.Kind == Categorical {
+			if w > 1 {
+				cat = append(cat, [2]int{col, col + w})
+			}
+		} else {
+			num = append(num, col)
+		}
+		col += w
+	}
+	return num, cat
+}
+
+// maximise finds the candidate with the largest logEI whose point is new,
+// returning its features and params (nil when none is new).
+func (b BayesianOptimizer) maximise(s *Study, g *gp, best float64, have map[string]bool, done []Trial, rng *rand.Rand) ([]float64, Params) {
+	sp := s.Space
+	D := sp.features()
+	n := g.n
+	m := b.Candidates
+	if m == 0 {
+		m = min(2048, max(256, 4_000_000/max(1, n*n)))
+	}
+	restarts := b.Restarts
+	if restarts == 0 {
+		restarts = 5
+		if n > 100 {
+			restarts = 3
+		}
+	}
+	buf := make([]float64, 2*n)
+	score := func(r []float64) float64 {
+		mu, v := g.predict(r, buf, nil)
+		val, _, _ := logEI(mu, v, best)
+		return val
+	}
+	snap := func(r []float64) Params {
+		p := sp.decode(r)
+		sp.encode(p, r)
+		return p
+	}
+	type cand struct {
+		x   []float64
+		p   Params
+		val float64
+	}
+	cands := make([]cand, 0, m)
+	u := make([]float64, len(sp.Dimensions))
+	// Quasi-random candidates over the whole space.
+	seq := newSobol(len(sp.Dimensions), rng.Uint64())
+	for i := range m / 2 {
+		seq.point(uint64(i), u)
+		r := make([]float64, D)
+		p := sp.FromUnit(u)
+		sp.encode(p, r)
+		cands = append(cands, cand{x: r, p: p})
+	}
+	// Local candidates around the best trials.
+	order := make([]int, len(done))
+	for i := range order {
+		order[i] = i
+	}
+	sort.Slice(order, func(a, c int) bool {
+		return s.loss(0, done[order[a]].Values[0]) < s.loss(0, done[order[c]].Values[0])
+	})
+	num, cat := numericColumns(sp)
+	top := min(5, len(order))
+	base := make([]float64, D)
+	for i := 0; len(cands) < m; i++ {
+		sp.encode(done[order[i%top]].Params, base)
+		r := slices.Clone(base)
+		scale := []float64{0.2, 0.05, 0.01}[i%3]
+		for _, c := range num {
+			r[c] = math.Min(math.Max(r[c]+scale*rng.NormFloat64(), 0), 1)
+		}
+		for _, blk := range cat {
+			if rng.Float64() < 0.2 {
+				clear(r[blk[0]:blk[1]])
+				r[blk[0]+rng.IntN(blk[1]-blk[0])] = 1
+			}
+		}
+		p := snap(r)
+		cands = append(cands, cand{x: r, p: p})
+	}
+	for i := range cands {
+		cands[i].val = score(cands[i].x)
+	}
+	sort.Slice(cands, func(a, c int) bool { return cands[a].val > cands[c].val })
+
+	// Refine the best distinct starts with L-BFGS over the numeric columns.
+	grads := make([]float64, 2*D)
+	var refined []cand
+	starts := 0
+	for i := 0; i < len(cands) && starts < restarts; i++ {
+		if i > 0 && cands[i].p.Key() == cands[i-1].p.Key() {
+			continue
+		}
+		starts++
+		r := slices.Clone(cands[i].x)
+		if len(num) > 0 {
+			r = refine(g, r, num, best, buf, grads)
+		}
+		p := snap(r)
+		val := score(r)
+		// Sweep each categorical dimension's choices.
+		for _, blk := range cat {
+			for j := blk[0]; j < blk[1]; j++ {
+				t := slices.Clone(r)
+				clear(t[blk[0]:blk[1]])
+				t[j] = 1
+				tp := snap(t)
+				if tv := score(t); tv > val {
+					r, p, val = t, tp, tv
+				}
+			}
+		}
+		refined = append(refined, cand{x: r, p: p, val: val})
+	}
+	all := append(refined, cands...)
+	sort.SliceStable(all, func(a, c int) bool { return all[a].val > all[c].val })
+	for _, c := range all {
+		if !have[c.p.Key()] && !math.IsNaN(c.val) {
+			return c.x, c.p
+		}
+	}
+	return nil, nil
+}
+
+// refine maximises logEI from r over the numeric columns with L-BFGS,
+// keeping the point in the unit cube by clamping (zero gradient outside).
+func refine(g *gp, r []float64, num []int, best float64, buf, grads []float64) []float64 {
+	D := len(r)
+	z := slices.Clone(r)
+	eval := func(v []float64, grad []float64) float64 {
+		for k, c := range num {
+			z[c] = math.Min(math.Max(v[k], 0), 1)
+		}
+		var gr []float64
+		if grad != nil {
+			gr = grads
+		}
+		mu, vr := g.predict(z, buf, gr)
+		val, dmu, dv := logEI(mu, vr, best)
+		if grad != nil {
+			for k, c := range num {
+				grad[k] = -(dmu*grads[c] + dv*grads[D+c])
+				if v[k] < 0 || v[k] > 1 {
+					grad[k] = 2 * (v[k] - z[c])
+				}
+			}
+		}
+		var pen float64
+		for k, c := range num {
+			t := v[k] - z[c]
+			pen += t * t
+		}
+		if math.IsNaN(val) {
+			return math.Inf(1)
+		}
+		return -val + pen
+	}
+	v0 := make([]float64, len(num))
+	for k, c := range num {
+		v0[k] = r[c]
+	}
+	p := optimize.Problem{
+		Func: func(v []float64) float64 { return eval(v, nil) },
+		Grad: func(grad, v []float64) { eval(v, grad) },
+	}
+	res, err := optimize.Minimize(p, v0, &optimize.Settings{FuncEvaluations: 40, GradientThreshold: 1e-6,
+		Converger: &optimize.FunctionConverge{Absolute: 1e-7, Iterations: 5}}, &optimize.LBFGS{})
+	out := slices.Clone(r)
+	if res != nil && (err == nil || res.F < eval(v0, nil)) {
+		for k, c := range num {
+			out[c] = math.Min(math.Max(res.X[k], 0), 1)
+		}
+	}
+	return out
+}
+
+// isPending reports whether a trial still runs or waits.
+func isPending(t Trial) bool { return t.State == store.TrialRunning || t.State == store.TrialWaiting }

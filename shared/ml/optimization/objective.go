@@ -1,0 +1,242 @@
+package optimization
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"time"
+
+	"github.com/orrery-ml/orrery/shared/dataset"
+	"github.com/orrery-ml/orrery/shared/ml/nn"
+	"github.com/orrery-ml/orrery/shared/ml/training"
+	"github.com/orrery-ml/orrery/shared/tracking"
+)
+
+// Objective names of TrainingObjective.
+const (
+	ObjectiveAUCPR     = "val_auc_pr"
+	ObjectiveAUCROC    = "val_auc_roc"
+	ObjectiveLatencyMS = "latency_ms"
+)
+
+// TrainingData is a data file prepared once for every trial: split
+// stratified, preprocessing fitted on the training split, class weights
+// computed.
+type TrainingData struct {
+	Train, Validation training.Examples
+	Classes           int
+	ClassWeights      []float64
+	Features          []string
+}
+
+// PrepareData reads path and prepares it as the pipeline does (stratified
+// split by cfg's validation/test fractions and seed, DataPreprocessor on
+// the training split, balanced class weights unless cfg says none). The
+// test split is left out: tuning never sees it.
+func PrepareData(ctx context.Context, path, target, positive string, cfg training.TrainingConfig) (*TrainingData, error) {
+	cfg, err := cfg.Normalize()
+	if err != nil {
+		return nil, err
+	}
+	table, err := dataset.Read(ctx, path)
+	if err != nil {
+		return nil, err
+	}
+	data, err := table.Select(dataset.SelectOptions{Target: target, Positive: positive, Features: cfg.Features})
+	if err != nil {
+		return nil, err
+	}
+	split, err := dataset.StratifiedSplit(data, cfg.ValidationSplit, cfg.TestSplit, cfg.Seed)
+	if err != nil {
+		return nil, err
+	}
+	var prep training.DataPreprocessor
+	fitted, err := prep.Fit(split.Train)
+	if err != nil {
+		return nil, err
+	}
+	ex := func(d *dataset.Dataset) (training.Examples, error) {
+		x, err := prep.Transform(fitted, d)
+		if err != nil {
+			return training.Examples{}, err
+		}
+		return training.Examples{X: x, Y: d.Y, Rows: d.Rows, Features: d.Features()}, nil
+	}
+	out := &TrainingData{Classes: len(data.Classes), Features: data.FeatureNames}
+	if out.Train, err = ex(split.Train); err != nil {
+		return nil, err
+	}
+	if out.Validation, err = ex(split.Validation); err != nil {
+		return nil, err
+	}
+	if cfg.ClassWeights.Mode != "none" {
+		counts := split.Train.ClassCounts()
+		out.ClassWeights = make([]float64, len(counts))
+		for c, n := range counts {
+			if n == 0 {
+				return nil, fmt.Errorf("prepare %s: class %q has no training rows: %w", path, data.Classes[c], training.ErrInvalidExamples)
+			}
+			out.ClassWeights[c] = float64(split.Train.Rows) / float64(len(counts)*n)
+		}
+	}
+	return out, nil
+}
+
+// TrainingObjective trains one network per trial with training.ModelTrainer:
+// the trial's params override Base (learning_rate, batch_size, n_layers and
+// units_k -> hidden_layers, dropout_rate, regularization, activation,
+// optimizer, momentum, epochs), the validation metric of every epoch is
+// reported for pruning, and a pruned trial's context is cancelled so the
+// trainer stops at once. Checkpoints (optional) keys each trial as
+// "<study>-t<number>", so a re-queued trial resumes from its last epoch.
+type TrainingObjective struct {
+	Data        *TrainingData
+	Base        training.TrainingConfig
+	StudyID     string
+	Checkpoints training.Checkpointer
+	// Objectives lists what to return, in order: val_auc_pr (default),
+	// val_auc_roc, latency_ms (prediction time per 1,000 validation rows).
+	Objectives []string
+}
+
+// Directions returns the directions of the objectives.
+func (o TrainingObjective) Directions() []Direction {
+	var d []Direction
+	for _, name := range o.names() {
+		if name == ObjectiveLatencyMS {
+			d = append(d, Minimize)
+		} else {
+			d = append(d, Maximize)
+		}
+	}
+	return d
+}
+
+func (o TrainingObjective) names() []string {
+	if len(o.Objectives) == 0 {
+		return []string{ObjectiveAUCPR}
+	}
+	return o.Objectives
+}
+
+// Config returns Base with the trial's params applied.
+func (o TrainingObjective) Config(p Params) (training.TrainingConfig, error) {
+	cfg := o.Base
+	if v, ok := p.Float("learning_rate"); ok {
+		cfg.LearningRate = v
+	}
+	if v, ok := p.Int("batch_size"); ok {
+		cfg.BatchSize = v
+	}
+	if v, ok := p.Int("epochs"); ok {
+		cfg.Epochs = v
+	}
+	if v, ok := p.Float("momentum"); ok {
+		cfg.Momentum = v
+	}
+	if v, ok := p.Float("dropout_rate"); ok {
+		cfg.DropoutRate = v
+	}
+	if v, ok := p.Float("regularization"); ok {
+		cfg.Regularization = v
+	}
+	if v, ok := p.String("activation"); ok {
+		cfg.Activation = v
+	}
+	if v, ok := p.String("optimizer"); ok {
+		cfg.Optimizer = v
+	}
+	if n, ok := p.Int("n_layers"); ok {
+		cfg.HiddenLayers = nil
+		for k := 1; k <= n; k++ {
+			u, ok := p.Int(fmt.Sprintf("units_%d", k))
+			if !ok {
+				return cfg, fmt.Errorf("%w: n_layers is %d but units_%d is missing", ErrInvalidSpace, n, k)
+			}
+			cfg.HiddenLayers = append(cfg.HiddenLayers, u)
+		}
+		if n == 0 {
+			cfg.ModelType = training.ModelLogisticRegression
+		}
+	}
+	return cfg.Normalize()
+}
+
+// Evaluate trains the trial's network.
+func (o TrainingObjective) Evaluate(ctx context.Context, t Trial, report ReportFunc) (Outcome, error) {
+	cfg, err := o.Config(t.Params)
+	if err != nil {
+		return Outcome{}, err
+	}
+	names := o.names()
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	epochs := 0
+	var lastVals []float64
+	rec := tracking.RecorderFunc(func(ctx context.Context, e tracking.Event) error {
+		if e.Kind != tracking.Progress || e.Metrics == nil {
+			return nil
+		}
+		epochs++
+		vals := make([]float64, len(names))
+		for i, n := range names {
+			if n == ObjectiveLatencyMS {
+				vals[i] = 0 // measured once the network is trained
+				continue
+			}
+			vals[i] = e.Metrics[n]
+		}
+		lastVals = vals
+		if len(names) > 1 || !slices.Contains(names, ObjectiveLatencyMS) {
+			if err := report(ctx, e.Step, vals); errors.Is(err, ErrPruned) {
+				cancel(ErrPruned)
+			} else if err != nil {
+				cancel(err)
+			}
+		}
+		return nil
+	})
+	trainer := training.ModelTrainer{Recorder: rec, Checkpoints: o.Checkpoints}
+	jobID := fmt.Sprintf("%s-t%d", o.StudyID, t.Number)
+	res, err := trainer.Train(ctx, training.TrainInput{JobID: jobID, Config: cfg, Classes: o.Data.Classes,
+		ClassWeights: o.Data.ClassWeights, Train: o.Data.Train, Validation: o.Data.Validation})
+	if err != nil {
+		if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, context.Canceled) {
+			return Outcome{Values: lastVals, Cost: float64(epochs)}, cause
+		}
+		return Outcome{Cost: float64(epochs)}, err
+	}
+	out := Outcome{Cost: float64(epochs), Attrs: map[string]any{"best_epoch": res.BestEpoch, "epochs_run": res.EpochsRun,
+		"stop_reason": res.StopReason}}
+	best := res.History[res.BestEpoch-1]
+	for _, n := range names {
+		switch n {
+		case ObjectiveAUCPR:
+			out.Values = append(out.Values, best.ValAUCPR)
+		case ObjectiveAUCROC:
+			out.Values = append(out.Values, best.ValAUCROC)
+		case ObjectiveLatencyMS:
+			out.Values = append(out.Values, latencyMS(res.Net, o.Data.Validation))
+		default:
+			return out, fmt.Errorf("%w: objective %q is not val_auc_pr, val_auc_roc or latency_ms", ErrInvalidStudy, n)
+		}
+	}
+	return out, nil
+}
+
+// latencyMS times the network's prediction of 1,000 validation rows (best
+// of three runs, to damp scheduling noise).
+func latencyMS(net *nn.Network, v training.Examples) float64 {
+	rows := min(1000, v.Rows)
+	x := v.X[:rows*v.Features]
+	buf := make([]float64, rows*net.Spec.Outputs)
+	best := math.Inf(1)
+	for range 3 {
+		start := time.Now()
+		net.Logits(x, rows, buf)
+		best = math.Min(best, float64(time.Since(start).Microseconds())/1000*1000/float64(rows))
+	}
+	return best
+}
