@@ -1,0 +1,62 @@
+package awstest
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+
+	"github.com/orrery-ml/orrery/shared/awsclient"
+)
+
+// EnvEndpoint names the variable holding the emulator's endpoint
+// (http://127.0.0.1:PORT), exported by scripts/test.d/20-moto.sh.
+const EnvEndpoint = "ORRERY_TEST_AWS_ENDPOINT"
+
+// Region is the region the tests use.
+const Region = "us-east-1"
+
+// Endpoint returns the emulator's endpoint, or skips t with a message naming
+// EnvEndpoint when it is unset.
+func Endpoint(t testing.TB) string {
+	t.Helper()
+	ep := strings.TrimSpace(os.Getenv(EnvEndpoint))
+	if ep == "" {
+		t.Skipf("%s is unset: this test needs an AWS emulator (run `make test`, or `scripts/moto.sh start` and export %s=<its endpoint>)",
+			EnvEndpoint, EnvEndpoint)
+	}
+	return ep
+}
+
+// Config returns an AWS configuration for the emulator with static test
+// credentials, or skips t as Endpoint does.
+func Config(t testing.TB) aws.Config {
+	t.Helper()
+	ep := Endpoint(t)
+	cfg, err := awsclient.Load(t.Context(), awsclient.Options{
+		Endpoint:        ep,
+		Region:          Region,
+		AccessKeyID:     "test",
+		SecretAccessKey: "test",
+	})
+	if err != nil {
+		t.Fatalf("aws config for %s: %v", ep, err)
+	}
+	return cfg
+}
+
+// Name returns a fresh resource name, prefix followed by a random suffix,
+// made of lowercase letters, digits and hyphens: valid as an S3 bucket, a
+// DynamoDB table, an SQS queue or a state machine name (prefix must be short
+// and itself valid).
+func Name(t testing.TB, prefix string) string {
+	t.Helper()
+	b := make([]byte, 6)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatalf("random name: %v", err)
+	}
+	return prefix + "-" + hex.EncodeToString(b)
+}
