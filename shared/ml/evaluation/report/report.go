@@ -1,0 +1,494 @@
+package report
+
+import (
+	"bytes"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"html/template"
+	"image/color"
+	"math"
+	"slices"
+	"sort"
+	"strconv"
+
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/palette/brewer"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/vg"
+
+	"github.com/orrery-ml/orrery/shared/ml/evaluation"
+)
+
+// ErrNothingToPlot means the input has neither labels nor metrics.
+var ErrNothingToPlot = errors.New("report: nothing to plot")
+
+// Input is what one evaluation report shows. Only Metrics is required; each
+// plot is drawn when its data is present.
+type Input struct {
+	// Title heads the HTML page; ModelID and TestSetHash identify what was
+	// evaluated on what.
+	Title       string
+	ModelID     string
+	TestSetHash string
+	// Y and Score are the true classes and the positive-class probability
+	// of a binary task (ROC, precision-recall, threshold and score plots).
+	Y     []int
+	Score []float64
+	// Metrics and Intervals are the headline figures.
+	Metrics   evaluation.EvaluationMetrics
+	Intervals map[string]evaluation.Interval
+	// Thresholds, Calibration, CV, Slices and Latency are optional analyses.
+	Thresholds  *evaluation.ThresholdAnalysis
+	Calibration *evaluation.Calibration
+	CV          *evaluation.CVResult
+	Slices      []evaluation.SliceResult
+	Latency     *evaluation.Latency
+}
+
+// Report is a rendered report: every plot as PNG and SVG, and one
+// self-contained HTML page (plots inlined as data URIs).
+type Report struct {
+	// Files maps file names ("roc.png", "roc.svg", ..., "report.html") to
+	// their content.
+	Files map[string][]byte
+	// Plots lists the plot names drawn, in page order.
+	Plots []string
+}
+
+// Plot names.
+const (
+	PlotROC          = "roc"
+	PlotPR           = "precision_recall"
+	PlotConfusion    = "confusion_matrix"
+	PlotCalibration  = "calibration"
+	PlotThresholds   = "thresholds"
+	PlotScores       = "score_distributions"
+	PlotFoldSpread   = "fold_spread"
+	HTMLFile         = "report.html"
+	plotWidth        = 5 * vg.Inch
+	plotHeight       = 3.6 * vg.Inch
+	confusionMaxSide = 12
+)
+
+// Render draws every plot the input supports and the HTML page. Errors wrap
+// ErrNothingToPlot or name the plot that failed.
+func Render(in Input) (*Report, error) {
+	if in.Metrics.Support == 0 {
+		return nil, fmt.Errorf("render report for %s: %w", in.ModelID, ErrNothingToPlot)
+	}
+	r := &Report{Files: map[string][]byte{}}
+	type builder struct {
+		name string
+		fn   func(Input) (*plot.Plot, error)
+	}
+	builders := []builder{
+		{PlotROC, rocPlot}, {PlotPR, prPlot}, {PlotConfusion, confusionPlot},
+		{PlotCalibration, calibrationPlot}, {PlotThresholds, thresholdPlot},
+		{PlotScores, scorePlot}, {PlotFoldSpread, foldPlot},
+	}
+	for _, b := range builders {
+		p, err := b.fn(in)
+		if err != nil {
+			return nil, fmt.Errorf("render report for %s: %s plot: %w", in.ModelID, b.name, err)
+		}
+		if p == nil {
+			continue
+		}
+		for _, format := range []string{"png", "svg"} {
+			w, err := p.WriterTo(plotWidth, plotHeight, format)
+			if err != nil {
+				return nil, fmt.Errorf("render report for %s: %s.%s: %w", in.ModelID, b.name, format, err)
+			}
+			var buf bytes.Buffer
+			if _, err := w.WriteTo(&buf); err != nil {
+				return nil, fmt.Errorf("render report for %s: %s.%s: %w", in.ModelID, b.name, format, err)
+			}
+			r.Files[b.name+"."+format] = buf.Bytes()
+		}
+		r.Plots = append(r.Plots, b.name)
+	}
+	page, err := r.html(in)
+	if err != nil {
+		return nil, fmt.Errorf("render report for %s: html: %w", in.ModelID, err)
+	}
+	r.Files[HTMLFile] = page
+	return r, nil
+}
+
+func binaryScores(in Input) bool {
+	return len(in.Y) > 0 && len(in.Y) == len(in.Score) && len(in.Metrics.Classes) == 2
+}
+
+func newPlot(title, x, y string) *plot.Plot {
+	p := plot.New()
+	p.Title.Text = title
+	p.X.Label.Text = x
+	p.Y.Label.Text = y
+	p.Add(plotter.NewGrid())
+	return p
+}
+
+func line(p *plot.Plot, xys plotter.XYs, c color.Color, dashed bool, legend string) error {
+	l, err := plotter.NewLine(xys)
+	if err != nil {
+		return err
+	}
+	l.Color = c
+	l.Width = vg.Points(1.5)
+	if dashed {
+		l.Dashes = []vg.Length{vg.Points(4), vg.Points(3)}
+		l.Width = vg.Points(1)
+	}
+	p.Add(l)
+	if legend != "" {
+		p.Legend.Add(legend, l)
+	}
+	return nil
+}
+
+var (
+	blue   = color.RGBA{R: 31, G: 119, B: 180, A: 255}
+	orange = color.RGBA{R: 255, G: 127, B: 14, A: 255}
+	green  = color.RGBA{R: 44, G: 160, B: 44, A: 255}
+	grey   = color.RGBA{R: 128, G: 128, B: 128, A: 255}
+	red    = color.RGBA{R: 214, G: 39, B: 40, A: 255}
+)
+
+func rocPlot(in Input) (*plot.Plot, error) {
+	pts := curve(in)
+	if pts == nil {
+		return nil, nil
+	}
+	p := newPlot(fmt.Sprintf("ROC (AUC %.4f)", in.Metrics.AUCROC), "false-positive rate", "true-positive rate (completeness)")
+	xys := make(plotter.XYs, len(pts))
+	for i, c := range pts {
+		xys[i] = plotter.XY{X: c.FPR, Y: c.TPR}
+	}
+	if err := line(p, plotter.XYs{{X: 0, Y: 0}, {X: 1, Y: 1}}, grey, true, "chance"); err != nil {
+		return nil, err
+	}
+	if err := line(p, xys, blue, false, "model"); err != nil {
+		return nil, err
+	}
+	p.Legend.Top, p.Legend.Left = false, false
+	p.X.Min, p.X.Max, p.Y.Min, p.Y.Max = 0, 1, 0, 1
+	return p, nil
+}
+
+func curve(in Input) []evaluation.CurvePoint {
+	if !binaryScores(in) {
+		return nil
+	}
+	return evaluation.Curve(in.Y, in.Score)
+}
+
+func prPlot(in Input) (*plot.Plot, error) {
+	pts := curve(in)
+	if pts == nil {
+		return nil, nil
+	}
+	p := newPlot(fmt.Sprintf("Precision-recall (AP %.4f)", in.Metrics.AUCPR), "recall (completeness)", "precision (purity)")
+	xys := make(plotter.XYs, 0, len(pts))
+	for _, c := range pts[1:] {
+		xys = append(xys, plotter.XY{X: c.TPR, Y: c.Precision})
+	}
+	var pos int
+	for _, v := range in.Y {
+		pos += v
+	}
+	base := float64(pos) / float64(len(in.Y))
+	if err := line(p, plotter.XYs{{X: 0, Y: base}, {X: 1, Y: base}}, grey, true, "prevalence"); err != nil {
+		return nil, err
+	}
+	if err := line(p, xys, blue, false, "model"); err != nil {
+		return nil, err
+	}
+	p.Legend.Top, p.Legend.Left = false, true
+	p.X.Min, p.X.Max, p.Y.Min, p.Y.Max = 0, 1, 0, 1
+	return p, nil
+}
+
+// confusionGrid adapts a confusion matrix to plotter.GridXYZ (row 0 at the
+// top).
+type confusionGrid struct{ cm [][]int }
+
+func (g confusionGrid) Dims() (c, r int)   { return len(g.cm), len(g.cm) }
+func (g confusionGrid) Z(c, r int) float64 { return float64(g.cm[len(g.cm)-1-r][c]) }
+func (g confusionGrid) X(c int) float64    { return float64(c) }
+func (g confusionGrid) Y(r int) float64    { return float64(r) }
+
+func confusionPlot(in Input) (*plot.Plot, error) {
+	cm := in.Metrics.ConfusionMatrix
+	k := len(cm)
+	if k == 0 || k > confusionMaxSide {
+		return nil, nil
+	}
+	g := confusionGrid{cm}
+	var hi float64
+	for _, row := range cm {
+		for _, v := range row {
+			hi = max(hi, float64(v))
+		}
+	}
+	pal, err := brewer.GetPalette(brewer.TypeSequential, "Blues", 9)
+	if err != nil {
+		return nil, err
+	}
+	h := plotter.NewHeatMap(g, pal)
+	h.Min, h.Max = 0, max(hi, 1)
+	p := newPlot("Confusion matrix", "predicted class", "true class")
+	p.Add(h)
+	var labels plotter.XYLabels
+	for i := range k {
+		for j := range k {
+			labels.XYs = append(labels.XYs, plotter.XY{X: float64(j), Y: float64(k - 1 - i)})
+			labels.Labels = append(labels.Labels, strconv.Itoa(cm[i][j]))
+		}
+	}
+	l, err := plotter.NewLabels(labels)
+	if err != nil {
+		return nil, err
+	}
+	p.Add(l)
+	names := in.Metrics.Classes
+	xt, yt := make([]plot.Tick, k), make([]plot.Tick, k)
+	for i := range k {
+		name := strconv.Itoa(i)
+		if i < len(names) {
+			name = names[i]
+		}
+		xt[i] = plot.Tick{Value: float64(i), Label: name}
+		yt[k-1-i] = plot.Tick{Value: float64(k - 1 - i), Label: name}
+	}
+	p.X.Tick.Marker = plot.ConstantTicks(xt)
+	p.Y.Tick.Marker = plot.ConstantTicks(yt)
+	return p, nil
+}
+
+func calibrationPlot(in Input) (*plot.Plot, error) {
+	if in.Calibration == nil || len(in.Calibration.Bins) == 0 {
+		return nil, nil
+	}
+	c := in.Calibration
+	p := newPlot(fmt.Sprintf("Calibration (ECE %.4f)", c.ECE), "mean predicted probability", "fraction of positives")
+	xys := make(plotter.XYs, len(c.Bins))
+	for i, b := range c.Bins {
+		xys[i] = plotter.XY{X: b.MeanPredicted, Y: b.FractionPositive}
+	}
+	if err := line(p, plotter.XYs{{X: 0, Y: 0}, {X: 1, Y: 1}}, grey, true, "perfect"); err != nil {
+		return nil, err
+	}
+	l, s, err := plotter.NewLinePoints(xys)
+	if err != nil {
+		return nil, err
+	}
+	l.Color, s.Color = blue, blue
+	p.Add(l, s)
+	p.Legend.Add("model", l, s)
+	p.Legend.Top = true
+	p.X.Min, p.X.Max, p.Y.Min, p.Y.Max = 0, 1, 0, 1
+	return p, nil
+}
+
+func thresholdPlot(in Input) (*plot.Plot, error) {
+	if in.Thresholds == nil || len(in.Thresholds.Curve) < 2 {
+		return nil, nil
+	}
+	pts := slices.Clone(in.Thresholds.Curve)
+	sort.Slice(pts, func(i, j int) bool { return pts[i].Threshold < pts[j].Threshold })
+	p := newPlot("Threshold curves", "decision threshold", "")
+	series := []struct {
+		name string
+		c    color.Color
+		get  func(evaluation.ThresholdPoint) float64
+	}{
+		{"precision (purity)", blue, func(t evaluation.ThresholdPoint) float64 { return t.Precision }},
+		{"recall (completeness)", orange, func(t evaluation.ThresholdPoint) float64 { return t.Recall }},
+		{"F1", green, func(t evaluation.ThresholdPoint) float64 { return t.F1 }},
+		{"false-positive rate", red, func(t evaluation.ThresholdPoint) float64 { return t.FPR }},
+	}
+	for _, s := range series {
+		xys := make(plotter.XYs, len(pts))
+		for i, t := range pts {
+			xys[i] = plotter.XY{X: t.Threshold, Y: s.get(t)}
+		}
+		if err := line(p, xys, s.c, false, s.name); err != nil {
+			return nil, err
+		}
+	}
+	if t := in.Metrics.Threshold; t > 0 {
+		if err := line(p, plotter.XYs{{X: t, Y: 0}, {X: t, Y: 1}}, grey, true, fmt.Sprintf("threshold %.3f", t)); err != nil {
+			return nil, err
+		}
+	}
+	p.Legend.Top, p.Legend.Left = false, true
+	p.X.Min, p.X.Max, p.Y.Min, p.Y.Max = 0, 1, 0, 1
+	return p, nil
+}
+
+func scorePlot(in Input) (*plot.Plot, error) {
+	if !binaryScores(in) {
+		return nil, nil
+	}
+	p := newPlot("Score distribution per class", "p("+in.Metrics.Classes[1]+")", "density")
+	for c, col := range []color.Color{blue, orange} {
+		var v plotter.Values
+		for i, y := range in.Y {
+			if y == c {
+				v = append(v, in.Score[i])
+			}
+		}
+		if len(v) == 0 {
+			continue
+		}
+		h, err := plotter.NewHist(v, 40)
+		if err != nil {
+			return nil, err
+		}
+		h.Normalize(1)
+		h.FillColor = color.RGBA{R: col.(color.RGBA).R, G: col.(color.RGBA).G, B: col.(color.RGBA).B, A: 110}
+		h.LineStyle.Color = col
+		p.Add(h)
+		p.Legend.Add(in.Metrics.Classes[c], h)
+	}
+	return p, nil
+}
+
+func foldPlot(in Input) (*plot.Plot, error) {
+	if in.CV == nil || len(in.CV.Folds) < 2 {
+		return nil, nil
+	}
+	metrics := []string{"accuracy", "precision", "recall", "f1_score", "auc_roc", "auc_pr"}
+	p := newPlot("Spread over "+strconv.Itoa(len(in.CV.Folds))+" folds", "", "value")
+	var ticks []plot.Tick
+	for i, name := range metrics {
+		var v plotter.Values
+		for _, f := range in.CV.Folds {
+			if x, ok := evaluation.MetricValue(f.Metrics, name); ok && !math.IsNaN(x) {
+				v = append(v, x)
+			}
+		}
+		if len(v) == 0 {
+			continue
+		}
+		b, err := plotter.NewBoxPlot(vg.Points(20), float64(i), v)
+		if err != nil {
+			return nil, err
+		}
+		p.Add(b)
+		ticks = append(ticks, plot.Tick{Value: float64(i), Label: name})
+	}
+	p.X.Tick.Marker = plot.ConstantTicks(ticks)
+	return p, nil
+}
+
+// metricRow is one line of the HTML metrics table.
+type metricRow struct {
+	Name, Value, Lower, Upper string
+}
+
+func format(v float64) string {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return "undefined"
+	}
+	return strconv.FormatFloat(v, 'f', 4, 64)
+}
+
+func (r *Report) html(in Input) ([]byte, error) {
+	var rows []metricRow
+	seen := map[string]bool{}
+	add := func(name string) {
+		v, ok := evaluation.MetricValue(in.Metrics, name)
+		if !ok || seen[name] {
+			return
+		}
+		seen[name] = true
+		row := metricRow{Name: name, Value: format(v)}
+		if iv, ok := in.Intervals[name]; ok {
+			row.Lower, row.Upper = format(iv.Lower), format(iv.Upper)
+		}
+		rows = append(rows, row)
+	}
+	for _, name := range evaluation.HeadlineMetrics {
+		add(name)
+	}
+	var rest []string
+	for name := range in.Metrics.CustomMetrics {
+		rest = append(rest, name)
+	}
+	slices.Sort(rest)
+	for _, name := range rest {
+		add(name)
+	}
+	type figure struct {
+		Name string
+		Src  template.URL
+	}
+	var figs []figure
+	for _, name := range r.Plots {
+		src := "data:image/png;base64," + base64.StdEncoding.EncodeToString(r.Files[name+".png"])
+		figs = append(figs, figure{Name: name, Src: template.URL(src)})
+	}
+	title := in.Title
+	if title == "" {
+		title = "Evaluation of " + in.ModelID
+	}
+	var buf bytes.Buffer
+	err := page.Execute(&buf, map[string]any{
+		"Title": title, "ModelID": in.ModelID, "Hash": in.TestSetHash, "Rows": in.Metrics.Support,
+		"Threshold": format(in.Metrics.Threshold), "Metrics": rows, "Figures": figs,
+		"Thresholds": in.Thresholds, "Calibration": in.Calibration, "CV": in.CV, "Slices": in.Slices,
+		"Latency": in.Latency, "Confidence": confidence(in.Intervals),
+	})
+	if err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+func confidence(iv map[string]evaluation.Interval) string {
+	for _, v := range iv {
+		return strconv.FormatFloat(100*v.Confidence, 'g', -1, 64) + " %"
+	}
+	return ""
+}
+
+var page = template.Must(template.New("report").Funcs(template.FuncMap{"f": format}).Parse(`<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>{{.Title}}</title>
+<style>
+body{font-family:system-ui,sans-serif;margin:2em;max-width:70em;color:#222}
+table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:.25em .6em;text-align:right}
+th{background:#f3f3f3}td:first-child,th:first-child{text-align:left}
+figure{display:inline-block;margin:.5em}img{max-width:34em}code{font-size:.9em}
+</style></head><body>
+<h1>{{.Title}}</h1>
+<p>Model <code>{{.ModelID}}</code> on {{.Rows}} rows{{if .Hash}} (test set SHA-256 <code>{{.Hash}}</code>){{end}};
+decision threshold {{.Threshold}}.</p>
+<h2>Metrics</h2>
+<table><tr><th>metric</th><th>value</th><th>lower {{.Confidence}}</th><th>upper</th></tr>
+{{range .Metrics}}<tr><td>{{.Name}}</td><td>{{.Value}}</td><td>{{.Lower}}</td><td>{{.Upper}}</td></tr>
+{{end}}</table>
+{{with .Thresholds}}<h2>Thresholds</h2>
+<table><tr><th>method</th><th>target</th><th>threshold</th><th>precision</th><th>recall</th><th>FPR</th><th>F1</th></tr>
+<tr><td>F1-optimal</td><td></td><td>{{f .F1.Threshold}}</td><td>{{f .F1.Precision}}</td><td>{{f .F1.Recall}}</td><td>{{f .F1.FPR}}</td><td>{{f .F1.F1}}</td></tr>
+<tr><td>Youden</td><td></td><td>{{f .Youden.Threshold}}</td><td>{{f .Youden.Precision}}</td><td>{{f .Youden.Recall}}</td><td>{{f .Youden.FPR}}</td><td>{{f .Youden.F1}}</td></tr>
+{{range .AtFPR}}<tr><td>fixed FPR{{if not .Reachable}} (unreachable){{end}}</td><td>{{f .Target}}</td><td>{{f .Threshold}}</td><td>{{f .Precision}}</td><td>{{f .Recall}}</td><td>{{f .FPR}}</td><td>{{f .F1}}</td></tr>
+{{end}}{{range .AtRecall}}<tr><td>fixed recall</td><td>{{f .Target}}</td><td>{{f .Threshold}}</td><td>{{f .Precision}}</td><td>{{f .Recall}}</td><td>{{f .FPR}}</td><td>{{f .F1}}</td></tr>
+{{end}}</table>{{end}}
+{{with .Calibration}}<h2>Calibration</h2><p>ECE {{f .ECE}}, MCE {{f .MCE}}, Brier score {{f .BrierScore}}.</p>{{end}}
+{{with .CV}}<h2>Cross-validation</h2><p>{{.Splitter}}, {{len .Folds}} folds on {{.Workers}} workers, {{printf "%.1f" .Seconds}} s.</p>
+<table><tr><th>metric</th><th>mean</th><th>std</th><th>min</th><th>max</th></tr>
+{{range $k, $v := .Summary}}<tr><td>{{$k}}</td><td>{{f $v.Mean}}</td><td>{{f $v.Std}}</td><td>{{f $v.Min}}</td><td>{{f $v.Max}}</td></tr>
+{{end}}</table>{{end}}
+{{with .Slices}}<h2>Slices</h2><table><tr><th>slice</th><th>rows</th><th>positives</th><th>accuracy</th><th>precision</th><th>recall</th><th>AUC ROC</th></tr>
+{{range .}}<tr><td>{{.Slice}}</td><td>{{.Rows}}</td><td>{{.Positives}}</td><td>{{f .Accuracy}}</td><td>{{f .Precision}}</td><td>{{f .Recall}}</td><td>{{f .AUCROC}}</td></tr>
+{{end}}</table>{{end}}
+{{with .Latency}}<h2>Latency</h2><p>per row p50 {{f .RowP50Ms}} ms, p95 {{f .RowP95Ms}} ms, p99 {{f .RowP99Ms}} ms;
+per batch of {{.BatchSize}} p50 {{f .BatchP50Ms}} ms, p95 {{f .BatchP95Ms}} ms, p99 {{f .BatchP99Ms}} ms;
+{{printf "%.0f" .RowsPerSecond}} rows/s{{if .ModelBytes}}; model {{.ModelBytes}} bytes, {{.Parameters}} parameters{{end}}.</p>{{end}}
+<h2>Plots</h2>
+{{range .Figures}}<figure><img alt="{{.Name}}" src="{{.Src}}"><figcaption>{{.Name}}</figcaption></figure>
+{{end}}
+</body></html>
+`))
