@@ -9,10 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
-	"os"
 	"path"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -56,6 +53,9 @@ type TrainingPipeline struct {
 	Retry RetryPolicy
 	// ScratchDir holds models while they are written (default os.TempDir()).
 	ScratchDir string
+	// ReadTable reads a dataset_path (default: dataset.Read for local files;
+	// s3:// paths are refused). The AWS runtime sets one that reads S3.
+	ReadTable func(ctx context.Context, path string) (*dataset.Table, error)
 	// Now and NewID are replaceable for tests.
 	Now   func() time.Time
 	NewID func(prefix string) string
@@ -112,49 +112,58 @@ func (p *TrainingPipeline) Submit(ctx context.Context, cfg TrainingConfig) (stor
 	return job, nil
 }
 
-// Run executes a QUEUED job to the end. On failure the job is marked FAILED
-// with the reason, anything half-registered is removed, and the error is
-// returned; the validation report is kept with the job either way.
+// Run executes a QUEUED job to the end, calling the stage functions
+// (ValidateData, Preprocess, TrainModel, Evaluate, Register) in order, as the
+// `training` state machine does. On failure MarkFailed marks the job FAILED
+// (CANCELLED when ctx was cancelled) with the reason and removes anything
+// half-registered, and the error is returned; the validation report is kept
+// with the job either way.
 func (p *TrainingPipeline) Run(ctx context.Context, jobID string) (*Result, error) {
 	job, err := p.Jobs.GetJob(ctx, jobID)
 	if err != nil {
 		return nil, fmt.Errorf("run job %s: %w", jobID, err)
 	}
-	var cfg TrainingConfig
-	if err := json.Unmarshal(job.Config, &cfg); err != nil {
-		return nil, fmt.Errorf("run job %s: decode config: %w", jobID, err)
-	}
-	if cfg, err = cfg.Normalize(); err != nil {
-		return nil, fmt.Errorf("run job %s: %w", jobID, err)
-	}
-	// A job found RUNNING was interrupted (a crash, a reclaimed instance): it
-	// resumes from its last checkpoint. A finished job is never run again.
-	start := store.JobUpdate{Status: store.Running, AddAttempt: true}
-	switch {
-	case job.Status.Terminal():
+	if job.Status.Terminal() {
 		return nil, fmt.Errorf("run job %s: %w: it is already %s", jobID, store.ErrConflict, job.Status)
-	case job.Status == store.Running:
-		start.Status = ""
 	}
-	if _, err := p.update(ctx, jobID, start); err != nil {
-		return nil, fmt.Errorf("run job %s: %w", jobID, err)
+	refs := Refs{JobID: jobID}
+	stages := []struct {
+		name string
+		fn   func(context.Context, Refs) (Refs, error)
+	}{
+		{StageValidate, p.ValidateData},
+		{StagePreprocess, p.Preprocess},
+		{StageTrain, p.TrainModel},
+		{StageEvaluate, p.Evaluate},
+		{StageRegister, p.Register},
 	}
-	run := &jobRun{p: p, id: jobID, cfg: cfg, modelID: p.newID("mdl"), rec: p.recorderFor(jobID),
-		res: &Result{JobID: jobID, Config: cfg, Artifacts: map[string]string{}, Stages: map[string]float64{}}}
-	res, runErr := run.execute(ctx)
-	if runErr != nil {
-		// Cleanup and the FAILED mark must happen even when ctx was cancelled.
-		bg := context.WithoutCancel(ctx)
-		_ = p.Artifacts.DeletePrefix(bg, modelPrefix(run.modelID))
-		status := store.Failed
-		if errors.Is(runErr, context.Canceled) {
-			status = store.Cancelled
+	for _, s := range stages {
+		if err := ctx.Err(); err != nil {
+			err = fmt.Errorf("job %s: before %s: %w", jobID, s.name, err)
+			return nil, p.failRun(ctx, refs, err)
 		}
-		_, _ = p.update(bg, jobID, store.JobUpdate{Status: status, Error: runErr.Error()})
-		_ = run.rec.Record(bg, tracking.Event{JobID: jobID, Kind: tracking.StageFinished, Stage: run.stage, Err: runErr.Error(), Time: p.now()})
-		return nil, runErr
+		next, err := s.fn(ctx, refs)
+		if err != nil {
+			if errors.Is(err, store.ErrConflict) && s.name == StageValidate {
+				return nil, fmt.Errorf("run job %s: %w", jobID, err)
+			}
+			return nil, p.failRun(ctx, refs, err)
+		}
+		refs = next
 	}
-	return res, nil
+	return p.LoadResult(ctx, refs)
+}
+
+// failRun marks the job failed after err and returns err.
+func (p *TrainingPipeline) failRun(ctx context.Context, refs Refs, err error) error {
+	// Cleanup and the FAILED mark must happen even when ctx was cancelled.
+	bg := context.WithoutCancel(ctx)
+	f := StageFailure{Error: StageErrorName(err), Cause: err.Error()}
+	if errors.Is(err, context.Canceled) {
+		f.Error = ErrorNameCancelled
+	}
+	_, _ = p.MarkFailed(bg, refs, f)
+	return err
 }
 
 // Train is Submit followed by Run.
@@ -164,296 +173,6 @@ func (p *TrainingPipeline) Train(ctx context.Context, cfg TrainingConfig) (*Resu
 		return nil, err
 	}
 	return p.Run(ctx, job.ID)
-}
-
-// jobRun carries one execution of the pipeline through its stages.
-type jobRun struct {
-	p       *TrainingPipeline
-	id      string
-	cfg     TrainingConfig
-	modelID string
-	rec     tracking.Recorder
-	stage   string
-	res     *Result
-
-	table  *dataset.Table
-	data   *dataset.Dataset
-	split  dataset.Split
-	prep   nn.Preprocessing
-	weight []float64
-	train  *TrainResult
-	model  *nn.Model
-}
-
-func (r *jobRun) execute(ctx context.Context) (*Result, error) {
-	stages := []struct {
-		name string
-		fn   func(context.Context) error
-	}{
-		{StageValidate, r.validate},
-		{StagePreprocess, r.preprocess},
-		{StageTrain, r.trainModel},
-		{StageEvaluate, r.evaluate},
-		{StageRegister, r.register},
-	}
-	for _, s := range stages {
-		if err := ctx.Err(); err != nil {
-			return nil, fmt.Errorf("job %s: before %s: %w", r.id, s.name, err)
-		}
-		r.stage = s.name
-		if _, err := r.p.update(ctx, r.id, store.JobUpdate{Stage: s.name}); err != nil {
-			return nil, fmt.Errorf("job %s: %w", r.id, err)
-		}
-		start := time.Now()
-		if s.name != StageTrain { // the trainer reports its own stage with epochs
-			r.event(ctx, tracking.Event{Kind: tracking.StageStarted, Stage: s.name})
-		}
-		if err := s.fn(ctx); err != nil {
-			return nil, fmt.Errorf("%s: %w", s.name, err)
-		}
-		r.res.Stages[s.name] = time.Since(start).Seconds()
-		if s.name != StageTrain {
-			r.event(ctx, tracking.Event{Kind: tracking.StageFinished, Stage: s.name})
-		}
-	}
-	return r.res, nil
-}
-
-func (r *jobRun) event(ctx context.Context, e tracking.Event) {
-	e.JobID = r.id
-	e.Time = r.p.now()
-	_ = r.rec.Record(ctx, e)
-}
-
-func (r *jobRun) validate(ctx context.Context) error {
-	p := strings.TrimSpace(r.cfg.DatasetPath)
-	if strings.HasPrefix(p, "s3://") {
-		return fmt.Errorf("%w: %s: s3:// paths are read by the AWS runtime; the embedded runtime reads local files", ErrDataPath, p)
-	}
-	table, err := dataset.Read(ctx, p)
-	if err != nil {
-		return err
-	}
-	data, err := table.Select(dataset.SelectOptions{Target: r.cfg.TargetColumn, Positive: r.cfg.PositiveClass, Features: r.cfg.Features})
-	if err != nil {
-		return err
-	}
-	v := r.p.Validator
-	if r.cfg.Leakage == "warning" {
-		v.Options.LeakageSeverity = SeverityWarning
-	}
-	report := v.Validate(ctx, table, data)
-	if report.Err() == nil {
-		split, err := dataset.StratifiedSplit(data, r.cfg.ValidationSplit, r.cfg.TestSplit, r.cfg.Seed)
-		if err != nil {
-			return err
-		}
-		v.CheckSplit(ctx, report, split)
-		r.split = split
-	}
-	r.res.Validation = report
-	if err := r.putJSON(ctx, "validation_report", jobKey(r.id, "validation_report.json"), report); err != nil {
-		return err
-	}
-	for _, f := range report.Findings {
-		if f.Severity == SeverityWarning {
-			r.res.Warnings = append(r.res.Warnings, f)
-			r.event(ctx, tracking.Event{Kind: tracking.Log, Stage: StageValidate, Message: "warning: " + f.Message})
-		}
-	}
-	if err := report.Err(); err != nil {
-		return err
-	}
-	r.table, r.data = table, data
-	return nil
-}
-
-func (r *jobRun) preprocess(context.Context) error {
-	prep, err := r.p.Preprocessor.Fit(r.split.Train)
-	if err != nil {
-		return err
-	}
-	r.prep = prep
-	w, err := classWeights(r.cfg.ClassWeights, r.split.Train)
-	if err != nil {
-		return err
-	}
-	r.weight = w
-	return nil
-}
-
-func (r *jobRun) examples(d *dataset.Dataset) (Examples, error) {
-	x, err := r.p.Preprocessor.Transform(r.prep, d)
-	if err != nil {
-		return Examples{}, err
-	}
-	return Examples{X: x, Y: d.Y, Rows: d.Rows, Features: len(d.FeatureNames)}, nil
-}
-
-func (r *jobRun) trainModel(ctx context.Context) error {
-	classes := len(r.data.Classes)
-	if r.cfg.LossFunction == "binary_cross_entropy" && classes > 2 {
-		return fmt.Errorf("%w: loss_function: binary_cross_entropy needs two classes, target %q has %d (use cross_entropy, or set positive_class)",
-			ErrInvalidConfig, r.cfg.TargetColumn, classes)
-	}
-	train, err := r.examples(r.split.Train)
-	if err != nil {
-		return err
-	}
-	val, err := r.examples(r.split.Validation)
-	if err != nil {
-		return err
-	}
-	trainer := ModelTrainer{Recorder: r.rec, Checkpoints: artifactCheckpointer{r.p.Artifacts}}
-	start := time.Now()
-	res, err := trainer.Train(ctx, TrainInput{JobID: r.id, Config: r.cfg, Classes: classes, ClassWeights: r.weight, Train: train, Validation: val})
-	if err != nil {
-		return err
-	}
-	r.train = res
-	r.res.Training = TrainingSummary{EpochsRun: res.EpochsRun, BestEpoch: res.BestEpoch, StopReason: res.StopReason,
-		ResumedFrom: res.ResumedFrom, Seconds: time.Since(start).Seconds(), History: res.History}
-	return r.putJSON(ctx, "history", jobKey(r.id, "history.json"), res.History)
-}
-
-func (r *jobRun) evaluate(ctx context.Context) error {
-	positive := ""
-	if r.data.Positive >= 0 {
-		positive = r.data.Classes[r.data.Positive]
-	}
-	r.model = &nn.Model{
-		Manifest: nn.Manifest{
-			FormatVersion: 1, ModelID: r.modelID, Name: r.modelName(), ModelType: r.cfg.ModelType, Backend: "gonum",
-			Architecture: r.train.Spec, Features: r.data.FeatureNames, Target: r.data.Target, Classes: r.data.Classes,
-			PositiveClass: positive, Preprocessing: r.prep, DataHash: r.table.Hash, TrainingConfig: r.cfg.JSON(),
-			CodeVersion: nn.Version(), CreatedAt: r.p.now().UTC(),
-		},
-		Net: r.train.Net,
-	}
-	threshold, err := r.chooseThreshold(ctx)
-	if err != nil {
-		return err
-	}
-	r.model.Manifest.Threshold = threshold
-	r.res.Threshold = threshold
-	metrics, _, err := r.p.Evaluator.Evaluate(ctx, r.model, r.split.Test, threshold)
-	if err != nil {
-		return err
-	}
-	r.res.Metrics = metrics
-	return r.putJSON(ctx, "metrics", jobKey(r.id, "metrics.json"), metrics)
-}
-
-// chooseThreshold picks the binary decision threshold on the validation
-// split (never on the test split, which stays untouched for the metrics).
-func (r *jobRun) chooseThreshold(ctx context.Context) (float64, error) {
-	if r.data.Positive < 0 {
-		return 0, nil
-	}
-	if fixed, err := r.cfg.Threshold(); err != nil || fixed > 0 {
-		return fixed, err
-	}
-	val := r.split.Validation
-	proba, err := r.model.PredictProba(ctx, val.X, val.Rows)
-	if err != nil {
-		return 0, err
-	}
-	score := make([]float64, val.Rows)
-	for i := range score {
-		score[i] = proba[2*i+1]
-	}
-	var t float64
-	if r.cfg.DecisionThreshold == "youden" {
-		t = evaluation.YoudenThreshold(val.Y, score)
-	} else {
-		t, _ = evaluation.BestF1Threshold(val.Y, score)
-	}
-	if math.IsNaN(t) || t <= 0 || t > 1 {
-		// No usable optimum (a one-class validation split, saturated scores):
-		// fall back to the conventional 0.5 and say so.
-		r.event(ctx, tracking.Event{Kind: tracking.Log, Stage: StageEvaluate,
-			Message: fmt.Sprintf("decision threshold by %s is %v on the validation split; using 0.5", r.cfg.DecisionThreshold, t)})
-		t = evaluation.DefaultThreshold
-	}
-	return t, nil
-}
-
-func (r *jobRun) register(ctx context.Context) error {
-	metrics, err := json.Marshal(r.res.Metrics)
-	if err != nil {
-		return fmt.Errorf("encode metrics: %w", err)
-	}
-	r.model.Manifest.Metrics = metrics
-	scratch, err := os.MkdirTemp(r.p.ScratchDir, "orrery-model-*")
-	if err != nil {
-		return fmt.Errorf("scratch dir: %w", err)
-	}
-	defer os.RemoveAll(scratch)
-	dir := filepath.Join(scratch, r.modelID)
-	if err := nn.SaveDir(dir, r.model); err != nil {
-		return err
-	}
-	// Read the model back and check it predicts exactly what was evaluated:
-	// what is registered is what was measured.
-	loaded, err := nn.LoadDir(dir)
-	if err != nil {
-		return fmt.Errorf("verify saved model: %w", err)
-	}
-	if err := samePredictions(ctx, r.model, loaded, r.split.Test); err != nil {
-		return err
-	}
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		return fmt.Errorf("list model files: %w", err)
-	}
-	prefix := modelPrefix(r.modelID)
-	for _, e := range entries {
-		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
-		if err != nil {
-			return fmt.Errorf("read model file %s: %w", e.Name(), err)
-		}
-		key := path.Join(prefix, e.Name())
-		if err := r.p.retry(ctx, "put "+key, func() error { return r.p.Artifacts.Put(ctx, key, bytes.NewReader(b)) }); err != nil {
-			return err
-		}
-	}
-	rec := store.Model{
-		ID: r.modelID, Name: r.model.Manifest.Name, JobID: r.id, ModelType: r.cfg.ModelType,
-		ArtifactKey: prefix, ArtifactURI: r.p.Artifacts.URI(prefix), Metrics: metrics,
-		DataHash: r.table.Hash, CreatedAt: r.p.now().UTC(),
-	}
-	if err := r.p.retry(ctx, "register model "+r.modelID, func() error { return r.p.Models.RegisterModel(ctx, rec) }); err != nil {
-		return err
-	}
-	r.res.ModelID = r.modelID
-	r.res.Artifacts["model"] = rec.ArtifactURI
-	r.res.Artifacts["manifest"] = r.p.Artifacts.URI(path.Join(prefix, "manifest.json"))
-	result, err := json.Marshal(r.res)
-	if err != nil {
-		return fmt.Errorf("encode result: %w", err)
-	}
-	_, err = r.p.update(ctx, r.id, store.JobUpdate{Status: store.Succeeded, ModelID: r.modelID, Result: result})
-	return err
-}
-
-func (r *jobRun) modelName() string {
-	if r.cfg.Name != "" {
-		return r.cfg.Name
-	}
-	base := strings.TrimSuffix(filepath.Base(r.cfg.DatasetPath), filepath.Ext(r.cfg.DatasetPath))
-	return base + "-" + r.cfg.ModelType
-}
-
-func (r *jobRun) putJSON(ctx context.Context, name, key string, v any) error {
-	b, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
-		return fmt.Errorf("encode %s: %w", name, err)
-	}
-	if err := r.p.retry(ctx, "put "+key, func() error { return r.p.Artifacts.Put(ctx, key, bytes.NewReader(b)) }); err != nil {
-		return err
-	}
-	r.res.Artifacts[name] = r.p.Artifacts.URI(key)
-	return nil
 }
 
 // samePredictions checks that two models give identical probabilities.

@@ -1,0 +1,790 @@
+package training
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/orrery-ml/orrery/shared/dataset"
+	"github.com/orrery-ml/orrery/shared/ml/evaluation"
+	"github.com/orrery-ml/orrery/shared/ml/nn"
+	"github.com/orrery-ml/orrery/shared/store"
+	"github.com/orrery-ml/orrery/shared/tracking"
+)
+
+// StageMarkFailed is the stage that records a failed job.
+const StageMarkFailed = "mark_failed"
+
+// Error names the stages' failures are known by in a state machine (the
+// Error a Catch or Retry matches); StageErrorName picks one for an error.
+const (
+	ErrorNameInvalidInput = "Orrery.InvalidInput"
+	ErrorNameConflict     = "Orrery.Conflict"
+	ErrorNameNotFound     = "Orrery.NotFound"
+	ErrorNameDiverged     = "Orrery.Diverged"
+	ErrorNameDataChanged  = "Orrery.DataChanged"
+	ErrorNameCancelled    = "Orrery.Cancelled"
+	ErrorNameStageFailed  = "Orrery.StageFailed"
+)
+
+var (
+	// ErrInvalidStage is returned for a stage request that names no stage
+	// or lacks the references the stage needs.
+	ErrInvalidStage = errors.New("training: invalid stage request")
+	// ErrDataChanged is returned when the data file a job validated has
+	// changed before a later stage read it.
+	ErrDataChanged = errors.New("training: data changed since validation")
+)
+
+// StageErrorName maps a stage's error to the error name a state machine sees.
+func StageErrorName(err error) string {
+	switch {
+	case errors.Is(err, context.Canceled):
+		return ErrorNameCancelled
+	case errors.Is(err, ErrDataChanged):
+		return ErrorNameDataChanged
+	case errors.Is(err, ErrDiverged):
+		return ErrorNameDiverged
+	case errors.Is(err, store.ErrConflict):
+		return ErrorNameConflict
+	case errors.Is(err, store.ErrNotFound):
+		return ErrorNameNotFound
+	case errors.Is(err, ErrInvalidConfig), errors.Is(err, ErrInvalidData), errors.Is(err, ErrDataPath),
+		errors.Is(err, ErrInvalidExamples), errors.Is(err, ErrInvalidStage), errors.Is(err, store.ErrInvalid):
+		return ErrorNameInvalidInput
+	}
+	return ErrorNameStageFailed
+}
+
+// Refs are what the stages of one training job pass each other: the job id
+// and references to the artifacts written so far (keys in the artifact
+// store), never the data itself. Each stage takes the Refs of the stage
+// before it and returns them with its own additions; all of it is JSON, so
+// it travels through a state machine unchanged.
+type Refs struct {
+	JobID string `json:"job_id"`
+	// DataHash is the SHA-256 of the data file ValidateData checked; later
+	// stages refuse a file that no longer matches it.
+	DataHash         string  `json:"data_hash,omitempty"`
+	ReportKey        string  `json:"validation_report_key,omitempty"`
+	PreprocessingKey string  `json:"preprocessing_key,omitempty"`
+	NetworkKey       string  `json:"network_key,omitempty"`
+	HistoryKey       string  `json:"history_key,omitempty"`
+	TrainingKey      string  `json:"training_key,omitempty"`
+	MetricsKey       string  `json:"metrics_key,omitempty"`
+	Threshold        float64 `json:"decision_threshold,omitempty"`
+	// ModelID is chosen by Evaluate and registered by Register.
+	ModelID  string `json:"model_id,omitempty"`
+	ModelURI string `json:"model_uri,omitempty"`
+	// StageSeconds is each finished stage's wall time.
+	StageSeconds map[string]float64 `json:"stage_seconds,omitempty"`
+}
+
+// StageFailure is the error a failed stage left, as a state machine's Catch
+// hands it on ({"Error": ..., "Cause": ...}).
+type StageFailure struct {
+	Error string `json:"Error"`
+	Cause string `json:"Cause"`
+}
+
+// StageRequest is the JSON a stage handler receives: which stage, the Refs so
+// far, and for mark_failed the failure.
+type StageRequest struct {
+	Stage   string        `json:"stage"`
+	Refs    Refs          `json:"refs"`
+	Failure *StageFailure `json:"error,omitempty"`
+}
+
+// RunStage runs the stage req names; it is what the `stages` Lambda and the
+// local executor's task handlers call.
+func (p *TrainingPipeline) RunStage(ctx context.Context, req StageRequest) (Refs, error) {
+	switch req.Stage {
+	case StageValidate:
+		return p.ValidateData(ctx, req.Refs)
+	case StagePreprocess:
+		return p.Preprocess(ctx, req.Refs)
+	case StageTrain:
+		return p.TrainModel(ctx, req.Refs)
+	case StageEvaluate:
+		return p.Evaluate(ctx, req.Refs)
+	case StageRegister:
+		return p.Register(ctx, req.Refs)
+	case StageMarkFailed:
+		f := StageFailure{Error: ErrorNameStageFailed, Cause: "unknown failure"}
+		if req.Failure != nil {
+			f = *req.Failure
+		}
+		return p.MarkFailed(ctx, req.Refs, f)
+	}
+	return req.Refs, fmt.Errorf("%w: unknown stage %q (validate, preprocess, train, evaluate, register, mark_failed)", ErrInvalidStage, req.Stage)
+}
+
+// stageRun carries one stage of one job.
+type stageRun struct {
+	p     *TrainingPipeline
+	name  string
+	refs  Refs
+	cfg   TrainingConfig
+	rec   tracking.Recorder
+	start time.Time
+}
+
+// begin records that stage name of refs.JobID starts (with the extra job
+// update u) and decodes the job's configuration. A finished job is
+// store.ErrConflict: a late or repeated stage never moves it.
+func (p *TrainingPipeline) begin(ctx context.Context, refs Refs, name string, u store.JobUpdate) (*stageRun, error) {
+	if refs.JobID == "" {
+		return nil, fmt.Errorf("%s: %w: refs.job_id is required", name, ErrInvalidStage)
+	}
+	u.Stage = name
+	job, err := p.update(ctx, refs.JobID, u)
+	if err != nil {
+		return nil, fmt.Errorf("%s job %s: %w", name, refs.JobID, err)
+	}
+	var cfg TrainingConfig
+	if err := json.Unmarshal(job.Config, &cfg); err != nil {
+		return nil, fmt.Errorf("%s job %s: decode config: %w", name, refs.JobID, err)
+	}
+	if cfg, err = cfg.Normalize(); err != nil {
+		return nil, fmt.Errorf("%s job %s: %w", name, refs.JobID, err)
+	}
+	s := &stageRun{p: p, name: name, refs: refs, cfg: cfg, rec: p.recorderFor(refs.JobID), start: time.Now()}
+	if name != StageTrain { // the trainer reports its own stage with epochs
+		s.event(ctx, tracking.Event{Kind: tracking.StageStarted, Stage: name})
+	}
+	return s, nil
+}
+
+// end records the stage's time and returns the updated refs.
+func (s *stageRun) end(ctx context.Context) Refs {
+	seconds := make(map[string]float64, len(s.refs.StageSeconds)+1)
+	for k, v := range s.refs.StageSeconds {
+		seconds[k] = v
+	}
+	seconds[s.name] = time.Since(s.start).Seconds()
+	s.refs.StageSeconds = seconds
+	if s.name != StageTrain {
+		s.event(ctx, tracking.Event{Kind: tracking.StageFinished, Stage: s.name})
+	}
+	return s.refs
+}
+
+func (s *stageRun) event(ctx context.Context, e tracking.Event) {
+	e.JobID = s.refs.JobID
+	e.Time = s.p.now()
+	_ = s.rec.Record(ctx, e)
+}
+
+func (s *stageRun) fail(err error) error { return fmt.Errorf("%s: %w", s.name, err) }
+
+// jobData is the data a stage rebuilds from the job's configuration: the
+// file, the selected data set and the stratified split (a pure function of
+// the data and the seed, so every stage sees the same split).
+type jobData struct {
+	table *dataset.Table
+	data  *dataset.Dataset
+	split dataset.Split
+}
+
+func (p *TrainingPipeline) readTable(ctx context.Context, dataPath string) (*dataset.Table, error) {
+	dataPath = strings.TrimSpace(dataPath)
+	if p.ReadTable != nil {
+		return p.ReadTable(ctx, dataPath)
+	}
+	if strings.HasPrefix(dataPath, "s3://") {
+		return nil, fmt.Errorf("%w: %s: s3:// paths are read by the AWS runtime; the embedded runtime reads local files", ErrDataPath, dataPath)
+	}
+	return dataset.Read(ctx, dataPath)
+}
+
+func (s *stageRun) load(ctx context.Context) (*jobData, error) {
+	table, err := s.p.readTable(ctx, s.cfg.DatasetPath)
+	if err != nil {
+		return nil, err
+	}
+	if s.refs.DataHash != "" && table.Hash != s.refs.DataHash {
+		return nil, fmt.Errorf("%w: %s had SHA-256 %s when validated, %s now", ErrDataChanged, s.cfg.DatasetPath, s.refs.DataHash, table.Hash)
+	}
+	data, err := table.Select(dataset.SelectOptions{Target: s.cfg.TargetColumn, Positive: s.cfg.PositiveClass, Features: s.cfg.Features})
+	if err != nil {
+		return nil, err
+	}
+	split, err := dataset.StratifiedSplit(data, s.cfg.ValidationSplit, s.cfg.TestSplit, s.cfg.Seed)
+	if err != nil {
+		return nil, err
+	}
+	return &jobData{table: table, data: data, split: split}, nil
+}
+
+func need(stage string, refs map[string]string) error {
+	for name, v := range refs {
+		if v == "" {
+			return fmt.Errorf("%s: %w: refs.%s is required (run the stages in order)", stage, ErrInvalidStage, name)
+		}
+	}
+	return nil
+}
+
+// ValidateData is the first stage: it marks the job RUNNING (counting an
+// attempt; a job found RUNNING was interrupted and resumes), reads the data,
+// runs the ValidationPipeline on it and on the stratified split, and saves
+// the report. Error findings fail the stage with ErrInvalidData; the report
+// is kept either way.
+func (p *TrainingPipeline) ValidateData(ctx context.Context, refs Refs) (Refs, error) {
+	if refs.JobID == "" {
+		return refs, fmt.Errorf("%s: %w: refs.job_id is required", StageValidate, ErrInvalidStage)
+	}
+	job, err := p.Jobs.GetJob(ctx, refs.JobID)
+	if err != nil {
+		return refs, fmt.Errorf("%s job %s: %w", StageValidate, refs.JobID, err)
+	}
+	u := store.JobUpdate{Status: store.Running, AddAttempt: true}
+	switch {
+	case job.Status.Terminal():
+		return refs, fmt.Errorf("%s job %s: %w: it is already %s", StageValidate, refs.JobID, store.ErrConflict, job.Status)
+	case job.Status == store.Running:
+		u.Status = ""
+	}
+	s, err := p.begin(ctx, Refs{JobID: refs.JobID}, StageValidate, u)
+	if err != nil {
+		return refs, err
+	}
+	table, err := p.readTable(ctx, s.cfg.DatasetPath)
+	if err != nil {
+		return refs, s.fail(err)
+	}
+	data, err := table.Select(dataset.SelectOptions{Target: s.cfg.TargetColumn, Positive: s.cfg.PositiveClass, Features: s.cfg.Features})
+	if err != nil {
+		return refs, s.fail(err)
+	}
+	v := p.Validator
+	if s.cfg.Leakage == "warning" {
+		v.Options.LeakageSeverity = SeverityWarning
+	}
+	report := v.Validate(ctx, table, data)
+	if report.Err() == nil {
+		split, err := dataset.StratifiedSplit(data, s.cfg.ValidationSplit, s.cfg.TestSplit, s.cfg.Seed)
+		if err != nil {
+			return refs, s.fail(err)
+		}
+		v.CheckSplit(ctx, report, split)
+	}
+	key := jobKey(refs.JobID, "validation_report.json")
+	if err := p.putJSON(ctx, key, report); err != nil {
+		return refs, s.fail(err)
+	}
+	for _, f := range report.Findings {
+		if f.Severity == SeverityWarning {
+			s.event(ctx, tracking.Event{Kind: tracking.Log, Stage: StageValidate, Message: "warning: " + f.Message})
+		}
+	}
+	if err := report.Err(); err != nil {
+		return refs, s.fail(err)
+	}
+	s.refs.DataHash, s.refs.ReportKey = table.Hash, key
+	return s.end(ctx), nil
+}
+
+// preprocessing is the artifact Preprocess writes.
+type preprocessing struct {
+	Transform    nn.Preprocessing `json:"transform"`
+	ClassWeights []float64        `json:"class_weights"`
+}
+
+// Preprocess fits the feature transform (DataPreprocessor) and the class
+// weights on the training split and saves them.
+func (p *TrainingPipeline) Preprocess(ctx context.Context, refs Refs) (Refs, error) {
+	if err := need(StagePreprocess, map[string]string{"data_hash": refs.DataHash}); err != nil {
+		return refs, err
+	}
+	s, err := p.begin(ctx, refs, StagePreprocess, store.JobUpdate{})
+	if err != nil {
+		return refs, err
+	}
+	d, err := s.load(ctx)
+	if err != nil {
+		return refs, s.fail(err)
+	}
+	prep, err := p.Preprocessor.Fit(d.split.Train)
+	if err != nil {
+		return refs, s.fail(err)
+	}
+	w, err := classWeights(s.cfg.ClassWeights, d.split.Train)
+	if err != nil {
+		return refs, s.fail(err)
+	}
+	key := jobKey(refs.JobID, "preprocessing.json")
+	if err := p.putJSON(ctx, key, preprocessing{Transform: prep, ClassWeights: w}); err != nil {
+		return refs, s.fail(err)
+	}
+	s.refs.PreprocessingKey = key
+	return s.end(ctx), nil
+}
+
+func (s *stageRun) preprocessing(ctx context.Context) (preprocessing, error) {
+	var pp preprocessing
+	if err := s.p.getJSON(ctx, s.refs.PreprocessingKey, &pp); err != nil {
+		return pp, err
+	}
+	if err := pp.Transform.Check(); err != nil {
+		return pp, fmt.Errorf("%s: %w", s.refs.PreprocessingKey, err)
+	}
+	return pp, nil
+}
+
+func (p *TrainingPipeline) examples(prep nn.Preprocessing, d *dataset.Dataset) (Examples, error) {
+	x, err := p.Preprocessor.Transform(prep, d)
+	if err != nil {
+		return Examples{}, err
+	}
+	return Examples{X: x, Y: d.Y, Rows: d.Rows, Features: len(d.FeatureNames)}, nil
+}
+
+// specMetadata is the safetensors metadata key that holds the network's Spec.
+const specMetadata = "orrery.spec"
+
+// TrainModel trains the network with ModelTrainer — checkpointing after
+// every epoch to the artifact store, so a retried or reclaimed run resumes —
+// and saves the weights (safetensors, the Spec in the metadata), the
+// per-epoch history and a training summary. It is the stage an AWS Batch job
+// runs.
+func (p *TrainingPipeline) TrainModel(ctx context.Context, refs Refs) (Refs, error) {
+	if err := need(StageTrain, map[string]string{"data_hash": refs.DataHash, "preprocessing_key": refs.PreprocessingKey}); err != nil {
+		return refs, err
+	}
+	s, err := p.begin(ctx, refs, StageTrain, store.JobUpdate{})
+	if err != nil {
+		return refs, err
+	}
+	d, err := s.load(ctx)
+	if err != nil {
+		return refs, s.fail(err)
+	}
+	pp, err := s.preprocessing(ctx)
+	if err != nil {
+		return refs, s.fail(err)
+	}
+	classes := len(d.data.Classes)
+	if s.cfg.LossFunction == "binary_cross_entropy" && classes > 2 {
+		return refs, s.fail(fmt.Errorf("%w: loss_function: binary_cross_entropy needs two classes, target %q has %d (use cross_entropy, or set positive_class)",
+			ErrInvalidConfig, s.cfg.TargetColumn, classes))
+	}
+	train, err := p.examples(pp.Transform, d.split.Train)
+	if err != nil {
+		return refs, s.fail(err)
+	}
+	val, err := p.examples(pp.Transform, d.split.Validation)
+	if err != nil {
+		return refs, s.fail(err)
+	}
+	trainer := ModelTrainer{Recorder: s.rec, Checkpoints: artifactCheckpointer{p.Artifacts}}
+	start := time.Now()
+	res, err := trainer.Train(ctx, TrainInput{JobID: refs.JobID, Config: s.cfg, Classes: classes, ClassWeights: pp.ClassWeights, Train: train, Validation: val})
+	if err != nil {
+		return refs, s.fail(err)
+	}
+	spec, err := json.Marshal(res.Spec)
+	if err != nil {
+		return refs, s.fail(fmt.Errorf("encode spec: %w", err))
+	}
+	var weights bytes.Buffer
+	if err := nn.WriteSafetensors(&weights, res.Net.Tensors(), map[string]string{specMetadata: string(spec)}, nn.F64); err != nil {
+		return refs, s.fail(err)
+	}
+	netKey := jobKey(refs.JobID, "network.safetensors")
+	if err := p.retry(ctx, "put "+netKey, func() error { return p.Artifacts.Put(ctx, netKey, bytes.NewReader(weights.Bytes())) }); err != nil {
+		return refs, s.fail(err)
+	}
+	summary := TrainingSummary{EpochsRun: res.EpochsRun, BestEpoch: res.BestEpoch, StopReason: res.StopReason,
+		ResumedFrom: res.ResumedFrom, Seconds: time.Since(start).Seconds(), History: res.History}
+	histKey, sumKey := jobKey(refs.JobID, "history.json"), jobKey(refs.JobID, "training.json")
+	if err := p.putJSON(ctx, histKey, res.History); err != nil {
+		return refs, s.fail(err)
+	}
+	if err := p.putJSON(ctx, sumKey, summary); err != nil {
+		return refs, s.fail(err)
+	}
+	s.refs.NetworkKey, s.refs.HistoryKey, s.refs.TrainingKey = netKey, histKey, sumKey
+	return s.end(ctx), nil
+}
+
+// model rebuilds the trained model from the job's artifacts.
+func (s *stageRun) model(ctx context.Context, d *jobData) (*nn.Model, error) {
+	pp, err := s.preprocessing(ctx)
+	if err != nil {
+		return nil, err
+	}
+	raw, err := s.p.getBytes(ctx, s.refs.NetworkKey)
+	if err != nil {
+		return nil, err
+	}
+	tensors, meta, err := nn.ReadSafetensors(bytes.NewReader(raw))
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", s.refs.NetworkKey, err)
+	}
+	var spec nn.Spec
+	if err := json.Unmarshal([]byte(meta[specMetadata]), &spec); err != nil {
+		return nil, fmt.Errorf("read %s: spec metadata: %w", s.refs.NetworkKey, err)
+	}
+	net, err := nn.FromTensors(spec, tensors)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", s.refs.NetworkKey, err)
+	}
+	positive := ""
+	if d.data.Positive >= 0 {
+		positive = d.data.Classes[d.data.Positive]
+	}
+	return &nn.Model{
+		Manifest: nn.Manifest{
+			FormatVersion: 1, ModelID: s.refs.ModelID, Name: s.modelName(), ModelType: s.cfg.ModelType, Backend: "gonum",
+			Architecture: spec, Features: d.data.FeatureNames, Target: d.data.Target, Classes: d.data.Classes,
+			PositiveClass: positive, Preprocessing: pp.Transform, DataHash: d.table.Hash, TrainingConfig: s.cfg.JSON(),
+			CodeVersion: nn.Version(), Threshold: s.refs.Threshold,
+		},
+		Net: net,
+	}, nil
+}
+
+func (s *stageRun) modelName() string {
+	if s.cfg.Name != "" {
+		return s.cfg.Name
+	}
+	base := strings.TrimSuffix(filepath.Base(s.cfg.DatasetPath), filepath.Ext(s.cfg.DatasetPath))
+	return base + "-" + s.cfg.ModelType
+}
+
+// Evaluate chooses the decision threshold on the validation split (never on
+// the test split), measures the model on the untouched test split, saves the
+// metrics, and picks the id the model will be registered under.
+func (p *TrainingPipeline) Evaluate(ctx context.Context, refs Refs) (Refs, error) {
+	if err := need(StageEvaluate, map[string]string{"data_hash": refs.DataHash, "preprocessing_key": refs.PreprocessingKey,
+		"network_key": refs.NetworkKey}); err != nil {
+		return refs, err
+	}
+	s, err := p.begin(ctx, refs, StageEvaluate, store.JobUpdate{})
+	if err != nil {
+		return refs, err
+	}
+	if s.refs.ModelID == "" {
+		s.refs.ModelID = p.newID("mdl")
+	}
+	d, err := s.load(ctx)
+	if err != nil {
+		return refs, s.fail(err)
+	}
+	model, err := s.model(ctx, d)
+	if err != nil {
+		return refs, s.fail(err)
+	}
+	threshold, err := s.chooseThreshold(ctx, model, d)
+	if err != nil {
+		return refs, s.fail(err)
+	}
+	metrics, _, err := p.Evaluator.Evaluate(ctx, model, d.split.Test, threshold)
+	if err != nil {
+		return refs, s.fail(err)
+	}
+	key := jobKey(refs.JobID, "metrics.json")
+	if err := p.putJSON(ctx, key, metrics); err != nil {
+		return refs, s.fail(err)
+	}
+	s.refs.MetricsKey, s.refs.Threshold = key, threshold
+	return s.end(ctx), nil
+}
+
+// chooseThreshold picks the binary decision threshold on the validation
+// split (never on the test split, which stays untouched for the metrics).
+func (s *stageRun) chooseThreshold(ctx context.Context, model *nn.Model, d *jobData) (float64, error) {
+	if d.data.Positive < 0 {
+		return 0, nil
+	}
+	if fixed, err := s.cfg.Threshold(); err != nil || fixed > 0 {
+		return fixed, err
+	}
+	val := d.split.Validation
+	proba, err := model.PredictProba(ctx, val.X, val.Rows)
+	if err != nil {
+		return 0, err
+	}
+	score := make([]float64, val.Rows)
+	for i := range score {
+		score[i] = proba[2*i+1]
+	}
+	var t float64
+	if s.cfg.DecisionThreshold == "youden" {
+		t = evaluation.YoudenThreshold(val.Y, score)
+	} else {
+		t, _ = evaluation.BestF1Threshold(val.Y, score)
+	}
+	if math.IsNaN(t) || t <= 0 || t > 1 {
+		// No usable optimum (a one-class validation split, saturated scores):
+		// fall back to the conventional 0.5 and say so.
+		s.event(ctx, tracking.Event{Kind: tracking.Log, Stage: StageEvaluate,
+			Message: fmt.Sprintf("decision threshold by %s is %v on the validation split; using 0.5", s.cfg.DecisionThreshold, t)})
+		t = evaluation.DefaultThreshold
+	}
+	return t, nil
+}
+
+// Register writes the model directory (manifest, weights, SHA256SUMS),
+// reads it back and checks it predicts exactly what was evaluated, uploads
+// it, registers the model, and marks the job SUCCEEDED with its Result.
+// Registering a model this job registered before is not an error, so a
+// retried Register finishes the job instead of failing it.
+func (p *TrainingPipeline) Register(ctx context.Context, refs Refs) (Refs, error) {
+	if err := need(StageRegister, map[string]string{"data_hash": refs.DataHash, "preprocessing_key": refs.PreprocessingKey,
+		"network_key": refs.NetworkKey, "metrics_key": refs.MetricsKey, "model_id": refs.ModelID}); err != nil {
+		return refs, err
+	}
+	s, err := p.begin(ctx, refs, StageRegister, store.JobUpdate{})
+	if err != nil {
+		return refs, err
+	}
+	d, err := s.load(ctx)
+	if err != nil {
+		return refs, s.fail(err)
+	}
+	model, err := s.model(ctx, d)
+	if err != nil {
+		return refs, s.fail(err)
+	}
+	metrics, err := p.getBytes(ctx, refs.MetricsKey)
+	if err != nil {
+		return refs, s.fail(err)
+	}
+	model.Manifest.Metrics = json.RawMessage(compactJSON(metrics))
+	model.Manifest.CreatedAt = p.now().UTC()
+	prefix := modelPrefix(refs.ModelID)
+	if err := p.uploadModel(ctx, model, prefix, d.split.Test); err != nil {
+		return refs, s.fail(err)
+	}
+	rec := store.Model{
+		ID: refs.ModelID, Name: model.Manifest.Name, JobID: refs.JobID, ModelType: s.cfg.ModelType,
+		ArtifactKey: prefix, ArtifactURI: p.Artifacts.URI(prefix), Metrics: model.Manifest.Metrics,
+		DataHash: d.table.Hash, CreatedAt: p.now().UTC(),
+	}
+	err = p.retry(ctx, "register model "+refs.ModelID, func() error { return p.Models.RegisterModel(ctx, rec) })
+	if errors.Is(err, store.ErrConflict) {
+		if got, gerr := p.Models.GetModel(ctx, refs.ModelID); gerr == nil && got.JobID == refs.JobID {
+			err = nil
+		}
+	}
+	if err != nil {
+		return refs, s.fail(err)
+	}
+	s.refs.ModelURI = rec.ArtifactURI
+	out := s.end(ctx)
+	res, err := p.LoadResult(ctx, out)
+	if err != nil {
+		return refs, s.fail(err)
+	}
+	result, err := json.Marshal(res)
+	if err != nil {
+		return refs, s.fail(fmt.Errorf("encode result: %w", err))
+	}
+	if _, err := p.update(ctx, refs.JobID, store.JobUpdate{Status: store.Succeeded, ModelID: refs.ModelID, Result: result}); err != nil {
+		return refs, s.fail(err)
+	}
+	return out, nil
+}
+
+// uploadModel saves model to a scratch directory, checks the saved copy
+// predicts exactly like model on test, and uploads its files under prefix.
+func (p *TrainingPipeline) uploadModel(ctx context.Context, model *nn.Model, prefix string, test *dataset.Dataset) error {
+	scratch, err := os.MkdirTemp(p.ScratchDir, "orrery-model-*")
+	if err != nil {
+		return fmt.Errorf("scratch dir: %w", err)
+	}
+	defer os.RemoveAll(scratch)
+	dir := filepath.Join(scratch, model.Manifest.ModelID)
+	if err := nn.SaveDir(dir, model); err != nil {
+		return err
+	}
+	// Read the model back and check it predicts exactly what was evaluated:
+	// what is registered is what was measured.
+	loaded, err := nn.LoadDir(dir)
+	if err != nil {
+		return fmt.Errorf("verify saved model: %w", err)
+	}
+	if err := samePredictions(ctx, model, loaded, test); err != nil {
+		return err
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return fmt.Errorf("list model files: %w", err)
+	}
+	for _, e := range entries {
+		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		if err != nil {
+			return fmt.Errorf("read model file %s: %w", e.Name(), err)
+		}
+		key := path.Join(prefix, e.Name())
+		if err := p.retry(ctx, "put "+key, func() error { return p.Artifacts.Put(ctx, key, bytes.NewReader(b)) }); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// MarkFailed records a failed job: it removes model files that were written
+// but never registered, and moves the job to FAILED (CANCELLED when the
+// failure is ErrorNameCancelled) with the failure's message. A job that has
+// already finished is left as it is and nil returned, so a duplicated or
+// late failure never moves it.
+func (p *TrainingPipeline) MarkFailed(ctx context.Context, refs Refs, f StageFailure) (Refs, error) {
+	if refs.JobID == "" {
+		return refs, fmt.Errorf("%s: %w: refs.job_id is required", StageMarkFailed, ErrInvalidStage)
+	}
+	job, err := p.Jobs.GetJob(ctx, refs.JobID)
+	if err != nil {
+		return refs, fmt.Errorf("%s job %s: %w", StageMarkFailed, refs.JobID, err)
+	}
+	if job.Status.Terminal() {
+		return refs, nil
+	}
+	if refs.ModelID != "" {
+		if _, err := p.Models.GetModel(ctx, refs.ModelID); errors.Is(err, store.ErrNotFound) {
+			if err := p.Artifacts.DeletePrefix(ctx, modelPrefix(refs.ModelID)); err != nil {
+				return refs, fmt.Errorf("%s job %s: remove unregistered model %s: %w", StageMarkFailed, refs.JobID, refs.ModelID, err)
+			}
+		}
+	}
+	msg := failureMessage(f)
+	status := store.Failed
+	if f.Error == ErrorNameCancelled {
+		status = store.Cancelled
+	}
+	if _, err := p.update(ctx, refs.JobID, store.JobUpdate{Status: status, Error: msg}); err != nil {
+		if errors.Is(err, store.ErrConflict) {
+			return refs, nil
+		}
+		return refs, fmt.Errorf("%s job %s: %w", StageMarkFailed, refs.JobID, err)
+	}
+	_ = p.recorderFor(refs.JobID).Record(ctx, tracking.Event{JobID: refs.JobID, Kind: tracking.StageFinished, Stage: job.Stage, Err: msg, Time: p.now()})
+	return refs, nil
+}
+
+// failureMessage turns a state machine failure into one line for the job
+// record: the Lambda runtime's {"errorMessage": ...} cause is unwrapped.
+func failureMessage(f StageFailure) string {
+	cause := strings.TrimSpace(f.Cause)
+	var lambdaErr struct {
+		ErrorMessage string `json:"errorMessage"`
+	}
+	if json.Unmarshal([]byte(cause), &lambdaErr) == nil && lambdaErr.ErrorMessage != "" {
+		cause = lambdaErr.ErrorMessage
+	}
+	switch {
+	case cause == "":
+		return f.Error
+	case f.Error == "" || strings.HasPrefix(f.Error, "Orrery."):
+		return cause
+	}
+	return f.Error + ": " + cause
+}
+
+// LoadResult assembles a finished job's Result from the artifacts its
+// stages wrote.
+func (p *TrainingPipeline) LoadResult(ctx context.Context, refs Refs) (*Result, error) {
+	job, err := p.Jobs.GetJob(ctx, refs.JobID)
+	if err != nil {
+		return nil, fmt.Errorf("load result of job %s: %w", refs.JobID, err)
+	}
+	var cfg TrainingConfig
+	if err := json.Unmarshal(job.Config, &cfg); err != nil {
+		return nil, fmt.Errorf("load result of job %s: decode config: %w", refs.JobID, err)
+	}
+	if cfg, err = cfg.Normalize(); err != nil {
+		return nil, fmt.Errorf("load result of job %s: %w", refs.JobID, err)
+	}
+	res := &Result{JobID: refs.JobID, ModelID: refs.ModelID, Threshold: refs.Threshold, Config: cfg,
+		Artifacts: map[string]string{}, Stages: map[string]float64{}}
+	for k, v := range refs.StageSeconds {
+		res.Stages[k] = v
+	}
+	report := &ValidationReport{}
+	for _, a := range []struct {
+		name, key string
+		into      any
+	}{
+		{"validation_report", refs.ReportKey, report},
+		{"metrics", refs.MetricsKey, &res.Metrics},
+		{"history", refs.HistoryKey, nil},
+		{"training", refs.TrainingKey, &res.Training},
+	} {
+		if a.key == "" {
+			continue
+		}
+		if a.into != nil {
+			if err := p.getJSON(ctx, a.key, a.into); err != nil {
+				return nil, fmt.Errorf("load result of job %s: %w", refs.JobID, err)
+			}
+		}
+		if a.name != "training" {
+			res.Artifacts[a.name] = p.Artifacts.URI(a.key)
+		}
+	}
+	if refs.ReportKey != "" {
+		res.Validation = report
+		for _, f := range report.Findings {
+			if f.Severity == SeverityWarning {
+				res.Warnings = append(res.Warnings, f)
+			}
+		}
+	}
+	if refs.ModelURI != "" {
+		res.Artifacts["model"] = refs.ModelURI
+		res.Artifacts["manifest"] = p.Artifacts.URI(path.Join(modelPrefix(refs.ModelID), "manifest.json"))
+	}
+	return res, nil
+}
+
+func (p *TrainingPipeline) putJSON(ctx context.Context, key string, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode %s: %w", key, err)
+	}
+	return p.retry(ctx, "put "+key, func() error { return p.Artifacts.Put(ctx, key, bytes.NewReader(b)) })
+}
+
+func (p *TrainingPipeline) getBytes(ctx context.Context, key string) ([]byte, error) {
+	var b []byte
+	err := p.retry(ctx, "get "+key, func() error {
+		rc, err := p.Artifacts.Get(ctx, key)
+		if err != nil {
+			return err
+		}
+		defer rc.Close()
+		b, err = io.ReadAll(rc)
+		return err
+	})
+	return b, err
+}
+
+func (p *TrainingPipeline) getJSON(ctx context.Context, key string, v any) error {
+	b, err := p.getBytes(ctx, key)
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		return fmt.Errorf("decode %s: %w", key, err)
+	}
+	return nil
+}
+
+func compactJSON(b []byte) []byte {
+	var buf bytes.Buffer
+	if err := json.Compact(&buf, b); err != nil {
+		return b
+	}
+	return buf.Bytes()
+}
