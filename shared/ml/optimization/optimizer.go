@@ -595,3 +595,48 @@ func (r *run) persist(ctx context.Context, number int, u store.TrialUpdate, step
 	}
 	return nil
 }
+
+// LoadStudy reads a stored study and its trials.
+func LoadStudy(ctx context.Context, studies store.StudyStore, trials store.TrialStore, id string) (*Study, error) {
+	rec, err := studies.GetStudy(ctx, id)
+	if err != nil {
+		return nil, fmt.Errorf("load study %s: %w", id, err)
+	}
+	var cfg studyConfig
+	if err := json.Unmarshal(rec.Config, &cfg); err != nil {
+		return nil, fmt.Errorf("load study %s: decode config: %w", id, err)
+	}
+	s := &Study{ID: id, Name: rec.Name, Space: cfg.Space, Directions: cfg.Directions, Objectives: cfg.Objectives, Seed: cfg.Seed}
+	stored, err := trials.ListTrials(ctx, id)
+	if err != nil {
+		return nil, fmt.Errorf("load study %s: %w", id, err)
+	}
+	for _, st := range stored {
+		t, err := FromStore(s.Space, st)
+		if err != nil {
+			return nil, err
+		}
+		s.Trials = append(s.Trials, t)
+	}
+	return s, nil
+}
+
+// WarmStart returns s with from's finished trials (whose params fit s's
+// space) copied in as its first trials, so its sampler starts from what
+// from learned. Trials that do not fit are skipped.
+func WarmStart(s *Study, from *Study) *Study {
+	out := *s
+	out.Trials = nil
+	for _, t := range from.Trials {
+		if t.State != store.TrialComplete || len(t.Values) != len(s.Directions) {
+			continue
+		}
+		p, err := s.Space.Normalize(t.Params)
+		if err != nil {
+			continue
+		}
+		t.Number, t.Params = len(out.Trials), p
+		out.Trials = append(out.Trials, t)
+	}
+	return &out
+}

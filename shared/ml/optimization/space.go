@@ -441,7 +441,7 @@ func (d Dimension) gridLevels() []any {
 		var v any
 		switch {
 		case d.Log:
-			f := math.Exp(math.Log(d.Low) + u*(math.Log(d.High)-math.Log(d.Low)))
+			f := math.Min(math.Max(math.Exp(math.Log(d.Low)+u*(math.Log(d.High)-math.Log(d.Low))), d.Low), d.High)
 			v = f
 			if d.Kind == Int {
 				v = int(math.Round(f))
