@@ -1,0 +1,43 @@
+// Package dynamostore keeps Orrery's records in DynamoDB on AWS: it
+// implements store.JobStore, store.ModelRegistry and
+// store.RetrainingPolicyStore, and passes the same port suites
+// (shared/store/storetest) as the embedded sqlitestore, run against moto's
+// DynamoDB in the tests.
+//
+// # Table layout
+//
+// Every table has a string partition key "pk", a string sort key "sk" and the
+// time-to-live attribute "expires_at" (infra/stacks creates them so; so does
+// CreateTable). Item kinds are told apart by their key prefixes, so the
+// tables may also all be one table:
+//
+//	table        pk                  sk        attributes
+//	jobs         JOB#<job_id>        JOB       job_id kind status stage config progress result error
+//	                                           model_id attempts created_at created_ns updated_at
+//	models       MODEL#<model_id>    MODEL     model_id name job_id model_type artifact_key artifact_uri
+//	                                           metrics data_hash created_at created_ns
+//	models       RETRAIN#<prefix>    POLICY    prefix model_name config paused updated_at
+//
+// JSON fields (config, progress, result, metrics) are strings holding the
+// JSON text; times are RFC 3339 strings in UTC with nanoseconds, and
+// created_ns (a number) orders listings.
+//
+// # Conditional writes
+//
+// Every write is one conditional request: CreateJob and RegisterModel put
+// with attribute_not_exists(pk), so an id is never taken twice; UpdateJob is
+// one UpdateItem whose ConditionExpression requires the stored status to be
+// one from which the update is allowed (store.Status.CanTransition; for an
+// update without a status change, a status that is not terminal). A late or
+// duplicated event therefore never moves a finished job, and of several
+// racing transitions exactly one wins. A refused write is store.ErrConflict,
+// told apart from a missing item (store.ErrNotFound) by a consistent read.
+//
+// # Listing
+//
+// ListJobs and ListModels read their table with a paginated Scan and sort by
+// created_ns, newest first: no index is needed, at the price of reading the
+// table — fine for the thousands of jobs and models an Orrery account holds.
+//
+// It must not import shared/ml/..., aws-lambda-go or other store adapters.
+package dynamostore
