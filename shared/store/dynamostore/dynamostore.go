@@ -125,7 +125,9 @@ func key(pk, sk string) map[string]types.AttributeValue {
 
 // str, num and boolean build attribute values.
 func str(s string) types.AttributeValue { return &types.AttributeValueMemberS{Value: s} }
-func num(n int64) types.AttributeValue  { return &types.AttributeValueMemberN{Value: strconv.FormatInt(n, 10)} }
+func num(n int64) types.AttributeValue {
+	return &types.AttributeValueMemberN{Value: strconv.FormatInt(n, 10)}
+}
 func boolean(b bool) types.AttributeValue {
 	return &types.AttributeValueMemberBOOL{Value: b}
 }
