@@ -1,0 +1,30 @@
+// Package api is Orrery's HTTP API, written once for both runtimes: API
+// Gateway's HTTP API hands its events to the `api` Lambda (functions/api),
+// which wraps the http.Handler built here with aws-lambda-go-api-proxy; `orrery
+// serve` (functions/local) serves the same handler with net/http.
+//
+// The package holds the request and response types, strict decoding and
+// validation (unknown fields, types, ranges and a size limit give a 400
+// application/problem+json naming the field, RFC 9457), the mapping of domain
+// errors to HTTP statuses (store.ErrNotFound -> 404, store.ErrConflict -> 409,
+// training.ErrInvalidConfig -> 400, ...), Idempotency-Key handling for every
+// POST (a retried request gets the first answer, never a second job), the
+// route table and the OpenAPI 3.1 document generated from it and from the Go
+// types (GET /openapi.json).
+//
+// Its ports are small interfaces declared where they are used: the store
+// ports (store.JobStore, store.ModelRegistry, store.IdempotencyStore) and
+// Executions, which starts and stops the execution of a job — a goroutine or
+// the local state-machine executor on the embedded runtime, Step Functions on
+// AWS. Optimization, evaluation and deployment have their request schemas here
+// and answer 501 until their services are plugged in (Optimizations,
+// Evaluations, Deployments).
+//
+// Routing uses net/http's ServeMux with method and path patterns (Go 1.22).
+// huma was considered and not used: the training body is the TrainingConfig
+// that the CLI decodes too, and its checks (training.TrainingConfig.Normalize)
+// are the single source of truth for ranges; huma would have needed a second
+// copy of them as struct tags, plus custom schemas for its union-typed fields.
+//
+// It must not import AWS SDK packages, aws-lambda-go, or store adapters.
+package api

@@ -1,0 +1,186 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"regexp"
+	"strings"
+
+	"github.com/orrery-ml/orrery/shared/ml/training"
+	"github.com/orrery-ml/orrery/shared/store"
+)
+
+// ProblemContentType is the media type of every error response (RFC 9457).
+const ProblemContentType = "application/problem+json"
+
+// Sentinel errors of the API layer; the HTTP status each maps to is in
+// statusOf.
+var (
+	// ErrNotImplemented: the route's service has not been plugged in yet.
+	ErrNotImplemented = errors.New("api: not implemented")
+	// ErrUnavailable: a backend the request needs failed; retrying may help.
+	ErrUnavailable = errors.New("api: service unavailable")
+)
+
+// Problem is an RFC 9457 problem details object. Errors lists the fields of
+// a request that are wrong, each named by its path in the body.
+type Problem struct {
+	// Type identifies the kind of problem ("urn:orrery:problem:invalid-request").
+	Type string `json:"type"`
+	// Title is a short summary of the kind of problem.
+	Title string `json:"title"`
+	// Status is the HTTP status code.
+	Status int `json:"status"`
+	// Detail explains this occurrence.
+	Detail string `json:"detail"`
+	// Instance is the request path.
+	Instance string `json:"instance,omitempty"`
+	// Errors names every wrong field of the request.
+	Errors []FieldError `json:"errors,omitempty"`
+}
+
+// FieldError says what is wrong with one field of a request.
+type FieldError struct {
+	// Field is the field's path: "epochs", "early_stopping.patience",
+	// "hidden_layers[1]"; "body" for the body as a whole, "job_id" and the
+	// like for path parameters, "Idempotency-Key" for that header.
+	Field string `json:"field"`
+	// Pointer is the JSON Pointer (RFC 6901) of a body field, "" otherwise.
+	Pointer string `json:"pointer,omitempty"`
+	// Detail says what is wrong.
+	Detail string `json:"detail"`
+}
+
+// RequestError is a request that is wrong in the named fields; it maps to
+// 400, or to Status when that is set (413, 415, 422).
+type RequestError struct {
+	Status int
+	Fields []FieldError
+}
+
+func (e *RequestError) Error() string {
+	parts := make([]string, len(e.Fields))
+	for i, f := range e.Fields {
+		parts[i] = f.Field + ": " + f.Detail
+	}
+	return "invalid request: " + strings.Join(parts, "; ")
+}
+
+// invalid returns a RequestError for one field.
+func invalid(field, format string, args ...any) *RequestError {
+	return &RequestError{Fields: []FieldError{{Field: field, Pointer: pointerOf(field), Detail: fmt.Sprintf(format, args...)}}}
+}
+
+// pointerOf turns a field path ("early_stopping.patience", "a[2].b") into a
+// JSON Pointer ("/early_stopping/patience", "/a/2/b"); parameters and the
+// body as a whole have none.
+func pointerOf(field string) string {
+	if field == "" || field == "body" || field == "Idempotency-Key" || strings.HasSuffix(field, "_id") && !strings.ContainsAny(field, ".[") {
+		return ""
+	}
+	var b strings.Builder
+	for _, part := range strings.Split(strings.ReplaceAll(field, "[", ".["), ".") {
+		if part == "" {
+			continue
+		}
+		part = strings.TrimSuffix(strings.TrimPrefix(part, "["), "]")
+		part = strings.ReplaceAll(strings.ReplaceAll(part, "~", "~0"), "/", "~1")
+		b.WriteString("/" + part)
+	}
+	return b.String()
+}
+
+// configField matches the field a training.ErrInvalidConfig message names
+// ("training: invalid config: early_stopping.patience: 0 is not positive").
+var configField = regexp.MustCompile(`^([a-z_]+(?:\.[a-z_]+|\[\d+\])*): (.+)$`)
+
+// fromConfigError turns a TrainingConfig check failure into a RequestError
+// naming the field (prefix is prepended, for configs nested in a request).
+func fromConfigError(err error, prefix string) *RequestError {
+	msg := strings.TrimPrefix(err.Error(), training.ErrInvalidConfig.Error()+": ")
+	field, detail := "body", msg
+	if m := configField.FindStringSubmatch(msg); m != nil {
+		field, detail = m[1], m[2]
+	}
+	if prefix != "" {
+		if field == "body" {
+			field = prefix
+		} else {
+			field = prefix + "." + field
+		}
+	}
+	return invalid(field, "%s", detail)
+}
+
+// problemKind is the type and title of a kind of problem.
+type problemKind struct{ slug, title string }
+
+var (
+	kindInvalid       = problemKind{"invalid-request", "Invalid request"}
+	kindNotFound      = problemKind{"not-found", "Not found"}
+	kindConflict      = problemKind{"conflict", "Conflict"}
+	kindMethod        = problemKind{"method-not-allowed", "Method not allowed"}
+	kindTooLarge      = problemKind{"body-too-large", "Request body too large"}
+	kindMediaType     = problemKind{"unsupported-media-type", "Unsupported media type"}
+	kindKeyReused     = problemKind{"idempotency-key-reused", "Idempotency-Key reused for a different request"}
+	kindInProgress    = problemKind{"request-in-progress", "A request with this Idempotency-Key is in progress"}
+	kindNotImpl       = problemKind{"not-implemented", "Not implemented"}
+	kindUnavailable   = problemKind{"unavailable", "Service unavailable"}
+	kindInternal      = problemKind{"internal", "Internal error"}
+	kindClientGoneErr = problemKind{"client-closed-request", "Client closed request"}
+)
+
+func newProblem(k problemKind, status int, detail string) Problem {
+	return Problem{Type: "urn:orrery:problem:" + k.slug, Title: k.title, Status: status, Detail: detail}
+}
+
+// ProblemFor maps an error from the service layer to the problem the client
+// sees. Errors it does not know are internal: their text is not shown (the
+// handler logs it) and the status is 500.
+func ProblemFor(err error) Problem {
+	var re *RequestError
+	switch {
+	case errors.As(err, &re):
+		p := newProblem(kindInvalid, http.StatusBadRequest, re.Error())
+		switch re.Status {
+		case http.StatusRequestEntityTooLarge:
+			p = newProblem(kindTooLarge, re.Status, re.Error())
+		case http.StatusUnsupportedMediaType:
+			p = newProblem(kindMediaType, re.Status, re.Error())
+		case http.StatusUnprocessableEntity:
+			p = newProblem(kindKeyReused, re.Status, re.Error())
+		}
+		p.Errors = re.Fields
+		return p
+	case errors.Is(err, training.ErrInvalidConfig):
+		return ProblemFor(fromConfigError(err, ""))
+	case errors.Is(err, store.ErrInvalid):
+		return newProblem(kindInvalid, http.StatusBadRequest, cleanDetail(err))
+	case errors.Is(err, store.ErrNotFound):
+		return newProblem(kindNotFound, http.StatusNotFound, cleanDetail(err))
+	case errors.Is(err, store.ErrConflict):
+		return newProblem(kindConflict, http.StatusConflict, cleanDetail(err))
+	case errors.Is(err, ErrNotImplemented):
+		return newProblem(kindNotImpl, http.StatusNotImplemented, cleanDetail(err))
+	case errors.Is(err, ErrUnavailable):
+		return newProblem(kindUnavailable, http.StatusServiceUnavailable, cleanDetail(err))
+	case errors.Is(err, context.Canceled):
+		// The client went away (nginx's 499); nobody reads the answer.
+		return newProblem(kindClientGoneErr, 499, "the request was cancelled")
+	}
+	return newProblem(kindInternal, http.StatusInternalServerError,
+		"the server failed to handle the request; it has been logged")
+}
+
+// cleanDetail is the error text without the package prefixes of the
+// sentinels it wraps ("store: not found"), which say nothing to a client.
+func cleanDetail(err error) string {
+	msg := err.Error()
+	for _, s := range []error{store.ErrNotFound, store.ErrConflict, store.ErrInvalid, ErrNotImplemented, ErrUnavailable} {
+		msg = strings.ReplaceAll(msg, ": "+s.Error(), "")
+		msg = strings.ReplaceAll(msg, s.Error()+": ", "")
+	}
+	return msg
+}

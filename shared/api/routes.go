@@ -1,0 +1,191 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"reflect"
+
+	"github.com/orrery-ml/orrery/shared/ml/training"
+)
+
+// route is one operation of the API: how ServeMux matches it, how OpenAPI
+// documents it, and the function that serves it. The route table is the one
+// place both come from.
+type route struct {
+	method, path string
+	operationID  string
+	summary      string
+	description  string
+	tag          string
+	// request is the body type (nil: the operation takes no body);
+	// requestOptional marks a body that may be left out.
+	request         reflect.Type
+	requestOptional bool
+	example         any
+	// success is the status of a successful answer and response its type.
+	success  int
+	response reflect.Type
+	// problems lists the error statuses the operation documents besides
+	// those every operation may answer (400, 500).
+	problems []int
+	// handle serves the operation: body is the request body (POST), already
+	// limited in size and of an accepted media type.
+	handle func(ctx context.Context, s *Service, r *http.Request, body []byte) (any, error)
+}
+
+func typeOf[T any]() reflect.Type { return reflect.TypeFor[T]() }
+
+// trainingExample is the request example of POST /ml/training/start.
+var trainingExample = map[string]any{
+	"dataset_path": "htru2.csv", "target_column": "class", "positive_class": "1",
+	"model_type": "mlp", "hidden_layers": []int{64, 32}, "epochs": 20, "learning_rate": 0.003,
+	"early_stopping": map[string]any{"enabled": true, "metric": "val_auc_pr", "patience": 5},
+}
+
+// routes is the API, in the order the OpenAPI document lists it.
+var routes = []route{
+	{
+		method: http.MethodPost, path: "/ml/training/start", operationID: "startTraining", tag: "training",
+		summary:     "Start a training job",
+		description: "Stores a QUEUED training job for the TrainingConfig in the body and starts its execution: validate the data, preprocess, train, evaluate, register. Answers 202 with the job id and its status URL.",
+		request:     typeOf[training.TrainingConfig](), example: trainingExample,
+		success: http.StatusAccepted, response: typeOf[Accepted](),
+		problems: []int{http.StatusConflict, http.StatusRequestEntityTooLarge, http.StatusUnsupportedMediaType, http.StatusUnprocessableEntity, http.StatusServiceUnavailable},
+		handle: func(ctx context.Context, s *Service, _ *http.Request, body []byte) (any, error) {
+			cfg, err := DecodeTrainingRequest(body)
+			if err != nil {
+				return nil, err
+			}
+			return s.StartTraining(ctx, cfg)
+		},
+	},
+	{
+		method: http.MethodGet, path: "/ml/training/{job_id}/status", operationID: "getTrainingStatus", tag: "training",
+		summary:     "Status of a training job",
+		description: "State (QUEUED, RUNNING, SUCCEEDED, FAILED, CANCELLED), stage, epoch, loss and validation metrics so far, ETA, the result once it succeeded, and links to the model and artifacts.",
+		success:     http.StatusOK, response: typeOf[JobStatus](),
+		problems: []int{http.StatusNotFound},
+		handle: func(ctx context.Context, s *Service, r *http.Request, _ []byte) (any, error) {
+			return s.TrainingStatus(ctx, r.PathValue("job_id"))
+		},
+	},
+	{
+		method: http.MethodPost, path: "/ml/training/{job_id}/cancel", operationID: "cancelTraining", tag: "training",
+		summary:     "Cancel a training job",
+		description: "Marks a QUEUED or RUNNING job CANCELLED by a conditional write and stops its execution; a job that has finished answers 409.",
+		request:     typeOf[CancelRequest](), requestOptional: true, example: map[string]any{"reason": "wrong target column"},
+		success: http.StatusOK, response: typeOf[JobStatus](),
+		problems: []int{http.StatusNotFound, http.StatusConflict, http.StatusRequestEntityTooLarge, http.StatusUnsupportedMediaType, http.StatusUnprocessableEntity, http.StatusServiceUnavailable},
+		handle: func(ctx context.Context, s *Service, r *http.Request, body []byte) (any, error) {
+			req, err := DecodeCancelRequest(body)
+			if err != nil {
+				return nil, err
+			}
+			return s.CancelTraining(ctx, r.PathValue("job_id"), req)
+		},
+	},
+	{
+		method: http.MethodPost, path: "/ml/optimization/start", operationID: "startOptimization", tag: "optimization",
+		summary:     "Start a hyperparameter optimization study",
+		description: "Validates the request strictly; answers 501 until the optimization service is part of this build.",
+		request:     typeOf[OptimizationRequest](),
+		example: map[string]any{
+			"base_config": map[string]any{"dataset_path": "htru2.csv", "target_column": "class", "positive_class": "1", "epochs": 20},
+			"search_space": []map[string]any{
+				{"name": "learning_rate", "kind": "float", "low": 1e-4, "high": 1e-1, "log": true},
+				{"name": "hidden_layers", "kind": "categorical", "choices": []any{[]int{32}, []int{64, 32}}},
+			},
+			"strategy": "bayesian", "budget": map[string]any{"max_trials": 30, "max_parallel": 2}, "pruner": "asha",
+		},
+		success: http.StatusAccepted, response: typeOf[Accepted](),
+		problems: []int{http.StatusRequestEntityTooLarge, http.StatusUnsupportedMediaType, http.StatusUnprocessableEntity, http.StatusNotImplemented},
+		handle: func(ctx context.Context, s *Service, _ *http.Request, body []byte) (any, error) {
+			req, err := DecodeOptimizationRequest(body)
+			if err != nil {
+				return nil, err
+			}
+			return s.StartOptimization(ctx, req)
+		},
+	},
+	{
+		method: http.MethodGet, path: "/ml/optimization/{job_id}/results", operationID: "getOptimizationResults", tag: "optimization",
+		summary:     "Results of an optimization study",
+		description: "Answers 501 until the optimization service is part of this build.",
+		success:     http.StatusOK, response: typeOf[json.RawMessage](),
+		problems: []int{http.StatusNotFound, http.StatusNotImplemented},
+		handle: func(ctx context.Context, s *Service, r *http.Request, _ []byte) (any, error) {
+			return s.OptimizationResults(ctx, r.PathValue("job_id"))
+		},
+	},
+	{
+		method: http.MethodPost, path: "/ml/evaluation/evaluate", operationID: "evaluateModel", tag: "evaluation",
+		summary:     "Evaluate a registered model",
+		description: "Validates the request strictly; answers 501 until the evaluation service is part of this build.",
+		request:     typeOf[EvaluationRequest](),
+		example: map[string]any{"model_id": "mdl-20260301120000-1a2b3c4d", "cross_validation": map[string]any{"folds": 5},
+			"bootstrap": map[string]any{"iterations": 1000, "confidence": 0.95}},
+		success: http.StatusAccepted, response: typeOf[Accepted](),
+		problems: []int{http.StatusNotFound, http.StatusRequestEntityTooLarge, http.StatusUnsupportedMediaType, http.StatusUnprocessableEntity, http.StatusNotImplemented},
+		handle: func(ctx context.Context, s *Service, _ *http.Request, body []byte) (any, error) {
+			req, err := DecodeEvaluationRequest(body)
+			if err != nil {
+				return nil, err
+			}
+			return s.Evaluate(ctx, req)
+		},
+	},
+	{
+		method: http.MethodGet, path: "/ml/evaluation/{model_id}/metrics", operationID: "getModelMetrics", tag: "evaluation",
+		summary:     "Metrics of a registered model",
+		description: "The latest evaluation of the model; without an evaluation service, the test-split metrics measured when it was trained.",
+		success:     http.StatusOK, response: typeOf[ModelMetrics](),
+		problems: []int{http.StatusNotFound},
+		handle: func(ctx context.Context, s *Service, r *http.Request, _ []byte) (any, error) {
+			return s.EvaluationMetrics(ctx, r.PathValue("model_id"))
+		},
+	},
+	{
+		method: http.MethodPost, path: "/ml/deployment/deploy", operationID: "deployModel", tag: "deployment",
+		summary:     "Deploy a registered model",
+		description: "Validates the request strictly; answers 501 until the deployment service is part of this build.",
+		request:     typeOf[DeploymentRequest](),
+		example:     map[string]any{"model_id": "mdl-20260301120000-1a2b3c4d", "strategy": "canary", "canary_percent": 10, "bake_seconds": 300},
+		success:     http.StatusAccepted, response: typeOf[Accepted](),
+		problems: []int{http.StatusNotFound, http.StatusRequestEntityTooLarge, http.StatusUnsupportedMediaType, http.StatusUnprocessableEntity, http.StatusNotImplemented},
+		handle: func(ctx context.Context, s *Service, _ *http.Request, body []byte) (any, error) {
+			req, err := DecodeDeploymentRequest(body)
+			if err != nil {
+				return nil, err
+			}
+			return s.Deploy(ctx, req)
+		},
+	},
+	{
+		method: http.MethodGet, path: "/ml/deployment/{deployment_id}/status", operationID: "getDeploymentStatus", tag: "deployment",
+		summary:     "Status of a deployment",
+		description: "Answers 501 until the deployment service is part of this build.",
+		success:     http.StatusOK, response: typeOf[json.RawMessage](),
+		problems: []int{http.StatusNotFound, http.StatusNotImplemented},
+		handle: func(ctx context.Context, s *Service, r *http.Request, _ []byte) (any, error) {
+			return s.DeploymentStatus(ctx, r.PathValue("deployment_id"))
+		},
+	},
+	{
+		method: http.MethodGet, path: "/ml/models", operationID: "listModels", tag: "models",
+		summary: "Registered models, newest first",
+		success: http.StatusOK, response: typeOf[ModelList](),
+		handle: func(ctx context.Context, s *Service, _ *http.Request, _ []byte) (any, error) {
+			return s.ListModels(ctx)
+		},
+	},
+	{
+		method: http.MethodGet, path: "/ml/models/{model_id}", operationID: "getModel", tag: "models",
+		summary: "A registered model",
+		success: http.StatusOK, response: typeOf[ModelInfo](),
+		problems: []int{http.StatusNotFound},
+		handle: func(ctx context.Context, s *Service, r *http.Request, _ []byte) (any, error) {
+			return s.GetModel(ctx, r.PathValue("model_id"))
+		},
+	},
+}

@@ -1,0 +1,503 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"path"
+	"time"
+
+	"github.com/orrery-ml/orrery/shared/ml/training"
+	"github.com/orrery-ml/orrery/shared/store"
+	"github.com/orrery-ml/orrery/shared/tracking"
+)
+
+// Executions starts and stops the execution of jobs: on the embedded runtime
+// a goroutine (later the local state-machine executor) running the training
+// pipeline, on AWS a Step Functions execution.
+type Executions interface {
+	// StartTraining starts executing the QUEUED training job jobID and
+	// returns once the execution is accepted, not when it ends. The
+	// execution moves the job record through its states. Starting a job that
+	// is already executing is not an error and starts nothing.
+	StartTraining(ctx context.Context, jobID string) error
+	// StopTraining asks the execution of jobID to stop; the job record has
+	// already been marked CANCELLED by the caller. Stopping a job that is not
+	// executing (finished, or never started here) is not an error.
+	StopTraining(ctx context.Context, jobID string) error
+}
+
+// Optimizations runs hyperparameter studies (issue 5). While the service has
+// none, its routes answer 501.
+type Optimizations interface {
+	// StartOptimization stores a QUEUED study job for req and starts it.
+	StartOptimization(ctx context.Context, req OptimizationRequest) (Accepted, error)
+	// OptimizationResults returns the study's results as JSON; store.ErrNotFound
+	// if there is no such study.
+	OptimizationResults(ctx context.Context, jobID string) (json.RawMessage, error)
+}
+
+// Evaluations evaluates registered models (issue 6). While the service has
+// none, POST /ml/evaluation/evaluate answers 501 and GET
+// /ml/evaluation/{model_id}/metrics returns the metrics stored with the model
+// in the registry.
+type Evaluations interface {
+	// Evaluate starts evaluating req.ModelID; store.ErrNotFound if the model
+	// does not exist.
+	Evaluate(ctx context.Context, req EvaluationRequest) (Accepted, error)
+	// EvaluationMetrics returns the latest evaluation of the model as JSON;
+	// store.ErrNotFound if there is none.
+	EvaluationMetrics(ctx context.Context, modelID string) (json.RawMessage, error)
+}
+
+// Deployments deploys registered models (issue: deployment). While the
+// service has none, its routes answer 501.
+type Deployments interface {
+	// Deploy starts deploying req.ModelID; store.ErrNotFound if the model does
+	// not exist.
+	Deploy(ctx context.Context, req DeploymentRequest) (Accepted, error)
+	// DeploymentStatus returns the deployment's status as JSON;
+	// store.ErrNotFound if there is no such deployment.
+	DeploymentStatus(ctx context.Context, deploymentID string) (json.RawMessage, error)
+}
+
+// ArtifactIndex lists a job's artifacts for status links; a subset of
+// store.ArtifactStore.
+type ArtifactIndex interface {
+	// List returns the keys under prefix, sorted.
+	List(ctx context.Context, prefix string) ([]string, error)
+	// URI returns where a user finds the object.
+	URI(key string) string
+}
+
+// Service implements the API's operations over its ports, independent of
+// HTTP. Jobs, Models and Executions are required; the others are optional.
+type Service struct {
+	Jobs       store.JobStore
+	Models     store.ModelRegistry
+	Executions Executions
+	// DataRoots says where a dataset_path may point.
+	DataRoots DataRoots
+	// Artifacts, when set, lets the status of an unfinished or failed job
+	// link the artifacts it has written so far (a finished job lists them
+	// in its result).
+	Artifacts ArtifactIndex
+
+	Optimizations Optimizations
+	Evaluations   Evaluations
+	Deployments   Deployments
+
+	// Now and NewID are replaceable for tests.
+	Now   func() time.Time
+	NewID func(prefix string) string
+}
+
+func (s *Service) now() time.Time {
+	if s.Now != nil {
+		return s.Now()
+	}
+	return time.Now()
+}
+
+func (s *Service) newID(prefix string) string {
+	if s.NewID != nil {
+		return s.NewID(prefix)
+	}
+	return training.NewID(prefix, s.now())
+}
+
+// Accepted answers a request that started work (202): the job and where to
+// follow it.
+type Accepted struct {
+	JobID     string       `json:"job_id"`
+	Kind      string       `json:"kind"`
+	Status    store.Status `json:"status"`
+	StatusURL string       `json:"status_url"`
+	CreatedAt time.Time    `json:"created_at"`
+}
+
+// TrainingStatusURL is the path of a training job's status.
+func TrainingStatusURL(jobID string) string { return "/ml/training/" + jobID + "/status" }
+
+func modelURL(modelID string) string { return "/ml/models/" + modelID }
+
+func metricsURL(modelID string) string { return "/ml/evaluation/" + modelID + "/metrics" }
+
+// StartTraining checks where cfg.DatasetPath points, stores a QUEUED
+// training job for cfg (already decoded and normalised by
+// DecodeTrainingRequest) and starts its execution. If the execution cannot be
+// started the job is marked FAILED with the reason and ErrUnavailable is
+// returned.
+func (s *Service) StartTraining(ctx context.Context, cfg training.TrainingConfig) (Accepted, error) {
+	resolved, err := s.DataRoots.Resolve(cfg.DatasetPath)
+	if err != nil {
+		return Accepted{}, err
+	}
+	cfg.DatasetPath = resolved
+	now := s.now().UTC()
+	job := store.Job{ID: s.newID("trn"), Kind: training.JobKindTraining, Status: store.Queued,
+		Config: cfg.JSON(), CreatedAt: now, UpdatedAt: now}
+	if err := s.Jobs.CreateJob(ctx, job); err != nil {
+		return Accepted{}, fmt.Errorf("start training: %w", err)
+	}
+	if err := s.Executions.StartTraining(ctx, job.ID); err != nil {
+		reason := fmt.Sprintf("could not start the execution: %v", err)
+		_, _ = s.Jobs.UpdateJob(context.WithoutCancel(ctx), job.ID, store.JobUpdate{Status: store.Failed, Error: reason})
+		return Accepted{}, fmt.Errorf("start training job %s: %v: %w", job.ID, err, ErrUnavailable)
+	}
+	return Accepted{JobID: job.ID, Kind: job.Kind, Status: job.Status, StatusURL: TrainingStatusURL(job.ID), CreatedAt: now}, nil
+}
+
+// getTraining returns the training job id, or store.ErrNotFound naming it.
+func (s *Service) getTraining(ctx context.Context, jobID string) (store.Job, error) {
+	if err := checkID("job_id", jobID); err != nil {
+		return store.Job{}, err
+	}
+	job, err := s.Jobs.GetJob(ctx, jobID)
+	if errors.Is(err, store.ErrNotFound) || err == nil && job.Kind != training.JobKindTraining {
+		return store.Job{}, fmt.Errorf("training job %s does not exist: %w", jobID, store.ErrNotFound)
+	}
+	if err != nil {
+		return store.Job{}, fmt.Errorf("get training job %s: %w", jobID, err)
+	}
+	return job, nil
+}
+
+// TrainingStatus returns the status of a training job: state, stage, epoch,
+// loss and metrics so far, ETA, and links to its model and artifacts.
+func (s *Service) TrainingStatus(ctx context.Context, jobID string) (JobStatus, error) {
+	job, err := s.getTraining(ctx, jobID)
+	if err != nil {
+		return JobStatus{}, err
+	}
+	return s.statusOf(ctx, job), nil
+}
+
+// CancelTraining marks a QUEUED or RUNNING training job CANCELLED (one
+// conditional write) and stops its execution. A finished job is
+// store.ErrConflict, naming its status.
+func (s *Service) CancelTraining(ctx context.Context, jobID string, req CancelRequest) (JobStatus, error) {
+	job, err := s.getTraining(ctx, jobID)
+	if err != nil {
+		return JobStatus{}, err
+	}
+	reason := "cancelled by request"
+	if req.Reason != "" {
+		reason += ": " + req.Reason
+	}
+	job, err = s.Jobs.UpdateJob(ctx, jobID, store.JobUpdate{Status: store.Cancelled, Error: reason})
+	if errors.Is(err, store.ErrConflict) {
+		current, gerr := s.Jobs.GetJob(ctx, jobID)
+		if gerr != nil {
+			return JobStatus{}, fmt.Errorf("cancel training job %s: %w", jobID, gerr)
+		}
+		return JobStatus{}, fmt.Errorf("training job %s is %s and can no longer be cancelled: %w", jobID, current.Status, store.ErrConflict)
+	}
+	if err != nil {
+		return JobStatus{}, fmt.Errorf("cancel training job %s: %w", jobID, err)
+	}
+	if err := s.Executions.StopTraining(ctx, jobID); err != nil {
+		// The record says CANCELLED and nothing can move it; an execution
+		// that keeps running finds its writes refused and stops there.
+		return s.statusOf(ctx, job), fmt.Errorf("cancel training job %s: stop execution: %v: %w", jobID, err, ErrUnavailable)
+	}
+	return s.statusOf(ctx, job), nil
+}
+
+// JobStatus is what GET /ml/training/{job_id}/status returns.
+type JobStatus struct {
+	JobID  string       `json:"job_id"`
+	Kind   string       `json:"kind"`
+	Status store.Status `json:"status"`
+	// Stage is the pipeline stage running now, or the last one that ran.
+	Stage string `json:"stage,omitempty"`
+	// Epoch and Epochs are the last finished epoch and the planned total.
+	Epoch  int `json:"epoch,omitempty"`
+	Epochs int `json:"epochs,omitempty"`
+	// Loss is the training loss of the last finished epoch.
+	Loss *float64 `json:"loss,omitempty"`
+	// Metrics are the validation metrics of the last finished epoch
+	// (val_loss, val_auc_pr, val_auc_roc, lr); null where undefined.
+	Metrics map[string]*float64 `json:"metrics,omitempty"`
+	// ETASeconds estimates the time left in the current stage.
+	ETASeconds *float64 `json:"eta_seconds,omitempty"`
+	// Progress is the latest progress event, as the recorder sent it.
+	Progress *tracking.Event `json:"progress,omitempty"`
+	// Result is the outcome of a SUCCEEDED job: model_id, metrics (the
+	// test-split EvaluationMetrics), decision_threshold, training summary,
+	// artifacts.
+	Result json.RawMessage `json:"result,omitempty"`
+	// Error says why a job FAILED or was CANCELLED.
+	Error     string    `json:"error,omitempty"`
+	ModelID   string    `json:"model_id,omitempty"`
+	Attempts  int       `json:"attempts"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+	Links     JobLinks  `json:"links"`
+}
+
+// JobLinks are where to go next from a job's status.
+type JobLinks struct {
+	Self string `json:"self"`
+	// Cancel is present while the job can still be cancelled.
+	Cancel string `json:"cancel,omitempty"`
+	// Model and Metrics are present once a model is registered.
+	Model   string `json:"model,omitempty"`
+	Metrics string `json:"metrics,omitempty"`
+	// Artifacts maps artifact names (validation_report, history, metrics,
+	// model, manifest, checkpoint) to where they are (a file path, or an
+	// s3:// URI on AWS).
+	Artifacts map[string]string `json:"artifacts,omitempty"`
+}
+
+// resultView is the part of a stored training result the status reads.
+type resultView struct {
+	Artifacts map[string]string `json:"artifacts"`
+	Training  struct {
+		EpochsRun int `json:"epochs_run"`
+		History   []struct {
+			TrainLoss *float64 `json:"train_loss"`
+		} `json:"history"`
+	} `json:"training"`
+}
+
+func (s *Service) statusOf(ctx context.Context, job store.Job) JobStatus {
+	st := JobStatus{JobID: job.ID, Kind: job.Kind, Status: job.Status, Stage: job.Stage, Error: job.Error,
+		ModelID: job.ModelID, Attempts: job.Attempts, CreatedAt: job.CreatedAt, UpdatedAt: job.UpdatedAt,
+		Result: job.Result, Links: JobLinks{Self: TrainingStatusURL(job.ID)}}
+	if !job.Status.Terminal() {
+		st.Links.Cancel = "/ml/training/" + job.ID + "/cancel"
+	}
+	if job.ModelID != "" {
+		st.Links.Model, st.Links.Metrics = modelURL(job.ModelID), metricsURL(job.ModelID)
+	}
+	if len(job.Progress) > 0 {
+		var e tracking.Event
+		if json.Unmarshal(job.Progress, &e) == nil {
+			st.Progress = &e
+			if e.Unit == "epoch" {
+				st.Epoch, st.Epochs = e.Step, e.Total
+			}
+			if e.Kind == tracking.Progress && len(e.Metrics) > 0 {
+				st.Metrics = make(map[string]*float64, len(e.Metrics))
+				for k, v := range e.Metrics {
+					if k == "loss" {
+						st.Loss = finiteOrNil(v)
+						continue
+					}
+					st.Metrics[k] = finiteOrNil(v)
+				}
+			}
+			if e.ETASeconds > 0 && !job.Status.Terminal() {
+				eta := e.ETASeconds
+				st.ETASeconds = &eta
+			}
+		}
+	}
+	if len(job.Result) > 0 {
+		var r resultView
+		if json.Unmarshal(job.Result, &r) == nil {
+			st.Links.Artifacts = r.Artifacts
+			if n := r.Training.EpochsRun; n > 0 {
+				st.Epoch = n
+				if h := r.Training.History; len(h) >= n && st.Loss == nil {
+					st.Loss = h[n-1].TrainLoss
+				}
+			}
+		}
+	}
+	if st.Links.Artifacts == nil && s.Artifacts != nil {
+		st.Links.Artifacts = s.jobArtifacts(ctx, job.ID)
+	}
+	return st
+}
+
+// jobArtifacts links what a job has written so far: its report files and
+// its latest checkpoint. Listing failures leave the links out.
+func (s *Service) jobArtifacts(ctx context.Context, jobID string) map[string]string {
+	out := map[string]string{}
+	for _, prefix := range []string{"jobs/" + jobID + "/", "checkpoints/" + jobID + "/"} {
+		keys, err := s.Artifacts.List(ctx, prefix)
+		if err != nil {
+			continue
+		}
+		for _, k := range keys {
+			name := path.Base(k)
+			name = name[:len(name)-len(path.Ext(name))]
+			if prefix[0] == 'c' {
+				name = "checkpoint"
+			}
+			out[name] = s.Artifacts.URI(k)
+		}
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
+}
+
+func finiteOrNil(v float64) *float64 {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return nil
+	}
+	return &v
+}
+
+// ModelInfo is a registered model as the API shows it.
+type ModelInfo struct {
+	store.Model
+	Links ModelLinks `json:"links"`
+}
+
+// ModelLinks are where to go next from a model.
+type ModelLinks struct {
+	Self    string `json:"self"`
+	Job     string `json:"job,omitempty"`
+	Metrics string `json:"metrics"`
+}
+
+// ModelList is what GET /ml/models returns, newest first.
+type ModelList struct {
+	Models []ModelInfo `json:"models"`
+}
+
+func modelInfo(m store.Model) ModelInfo {
+	info := ModelInfo{Model: m, Links: ModelLinks{Self: modelURL(m.ID), Metrics: metricsURL(m.ID)}}
+	if m.JobID != "" {
+		info.Links.Job = TrainingStatusURL(m.JobID)
+	}
+	return info
+}
+
+// ListModels returns the registered models, newest first.
+func (s *Service) ListModels(ctx context.Context) (ModelList, error) {
+	models, err := s.Models.ListModels(ctx)
+	if err != nil {
+		return ModelList{}, fmt.Errorf("list models: %w", err)
+	}
+	out := ModelList{Models: make([]ModelInfo, 0, len(models))}
+	for _, m := range models {
+		out.Models = append(out.Models, modelInfo(m))
+	}
+	return out, nil
+}
+
+// GetModel returns one registered model.
+func (s *Service) GetModel(ctx context.Context, modelID string) (ModelInfo, error) {
+	m, err := s.getModel(ctx, modelID)
+	if err != nil {
+		return ModelInfo{}, err
+	}
+	return modelInfo(m), nil
+}
+
+func (s *Service) getModel(ctx context.Context, modelID string) (store.Model, error) {
+	if err := checkID("model_id", modelID); err != nil {
+		return store.Model{}, err
+	}
+	m, err := s.Models.GetModel(ctx, modelID)
+	if errors.Is(err, store.ErrNotFound) {
+		return store.Model{}, fmt.Errorf("model %s does not exist: %w", modelID, store.ErrNotFound)
+	}
+	if err != nil {
+		return store.Model{}, fmt.Errorf("get model %s: %w", modelID, err)
+	}
+	return m, nil
+}
+
+// ModelMetrics is what GET /ml/evaluation/{model_id}/metrics returns without
+// an evaluation service: the test-split metrics stored with the model.
+type ModelMetrics struct {
+	ModelID string `json:"model_id"`
+	// Source says where the metrics come from: "registry" (measured on the
+	// test split when the model was trained).
+	Source  string          `json:"source"`
+	Metrics json.RawMessage `json:"metrics"`
+	Links   ModelLinks      `json:"links"`
+}
+
+// EvaluationMetrics returns the model's latest evaluation from the
+// evaluation service when there is one, else the metrics stored with the
+// model in the registry.
+func (s *Service) EvaluationMetrics(ctx context.Context, modelID string) (any, error) {
+	m, err := s.getModel(ctx, modelID)
+	if err != nil {
+		return nil, err
+	}
+	if s.Evaluations != nil {
+		raw, err := s.Evaluations.EvaluationMetrics(ctx, modelID)
+		if err == nil {
+			return raw, nil
+		}
+		if !errors.Is(err, store.ErrNotFound) {
+			return nil, fmt.Errorf("evaluation metrics of model %s: %w", modelID, err)
+		}
+	}
+	if len(m.Metrics) == 0 {
+		return nil, fmt.Errorf("model %s has no metrics: %w", modelID, store.ErrNotFound)
+	}
+	info := modelInfo(m)
+	return ModelMetrics{ModelID: m.ID, Source: "registry", Metrics: m.Metrics, Links: info.Links}, nil
+}
+
+// notPlugged is the 501 of a route whose service is not plugged in.
+func notPlugged(what, issue string) error {
+	return fmt.Errorf("%s is not available in this build yet (%s); the request was valid and nothing was started: %w",
+		what, issue, ErrNotImplemented)
+}
+
+// StartOptimization starts a study, or answers ErrNotImplemented.
+func (s *Service) StartOptimization(ctx context.Context, req OptimizationRequest) (Accepted, error) {
+	if s.Optimizations == nil {
+		return Accepted{}, notPlugged("hyperparameter optimization", "issue 5")
+	}
+	if _, err := s.DataRoots.Resolve(req.BaseConfig.DatasetPath); err != nil {
+		return Accepted{}, err
+	}
+	return s.Optimizations.StartOptimization(ctx, req)
+}
+
+// OptimizationResults returns a study's results, or ErrNotImplemented.
+func (s *Service) OptimizationResults(ctx context.Context, jobID string) (json.RawMessage, error) {
+	if err := checkID("job_id", jobID); err != nil {
+		return nil, err
+	}
+	if s.Optimizations == nil {
+		return nil, notPlugged("hyperparameter optimization", "issue 5")
+	}
+	return s.Optimizations.OptimizationResults(ctx, jobID)
+}
+
+// Evaluate starts an evaluation, or answers ErrNotImplemented.
+func (s *Service) Evaluate(ctx context.Context, req EvaluationRequest) (Accepted, error) {
+	if s.Evaluations == nil {
+		return Accepted{}, notPlugged("evaluation on demand", "issue 6; GET /ml/evaluation/{model_id}/metrics returns the metrics measured at training")
+	}
+	if req.DatasetPath != "" {
+		if _, err := s.DataRoots.Resolve(req.DatasetPath); err != nil {
+			return Accepted{}, err
+		}
+	}
+	return s.Evaluations.Evaluate(ctx, req)
+}
+
+// Deploy starts a deployment, or answers ErrNotImplemented.
+func (s *Service) Deploy(ctx context.Context, req DeploymentRequest) (Accepted, error) {
+	if s.Deployments == nil {
+		return Accepted{}, notPlugged("deployment", "the deployment issue")
+	}
+	return s.Deployments.Deploy(ctx, req)
+}
+
+// DeploymentStatus returns a deployment's status, or ErrNotImplemented.
+func (s *Service) DeploymentStatus(ctx context.Context, deploymentID string) (json.RawMessage, error) {
+	if err := checkID("deployment_id", deploymentID); err != nil {
+		return nil, err
+	}
+	if s.Deployments == nil {
+		return nil, notPlugged("deployment", "the deployment issue")
+	}
+	return s.Deployments.DeploymentStatus(ctx, deploymentID)
+}
