@@ -1,0 +1,84 @@
+package sfnexec_test
+
+import (
+	"context"
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
+	"github.com/aws/aws-sdk-go-v2/service/sfn/types"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/orrery-ml/orrery/shared/awsclient/awstest"
+	"github.com/orrery-ml/orrery/shared/pipeline/sfnexec"
+)
+
+// waitDefinition waits long enough for a stop to find it running.
+const waitDefinition = `{"StartAt":"Hold","States":{"Hold":{"Type":"Wait","Seconds":30,"End":true}}}`
+
+func TestNewRefuses(t *testing.T) {
+	client := sfn.New(sfn.Options{Region: "us-east-1"})
+	for _, arn := range []string{"", "training", "arn:aws:states:us-east-1:123456789012:execution:training:x",
+		"arn:aws:lambda:us-east-1:123456789012:function:training", "arn:aws:states:us-east-1:123456789012:stateMachine:"} {
+		_, err := sfnexec.New(client, arn)
+		require.ErrorIs(t, err, sfnexec.ErrInvalid, "arn %q", arn)
+	}
+	_, err := sfnexec.New(nil, "arn:aws:states:us-east-1:123456789012:stateMachine:training")
+	require.ErrorIs(t, err, sfnexec.ErrInvalid)
+}
+
+func TestExecutionARN(t *testing.T) {
+	e, err := sfnexec.New(sfn.New(sfn.Options{Region: "us-east-1"}), "arn:aws:states:us-east-1:123456789012:stateMachine:orrery-dev-training")
+	require.NoError(t, err)
+	assert.Equal(t, "arn:aws:states:us-east-1:123456789012:execution:orrery-dev-training:job-1", e.ExecutionARN("job-1"))
+	for _, id := range []string{"", "job 1", "job/1", string(make([]byte, 81))} {
+		require.ErrorIs(t, e.StartTraining(t.Context(), id), sfnexec.ErrInvalid)
+		require.ErrorIs(t, e.StopTraining(t.Context(), id), sfnexec.ErrInvalid)
+	}
+}
+
+// TestAgainstEmulator starts, restarts and stops executions in the emulator's
+// Step Functions.
+func TestAgainstEmulator(t *testing.T) {
+	client := sfn.NewFromConfig(awstest.Config(t))
+	ctx := t.Context()
+	created, err := client.CreateStateMachine(ctx, &sfn.CreateStateMachineInput{
+		Name:       aws.String(awstest.Name(t, "training")),
+		Definition: aws.String(waitDefinition),
+		RoleArn:    aws.String("arn:aws:iam::123456789012:role/orrery-test"),
+	})
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		_, _ = client.DeleteStateMachine(context.Background(), &sfn.DeleteStateMachineInput{StateMachineArn: created.StateMachineArn})
+	})
+	e, err := sfnexec.New(client, aws.ToString(created.StateMachineArn))
+	require.NoError(t, err)
+
+	require.NoError(t, e.StartTraining(ctx, "job-1"))
+	require.NoError(t, e.StartTraining(ctx, "job-1"), "a second start of the same job is not an error")
+	require.NoError(t, e.StartTraining(ctx, "job-2"))
+
+	list, err := client.ListExecutions(ctx, &sfn.ListExecutionsInput{StateMachineArn: created.StateMachineArn})
+	require.NoError(t, err)
+	names := map[string]int{}
+	for _, x := range list.Executions {
+		names[aws.ToString(x.Name)]++
+	}
+	assert.Equal(t, map[string]int{"job-1": 1, "job-2": 1}, names, "one execution per job")
+
+	desc, err := client.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: aws.String(e.ExecutionARN("job-1"))})
+	require.NoError(t, err)
+	var input sfnexec.Input
+	require.NoError(t, json.Unmarshal([]byte(aws.ToString(desc.Input)), &input))
+	assert.Equal(t, "job-1", input.JobID)
+
+	require.NoError(t, e.StopTraining(ctx, "job-1"))
+	require.Eventually(t, func() bool {
+		d, err := client.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: aws.String(e.ExecutionARN("job-1"))})
+		return err == nil && d.Status == types.ExecutionStatusAborted
+	}, 10*time.Second, 50*time.Millisecond, "stopped execution is ABORTED")
+	require.NoError(t, e.StopTraining(ctx, "job-never-started"), "stopping a job without execution is not an error")
+}
