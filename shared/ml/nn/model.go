@@ -67,9 +67,21 @@ type Manifest struct {
 	Metrics        json.RawMessage `json:"metrics,omitempty"`
 	CodeVersion    string          `json:"code_version"`
 	CreatedAt      time.Time       `json:"created_at"`
+	// DerivedFrom is set on a model made from another registered model by
+	// changing its manifest only (a decision threshold chosen by an
+	// evaluation); the weights are the same.
+	DerivedFrom *Derivation `json:"derived_from,omitempty"`
 	// Files maps file names in the model directory (weights.safetensors, ...)
 	// to their hex SHA-256.
 	Files map[string]string `json:"files"`
+}
+
+// Derivation records where a derived model came from and what changed.
+type Derivation struct {
+	ModelID string `json:"model_id"`
+	// Change says what differs, e.g. "decision_threshold 0.5 -> 0.31 (f1)".
+	Change       string `json:"change"`
+	EvaluationID string `json:"evaluation_id,omitempty"`
 }
 
 // Model is a loaded (or about to be saved) model: manifest and network.
