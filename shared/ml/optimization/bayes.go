@@ -259,7 +259,7 @@ func (b BayesianOptimizer) fit(s *Study, x []float64, n, D int, y []float64, rng
 		}
 		starts = append(starts, r)
 	} else {
-		evals = 25
+		evals = 15
 		if s.GP != nil && len(s.GP.LogLength) == D {
 			starts = starts[:1]
 		}
@@ -372,7 +372,7 @@ func (b BayesianOptimizer) maximise(s *Study, g *gp, best float64, have map[stri
 		starts++
 		r := slices.Clone(cands[i].x)
 		if len(num) > 0 {
-			r = refine(g, r, num, best, buf, grads)
+			r = refine(g, r, num, best, buf, grads, refineEvals(n))
 		}
 		p := snap(r)
 		val := score(r)
@@ -402,7 +402,7 @@ func (b BayesianOptimizer) maximise(s *Study, g *gp, best float64, have map[stri
 
 // refine maximises logEI from r over the numeric columns with L-BFGS,
 // keeping the point in the unit cube by clamping (zero gradient outside).
-func refine(g *gp, r []float64, num []int, best float64, buf, grads []float64) []float64 {
+func refine(g *gp, r []float64, num []int, best float64, buf, grads []float64, evals int) []float64 {
 	D := len(r)
 	z := slices.Clone(r)
 	eval := func(v []float64, grad []float64) float64 {
@@ -441,7 +441,7 @@ func refine(g *gp, r []float64, num []int, best float64, buf, grads []float64) [
 		Func: func(v []float64) float64 { return eval(v, nil) },
 		Grad: func(grad, v []float64) { eval(v, grad) },
 	}
-	res, err := optimize.Minimize(p, v0, &optimize.Settings{FuncEvaluations: 40, GradientThreshold: 1e-6,
+	res, err := optimize.Minimize(p, v0, &optimize.Settings{FuncEvaluations: evals, GradientThreshold: 1e-6,
 		Converger: &optimize.FunctionConverge{Absolute: 1e-7, Iterations: 5}}, &optimize.LBFGS{})
 	out := slices.Clone(r)
 	if res != nil && (err == nil || res.F < eval(v0, nil)) {
@@ -450,6 +450,15 @@ func refine(g *gp, r []float64, num []int, best float64, buf, grads []float64) [
 		}
 	}
 	return out
+}
+
+// refineEvals is the L-BFGS evaluation budget of one refinement: fewer
+// with many trials, where each evaluation costs O(n²).
+func refineEvals(n int) int {
+	if n > 100 {
+		return 20
+	}
+	return 40
 }
 
 // isPending reports whether a trial still runs or waits.

@@ -1,0 +1,223 @@
+// Command bench is `make bench-hpo`: it measures the optimizers of
+// shared/ml/optimization against the bars of issue 5 and prints the tables —
+//
+//   - median best-so-far regret after -evals evaluations over -seeds seeds on
+//     Branin, Hartmann-6, Rosenbrock-4 and Ackley-5 for BayesianOptimizer and
+//     random search, beside Optuna's TPESampler and GPSampler read from the
+//     JSON written by scripts/bench_hpo_optuna.py in the same make command
+//     (-optuna FILE), with the ratios;
+//   - the time of one Bayesian suggestion with 200 completed trials;
+//   - tuning an MLP on the bundled HTRU2 data for -trials trials with and
+//     without ASHA pruning: total epochs trained and best validation AUC-PR.
+//
+// It must not import store adapters or AWS SDK packages.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"log/slog"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"text/tabwriter"
+	"time"
+
+	"github.com/orrery-ml/orrery/events"
+	"github.com/orrery-ml/orrery/shared/ml/optimization"
+	"github.com/orrery-ml/orrery/shared/ml/optimization/testproblems"
+	"github.com/orrery-ml/orrery/shared/ml/training"
+	"github.com/orrery-ml/orrery/shared/store"
+)
+
+type optunaResults struct {
+	Regret         map[string]map[string][]float64 `json:"regret"`
+	SuggestSeconds map[string]float64              `json:"suggest_seconds"`
+}
+
+func main() {
+	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	seeds := flag.Int("seeds", 20, "seeds per problem")
+	evals := flag.Int("evals", 50, "evaluations per run")
+	optunaFile := flag.String("optuna", "", "JSON from scripts/bench_hpo_optuna.py")
+	trials := flag.Int("trials", 40, "HTRU2 tuning trials (0 skips)")
+	epochs := flag.Int("epochs", 20, "HTRU2 epochs per trial")
+	flag.Parse()
+	ctx := context.Background()
+	if err := regret(ctx, *seeds, *evals, *optunaFile); err != nil {
+		log.Error("regret benchmark", "error", err.Error())
+		os.Exit(1)
+	}
+	if err := suggestTime(ctx); err != nil {
+		log.Error("suggestion benchmark", "error", err.Error())
+		os.Exit(1)
+	}
+	if *trials > 0 {
+		if err := htru2(ctx, *trials, *epochs); err != nil {
+			log.Error("htru2 benchmark", "error", err.Error())
+			os.Exit(1)
+		}
+	}
+}
+
+func median(v []float64) float64 {
+	if len(v) == 0 {
+		return math.NaN()
+	}
+	s := slices.Clone(v)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+func regret(ctx context.Context, seeds, evals int, optunaFile string) error {
+	var peer optunaResults
+	if optunaFile != "" {
+		b, err := os.ReadFile(optunaFile)
+		if err != nil {
+			return fmt.Errorf("read optuna results: %w", err)
+		}
+		if err := json.Unmarshal(b, &peer); err != nil {
+			return fmt.Errorf("decode optuna results %s: %w", optunaFile, err)
+		}
+	}
+	fmt.Printf("\nMedian best-so-far regret after %d evaluations, %d seeds (lower is better)\n", evals, seeds)
+	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "problem\tbayesian\trandom\toptuna TPE\toptuna GP\trandom/bayes\tbayes<=TPE\tbayes<=GP\tsec/run\t")
+	tenX := 0
+	for _, p := range testproblems.All() {
+		var bo, rnd []float64
+		start := time.Now()
+		for seed := range seeds {
+			r, err := testproblems.Minimize(ctx, p, optimization.BayesianOptimizer{}, evals, uint64(seed+1))
+			if err != nil {
+				return err
+			}
+			bo = append(bo, r[len(r)-1])
+			r, err = testproblems.Minimize(ctx, p, optimization.RandomSearchOptimizer{}, evals, uint64(seed+1))
+			if err != nil {
+				return err
+			}
+			rnd = append(rnd, r[len(r)-1])
+		}
+		per := time.Since(start).Seconds() / float64(seeds)
+		mb, mr := median(bo), median(rnd)
+		tpe, gp := median(peer.Regret[p.Name]["tpe"]), median(peer.Regret[p.Name]["gp"])
+		ratio := mr / mb
+		if ratio >= 10 {
+			tenX++
+		}
+		fmt.Fprintf(tw, "%s\t%.4g\t%.4g\t%.4g\t%.4g\t%.1fx\t%v\t%v\t%.1f\t\n", p.Name, mb, mr, tpe, gp, ratio,
+			cmp(mb, tpe), cmp(mb, gp), per)
+	}
+	tw.Flush()
+	fmt.Printf("random/bayes >= 10x on %d of 4 problems\n", tenX)
+	if len(peer.SuggestSeconds) > 0 {
+		fmt.Printf("optuna suggestion at 200 trials: GPSampler %.3fs, TPESampler %.3fs\n", peer.SuggestSeconds["gp"], peer.SuggestSeconds["tpe"])
+	}
+	return nil
+}
+
+func cmp(ours, peer float64) string {
+	if math.IsNaN(peer) {
+		return "n/a"
+	}
+	if ours <= peer {
+		return "yes"
+	}
+	return "NO"
+}
+
+// suggestTime times Bayesian suggestions on Hartmann-6 with 200 completed
+// random trials.
+func suggestTime(ctx context.Context) error {
+	p := testproblems.Hartmann6()
+	st := &optimization.Study{ID: "t", Space: p.Space(), Directions: []optimization.Direction{optimization.Minimize}, Seed: 1}
+	rng := rand.New(rand.NewPCG(1, 1))
+	for i := range 200 {
+		params := optimization.Params{}
+		for j := range p.Dim() {
+			params[fmt.Sprintf("x%d", j)] = rng.Float64()
+		}
+		st.Trials = append(st.Trials, optimization.Trial{Number: i, Params: params, State: store.TrialComplete,
+			Values: []float64{p.F(p.Point(params))}})
+	}
+	var times []float64
+	for range 5 {
+		start := time.Now()
+		ts, err := st.Ask(ctx, optimization.BayesianOptimizer{}, 1)
+		if err != nil {
+			return err
+		}
+		times = append(times, time.Since(start).Seconds()*1000)
+		st.Trials = st.Trials[:len(st.Trials)-1] // keep 200 completed trials
+		_ = ts
+	}
+	fmt.Printf("\nBayesian suggestion with 200 completed trials (Hartmann-6): median %.1f ms, max %.1f ms (bar: <= 50 ms)\n",
+		median(times), slices.Max(times))
+	return nil
+}
+
+// htru2 tunes an MLP on HTRU2 with and without pruning.
+func htru2(ctx context.Context, trials, epochs int) error {
+	dir, err := os.MkdirTemp("", "orrery-bench-hpo-*")
+	if err != nil {
+		return fmt.Errorf("temp dir: %w", err)
+	}
+	defer os.RemoveAll(dir)
+	path, err := events.WriteSample(dir)
+	if err != nil {
+		return err
+	}
+	off := false
+	base := training.TrainingConfig{Epochs: epochs, EarlyStop: training.EarlyStopping{Enabled: &off}, Seed: 42}
+	data, err := optimization.PrepareData(ctx, path, events.SampleTarget, events.SamplePositive, base)
+	if err != nil {
+		return err
+	}
+	sp, err := optimization.DefaultHyperparameterSpace().Space()
+	if err != nil {
+		return err
+	}
+	fmt.Printf("\nHTRU2 MLP tuning, %d trials of up to %d epochs, Bayesian sampler (%s)\n", trials, epochs, filepath.Base(path))
+	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "pruner\tepochs trained\tbest val AUC-PR\tpruned trials\tseconds\t")
+	type row struct {
+		epochs, best float64
+	}
+	var rows []row
+	for _, name := range []string{"none", "asha"} {
+		pruner, err := optimization.ParsePruner(name, epochs)
+		if err != nil {
+			return err
+		}
+		o := &optimization.HyperparameterOptimizer{Sampler: optimization.BayesianOptimizer{}, Pruner: pruner,
+			Budget: optimization.Budget{Trials: trials}}
+		st := &optimization.Study{ID: "htru2-" + name, Space: sp, Directions: []optimization.Direction{optimization.Maximize}, Seed: 5}
+		start := time.Now()
+		res, err := o.Optimize(ctx, st, optimization.TrainingObjective{Data: data, Base: base, StudyID: st.ID})
+		if err != nil {
+			return err
+		}
+		best, _ := res.Study.Best()
+		pruned := 0
+		for _, t := range res.Study.Trials {
+			if t.State == store.TrialPruned {
+				pruned++
+			}
+		}
+		rows = append(rows, row{res.TotalCost, best.Values[0]})
+		fmt.Fprintf(tw, "%s\t%.0f\t%.4f\t%d\t%.0f\t\n", name, res.TotalCost, best.Values[0], pruned, time.Since(start).Seconds())
+	}
+	tw.Flush()
+	cut := 1 - rows[1].epochs/rows[0].epochs
+	gap := rows[0].best - rows[1].best
+	fmt.Printf("pruning cut epochs by %.0f%% (bar >= 50%%); best AUC-PR gap %.4f (bar <= 0.005)\n", 100*cut, gap)
+	return nil
+}
