@@ -473,6 +473,8 @@ func Heartbeat(ctx context.Context) {
 }
 
 func (r *run) task(ctx context.Context, name string, st State, effective any, cobj map[string]any) (any, error) {
+	token, _ := intrinsicUUID(nil)
+	cobj["Task"] = map[string]any{"Token": token}
 	params := effective
 	if st.Parameters != nil {
 		var err error

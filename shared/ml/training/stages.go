@@ -414,8 +414,16 @@ func (p *TrainingPipeline) TrainModel(ctx context.Context, refs Refs) (Refs, err
 		return refs, s.fail(err)
 	}
 	s.refs.NetworkKey, s.refs.HistoryKey, s.refs.TrainingKey = netKey, histKey, sumKey
-	return s.end(ctx), nil
+	out := s.end(ctx)
+	// An AWS Batch job's result is the job's description, not these Refs:
+	// they are kept with the job, where Evaluate finds them.
+	if err := p.putJSON(ctx, trainRefsKey(refs.JobID), out); err != nil {
+		return refs, s.fail(err)
+	}
+	return out, nil
 }
+
+func trainRefsKey(jobID string) string { return jobKey(jobID, "refs/train.json") }
 
 // model rebuilds the trained model from the job's artifacts.
 func (s *stageRun) model(ctx context.Context, d *jobData) (*nn.Model, error) {
@@ -465,7 +473,25 @@ func (s *stageRun) modelName() string {
 // Evaluate chooses the decision threshold on the validation split (never on
 // the test split), measures the model on the untouched test split, saves the
 // metrics, and picks the id the model will be registered under.
+//
+// Refs without a network_key (the Train stage ran as an AWS Batch job, whose
+// result is the job's description) are completed from the Refs the train
+// stage saved with the job.
 func (p *TrainingPipeline) Evaluate(ctx context.Context, refs Refs) (Refs, error) {
+	if refs.NetworkKey == "" && refs.JobID != "" {
+		var trained Refs
+		err := p.getJSON(ctx, trainRefsKey(refs.JobID), &trained)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			return refs, fmt.Errorf("%s: %w: refs.network_key is required and job %s has no saved train refs (run the stages in order)",
+				StageEvaluate, ErrInvalidStage, refs.JobID)
+		case err != nil:
+			return refs, fmt.Errorf("%s job %s: %w", StageEvaluate, refs.JobID, err)
+		case trained.JobID != refs.JobID:
+			return refs, fmt.Errorf("%s: %w: saved train refs belong to job %q", StageEvaluate, ErrInvalidStage, trained.JobID)
+		}
+		refs = trained
+	}
 	if err := need(StageEvaluate, map[string]string{"data_hash": refs.DataHash, "preprocessing_key": refs.PreprocessingKey,
 		"network_key": refs.NetworkKey}); err != nil {
 		return refs, err
@@ -677,11 +703,18 @@ func (p *TrainingPipeline) MarkFailed(ctx context.Context, refs Refs, f StageFai
 // record: the Lambda runtime's {"errorMessage": ...} cause is unwrapped.
 func failureMessage(f StageFailure) string {
 	cause := strings.TrimSpace(f.Cause)
-	var lambdaErr struct {
+	// A Lambda failure's cause is {"errorMessage": ...}; a Batch job's is
+	// the job's description with its StatusReason.
+	var detail struct {
 		ErrorMessage string `json:"errorMessage"`
+		StatusReason string `json:"StatusReason"`
 	}
-	if json.Unmarshal([]byte(cause), &lambdaErr) == nil && lambdaErr.ErrorMessage != "" {
-		cause = lambdaErr.ErrorMessage
+	if json.Unmarshal([]byte(cause), &detail) == nil {
+		if detail.ErrorMessage != "" {
+			cause = detail.ErrorMessage
+		} else if detail.StatusReason != "" {
+			cause = "training job: " + detail.StatusReason
+		}
 	}
 	switch {
 	case cause == "":

@@ -1,0 +1,182 @@
+package pipeline_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/orrery-ml/orrery/shared/pipeline"
+)
+
+func parse(t *testing.T, s string) pipeline.Definition {
+	t.Helper()
+	d, err := pipeline.Parse([]byte(s))
+	require.NoError(t, err)
+	return d
+}
+
+func TestTaskTimeoutAndHeartbeat(t *testing.T) {
+	slow := func(ctx context.Context, _ json.RawMessage) (json.RawMessage, error) {
+		<-ctx.Done()
+		return nil, ctx.Err()
+	}
+	cases := []struct {
+		name, fields, want string
+	}{
+		{"timeout", `"TimeoutSeconds": 1`, pipeline.ErrorTimeout},
+		{"heartbeat", `"TimeoutSeconds": 30, "HeartbeatSeconds": 1`, pipeline.ErrorHeartbeatTimeout},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if testing.Short() {
+				t.Skip("waits a second")
+			}
+			def := parse(t, `{"StartAt":"T","States":{"T":{"Type":"Task","Resource":"slow",`+c.fields+`,
+				"Catch":[{"ErrorEquals":["States.TaskFailed"],"Next":"Wrong"},{"ErrorEquals":["`+c.want+`"],"ResultPath":"$.err","Next":"Caught"}],"End":true},
+				"Wrong":{"Type":"Fail","Error":"TaskFailedMatchedATimeout"},"Caught":{"Type":"Pass","End":true}}}`)
+			x := pipeline.Executor{Resources: map[string]pipeline.Handler{"slow": slow}}
+			out, err := x.Execute(t.Context(), def, pipeline.Execution{})
+			require.NoError(t, err)
+			assert.Contains(t, string(out), c.want)
+		})
+	}
+}
+
+func TestHeartbeatsKeepATaskAlive(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs for two seconds")
+	}
+	beating := func(ctx context.Context, _ json.RawMessage) (json.RawMessage, error) {
+		for range 8 {
+			time.Sleep(250 * time.Millisecond)
+			pipeline.Heartbeat(ctx)
+		}
+		return json.RawMessage(`{"ok":true}`), nil
+	}
+	def := parse(t, `{"StartAt":"T","States":{"T":{"Type":"Task","Resource":"beat","TimeoutSeconds":10,"HeartbeatSeconds":1,"End":true}}}`)
+	x := pipeline.Executor{Resources: map[string]pipeline.Handler{"beat": beating}}
+	out, err := x.Execute(t.Context(), def, pipeline.Execution{})
+	require.NoError(t, err)
+	assert.JSONEq(t, `{"ok":true}`, string(out))
+}
+
+func TestRetryBackoffAndJitter(t *testing.T) {
+	var calls atomic.Int32
+	flaky := func(context.Context, json.RawMessage) (json.RawMessage, error) {
+		if calls.Add(1) <= 3 {
+			return nil, &pipeline.Error{Name: "Transient", Cause: "try again"}
+		}
+		return json.RawMessage(`"done"`), nil
+	}
+	for _, jitter := range []string{"NONE", "FULL"} {
+		t.Run(jitter, func(t *testing.T) {
+			calls.Store(0)
+			var mu sync.Mutex
+			var waits []time.Duration
+			def := parse(t, `{"StartAt":"T","States":{"T":{"Type":"Task","Resource":"flaky","End":true,
+				"Retry":[{"ErrorEquals":["Other"],"MaxAttempts":9},{"ErrorEquals":["States.TaskFailed"],"IntervalSeconds":2,"BackoffRate":3,"MaxDelaySeconds":10,"MaxAttempts":3,"JitterStrategy":"`+jitter+`"}]}}}`)
+			x := pipeline.Executor{Resources: map[string]pipeline.Handler{"flaky": flaky}, Sleep: func(_ context.Context, d time.Duration) error {
+				mu.Lock()
+				waits = append(waits, d)
+				mu.Unlock()
+				return nil
+			}}
+			out, err := x.Execute(t.Context(), def, pipeline.Execution{})
+			require.NoError(t, err)
+			assert.Equal(t, `"done"`, string(out))
+			require.Len(t, waits, 3)
+			ceilings := []time.Duration{2 * time.Second, 6 * time.Second, 10 * time.Second} // 2·3^n capped at 10
+			for i, w := range waits {
+				if jitter == "NONE" {
+					assert.Equal(t, ceilings[i], w)
+				} else {
+					assert.LessOrEqual(t, w, ceilings[i])
+					assert.GreaterOrEqual(t, w, time.Duration(0))
+				}
+			}
+		})
+	}
+	t.Run("exhausted", func(t *testing.T) {
+		calls.Store(-10)
+		def := parse(t, `{"StartAt":"T","States":{"T":{"Type":"Task","Resource":"flaky","End":true,
+			"Retry":[{"ErrorEquals":["Transient"],"MaxAttempts":2}]}}}`)
+		x := pipeline.Executor{Resources: map[string]pipeline.Handler{"flaky": flaky}, Sleep: func(context.Context, time.Duration) error { return nil }}
+		_, err := x.Execute(t.Context(), def, pipeline.Execution{})
+		var e *pipeline.Error
+		require.ErrorAs(t, err, &e)
+		assert.Equal(t, "Transient", e.Name)
+		assert.Equal(t, int32(-7), calls.Load(), "one try and two retries")
+	})
+}
+
+func TestPlainHandlerErrorsAreTaskFailed(t *testing.T) {
+	def := parse(t, `{"StartAt":"T","States":{"T":{"Type":"Task","Resource":"bad","End":true,
+		"Catch":[{"ErrorEquals":["States.TaskFailed"],"Next":"C"}]},"C":{"Type":"Pass","End":true}}}`)
+	x := pipeline.Executor{Resources: map[string]pipeline.Handler{"bad": func(context.Context, json.RawMessage) (json.RawMessage, error) {
+		return nil, errors.New("disk on fire")
+	}}}
+	out, err := x.Execute(t.Context(), def, pipeline.Execution{Input: json.RawMessage(`{"keep":1}`)})
+	require.NoError(t, err)
+	assert.JSONEq(t, `{"Error":"States.TaskFailed","Cause":"disk on fire"}`, string(out))
+}
+
+func TestMapHonoursMaxConcurrency(t *testing.T) {
+	var running, peak atomic.Int32
+	h := func(context.Context, json.RawMessage) (json.RawMessage, error) {
+		n := running.Add(1)
+		for {
+			p := peak.Load()
+			if n <= p || peak.CompareAndSwap(p, n) {
+				break
+			}
+		}
+		time.Sleep(5 * time.Millisecond)
+		running.Add(-1)
+		return json.RawMessage(`1`), nil
+	}
+	def := parse(t, `{"StartAt":"M","States":{"M":{"Type":"Map","MaxConcurrency":3,"ItemsPath":"$.xs","End":true,
+		"ItemProcessor":{"ProcessorConfig":{"Mode":"INLINE"},"StartAt":"T","States":{"T":{"Type":"Task","Resource":"h","End":true}}}}}}`)
+	x := pipeline.Executor{Resources: map[string]pipeline.Handler{"h": h}}
+	out, err := x.Execute(t.Context(), def, pipeline.Execution{Input: json.RawMessage(`{"xs":[1,2,3,4,5,6,7,8,9,10,11,12]}`)})
+	require.NoError(t, err)
+	assert.JSONEq(t, `[1,1,1,1,1,1,1,1,1,1,1,1]`, string(out))
+	assert.LessOrEqual(t, peak.Load(), int32(3))
+	assert.Greater(t, peak.Load(), int32(1), "items run concurrently")
+}
+
+func TestParseRefusesBrokenDefinitions(t *testing.T) {
+	for name, def := range map[string]string{
+		"dangling next":    `{"StartAt":"A","States":{"A":{"Type":"Pass","Next":"B"}}}`,
+		"no exit":          `{"StartAt":"A","States":{"A":{"Type":"Pass"}}}`,
+		"unknown type":     `{"StartAt":"A","States":{"A":{"Type":"Loop","End":true}}}`,
+		"unknown field":    `{"StartAt":"A","States":{"A":{"Type":"Pass","End":true,"Bogus":1}}}`,
+		"bad start":        `{"StartAt":"Z","States":{"A":{"Type":"Pass","End":true}}}`,
+		"unknown operator": `{"StartAt":"C","States":{"C":{"Type":"Choice","Choices":[{"Variable":"$.a","NumberIs":1,"Next":"A"}]},"A":{"Type":"Succeed"}}}`,
+		"jsonata":          `{"QueryLanguage":"JSONata","StartAt":"A","States":{"A":{"Type":"Pass","End":true}}}`,
+		"bad jitter":       `{"StartAt":"T","States":{"T":{"Type":"Task","Resource":"r","End":true,"Retry":[{"ErrorEquals":["X"],"JitterStrategy":"HALF"}]}}}`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := pipeline.Parse([]byte(def))
+			require.ErrorIs(t, err, pipeline.ErrInvalidDefinition)
+		})
+	}
+}
+
+func TestExecutionTimeout(t *testing.T) {
+	def := parse(t, `{"TimeoutSeconds":1,"StartAt":"W","States":{"W":{"Type":"Wait","Seconds":3600,"End":true}}}`)
+	x := pipeline.Executor{}
+	if testing.Short() {
+		t.Skip("waits a second")
+	}
+	_, err := x.Execute(t.Context(), def, pipeline.Execution{})
+	var e *pipeline.Error
+	require.ErrorAs(t, err, &e)
+	assert.Equal(t, pipeline.ErrorTimeout, e.Name)
+}

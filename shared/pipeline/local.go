@@ -1,0 +1,80 @@
+package pipeline
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/orrery-ml/orrery/shared/ml/training"
+)
+
+// StageRunner runs one stage of a training job (*training.TrainingPipeline
+// satisfies it).
+type StageRunner interface {
+	RunStage(ctx context.Context, req training.StageRequest) (training.Refs, error)
+}
+
+// LocalResources names the training state machine's resources on the
+// embedded runtime, where TrainingHandlers binds them.
+func LocalResources() Resources {
+	return Resources{
+		StagesFunction: "arn:aws:lambda:local:000000000000:function:orrery-stages",
+		JobQueue:       "arn:aws:batch:local:000000000000:job-queue/orrery-train",
+		JobDefinition:  "arn:aws:batch:local:000000000000:job-definition/orrery-train",
+	}
+}
+
+// TrainingHandlers binds the training state machine's Task resources for the
+// local executor: the stages function to stages.RunStage, and the Batch
+// submitJob.sync task to the train stage run in-process. A stage's error
+// becomes an *Error named by training.StageErrorName. The train stage's
+// progress recorder should call Heartbeat with the ctx it is given, so the
+// Train state's HeartbeatSeconds holds locally as on AWS.
+func TrainingHandlers(r Resources, stages StageRunner) map[string]Handler {
+	run := func(ctx context.Context, req training.StageRequest) (training.Refs, error) {
+		out, err := stages.RunStage(ctx, req)
+		if err != nil {
+			if ctx.Err() != nil {
+				return out, err
+			}
+			return out, &Error{Name: training.StageErrorName(err), Cause: err.Error()}
+		}
+		return out, nil
+	}
+	return map[string]Handler{
+		r.StagesFunction: HandlerFunc(run),
+		BatchSubmitJobSync: func(ctx context.Context, raw json.RawMessage) (json.RawMessage, error) {
+			var job struct {
+				JobName, JobQueue, JobDefinition string
+				ContainerOverrides                struct {
+					Environment []struct{ Name, Value string }
+				}
+				RetryStrategy json.RawMessage
+			}
+			if err := json.Unmarshal(raw, &job); err != nil {
+				return nil, Errorf(ErrorTaskFailed, "batch submitJob: decode parameters: %v", err)
+			}
+			var refs training.Refs
+			found := false
+			for _, e := range job.ContainerOverrides.Environment {
+				if e.Name == EnvStageRefs {
+					if err := json.Unmarshal([]byte(e.Value), &refs); err != nil {
+						return nil, Errorf(ErrorTaskFailed, "batch submitJob %s: %s is not JSON: %v", job.JobName, EnvStageRefs, err)
+					}
+					found = true
+				}
+			}
+			if !found {
+				return nil, Errorf(ErrorTaskFailed, "batch submitJob %s: no %s in ContainerOverrides.Environment", job.JobName, EnvStageRefs)
+			}
+			if _, err := run(ctx, training.StageRequest{Stage: training.StageTrain, Refs: refs}); err != nil {
+				return nil, err
+			}
+			id, _ := intrinsicUUID(nil)
+			return json.Marshal(map[string]any{
+				"JobId": id, "JobName": job.JobName, "JobQueue": job.JobQueue, "JobDefinition": job.JobDefinition,
+				"Status": "SUCCEEDED", "StatusReason": fmt.Sprintf("trained in-process (job %s)", refs.JobID),
+			})
+		},
+	}
+}

@@ -1,0 +1,268 @@
+package pipeline
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// Resource ARNs of the service integrations the training state machine uses.
+const (
+	// BatchSubmitJobSync submits an AWS Batch job and waits for it to end
+	// (the "Run a Job (.sync)" integration pattern).
+	BatchSubmitJobSync = "arn:aws:states:::batch:submitJob.sync"
+	// SNSPublish publishes a message to an SNS topic.
+	SNSPublish = "arn:aws:states:::sns:publish"
+)
+
+// Environment variables the Train task passes to the Batch container.
+const (
+	// EnvStageRefs holds the train stage's input, training.Refs, as JSON.
+	EnvStageRefs = "ORRERY_STAGE_REFS"
+	// EnvTaskToken holds the Step Functions task token, with which the
+	// trainer sends heartbeats (SendTaskHeartbeat) while it trains.
+	EnvTaskToken = "ORRERY_TASK_TOKEN"
+)
+
+// ErrResources is returned by Training for missing or malformed resources.
+var ErrResources = errors.New("pipeline: bad state machine resources")
+
+// Resources are what the training state machine refers to. On AWS they are
+// ARNs (or the placeholders of Placeholders, which the CDK app substitutes
+// with DefinitionSubstitutions); on the embedded runtime any names the local
+// executor binds to handlers.
+type Resources struct {
+	// StagesFunction is the `stages` Lambda function, invoked with a
+	// training.StageRequest for validate, preprocess, evaluate, register
+	// and mark_failed.
+	StagesFunction string
+	// JobQueue and JobDefinition run the Train stage as an AWS Batch job.
+	JobQueue, JobDefinition string
+	// DeployFunction, when set, adds the optional Deploy stage, taken when
+	// the execution input has "deploy": true.
+	DeployFunction string
+	// AlertTopic, when set, is an SNS topic told about every failed job.
+	AlertTopic string
+	// TrainTimeoutSeconds bounds the Train stage (default 6 hours);
+	// TrainHeartbeatSeconds is the longest the trainer may go without a
+	// heartbeat (default 15 minutes).
+	TrainTimeoutSeconds   int
+	TrainHeartbeatSeconds int
+}
+
+// Placeholders returns Resources whose values are CDK
+// DefinitionSubstitutions keys: ${StagesFunctionArn}, ${TrainJobQueueArn},
+// ${TrainJobDefinitionArn}, ${DeployFunctionArn} and ${AlertTopicArn}.
+func Placeholders() Resources {
+	return Resources{
+		StagesFunction: "${StagesFunctionArn}", JobQueue: "${TrainJobQueueArn}", JobDefinition: "${TrainJobDefinitionArn}",
+		DeployFunction: "${DeployFunctionArn}", AlertTopic: "${AlertTopicArn}",
+	}
+}
+
+// State names of the training state machine.
+const (
+	StateStart        = "Start"
+	StateValidateData = "ValidateData"
+	StatePreprocess   = "Preprocess"
+	StateTrain        = "Train"
+	StateEvaluate     = "Evaluate"
+	StateRegister     = "Register"
+	StateShouldDeploy = "ShouldDeploy"
+	StateDeploy       = "Deploy"
+	StateSucceeded    = "Succeeded"
+	StateMarkFailed   = "MarkFailed"
+	StateAlert        = "Alert"
+	StateFailed       = "Failed"
+)
+
+// ErrorTrainingFailed is the error a failed training execution ends with
+// when the failure carried no name of its own.
+const ErrorTrainingFailed = "Orrery.TrainingFailed"
+
+// lambdaRetry retries the Lambda service's transient errors (the retry the
+// AWS documentation recommends for Lambda tasks), with exponential backoff
+// and full jitter.
+func lambdaRetry() []Retrier {
+	return []Retrier{{
+		ErrorEquals: []string{"Lambda.ServiceException", "Lambda.AWSLambdaException", "Lambda.SdkClientException",
+			"Lambda.TooManyRequestsException"},
+		IntervalSeconds: 2, MaxAttempts: Attempts(6), BackoffRate: 2, MaxDelaySeconds: 60, JitterStrategy: "FULL",
+	}}
+}
+
+func catchAll() []Catcher {
+	return []Catcher{{ErrorEquals: []string{ErrorAll}, ResultPath: P("$.error"), Next: StateMarkFailed}}
+}
+
+func stageTask(r Resources, stage, next string) State {
+	return State{
+		Type: TypeTask, Resource: r.StagesFunction,
+		Comment:        "stage " + stage + " (training.StageRequest in, training.Refs out)",
+		Parameters:     map[string]any{"stage": stage, "refs.$": "$.refs"},
+		ResultPath:     P("$.refs"),
+		TimeoutSeconds: 900, Retry: lambdaRetry(), Catch: catchAll(), Next: next,
+	}
+}
+
+func checkResource(field, v string, required bool) error {
+	switch {
+	case v == "" && required:
+		return fmt.Errorf("%w: %s is required", ErrResources, field)
+	case v == "":
+		return nil
+	case strings.HasPrefix(v, "arn:") || (strings.HasPrefix(v, "${") && strings.HasSuffix(v, "}")):
+		return nil
+	}
+	return fmt.Errorf("%w: %s %q is neither an ARN nor a ${Placeholder}", ErrResources, field, v)
+}
+
+// Training builds the `training` state machine: Start -> ValidateData ->
+// Preprocess -> Train (an AWS Batch job, .sync; Batch retries a job whose
+// Spot host was reclaimed, and the trainer resumes from its checkpoint) ->
+// Evaluate -> Register -> optional Deploy. Every task retries transient
+// service errors with backoff and full jitter, and any failure is caught ->
+// MarkFailed -> (Alert) -> Failed.
+//
+// The execution input is {"job_id": "...", "deploy": false}; the stages pass
+// training.Refs along in $.refs.
+func Training(r Resources) (Definition, error) {
+	if r.TrainTimeoutSeconds == 0 {
+		r.TrainTimeoutSeconds = 6 * 3600
+	}
+	if r.TrainHeartbeatSeconds == 0 {
+		r.TrainHeartbeatSeconds = 15 * 60
+	}
+	for _, c := range []struct {
+		field, v string
+		required bool
+	}{
+		{"StagesFunction", r.StagesFunction, true}, {"JobQueue", r.JobQueue, true}, {"JobDefinition", r.JobDefinition, true},
+		{"DeployFunction", r.DeployFunction, false}, {"AlertTopic", r.AlertTopic, false},
+	} {
+		if err := checkResource(c.field, c.v, c.required); err != nil {
+			return Definition{}, err
+		}
+	}
+	if r.TrainTimeoutSeconds < 0 || r.TrainHeartbeatSeconds < 0 || r.TrainHeartbeatSeconds >= r.TrainTimeoutSeconds {
+		return Definition{}, fmt.Errorf("%w: TrainHeartbeatSeconds %d must be positive and below TrainTimeoutSeconds %d",
+			ErrResources, r.TrainHeartbeatSeconds, r.TrainTimeoutSeconds)
+	}
+	afterRegister := StateSucceeded
+	afterMarkFailed := StateFailed
+	states := map[string]State{
+		StateStart: {
+			Type: TypePass, Comment: "start the references passed between stages",
+			Parameters: map[string]any{"job_id.$": "$.job_id"}, ResultPath: P("$.refs"), Next: StateValidateData,
+		},
+		StateValidateData: stageTask(r, "validate", StatePreprocess),
+		StatePreprocess:   stageTask(r, "preprocess", StateTrain),
+		StateTrain: {
+			Type: TypeTask, Resource: BatchSubmitJobSync,
+			Comment: "train on AWS Batch; the trainer writes its Refs to the job's artifacts, where Evaluate reads them",
+			Parameters: map[string]any{
+				"JobName.$":     "States.Format('orrery-train-{}', $.job_id)",
+				"JobQueue":      r.JobQueue,
+				"JobDefinition": r.JobDefinition,
+				"ContainerOverrides": map[string]any{
+					"Environment": []any{
+						map[string]any{"Name": EnvStageRefs, "Value.$": "States.JsonToString($.refs)"},
+						map[string]any{"Name": EnvTaskToken, "Value.$": "$$.Task.Token"},
+					},
+				},
+				// AWS Batch "automated job retries": retry a job whose Spot
+				// host was reclaimed, not one that failed on its own.
+				"RetryStrategy": map[string]any{
+					"Attempts": 3,
+					"EvaluateOnExit": []any{
+						map[string]any{"OnStatusReason": "Host EC2*", "Action": "RETRY"},
+						map[string]any{"OnReason": "*", "Action": "EXIT"},
+					},
+				},
+			},
+			ResultSelector:   map[string]any{"batch_job_id.$": "$.JobId", "status.$": "$.Status"},
+			ResultPath:       P("$.train"),
+			TimeoutSeconds:   r.TrainTimeoutSeconds,
+			HeartbeatSeconds: r.TrainHeartbeatSeconds,
+			Retry: []Retrier{{
+				ErrorEquals:     []string{"Batch.AWSBatchException", "Batch.ServerException", "Batch.TooManyRequestsException"},
+				IntervalSeconds: 5, MaxAttempts: Attempts(5), BackoffRate: 2, MaxDelaySeconds: 120, JitterStrategy: "FULL",
+			}},
+			Catch: catchAll(),
+			Next:  StateEvaluate,
+		},
+		StateEvaluate: stageTask(r, "evaluate", StateRegister),
+		StateSucceeded: {
+			Type: TypeSucceed, OutputPath: P("$.refs"),
+		},
+		StateMarkFailed: {
+			Type: TypeTask, Resource: r.StagesFunction, Comment: "record the failure in the job and remove half-written output",
+			Parameters: map[string]any{"stage": "mark_failed", "refs.$": "$.refs", "error.$": "$.error"},
+			ResultPath: NullPath, TimeoutSeconds: 300, Retry: lambdaRetry(),
+		},
+		StateFailed: {
+			Type: TypeFail, ErrorPath: "$.error.Error", CausePath: "$.error.Cause",
+		},
+	}
+	if r.DeployFunction != "" {
+		afterRegister = StateShouldDeploy
+		states[StateShouldDeploy] = State{
+			Type: TypeChoice,
+			Choices: ChoiceList{{
+				And: []ChoiceRule{Compare("$.deploy", "IsPresent", true), Compare("$.deploy", "BooleanEquals", true)},
+				Next: StateDeploy,
+			}},
+			Default: StateSucceeded,
+		}
+		states[StateDeploy] = State{
+			Type: TypeTask, Resource: r.DeployFunction, Comment: "deploy the registered model (the deployment flow)",
+			Parameters: map[string]any{"model_id.$": "$.refs.model_id", "job_id.$": "$.job_id"},
+			ResultPath: P("$.deployment"), TimeoutSeconds: 900, Retry: lambdaRetry(),
+			Catch: []Catcher{{ErrorEquals: []string{ErrorAll}, ResultPath: P("$.error"), Next: StateFailed}},
+			Next:  StateSucceeded,
+		}
+	}
+	if r.AlertTopic != "" {
+		afterMarkFailed = StateAlert
+		states[StateAlert] = State{
+			Type: TypeTask, Resource: SNSPublish, Comment: "tell the operators",
+			Parameters: map[string]any{
+				"TopicArn":  r.AlertTopic,
+				"Subject":   "Orrery training job failed",
+				"Message.$": "States.Format('Training job {} failed: {}', $.job_id, States.JsonToString($.error))",
+			},
+			ResultPath: NullPath, TimeoutSeconds: 60, Retry: lambdaRetry(),
+			Catch: []Catcher{{ErrorEquals: []string{ErrorAll}, ResultPath: P("$.alert_error"), Next: StateFailed}},
+			Next:  StateFailed,
+		}
+	}
+	reg := stageTask(r, "register", afterRegister)
+	states[StateRegister] = reg
+	mf := states[StateMarkFailed]
+	mf.Next = afterMarkFailed
+	states[StateMarkFailed] = mf
+	def := Definition{
+		Comment: "Orrery training: validate -> preprocess -> train (AWS Batch) -> evaluate -> register -> optional deploy; " +
+			"any failure -> MarkFailed",
+		StartAt:        StateStart,
+		States:         states,
+		TimeoutSeconds: r.TrainTimeoutSeconds + 2*3600,
+	}
+	if err := def.Validate(); err != nil {
+		return Definition{}, err
+	}
+	return def, nil
+}
+
+// TrainingInput is the execution input of the training state machine.
+type TrainingInput struct {
+	JobID  string `json:"job_id"`
+	Deploy bool   `json:"deploy,omitempty"`
+}
+
+// JSON encodes the input.
+func (in TrainingInput) JSON() json.RawMessage {
+	b, _ := json.Marshal(in)
+	return b
+}
