@@ -46,7 +46,7 @@ func TrainingHandlers(r Resources, stages StageRunner) map[string]Handler {
 		BatchSubmitJobSync: func(ctx context.Context, raw json.RawMessage) (json.RawMessage, error) {
 			var job struct {
 				JobName, JobQueue, JobDefinition string
-				ContainerOverrides                struct {
+				ContainerOverrides               struct {
 					Environment []struct{ Name, Value string }
 				}
 				RetryStrategy json.RawMessage

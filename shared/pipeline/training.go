@@ -210,7 +210,7 @@ func Training(r Resources) (Definition, error) {
 		states[StateShouldDeploy] = State{
 			Type: TypeChoice,
 			Choices: ChoiceList{{
-				And: []ChoiceRule{Compare("$.deploy", "IsPresent", true), Compare("$.deploy", "BooleanEquals", true)},
+				And:  []ChoiceRule{Compare("$.deploy", "IsPresent", true), Compare("$.deploy", "BooleanEquals", true)},
 				Next: StateDeploy,
 			}},
 			Default: StateSucceeded,
