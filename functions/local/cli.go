@@ -28,7 +28,12 @@ Usage:
   orrery models  [--json] [--home DIR]             registered models
   orrery predict --model MODEL_ID --data PATH [--out FILE] [--home DIR]
                  score a CSV or Parquet file with a registered model (CSV out: row, label, probabilities)
-  orrery version
+  orrery evaluate --model MODEL_ID --data PATH --target COL [--positive V] [--cv K] [--json] [--home DIR]
+                 metrics with confidence intervals, thresholds, calibration, latency, cross-validation
+                 and an HTML report (see README, "Evaluating models")
+  orrery compare MODEL_ID MODEL_ID ... --data PATH [--metric auc_roc|accuracy|auc_pr|f1_score] [--json]
+                 rank models on one frozen test set; statistical ties share a rank
+` + tuneUsage + `  orrery version
 
 Flags common to the training commands:
   --progress bar|json|none   progress display on stderr (default: bar; none with --json)
@@ -59,6 +64,13 @@ var commands = map[string]command{
 	},
 	"predict": func(ctx context.Context, args []string, stdout, _ io.Writer) error {
 		return cmdPredict(ctx, args, stdout)
+	},
+	"tune":    cmdTune,
+	"evaluate": func(ctx context.Context, args []string, stdout, _ io.Writer) error {
+		return cmdEvaluate(ctx, args, stdout)
+	},
+	"compare": func(ctx context.Context, args []string, stdout, _ io.Writer) error {
+		return cmdCompare(ctx, args, stdout)
 	},
 }
 
