@@ -1,0 +1,58 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/orrery-ml/orrery/shared/awsclient"
+	"github.com/orrery-ml/orrery/shared/config"
+	"github.com/orrery-ml/orrery/shared/jobevents"
+	"github.com/orrery-ml/orrery/shared/store/dynamostore"
+)
+
+// Config is the function's configuration.
+type Config struct {
+	JobsTable string
+	LogLevel  slog.Level
+}
+
+// FromEnv reads Config from the environment, naming every variable that is
+// missing or malformed.
+func FromEnv(getenv func(string) string) (Config, error) {
+	r := config.Reader{Getenv: getenv}
+	c := Config{JobsTable: r.Required(config.EnvJobsTable), LogLevel: r.LogLevel(config.EnvLogLevel)}
+	return c, r.Err()
+}
+
+// newHandler wires the DynamoDB job store into the event service.
+func newHandler(ctx context.Context, c Config, log *slog.Logger) (*handler, error) {
+	cfg, err := awsclient.Load(ctx, awsclient.Options{})
+	if err != nil {
+		return nil, err
+	}
+	db, err := dynamostore.New(dynamodb.NewFromConfig(cfg), dynamostore.Tables{Jobs: c.JobsTable})
+	if err != nil {
+		return nil, err
+	}
+	return &handler{changes: &jobevents.Service{Jobs: db}, log: log}, nil
+}
+
+func main() {
+	c, err := FromEnv(os.Getenv)
+	if err != nil {
+		slog.New(slog.NewJSONHandler(os.Stderr, nil)).Error("configuration", "error", err.Error())
+		os.Exit(1)
+	}
+	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: c.LogLevel}))
+	h, err := newHandler(context.Background(), c, log)
+	if err != nil {
+		log.Error("start", "error", fmt.Sprint(err))
+		os.Exit(1)
+	}
+	lambda.StartWithOptions(h.Handle, lambda.WithEnableSIGTERM())
+}
