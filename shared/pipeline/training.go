@@ -77,8 +77,8 @@ const (
 	StateFailed       = "Failed"
 )
 
-// ErrorTrainingFailed is the error a failed training execution ends with
-// when the failure carried no name of its own.
+// ErrorTrainingFailed is the error a failed training execution ends with;
+// its cause starts with the name of the error that failed it.
 const ErrorTrainingFailed = "Orrery.TrainingFailed"
 
 // lambdaRetry retries the Lambda service's transient errors (the retry the
@@ -202,7 +202,9 @@ func Training(r Resources) (Definition, error) {
 			ResultPath: NullPath, TimeoutSeconds: 300, Retry: lambdaRetry(),
 		},
 		StateFailed: {
-			Type: TypeFail, ErrorPath: "$.error.Error", CausePath: "$.error.Cause",
+			// The original error's name goes into the cause: a Fail state's
+			// Error must not be a States.* name, and a failure may be one.
+			Type: TypeFail, Error: ErrorTrainingFailed, CausePath: "States.Format('{}: {}', $.error.Error, $.error.Cause)",
 		},
 	}
 	if r.DeployFunction != "" {

@@ -152,7 +152,8 @@ func TestTrainingStateMachineRunsTheStages(t *testing.T) {
 	_, err = env.exec.Execute(ctx, env.def, pipeline.Execution{Input: pipeline.TrainingInput{JobID: job.ID}.JSON()})
 	var e *pipeline.Error
 	require.ErrorAs(t, err, &e)
-	assert.Equal(t, training.ErrorNameConflict, e.Name)
+	assert.Equal(t, pipeline.ErrorTrainingFailed, e.Name)
+	assert.True(t, strings.HasPrefix(e.Cause, training.ErrorNameConflict+": "), e.Cause)
 	again, err := env.rt.DB.GetJob(ctx, job.ID)
 	require.NoError(t, err)
 	assert.Equal(t, store.Succeeded, again.Status)
@@ -178,7 +179,8 @@ func TestTrainingStateMachineMarksFailures(t *testing.T) {
 	_, err = env.exec.Execute(ctx, env.def, pipeline.Execution{Input: pipeline.TrainingInput{JobID: job.ID}.JSON()})
 	var e *pipeline.Error
 	require.ErrorAs(t, err, &e)
-	assert.Equal(t, training.ErrorNameStageFailed, e.Name, e.Cause)
+	assert.Equal(t, pipeline.ErrorTrainingFailed, e.Name)
+	assert.True(t, strings.HasPrefix(e.Cause, training.ErrorNameStageFailed+": "), e.Cause)
 	got, err := env.rt.DB.GetJob(ctx, job.ID)
 	require.NoError(t, err)
 	assert.Equal(t, store.Failed, got.Status)
