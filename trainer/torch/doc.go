@@ -1,0 +1,20 @@
+// Package torch is the libtorch training backend of the trainer: the same
+// networks as the pure-Go engine (MLP and logistic regression on flat
+// parameters in the layout of nn.Network.Params), trained with libtorch 2.1.0
+// through github.com/sugarme/gotch v0.9.1 on the CPU or a CUDA device.
+//
+// Everything around the network math is shared with the pure-Go backend: the
+// input is a training.TrainInput (preprocessed by training.DataPreprocessor),
+// the result a training.TrainResult whose Net is an nn.Network, so the model
+// is evaluated, saved (manifest + safetensors) and served by the same code
+// whichever backend trained it.
+//
+// The files that use gotch carry the build tag `torch`, so `go build ./...`
+// needs no libtorch; scripts/setup-libtorch.sh prepares libtorch and gotch
+// for `go build -tags torch`. The files without the tag (learning-rate
+// schedule, early stopping, validation metrics, checkpoints) are plain Go and
+// tested by the default suite.
+//
+// It must not import shared/store/... or any AWS SDK package; it is the only
+// package that may import gotch.
+package torch

@@ -1,0 +1,372 @@
+package torch
+
+// This file holds the parts of the training loop that need no libtorch: the
+// checks of the input, the learning-rate schedule, early stopping, the
+// validation metrics and the checkpoint format. They follow the rules of
+// training.ModelTrainer, so the two backends train under the same contract.
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/gob"
+	"encoding/hex"
+	"fmt"
+	"math"
+
+	"github.com/orrery-ml/orrery/shared/ml/evaluation"
+	"github.com/orrery-ml/orrery/shared/ml/nn"
+	"github.com/orrery-ml/orrery/shared/ml/training"
+)
+
+// Backend is the name this backend writes into model manifests.
+const Backend = "torch"
+
+// plan is what a TrainInput asks for, checked: the normalised configuration,
+// the loss, the network's shape and the L2 penalty or weight decay.
+type plan struct {
+	cfg         training.TrainingConfig
+	loss        nn.Loss
+	spec        nn.Spec
+	opt         nn.OptimizerConfig
+	l2          float64
+	cfgHash     string
+	dataHash    string
+	initialNet  *nn.Network
+	classWeight []float64
+}
+
+// newPlan checks in and derives the plan, with the errors of
+// training.ModelTrainer: training.ErrInvalidConfig for settings,
+// training.ErrInvalidExamples for data.
+func newPlan(in training.TrainInput) (*plan, error) {
+	cfg, err := in.Config.Normalize()
+	if err != nil {
+		return nil, err
+	}
+	if err := checkExamples(in); err != nil {
+		return nil, err
+	}
+	lossName := cfg.LossFunction
+	if lossName == "" {
+		lossName = string(nn.CrossEntropy)
+		if in.Classes == 2 {
+			lossName = string(nn.BinaryCrossEntropy)
+		}
+	}
+	loss, err := nn.ParseLoss(lossName)
+	if err != nil {
+		return nil, fmt.Errorf("%w: loss_function: %w", training.ErrInvalidConfig, err)
+	}
+	outputs := in.Classes
+	if loss == nn.BinaryCrossEntropy {
+		if in.Classes != 2 {
+			return nil, fmt.Errorf("%w: loss_function: binary_cross_entropy needs 2 classes, the data has %d", training.ErrInvalidConfig, in.Classes)
+		}
+		outputs = 1
+	}
+	if err := loss.Check(outputs, in.ClassWeights); err != nil {
+		return nil, fmt.Errorf("%w: class weights: %w", training.ErrInvalidExamples, err)
+	}
+	spec := nn.Spec{ModelType: cfg.ModelType, Inputs: in.Train.Features, Hidden: cfg.HiddenLayers,
+		Outputs: outputs, Activation: cfg.Activation, Dropout: cfg.DropoutRate}
+	if cfg.ModelType == training.ModelLogisticRegression {
+		spec.Hidden = nil
+	}
+	// The initial weights are the pure-Go engine's for the same seed, so both
+	// backends start from the same point.
+	net, err := nn.New(spec, uint64(cfg.Seed))
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", training.ErrInvalidConfig, err)
+	}
+	opt := nn.OptimizerConfig{Name: cfg.Optimizer, Momentum: cfg.Momentum}
+	l2 := cfg.Regularization
+	if cfg.Optimizer == nn.AdamW {
+		opt.WeightDecay, l2 = cfg.Regularization, 0
+	}
+	if _, err := nn.NewOptimizer(opt, net); err != nil {
+		return nil, fmt.Errorf("%w: %w", training.ErrInvalidConfig, err)
+	}
+	p := &plan{cfg: cfg, loss: loss, spec: spec, opt: opt, l2: l2, initialNet: net, classWeight: in.ClassWeights}
+	p.cfgHash, p.dataHash = hashes(cfg, in)
+	return p, nil
+}
+
+// checkExamples reports the first problem with the input data.
+func checkExamples(in training.TrainInput) error {
+	if in.Classes < 2 {
+		return fmt.Errorf("%w: %d classes, need at least 2", training.ErrInvalidExamples, in.Classes)
+	}
+	for _, s := range []struct {
+		name string
+		e    training.Examples
+	}{{"train", in.Train}, {"validation", in.Validation}} {
+		e := s.e
+		if e.Rows < 1 {
+			return fmt.Errorf("%w: %s split has no rows", training.ErrInvalidExamples, s.name)
+		}
+		if e.Features < 1 || e.Features != in.Train.Features {
+			return fmt.Errorf("%w: %s split has %d features, train has %d", training.ErrInvalidExamples, s.name, e.Features, in.Train.Features)
+		}
+		if len(e.X) != e.Rows*e.Features || len(e.Y) != e.Rows {
+			return fmt.Errorf("%w: %s split has %d values and %d labels for %d rows of %d features",
+				training.ErrInvalidExamples, s.name, len(e.X), len(e.Y), e.Rows, e.Features)
+		}
+		for i, v := range e.X {
+			if math.IsNaN(v) || math.IsInf(v, 0) {
+				return fmt.Errorf("%w: %s split row %d feature %d is %v (preprocess first)", training.ErrInvalidExamples, s.name, i/e.Features, i%e.Features, v)
+			}
+		}
+		for i, y := range e.Y {
+			if y < 0 || y >= in.Classes {
+				return fmt.Errorf("%w: %s split row %d has label %d, outside [0, %d)", training.ErrInvalidExamples, s.name, i, y, in.Classes)
+			}
+		}
+	}
+	present := make([]bool, in.Classes)
+	distinct := 0
+	for _, y := range in.Validation.Y {
+		if !present[y] {
+			present[y] = true
+			distinct++
+		}
+	}
+	if distinct < 2 || (in.Classes == 2 && !present[1]) {
+		return fmt.Errorf("%w: validation split has %d distinct classes, need at least 2 (with the positive class) to rank", training.ErrInvalidExamples, distinct)
+	}
+	return nil
+}
+
+// hashes fingerprints what a checkpoint must agree with: the configuration
+// (with the class count and weights) and the data.
+func hashes(cfg training.TrainingConfig, in training.TrainInput) (cfgHash, dataHash string) {
+	h := sha256.New()
+	h.Write(cfg.JSON())
+	fmt.Fprintf(h, "classes=%d weights=%v backend=%s", in.Classes, in.ClassWeights, Backend)
+	cfgHash = hex.EncodeToString(h.Sum(nil))
+
+	h.Reset()
+	var buf []byte
+	for _, e := range []training.Examples{in.Train, in.Validation} {
+		buf = binary.LittleEndian.AppendUint64(buf[:0], uint64(e.Rows))
+		buf = binary.LittleEndian.AppendUint64(buf, uint64(e.Features))
+		for _, v := range e.X {
+			buf = binary.LittleEndian.AppendUint64(buf, math.Float64bits(v))
+			if len(buf) >= 1<<15 {
+				h.Write(buf)
+				buf = buf[:0]
+			}
+		}
+		for _, y := range e.Y {
+			buf = binary.LittleEndian.AppendUint32(buf, uint32(y))
+		}
+		h.Write(buf)
+	}
+	return cfgHash, hex.EncodeToString(h.Sum(nil))
+}
+
+// Rate returns the learning rate of epoch (1-based) under cfg's schedule, the
+// rule training.ModelTrainer applies: a linear warmup from lr/10 over
+// WarmupEpochs, then constant; step (×Gamma every StepSize epochs);
+// exponential (×Gamma every epoch); or cosine annealing from lr to MinLR over
+// the remaining epochs (Loshchilov & Hutter 2017, "SGDR", as torch's
+// CosineAnnealingLR with T_max = Epochs - WarmupEpochs, stepped per epoch).
+func Rate(cfg training.TrainingConfig, epoch int) float64 {
+	base, s := cfg.LearningRate, cfg.Schedule
+	e := epoch - 1
+	if e < s.WarmupEpochs {
+		return base * (0.1 + 0.9*float64(e)/float64(s.WarmupEpochs))
+	}
+	t := e - s.WarmupEpochs
+	switch s.Kind {
+	case "step":
+		return base * math.Pow(s.Gamma, float64(t/s.StepSize))
+	case "exponential":
+		return base * math.Pow(s.Gamma, float64(t))
+	case "cosine":
+		span := max(1, cfg.Epochs-s.WarmupEpochs)
+		return s.MinLR + (base-s.MinLR)*(1+math.Cos(math.Pi*float64(t)/float64(span)))/2
+	}
+	return base
+}
+
+// progress is the loop's state between mini-batches: what a checkpoint holds
+// besides the tensors.
+type progress struct {
+	// Epoch is the last finished epoch; Batch the mini-batches done of the
+	// next one (non-zero only in a checkpoint written on cancellation), and
+	// LossSum their summed loss times rows.
+	Epoch      int
+	Batch      int
+	LossSum    float64
+	History    []training.EpochStats
+	Best       float64
+	BestEpoch  int
+	Bad        int
+	Done       bool
+	StopReason string
+}
+
+// observe records an epoch's statistics and updates the early-stopping state
+// as training.ModelTrainer does. It reports whether the epoch is the best so
+// far (its weights are the ones to keep).
+func (p *progress) observe(cfg training.TrainingConfig, s training.EpochStats) bool {
+	p.History = append(p.History, s)
+	p.Epoch, p.Batch, p.LossSum = s.Epoch, 0, 0
+	es := cfg.EarlyStop
+	minimise := es.Metric == "val_loss"
+	var v float64
+	switch es.Metric {
+	case "val_loss":
+		v = s.ValLoss
+	case "val_auc_roc":
+		v = s.ValAUCROC
+	default:
+		v = s.ValAUCPR
+	}
+	improved := !math.IsNaN(v) && (p.BestEpoch == 0 ||
+		(minimise && v < p.Best-es.MinDelta) || (!minimise && v > p.Best+es.MinDelta))
+	if improved {
+		p.Best, p.BestEpoch, p.Bad = v, s.Epoch, 0
+	} else {
+		p.Bad++
+	}
+	if es.On() && p.Bad >= es.Patience {
+		p.Done, p.StopReason = true, training.StopEarlyStopping
+	}
+	if p.Epoch >= cfg.Epochs && p.StopReason == "" {
+		p.Done, p.StopReason = true, training.StopMaxEpochs
+	}
+	return improved
+}
+
+// validationMetrics returns the loss (the training criterion with the class
+// weights), average precision and ROC AUC of logits (rows × outputs) against
+// y; for more than two classes the macro averages over one-vs-rest of the
+// softmax columns, skipping classes absent from y — the validation rule of
+// training.ModelTrainer.
+func validationMetrics(loss nn.Loss, logits []float64, outputs int, y []int, classWeights []float64) (lossValue, aucPR, aucROC float64, err error) {
+	total, norm, err := loss.Sum(logits, outputs, y, classWeights)
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	c := max(outputs, 2)
+	probs := make([]float64, len(y)*c)
+	nn.Probabilities(logits, outputs, probs)
+	score := make([]float64, len(y))
+	column := func(k int) {
+		for i := range score {
+			score[i] = probs[i*c+k]
+		}
+	}
+	if c == 2 {
+		column(1)
+		return total / norm, evaluation.AveragePrecision(y, score), evaluation.BinaryAUCROC(y, score), nil
+	}
+	onehot := make([]int, len(y))
+	var n float64
+	for k := range c {
+		column(k)
+		for i, label := range y {
+			onehot[i] = 0
+			if label == k {
+				onehot[i] = 1
+			}
+		}
+		pr, roc := evaluation.AveragePrecision(onehot, score), evaluation.BinaryAUCROC(onehot, score)
+		if math.IsNaN(pr) || math.IsNaN(roc) {
+			continue
+		}
+		aucPR += pr
+		aucROC += roc
+		n++
+	}
+	return total / norm, aucPR / n, aucROC / n, nil
+}
+
+// checkpointVersion is the version of the checkpoint encoding.
+const checkpointVersion = 1
+
+// checkpointMagic starts every checkpoint of this backend; it differs from
+// the pure-Go engine's, so neither backend resumes from the other's state.
+const checkpointMagic = "orrery-torch-checkpoint\n"
+
+// checkpoint is a training job's state, after an epoch or between
+// mini-batches when training was cancelled.
+type checkpoint struct {
+	Version    int
+	ConfigHash string
+	DataHash   string
+	Progress   progress
+	// Params, BestParams and the optimizer buffers are in the layout of
+	// nn.Network.Params, in float32 as the backend trains.
+	Params     []float32
+	BestParams []float32
+	Optimizer  optimizerState
+}
+
+// optimizerState is an optimizer's step count and moment buffers (nil when
+// the optimizer has none).
+type optimizerState struct {
+	Name string
+	Step int64
+	M, V []float32
+}
+
+// encodeCheckpoint serialises c.
+func encodeCheckpoint(c checkpoint) ([]byte, error) {
+	var b bytes.Buffer
+	b.WriteString(checkpointMagic)
+	c.Version = checkpointVersion
+	if err := gob.NewEncoder(&b).Encode(c); err != nil {
+		return nil, fmt.Errorf("encode checkpoint: %w", err)
+	}
+	return b.Bytes(), nil
+}
+
+// decodeCheckpoint parses data and checks that it belongs to the plan: the
+// same configuration and data, a network of nparams parameters, an epoch
+// within the plan. Anything else wraps training.ErrCheckpointMismatch.
+func decodeCheckpoint(data []byte, p *plan, nparams int) (checkpoint, error) {
+	rest, ok := bytes.CutPrefix(data, []byte(checkpointMagic))
+	if !ok {
+		return checkpoint{}, fmt.Errorf("%w: the stored checkpoint is not a %s-backend checkpoint", training.ErrCheckpointMismatch, Backend)
+	}
+	var c checkpoint
+	if err := gob.NewDecoder(bytes.NewReader(rest)).Decode(&c); err != nil {
+		return checkpoint{}, fmt.Errorf("%w: decode checkpoint: %w", training.ErrCheckpointMismatch, err)
+	}
+	pr := c.Progress
+	switch {
+	case c.Version != checkpointVersion:
+		return checkpoint{}, fmt.Errorf("%w: checkpoint version %d, this code reads %d", training.ErrCheckpointMismatch, c.Version, checkpointVersion)
+	case c.ConfigHash != p.cfgHash:
+		return checkpoint{}, fmt.Errorf("%w: the checkpoint was written for a different configuration (hash %.12s, now %.12s)", training.ErrCheckpointMismatch, c.ConfigHash, p.cfgHash)
+	case c.DataHash != p.dataHash:
+		return checkpoint{}, fmt.Errorf("%w: the checkpoint was written for different training or validation data (hash %.12s, now %.12s)", training.ErrCheckpointMismatch, c.DataHash, p.dataHash)
+	case pr.Epoch < 0 || pr.Epoch > p.cfg.Epochs || len(pr.History) != pr.Epoch || pr.Batch < 0:
+		return checkpoint{}, fmt.Errorf("%w: checkpoint at epoch %d (batch %d) with %d epochs of history", training.ErrCheckpointMismatch, pr.Epoch, pr.Batch, len(pr.History))
+	case len(c.Params) != nparams || len(c.BestParams) != nparams:
+		return checkpoint{}, fmt.Errorf("%w: checkpoint holds %d parameters, the network has %d", training.ErrCheckpointMismatch, len(c.Params), nparams)
+	case c.Optimizer.Name != p.opt.Name || (c.Optimizer.M != nil && len(c.Optimizer.M) != nparams) || (c.Optimizer.V != nil && len(c.Optimizer.V) != nparams):
+		return checkpoint{}, fmt.Errorf("%w: checkpoint holds %s optimizer state for %d parameters", training.ErrCheckpointMismatch, c.Optimizer.Name, len(c.Optimizer.M))
+	}
+	return c, nil
+}
+
+// netFromParams builds the nn.Network of spec holding params (float32, in
+// the layout of nn.Network.Params).
+func netFromParams(spec nn.Spec, params []float32) (*nn.Network, error) {
+	net, err := nn.New(spec, 0)
+	if err != nil {
+		return nil, err
+	}
+	p64 := make([]float64, len(params))
+	for i, v := range params {
+		p64[i] = float64(v)
+	}
+	if !net.SetParams(p64) {
+		return nil, fmt.Errorf("torch: %d parameters for a network of %d", len(params), net.NumParams())
+	}
+	return net, nil
+}
