@@ -1,0 +1,18 @@
+// Package constructs holds the building blocks Orrery's stacks share, each with its security settings fixed so a
+// stack cannot forget one: SecureBucket (KMS or S3-managed encryption, versioning, TLS-only policy, public access
+// blocked), QueueWithDeadLetter (encrypted queue with a redrive to its dead-letter queue), GoFunction (an arm64
+// provided.al2023 Lambda from a prebuilt bootstrap zip, with its own log group, a role scoped to it and X-Ray
+// tracing) and Suppress (a cdk-nag suppression that must say why).
+//
+// Only infra/ may import the CDK. This package must not import anything else from the module.
+package constructs
+
+import "errors"
+
+// Sentinel errors.
+var (
+	// ErrMissingFunctionZip: a function's prebuilt zip is absent while placeholders are refused.
+	ErrMissingFunctionZip = errors.New("constructs: function zip missing")
+	// ErrVagueReason: a cdk-nag suppression reason too short to say why.
+	ErrVagueReason = errors.New("constructs: suppression reason too vague")
+)

@@ -1,0 +1,160 @@
+package stacks
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigatewayv2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigatewayv2authorizers"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigatewayv2integrations"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
+	awsconstructs "github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+
+	"github.com/orrery-ml/orrery/infra/constructs"
+	"github.com/orrery-ml/orrery/shared/config"
+)
+
+// apiTimeoutSeconds is the api function's timeout: HTTP API integrations give up after 30 s.
+const apiTimeoutSeconds = 29
+
+// APIStack holds the HTTP API and the api function behind it.
+type APIStack struct {
+	awscdk.Stack
+	API       awsapigatewayv2.HttpApi
+	Stage     awsapigatewayv2.HttpStage
+	Function  constructs.GoFunction
+	AccessLog awslogs.LogGroup
+}
+
+// APIProps are the api stack's inputs.
+type APIProps struct {
+	awscdk.StackProps
+	RepoRoot string
+	Data     *DataStack
+	Pipeline *PipelineStack
+}
+
+// accessLogFormat is the JSON access-log line of the HTTP API ($context variables of API Gateway HTTP APIs).
+var accessLogFormat = map[string]string{
+	"request_id":         "$context.requestId",
+	"ip":                 "$context.identity.sourceIp",
+	"caller":             "$context.identity.caller",
+	"user":               "$context.identity.user",
+	"request_time":       "$context.requestTime",
+	"method":             "$context.httpMethod",
+	"route":              "$context.routeKey",
+	"path":               "$context.path",
+	"status":             "$context.status",
+	"protocol":           "$context.protocol",
+	"response_length":    "$context.responseLength",
+	"latency_ms":         "$context.responseLatency",
+	"integration_ms":     "$context.integrationLatency",
+	"integration_error":  "$context.integrationErrorMessage",
+	"authorizer_error":   "$context.authorizer.error",
+	"jwt_subject":        "$context.authorizer.claims.sub",
+	"integration_status": "$context.integrationStatus",
+}
+
+// NewAPIStack creates the HTTP API: one default route to the api function (which routes by itself), IAM
+// authorization on it unless a JWT issuer is configured, throttling and JSON access logs on the default stage.
+func NewAPIStack(scope awsconstructs.Construct, env Environment, props APIProps) (*APIStack, error) {
+	stack := awscdk.NewStack(scope, jsii.String(env.Prefix()+"api"), &props.StackProps)
+	s := &APIStack{Stack: stack}
+	data := props.Data
+
+	fnEnv := storageEnvironment(data)
+	fnEnv[config.EnvDataRoots] = awscdk.Fn_Join(jsii.String(""), jsii.Strings("s3://", *data.Datasets.BucketName(), "/"))
+	machineEnv := map[string]string{
+		MachineTraining:     config.EnvTrainingStateMachineARN,
+		MachineOptimization: config.EnvOptimizationStateMachineARN,
+		MachineDeployment:   config.EnvDeploymentStateMachineARN,
+	}
+	for name, sm := range props.Pipeline.StateMachines {
+		if v, ok := machineEnv[name]; ok {
+			fnEnv[v] = sm.StateMachineArn()
+		}
+	}
+	fn, err := constructs.NewGoFunction(stack, "Api", constructs.GoFunctionProps{
+		Name: "api", FunctionName: env.Prefix() + "api", Description: "Orrery HTTP API",
+		RepoRoot: props.RepoRoot, RequireZip: env.RequireBuiltAssets, Environment: fnEnv,
+		MemoryMB: env.FunctionMemoryMB, Timeout: awscdk.Duration_Seconds(jsii.Number(apiTimeoutSeconds)),
+		LogRetention: env.LogRetention, RemovalPolicy: env.RemovalPolicy,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("api stack: %w", err)
+	}
+	s.Function = fn
+	constructs.GrantObjects(fn.Role, data.Datasets, data.Key, constructs.Read)
+	constructs.GrantObjects(fn.Role, data.Artifacts, data.Key, constructs.Read)
+	tables := make([]awsdynamodb.ITable, 0, len(Tables))
+	for _, t := range Tables {
+		tables = append(tables, data.Tables[t])
+	}
+	constructs.GrantItems(fn.Role, constructs.ReadWrite, tables...)
+	for _, name := range []string{MachineTraining, MachineOptimization, MachineDeployment} {
+		sm, ok := props.Pipeline.StateMachines[name]
+		if !ok {
+			continue
+		}
+		sm.GrantStartExecution(fn.Role)
+		// Cancelling a job stops its execution.
+		fn.Role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Actions:   jsii.Strings("states:StopExecution", "states:DescribeExecution"),
+			Resources: jsii.Strings(*executionArns(sm.StateMachineArn())),
+		}))
+	}
+	if err := suppressFunctionFindings(fn); err != nil {
+		return nil, err
+	}
+	if err := constructs.Suppress(fn.Role, constructs.Suppression{
+		Rule: "AwsSolutions-IAM5", Reason: reasonExecutions,
+		AppliesToRegex: []string{`/^Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:.*:\*$/`},
+	}); err != nil {
+		return nil, err
+	}
+
+	var authorizer awsapigatewayv2.IHttpRouteAuthorizer = awsapigatewayv2authorizers.NewHttpIamAuthorizer()
+	if env.JWTIssuer != "" {
+		authorizer = awsapigatewayv2authorizers.NewHttpJwtAuthorizer(jsii.String("Jwt"), jsii.String(env.JWTIssuer),
+			&awsapigatewayv2authorizers.HttpJwtAuthorizerProps{JwtAudience: jsii.Strings(env.JWTAudience...)})
+	}
+	s.API = awsapigatewayv2.NewHttpApi(stack, jsii.String("HttpApi"), &awsapigatewayv2.HttpApiProps{
+		ApiName:            jsii.String(env.Prefix() + "api"),
+		Description:        jsii.String("Orrery " + env.Name + ": training, optimization, evaluation and deployment of classifiers"),
+		DefaultIntegration: awsapigatewayv2integrations.NewHttpLambdaIntegration(jsii.String("Api"), fn.Function, nil),
+		DefaultAuthorizer:  authorizer,
+		CreateDefaultStage: jsii.Bool(false),
+	})
+	s.AccessLog = awslogs.NewLogGroup(stack, jsii.String("AccessLogs"), &awslogs.LogGroupProps{
+		Retention:     env.LogRetention,
+		RemovalPolicy: env.RemovalPolicy,
+	})
+	s.Stage = awsapigatewayv2.NewHttpStage(stack, jsii.String("DefaultStage"), &awsapigatewayv2.HttpStageProps{
+		HttpApi:    s.API,
+		StageName:  jsii.String("$default"),
+		AutoDeploy: jsii.Bool(true),
+		Throttle: &awsapigatewayv2.ThrottleSettings{
+			RateLimit:  jsii.Number(float64(env.APIRateLimit)),
+			BurstLimit: jsii.Number(float64(env.APIBurstLimit)),
+		},
+		DetailedMetricsEnabled: jsii.Bool(true),
+	})
+	format, err := json.Marshal(accessLogFormat)
+	if err != nil {
+		return nil, fmt.Errorf("api stack: access log format: %w", err)
+	}
+	cfnStage := s.Stage.Node().DefaultChild().(awsapigatewayv2.CfnStage)
+	cfnStage.SetAccessLogSettings(&awsapigatewayv2.CfnStage_AccessLogSettingsProperty{
+		DestinationArn: s.AccessLog.LogGroupArn(),
+		Format:         jsii.String(string(format)),
+	})
+	awscdk.NewCfnOutput(stack, jsii.String("ApiUrl"), &awscdk.CfnOutputProps{
+		Value:       s.API.ApiEndpoint(),
+		Description: jsii.String("The HTTP API's endpoint (IAM-signed requests, or a JWT when configured)"),
+	})
+	return s, nil
+}

@@ -1,0 +1,31 @@
+package stacks
+
+import (
+	"fmt"
+
+	"github.com/orrery-ml/orrery/shared/pipeline"
+)
+
+// TrainingResources are the resources the deployed training state machine names: shared/pipeline's placeholders,
+// without the optional Deploy stage (added when the deployment function exists) and without the SNS Alert state
+// (a failed execution already raises the executions-failed alarm, which notifies the alert topic).
+func TrainingResources() pipeline.Resources {
+	r := pipeline.Placeholders()
+	r.DeployFunction = ""
+	r.AlertTopic = ""
+	return r
+}
+
+// DefaultMachines returns the state machines the app deploys, built by shared/pipeline — the same builders the
+// local executor runs.
+func DefaultMachines() ([]Machine, error) {
+	def, err := pipeline.Training(TrainingResources())
+	if err != nil {
+		return nil, fmt.Errorf("training state machine: %w", err)
+	}
+	b, err := def.JSON()
+	if err != nil {
+		return nil, fmt.Errorf("training state machine: %w", err)
+	}
+	return []Machine{{Name: MachineTraining, Definition: b}}, nil
+}
