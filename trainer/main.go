@@ -1,0 +1,248 @@
+// Command trainer is the AWS Batch training container program: it runs one
+// training job (trainer/batchjob) with the backend named by ORRERY_BACKEND
+// (gonum, or torch when built with -tags torch) on ORRERY_DEVICE (cpu or
+// cuda), reading the job spec from the environment and the flags, and exits
+// with 0, 1 (do not retry), 2 (usage) or 75 (retry). See trainer/README.md.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/orrery-ml/orrery/shared/awsclient"
+	"github.com/orrery-ml/orrery/shared/dataset"
+	"github.com/orrery-ml/orrery/shared/ml/training"
+	"github.com/orrery-ml/orrery/shared/store"
+	"github.com/orrery-ml/orrery/shared/store/dynamostore"
+	"github.com/orrery-ml/orrery/shared/store/filestore"
+	"github.com/orrery-ml/orrery/shared/store/s3store"
+	"github.com/orrery-ml/orrery/shared/store/sqlitestore"
+	"github.com/orrery-ml/orrery/shared/tracking"
+	"github.com/orrery-ml/orrery/trainer/batchjob"
+)
+
+// backends maps ORRERY_BACKEND to the trainers this binary has; the torch
+// build adds "torch" (backend_torch.go).
+var backends = map[string]func(spec batchjob.Spec) batchjob.NewTrainer{
+	batchjob.BackendGonum: func(batchjob.Spec) batchjob.NewTrainer {
+		return func(rec tracking.Recorder, ckpt training.Checkpointer) (batchjob.Trainer, error) {
+			return training.ModelTrainer{Recorder: rec, Checkpoints: ckpt}, nil
+		}
+	},
+}
+
+func main() {
+	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	os.Exit(run(log, os.Args[1:]))
+}
+
+func run(log *slog.Logger, args []string) int {
+	spec, err := specFrom(args)
+	if err != nil {
+		log.Error("trainer: bad job spec", "error", err.Error())
+		return batchjob.ExitUsage
+	}
+	if spec.Threads > 0 {
+		// libtorch sizes its thread pool from OMP_NUM_THREADS on first use.
+		_ = os.Setenv("OMP_NUM_THREADS", strconv.Itoa(spec.Threads))
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	log = log.With("job_id", spec.JobID, "attempt", spec.Attempt, "backend", spec.Backend, "device", spec.Device)
+
+	runner, closeStores, err := wire(ctx, spec, log)
+	if err != nil {
+		log.Error("trainer: set-up failed", "error", err.Error())
+		return batchjob.ExitCode(err)
+	}
+	defer closeStores()
+	res, err := runner.Run(ctx, spec)
+	if err != nil {
+		code := batchjob.ExitCode(err)
+		log.Error("trainer: job failed", "error", err.Error(), "exit_code", code, "retryable", code == batchjob.ExitRetryable)
+		return code
+	}
+	if res == nil {
+		log.Info("trainer: job already finished; nothing to do")
+		return batchjob.ExitOK
+	}
+	log.Info("trainer: job succeeded", "model_id", res.ModelID, "auc_roc", res.Metrics.AUCROC,
+		"epochs_run", res.Training.EpochsRun, "resumed_from", res.Training.ResumedFrom)
+	return batchjob.ExitOK
+}
+
+// specFrom reads the spec from the environment, lets flags override it, and
+// checks it.
+func specFrom(args []string) (batchjob.Spec, error) {
+	spec, err := batchjob.SpecFromEnv(os.Getenv)
+	if err != nil {
+		return spec, err
+	}
+	fs := flag.NewFlagSet("trainer", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.StringVar(&spec.JobID, "job", spec.JobID, "training job id ("+batchjob.EnvJobID+")")
+	configFile := fs.String("config", "", "TrainingConfig JSON file (instead of "+batchjob.EnvConfig+")")
+	fs.StringVar(&spec.Artifacts, "artifacts", spec.Artifacts, "artifact store: directory or s3://bucket/prefix ("+batchjob.EnvArtifacts+")")
+	fs.StringVar(&spec.Records, "records", spec.Records, "job records: SQLite file or dynamodb://jobs/models ("+batchjob.EnvRecords+")")
+	fs.StringVar(&spec.Backend, "backend", spec.Backend, "gonum or torch ("+batchjob.EnvBackend+")")
+	fs.StringVar(&spec.Device, "device", spec.Device, "cpu or cuda ("+batchjob.EnvDevice+")")
+	if err := fs.Parse(args); err != nil {
+		return spec, fmt.Errorf("%w: %w", batchjob.ErrSpec, err)
+	}
+	if fs.NArg() > 0 {
+		return spec, fmt.Errorf("%w: unexpected arguments %q", batchjob.ErrSpec, fs.Args())
+	}
+	if *configFile != "" {
+		f, err := os.Open(*configFile)
+		if err != nil {
+			return spec, fmt.Errorf("%w: -config: %w", batchjob.ErrSpec, err)
+		}
+		cfg, err := training.DecodeConfig(f)
+		f.Close()
+		if err != nil {
+			return spec, fmt.Errorf("%w: -config %s: %w", batchjob.ErrSpec, *configFile, err)
+		}
+		spec.Config = &cfg
+	}
+	if spec.Backend == "" {
+		spec.Backend = batchjob.BackendGonum
+	}
+	if spec.Device == "" {
+		spec.Device = "cpu"
+	}
+	return spec, spec.Validate()
+}
+
+// wire opens the stores the spec names and builds the runner.
+func wire(ctx context.Context, spec batchjob.Spec, log *slog.Logger) (*batchjob.Runner, func(), error) {
+	newBackend, ok := backends[spec.Backend]
+	if !ok {
+		return nil, nil, fmt.Errorf("%w: %s (build the trainer with -tags torch)", batchjob.ErrBackendUnavailable, spec.Backend)
+	}
+	var awsCfg *aws.Config
+	loadAWS := func() (aws.Config, error) {
+		if awsCfg == nil {
+			cfg, err := awsclient.Load(ctx, awsclient.Options{})
+			if err != nil {
+				return aws.Config{}, err
+			}
+			awsCfg = &cfg
+		}
+		return *awsCfg, nil
+	}
+	r := &batchjob.Runner{Backend: spec.Backend, NewTrainer: newBackend(spec),
+		Recorder: tracking.RecorderFunc(func(_ context.Context, e tracking.Event) error {
+			log.Info("progress", "kind", e.Kind, "stage", e.Stage, "step", e.Step, "total", e.Total,
+				"metrics", e.Metrics, "eta_seconds", e.ETASeconds, "error", e.Err)
+			return nil
+		})}
+
+	if bucket, prefix, isS3 := splitS3(spec.Artifacts); isS3 {
+		cfg, err := loadAWS()
+		if err != nil {
+			return nil, nil, err
+		}
+		a, err := s3store.New(s3.NewFromConfig(cfg, awsclient.S3Options(cfg)), bucket, prefix)
+		if err != nil {
+			return nil, nil, err
+		}
+		r.Artifacts = a
+	} else {
+		a, err := filestore.New(spec.Artifacts)
+		if err != nil {
+			return nil, nil, err
+		}
+		r.Artifacts = a
+	}
+
+	closeStores := func() {}
+	if tables, isDynamo := strings.CutPrefix(spec.Records, "dynamodb://"); isDynamo {
+		jobs, models, _ := strings.Cut(tables, "/")
+		if models == "" {
+			models = jobs
+		}
+		cfg, err := loadAWS()
+		if err != nil {
+			return nil, nil, err
+		}
+		d, err := dynamostore.New(dynamodb.NewFromConfig(cfg), dynamostore.Tables{Jobs: jobs, Models: models})
+		if err != nil {
+			return nil, nil, err
+		}
+		r.Jobs, r.Models = d, d
+	} else {
+		db, err := sqlitestore.Open(ctx, spec.Records)
+		if err != nil {
+			return nil, nil, err
+		}
+		r.Jobs, r.Models = db, db
+		closeStores = func() { db.Close() }
+	}
+
+	r.ReadData = func(ctx context.Context, uri string) (*dataset.Table, error) {
+		bucket, key, isS3 := splitS3(uri)
+		if !isS3 {
+			return dataset.Read(ctx, uri)
+		}
+		cfg, err := loadAWS()
+		if err != nil {
+			return nil, err
+		}
+		return readS3(ctx, cfg, bucket, key)
+	}
+	return r, closeStores, nil
+}
+
+// splitS3 splits s3://bucket/key.
+func splitS3(uri string) (bucket, key string, ok bool) {
+	rest, ok := strings.CutPrefix(uri, "s3://")
+	if !ok {
+		return "", "", false
+	}
+	bucket, key, _ = strings.Cut(rest, "/")
+	return bucket, key, true
+}
+
+// readS3 downloads s3://bucket/key into a temporary file (keeping its
+// extension, which picks the reader) and reads it.
+func readS3(ctx context.Context, cfg aws.Config, bucket, key string) (*dataset.Table, error) {
+	src, err := s3store.New(s3.NewFromConfig(cfg, awsclient.S3Options(cfg)), bucket, "")
+	if err != nil {
+		return nil, err
+	}
+	rc, err := src.Get(ctx, key)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, fmt.Errorf("%w: s3://%s/%s does not exist", training.ErrDataPath, bucket, key)
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	f, err := os.CreateTemp("", "orrery-data-*"+path.Ext(key))
+	if err != nil {
+		return nil, fmt.Errorf("download s3://%s/%s: %w", bucket, key, err)
+	}
+	defer os.Remove(f.Name())
+	_, err = io.Copy(f, rc)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return nil, fmt.Errorf("download s3://%s/%s: %w", bucket, key, err)
+	}
+	return dataset.Read(ctx, f.Name())
+}
