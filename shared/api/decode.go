@@ -147,12 +147,29 @@ func scanSyntax(body []byte) error {
 	}
 }
 
-// joinPath appends an object key to a field path.
+// joinPath appends an object key to a field path: "a.b" for keys made of
+// letters, digits and '_', `a["odd key"]` for any other (an empty key
+// included), so that every field keeps a name.
 func joinPath(path, key string) string {
+	if !plainKey(key) {
+		return path + "[" + strconv.Quote(key) + "]"
+	}
 	if path == "" {
 		return key
 	}
 	return path + "." + key
+}
+
+func plainKey(key string) bool {
+	if key == "" {
+		return false
+	}
+	for _, c := range key {
+		if !(c == '_' || c == '-' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9') {
+			return false
+		}
+	}
+	return true
 }
 
 // describe names the JSON type of a decoded value, for error messages.

@@ -71,7 +71,7 @@ func TestStartTrainingRefusesBadInput(t *testing.T) {
 		{"trailing data", e.trainingBody("") + ` {}`, "", 400, "body", "trailing data"},
 		{"unknown field", e.trainingBody(`"learning_rat": 0.1`), "", 400, "learning_rat", `did you mean "learning_rate"`},
 		{"unknown nested field", e.trainingBody(`"early_stopping": {"patienc": 3}`), "", 400, "early_stopping.patienc", "unknown field"},
-		{"duplicate key", e.trainingBody(`"epochs": 7`), "", 400, "epochs", "twice"},
+		{"duplicate key", strings.TrimSuffix(e.trainingBody(""), "}") + `, "epochs": 7}`, "", 400, "epochs", "twice"},
 		{"string for a number", e.trainingBody(`"learning_rate": "fast"`), "", 400, "learning_rate", "must be a number"},
 		{"fraction for an integer", e.trainingBody(`"batch_size": 12.5`), "", 400, "batch_size", "integer"},
 		{"null", e.trainingBody(`"optimizer": null`), "", 400, "optimizer", "null"},
@@ -420,4 +420,20 @@ func TestNewHandlerNeedsItsPorts(t *testing.T) {
 	require.Error(t, err)
 	_, err = api.NewHandler(e.svc, api.Options{})
 	require.Error(t, err)
+}
+
+func TestLogisticRegressionNeedsNoHiddenLayersUndone(t *testing.T) {
+	e := newEnv(t, nil)
+	a := e.do(t, http.MethodPost, "/ml/training/start", `{"dataset_path": "syn.csv", "target_column": "label", "model_type": "logistic_regression"}`)
+	require.Equal(t, http.StatusAccepted, a.status, "%s", a.body)
+	job, err := e.rt.DB.GetJob(context.Background(), a.json(t)["job_id"].(string))
+	require.NoError(t, err)
+	var cfg training.TrainingConfig
+	require.NoError(t, json.Unmarshal(job.Config, &cfg))
+	assert.Empty(t, cfg.HiddenLayers)
+	a = e.do(t, http.MethodPost, "/ml/training/start", `{"dataset_path": "syn.csv", "target_column": "label"}`)
+	job, err = e.rt.DB.GetJob(context.Background(), a.json(t)["job_id"].(string))
+	require.NoError(t, err)
+	require.NoError(t, json.Unmarshal(job.Config, &cfg))
+	assert.Equal(t, training.Defaults().HiddenLayers, cfg.HiddenLayers, "an mlp gets the default layers")
 }

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -68,9 +69,32 @@ type env struct {
 // small CSV, and builds the handler with exec as its executions.
 func newEnv(t testing.TB, exec api.Executions) *env {
 	t.Helper()
+	return buildEnv(t, func(*embedded.Runtime) api.Executions { return exec })
+}
+
+// newTrainingEnv is newEnv with the embedded runtime's Executions, which
+// train for real in the background.
+func newTrainingEnv(t testing.TB) (*env, *embedded.Executions) {
+	t.Helper()
+	var ex *embedded.Executions
+	e := buildEnv(t, func(rt *embedded.Runtime) api.Executions {
+		ex = rt.NewExecutions(1, nil)
+		t.Cleanup(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			require.NoError(t, ex.Close(ctx))
+		})
+		return ex
+	})
+	return e, ex
+}
+
+func buildEnv(t testing.TB, execFor func(*embedded.Runtime) api.Executions) *env {
+	t.Helper()
 	rt, err := embedded.Open(context.Background(), filepath.Join(t.TempDir(), "home"), nil)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = rt.Close() })
+	exec := execFor(rt)
 	dataDir := t.TempDir()
 	csv := filepath.Join(dataDir, "syn.csv")
 	require.NoError(t, os.WriteFile(csv, []byte(synthetic(400, 1)), 0o644))
@@ -154,13 +178,22 @@ func (e *env) do(t testing.TB, method, path, body string, headers ...string) ans
 	return answer{status: w.Code, header: w.Result().Header, body: bytes.Clone(w.Body.Bytes())}
 }
 
-// trainingBody is a valid training request on the env's CSV.
+// trainingBody is a valid training request on the env's CSV; extra holds
+// members ("epochs": 8, ...) that are added or replace the defaults here.
 func (e *env) trainingBody(extra string) string {
-	b := fmt.Sprintf(`{"dataset_path": %q, "target_column": "label", "positive_class": "pulsar", "epochs": 5, "hidden_layers": [8]`, e.csv)
+	base := map[string]any{"dataset_path": e.csv, "target_column": "label", "positive_class": "pulsar",
+		"epochs": 5, "hidden_layers": []int{8}}
 	if extra != "" {
-		b += ", " + extra
+		var over map[string]any
+		if err := json.Unmarshal([]byte("{"+extra+"}"), &over); err != nil {
+			panic(fmt.Sprintf("trainingBody: extra %q: %v", extra, err))
+		}
+		for k, v := range over {
+			base[k] = v
+		}
 	}
-	return b + "}"
+	b, _ := json.Marshal(base)
+	return string(b)
 }
 
 // jobCount returns how many jobs the store holds.

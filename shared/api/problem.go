@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"regexp"
+	"strconv"
 	"strings"
 
 	"github.com/orrery-ml/orrery/shared/ml/training"
@@ -73,21 +74,55 @@ func invalid(field, format string, args ...any) *RequestError {
 	return &RequestError{Fields: []FieldError{{Field: field, Pointer: pointerOf(field), Detail: fmt.Sprintf(format, args...)}}}
 }
 
-// pointerOf turns a field path ("early_stopping.patience", "a[2].b") into a
-// JSON Pointer ("/early_stopping/patience", "/a/2/b"); parameters and the
-// body as a whole have none.
+// pointerOf turns a field path ("early_stopping.patience", "a[2].b",
+// `a["odd key"]`) into a JSON Pointer ("/early_stopping/patience", "/a/2/b",
+// "/a/odd key"); parameters and the body as a whole have none.
 func pointerOf(field string) string {
-	if field == "" || field == "body" || field == "Idempotency-Key" || strings.HasSuffix(field, "_id") && !strings.ContainsAny(field, ".[") {
+	if field == "" || field == "body" || field == IdempotencyKeyHeader || field == "Content-Type" ||
+		strings.HasSuffix(field, "_id") && !strings.ContainsAny(field, ".[") {
 		return ""
 	}
 	var b strings.Builder
-	for _, part := range strings.Split(strings.ReplaceAll(field, "[", ".["), ".") {
-		if part == "" {
-			continue
+	emit := func(seg string) {
+		b.WriteString("/" + strings.ReplaceAll(strings.ReplaceAll(seg, "~", "~0"), "/", "~1"))
+	}
+	rest := field
+	for rest != "" {
+		switch {
+		case strings.HasPrefix(rest, "."):
+			rest = rest[1:]
+		case strings.HasPrefix(rest, `["`):
+			// A quoted key: the first `"]` that closes a valid Go string.
+			end, key := -1, ""
+			for i := 2; i+1 < len(rest); i++ {
+				if rest[i] != '"' || rest[i+1] != ']' {
+					continue
+				}
+				if k, err := strconv.Unquote(rest[1 : i+1]); err == nil {
+					end, key = i, k
+					break
+				}
+			}
+			if end < 0 {
+				return ""
+			}
+			emit(key)
+			rest = rest[end+2:]
+		case strings.HasPrefix(rest, "["):
+			i := strings.IndexByte(rest, ']')
+			if i < 0 {
+				return ""
+			}
+			emit(rest[1:i])
+			rest = rest[i+1:]
+		default:
+			i := strings.IndexAny(rest, ".[")
+			if i < 0 {
+				i = len(rest)
+			}
+			emit(rest[:i])
+			rest = rest[i:]
 		}
-		part = strings.TrimSuffix(strings.TrimPrefix(part, "["), "]")
-		part = strings.ReplaceAll(strings.ReplaceAll(part, "~", "~0"), "/", "~1")
-		b.WriteString("/" + part)
 	}
 	return b.String()
 }

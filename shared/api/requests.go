@@ -19,11 +19,21 @@ import (
 // Every error is a *RequestError naming the field; where dataset_path may
 // point is checked by the service (DataRoots), not here.
 func DecodeTrainingRequest(body []byte) (training.TrainingConfig, error) {
-	cfg := training.Defaults()
+	cfg := decodingDefaults()
 	if err := Decode(body, &cfg); err != nil {
 		return training.TrainingConfig{}, err
 	}
 	return checkTrainingConfig(cfg, "")
+}
+
+// decodingDefaults is the TrainingConfig a request body is decoded over:
+// training.Defaults() without hidden layers, which Normalize fills in for an
+// mlp only — so {"model_type": "logistic_regression"} needs no
+// "hidden_layers": [] to undo the mlp default.
+func decodingDefaults() training.TrainingConfig {
+	cfg := training.Defaults()
+	cfg.HiddenLayers = nil
+	return cfg
 }
 
 // checkTrainingConfig applies the API's rules to a decoded TrainingConfig
@@ -145,7 +155,7 @@ var validMetrics = []string{"val_auc_pr", "val_auc_roc", "val_loss"}
 // DecodeOptimizationRequest reads and checks the body of POST
 // /ml/optimization/start, filling in defaults. Errors are *RequestError.
 func DecodeOptimizationRequest(body []byte) (OptimizationRequest, error) {
-	req := OptimizationRequest{BaseConfig: training.Defaults()}
+	req := OptimizationRequest{BaseConfig: decodingDefaults()}
 	if err := Decode(body, &req); err != nil {
 		return OptimizationRequest{}, err
 	}
