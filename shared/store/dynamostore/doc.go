@@ -1,6 +1,6 @@
 // Package dynamostore keeps Orrery's records in DynamoDB on AWS: it
-// implements store.JobStore, store.ModelRegistry and
-// store.RetrainingPolicyStore, and passes the same port suites
+// implements store.JobStore, store.ModelRegistry, store.RetrainingPolicyStore
+// and store.IdempotencyStore, and passes the same port suites
 // (shared/store/storetest) as the embedded sqlitestore, run against moto's
 // DynamoDB in the tests.
 //
@@ -17,6 +17,8 @@
 //	models       MODEL#<model_id>    MODEL     model_id name job_id model_type artifact_key artifact_uri
 //	                                           metrics data_hash created_at created_ns
 //	models       RETRAIN#<prefix>    POLICY    prefix model_name config paused updated_at
+//	idempotency  IDEMPOTENCY#<key>   IDEMPOTENCY  key request_hash status_code (0: in flight) header body
+//	                                           created_at expires_time expires_ns expires_at (TTL, Unix s)
 //
 // JSON fields (config, progress, result, metrics) are strings holding the
 // JSON text; times are RFC 3339 strings in UTC with nanoseconds, and
@@ -30,7 +32,9 @@
 // one from which the update is allowed (store.Status.CanTransition; for an
 // update without a status change, a status that is not terminal). A late or
 // duplicated event therefore never moves a finished job, and of several
-// racing transitions exactly one wins. A refused write is store.ErrConflict,
+// racing transitions exactly one wins. An idempotency key is reserved by a
+// put conditioned on the key being free or its record expired (DynamoDB's TTL
+// deletes expired records only eventually, so expires_ns decides). A refused write is store.ErrConflict,
 // told apart from a missing item (store.ErrNotFound) by a consistent read.
 //
 // # Listing

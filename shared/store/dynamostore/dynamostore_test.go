@@ -70,3 +70,8 @@ func TestMissingTable(t *testing.T) {
 	_, err = s.GetRetrainingPolicy(t.Context(), "incoming/")
 	require.ErrorIs(t, err, store.ErrInvalid)
 }
+
+func TestIdempotencyStore(t *testing.T) {
+	client := newClient(t)
+	storetest.TestIdempotencyStore(t, func(t *testing.T) store.IdempotencyStore { return newStore(t, client) })
+}
