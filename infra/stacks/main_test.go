@@ -203,3 +203,10 @@ func arrayWith(items ...any) assertions.Matcher { return assertions.Match_ArrayW
 func matches(pattern string) assertions.Matcher {
 	return assertions.Match_StringLikeRegexp(jsii.String(pattern))
 }
+
+func readFile(dir, name string) ([]byte, error) { return os.ReadFile(filepath.Join(dir, name)) }
+
+func fileExists(dir, name string) bool {
+	_, err := os.Stat(filepath.Join(dir, name))
+	return err == nil
+}

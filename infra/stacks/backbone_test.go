@@ -1,0 +1,197 @@
+package stacks
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/orrery-ml/orrery/shared/pipeline"
+)
+
+func TestEveryQueueHasADeadLetterQueue(t *testing.T) {
+	b := build(t, "dev")
+	queues := b.resources("", "AWS::SQS::Queue")
+	require.Len(t, queues, 4, "incoming and status-events, each with its dead-letter queue")
+	deadLetters := map[string]bool{}
+	for _, r := range queues {
+		if rp, ok := props(r)["RedrivePolicy"].(map[string]any); ok {
+			target := rp["deadLetterTargetArn"].(map[string]any)["Fn::GetAtt"].([]any)[0].(string)
+			deadLetters[target] = true
+			assert.Equal(t, float64(5), rp["maxReceiveCount"])
+		}
+	}
+	for id, r := range queues {
+		p := props(r)
+		assert.Equal(t, true, p["SqsManagedSseEnabled"], "%s: encrypted", id)
+		logical := id[strings.Index(id, "/")+1:]
+		_, redrive := p["RedrivePolicy"]
+		assert.True(t, redrive || deadLetters[logical], "%s has no dead-letter queue and is none", id)
+		if deadLetters[logical] {
+			assert.Equal(t, float64(14*24*3600), p["MessageRetentionPeriod"], "%s: a dead-letter queue keeps messages 14 days", id)
+		}
+	}
+	for id, r := range b.resources("", "AWS::SQS::QueuePolicy") {
+		assert.True(t, deniesInsecureTransport(props(r)["PolicyDocument"]), "%s: TLS-only", id)
+	}
+}
+
+func TestStatusEventRules(t *testing.T) {
+	b := build(t, "dev")
+	tpl := b.template(t, "backbone")
+	countIs(t, tpl, "AWS::Events::Rule", 2)
+	for _, rule := range []struct{ source, detailType, field, prefix string }{
+		{"aws.batch", "Batch Job State Change", "jobQueue", ":job-queue/" + b.env.Prefix()},
+		{"aws.states", "Step Functions Execution Status Change", "stateMachineArn", ":stateMachine:" + b.env.Prefix()},
+	} {
+		hasProps(t, tpl, "AWS::Events::Rule", map[string]any{
+			"EventPattern": like(map[string]any{
+				"source": []any{rule.source}, "detail-type": []any{rule.detailType},
+				"detail": map[string]any{rule.field: []any{map[string]any{"prefix": like(map[string]any{
+					"Fn::Join": []any{"", arrayWith(rule.prefix)},
+				})}}},
+			}),
+			"State": "ENABLED",
+			"Targets": []any{like(map[string]any{
+				"Arn":              map[string]any{"Fn::GetAtt": []any{matches("^StatusEvents[0-9A-F]{8}$"), "Arn"}},
+				"DeadLetterConfig": map[string]any{"Arn": map[string]any{"Fn::GetAtt": []any{matches("^StatusEventsDeadLetter[0-9A-F]{8}$"), "Arn"}}},
+				"RetryPolicy":      like(map[string]any{"MaximumRetryAttempts": float64(8)}),
+			})},
+		})
+	}
+}
+
+func TestComputeBatch(t *testing.T) {
+	b := build(t, "dev")
+	tpl := b.template(t, "compute")
+	countIs(t, tpl, "AWS::Batch::ComputeEnvironment", 3)
+	countIs(t, tpl, "AWS::Batch::JobQueue", 2)
+	countIs(t, tpl, "AWS::Batch::JobDefinition", 2)
+	hasProps(t, tpl, "AWS::Batch::ComputeEnvironment", map[string]any{"ComputeResources": like(map[string]any{
+		"Type": "SPOT", "AllocationStrategy": "SPOT_PRICE_CAPACITY_OPTIMIZED", "MinvCpus": float64(0),
+		"MaxvCpus": float64(b.env.GPUMaxVCPUs), "Ec2Configuration": []any{map[string]any{"ImageType": "ECS_AL2_NVIDIA"}},
+	})})
+	hasProps(t, tpl, "AWS::Batch::ComputeEnvironment", map[string]any{"ComputeResources": like(map[string]any{
+		"Type": "EC2", "Ec2Configuration": []any{map[string]any{"ImageType": "ECS_AL2_NVIDIA"}},
+	})})
+	hasProps(t, tpl, "AWS::Batch::ComputeEnvironment", map[string]any{"ComputeResources": like(map[string]any{
+		"Type": "SPOT", "Ec2Configuration": []any{map[string]any{"ImageType": "ECS_AL2023"}},
+	})})
+	// The GPU queue prefers Spot and falls back to on-demand.
+	hasProps(t, tpl, "AWS::Batch::JobQueue", map[string]any{
+		"JobQueueName": b.env.Prefix() + "gpu",
+		"ComputeEnvironmentOrder": []any{
+			map[string]any{"ComputeEnvironment": map[string]any{"Fn::GetAtt": []any{matches("^GpuSpot"), "ComputeEnvironmentArn"}}, "Order": float64(1)},
+			map[string]any{"ComputeEnvironment": map[string]any{"Fn::GetAtt": []any{matches("^GpuOnDemand"), "ComputeEnvironmentArn"}}, "Order": float64(2)},
+		},
+	})
+	for _, name := range []string{"train-gpu", "train-cpu"} {
+		hasProps(t, tpl, "AWS::Batch::JobDefinition", map[string]any{
+			"JobDefinitionName": b.env.Prefix() + name,
+			"RetryStrategy": map[string]any{
+				"Attempts": float64(trainerRetryAttempts),
+				"EvaluateOnExit": []any{
+					map[string]any{"Action": "RETRY", "OnStatusReason": "Host EC2*"},
+					map[string]any{"Action": "RETRY", "OnReason": "CannotPullContainerError:*"},
+					map[string]any{"Action": "EXIT", "OnExitCode": "*"},
+				},
+			},
+			"Timeout": map[string]any{"AttemptDurationSeconds": float64(b.env.TrainingTimeoutHours * 3600)},
+		})
+	}
+	hasProps(t, tpl, "AWS::Batch::JobDefinition", map[string]any{"ContainerProperties": like(map[string]any{
+		"ResourceRequirements": arrayWith(map[string]any{"Type": "GPU", "Value": "1"}),
+	})})
+	hasProps(t, tpl, "AWS::EC2::FlowLog", map[string]any{"TrafficType": "ALL"})
+}
+
+func TestTrainerImageAsset(t *testing.T) {
+	b := build(t, "dev")
+	data, err := readFile(b.outdir, b.stackName("compute")+".assets.json")
+	require.NoError(t, err)
+	var manifest struct {
+		DockerImages map[string]struct {
+			Source struct {
+				Directory  string `json:"directory"`
+				DockerFile string `json:"dockerFile"`
+				Platform   string `json:"platform"`
+			} `json:"source"`
+		} `json:"dockerImages"`
+	}
+	require.NoError(t, json.Unmarshal(data, &manifest))
+	require.Len(t, manifest.DockerImages, 1)
+	root, err := repoRoot()
+	require.NoError(t, err)
+	for _, img := range manifest.DockerImages {
+		assert.Equal(t, "linux/amd64", img.Source.Platform)
+		if fileExists(root, TrainerDockerfile) {
+			assert.Equal(t, TrainerDockerfile, img.Source.DockerFile)
+		} else {
+			assert.Equal(t, "Dockerfile", img.Source.DockerFile, "the placeholder while trainer/Dockerfile is absent")
+		}
+	}
+}
+
+func TestPipelineFunctions(t *testing.T) {
+	b := build(t, "dev")
+	for _, stack := range []string{"pipeline", "api", "serving"} {
+		for id, r := range b.resources(stack, "AWS::Lambda::Function") {
+			p := props(r)
+			assert.Equal(t, []any{"arm64"}, p["Architectures"], id)
+			assert.Equal(t, "provided.al2023", p["Runtime"], id)
+			assert.Equal(t, "bootstrap", p["Handler"], id)
+			assert.Equal(t, map[string]any{"Mode": "Active"}, p["TracingConfig"], id)
+			assert.Equal(t, "JSON", p["LoggingConfig"].(map[string]any)["LogFormat"], id)
+		}
+	}
+	tpl := b.template(t, "pipeline")
+	countIs(t, tpl, "AWS::Lambda::Function", 3)
+	countIs(t, tpl, "AWS::Lambda::EventSourceMapping", 2)
+	for _, queue := range []string{"Incoming", "StatusEvents"} {
+		hasProps(t, tpl, "AWS::Lambda::EventSourceMapping", map[string]any{
+			"EventSourceArn":        map[string]any{"Fn::ImportValue": matches("ExportsOutputFnGetAtt" + queue + "[0-9A-F]{8}Arn")},
+			"FunctionResponseTypes": []any{"ReportBatchItemFailures"},
+			"BatchSize":             float64(10),
+		})
+	}
+	hasProps(t, tpl, "AWS::StepFunctions::StateMachine", map[string]any{
+		"StateMachineName":     b.env.Prefix() + MachineTraining,
+		"StateMachineType":     "STANDARD",
+		"TracingConfiguration": map[string]any{"Enabled": true},
+		"LoggingConfiguration": like(map[string]any{"Level": "ALL", "IncludeExecutionData": true}),
+	})
+}
+
+// TestStateMachineIsTheOneTheLocalExecutorRuns checks that the definition CloudFormation receives is the one
+// shared/pipeline builds: substituting the local executor's resources for the placeholders gives, byte for byte,
+// pipeline.Training(pipeline.LocalResources()), and the placeholders are substituted with this app's resources.
+func TestStateMachineIsTheOneTheLocalExecutorRuns(t *testing.T) {
+	b := build(t, "dev")
+	machines := b.resources("pipeline", "AWS::StepFunctions::StateMachine")
+	require.Len(t, machines, 1)
+	for id, r := range machines {
+		p := props(r)
+		deployed, ok := p["DefinitionString"].(string)
+		require.True(t, ok, "%s: DefinitionString is a plain string, the placeholders substituted by CloudFormation", id)
+
+		placeholders, local := pipeline.Placeholders(), pipeline.LocalResources()
+		replacer := strings.NewReplacer(
+			placeholders.StagesFunction, local.StagesFunction,
+			placeholders.JobQueue, local.JobQueue,
+			placeholders.JobDefinition, local.JobDefinition,
+		)
+		def, err := pipeline.Training(local)
+		require.NoError(t, err)
+		want, err := def.JSON()
+		require.NoError(t, err)
+		assert.Equal(t, string(want), replacer.Replace(deployed))
+
+		subs := p["DefinitionSubstitutions"].(map[string]any)
+		assert.Len(t, subs, 3)
+		assert.Equal(t, map[string]any{"Fn::GetAtt": []any{"StagesE6161790", "Arn"}}, subs[PlaceholderStagesFunction])
+		assert.Contains(t, subs[PlaceholderTrainJobQueue].(map[string]any)["Fn::ImportValue"], "GpuQueue")
+		assert.Contains(t, subs[PlaceholderTrainJobDef].(map[string]any)["Fn::ImportValue"], "TrainGpu")
+	}
+}
