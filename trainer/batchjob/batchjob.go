@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/orrery-ml/orrery/shared/config"
 	"github.com/orrery-ml/orrery/shared/dataset"
 	"github.com/orrery-ml/orrery/shared/ml/evaluation"
 	"github.com/orrery-ml/orrery/shared/ml/nn"
@@ -35,6 +36,10 @@ const (
 	EnvDevice    = "ORRERY_DEVICE"    // cpu (default) or cuda
 	EnvThreads   = "ORRERY_THREADS"   // CPU threads of libtorch (OMP_NUM_THREADS); default: libtorch's
 	EnvAttempt   = "AWS_BATCH_JOB_ATTEMPT"
+	// EnvStageRefs is the training state machine's stage references
+	// (pipeline.EnvStageRefs); the job id is read from it when
+	// ORRERY_JOB_ID is not set.
+	EnvStageRefs = "ORRERY_STAGE_REFS"
 )
 
 // Backend names.
@@ -81,6 +86,24 @@ type Spec struct {
 func SpecFromEnv(getenv func(string) string) (Spec, error) {
 	s := Spec{JobID: getenv(EnvJobID), Artifacts: getenv(EnvArtifacts), Records: getenv(EnvRecords),
 		Backend: getenv(EnvBackend), Device: getenv(EnvDevice), Attempt: 1}
+	// On AWS the job definition names the bucket and tables under the
+	// variables of shared/config, and the Train state passes the job id in
+	// its stage references.
+	if s.Artifacts == "" && getenv(config.EnvArtifactsBucket) != "" {
+		s.Artifacts = "s3://" + getenv(config.EnvArtifactsBucket)
+	}
+	if s.Records == "" && getenv(config.EnvJobsTable) != "" {
+		s.Records = "dynamodb://" + getenv(config.EnvJobsTable) + "/" + getenv(config.EnvModelsTable)
+	}
+	if raw := getenv(EnvStageRefs); s.JobID == "" && raw != "" {
+		var refs struct {
+			JobID string `json:"job_id"`
+		}
+		if err := json.Unmarshal([]byte(raw), &refs); err != nil {
+			return Spec{}, fmt.Errorf("%w: %s: %w", ErrSpec, EnvStageRefs, err)
+		}
+		s.JobID = refs.JobID
+	}
 	if raw := getenv(EnvConfig); raw != "" {
 		cfg, err := training.DecodeConfig(strings.NewReader(raw))
 		if err != nil {

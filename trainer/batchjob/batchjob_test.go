@@ -153,6 +153,8 @@ func TestSpecFromEnv(t *testing.T) {
 		{"bad attempt", map[string]string{EnvAttempt: "first"}, EnvAttempt},
 		{"bad threads", map[string]string{EnvThreads: "-1"}, EnvThreads},
 		{"unknown config field", map[string]string{EnvConfig: `{"epochz": 3}`}, "epochz"},
+		{"AWS names", map[string]string{EnvJobID: "", EnvStageRefs: `{"job_id": "trn-1"}`, EnvArtifacts: "", EnvRecords: "",
+			"ORRERY_ARTIFACTS_BUCKET": "art", "ORRERY_JOBS_TABLE": "jobs", "ORRERY_MODELS_TABLE": "models"}, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			env := map[string]string{}
