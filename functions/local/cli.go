@@ -33,7 +33,7 @@ Usage:
                  and an HTML report (see README, "Evaluating models")
   orrery compare MODEL_ID MODEL_ID ... --data PATH [--metric auc_roc|accuracy|auc_pr|f1_score] [--json]
                  rank models on one frozen test set; statistical ties share a rank
-` + tuneUsage + `  orrery version
+` + tuneUsage + serveUsage + `  orrery version
 
 Flags common to the training commands:
   --progress bar|json|none   progress display on stderr (default: bar; none with --json)
@@ -72,6 +72,7 @@ var commands = map[string]command{
 	"compare": func(ctx context.Context, args []string, stdout, _ io.Writer) error {
 		return cmdCompare(ctx, args, stdout)
 	},
+	"serve": cmdServe,
 }
 
 // errUsage marks command-line mistakes (exit status 2).

@@ -117,6 +117,9 @@ func (resp response) write(w http.ResponseWriter) {
 
 // jsonResponse encodes v as the answer.
 func jsonResponse(status int, v any) response {
+	if e, ok := v.(encoded); ok {
+		return response{status: status, header: map[string]string{"Content-Type": "application/json"}, body: e}
+	}
 	b, err := json.Marshal(v)
 	if err != nil {
 		return problemResponse(newProblem(kindInternal, http.StatusInternalServerError, "the answer could not be encoded"))

@@ -67,7 +67,7 @@ var routes = []route{
 		success:     http.StatusOK, response: typeOf[JobStatus](),
 		problems: []int{http.StatusNotFound},
 		handle: func(ctx context.Context, s *Service, r *http.Request, _ []byte) (any, error) {
-			return s.TrainingStatus(ctx, r.PathValue("job_id"))
+			return s.trainingStatusJSON(ctx, r.PathValue("job_id"))
 		},
 	},
 	{

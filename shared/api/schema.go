@@ -8,6 +8,7 @@ import (
 
 	"github.com/orrery-ml/orrery/shared/ml/training"
 	"github.com/orrery-ml/orrery/shared/store"
+	"github.com/orrery-ml/orrery/shared/tracking"
 )
 
 // Schema is a JSON Schema (draft 2020-12, the dialect of OpenAPI 3.1) as a
@@ -83,6 +84,12 @@ var fieldHints = map[string]Schema{
 	"DeploymentGates.min_f1_score":          {"minimum": 0, "maximum": 1},
 	"DeploymentGates.max_latency_ms":        {"minimum": 0},
 	"CancelRequest.reason":                  {"maxLength": 500},
+}
+
+// documentedAs gives the type a raw JSON field holds, for the document:
+// "TypeName.json_name" -> the Go type whose schema describes it.
+var documentedAs = map[string]reflect.Type{
+	"JobStatus.progress": reflect.TypeFor[tracking.Event](),
 }
 
 // requiredInRequests lists the fields a request must carry although their
@@ -210,7 +217,11 @@ func (s *schemas) structSchema(t reflect.Type) Schema {
 		defaults = reflect.ValueOf(d)
 	}
 	for _, f := range orderedFields(t) {
-		fs := s.build(f.typ, nullable)
+		typ := f.typ
+		if as, ok := documentedAs[t.Name()+"."+f.name]; ok {
+			typ = as
+		}
+		fs := s.build(typ, nullable)
 		if hint, ok := fieldHints[t.Name()+"."+f.name]; ok {
 			fs = merge(fs, hint)
 		}

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
 	"path"
 	"time"
 
@@ -92,6 +91,8 @@ type Service struct {
 	// Now and NewID are replaceable for tests.
 	Now   func() time.Time
 	NewID func(prefix string) string
+
+	finished finishedStatuses
 }
 
 func (s *Service) now() time.Time {
@@ -223,8 +224,9 @@ type JobStatus struct {
 	Metrics map[string]*float64 `json:"metrics,omitempty"`
 	// ETASeconds estimates the time left in the current stage.
 	ETASeconds *float64 `json:"eta_seconds,omitempty"`
-	// Progress is the latest progress event, as the recorder sent it.
-	Progress *tracking.Event `json:"progress,omitempty"`
+	// Progress is the latest progress event (a tracking.Event), as the
+	// recorder sent it.
+	Progress json.RawMessage `json:"progress,omitempty"`
 	// Result is the outcome of a SUCCEEDED job: model_id, metrics (the
 	// test-split EvaluationMetrics), decision_threshold, training summary,
 	// artifacts.
@@ -252,10 +254,24 @@ type JobLinks struct {
 	Artifacts map[string]string `json:"artifacts,omitempty"`
 }
 
+// progressView is the part of a stored tracking.Event the status reads;
+// a metric written as null (not finite) stays nil.
+type progressView struct {
+	Kind       tracking.EventKind  `json:"kind"`
+	Step       int                 `json:"step"`
+	Total      int                 `json:"total"`
+	Unit       string              `json:"unit"`
+	Metrics    map[string]*float64 `json:"metrics"`
+	ETASeconds float64             `json:"eta_seconds"`
+}
+
 // resultView is the part of a stored training result the status reads.
 type resultView struct {
 	Artifacts map[string]string `json:"artifacts"`
-	Training  struct {
+	Config    struct {
+		Epochs int `json:"epochs"`
+	} `json:"config"`
+	Training struct {
 		EpochsRun int `json:"epochs_run"`
 		History   []struct {
 			TrainLoss *float64 `json:"train_loss"`
@@ -274,9 +290,11 @@ func (s *Service) statusOf(ctx context.Context, job store.Job) JobStatus {
 		st.Links.Model, st.Links.Metrics = modelURL(job.ModelID), metricsURL(job.ModelID)
 	}
 	if len(job.Progress) > 0 {
-		var e tracking.Event
+		// Decoded into a view of its own rather than a tracking.Event, whose
+		// UnmarshalJSON decodes twice: this runs on every status request.
+		var e progressView
 		if json.Unmarshal(job.Progress, &e) == nil {
-			st.Progress = &e
+			st.Progress = job.Progress
 			if e.Unit == "epoch" {
 				st.Epoch, st.Epochs = e.Step, e.Total
 			}
@@ -284,10 +302,10 @@ func (s *Service) statusOf(ctx context.Context, job store.Job) JobStatus {
 				st.Metrics = make(map[string]*float64, len(e.Metrics))
 				for k, v := range e.Metrics {
 					if k == "loss" {
-						st.Loss = finiteOrNil(v)
+						st.Loss = v
 						continue
 					}
-					st.Metrics[k] = finiteOrNil(v)
+					st.Metrics[k] = v
 				}
 			}
 			if e.ETASeconds > 0 && !job.Status.Terminal() {
@@ -300,6 +318,9 @@ func (s *Service) statusOf(ctx context.Context, job store.Job) JobStatus {
 		var r resultView
 		if json.Unmarshal(job.Result, &r) == nil {
 			st.Links.Artifacts = r.Artifacts
+			if st.Epochs == 0 {
+				st.Epochs = r.Config.Epochs
+			}
 			if n := r.Training.EpochsRun; n > 0 {
 				st.Epoch = n
 				if h := r.Training.History; len(h) >= n && st.Loss == nil {
@@ -336,13 +357,6 @@ func (s *Service) jobArtifacts(ctx context.Context, jobID string) map[string]str
 		return nil
 	}
 	return out
-}
-
-func finiteOrNil(v float64) *float64 {
-	if math.IsNaN(v) || math.IsInf(v, 0) {
-		return nil
-	}
-	return &v
 }
 
 // ModelInfo is a registered model as the API shows it.

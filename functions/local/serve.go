@@ -1,0 +1,131 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/orrery-ml/orrery/events"
+	"github.com/orrery-ml/orrery/shared/api"
+)
+
+const serveUsage = `  orrery serve   [--addr 127.0.0.1:8080] [--data-root DIR ...] [--parallel N] [--home DIR]
+                 the HTTP API on this machine (GET /openapi.json lists it); dataset_path must lie under
+                 a data root (default: the working directory) or be the bundled sample (htru2.csv)
+`
+
+// Shutdown budgets of `orrery serve`: in-flight requests first, then the
+// training jobs, which checkpoint and mark themselves CANCELLED.
+const (
+	serveDrainRequests = 10 * time.Second
+	serveDrainJobs     = 30 * time.Second
+)
+
+// rootsFlag collects repeated --data-root flags.
+type rootsFlag []string
+
+func (r *rootsFlag) String() string     { return strings.Join(*r, ",") }
+func (r *rootsFlag) Set(v string) error { *r = append(*r, v); return nil }
+
+// cmdServe implements `orrery serve`: the same API as the `api` Lambda, on
+// the embedded runtime, with training jobs run in this process. It prints
+// one line with the address it listens on, logs JSON to stderr, and stops
+// gracefully when ctx is cancelled (SIGINT, SIGTERM).
+func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	addr := fs.String("addr", "127.0.0.1:8080", "address to listen on (port 0: any free port)")
+	var roots rootsFlag
+	fs.Var(&roots, "data-root", "directory a dataset_path may point into (repeatable; default: the working directory)")
+	parallel := fs.Int("parallel", 0, "training jobs run at once (default: half the CPUs, at least 1)")
+	home := fs.String("home", "", "state directory")
+	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		return usagef("serve: unexpected argument %q", pos[0])
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
+		return usagef("serve: --log-level: %q is not debug, info, warn or error", *logLevel)
+	}
+	if *parallel < 0 {
+		return usagef("serve: --parallel: %d is negative", *parallel)
+	}
+	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
+
+	rt, err := openRuntime(ctx, *home, nil)
+	if err != nil {
+		return err
+	}
+	defer rt.Close()
+	// The bundled sample is always readable: it is written into the home
+	// directory, which is a data root of its own.
+	if _, err := events.WriteSample(rt.SamplesDir()); err != nil {
+		return fmt.Errorf("serve: %w", err)
+	}
+	if len(roots) == 0 {
+		wd, err := os.Getwd()
+		if err != nil {
+			return fmt.Errorf("serve: working directory: %w", err)
+		}
+		roots = append(roots, wd)
+	}
+	dataRoots, err := api.NewDataRoots(append(roots, rt.SamplesDir())...)
+	if err != nil {
+		return usagef("serve: --data-root: %v", err)
+	}
+
+	exec := rt.NewExecutions(*parallel, log)
+	svc := &api.Service{Jobs: rt.DB, Models: rt.DB, Executions: exec, DataRoots: dataRoots, Artifacts: rt.Artifacts}
+	h, err := api.NewHandler(svc, api.Options{Idempotency: rt.DB, Logger: log})
+	if err != nil {
+		return fmt.Errorf("serve: %w", err)
+	}
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return fmt.Errorf("serve: listen on %s: %w", *addr, err)
+	}
+	srv := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	fmt.Fprintf(stdout, "orrery serve: listening on http://%s (home %s; data roots %s)\n",
+		ln.Addr(), rt.Home, strings.Join(dataRoots.Roots(), ", "))
+	log.Info("serving", "addr", ln.Addr().String(), "home", rt.Home, "data_roots", dataRoots.Roots())
+
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	var serveErr error
+	select {
+	case serveErr = <-served:
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	drain, cancel := context.WithTimeout(context.WithoutCancel(ctx), serveDrainRequests)
+	defer cancel()
+	shutdownErr := srv.Shutdown(drain)
+	jobs, cancelJobs := context.WithTimeout(context.WithoutCancel(ctx), serveDrainJobs)
+	defer cancelJobs()
+	closeErr := exec.Close(jobs)
+	if errors.Is(serveErr, http.ErrServerClosed) {
+		serveErr = nil
+	}
+	if err := errors.Join(serveErr, shutdownErr, closeErr); err != nil {
+		return fmt.Errorf("serve: %w", err)
+	}
+	return nil
+}
