@@ -1,0 +1,117 @@
+// Command api is the `api` Lambda function: API Gateway HTTP API (payload
+// format 2.0) events go through aws-lambda-go-api-proxy's httpadapter to the
+// same http.Handler that `orrery serve` serves (shared/api), here over
+// DynamoDB (jobs, models, idempotency records), S3 (artifact links) and Step
+// Functions (training executions). This file only wires.
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
+	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
+
+	"github.com/orrery-ml/orrery/shared/api"
+	"github.com/orrery-ml/orrery/shared/awsclient"
+	"github.com/orrery-ml/orrery/shared/config"
+	"github.com/orrery-ml/orrery/shared/pipeline/sfnexec"
+	"github.com/orrery-ml/orrery/shared/store/dynamostore"
+	"github.com/orrery-ml/orrery/shared/store/s3store"
+)
+
+// Config is the function's configuration, read from the environment
+// variables named in shared/config.
+type Config struct {
+	JobsTable        string
+	ModelsTable      string
+	IdempotencyTable string
+	ArtifactsBucket  string
+	// DataRoots are the s3://bucket/prefix roots a dataset_path may point
+	// into (default: the whole datasets bucket).
+	DataRoots            []string
+	StateMachineARN      string
+	MaxBodyBytes         int64
+	IdempotencyRetention time.Duration
+	LogLevel             slog.Level
+}
+
+// FromEnv reads Config through getenv, naming every variable that is
+// missing or malformed.
+func FromEnv(getenv func(string) string) (Config, error) {
+	r := config.Reader{Getenv: getenv}
+	c := Config{
+		JobsTable:            r.Required(config.EnvJobsTable),
+		ModelsTable:          r.Required(config.EnvModelsTable),
+		IdempotencyTable:     r.Required(config.EnvIdempotencyTable),
+		ArtifactsBucket:      r.Required(config.EnvArtifactsBucket),
+		StateMachineARN:      r.Required(config.EnvTrainingStateMachineARN),
+		MaxBodyBytes:         r.Int(config.EnvMaxBodyBytes, api.DefaultMaxBodyBytes, 1024, 6<<20),
+		IdempotencyRetention: r.Duration(config.EnvIdempotencyRetention, api.DefaultIdempotencyRetention),
+		LogLevel:             r.LogLevel(config.EnvLogLevel),
+	}
+	datasets := r.String(config.EnvDatasetsBucket, "")
+	var def []string
+	if datasets != "" {
+		def = []string{"s3://" + datasets + "/"}
+	}
+	c.DataRoots = r.List(config.EnvDataRoots, def)
+	if len(c.DataRoots) == 0 {
+		r.Fail(fmt.Errorf("%s or %s: one is required, so that dataset_path can point somewhere: %w",
+			config.EnvDataRoots, config.EnvDatasetsBucket, config.ErrMissing))
+	}
+	if _, err := api.NewDataRoots(c.DataRoots...); err != nil {
+		r.Fail(fmt.Errorf("%s: %w: %w", config.EnvDataRoots, err, config.ErrMalformed))
+	}
+	return c, r.Err()
+}
+
+// newHandler builds the API over DynamoDB, S3 and Step Functions.
+func newHandler(ctx context.Context, c Config, log *slog.Logger) (http.Handler, error) {
+	cfg, err := awsclient.Load(ctx, awsclient.Options{})
+	if err != nil {
+		return nil, err
+	}
+	db, err := dynamostore.New(dynamodb.NewFromConfig(cfg),
+		dynamostore.Tables{Jobs: c.JobsTable, Models: c.ModelsTable, Idempotency: c.IdempotencyTable})
+	if err != nil {
+		return nil, err
+	}
+	artifacts, err := s3store.New(s3.NewFromConfig(cfg, awsclient.S3Options(cfg)), c.ArtifactsBucket, "")
+	if err != nil {
+		return nil, err
+	}
+	exec, err := sfnexec.New(sfn.NewFromConfig(cfg), c.StateMachineARN)
+	if err != nil {
+		return nil, err
+	}
+	roots, err := api.NewDataRoots(c.DataRoots...)
+	if err != nil {
+		return nil, err
+	}
+	svc := &api.Service{Jobs: db, Models: db, Executions: exec, DataRoots: roots, Artifacts: artifacts}
+	return api.NewHandler(svc, api.Options{Idempotency: db, MaxBodyBytes: c.MaxBodyBytes,
+		IdempotencyRetention: c.IdempotencyRetention, Logger: log})
+}
+
+func main() {
+	c, err := FromEnv(os.Getenv)
+	if err != nil {
+		slog.New(slog.NewJSONHandler(os.Stderr, nil)).Error("configuration", "error", err.Error())
+		os.Exit(1)
+	}
+	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: c.LogLevel}))
+	h, err := newHandler(context.Background(), c, log)
+	if err != nil {
+		log.Error("start", "error", err.Error())
+		os.Exit(1)
+	}
+	lambda.StartWithOptions(httpadapter.NewV2(h).ProxyWithContext, lambda.WithEnableSIGTERM())
+}
