@@ -86,6 +86,9 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 
 	exec := rt.NewExecutions(*parallel, log)
+	// Jobs run through the `training` state machine, the same definition
+	// Step Functions runs on AWS, interpreted by the local executor.
+	exec.Run = rt.RunTrainingStateMachine
 	svc := &api.Service{Jobs: rt.DB, Models: rt.DB, Executions: exec, DataRoots: dataRoots, Artifacts: rt.Artifacts}
 	h, err := api.NewHandler(svc, api.Options{Idempotency: rt.DB, Logger: log})
 	if err != nil {

@@ -23,10 +23,15 @@ var ErrClosed = errors.New("embedded: executions closed")
 // api.Executions that runs the `training` state machine instead of calling
 // Run directly needs no other change to the API or to `orrery serve`.
 type Executions struct {
-	pipeline *training.TrainingPipeline
-	jobs     store.JobStore
-	log      *slog.Logger
-	slots    chan struct{}
+	// Run executes one job to its end (TrainingPipeline.Run by default;
+	// Runtime.RunTrainingStateMachine runs the job through the local
+	// state-machine executor instead). Set it before the first
+	// StartTraining.
+	Run func(ctx context.Context, jobID string) (*training.Result, error)
+
+	jobs  store.JobStore
+	log   *slog.Logger
+	slots chan struct{}
 
 	mu      sync.Mutex
 	running map[string]*execution
@@ -53,7 +58,7 @@ func (r *Runtime) NewExecutions(parallel int, log *slog.Logger) *Executions {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Executions{pipeline: r.Pipeline, jobs: r.DB, log: log, slots: make(chan struct{}, parallel),
+	return &Executions{Run: r.Pipeline.Run, jobs: r.DB, log: log, slots: make(chan struct{}, parallel),
 		running: map[string]*execution{}}
 }
 
@@ -98,7 +103,7 @@ func (e *Executions) run(ctx context.Context, jobID string, ex *execution) {
 	if ctx.Err() != nil {
 		return
 	}
-	res, err := e.pipeline.Run(ctx, jobID)
+	res, err := e.Run(ctx, jobID)
 	switch {
 	case err == nil:
 		e.log.Info("training job succeeded", "job_id", jobID, "model_id", res.ModelID,
