@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/orrery-ml/orrery/shared/awsclient"
 	"github.com/orrery-ml/orrery/shared/awsclient/awstest"
 	"github.com/orrery-ml/orrery/shared/jobevents"
 	"github.com/orrery-ml/orrery/shared/store"
@@ -102,7 +103,8 @@ func TestAgainstEmulator(t *testing.T) {
 	if testing.Short() {
 		t.Skip("integration test against the AWS emulator")
 	}
-	ddb := dynamodb.NewFromConfig(awstest.Config(t))
+	cfg := awstest.Config(t)
+	ddb := dynamodb.NewFromConfig(cfg, awsclient.DynamoDBOptions(cfg))
 	table := awstest.Name(t, "orrery-jobs")
 	require.NoError(t, dynamostore.CreateTable(t.Context(), ddb, table))
 	t.Cleanup(func() {

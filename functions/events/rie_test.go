@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/orrery-ml/orrery/shared/awsclient"
 	"github.com/orrery-ml/orrery/shared/awsclient/awstest"
 	"github.com/orrery-ml/orrery/shared/store"
 	"github.com/orrery-ml/orrery/shared/store/dynamostore"
@@ -64,7 +65,8 @@ func TestBootstrapUnderRIE(t *testing.T) {
 	out, err := build.CombinedOutput()
 	require.NoError(t, err, "build bootstrap: %s", out)
 
-	ddb := dynamodb.NewFromConfig(awstest.Config(t))
+	cfg := awstest.Config(t)
+	ddb := dynamodb.NewFromConfig(cfg, awsclient.DynamoDBOptions(cfg))
 	table := awstest.Name(t, "orrery-jobs")
 	require.NoError(t, dynamostore.CreateTable(t.Context(), ddb, table))
 	t.Cleanup(func() {

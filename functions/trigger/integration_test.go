@@ -60,7 +60,7 @@ func newBackbone(t *testing.T) *backbone {
 		sfn: sfn.NewFromConfig(cfg),
 		s3:  s3.NewFromConfig(cfg, awsclient.S3Options(cfg)),
 	}
-	ddb := dynamodb.NewFromConfig(cfg)
+	ddb := dynamodb.NewFromConfig(cfg, awsclient.DynamoDBOptions(cfg))
 	table := awstest.Name(t, "orrery-jobs")
 	require.NoError(t, dynamostore.CreateTable(ctx, ddb, table))
 	t.Cleanup(func() {

@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 )
 
@@ -21,6 +22,8 @@ const (
 	EnvEndpointURL = "AWS_ENDPOINT_URL"
 	// EnvEndpointURLS3 points S3 alone at an endpoint.
 	EnvEndpointURLS3 = "AWS_ENDPOINT_URL_S3"
+	// EnvEndpointURLDynamoDB points DynamoDB alone at an endpoint.
+	EnvEndpointURLDynamoDB = "AWS_ENDPOINT_URL_DYNAMODB"
 	// EnvIgnoreEndpoints, when true, makes the SDK ignore both variables above.
 	EnvIgnoreEndpoints = "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS"
 	// EnvRegion is the region; DefaultRegion applies when no source names one.
@@ -84,14 +87,33 @@ func Load(ctx context.Context, opts Options) (aws.Config, error) {
 // other than AWS's own: one set in cfg (Options.Endpoint), or through
 // AWS_ENDPOINT_URL or AWS_ENDPOINT_URL_S3 unless
 // AWS_IGNORE_CONFIGURED_ENDPOINT_URLS is true.
-func CustomS3Endpoint(cfg aws.Config) bool {
+func CustomS3Endpoint(cfg aws.Config) bool { return customEndpoint(cfg, EnvEndpointURLS3) }
+
+// customEndpoint reports whether a service's clients go to an endpoint set in
+// cfg, in AWS_ENDPOINT_URL or in the service's own variable.
+func customEndpoint(cfg aws.Config, serviceVar string) bool {
 	if cfg.BaseEndpoint != nil && *cfg.BaseEndpoint != "" {
 		return true
 	}
 	if ignore, err := strconv.ParseBool(os.Getenv(EnvIgnoreEndpoints)); err == nil && ignore {
 		return false
 	}
-	return os.Getenv(EnvEndpointURL) != "" || os.Getenv(EnvEndpointURLS3) != ""
+	return os.Getenv(EnvEndpointURL) != "" || os.Getenv(serviceVar) != ""
+}
+
+// DynamoDBOptions returns the option for dynamodb.NewFromConfig(cfg, ...)
+// that skips the CRC32 check of responses when an emulator endpoint is
+// configured: moto's server can close a connection while the SDK's checksum
+// reader still holds the body, the check then fails, and the SDK retries a
+// request the emulator had already applied — a conditional put then reports
+// its own first attempt as a conflict. Against AWS it changes nothing.
+func DynamoDBOptions(cfg aws.Config) func(*dynamodb.Options) {
+	emulator := customEndpoint(cfg, EnvEndpointURLDynamoDB)
+	return func(o *dynamodb.Options) {
+		if emulator {
+			o.DisableValidateResponseChecksum = true
+		}
+	}
 }
 
 // S3Options returns the option for s3.NewFromConfig(cfg, ...) that addresses

@@ -82,8 +82,9 @@ func New(client API, tables Tables) (*Store, error) {
 
 // CreateTable creates a table with the layout the store expects (pk and sk
 // strings, on-demand capacity) and waits until it is active; infra/ creates
-// the production tables with the same keys. It is for tests and local
-// set-ups.
+// the production tables with the same keys. A table of that name that exists
+// already (for example created by a retried request) is waited for, not an
+// error. It is for tests and local set-ups.
 func CreateTable(ctx context.Context, client *dynamodb.Client, name string) error {
 	_, err := client.CreateTable(ctx, &dynamodb.CreateTableInput{
 		TableName: aws.String(name),
@@ -97,7 +98,8 @@ func CreateTable(ctx context.Context, client *dynamodb.Client, name string) erro
 		},
 		BillingMode: types.BillingModePayPerRequest,
 	})
-	if err != nil {
+	var inUse *types.ResourceInUseException
+	if err != nil && !errors.As(err, &inUse) {
 		return fmt.Errorf("create table %s: %w", name, err)
 	}
 	waiter := dynamodb.NewTableExistsWaiter(client, func(o *dynamodb.TableExistsWaiterOptions) {

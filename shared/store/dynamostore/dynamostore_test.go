@@ -2,12 +2,14 @@ package dynamostore_test
 
 import (
 	"context"
+	"sync"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/stretchr/testify/require"
 
+	"github.com/orrery-ml/orrery/shared/awsclient"
 	"github.com/orrery-ml/orrery/shared/awsclient/awstest"
 	"github.com/orrery-ml/orrery/shared/store"
 	"github.com/orrery-ml/orrery/shared/store/dynamostore"
@@ -17,7 +19,8 @@ import (
 // newClient returns a DynamoDB client for the emulator, or skips the test.
 func newClient(t *testing.T) *dynamodb.Client {
 	t.Helper()
-	return dynamodb.NewFromConfig(awstest.Config(t))
+	cfg := awstest.Config(t)
+	return dynamodb.NewFromConfig(cfg, awsclient.DynamoDBOptions(cfg))
 }
 
 // newStore creates one fresh table, used for every kind of record, and
@@ -29,9 +32,51 @@ func newStore(t *testing.T, client *dynamodb.Client) *dynamostore.Store {
 	t.Cleanup(func() {
 		_, _ = client.DeleteTable(context.Background(), &dynamodb.DeleteTableInput{TableName: aws.String(name)})
 	})
-	s, err := dynamostore.New(client, dynamostore.Tables{Jobs: name, Models: name, Studies: name, Deployments: name, Idempotency: name})
+	s, err := dynamostore.New(&serialClient{c: client},
+		dynamostore.Tables{Jobs: name, Models: name, Studies: name, Deployments: name, Idempotency: name})
 	require.NoError(t, err)
 	return s
+}
+
+// serialClient sends one request at a time. DynamoDB applies each request
+// atomically (an ADD, a conditional put); moto's threaded server does not —
+// two concurrent ADDs to one attribute can lose an increment there — so the
+// port suite's concurrency tests, which check that the store's conditions
+// let exactly one racing writer win, get DynamoDB's per-request atomicity
+// this way. The goroutines still race for the order of their requests.
+type serialClient struct {
+	mu sync.Mutex
+	c  *dynamodb.Client
+}
+
+func (s *serialClient) GetItem(ctx context.Context, in *dynamodb.GetItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.c.GetItem(ctx, in, opts...)
+}
+
+func (s *serialClient) PutItem(ctx context.Context, in *dynamodb.PutItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.c.PutItem(ctx, in, opts...)
+}
+
+func (s *serialClient) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.c.UpdateItem(ctx, in, opts...)
+}
+
+func (s *serialClient) DeleteItem(ctx context.Context, in *dynamodb.DeleteItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.c.DeleteItem(ctx, in, opts...)
+}
+
+func (s *serialClient) Scan(ctx context.Context, in *dynamodb.ScanInput, opts ...func(*dynamodb.Options)) (*dynamodb.ScanOutput, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.c.Scan(ctx, in, opts...)
 }
 
 func TestJobStore(t *testing.T) {
