@@ -435,5 +435,5 @@ func TestLogisticRegressionNeedsNoHiddenLayersUndone(t *testing.T) {
 	job, err = e.rt.DB.GetJob(context.Background(), a.json(t)["job_id"].(string))
 	require.NoError(t, err)
 	require.NoError(t, json.Unmarshal(job.Config, &cfg))
-	assert.Equal(t, training.Defaults().HiddenLayers, cfg.HiddenLayers, "an mlp gets the default layers")
+	assert.Equal(t, training.DefaultHiddenLayers, cfg.HiddenLayers, "an mlp gets the default layers")
 }

@@ -27,14 +27,10 @@ func DecodeTrainingRequest(body []byte) (training.TrainingConfig, error) {
 }
 
 // decodingDefaults is the TrainingConfig a request body is decoded over:
-// training.Defaults() without hidden layers, which Normalize fills in for an
-// mlp only — so {"model_type": "logistic_regression"} needs no
+// training.Defaults(), whose hidden layers Normalize fills in for an mlp
+// only — so {"model_type": "logistic_regression"} needs no
 // "hidden_layers": [] to undo the mlp default.
-func decodingDefaults() training.TrainingConfig {
-	cfg := training.Defaults()
-	cfg.HiddenLayers = nil
-	return cfg
-}
+func decodingDefaults() training.TrainingConfig { return training.Defaults() }
 
 // checkTrainingConfig applies the API's rules to a decoded TrainingConfig
 // found at prefix in a request body ("" for the whole body).

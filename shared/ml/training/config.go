@@ -129,6 +129,12 @@ type EarlyStopping struct {
 // On reports whether early stopping is enabled.
 func (e EarlyStopping) On() bool { return e.Enabled == nil || *e.Enabled }
 
+// DefaultHiddenLayers are the hidden layer widths an mlp gets when
+// hidden_layers is not given. Defaults() leaves HiddenLayers nil so that
+// {"model_type": "logistic_regression"} needs no "hidden_layers": [];
+// Normalize fills them in for an mlp.
+var DefaultHiddenLayers = []int{64, 32}
+
 // Defaults returns the configuration used for every unset field.
 func Defaults() TrainingConfig {
 	on := true
@@ -141,7 +147,6 @@ func Defaults() TrainingConfig {
 		LearningRate:      0.003,
 		Optimizer:         "adamw",
 		Momentum:          0.9,
-		HiddenLayers:      []int{64, 32},
 		Activation:        "relu",
 		DropoutRate:       0.1,
 		Regularization:    1e-4,
@@ -201,7 +206,7 @@ func (c TrainingConfig) Normalize() (TrainingConfig, error) {
 		c.Momentum = d.Momentum
 	}
 	if c.HiddenLayers == nil && c.ModelType == ModelMLP {
-		c.HiddenLayers = slices.Clone(d.HiddenLayers)
+		c.HiddenLayers = slices.Clone(DefaultHiddenLayers)
 	}
 	if c.Activation == "" {
 		c.Activation = d.Activation

@@ -23,6 +23,17 @@ func TestDecodeConfigStartsFromDefaults(t *testing.T) {
 	assert.Equal(t, c.Epochs, n.Epochs)
 }
 
+func TestDecodeLogisticRegressionNeedsNoEmptyHiddenLayers(t *testing.T) {
+	c, err := DecodeConfig(strings.NewReader(`{"model_type": "logistic_regression"}`))
+	require.NoError(t, err)
+	n, err := c.Normalize()
+	require.NoError(t, err)
+	assert.Empty(t, n.HiddenLayers)
+	m, err := Defaults().Normalize()
+	require.NoError(t, err)
+	assert.Equal(t, DefaultHiddenLayers, m.HiddenLayers, "an mlp gets the default layers")
+}
+
 func TestDecodeConfigRejects(t *testing.T) {
 	cases := []struct{ name, body, want string }{
 		{"unknown field", `{"learning_rat": 0.1}`, `unknown field "learning_rat"`},
