@@ -74,24 +74,12 @@ func Analyze(s *Study) *Analysis {
 // importance estimates main-effect variances on a GP fitted to the
 // completed trials.
 func importance(s *Study) []Importance {
-	done := usable(s)
-	if len(done) < 4 {
+	g, done := surrogate(s)
+	if g == nil {
 		return nil
 	}
-	D := s.Space.features()
-	x := make([]float64, 0, len(done)*D)
-	row := make([]float64, D)
-	for _, t := range done {
-		s.Space.encode(t.Params, row)
-		x = append(x, row...)
-	}
-	rng := rand.New(rand.NewPCG(s.Seed, 0xa70))
-	y := targets(s, done, rng)
-	h := fitGP(x, len(done), D, y, []gpHyper{defaultHyper(D)}, 60)
-	g, err := newGP(x, len(done), D, y, h)
-	if err != nil {
-		return nil
-	}
+	rng := rand.New(rand.NewPCG(s.Seed, 0xa71))
+	row := make([]float64, s.Space.features())
 	const levels, samples = 16, 64
 	d := len(s.Space.Dimensions)
 	base := make([][]float64, samples)
@@ -137,4 +125,29 @@ func importance(s *Study) []Importance {
 	}
 	sort.SliceStable(out, func(a, b int) bool { return out[a].Importance > out[b].Importance })
 	return slices.Clip(out)
+}
+
+// surrogate fits a GP to the study's completed trials (the same targets as
+// the Bayesian optimizer's) and returns it with those trials; nil with fewer
+// than four of them or when the kernel matrix cannot be factorised.
+func surrogate(s *Study) (*gp, []Trial) {
+	done := usable(s)
+	if len(done) < 4 {
+		return nil, nil
+	}
+	D := s.Space.features()
+	x := make([]float64, 0, len(done)*D)
+	row := make([]float64, D)
+	for _, t := range done {
+		s.Space.encode(t.Params, row)
+		x = append(x, row...)
+	}
+	rng := rand.New(rand.NewPCG(s.Seed, 0xa70))
+	y := targets(s, done, rng)
+	h := fitGP(x, len(done), D, y, []gpHyper{defaultHyper(D)}, 60)
+	g, err := newGP(x, len(done), D, y, h)
+	if err != nil {
+		return nil, nil
+	}
+	return g, done
 }

@@ -12,8 +12,10 @@
 // HyperparameterOptimizer, which runs a study within a budget of trials,
 // wall time and dollars and persists it through the ports of shared/store.
 // TrainingObjective evaluates a trial by training a network with
-// shared/ml/training; Analyze, Plot and Report turn a study into parameter
-// importances, PNG/SVG plots and one self-contained HTML page.
+// shared/ml/training; Analyze, Plots and WriteReport turn a study into parameter
+// importances, PNG/SVG plots drawn with gonum/plot (optimization history,
+// intermediate values, parallel coordinates, slice, contour of the GP
+// surrogate, importance) and one self-contained HTML page.
 //
 // It reaches storage only through shared/store's ports and must not import
 // store adapters (sqlitestore, dynamostore, ...) or AWS SDK packages.
