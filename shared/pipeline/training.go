@@ -165,6 +165,10 @@ func Training(r Resources) (Definition, error) {
 				"JobName.$":     "States.Format('orrery-train-{}', $.job_id)",
 				"JobQueue":      r.JobQueue,
 				"JobDefinition": r.JobDefinition,
+				// The job id as a Batch parameter: the `events` function
+				// finds the job of a Batch state change by it
+				// (shared/jobevents).
+				"Parameters": map[string]any{"job_id.$": "$.job_id"},
 				"ContainerOverrides": map[string]any{
 					"Environment": []any{
 						map[string]any{"Name": EnvStageRefs, "Value.$": "States.JsonToString($.refs)"},

@@ -122,12 +122,25 @@ func TestTrainingStateMachineRunsTheStages(t *testing.T) {
 			entered = append(entered, e.State)
 		}
 	}
+	// The Batch job carries the job id as its "job_id" parameter: that is
+	// how the `events` function finds the job of a Batch state change.
+	var batchParameters map[string]string
+	submit := env.exec.Resources[pipeline.BatchSubmitJobSync]
+	env.exec.Resources[pipeline.BatchSubmitJobSync] = func(ctx context.Context, raw json.RawMessage) (json.RawMessage, error) {
+		var in struct{ Parameters map[string]string }
+		if err := json.Unmarshal(raw, &in); err != nil {
+			return nil, err
+		}
+		batchParameters = in.Parameters
+		return submit(ctx, raw)
+	}
 	job, err := env.rt.Pipeline.Submit(ctx, quickConfig(syntheticCSV(t, 400, 1)))
 	require.NoError(t, err)
 	out, err := env.exec.Execute(ctx, env.def, pipeline.Execution{Name: job.ID, StateMachine: "training",
 		Input: pipeline.TrainingInput{JobID: job.ID}.JSON()})
 	require.NoError(t, err)
 	assert.Equal(t, []string{"Start", "ValidateData", "Preprocess", "Train", "Evaluate", "Register", "Succeeded"}, entered)
+	assert.Equal(t, map[string]string{"job_id": job.ID}, batchParameters)
 
 	var refs training.Refs
 	require.NoError(t, json.Unmarshal(out, &refs))
