@@ -110,6 +110,9 @@ var featureFlags = map[string]any{
 	// Server access logs are delivered under a bucket policy, not the LogDeliveryWrite ACL (which object
 	// ownership "bucket owner enforced" forbids).
 	"@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy": true,
+	// Cross-stack references are CloudFormation exports, which keep a consumer's input from being deleted under
+	// it; stated explicitly so the behaviour does not change with a CDK upgrade.
+	"@aws-cdk/core:defaultCrossStackReferences": "strong",
 }
 
 func strOrNil(s string) *string {
