@@ -19,6 +19,7 @@ const (
 	ObjectiveAUCPR     = "val_auc_pr"
 	ObjectiveAUCROC    = "val_auc_roc"
 	ObjectiveLatencyMS = "latency_ms"
+	ObjectiveValLoss   = "val_loss"
 )
 
 // TrainingData is a data file prepared once for every trial: split
@@ -105,7 +106,7 @@ type TrainingObjective struct {
 func (o TrainingObjective) Directions() []Direction {
 	var d []Direction
 	for _, name := range o.names() {
-		if name == ObjectiveLatencyMS {
+		if name == ObjectiveLatencyMS || name == ObjectiveValLoss {
 			d = append(d, Minimize)
 		} else {
 			d = append(d, Maximize)
@@ -147,6 +148,18 @@ func (o TrainingObjective) Config(p Params) (training.TrainingConfig, error) {
 	}
 	if v, ok := p.String("optimizer"); ok {
 		cfg.Optimizer = v
+	}
+	if v, ok := p.String("hidden_layers"); ok {
+		// A categorical choice of layer widths, written "64-32" (a
+		// dimension's choices are scalars).
+		layers, err := ParseLayers(v)
+		if err != nil {
+			return cfg, err
+		}
+		cfg.HiddenLayers = layers
+		if len(layers) == 0 {
+			cfg.ModelType = training.ModelLogisticRegression
+		}
 	}
 	if n, ok := p.Int("n_layers"); ok {
 		cfg.HiddenLayers = nil
@@ -219,8 +232,10 @@ func (o TrainingObjective) Evaluate(ctx context.Context, t Trial, report ReportF
 			out.Values = append(out.Values, best.ValAUCROC)
 		case ObjectiveLatencyMS:
 			out.Values = append(out.Values, latencyMS(res.Net, o.Data.Validation))
+		case ObjectiveValLoss:
+			out.Values = append(out.Values, best.ValLoss)
 		default:
-			return out, fmt.Errorf("%w: objective %q is not val_auc_pr, val_auc_roc or latency_ms", ErrInvalidStudy, n)
+			return out, fmt.Errorf("%w: objective %q is not val_auc_pr, val_auc_roc, val_loss or latency_ms", ErrInvalidStudy, n)
 		}
 	}
 	return out, nil

@@ -228,26 +228,37 @@ func (r *run) pendingCount() int {
 
 // stopReason checks the budget.
 func (r *run) stopReason() string {
-	b := r.o.Budget
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if b.Trials > 0 && r.finished() >= b.Trials {
+	return budgetStop(r.s, r.o.Budget, time.Since(r.start), r.seconds)
+}
+
+// budgetStop returns the first bound of b that s has reached after elapsed
+// wall time and seconds of trial time, or "".
+func budgetStop(s *Study, b Budget, elapsed time.Duration, seconds float64) string {
+	finished := 0
+	for _, t := range s.Trials {
+		if t.State.Finished() {
+			finished++
+		}
+	}
+	if b.Trials > 0 && finished >= b.Trials {
 		return StopTrials
 	}
-	if b.WallTime > 0 && time.Since(r.start) >= b.WallTime {
+	if b.WallTime > 0 && elapsed >= b.WallTime {
 		return StopWallTime
 	}
-	if b.Dollars > 0 && r.seconds*b.DollarsPerHour/3600 >= b.Dollars {
+	if b.Dollars > 0 && seconds*b.DollarsPerHour/3600 >= b.Dollars {
 		return StopDollars
 	}
-	if len(r.s.Directions) == 1 {
-		best, ok := r.s.Best()
-		if ok && b.Target != nil && !r.s.better(*b.Target, best.Values[0]) {
+	if len(s.Directions) == 1 {
+		best, ok := s.Best()
+		if ok && b.Target != nil && !s.better(*b.Target, best.Values[0]) {
 			return StopTarget
 		}
 		if ok && b.Patience > 0 {
 			since := 0
-			for _, t := range r.s.Trials {
+			for _, t := range s.Trials {
 				if t.State.Finished() && t.Number > best.Number {
 					since++
 				}
