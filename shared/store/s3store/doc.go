@@ -10,5 +10,8 @@
 // List finds in DeleteObjects batches of at most 1,000 keys (the S3 limit).
 // URIs are s3://bucket/key.
 //
+// ReadTable (and TableReader, the training pipeline's ReadTable hook) reads
+// an s3://bucket/key data set into a dataset.Table by its extension.
+//
 // It must not import shared/ml/..., aws-lambda-go or other store adapters.
 package s3store

@@ -1,0 +1,98 @@
+package s3store
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"path"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/smithy-go"
+
+	"github.com/orrery-ml/orrery/shared/dataset"
+	"github.com/orrery-ml/orrery/shared/store"
+)
+
+// ParseURI splits s3://bucket/key. Anything else — another scheme, no
+// bucket, no key, a key ending in "/" — is store.ErrInvalid (wrapped).
+func ParseURI(uri string) (bucket, key string, err error) {
+	rest, ok := strings.CutPrefix(strings.TrimSpace(uri), "s3://")
+	if !ok {
+		return "", "", fmt.Errorf("%q is not an s3://bucket/key URI: %w", uri, store.ErrInvalid)
+	}
+	bucket, key, _ = strings.Cut(rest, "/")
+	switch {
+	case bucket == "" || strings.ContainsAny(bucket, " \\"):
+		return "", "", fmt.Errorf("%q names no valid bucket: %w", uri, store.ErrInvalid)
+	case key == "" || strings.HasSuffix(key, "/"):
+		return "", "", fmt.Errorf("%q names no object (want s3://bucket/key): %w", uri, store.ErrInvalid)
+	}
+	return bucket, key, nil
+}
+
+// ReadTable reads the data set at uri (s3://bucket/key) into a table,
+// choosing the reader by the key's extension as dataset.Read does: .csv,
+// .tsv or .tab (dataset.ReadCSV) and .parquet (dataset.ReadParquet). The
+// table's Source is uri and its Hash the SHA-256 of the object's bytes, the
+// same hash dataset.Read gives the same file on disk.
+//
+// Errors: store.ErrInvalid for a malformed URI, dataset.ErrUnsupported for
+// an unknown extension (both before any request), store.ErrNotFound when
+// the bucket or the object does not exist, and the dataset errors for a
+// broken file; each names the URI.
+func ReadTable(ctx context.Context, client API, uri string) (*dataset.Table, error) {
+	bucket, key, err := ParseURI(uri)
+	if err != nil {
+		return nil, fmt.Errorf("read data set: %w", err)
+	}
+	uri = "s3://" + bucket + "/" + key
+	var sep rune
+	switch ext := strings.ToLower(path.Ext(key)); ext {
+	case ".csv":
+		sep = ','
+	case ".tsv", ".tab":
+		sep = '\t'
+	case ".parquet":
+	default:
+		return nil, fmt.Errorf("read data set %s: %w: extension %q (want .csv, .tsv, .tab or .parquet)", uri, dataset.ErrUnsupported, ext)
+	}
+	out, err := client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
+	if err != nil {
+		if isNotFound(err) || isNoSuchBucket(err) {
+			return nil, fmt.Errorf("read data set %s: %w", uri, store.ErrNotFound)
+		}
+		return nil, fmt.Errorf("read data set %s: %w", uri, err)
+	}
+	defer out.Body.Close()
+	if sep != 0 {
+		return dataset.ReadCSV(ctx, contextReader{ctx, out.Body}, uri, sep)
+	}
+	b, err := io.ReadAll(contextReader{ctx, out.Body})
+	if err != nil {
+		return nil, fmt.Errorf("read data set %s: %w", uri, err)
+	}
+	return dataset.ReadParquet(ctx, bytes.NewReader(b), int64(len(b)), uri)
+}
+
+// TableReader returns ReadTable over client as a function of a path, the
+// shape of training.TrainingPipeline's ReadTable hook.
+func TableReader(client API) func(ctx context.Context, uri string) (*dataset.Table, error) {
+	return func(ctx context.Context, uri string) (*dataset.Table, error) {
+		return ReadTable(ctx, client, uri)
+	}
+}
+
+// isNoSuchBucket reports whether err says the bucket does not exist.
+func isNoSuchBucket(err error) bool {
+	var nsb *s3types.NoSuchBucket
+	if errors.As(err, &nsb) {
+		return true
+	}
+	var apiErr smithy.APIError
+	return errors.As(err, &apiErr) && apiErr.ErrorCode() == "NoSuchBucket"
+}

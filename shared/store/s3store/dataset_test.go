@@ -1,0 +1,144 @@
+package s3store_test
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/parquet-go/parquet-go"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/orrery-ml/orrery/shared/dataset"
+	"github.com/orrery-ml/orrery/shared/store"
+	"github.com/orrery-ml/orrery/shared/store/s3store"
+)
+
+func TestParseURI(t *testing.T) {
+	tests := []struct {
+		uri, bucket, key string
+		ok               bool
+	}{
+		{"s3://data/incoming/htru2.csv", "data", "incoming/htru2.csv", true},
+		{" s3://data/a.csv ", "data", "a.csv", true},
+		{"/tmp/a.csv", "", "", false},
+		{"https://data/a.csv", "", "", false},
+		{"s3://", "", "", false},
+		{"s3:///a.csv", "", "", false},
+		{"s3://data", "", "", false},
+		{"s3://data/", "", "", false},
+		{"s3://data/dir/", "", "", false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.uri, func(t *testing.T) {
+			bucket, key, err := s3store.ParseURI(tc.uri)
+			if !tc.ok {
+				require.ErrorIs(t, err, store.ErrInvalid)
+				assert.Contains(t, err.Error(), tc.uri)
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tc.bucket, bucket)
+			assert.Equal(t, tc.key, key)
+		})
+	}
+}
+
+func TestReadTableRefusesBeforeAnyRequest(t *testing.T) {
+	client := s3.New(s3.Options{Region: "us-east-1"}) // no endpoint is ever reached
+	tests := []struct {
+		uri  string
+		want error
+	}{
+		{"data/htru2.csv", store.ErrInvalid},
+		{"s3://bucket/", store.ErrInvalid},
+		{"s3://bucket/htru2.xlsx", dataset.ErrUnsupported},
+		{"s3://bucket/htru2", dataset.ErrUnsupported},
+	}
+	for _, tc := range tests {
+		t.Run(tc.uri, func(t *testing.T) {
+			_, err := s3store.ReadTable(t.Context(), client, tc.uri)
+			require.ErrorIs(t, err, tc.want)
+		})
+	}
+}
+
+type star struct {
+	Name  string   `parquet:"name"`
+	Flux  *float64 `parquet:"flux,optional"`
+	Class string   `parquet:"class"`
+}
+
+// TestReadTable reads the same files from moto's S3 and from disk: the
+// tables, hashes included, are the same; only Source differs.
+func TestReadTable(t *testing.T) {
+	client := newClient(t)
+	bucket := newBucket(t, client)
+	dir := t.TempDir()
+
+	htru2, err := os.ReadFile(filepath.Join("..", "..", "..", "events", "data", "htru2.csv"))
+	require.NoError(t, err)
+	flux := 1.5
+	var pq bytes.Buffer
+	w := parquet.NewGenericWriter[star](&pq)
+	_, err = w.Write([]star{{"J0437", &flux, "pulsar"}, {"B1919", nil, "rfi"}})
+	require.NoError(t, err)
+	require.NoError(t, w.Close())
+
+	files := map[string][]byte{
+		"incoming/htru2.csv":     htru2,
+		"incoming/stars.tsv":     []byte("name\tflux\tclass\nJ0437\t1.5\tpulsar\nB1919\tNA\trfi\n"),
+		"incoming/STARS.PARQUET": pq.Bytes(),
+	}
+	for key, body := range files {
+		_, err := client.PutObject(t.Context(), &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(key), Body: bytes.NewReader(body)})
+		require.NoError(t, err)
+		local := filepath.Join(dir, filepath.Base(key))
+		require.NoError(t, os.WriteFile(local, body, 0o600))
+
+		t.Run(key, func(t *testing.T) {
+			uri := "s3://" + bucket + "/" + key
+			got, err := s3store.ReadTable(t.Context(), client, uri)
+			require.NoError(t, err)
+			want, err := dataset.Read(t.Context(), local)
+			require.NoError(t, err)
+			assert.Equal(t, uri, got.Source)
+			assert.Equal(t, want.Hash, got.Hash, "the same bytes hash the same wherever they lie")
+			assert.Equal(t, want.Rows, got.Rows)
+			// %v prints NaN (a missing number) as NaN on both sides, where
+			// Equal would find NaN != NaN.
+			assert.Equal(t, fmt.Sprintf("%v", want.Columns), fmt.Sprintf("%v", got.Columns))
+		})
+	}
+
+	t.Run("as the pipeline's hook", func(t *testing.T) {
+		got, err := s3store.TableReader(client)(t.Context(), "s3://"+bucket+"/incoming/htru2.csv")
+		require.NoError(t, err)
+		assert.Equal(t, 17898, got.Rows)
+	})
+
+	missing := []struct{ name, uri string }{
+		{"no such object", "s3://" + bucket + "/incoming/absent.csv"},
+		{"no such bucket", "s3://" + bucket + "-absent/htru2.csv"},
+	}
+	for _, tc := range missing {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := s3store.ReadTable(t.Context(), client, tc.uri)
+			require.ErrorIs(t, err, store.ErrNotFound)
+			assert.Contains(t, err.Error(), tc.uri)
+		})
+	}
+
+	t.Run("broken file", func(t *testing.T) {
+		key := "incoming/ragged.csv"
+		_, err := client.PutObject(t.Context(), &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(key),
+			Body: bytes.NewReader([]byte("a,b\n1,2\n3\n"))})
+		require.NoError(t, err)
+		_, err = s3store.ReadTable(t.Context(), client, "s3://"+bucket+"/"+key)
+		require.ErrorIs(t, err, dataset.ErrRaggedRow)
+	})
+}
