@@ -2,6 +2,7 @@ package stacks
 
 import (
 	"encoding/json"
+	"os/exec"
 	"strings"
 	"testing"
 
@@ -9,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/orrery-ml/orrery/shared/pipeline"
+	"github.com/orrery-ml/orrery/trainer/batchjob"
 )
 
 func TestEveryQueueHasADeadLetterQueue(t *testing.T) {
@@ -95,6 +97,7 @@ func TestComputeBatch(t *testing.T) {
 				"EvaluateOnExit": []any{
 					map[string]any{"Action": "RETRY", "OnStatusReason": "Host EC2*"},
 					map[string]any{"Action": "RETRY", "OnReason": "CannotPullContainerError:*"},
+					map[string]any{"Action": "RETRY", "OnExitCode": "75"},
 					map[string]any{"Action": "EXIT", "OnExitCode": "*"},
 				},
 			},
@@ -105,6 +108,42 @@ func TestComputeBatch(t *testing.T) {
 		"ResourceRequirements": arrayWith(map[string]any{"Type": "GPU", "Value": "1"}),
 	})})
 	hasProps(t, tpl, "AWS::EC2::FlowLog", map[string]any{"TrafficType": "ALL"})
+}
+
+func TestTrainerExitCodes(t *testing.T) {
+	assert.Equal(t, batchjob.ExitRetryable, trainerExitRetryable, "the job definition retries the trainer's retryable exit")
+}
+
+// TestTrainerBuildContextHoldsItsPackages checks that the image asset's build context (the repository root less
+// trainerContextExcludes) holds every package of this module the trainer is built from.
+func TestTrainerBuildContextHoldsItsPackages(t *testing.T) {
+	root, err := repoRoot()
+	require.NoError(t, err)
+	cmd := exec.Command("go", "list", "-deps", "-tags", "torch", "./trainer")
+	cmd.Dir = root
+	out, err := cmd.Output()
+	require.NoError(t, err)
+	var included []string
+	for _, p := range trainerContextExcludes {
+		if strings.HasPrefix(p, "!") && strings.HasSuffix(p, "/**") {
+			included = append(included, strings.TrimSuffix(strings.TrimPrefix(p, "!"), "**"))
+		}
+	}
+	const module = "github.com/orrery-ml/orrery/"
+	n := 0
+	for _, pkg := range strings.Fields(string(out)) {
+		if !strings.HasPrefix(pkg, module) {
+			continue
+		}
+		n++
+		rel := strings.TrimPrefix(pkg, module) + "/"
+		ok := false
+		for _, dir := range included {
+			ok = ok || strings.HasPrefix(rel, dir)
+		}
+		assert.True(t, ok, "the trainer needs %s, which the image's build context excludes", rel)
+	}
+	assert.Greater(t, n, 3)
 }
 
 func TestTrainerImageAsset(t *testing.T) {

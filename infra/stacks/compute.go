@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
@@ -228,13 +229,21 @@ func NewComputeStack(scope awsconstructs.Construct, env Environment, props Compu
 // trainerRetryAttempts bounds the attempts of one training job (Batch allows 1 to 10).
 const trainerRetryAttempts = 5
 
+// trainerExitRetryable is the trainer's exit status for an interrupted or transiently failed run
+// (trainer/batchjob.ExitRetryable, EX_TEMPFAIL); it resumes from its checkpoint when retried.
+const trainerExitRetryable = 75
+
 // trainerRetryStrategies retries what is not the trainer's fault — a reclaimed Spot instance, an image pull that
-// failed — and ends the job on any exit code, so an application error is not run again. Batch evaluates the
-// conditions in order and applies the first that matches.
+// failed, the trainer's own "retryable" exit — and ends the job on any other exit code, so an application error
+// is not run again. Batch evaluates the conditions in order and applies the first that matches ("Automated job
+// retries", AWS Batch User Guide).
 func trainerRetryStrategies() *[]awsbatch.RetryStrategy {
 	return &[]awsbatch.RetryStrategy{
 		awsbatch.RetryStrategy_Of(awsbatch.Action_RETRY, awsbatch.Reason_SPOT_INSTANCE_RECLAIMED()),
 		awsbatch.RetryStrategy_Of(awsbatch.Action_RETRY, awsbatch.Reason_CANNOT_PULL_CONTAINER()),
+		awsbatch.RetryStrategy_Of(awsbatch.Action_RETRY, awsbatch.Reason_Custom(&awsbatch.CustomReason{
+			OnExitCode: jsii.String(strconv.Itoa(trainerExitRetryable)),
+		})),
 		awsbatch.RetryStrategy_Of(awsbatch.Action_EXIT, awsbatch.Reason_NON_ZERO_EXIT_CODE()),
 	}
 }
