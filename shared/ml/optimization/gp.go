@@ -40,7 +40,7 @@ const (
 	maxLogLength = 4.6  // 100
 	minLogSignal = -4.6
 	maxLogSignal = 3.0
-	minLogNoise  = -13.8 // 1e-6
+	minLogNoise  = -18.4 // 1e-8
 	maxLogNoise  = 0.0
 )
 
@@ -58,7 +58,7 @@ func defaultHyper(d int) gpHyper {
 // scale of the unit-cube inputs (in the spirit of the log-normal priors of
 // Hvarfner, Hellsten & Nardi 2024, "Vanilla Bayesian Optimization Performs
 // Great in High Dimensions"), log σ² ~ N(0, 1) for the signal variance of
-// standardised targets and log σn² ~ N(−12, 2²) for the noise, which
+// standardised targets and log σn² ~ N(−14, 2²) for the noise, which
 // lets noisy objectives (validation metrics) claim noise while deterministic
 // ones fit nearly interpolating models. It adds its derivatives to grad.
 func logPrior(v []float64, grad []float64) float64 {
@@ -75,7 +75,7 @@ func logPrior(v []float64, grad []float64) float64 {
 		normal(i, math.Log(0.5), 1)
 	}
 	normal(d, 0, 1)
-	normal(d+1, -12, 2)
+	normal(d+1, -14, 2)
 	return lp
 }
 
