@@ -1,0 +1,279 @@
+package pipeline
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/orrery-ml/orrery/shared/ml/optimization"
+)
+
+// EnvTrialInput holds a trial job's optimization.TrialInput as JSON: the
+// environment variable the RunTrial task passes to the Batch container.
+const EnvTrialInput = "ORRERY_TRIAL"
+
+// State names of the optimization state machine (Start, MarkFailed, Alert
+// and Failed as in the training machine).
+const (
+	StateSuggest   = "Suggest"
+	StateRunTrials = "RunTrials"
+	StateRunTrial  = "RunTrial"
+	StateTell      = "Tell"
+	StateContinue  = "Continue"
+	StateFinalize  = "Finalize"
+)
+
+// ErrorOptimizationFailed is the error a failed optimization execution ends
+// with; its cause starts with the name of the error that failed it.
+const ErrorOptimizationFailed = "Orrery.OptimizationFailed"
+
+// ErrorStepFailed names a step's own failure (not a service error).
+const ErrorStepFailed = "Orrery.OptimizationStepFailed"
+
+// OptimizationResources are what the optimization state machine refers to.
+type OptimizationResources struct {
+	// StepsFunction runs suggest, tell, finalize and mark_failed: invoked
+	// with an optimization.StepRequest.
+	StepsFunction string
+	// JobQueue and JobDefinition run each trial as an AWS Batch job (the
+	// trainer's image), given its optimization.TrialInput in EnvTrialInput.
+	JobQueue, JobDefinition string
+	// AlertTopic, when set, is an SNS topic told about every failed study.
+	AlertTopic string
+	// TrialTimeoutSeconds bounds one trial (default 6 hours);
+	// StudyTimeoutSeconds the whole execution (default 7 days, the longest
+	// timeout_seconds a request may ask for, plus a day).
+	TrialTimeoutSeconds int
+	StudyTimeoutSeconds int
+}
+
+// OptimizationPlaceholders returns resources whose values are the CDK
+// DefinitionSubstitutions keys the training machine uses: the steps run in
+// the stages function (${StagesFunctionArn}) and the trials on the train
+// job queue and definition, so the optimization machine needs no resource of
+// its own.
+func OptimizationPlaceholders() OptimizationResources {
+	p := Placeholders()
+	return OptimizationResources{StepsFunction: p.StagesFunction, JobQueue: p.JobQueue, JobDefinition: p.JobDefinition, AlertTopic: p.AlertTopic}
+}
+
+// LocalOptimizationResources names the resources on the embedded runtime,
+// where OptimizationHandlers binds them.
+func LocalOptimizationResources() OptimizationResources {
+	l := LocalResources()
+	return OptimizationResources{StepsFunction: l.StagesFunction, JobQueue: l.JobQueue, JobDefinition: l.JobDefinition}
+}
+
+func stepTask(r OptimizationResources, step string, params map[string]any, result Path, next string) State {
+	p := map[string]any{"step": step, "study_id.$": "$.study_id"}
+	for k, v := range params {
+		p[k] = v
+	}
+	return State{
+		Type: TypeTask, Resource: r.StepsFunction, Comment: "optimization step " + step + " (optimization.StepRequest in)",
+		Parameters: p, ResultPath: result, TimeoutSeconds: 900, Retry: lambdaRetry(), Catch: catchAll(), Next: next,
+	}
+}
+
+// Optimization builds the `optimization` state machine:
+//
+//	Start -> Suggest -> RunTrials (Map over the round's trials,
+//	MaxConcurrencyPath $.max_parallel, each a RunTrial Batch job, .sync) ->
+//	Tell -> Continue? (Choice: back to Suggest | Finalize) -> Succeeded
+//
+// and any failure is caught -> MarkFailed -> (Alert) -> Failed, as in the
+// training machine. Trials run as AWS Batch jobs rather than Lambda tasks:
+// a trial trains a network for minutes to hours (Lambda stops at 15
+// minutes), wants the trainer's image and its Spot retry, and a re-run
+// trial resumes from its checkpoint and intermediate values. All state is
+// in the study and trial stores, so each task is a fresh process.
+//
+// The execution input is {"study_id": "...", "max_parallel": 2}.
+func Optimization(r OptimizationResources) (Definition, error) {
+	if r.TrialTimeoutSeconds == 0 {
+		r.TrialTimeoutSeconds = 6 * 3600
+	}
+	if r.StudyTimeoutSeconds == 0 {
+		r.StudyTimeoutSeconds = 8 * 24 * 3600
+	}
+	for _, c := range []struct {
+		field, v string
+		required bool
+	}{
+		{"StepsFunction", r.StepsFunction, true}, {"JobQueue", r.JobQueue, true}, {"JobDefinition", r.JobDefinition, true},
+		{"AlertTopic", r.AlertTopic, false},
+	} {
+		if err := checkResource(c.field, c.v, c.required); err != nil {
+			return Definition{}, err
+		}
+	}
+	if r.TrialTimeoutSeconds < 0 || r.StudyTimeoutSeconds <= r.TrialTimeoutSeconds {
+		return Definition{}, fmt.Errorf("%w: TrialTimeoutSeconds %d must be positive and below StudyTimeoutSeconds %d",
+			ErrResources, r.TrialTimeoutSeconds, r.StudyTimeoutSeconds)
+	}
+	trial := State{
+		Type: TypeTask, Resource: BatchSubmitJobSync,
+		Comment: "train and score one trial on AWS Batch; it claims the trial in the trial store and writes its end there",
+		Parameters: map[string]any{
+			"JobName.$":     "States.Format('orrery-trial-{}-{}', $.study_id, $.number)",
+			"JobQueue":      r.JobQueue,
+			"JobDefinition": r.JobDefinition,
+			"ContainerOverrides": map[string]any{
+				"Environment": []any{
+					map[string]any{"Name": EnvTrialInput, "Value.$": "States.JsonToString($)"},
+				},
+			},
+			"RetryStrategy": map[string]any{
+				"Attempts": 3,
+				"EvaluateOnExit": []any{
+					map[string]any{"OnStatusReason": "Host EC2*", "Action": "RETRY"},
+					map[string]any{"OnReason": "*", "Action": "EXIT"},
+				},
+			},
+		},
+		ResultSelector: map[string]any{"batch_job_id.$": "$.JobId", "status.$": "$.Status"},
+		TimeoutSeconds: r.TrialTimeoutSeconds,
+		Retry: []Retrier{{
+			ErrorEquals:     []string{"Batch.AWSBatchException", "Batch.ServerException", "Batch.TooManyRequestsException"},
+			IntervalSeconds: 5, MaxAttempts: Attempts(5), BackoffRate: 2, MaxDelaySeconds: 120, JitterStrategy: "FULL",
+		}},
+		End: true,
+	}
+	afterMarkFailed := StateFailed
+	states := map[string]State{
+		StateStart: {
+			Type: TypePass, Comment: "keep only what the loop needs",
+			Parameters: map[string]any{"study_id.$": "$.study_id", "max_parallel.$": "$.max_parallel"},
+			Next:       StateSuggest,
+		},
+		StateSuggest: stepTask(r, optimization.StepSuggest, nil, P("$.round"), StateRunTrials),
+		StateRunTrials: {
+			Type: TypeMap, Comment: "run the round's trials, at most max_parallel at once",
+			ItemsPath:          "$.round.trials",
+			ItemSelector:       map[string]any{"study_id.$": "$.study_id", "number.$": "$$.Map.Item.Value"},
+			MaxConcurrencyPath: "$.max_parallel",
+			ItemProcessor: &Machine{
+				ProcessorConfig: &ProcessorConfig{Mode: "INLINE"},
+				StartAt:         StateRunTrial,
+				States:          map[string]State{StateRunTrial: trial},
+			},
+			ResultPath: NullPath, Catch: catchAll(), Next: StateTell,
+		},
+		StateTell: stepTask(r, optimization.StepTell, map[string]any{"exhausted.$": "$.round.exhausted"}, P("$.tell"), StateContinue),
+		StateContinue: {
+			Type:    TypeChoice,
+			Choices: ChoiceList{{Variable: "$.tell.continue", Op: "BooleanEquals", Value: true, Next: StateSuggest}},
+			Default: StateFinalize,
+		},
+		StateFinalize:  stepTask(r, optimization.StepFinalize, map[string]any{"stop_reason.$": "$.tell.stop_reason"}, P("$.result"), StateSucceeded),
+		StateSucceeded: {Type: TypeSucceed, OutputPath: P("$.result")},
+		StateMarkFailed: {
+			Type: TypeTask, Resource: r.StepsFunction, Comment: "record the failure in the study",
+			Parameters: map[string]any{"step": optimization.StepMarkFailed, "study_id.$": "$.study_id", "error.$": "$.error"},
+			ResultPath: NullPath, TimeoutSeconds: 300, Retry: lambdaRetry(),
+		},
+		StateFailed: {
+			Type: TypeFail, Error: ErrorOptimizationFailed, CausePath: "States.Format('{}: {}', $.error.Error, $.error.Cause)",
+		},
+	}
+	if r.AlertTopic != "" {
+		afterMarkFailed = StateAlert
+		states[StateAlert] = State{
+			Type: TypeTask, Resource: SNSPublish, Comment: "tell the operators",
+			Parameters: map[string]any{
+				"TopicArn":  r.AlertTopic,
+				"Subject":   "Orrery optimization study failed",
+				"Message.$": "States.Format('Study {} failed: {}', $.study_id, States.JsonToString($.error))",
+			},
+			ResultPath: NullPath, TimeoutSeconds: 60, Retry: lambdaRetry(),
+			Catch: []Catcher{{ErrorEquals: []string{ErrorAll}, ResultPath: P("$.alert_error"), Next: StateFailed}},
+			Next:  StateFailed,
+		}
+	}
+	mf := states[StateMarkFailed]
+	mf.Next = afterMarkFailed
+	states[StateMarkFailed] = mf
+	def := Definition{
+		Comment: "Orrery optimization: loop { suggest -> trials (Map of AWS Batch jobs) -> tell -> continue? } -> finalize; " +
+			"any failure -> MarkFailed",
+		StartAt: StateStart, States: states, TimeoutSeconds: r.StudyTimeoutSeconds,
+	}
+	if err := def.Validate(); err != nil {
+		return Definition{}, err
+	}
+	return def, nil
+}
+
+// OptimizationInput is the execution input of the optimization state
+// machine.
+type OptimizationInput struct {
+	StudyID     string `json:"study_id"`
+	MaxParallel int    `json:"max_parallel"`
+}
+
+// JSON encodes the input.
+func (in OptimizationInput) JSON() json.RawMessage {
+	b, _ := json.Marshal(in)
+	return b
+}
+
+// OptimizationHandlers binds the optimization machine's Task resources for
+// the local executor: the steps function to steps.Step, and the Batch
+// submitJob.sync task to steps.Trial run in-process. A step's error becomes
+// an *Error named ErrorStepFailed (the Catch sends it to MarkFailed).
+func OptimizationHandlers(r OptimizationResources, steps optimization.StepRunner) map[string]Handler {
+	named := func(ctx context.Context, err error) error {
+		if ctx.Err() != nil {
+			return err
+		}
+		var e *Error
+		if errors.As(err, &e) {
+			return e
+		}
+		return &Error{Name: ErrorStepFailed, Cause: err.Error()}
+	}
+	return map[string]Handler{
+		r.StepsFunction: HandlerFunc(func(ctx context.Context, req optimization.StepRequest) (any, error) {
+			out, err := steps.Step(ctx, req)
+			if err != nil {
+				return nil, named(ctx, err)
+			}
+			return out, nil
+		}),
+		BatchSubmitJobSync: func(ctx context.Context, raw json.RawMessage) (json.RawMessage, error) {
+			var job struct {
+				JobName, JobQueue, JobDefinition string
+				ContainerOverrides               struct {
+					Environment []struct{ Name, Value string }
+				}
+				RetryStrategy json.RawMessage
+			}
+			if err := json.Unmarshal(raw, &job); err != nil {
+				return nil, Errorf(ErrorTaskFailed, "batch submitJob: decode parameters: %v", err)
+			}
+			var in optimization.TrialInput
+			found := false
+			for _, e := range job.ContainerOverrides.Environment {
+				if e.Name == EnvTrialInput {
+					if err := json.Unmarshal([]byte(e.Value), &in); err != nil {
+						return nil, Errorf(ErrorTaskFailed, "batch submitJob %s: %s is not JSON: %v", job.JobName, EnvTrialInput, err)
+					}
+					found = true
+				}
+			}
+			if !found {
+				return nil, Errorf(ErrorTaskFailed, "batch submitJob %s: no %s in ContainerOverrides.Environment", job.JobName, EnvTrialInput)
+			}
+			out, err := steps.Trial(ctx, in)
+			if err != nil {
+				return nil, named(ctx, err)
+			}
+			id, _ := intrinsicUUID(nil)
+			return json.Marshal(map[string]any{
+				"JobId": id, "JobName": job.JobName, "JobQueue": job.JobQueue, "JobDefinition": job.JobDefinition,
+				"Status": "SUCCEEDED", "StatusReason": fmt.Sprintf("trial %d of study %s ended %s in-process", out.Number, out.StudyID, out.State),
+			})
+		},
+	}
+}

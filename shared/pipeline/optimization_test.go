@@ -1,0 +1,110 @@
+package pipeline_test
+
+import (
+	"context"
+	"encoding/json"
+	"path/filepath"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/orrery-ml/orrery/shared/ml/optimization"
+	"github.com/orrery-ml/orrery/shared/pipeline"
+	"github.com/orrery-ml/orrery/shared/store/sqlitestore"
+)
+
+func TestOptimizationDefinition(t *testing.T) {
+	def, err := pipeline.Optimization(pipeline.OptimizationPlaceholders())
+	require.NoError(t, err)
+	body, err := def.JSON()
+	require.NoError(t, err)
+	text := string(body)
+	for _, want := range []string{"${StagesFunctionArn}", "${TrainJobQueueArn}", "${TrainJobDefinitionArn}", "${AlertTopicArn}",
+		pipeline.BatchSubmitJobSync, `"MaxConcurrencyPath": "$.max_parallel"`, `"ItemsPath": "$.round.trials"`,
+		`"number.$": "$$.Map.Item.Value"`, `"BooleanEquals": true`, pipeline.EnvTrialInput, `"JitterStrategy": "FULL"`} {
+		assert.Contains(t, text, want)
+	}
+	parsed, err := pipeline.Parse(body)
+	require.NoError(t, err, "what ships parses back")
+	again, err := parsed.JSON()
+	require.NoError(t, err)
+	assert.JSONEq(t, text, string(again))
+	for name, st := range def.States {
+		if st.Type == pipeline.TypeTask || st.Type == pipeline.TypeMap {
+			if st.Type == pipeline.TypeTask {
+				assert.NotEmpty(t, st.Retry, "%s retries transient errors", name)
+				assert.Positive(t, st.TimeoutSeconds, "%s has a timeout", name)
+			}
+			if name != pipeline.StateMarkFailed && name != pipeline.StateAlert {
+				require.Len(t, st.Catch, 1, name)
+				assert.Equal(t, pipeline.StateMarkFailed, st.Catch[0].Next, name)
+			}
+		}
+	}
+	lean, err := pipeline.Optimization(pipeline.LocalOptimizationResources())
+	require.NoError(t, err)
+	assert.NotContains(t, lean.States, pipeline.StateAlert)
+
+	for name, r := range map[string]pipeline.OptimizationResources{
+		"no steps function": {JobQueue: "arn:q", JobDefinition: "arn:d"},
+		"no job definition": {StepsFunction: "arn:f", JobQueue: "arn:q"},
+		"not an arn":        {StepsFunction: "steps", JobQueue: "arn:q", JobDefinition: "arn:d"},
+		"trial too long":    {StepsFunction: "arn:f", JobQueue: "arn:q", JobDefinition: "arn:d", TrialTimeoutSeconds: 60, StudyTimeoutSeconds: 60},
+	} {
+		_, err := pipeline.Optimization(r)
+		require.ErrorIs(t, err, pipeline.ErrResources, name)
+	}
+}
+
+// TestOptimizationLoopOnTheExecutor runs the machine with its tasks bound
+// to the step functions over a real store and a cheap objective: three
+// rounds of at most two trials, five trials in all, at most two at once.
+func TestOptimizationLoopOnTheExecutor(t *testing.T) {
+	ctx := t.Context()
+	db, err := sqlitestore.Open(ctx, filepath.Join(t.TempDir(), "orrery.db"))
+	require.NoError(t, err)
+	t.Cleanup(func() { db.Close() })
+	st := optimization.Stores{Studies: db, Trials: db}
+	spec := optimization.StudySpec{Space: optimization.Space{Dimensions: []optimization.Dimension{{Name: "x", Kind: optimization.Float, Low: -2, High: 2}}},
+		Directions: []optimization.Direction{optimization.Minimize}, Strategy: "random", Parallel: 2, Budget: optimization.Budget{Trials: 5}}
+	require.NoError(t, optimization.CreateStudy(ctx, st, "loop", "", spec))
+	var mu sync.Mutex
+	running, most := 0, 0
+	obj := optimization.ObjectiveFunc(func(ctx context.Context, tr optimization.Trial, report optimization.ReportFunc) (optimization.Outcome, error) {
+		mu.Lock()
+		running++
+		most = max(most, running)
+		mu.Unlock()
+		defer func() { mu.Lock(); running--; mu.Unlock() }()
+		x, _ := tr.Params.Float("x")
+		if err := report(ctx, 1, []float64{x * x}); err != nil {
+			return optimization.Outcome{}, err
+		}
+		return optimization.Outcome{Values: []float64{x * x}, Cost: 1}, nil
+	})
+	steps := optimization.StepRunner{Stores: st, Objective: func(context.Context, string, optimization.StudySpec) (optimization.Objective, error) {
+		return obj, nil
+	}}
+	res := pipeline.LocalOptimizationResources()
+	def, err := pipeline.Optimization(res)
+	require.NoError(t, err)
+	var suggests int
+	x := pipeline.Executor{Resources: pipeline.OptimizationHandlers(res, steps), Observer: func(e pipeline.StateEvent) {
+		if e.State == pipeline.StateSuggest && e.Phase == "entered" {
+			mu.Lock()
+			suggests++
+			mu.Unlock()
+		}
+	}}
+	out, err := x.Execute(ctx, def, pipeline.Execution{Name: "loop", Input: pipeline.OptimizationInput{StudyID: "loop", MaxParallel: 2}.JSON()})
+	require.NoError(t, err)
+	var fin optimization.FinalizeOutput
+	require.NoError(t, json.Unmarshal(out, &fin))
+	assert.Equal(t, 5, fin.Trials)
+	assert.Equal(t, optimization.StopTrials, fin.StopReason)
+	require.NotNil(t, fin.BestTrial)
+	assert.LessOrEqual(t, most, 2)
+	assert.Equal(t, 3, suggests)
+}
