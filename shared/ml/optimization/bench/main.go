@@ -23,9 +23,12 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"text/tabwriter"
 	"time"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/orrery-ml/orrery/events"
 	"github.com/orrery-ml/orrery/shared/ml/optimization"
@@ -89,22 +92,31 @@ func regret(ctx context.Context, seeds, evals int, optunaFile string) error {
 	}
 	fmt.Printf("\nMedian best-so-far regret after %d evaluations, %d seeds (lower is better)\n", evals, seeds)
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "problem\tbayesian\trandom\toptuna TPE\toptuna GP\trandom/bayes\tbayes<=TPE\tbayes<=GP\tsec/run\t")
+	fmt.Fprintln(tw, "problem\tbayesian\trandom\toptuna TPE\toptuna GP\trandom/bayes\tbayes<=TPE\tbayes<=GP\twall s/seed\t")
 	tenX := 0
 	for _, p := range testproblems.All() {
-		var bo, rnd []float64
+		bo, rnd := make([]float64, seeds), make([]float64, seeds)
 		start := time.Now()
+		// Seeds run in parallel, one per core; each run is sequential.
+		g, gctx := errgroup.WithContext(ctx)
+		g.SetLimit(runtime.GOMAXPROCS(0))
 		for seed := range seeds {
-			r, err := testproblems.Minimize(ctx, p, optimization.BayesianOptimizer{}, evals, uint64(seed+1))
-			if err != nil {
-				return err
-			}
-			bo = append(bo, r[len(r)-1])
-			r, err = testproblems.Minimize(ctx, p, optimization.RandomSearchOptimizer{}, evals, uint64(seed+1))
-			if err != nil {
-				return err
-			}
-			rnd = append(rnd, r[len(r)-1])
+			g.Go(func() error {
+				r, err := testproblems.Minimize(gctx, p, optimization.BayesianOptimizer{}, evals, uint64(seed+1))
+				if err != nil {
+					return err
+				}
+				bo[seed] = r[len(r)-1]
+				r, err = testproblems.Minimize(gctx, p, optimization.RandomSearchOptimizer{}, evals, uint64(seed+1))
+				if err != nil {
+					return err
+				}
+				rnd[seed] = r[len(r)-1]
+				return nil
+			})
+		}
+		if err := g.Wait(); err != nil {
+			return err
 		}
 		per := time.Since(start).Seconds() / float64(seeds)
 		mb, mr := median(bo), median(rnd)
