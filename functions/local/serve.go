@@ -89,7 +89,12 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	// Jobs run through the `training` state machine, the same definition
 	// Step Functions runs on AWS, interpreted by the local executor.
 	exec.Run = rt.RunTrainingStateMachine
-	svc := &api.Service{Jobs: rt.DB, Models: rt.DB, Executions: exec, DataRoots: dataRoots, Artifacts: rt.Artifacts}
+	evals := rt.NewEvaluations(log)
+	svc := &api.Service{Jobs: rt.DB, Models: rt.DB, Executions: exec, DataRoots: dataRoots, Artifacts: rt.Artifacts,
+		Evaluations: evals}
+	// Studies run through the `optimization` state machine the same way.
+	studies := rt.NewStudies(log)
+	svc.Optimizations = studies
 	h, err := api.NewHandler(svc, api.Options{Idempotency: rt.DB, Logger: log})
 	if err != nil {
 		return fmt.Errorf("serve: %w", err)
@@ -123,7 +128,8 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	shutdownErr := srv.Shutdown(drain)
 	jobs, cancelJobs := context.WithTimeout(context.WithoutCancel(ctx), serveDrainJobs)
 	defer cancelJobs()
-	closeErr := exec.Close(jobs)
+	closeErr := errors.Join(exec.Close(jobs), evals.Close(jobs))
+	closeErr = errors.Join(closeErr, studies.Close(jobs))
 	if errors.Is(serveErr, http.ErrServerClosed) {
 		serveErr = nil
 	}

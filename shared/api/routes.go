@@ -88,7 +88,7 @@ var routes = []route{
 	{
 		method: http.MethodPost, path: "/ml/optimization/start", operationID: "startOptimization", tag: "optimization",
 		summary:     "Start a hyperparameter optimization study",
-		description: "Validates the request strictly; answers 501 until the optimization service is part of this build.",
+		description: "Validates the request strictly, stores the study and starts it through the `optimization` state machine; the answer's status_url is the study's results. Answers 501 where the optimization service is not part of the build.",
 		request:     typeOf[OptimizationRequest](),
 		example: map[string]any{
 			"base_config": map[string]any{"dataset_path": "htru2.csv", "target_column": "class", "positive_class": "1", "epochs": 20},
@@ -111,7 +111,7 @@ var routes = []route{
 	{
 		method: http.MethodGet, path: "/ml/optimization/{job_id}/results", operationID: "getOptimizationResults", tag: "optimization",
 		summary:     "Results of an optimization study",
-		description: "Answers 501 until the optimization service is part of this build.",
+		description: "The study's status, spec, trials (params, state, values, intermediate values), best trial (or Pareto front), analysis (parameter importance, best so far) and a link to the HTML report once the study has finished. Answers 501 where the optimization service is not part of the build.",
 		success:     http.StatusOK, response: typeOf[json.RawMessage](),
 		problems: []int{http.StatusNotFound, http.StatusNotImplemented},
 		handle: func(ctx context.Context, s *Service, r *http.Request, _ []byte) (any, error) {
@@ -121,7 +121,7 @@ var routes = []route{
 	{
 		method: http.MethodPost, path: "/ml/evaluation/evaluate", operationID: "evaluateModel", tag: "evaluation",
 		summary:     "Evaluate a registered model",
-		description: "Validates the request strictly; answers 501 until the evaluation service is part of this build.",
+		description: "Stores a QUEUED evaluation job and runs it in the background: metrics with bootstrap confidence intervals, threshold and calibration analysis, optional cross-validation of the model's training configuration, the report, and with compare_to a ranking of the models with paired significance tests. Answers 202 with the job id and its status URL (GET /ml/evaluation/{job_id}/status); GET /ml/evaluation/{model_id}/metrics then serves the result. Answers 501 where the build has no evaluation service, and for a numeric decision_threshold where the service does not support one.",
 		request:     typeOf[EvaluationRequest](),
 		example: map[string]any{"model_id": "mdl-20260301120000-1a2b3c4d", "cross_validation": map[string]any{"folds": 5},
 			"bootstrap": map[string]any{"iterations": 1000, "confidence": 0.95}},
@@ -138,11 +138,21 @@ var routes = []route{
 	{
 		method: http.MethodGet, path: "/ml/evaluation/{model_id}/metrics", operationID: "getModelMetrics", tag: "evaluation",
 		summary:     "Metrics of a registered model",
-		description: "The latest evaluation of the model; without an evaluation service, the test-split metrics measured when it was trained.",
+		description: "The metrics of the model's latest evaluation (source evaluation, the whole evaluation under evaluation); before any, the test-split metrics measured when it was trained (source registry).",
 		success:     http.StatusOK, response: typeOf[ModelMetrics](),
 		problems: []int{http.StatusNotFound},
 		handle: func(ctx context.Context, s *Service, r *http.Request, _ []byte) (any, error) {
 			return s.EvaluationMetrics(ctx, r.PathValue("model_id"))
+		},
+	},
+	{
+		method: http.MethodGet, path: "/ml/evaluation/{job_id}/status", operationID: "getEvaluationStatus", tag: "evaluation",
+		summary:     "Status of an evaluation job",
+		description: "State (QUEUED, RUNNING, SUCCEEDED, FAILED, CANCELLED), stage, and once it succeeded the result: the evaluation and, with compare_to, the comparison.",
+		success:     http.StatusOK, response: typeOf[JobStatus](),
+		problems: []int{http.StatusNotFound},
+		handle: func(ctx context.Context, s *Service, r *http.Request, _ []byte) (any, error) {
+			return s.EvaluationStatus(ctx, r.PathValue("job_id"))
 		},
 	},
 	{

@@ -43,8 +43,10 @@ type Optimizations interface {
 // /ml/evaluation/{model_id}/metrics returns the metrics stored with the model
 // in the registry.
 type Evaluations interface {
-	// Evaluate starts evaluating req.ModelID; store.ErrNotFound if the model
-	// does not exist.
+	// Evaluate stores a QUEUED job of Kind JobKindEvaluation for req and
+	// starts it, answering with EvaluationStatusURL; store.ErrNotFound if
+	// the model (or one of req.CompareTo) does not exist. req.DatasetPath,
+	// when set, is already resolved against the service's DataRoots.
 	Evaluate(ctx context.Context, req EvaluationRequest) (Accepted, error)
 	// EvaluationMetrics returns the latest evaluation of the model as JSON;
 	// store.ErrNotFound if there is none.
@@ -121,6 +123,13 @@ type Accepted struct {
 
 // TrainingStatusURL is the path of a training job's status.
 func TrainingStatusURL(jobID string) string { return "/ml/training/" + jobID + "/status" }
+
+// JobKindEvaluation is the Kind of the job an Evaluations service runs for
+// POST /ml/evaluation/evaluate.
+const JobKindEvaluation = "evaluation"
+
+// EvaluationStatusURL is the path of an evaluation job's status.
+func EvaluationStatusURL(jobID string) string { return "/ml/evaluation/" + jobID + "/status" }
 
 func modelURL(modelID string) string { return "/ml/models/" + modelID }
 
@@ -283,6 +292,14 @@ func (s *Service) statusOf(ctx context.Context, job store.Job) JobStatus {
 	st := JobStatus{JobID: job.ID, Kind: job.Kind, Status: job.Status, Stage: job.Stage, Error: job.Error,
 		ModelID: job.ModelID, Attempts: job.Attempts, CreatedAt: job.CreatedAt, UpdatedAt: job.UpdatedAt,
 		Result: job.Result, Links: JobLinks{Self: TrainingStatusURL(job.ID)}}
+	if job.Kind == JobKindEvaluation {
+		// An evaluation has no cancel route; its artifacts are in its result.
+		st.Links.Self = EvaluationStatusURL(job.ID)
+		if job.ModelID != "" {
+			st.Links.Model, st.Links.Metrics = modelURL(job.ModelID), metricsURL(job.ModelID)
+		}
+		return st
+	}
 	if !job.Status.Terminal() {
 		st.Links.Cancel = "/ml/training/" + job.ID + "/cancel"
 	}
@@ -421,15 +438,21 @@ func (s *Service) getModel(ctx context.Context, modelID string) (store.Model, er
 	return m, nil
 }
 
-// ModelMetrics is what GET /ml/evaluation/{model_id}/metrics returns without
-// an evaluation service: the test-split metrics stored with the model.
+// ModelMetrics is what GET /ml/evaluation/{model_id}/metrics returns: the
+// metrics of the model's latest evaluation, or without one the test-split
+// metrics stored with the model.
 type ModelMetrics struct {
 	ModelID string `json:"model_id"`
-	// Source says where the metrics come from: "registry" (measured on the
+	// Source says where the metrics come from: "evaluation" (the latest
+	// evaluation, in full under Evaluation) or "registry" (measured on the
 	// test split when the model was trained).
 	Source  string          `json:"source"`
 	Metrics json.RawMessage `json:"metrics"`
-	Links   ModelLinks      `json:"links"`
+	// Evaluation is the latest evaluation as the evaluation service stored
+	// it (confidence intervals, thresholds, calibration, cross-validation,
+	// report files); absent for "registry".
+	Evaluation json.RawMessage `json:"evaluation,omitempty"`
+	Links      ModelLinks      `json:"links"`
 }
 
 // EvaluationMetrics returns the model's latest evaluation from the
@@ -440,10 +463,17 @@ func (s *Service) EvaluationMetrics(ctx context.Context, modelID string) (any, e
 	if err != nil {
 		return nil, err
 	}
+	info := modelInfo(m)
 	if s.Evaluations != nil {
 		raw, err := s.Evaluations.EvaluationMetrics(ctx, modelID)
 		if err == nil {
-			return raw, nil
+			var head struct {
+				Metrics json.RawMessage `json:"metrics"`
+			}
+			if err := json.Unmarshal(raw, &head); err != nil || len(head.Metrics) == 0 {
+				return nil, fmt.Errorf("evaluation metrics of model %s: the stored evaluation holds no metrics object", modelID)
+			}
+			return ModelMetrics{ModelID: m.ID, Source: "evaluation", Metrics: head.Metrics, Evaluation: raw, Links: info.Links}, nil
 		}
 		if !errors.Is(err, store.ErrNotFound) {
 			return nil, fmt.Errorf("evaluation metrics of model %s: %w", modelID, err)
@@ -452,7 +482,6 @@ func (s *Service) EvaluationMetrics(ctx context.Context, modelID string) (any, e
 	if len(m.Metrics) == 0 {
 		return nil, fmt.Errorf("model %s has no metrics: %w", modelID, store.ErrNotFound)
 	}
-	info := modelInfo(m)
 	return ModelMetrics{ModelID: m.ID, Source: "registry", Metrics: m.Metrics, Links: info.Links}, nil
 }
 
@@ -467,9 +496,18 @@ func (s *Service) StartOptimization(ctx context.Context, req OptimizationRequest
 	if s.Optimizations == nil {
 		return Accepted{}, notPlugged("hyperparameter optimization", "issue 5")
 	}
-	if _, err := s.DataRoots.Resolve(req.BaseConfig.DatasetPath); err != nil {
+	resolved, err := s.DataRoots.Resolve(req.BaseConfig.DatasetPath)
+	if err != nil {
+		// The path is base_config's field here.
+		var re *RequestError
+		if errors.As(err, &re) {
+			for i := range re.Fields {
+				re.Fields[i].Field, re.Fields[i].Pointer = "base_config."+re.Fields[i].Field, "/base_config"+re.Fields[i].Pointer
+			}
+		}
 		return Accepted{}, err
 	}
+	req.BaseConfig.DatasetPath = resolved
 	return s.Optimizations.StartOptimization(ctx, req)
 }
 
@@ -490,11 +528,29 @@ func (s *Service) Evaluate(ctx context.Context, req EvaluationRequest) (Accepted
 		return Accepted{}, notPlugged("evaluation on demand", "issue 6; GET /ml/evaluation/{model_id}/metrics returns the metrics measured at training")
 	}
 	if req.DatasetPath != "" {
-		if _, err := s.DataRoots.Resolve(req.DatasetPath); err != nil {
+		resolved, err := s.DataRoots.Resolve(req.DatasetPath)
+		if err != nil {
 			return Accepted{}, err
 		}
+		req.DatasetPath = resolved
 	}
 	return s.Evaluations.Evaluate(ctx, req)
+}
+
+// EvaluationStatus returns the status of an evaluation job: its state, and
+// once it SUCCEEDED its result.
+func (s *Service) EvaluationStatus(ctx context.Context, jobID string) (JobStatus, error) {
+	if err := checkID("job_id", jobID); err != nil {
+		return JobStatus{}, err
+	}
+	job, err := s.Jobs.GetJob(ctx, jobID)
+	if errors.Is(err, store.ErrNotFound) || err == nil && job.Kind != JobKindEvaluation {
+		return JobStatus{}, fmt.Errorf("evaluation job %s does not exist: %w", jobID, store.ErrNotFound)
+	}
+	if err != nil {
+		return JobStatus{}, fmt.Errorf("get evaluation job %s: %w", jobID, err)
+	}
+	return s.statusOf(ctx, job), nil
 }
 
 // Deploy starts a deployment, or answers ErrNotImplemented.

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"path/filepath"
 	"sync"
 	"time"
@@ -153,11 +152,11 @@ func (r *Runtime) NewStudies(log *slog.Logger) *Studies {
 func OptimizationResultsURL(studyID string) string { return "/ml/optimization/" + studyID + "/results" }
 
 // StartOptimization creates the study (RUNNING) and starts its execution.
-// A request the optimization package refuses is an *api.RequestError (422).
+// A request the optimization package refuses is an *api.RequestError (400).
 func (s *Studies) StartOptimization(ctx context.Context, req api.OptimizationRequest) (api.Accepted, error) {
 	spec, err := SpecFromRequest(req)
 	if err != nil {
-		return api.Accepted{}, &api.RequestError{Status: http.StatusUnprocessableEntity,
+		return api.Accepted{}, &api.RequestError{
 			Fields: []api.FieldError{{Field: "search_space", Pointer: "/search_space", Detail: err.Error()}}}
 	}
 	now := time.Now().UTC()
@@ -214,7 +213,7 @@ func (s *Studies) OptimizationResults(ctx context.Context, jobID string) (json.R
 	if res.ReportKey != "" {
 		out.Links["report"] = s.rt.Artifacts.URI(res.ReportKey)
 	}
-	b, err := json.Marshal(out)
+	b, err := optimization.MarshalNullingNaN(out)
 	if err != nil {
 		return nil, fmt.Errorf("results of study %s: %w", jobID, err)
 	}

@@ -474,6 +474,7 @@ func Finalize(ctx context.Context, st Stores, in FinalizeInput) (FinalizeOutput,
 	out := FinalizeOutput{StudyID: in.StudyID, StopReason: in.StopReason, Trials: len(s.Trials)}
 	if len(s.Directions) == 1 {
 		if b, ok := s.Best(); ok {
+			b.Intermediate = nil // the summary travels as state machine data; Results has the reports
 			out.BestTrial = &b
 			v := b.Values[0]
 			out.Best = &v
