@@ -1,12 +1,15 @@
 """Optuna peer of `make bench-hpo`: TPESampler and GPSampler on the same four
 test functions, budgets and seeds as shared/ml/optimization/bench, plus the
-time of one GPSampler suggestion at 200 completed trials.
+time of one GPSampler suggestion at 200 completed trials. Runs one process
+per core.
 
 Writes one JSON object: {"regret": {problem: {sampler: [final best-so-far
 regret per seed]}}, "suggest_seconds": {"gp": s, "tpe": s}}.
 """
 import json
 import math
+import multiprocessing
+import os
 import sys
 import time
 
@@ -86,15 +89,30 @@ def suggest_time(name, n=200):
     return min(times)
 
 
+def run_job(job):
+    problem, name, seed, evals = job
+    return run(problem, name, seed, evals)
+
+
+def init_worker():
+    # One process per core, each single-threaded.
+    import torch
+
+    torch.set_num_threads(1)
+
+
 def main():
     seeds = int(sys.argv[1]) if len(sys.argv) > 1 else 20
     evals = int(sys.argv[2]) if len(sys.argv) > 2 else 50
     out = {"regret": {}, "suggest_seconds": {}}
-    for problem in PROBLEMS:
-        out["regret"][problem] = {}
-        for name in ("tpe", "gp"):
-            out["regret"][problem][name] = [run(problem, name, seed + 1, evals) for seed in range(seeds)]
-            print(f"optuna {name} {problem}: median regret {np.median(out['regret'][problem][name]):.4g}", file=sys.stderr)
+    jobs = [(problem, name, seed + 1, evals) for problem in PROBLEMS for name in ("tpe", "gp") for seed in range(seeds)]
+    with multiprocessing.Pool(os.cpu_count() or 1, initializer=init_worker) as pool:
+        results = pool.map(run_job, jobs, chunksize=1)
+    for (problem, name, _, _), regret in zip(jobs, results):
+        out["regret"].setdefault(problem, {}).setdefault(name, []).append(regret)
+    for problem, by_sampler in out["regret"].items():
+        for name, regrets in by_sampler.items():
+            print(f"optuna {name} {problem}: median regret {np.median(regrets):.4g}", file=sys.stderr)
     for name in ("gp", "tpe"):
         out["suggest_seconds"][name] = suggest_time(name)
     json.dump(out, sys.stdout)
