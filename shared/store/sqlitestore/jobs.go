@@ -130,7 +130,7 @@ func (s *DB) CreateJob(ctx context.Context, j store.Job) error {
 
 // GetJob returns the job. Returns store.ErrNotFound if it does not exist.
 func (s *DB) GetJob(ctx context.Context, id string) (store.Job, error) {
-	j, err := scanJob(s.db.QueryRowContext(ctx, `SELECT `+jobColumns+` FROM jobs WHERE id = ?`, id))
+	j, err := scanJob(s.getJob.QueryRowContext(ctx, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return store.Job{}, fmt.Errorf("get job %s: %w", id, store.ErrNotFound)
 	}
