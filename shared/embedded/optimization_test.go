@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -92,4 +93,29 @@ func TestSpecFromRequestRefuses(t *testing.T) {
 	b, err := json.Marshal(optimizationRequest(t, "x.csv", 2, 1))
 	require.NoError(t, err)
 	assert.Contains(t, string(b), "search_space")
+}
+
+func TestStudiesCloseCancelsARunningStudy(t *testing.T) {
+	ctx := context.Background()
+	rt := openTest(t, nil)
+	req := optimizationRequest(t, writeCSV(t, t.TempDir(), "syn.csv", synthetic(300, 23)), 50, 1)
+	req.BaseConfig.Epochs = 200
+	off := false
+	req.BaseConfig.EarlyStop.Enabled = &off
+	req.Pruner = "none"
+	studies := rt.NewStudies(nil)
+	acc, err := studies.StartOptimization(ctx, req)
+	require.NoError(t, err)
+	assert.Equal(t, OptimizationResultsURL(acc.JobID), acc.StatusURL)
+	require.Eventually(t, func() bool {
+		ts, err := rt.DB.ListTrials(ctx, acc.JobID)
+		return err == nil && len(ts) > 0
+	}, time.Minute, 5*time.Millisecond, "a trial starts")
+	require.NoError(t, studies.Close(ctx))
+	res, err := optimization.Results(ctx, rt.OptimizationStores(), acc.JobID)
+	require.NoError(t, err)
+	assert.Equal(t, store.Failed, res.Status)
+	assert.Contains(t, res.Error, "Cancelled")
+	_, err = studies.StartOptimization(ctx, req)
+	require.ErrorIs(t, err, ErrClosed, "a closed runner starts nothing")
 }
