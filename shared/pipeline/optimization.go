@@ -21,6 +21,7 @@ const (
 	StateRunTrial  = "RunTrial"
 	StateTell      = "Tell"
 	StateContinue  = "Continue"
+	StatePause     = "Pause"
 	StateFinalize  = "Finalize"
 )
 
@@ -80,7 +81,8 @@ func stepTask(r OptimizationResources, step string, params map[string]any, resul
 //
 //	Start -> Suggest -> RunTrials (Map over the round's trials,
 //	MaxConcurrencyPath $.max_parallel, each a RunTrial Batch job, .sync) ->
-//	Tell -> Continue? (Choice: back to Suggest | Finalize) -> Succeeded
+//	Tell -> Continue? (Choice: back to Suggest, through a Wait when other
+//	workers hold every unfinished trial | Finalize) -> Succeeded
 //
 // and any failure is caught -> MarkFailed -> (Alert) -> Failed, as in the
 // training machine. Trials run as AWS Batch jobs rather than Lambda tasks:
@@ -162,9 +164,17 @@ func Optimization(r OptimizationResources) (Definition, error) {
 		},
 		StateTell: stepTask(r, optimization.StepTell, map[string]any{"exhausted.$": "$.round.exhausted"}, P("$.tell"), StateContinue),
 		StateContinue: {
-			Type:    TypeChoice,
-			Choices: ChoiceList{{Variable: "$.tell.continue", Op: "BooleanEquals", Value: true, Next: StateSuggest}},
+			Type: TypeChoice,
+			Choices: ChoiceList{
+				{And: []ChoiceRule{Compare("$.tell.continue", "BooleanEquals", true), Compare("$.round.wait_seconds", "NumericGreaterThan", 0)},
+					Next: StatePause},
+				{Variable: "$.tell.continue", Op: "BooleanEquals", Value: true, Next: StateSuggest},
+			},
 			Default: StateFinalize,
+		},
+		StatePause: {
+			Type: TypeWait, Comment: "other workers hold the unfinished trials: wait before planning again",
+			SecondsPath: "$.round.wait_seconds", Next: StateSuggest,
 		},
 		StateFinalize:  stepTask(r, optimization.StepFinalize, map[string]any{"stop_reason.$": "$.tell.stop_reason"}, P("$.result"), StateSucceeded),
 		StateSucceeded: {Type: TypeSucceed, OutputPath: P("$.result")},

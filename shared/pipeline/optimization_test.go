@@ -23,7 +23,7 @@ func TestOptimizationDefinition(t *testing.T) {
 	text := string(body)
 	for _, want := range []string{"${StagesFunctionArn}", "${TrainJobQueueArn}", "${TrainJobDefinitionArn}", "${AlertTopicArn}",
 		pipeline.BatchSubmitJobSync, `"MaxConcurrencyPath": "$.max_parallel"`, `"ItemsPath": "$.round.trials"`,
-		`"number.$": "$$.Map.Item.Value"`, `"BooleanEquals": true`, pipeline.EnvTrialInput, `"JitterStrategy": "FULL"`} {
+		`"number.$": "$$.Map.Item.Value"`, `"BooleanEquals": true`, `"SecondsPath": "$.round.wait_seconds"`, pipeline.EnvTrialInput, `"JitterStrategy": "FULL"`} {
 		assert.Contains(t, text, want)
 	}
 	parsed, err := pipeline.Parse(body)

@@ -196,22 +196,35 @@ type SuggestInput struct {
 	StudyID string `json:"study_id"`
 }
 
-// SuggestOutput lists the trials of this round: unfinished ones left from
+// SuggestOutput lists the trials of this round: claimable ones left from
 // an earlier round first, then new ones. Exhausted is true when the sampler
-// had no new point left.
+// had no new point left. WaitSeconds is positive when the round is empty
+// because other workers hold the study's unfinished trials: the machine
+// waits that long before planning again.
 type SuggestOutput struct {
-	StudyID   string `json:"study_id"`
-	Trials    []int  `json:"trials"`
-	Exhausted bool   `json:"exhausted"`
+	StudyID     string `json:"study_id"`
+	Trials      []int  `json:"trials"`
+	Exhausted   bool   `json:"exhausted"`
+	WaitSeconds int    `json:"wait_seconds"`
 }
 
+// HeldTrialWait is how long the machine waits when every unfinished trial
+// is held by a live claim.
+const HeldTrialWait = 30
+
 // Suggest plans one round: up to spec.Parallel trials, no more than the
-// trial budget leaves. Unfinished trials (a crashed round's) are part of
-// the round; the rest are asked from the sampler, which sees the
-// unfinished ones as pending, and queued WAITING with TrialStore.AddTrials.
+// trial budget leaves (trials other workers hold count as spent).
+// Claimable unfinished trials (WAITING, or a crashed round's whose lease
+// expired) are part of the round; the rest are asked from the sampler,
+// which sees the unfinished ones as pending, and queued WAITING with
+// TrialStore.AddTrials.
 // Two concurrent Suggests cannot queue one number twice: the loser's
 // AddTrials conflicts and it returns what the winner queued.
 func Suggest(ctx context.Context, st Stores, in SuggestInput) (SuggestOutput, error) {
+	return suggest(ctx, st, in, 0)
+}
+
+func suggest(ctx context.Context, st Stores, in SuggestInput, attempt int) (SuggestOutput, error) {
 	_, spec, s, err := LoadSpec(ctx, st, in.StudyID)
 	if err != nil {
 		return SuggestOutput{}, err
@@ -221,20 +234,33 @@ func Suggest(ctx context.Context, st Stores, in SuggestInput) (SuggestOutput, er
 	if err != nil {
 		return out, fmt.Errorf("suggest for study %s: %w", in.StudyID, err)
 	}
+	stored, err := st.Trials.ListTrials(ctx, in.StudyID)
+	if err != nil {
+		return out, fmt.Errorf("suggest for study %s: %w", in.StudyID, err)
+	}
 	q := max(1, spec.Parallel)
-	finished := 0
-	for _, t := range s.Trials {
-		if t.State.Finished() {
+	finished, held := 0, 0
+	var claimable []int
+	now := time.Now()
+	for _, t := range stored {
+		switch {
+		case t.State.Finished():
 			finished++
-		} else if len(out.Trials) < q {
-			out.Trials = append(out.Trials, t.Number)
+		case t.State == store.TrialRunning && t.LeaseUntil.After(now):
+			held++ // another worker runs it
+		default:
+			claimable = append(claimable, t.Number)
 		}
 	}
 	if spec.Budget.Trials > 0 {
-		q = min(q, spec.Budget.Trials-finished)
+		q = min(q, spec.Budget.Trials-finished-held)
 	}
+	out.Trials = append(out.Trials, claimable[:max(0, min(len(claimable), q))]...)
 	want := q - len(out.Trials)
 	if want <= 0 {
+		if len(out.Trials) == 0 && held > 0 {
+			out.WaitSeconds = HeldTrialWait
+		}
 		return out, nil
 	}
 	ts, err := s.Ask(ctx, sampler, want)
@@ -244,6 +270,9 @@ func Suggest(ctx context.Context, st Stores, in SuggestInput) (SuggestOutput, er
 		return out, fmt.Errorf("suggest for study %s: %w", in.StudyID, err)
 	}
 	if len(ts) == 0 {
+		if len(out.Trials) == 0 && held > 0 {
+			out.WaitSeconds = HeldTrialWait
+		}
 		return out, nil
 	}
 	add := make([]store.Trial, len(ts))
@@ -259,7 +288,10 @@ func Suggest(ctx context.Context, st Stores, in SuggestInput) (SuggestOutput, er
 	}
 	if err := st.Trials.AddTrials(ctx, in.StudyID, add); errors.Is(err, store.ErrConflict) {
 		// Another Suggest queued these numbers first: plan with its trials.
-		return Suggest(ctx, st, in)
+		if attempt >= 5 {
+			return out, fmt.Errorf("suggest for study %s: too many concurrent planners: %w", in.StudyID, err)
+		}
+		return suggest(ctx, st, in, attempt+1)
 	} else if err != nil {
 		return out, fmt.Errorf("suggest for study %s: %w", in.StudyID, err)
 	}

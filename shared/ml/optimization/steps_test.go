@@ -6,6 +6,7 @@ import (
 	"io"
 	"math"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -198,4 +199,33 @@ func TestMarshalNullingNaN(t *testing.T) {
 	require.NoError(t, err)
 	assert.JSONEq(t, `{"number": 2, "params": null, "state": "", "values": [null, 1], "intermediate": [{"step": 1, "values": [null]}],
 		"extra": {"x": null}}`, string(b))
+}
+
+func TestSuggestWaitsForTrialsOthersHold(t *testing.T) {
+	ctx := t.Context()
+	st := stepStores(t)
+	require.NoError(t, optimization.CreateStudy(ctx, st, "h", "", stepSpec(2, 2, "none")))
+	first, err := optimization.Suggest(ctx, st, optimization.SuggestInput{StudyID: "h"})
+	require.NoError(t, err)
+	require.Equal(t, []int{0, 1}, first.Trials)
+	// Another worker holds trial 0 with a live lease; trial 1 was claimed
+	// by a worker whose lease has expired.
+	_, err = st.Trials.ClaimTrial(ctx, "h", "other", time.Now(), time.Hour)
+	require.NoError(t, err)
+	_, err = st.Trials.ClaimTrial(ctx, "h", "crashed", time.Now().Add(-time.Hour), time.Minute)
+	require.NoError(t, err)
+	round, err := optimization.Suggest(ctx, st, optimization.SuggestInput{StudyID: "h"})
+	require.NoError(t, err)
+	assert.Equal(t, []int{1}, round.Trials, "the abandoned trial is planned again, the held one is not, and the budget is spent")
+	assert.Zero(t, round.WaitSeconds)
+	out, err := optimization.RunTrial(ctx, st, curveObjective(2, nil), optimization.TrialInput{StudyID: "h", Number: 1})
+	require.NoError(t, err)
+	assert.Equal(t, 1, out.Number)
+	round, err = optimization.Suggest(ctx, st, optimization.SuggestInput{StudyID: "h"})
+	require.NoError(t, err)
+	assert.Empty(t, round.Trials)
+	assert.Equal(t, optimization.HeldTrialWait, round.WaitSeconds, "only a held trial is left: wait")
+	tell, err := optimization.Tell(ctx, st, optimization.TellInput{StudyID: "h"})
+	require.NoError(t, err)
+	assert.True(t, tell.Continue, "the held trial has not finished")
 }

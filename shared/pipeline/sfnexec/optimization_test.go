@@ -34,7 +34,7 @@ func TestOptimizationStateMachineOnMoto(t *testing.T) {
 		st := def.States[name]
 		def.States[name] = pipeline.State{Type: pipeline.TypePass, Result: json.RawMessage(result), ResultPath: st.ResultPath, Next: st.Next}
 	}
-	pass(pipeline.StateSuggest, `{"study_id":"s","trials":[0,1,2],"exhausted":false}`)
+	pass(pipeline.StateSuggest, `{"study_id":"s","trials":[0,1,2],"exhausted":false,"wait_seconds":0}`)
 	pass(pipeline.StateTell, `{"study_id":"s","continue":false,"stop_reason":"trial_budget","finished":3}`)
 	m := def.States[pipeline.StateRunTrials]
 	proc := *m.ItemProcessor
