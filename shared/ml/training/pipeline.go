@@ -51,6 +51,12 @@ type TrainingPipeline struct {
 	Evaluator    evaluation.ModelEvaluator
 	// Retry governs retries of transient store failures.
 	Retry RetryPolicy
+	// NewTrainer makes the TrainModel stage's Trainer for each job (nil:
+	// ModelTrainer); Backend names it in the model manifest (default
+	// BackendGonum). A backend other than gonum checkpoints under its own
+	// key, so backends never read each other's state.
+	NewTrainer NewTrainerFunc
+	Backend    string
 	// ScratchDir holds models while they are written (default os.TempDir()).
 	ScratchDir string
 	// ReadTable reads a dataset_path (default: dataset.Read for local files;
@@ -81,6 +87,7 @@ type TrainingSummary struct {
 	BestEpoch   int          `json:"best_epoch"`
 	StopReason  string       `json:"stop_reason"`
 	ResumedFrom int          `json:"resumed_from,omitempty"`
+	Backend     string       `json:"backend,omitempty"`
 	Seconds     float64      `json:"seconds"`
 	History     []EpochStats `json:"history"`
 }
@@ -291,16 +298,28 @@ func modelPrefix(modelID string) string { return path.Join("models", modelID) }
 
 // artifactCheckpointer keeps checkpoints in the artifact store, so a job
 // resumes wherever its artifacts live (a directory here, S3 on AWS).
-type artifactCheckpointer struct{ a store.ArtifactStore }
+type artifactCheckpointer struct {
+	a       store.ArtifactStore
+	backend string
+}
 
-func checkpointKey(jobID string) string { return path.Join("checkpoints", jobID, "latest.ckpt") }
+// CheckpointKey is the artifact key of a job's checkpoint for a backend:
+// checkpoints/<job>/latest.ckpt for gonum (or ""), <backend>.ckpt for
+// another, so the backends never read each other's state.
+func CheckpointKey(jobID, backend string) string {
+	name := "latest.ckpt"
+	if backend != "" && backend != BackendGonum {
+		name = backend + ".ckpt"
+	}
+	return path.Join("checkpoints", jobID, name)
+}
 
 func (c artifactCheckpointer) SaveCheckpoint(ctx context.Context, jobID string, data []byte) error {
-	return c.a.Put(ctx, checkpointKey(jobID), bytes.NewReader(data))
+	return c.a.Put(ctx, CheckpointKey(jobID, c.backend), bytes.NewReader(data))
 }
 
 func (c artifactCheckpointer) LoadCheckpoint(ctx context.Context, jobID string) ([]byte, bool, error) {
-	rc, err := c.a.Get(ctx, checkpointKey(jobID))
+	rc, err := c.a.Get(ctx, CheckpointKey(jobID, c.backend))
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, false, nil
 	}

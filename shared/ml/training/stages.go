@@ -74,14 +74,17 @@ type Refs struct {
 	JobID string `json:"job_id"`
 	// DataHash is the SHA-256 of the data file ValidateData checked; later
 	// stages refuse a file that no longer matches it.
-	DataHash         string  `json:"data_hash,omitempty"`
-	ReportKey        string  `json:"validation_report_key,omitempty"`
-	PreprocessingKey string  `json:"preprocessing_key,omitempty"`
-	NetworkKey       string  `json:"network_key,omitempty"`
-	HistoryKey       string  `json:"history_key,omitempty"`
-	TrainingKey      string  `json:"training_key,omitempty"`
-	MetricsKey       string  `json:"metrics_key,omitempty"`
-	Threshold        float64 `json:"decision_threshold,omitempty"`
+	DataHash         string `json:"data_hash,omitempty"`
+	ReportKey        string `json:"validation_report_key,omitempty"`
+	PreprocessingKey string `json:"preprocessing_key,omitempty"`
+	NetworkKey       string `json:"network_key,omitempty"`
+	HistoryKey       string `json:"history_key,omitempty"`
+	TrainingKey      string `json:"training_key,omitempty"`
+	MetricsKey       string `json:"metrics_key,omitempty"`
+	// Backend is the training backend TrainModel used (BackendGonum when
+	// empty); the model manifest names it.
+	Backend   string  `json:"backend,omitempty"`
+	Threshold float64 `json:"decision_threshold,omitempty"`
 	// ModelID is chosen by Evaluate and registered by Register.
 	ModelID  string `json:"model_id,omitempty"`
 	ModelURI string `json:"model_uri,omitempty"`
@@ -352,7 +355,8 @@ func (p *TrainingPipeline) examples(prep nn.Preprocessing, d *dataset.Dataset) (
 // specMetadata is the safetensors metadata key that holds the network's Spec.
 const specMetadata = "orrery.spec"
 
-// TrainModel trains the network with ModelTrainer — checkpointing after
+// TrainModel trains the network with the pipeline's Trainer (NewTrainer;
+// ModelTrainer by default) — checkpointing after
 // every epoch to the artifact store, so a retried or reclaimed run resumes —
 // and saves the weights (safetensors, the Spec in the metadata), the
 // per-epoch history and a training summary. It is the stage an AWS Batch job
@@ -386,7 +390,11 @@ func (p *TrainingPipeline) TrainModel(ctx context.Context, refs Refs) (Refs, err
 	if err != nil {
 		return refs, s.fail(err)
 	}
-	trainer := ModelTrainer{Recorder: s.rec, Checkpoints: artifactCheckpointer{p.Artifacts}}
+	backend, newTrainer := p.trainerBackend()
+	trainer, err := newTrainer(s.rec, artifactCheckpointer{a: p.Artifacts, backend: backend})
+	if err != nil {
+		return refs, s.fail(fmt.Errorf("%s backend: %w", backend, err))
+	}
 	start := time.Now()
 	res, err := trainer.Train(ctx, TrainInput{JobID: refs.JobID, Config: s.cfg, Classes: classes, ClassWeights: pp.ClassWeights, Train: train, Validation: val})
 	if err != nil {
@@ -405,7 +413,7 @@ func (p *TrainingPipeline) TrainModel(ctx context.Context, refs Refs) (Refs, err
 		return refs, s.fail(err)
 	}
 	summary := TrainingSummary{EpochsRun: res.EpochsRun, BestEpoch: res.BestEpoch, StopReason: res.StopReason,
-		ResumedFrom: res.ResumedFrom, Seconds: time.Since(start).Seconds(), History: res.History}
+		ResumedFrom: res.ResumedFrom, Backend: backend, Seconds: time.Since(start).Seconds(), History: res.History}
 	histKey, sumKey := jobKey(refs.JobID, "history.json"), jobKey(refs.JobID, "training.json")
 	if err := p.putJSON(ctx, histKey, res.History); err != nil {
 		return refs, s.fail(err)
@@ -413,7 +421,7 @@ func (p *TrainingPipeline) TrainModel(ctx context.Context, refs Refs) (Refs, err
 	if err := p.putJSON(ctx, sumKey, summary); err != nil {
 		return refs, s.fail(err)
 	}
-	s.refs.NetworkKey, s.refs.HistoryKey, s.refs.TrainingKey = netKey, histKey, sumKey
+	s.refs.NetworkKey, s.refs.HistoryKey, s.refs.TrainingKey, s.refs.Backend = netKey, histKey, sumKey, backend
 	out := s.end(ctx)
 	// An AWS Batch job's result is the job's description, not these Refs:
 	// they are kept with the job, where Evaluate finds them.
@@ -451,9 +459,13 @@ func (s *stageRun) model(ctx context.Context, d *jobData) (*nn.Model, error) {
 	if d.data.Positive >= 0 {
 		positive = d.data.Classes[d.data.Positive]
 	}
+	backend := s.refs.Backend
+	if backend == "" {
+		backend = BackendGonum
+	}
 	return &nn.Model{
 		Manifest: nn.Manifest{
-			FormatVersion: 1, ModelID: s.refs.ModelID, Name: s.modelName(), ModelType: s.cfg.ModelType, Backend: "gonum",
+			FormatVersion: 1, ModelID: s.refs.ModelID, Name: s.modelName(), ModelType: s.cfg.ModelType, Backend: backend,
 			Architecture: spec, Features: d.data.FeatureNames, Target: d.data.Target, Classes: d.data.Classes,
 			PositiveClass: positive, Preprocessing: pp.Transform, DataHash: d.table.Hash, TrainingConfig: s.cfg.JSON(),
 			CodeVersion: nn.Version(), Threshold: s.refs.Threshold,
