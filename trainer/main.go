@@ -22,6 +22,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
 
 	"github.com/orrery-ml/orrery/shared/awsclient"
 	"github.com/orrery-ml/orrery/shared/dataset"
@@ -70,6 +71,9 @@ func run(log *slog.Logger, args []string) int {
 		return batchjob.ExitCode(err)
 	}
 	defer closeStores()
+	if spec.StageRefs != nil {
+		return runTrainStage(ctx, log, runner, spec)
+	}
 	res, err := runner.Run(ctx, spec)
 	if err != nil {
 		code := batchjob.ExitCode(err)
@@ -82,6 +86,20 @@ func run(log *slog.Logger, args []string) int {
 	}
 	log.Info("trainer: job succeeded", "model_id", res.ModelID, "auc_roc", res.Metrics.AUCROC,
 		"epochs_run", res.Training.EpochsRun, "resumed_from", res.Training.ResumedFrom)
+	return batchjob.ExitOK
+}
+
+// runTrainStage is train-only mode: the training state machine's Train task.
+func runTrainStage(ctx context.Context, log *slog.Logger, runner *batchjob.Runner, spec batchjob.Spec) int {
+	log = log.With("mode", "train-only", "heartbeats", spec.TaskToken != "")
+	refs, err := runner.RunTrainStage(ctx, spec)
+	if err != nil {
+		code := batchjob.ExitCode(err)
+		log.Error("trainer: train stage failed", "error", err.Error(), "exit_code", code, "retryable", code == batchjob.ExitRetryable)
+		return code
+	}
+	log.Info("trainer: train stage finished", "network_key", refs.NetworkKey, "training_key", refs.TrainingKey,
+		"seconds", refs.StageSeconds[training.StageTrain])
 	return batchjob.ExitOK
 }
 
@@ -151,6 +169,14 @@ func wire(ctx context.Context, spec batchjob.Spec, log *slog.Logger) (*batchjob.
 			return nil
 		})}
 
+	if spec.TaskToken != "" {
+		cfg, err := loadAWS()
+		if err != nil {
+			return nil, nil, err
+		}
+		r.Heartbeat = sendHeartbeat(sfn.NewFromConfig(cfg))
+	}
+
 	if bucket, prefix, isS3 := splitS3(spec.Artifacts); isS3 {
 		cfg, err := loadAWS()
 		if err != nil {
@@ -205,6 +231,17 @@ func wire(ctx context.Context, spec batchjob.Spec, log *slog.Logger) (*batchjob.
 		return readS3(ctx, cfg, bucket, key)
 	}
 	return r, closeStores, nil
+}
+
+// sendHeartbeat sends Step Functions task heartbeats (train-only mode, when
+// the Train task passed its token).
+func sendHeartbeat(client *sfn.Client) func(ctx context.Context, token string) error {
+	return func(ctx context.Context, token string) error {
+		if _, err := client.SendTaskHeartbeat(ctx, &sfn.SendTaskHeartbeatInput{TaskToken: aws.String(token)}); err != nil {
+			return fmt.Errorf("send task heartbeat: %w", err)
+		}
+		return nil
+	}
 }
 
 // splitS3 splits s3://bucket/key.

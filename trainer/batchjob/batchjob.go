@@ -37,9 +37,13 @@ const (
 	EnvThreads   = "ORRERY_THREADS"   // CPU threads of libtorch (OMP_NUM_THREADS); default: libtorch's
 	EnvAttempt   = "AWS_BATCH_JOB_ATTEMPT"
 	// EnvStageRefs is the training state machine's stage references
-	// (pipeline.EnvStageRefs); the job id is read from it when
-	// ORRERY_JOB_ID is not set.
+	// (pipeline.EnvStageRefs, training.Refs as JSON). When it is set the
+	// trainer runs in train-only mode: only the train stage, as the Train
+	// task of the state machine (RunTrainStage).
 	EnvStageRefs = "ORRERY_STAGE_REFS"
+	// EnvTaskToken is the Step Functions task token of the Train task
+	// (pipeline.EnvTaskToken); train-only mode sends heartbeats with it.
+	EnvTaskToken = "ORRERY_TASK_TOKEN"
 )
 
 // Backend names.
@@ -79,6 +83,12 @@ type Spec struct {
 	// Attempt is AWS Batch's attempt number (1 for the first); later
 	// attempts resume from the job's checkpoint.
 	Attempt int
+	// StageRefs, when set, selects train-only mode: they are the Refs the
+	// state machine's Preprocess stage returned.
+	StageRefs *training.Refs
+	// TaskToken is the Train task's token for heartbeats (train-only mode;
+	// empty when the state machine passed none).
+	TaskToken string
 }
 
 // SpecFromEnv builds the Spec from the environment (getenv is os.Getenv in
@@ -95,14 +105,20 @@ func SpecFromEnv(getenv func(string) string) (Spec, error) {
 	if s.Records == "" && getenv(config.EnvJobsTable) != "" {
 		s.Records = "dynamodb://" + getenv(config.EnvJobsTable) + "/" + getenv(config.EnvModelsTable)
 	}
-	if raw := getenv(EnvStageRefs); s.JobID == "" && raw != "" {
-		var refs struct {
-			JobID string `json:"job_id"`
-		}
+	if raw := getenv(EnvStageRefs); raw != "" {
+		// Unknown fields are tolerated: the stages Lambda may be a newer
+		// release than this container image.
+		var refs training.Refs
 		if err := json.Unmarshal([]byte(raw), &refs); err != nil {
 			return Spec{}, fmt.Errorf("%w: %s: %w", ErrSpec, EnvStageRefs, err)
 		}
-		s.JobID = refs.JobID
+		switch {
+		case refs.JobID == "":
+			return Spec{}, fmt.Errorf("%w: %s has no job_id", ErrSpec, EnvStageRefs)
+		case s.JobID != "" && s.JobID != refs.JobID:
+			return Spec{}, fmt.Errorf("%w: %s=%q but %s names job %q", ErrSpec, EnvJobID, s.JobID, EnvStageRefs, refs.JobID)
+		}
+		s.JobID, s.StageRefs, s.TaskToken = refs.JobID, &refs, getenv(EnvTaskToken)
 	}
 	if raw := getenv(EnvConfig); raw != "" {
 		cfg, err := training.DecodeConfig(strings.NewReader(raw))
@@ -152,15 +168,13 @@ func (s Spec) Validate() error {
 	return nil
 }
 
-// Trainer trains one network; training.ModelTrainer and the libtorch
-// backend's Trainer both satisfy it. The runner builds one per job with the
-// job's recorder and checkpointer.
-type Trainer interface {
-	Train(ctx context.Context, in training.TrainInput) (*training.TrainResult, error)
-}
+// Trainer trains one network: the training package's Trainer port, which
+// training.ModelTrainer and the libtorch backend's Trainer both satisfy.
+// The runner builds one per job with the job's recorder and checkpointer.
+type Trainer = training.Trainer
 
 // NewTrainer makes the backend's Trainer for a job.
-type NewTrainer func(rec tracking.Recorder, ckpt training.Checkpointer) (Trainer, error)
+type NewTrainer = training.NewTrainerFunc
 
 // DataReader opens a dataset_path (a local file or s3://bucket/key) as a
 // table.
@@ -188,6 +202,12 @@ type Runner struct {
 	Retry training.RetryPolicy
 	// ScratchDir holds the model while it is written (default os.TempDir()).
 	ScratchDir string
+	// Heartbeat tells the state machine's Train task the trainer is alive
+	// (Step Functions SendTaskHeartbeat with the task token); train-only
+	// mode calls it when it starts and every HeartbeatEvery (default
+	// DefaultHeartbeatEvery) until the stage ends. nil sends none.
+	Heartbeat      func(ctx context.Context, taskToken string) error
+	HeartbeatEvery time.Duration
 }
 
 // Result is a finished job's outcome, as stored in the job record.
@@ -218,7 +238,8 @@ func Retryable(err error) bool {
 		errors.Is(err, dataset.ErrRaggedRow), errors.Is(err, dataset.ErrMissingColumn), errors.Is(err, dataset.ErrNonNumeric),
 		errors.Is(err, dataset.ErrSingleClass), errors.Is(err, dataset.ErrUnknownClass), errors.Is(err, dataset.ErrMissingTarget),
 		errors.Is(err, dataset.ErrTooFewRows), errors.Is(err, fs.ErrNotExist), errors.Is(err, store.ErrInvalid),
-		errors.Is(err, store.ErrConflict), errors.Is(err, nn.ErrInvalidSpec):
+		errors.Is(err, store.ErrConflict), errors.Is(err, nn.ErrInvalidSpec),
+		errors.Is(err, training.ErrInvalidStage), errors.Is(err, training.ErrDataChanged), errors.Is(err, store.ErrNotFound):
 		return false
 	}
 	return true
@@ -577,13 +598,7 @@ type Checkpoints struct {
 	Backend string
 }
 
-func (c Checkpoints) key(jobID string) string {
-	name := "latest.ckpt"
-	if c.Backend != "" && c.Backend != BackendGonum {
-		name = c.Backend + ".ckpt"
-	}
-	return path.Join("checkpoints", jobID, name)
-}
+func (c Checkpoints) key(jobID string) string { return training.CheckpointKey(jobID, c.Backend) }
 
 // SaveCheckpoint stores data as the job's checkpoint.
 func (c Checkpoints) SaveCheckpoint(ctx context.Context, jobID string, data []byte) error {

@@ -155,6 +155,10 @@ func TestSpecFromEnv(t *testing.T) {
 		{"unknown config field", map[string]string{EnvConfig: `{"epochz": 3}`}, "epochz"},
 		{"AWS names", map[string]string{EnvJobID: "", EnvStageRefs: `{"job_id": "trn-1"}`, EnvArtifacts: "", EnvRecords: "",
 			"ORRERY_ARTIFACTS_BUCKET": "art", "ORRERY_JOBS_TABLE": "jobs", "ORRERY_MODELS_TABLE": "models"}, ""},
+		{"train-only", map[string]string{EnvStageRefs: `{"job_id": "trn-1", "preprocessing_key": "k", "later": 1}`, EnvTaskToken: "tok"}, ""},
+		{"stage refs of another job", map[string]string{EnvStageRefs: `{"job_id": "trn-2"}`}, EnvStageRefs},
+		{"stage refs without job id", map[string]string{EnvStageRefs: `{"data_hash": "abc"}`}, "no job_id"},
+		{"stage refs not JSON", map[string]string{EnvStageRefs: `job_id=trn-1`}, EnvStageRefs},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			env := map[string]string{}
@@ -171,6 +175,13 @@ func TestSpecFromEnv(t *testing.T) {
 			if tc.wantErr == "" {
 				require.NoError(t, err)
 				assert.Equal(t, "trn-1", spec.JobID)
+				if env[EnvStageRefs] != "" {
+					require.NotNil(t, spec.StageRefs, "train-only mode")
+					assert.Equal(t, "trn-1", spec.StageRefs.JobID)
+					assert.Equal(t, env[EnvTaskToken], spec.TaskToken)
+				} else {
+					assert.Nil(t, spec.StageRefs)
+				}
 				return
 			}
 			require.Error(t, err)

@@ -1,0 +1,228 @@
+package batchjob
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/orrery-ml/orrery/shared/ml/nn"
+	"github.com/orrery-ml/orrery/shared/ml/training"
+	"github.com/orrery-ml/orrery/shared/pipeline"
+	"github.com/orrery-ml/orrery/shared/store"
+	"github.com/orrery-ml/orrery/shared/tracking"
+)
+
+// batchRun is what the emulated AWS Batch job did: one exit status per
+// attempt and the heartbeats the trainer sent.
+type batchRun struct {
+	mu         sync.Mutex
+	exits      []int
+	heartbeats int
+	tokens     map[string]bool
+}
+
+// batchTrainOnly binds the training state machine's Train task
+// (batch:submitJob.sync) to train-only mode, as AWS Batch runs the trainer
+// container: the job definition's environment (artifacts, records, backend)
+// plus the task's ContainerOverrides (ORRERY_STAGE_REFS, ORRERY_TASK_TOKEN),
+// AWS_BATCH_JOB_ATTEMPT counting attempts. Attempt 1 is interrupted after
+// its second epoch when interrupt is set — a Spot reclaim, which the Train
+// task's RetryStrategy retries — and a later attempt resumes. A non-zero
+// exit fails the task as Batch does, with the job description as the cause.
+func batchTrainOnly(t *testing.T, f fixture, backend string, interrupt bool, before func(), run *batchRun) pipeline.Handler {
+	var cancelAttempt context.CancelFunc
+	f.runner.Recorder = tracking.RecorderFunc(func(_ context.Context, e tracking.Event) error {
+		if interrupt && e.Kind == tracking.Progress && e.Stage == training.StageTrain && e.Step == 2 && cancelAttempt != nil {
+			cancelAttempt()
+		}
+		return nil
+	})
+	f.runner.Heartbeat = func(ctx context.Context, token string) error {
+		run.mu.Lock()
+		defer run.mu.Unlock()
+		run.heartbeats++
+		run.tokens[token] = true
+		pipeline.Heartbeat(ctx)
+		return nil
+	}
+	return func(ctx context.Context, raw json.RawMessage) (json.RawMessage, error) {
+		var job struct {
+			JobName            string
+			Parameters         map[string]string
+			ContainerOverrides struct{ Environment []struct{ Name, Value string } }
+			RetryStrategy      struct{ Attempts int }
+		}
+		if err := json.Unmarshal(raw, &job); err != nil {
+			return nil, err
+		}
+		if before != nil {
+			before()
+		}
+		env := map[string]string{EnvArtifacts: f.files.Root(), EnvRecords: "records.db", EnvBackend: backend, EnvDevice: "cpu"}
+		for _, e := range job.ContainerOverrides.Environment {
+			env[e.Name] = e.Value
+		}
+		for attempt := 1; attempt <= job.RetryStrategy.Attempts; attempt++ {
+			env[EnvAttempt] = strconv.Itoa(attempt)
+			spec, err := SpecFromEnv(func(k string) string { return env[k] })
+			if err == nil {
+				err = spec.Validate()
+			}
+			if err == nil {
+				actx, cancel := context.WithCancel(ctx)
+				cancelAttempt = cancel
+				if attempt > 1 {
+					cancelAttempt = nil
+				}
+				_, err = f.runner.RunTrainStage(actx, spec)
+				cancel()
+			}
+			code := ExitCode(err)
+			run.mu.Lock()
+			run.exits = append(run.exits, code)
+			run.mu.Unlock()
+			switch {
+			case code == ExitOK:
+				return json.Marshal(map[string]any{"JobId": "batch-" + job.Parameters["job_id"], "JobName": job.JobName, "Status": "SUCCEEDED"})
+			case code == ExitRetryable && interrupt && attempt == 1:
+				continue // the Spot host was reclaimed: "Host EC2 ... terminated", RETRY
+			}
+			desc, _ := json.Marshal(map[string]any{"Status": "FAILED",
+				"StatusReason": fmt.Sprintf("Essential container in task exited (%d): %v", code, err)})
+			return nil, &pipeline.Error{Name: pipeline.ErrorTaskFailed, Cause: string(desc)}
+		}
+		return nil, &pipeline.Error{Name: pipeline.ErrorTaskFailed, Cause: "retries exhausted"}
+	}
+}
+
+// runTrainingStateMachine runs the training state machine on the local
+// executor: the stages Lambda is a TrainingPipeline with no backend of its
+// own (as functions/stages wires it), the Train task the Batch trainer in
+// train-only mode with backend.
+func runTrainingStateMachine(t *testing.T, f fixture, cfg *training.TrainingConfig, handler pipeline.Handler) (store.Job, json.RawMessage, error, []string) {
+	t.Helper()
+	ctx := t.Context()
+	lambda := &training.TrainingPipeline{Jobs: f.db, Models: f.db, Artifacts: f.files, ScratchDir: t.TempDir()}
+	r := pipeline.LocalResources()
+	def, err := pipeline.Training(r)
+	require.NoError(t, err)
+	handlers := pipeline.TrainingHandlers(r, lambda)
+	handlers[pipeline.BatchSubmitJobSync] = handler
+	var entered []string
+	exec := pipeline.Executor{Resources: handlers, Observer: func(e pipeline.StateEvent) {
+		if e.Phase == "entered" {
+			entered = append(entered, e.State)
+		}
+	}}
+	job, err := lambda.Submit(ctx, *cfg)
+	require.NoError(t, err)
+	out, runErr := exec.Execute(ctx, def, pipeline.Execution{Name: job.ID, StateMachine: "training",
+		Input: pipeline.TrainingInput{JobID: job.ID}.JSON()})
+	job, err = f.db.GetJob(ctx, job.ID)
+	require.NoError(t, err)
+	return job, out, runErr, entered
+}
+
+// checkTrainOnlyStateMachine runs the state machine with the Batch Train
+// task bound to train-only mode on backend; attempt 1 is interrupted and
+// attempt 2 resumes from its checkpoint.
+func checkTrainOnlyStateMachine(t *testing.T, backend string, newTrainer NewTrainer) {
+	f := newFixture(t)
+	f.runner.Backend, f.runner.NewTrainer = backend, newTrainer
+	run := &batchRun{tokens: map[string]bool{}}
+	job, out, err, entered := runTrainingStateMachine(t, f, htru2Config(4), batchTrainOnly(t, f, backend, true, nil, run))
+	require.NoError(t, err)
+	assert.Equal(t, []string{"Start", "ValidateData", "Preprocess", "Train", "Evaluate", "Register", "Succeeded"}, entered)
+	assert.Equal(t, []int{ExitRetryable, ExitOK}, run.exits, "attempt 1 interrupted, attempt 2 finished")
+	assert.GreaterOrEqual(t, run.heartbeats, 2, "a heartbeat per attempt at least")
+	assert.Len(t, run.tokens, 1, "heartbeats carry the Train task's token")
+	assert.NotContains(t, run.tokens, "")
+
+	assert.Equal(t, store.Succeeded, job.Status)
+	var refs training.Refs
+	require.NoError(t, json.Unmarshal(out, &refs))
+	assert.Equal(t, job.ModelID, refs.ModelID)
+	assert.Equal(t, backend, refs.Backend, "Evaluate took the train stage's saved refs")
+	var res training.Result
+	require.NoError(t, json.Unmarshal(job.Result, &res))
+	assert.Equal(t, backend, res.Training.Backend)
+	assert.Equal(t, 2, res.Training.ResumedFrom, "attempt 2 resumed after epoch 2")
+	assert.Equal(t, 4, res.Training.EpochsRun)
+	assert.Greater(t, res.Metrics.AUCROC, 0.95)
+
+	m, err := f.db.GetModel(t.Context(), job.ModelID)
+	require.NoError(t, err)
+	model, err := nn.LoadDir(filepath.Join(f.files.Root(), m.ArtifactKey))
+	require.NoError(t, err)
+	assert.Equal(t, backend, model.Manifest.Backend, "the manifest names the backend that trained")
+	_, found, err := Checkpoints{Store: f.files, Backend: backend}.LoadCheckpoint(t.Context(), job.ID)
+	require.NoError(t, err)
+	assert.True(t, found, "checkpoint under the backend's key")
+}
+
+func TestTrainingStateMachineWithBatchTrainOnly(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains on HTRU2")
+	}
+	checkTrainOnlyStateMachine(t, BackendGonum, gonum)
+}
+
+func TestTrainOnlyFailureFailsTheExecution(t *testing.T) {
+	if testing.Short() {
+		t.Skip("validates HTRU2")
+	}
+	f := newFixture(t)
+	data := filepath.Join(t.TempDir(), "htru2.csv")
+	raw, err := os.ReadFile("../../events/data/htru2.csv")
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(data, raw, 0o644))
+	cfg := htru2Config(4)
+	cfg.DatasetPath = data
+	// The data file changes between Preprocess and Train: the trainer
+	// refuses it (exit 1, no retry), MarkFailed marks the job FAILED.
+	lines := bytes.Split(bytes.TrimSpace(raw), []byte("\n"))
+	changeData := func() {
+		changed := bytes.Join(append(lines, lines[len(lines)-1], nil), []byte("\n"))
+		require.NoError(t, os.WriteFile(data, changed, 0o644))
+	}
+	run := &batchRun{tokens: map[string]bool{}}
+	job, _, err, entered := runTrainingStateMachine(t, f, cfg, batchTrainOnly(t, f, BackendGonum, false, changeData, run))
+	var e *pipeline.Error
+	require.ErrorAs(t, err, &e)
+	assert.Equal(t, pipeline.ErrorTrainingFailed, e.Name)
+	assert.Equal(t, []string{"Start", "ValidateData", "Preprocess", "Train", "MarkFailed", "Failed"}, entered)
+	assert.Equal(t, []int{ExitApplication}, run.exits)
+	assert.Equal(t, store.Failed, job.Status)
+	assert.Contains(t, job.Error, "data changed since validation")
+	_, err = f.db.GetModel(t.Context(), job.ModelID)
+	assert.ErrorIs(t, err, store.ErrNotFound)
+}
+
+func TestRunTrainStageRefusesBadRefs(t *testing.T) {
+	f := newFixture(t)
+	for _, tc := range []struct {
+		name string
+		spec Spec
+		code int
+	}{
+		{"no stage refs", Spec{JobID: "trn-x", Backend: BackendGonum}, ExitUsage},
+		{"refs before preprocessing", Spec{JobID: "trn-x", Backend: BackendGonum, StageRefs: &training.Refs{JobID: "trn-x"}}, ExitApplication},
+		{"unknown job", Spec{JobID: "trn-x", Backend: BackendGonum,
+			StageRefs: &training.Refs{JobID: "trn-x", DataHash: "abc", PreprocessingKey: "jobs/trn-x/preprocessing.json"}}, ExitApplication},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := f.runner.RunTrainStage(t.Context(), tc.spec)
+			require.Error(t, err)
+			assert.Equal(t, tc.code, ExitCode(err), "%v", err)
+		})
+	}
+}
