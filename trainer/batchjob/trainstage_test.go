@@ -58,8 +58,10 @@ func batchTrainOnly(t *testing.T, f fixture, backend string, interrupt bool, bef
 		var job struct {
 			JobName            string
 			Parameters         map[string]string
-			ContainerOverrides struct{ Environment []struct{ Name, Value string } }
-			RetryStrategy      struct{ Attempts int }
+			ContainerOverrides struct {
+				Environment []struct{ Name, Value string }
+			}
+			RetryStrategy struct{ Attempts int }
 		}
 		if err := json.Unmarshal(raw, &job); err != nil {
 			return nil, err
