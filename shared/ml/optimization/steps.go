@@ -409,7 +409,10 @@ func RunTrial(ctx context.Context, st Stores, obj Objective, in TrialInput) (Tri
 		Studies: st.Studies, Trials: st.Trials, Worker: worker, Lease: lease, Strategy: spec.Strategy}
 	r := &run{o: o, s: s, start: time.Now(), attrs: map[int]map[string]any{}}
 	r.rec = tracking.Discard
-	if err := r.evaluate(ctx, *t, obj); err != nil {
+	stop := keepLease(ctx, st.Trials, in.StudyID, claimed.Number, worker, lease)
+	err = r.evaluate(ctx, *t, obj)
+	stop()
+	if err != nil {
 		return out, err
 	}
 	if m := s.Trial(claimed.Number); m != nil {
@@ -668,4 +671,31 @@ func ParseLayers(v string) ([]int, error) {
 		out = append(out, u)
 	}
 	return out, nil
+}
+
+// keepLease extends a claimed trial's lease every third of it until the
+// returned stop is called, so a trial whose steps (epochs) take longer than
+// the lease is not claimed by another worker meanwhile. A failed extension
+// is left to the next tick; once the trial has finished the update is
+// refused and ignored.
+func keepLease(ctx context.Context, trials store.TrialStore, studyID string, number int, worker string, lease time.Duration) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(lease / 3)
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case now := <-tick.C:
+				_, _ = trials.UpdateTrial(ctx, studyID, number, worker, store.TrialUpdate{LeaseUntil: now.Add(lease)})
+			}
+		}
+	}()
+	return func() {
+		cancel()
+		<-done
+	}
 }

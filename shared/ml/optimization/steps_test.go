@@ -229,3 +229,24 @@ func TestSuggestWaitsForTrialsOthersHold(t *testing.T) {
 	require.NoError(t, err)
 	assert.True(t, tell.Continue, "the held trial has not finished")
 }
+
+func TestRunTrialKeepsItsLeaseWhileAStepIsLong(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits past a 2 s lease")
+	}
+	ctx := t.Context()
+	st := stepStores(t)
+	require.NoError(t, optimization.CreateStudy(ctx, st, "l", "", stepSpec(1, 1, "none")))
+	_, err := optimization.Suggest(ctx, st, optimization.SuggestInput{StudyID: "l"})
+	require.NoError(t, err)
+	var stolen error
+	slow := optimization.ObjectiveFunc(func(ctx context.Context, tr optimization.Trial, report optimization.ReportFunc) (optimization.Outcome, error) {
+		time.Sleep(3 * time.Second) // one long epoch, no report: past the 2 s lease
+		_, stolen = st.Trials.ClaimTrial(ctx, "l", "thief", time.Now(), time.Minute)
+		return optimization.Outcome{Values: []float64{1}, Cost: 1}, report(ctx, 1, []float64{1})
+	})
+	out, err := optimization.RunTrial(ctx, st, slow, optimization.TrialInput{StudyID: "l", LeaseSeconds: 2})
+	require.NoError(t, err)
+	assert.Equal(t, store.TrialComplete, out.State)
+	require.ErrorIs(t, stolen, store.ErrNotFound, "nobody could claim the trial while it ran")
+}
