@@ -29,3 +29,21 @@ func DefaultMachines() ([]Machine, error) {
 	}
 	return []Machine{{Name: MachineTraining, Definition: b}}, nil
 }
+
+// OptimizationMachine returns the `optimization` state machine as the app would deploy it: shared/pipeline's
+// builder on the training machine's placeholders (the steps run in the stages function, the trials as Batch jobs
+// on the train queue), without the SNS Alert state, as for training. DefaultMachines does not include it yet: the
+// stages function, the trainer image and DynamoDB do not yet serve the optimization steps (see the README).
+func OptimizationMachine() (Machine, error) {
+	r := pipeline.OptimizationPlaceholders()
+	r.AlertTopic = ""
+	def, err := pipeline.Optimization(r)
+	if err != nil {
+		return Machine{}, fmt.Errorf("optimization state machine: %w", err)
+	}
+	b, err := def.JSON()
+	if err != nil {
+		return Machine{}, fmt.Errorf("optimization state machine: %w", err)
+	}
+	return Machine{Name: MachineOptimization, Definition: b}, nil
+}
