@@ -21,6 +21,9 @@ type gpHyper struct {
 	LogLength []float64 `json:"log_length"`
 	LogSignal float64   `json:"log_signal"`
 	LogNoise  float64   `json:"log_noise"`
+	// Linear records that the targets were standardised without the log
+	// warp (BayesianOptimizer.fitTargets).
+	Linear bool `json:"linear,omitempty"`
 }
 
 func (h gpHyper) vector() []float64 {
