@@ -176,11 +176,16 @@ func Training(r Resources) (Definition, error) {
 					},
 				},
 				// AWS Batch "automated job retries": retry a job whose Spot
-				// host was reclaimed, not one that failed on its own.
+				// host was reclaimed, or that exited 75 (the trainer's
+				// retryable exit, trainer/batchjob.ExitRetryable: interrupted
+				// or a transient failure; it resumes from its checkpoint),
+				// not one that failed on its own. This strategy replaces the
+				// job definition's, so it repeats the exit-75 rule.
 				"RetryStrategy": map[string]any{
 					"Attempts": 3,
 					"EvaluateOnExit": []any{
 						map[string]any{"OnStatusReason": "Host EC2*", "Action": "RETRY"},
+						map[string]any{"OnExitCode": "75", "Action": "RETRY"},
 						map[string]any{"OnReason": "*", "Action": "EXIT"},
 					},
 				},

@@ -30,7 +30,7 @@ func TestTrainingDefinition(t *testing.T) {
 	text := string(body)
 	for _, want := range []string{"${StagesFunctionArn}", "${TrainJobQueueArn}", "${TrainJobDefinitionArn}", "${DeployFunctionArn}",
 		"${AlertTopicArn}", pipeline.BatchSubmitJobSync, `"JitterStrategy": "FULL"`, `"HeartbeatSeconds": 900`, `"States.ALL"`,
-		`"OnStatusReason": "Host EC2*"`} {
+		`"OnStatusReason": "Host EC2*"`, `"OnExitCode": "75"`} {
 		assert.Contains(t, text, want)
 	}
 	parsed, err := pipeline.Parse(body)

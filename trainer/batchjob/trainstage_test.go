@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 
@@ -35,9 +36,10 @@ type batchRun struct {
 // container: the job definition's environment (artifacts, records, backend)
 // plus the task's ContainerOverrides (ORRERY_STAGE_REFS, ORRERY_TASK_TOKEN),
 // AWS_BATCH_JOB_ATTEMPT counting attempts. Attempt 1 is interrupted after
-// its second epoch when interrupt is set — a Spot reclaim, which the Train
-// task's RetryStrategy retries — and a later attempt resumes. A non-zero
-// exit fails the task as Batch does, with the job description as the cause.
+// its second epoch when interrupt is set (as by SIGTERM), exits 75, and the
+// Train task's RetryStrategy decides whether Batch runs another attempt,
+// which resumes. A failure it does not retry fails the task as Batch does,
+// with the job description as the cause.
 func batchTrainOnly(t *testing.T, f fixture, backend string, interrupt bool, before func(), run *batchRun) pipeline.Handler {
 	var cancelAttempt context.CancelFunc
 	f.runner.Recorder = tracking.RecorderFunc(func(_ context.Context, e tracking.Event) error {
@@ -61,7 +63,10 @@ func batchTrainOnly(t *testing.T, f fixture, backend string, interrupt bool, bef
 			ContainerOverrides struct {
 				Environment []struct{ Name, Value string }
 			}
-			RetryStrategy struct{ Attempts int }
+			RetryStrategy struct {
+				Attempts       int
+				EvaluateOnExit []map[string]string
+			}
 		}
 		if err := json.Unmarshal(raw, &job); err != nil {
 			return nil, err
@@ -92,18 +97,39 @@ func batchTrainOnly(t *testing.T, f fixture, backend string, interrupt bool, bef
 			run.mu.Lock()
 			run.exits = append(run.exits, code)
 			run.mu.Unlock()
-			switch {
-			case code == ExitOK:
+			if code == ExitOK {
 				return json.Marshal(map[string]any{"JobId": "batch-" + job.Parameters["job_id"], "JobName": job.JobName, "Status": "SUCCEEDED"})
-			case code == ExitRetryable && interrupt && attempt == 1:
-				continue // the Spot host was reclaimed: "Host EC2 ... terminated", RETRY
 			}
-			desc, _ := json.Marshal(map[string]any{"Status": "FAILED",
-				"StatusReason": fmt.Sprintf("Essential container in task exited (%d): %v", code, err)})
+			reason := fmt.Sprintf("Essential container in task exited (%d): %v", code, err)
+			if attempt < job.RetryStrategy.Attempts && batchRetries(job.RetryStrategy.EvaluateOnExit, code, reason) {
+				continue
+			}
+			desc, _ := json.Marshal(map[string]any{"Status": "FAILED", "StatusReason": reason})
 			return nil, &pipeline.Error{Name: pipeline.ErrorTaskFailed, Cause: string(desc)}
 		}
-		return nil, &pipeline.Error{Name: pipeline.ErrorTaskFailed, Cause: "retries exhausted"}
+		return nil, &pipeline.Error{Name: pipeline.ErrorTaskFailed, Cause: "no attempts"}
 	}
+}
+
+// batchRetries applies AWS Batch's EvaluateOnExit rules to a failed
+// attempt: the first rule whose conditions (OnExitCode, OnStatusReason,
+// OnReason; patterns may end in *) all match decides; when none matches the
+// job is retried (AWS Batch API reference, RetryStrategy).
+func batchRetries(rules []map[string]string, code int, statusReason string) bool {
+	match := func(pattern, v string) bool {
+		if prefix, ok := strings.CutSuffix(pattern, "*"); ok {
+			return strings.HasPrefix(v, prefix)
+		}
+		return pattern == v
+	}
+	for _, r := range rules {
+		if (r["OnExitCode"] == "" || match(r["OnExitCode"], strconv.Itoa(code))) &&
+			(r["OnStatusReason"] == "" || match(r["OnStatusReason"], statusReason)) &&
+			(r["OnReason"] == "" || match(r["OnReason"], "")) {
+			return r["Action"] == "RETRY"
+		}
+	}
+	return true
 }
 
 // runTrainingStateMachine runs the training state machine on the local
