@@ -52,8 +52,8 @@ func (r *Runner) RunTrainStage(ctx context.Context, spec Spec) (training.Refs, e
 	return out, nil
 }
 
-// heartbeats sends a heartbeat now and every HeartbeatEvery until the
-// returned stop is called. A failed heartbeat is logged to the Recorder and
+// heartbeats sends a heartbeat now (before training starts) and then every
+// HeartbeatEvery until the returned stop is called. A failed heartbeat is logged to the Recorder and
 // does not stop training: Step Functions times the task out on its own, and
 // the checkpoint keeps the work for a later run.
 func (r *Runner) heartbeats(ctx context.Context, jobID, token string) (stop func()) {
@@ -69,9 +69,9 @@ func (r *Runner) heartbeats(ctx context.Context, jobID, token string) (stop func
 				Message: "task heartbeat failed: " + err.Error(), Time: time.Now().UTC()})
 		}
 	}
+	beat()
 	go func() {
 		defer close(done)
-		beat()
 		t := time.NewTicker(every)
 		defer t.Stop()
 		for {
