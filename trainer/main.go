@@ -23,6 +23,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
+	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 
 	"github.com/orrery-ml/orrery/shared/awsclient"
 	"github.com/orrery-ml/orrery/shared/dataset"
@@ -234,10 +235,17 @@ func wire(ctx context.Context, spec batchjob.Spec, log *slog.Logger) (*batchjob.
 }
 
 // sendHeartbeat sends Step Functions task heartbeats (train-only mode, when
-// the Train task passed its token).
+// the Train task passed its token). TaskTimedOut and TaskDoesNotExist mean the
+// execution no longer waits for this run: batchjob.ErrTaskGone.
 func sendHeartbeat(client *sfn.Client) func(ctx context.Context, token string) error {
 	return func(ctx context.Context, token string) error {
-		if _, err := client.SendTaskHeartbeat(ctx, &sfn.SendTaskHeartbeatInput{TaskToken: aws.String(token)}); err != nil {
+		_, err := client.SendTaskHeartbeat(ctx, &sfn.SendTaskHeartbeatInput{TaskToken: aws.String(token)})
+		var timedOut *sfntypes.TaskTimedOut
+		var missing *sfntypes.TaskDoesNotExist
+		switch {
+		case errors.As(err, &timedOut), errors.As(err, &missing):
+			return fmt.Errorf("send task heartbeat: %w: %w", batchjob.ErrTaskGone, err)
+		case err != nil:
 			return fmt.Errorf("send task heartbeat: %w", err)
 		}
 		return nil

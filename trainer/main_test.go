@@ -21,12 +21,13 @@ import (
 )
 
 // stepFunctions answers SendTaskHeartbeat as Step Functions does (JSON 1.0
-// protocol): {} for a known token, a 400 TaskTimedOut otherwise. A fake: the
-// emulators here cannot run a Batch task that hands out a token.
+// protocol): {} for the known token, a 400 TaskTimedOut for the expired
+// one, a 400 InvalidToken otherwise. A fake: the emulators here cannot run a
+// Batch task that hands out a token.
 type stepFunctions struct {
-	mu     sync.Mutex
-	known  string
-	tokens []string
+	mu             sync.Mutex
+	known, expired string
+	tokens         []string
 }
 
 func (s *stepFunctions) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -42,23 +43,27 @@ func (s *stepFunctions) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.tokens = append(s.tokens, in.TaskToken)
 	s.mu.Unlock()
 	w.Header().Set("Content-Type", "application/x-amz-json-1.0")
-	if in.TaskToken != s.known {
+	switch in.TaskToken {
+	case s.known:
+		_, _ = w.Write([]byte(`{}`))
+	case s.expired:
 		w.WriteHeader(http.StatusBadRequest)
 		_, _ = w.Write([]byte(`{"__type":"com.amazonaws.swf.service.v2.model#TaskTimedOut","message":"Task Timed Out"}`))
-		return
+	default:
+		w.WriteHeader(http.StatusBadRequest)
+		_, _ = w.Write([]byte(`{"__type":"com.amazonaws.swf.service.v2.model#InvalidToken","message":"Invalid Token"}`))
 	}
-	_, _ = w.Write([]byte(`{}`))
 }
 
 // TestTrainOnlyMode runs the trainer's run() as the Train task starts the
 // container: the Refs of Preprocess in ORRERY_STAGE_REFS, the task token in
-// ORRERY_TASK_TOKEN. The train refs land where Evaluate finds them, and a
-// refused heartbeat does not stop training.
+// ORRERY_TASK_TOKEN. The train refs land where Evaluate finds them; a task
+// that timed out stops the run (exit 1), another heartbeat failure does not.
 func TestTrainOnlyMode(t *testing.T) {
 	if testing.Short() {
 		t.Skip("trains on HTRU2")
 	}
-	sfn := &stepFunctions{known: "token-1"}
+	sfn := &stepFunctions{known: "token-1", expired: "token-expired"}
 	srv := httptest.NewServer(sfn)
 	t.Cleanup(srv.Close)
 	t.Setenv("AWS_ENDPOINT_URL", srv.URL)
@@ -72,7 +77,8 @@ func TestTrainOnlyMode(t *testing.T) {
 		wantHeartbeat          bool
 	}{
 		{name: "heartbeats acknowledged", token: "token-1", wantCode: batchjob.ExitOK, wantHeartbeat: true},
-		{name: "heartbeat refused", token: "token-expired", wantCode: batchjob.ExitOK, wantHeartbeat: true},
+		{name: "heartbeat refused", token: "token-garbled", wantCode: batchjob.ExitOK, wantHeartbeat: true},
+		{name: "task timed out", token: "token-expired", wantCode: batchjob.ExitApplication, wantHeartbeat: true},
 		{name: "no task token", wantCode: batchjob.ExitOK},
 		{name: "stage refs not JSON", stageRefs: "job_id=trn-1", wantCode: batchjob.ExitUsage},
 	} {

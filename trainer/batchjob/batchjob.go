@@ -226,7 +226,7 @@ type Result struct {
 // interrupted or failed on something transient, not on its input.
 func Retryable(err error) bool {
 	switch {
-	case err == nil:
+	case err == nil, errors.Is(err, ErrTaskGone):
 		return false
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return true

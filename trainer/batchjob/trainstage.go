@@ -2,12 +2,19 @@ package batchjob
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/orrery-ml/orrery/shared/ml/training"
 	"github.com/orrery-ml/orrery/shared/tracking"
 )
+
+// ErrTaskGone is what a Heartbeat returns (wrapped) when the Train task no
+// longer waits for this run — Step Functions says the task timed out or does
+// not exist: the execution has moved on (to MarkFailed), so training stops
+// and is not retried.
+var ErrTaskGone = errors.New("batchjob: the state machine's task is gone")
 
 // DefaultHeartbeatEvery is how often train-only mode sends a heartbeat: well
 // inside the Train task's HeartbeatSeconds (15 minutes by default).
@@ -23,7 +30,8 @@ const DefaultHeartbeatEvery = time.Minute
 // Checkpoints go to the artifact store after every epoch, under the
 // backend's key, and a later attempt resumes from them. While the stage
 // runs, heartbeats go to the Train task when spec has a task token and the
-// runner a Heartbeat. The job record is not marked FAILED here on an error:
+// runner a Heartbeat; a heartbeat answered with ErrTaskGone stops training
+// with that error (exit 1). The job record is not marked FAILED here on an error:
 // the state machine's MarkFailed does that once the task has failed;
 // ExitCode(err) still tells Batch whether to retry.
 func (r *Runner) RunTrainStage(ctx context.Context, spec Spec) (training.Refs, error) {
@@ -41,22 +49,28 @@ func (r *Runner) RunTrainStage(ctx context.Context, spec Spec) (training.Refs, e
 	} else {
 		p.ReadTable = readLocal
 	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
 	if spec.TaskToken != "" && r.Heartbeat != nil {
-		stop := r.heartbeats(ctx, refs.JobID, spec.TaskToken)
+		stop := r.heartbeats(ctx, cancel, refs.JobID, spec.TaskToken)
 		defer stop()
 	}
 	out, err := p.TrainModel(ctx, refs)
 	if err != nil {
+		if cause := context.Cause(ctx); errors.Is(cause, ErrTaskGone) {
+			err = fmt.Errorf("%w (%w)", cause, err)
+		}
 		return refs, fmt.Errorf("train stage of job %s (attempt %d, %s backend): %w", refs.JobID, spec.Attempt, r.Backend, err)
 	}
 	return out, nil
 }
 
 // heartbeats sends a heartbeat now (before training starts) and then every
-// HeartbeatEvery until the returned stop is called. A failed heartbeat is logged to the Recorder and
-// does not stop training: Step Functions times the task out on its own, and
-// the checkpoint keeps the work for a later run.
-func (r *Runner) heartbeats(ctx context.Context, jobID, token string) (stop func()) {
+// HeartbeatEvery until the returned stop is called. A heartbeat failing with
+// ErrTaskGone cancels training through gone; any other failure is logged to
+// the Recorder and training goes on (Step Functions times the task out on
+// its own, and the checkpoint keeps the work for a later run).
+func (r *Runner) heartbeats(ctx context.Context, gone context.CancelCauseFunc, jobID, token string) (stop func()) {
 	every := r.HeartbeatEvery
 	if every <= 0 {
 		every = DefaultHeartbeatEvery
@@ -64,7 +78,12 @@ func (r *Runner) heartbeats(ctx context.Context, jobID, token string) (stop func
 	ctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	beat := func() {
-		if err := r.Heartbeat(ctx, token); err != nil && ctx.Err() == nil && r.Recorder != nil {
+		err := r.Heartbeat(ctx, token)
+		switch {
+		case err == nil || ctx.Err() != nil:
+		case errors.Is(err, ErrTaskGone):
+			gone(fmt.Errorf("task heartbeat: %w", err))
+		case r.Recorder != nil:
 			_ = r.Recorder.Record(ctx, tracking.Event{JobID: jobID, Kind: tracking.Log, Stage: training.StageTrain,
 				Message: "task heartbeat failed: " + err.Error(), Time: time.Now().UTC()})
 		}

@@ -254,3 +254,9 @@ func TestRunTrainStageRefusesBadRefs(t *testing.T) {
 		})
 	}
 }
+
+func TestTaskGoneIsNotRetried(t *testing.T) {
+	err := fmt.Errorf("train stage of job j: %w (%w)", ErrTaskGone, context.Canceled)
+	assert.False(t, Retryable(err), "the execution has moved on: a retry would train for nobody")
+	assert.Equal(t, ExitApplication, ExitCode(err))
+}
