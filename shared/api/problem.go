@@ -19,8 +19,9 @@ const ProblemContentType = "application/problem+json"
 // Sentinel errors of the API layer; the HTTP status each maps to is in
 // statusOf.
 var (
-	// ErrNotImplemented: the route's service has not been plugged in yet.
-	ErrNotImplemented = errors.New("api: not implemented")
+	// ErrNotImplemented: this runtime serves no backend for the route (HTTP
+	// 501), e.g. deployments before their issue lands.
+	ErrNotImplemented = errors.New("api: route not served by this runtime")
 	// ErrUnavailable: a backend the request needs failed; retrying may help.
 	ErrUnavailable = errors.New("api: service unavailable")
 )
