@@ -7,10 +7,7 @@ package torch
 
 import (
 	"bytes"
-	"crypto/sha256"
-	"encoding/binary"
 	"encoding/gob"
-	"encoding/hex"
 	"fmt"
 	"math"
 
@@ -44,7 +41,7 @@ func newPlan(in training.TrainInput) (*plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := checkExamples(in); err != nil {
+	if err := in.Check(); err != nil {
 		return nil, err
 	}
 	lossName := cfg.LossFunction
@@ -88,106 +85,8 @@ func newPlan(in training.TrainInput) (*plan, error) {
 		return nil, fmt.Errorf("%w: %w", training.ErrInvalidConfig, err)
 	}
 	p := &plan{cfg: cfg, loss: loss, spec: spec, opt: opt, l2: l2, initialNet: net, classWeight: in.ClassWeights}
-	p.cfgHash, p.dataHash = hashes(cfg, in)
+	p.cfgHash, p.dataHash = training.Fingerprint(cfg, in, Backend)
 	return p, nil
-}
-
-// checkExamples reports the first problem with the input data.
-func checkExamples(in training.TrainInput) error {
-	if in.Classes < 2 {
-		return fmt.Errorf("%w: %d classes, need at least 2", training.ErrInvalidExamples, in.Classes)
-	}
-	for _, s := range []struct {
-		name string
-		e    training.Examples
-	}{{"train", in.Train}, {"validation", in.Validation}} {
-		e := s.e
-		if e.Rows < 1 {
-			return fmt.Errorf("%w: %s split has no rows", training.ErrInvalidExamples, s.name)
-		}
-		if e.Features < 1 || e.Features != in.Train.Features {
-			return fmt.Errorf("%w: %s split has %d features, train has %d", training.ErrInvalidExamples, s.name, e.Features, in.Train.Features)
-		}
-		if len(e.X) != e.Rows*e.Features || len(e.Y) != e.Rows {
-			return fmt.Errorf("%w: %s split has %d values and %d labels for %d rows of %d features",
-				training.ErrInvalidExamples, s.name, len(e.X), len(e.Y), e.Rows, e.Features)
-		}
-		for i, v := range e.X {
-			if math.IsNaN(v) || math.IsInf(v, 0) {
-				return fmt.Errorf("%w: %s split row %d feature %d is %v (preprocess first)", training.ErrInvalidExamples, s.name, i/e.Features, i%e.Features, v)
-			}
-		}
-		for i, y := range e.Y {
-			if y < 0 || y >= in.Classes {
-				return fmt.Errorf("%w: %s split row %d has label %d, outside [0, %d)", training.ErrInvalidExamples, s.name, i, y, in.Classes)
-			}
-		}
-	}
-	present := make([]bool, in.Classes)
-	distinct := 0
-	for _, y := range in.Validation.Y {
-		if !present[y] {
-			present[y] = true
-			distinct++
-		}
-	}
-	if distinct < 2 || (in.Classes == 2 && !present[1]) {
-		return fmt.Errorf("%w: validation split has %d distinct classes, need at least 2 (with the positive class) to rank", training.ErrInvalidExamples, distinct)
-	}
-	return nil
-}
-
-// hashes fingerprints what a checkpoint must agree with: the configuration
-// (with the class count and weights) and the data.
-func hashes(cfg training.TrainingConfig, in training.TrainInput) (cfgHash, dataHash string) {
-	h := sha256.New()
-	h.Write(cfg.JSON())
-	fmt.Fprintf(h, "classes=%d weights=%v backend=%s", in.Classes, in.ClassWeights, Backend)
-	cfgHash = hex.EncodeToString(h.Sum(nil))
-
-	h.Reset()
-	var buf []byte
-	for _, e := range []training.Examples{in.Train, in.Validation} {
-		buf = binary.LittleEndian.AppendUint64(buf[:0], uint64(e.Rows))
-		buf = binary.LittleEndian.AppendUint64(buf, uint64(e.Features))
-		for _, v := range e.X {
-			buf = binary.LittleEndian.AppendUint64(buf, math.Float64bits(v))
-			if len(buf) >= 1<<15 {
-				h.Write(buf)
-				buf = buf[:0]
-			}
-		}
-		for _, y := range e.Y {
-			buf = binary.LittleEndian.AppendUint32(buf, uint32(y))
-		}
-		h.Write(buf)
-	}
-	return cfgHash, hex.EncodeToString(h.Sum(nil))
-}
-
-// Rate returns the learning rate of epoch (1-based) under cfg's schedule, the
-// rule training.ModelTrainer applies: a linear warmup from lr/10 over
-// WarmupEpochs, then constant; step (×Gamma every StepSize epochs);
-// exponential (×Gamma every epoch); or cosine annealing from lr to MinLR over
-// the remaining epochs (Loshchilov & Hutter 2017, "SGDR", as torch's
-// CosineAnnealingLR with T_max = Epochs - WarmupEpochs, stepped per epoch).
-func Rate(cfg training.TrainingConfig, epoch int) float64 {
-	base, s := cfg.LearningRate, cfg.Schedule
-	e := epoch - 1
-	if e < s.WarmupEpochs {
-		return base * (0.1 + 0.9*float64(e)/float64(s.WarmupEpochs))
-	}
-	t := e - s.WarmupEpochs
-	switch s.Kind {
-	case "step":
-		return base * math.Pow(s.Gamma, float64(t/s.StepSize))
-	case "exponential":
-		return base * math.Pow(s.Gamma, float64(t))
-	case "cosine":
-		span := max(1, cfg.Epochs-s.WarmupEpochs)
-		return s.MinLR + (base-s.MinLR)*(1+math.Cos(math.Pi*float64(t)/float64(span)))/2
-	}
-	return base
 }
 
 // progress is the loop's state between mini-batches: what a checkpoint holds

@@ -33,7 +33,7 @@ func TestRateMatchesModelTrainer(t *testing.T) {
 			cfg, err = cfg.Normalize()
 			require.NoError(t, err)
 			for _, st := range res.History {
-				assert.InDelta(t, st.LearningRate, Rate(cfg, st.Epoch), 1e-15, "epoch %d", st.Epoch)
+				assert.InDelta(t, st.LearningRate, training.LearningRate(cfg, st.Epoch), 1e-15, "epoch %d", st.Epoch)
 			}
 		})
 	}

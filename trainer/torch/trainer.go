@@ -161,7 +161,7 @@ func (r *run) loop(ctx context.Context) (*training.TrainResult, error) {
 	for !r.pr.Done && r.pr.Epoch < cfg.Epochs {
 		epoch := r.pr.Epoch + 1
 		epochStart := time.Now()
-		lr := Rate(cfg, epoch)
+		lr := training.LearningRate(cfg, epoch)
 		rng := rand.New(rand.NewPCG(uint64(cfg.Seed), uint64(epoch)))
 		for i := range perm {
 			perm[i] = i

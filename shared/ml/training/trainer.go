@@ -271,7 +271,7 @@ func newTrainRun(in TrainInput, ckpt Checkpointer) (*trainRun, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := checkExamples(in); err != nil {
+	if err := in.Check(); err != nil {
 		return nil, err
 	}
 	if ckpt != nil && in.JobID == "" {
@@ -318,12 +318,15 @@ func newTrainRun(in TrainInput, ckpt Checkpointer) (*trainRun, error) {
 	}
 	r := &trainRun{in: in, cfg: cfg, loss: loss, l2: l2, ckpt: ckpt, net: net, opt: opt,
 		bestParams: make([]float64, net.NumParams())}
-	r.cfgHash, r.dataHash = r.hashes()
+	r.cfgHash, r.dataHash = Fingerprint(r.cfg, r.in, "")
 	return r, nil
 }
 
-// checkExamples reports the first problem with the input data.
-func checkExamples(in TrainInput) error {
+// Check reports the first problem with the input data: too few classes, an
+// empty split, mismatched sizes, a non-finite value, a label out of range, or
+// a validation split that cannot rank (one class, or no positive). Every
+// training backend applies it.
+func (in TrainInput) Check() error {
 	if in.Classes < 2 {
 		return fmt.Errorf("%w: %d classes, need at least 2", ErrInvalidExamples, in.Classes)
 	}
@@ -367,17 +370,22 @@ func checkExamples(in TrainInput) error {
 	return nil
 }
 
-// hashes fingerprints what a checkpoint must agree with: the configuration
-// (with the class count and weights) and the data.
-func (r *trainRun) hashes() (cfgHash, dataHash string) {
+// Fingerprint hashes what a checkpoint must agree with: the configuration
+// (with the class count, the class weights and, when not empty, the backend's
+// name) and the training and validation data. Every training backend keys its
+// checkpoints with it, so a checkpoint from other settings is refused.
+func Fingerprint(cfg TrainingConfig, in TrainInput, backend string) (cfgHash, dataHash string) {
 	h := sha256.New()
-	h.Write(r.cfg.JSON())
-	fmt.Fprintf(h, "classes=%d weights=%v", r.in.Classes, r.in.ClassWeights)
+	h.Write(cfg.JSON())
+	fmt.Fprintf(h, "classes=%d weights=%v", in.Classes, in.ClassWeights)
+	if backend != "" {
+		fmt.Fprintf(h, " backend=%s", backend)
+	}
 	cfgHash = hex.EncodeToString(h.Sum(nil))
 
 	h.Reset()
 	var buf []byte
-	for _, e := range []Examples{r.in.Train, r.in.Validation} {
+	for _, e := range []Examples{in.Train, in.Validation} {
 		buf = binary.LittleEndian.AppendUint64(buf[:0], uint64(e.Rows))
 		buf = binary.LittleEndian.AppendUint64(buf, uint64(e.Features))
 		h.Write(buf)
@@ -435,7 +443,7 @@ func (r *trainRun) train(ctx context.Context) (*TrainResult, error) {
 	for !r.done && r.epoch < cfg.Epochs {
 		epoch := r.epoch + 1
 		epochStart := time.Now()
-		lr := scheduledRate(cfg, epoch)
+		lr := LearningRate(cfg, epoch)
 		rng := rand.New(rand.NewPCG(uint64(cfg.Seed), uint64(epoch)))
 		for i := range perm {
 			perm[i] = i
@@ -536,12 +544,14 @@ func (r *trainRun) observe(s EpochStats) {
 	}
 }
 
-// scheduledRate returns the learning rate of epoch (1-based): a linear
+// LearningRate returns the learning rate of epoch (1-based), the schedule
+// every training backend follows: a linear
 // warmup from lr/10 over WarmupEpochs, then constant; step (×Gamma every
 // StepSize epochs); exponential (×Gamma every epoch); or cosine annealing
 // from lr to MinLR over the remaining epochs (torch's CosineAnnealingLR with
-// T_max = Epochs - WarmupEpochs, stepped per epoch).
-func scheduledRate(cfg TrainingConfig, epoch int) float64 {
+// T_max = Epochs - WarmupEpochs, stepped per epoch; Loshchilov & Hutter 2017,
+// "SGDR").
+func LearningRate(cfg TrainingConfig, epoch int) float64 {
 	base, s := cfg.LearningRate, cfg.Schedule
 	e := epoch - 1
 	if e < s.WarmupEpochs {

@@ -312,7 +312,7 @@ func TestScheduledRate(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			require.InDelta(t, c.want, scheduledRate(c.cfg, c.epoch), 1e-15)
+			require.InDelta(t, c.want, LearningRate(c.cfg, c.epoch), 1e-15)
 		})
 	}
 }
