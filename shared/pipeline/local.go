@@ -44,37 +44,54 @@ func TrainingHandlers(r Resources, stages StageRunner) map[string]Handler {
 	return map[string]Handler{
 		r.StagesFunction: HandlerFunc(run),
 		BatchSubmitJobSync: func(ctx context.Context, raw json.RawMessage) (json.RawMessage, error) {
-			var job struct {
-				JobName, JobQueue, JobDefinition string
-				ContainerOverrides               struct {
-					Environment []struct{ Name, Value string }
-				}
-				RetryStrategy json.RawMessage
-			}
-			if err := json.Unmarshal(raw, &job); err != nil {
-				return nil, Errorf(ErrorTaskFailed, "batch submitJob: decode parameters: %v", err)
-			}
 			var refs training.Refs
-			found := false
-			for _, e := range job.ContainerOverrides.Environment {
-				if e.Name == EnvStageRefs {
-					if err := json.Unmarshal([]byte(e.Value), &refs); err != nil {
-						return nil, Errorf(ErrorTaskFailed, "batch submitJob %s: %s is not JSON: %v", job.JobName, EnvStageRefs, err)
-					}
-					found = true
-				}
-			}
-			if !found {
-				return nil, Errorf(ErrorTaskFailed, "batch submitJob %s: no %s in ContainerOverrides.Environment", job.JobName, EnvStageRefs)
+			job, err := decodeBatchEnv(raw, EnvStageRefs, &refs)
+			if err != nil {
+				return nil, err
 			}
 			if _, err := run(ctx, training.StageRequest{Stage: training.StageTrain, Refs: refs}); err != nil {
 				return nil, err
 			}
-			id, _ := intrinsicUUID(nil)
-			return json.Marshal(map[string]any{
-				"JobId": id, "JobName": job.JobName, "JobQueue": job.JobQueue, "JobDefinition": job.JobDefinition,
-				"Status": "SUCCEEDED", "StatusReason": fmt.Sprintf("trained in-process (job %s)", refs.JobID),
-			})
+			return job.succeeded(fmt.Sprintf("trained in-process (job %s)", refs.JobID))
 		},
 	}
+}
+
+// batchJob is what the local executor's batch:submitJob.sync handlers read
+// of the task's parameters.
+type batchJob struct {
+	JobName, JobQueue, JobDefinition string
+	ContainerOverrides               struct {
+		Environment []struct{ Name, Value string }
+	}
+}
+
+// decodeBatchEnv decodes the parameters of a batch:submitJob.sync task and
+// the JSON value of its container environment variable name into v. A
+// missing or malformed value is a States.TaskFailed error naming the job and
+// the variable.
+func decodeBatchEnv(raw json.RawMessage, name string, v any) (batchJob, error) {
+	var job batchJob
+	if err := json.Unmarshal(raw, &job); err != nil {
+		return job, Errorf(ErrorTaskFailed, "batch submitJob: decode parameters: %v", err)
+	}
+	for _, e := range job.ContainerOverrides.Environment {
+		if e.Name == name {
+			if err := json.Unmarshal([]byte(e.Value), v); err != nil {
+				return job, Errorf(ErrorTaskFailed, "batch submitJob %s: %s is not JSON: %v", job.JobName, name, err)
+			}
+			return job, nil
+		}
+	}
+	return job, Errorf(ErrorTaskFailed, "batch submitJob %s: no %s in ContainerOverrides.Environment", job.JobName, name)
+}
+
+// succeeded is the DescribeJobs-shaped answer of a job the local executor
+// ran in-process, as Step Functions returns it from submitJob.sync.
+func (j batchJob) succeeded(reason string) (json.RawMessage, error) {
+	id, _ := intrinsicUUID(nil)
+	return json.Marshal(map[string]any{
+		"JobId": id, "JobName": j.JobName, "JobQueue": j.JobQueue, "JobDefinition": j.JobDefinition,
+		"Status": "SUCCEEDED", "StatusReason": reason,
+	})
 }

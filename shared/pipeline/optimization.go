@@ -252,38 +252,16 @@ func OptimizationHandlers(r OptimizationResources, steps optimization.StepRunner
 			return out, nil
 		}),
 		BatchSubmitJobSync: func(ctx context.Context, raw json.RawMessage) (json.RawMessage, error) {
-			var job struct {
-				JobName, JobQueue, JobDefinition string
-				ContainerOverrides               struct {
-					Environment []struct{ Name, Value string }
-				}
-				RetryStrategy json.RawMessage
-			}
-			if err := json.Unmarshal(raw, &job); err != nil {
-				return nil, Errorf(ErrorTaskFailed, "batch submitJob: decode parameters: %v", err)
-			}
 			var in optimization.TrialInput
-			found := false
-			for _, e := range job.ContainerOverrides.Environment {
-				if e.Name == EnvTrialInput {
-					if err := json.Unmarshal([]byte(e.Value), &in); err != nil {
-						return nil, Errorf(ErrorTaskFailed, "batch submitJob %s: %s is not JSON: %v", job.JobName, EnvTrialInput, err)
-					}
-					found = true
-				}
-			}
-			if !found {
-				return nil, Errorf(ErrorTaskFailed, "batch submitJob %s: no %s in ContainerOverrides.Environment", job.JobName, EnvTrialInput)
+			job, err := decodeBatchEnv(raw, EnvTrialInput, &in)
+			if err != nil {
+				return nil, err
 			}
 			out, err := steps.Trial(ctx, in)
 			if err != nil {
 				return nil, named(ctx, err)
 			}
-			id, _ := intrinsicUUID(nil)
-			return json.Marshal(map[string]any{
-				"JobId": id, "JobName": job.JobName, "JobQueue": job.JobQueue, "JobDefinition": job.JobDefinition,
-				"Status": "SUCCEEDED", "StatusReason": fmt.Sprintf("trial %d of study %s ended %s in-process", out.Number, out.StudyID, out.State),
-			})
+			return job.succeeded(fmt.Sprintf("trial %d of study %s ended %s in-process", out.Number, out.StudyID, out.State))
 		},
 	}
 }
