@@ -240,6 +240,38 @@ func conditionFailed(err error) bool {
 	return errors.As(err, &ccf)
 }
 
+// putNew writes item only if no item has its key: store.ErrConflict (with
+// "id exists") when one does.
+func (s *Store) putNew(ctx context.Context, table string, it map[string]types.AttributeValue) error {
+	_, err := s.client.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName:                aws.String(table),
+		Item:                     it,
+		ConditionExpression:      aws.String("attribute_not_exists(#pk)"),
+		ExpressionAttributeNames: map[string]string{"#pk": attrPK},
+	})
+	if conditionFailed(err) {
+		return fmt.Errorf("id exists: %w", store.ErrConflict)
+	}
+	return err
+}
+
+// getItem reads the item with key (pk, sk) by a strongly consistent read:
+// store.ErrNotFound when there is none.
+func (s *Store) getItem(ctx context.Context, table, pk, sk string) (map[string]types.AttributeValue, error) {
+	out, err := s.client.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName:      aws.String(table),
+		Key:            key(pk, sk),
+		ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return nil, err
+	}
+	if len(out.Item) == 0 {
+		return nil, store.ErrNotFound
+	}
+	return out.Item, nil
+}
+
 // scanAll reads every item of table whose sk equals sk, following pages.
 func (s *Store) scanAll(ctx context.Context, table, sk string) ([]map[string]types.AttributeValue, error) {
 	var items []map[string]types.AttributeValue

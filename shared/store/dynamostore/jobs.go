@@ -111,16 +111,7 @@ func (s *Store) CreateJob(ctx context.Context, j store.Job) error {
 	if j.UpdatedAt.IsZero() {
 		j.UpdatedAt = j.CreatedAt
 	}
-	_, err = s.client.PutItem(ctx, &dynamodb.PutItemInput{
-		TableName:                aws.String(tbl),
-		Item:                     jobItem(j),
-		ConditionExpression:      aws.String("attribute_not_exists(#pk)"),
-		ExpressionAttributeNames: map[string]string{"#pk": attrPK},
-	})
-	if conditionFailed(err) {
-		return fmt.Errorf("create job %s: id exists: %w", j.ID, store.ErrConflict)
-	}
-	if err != nil {
+	if err := s.putNew(ctx, tbl, jobItem(j)); err != nil {
 		return fmt.Errorf("create job %s: %w", j.ID, err)
 	}
 	return nil
@@ -136,18 +127,11 @@ func (s *Store) GetJob(ctx context.Context, id string) (store.Job, error) {
 	if id == "" {
 		return store.Job{}, fmt.Errorf("get job: empty id: %w", store.ErrNotFound)
 	}
-	out, err := s.client.GetItem(ctx, &dynamodb.GetItemInput{
-		TableName:      aws.String(tbl),
-		Key:            key(jobPrefix+id, jobSK),
-		ConsistentRead: aws.Bool(true),
-	})
+	it, err := s.getItem(ctx, tbl, jobPrefix+id, jobSK)
 	if err != nil {
 		return store.Job{}, fmt.Errorf("get job %s: %w", id, err)
 	}
-	if len(out.Item) == 0 {
-		return store.Job{}, fmt.Errorf("get job %s: %w", id, store.ErrNotFound)
-	}
-	j, err := parseJob(out.Item)
+	j, err := parseJob(it)
 	if err != nil {
 		return store.Job{}, fmt.Errorf("get job %s: %w", id, err)
 	}

@@ -7,8 +7,6 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/orrery-ml/orrery/shared/store"
@@ -72,16 +70,7 @@ func (s *Store) RegisterModel(ctx context.Context, m store.Model) error {
 	if m.CreatedAt.IsZero() {
 		m.CreatedAt = s.now()
 	}
-	_, err = s.client.PutItem(ctx, &dynamodb.PutItemInput{
-		TableName:                aws.String(tbl),
-		Item:                     modelItem(m),
-		ConditionExpression:      aws.String("attribute_not_exists(#pk)"),
-		ExpressionAttributeNames: map[string]string{"#pk": attrPK},
-	})
-	if conditionFailed(err) {
-		return fmt.Errorf("register model %s: id exists: %w", m.ID, store.ErrConflict)
-	}
-	if err != nil {
+	if err := s.putNew(ctx, tbl, modelItem(m)); err != nil {
 		return fmt.Errorf("register model %s: %w", m.ID, err)
 	}
 	return nil
@@ -96,18 +85,11 @@ func (s *Store) GetModel(ctx context.Context, id string) (store.Model, error) {
 	if id == "" {
 		return store.Model{}, fmt.Errorf("get model: empty id: %w", store.ErrNotFound)
 	}
-	out, err := s.client.GetItem(ctx, &dynamodb.GetItemInput{
-		TableName:      aws.String(tbl),
-		Key:            key(modelPrefix+id, modelSK),
-		ConsistentRead: aws.Bool(true),
-	})
+	it, err := s.getItem(ctx, tbl, modelPrefix+id, modelSK)
 	if err != nil {
 		return store.Model{}, fmt.Errorf("get model %s: %w", id, err)
 	}
-	if len(out.Item) == 0 {
-		return store.Model{}, fmt.Errorf("get model %s: %w", id, store.ErrNotFound)
-	}
-	m, err := parseModel(out.Item)
+	m, err := parseModel(it)
 	if err != nil {
 		return store.Model{}, fmt.Errorf("get model %s: %w", id, err)
 	}

@@ -59,18 +59,11 @@ func (s *Store) GetRetrainingPolicy(ctx context.Context, prefix string) (store.R
 	if prefix == "" {
 		return store.RetrainingPolicy{}, fmt.Errorf("get retraining policy: empty prefix: %w", store.ErrNotFound)
 	}
-	out, err := s.client.GetItem(ctx, &dynamodb.GetItemInput{
-		TableName:      aws.String(tbl),
-		Key:            key(policyPrefix+prefix, policySK),
-		ConsistentRead: aws.Bool(true),
-	})
+	got, err := s.getItem(ctx, tbl, policyPrefix+prefix, policySK)
 	if err != nil {
 		return store.RetrainingPolicy{}, fmt.Errorf("get retraining policy %s: %w", prefix, err)
 	}
-	if len(out.Item) == 0 {
-		return store.RetrainingPolicy{}, fmt.Errorf("get retraining policy %s: %w", prefix, store.ErrNotFound)
-	}
-	it := item{m: out.Item}
+	it := item{m: got}
 	p := store.RetrainingPolicy{
 		Prefix:    it.str("prefix"),
 		ModelName: it.str("model_name"),

@@ -149,16 +149,7 @@ func (s *Store) CreateStudy(ctx context.Context, st store.Study) error {
 		st.UpdatedAt = st.CreatedAt
 	}
 	st.Version = 1
-	_, err = s.client.PutItem(ctx, &dynamodb.PutItemInput{
-		TableName:                aws.String(tbl),
-		Item:                     studyItem(st),
-		ConditionExpression:      aws.String("attribute_not_exists(#pk)"),
-		ExpressionAttributeNames: map[string]string{"#pk": attrPK},
-	})
-	if conditionFailed(err) {
-		return fmt.Errorf("create study %s: id exists: %w", st.ID, store.ErrConflict)
-	}
-	if err != nil {
+	if err := s.putNew(ctx, tbl, studyItem(st)); err != nil {
 		return fmt.Errorf("create study %s: %w", st.ID, err)
 	}
 	return nil
@@ -171,16 +162,11 @@ func (s *Store) GetStudy(ctx context.Context, id string) (store.Study, error) {
 	if err != nil {
 		return store.Study{}, fmt.Errorf("get study %s: %w", id, err)
 	}
-	out, err := s.client.GetItem(ctx, &dynamodb.GetItemInput{
-		TableName: aws.String(tbl), Key: key(studyPrefix+id, studySK), ConsistentRead: aws.Bool(true),
-	})
+	it, err := s.getItem(ctx, tbl, studyPrefix+id, studySK)
 	if err != nil {
 		return store.Study{}, fmt.Errorf("get study %s: %w", id, err)
 	}
-	if out.Item == nil {
-		return store.Study{}, fmt.Errorf("get study %s: %w", id, store.ErrNotFound)
-	}
-	st, err := parseStudy(out.Item)
+	st, err := parseStudy(it)
 	if err != nil {
 		return store.Study{}, fmt.Errorf("get study %s: %w", id, err)
 	}
