@@ -26,19 +26,6 @@ const reserveAttempts = 4
 
 var _ store.IdempotencyStore = (*Store)(nil)
 
-// checkIdempotencyKey checks what every idempotency call needs.
-func checkIdempotencyKey(key, requestHash string) error {
-	switch {
-	case key == "":
-		return fmt.Errorf("empty key: %w", store.ErrInvalid)
-	case len(key) > store.MaxIdempotencyKeyBytes:
-		return fmt.Errorf("key of %d bytes is longer than %d: %w", len(key), store.MaxIdempotencyKeyBytes, store.ErrInvalid)
-	case requestHash == "":
-		return fmt.Errorf("key %q: empty request hash: %w", key, store.ErrInvalid)
-	}
-	return nil
-}
-
 // ttlSeconds is the value of the table's TTL attribute for an expiry: Unix
 // seconds, rounded up, so DynamoDB never deletes a record early. (TTL
 // deletion is lazy, so expiry itself is decided by expires_ns.)
@@ -61,7 +48,7 @@ func (s *Store) ReserveIdempotencyKey(ctx context.Context, rec store.Idempotency
 	if err != nil {
 		return store.IdempotencyRecord{}, false, fmt.Errorf("reserve idempotency key %q: %w", rec.Key, err)
 	}
-	if err := checkIdempotencyKey(rec.Key, rec.RequestHash); err != nil {
+	if err := store.CheckIdempotencyKey(rec.Key, rec.RequestHash); err != nil {
 		return store.IdempotencyRecord{}, false, fmt.Errorf("reserve idempotency key: %w", err)
 	}
 	if rec.CreatedAt.IsZero() {
@@ -152,7 +139,7 @@ func (s *Store) CompleteIdempotencyKey(ctx context.Context, k, requestHash strin
 	if err != nil {
 		return fmt.Errorf("complete idempotency key %q: %w", k, err)
 	}
-	if err := checkIdempotencyKey(k, requestHash); err != nil {
+	if err := store.CheckIdempotencyKey(k, requestHash); err != nil {
 		return fmt.Errorf("complete idempotency key: %w", err)
 	}
 	if resp.StatusCode < 100 || resp.StatusCode > 599 {
@@ -216,7 +203,7 @@ func (s *Store) ReleaseIdempotencyKey(ctx context.Context, k, requestHash string
 	if err != nil {
 		return fmt.Errorf("release idempotency key %q: %w", k, err)
 	}
-	if err := checkIdempotencyKey(k, requestHash); err != nil {
+	if err := store.CheckIdempotencyKey(k, requestHash); err != nil {
 		return fmt.Errorf("release idempotency key: %w", err)
 	}
 	_, err = s.client.DeleteItem(ctx, &dynamodb.DeleteItemInput{

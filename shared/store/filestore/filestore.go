@@ -51,25 +51,13 @@ func New(root string) (*Store, error) {
 // Root returns the absolute path of the store's directory.
 func (s *Store) Root() string { return s.root }
 
-// validateKey returns store.ErrInvalid (wrapped) unless key is an artifact
-// key: non-empty, slash-separated, relative, clean (no empty, "." or ".."
-// elements, no trailing slash), without backslashes or NUL bytes, and with no
-// element starting with the store's temporary-file prefix.
+// validateKey accepts a store.CheckKey key none of whose elements starts
+// with the store's temporary-file prefix.
 func validateKey(key string) error {
-	switch {
-	case key == "":
-		return fmt.Errorf("artifact key is empty: %w", store.ErrInvalid)
-	case strings.ContainsAny(key, "\\\x00"):
-		return fmt.Errorf("artifact key %q holds a backslash or NUL: %w", key, store.ErrInvalid)
-	case strings.HasPrefix(key, "/"):
-		return fmt.Errorf("artifact key %q is absolute: %w", key, store.ErrInvalid)
-	case path.Clean(key) != key:
-		return fmt.Errorf("artifact key %q is not clean: %w", key, store.ErrInvalid)
+	if err := store.CheckKey(key); err != nil {
+		return err
 	}
 	for elem := range strings.SplitSeq(key, "/") {
-		if elem == "." || elem == ".." {
-			return fmt.Errorf("artifact key %q leaves its root: %w", key, store.ErrInvalid)
-		}
 		if strings.HasPrefix(elem, tempPrefix) {
 			return fmt.Errorf("artifact key %q uses the reserved prefix %s: %w", key, tempPrefix, store.ErrInvalid)
 		}
@@ -77,17 +65,7 @@ func validateKey(key string) error {
 	return nil
 }
 
-// validatePrefix accepts "" (everything) and any valid key, with or without
-// one trailing slash.
-func validatePrefix(prefix string) error {
-	if prefix == "" {
-		return nil
-	}
-	if err := validateKey(strings.TrimSuffix(prefix, "/")); err != nil {
-		return fmt.Errorf("prefix: %w", err)
-	}
-	return nil
-}
+func validatePrefix(prefix string) error { return store.CheckPrefix(prefix, validateKey) }
 
 // Path returns the absolute file path that holds key, for callers that need
 // a local path (the embedded runtime's model directory). The file need not

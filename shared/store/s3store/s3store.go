@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path"
 	"slices"
 	"strings"
 
@@ -70,42 +69,15 @@ func New(client API, bucket, root string) (*Store, error) {
 // Bucket returns the bucket's name.
 func (s *Store) Bucket() string { return s.bucket }
 
-// validateKey returns store.ErrInvalid (wrapped) unless key is an artifact
-// key: non-empty, slash-separated, relative, clean (no empty, "." or ".."
-// elements, no trailing slash), without backslashes or NUL bytes — the same
-// rules as filestore, so a key valid in one runtime is valid in the other.
+// validateKey accepts a store.CheckKey key of at most S3's 1024 bytes.
 func validateKey(key string) error {
-	switch {
-	case key == "":
-		return fmt.Errorf("artifact key is empty: %w", store.ErrInvalid)
-	case strings.ContainsAny(key, "\\\x00"):
-		return fmt.Errorf("artifact key %q holds a backslash or NUL: %w", key, store.ErrInvalid)
-	case strings.HasPrefix(key, "/"):
-		return fmt.Errorf("artifact key %q is absolute: %w", key, store.ErrInvalid)
-	case path.Clean(key) != key:
-		return fmt.Errorf("artifact key %q is not clean: %w", key, store.ErrInvalid)
-	case len(key) > 1024:
+	if len(key) > 1024 {
 		return fmt.Errorf("artifact key of %d bytes is longer than S3's 1024: %w", len(key), store.ErrInvalid)
 	}
-	for elem := range strings.SplitSeq(key, "/") {
-		if elem == "." || elem == ".." {
-			return fmt.Errorf("artifact key %q leaves its root: %w", key, store.ErrInvalid)
-		}
-	}
-	return nil
+	return store.CheckKey(key)
 }
 
-// validatePrefix accepts "" (everything) and any valid key, with or without
-// one trailing slash.
-func validatePrefix(prefix string) error {
-	if prefix == "" {
-		return nil
-	}
-	if err := validateKey(strings.TrimSuffix(prefix, "/")); err != nil {
-		return fmt.Errorf("prefix: %w", err)
-	}
-	return nil
-}
+func validatePrefix(prefix string) error { return store.CheckPrefix(prefix, validateKey) }
 
 // URI returns s3://bucket/key for a valid key, "" otherwise.
 func (s *Store) URI(key string) string {

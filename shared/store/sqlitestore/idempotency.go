@@ -33,25 +33,12 @@ const idempotencyMigration = `CREATE TABLE idempotency_keys (
 // its owner), and the insert is then tried again.
 const reserveAttempts = 4
 
-// checkIdempotencyKey checks what every idempotency call needs.
-func checkIdempotencyKey(key, requestHash string) error {
-	switch {
-	case key == "":
-		return fmt.Errorf("empty key: %w", store.ErrInvalid)
-	case len(key) > store.MaxIdempotencyKeyBytes:
-		return fmt.Errorf("key of %d bytes is longer than %d: %w", len(key), store.MaxIdempotencyKeyBytes, store.ErrInvalid)
-	case requestHash == "":
-		return fmt.Errorf("key %q: empty request hash: %w", key, store.ErrInvalid)
-	}
-	return nil
-}
-
 // ReserveIdempotencyKey stores rec as in flight unless a live record holds
 // its key; see store.IdempotencyStore. The insert and the expiry check are
 // one UPSERT statement, so concurrent reservations of a free or expired key
 // let exactly one through.
 func (s *DB) ReserveIdempotencyKey(ctx context.Context, rec store.IdempotencyRecord) (store.IdempotencyRecord, bool, error) {
-	if err := checkIdempotencyKey(rec.Key, rec.RequestHash); err != nil {
+	if err := store.CheckIdempotencyKey(rec.Key, rec.RequestHash); err != nil {
 		return store.IdempotencyRecord{}, false, fmt.Errorf("reserve idempotency key: %w", err)
 	}
 	if rec.CreatedAt.IsZero() {
@@ -132,7 +119,7 @@ func (s *DB) getIdempotencyRecord(ctx context.Context, key string) (store.Idempo
 // CompleteIdempotencyKey stores the answer of an in-flight record; see
 // store.IdempotencyStore.
 func (s *DB) CompleteIdempotencyKey(ctx context.Context, key, requestHash string, resp store.IdempotentResponse, expiresAt time.Time) error {
-	if err := checkIdempotencyKey(key, requestHash); err != nil {
+	if err := store.CheckIdempotencyKey(key, requestHash); err != nil {
 		return fmt.Errorf("complete idempotency key: %w", err)
 	}
 	if resp.StatusCode < 100 || resp.StatusCode > 599 {
@@ -184,7 +171,7 @@ func (s *DB) CompleteIdempotencyKey(ctx context.Context, key, requestHash string
 // ReleaseIdempotencyKey deletes an in-flight record; see
 // store.IdempotencyStore.
 func (s *DB) ReleaseIdempotencyKey(ctx context.Context, key, requestHash string) error {
-	if err := checkIdempotencyKey(key, requestHash); err != nil {
+	if err := store.CheckIdempotencyKey(key, requestHash); err != nil {
 		return fmt.Errorf("release idempotency key: %w", err)
 	}
 	if _, err := s.db.ExecContext(ctx, `DELETE FROM idempotency_keys
