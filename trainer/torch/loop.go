@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"math"
 
-	"github.com/orrery-ml/orrery/shared/ml/evaluation"
 	"github.com/orrery-ml/orrery/shared/ml/nn"
 	"github.com/orrery-ml/orrery/shared/ml/training"
 )
@@ -139,48 +138,11 @@ func (p *progress) observe(cfg training.TrainingConfig, s training.EpochStats) b
 	return improved
 }
 
-// validationMetrics returns the loss (the training criterion with the class
-// weights), average precision and ROC AUC of logits (rows × outputs) against
-// y; for more than two classes the macro averages over one-vs-rest of the
-// softmax columns, skipping classes absent from y — the validation rule of
-// training.ModelTrainer.
+// validationMetrics scores logits as training.ModelTrainer does (see
+// training.ValidationScorer).
 func validationMetrics(loss nn.Loss, logits []float64, outputs int, y []int, classWeights []float64) (lossValue, aucPR, aucROC float64, err error) {
-	total, norm, err := loss.Sum(logits, outputs, y, classWeights)
-	if err != nil {
-		return 0, 0, 0, err
-	}
-	c := max(outputs, 2)
-	probs := make([]float64, len(y)*c)
-	nn.Probabilities(logits, outputs, probs)
-	score := make([]float64, len(y))
-	column := func(k int) {
-		for i := range score {
-			score[i] = probs[i*c+k]
-		}
-	}
-	if c == 2 {
-		column(1)
-		return total / norm, evaluation.AveragePrecision(y, score), evaluation.BinaryAUCROC(y, score), nil
-	}
-	onehot := make([]int, len(y))
-	var n float64
-	for k := range c {
-		column(k)
-		for i, label := range y {
-			onehot[i] = 0
-			if label == k {
-				onehot[i] = 1
-			}
-		}
-		pr, roc := evaluation.AveragePrecision(onehot, score), evaluation.BinaryAUCROC(onehot, score)
-		if math.IsNaN(pr) || math.IsNaN(roc) {
-			continue
-		}
-		aucPR += pr
-		aucROC += roc
-		n++
-	}
-	return total / norm, aucPR / n, aucROC / n, nil
+	var s training.ValidationScorer
+	return s.Score(loss, logits, outputs, y, classWeights)
 }
 
 // checkpointVersion is the version of the checkpoint encoding.

@@ -575,51 +575,63 @@ func LearningRate(cfg TrainingConfig, epoch int) float64 {
 type validator struct {
 	r      *trainRun
 	logits []float64
-	probs  []float64
-	score  []float64
-	onehot []int
+	scorer ValidationScorer
 }
 
 func newValidator(r *trainRun) *validator {
-	v := r.in.Validation
-	c := r.net.Spec.Classes()
-	return &validator{r: r, logits: make([]float64, v.Rows*r.net.Spec.Outputs), probs: make([]float64, v.Rows*c),
-		score: make([]float64, v.Rows), onehot: make([]int, v.Rows)}
+	return &validator{r: r, logits: make([]float64, r.in.Validation.Rows*r.net.Spec.Outputs)}
 }
 
-// evaluate returns the validation loss (the training criterion with the
-// class weights), average precision and ROC AUC — for more than two classes
-// the macro averages over one-vs-rest of the softmax columns, skipping
-// classes absent from the split.
+// evaluate scores the network on the validation split (see
+// ValidationScorer.Score).
 func (v *validator) evaluate() (loss, aucPR, aucROC float64, err error) {
 	r, val := v.r, v.r.in.Validation
-	spec := r.net.Spec
 	logits := r.net.Logits(val.X, val.Rows, v.logits)
-	total, norm, err := r.loss.Sum(logits, spec.Outputs, val.Y, r.in.ClassWeights)
+	return v.scorer.Score(r.loss, logits, r.net.Spec.Outputs, val.Y, r.in.ClassWeights)
+}
+
+// ValidationScorer computes the validation figures every training backend
+// reports and early-stops on, reusing its buffers from call to call. The zero
+// value is ready to use; it is not safe for concurrent use.
+type ValidationScorer struct {
+	probs, score []float64
+	onehot       []int
+}
+
+// Score returns the loss of logits (rows × outputs) against y — the training
+// criterion with the class weights — and their average precision and ROC
+// AUC; for more than two classes the macro averages over one-vs-rest of the
+// softmax columns, skipping classes absent from y.
+func (v *ValidationScorer) Score(loss nn.Loss, logits []float64, outputs int, y []int, classWeights []float64) (lossValue, aucPR, aucROC float64, err error) {
+	total, norm, err := loss.Sum(logits, outputs, y, classWeights)
 	if err != nil {
 		return 0, 0, 0, err
 	}
-	nn.Probabilities(logits, spec.Outputs, v.probs)
-	c := spec.Classes()
+	rows, c := len(y), max(outputs, 2)
+	if cap(v.probs) < rows*c {
+		v.probs, v.score, v.onehot = make([]float64, rows*c), make([]float64, rows), make([]int, rows)
+	}
+	probs, score, onehot := v.probs[:rows*c], v.score[:rows], v.onehot[:rows]
+	nn.Probabilities(logits, outputs, probs)
 	column := func(k int) {
-		for i := range v.score {
-			v.score[i] = v.probs[i*c+k]
+		for i := range score {
+			score[i] = probs[i*c+k]
 		}
 	}
 	if c == 2 {
 		column(1)
-		return total / norm, evaluation.AveragePrecision(val.Y, v.score), evaluation.BinaryAUCROC(val.Y, v.score), nil
+		return total / norm, evaluation.AveragePrecision(y, score), evaluation.BinaryAUCROC(y, score), nil
 	}
 	var n float64
 	for k := range c {
 		column(k)
-		for i, y := range val.Y {
-			v.onehot[i] = 0
-			if y == k {
-				v.onehot[i] = 1
+		for i, label := range y {
+			onehot[i] = 0
+			if label == k {
+				onehot[i] = 1
 			}
 		}
-		pr, roc := evaluation.AveragePrecision(v.onehot, v.score), evaluation.BinaryAUCROC(v.onehot, v.score)
+		pr, roc := evaluation.AveragePrecision(onehot, score), evaluation.BinaryAUCROC(onehot, score)
 		if math.IsNaN(pr) || math.IsNaN(roc) {
 			continue
 		}
