@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/orrery-ml/orrery/shared/api"
+	"github.com/orrery-ml/orrery/shared/finitejson"
 	"github.com/orrery-ml/orrery/shared/ml/optimization"
 	"github.com/orrery-ml/orrery/shared/ml/training"
 	"github.com/orrery-ml/orrery/shared/pipeline"
@@ -213,7 +214,7 @@ func (s *Studies) OptimizationResults(ctx context.Context, jobID string) (json.R
 	if res.ReportKey != "" {
 		out.Links["report"] = s.rt.Artifacts.URI(res.ReportKey)
 	}
-	b, err := optimization.MarshalNullingNaN(out)
+	b, err := finitejson.Marshal(out)
 	if err != nil {
 		return nil, fmt.Errorf("results of study %s: %w", jobID, err)
 	}

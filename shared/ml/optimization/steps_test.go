@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"math"
 	"testing"
 	"time"
 
@@ -185,20 +184,6 @@ func TestLayersChoice(t *testing.T) {
 		_, err := optimization.ParseLayers(bad)
 		require.ErrorIs(t, err, optimization.ErrInvalidSpace, bad)
 	}
-}
-
-func TestMarshalNullingNaN(t *testing.T) {
-	nan := math.NaN()
-	tr := optimization.Trial{Number: 2, Values: []float64{nan, 1}, Intermediate: []optimization.Intermediate{{Step: 1, Values: []float64{math.Inf(1)}}}}
-	b, err := optimization.MarshalNullingNaN(struct {
-		optimization.Trial
-		Extra map[string]float64 `json:"extra,omitempty"`
-		Skip  string             `json:"-"`
-		Empty []int              `json:"empty,omitempty"`
-	}{Trial: tr, Extra: map[string]float64{"x": nan}, Skip: "no"})
-	require.NoError(t, err)
-	assert.JSONEq(t, `{"number": 2, "params": null, "state": "", "values": [null, 1], "intermediate": [{"step": 1, "values": [null]}],
-		"extra": {"x": null}}`, string(b))
 }
 
 func TestSuggestWaitsForTrialsOthersHold(t *testing.T) {
