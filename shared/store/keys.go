@@ -55,3 +55,28 @@ func CheckIdempotencyKey(key, requestHash string) error {
 	}
 	return nil
 }
+
+// MaxIDBytes is the longest record id (job, model, deployment) or alias.
+const MaxIDBytes = 128
+
+// CheckID returns ErrInvalid (wrapped, naming what) unless id is a record id
+// valid in every adapter and in URLs: 1 to MaxIDBytes ASCII letters, digits,
+// '.', '_' and '-', starting with a letter or digit — the shape the API
+// accepts in its paths.
+func CheckID(what, id string) error {
+	switch {
+	case id == "":
+		return fmt.Errorf("%s is empty: %w", what, ErrInvalid)
+	case len(id) > MaxIDBytes:
+		return fmt.Errorf("%s of %d bytes is longer than %d: %w", what, len(id), MaxIDBytes, ErrInvalid)
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		alnum := 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9'
+		if !alnum && (i == 0 || c != '.' && c != '_' && c != '-') {
+			return fmt.Errorf("%s %q: want letters, digits, '.', '_' or '-', starting with a letter or digit: %w",
+				what, id, ErrInvalid)
+		}
+	}
+	return nil
+}
