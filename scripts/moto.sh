@@ -29,7 +29,9 @@ start() {
   local port pid i
   port=$(free_port)
   # setsid: the server gets a process group of its own, so stopping it never touches the caller's group.
-  setsid "$venv/bin/moto_server" -H 127.0.0.1 -p "$port" >"$logfile" 2>&1 < /dev/null &
+  # scripts/moto_server.py is moto_server with Step Functions' Batch integration repaired (see its header);
+  # MOTO_PORT tells moto's state-machine interpreter where to call the server's own services.
+  MOTO_PORT="$port" setsid "$venv/bin/python" scripts/moto_server.py -H 127.0.0.1 -p "$port" >"$logfile" 2>&1 < /dev/null &
   pid=$!
   echo "$pid" > "$pidfile"
   echo "$port" > "$portfile"
