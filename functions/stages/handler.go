@@ -4,42 +4,114 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda/messages"
 
+	"github.com/orrery-ml/orrery/shared/ml/optimization"
 	"github.com/orrery-ml/orrery/shared/ml/training"
+	"github.com/orrery-ml/orrery/shared/pipeline"
 )
+
+// The keys that name a request's kind: a request is a JSON object with
+// exactly one of them at its top level.
+const (
+	// kindStage is a training.StageRequest (the training machine).
+	kindStage = "stage"
+	// kindStep is an optimization.StepRequest (the optimization machine).
+	kindStep = "step"
+)
+
+// requestKinds are the kinds Handle routes, in the order errors list them.
+var requestKinds = []string{kindStage, kindStep}
+
+// errInvalidRequest is wrapped by errors about a request whose kind cannot
+// be told (not a JSON object, no kind key or more than one).
+var errInvalidRequest = errors.New("stages: invalid request")
 
 // stageRunner runs one stage; *training.TrainingPipeline is one.
 type stageRunner interface {
 	RunStage(ctx context.Context, req training.StageRequest) (training.Refs, error)
 }
 
+// stepRunner runs one optimization step (suggest, tell, finalize,
+// mark_failed); optimization.StepRunner is one. Trials are not steps: they
+// run in the trainer's container on AWS Batch.
+type stepRunner interface {
+	Step(ctx context.Context, req optimization.StepRequest) (any, error)
+}
+
 // handler is the function's handler.
 type handler struct {
 	stages stageRunner
+	steps  stepRunner
 	log    *slog.Logger
 }
 
-// Handle decodes the request strictly (unknown fields, trailing data and a
-// missing stage are Orrery.InvalidInput), runs the stage, and returns its
-// Refs. Errors are messages.InvokeResponse_Error values typed with
-// training.StageErrorName.
-func (h *handler) Handle(ctx context.Context, raw json.RawMessage) (training.Refs, error) {
-	req, err := decodeRequest(raw)
+// Handle routes the request by the key that names its kind — "stage" to
+// the training stages, "step" to the optimization steps — and returns what
+// that runner returns. Errors are messages.InvokeResponse_Error values
+// whose Type is the error name the state machine matches; a request of no
+// known kind is Orrery.InvalidInput.
+func (h *handler) Handle(ctx context.Context, raw json.RawMessage) (any, error) {
+	kind, err := requestKind(raw)
 	if err != nil {
+		h.log.WarnContext(ctx, "bad request", "error", err.Error())
+		return nil, messages.InvokeResponse_Error{Message: err.Error(), Type: training.ErrorNameInvalidInput}
+	}
+	switch kind {
+	case kindStage:
+		return h.stage(ctx, raw)
+	case kindStep:
+		return h.step(ctx, raw)
+	}
+	return nil, messages.InvokeResponse_Error{Message: "unrouted request kind " + kind, Type: training.ErrorNameInvalidInput}
+}
+
+// requestKind returns the one key of requestKinds that raw, a JSON object,
+// has at its top level.
+func requestKind(raw json.RawMessage) (string, error) {
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &fields); err != nil {
+		return "", fmt.Errorf("%w: a request is a JSON object with one of the keys %q: %v", errInvalidRequest, requestKinds, err)
+	}
+	var found []string
+	for _, k := range requestKinds {
+		if _, ok := fields[k]; ok {
+			found = append(found, k)
+		}
+	}
+	if len(found) != 1 {
+		return "", fmt.Errorf("%w: a request has exactly one of the keys %q, this one has %q",
+			errInvalidRequest, requestKinds, found)
+	}
+	return found[0], nil
+}
+
+// stage decodes a training.StageRequest strictly (unknown fields, trailing
+// data and a missing stage are Orrery.InvalidInput), runs the stage, and
+// returns its Refs. Errors are typed with training.StageErrorName.
+func (h *handler) stage(ctx context.Context, raw json.RawMessage) (training.Refs, error) {
+	var req training.StageRequest
+	err := decodeStrict(raw, &req)
+	if err == nil && req.Stage == "" {
+		err = errors.New("stage is required")
+	}
+	if err != nil {
+		err = fmt.Errorf("%w: decode stage request: %v", training.ErrInvalidStage, err)
 		h.log.WarnContext(ctx, "bad stage request", "error", err.Error())
-		return training.Refs{}, invokeError(err)
+		return training.Refs{}, stageError(err)
 	}
 	start := time.Now()
 	refs, err := h.stages.RunStage(ctx, req)
 	attrs := []any{"stage", req.Stage, "job_id", req.Refs.JobID, "seconds", time.Since(start).Seconds()}
 	if err != nil {
-		e := invokeError(err)
+		e := stageError(err)
 		h.log.ErrorContext(ctx, "stage failed", append(attrs, "error_type", e.Type, "error", e.Message)...)
 		return training.Refs{}, e
 	}
@@ -47,26 +119,58 @@ func (h *handler) Handle(ctx context.Context, raw json.RawMessage) (training.Ref
 	return refs, nil
 }
 
-// decodeRequest decodes a StageRequest, refusing unknown fields and
-// trailing data.
-func decodeRequest(raw json.RawMessage) (training.StageRequest, error) {
-	var req training.StageRequest
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil {
-		return req, fmt.Errorf("%w: decode stage request: %v", training.ErrInvalidStage, err)
+// step decodes an optimization.StepRequest strictly (unknown fields,
+// trailing data, a missing step or study_id are Orrery.InvalidInput), runs
+// the step, and returns its output. Errors are typed with
+// pipeline.StepErrorName, as the local executor names them.
+func (h *handler) step(ctx context.Context, raw json.RawMessage) (any, error) {
+	var req optimization.StepRequest
+	err := decodeStrict(raw, &req)
+	switch {
+	case err != nil:
+	case req.Step == "":
+		err = errors.New("step is required")
+	case strings.TrimSpace(req.StudyID) == "":
+		err = errors.New("study_id is required")
 	}
-	if _, err := dec.Token(); err != io.EOF {
-		return req, fmt.Errorf("%w: decode stage request: trailing data after the JSON object", training.ErrInvalidStage)
+	if err != nil {
+		err = fmt.Errorf("%w: decode step request: %v", optimization.ErrInvalidStudy, err)
+		h.log.WarnContext(ctx, "bad step request", "error", err.Error())
+		return nil, stepError(err)
 	}
-	if req.Stage == "" {
-		return req, fmt.Errorf("%w: stage is required", training.ErrInvalidStage)
+	start := time.Now()
+	out, err := h.steps.Step(ctx, req)
+	attrs := []any{"step", req.Step, "study_id", req.StudyID, "seconds", time.Since(start).Seconds()}
+	if err != nil {
+		e := stepError(err)
+		h.log.ErrorContext(ctx, "step failed", append(attrs, "error_type", e.Type, "error", e.Message)...)
+		return nil, e
 	}
-	return req, nil
+	h.log.InfoContext(ctx, "step done", attrs...)
+	return out, nil
 }
 
-// invokeError is err as the Lambda runtime reports it: Type is the error
-// name the state machine matches.
-func invokeError(err error) messages.InvokeResponse_Error {
+// decodeStrict decodes raw into v, refusing unknown fields and trailing
+// data.
+func decodeStrict(raw json.RawMessage, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return errors.New("trailing data after the JSON object")
+	}
+	return nil
+}
+
+// stageError is a stage's err as the Lambda runtime reports it: Type is the
+// error name the state machine matches.
+func stageError(err error) messages.InvokeResponse_Error {
 	return messages.InvokeResponse_Error{Message: err.Error(), Type: training.StageErrorName(err)}
+}
+
+// stepError is an optimization step's err as the Lambda runtime reports it.
+func stepError(err error) messages.InvokeResponse_Error {
+	return messages.InvokeResponse_Error{Message: err.Error(), Type: pipeline.StepErrorName(err)}
 }

@@ -98,7 +98,7 @@ func TestErrorTypes(t *testing.T) {
 	t.Run("fixtures decode", func(t *testing.T) {
 		fake := &fakeStages{}
 		h := &handler{stages: fake, log: slog.New(slog.DiscardHandler)}
-		refs, err := h.Handle(t.Context(), fixture(t, "stages-validate.json"))
+		refs, err := handleStage(t, h, fixture(t, "stages-validate.json"))
 		require.NoError(t, err)
 		assert.Equal(t, "trn-20260301-120000-5f0c2a9d", refs.JobID)
 		assert.Equal(t, "mdl-1", refs.ModelID)
@@ -114,15 +114,16 @@ func TestErrorTypes(t *testing.T) {
 func TestFromEnv(t *testing.T) {
 	_, err := FromEnv(func(string) string { return "" })
 	require.ErrorIs(t, err, config.ErrMissing)
-	for _, name := range []string{config.EnvJobsTable, config.EnvModelsTable, config.EnvArtifactsBucket} {
+	for _, name := range []string{config.EnvJobsTable, config.EnvModelsTable, config.EnvStudiesTable, config.EnvArtifactsBucket} {
 		assert.Contains(t, err.Error(), name)
 	}
 	c, err := FromEnv(func(k string) string {
-		return map[string]string{config.EnvJobsTable: "jobs", config.EnvModelsTable: "models",
+		return map[string]string{config.EnvJobsTable: "jobs", config.EnvModelsTable: "models", config.EnvStudiesTable: "studies",
 			config.EnvArtifactsBucket: "artifacts", config.EnvLogLevel: "debug"}[k]
 	})
 	require.NoError(t, err)
-	assert.Equal(t, Config{JobsTable: "jobs", ModelsTable: "models", ArtifactsBucket: "artifacts", LogLevel: slog.LevelDebug}, c)
+	assert.Equal(t, Config{JobsTable: "jobs", ModelsTable: "models", StudiesTable: "studies", ArtifactsBucket: "artifacts",
+		LogLevel: slog.LevelDebug}, c)
 }
 
 // TestAgainstEmulator wires the function as main does, against DynamoDB and
@@ -162,12 +163,14 @@ func TestAgainstEmulator(t *testing.T) {
 	require.NoError(t, err)
 
 	c, err := FromEnv(func(k string) string {
-		return map[string]string{config.EnvJobsTable: table, config.EnvModelsTable: table, config.EnvArtifactsBucket: artifacts}[k]
+		return map[string]string{config.EnvJobsTable: table, config.EnvModelsTable: table, config.EnvStudiesTable: table,
+			config.EnvArtifactsBucket: artifacts}[k]
 	})
 	require.NoError(t, err)
-	p, err := newPipeline(ctx, c, slog.New(slog.DiscardHandler))
+	h, err := newHandler(ctx, c, slog.New(slog.DiscardHandler))
 	require.NoError(t, err)
-	h := &handler{stages: p, log: slog.New(slog.DiscardHandler)}
+	p, ok := h.stages.(*training.TrainingPipeline)
+	require.True(t, ok, "main wires the training pipeline")
 
 	// The job the fixture names, as the API or the trigger submits it.
 	var first training.StageRequest
@@ -178,13 +181,13 @@ func TestAgainstEmulator(t *testing.T) {
 	job, err := p.Submit(ctx, cfgJob)
 	require.NoError(t, err)
 
-	refs, err := h.Handle(ctx, fixture(t, "stages-validate.json"))
+	refs, err := handleStage(t, h, fixture(t, "stages-validate.json"))
 	require.NoError(t, err)
 	assert.NotEmpty(t, refs.DataHash)
 	for _, stage := range []string{training.StagePreprocess, training.StageTrain, training.StageEvaluate, training.StageRegister} {
 		in, err := json.Marshal(training.StageRequest{Stage: stage, Refs: refs})
 		require.NoError(t, err)
-		refs, err = h.Handle(ctx, in)
+		refs, err = handleStage(t, h, in)
 		require.NoError(t, err, stage)
 	}
 	require.NotEmpty(t, refs.ModelID)
@@ -241,6 +244,18 @@ func TestAgainstEmulator(t *testing.T) {
 		assert.Equal(t, store.Failed, failed.Status)
 		assert.Contains(t, failed.Error, "absent.csv")
 	})
+}
+
+// handleStage invokes h with a stage request and returns its Refs.
+func handleStage(t *testing.T, h *handler, raw json.RawMessage) (training.Refs, error) {
+	t.Helper()
+	out, err := h.Handle(t.Context(), raw)
+	if err != nil {
+		return training.Refs{}, err
+	}
+	refs, ok := out.(training.Refs)
+	require.True(t, ok, "a stage request answers training.Refs, got %T", out)
+	return refs, nil
 }
 
 func mustJSON(t *testing.T, s string) string {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/orrery-ml/orrery/shared/awsclient"
 	"github.com/orrery-ml/orrery/shared/config"
+	"github.com/orrery-ml/orrery/shared/ml/optimization"
 	"github.com/orrery-ml/orrery/shared/ml/training"
 	"github.com/orrery-ml/orrery/shared/store/dynamostore"
 	"github.com/orrery-ml/orrery/shared/store/s3store"
@@ -23,6 +24,7 @@ import (
 type Config struct {
 	JobsTable       string
 	ModelsTable     string
+	StudiesTable    string
 	ArtifactsBucket string
 	LogLevel        slog.Level
 }
@@ -34,21 +36,25 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	c := Config{
 		JobsTable:       r.Required(config.EnvJobsTable),
 		ModelsTable:     r.Required(config.EnvModelsTable),
+		StudiesTable:    r.Required(config.EnvStudiesTable),
 		ArtifactsBucket: r.Required(config.EnvArtifactsBucket),
 		LogLevel:        r.LogLevel(config.EnvLogLevel),
 	}
 	return c, r.Err()
 }
 
-// newPipeline builds the training pipeline over DynamoDB and S3; data sets
-// are read from S3 by their s3://bucket/key paths.
-func newPipeline(ctx context.Context, c Config, log *slog.Logger) (*training.TrainingPipeline, error) {
+// newHandler builds the handler over DynamoDB and S3: the training
+// pipeline (data sets read from S3 by their s3://bucket/key paths) and the
+// optimization steps (studies and trials in the studies table, reports in
+// the artifacts bucket). The steps never read a data set: the StepRunner
+// has no Objective, which only trials (the trainer's container) use.
+func newHandler(ctx context.Context, c Config, log *slog.Logger) (*handler, error) {
 	cfg, err := awsclient.Load(ctx, awsclient.Options{})
 	if err != nil {
 		return nil, err
 	}
 	db, err := dynamostore.New(dynamodb.NewFromConfig(cfg, awsclient.DynamoDBOptions(cfg)),
-		dynamostore.Tables{Jobs: c.JobsTable, Models: c.ModelsTable})
+		dynamostore.Tables{Jobs: c.JobsTable, Models: c.ModelsTable, Studies: c.StudiesTable})
 	if err != nil {
 		return nil, err
 	}
@@ -62,7 +68,8 @@ func newPipeline(ctx context.Context, c Config, log *slog.Logger) (*training.Tra
 	p.Retry.OnRetry = func(op string, attempt int, err error) {
 		log.Warn("retrying", "operation", op, "attempt", attempt, "error", err.Error())
 	}
-	return p, nil
+	steps := optimization.StepRunner{Stores: optimization.Stores{Studies: db, Trials: db, Artifacts: artifacts}}
+	return &handler{stages: p, steps: steps, log: log}, nil
 }
 
 func main() {
@@ -72,11 +79,10 @@ func main() {
 		os.Exit(1)
 	}
 	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: c.LogLevel}))
-	p, err := newPipeline(context.Background(), c, log)
+	h, err := newHandler(context.Background(), c, log)
 	if err != nil {
 		log.Error("start", "error", fmt.Sprint(err))
 		os.Exit(1)
 	}
-	h := &handler{stages: p, log: log}
 	lambda.StartWithOptions(h.Handle, lambda.WithEnableSIGTERM())
 }

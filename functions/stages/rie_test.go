@@ -28,7 +28,7 @@ import (
 func TestBootstrapUnderRIE(t *testing.T) {
 	table := awstest.Name(t, "stages-rie")
 	url := rietest.Start(t, config.EnvJobsTable+"="+table, config.EnvModelsTable+"="+table,
-		config.EnvArtifactsBucket+"=orrery-artifacts-unused")
+		config.EnvStudiesTable+"="+table, config.EnvArtifactsBucket+"=orrery-artifacts-unused")
 
 	cfg := awstest.Config(t)
 	ddb := dynamodb.NewFromConfig(cfg, awsclient.DynamoDBOptions(cfg))

@@ -7,6 +7,8 @@ import (
 	"fmt"
 
 	"github.com/orrery-ml/orrery/shared/ml/optimization"
+	"github.com/orrery-ml/orrery/shared/ml/training"
+	"github.com/orrery-ml/orrery/shared/store"
 )
 
 // EnvTrialInput holds a trial job's optimization.TrialInput as JSON: the
@@ -31,6 +33,26 @@ const ErrorOptimizationFailed = "Orrery.OptimizationFailed"
 
 // ErrorStepFailed names a step's own failure (not a service error).
 const ErrorStepFailed = "Orrery.OptimizationStepFailed"
+
+// StepErrorName maps an optimization step's error to the error name a
+// state machine sees, on AWS (the stages function's error type) and on the
+// local executor alike: the names of training.StageErrorName for a
+// cancelled step, a bad request or study (Orrery.InvalidInput), a missing
+// study or trial (Orrery.NotFound) and a lost conditional write
+// (Orrery.Conflict); ErrorStepFailed for anything else.
+func StepErrorName(err error) string {
+	switch {
+	case errors.Is(err, context.Canceled):
+		return training.ErrorNameCancelled
+	case errors.Is(err, optimization.ErrInvalidStudy), errors.Is(err, optimization.ErrInvalidSpace), errors.Is(err, store.ErrInvalid):
+		return training.ErrorNameInvalidInput
+	case errors.Is(err, store.ErrNotFound), errors.Is(err, optimization.ErrUnknownTrial):
+		return training.ErrorNameNotFound
+	case errors.Is(err, store.ErrConflict):
+		return training.ErrorNameConflict
+	}
+	return ErrorStepFailed
+}
 
 // OptimizationResources are what the optimization state machine refers to.
 type OptimizationResources struct {
@@ -231,7 +253,7 @@ func (in OptimizationInput) JSON() json.RawMessage {
 // OptimizationHandlers binds the optimization machine's Task resources for
 // the local executor: the steps function to steps.Step, and the Batch
 // submitJob.sync task to steps.Trial run in-process. A step's error becomes
-// an *Error named ErrorStepFailed (the Catch sends it to MarkFailed).
+// an *Error named by StepErrorName (the Catch sends it to MarkFailed).
 func OptimizationHandlers(r OptimizationResources, steps optimization.StepRunner) map[string]Handler {
 	named := func(ctx context.Context, err error) error {
 		if ctx.Err() != nil {
@@ -241,7 +263,7 @@ func OptimizationHandlers(r OptimizationResources, steps optimization.StepRunner
 		if errors.As(err, &e) {
 			return e
 		}
-		return &Error{Name: ErrorStepFailed, Cause: err.Error()}
+		return &Error{Name: StepErrorName(err), Cause: err.Error()}
 	}
 	return map[string]Handler{
 		r.StepsFunction: HandlerFunc(func(ctx context.Context, req optimization.StepRequest) (any, error) {
