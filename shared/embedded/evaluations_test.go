@@ -40,7 +40,7 @@ func TestEvaluationsMapRequests(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			cfg, err := evals.request(ctx, tc.req)
+			cfg, err := rt.EvaluationService().JobConfig(ctx, tc.req)
 			require.NoError(t, err)
 			assert.Equal(t, tc.want, cfg.EvaluateRequest)
 		})

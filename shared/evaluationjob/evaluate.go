@@ -1,4 +1,4 @@
-package embedded
+package evaluationjob
 
 import (
 	"bytes"
@@ -24,13 +24,10 @@ import (
 	"github.com/orrery-ml/orrery/shared/store"
 )
 
-// Metrics holds the custom metrics requests may name (EvaluateRequest.Metrics).
-var Metrics evaluation.Registry
-
 // ErrEvaluation is wrapped by evaluation errors caused by the request's data
 // or model (classes that do not match, a missing slice or group column); an
 // HTTP edge maps it to 422.
-var ErrEvaluation = errors.New("embedded: cannot evaluate")
+var ErrEvaluation = errors.New("evaluationjob: cannot evaluate")
 
 // Artifact layout of evaluations.
 func evaluationPrefix(modelID, evalID string) string {
@@ -46,7 +43,7 @@ const resultFile = "evaluation.json"
 type loaded struct {
 	id    string
 	model *nn.Model
-	dir   string
+	bytes int64 // the size of the model's files
 	table *dataset.Table
 	data  *dataset.Dataset // every row, in the model's feature order
 	test  *dataset.Dataset // the rows scored
@@ -54,15 +51,71 @@ type loaded struct {
 	warn  []string
 }
 
+// loadModel fetches the files of registered model id from the artifact
+// store into a scratch directory and loads them there (nn.LoadDir checks
+// every file's SHA-256); the directory is removed before it returns.
+func (s *Service) loadModel(ctx context.Context, id string) (*nn.Model, int64, error) {
+	rec, err := s.Models.GetModel(ctx, id)
+	if err != nil {
+		return nil, 0, err
+	}
+	keys, err := s.Artifacts.List(ctx, rec.ArtifactKey+"/")
+	if err != nil {
+		return nil, 0, fmt.Errorf("list the files of model %s: %w", id, err)
+	}
+	if len(keys) == 0 {
+		return nil, 0, fmt.Errorf("model %s: no files under %s: %w", id, s.Artifacts.URI(rec.ArtifactKey), store.ErrNotFound)
+	}
+	scratch, err := os.MkdirTemp(s.scratchDir(), "evaluate-*")
+	if err != nil {
+		return nil, 0, fmt.Errorf("scratch dir: %w", err)
+	}
+	defer os.RemoveAll(scratch)
+	var size int64
+	for _, key := range keys {
+		name := strings.TrimPrefix(key, rec.ArtifactKey+"/")
+		if strings.Contains(name, "/") {
+			continue // a model directory is flat; nothing below it is the model's
+		}
+		n, err := s.download(ctx, key, filepath.Join(scratch, name))
+		if err != nil {
+			return nil, 0, fmt.Errorf("fetch model %s: %w", id, err)
+		}
+		size += n
+	}
+	model, err := nn.LoadDir(scratch)
+	if err != nil {
+		return nil, 0, err
+	}
+	return model, size, nil
+}
+
+// download copies the object key into the file dst.
+func (s *Service) download(ctx context.Context, key, dst string) (int64, error) {
+	rc, err := s.Artifacts.Get(ctx, key)
+	if err != nil {
+		return 0, err
+	}
+	defer rc.Close()
+	f, err := os.Create(dst)
+	if err != nil {
+		return 0, err
+	}
+	n, err := io.Copy(f, rc)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return 0, fmt.Errorf("read %s: %w", s.Artifacts.URI(key), err)
+	}
+	return n, nil
+}
+
 // loadForEvaluation loads model id and the data file, and picks the rows to
 // score: the model's own test split when the file is the one it was trained
 // on (same SHA-256), every row otherwise.
-func (r *Runtime) loadForEvaluation(ctx context.Context, id, dataPath, target, positive string, table *dataset.Table) (*loaded, error) {
-	dir, err := r.ModelDir(ctx, id)
-	if err != nil {
-		return nil, fmt.Errorf("evaluate model %s: %w", id, err)
-	}
-	model, err := nn.LoadDir(dir)
+func (s *Service) loadForEvaluation(ctx context.Context, id, dataPath, target, positive string, table *dataset.Table) (*loaded, error) {
+	model, size, err := s.loadModel(ctx, id)
 	if err != nil {
 		return nil, fmt.Errorf("evaluate model %s: %w", id, err)
 	}
@@ -78,7 +131,7 @@ func (r *Runtime) loadForEvaluation(ctx context.Context, id, dataPath, target, p
 		return nil, fmt.Errorf("evaluate model %s on %s: %w: the data's classes %q differ from the model's %q (give --positive / positive_class)",
 			id, dataPath, ErrEvaluation, data.Classes, man.Classes)
 	}
-	l := &loaded{id: id, model: model, dir: dir, table: table, data: data, test: data, split: "all rows of the data file"}
+	l := &loaded{id: id, model: model, bytes: size, table: table, data: data, test: data, split: "all rows of the data file"}
 	if table.Hash == man.DataHash {
 		cfg, err := trainingConfig(man)
 		if err != nil {
@@ -104,12 +157,26 @@ func trainingConfig(man nn.Manifest) (training.TrainingConfig, error) {
 	return cfg.Normalize()
 }
 
-func readTable(ctx context.Context, p string) (*dataset.Table, error) {
+// readTable reads a dataset_path with ReadTable, or by default a local
+// file (s3:// paths refused).
+func (s *Service) readTable(ctx context.Context, p string) (*dataset.Table, error) {
 	p = strings.TrimSpace(p)
+	if s.ReadTable != nil {
+		return s.ReadTable(ctx, p)
+	}
 	if strings.HasPrefix(p, "s3://") {
 		return nil, fmt.Errorf("%w: %s: s3:// paths are read by the AWS runtime; the embedded runtime reads local files", training.ErrDataPath, p)
 	}
 	return dataset.Read(ctx, p)
+}
+
+// calculator is the metrics calculator with the custom metrics names.
+func (s *Service) calculator(names ...string) (evaluation.MetricsCalculator, error) {
+	if s.Metrics == nil {
+		var none evaluation.Registry
+		return none.Calculator(names...)
+	}
+	return s.Metrics.Calculator(names...)
 }
 
 // Evaluate runs the evaluation service: metrics with stratified-bootstrap
@@ -119,20 +186,20 @@ func readTable(ctx context.Context, p string) (*dataset.Table, error) {
 // and optionally a new model version carrying the chosen threshold. Errors
 // wrap evaluation.ErrInvalidRequest, store.ErrNotFound (unknown model),
 // ErrEvaluation, dataset errors, or ctx's.
-func (r *Runtime) Evaluate(ctx context.Context, req evaluation.EvaluateRequest) (*evaluation.EvaluationResult, error) {
+func (s *Service) Evaluate(ctx context.Context, req evaluation.EvaluateRequest) (*evaluation.EvaluationResult, error) {
 	start := time.Now()
 	if err := req.Validate(); err != nil {
 		return nil, err
 	}
-	calc, err := Metrics.Calculator(req.Metrics...)
+	calc, err := s.calculator(req.Metrics...)
 	if err != nil {
 		return nil, fmt.Errorf("%w: metrics: %w", evaluation.ErrInvalidRequest, err)
 	}
-	table, err := readTable(ctx, req.DatasetPath)
+	table, err := s.readTable(ctx, req.DatasetPath)
 	if err != nil {
 		return nil, fmt.Errorf("evaluate model %s: %w", req.ModelID, err)
 	}
-	l, err := r.loadForEvaluation(ctx, req.ModelID, req.DatasetPath, req.TargetColumn, req.PositiveClass, table)
+	l, err := s.loadForEvaluation(ctx, req.ModelID, req.DatasetPath, req.TargetColumn, req.PositiveClass, table)
 	if err != nil {
 		return nil, err
 	}
@@ -178,22 +245,22 @@ func (r *Runtime) Evaluate(ctx context.Context, req evaluation.EvaluateRequest) 
 	if err != nil {
 		return nil, fmt.Errorf("evaluate model %s: %w", req.ModelID, err)
 	}
-	lat.ModelBytes, lat.Parameters = dirSize(l.dir), l.model.Net.NumParams()
+	lat.ModelBytes, lat.Parameters = l.bytes, l.model.Net.NumParams()
 	res.Latency = &lat
-	if s := req.Splitter(); s != nil {
-		cv, err := r.crossValidate(ctx, req, l, s, calc)
+	if split := req.Splitter(); split != nil {
+		cv, err := s.crossValidate(ctx, req, l, split, calc)
 		if err != nil {
 			return nil, fmt.Errorf("evaluate model %s: %w", req.ModelID, err)
 		}
 		res.CrossValidation = cv
 	}
 	if req.SaveThreshold != "" {
-		if err := r.deriveModel(ctx, l, req.SaveThreshold, res); err != nil {
+		if err := s.deriveModel(ctx, l, req.SaveThreshold, res); err != nil {
 			return nil, fmt.Errorf("evaluate model %s: save threshold: %w", req.ModelID, err)
 		}
 	}
 	res.Seconds = time.Since(start).Seconds()
-	if err := r.storeEvaluation(ctx, res, test.Y, score); err != nil {
+	if err := s.storeEvaluation(ctx, res, test.Y, score); err != nil {
 		return nil, fmt.Errorf("evaluate model %s: %w", req.ModelID, err)
 	}
 	return res, nil
@@ -318,20 +385,9 @@ func groupLabels(t *dataset.Table, d *dataset.Dataset, column string) ([]string,
 	return out, nil
 }
 
-func dirSize(dir string) int64 {
-	var n int64
-	entries, _ := os.ReadDir(dir)
-	for _, e := range entries {
-		if info, err := e.Info(); err == nil && !e.IsDir() {
-			n += info.Size()
-		}
-	}
-	return n
-}
-
 // crossValidate retrains the model's configuration on folds of all the
 // data's rows.
-func (r *Runtime) crossValidate(ctx context.Context, req evaluation.EvaluateRequest, l *loaded, s evaluation.Splitter, calc evaluation.MetricsCalculator) (*evaluation.CVResult, error) {
+func (s *Service) crossValidate(ctx context.Context, req evaluation.EvaluateRequest, l *loaded, split evaluation.Splitter, calc evaluation.MetricsCalculator) (*evaluation.CVResult, error) {
 	cfg, err := trainingConfig(l.model.Manifest)
 	if err != nil {
 		return nil, err
@@ -342,7 +398,7 @@ func (r *Runtime) crossValidate(ctx context.Context, req evaluation.EvaluateRequ
 			return nil, err
 		}
 	}
-	cv := evaluation.CrossValidator{Splitter: s, Fitter: ConfigFitter{Config: cfg}, Workers: req.CVWorkers, Calculator: calc}
+	cv := evaluation.CrossValidator{Splitter: split, Fitter: ConfigFitter{Config: cfg}, Workers: req.CVWorkers, Calculator: calc}
 	return cv.Validate(ctx, l.data, groups)
 }
 
@@ -449,7 +505,7 @@ func foldClassWeights(cfg training.TrainingConfig, d *dataset.Dataset) []float64
 // decision threshold the request's method chose, and derived_from
 // provenance. The model directory is immutable (SHA-256 per file), so the
 // threshold is never written into the evaluated model itself.
-func (r *Runtime) deriveModel(ctx context.Context, l *loaded, method string, res *evaluation.EvaluationResult) error {
+func (s *Service) deriveModel(ctx context.Context, l *loaded, method string, res *evaluation.EvaluationResult) error {
 	if res.Thresholds == nil {
 		return fmt.Errorf("%w: no threshold analysis for model %s (multi-class, or one class in the data)", ErrEvaluation, l.id)
 	}
@@ -460,7 +516,7 @@ func (r *Runtime) deriveModel(ctx context.Context, l *loaded, method string, res
 	if !point.Reachable || !(point.Threshold > 0 && point.Threshold <= 1) {
 		return fmt.Errorf("%w: method %s gives no usable threshold (%v) for model %s", ErrEvaluation, method, point.Threshold, l.id)
 	}
-	old, err := r.DB.GetModel(ctx, l.id)
+	old, err := s.Models.GetModel(ctx, l.id)
 	if err != nil {
 		return err
 	}
@@ -475,7 +531,7 @@ func (r *Runtime) deriveModel(ctx context.Context, l *loaded, method string, res
 	man.CreatedAt = time.Now().UTC()
 	man.Files = nil
 	m.Manifest = man
-	scratch, err := os.MkdirTemp(filepath.Join(r.Home, scratchDir), "derive-*")
+	scratch, err := os.MkdirTemp(s.scratchDir(), "derive-*")
 	if err != nil {
 		return fmt.Errorf("scratch dir: %w", err)
 	}
@@ -494,15 +550,15 @@ func (r *Runtime) deriveModel(ctx context.Context, l *loaded, method string, res
 		if err != nil {
 			return fmt.Errorf("read derived model file %s: %w", e.Name(), err)
 		}
-		if err := r.Artifacts.Put(ctx, path.Join(prefix, e.Name()), bytes.NewReader(b)); err != nil {
-			_ = r.Artifacts.DeletePrefix(context.WithoutCancel(ctx), prefix)
+		if err := s.Artifacts.Put(ctx, path.Join(prefix, e.Name()), bytes.NewReader(b)); err != nil {
+			_ = s.Artifacts.DeletePrefix(context.WithoutCancel(ctx), prefix)
 			return err
 		}
 	}
 	rec := store.Model{ID: newID, Name: man.Name, JobID: old.JobID, ModelType: old.ModelType, ArtifactKey: prefix,
-		ArtifactURI: r.Artifacts.URI(prefix), Metrics: old.Metrics, DataHash: old.DataHash, CreatedAt: man.CreatedAt}
-	if err := r.DB.RegisterModel(ctx, rec); err != nil {
-		_ = r.Artifacts.DeletePrefix(context.WithoutCancel(ctx), prefix)
+		ArtifactURI: s.Artifacts.URI(prefix), Metrics: old.Metrics, DataHash: old.DataHash, CreatedAt: man.CreatedAt}
+	if err := s.Models.RegisterModel(ctx, rec); err != nil {
+		_ = s.Artifacts.DeletePrefix(context.WithoutCancel(ctx), prefix)
 		return err
 	}
 	res.DerivedModelID = newID
@@ -511,7 +567,7 @@ func (r *Runtime) deriveModel(ctx context.Context, l *loaded, method string, res
 
 // storeEvaluation renders the report and writes it, with the result, under
 // evaluations/<model_id>/<evaluation_id>/, then points latest.json at it.
-func (r *Runtime) storeEvaluation(ctx context.Context, res *evaluation.EvaluationResult, y []int, score []float64) error {
+func (s *Service) storeEvaluation(ctx context.Context, res *evaluation.EvaluationResult, y []int, score []float64) error {
 	in := report.Input{ModelID: res.ModelID, TestSetHash: res.TestSetHash, Y: y, Score: score, Metrics: res.Metrics,
 		Intervals: res.ConfidenceIntervals, Thresholds: res.Thresholds, CV: res.CrossValidation, Slices: res.Slices, Latency: res.Latency}
 	if res.Calibration != nil {
@@ -529,33 +585,33 @@ func (r *Runtime) storeEvaluation(ctx context.Context, res *evaluation.Evaluatio
 	slices.Sort(names)
 	for _, name := range names {
 		key := path.Join(prefix, name)
-		if err := r.Artifacts.Put(ctx, key, bytes.NewReader(rep.Files[name])); err != nil {
-			_ = r.Artifacts.DeletePrefix(context.WithoutCancel(ctx), prefix)
+		if err := s.Artifacts.Put(ctx, key, bytes.NewReader(rep.Files[name])); err != nil {
+			_ = s.Artifacts.DeletePrefix(context.WithoutCancel(ctx), prefix)
 			return err
 		}
-		res.Report[name] = r.Artifacts.URI(key)
+		res.Report[name] = s.Artifacts.URI(key)
 	}
-	res.Report["result"] = r.Artifacts.URI(path.Join(prefix, resultFile))
+	res.Report["result"] = s.Artifacts.URI(path.Join(prefix, resultFile))
 	b, err := json.MarshalIndent(res, "", "  ")
 	if err != nil {
 		return fmt.Errorf("encode evaluation %s: %w", res.EvaluationID, err)
 	}
-	if err := r.Artifacts.Put(ctx, path.Join(prefix, resultFile), bytes.NewReader(b)); err != nil {
-		_ = r.Artifacts.DeletePrefix(context.WithoutCancel(ctx), prefix)
+	if err := s.Artifacts.Put(ctx, path.Join(prefix, resultFile), bytes.NewReader(b)); err != nil {
+		_ = s.Artifacts.DeletePrefix(context.WithoutCancel(ctx), prefix)
 		return err
 	}
-	return r.Artifacts.Put(ctx, latestEvaluationKey(res.ModelID), bytes.NewReader(b))
+	return s.Artifacts.Put(ctx, latestEvaluationKey(res.ModelID), bytes.NewReader(b))
 }
 
 // EvaluationMetrics returns the JSON of the latest evaluation of a model
 // (an EvaluationResult), for GET /ml/evaluation/{model_id}/metrics. Errors
 // wrap store.ErrNotFound when the model is not registered or has never been
 // evaluated.
-func (r *Runtime) EvaluationMetrics(ctx context.Context, modelID string) (json.RawMessage, error) {
-	if _, err := r.DB.GetModel(ctx, modelID); err != nil {
+func (s *Service) EvaluationMetrics(ctx context.Context, modelID string) (json.RawMessage, error) {
+	if _, err := s.Models.GetModel(ctx, modelID); err != nil {
 		return nil, fmt.Errorf("evaluation metrics of model %s: %w", modelID, err)
 	}
-	rc, err := r.Artifacts.Get(ctx, latestEvaluationKey(modelID))
+	rc, err := s.Artifacts.Get(ctx, latestEvaluationKey(modelID))
 	if err != nil {
 		return nil, fmt.Errorf("evaluation metrics of model %s: no evaluation yet: %w", modelID, err)
 	}
@@ -573,18 +629,18 @@ func (r *Runtime) EvaluationMetrics(ctx context.Context, modelID string) (json.R
 // row otherwise — and evaluation.Comparator tests each pair. Errors wrap
 // evaluation.ErrInvalidRequest, store.ErrNotFound, ErrEvaluation or
 // dataset errors.
-func (r *Runtime) Compare(ctx context.Context, req evaluation.CompareRequest) (*evaluation.ComparisonResult, error) {
+func (s *Service) Compare(ctx context.Context, req evaluation.CompareRequest) (*evaluation.ComparisonResult, error) {
 	if err := req.Validate(); err != nil {
 		return nil, err
 	}
-	table, err := readTable(ctx, req.DatasetPath)
+	table, err := s.readTable(ctx, req.DatasetPath)
 	if err != nil {
 		return nil, fmt.Errorf("compare models: %w", err)
 	}
 	models := make([]*loaded, len(req.ModelIDs))
 	sameSplit := true
 	for i, id := range req.ModelIDs {
-		if models[i], err = r.loadForEvaluation(ctx, id, req.DatasetPath, req.TargetColumn, req.PositiveClass, table); err != nil {
+		if models[i], err = s.loadForEvaluation(ctx, id, req.DatasetPath, req.TargetColumn, req.PositiveClass, table); err != nil {
 			return nil, fmt.Errorf("compare models: %w", err)
 		}
 		sameSplit = sameSplit && slices.Equal(models[i].test.RowIDs, models[0].test.RowIDs)

@@ -1,0 +1,352 @@
+package evaluationjob
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"path"
+	"strings"
+	"time"
+
+	"github.com/orrery-ml/orrery/shared/api"
+	"github.com/orrery-ml/orrery/shared/ml/evaluation"
+	"github.com/orrery-ml/orrery/shared/ml/nn"
+	"github.com/orrery-ml/orrery/shared/ml/training"
+	"github.com/orrery-ml/orrery/shared/store"
+)
+
+// Stages an evaluation job reports in its record.
+const (
+	StageEvaluate = "evaluate"
+	StageCompare  = "compare"
+)
+
+// Steps of Request.Step: the evaluation state machine's two tasks.
+const (
+	StepEvaluate   = "evaluate"
+	StepMarkFailed = "mark_failed"
+)
+
+// ErrInvalidJob is returned for a step request without a job id or with an
+// unknown step, and for a job that is not an evaluation job or whose
+// Config cannot be read.
+var ErrInvalidJob = errors.New("evaluationjob: invalid job")
+
+// ErrorNameEvaluationFailed names an evaluation's own failure (not a
+// service error) in a state machine; ErrorName picks it when no more
+// specific name fits.
+const ErrorNameEvaluationFailed = "Orrery.EvaluationFailed"
+
+// Config is the Config of an evaluation job: the evaluation it runs and the
+// models to compare with.
+type Config struct {
+	evaluation.EvaluateRequest
+	CompareTo []string `json:"compare_to,omitempty"`
+}
+
+// Result is the Result of a SUCCEEDED evaluation job.
+type Result struct {
+	// Evaluation is the evaluation.EvaluationResult, as stored.
+	Evaluation json.RawMessage `json:"evaluation"`
+	// Comparison ranks the model against compare_to, when asked.
+	Comparison *evaluation.ComparisonResult `json:"comparison,omitempty"`
+}
+
+// Request is what the evaluation state machine's tasks send the stages
+// function, under the key "evaluation" (Task): which job, which step
+// (evaluate when empty), and for mark_failed the failure its Catch caught.
+type Request struct {
+	JobID   string                 `json:"job_id"`
+	Step    string                 `json:"step,omitempty"`
+	Failure *training.StageFailure `json:"error,omitempty"`
+}
+
+// Task is the event of an evaluation task: {"evaluation": Request}.
+type Task struct {
+	Evaluation *Request `json:"evaluation"`
+}
+
+// Output is what a step returns through the state machine: small
+// references, never the evaluation itself (it is in the job's Result).
+type Output struct {
+	JobID          string `json:"job_id"`
+	Status         string `json:"status"`
+	ModelID        string `json:"model_id,omitempty"`
+	EvaluationID   string `json:"evaluation_id,omitempty"`
+	DerivedModelID string `json:"derived_model_id,omitempty"`
+}
+
+// ErrorName maps a step's error to the error name a state machine sees:
+// requests and data the evaluation refuses are Orrery.InvalidInput, the
+// store's and the context's errors are named as the training stages name
+// them, anything else is ErrorNameEvaluationFailed.
+func ErrorName(err error) string {
+	switch {
+	case errors.Is(err, context.Canceled):
+		return training.ErrorNameCancelled
+	case errors.Is(err, evaluation.ErrInvalidRequest), errors.Is(err, ErrEvaluation), errors.Is(err, ErrInvalidJob):
+		return training.ErrorNameInvalidInput
+	}
+	if name := training.StageErrorName(err); name != training.ErrorNameStageFailed {
+		return name
+	}
+	return ErrorNameEvaluationFailed
+}
+
+// Submit checks req against the registry, maps it to the evaluation job's
+// Config and stores a QUEUED job of Kind api.JobKindEvaluation for it: the
+// one path from request to job of every runtime. Defaults come from the
+// model's manifest: dataset_path is the file it was trained on (so the
+// model's own test split is scored) and target_column its target.
+// req.DatasetPath, when set, is already resolved against the data roots.
+// Errors: store.ErrNotFound for an unknown model (or compare_to model),
+// store.ErrInvalid for a request the evaluation refuses,
+// api.ErrNotImplemented for a numeric decision_threshold; nothing is stored
+// then.
+func (s *Service) Submit(ctx context.Context, req api.EvaluationRequest) (store.Job, error) {
+	cfg, err := s.JobConfig(ctx, req)
+	if err != nil {
+		return store.Job{}, err
+	}
+	body, err := json.Marshal(cfg)
+	if err != nil {
+		return store.Job{}, fmt.Errorf("evaluate model %s: encode request: %w", req.ModelID, err)
+	}
+	now := time.Now().UTC()
+	job := store.Job{ID: training.NewID("evj", now), Kind: api.JobKindEvaluation, Status: store.Queued,
+		Config: body, ModelID: req.ModelID, CreatedAt: now, UpdatedAt: now}
+	if err := s.Jobs.CreateJob(ctx, job); err != nil {
+		return store.Job{}, fmt.Errorf("evaluate model %s: %w", req.ModelID, err)
+	}
+	return job, nil
+}
+
+// JobConfig checks the models and builds the Config Submit stores (see
+// Submit for defaults and errors).
+func (s *Service) JobConfig(ctx context.Context, req api.EvaluationRequest) (Config, error) {
+	man, err := s.manifest(ctx, req.ModelID)
+	if err != nil {
+		return Config{}, err
+	}
+	for _, id := range req.CompareTo {
+		if id == req.ModelID {
+			return Config{}, fmt.Errorf("compare_to: %q is the model being evaluated: %w", id, store.ErrInvalid)
+		}
+		if _, err := s.Models.GetModel(ctx, id); err != nil {
+			return Config{}, fmt.Errorf("compare_to: model %s: %w", id, err)
+		}
+	}
+	out := Config{CompareTo: req.CompareTo}
+	r := &out.EvaluateRequest
+	r.ModelID, r.DatasetPath, r.TargetColumn = req.ModelID, req.DatasetPath, req.TargetColumn
+	if r.DatasetPath == "" {
+		cfg, err := trainingConfig(man)
+		if err != nil {
+			return out, fmt.Errorf("evaluate model %s: %w", req.ModelID, err)
+		}
+		r.DatasetPath = cfg.DatasetPath
+		if r.DatasetPath == "" {
+			return out, fmt.Errorf("dataset_path: model %s records no training data set; give one: %w", req.ModelID, store.ErrInvalid)
+		}
+	}
+	if r.TargetColumn == "" {
+		r.TargetColumn = man.Target
+	}
+	switch t := req.DecisionThreshold; t {
+	case "", "model":
+	case "f1", "youden":
+		// The chosen threshold is saved into a new model version; the
+		// evaluated model stays as it is (model directories are immutable).
+		r.SaveThreshold = t
+	default:
+		return out, fmt.Errorf("decision_threshold %s: evaluating at a fixed threshold is not supported by this evaluation service (use model, f1 or youden): %w",
+			t, api.ErrNotImplemented)
+	}
+	if cv := req.CrossValidation; cv != nil {
+		r.CVFolds = cv.Folds
+		if cv.Stratified != nil && !*cv.Stratified {
+			r.CVStrategy = evaluation.CVKFold
+		}
+		if cv.Seed > 0 {
+			r.Seed = uint64(cv.Seed)
+		}
+	}
+	if b := req.Bootstrap; b != nil {
+		r.BootstrapResamples, r.Confidence = b.Iterations, b.Confidence
+	}
+	if err := r.Validate(); err != nil {
+		return out, fmt.Errorf("%w: %w", store.ErrInvalid, err)
+	}
+	return out, nil
+}
+
+// manifest reads the manifest of a registered model from the artifact
+// store.
+func (s *Service) manifest(ctx context.Context, modelID string) (nn.Manifest, error) {
+	var man nn.Manifest
+	m, err := s.Models.GetModel(ctx, modelID)
+	if err != nil {
+		return man, fmt.Errorf("model %s: %w", modelID, err)
+	}
+	rc, err := s.Artifacts.Get(ctx, path.Join(m.ArtifactKey, nn.ManifestFile))
+	if err != nil {
+		return man, fmt.Errorf("model %s: read manifest: %w", modelID, err)
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(rc)
+	if err != nil {
+		return man, fmt.Errorf("model %s: read manifest: %w", modelID, err)
+	}
+	if err := json.Unmarshal(b, &man); err != nil {
+		return man, fmt.Errorf("model %s: decode manifest: %w", modelID, err)
+	}
+	return man, nil
+}
+
+// Step runs the step req names: evaluate (the default) or mark_failed. It
+// is what the `stages` Lambda and the local executor's task handler call.
+func (s *Service) Step(ctx context.Context, req Request) (Output, error) {
+	switch req.Step {
+	case "", StepEvaluate:
+		return s.Run(ctx, req.JobID)
+	case StepMarkFailed:
+		f := training.StageFailure{Error: ErrorNameEvaluationFailed, Cause: "unknown failure"}
+		if req.Failure != nil {
+			f = *req.Failure
+		}
+		return s.MarkFailed(ctx, req.JobID, f)
+	}
+	return Output{JobID: req.JobID}, fmt.Errorf("%w: unknown step %q (evaluate, mark_failed)", ErrInvalidJob, req.Step)
+}
+
+// Run runs the QUEUED evaluation job jobID to its end: it marks the job
+// RUNNING (counting an attempt; a job found RUNNING was interrupted and
+// runs again), evaluates with the job's Config, compares with compare_to
+// when asked, and records the Result with SUCCEEDED in one conditional
+// write. A finished job is store.ErrConflict; a job of another kind, or
+// one whose Config cannot be read, ErrInvalidJob. On any other error the
+// job is left RUNNING for MarkFailed.
+func (s *Service) Run(ctx context.Context, jobID string) (Output, error) {
+	out := Output{JobID: jobID}
+	job, err := s.job(ctx, jobID)
+	if err != nil {
+		return out, err
+	}
+	var cfg Config
+	if err := json.Unmarshal(job.Config, &cfg); err != nil {
+		return out, fmt.Errorf("evaluation job %s: %w: decode config: %v", jobID, ErrInvalidJob, err)
+	}
+	u := store.JobUpdate{Status: store.Running, Stage: StageEvaluate, AddAttempt: true}
+	switch {
+	case job.Status.Terminal():
+		return out, fmt.Errorf("evaluation job %s: %w: it is already %s", jobID, store.ErrConflict, job.Status)
+	case job.Status == store.Running:
+		u.Status = ""
+	}
+	if _, err := s.Jobs.UpdateJob(ctx, jobID, u); err != nil {
+		return out, fmt.Errorf("evaluation job %s: %w", jobID, err)
+	}
+	res, err := s.Evaluate(ctx, cfg.EvaluateRequest)
+	if err != nil {
+		return out, err
+	}
+	out.ModelID, out.EvaluationID, out.DerivedModelID = res.ModelID, res.EvaluationID, res.DerivedModelID
+	raw, err := json.Marshal(res)
+	if err != nil {
+		return out, fmt.Errorf("encode evaluation %s: %w", res.EvaluationID, err)
+	}
+	result := Result{Evaluation: raw}
+	if len(cfg.CompareTo) > 0 {
+		if _, err := s.Jobs.UpdateJob(ctx, jobID, store.JobUpdate{Stage: StageCompare}); err != nil {
+			return out, fmt.Errorf("evaluation job %s: %w", jobID, err)
+		}
+		ids := append([]string{cfg.ModelID}, cfg.CompareTo...)
+		cmp, err := s.Compare(ctx, evaluation.CompareRequest{ModelIDs: ids, DatasetPath: cfg.DatasetPath,
+			TargetColumn: cfg.TargetColumn, PositiveClass: cfg.PositiveClass, BootstrapResamples: cfg.BootstrapResamples, Seed: cfg.Seed})
+		if err != nil {
+			return out, fmt.Errorf("compare %s: %w", strings.Join(ids, ", "), err)
+		}
+		result.Comparison = cmp
+	}
+	b, err := json.Marshal(result)
+	if err != nil {
+		return out, fmt.Errorf("encode evaluation job %s result: %w", jobID, err)
+	}
+	if _, err := s.Jobs.UpdateJob(ctx, jobID, store.JobUpdate{Status: store.Succeeded, Result: b}); err != nil {
+		return out, fmt.Errorf("evaluation job %s: %w", jobID, err)
+	}
+	out.Status = string(store.Succeeded)
+	return out, nil
+}
+
+// MarkFailed records a failed evaluation job: FAILED (CANCELLED when the
+// failure is Orrery.Cancelled) with the failure's message, by a conditional
+// write. A job that has already finished is left as it is and nil
+// returned, so a duplicated or late failure never moves it.
+func (s *Service) MarkFailed(ctx context.Context, jobID string, f training.StageFailure) (Output, error) {
+	out := Output{JobID: jobID}
+	job, err := s.job(ctx, jobID)
+	if err != nil {
+		return out, err
+	}
+	out.Status = string(job.Status)
+	if job.Status.Terminal() {
+		return out, nil
+	}
+	status := store.Failed
+	if f.Error == training.ErrorNameCancelled {
+		status = store.Cancelled
+	}
+	updated, err := s.Jobs.UpdateJob(ctx, jobID, store.JobUpdate{Status: status, Error: f.Message()})
+	if errors.Is(err, store.ErrConflict) {
+		if current, gerr := s.Jobs.GetJob(ctx, jobID); gerr == nil {
+			out.Status = string(current.Status)
+		}
+		return out, nil
+	}
+	if err != nil {
+		return out, fmt.Errorf("%s evaluation job %s: %w", StepMarkFailed, jobID, err)
+	}
+	out.Status = string(updated.Status)
+	return out, nil
+}
+
+// job returns the evaluation job jobID; ErrInvalidJob for an empty id or
+// a job of another kind.
+func (s *Service) job(ctx context.Context, jobID string) (store.Job, error) {
+	if jobID == "" {
+		return store.Job{}, fmt.Errorf("%w: job_id is required", ErrInvalidJob)
+	}
+	job, err := s.Jobs.GetJob(ctx, jobID)
+	if err != nil {
+		return job, fmt.Errorf("evaluation job %s: %w", jobID, err)
+	}
+	if job.Kind != api.JobKindEvaluation {
+		return job, fmt.Errorf("%w: job %s is a %s job, not an evaluation", ErrInvalidJob, jobID, job.Kind)
+	}
+	return job, nil
+}
+
+// DecodeTask decodes an evaluation task's event strictly: unknown fields,
+// trailing data, a missing "evaluation" object or job id are ErrInvalidJob.
+func DecodeTask(raw []byte) (Request, error) {
+	var t Task
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&t); err != nil {
+		return Request{}, fmt.Errorf("%w: decode evaluation task: %v", ErrInvalidJob, err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return Request{}, fmt.Errorf("%w: decode evaluation task: trailing data after the JSON object", ErrInvalidJob)
+	}
+	if t.Evaluation == nil {
+		return Request{}, fmt.Errorf("%w: the task has no \"evaluation\" object", ErrInvalidJob)
+	}
+	if t.Evaluation.JobID == "" {
+		return Request{}, fmt.Errorf("%w: evaluation.job_id is required", ErrInvalidJob)
+	}
+	return *t.Evaluation, nil
+}
