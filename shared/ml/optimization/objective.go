@@ -37,14 +37,24 @@ type TrainingData struct {
 // the training split, balanced class weights unless cfg says none). The
 // test split is left out: tuning never sees it.
 func PrepareData(ctx context.Context, path, target, positive string, cfg training.TrainingConfig) (*TrainingData, error) {
-	cfg, err := cfg.Normalize()
-	if err != nil {
+	if _, err := cfg.Normalize(); err != nil {
 		return nil, err
 	}
 	table, err := dataset.Read(ctx, path)
 	if err != nil {
 		return nil, err
 	}
+	return PrepareTable(table, target, positive, cfg)
+}
+
+// PrepareTable prepares a table already read (from S3, say) as PrepareData
+// prepares a file.
+func PrepareTable(table *dataset.Table, target, positive string, cfg training.TrainingConfig) (*TrainingData, error) {
+	cfg, err := cfg.Normalize()
+	if err != nil {
+		return nil, err
+	}
+	path := table.Source
 	data, err := table.Select(dataset.SelectOptions{Target: target, Positive: positive, Features: cfg.Features})
 	if err != nil {
 		return nil, err
