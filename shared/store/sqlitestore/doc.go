@@ -1,7 +1,8 @@
 // Package sqlitestore keeps job records and the model registry of the embedded
 // runtime in one SQLite file, through the pure-Go driver modernc.org/sqlite (no
 // cgo). It implements store.JobStore and store.ModelRegistry (and, for
-// hyperparameter studies, store.StudyStore and store.TrialStore); the DynamoDB
+// hyperparameter studies, store.StudyStore and store.TrialStore; for
+// deployments, store.DeploymentStore and store.LiveDeployments); the DynamoDB
 // adapter implements the same ports on AWS, and both pass the port suite in
 // shared/store/storetest.
 //

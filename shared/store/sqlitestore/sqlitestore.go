@@ -127,6 +127,8 @@ var migrations = []string{
 	studiesSchema,
 	// 3: idempotency records of the HTTP API (idempotency.go).
 	idempotencyMigration,
+	// 4: deployment records (deployments.go).
+	deploymentsMigration,
 }
 
 // migrate applies the steps the file lacks, in one immediate transaction so
