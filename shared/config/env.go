@@ -31,6 +31,10 @@ const (
 	// EnvOptimizationStateMachineARN is the ARN of the `optimization` state
 	// machine.
 	EnvOptimizationStateMachineARN = "ORRERY_OPTIMIZATION_STATE_MACHINE_ARN"
+	// EnvEvaluationStateMachineARN is the ARN of the `evaluation` state
+	// machine (optional for the api function: unset, POST
+	// /ml/evaluation/evaluate answers 501).
+	EnvEvaluationStateMachineARN = "ORRERY_EVALUATION_STATE_MACHINE_ARN"
 	// EnvDeploymentStateMachineARN is the ARN of the `deployment` state
 	// machine.
 	EnvDeploymentStateMachineARN = "ORRERY_DEPLOYMENT_STATE_MACHINE_ARN"
