@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/orrery-ml/orrery/shared/ml/optimization"
 	"github.com/orrery-ml/orrery/shared/ml/training"
@@ -69,6 +70,10 @@ type OptimizationResources struct {
 	// timeout_seconds a request may ask for, plus a day).
 	TrialTimeoutSeconds int
 	StudyTimeoutSeconds int
+	// TrialHeartbeatSeconds is the longest a trial's container may go
+	// without a task heartbeat (default 15 minutes, as the training
+	// machine's Train task): it is given the task token in EnvTaskToken.
+	TrialHeartbeatSeconds int
 }
 
 // OptimizationPlaceholders returns resources whose values are the CDK
@@ -121,6 +126,9 @@ func Optimization(r OptimizationResources) (Definition, error) {
 	if r.StudyTimeoutSeconds == 0 {
 		r.StudyTimeoutSeconds = 8 * 24 * 3600
 	}
+	if r.TrialHeartbeatSeconds == 0 {
+		r.TrialHeartbeatSeconds = 15 * 60
+	}
 	for _, c := range []struct {
 		field, v string
 		required bool
@@ -136,6 +144,10 @@ func Optimization(r OptimizationResources) (Definition, error) {
 		return Definition{}, fmt.Errorf("%w: TrialTimeoutSeconds %d must be positive and below StudyTimeoutSeconds %d",
 			ErrResources, r.TrialTimeoutSeconds, r.StudyTimeoutSeconds)
 	}
+	if r.TrialHeartbeatSeconds < 0 || r.TrialHeartbeatSeconds >= r.TrialTimeoutSeconds {
+		return Definition{}, fmt.Errorf("%w: TrialHeartbeatSeconds %d must be positive and below TrialTimeoutSeconds %d",
+			ErrResources, r.TrialHeartbeatSeconds, r.TrialTimeoutSeconds)
+	}
 	trial := State{
 		Type: TypeTask, Resource: BatchSubmitJobSync,
 		Comment: "train and score one trial on AWS Batch; it claims the trial in the trial store and writes its end there",
@@ -146,18 +158,26 @@ func Optimization(r OptimizationResources) (Definition, error) {
 			"ContainerOverrides": map[string]any{
 				"Environment": []any{
 					map[string]any{"Name": EnvTrialInput, "Value.$": "States.JsonToString($)"},
+					map[string]any{"Name": EnvTaskToken, "Value.$": "$$.Task.Token"},
 				},
 			},
+			// As the training machine's Train task: retry a job whose Spot
+			// host was reclaimed, or that exited 75 (the trainer's
+			// retryable exit: interrupted or a transient failure; the
+			// trial resumes from its checkpoint with its intermediate
+			// values). This strategy replaces the job definition's.
 			"RetryStrategy": map[string]any{
 				"Attempts": 3,
 				"EvaluateOnExit": []any{
 					map[string]any{"OnStatusReason": "Host EC2*", "Action": "RETRY"},
+					map[string]any{"OnExitCode": "75", "Action": "RETRY"},
 					map[string]any{"OnReason": "*", "Action": "EXIT"},
 				},
 			},
 		},
-		ResultSelector: map[string]any{"batch_job_id.$": "$.JobId", "status.$": "$.Status"},
-		TimeoutSeconds: r.TrialTimeoutSeconds,
+		ResultSelector:   map[string]any{"batch_job_id.$": "$.JobId", "status.$": "$.Status"},
+		TimeoutSeconds:   r.TrialTimeoutSeconds,
+		HeartbeatSeconds: r.TrialHeartbeatSeconds,
 		Retry: []Retrier{{
 			ErrorEquals:     []string{"Batch.AWSBatchException", "Batch.ServerException", "Batch.TooManyRequestsException"},
 			IntervalSeconds: 5, MaxAttempts: Attempts(5), BackoffRate: 2, MaxDelaySeconds: 120, JitterStrategy: "FULL",
@@ -279,11 +299,45 @@ func OptimizationHandlers(r OptimizationResources, steps optimization.StepRunner
 			if err != nil {
 				return nil, err
 			}
+			// In-process the trial lives as long as this process: tell the
+			// executor so while it runs (the RunTrial state's
+			// HeartbeatSeconds holds locally as on AWS).
+			stop := beatWhile(ctx)
 			out, err := steps.Trial(ctx, in)
+			stop()
 			if err != nil {
 				return nil, named(ctx, err)
 			}
 			return job.succeeded(fmt.Sprintf("trial %d of study %s ended %s in-process", out.Number, out.StudyID, out.State))
 		},
+	}
+}
+
+// localTrialBeat is how often an in-process trial tells the local executor
+// it is alive.
+const localTrialBeat = 10 * time.Second
+
+// beatWhile calls Heartbeat(ctx) now and every localTrialBeat until the
+// returned stop is called.
+func beatWhile(ctx context.Context) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	Heartbeat(ctx)
+	go func() {
+		defer close(done)
+		t := time.NewTicker(localTrialBeat)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				Heartbeat(ctx)
+			}
+		}
+	}()
+	return func() {
+		cancel()
+		<-done
 	}
 }

@@ -23,7 +23,8 @@ func TestOptimizationDefinition(t *testing.T) {
 	text := string(body)
 	for _, want := range []string{"${StagesFunctionArn}", "${TrainJobQueueArn}", "${TrainJobDefinitionArn}", "${AlertTopicArn}",
 		pipeline.BatchSubmitJobSync, `"MaxConcurrencyPath": "$.max_parallel"`, `"ItemsPath": "$.round.trials"`,
-		`"number.$": "$$.Map.Item.Value"`, `"BooleanEquals": true`, `"SecondsPath": "$.round.wait_seconds"`, pipeline.EnvTrialInput, `"JitterStrategy": "FULL"`} {
+		`"number.$": "$$.Map.Item.Value"`, `"BooleanEquals": true`, `"SecondsPath": "$.round.wait_seconds"`, pipeline.EnvTrialInput, `"JitterStrategy": "FULL"`,
+		pipeline.EnvTaskToken, `"$$.Task.Token"`, `"OnExitCode": "75"`, `"HeartbeatSeconds": 900`} {
 		assert.Contains(t, text, want)
 	}
 	parsed, err := pipeline.Parse(body)
@@ -48,10 +49,11 @@ func TestOptimizationDefinition(t *testing.T) {
 	assert.NotContains(t, lean.States, pipeline.StateAlert)
 
 	for name, r := range map[string]pipeline.OptimizationResources{
-		"no steps function": {JobQueue: "arn:q", JobDefinition: "arn:d"},
-		"no job definition": {StepsFunction: "arn:f", JobQueue: "arn:q"},
-		"not an arn":        {StepsFunction: "steps", JobQueue: "arn:q", JobDefinition: "arn:d"},
-		"trial too long":    {StepsFunction: "arn:f", JobQueue: "arn:q", JobDefinition: "arn:d", TrialTimeoutSeconds: 60, StudyTimeoutSeconds: 60},
+		"no steps function":  {JobQueue: "arn:q", JobDefinition: "arn:d"},
+		"no job definition":  {StepsFunction: "arn:f", JobQueue: "arn:q"},
+		"not an arn":         {StepsFunction: "steps", JobQueue: "arn:q", JobDefinition: "arn:d"},
+		"trial too long":     {StepsFunction: "arn:f", JobQueue: "arn:q", JobDefinition: "arn:d", TrialTimeoutSeconds: 60, StudyTimeoutSeconds: 60},
+		"heartbeat too long": {StepsFunction: "arn:f", JobQueue: "arn:q", JobDefinition: "arn:d", TrialTimeoutSeconds: 600, TrialHeartbeatSeconds: 600},
 	} {
 		_, err := pipeline.Optimization(r)
 		require.ErrorIs(t, err, pipeline.ErrResources, name)
@@ -107,4 +109,29 @@ func TestOptimizationLoopOnTheExecutor(t *testing.T) {
 	require.NotNil(t, fin.BestTrial)
 	assert.LessOrEqual(t, most, 2)
 	assert.Equal(t, 3, suggests)
+}
+
+// TestRunTrialRetriesAsTrain: a trial's Batch job is retried exactly as the
+// training machine's Train job is (Spot reclaim and the trainer's exit 75),
+// and carries the task token for heartbeats the same way.
+func TestRunTrialRetriesAsTrain(t *testing.T) {
+	opt, err := pipeline.Optimization(pipeline.OptimizationPlaceholders())
+	require.NoError(t, err)
+	train, err := pipeline.Training(pipeline.Placeholders())
+	require.NoError(t, err)
+	trial := opt.States[pipeline.StateRunTrials].ItemProcessor.States[pipeline.StateRunTrial]
+	trainState := train.States[pipeline.StateTrain]
+	params := func(st pipeline.State) map[string]any { return st.Parameters.(map[string]any) }
+	assert.Equal(t, params(trainState)["RetryStrategy"], params(trial)["RetryStrategy"])
+	assert.Equal(t, trainState.HeartbeatSeconds, trial.HeartbeatSeconds)
+	env := func(st pipeline.State) map[string]any {
+		out := map[string]any{}
+		for _, e := range params(st)["ContainerOverrides"].(map[string]any)["Environment"].([]any) {
+			m := e.(map[string]any)
+			out[m["Name"].(string)] = m["Value.$"]
+		}
+		return out
+	}
+	assert.Equal(t, "$$.Task.Token", env(trial)[pipeline.EnvTaskToken])
+	assert.Equal(t, env(trainState)[pipeline.EnvTaskToken], env(trial)[pipeline.EnvTaskToken])
 }
