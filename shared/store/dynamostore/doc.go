@@ -1,6 +1,7 @@
 // Package dynamostore keeps Orrery's records in DynamoDB on AWS: it
-// implements store.JobStore, store.ModelRegistry, store.RetrainingPolicyStore
-// and store.IdempotencyStore, and passes the same port suites
+// implements store.JobStore, store.ModelRegistry, store.RetrainingPolicyStore,
+// store.IdempotencyStore, store.DeploymentStore and store.LiveDeployments, and
+// passes the same port suites
 // (shared/store/storetest) as the embedded sqlitestore, run against moto's
 // DynamoDB in the tests.
 //
@@ -19,6 +20,9 @@
 //	models       RETRAIN#<prefix>    POLICY    prefix model_name config paused updated_at
 //	idempotency  IDEMPOTENCY#<key>   IDEMPOTENCY  key request_hash status_code (0: in flight) header body
 //	                                           created_at expires_time expires_ns expires_at (TTL, Unix s)
+//	deployments  DEPLOYMENT#<id>     DEPLOYMENT  deployment_id model_id previous_model_id alias strategy
+//	                                           version previous_version traffic_percent status stage config
+//	                                           gates result error created_at created_ns updated_at updated_ns
 //
 // JSON fields (config, progress, result, metrics) are strings holding the
 // JSON text; times are RFC 3339 strings in UTC with nanoseconds, and
@@ -26,12 +30,14 @@
 //
 // # Conditional writes
 //
-// Every write is one conditional request: CreateJob and RegisterModel put
-// with attribute_not_exists(pk), so an id is never taken twice; UpdateJob is
-// one UpdateItem whose ConditionExpression requires the stored status to be
-// one from which the update is allowed (store.Status.CanTransition; for an
-// update without a status change, a status that is not terminal). A late or
-// duplicated event therefore never moves a finished job, and of several
+// Every write is one conditional request: CreateJob, RegisterModel and
+// CreateDeployment put with attribute_not_exists(pk), so an id is never taken
+// twice; UpdateJob and UpdateDeployment are each one UpdateItem whose
+// ConditionExpression requires the stored status to be one from which the
+// update is allowed (store.Status.CanTransition, for an update without a
+// status change a status that is not terminal;
+// store.DeploymentUpdate.WritableFrom for deployments). A late or duplicated
+// event therefore never moves a finished job or deployment, and of several
 // racing transitions exactly one wins. An idempotency key is reserved by a
 // put conditioned on the key being free or its record expired (DynamoDB's TTL
 // deletes expired records only eventually, so expires_ns decides). A refused write is store.ErrConflict,
@@ -42,6 +48,9 @@
 // ListJobs and ListModels read their table with a paginated Scan and sort by
 // created_ns, newest first: no index is needed, at the price of reading the
 // table — fine for the thousands of jobs and models an Orrery account holds.
+// ListDeployments (filtered on model_id and alias) and LiveDeployment
+// (filtered on alias and status SUCCEEDED, the greatest updated_ns wins) scan
+// the deployments table the same way.
 //
 // It must not import shared/ml/..., aws-lambda-go or other store adapters.
 package dynamostore
