@@ -2,7 +2,8 @@
 // format 2.0) events go through aws-lambda-go-api-proxy's httpadapter to the
 // same http.Handler that `orrery serve` serves (shared/api), here over
 // DynamoDB (jobs, models, idempotency records), S3 (artifact links) and Step
-// Functions (training executions). This file only wires.
+// Functions (training executions and, when configured, evaluation
+// executions). This file only wires.
 package main
 
 import (
@@ -22,6 +23,7 @@ import (
 	"github.com/orrery-ml/orrery/shared/api"
 	"github.com/orrery-ml/orrery/shared/awsclient"
 	"github.com/orrery-ml/orrery/shared/config"
+	"github.com/orrery-ml/orrery/shared/evaluationjob"
 	"github.com/orrery-ml/orrery/shared/pipeline/sfnexec"
 	"github.com/orrery-ml/orrery/shared/store/dynamostore"
 	"github.com/orrery-ml/orrery/shared/store/s3store"
@@ -36,11 +38,15 @@ type Config struct {
 	ArtifactsBucket  string
 	// DataRoots are the s3://bucket/prefix roots a dataset_path may point
 	// into (default: the whole datasets bucket).
-	DataRoots            []string
-	StateMachineARN      string
-	MaxBodyBytes         int64
-	IdempotencyRetention time.Duration
-	LogLevel             slog.Level
+	DataRoots       []string
+	StateMachineARN string
+	// EvaluationStateMachineARN, when set, serves POST
+	// /ml/evaluation/evaluate through the evaluation state machine (unset:
+	// 501).
+	EvaluationStateMachineARN string
+	MaxBodyBytes              int64
+	IdempotencyRetention      time.Duration
+	LogLevel                  slog.Level
 }
 
 // FromEnv reads Config through getenv, naming every variable that is
@@ -48,14 +54,15 @@ type Config struct {
 func FromEnv(getenv func(string) string) (Config, error) {
 	r := config.Reader{Getenv: getenv}
 	c := Config{
-		JobsTable:            r.Required(config.EnvJobsTable),
-		ModelsTable:          r.Required(config.EnvModelsTable),
-		IdempotencyTable:     r.Required(config.EnvIdempotencyTable),
-		ArtifactsBucket:      r.Required(config.EnvArtifactsBucket),
-		StateMachineARN:      r.Required(config.EnvTrainingStateMachineARN),
-		MaxBodyBytes:         r.Int(config.EnvMaxBodyBytes, api.DefaultMaxBodyBytes, 1024, 6<<20),
-		IdempotencyRetention: r.Duration(config.EnvIdempotencyRetention, api.DefaultIdempotencyRetention),
-		LogLevel:             r.LogLevel(config.EnvLogLevel),
+		JobsTable:                 r.Required(config.EnvJobsTable),
+		ModelsTable:               r.Required(config.EnvModelsTable),
+		IdempotencyTable:          r.Required(config.EnvIdempotencyTable),
+		ArtifactsBucket:           r.Required(config.EnvArtifactsBucket),
+		StateMachineARN:           r.Required(config.EnvTrainingStateMachineARN),
+		EvaluationStateMachineARN: r.String(config.EnvEvaluationStateMachineARN, ""),
+		MaxBodyBytes:              r.Int(config.EnvMaxBodyBytes, api.DefaultMaxBodyBytes, 1024, 6<<20),
+		IdempotencyRetention:      r.Duration(config.EnvIdempotencyRetention, api.DefaultIdempotencyRetention),
+		LogLevel:                  r.LogLevel(config.EnvLogLevel),
 	}
 	datasets := r.String(config.EnvDatasetsBucket, "")
 	var def []string
@@ -88,7 +95,8 @@ func newHandler(ctx context.Context, c Config, log *slog.Logger) (http.Handler, 
 	if err != nil {
 		return nil, err
 	}
-	exec, err := sfnexec.New(sfn.NewFromConfig(cfg), c.StateMachineARN)
+	sfnClient := sfn.NewFromConfig(cfg)
+	exec, err := sfnexec.New(sfnClient, c.StateMachineARN)
 	if err != nil {
 		return nil, err
 	}
@@ -97,6 +105,16 @@ func newHandler(ctx context.Context, c Config, log *slog.Logger) (http.Handler, 
 		return nil, err
 	}
 	svc := &api.Service{Jobs: db, Models: db, Executions: exec, DataRoots: roots, Artifacts: artifacts}
+	if c.EvaluationStateMachineARN != "" {
+		evals, err := sfnexec.New(sfnClient, c.EvaluationStateMachineARN)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", config.EnvEvaluationStateMachineARN, err)
+		}
+		svc.Evaluations = &evaluationjob.Evaluations{
+			Service:    &evaluationjob.Service{Jobs: db, Models: db, Artifacts: artifacts},
+			Executions: evals,
+		}
+	}
 	return api.NewHandler(svc, api.Options{Idempotency: db, MaxBodyBytes: c.MaxBodyBytes,
 		IdempotencyRetention: c.IdempotencyRetention, Logger: log})
 }
