@@ -1,8 +1,10 @@
 // Package store declares the persistence ports of Orrery — job records, the
-// model registry and the artifact store — with the records they hold and the
-// errors their adapters return. Adapters live in subpackages named after what
-// they wrap: sqlitestore (embedded SQLite), filestore (a local directory);
-// later s3store and dynamostore.
+// model registry, the artifact store, hyperparameter studies and trials,
+// retraining policies, idempotency records and deployment records — with the
+// records they hold, the rules shared by every adapter (status machines,
+// CheckKey, CheckID) and the errors their adapters return. Adapters live in
+// subpackages named after what they wrap: sqlitestore (embedded SQLite),
+// filestore (a local directory), s3store (S3) and dynamostore (DynamoDB).
 //
 // This package holds no I/O of its own and must not import AWS SDK packages
 // or shared/ml/....
