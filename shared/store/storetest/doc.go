@@ -12,8 +12,7 @@
 // on: unknown statuses and JSON fields that are not JSON are ErrInvalid, a
 // negative list limit is ErrInvalid, a zero CreatedAt is filled in, updates
 // without a status change are refused (ErrConflict) once a job or deployment
-// is finished,
-// and DeletePrefix("") is ErrInvalid.
+// is finished, and DeletePrefix("") is ErrInvalid.
 //
 // It is a test helper: only _test.go files may import it. It must not import
 // shared/ml/..., AWS SDK packages or any store adapter.
