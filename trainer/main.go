@@ -1,8 +1,10 @@
 // Command trainer is the AWS Batch training container program: it runs one
 // training job (trainer/batchjob) with the backend named by ORRERY_BACKEND
 // (gonum, or torch when built with -tags torch) on ORRERY_DEVICE (cpu or
-// cuda), reading the job spec from the environment and the flags, and exits
-// with 0, 1 (do not retry), 2 (usage) or 75 (retry). See trainer/README.md.
+// cuda), the training machine's Train stage (ORRERY_STAGE_REFS), or one
+// trial of an optimization study (ORRERY_TRIAL), reading the spec from the
+// environment and the flags, and exits with 0, 1 (do not retry), 2 (usage)
+// or 75 (retry). See trainer/README.md.
 package main
 
 import (
@@ -72,6 +74,9 @@ func run(log *slog.Logger, args []string) int {
 		return batchjob.ExitCode(err)
 	}
 	defer closeStores()
+	if spec.Trial != nil {
+		return runTrial(ctx, log, runner, spec)
+	}
 	if spec.StageRefs != nil {
 		return runTrainStage(ctx, log, runner, spec)
 	}
@@ -101,6 +106,25 @@ func runTrainStage(ctx context.Context, log *slog.Logger, runner *batchjob.Runne
 	}
 	log.Info("trainer: train stage finished", "network_key", refs.NetworkKey, "training_key", refs.TrainingKey,
 		"seconds", refs.StageSeconds[training.StageTrain])
+	return batchjob.ExitOK
+}
+
+// runTrial is trial mode: the optimization state machine's RunTrial task.
+func runTrial(ctx context.Context, log *slog.Logger, runner *batchjob.Runner, spec batchjob.Spec) int {
+	log = log.With("mode", "trial", "study_id", spec.Trial.StudyID, "trial", spec.Trial.Number,
+		"worker", spec.Worker, "heartbeats", spec.TaskToken != "")
+	out, err := runner.RunTrial(ctx, spec)
+	if err != nil {
+		code := batchjob.ExitCode(err)
+		log.Error("trainer: trial failed", "error", err.Error(), "exit_code", code, "retryable", code == batchjob.ExitRetryable)
+		return code
+	}
+	if !out.Claimed {
+		log.Info("trainer: no trial left to claim; nothing to do")
+		return batchjob.ExitOK
+	}
+	log.Info("trainer: trial finished", "claimed", out.Number, "state", out.State, "values", out.Values,
+		"epochs", out.Cost, "seconds", out.Seconds, "trial_error", out.Error)
 	return batchjob.ExitOK
 }
 
@@ -196,8 +220,15 @@ func wire(ctx context.Context, spec batchjob.Spec, log *slog.Logger) (*batchjob.
 		r.Artifacts = a
 	}
 
-	closeStores := func() {}
-	if tables, isDynamo := strings.CutPrefix(spec.Records, "dynamodb://"); isDynamo {
+	var closers []func()
+	closeStores := func() {
+		for _, c := range closers {
+			c()
+		}
+	}
+	if tables, isDynamo := strings.CutPrefix(spec.Records, "dynamodb://"); spec.Records == "" {
+		// Trial mode writes no job record.
+	} else if isDynamo {
 		jobs, models, _ := strings.Cut(tables, "/")
 		if models == "" {
 			models = jobs
@@ -217,7 +248,31 @@ func wire(ctx context.Context, spec batchjob.Spec, log *slog.Logger) (*batchjob.
 			return nil, nil, err
 		}
 		r.Jobs, r.Models = db, db
-		closeStores = func() { db.Close() }
+		closers = append(closers, func() { db.Close() })
+	}
+
+	if spec.Trial != nil {
+		if table, isDynamo := strings.CutPrefix(spec.Studies, "dynamodb://"); isDynamo {
+			cfg, err := loadAWS()
+			if err != nil {
+				closeStores()
+				return nil, nil, err
+			}
+			d, err := dynamostore.New(dynamodb.NewFromConfig(cfg, awsclient.DynamoDBOptions(cfg)), dynamostore.Tables{Studies: table})
+			if err != nil {
+				closeStores()
+				return nil, nil, err
+			}
+			r.Studies, r.Trials = d, d
+		} else {
+			db, err := sqlitestore.Open(ctx, spec.Studies)
+			if err != nil {
+				closeStores()
+				return nil, nil, err
+			}
+			r.Studies, r.Trials = db, db
+			closers = append(closers, func() { db.Close() })
+		}
 	}
 
 	r.ReadData = func(ctx context.Context, uri string) (*dataset.Table, error) {

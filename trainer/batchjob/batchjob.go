@@ -20,6 +20,7 @@ import (
 	"github.com/orrery-ml/orrery/shared/dataset"
 	"github.com/orrery-ml/orrery/shared/ml/evaluation"
 	"github.com/orrery-ml/orrery/shared/ml/nn"
+	"github.com/orrery-ml/orrery/shared/ml/optimization"
 	"github.com/orrery-ml/orrery/shared/ml/training"
 	"github.com/orrery-ml/orrery/shared/store"
 	"github.com/orrery-ml/orrery/shared/tracking"
@@ -44,6 +45,18 @@ const (
 	// EnvTaskToken is the Step Functions task token of the Train task
 	// (pipeline.EnvTaskToken); train-only mode sends heartbeats with it.
 	EnvTaskToken = "ORRERY_TASK_TOKEN"
+	// EnvTrial is one trial of an optimization study
+	// (pipeline.EnvTrialInput, optimization.TrialInput as JSON). When it is
+	// set the trainer runs in trial mode: it claims and runs that study's
+	// trial, as the optimization state machine's RunTrial task (RunTrial).
+	EnvTrial = "ORRERY_TRIAL"
+	// EnvStudies names the study and trial store of trial mode: a SQLite
+	// file, or dynamodb://studies-table (default: the table in
+	// config.EnvStudiesTable, else the SQLite file of EnvRecords).
+	EnvStudies = "ORRERY_STUDIES"
+	// EnvBatchJobID is AWS Batch's id of the running job; trial mode claims
+	// its trial under it.
+	EnvBatchJobID = "AWS_BATCH_JOB_ID"
 )
 
 // Backend names.
@@ -86,9 +99,18 @@ type Spec struct {
 	// StageRefs, when set, selects train-only mode: they are the Refs the
 	// state machine's Preprocess stage returned.
 	StageRefs *training.Refs
-	// TaskToken is the Train task's token for heartbeats (train-only mode;
-	// empty when the state machine passed none).
+	// TaskToken is the Train or RunTrial task's token for heartbeats
+	// (train-only and trial mode; empty when the state machine passed
+	// none).
 	TaskToken string
+	// Trial, when set, selects trial mode: the trial the optimization
+	// machine's RunTrials Map hands this job.
+	Trial *optimization.TrialInput
+	// Studies is the study and trial store of trial mode (EnvStudies).
+	Studies string
+	// Worker names this run when it claims a trial (default: the Batch
+	// job id, else "trainer-<pid>").
+	Worker string
 }
 
 // SpecFromEnv builds the Spec from the environment (getenv is os.Getenv in
@@ -120,6 +142,28 @@ func SpecFromEnv(getenv func(string) string) (Spec, error) {
 		}
 		s.JobID, s.StageRefs, s.TaskToken = refs.JobID, &refs, getenv(EnvTaskToken)
 	}
+	if raw := getenv(EnvTrial); raw != "" {
+		// Unknown fields are tolerated, as in the stage references.
+		var in optimization.TrialInput
+		if err := json.Unmarshal([]byte(raw), &in); err != nil {
+			return Spec{}, fmt.Errorf("%w: %s: %w", ErrSpec, EnvTrial, err)
+		}
+		if in.StudyID == "" || in.Number < 0 {
+			return Spec{}, fmt.Errorf("%w: %s needs a study_id and a non-negative number", ErrSpec, EnvTrial)
+		}
+		s.Trial, s.TaskToken = &in, getenv(EnvTaskToken)
+		s.Studies = getenv(EnvStudies)
+		if s.Studies == "" && getenv(config.EnvStudiesTable) != "" {
+			s.Studies = "dynamodb://" + getenv(config.EnvStudiesTable)
+		}
+		if s.Studies == "" && s.Records != "" && !strings.HasPrefix(s.Records, "dynamodb://") {
+			s.Studies = s.Records // the embedded runtime's one SQLite file
+		}
+		s.Worker = getenv(EnvBatchJobID)
+		if s.Worker == "" {
+			s.Worker = "trainer-" + strconv.Itoa(os.Getpid())
+		}
+	}
 	if raw := getenv(EnvConfig); raw != "" {
 		cfg, err := training.DecodeConfig(strings.NewReader(raw))
 		if err != nil {
@@ -145,6 +189,15 @@ func SpecFromEnv(getenv func(string) string) (Spec, error) {
 // Validate reports the first thing wrong with s, wrapping ErrSpec.
 func (s Spec) Validate() error {
 	switch {
+	case s.Trial != nil && s.StageRefs != nil:
+		return fmt.Errorf("%w: %s and %s select different modes; set one", ErrSpec, EnvTrial, EnvStageRefs)
+	case s.Trial != nil && s.Studies == "":
+		return fmt.Errorf("%w: trial mode needs %s (a SQLite file or dynamodb://studies-table) or %s",
+			ErrSpec, EnvStudies, config.EnvStudiesTable)
+	case s.Trial != nil && s.Artifacts == "":
+		return fmt.Errorf("%w: %s is required (a directory or s3://bucket/prefix)", ErrSpec, EnvArtifacts)
+	case s.Trial != nil:
+		// Trial mode writes no job record: it needs no job id or records.
 	case s.JobID == "":
 		return fmt.Errorf("%w: %s is required", ErrSpec, EnvJobID)
 	case s.Artifacts == "":
@@ -208,6 +261,9 @@ type Runner struct {
 	// DefaultHeartbeatEvery) until the stage ends. nil sends none.
 	Heartbeat      func(ctx context.Context, taskToken string) error
 	HeartbeatEvery time.Duration
+	// Studies and Trials are the optimization stores of trial mode.
+	Studies store.StudyStore
+	Trials  store.TrialStore
 }
 
 // Result is a finished job's outcome, as stored in the job record.
@@ -239,7 +295,9 @@ func Retryable(err error) bool {
 		errors.Is(err, dataset.ErrSingleClass), errors.Is(err, dataset.ErrUnknownClass), errors.Is(err, dataset.ErrMissingTarget),
 		errors.Is(err, dataset.ErrTooFewRows), errors.Is(err, fs.ErrNotExist), errors.Is(err, store.ErrInvalid),
 		errors.Is(err, store.ErrConflict), errors.Is(err, nn.ErrInvalidSpec),
-		errors.Is(err, training.ErrInvalidStage), errors.Is(err, training.ErrDataChanged), errors.Is(err, store.ErrNotFound):
+		errors.Is(err, training.ErrInvalidStage), errors.Is(err, training.ErrDataChanged), errors.Is(err, store.ErrNotFound),
+		errors.Is(err, optimization.ErrInvalidStudy), errors.Is(err, optimization.ErrInvalidSpace),
+		errors.Is(err, optimization.ErrUnknownTrial):
 		return false
 	}
 	return true
@@ -592,13 +650,20 @@ func modelName(cfg training.TrainingConfig) string {
 // Checkpoints keeps a job's checkpoints in the artifact store under
 // checkpoints/<job>/: latest.ckpt for the gonum backend (the key the
 // embedded pipeline uses), <backend>.ckpt for another, so the backends never
-// read each other's state.
+// read each other's state. With Dir set they are <Dir>/<job>.ckpt instead
+// (a study's trials: TrialCheckpointDir).
 type Checkpoints struct {
 	Store   store.ArtifactStore
 	Backend string
+	Dir     string
 }
 
-func (c Checkpoints) key(jobID string) string { return training.CheckpointKey(jobID, c.Backend) }
+func (c Checkpoints) key(jobID string) string {
+	if c.Dir != "" {
+		return path.Join(c.Dir, jobID+".ckpt")
+	}
+	return training.CheckpointKey(jobID, c.Backend)
+}
 
 // SaveCheckpoint stores data as the job's checkpoint.
 func (c Checkpoints) SaveCheckpoint(ctx context.Context, jobID string, data []byte) error {

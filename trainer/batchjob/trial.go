@@ -1,0 +1,109 @@
+package batchjob
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path"
+	"time"
+
+	"github.com/orrery-ml/orrery/shared/ml/optimization"
+	"github.com/orrery-ml/orrery/shared/store"
+)
+
+// TrialCheckpointDir is where a study's trial checkpoints live in the
+// artifact store: checkpoints/studies/<study>/<study>-t<number>.ckpt, the
+// layout of the embedded runtime's optimization.CheckpointDir below its
+// artifacts directory.
+func TrialCheckpointDir(studyID string) string { return path.Join("checkpoints", "studies", studyID) }
+
+// DefaultTrialLease is how long trial mode's claim on a trial lasts without
+// a report; the optimization package renews it every third of it while the
+// trial trains.
+const DefaultTrialLease = 10 * time.Minute
+
+// RunTrial is trial mode, one iteration of the optimization machine's
+// RunTrials Map: it claims a trial of spec.Trial's study (the one named,
+// unless another worker took it first; see optimization.RunTrial) under
+// spec.Worker and trains it with optimization.TrainingObjective on the
+// study's data set (read with ReadData, so s3:// paths work), reporting
+// each epoch's validation values to the trial store and asking the study's
+// pruner after each. Checkpoints go to the artifact store after every epoch
+// (TrialCheckpointDir), and the trial's intermediate values stay in the
+// trial store, so a later attempt resumes where this one stopped.
+//
+// The trial ending COMPLETE, PRUNED or FAILED (its training failed, say on
+// diverging) is a nil error: the study records it and goes on. A returned
+// error is the run's own: ExitCode tells Batch whether to retry it. When
+// interrupted (ctx cancelled, SIGTERM) the trial stays RUNNING and its
+// lease is released, so the retried job claims it again at once. While it
+// runs, heartbeats go to the RunTrial task as in train-only mode.
+//
+// Trials train with the gonum trainer whatever the runner's backend
+// (TrainingObjective has no other).
+func (r *Runner) RunTrial(ctx context.Context, spec Spec) (optimization.TrialOutput, error) {
+	if spec.Trial == nil {
+		return optimization.TrialOutput{}, fmt.Errorf("run trial: %w: %s is not set", ErrSpec, EnvTrial)
+	}
+	in := *spec.Trial
+	if in.Worker == "" {
+		in.Worker = spec.Worker
+	}
+	if in.LeaseSeconds == 0 {
+		in.LeaseSeconds = int(DefaultTrialLease / time.Second)
+	}
+	if r.Studies == nil || r.Trials == nil || r.Artifacts == nil {
+		return optimization.TrialOutput{StudyID: in.StudyID, Number: in.Number},
+			fmt.Errorf("run trial %d of study %s: %w: the study, trial and artifact stores are required", in.Number, in.StudyID, ErrSpec)
+	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	if spec.TaskToken != "" && r.Heartbeat != nil {
+		stop := r.heartbeats(ctx, cancel, fmt.Sprintf("%s-t%d", in.StudyID, in.Number), spec.TaskToken)
+		defer stop()
+	}
+	steps := optimization.StepRunner{
+		Stores:    optimization.Stores{Studies: r.Studies, Trials: r.Trials, Artifacts: r.Artifacts},
+		Objective: r.trialObjective,
+	}
+	out, err := steps.Trial(ctx, in)
+	if err != nil {
+		if out.Claimed && ctx.Err() != nil {
+			r.releaseTrial(context.WithoutCancel(ctx), in.StudyID, out.Number, in.Worker)
+		}
+		if cause := context.Cause(ctx); errors.Is(cause, ErrTaskGone) {
+			err = fmt.Errorf("%w (%w)", cause, err)
+		}
+		return out, fmt.Errorf("run trial %d of study %s (attempt %d): %w", in.Number, in.StudyID, spec.Attempt, err)
+	}
+	return out, nil
+}
+
+// trialObjective reads the study's data set and returns the objective that
+// trains one network per trial, checkpointing to the artifact store.
+func (r *Runner) trialObjective(ctx context.Context, studyID string, spec optimization.StudySpec) (optimization.Objective, error) {
+	if spec.Base == nil {
+		return nil, fmt.Errorf("objective of study %s: %w: no base_config", studyID, optimization.ErrInvalidStudy)
+	}
+	read := r.ReadData
+	if read == nil {
+		read = readLocal
+	}
+	table, err := read(ctx, spec.Base.DatasetPath)
+	if err != nil {
+		return nil, fmt.Errorf("objective of study %s: %w", studyID, err)
+	}
+	data, err := optimization.PrepareTable(table, spec.Base.TargetColumn, spec.Base.PositiveClass, *spec.Base)
+	if err != nil {
+		return nil, fmt.Errorf("objective of study %s: %w", studyID, err)
+	}
+	return optimization.TrainingObjective{Data: data, Base: *spec.Base, StudyID: studyID, Objectives: spec.Objectives,
+		Checkpoints: Checkpoints{Store: r.Artifacts, Dir: TrialCheckpointDir(studyID)}}, nil
+}
+
+// releaseTrial ends this run's lease on an interrupted trial (it stays
+// RUNNING with its intermediate values), so the next attempt need not wait
+// for the lease to expire. A failure only delays that attempt.
+func (r *Runner) releaseTrial(ctx context.Context, studyID string, number int, worker string) {
+	_, _ = r.Trials.UpdateTrial(ctx, studyID, number, worker, store.TrialUpdate{LeaseUntil: time.Now().Add(-time.Millisecond)})
+}
