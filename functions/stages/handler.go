@@ -28,7 +28,7 @@ const (
 )
 
 // requestKinds are the kinds Handle routes, in the order errors list them.
-var requestKinds = []string{kindStage, kindStep}
+var requestKinds = []string{kindStage, kindStep, kindEvaluation}
 
 // errInvalidRequest is wrapped by errors about a request whose kind cannot
 // be told (not a JSON object, no kind key or more than one).
@@ -48,13 +48,15 @@ type stepRunner interface {
 
 // handler is the function's handler.
 type handler struct {
-	stages stageRunner
-	steps  stepRunner
-	log    *slog.Logger
+	stages      stageRunner
+	steps       stepRunner
+	evaluations evaluationStepper
+	log         *slog.Logger
 }
 
 // Handle routes the request by the key that names its kind — "stage" to
-// the training stages, "step" to the optimization steps — and returns what
+// the training stages, "step" to the optimization steps, "evaluation" to
+// the evaluation job's steps (evaluation.go) — and returns what
 // that runner returns. Errors are messages.InvokeResponse_Error values
 // whose Type is the error name the state machine matches; a request of no
 // known kind is Orrery.InvalidInput.
@@ -69,6 +71,8 @@ func (h *handler) Handle(ctx context.Context, raw json.RawMessage) (any, error) 
 		return h.stage(ctx, raw)
 	case kindStep:
 		return h.step(ctx, raw)
+	case kindEvaluation:
+		return h.evaluation(ctx, raw)
 	}
 	return nil, messages.InvokeResponse_Error{Message: "unrouted request kind " + kind, Type: training.ErrorNameInvalidInput}
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/orrery-ml/orrery/shared/awsclient"
 	"github.com/orrery-ml/orrery/shared/config"
+	"github.com/orrery-ml/orrery/shared/evaluationjob"
 	"github.com/orrery-ml/orrery/shared/ml/optimization"
 	"github.com/orrery-ml/orrery/shared/ml/training"
 	"github.com/orrery-ml/orrery/shared/store/dynamostore"
@@ -44,9 +45,11 @@ func FromEnv(getenv func(string) string) (Config, error) {
 }
 
 // newHandler builds the handler over DynamoDB and S3: the training
-// pipeline (data sets read from S3 by their s3://bucket/key paths) and the
+// pipeline (data sets read from S3 by their s3://bucket/key paths), the
 // optimization steps (studies and trials in the studies table, reports in
-// the artifacts bucket). The steps never read a data set: the StepRunner
+// the artifacts bucket) and the evaluation job's steps (models and
+// reports in the artifacts bucket, data sets read from S3). The
+// optimization steps never read a data set: the StepRunner
 // has no Objective, which only trials (the trainer's container) use.
 func newHandler(ctx context.Context, c Config, log *slog.Logger) (*handler, error) {
 	cfg, err := awsclient.Load(ctx, awsclient.Options{})
@@ -69,7 +72,8 @@ func newHandler(ctx context.Context, c Config, log *slog.Logger) (*handler, erro
 		log.Warn("retrying", "operation", op, "attempt", attempt, "error", err.Error())
 	}
 	steps := optimization.StepRunner{Stores: optimization.Stores{Studies: db, Trials: db, Artifacts: artifacts}}
-	return &handler{stages: p, steps: steps, log: log}, nil
+	evals := &evaluationjob.Service{Jobs: db, Models: db, Artifacts: artifacts, ReadTable: s3store.TableReader(client)}
+	return &handler{stages: p, steps: steps, evaluations: evals, log: log}, nil
 }
 
 func main() {
