@@ -236,9 +236,12 @@ func (u DeploymentUpdate) WritableFrom() []DeploymentStatus {
 }
 
 // RefusedReason says why u may not be applied to a deployment in status
-// stored, for the ErrConflict an adapter returns.
+// stored, for the ErrConflict an adapter returns. stored is read after the
+// refused write, so it may be a status another writer set meanwhile.
 func (u DeploymentUpdate) RefusedReason(stored DeploymentStatus) string {
 	switch {
+	case slices.Contains(u.WritableFrom(), stored):
+		return fmt.Sprintf("another writer moved the deployment (now %s) while this update was written", stored)
 	case u.Status != "" && !stored.CanTransition(u.Status):
 		return fmt.Sprintf("status %s cannot become %s", stored, u.Status)
 	case u.Status == "" && stored.Terminal():

@@ -118,3 +118,20 @@ func TestDeploymentJSON(t *testing.T) {
 	assert.Equal(t, d.TrafficPercent, back.TrafficPercent)
 	assert.True(t, d.UpdatedAt.Equal(back.UpdatedAt))
 }
+
+func TestDeploymentUpdateRefusedReason(t *testing.T) {
+	pct := func(p int) *int { return &p }
+	tests := []struct {
+		u      store.DeploymentUpdate
+		stored store.DeploymentStatus
+		want   string
+	}{
+		{store.DeploymentUpdate{Status: store.DeploymentSucceeded}, store.DeploymentFailed, "status FAILED cannot become SUCCEEDED"},
+		{store.DeploymentUpdate{Stage: "bake"}, store.DeploymentSucceeded, "SUCCEEDED and can no longer change"},
+		{store.DeploymentUpdate{TrafficPercent: pct(10)}, store.DeploymentPending, "traffic percent changes only while IN_PROGRESS"},
+		{store.DeploymentUpdate{TrafficPercent: pct(10)}, store.DeploymentInProgress, "another writer"},
+	}
+	for _, tc := range tests {
+		assert.Contains(t, tc.u.RefusedReason(tc.stored), tc.want)
+	}
+}
