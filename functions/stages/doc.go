@@ -1,18 +1,27 @@
-// Command stages is the `stages` Lambda function: the training state
-// machine (shared/pipeline.Training) calls it for every stage that is not the
-// Batch training job — validate, preprocess, evaluate, register and
-// mark_failed. It decodes a training.StageRequest, runs
-// TrainingPipeline.RunStage over DynamoDB (jobs, models) and S3 (artifacts;
-// s3://bucket/key data sets read by s3store.ReadTable), and returns the
-// stage's training.Refs.
+// Command stages is the `stages` Lambda function. A request is a JSON
+// object whose top-level key names its kind (handler.go routes it):
+//
+//   - "stage": the training state machine (shared/pipeline.Training) calls
+//     it for every stage that is not the Batch training job — validate,
+//     preprocess, evaluate, register and mark_failed. It decodes a
+//     training.StageRequest, runs TrainingPipeline.RunStage over DynamoDB
+//     (jobs, models) and S3 (artifacts; s3://bucket/key data sets read by
+//     s3store.ReadTable), and returns the stage's training.Refs.
+//   - "step": the optimization state machine (shared/pipeline.Optimization)
+//     calls it for suggest, tell, finalize and mark_failed. It decodes an
+//     optimization.StepRequest and runs optimization.StepRunner.Step over
+//     DynamoDB (the studies table: studies and trials) and S3 (the HTML
+//     report). Trials are not steps: they run in the trainer's container.
 //
 // A failed stage is returned as messages.InvokeResponse_Error whose Type is
-// training.StageErrorName(err) (Orrery.InvalidInput, Orrery.NotFound, ...):
-// aws-lambda-go passes that type through verbatim as the Lambda error type,
-// which is the Error the state machine's Retry and Catch match.
+// training.StageErrorName(err) (Orrery.InvalidInput, Orrery.NotFound, ...),
+// a failed step with pipeline.StepErrorName(err), the names the local
+// executor gives them too: aws-lambda-go passes that type through verbatim
+// as the Lambda error type, which is the Error the state machine's Retry and
+// Catch match.
 //
-// main.go only wires; handler.go holds the handler, tested with a fake stage
-// runner and, against moto, with the real pipeline.
+// main.go only wires; handler.go holds the handler, tested with fake stage
+// and step runners and, against moto, with the real pipeline and steps.
 //
 // It must not import the embedded runtime's adapters (sqlitestore,
 // filestore), functions/local, or the HTTP API.

@@ -8,13 +8,20 @@ import (
 	"log/slog"
 	"testing"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/orrery-ml/orrery/shared/awsclient"
+	"github.com/orrery-ml/orrery/shared/awsclient/awstest"
+	"github.com/orrery-ml/orrery/shared/config"
 	"github.com/orrery-ml/orrery/shared/ml/optimization"
 	"github.com/orrery-ml/orrery/shared/ml/training"
 	"github.com/orrery-ml/orrery/shared/pipeline"
 	"github.com/orrery-ml/orrery/shared/store"
+	"github.com/orrery-ml/orrery/shared/store/dynamostore"
 )
 
 // fakeSteps answers every step with err (or a SuggestOutput), and records
@@ -115,4 +122,109 @@ func TestStepRequests(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestStepsAgainstEmulator wires the function as main does, against
+// DynamoDB and S3 in the emulator, and invokes it as the optimization state
+// machine does: suggest a round, (the round's trials run elsewhere: here a
+// cheap objective through optimization.RunTrial over the same table), tell,
+// finalize — the study SUCCEEDED with its report in the artifacts bucket —
+// and mark_failed on another study. None of these steps reads a data set:
+// the study's dataset_path does not exist.
+func TestStepsAgainstEmulator(t *testing.T) {
+	cfg := awstest.Config(t)
+	ctx := t.Context()
+	t.Setenv(awsclient.EnvEndpointURL, awstest.Endpoint(t))
+	t.Setenv("AWS_ACCESS_KEY_ID", "test")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "test")
+	t.Setenv(awsclient.EnvRegion, awstest.Region)
+
+	ddb := dynamodb.NewFromConfig(cfg, awsclient.DynamoDBOptions(cfg))
+	table := awstest.Name(t, "steps")
+	require.NoError(t, dynamostore.CreateTable(ctx, ddb, table))
+	t.Cleanup(func() {
+		_, _ = ddb.DeleteTable(context.Background(), &dynamodb.DeleteTableInput{TableName: aws.String(table)})
+	})
+	s3c := s3.NewFromConfig(cfg, awsclient.S3Options(cfg))
+	artifacts := awstest.Name(t, "artifacts")
+	_, err := s3c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(artifacts)})
+	require.NoError(t, err)
+	t.Cleanup(func() { emptyBucket(s3c, artifacts) })
+
+	c, err := FromEnv(func(k string) string {
+		return map[string]string{config.EnvJobsTable: table, config.EnvModelsTable: table, config.EnvStudiesTable: table,
+			config.EnvArtifactsBucket: artifacts}[k]
+	})
+	require.NoError(t, err)
+	h, err := newHandler(ctx, c, slog.New(slog.DiscardHandler))
+	require.NoError(t, err)
+	db, err := dynamostore.New(ddb, dynamostore.Tables{Studies: table})
+	require.NoError(t, err)
+	st := optimization.Stores{Studies: db, Trials: db}
+
+	base := training.Defaults()
+	base.DatasetPath, base.TargetColumn = "s3://"+artifacts+"/absent.csv", "class"
+	spec := optimization.StudySpec{Space: optimization.Space{Dimensions: []optimization.Dimension{
+		{Name: "learning_rate", Kind: optimization.Float, Low: 1e-4, High: 1e-1, Log: true}}},
+		Directions: []optimization.Direction{optimization.Minimize}, Strategy: "random", Parallel: 2,
+		Budget: optimization.Budget{Trials: 2}, Base: &base}
+	id := awstest.Name(t, "hpo")
+	require.NoError(t, optimization.CreateStudy(ctx, st, id, "steps", spec))
+
+	invoke := func(t *testing.T, payload string, out any) {
+		t.Helper()
+		res, err := h.Handle(ctx, json.RawMessage(payload))
+		require.NoError(t, err)
+		b, err := json.Marshal(res)
+		require.NoError(t, err)
+		require.NoError(t, json.Unmarshal(b, out), "%s", b)
+	}
+	var round optimization.SuggestOutput
+	invoke(t, `{"step":"suggest","study_id":"`+id+`"}`, &round)
+	assert.Equal(t, []int{0, 1}, round.Trials)
+	stored, err := db.ListTrials(ctx, id)
+	require.NoError(t, err)
+	require.Len(t, stored, 2, "the round's trials are queued in DynamoDB")
+
+	var tell optimization.TellOutput
+	invoke(t, `{"step":"tell","study_id":"`+id+`","exhausted":false}`, &tell)
+	assert.True(t, tell.Continue, "no trial finished yet")
+
+	obj := optimization.ObjectiveFunc(func(_ context.Context, tr optimization.Trial, report optimization.ReportFunc) (optimization.Outcome, error) {
+		lr, _ := tr.Params.Float("learning_rate")
+		return optimization.Outcome{Values: []float64{lr}}, nil
+	})
+	for _, n := range round.Trials {
+		out, err := optimization.RunTrial(ctx, st, obj, optimization.TrialInput{StudyID: id, Number: n})
+		require.NoError(t, err)
+		assert.Equal(t, store.TrialComplete, out.State)
+	}
+	invoke(t, `{"step":"tell","study_id":"`+id+`"}`, &tell)
+	assert.False(t, tell.Continue)
+	assert.Equal(t, optimization.StopTrials, tell.StopReason)
+	assert.Equal(t, 2, tell.Finished)
+
+	var fin optimization.FinalizeOutput
+	invoke(t, `{"step":"finalize","study_id":"`+id+`","stop_reason":"`+tell.StopReason+`"}`, &fin)
+	assert.Equal(t, 2, fin.Trials)
+	require.NotNil(t, fin.BestTrial)
+	assert.Equal(t, optimization.ReportKey(id), fin.ReportKey)
+	obj2, err := s3c.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(artifacts), Key: aws.String(fin.ReportKey)})
+	require.NoError(t, err, "the report is in the artifacts bucket")
+	_ = obj2.Body.Close()
+	rec, err := db.GetStudy(ctx, id)
+	require.NoError(t, err)
+	assert.Equal(t, store.Succeeded, rec.Status)
+
+	other := awstest.Name(t, "hpo")
+	require.NoError(t, optimization.CreateStudy(ctx, st, other, "failing", spec))
+	var empty map[string]any
+	invoke(t, `{"step":"mark_failed","study_id":"`+other+`","error":{"Error":"States.TaskFailed","Cause":"trial exited 1"}}`, &empty)
+	res, err := optimization.Results(ctx, st, other)
+	require.NoError(t, err)
+	assert.Equal(t, store.Failed, res.Status)
+	assert.Equal(t, "States.TaskFailed: trial exited 1", res.Error)
+
+	_, err = h.Handle(ctx, json.RawMessage(`{"step":"suggest","study_id":"hpo-absent"}`))
+	requireInvokeError(t, err, training.ErrorNameNotFound)
 }
