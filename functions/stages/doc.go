@@ -12,6 +12,7 @@
 //     optimization.StepRequest and runs optimization.StepRunner.Step over
 //     DynamoDB (the studies table: studies and trials) and S3 (the HTML
 //     report). Trials are not steps: they run in the trainer's container.
+//   - "evaluation": the evaluation job's steps (evaluation.go).
 //
 // A failed stage is returned as messages.InvokeResponse_Error whose Type is
 // training.StageErrorName(err) (Orrery.InvalidInput, Orrery.NotFound, ...),
