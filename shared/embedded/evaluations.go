@@ -12,6 +12,7 @@ import (
 	"github.com/orrery-ml/orrery/shared/api"
 	"github.com/orrery-ml/orrery/shared/evaluationjob"
 	"github.com/orrery-ml/orrery/shared/ml/training"
+	"github.com/orrery-ml/orrery/shared/pipeline"
 	"github.com/orrery-ml/orrery/shared/store"
 )
 
@@ -21,8 +22,9 @@ import (
 // and cross-validation); it is the api.Evaluations of `orrery serve`.
 //
 // A job's Config is the evaluation.EvaluateRequest it runs (with compare_to);
-// its Result, once SUCCEEDED, is an EvaluationJobResult. The job runs in
-// shared/evaluationjob over the runtime's stores, and GET
+// its Result, once SUCCEEDED, is an EvaluationJobResult. Each job runs
+// through the `evaluation` state machine (RunEvaluationStateMachine), its
+// tasks the shared/evaluationjob steps over the runtime's stores, and GET
 // /ml/evaluation/{model_id}/metrics serves the latest one.
 type Evaluations struct {
 	rt    *Runtime
@@ -90,19 +92,52 @@ func (e *Evaluations) run(ctx context.Context, jobID string) {
 	}
 	defer func() { <-e.slots }()
 	start := time.Now()
-	svc := e.rt.EvaluationService()
-	out, err := svc.Run(ctx, jobID)
+	out, err := e.rt.RunEvaluationStateMachine(ctx, jobID)
 	switch {
 	case err == nil:
 		e.log.Info("evaluation job succeeded", "job_id", jobID, "model_id", out.ModelID, "seconds", time.Since(start).Seconds())
-		return
 	case errors.Is(err, context.Canceled):
-		_, _ = svc.MarkFailed(final, jobID, training.StageFailure{Error: training.ErrorNameCancelled, Cause: "the server stopped before the evaluation ended"})
 		e.log.Info("evaluation job cancelled", "job_id", jobID)
 	default:
-		_, _ = svc.MarkFailed(final, jobID, training.StageFailure{Error: evaluationjob.ErrorName(err), Cause: err.Error()})
 		e.log.Warn("evaluation job failed", "job_id", jobID, "error", err.Error())
 	}
+}
+
+// RunEvaluationStateMachine runs the QUEUED evaluation job jobID through
+// the `evaluation` state machine — the definition that ships to Step
+// Functions — with the local executor, its Evaluate and MarkFailed tasks
+// bound to the runtime's evaluation service (shared/evaluationjob, the code
+// the `stages` Lambda runs). On failure the job is FAILED with the reason
+// (by the MarkFailed state); on cancellation of ctx it is CANCELLED; the
+// error is returned either way.
+func (r *Runtime) RunEvaluationStateMachine(ctx context.Context, jobID string) (evaluationjob.Output, error) {
+	res := pipeline.LocalEvaluationResources()
+	def, err := pipeline.Evaluation(res)
+	if err != nil {
+		return evaluationjob.Output{}, fmt.Errorf("run evaluation job %s: %w", jobID, err)
+	}
+	svc := r.EvaluationService()
+	x := pipeline.Executor{Resources: pipeline.EvaluationHandlers(res, svc)}
+	out, err := x.Execute(ctx, def, pipeline.Execution{Name: jobID, StateMachine: "evaluation", Input: pipeline.EvaluationInput{JobID: jobID}.JSON()})
+	if err != nil {
+		if ctx.Err() != nil {
+			// The execution stopped before its Catch: mark the job here, as
+			// MarkFailed would have.
+			_, _ = svc.MarkFailed(context.WithoutCancel(ctx), jobID,
+				training.StageFailure{Error: training.ErrorNameCancelled, Cause: "the server stopped before the evaluation ended"})
+			return evaluationjob.Output{}, fmt.Errorf("run evaluation job %s: %w", jobID, ctx.Err())
+		}
+		var e *pipeline.Error
+		if errors.As(err, &e) {
+			return evaluationjob.Output{}, fmt.Errorf("run evaluation job %s: %s", jobID, e.Cause)
+		}
+		return evaluationjob.Output{}, fmt.Errorf("run evaluation job %s: %w", jobID, err)
+	}
+	var o evaluationjob.Output
+	if err := json.Unmarshal(out, &o); err != nil {
+		return o, fmt.Errorf("run evaluation job %s: decode the execution's output: %w", jobID, err)
+	}
+	return o, nil
 }
 
 // EvaluationMetrics returns the model's latest evaluation (see

@@ -93,4 +93,15 @@ func TestEvaluationsMapRequests(t *testing.T) {
 		_, err = evals.Evaluate(ctx, api.EvaluationRequest{ModelID: trained.ModelID})
 		require.ErrorIs(t, err, ErrClosed)
 	})
+
+	t.Run("Close cancels a job that has not finished", func(t *testing.T) {
+		evals := rt.NewEvaluations(nil)
+		acc, err := evals.Evaluate(ctx, api.EvaluationRequest{ModelID: trained.ModelID, CrossValidation: &api.CrossValidation{Folds: 5}})
+		require.NoError(t, err)
+		require.NoError(t, evals.Close(ctx))
+		job, err := rt.DB.GetJob(ctx, acc.JobID)
+		require.NoError(t, err)
+		assert.Equal(t, store.Cancelled, job.Status)
+		assert.Contains(t, job.Error, "the server stopped before the evaluation")
+	})
 }

@@ -31,9 +31,11 @@ func EvaluationPlaceholders() EvaluationResources {
 }
 
 // LocalEvaluationResources names the resources on the embedded runtime,
-// where EvaluationHandlers binds them.
+// where EvaluationHandlers binds them. The Evaluate task runs in-process
+// there, without Lambda's 15 minutes: it may take up to 6 hours (a large
+// cross-validation).
 func LocalEvaluationResources() EvaluationResources {
-	return EvaluationResources{StagesFunction: LocalResources().StagesFunction}
+	return EvaluationResources{StagesFunction: LocalResources().StagesFunction, TimeoutSeconds: 6 * 3600}
 }
 
 // Evaluation builds the `evaluation` state machine (states Evaluate,
