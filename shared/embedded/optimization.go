@@ -11,11 +11,10 @@ import (
 	"time"
 
 	"github.com/orrery-ml/orrery/shared/api"
-	"github.com/orrery-ml/orrery/shared/finitejson"
 	"github.com/orrery-ml/orrery/shared/ml/optimization"
 	"github.com/orrery-ml/orrery/shared/ml/training"
+	"github.com/orrery-ml/orrery/shared/optimizationjob"
 	"github.com/orrery-ml/orrery/shared/pipeline"
-	"github.com/orrery-ml/orrery/shared/store"
 )
 
 // OptimizationStores returns the runtime's stores as the optimization steps
@@ -84,48 +83,6 @@ func (r *Runtime) RunOptimizationStateMachine(ctx context.Context, in pipeline.O
 	return fin, nil
 }
 
-// SpecFromRequest turns a validated POST /ml/optimization/start body into a
-// study spec: each search dimension becomes a typed dimension (a
-// hidden_layers choice such as [64, 32] becomes the categorical value
-// "64-32"), max_trials and timeout_seconds the budget, max_parallel the
-// trials per round.
-func SpecFromRequest(req api.OptimizationRequest) (optimization.StudySpec, error) {
-	base := req.BaseConfig
-	spec := optimization.StudySpec{Seed: uint64(req.Seed), Strategy: req.Strategy, Pruner: req.Pruner, Parallel: req.Budget.MaxParallel,
-		Objectives: req.Objectives, Base: &base,
-		Budget: optimization.Budget{Trials: req.Budget.MaxTrials, WallTime: time.Duration(req.Budget.TimeoutSeconds) * time.Second}}
-	for _, d := range req.Directions {
-		spec.Directions = append(spec.Directions, optimization.Direction(d))
-	}
-	for i, sd := range req.SearchSpace {
-		d := optimization.Dimension{Name: sd.Name, Kind: optimization.Kind(sd.Kind), Log: sd.Log}
-		if sd.Low != nil && sd.High != nil {
-			d.Low, d.High = *sd.Low, *sd.High
-		}
-		for j, c := range sd.Choices {
-			if sd.Name != "hidden_layers" {
-				d.Choices = append(d.Choices, c)
-				continue
-			}
-			raw, ok := c.([]any)
-			if !ok {
-				return spec, fmt.Errorf("%w: search_space[%d].choices[%d]: hidden_layers choices are lists of widths, got %v", optimization.ErrInvalidSpace, i, j, c)
-			}
-			var layers []int
-			for _, u := range raw {
-				f, ok := u.(float64)
-				if !ok || f < 1 || f != float64(int(f)) {
-					return spec, fmt.Errorf("%w: search_space[%d].choices[%d]: %v is not a positive layer width", optimization.ErrInvalidSpace, i, j, u)
-				}
-				layers = append(layers, int(f))
-			}
-			d.Choices = append(d.Choices, optimization.LayersChoice(layers))
-		}
-		spec.Space.Dimensions = append(spec.Space.Dimensions, d)
-	}
-	return spec, spec.Check()
-}
-
 // Studies runs optimization studies for the HTTP API on the embedded
 // runtime (api.Optimizations): each study in a goroutine through the
 // optimization state machine.
@@ -149,30 +106,18 @@ func (r *Runtime) NewStudies(log *slog.Logger) *Studies {
 	return &Studies{rt: r, log: log, cancels: map[string]context.CancelFunc{}}
 }
 
-// OptimizationResultsURL is the path of a study's results.
-func OptimizationResultsURL(studyID string) string { return "/ml/optimization/" + studyID + "/results" }
-
-// StartOptimization creates the study (RUNNING) and starts its execution.
-// A request the optimization package refuses is an *api.RequestError (400).
+// StartOptimization creates the study (RUNNING, optimizationjob.NewStudy)
+// and starts its execution. A request the optimization package refuses is
+// an *api.RequestError (400).
 func (s *Studies) StartOptimization(ctx context.Context, req api.OptimizationRequest) (api.Accepted, error) {
-	spec, err := SpecFromRequest(req)
-	if err != nil {
-		return api.Accepted{}, &api.RequestError{
-			Fields: []api.FieldError{{Field: "search_space", Pointer: "/search_space", Detail: err.Error()}}}
-	}
 	now := time.Now().UTC()
-	spec.StartedAt = now
-	id := training.NewID("hpo", now)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
 		return api.Accepted{}, fmt.Errorf("start study: %w: %w", ErrClosed, api.ErrUnavailable)
 	}
-	name := req.Name
-	if name == "" {
-		name = filepath.Base(req.BaseConfig.DatasetPath)
-	}
-	if err := optimization.CreateStudy(ctx, s.rt.OptimizationStores(), id, name, spec); err != nil {
+	id, spec, err := optimizationjob.NewStudy(ctx, s.rt.OptimizationStores(), req, now)
+	if err != nil {
 		return api.Accepted{}, err
 	}
 	runCtx, cancel := context.WithCancel(context.Background())
@@ -186,39 +131,20 @@ func (s *Studies) StartOptimization(ctx context.Context, req api.OptimizationReq
 			s.mu.Unlock()
 			cancel()
 		}()
-		fin, err := s.rt.RunOptimizationStateMachine(runCtx, pipeline.OptimizationInput{StudyID: id, MaxParallel: spec.Parallel})
+		fin, err := s.rt.RunOptimizationStateMachine(runCtx, optimizationjob.ExecutionInput(id, spec))
 		if err != nil {
 			s.log.Warn("study failed", "study_id", id, "error", err.Error())
 			return
 		}
 		s.log.Info("study succeeded", "study_id", id, "trials", fin.Trials, "stop_reason", fin.StopReason)
 	}()
-	return api.Accepted{JobID: id, Kind: "optimization", Status: store.Running, StatusURL: OptimizationResultsURL(id), CreatedAt: now}, nil
+	return optimizationjob.Accepted(id, now), nil
 }
 
-// OptimizationResult is the body of GET /ml/optimization/{job_id}/results.
-type OptimizationResult struct {
-	optimization.StudyResults
-	// Links: self, and report (where the HTML report is) once written.
-	Links map[string]string `json:"links"`
-}
-
-// OptimizationResults returns the study's results; store.ErrNotFound if
-// there is no such study.
+// OptimizationResults returns the study's results, rendered as on AWS
+// (optimizationjob.Render); store.ErrNotFound if there is no such study.
 func (s *Studies) OptimizationResults(ctx context.Context, jobID string) (json.RawMessage, error) {
-	res, err := optimization.Results(ctx, s.rt.OptimizationStores(), jobID)
-	if err != nil {
-		return nil, err
-	}
-	out := OptimizationResult{StudyResults: res, Links: map[string]string{"self": OptimizationResultsURL(jobID)}}
-	if res.ReportKey != "" {
-		out.Links["report"] = s.rt.Artifacts.URI(res.ReportKey)
-	}
-	b, err := finitejson.Marshal(out)
-	if err != nil {
-		return nil, fmt.Errorf("results of study %s: %w", jobID, err)
-	}
-	return b, nil
+	return optimizationjob.Render(ctx, s.rt.OptimizationStores(), jobID, s.rt.Artifacts.URI)
 }
 
 // Close cancels the running studies (each is marked FAILED as cancelled)

@@ -2,7 +2,6 @@ package embedded
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
 	"testing"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/orrery-ml/orrery/shared/api"
 	"github.com/orrery-ml/orrery/shared/ml/optimization"
+	"github.com/orrery-ml/orrery/shared/optimizationjob"
 	"github.com/orrery-ml/orrery/shared/pipeline"
 	"github.com/orrery-ml/orrery/shared/store"
 )
@@ -33,7 +33,7 @@ func TestRunOptimizationStateMachine(t *testing.T) {
 	ctx := context.Background()
 	rt := openTest(t, nil)
 	req := optimizationRequest(t, writeCSV(t, t.TempDir(), "syn.csv", synthetic(300, 21)), 5, 2)
-	spec, err := SpecFromRequest(req)
+	spec, err := optimizationjob.SpecFromRequest(req)
 	require.NoError(t, err)
 	assert.Equal(t, []any{"4", "8-4"}, spec.Space.Dimensions[1].Choices)
 	st := rt.OptimizationStores()
@@ -65,7 +65,7 @@ func TestOptimizationStateMachineMarksFailures(t *testing.T) {
 	ctx := context.Background()
 	rt := openTest(t, nil)
 	req := optimizationRequest(t, writeCSV(t, t.TempDir(), "syn.csv", synthetic(100, 22)), 2, 1)
-	spec, err := SpecFromRequest(req)
+	spec, err := optimizationjob.SpecFromRequest(req)
 	require.NoError(t, err)
 	spec.Base.TargetColumn = "no_such_column"
 	require.NoError(t, optimization.CreateStudy(ctx, rt.OptimizationStores(), "hpo-bad", "", spec))
@@ -81,20 +81,6 @@ func TestOptimizationStateMachineMarksFailures(t *testing.T) {
 	require.Error(t, err, "an unknown study fails the execution")
 }
 
-func TestSpecFromRequestRefuses(t *testing.T) {
-	req := optimizationRequest(t, "x.csv", 2, 1)
-	req.SearchSpace[1].Choices = []any{"wide"}
-	_, err := SpecFromRequest(req)
-	require.ErrorIs(t, err, optimization.ErrInvalidSpace)
-	req = optimizationRequest(t, "x.csv", 2, 1)
-	req.SearchSpace[1].Choices = []any{[]any{0.5}}
-	_, err = SpecFromRequest(req)
-	require.ErrorIs(t, err, optimization.ErrInvalidSpace)
-	b, err := json.Marshal(optimizationRequest(t, "x.csv", 2, 1))
-	require.NoError(t, err)
-	assert.Contains(t, string(b), "search_space")
-}
-
 func TestStudiesCloseCancelsARunningStudy(t *testing.T) {
 	ctx := context.Background()
 	rt := openTest(t, nil)
@@ -106,7 +92,7 @@ func TestStudiesCloseCancelsARunningStudy(t *testing.T) {
 	studies := rt.NewStudies(nil)
 	acc, err := studies.StartOptimization(ctx, req)
 	require.NoError(t, err)
-	assert.Equal(t, OptimizationResultsURL(acc.JobID), acc.StatusURL)
+	assert.Equal(t, optimizationjob.ResultsURL(acc.JobID), acc.StatusURL)
 	require.Eventually(t, func() bool {
 		ts, err := rt.DB.ListTrials(ctx, acc.JobID)
 		return err == nil && len(ts) > 0

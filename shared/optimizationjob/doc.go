@@ -1,0 +1,13 @@
+// Package optimizationjob is the one path from an HTTP API optimization
+// request to a study, and from a study to the results the API answers, for
+// both runtimes: SpecFromRequest turns POST /ml/optimization/start into an
+// optimization.StudySpec, NewStudy stores it as a RUNNING study, and Render
+// writes GET /ml/optimization/{job_id}/results from the study and trial
+// stores. The embedded runtime (shared/embedded) runs the created study
+// through the optimization state machine on the local executor; Studies is
+// the api.Optimizations of a runtime whose executions start elsewhere (Step
+// Functions on AWS, through shared/pipeline/sfnexec).
+//
+// It uses the store ports only: it must not import AWS SDK packages, store
+// adapters or the embedded runtime.
+package optimizationjob
