@@ -1,8 +1,9 @@
 // Command api is the `api` Lambda function: API Gateway HTTP API (payload
 // format 2.0) events go through aws-lambda-go-api-proxy's httpadapter to the
 // same http.Handler that `orrery serve` serves (shared/api), here over
-// DynamoDB (jobs, models, idempotency records), S3 (artifact links) and Step
-// Functions (training executions and, when configured, evaluation
+// DynamoDB (jobs, models, idempotency records; studies and trials when
+// optimization is configured), S3 (artifact links) and Step Functions
+// (training executions and, when configured, evaluation and optimization
 // executions). This file only wires.
 package main
 
@@ -24,6 +25,8 @@ import (
 	"github.com/orrery-ml/orrery/shared/awsclient"
 	"github.com/orrery-ml/orrery/shared/config"
 	"github.com/orrery-ml/orrery/shared/evaluationjob"
+	"github.com/orrery-ml/orrery/shared/ml/optimization"
+	"github.com/orrery-ml/orrery/shared/optimizationjob"
 	"github.com/orrery-ml/orrery/shared/pipeline/sfnexec"
 	"github.com/orrery-ml/orrery/shared/store/dynamostore"
 	"github.com/orrery-ml/orrery/shared/store/s3store"
@@ -44,9 +47,15 @@ type Config struct {
 	// /ml/evaluation/evaluate through the evaluation state machine (unset:
 	// 501).
 	EvaluationStateMachineARN string
-	MaxBodyBytes              int64
-	IdempotencyRetention      time.Duration
-	LogLevel                  slog.Level
+	// OptimizationStateMachineARN, when set, serves POST
+	// /ml/optimization/start and GET /ml/optimization/{job_id}/results
+	// through the optimization state machine, with the studies in
+	// StudiesTable (required with it); unset: 501.
+	OptimizationStateMachineARN string
+	StudiesTable                string
+	MaxBodyBytes                int64
+	IdempotencyRetention        time.Duration
+	LogLevel                    slog.Level
 }
 
 // FromEnv reads Config through getenv, naming every variable that is
@@ -54,15 +63,17 @@ type Config struct {
 func FromEnv(getenv func(string) string) (Config, error) {
 	r := config.Reader{Getenv: getenv}
 	c := Config{
-		JobsTable:                 r.Required(config.EnvJobsTable),
-		ModelsTable:               r.Required(config.EnvModelsTable),
-		IdempotencyTable:          r.Required(config.EnvIdempotencyTable),
-		ArtifactsBucket:           r.Required(config.EnvArtifactsBucket),
-		StateMachineARN:           r.Required(config.EnvTrainingStateMachineARN),
-		EvaluationStateMachineARN: r.String(config.EnvEvaluationStateMachineARN, ""),
-		MaxBodyBytes:              r.Int(config.EnvMaxBodyBytes, api.DefaultMaxBodyBytes, 1024, 6<<20),
-		IdempotencyRetention:      r.Duration(config.EnvIdempotencyRetention, api.DefaultIdempotencyRetention),
-		LogLevel:                  r.LogLevel(config.EnvLogLevel),
+		JobsTable:                   r.Required(config.EnvJobsTable),
+		ModelsTable:                 r.Required(config.EnvModelsTable),
+		IdempotencyTable:            r.Required(config.EnvIdempotencyTable),
+		ArtifactsBucket:             r.Required(config.EnvArtifactsBucket),
+		StateMachineARN:             r.Required(config.EnvTrainingStateMachineARN),
+		EvaluationStateMachineARN:   r.String(config.EnvEvaluationStateMachineARN, ""),
+		OptimizationStateMachineARN: r.String(config.EnvOptimizationStateMachineARN, ""),
+		StudiesTable:                r.String(config.EnvStudiesTable, ""),
+		MaxBodyBytes:                r.Int(config.EnvMaxBodyBytes, api.DefaultMaxBodyBytes, 1024, 6<<20),
+		IdempotencyRetention:        r.Duration(config.EnvIdempotencyRetention, api.DefaultIdempotencyRetention),
+		LogLevel:                    r.LogLevel(config.EnvLogLevel),
 	}
 	datasets := r.String(config.EnvDatasetsBucket, "")
 	var def []string
@@ -77,6 +88,9 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	if _, err := api.NewDataRoots(c.DataRoots...); err != nil {
 		r.Fail(fmt.Errorf("%s: %w: %w", config.EnvDataRoots, err, config.ErrMalformed))
 	}
+	if c.OptimizationStateMachineARN != "" && c.StudiesTable == "" {
+		r.Fail(fmt.Errorf("%s: required with %s: %w", config.EnvStudiesTable, config.EnvOptimizationStateMachineARN, config.ErrMissing))
+	}
 	return c, r.Err()
 }
 
@@ -87,7 +101,7 @@ func newHandler(ctx context.Context, c Config, log *slog.Logger) (http.Handler, 
 		return nil, err
 	}
 	db, err := dynamostore.New(dynamodb.NewFromConfig(cfg, awsclient.DynamoDBOptions(cfg)),
-		dynamostore.Tables{Jobs: c.JobsTable, Models: c.ModelsTable, Idempotency: c.IdempotencyTable})
+		dynamostore.Tables{Jobs: c.JobsTable, Models: c.ModelsTable, Idempotency: c.IdempotencyTable, Studies: c.StudiesTable})
 	if err != nil {
 		return nil, err
 	}
@@ -113,6 +127,16 @@ func newHandler(ctx context.Context, c Config, log *slog.Logger) (http.Handler, 
 		svc.Evaluations = &evaluationjob.Evaluations{
 			Service:    &evaluationjob.Service{Jobs: db, Models: db, Artifacts: artifacts},
 			Executions: evals,
+		}
+	}
+	if c.OptimizationStateMachineARN != "" {
+		studies, err := sfnexec.New(sfnClient, c.OptimizationStateMachineARN)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", config.EnvOptimizationStateMachineARN, err)
+		}
+		svc.Optimizations = &optimizationjob.Studies{
+			Stores:     optimization.Stores{Studies: db, Trials: db, Artifacts: artifacts},
+			Executions: studies,
 		}
 	}
 	return api.NewHandler(svc, api.Options{Idempotency: db, MaxBodyBytes: c.MaxBodyBytes,
