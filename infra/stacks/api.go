@@ -72,6 +72,7 @@ func NewAPIStack(scope awsconstructs.Construct, env Environment, props APIProps)
 		MachineTraining:     config.EnvTrainingStateMachineARN,
 		MachineOptimization: config.EnvOptimizationStateMachineARN,
 		MachineDeployment:   config.EnvDeploymentStateMachineARN,
+		MachineEvaluation:   config.EnvEvaluationStateMachineARN,
 	}
 	for name, sm := range props.Pipeline.StateMachines {
 		if v, ok := machineEnv[name]; ok {
@@ -106,6 +107,10 @@ func NewAPIStack(scope awsconstructs.Construct, env Environment, props APIProps)
 			Actions:   jsii.Strings("states:StopExecution", "states:DescribeExecution"),
 			Resources: jsii.Strings(*executionArns(sm.StateMachineArn())),
 		}))
+	}
+	if sm, ok := props.Pipeline.StateMachines[MachineEvaluation]; ok {
+		// An evaluation has no cancel route: starting it is all the function does.
+		sm.GrantStartExecution(fn.Role)
 	}
 	if err := suppressFunctionFindings(fn); err != nil {
 		return nil, err

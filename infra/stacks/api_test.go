@@ -38,7 +38,8 @@ func TestAPIWithIAMAuthorization(t *testing.T) {
 	for id, r := range b.resources("api", "AWS::Lambda::Function") {
 		vars := props(r)["Environment"].(map[string]any)["Variables"].(map[string]any)
 		for _, name := range []string{config.EnvJobsTable, config.EnvModelsTable, config.EnvIdempotencyTable,
-			config.EnvArtifactsBucket, config.EnvDatasetsBucket, config.EnvTrainingStateMachineARN, config.EnvDataRoots} {
+			config.EnvArtifactsBucket, config.EnvDatasetsBucket, config.EnvTrainingStateMachineARN, config.EnvDataRoots,
+			config.EnvEvaluationStateMachineARN} {
 			assert.Contains(t, vars, name, id)
 		}
 	}

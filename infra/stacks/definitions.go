@@ -27,7 +27,26 @@ func DefaultMachines() ([]Machine, error) {
 	if err != nil {
 		return nil, fmt.Errorf("training state machine: %w", err)
 	}
-	return []Machine{{Name: MachineTraining, Definition: b}}, nil
+	evaluation, err := EvaluationMachine()
+	if err != nil {
+		return nil, err
+	}
+	return []Machine{{Name: MachineTraining, Definition: b}, evaluation}, nil
+}
+
+// EvaluationMachine returns the `evaluation` state machine as the app deploys it: shared/pipeline's builder on
+// the stages function's placeholder (its steps run in the stages function, which reads the model and the data set
+// from S3 and writes the report there).
+func EvaluationMachine() (Machine, error) {
+	def, err := pipeline.Evaluation(pipeline.EvaluationPlaceholders())
+	if err != nil {
+		return Machine{}, fmt.Errorf("evaluation state machine: %w", err)
+	}
+	b, err := def.JSON()
+	if err != nil {
+		return Machine{}, fmt.Errorf("evaluation state machine: %w", err)
+	}
+	return Machine{Name: MachineEvaluation, Definition: b}, nil
 }
 
 // OptimizationMachine returns the `optimization` state machine as the app would deploy it: shared/pipeline's

@@ -135,6 +135,7 @@ const (
 	MachineTraining     = "training"
 	MachineOptimization = "optimization"
 	MachineDeployment   = "deployment"
+	MachineEvaluation   = "evaluation"
 )
 
 func newStateMachine(stack awscdk.Stack, env Environment, m Machine, values map[string]*string, logs awslogs.LogGroup) (awsstepfunctions.StateMachine, string, error) {
