@@ -209,11 +209,11 @@ func TestPipelineFunctions(t *testing.T) {
 func TestStateMachineIsTheOneTheLocalExecutorRuns(t *testing.T) {
 	b := build(t, "dev")
 	machines := b.resources("pipeline", "AWS::StepFunctions::StateMachine")
-	require.Len(t, machines, 2, "training and evaluation")
+	require.Len(t, machines, 3, "training, evaluation and optimization")
 	for id, r := range machines {
 		p := props(r)
 		if p["StateMachineName"] != b.env.Prefix()+MachineTraining {
-			continue // the evaluation machine: TestEvaluationMachineIsTheOneTheLocalExecutorRuns
+			continue // TestEvaluationMachineIsTheOneTheLocalExecutorRuns, TestOptimizationMachineIsTheOneTheLocalExecutorRuns
 		}
 		deployed, ok := p["DefinitionString"].(string)
 		require.True(t, ok, "%s: DefinitionString is a plain string, the placeholders substituted by CloudFormation", id)

@@ -170,7 +170,8 @@ func NewComputeStack(scope awsconstructs.Construct, env Environment, props Compu
 	})
 	constructs.GrantObjects(s.JobRole, props.Data.Datasets, props.Data.Key, constructs.Read)
 	constructs.GrantObjects(s.JobRole, props.Data.Artifacts, props.Data.Key, constructs.ReadWrite)
-	constructs.GrantItems(s.JobRole, constructs.ReadWrite, props.Data.Tables[TableJobs])
+	// Jobs: training progress; studies: trial mode claims a trial and writes its intermediate values and end.
+	constructs.GrantItems(s.JobRole, constructs.ReadWrite, props.Data.Tables[TableJobs], props.Data.Tables[TableStudies])
 	// The trainer heartbeats the Train task with its task token (pipeline.EnvTaskToken). SendTaskHeartbeat has no
 	// resource-level permissions: the token itself is the authorization, so the action takes Resource *.
 	s.JobRole.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{

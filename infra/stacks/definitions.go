@@ -31,7 +31,11 @@ func DefaultMachines() ([]Machine, error) {
 	if err != nil {
 		return nil, err
 	}
-	return []Machine{{Name: MachineTraining, Definition: b}, evaluation}, nil
+	optimization, err := OptimizationMachine()
+	if err != nil {
+		return nil, err
+	}
+	return []Machine{{Name: MachineTraining, Definition: b}, evaluation, optimization}, nil
 }
 
 // EvaluationMachine returns the `evaluation` state machine as the app deploys it: shared/pipeline's builder on
@@ -49,10 +53,10 @@ func EvaluationMachine() (Machine, error) {
 	return Machine{Name: MachineEvaluation, Definition: b}, nil
 }
 
-// OptimizationMachine returns the `optimization` state machine as the app would deploy it: shared/pipeline's
-// builder on the training machine's placeholders (the steps run in the stages function, the trials as Batch jobs
-// on the train queue), without the SNS Alert state, as for training. DefaultMachines does not include it yet: the
-// stages function, the trainer image and DynamoDB do not yet serve the optimization steps (see the README).
+// OptimizationMachine returns the `optimization` state machine as the app deploys it: shared/pipeline's builder on
+// the training machine's placeholders (the steps run in the stages function over the studies table, the trials as
+// Batch jobs of the trainer's image in trial mode on the train queue), without the SNS Alert state, as for
+// training.
 func OptimizationMachine() (Machine, error) {
 	r := pipeline.OptimizationPlaceholders()
 	r.AlertTopic = ""

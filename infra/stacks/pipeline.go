@@ -67,13 +67,14 @@ func NewPipelineStack(scope awsconstructs.Construct, env Environment, props Pipe
 		return fn, nil
 	}
 	var err error
-	if s.Stages, err = function("Stages", "stages", "Orrery stage handlers (validate, preprocess, evaluate, register, mark failed)",
+	if s.Stages, err = function("Stages", "stages", "Orrery stage handlers (training stages, optimization steps, evaluations)",
 		2*env.FunctionMemoryMB, stagesTimeoutSeconds, nil); err != nil {
 		return nil, err
 	}
 	constructs.GrantObjects(s.Stages.Role, data.Datasets, data.Key, constructs.Read)
 	constructs.GrantObjects(s.Stages.Role, data.Artifacts, data.Key, constructs.ReadWrite)
-	constructs.GrantItems(s.Stages.Role, constructs.ReadWrite, data.Tables[TableJobs], data.Tables[TableModels], data.Tables[TableDeployments])
+	constructs.GrantItems(s.Stages.Role, constructs.ReadWrite, data.Tables[TableJobs], data.Tables[TableModels], data.Tables[TableDeployments],
+		data.Tables[TableStudies])
 
 	if s.Events, err = function("Events", "events", "Orrery status events: Batch and Step Functions state changes to job records",
 		env.FunctionMemoryMB, eventsTimeoutSeconds, nil); err != nil {
