@@ -25,6 +25,7 @@ import (
 	"github.com/orrery-ml/orrery/shared/awsclient"
 	"github.com/orrery-ml/orrery/shared/config"
 	"github.com/orrery-ml/orrery/shared/evaluationjob"
+	"github.com/orrery-ml/orrery/shared/evaluationjob/evaluationapi"
 	"github.com/orrery-ml/orrery/shared/ml/optimization"
 	"github.com/orrery-ml/orrery/shared/optimizationjob"
 	"github.com/orrery-ml/orrery/shared/pipeline/sfnexec"
@@ -124,7 +125,7 @@ func newHandler(ctx context.Context, c Config, log *slog.Logger) (http.Handler, 
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", config.EnvEvaluationStateMachineARN, err)
 		}
-		svc.Evaluations = &evaluationjob.Evaluations{
+		svc.Evaluations = &evaluationapi.Evaluations{
 			Service:    &evaluationjob.Service{Jobs: db, Models: db, Artifacts: artifacts},
 			Executions: evals,
 		}

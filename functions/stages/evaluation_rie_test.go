@@ -11,9 +11,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/orrery-ml/orrery/functions/internal/rietest"
-	"github.com/orrery-ml/orrery/shared/api"
 	"github.com/orrery-ml/orrery/shared/config"
 	"github.com/orrery-ml/orrery/shared/evaluationjob"
+	"github.com/orrery-ml/orrery/shared/ml/evaluation"
 	"github.com/orrery-ml/orrery/shared/ml/training"
 	"github.com/orrery-ml/orrery/shared/store"
 )
@@ -30,7 +30,7 @@ func TestEvaluationBootstrapUnderRIE(t *testing.T) {
 	w := newEvaluationWorld(t)
 	url := rietest.Start(t, config.EnvJobsTable+"="+w.table, config.EnvModelsTable+"="+w.table,
 		config.EnvStudiesTable+"="+w.table, config.EnvArtifactsBucket+"="+w.artifacts)
-	job, err := w.svc.Submit(t.Context(), api.EvaluationRequest{ModelID: w.modelID, Bootstrap: &api.Bootstrap{Iterations: 100}})
+	job, err := w.svc.Submit(t.Context(), evaluationjob.Config{EvaluateRequest: evaluation.EvaluateRequest{ModelID: w.modelID, BootstrapResamples: 100}})
 	require.NoError(t, err)
 
 	invoke := func(payload string) []byte {

@@ -16,7 +16,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/orrery-ml/orrery/shared/api"
 	"github.com/orrery-ml/orrery/shared/awsclient"
 	"github.com/orrery-ml/orrery/shared/awsclient/awstest"
 	"github.com/orrery-ml/orrery/shared/config"
@@ -188,7 +187,7 @@ func TestEvaluationAgainstEmulator(t *testing.T) {
 	w := newEvaluationWorld(t)
 	ctx := t.Context()
 
-	job, err := w.svc.Submit(ctx, api.EvaluationRequest{ModelID: w.modelID, Bootstrap: &api.Bootstrap{Iterations: 100}, DecisionThreshold: "f1"})
+	job, err := w.svc.Submit(ctx, evaluationjob.Config{EvaluateRequest: evaluation.EvaluateRequest{ModelID: w.modelID, BootstrapResamples: 100, SaveThreshold: "f1"}})
 	require.NoError(t, err)
 	out, err := w.h.Handle(ctx, json.RawMessage(`{"evaluation": {"job_id": "`+job.ID+`"}}`))
 	require.NoError(t, err)
@@ -223,7 +222,7 @@ func TestEvaluationAgainstEmulator(t *testing.T) {
 		requireInvokeError(t, err, training.ErrorNameNotFound)
 	})
 	t.Run("a data set missing from S3 fails, and mark_failed records why", func(t *testing.T) {
-		bad, err := w.svc.Submit(ctx, api.EvaluationRequest{ModelID: w.modelID, DatasetPath: "s3://" + w.data + "/incoming/absent.csv", TargetColumn: "label"})
+		bad, err := w.svc.Submit(ctx, evaluationjob.Config{EvaluateRequest: evaluation.EvaluateRequest{ModelID: w.modelID, DatasetPath: "s3://" + w.data + "/incoming/absent.csv", TargetColumn: "label"}})
 		require.NoError(t, err)
 		_, err = w.h.Handle(ctx, json.RawMessage(`{"evaluation": {"job_id": "`+bad.ID+`"}}`))
 		e := requireInvokeError(t, err, training.ErrorNameNotFound)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/orrery-ml/orrery/shared/api"
 	"github.com/orrery-ml/orrery/shared/evaluationjob"
+	"github.com/orrery-ml/orrery/shared/evaluationjob/evaluationapi"
 	"github.com/orrery-ml/orrery/shared/ml/training"
 	"github.com/orrery-ml/orrery/shared/pipeline"
 	"github.com/orrery-ml/orrery/shared/store"
@@ -52,7 +53,7 @@ func (r *Runtime) NewEvaluations(log *slog.Logger) *Evaluations {
 }
 
 // Evaluate stores a QUEUED evaluation job for req
-// (evaluationjob.Service.Submit, the path AWS shares) and starts it in the
+// (evaluationapi.Submit, the path AWS shares) and starts it in the
 // background. Errors: those of Submit, ErrClosed after Close.
 func (e *Evaluations) Evaluate(ctx context.Context, req api.EvaluationRequest) (api.Accepted, error) {
 	e.mu.Lock()
@@ -60,7 +61,7 @@ func (e *Evaluations) Evaluate(ctx context.Context, req api.EvaluationRequest) (
 	if e.closed {
 		return api.Accepted{}, fmt.Errorf("evaluate model %s: %w", req.ModelID, ErrClosed)
 	}
-	job, err := e.rt.EvaluationService().Submit(ctx, req)
+	job, err := evaluationapi.Submit(ctx, e.rt.EvaluationService(), req)
 	if err != nil {
 		return api.Accepted{}, err
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/orrery-ml/orrery/shared/api"
+	"github.com/orrery-ml/orrery/shared/evaluationjob/evaluationapi"
 	"github.com/orrery-ml/orrery/shared/ml/evaluation"
 	"github.com/orrery-ml/orrery/shared/store"
 )
@@ -40,7 +41,7 @@ func TestEvaluationsMapRequests(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			cfg, err := rt.EvaluationService().JobConfig(ctx, tc.req)
+			cfg, err := evaluationapi.JobConfig(ctx, rt.EvaluationService(), tc.req)
 			require.NoError(t, err)
 			assert.Equal(t, tc.want, cfg.EvaluateRequest)
 		})

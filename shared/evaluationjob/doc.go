@@ -8,12 +8,11 @@
 // (DynamoDB and S3), each step driven by the `evaluation` state machine of
 // shared/pipeline.
 //
-// Service.Submit turns an API request into a QUEUED job (the one path from
-// request to job both runtimes share); Service.Step runs the state
-// machine's tasks: "evaluate" (Service.Run: evaluate, optionally compare,
-// record the result) and "mark_failed" (Service.MarkFailed). Evaluations is
-// the api.Evaluations of a runtime whose executions start elsewhere (Step
-// Functions on AWS).
+// Service.Submit stores a QUEUED job for a Config (the evaluationapi
+// subpackage maps the HTTP API's request to one: the one path from request
+// to job both runtimes share); Service.Step runs the state machine's
+// tasks: "evaluate" (Service.Run: evaluate, optionally compare, record the
+// result) and "mark_failed" (Service.MarkFailed).
 //
-// It must not import AWS SDK packages or store adapters.
+// It must not import shared/api, AWS SDK packages or store adapters.
 package evaluationjob

@@ -11,7 +11,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/orrery-ml/orrery/shared/api"
 	"github.com/orrery-ml/orrery/shared/ml/evaluation"
 	"github.com/orrery-ml/orrery/shared/ml/nn"
 	"github.com/orrery-ml/orrery/shared/ml/training"
@@ -96,91 +95,67 @@ func ErrorName(err error) string {
 	return ErrorNameEvaluationFailed
 }
 
-// Submit checks req against the registry, maps it to the evaluation job's
-// Config and stores a QUEUED job of Kind api.JobKindEvaluation for it: the
-// one path from request to job of every runtime. Defaults come from the
-// model's manifest: dataset_path is the file it was trained on (so the
-// model's own test split is scored) and target_column its target.
-// req.DatasetPath, when set, is already resolved against the data roots.
-// Errors: store.ErrNotFound for an unknown model (or compare_to model),
-// store.ErrInvalid for a request the evaluation refuses,
-// api.ErrNotImplemented for a numeric decision_threshold; nothing is stored
-// then.
-func (s *Service) Submit(ctx context.Context, req api.EvaluationRequest) (store.Job, error) {
-	cfg, err := s.JobConfig(ctx, req)
+// JobKind is the Kind of evaluation job records (api.JobKindEvaluation).
+const JobKind = "evaluation"
+
+// Submit checks cfg against the registry, fills in its defaults (Prepare)
+// and stores a QUEUED job of Kind JobKind for it. Errors: those of
+// Prepare; nothing is stored then.
+func (s *Service) Submit(ctx context.Context, cfg Config) (store.Job, error) {
+	cfg, err := s.Prepare(ctx, cfg)
 	if err != nil {
 		return store.Job{}, err
 	}
 	body, err := json.Marshal(cfg)
 	if err != nil {
-		return store.Job{}, fmt.Errorf("evaluate model %s: encode request: %w", req.ModelID, err)
+		return store.Job{}, fmt.Errorf("evaluate model %s: encode request: %w", cfg.ModelID, err)
 	}
 	now := time.Now().UTC()
-	job := store.Job{ID: training.NewID("evj", now), Kind: api.JobKindEvaluation, Status: store.Queued,
-		Config: body, ModelID: req.ModelID, CreatedAt: now, UpdatedAt: now}
+	job := store.Job{ID: training.NewID("evj", now), Kind: JobKind, Status: store.Queued,
+		Config: body, ModelID: cfg.ModelID, CreatedAt: now, UpdatedAt: now}
 	if err := s.Jobs.CreateJob(ctx, job); err != nil {
-		return store.Job{}, fmt.Errorf("evaluate model %s: %w", req.ModelID, err)
+		return store.Job{}, fmt.Errorf("evaluate model %s: %w", cfg.ModelID, err)
 	}
 	return job, nil
 }
 
-// JobConfig checks the models and builds the Config Submit stores (see
-// Submit for defaults and errors).
-func (s *Service) JobConfig(ctx context.Context, req api.EvaluationRequest) (Config, error) {
-	man, err := s.manifest(ctx, req.ModelID)
+// Prepare checks the models of cfg and fills in its defaults from the
+// model's manifest: dataset_path is the file it was trained on (so the
+// model's own test split is scored) and target_column its target. Errors:
+// store.ErrNotFound for an unknown model (or compare_to model),
+// store.ErrInvalid for a request the evaluation refuses (wrapping
+// evaluation.ErrInvalidRequest where it says why).
+func (s *Service) Prepare(ctx context.Context, cfg Config) (Config, error) {
+	man, err := s.manifest(ctx, cfg.ModelID)
 	if err != nil {
 		return Config{}, err
 	}
-	for _, id := range req.CompareTo {
-		if id == req.ModelID {
+	for _, id := range cfg.CompareTo {
+		if id == cfg.ModelID {
 			return Config{}, fmt.Errorf("compare_to: %q is the model being evaluated: %w", id, store.ErrInvalid)
 		}
 		if _, err := s.Models.GetModel(ctx, id); err != nil {
 			return Config{}, fmt.Errorf("compare_to: model %s: %w", id, err)
 		}
 	}
-	out := Config{CompareTo: req.CompareTo}
-	r := &out.EvaluateRequest
-	r.ModelID, r.DatasetPath, r.TargetColumn = req.ModelID, req.DatasetPath, req.TargetColumn
+	r := &cfg.EvaluateRequest
 	if r.DatasetPath == "" {
-		cfg, err := trainingConfig(man)
+		tc, err := trainingConfig(man)
 		if err != nil {
-			return out, fmt.Errorf("evaluate model %s: %w", req.ModelID, err)
+			return cfg, fmt.Errorf("evaluate model %s: %w", cfg.ModelID, err)
 		}
-		r.DatasetPath = cfg.DatasetPath
+		r.DatasetPath = tc.DatasetPath
 		if r.DatasetPath == "" {
-			return out, fmt.Errorf("dataset_path: model %s records no training data set; give one: %w", req.ModelID, store.ErrInvalid)
+			return cfg, fmt.Errorf("dataset_path: model %s records no training data set; give one: %w", cfg.ModelID, store.ErrInvalid)
 		}
 	}
 	if r.TargetColumn == "" {
 		r.TargetColumn = man.Target
 	}
-	switch t := req.DecisionThreshold; t {
-	case "", "model":
-	case "f1", "youden":
-		// The chosen threshold is saved into a new model version; the
-		// evaluated model stays as it is (model directories are immutable).
-		r.SaveThreshold = t
-	default:
-		return out, fmt.Errorf("decision_threshold %s: evaluating at a fixed threshold is not supported by this evaluation service (use model, f1 or youden): %w",
-			t, api.ErrNotImplemented)
-	}
-	if cv := req.CrossValidation; cv != nil {
-		r.CVFolds = cv.Folds
-		if cv.Stratified != nil && !*cv.Stratified {
-			r.CVStrategy = evaluation.CVKFold
-		}
-		if cv.Seed > 0 {
-			r.Seed = uint64(cv.Seed)
-		}
-	}
-	if b := req.Bootstrap; b != nil {
-		r.BootstrapResamples, r.Confidence = b.Iterations, b.Confidence
-	}
 	if err := r.Validate(); err != nil {
-		return out, fmt.Errorf("%w: %w", store.ErrInvalid, err)
+		return cfg, fmt.Errorf("%w: %w", store.ErrInvalid, err)
 	}
-	return out, nil
+	return cfg, nil
 }
 
 // manifest reads the manifest of a registered model from the artifact
@@ -324,7 +299,7 @@ func (s *Service) job(ctx context.Context, jobID string) (store.Job, error) {
 	if err != nil {
 		return job, fmt.Errorf("evaluation job %s: %w", jobID, err)
 	}
-	if job.Kind != api.JobKindEvaluation {
+	if job.Kind != JobKind {
 		return job, fmt.Errorf("%w: job %s is a %s job, not an evaluation", ErrInvalidJob, jobID, job.Kind)
 	}
 	return job, nil

@@ -1,4 +1,4 @@
-package evaluationjob_test
+package evaluationapi_test
 
 import (
 	"context"
@@ -16,6 +16,7 @@ import (
 	"github.com/orrery-ml/orrery/shared/api"
 	"github.com/orrery-ml/orrery/shared/embedded"
 	"github.com/orrery-ml/orrery/shared/evaluationjob"
+	"github.com/orrery-ml/orrery/shared/evaluationjob/evaluationapi"
 	"github.com/orrery-ml/orrery/shared/ml/training"
 	"github.com/orrery-ml/orrery/shared/store"
 )
@@ -52,6 +53,10 @@ func trainedModel(t *testing.T) (*embedded.Runtime, string) {
 	return rt, res.ModelID
 }
 
+func TestJobKindIsTheAPIs(t *testing.T) {
+	assert.Equal(t, api.JobKindEvaluation, evaluationjob.JobKind)
+}
+
 // TestEvaluationsStartsTheStoredJob: the job is stored QUEUED before its
 // execution starts, the execution is started with its id, and an
 // execution that cannot start leaves the job FAILED with the reason and
@@ -63,7 +68,7 @@ func TestEvaluationsStartsTheStoredJob(t *testing.T) {
 	svc := rt.EvaluationService()
 	var started []string
 	var startErr error
-	evals := &evaluationjob.Evaluations{Service: svc, Executions: startFunc(func(ctx context.Context, jobID string) error {
+	evals := &evaluationapi.Evaluations{Service: svc, Executions: startFunc(func(ctx context.Context, jobID string) error {
 		job, err := svc.Jobs.GetJob(ctx, jobID)
 		require.NoError(t, err, "the job exists before its execution starts")
 		assert.Equal(t, store.Queued, job.Status)
@@ -97,54 +102,4 @@ func TestEvaluationsStartsTheStoredJob(t *testing.T) {
 	latest, err := evals.EvaluationMetrics(ctx, modelID)
 	require.NoError(t, err)
 	assert.Contains(t, string(latest), out.EvaluationID)
-}
-
-// TestStepRefuses: the steps' own refusals, with the names a state machine
-// sees.
-func TestStepRefuses(t *testing.T) {
-	ctx := t.Context()
-	rt, modelID := trainedModel(t)
-	svc := rt.EvaluationService()
-	training0, err := rt.DB.ListJobs(ctx, 1)
-	require.NoError(t, err)
-	require.Len(t, training0, 1)
-
-	for _, tc := range []struct {
-		name string
-		req  evaluationjob.Request
-		want string
-	}{
-		{"no job id", evaluationjob.Request{}, training.ErrorNameInvalidInput},
-		{"unknown step", evaluationjob.Request{JobID: "evj-1", Step: "deploy"}, training.ErrorNameInvalidInput},
-		{"unknown job", evaluationjob.Request{JobID: "evj-absent"}, training.ErrorNameNotFound},
-		{"a training job", evaluationjob.Request{JobID: training0[0].ID}, training.ErrorNameInvalidInput},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			_, err := svc.Step(ctx, tc.req)
-			require.Error(t, err)
-			assert.Equal(t, tc.want, evaluationjob.ErrorName(err), "%v", err)
-		})
-	}
-
-	t.Run("model files missing from the artifact store", func(t *testing.T) {
-		job, err := svc.Submit(ctx, api.EvaluationRequest{ModelID: modelID})
-		require.NoError(t, err)
-		m, err := rt.DB.GetModel(ctx, modelID)
-		require.NoError(t, err)
-		require.NoError(t, rt.Artifacts.DeletePrefix(ctx, m.ArtifactKey))
-		_, err = svc.Step(ctx, evaluationjob.Request{JobID: job.ID})
-		require.Error(t, err)
-		assert.Equal(t, training.ErrorNameNotFound, evaluationjob.ErrorName(err), "%v", err)
-		out, err := svc.Step(ctx, evaluationjob.Request{JobID: job.ID, Step: evaluationjob.StepMarkFailed,
-			Failure: &training.StageFailure{Error: evaluationjob.ErrorName(err), Cause: err.Error()}})
-		require.NoError(t, err)
-		assert.Equal(t, "FAILED", out.Status)
-		got, err := rt.DB.GetJob(ctx, job.ID)
-		require.NoError(t, err)
-		assert.Equal(t, store.Failed, got.Status)
-		assert.Contains(t, got.Error, modelID)
-		keys, err := rt.Artifacts.List(ctx, "evaluations/")
-		require.NoError(t, err)
-		assert.Empty(t, keys, "nothing half-written")
-	})
 }
