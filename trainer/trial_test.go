@@ -253,9 +253,20 @@ func TestTrialModeResumes(t *testing.T) {
 	require.True(t, found, "the checkpoint of epoch 2 is in S3")
 
 	runner.Artifacts = e.artifacts
-	spec.Worker, spec.Attempt = "batch-job-1-attempt-2", 2
+	spec.Worker, spec.Attempt, spec.TaskToken = "batch-job-1-attempt-2", 2, "token-2"
+	var mu sync.Mutex
+	var tokens []string
+	runner.Heartbeat = func(_ context.Context, token string) error {
+		mu.Lock()
+		defer mu.Unlock()
+		tokens = append(tokens, token)
+		return nil
+	}
 	out, err = runner.RunTrial(ctx, spec)
 	require.NoError(t, err)
+	mu.Lock()
+	assert.Contains(t, tokens, "token-2", "heartbeats go to the RunTrial task with its token")
+	mu.Unlock()
 	assert.True(t, out.Claimed)
 	assert.Equal(t, store.TrialComplete, out.State)
 	st, tr = e.trial(t, id, number)
@@ -267,6 +278,28 @@ func TestTrialModeResumes(t *testing.T) {
 	}
 	assert.Equal(t, 3.0, tr.Cost, "the second attempt resumed after epoch 2: it trained three epochs, not five")
 	require.Len(t, tr.Values, 1)
+}
+
+// TestTrialModeTaskGone: a RunTrial task that Step Functions no longer
+// waits for (its heartbeat answered TaskTimedOut) stops the run with exit 1:
+// a retry would train for nobody.
+func TestTrialModeTaskGone(t *testing.T) {
+	if testing.Short() {
+		t.Skip("uses the AWS emulator")
+	}
+	e := newTrialEmulator(t)
+	id, number := e.study(t, 3)
+	runner := &batchjob.Runner{Studies: e.db, Trials: e.db, Artifacts: e.artifacts, Backend: batchjob.BackendGonum,
+		ReadData: s3store.TableReader(e.s3),
+		Heartbeat: func(context.Context, string) error {
+			return fmt.Errorf("send task heartbeat: %w", batchjob.ErrTaskGone)
+		}}
+	_, err := runner.RunTrial(t.Context(), batchjob.Spec{Trial: &optimization.TrialInput{StudyID: id, Number: number},
+		Worker: "batch-job-1", Attempt: 1, TaskToken: "token-expired"})
+	require.ErrorIs(t, err, batchjob.ErrTaskGone)
+	assert.Equal(t, batchjob.ExitApplication, batchjob.ExitCode(err))
+	st, _ := e.trial(t, id, number)
+	assert.NotEqual(t, store.TrialComplete, st.State, "nothing was trained")
 }
 
 // TestTrialSpecFromEnv: trial mode reads its stores from the job
