@@ -11,9 +11,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/orrery-ml/orrery/shared/api"
 	"github.com/orrery-ml/orrery/shared/embedded"
 	"github.com/orrery-ml/orrery/shared/evaluationjob"
+	"github.com/orrery-ml/orrery/shared/ml/evaluation"
 	"github.com/orrery-ml/orrery/shared/ml/training"
 	"github.com/orrery-ml/orrery/shared/pipeline"
 	"github.com/orrery-ml/orrery/shared/store"
@@ -84,9 +84,9 @@ func newEvaluationEnv(t *testing.T) *evaluationEnv {
 		exec: pipeline.Executor{Resources: pipeline.EvaluationHandlers(res, svc)}}
 }
 
-func (e *evaluationEnv) run(t *testing.T, req api.EvaluationRequest) (store.Job, json.RawMessage, error) {
+func (e *evaluationEnv) run(t *testing.T, req evaluation.EvaluateRequest) (store.Job, json.RawMessage, error) {
 	t.Helper()
-	job, err := e.svc.Submit(t.Context(), req)
+	job, err := e.svc.Submit(t.Context(), evaluationjob.Config{EvaluateRequest: req})
 	require.NoError(t, err)
 	out, err := e.exec.Execute(t.Context(), e.def, pipeline.Execution{Name: job.ID, StateMachine: "evaluation",
 		Input: pipeline.EvaluationInput{JobID: job.ID}.JSON()})
@@ -104,7 +104,7 @@ func TestEvaluationStateMachineRunsTheJob(t *testing.T) {
 		}
 	}
 
-	job, out, err := env.run(t, api.EvaluationRequest{ModelID: env.modelID, Bootstrap: &api.Bootstrap{Iterations: 100}})
+	job, out, err := env.run(t, evaluation.EvaluateRequest{ModelID: env.modelID, BootstrapResamples: 100})
 	require.NoError(t, err)
 	assert.Equal(t, []string{pipeline.StateEvaluate, pipeline.StateSucceeded}, entered)
 	require.Equal(t, store.Succeeded, job.Status, job.Error)
@@ -125,7 +125,7 @@ func TestEvaluationStateMachineRunsTheJob(t *testing.T) {
 
 	t.Run("a failed evaluation is caught and marks the job FAILED", func(t *testing.T) {
 		entered = nil
-		job, _, err := env.run(t, api.EvaluationRequest{ModelID: env.modelID, DatasetPath: syntheticCSV(t, 100, 4), TargetColumn: "nope"})
+		job, _, err := env.run(t, evaluation.EvaluateRequest{ModelID: env.modelID, DatasetPath: syntheticCSV(t, 100, 4), TargetColumn: "nope"})
 		var pe *pipeline.Error
 		require.ErrorAs(t, err, &pe)
 		assert.Equal(t, pipeline.ErrorEvaluationFailed, pe.Name)
@@ -151,7 +151,7 @@ func TestEvaluationStateMachineRunsTheJob(t *testing.T) {
 			return nil
 		}
 		x.Observer = nil
-		job, err := env.svc.Submit(t.Context(), api.EvaluationRequest{ModelID: env.modelID, Bootstrap: &api.Bootstrap{Iterations: 100}})
+		job, err := env.svc.Submit(t.Context(), evaluationjob.Config{EvaluateRequest: evaluation.EvaluateRequest{ModelID: env.modelID, BootstrapResamples: 100}})
 		require.NoError(t, err)
 		_, err = x.Execute(t.Context(), env.def, pipeline.Execution{Name: job.ID, Input: pipeline.EvaluationInput{JobID: job.ID}.JSON()})
 		require.NoError(t, err)
