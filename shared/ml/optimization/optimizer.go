@@ -403,6 +403,11 @@ func (r *run) next(ctx context.Context, q int) ([]Trial, error) {
 		r.mu.Lock()
 		ts, err := s.Ask(ctx, o.Sampler, q-len(out))
 		r.mu.Unlock()
+		if errors.Is(err, ErrSpaceExhausted) && len(out) > 0 {
+			// Every point is queued (other workers queued the rest): run
+			// the trials this worker has claimed; the next round stops.
+			return out, nil
+		}
 		if err != nil {
 			return out, err
 		}
