@@ -150,7 +150,8 @@ func TestEvaluationAgainstEmulator(t *testing.T) {
 			{`{"model_id": "mdl-absent"}`, 404},
 			{`{"model_id": "` + trained.ModelID + `", "compare_to": ["` + trained.ModelID + `"]}`, 400},
 			{`{"model_id": "` + trained.ModelID + `", "dataset_path": "s3://elsewhere/x.csv"}`, 400},
-			{`{"model_id": "` + trained.ModelID + `", "decision_threshold": "0.3"}`, 501},
+			{`{"model_id": "` + trained.ModelID + `", "decision_threshold": "0"}`, 400},
+			{`{"model_id": "` + trained.ModelID + `", "decision_threshold": "1.5"}`, 400},
 		} {
 			resp, err := call(ctx, apiEvent(t, "POST", "/ml/evaluation/evaluate", tc.body, nil))
 			require.NoError(t, err)
@@ -228,4 +229,57 @@ func TestEvaluationAgainstEmulator(t *testing.T) {
 	require.NoError(t, json.Unmarshal([]byte(resp.Body), &metrics))
 	assert.Equal(t, "evaluation", metrics.Source)
 	assert.JSONEq(t, string(res.Evaluation), string(metrics.Evaluation), "the latest evaluation, read from S3")
+	assert.Equal(t, "model", ev["threshold_source"])
+
+	t.Run("a numeric decision_threshold evaluates at that threshold", func(t *testing.T) {
+		resp, err := call(ctx, apiEvent(t, "POST", "/ml/evaluation/evaluate",
+			`{"model_id": "`+trained.ModelID+`", "decision_threshold": "0.3", "bootstrap": {"iterations": 100}}`, nil))
+		require.NoError(t, err)
+		require.Equal(t, 202, resp.StatusCode, resp.Body)
+		var acc api.Accepted
+		require.NoError(t, json.Unmarshal([]byte(resp.Body), &acc))
+		job, err := db.GetJob(ctx, acc.JobID)
+		require.NoError(t, err)
+		var jc evaluationjob.Config
+		require.NoError(t, json.Unmarshal(job.Config, &jc))
+		assert.Equal(t, 0.3, jc.Threshold)
+		assert.Empty(t, jc.SaveThreshold)
+		out, err := svc.Step(ctx, evaluationjob.Request{JobID: acc.JobID})
+		require.NoError(t, err)
+		assert.Equal(t, string(store.Succeeded), out.Status)
+		assert.Empty(t, out.DerivedModelID, "the model is evaluated as it is; no version is saved")
+
+		resp, err = call(ctx, apiEvent(t, "GET", acc.StatusURL, "", nil))
+		require.NoError(t, err)
+		require.Equal(t, 200, resp.StatusCode, resp.Body)
+		var st api.JobStatus
+		require.NoError(t, json.Unmarshal([]byte(resp.Body), &st))
+		require.Equal(t, store.Succeeded, st.Status)
+		var res evaluationjob.Result
+		require.NoError(t, json.Unmarshal(st.Result, &res))
+		var fixed map[string]any
+		require.NoError(t, json.Unmarshal(res.Evaluation, &fixed))
+		assert.Equal(t, 0.3, fixed["decision_threshold"])
+		assert.Equal(t, "request", fixed["threshold_source"])
+		assert.Equal(t, ev["decision_threshold"], fixed["model_threshold"])
+
+		resp, err = call(ctx, apiEvent(t, "GET", metricsPath, "", nil))
+		require.NoError(t, err)
+		require.Equal(t, 200, resp.StatusCode, resp.Body)
+		var latest struct {
+			Source  string `json:"source"`
+			Metrics struct {
+				DecisionThreshold float64 `json:"decision_threshold"`
+			} `json:"metrics"`
+			Evaluation struct {
+				DecisionThreshold float64 `json:"decision_threshold"`
+				ThresholdSource   string  `json:"threshold_source"`
+			} `json:"evaluation"`
+		}
+		require.NoError(t, json.Unmarshal([]byte(resp.Body), &latest))
+		assert.Equal(t, "evaluation", latest.Source)
+		assert.Equal(t, 0.3, latest.Metrics.DecisionThreshold)
+		assert.Equal(t, 0.3, latest.Evaluation.DecisionThreshold)
+		assert.Equal(t, "request", latest.Evaluation.ThresholdSource)
+	})
 }

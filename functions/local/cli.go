@@ -28,7 +28,7 @@ Usage:
   orrery models  [--json] [--home DIR]             registered models
   orrery predict --model MODEL_ID --data PATH [--out FILE] [--home DIR]
                  score a CSV or Parquet file with a registered model (CSV out: row, label, probabilities)
-  orrery evaluate --model MODEL_ID --data PATH --target COL [--positive V] [--cv K] [--json] [--home DIR]
+  orrery evaluate --model MODEL_ID --data PATH --target COL [--positive V] [--cv K] [--threshold X] [--json] [--home DIR]
                  metrics with confidence intervals, thresholds, calibration, latency, cross-validation
                  and an HTML report (see README, "Evaluating models")
   orrery compare MODEL_ID MODEL_ID ... --data PATH [--metric auc_roc|accuracy|auc_pr|f1_score] [--json]

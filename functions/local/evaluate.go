@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/orrery-ml/orrery/shared/ml/evaluation"
@@ -30,6 +31,14 @@ func cmdEvaluate(ctx context.Context, args []string, stdout io.Writer) error {
 	fs.StringVar(&req.Calibration, "calibrate", "", "platt or isotonic")
 	fs.StringVar(&req.SliceColumn, "slice", "", "column to slice the results by")
 	fs.StringVar(&req.SaveThreshold, "save-threshold", "", "register a model version with this threshold: f1, youden, fpr:R, recall:R")
+	fs.Func("threshold", "evaluate at this binary decision threshold in (0, 1) instead of the model's (the model is unchanged)", func(v string) error {
+		t, err := strconv.ParseFloat(v, 64)
+		if err != nil || !(t > 0 && t < 1) {
+			return fmt.Errorf("%q is not a number in (0, 1)", v)
+		}
+		req.Threshold = t
+		return nil
+	})
 	jsonOut := fs.Bool("json", false, "print the result as one JSON object")
 	home := fs.String("home", "", "state directory")
 	pos, err := parseFlags(fs, args)
@@ -75,7 +84,14 @@ func writeIndented(w io.Writer, v any) error {
 
 func printEvaluation(w io.Writer, res *evaluation.EvaluationResult) {
 	fmt.Fprintf(w, "evaluation %s of model %s on %d rows (%s)\n", res.EvaluationID, res.ModelID, res.Rows, res.Split)
-	fmt.Fprintf(w, "test set SHA-256 %s\n\n", res.TestSetHash)
+	fmt.Fprintf(w, "test set SHA-256 %s\n", res.TestSetHash)
+	switch res.ThresholdSource {
+	case evaluation.ThresholdFromRequest:
+		fmt.Fprintf(w, "decision threshold %s (requested; the model's own is %s)\n", num(res.DecisionThreshold), num(res.ModelThreshold))
+	case evaluation.ThresholdFromModel:
+		fmt.Fprintf(w, "decision threshold %s (the model's own)\n", num(res.DecisionThreshold))
+	}
+	fmt.Fprintln(w)
 	fmt.Fprintf(w, "%-36s %10s   %s\n", "metric", "value", "95% interval")
 	names := slices.Sorted(func(yield func(string) bool) {
 		for n := range res.ConfidenceIntervals {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/orrery-ml/orrery/shared/api"
 	"github.com/orrery-ml/orrery/shared/embedded"
+	"github.com/orrery-ml/orrery/shared/ml/nn"
 )
 
 // waitFor polls a status URL until the job has finished, and returns its
@@ -80,7 +81,8 @@ func TestServeEvaluatesOverHTTP(t *testing.T) {
 			{"target without data", `{"model_id": "` + first + `", "target_column": "class"}`, http.StatusBadRequest, "target_column"},
 			{"data outside the roots", `{"model_id": "` + first + `", "dataset_path": "/etc/passwd"}`, http.StatusBadRequest, "dataset_path"},
 			{"unknown target", `{"model_id": "` + first + `", "dataset_path": "htru2.csv", "target_column": "nope"}`, http.StatusAccepted, ""},
-			{"fixed threshold", `{"model_id": "` + first + `", "decision_threshold": "0.3"}`, http.StatusNotImplemented, ""},
+			{"threshold zero", `{"model_id": "` + first + `", "decision_threshold": "0"}`, http.StatusBadRequest, "decision_threshold"},
+			{"threshold one", `{"model_id": "` + first + `", "decision_threshold": "1"}`, http.StatusBadRequest, "decision_threshold"},
 			{"unknown field", `{"model_id": "` + first + `", "folds": 3}`, http.StatusBadRequest, "folds"},
 		}
 		for _, tc := range tests {
@@ -149,6 +151,24 @@ func TestServeEvaluatesOverHTTP(t *testing.T) {
 	assert.Equal(t, "evaluation", metrics["source"])
 	assert.Equal(t, ev["metrics"], metrics["metrics"], "the stored evaluation is served")
 	assert.Equal(t, ev["evaluation_id"], metrics["evaluation"].(map[string]any)["evaluation_id"])
+	assert.Equal(t, "model", ev["threshold_source"], "decision_threshold f1 evaluates at the model's own threshold")
+
+	t.Run("fixed threshold", func(t *testing.T) {
+		code, acc := s.call(t, http.MethodPost, "/ml/evaluation/evaluate", `{"model_id": "`+first+`", "decision_threshold": "0.3", "bootstrap": {"iterations": 100}}`)
+		require.Equal(t, http.StatusAccepted, code, "%v", acc)
+		st := s.waitFor(t, acc["status_url"].(string))
+		require.Equal(t, "SUCCEEDED", st["status"], "%v", st)
+		fixed := st["result"].(map[string]any)["evaluation"].(map[string]any)
+		assert.Equal(t, 0.3, fixed["decision_threshold"])
+		assert.Equal(t, "request", fixed["threshold_source"])
+		assert.Equal(t, ev["decision_threshold"], fixed["model_threshold"], "the model's own threshold is reported beside it")
+		assert.Empty(t, fixed["derived_model_id"], "a fixed threshold registers no model")
+		code, metrics := s.call(t, http.MethodGet, "/ml/evaluation/"+first+"/metrics", "")
+		require.Equal(t, http.StatusOK, code, "%v", metrics)
+		assert.Equal(t, 0.3, metrics["metrics"].(map[string]any)["decision_threshold"])
+		assert.Equal(t, 0.3, metrics["evaluation"].(map[string]any)["decision_threshold"])
+		assert.Equal(t, "request", metrics["evaluation"].(map[string]any)["threshold_source"])
+	})
 
 	t.Run("status of what is not an evaluation", func(t *testing.T) {
 		code, _ := s.call(t, http.MethodGet, "/ml/evaluation/evj-absent/status", "")
@@ -163,6 +183,11 @@ func TestServeEvaluatesOverHTTP(t *testing.T) {
 	rt, err := embedded.Open(context.Background(), home, nil)
 	require.NoError(t, err)
 	defer rt.Close()
+	dir, err := rt.ModelDir(context.Background(), first)
+	require.NoError(t, err)
+	model, err := nn.LoadDir(dir)
+	require.NoError(t, err)
+	assert.Equal(t, ev["decision_threshold"], model.Manifest.Threshold, "the model keeps its own threshold")
 	jobs, err := rt.DB.ListJobs(context.Background(), 0)
 	require.NoError(t, err)
 	evaluations := 0
@@ -171,5 +196,5 @@ func TestServeEvaluatesOverHTTP(t *testing.T) {
 			evaluations++
 		}
 	}
-	assert.Equal(t, 2, evaluations, "one job for the duplicated POST, one for the unknown target; refused requests start none")
+	assert.Equal(t, 3, evaluations, "one job for the duplicated POST, one for the unknown target, one at a fixed threshold; refused requests start none")
 }

@@ -73,12 +73,29 @@ func TestEvaluationAnswersMatchTheDocument(t *testing.T) {
 	assert.Equal(t, "evaluation", metrics["source"])
 	assert.Equal(t, ev["metrics"], metrics["metrics"])
 
+	// A numeric decision_threshold evaluates at that operating point; the
+	// metrics route then serves it.
+	fixed := call(http.MethodPost, "/ml/evaluation/evaluate", `{"model_id": "`+modelID+`", "decision_threshold": "0.4", "bootstrap": {"iterations": 100}}`)
+	require.Equal(t, http.StatusAccepted, fixed.status, "%s", fixed.body)
+	done = poll(fixed.json(t)["status_url"].(string))
+	require.Equal(t, "SUCCEEDED", done["status"], "%v", done)
+	ev = done["result"].(map[string]any)["evaluation"].(map[string]any)
+	assert.Equal(t, 0.4, ev["decision_threshold"])
+	assert.Equal(t, "request", ev["threshold_source"])
+	assert.Equal(t, 0.4, ev["metrics"].(map[string]any)["decision_threshold"])
+	metrics = call(http.MethodGet, "/ml/evaluation/"+modelID+"/metrics", "").json(t)
+	assert.Equal(t, "evaluation", metrics["source"])
+	assert.Equal(t, 0.4, metrics["metrics"].(map[string]any)["decision_threshold"])
+	assert.Equal(t, 0.4, metrics["evaluation"].(map[string]any)["decision_threshold"])
+	assert.Equal(t, "request", metrics["evaluation"].(map[string]any)["threshold_source"])
+
 	for _, c := range []struct {
 		method, path, body string
 		status             int
 	}{
 		{http.MethodPost, "/ml/evaluation/evaluate", `{"model_id": "mdl-absent"}`, http.StatusNotFound},
-		{http.MethodPost, "/ml/evaluation/evaluate", `{"model_id": "` + modelID + `", "decision_threshold": "0.4"}`, http.StatusNotImplemented},
+		{http.MethodPost, "/ml/evaluation/evaluate", `{"model_id": "` + modelID + `", "decision_threshold": "0"}`, http.StatusBadRequest},
+		{http.MethodPost, "/ml/evaluation/evaluate", `{"model_id": "` + modelID + `", "decision_threshold": "1.5"}`, http.StatusBadRequest},
 		{http.MethodPost, "/ml/evaluation/evaluate", `{"model_id": "` + modelID + `", "compare_to": ["` + modelID + `"]}`, http.StatusBadRequest},
 		{http.MethodGet, "/ml/evaluation/evj-absent/status", "", http.StatusNotFound},
 		{http.MethodGet, "/ml/evaluation/" + start.json(t)["job_id"].(string) + "/status", "", http.StatusNotFound},

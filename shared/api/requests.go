@@ -329,7 +329,9 @@ type EvaluationRequest struct {
 	// target).
 	TargetColumn string `json:"target_column,omitempty"`
 	// DecisionThreshold is "model" (the threshold stored with the model; the
-	// default), "f1", "youden" or a number in (0, 1).
+	// default), "f1" or "youden" (save a new model version with that
+	// threshold), or a number in (0, 1): the binary decision threshold to
+	// evaluate at, leaving the model unchanged.
 	DecisionThreshold string `json:"decision_threshold,omitempty"`
 	// CrossValidation, when set, also cross-validates the model's training
 	// configuration.

@@ -121,7 +121,7 @@ var routes = []route{
 	{
 		method: http.MethodPost, path: "/ml/evaluation/evaluate", operationID: "evaluateModel", tag: "evaluation",
 		summary:     "Evaluate a registered model",
-		description: "Stores a QUEUED evaluation job and runs it in the background: metrics with bootstrap confidence intervals, threshold and calibration analysis, optional cross-validation of the model's training configuration, the report, and with compare_to a ranking of the models with paired significance tests. Answers 202 with the job id and its status URL (GET /ml/evaluation/{job_id}/status); GET /ml/evaluation/{model_id}/metrics then serves the result. Answers 501 where the build has no evaluation service, and for a numeric decision_threshold where the service does not support one.",
+		description: "Stores a QUEUED evaluation job and runs it in the background: metrics with bootstrap confidence intervals, threshold and calibration analysis, optional cross-validation of the model's training configuration, the report, and with compare_to a ranking of the models with paired significance tests. Answers 202 with the job id and its status URL (GET /ml/evaluation/{job_id}/status); GET /ml/evaluation/{model_id}/metrics then serves the result. A numeric decision_threshold evaluates a binary model at that operating point (the model itself is unchanged). Answers 501 where the build has no evaluation service.",
 		request:     typeOf[EvaluationRequest](),
 		example: map[string]any{"model_id": "mdl-20260301120000-1a2b3c4d", "cross_validation": map[string]any{"folds": 5},
 			"bootstrap": map[string]any{"iterations": 1000, "confidence": 0.95}},

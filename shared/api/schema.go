@@ -68,7 +68,7 @@ var fieldHints = map[string]Schema{
 	"OptimizationBudget.timeout_seconds":    {"minimum": 0, "maximum": 604800},
 	"EvaluationRequest.model_id":            {"pattern": idPattern.String()},
 	"EvaluationRequest.compare_to":          {"maxItems": 10, "items": Schema{"type": "string", "pattern": idPattern.String()}},
-	"EvaluationRequest.decision_threshold":  {"description": "model (the threshold stored with the model), f1, youden, or a number in (0, 1) written as a string."},
+	"EvaluationRequest.decision_threshold":  {"description": "model (the threshold stored with the model; the default), f1 or youden (the metrics at the model's threshold, and a new model version saved with the F1-optimal or Youden threshold), or a number in (0, 1) written as a string: the binary decision threshold to compute the metrics, confidence intervals and slices at, for binary models only; the model is unchanged. The evaluation records it as decision_threshold with threshold_source.", "examples": []string{"model", "f1", "0.3"}},
 	"CrossValidation.folds":                 {"minimum": 2, "maximum": 20},
 	"Bootstrap.iterations":                  {"minimum": 100, "maximum": 100000},
 	"Bootstrap.confidence":                  {"exclusiveMinimum": 0, "exclusiveMaximum": 1},

@@ -38,6 +38,8 @@ func TestEvaluationsMapRequests(t *testing.T) {
 			CrossValidation: &api.CrossValidation{Folds: 3, Stratified: &off, Seed: 7}, Bootstrap: &api.Bootstrap{Iterations: 200, Confidence: 0.9}},
 			evaluation.EvaluateRequest{ModelID: trained.ModelID, DatasetPath: data, TargetColumn: "label", SaveThreshold: "youden",
 				CVFolds: 3, CVStrategy: evaluation.CVKFold, Seed: 7, BootstrapResamples: 200, Confidence: 0.9}},
+		{"fixed threshold", api.EvaluationRequest{ModelID: trained.ModelID, DecisionThreshold: "0.25"},
+			evaluation.EvaluateRequest{ModelID: trained.ModelID, DatasetPath: data, TargetColumn: "label", Threshold: 0.25}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -55,7 +57,8 @@ func TestEvaluationsMapRequests(t *testing.T) {
 		{"unknown model", api.EvaluationRequest{ModelID: "mdl-absent"}, store.ErrNotFound},
 		{"unknown model to compare", api.EvaluationRequest{ModelID: trained.ModelID, CompareTo: []string{"mdl-absent"}}, store.ErrNotFound},
 		{"compared with itself", api.EvaluationRequest{ModelID: trained.ModelID, CompareTo: []string{trained.ModelID}}, store.ErrInvalid},
-		{"fixed threshold", api.EvaluationRequest{ModelID: trained.ModelID, DecisionThreshold: "0.25"}, api.ErrNotImplemented},
+		{"threshold zero", api.EvaluationRequest{ModelID: trained.ModelID, DecisionThreshold: "0"}, evaluation.ErrInvalidRequest},
+		{"threshold one", api.EvaluationRequest{ModelID: trained.ModelID, DecisionThreshold: "1"}, store.ErrInvalid},
 	}
 	for _, tc := range refused {
 		t.Run(tc.name, func(t *testing.T) {
@@ -68,6 +71,29 @@ func TestEvaluationsMapRequests(t *testing.T) {
 			assert.Len(t, after, len(before), "a refused request stores no job")
 		})
 	}
+
+	t.Run("a job at a fixed threshold runs to SUCCEEDED at that threshold", func(t *testing.T) {
+		acc, err := evals.Evaluate(ctx, api.EvaluationRequest{ModelID: trained.ModelID, DecisionThreshold: "0.25", Bootstrap: &api.Bootstrap{Iterations: 100}})
+		require.NoError(t, err)
+		assert.Equal(t, store.Queued, acc.Status)
+		var job store.Job
+		for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+			job, err = rt.DB.GetJob(ctx, acc.JobID)
+			require.NoError(t, err)
+			if job.Status.Terminal() {
+				break
+			}
+		}
+		require.Equal(t, store.Succeeded, job.Status, job.Error)
+		var res EvaluationJobResult
+		require.NoError(t, json.Unmarshal(job.Result, &res))
+		var ev evaluation.EvaluationResult
+		require.NoError(t, json.Unmarshal(res.Evaluation, &ev))
+		assert.Equal(t, 0.25, ev.DecisionThreshold)
+		assert.Equal(t, evaluation.ThresholdFromRequest, ev.ThresholdSource)
+		assert.Equal(t, 0.25, ev.Metrics.Threshold)
+		assert.Empty(t, ev.DerivedModelID)
+	})
 
 	t.Run("a job runs to SUCCEEDED and Close refuses more", func(t *testing.T) {
 		acc, err := evals.Evaluate(ctx, api.EvaluationRequest{ModelID: trained.ModelID, Bootstrap: &api.Bootstrap{Iterations: 100}})

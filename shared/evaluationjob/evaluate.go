@@ -203,6 +203,9 @@ func (s *Service) Evaluate(ctx context.Context, req evaluation.EvaluateRequest) 
 	if err != nil {
 		return nil, err
 	}
+	if err := req.CheckThreshold(len(l.test.Classes)); err != nil {
+		return nil, err
+	}
 	now := time.Now().UTC()
 	res := &evaluation.EvaluationResult{
 		EvaluationID: training.NewID("evl", now), ModelID: req.ModelID, DataPath: req.DatasetPath, DataHash: table.Hash,
@@ -214,9 +217,23 @@ func (s *Service) Evaluate(ctx context.Context, req evaluation.EvaluateRequest) 
 	if err != nil {
 		return nil, fmt.Errorf("evaluate model %s: %w", req.ModelID, err)
 	}
-	in := evaluation.Input{Y: test.Y, Proba: proba, Classes: test.Classes, Positive: test.Positive, Threshold: man.Threshold}
+	// The operating point: the request's threshold when it gives one (the
+	// model itself keeps its own), else the model's. The metrics, the
+	// bootstrap intervals and the slices all use in.Threshold.
+	threshold, source := man.Threshold, evaluation.ThresholdFromModel
+	if req.Threshold != 0 {
+		threshold, source = req.Threshold, evaluation.ThresholdFromRequest
+	}
+	in := evaluation.Input{Y: test.Y, Proba: proba, Classes: test.Classes, Positive: test.Positive, Threshold: threshold}
 	if res.Metrics, err = calc.Calculate(in); err != nil {
 		return nil, fmt.Errorf("evaluate model %s: %w", req.ModelID, err)
+	}
+	if len(test.Classes) == 2 {
+		res.DecisionThreshold, res.ThresholdSource = res.Metrics.Threshold, source
+		res.ModelThreshold = man.Threshold
+		if res.ModelThreshold == 0 {
+			res.ModelThreshold = evaluation.DefaultThreshold
+		}
 	}
 	boot := evaluation.Bootstrap{Resamples: req.BootstrapResamples, Confidence: req.Confidence, Seed: req.EffectiveSeed()}
 	if res.ConfidenceIntervals, err = boot.ConfidenceIntervals(ctx, calc, in); err != nil {
@@ -569,6 +586,7 @@ func (s *Service) deriveModel(ctx context.Context, l *loaded, method string, res
 // evaluations/<model_id>/<evaluation_id>/, then points latest.json at it.
 func (s *Service) storeEvaluation(ctx context.Context, res *evaluation.EvaluationResult, y []int, score []float64) error {
 	in := report.Input{ModelID: res.ModelID, TestSetHash: res.TestSetHash, Y: y, Score: score, Metrics: res.Metrics,
+		ThresholdSource: res.ThresholdSource, ModelThreshold: res.ModelThreshold,
 		Intervals: res.ConfidenceIntervals, Thresholds: res.Thresholds, CV: res.CrossValidation, Slices: res.Slices, Latency: res.Latency}
 	if res.Calibration != nil {
 		in.Calibration = &res.Calibration.Calibration

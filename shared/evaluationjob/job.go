@@ -124,7 +124,8 @@ func (s *Service) Submit(ctx context.Context, cfg Config) (store.Job, error) {
 // model's own test split is scored) and target_column its target. Errors:
 // store.ErrNotFound for an unknown model (or compare_to model),
 // store.ErrInvalid for a request the evaluation refuses (wrapping
-// evaluation.ErrInvalidRequest where it says why).
+// evaluation.ErrInvalidRequest where it says why; a threshold for a
+// multi-class model among them).
 func (s *Service) Prepare(ctx context.Context, cfg Config) (Config, error) {
 	man, err := s.manifest(ctx, cfg.ModelID)
 	if err != nil {
@@ -153,6 +154,9 @@ func (s *Service) Prepare(ctx context.Context, cfg Config) (Config, error) {
 		r.TargetColumn = man.Target
 	}
 	if err := r.Validate(); err != nil {
+		return cfg, fmt.Errorf("%w: %w", store.ErrInvalid, err)
+	}
+	if err := r.CheckThreshold(len(man.Classes)); err != nil {
 		return cfg, fmt.Errorf("%w: %w", store.ErrInvalid, err)
 	}
 	return cfg, nil
@@ -201,7 +205,12 @@ func (s *Service) Step(ctx context.Context, req Request) (Output, error) {
 // RUNNING (counting an attempt; a job found RUNNING was interrupted and
 // runs again), evaluates with the job's Config, compares with compare_to
 // when asked, and records the Result with SUCCEEDED in one conditional
-// write. A finished job is store.ErrConflict; a job of another kind, or
+// write. The comparison scores every model, the evaluated one included, at
+// its stored decision threshold even when the Config's Threshold is set:
+// it ranks the models as registered (a threshold-dependent test at the
+// requested operating point for one model and the stored one for the
+// others would compare two different choices, not two models); the
+// evaluation itself reports the requested operating point. A finished job is store.ErrConflict; a job of another kind, or
 // one whose Config cannot be read, ErrInvalidJob. On any other error the
 // job is left RUNNING for MarkFailed.
 func (s *Service) Run(ctx context.Context, jobID string) (Output, error) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strconv"
 
 	"github.com/orrery-ml/orrery/shared/api"
 	"github.com/orrery-ml/orrery/shared/evaluationjob"
@@ -17,7 +18,9 @@ import (
 // threshold into a new model version (model directories are immutable, so
 // the evaluated model stays as it is), cross_validation and bootstrap
 // become the request's folds, strategy, seed and resamples. A numeric
-// decision_threshold is api.ErrNotImplemented.
+// decision_threshold in (0, 1) is the request's Threshold: the model is
+// evaluated at that operating point and stays as it is; any other value is
+// store.ErrInvalid wrapping evaluation.ErrInvalidRequest.
 func Config(req api.EvaluationRequest) (evaluationjob.Config, error) {
 	out := evaluationjob.Config{CompareTo: req.CompareTo}
 	r := &out.EvaluateRequest
@@ -27,8 +30,12 @@ func Config(req api.EvaluationRequest) (evaluationjob.Config, error) {
 	case "f1", "youden":
 		r.SaveThreshold = t
 	default:
-		return out, fmt.Errorf("decision_threshold %s: evaluating at a fixed threshold is not supported by this evaluation service (use model, f1 or youden): %w",
-			t, api.ErrNotImplemented)
+		v, err := strconv.ParseFloat(t, 64)
+		if err != nil || !(v > 0 && v < 1) {
+			return out, fmt.Errorf("%w: %w: decision_threshold: %q is not model, f1, youden or a number in (0, 1)",
+				store.ErrInvalid, evaluation.ErrInvalidRequest, t)
+		}
+		r.Threshold = v
 	}
 	if cv := req.CrossValidation; cv != nil {
 		r.CVFolds = cv.Folds
@@ -59,8 +66,8 @@ func JobConfig(ctx context.Context, svc *evaluationjob.Service, req api.Evaluati
 // Config): the one path from request to job of every runtime.
 // req.DatasetPath, when set, is already resolved against the data roots.
 // Errors: store.ErrNotFound for an unknown model (or compare_to model),
-// store.ErrInvalid for a request the evaluation refuses,
-// api.ErrNotImplemented for a numeric decision_threshold; nothing is
+// store.ErrInvalid for a request the evaluation refuses (a numeric
+// decision_threshold for a multi-class model among them); nothing is
 // stored then.
 func Submit(ctx context.Context, svc *evaluationjob.Service, req api.EvaluationRequest) (store.Job, error) {
 	cfg, err := Config(req)

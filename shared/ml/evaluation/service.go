@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -58,6 +59,14 @@ type EvaluateRequest struct {
 	// decision threshold is the one this method chose: f1, youden,
 	// fpr:<rate> or recall:<rate>.
 	SaveThreshold string `json:"save_threshold,omitempty"`
+	// Threshold, when set (in (0, 1)), is the binary decision threshold the
+	// metrics, confidence intervals and slices are computed at instead of
+	// the one stored with the model (0: the model's). The model is not
+	// changed (model directories are immutable); SaveThreshold still saves
+	// its own method's threshold. Binary models only: the evaluation
+	// refuses it for a multi-class model (ErrInvalidRequest naming
+	// threshold).
+	Threshold float64 `json:"threshold,omitempty"`
 	// Seed seeds splits and resamples (default 42).
 	Seed uint64 `json:"seed,omitempty"`
 }
@@ -109,6 +118,8 @@ func (r EvaluateRequest) Validate() error {
 		return bad("confidence", "%v is not in (0, 1)", r.Confidence)
 	case r.SliceBins < 0:
 		return bad("slice_bins", "%d is negative", r.SliceBins)
+	case math.IsNaN(r.Threshold) || r.Threshold < 0 || r.Threshold >= 1:
+		return bad("threshold", "%v is not in (0, 1)", r.Threshold)
 	}
 	switch r.CVStrategy {
 	case "", CVStratified, CVKFold, CVRepeatedStratified, CVTimeSeries:
@@ -148,6 +159,25 @@ func ParseThresholdMethod(s string) (method string, target float64, err error) {
 	}
 	return "", 0, fmt.Errorf("%q is not f1, youden, fpr:<rate> or recall:<rate> with a rate in (0, 1]", s)
 }
+
+// CheckThreshold refuses a request Threshold for a task of classes
+// classes: a decision threshold on the positive-class probability means
+// nothing to a multi-class model (ErrInvalidRequest naming threshold).
+func (r EvaluateRequest) CheckThreshold(classes int) error {
+	if r.Threshold != 0 && classes != 2 {
+		return fmt.Errorf("%w: threshold: %v applies to binary models only; model %s has %d classes",
+			ErrInvalidRequest, r.Threshold, r.ModelID, classes)
+	}
+	return nil
+}
+
+// Sources of EvaluationResult.ThresholdSource.
+const (
+	// ThresholdFromModel: the decision threshold stored with the model.
+	ThresholdFromModel = "model"
+	// ThresholdFromRequest: EvaluateRequest.Threshold.
+	ThresholdFromRequest = "request"
+)
 
 // Splitter returns the cross-validation splitter the request asks for, or
 // nil without cross-validation.
@@ -204,6 +234,16 @@ type EvaluationResult struct {
 	TestSetHash string `json:"test_set_hash"`
 	Rows        int    `json:"rows"`
 	Split       string `json:"split"`
+
+	// DecisionThreshold is the binary decision threshold the metrics,
+	// confidence intervals and slices were computed at, and
+	// ThresholdSource where it came from: ThresholdFromModel (the one
+	// stored with the model) or ThresholdFromRequest
+	// (EvaluateRequest.Threshold). ModelThreshold is the model's own.
+	// All three are absent for multi-class models, which use no threshold.
+	DecisionThreshold float64 `json:"decision_threshold,omitempty"`
+	ThresholdSource   string  `json:"threshold_source,omitempty"`
+	ModelThreshold    float64 `json:"model_threshold,omitempty"`
 
 	Metrics             EvaluationMetrics   `json:"metrics"`
 	ConfidenceIntervals map[string]Interval `json:"confidence_intervals"`

@@ -38,6 +38,12 @@ type Input struct {
 	// Metrics and Intervals are the headline figures.
 	Metrics   evaluation.EvaluationMetrics
 	Intervals map[string]evaluation.Interval
+	// ThresholdSource says where Metrics.Threshold came from
+	// (evaluation.ThresholdFromModel or ThresholdFromRequest; empty: not
+	// said) and ModelThreshold is the model's own threshold, shown beside
+	// a requested one.
+	ThresholdSource string
+	ModelThreshold  float64
 	// Thresholds, Calibration, CV, Slices and Latency are optional analyses.
 	Thresholds  *evaluation.ThresholdAnalysis
 	Calibration *evaluation.Calibration
@@ -437,7 +443,7 @@ func (r *Report) html(in Input) ([]byte, error) {
 	var buf bytes.Buffer
 	err := page.Execute(&buf, map[string]any{
 		"Title": title, "ModelID": in.ModelID, "Hash": in.TestSetHash, "Rows": in.Metrics.Support,
-		"Threshold": format(in.Metrics.Threshold), "Metrics": rows, "Figures": figs,
+		"Threshold": format(in.Metrics.Threshold), "ThresholdNote": thresholdNote(in), "Metrics": rows, "Figures": figs,
 		"Thresholds": in.Thresholds, "Calibration": in.Calibration, "CV": in.CV, "Slices": in.Slices,
 		"Latency": in.Latency, "Confidence": confidence(in.Intervals),
 	})
@@ -445,6 +451,20 @@ func (r *Report) html(in Input) ([]byte, error) {
 		return nil, err
 	}
 	return buf.Bytes(), nil
+}
+
+// thresholdNote says where the decision threshold came from.
+func thresholdNote(in Input) string {
+	switch in.ThresholdSource {
+	case evaluation.ThresholdFromModel:
+		return "the model's own"
+	case evaluation.ThresholdFromRequest:
+		if in.ModelThreshold > 0 {
+			return "requested for this evaluation; the model's own is " + format(in.ModelThreshold)
+		}
+		return "requested for this evaluation"
+	}
+	return ""
 }
 
 func confidence(iv map[string]evaluation.Interval) string {
@@ -464,7 +484,7 @@ figure{display:inline-block;margin:.5em}img{max-width:34em}code{font-size:.9em}
 </style></head><body>
 <h1>{{.Title}}</h1>
 <p>Model <code>{{.ModelID}}</code> on {{.Rows}} rows{{if .Hash}} (test set SHA-256 <code>{{.Hash}}</code>){{end}};
-decision threshold {{.Threshold}}.</p>
+decision threshold {{.Threshold}}{{with .ThresholdNote}} ({{.}}){{end}}.</p>
 <h2>Metrics</h2>
 <table><tr><th>metric</th><th>value</th><th>lower {{.Confidence}}</th><th>upper</th></tr>
 {{range .Metrics}}<tr><td>{{.Name}}</td><td>{{.Value}}</td><td>{{.Lower}}</td><td>{{.Upper}}</td></tr>
