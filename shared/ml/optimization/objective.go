@@ -95,13 +95,16 @@ func PrepareTable(table *dataset.Table, target, positive string, cfg training.Tr
 	return out, nil
 }
 
-// TrainingObjective trains one network per trial with training.ModelTrainer:
-// the trial's params override Base (learning_rate, batch_size, n_layers and
-// units_k -> hidden_layers, dropout_rate, regularization, activation,
-// optimizer, momentum, epochs), the validation metric of every epoch is
-// reported for pruning, and a pruned trial's context is cancelled so the
-// trainer stops at once. Checkpoints (optional) keys each trial as
-// "<study>-t<number>", so a re-queued trial resumes from its last epoch.
+// TrainingObjective trains one network per trial with the trainer NewTrainer
+// makes (training.ModelTrainer when nil): the trial's params override Base
+// (learning_rate, batch_size, n_layers and units_k -> hidden_layers,
+// dropout_rate, regularization, activation, optimizer, momentum, epochs),
+// the validation metric of every epoch — read from the trainer's
+// tracking.Progress events — is reported for pruning, and a pruned trial's
+// context is cancelled so the trainer stops at its next mini-batch.
+// Checkpoints (optional) keys each trial as "<study>-t<number>", so a
+// re-queued trial resumes from its last checkpoint. Every outcome's Attrs
+// names the backend that trained it ("backend").
 type TrainingObjective struct {
 	Data        *TrainingData
 	Base        training.TrainingConfig
@@ -110,6 +113,30 @@ type TrainingObjective struct {
 	// Objectives lists what to return, in order: val_auc_pr (default),
 	// val_auc_roc, latency_ms (prediction time per 1,000 validation rows).
 	Objectives []string
+	// NewTrainer makes each trial's trainer (a training backend's, such as
+	// the libtorch one in trainer/torch); nil trains with
+	// training.ModelTrainer. The trainer must emit a tracking.Progress event
+	// with the metrics val_auc_pr, val_auc_roc and val_loss after every
+	// epoch, stop with an error when its context is cancelled, and return a
+	// TrainResult holding the network (Net) and the epochs' History.
+	NewTrainer training.NewTrainerFunc
+	// Backend names NewTrainer's backend in the outcomes' Attrs (default
+	// training.BackendGonum); without NewTrainer it is ignored, so an
+	// outcome never names a backend that did not train it.
+	Backend string
+}
+
+// trainerBackend returns the backend name and the trainer factory of o.
+func (o TrainingObjective) trainerBackend() (string, training.NewTrainerFunc) {
+	if o.NewTrainer == nil {
+		return training.BackendGonum, func(rec tracking.Recorder, ckpt training.Checkpointer) (training.Trainer, error) {
+			return training.ModelTrainer{Recorder: rec, Checkpoints: ckpt}, nil
+		}
+	}
+	if o.Backend == "" {
+		return training.BackendGonum, o.NewTrainer
+	}
+	return o.Backend, o.NewTrainer
 }
 
 // Directions returns the directions of the objectives.
@@ -221,18 +248,26 @@ func (o TrainingObjective) Evaluate(ctx context.Context, t Trial, report ReportF
 		}
 		return nil
 	})
-	trainer := training.ModelTrainer{Recorder: rec, Checkpoints: o.Checkpoints}
+	backend, newTrainer := o.trainerBackend()
 	jobID := fmt.Sprintf("%s-t%d", o.StudyID, t.Number)
+	trainer, err := newTrainer(rec, o.Checkpoints)
+	if err != nil {
+		return Outcome{Attrs: map[string]any{"backend": backend}}, fmt.Errorf("trial %s: make the %s trainer: %w", jobID, backend, err)
+	}
 	res, err := trainer.Train(ctx, training.TrainInput{JobID: jobID, Config: cfg, Classes: o.Data.Classes,
 		ClassWeights: o.Data.ClassWeights, Train: o.Data.Train, Validation: o.Data.Validation})
 	if err != nil {
+		attrs := map[string]any{"backend": backend}
 		if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, context.Canceled) {
-			return Outcome{Values: lastVals, Cost: float64(epochs)}, cause
+			return Outcome{Values: lastVals, Cost: float64(epochs), Attrs: attrs}, cause
 		}
-		return Outcome{Cost: float64(epochs)}, err
+		return Outcome{Cost: float64(epochs), Attrs: attrs}, err
 	}
 	out := Outcome{Cost: float64(epochs), Attrs: map[string]any{"best_epoch": res.BestEpoch, "epochs_run": res.EpochsRun,
-		"stop_reason": res.StopReason}}
+		"stop_reason": res.StopReason, "backend": backend}}
+	if res.BestEpoch < 1 || res.BestEpoch > len(res.History) {
+		return out, fmt.Errorf("trial %s: the %s trainer returned best epoch %d with %d epochs of history", jobID, backend, res.BestEpoch, len(res.History))
+	}
 	best := res.History[res.BestEpoch-1]
 	for _, n := range names {
 		switch n {
@@ -241,6 +276,9 @@ func (o TrainingObjective) Evaluate(ctx context.Context, t Trial, report ReportF
 		case ObjectiveAUCROC:
 			out.Values = append(out.Values, best.ValAUCROC)
 		case ObjectiveLatencyMS:
+			if res.Net == nil {
+				return out, fmt.Errorf("trial %s: the %s trainer returned no network to time for %s", jobID, backend, n)
+			}
 			out.Values = append(out.Values, latencyMS(res.Net, o.Data.Validation))
 		case ObjectiveValLoss:
 			out.Values = append(out.Values, best.ValLoss)
