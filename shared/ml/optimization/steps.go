@@ -328,6 +328,9 @@ type TrialOutput struct {
 	Cost    float64          `json:"cost"`
 	Seconds float64          `json:"seconds"`
 	Error   string           `json:"error,omitempty"`
+	// Attrs are the objective's extras for the trial (TrainingObjective:
+	// backend, best_epoch, epochs_run, stop_reason); they are not stored.
+	Attrs map[string]any `json:"attrs,omitempty"`
 }
 
 // freshPruner brings the other trials' intermediate values up to date from
@@ -418,6 +421,7 @@ func RunTrial(ctx context.Context, st Stores, obj Objective, in TrialInput) (Tri
 	if m := s.Trial(claimed.Number); m != nil {
 		out.State, out.Values, out.Cost, out.Seconds, out.Error = m.State, nanToNull(m.Values), m.Cost, m.Seconds, m.Error
 	}
+	out.Attrs = r.attr(claimed.Number)
 	return out, nil
 }
 
