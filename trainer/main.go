@@ -2,7 +2,8 @@
 // training job (trainer/batchjob) with the backend named by ORRERY_BACKEND
 // (gonum, or torch when built with -tags torch) on ORRERY_DEVICE (cpu or
 // cuda), the training machine's Train stage (ORRERY_STAGE_REFS), or one
-// trial of an optimization study (ORRERY_TRIAL), reading the spec from the
+// trial of an optimization study (ORRERY_TRIAL; trials train with the same
+// backend and device as jobs), reading the spec from the
 // environment and the flags, and exits with 0, 1 (do not retry), 2 (usage)
 // or 75 (retry). See trainer/README.md.
 package main
@@ -109,7 +110,9 @@ func runTrainStage(ctx context.Context, log *slog.Logger, runner *batchjob.Runne
 	return batchjob.ExitOK
 }
 
-// runTrial is trial mode: the optimization state machine's RunTrial task.
+// runTrial is trial mode: the optimization state machine's RunTrial task,
+// trained with the runner's backend (ORRERY_BACKEND / --backend) on
+// ORRERY_DEVICE, as training mode.
 func runTrial(ctx context.Context, log *slog.Logger, runner *batchjob.Runner, spec batchjob.Spec) int {
 	log = log.With("mode", "trial", "study_id", spec.Trial.StudyID, "trial", spec.Trial.Number,
 		"worker", spec.Worker, "heartbeats", spec.TaskToken != "")
@@ -124,7 +127,8 @@ func runTrial(ctx context.Context, log *slog.Logger, runner *batchjob.Runner, sp
 		return batchjob.ExitOK
 	}
 	log.Info("trainer: trial finished", "claimed", out.Number, "state", out.State, "values", out.Values,
-		"epochs", out.Cost, "seconds", out.Seconds, "trial_error", out.Error)
+		"epochs", out.Cost, "seconds", out.Seconds, "trial_error", out.Error, "trained_by", out.Attrs["backend"],
+		"attrs", out.Attrs)
 	return batchjob.ExitOK
 }
 

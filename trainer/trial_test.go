@@ -269,6 +269,7 @@ func TestTrialModeResumes(t *testing.T) {
 	mu.Unlock()
 	assert.True(t, out.Claimed)
 	assert.Equal(t, store.TrialComplete, out.State)
+	assert.Equal(t, batchjob.BackendGonum, out.Attrs["backend"], "a runner without NewTrainer trains with gonum")
 	st, tr = e.trial(t, id, number)
 	assert.Equal(t, store.TrialComplete, st.State)
 	assert.Equal(t, 2, st.Attempts)
@@ -300,6 +301,26 @@ func TestTrialModeTaskGone(t *testing.T) {
 	assert.Equal(t, batchjob.ExitApplication, batchjob.ExitCode(err))
 	st, _ := e.trial(t, id, number)
 	assert.NotEqual(t, store.TrialComplete, st.State, "nothing was trained")
+}
+
+// TestTrialModeBackendUnavailable: a runner naming the torch backend without
+// its trainer (a binary built without -tags torch) refuses the trial before
+// claiming it, instead of training it with gonum under torch's name.
+func TestTrialModeBackendUnavailable(t *testing.T) {
+	if testing.Short() {
+		t.Skip("uses the AWS emulator")
+	}
+	e := newTrialEmulator(t)
+	id, number := e.study(t, 2)
+	runner := &batchjob.Runner{Studies: e.db, Trials: e.db, Artifacts: e.artifacts, Backend: batchjob.BackendTorch,
+		ReadData: s3store.TableReader(e.s3)}
+	out, err := runner.RunTrial(t.Context(), batchjob.Spec{Trial: &optimization.TrialInput{StudyID: id, Number: number},
+		Worker: "batch-job-1", Attempt: 1})
+	require.ErrorIs(t, err, batchjob.ErrBackendUnavailable)
+	assert.Equal(t, batchjob.ExitApplication, batchjob.ExitCode(err))
+	assert.False(t, out.Claimed)
+	st, _ := e.trial(t, id, number)
+	assert.Equal(t, store.TrialWaiting, st.State, "the trial was not claimed")
 }
 
 // TestTrialSpecFromEnv: trial mode reads its stores from the job

@@ -14,8 +14,21 @@ import (
 // TrialCheckpointDir is where a study's trial checkpoints live in the
 // artifact store: checkpoints/studies/<study>/<study>-t<number>.ckpt, the
 // layout of the embedded runtime's optimization.CheckpointDir below its
-// artifacts directory.
+// artifacts directory. Those are the gonum backend's; another backend's
+// are in its own folder (TrialCheckpointDirFor).
 func TrialCheckpointDir(studyID string) string { return path.Join("checkpoints", "studies", studyID) }
+
+// TrialCheckpointDirFor is the folder of backend's trial checkpoints:
+// TrialCheckpointDir for gonum (or ""), TrialCheckpointDir/<backend>
+// otherwise (checkpoints/studies/<study>/torch/<study>-t<number>.ckpt), so
+// one backend never resumes a trial from the other's state, as Checkpoints
+// keeps training jobs' apart.
+func TrialCheckpointDirFor(studyID, backend string) string {
+	if backend == "" || backend == BackendGonum {
+		return TrialCheckpointDir(studyID)
+	}
+	return path.Join(TrialCheckpointDir(studyID), backend)
+}
 
 // DefaultTrialLease is how long trial mode's claim on a trial lasts without
 // a report; the optimization package renews it every third of it while the
@@ -26,11 +39,15 @@ const DefaultTrialLease = 10 * time.Minute
 // RunTrials Map: it claims a trial of spec.Trial's study (the one named,
 // unless another worker took it first; see optimization.RunTrial) under
 // spec.Worker and trains it with optimization.TrainingObjective on the
-// study's data set (read with ReadData, so s3:// paths work), reporting
-// each epoch's validation values to the trial store and asking the study's
-// pruner after each. Checkpoints go to the artifact store after every epoch
-// (TrialCheckpointDir), and the trial's intermediate values stay in the
-// trial store, so a later attempt resumes where this one stopped.
+// study's data set (read with ReadData, so s3:// paths work) with the
+// runner's backend — NewTrainer, as training jobs do (the torch backend on
+// ORRERY_DEVICE in the trainer image); a runner without NewTrainer trains
+// with the gonum trainer — reporting each epoch's validation values to the
+// trial store and asking the study's pruner after each. The output's Attrs
+// name the backend ("backend"). Checkpoints go to the artifact store after
+// every epoch (TrialCheckpointDirFor), and the trial's intermediate values
+// stay in the trial store, so a later attempt resumes where this one
+// stopped.
 //
 // The trial ending COMPLETE, PRUNED or FAILED (its training failed, say on
 // diverging) is a nil error: the study records it and goes on. A returned
@@ -39,8 +56,8 @@ const DefaultTrialLease = 10 * time.Minute
 // lease is released, so the retried job claims it again at once. While it
 // runs, heartbeats go to the RunTrial task as in train-only mode.
 //
-// Trials train with the gonum trainer whatever the runner's backend
-// (TrainingObjective has no other).
+// A runner naming a backend other than gonum without its NewTrainer is
+// refused (ErrBackendUnavailable) before any trial is claimed.
 func (r *Runner) RunTrial(ctx context.Context, spec Spec) (optimization.TrialOutput, error) {
 	if spec.Trial == nil {
 		return optimization.TrialOutput{}, fmt.Errorf("run trial: %w: %s is not set", ErrSpec, EnvTrial)
@@ -55,6 +72,10 @@ func (r *Runner) RunTrial(ctx context.Context, spec Spec) (optimization.TrialOut
 	if r.Studies == nil || r.Trials == nil || r.Artifacts == nil {
 		return optimization.TrialOutput{StudyID: in.StudyID, Number: in.Number},
 			fmt.Errorf("run trial %d of study %s: %w: the study, trial and artifact stores are required", in.Number, in.StudyID, ErrSpec)
+	}
+	if r.NewTrainer == nil && r.Backend != "" && r.Backend != BackendGonum {
+		return optimization.TrialOutput{StudyID: in.StudyID, Number: in.Number},
+			fmt.Errorf("run trial %d of study %s: %w: %s", in.Number, in.StudyID, ErrBackendUnavailable, r.Backend)
 	}
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
@@ -80,7 +101,8 @@ func (r *Runner) RunTrial(ctx context.Context, spec Spec) (optimization.TrialOut
 }
 
 // trialObjective reads the study's data set and returns the objective that
-// trains one network per trial, checkpointing to the artifact store.
+// trains one network per trial with the runner's backend, checkpointing to
+// the artifact store.
 func (r *Runner) trialObjective(ctx context.Context, studyID string, spec optimization.StudySpec) (optimization.Objective, error) {
 	if spec.Base == nil {
 		return nil, fmt.Errorf("objective of study %s: %w: no base_config", studyID, optimization.ErrInvalidStudy)
@@ -97,8 +119,16 @@ func (r *Runner) trialObjective(ctx context.Context, studyID string, spec optimi
 	if err != nil {
 		return nil, fmt.Errorf("objective of study %s: %w", studyID, err)
 	}
-	return optimization.TrainingObjective{Data: data, Base: *spec.Base, StudyID: studyID, Objectives: spec.Objectives,
-		Checkpoints: Checkpoints{Store: r.Artifacts, Dir: TrialCheckpointDir(studyID)}}, nil
+	obj := optimization.TrainingObjective{Data: data, Base: *spec.Base, StudyID: studyID, Objectives: spec.Objectives}
+	backend := BackendGonum
+	if r.NewTrainer != nil {
+		if r.Backend != "" {
+			backend = r.Backend
+		}
+		obj.NewTrainer, obj.Backend = r.NewTrainer, backend
+	}
+	obj.Checkpoints = Checkpoints{Store: r.Artifacts, Backend: backend, Dir: TrialCheckpointDirFor(studyID, backend)}
+	return obj, nil
 }
 
 // releaseTrial ends this run's lease on an interrupted trial (it stays
