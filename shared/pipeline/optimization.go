@@ -161,28 +161,15 @@ func Optimization(r OptimizationResources) (Definition, error) {
 					map[string]any{"Name": EnvTaskToken, "Value.$": "$$.Task.Token"},
 				},
 			},
-			// As the training machine's Train task: retry a job whose Spot
-			// host was reclaimed, or that exited 75 (the trainer's
-			// retryable exit: interrupted or a transient failure; the
-			// trial resumes from its checkpoint with its intermediate
-			// values). This strategy replaces the job definition's.
-			"RetryStrategy": map[string]any{
-				"Attempts": 3,
-				"EvaluateOnExit": []any{
-					map[string]any{"OnStatusReason": "Host EC2*", "Action": "RETRY"},
-					map[string]any{"OnExitCode": "75", "Action": "RETRY"},
-					map[string]any{"OnReason": "*", "Action": "EXIT"},
-				},
-			},
+			// As Train: the trial resumes from its checkpoint with its
+			// intermediate values.
+			"RetryStrategy": batchJobRetryStrategy(),
 		},
-		ResultSelector:   map[string]any{"batch_job_id.$": "$.JobId", "status.$": "$.Status"},
+		ResultSelector:   batchResultSelector(),
 		TimeoutSeconds:   r.TrialTimeoutSeconds,
 		HeartbeatSeconds: r.TrialHeartbeatSeconds,
-		Retry: []Retrier{{
-			ErrorEquals:     []string{"Batch.AWSBatchException", "Batch.ServerException", "Batch.TooManyRequestsException"},
-			IntervalSeconds: 5, MaxAttempts: Attempts(5), BackoffRate: 2, MaxDelaySeconds: 120, JitterStrategy: "FULL",
-		}},
-		End: true,
+		Retry:            batchServiceRetry(),
+		End:              true,
 	}
 	afterMarkFailed := StateFailed
 	states := map[string]State{

@@ -92,6 +92,37 @@ func lambdaRetry() []Retrier {
 	}}
 }
 
+// batchJobRetryStrategy is the RetryStrategy of every Batch job the state
+// machines submit (AWS Batch "automated job retries"): retry a job whose
+// Spot host was reclaimed, or that exited 75 (the trainer's retryable exit,
+// trainer/batchjob.ExitRetryable: interrupted or a transient failure; it
+// resumes from its checkpoint), not one that failed on its own. It replaces
+// the job definition's strategy, so it repeats the exit-75 rule.
+func batchJobRetryStrategy() map[string]any {
+	return map[string]any{
+		"Attempts": 3,
+		"EvaluateOnExit": []any{
+			map[string]any{"OnStatusReason": "Host EC2*", "Action": "RETRY"},
+			map[string]any{"OnExitCode": "75", "Action": "RETRY"},
+			map[string]any{"OnReason": "*", "Action": "EXIT"},
+		},
+	}
+}
+
+// batchServiceRetry retries the Batch service's transient errors on
+// submitting or polling a job, with exponential backoff and full jitter.
+func batchServiceRetry() []Retrier {
+	return []Retrier{{
+		ErrorEquals:     []string{"Batch.AWSBatchException", "Batch.ServerException", "Batch.TooManyRequestsException"},
+		IntervalSeconds: 5, MaxAttempts: Attempts(5), BackoffRate: 2, MaxDelaySeconds: 120, JitterStrategy: "FULL",
+	}}
+}
+
+// batchResultSelector keeps the job id and final status of a Batch job.
+func batchResultSelector() map[string]any {
+	return map[string]any{"batch_job_id.$": "$.JobId", "status.$": "$.Status"}
+}
+
 func catchAll() []Catcher {
 	return []Catcher{{ErrorEquals: []string{ErrorAll}, ResultPath: P("$.error"), Next: StateMarkFailed}}
 }
@@ -175,31 +206,15 @@ func Training(r Resources) (Definition, error) {
 						map[string]any{"Name": EnvTaskToken, "Value.$": "$$.Task.Token"},
 					},
 				},
-				// AWS Batch "automated job retries": retry a job whose Spot
-				// host was reclaimed, or that exited 75 (the trainer's
-				// retryable exit, trainer/batchjob.ExitRetryable: interrupted
-				// or a transient failure; it resumes from its checkpoint),
-				// not one that failed on its own. This strategy replaces the
-				// job definition's, so it repeats the exit-75 rule.
-				"RetryStrategy": map[string]any{
-					"Attempts": 3,
-					"EvaluateOnExit": []any{
-						map[string]any{"OnStatusReason": "Host EC2*", "Action": "RETRY"},
-						map[string]any{"OnExitCode": "75", "Action": "RETRY"},
-						map[string]any{"OnReason": "*", "Action": "EXIT"},
-					},
-				},
+				"RetryStrategy": batchJobRetryStrategy(),
 			},
-			ResultSelector:   map[string]any{"batch_job_id.$": "$.JobId", "status.$": "$.Status"},
+			ResultSelector:   batchResultSelector(),
 			ResultPath:       P("$.train"),
 			TimeoutSeconds:   r.TrainTimeoutSeconds,
 			HeartbeatSeconds: r.TrainHeartbeatSeconds,
-			Retry: []Retrier{{
-				ErrorEquals:     []string{"Batch.AWSBatchException", "Batch.ServerException", "Batch.TooManyRequestsException"},
-				IntervalSeconds: 5, MaxAttempts: Attempts(5), BackoffRate: 2, MaxDelaySeconds: 120, JitterStrategy: "FULL",
-			}},
-			Catch: catchAll(),
-			Next:  StateEvaluate,
+			Retry:            batchServiceRetry(),
+			Catch:            catchAll(),
+			Next:             StateEvaluate,
 		},
 		StateEvaluate: stageTask(r, "evaluate", StateRegister),
 		StateSucceeded: {
