@@ -13,7 +13,7 @@ translation for the Batch integration only, as LocalStack does it: the input
 and output shapes of the operation in botocore's service model name the
 members, and moto's own `_to_boto_request` / `_from_boto_response` rename
 them. Other integrations keep moto's behaviour, which the conformance
-corpus (shared/pipeline/testdata) was recorded against.
+corpus (shared/pipeline/asl/testdata) was recorded against.
 
 Usage: python scripts/moto_server.py [moto_server flags]; set MOTO_PORT to the
 port it listens on (moto's interpreter calls back into the server there).

@@ -98,3 +98,21 @@ func TestRuleMatcher(t *testing.T) {
 	require.False(t, under(module+"/trainer/torchx", []string{"trainer/torch"}))
 	require.False(t, under(module+"/shared/ml/nn", []string{"functions/"}))
 }
+
+
+// TestASLEngineKnowsNothingOfOrrery checks that the state-machine engine
+// depends on no package of this module, directly or indirectly.
+func TestASLEngineKnowsNothingOfOrrery(t *testing.T) {
+	out, err := exec.Command("go", "list", "-deps", module+"/shared/pipeline/asl").Output()
+	require.NoError(t, err)
+	deps := strings.Fields(string(out))
+	require.Contains(t, deps, module+"/shared/pipeline/asl")
+	for _, d := range deps {
+		if d != module+"/shared/pipeline/asl" && strings.HasPrefix(d, module+"/") {
+			t.Errorf("shared/pipeline/asl depends on %s", d)
+		}
+		if strings.HasPrefix(d, "github.com/aws/") {
+			t.Errorf("shared/pipeline/asl depends on %s", d)
+		}
+	}
+}

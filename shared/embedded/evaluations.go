@@ -14,6 +14,7 @@ import (
 	"github.com/orrery-ml/orrery/shared/evaluationjob/evaluationapi"
 	"github.com/orrery-ml/orrery/shared/ml/training"
 	"github.com/orrery-ml/orrery/shared/pipeline"
+	"github.com/orrery-ml/orrery/shared/pipeline/asl"
 	"github.com/orrery-ml/orrery/shared/store"
 )
 
@@ -118,8 +119,8 @@ func (r *Runtime) RunEvaluationStateMachine(ctx context.Context, jobID string) (
 		return evaluationjob.Output{}, fmt.Errorf("run evaluation job %s: %w", jobID, err)
 	}
 	svc := r.EvaluationService()
-	x := pipeline.Executor{Resources: pipeline.EvaluationHandlers(res, svc)}
-	out, err := x.Execute(ctx, def, pipeline.Execution{Name: jobID, StateMachine: "evaluation", Input: pipeline.EvaluationInput{JobID: jobID}.JSON()})
+	x := asl.Executor{Resources: pipeline.EvaluationHandlers(res, svc)}
+	out, err := x.Execute(ctx, def, asl.Execution{Name: jobID, StateMachine: "evaluation", Input: pipeline.EvaluationInput{JobID: jobID}.JSON()})
 	if err != nil {
 		if ctx.Err() != nil {
 			// The execution stopped before its Catch: mark the job here, as
@@ -128,7 +129,7 @@ func (r *Runtime) RunEvaluationStateMachine(ctx context.Context, jobID string) (
 				training.StageFailure{Error: training.ErrorNameCancelled, Cause: "the server stopped before the evaluation ended"})
 			return evaluationjob.Output{}, fmt.Errorf("run evaluation job %s: %w", jobID, ctx.Err())
 		}
-		var e *pipeline.Error
+		var e *asl.Error
 		if errors.As(err, &e) {
 			return evaluationjob.Output{}, fmt.Errorf("run evaluation job %s: %s", jobID, e.Cause)
 		}

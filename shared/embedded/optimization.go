@@ -15,6 +15,7 @@ import (
 	"github.com/orrery-ml/orrery/shared/ml/training"
 	"github.com/orrery-ml/orrery/shared/optimizationjob"
 	"github.com/orrery-ml/orrery/shared/pipeline"
+	"github.com/orrery-ml/orrery/shared/pipeline/asl"
 )
 
 // OptimizationStores returns the runtime's stores as the optimization steps
@@ -61,8 +62,8 @@ func (r *Runtime) RunOptimizationStateMachine(ctx context.Context, in pipeline.O
 		return optimization.FinalizeOutput{}, fmt.Errorf("run study %s: %w", in.StudyID, err)
 	}
 	in.MaxParallel = max(1, in.MaxParallel)
-	x := pipeline.Executor{Resources: pipeline.OptimizationHandlers(res, r.StepRunner())}
-	out, err := x.Execute(ctx, def, pipeline.Execution{Name: in.StudyID, StateMachine: "optimization", Input: in.JSON()})
+	x := asl.Executor{Resources: pipeline.OptimizationHandlers(res, r.StepRunner())}
+	out, err := x.Execute(ctx, def, asl.Execution{Name: in.StudyID, StateMachine: "optimization", Input: in.JSON()})
 	if err != nil {
 		if ctx.Err() != nil {
 			var f optimization.FailureInput
@@ -70,7 +71,7 @@ func (r *Runtime) RunOptimizationStateMachine(ctx context.Context, in pipeline.O
 			_ = optimization.MarkFailed(context.WithoutCancel(ctx), r.OptimizationStores(), f)
 			return optimization.FinalizeOutput{}, fmt.Errorf("run study %s: %w", in.StudyID, ctx.Err())
 		}
-		var e *pipeline.Error
+		var e *asl.Error
 		if errors.As(err, &e) {
 			return optimization.FinalizeOutput{}, fmt.Errorf("run study %s: %s", in.StudyID, e.Cause)
 		}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/orrery-ml/orrery/shared/ml/training"
 	"github.com/orrery-ml/orrery/shared/pipeline"
+	"github.com/orrery-ml/orrery/shared/pipeline/asl"
 	"github.com/orrery-ml/orrery/shared/tracking"
 )
 
@@ -41,7 +42,7 @@ func (l *lastRefs) RunStage(ctx context.Context, req training.StageRequest) (tra
 func (r *Runtime) RunTrainingStateMachine(ctx context.Context, jobID string) (*training.Result, error) {
 	p := *r.Pipeline
 	p.Recorder = tracking.Multi(r.Pipeline.Recorder, tracking.RecorderFunc(func(ctx context.Context, _ tracking.Event) error {
-		pipeline.Heartbeat(ctx)
+		asl.Heartbeat(ctx)
 		return nil
 	}))
 	res := pipeline.LocalResources()
@@ -50,8 +51,8 @@ func (r *Runtime) RunTrainingStateMachine(ctx context.Context, jobID string) (*t
 		return nil, fmt.Errorf("run job %s: %w", jobID, err)
 	}
 	stages := &lastRefs{next: &p}
-	x := pipeline.Executor{Resources: pipeline.TrainingHandlers(res, stages)}
-	out, err := x.Execute(ctx, def, pipeline.Execution{Name: jobID, StateMachine: "training", Input: pipeline.TrainingInput{JobID: jobID}.JSON()})
+	x := asl.Executor{Resources: pipeline.TrainingHandlers(res, stages)}
+	out, err := x.Execute(ctx, def, asl.Execution{Name: jobID, StateMachine: "training", Input: pipeline.TrainingInput{JobID: jobID}.JSON()})
 	if err != nil {
 		if ctx.Err() != nil {
 			// The execution stopped between states, before any Catch: mark
@@ -63,7 +64,7 @@ func (r *Runtime) RunTrainingStateMachine(ctx context.Context, jobID string) (*t
 			_, _ = p.MarkFailed(context.WithoutCancel(ctx), refs, training.StageFailure{Error: training.ErrorNameCancelled, Cause: err.Error()})
 			return nil, fmt.Errorf("run job %s: %w", jobID, ctx.Err())
 		}
-		var e *pipeline.Error
+		var e *asl.Error
 		if errors.As(err, &e) {
 			return nil, fmt.Errorf("run job %s: %s", jobID, e.Cause)
 		}

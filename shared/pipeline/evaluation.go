@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/orrery-ml/orrery/shared/evaluationjob"
+	"github.com/orrery-ml/orrery/shared/pipeline/asl"
 )
 
 // ErrorEvaluationFailed is the error a failed evaluation execution ends
@@ -49,41 +50,41 @@ func LocalEvaluationResources() EvaluationResources {
 // with the error, by a conditional write) -> Failed. The job's Config holds
 // the evaluation request, so the execution input is only
 // {"job_id": "..."}; the output is the Evaluate step's evaluationjob.Output.
-func Evaluation(r EvaluationResources) (Definition, error) {
+func Evaluation(r EvaluationResources) (asl.Definition, error) {
 	if r.TimeoutSeconds == 0 {
 		r.TimeoutSeconds = 900
 	}
 	if err := checkResource("StagesFunction", r.StagesFunction, true); err != nil {
-		return Definition{}, err
+		return asl.Definition{}, err
 	}
 	if r.TimeoutSeconds < 0 {
-		return Definition{}, fmt.Errorf("%w: TimeoutSeconds %d must be positive", ErrResources, r.TimeoutSeconds)
+		return asl.Definition{}, fmt.Errorf("%w: TimeoutSeconds %d must be positive", ErrResources, r.TimeoutSeconds)
 	}
-	states := map[string]State{
+	states := map[string]asl.State{
 		StateEvaluate: {
-			Type: TypeTask, Resource: r.StagesFunction,
+			Type: asl.TypeTask, Resource: r.StagesFunction,
 			Comment:        "evaluate the model (and compare) as the job's Config asks; the result goes into the job record",
 			Parameters:     map[string]any{"evaluation": map[string]any{"job_id.$": "$.job_id"}},
-			ResultPath:     P("$.result"),
+			ResultPath:     asl.P("$.result"),
 			TimeoutSeconds: r.TimeoutSeconds, Retry: lambdaRetry(), Catch: catchAll(), Next: StateSucceeded,
 		},
-		StateSucceeded: {Type: TypeSucceed, OutputPath: P("$.result")},
+		StateSucceeded: {Type: asl.TypeSucceed, OutputPath: asl.P("$.result")},
 		StateMarkFailed: {
-			Type: TypeTask, Resource: r.StagesFunction, Comment: "record the failure in the job",
+			Type: asl.TypeTask, Resource: r.StagesFunction, Comment: "record the failure in the job",
 			Parameters: map[string]any{"evaluation": map[string]any{
 				"step": evaluationjob.StepMarkFailed, "job_id.$": "$.job_id", "error.$": "$.error"}},
-			ResultPath: NullPath, TimeoutSeconds: 300, Retry: lambdaRetry(), Next: StateFailed,
+			ResultPath: asl.NullPath, TimeoutSeconds: 300, Retry: lambdaRetry(), Next: StateFailed,
 		},
 		StateFailed: {
-			Type: TypeFail, Error: ErrorEvaluationFailed, CausePath: "States.Format('{}: {}', $.error.Error, $.error.Cause)",
+			Type: asl.TypeFail, Error: ErrorEvaluationFailed, CausePath: "States.Format('{}: {}', $.error.Error, $.error.Cause)",
 		},
 	}
-	def := Definition{
+	def := asl.Definition{
 		Comment: "Orrery evaluation: evaluate (and compare) on the stages function; any failure -> MarkFailed",
 		StartAt: StateEvaluate, States: states, TimeoutSeconds: r.TimeoutSeconds + 3600,
 	}
 	if err := def.Validate(); err != nil {
-		return Definition{}, err
+		return asl.Definition{}, err
 	}
 	return def, nil
 }
@@ -109,8 +110,8 @@ type EvaluationStepper interface {
 // local executor: the stages function to steps.Step, given the task's
 // {"evaluation": ...} event decoded as the `stages` Lambda decodes it. A
 // step's error becomes an *Error named by evaluationjob.ErrorName.
-func EvaluationHandlers(r EvaluationResources, steps EvaluationStepper) map[string]Handler {
-	return map[string]Handler{
+func EvaluationHandlers(r EvaluationResources, steps EvaluationStepper) map[string]asl.Handler {
+	return map[string]asl.Handler{
 		r.StagesFunction: func(ctx context.Context, raw json.RawMessage) (json.RawMessage, error) {
 			req, err := evaluationjob.DecodeTask(raw)
 			if err == nil {
@@ -122,7 +123,7 @@ func EvaluationHandlers(r EvaluationResources, steps EvaluationStepper) map[stri
 			if ctx.Err() != nil {
 				return nil, err
 			}
-			return nil, &Error{Name: evaluationjob.ErrorName(err), Cause: err.Error()}
+			return nil, &asl.Error{Name: evaluationjob.ErrorName(err), Cause: err.Error()}
 		},
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/orrery-ml/orrery/shared/ml/evaluation"
 	"github.com/orrery-ml/orrery/shared/ml/training"
 	"github.com/orrery-ml/orrery/shared/pipeline"
+	"github.com/orrery-ml/orrery/shared/pipeline/asl"
 	"github.com/orrery-ml/orrery/shared/store"
 )
 
@@ -29,7 +30,7 @@ func TestEvaluationDefinition(t *testing.T) {
 		`"job_id.$": "$.job_id"`, `"step": "mark_failed"`, `"error.$": "$.error"`, pipeline.ErrorEvaluationFailed} {
 		assert.Contains(t, text, want)
 	}
-	parsed, err := pipeline.Parse(body)
+	parsed, err := asl.Parse(body)
 	require.NoError(t, err, "what ships parses back")
 	again, err := parsed.JSON()
 	require.NoError(t, err)
@@ -37,7 +38,7 @@ func TestEvaluationDefinition(t *testing.T) {
 	assert.Equal(t, pipeline.StateEvaluate, def.StartAt)
 	ev := def.States[pipeline.StateEvaluate]
 	require.Len(t, ev.Catch, 1)
-	assert.Equal(t, []string{pipeline.ErrorAll}, ev.Catch[0].ErrorEquals)
+	assert.Equal(t, []string{asl.ErrorAll}, ev.Catch[0].ErrorEquals)
 	assert.Equal(t, pipeline.StateMarkFailed, ev.Catch[0].Next)
 	assert.Equal(t, 900, ev.TimeoutSeconds, "a Lambda runs 15 minutes at most")
 	for _, name := range []string{pipeline.StateEvaluate, pipeline.StateMarkFailed} {
@@ -65,8 +66,8 @@ type evaluationEnv struct {
 	rt      *embedded.Runtime
 	svc     *evaluationjob.Service
 	modelID string
-	def     pipeline.Definition
-	exec    pipeline.Executor
+	def     asl.Definition
+	exec    asl.Executor
 }
 
 func newEvaluationEnv(t *testing.T) *evaluationEnv {
@@ -81,14 +82,14 @@ func newEvaluationEnv(t *testing.T) *evaluationEnv {
 	require.NoError(t, err)
 	svc := rt.EvaluationService()
 	return &evaluationEnv{rt: rt, svc: svc, modelID: trained.ModelID, def: def,
-		exec: pipeline.Executor{Resources: pipeline.EvaluationHandlers(res, svc)}}
+		exec: asl.Executor{Resources: pipeline.EvaluationHandlers(res, svc)}}
 }
 
 func (e *evaluationEnv) run(t *testing.T, req evaluation.EvaluateRequest) (store.Job, json.RawMessage, error) {
 	t.Helper()
 	job, err := e.svc.Submit(t.Context(), evaluationjob.Config{EvaluateRequest: req})
 	require.NoError(t, err)
-	out, err := e.exec.Execute(t.Context(), e.def, pipeline.Execution{Name: job.ID, StateMachine: "evaluation",
+	out, err := e.exec.Execute(t.Context(), e.def, asl.Execution{Name: job.ID, StateMachine: "evaluation",
 		Input: pipeline.EvaluationInput{JobID: job.ID}.JSON()})
 	got, gerr := e.rt.DB.GetJob(t.Context(), job.ID)
 	require.NoError(t, gerr)
@@ -98,7 +99,7 @@ func (e *evaluationEnv) run(t *testing.T, req evaluation.EvaluateRequest) (store
 func TestEvaluationStateMachineRunsTheJob(t *testing.T) {
 	env := newEvaluationEnv(t)
 	var entered []string
-	env.exec.Observer = func(e pipeline.StateEvent) {
+	env.exec.Observer = func(e asl.StateEvent) {
 		if e.Phase == "entered" {
 			entered = append(entered, e.State)
 		}
@@ -126,7 +127,7 @@ func TestEvaluationStateMachineRunsTheJob(t *testing.T) {
 	t.Run("a failed evaluation is caught and marks the job FAILED", func(t *testing.T) {
 		entered = nil
 		job, _, err := env.run(t, evaluation.EvaluateRequest{ModelID: env.modelID, DatasetPath: syntheticCSV(t, 100, 4), TargetColumn: "nope"})
-		var pe *pipeline.Error
+		var pe *asl.Error
 		require.ErrorAs(t, err, &pe)
 		assert.Equal(t, pipeline.ErrorEvaluationFailed, pe.Name)
 		assert.Contains(t, pe.Cause, "nope")
@@ -140,9 +141,9 @@ func TestEvaluationStateMachineRunsTheJob(t *testing.T) {
 		var waits []time.Duration
 		x := env.exec
 		bound := x.Resources[pipeline.LocalEvaluationResources().StagesFunction]
-		x.Resources = map[string]pipeline.Handler{pipeline.LocalEvaluationResources().StagesFunction: func(ctx context.Context, raw json.RawMessage) (json.RawMessage, error) {
+		x.Resources = map[string]asl.Handler{pipeline.LocalEvaluationResources().StagesFunction: func(ctx context.Context, raw json.RawMessage) (json.RawMessage, error) {
 			if calls.Add(1) <= 2 {
-				return nil, &pipeline.Error{Name: "Lambda.ServiceException", Cause: "throttled by the test"}
+				return nil, &asl.Error{Name: "Lambda.ServiceException", Cause: "throttled by the test"}
 			}
 			return bound(ctx, raw)
 		}}
@@ -153,7 +154,7 @@ func TestEvaluationStateMachineRunsTheJob(t *testing.T) {
 		x.Observer = nil
 		job, err := env.svc.Submit(t.Context(), evaluationjob.Config{EvaluateRequest: evaluation.EvaluateRequest{ModelID: env.modelID, BootstrapResamples: 100}})
 		require.NoError(t, err)
-		_, err = x.Execute(t.Context(), env.def, pipeline.Execution{Name: job.ID, Input: pipeline.EvaluationInput{JobID: job.ID}.JSON()})
+		_, err = x.Execute(t.Context(), env.def, asl.Execution{Name: job.ID, Input: pipeline.EvaluationInput{JobID: job.ID}.JSON()})
 		require.NoError(t, err)
 		assert.EqualValues(t, 3, calls.Load())
 		require.Len(t, waits, 2)
@@ -167,8 +168,8 @@ func TestEvaluationStateMachineRunsTheJob(t *testing.T) {
 	})
 
 	t.Run("a finished job is not run again, and MarkFailed leaves it as it is", func(t *testing.T) {
-		_, err := env.exec.Execute(t.Context(), env.def, pipeline.Execution{Input: pipeline.EvaluationInput{JobID: job.ID}.JSON()})
-		var pe *pipeline.Error
+		_, err := env.exec.Execute(t.Context(), env.def, asl.Execution{Input: pipeline.EvaluationInput{JobID: job.ID}.JSON()})
+		var pe *asl.Error
 		require.ErrorAs(t, err, &pe)
 		assert.Contains(t, pe.Cause, "already SUCCEEDED")
 		got, err := env.rt.DB.GetJob(t.Context(), job.ID)
@@ -179,8 +180,8 @@ func TestEvaluationStateMachineRunsTheJob(t *testing.T) {
 
 	t.Run("an unknown job fails the execution as NotFound", func(t *testing.T) {
 		// Evaluate fails, and so does MarkFailed: there is no job to mark.
-		_, err := env.exec.Execute(t.Context(), env.def, pipeline.Execution{Input: pipeline.EvaluationInput{JobID: "evj-absent"}.JSON()})
-		var pe *pipeline.Error
+		_, err := env.exec.Execute(t.Context(), env.def, asl.Execution{Input: pipeline.EvaluationInput{JobID: "evj-absent"}.JSON()})
+		var pe *asl.Error
 		require.ErrorAs(t, err, &pe)
 		assert.Equal(t, training.ErrorNameNotFound, pe.Name)
 		assert.Contains(t, pe.Cause, "evj-absent")

@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/orrery-ml/orrery/shared/ml/training"
+	"github.com/orrery-ml/orrery/shared/pipeline/asl"
 )
 
 // StageRunner runs one stage of a training job (*training.TrainingPipeline
@@ -30,19 +31,19 @@ func LocalResources() Resources {
 // becomes an *Error named by training.StageErrorName. The train stage's
 // progress recorder should call Heartbeat with the ctx it is given, so the
 // Train state's HeartbeatSeconds holds locally as on AWS.
-func TrainingHandlers(r Resources, stages StageRunner) map[string]Handler {
+func TrainingHandlers(r Resources, stages StageRunner) map[string]asl.Handler {
 	run := func(ctx context.Context, req training.StageRequest) (training.Refs, error) {
 		out, err := stages.RunStage(ctx, req)
 		if err != nil {
 			if ctx.Err() != nil {
 				return out, err
 			}
-			return out, &Error{Name: training.StageErrorName(err), Cause: err.Error()}
+			return out, &asl.Error{Name: training.StageErrorName(err), Cause: err.Error()}
 		}
 		return out, nil
 	}
-	return map[string]Handler{
-		r.StagesFunction: HandlerFunc(run),
+	return map[string]asl.Handler{
+		r.StagesFunction: asl.HandlerFunc(run),
 		BatchSubmitJobSync: func(ctx context.Context, raw json.RawMessage) (json.RawMessage, error) {
 			var refs training.Refs
 			job, err := decodeBatchEnv(raw, EnvStageRefs, &refs)
@@ -73,23 +74,23 @@ type batchJob struct {
 func decodeBatchEnv(raw json.RawMessage, name string, v any) (batchJob, error) {
 	var job batchJob
 	if err := json.Unmarshal(raw, &job); err != nil {
-		return job, Errorf(ErrorTaskFailed, "batch submitJob: decode parameters: %v", err)
+		return job, asl.Errorf(asl.ErrorTaskFailed, "batch submitJob: decode parameters: %v", err)
 	}
 	for _, e := range job.ContainerOverrides.Environment {
 		if e.Name == name {
 			if err := json.Unmarshal([]byte(e.Value), v); err != nil {
-				return job, Errorf(ErrorTaskFailed, "batch submitJob %s: %s is not JSON: %v", job.JobName, name, err)
+				return job, asl.Errorf(asl.ErrorTaskFailed, "batch submitJob %s: %s is not JSON: %v", job.JobName, name, err)
 			}
 			return job, nil
 		}
 	}
-	return job, Errorf(ErrorTaskFailed, "batch submitJob %s: no %s in ContainerOverrides.Environment", job.JobName, name)
+	return job, asl.Errorf(asl.ErrorTaskFailed, "batch submitJob %s: no %s in ContainerOverrides.Environment", job.JobName, name)
 }
 
 // succeeded is the DescribeJobs-shaped answer of a job the local executor
 // ran in-process, as Step Functions returns it from submitJob.sync.
 func (j batchJob) succeeded(reason string) (json.RawMessage, error) {
-	id, _ := intrinsicUUID(nil)
+	id := asl.NewUUID()
 	return json.Marshal(map[string]any{
 		"JobId": id, "JobName": j.JobName, "JobQueue": j.JobQueue, "JobDefinition": j.JobDefinition,
 		"Status": "SUCCEEDED", "StatusReason": reason,

@@ -9,6 +9,7 @@ import (
 
 	"github.com/orrery-ml/orrery/shared/ml/optimization"
 	"github.com/orrery-ml/orrery/shared/ml/training"
+	"github.com/orrery-ml/orrery/shared/pipeline/asl"
 	"github.com/orrery-ml/orrery/shared/store"
 )
 
@@ -93,13 +94,13 @@ func LocalOptimizationResources() OptimizationResources {
 	return OptimizationResources{StepsFunction: l.StagesFunction, JobQueue: l.JobQueue, JobDefinition: l.JobDefinition}
 }
 
-func stepTask(r OptimizationResources, step string, params map[string]any, result Path, next string) State {
+func stepTask(r OptimizationResources, step string, params map[string]any, result asl.Path, next string) asl.State {
 	p := map[string]any{"step": step, "study_id.$": "$.study_id"}
 	for k, v := range params {
 		p[k] = v
 	}
-	return State{
-		Type: TypeTask, Resource: r.StepsFunction, Comment: "optimization step " + step + " (optimization.StepRequest in)",
+	return asl.State{
+		Type: asl.TypeTask, Resource: r.StepsFunction, Comment: "optimization step " + step + " (optimization.StepRequest in)",
 		Parameters: p, ResultPath: result, TimeoutSeconds: 900, Retry: lambdaRetry(), Catch: catchAll(), Next: next,
 	}
 }
@@ -119,7 +120,7 @@ func stepTask(r OptimizationResources, step string, params map[string]any, resul
 // in the study and trial stores, so each task is a fresh process.
 //
 // The execution input is {"study_id": "...", "max_parallel": 2}.
-func Optimization(r OptimizationResources) (Definition, error) {
+func Optimization(r OptimizationResources) (asl.Definition, error) {
 	if r.TrialTimeoutSeconds == 0 {
 		r.TrialTimeoutSeconds = 6 * 3600
 	}
@@ -137,19 +138,19 @@ func Optimization(r OptimizationResources) (Definition, error) {
 		{"AlertTopic", r.AlertTopic, false},
 	} {
 		if err := checkResource(c.field, c.v, c.required); err != nil {
-			return Definition{}, err
+			return asl.Definition{}, err
 		}
 	}
 	if r.TrialTimeoutSeconds < 0 || r.StudyTimeoutSeconds <= r.TrialTimeoutSeconds {
-		return Definition{}, fmt.Errorf("%w: TrialTimeoutSeconds %d must be positive and below StudyTimeoutSeconds %d",
+		return asl.Definition{}, fmt.Errorf("%w: TrialTimeoutSeconds %d must be positive and below StudyTimeoutSeconds %d",
 			ErrResources, r.TrialTimeoutSeconds, r.StudyTimeoutSeconds)
 	}
 	if r.TrialHeartbeatSeconds < 0 || r.TrialHeartbeatSeconds >= r.TrialTimeoutSeconds {
-		return Definition{}, fmt.Errorf("%w: TrialHeartbeatSeconds %d must be positive and below TrialTimeoutSeconds %d",
+		return asl.Definition{}, fmt.Errorf("%w: TrialHeartbeatSeconds %d must be positive and below TrialTimeoutSeconds %d",
 			ErrResources, r.TrialHeartbeatSeconds, r.TrialTimeoutSeconds)
 	}
-	trial := State{
-		Type: TypeTask, Resource: BatchSubmitJobSync,
+	trial := asl.State{
+		Type: asl.TypeTask, Resource: BatchSubmitJobSync,
 		Comment: "train and score one trial on AWS Batch; it claims the trial in the trial store and writes its end there",
 		Parameters: map[string]any{
 			"JobName.$":     "States.Format('orrery-trial-{}-{}', $.study_id, $.number)",
@@ -172,74 +173,74 @@ func Optimization(r OptimizationResources) (Definition, error) {
 		End:              true,
 	}
 	afterMarkFailed := StateFailed
-	states := map[string]State{
+	states := map[string]asl.State{
 		StateStart: {
-			Type: TypePass, Comment: "keep only what the loop needs",
+			Type: asl.TypePass, Comment: "keep only what the loop needs",
 			Parameters: map[string]any{"study_id.$": "$.study_id", "max_parallel.$": "$.max_parallel"},
 			Next:       StateSuggest,
 		},
-		StateSuggest: stepTask(r, optimization.StepSuggest, nil, P("$.round"), StateRunTrials),
+		StateSuggest: stepTask(r, optimization.StepSuggest, nil, asl.P("$.round"), StateRunTrials),
 		StateRunTrials: {
-			Type: TypeMap, Comment: "run the round's trials, at most max_parallel at once",
+			Type: asl.TypeMap, Comment: "run the round's trials, at most max_parallel at once",
 			ItemsPath:          "$.round.trials",
 			ItemSelector:       map[string]any{"study_id.$": "$.study_id", "number.$": "$$.Map.Item.Value"},
 			MaxConcurrencyPath: "$.max_parallel",
-			ItemProcessor: &Machine{
-				ProcessorConfig: &ProcessorConfig{Mode: "INLINE"},
-				StartAt:         StateRunTrial,
-				States:          map[string]State{StateRunTrial: trial},
+			ItemProcessor: &asl.Machine{
+				ProcessorConfig: &asl.ProcessorConfig{Mode: "INLINE"},
+				StartAt:             StateRunTrial,
+				States:              map[string]asl.State{StateRunTrial: trial},
 			},
-			ResultPath: NullPath, Catch: catchAll(), Next: StateTell,
+			ResultPath: asl.NullPath, Catch: catchAll(), Next: StateTell,
 		},
-		StateTell: stepTask(r, optimization.StepTell, map[string]any{"exhausted.$": "$.round.exhausted"}, P("$.tell"), StateContinue),
+		StateTell: stepTask(r, optimization.StepTell, map[string]any{"exhausted.$": "$.round.exhausted"}, asl.P("$.tell"), StateContinue),
 		StateContinue: {
-			Type: TypeChoice,
-			Choices: ChoiceList{
-				{And: []ChoiceRule{Compare("$.tell.continue", "BooleanEquals", true), Compare("$.round.wait_seconds", "NumericGreaterThan", 0)},
+			Type: asl.TypeChoice,
+			Choices: asl.ChoiceList{
+				{And: []asl.ChoiceRule{asl.Compare("$.tell.continue", "BooleanEquals", true), asl.Compare("$.round.wait_seconds", "NumericGreaterThan", 0)},
 					Next: StatePause},
 				{Variable: "$.tell.continue", Op: "BooleanEquals", Value: true, Next: StateSuggest},
 			},
 			Default: StateFinalize,
 		},
 		StatePause: {
-			Type: TypeWait, Comment: "other workers hold the unfinished trials: wait before planning again",
+			Type: asl.TypeWait, Comment: "other workers hold the unfinished trials: wait before planning again",
 			SecondsPath: "$.round.wait_seconds", Next: StateSuggest,
 		},
-		StateFinalize:  stepTask(r, optimization.StepFinalize, map[string]any{"stop_reason.$": "$.tell.stop_reason"}, P("$.result"), StateSucceeded),
-		StateSucceeded: {Type: TypeSucceed, OutputPath: P("$.result")},
+		StateFinalize:  stepTask(r, optimization.StepFinalize, map[string]any{"stop_reason.$": "$.tell.stop_reason"}, asl.P("$.result"), StateSucceeded),
+		StateSucceeded: {Type: asl.TypeSucceed, OutputPath: asl.P("$.result")},
 		StateMarkFailed: {
-			Type: TypeTask, Resource: r.StepsFunction, Comment: "record the failure in the study",
+			Type: asl.TypeTask, Resource: r.StepsFunction, Comment: "record the failure in the study",
 			Parameters: map[string]any{"step": optimization.StepMarkFailed, "study_id.$": "$.study_id", "error.$": "$.error"},
-			ResultPath: NullPath, TimeoutSeconds: 300, Retry: lambdaRetry(),
+			ResultPath: asl.NullPath, TimeoutSeconds: 300, Retry: lambdaRetry(),
 		},
 		StateFailed: {
-			Type: TypeFail, Error: ErrorOptimizationFailed, CausePath: "States.Format('{}: {}', $.error.Error, $.error.Cause)",
+			Type: asl.TypeFail, Error: ErrorOptimizationFailed, CausePath: "States.Format('{}: {}', $.error.Error, $.error.Cause)",
 		},
 	}
 	if r.AlertTopic != "" {
 		afterMarkFailed = StateAlert
-		states[StateAlert] = State{
-			Type: TypeTask, Resource: SNSPublish, Comment: "tell the operators",
+		states[StateAlert] = asl.State{
+			Type: asl.TypeTask, Resource: SNSPublish, Comment: "tell the operators",
 			Parameters: map[string]any{
 				"TopicArn":  r.AlertTopic,
 				"Subject":   "Orrery optimization study failed",
 				"Message.$": "States.Format('Study {} failed: {}', $.study_id, States.JsonToString($.error))",
 			},
-			ResultPath: NullPath, TimeoutSeconds: 60, Retry: lambdaRetry(),
-			Catch: []Catcher{{ErrorEquals: []string{ErrorAll}, ResultPath: P("$.alert_error"), Next: StateFailed}},
+			ResultPath: asl.NullPath, TimeoutSeconds: 60, Retry: lambdaRetry(),
+			Catch: []asl.Catcher{{ErrorEquals: []string{asl.ErrorAll}, ResultPath: asl.P("$.alert_error"), Next: StateFailed}},
 			Next:  StateFailed,
 		}
 	}
 	mf := states[StateMarkFailed]
 	mf.Next = afterMarkFailed
 	states[StateMarkFailed] = mf
-	def := Definition{
+	def := asl.Definition{
 		Comment: "Orrery optimization: loop { suggest -> trials (Map of AWS Batch jobs) -> tell -> continue? } -> finalize; " +
 			"any failure -> MarkFailed",
 		StartAt: StateStart, States: states, TimeoutSeconds: r.StudyTimeoutSeconds,
 	}
 	if err := def.Validate(); err != nil {
-		return Definition{}, err
+		return asl.Definition{}, err
 	}
 	return def, nil
 }
@@ -261,19 +262,19 @@ func (in OptimizationInput) JSON() json.RawMessage {
 // the local executor: the steps function to steps.Step, and the Batch
 // submitJob.sync task to steps.Trial run in-process. A step's error becomes
 // an *Error named by StepErrorName (the Catch sends it to MarkFailed).
-func OptimizationHandlers(r OptimizationResources, steps optimization.StepRunner) map[string]Handler {
+func OptimizationHandlers(r OptimizationResources, steps optimization.StepRunner) map[string]asl.Handler {
 	named := func(ctx context.Context, err error) error {
 		if ctx.Err() != nil {
 			return err
 		}
-		var e *Error
+		var e *asl.Error
 		if errors.As(err, &e) {
 			return e
 		}
-		return &Error{Name: StepErrorName(err), Cause: err.Error()}
+		return &asl.Error{Name: StepErrorName(err), Cause: err.Error()}
 	}
-	return map[string]Handler{
-		r.StepsFunction: HandlerFunc(func(ctx context.Context, req optimization.StepRequest) (any, error) {
+	return map[string]asl.Handler{
+		r.StepsFunction: asl.HandlerFunc(func(ctx context.Context, req optimization.StepRequest) (any, error) {
 			out, err := steps.Step(ctx, req)
 			if err != nil {
 				return nil, named(ctx, err)
@@ -309,7 +310,7 @@ const localTrialBeat = 10 * time.Second
 func beatWhile(ctx context.Context) (stop func()) {
 	ctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
-	Heartbeat(ctx)
+	asl.Heartbeat(ctx)
 	go func() {
 		defer close(done)
 		t := time.NewTicker(localTrialBeat)
@@ -319,7 +320,7 @@ func beatWhile(ctx context.Context) (stop func()) {
 			case <-ctx.Done():
 				return
 			case <-t.C:
-				Heartbeat(ctx)
+				asl.Heartbeat(ctx)
 			}
 		}
 	}()

@@ -12,6 +12,7 @@ import (
 
 	"github.com/orrery-ml/orrery/shared/ml/optimization"
 	"github.com/orrery-ml/orrery/shared/pipeline"
+	"github.com/orrery-ml/orrery/shared/pipeline/asl"
 	"github.com/orrery-ml/orrery/shared/store/sqlitestore"
 )
 
@@ -27,14 +28,14 @@ func TestOptimizationDefinition(t *testing.T) {
 		pipeline.EnvTaskToken, `"$$.Task.Token"`, `"OnExitCode": "75"`, `"HeartbeatSeconds": 900`} {
 		assert.Contains(t, text, want)
 	}
-	parsed, err := pipeline.Parse(body)
+	parsed, err := asl.Parse(body)
 	require.NoError(t, err, "what ships parses back")
 	again, err := parsed.JSON()
 	require.NoError(t, err)
 	assert.JSONEq(t, text, string(again))
 	for name, st := range def.States {
-		if st.Type == pipeline.TypeTask || st.Type == pipeline.TypeMap {
-			if st.Type == pipeline.TypeTask {
+		if st.Type == asl.TypeTask || st.Type == asl.TypeMap {
+			if st.Type == asl.TypeTask {
 				assert.NotEmpty(t, st.Retry, "%s retries transient errors", name)
 				assert.Positive(t, st.TimeoutSeconds, "%s has a timeout", name)
 			}
@@ -93,14 +94,14 @@ func TestOptimizationLoopOnTheExecutor(t *testing.T) {
 	def, err := pipeline.Optimization(res)
 	require.NoError(t, err)
 	var suggests int
-	x := pipeline.Executor{Resources: pipeline.OptimizationHandlers(res, steps), Observer: func(e pipeline.StateEvent) {
+	x := asl.Executor{Resources: pipeline.OptimizationHandlers(res, steps), Observer: func(e asl.StateEvent) {
 		if e.State == pipeline.StateSuggest && e.Phase == "entered" {
 			mu.Lock()
 			suggests++
 			mu.Unlock()
 		}
 	}}
-	out, err := x.Execute(ctx, def, pipeline.Execution{Name: "loop", Input: pipeline.OptimizationInput{StudyID: "loop", MaxParallel: 2}.JSON()})
+	out, err := x.Execute(ctx, def, asl.Execution{Name: "loop", Input: pipeline.OptimizationInput{StudyID: "loop", MaxParallel: 2}.JSON()})
 	require.NoError(t, err)
 	var fin optimization.FinalizeOutput
 	require.NoError(t, json.Unmarshal(out, &fin))
@@ -121,10 +122,10 @@ func TestRunTrialRetriesAsTrain(t *testing.T) {
 	require.NoError(t, err)
 	trial := opt.States[pipeline.StateRunTrials].ItemProcessor.States[pipeline.StateRunTrial]
 	trainState := train.States[pipeline.StateTrain]
-	params := func(st pipeline.State) map[string]any { return st.Parameters.(map[string]any) }
+	params := func(st asl.State) map[string]any { return st.Parameters.(map[string]any) }
 	assert.Equal(t, params(trainState)["RetryStrategy"], params(trial)["RetryStrategy"])
 	assert.Equal(t, trainState.HeartbeatSeconds, trial.HeartbeatSeconds)
-	env := func(st pipeline.State) map[string]any {
+	env := func(st asl.State) map[string]any {
 		out := map[string]any{}
 		for _, e := range params(st)["ContainerOverrides"].(map[string]any)["Environment"].([]any) {
 			m := e.(map[string]any)

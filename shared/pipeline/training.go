@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/orrery-ml/orrery/shared/pipeline/asl"
 )
 
 // Resource ARNs of the service integrations the training state machine uses.
@@ -84,11 +86,11 @@ const ErrorTrainingFailed = "Orrery.TrainingFailed"
 // lambdaRetry retries the Lambda service's transient errors (the retry the
 // AWS documentation recommends for Lambda tasks), with exponential backoff
 // and full jitter.
-func lambdaRetry() []Retrier {
-	return []Retrier{{
+func lambdaRetry() []asl.Retrier {
+	return []asl.Retrier{{
 		ErrorEquals: []string{"Lambda.ServiceException", "Lambda.AWSLambdaException", "Lambda.SdkClientException",
 			"Lambda.TooManyRequestsException"},
-		IntervalSeconds: 2, MaxAttempts: Attempts(6), BackoffRate: 2, MaxDelaySeconds: 60, JitterStrategy: "FULL",
+		IntervalSeconds: 2, MaxAttempts: asl.Attempts(6), BackoffRate: 2, MaxDelaySeconds: 60, JitterStrategy: "FULL",
 	}}
 }
 
@@ -111,10 +113,10 @@ func batchJobRetryStrategy() map[string]any {
 
 // batchServiceRetry retries the Batch service's transient errors on
 // submitting or polling a job, with exponential backoff and full jitter.
-func batchServiceRetry() []Retrier {
-	return []Retrier{{
+func batchServiceRetry() []asl.Retrier {
+	return []asl.Retrier{{
 		ErrorEquals:     []string{"Batch.AWSBatchException", "Batch.ServerException", "Batch.TooManyRequestsException"},
-		IntervalSeconds: 5, MaxAttempts: Attempts(5), BackoffRate: 2, MaxDelaySeconds: 120, JitterStrategy: "FULL",
+		IntervalSeconds: 5, MaxAttempts: asl.Attempts(5), BackoffRate: 2, MaxDelaySeconds: 120, JitterStrategy: "FULL",
 	}}
 }
 
@@ -123,16 +125,16 @@ func batchResultSelector() map[string]any {
 	return map[string]any{"batch_job_id.$": "$.JobId", "status.$": "$.Status"}
 }
 
-func catchAll() []Catcher {
-	return []Catcher{{ErrorEquals: []string{ErrorAll}, ResultPath: P("$.error"), Next: StateMarkFailed}}
+func catchAll() []asl.Catcher {
+	return []asl.Catcher{{ErrorEquals: []string{asl.ErrorAll}, ResultPath: asl.P("$.error"), Next: StateMarkFailed}}
 }
 
-func stageTask(r Resources, stage, next string) State {
-	return State{
-		Type: TypeTask, Resource: r.StagesFunction,
+func stageTask(r Resources, stage, next string) asl.State {
+	return asl.State{
+		Type: asl.TypeTask, Resource: r.StagesFunction,
 		Comment:        "stage " + stage + " (training.StageRequest in, training.Refs out)",
 		Parameters:     map[string]any{"stage": stage, "refs.$": "$.refs"},
-		ResultPath:     P("$.refs"),
+		ResultPath:     asl.P("$.refs"),
 		TimeoutSeconds: 900, Retry: lambdaRetry(), Catch: catchAll(), Next: next,
 	}
 }
@@ -158,7 +160,7 @@ func checkResource(field, v string, required bool) error {
 //
 // The execution input is {"job_id": "...", "deploy": false}; the stages pass
 // training.Refs along in $.refs.
-func Training(r Resources) (Definition, error) {
+func Training(r Resources) (asl.Definition, error) {
 	if r.TrainTimeoutSeconds == 0 {
 		r.TrainTimeoutSeconds = 6 * 3600
 	}
@@ -173,24 +175,24 @@ func Training(r Resources) (Definition, error) {
 		{"DeployFunction", r.DeployFunction, false}, {"AlertTopic", r.AlertTopic, false},
 	} {
 		if err := checkResource(c.field, c.v, c.required); err != nil {
-			return Definition{}, err
+			return asl.Definition{}, err
 		}
 	}
 	if r.TrainTimeoutSeconds < 0 || r.TrainHeartbeatSeconds < 0 || r.TrainHeartbeatSeconds >= r.TrainTimeoutSeconds {
-		return Definition{}, fmt.Errorf("%w: TrainHeartbeatSeconds %d must be positive and below TrainTimeoutSeconds %d",
+		return asl.Definition{}, fmt.Errorf("%w: TrainHeartbeatSeconds %d must be positive and below TrainTimeoutSeconds %d",
 			ErrResources, r.TrainHeartbeatSeconds, r.TrainTimeoutSeconds)
 	}
 	afterRegister := StateSucceeded
 	afterMarkFailed := StateFailed
-	states := map[string]State{
+	states := map[string]asl.State{
 		StateStart: {
-			Type: TypePass, Comment: "start the references passed between stages",
-			Parameters: map[string]any{"job_id.$": "$.job_id"}, ResultPath: P("$.refs"), Next: StateValidateData,
+			Type: asl.TypePass, Comment: "start the references passed between stages",
+			Parameters: map[string]any{"job_id.$": "$.job_id"}, ResultPath: asl.P("$.refs"), Next: StateValidateData,
 		},
 		StateValidateData: stageTask(r, "validate", StatePreprocess),
 		StatePreprocess:   stageTask(r, "preprocess", StateTrain),
 		StateTrain: {
-			Type: TypeTask, Resource: BatchSubmitJobSync,
+			Type: asl.TypeTask, Resource: BatchSubmitJobSync,
 			Comment: "train on AWS Batch; the trainer writes its Refs to the job's artifacts, where Evaluate reads them",
 			Parameters: map[string]any{
 				"JobName.$":     "States.Format('orrery-train-{}', $.job_id)",
@@ -209,7 +211,7 @@ func Training(r Resources) (Definition, error) {
 				"RetryStrategy": batchJobRetryStrategy(),
 			},
 			ResultSelector:   batchResultSelector(),
-			ResultPath:       P("$.train"),
+			ResultPath:       asl.P("$.train"),
 			TimeoutSeconds:   r.TrainTimeoutSeconds,
 			HeartbeatSeconds: r.TrainHeartbeatSeconds,
 			Retry:            batchServiceRetry(),
@@ -218,48 +220,48 @@ func Training(r Resources) (Definition, error) {
 		},
 		StateEvaluate: stageTask(r, "evaluate", StateRegister),
 		StateSucceeded: {
-			Type: TypeSucceed, OutputPath: P("$.refs"),
+			Type: asl.TypeSucceed, OutputPath: asl.P("$.refs"),
 		},
 		StateMarkFailed: {
-			Type: TypeTask, Resource: r.StagesFunction, Comment: "record the failure in the job and remove half-written output",
+			Type: asl.TypeTask, Resource: r.StagesFunction, Comment: "record the failure in the job and remove half-written output",
 			Parameters: map[string]any{"stage": "mark_failed", "refs.$": "$.refs", "error.$": "$.error"},
-			ResultPath: NullPath, TimeoutSeconds: 300, Retry: lambdaRetry(),
+			ResultPath: asl.NullPath, TimeoutSeconds: 300, Retry: lambdaRetry(),
 		},
 		StateFailed: {
 			// The original error's name goes into the cause: a Fail state's
 			// Error must not be a States.* name, and a failure may be one.
-			Type: TypeFail, Error: ErrorTrainingFailed, CausePath: "States.Format('{}: {}', $.error.Error, $.error.Cause)",
+			Type: asl.TypeFail, Error: ErrorTrainingFailed, CausePath: "States.Format('{}: {}', $.error.Error, $.error.Cause)",
 		},
 	}
 	if r.DeployFunction != "" {
 		afterRegister = StateShouldDeploy
-		states[StateShouldDeploy] = State{
-			Type: TypeChoice,
-			Choices: ChoiceList{{
-				And:  []ChoiceRule{Compare("$.deploy", "IsPresent", true), Compare("$.deploy", "BooleanEquals", true)},
+		states[StateShouldDeploy] = asl.State{
+			Type: asl.TypeChoice,
+			Choices: asl.ChoiceList{{
+				And:  []asl.ChoiceRule{asl.Compare("$.deploy", "IsPresent", true), asl.Compare("$.deploy", "BooleanEquals", true)},
 				Next: StateDeploy,
 			}},
 			Default: StateSucceeded,
 		}
-		states[StateDeploy] = State{
-			Type: TypeTask, Resource: r.DeployFunction, Comment: "deploy the registered model (the deployment flow)",
+		states[StateDeploy] = asl.State{
+			Type: asl.TypeTask, Resource: r.DeployFunction, Comment: "deploy the registered model (the deployment flow)",
 			Parameters: map[string]any{"model_id.$": "$.refs.model_id", "job_id.$": "$.job_id"},
-			ResultPath: P("$.deployment"), TimeoutSeconds: 900, Retry: lambdaRetry(),
-			Catch: []Catcher{{ErrorEquals: []string{ErrorAll}, ResultPath: P("$.error"), Next: StateFailed}},
+			ResultPath: asl.P("$.deployment"), TimeoutSeconds: 900, Retry: lambdaRetry(),
+			Catch: []asl.Catcher{{ErrorEquals: []string{asl.ErrorAll}, ResultPath: asl.P("$.error"), Next: StateFailed}},
 			Next:  StateSucceeded,
 		}
 	}
 	if r.AlertTopic != "" {
 		afterMarkFailed = StateAlert
-		states[StateAlert] = State{
-			Type: TypeTask, Resource: SNSPublish, Comment: "tell the operators",
+		states[StateAlert] = asl.State{
+			Type: asl.TypeTask, Resource: SNSPublish, Comment: "tell the operators",
 			Parameters: map[string]any{
 				"TopicArn":  r.AlertTopic,
 				"Subject":   "Orrery training job failed",
 				"Message.$": "States.Format('Training job {} failed: {}', $.job_id, States.JsonToString($.error))",
 			},
-			ResultPath: NullPath, TimeoutSeconds: 60, Retry: lambdaRetry(),
-			Catch: []Catcher{{ErrorEquals: []string{ErrorAll}, ResultPath: P("$.alert_error"), Next: StateFailed}},
+			ResultPath: asl.NullPath, TimeoutSeconds: 60, Retry: lambdaRetry(),
+			Catch: []asl.Catcher{{ErrorEquals: []string{asl.ErrorAll}, ResultPath: asl.P("$.alert_error"), Next: StateFailed}},
 			Next:  StateFailed,
 		}
 	}
@@ -268,7 +270,7 @@ func Training(r Resources) (Definition, error) {
 	mf := states[StateMarkFailed]
 	mf.Next = afterMarkFailed
 	states[StateMarkFailed] = mf
-	def := Definition{
+	def := asl.Definition{
 		Comment: "Orrery training: validate -> preprocess -> train (AWS Batch) -> evaluate -> register -> optional deploy; " +
 			"any failure -> MarkFailed",
 		StartAt:        StateStart,
@@ -276,7 +278,7 @@ func Training(r Resources) (Definition, error) {
 		TimeoutSeconds: r.TrainTimeoutSeconds + 2*3600,
 	}
 	if err := def.Validate(); err != nil {
-		return Definition{}, err
+		return asl.Definition{}, err
 	}
 	return def, nil
 }

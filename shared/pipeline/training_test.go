@@ -18,6 +18,7 @@ import (
 	"github.com/orrery-ml/orrery/shared/embedded"
 	"github.com/orrery-ml/orrery/shared/ml/training"
 	"github.com/orrery-ml/orrery/shared/pipeline"
+	"github.com/orrery-ml/orrery/shared/pipeline/asl"
 	"github.com/orrery-ml/orrery/shared/store"
 	"github.com/orrery-ml/orrery/shared/tracking"
 )
@@ -33,13 +34,13 @@ func TestTrainingDefinition(t *testing.T) {
 		`"OnStatusReason": "Host EC2*"`, `"OnExitCode": "75"`} {
 		assert.Contains(t, text, want)
 	}
-	parsed, err := pipeline.Parse(body)
+	parsed, err := asl.Parse(body)
 	require.NoError(t, err, "what ships parses back")
 	again, err := parsed.JSON()
 	require.NoError(t, err)
 	assert.JSONEq(t, text, string(again))
 	for name, st := range def.States {
-		if st.Type == pipeline.TypeTask {
+		if st.Type == asl.TypeTask {
 			assert.NotEmpty(t, st.Retry, "%s retries transient errors", name)
 			assert.Positive(t, st.TimeoutSeconds, "%s has a timeout", name)
 			if name != pipeline.StateMarkFailed && name != pipeline.StateAlert && name != pipeline.StateDeploy {
@@ -88,8 +89,8 @@ func syntheticCSV(t *testing.T, rows int, seed uint64) string {
 
 type trainingEnv struct {
 	rt   *embedded.Runtime
-	exec pipeline.Executor
-	def  pipeline.Definition
+	exec asl.Executor
+	def  asl.Definition
 }
 
 func newTrainingEnv(t *testing.T, r pipeline.Resources, rec tracking.Recorder) *trainingEnv {
@@ -99,12 +100,12 @@ func newTrainingEnv(t *testing.T, r pipeline.Resources, rec tracking.Recorder) *
 	t.Cleanup(func() { rt.Close() })
 	// The trainer's progress events are its heartbeats.
 	rt.Pipeline.Recorder = tracking.Multi(rec, tracking.RecorderFunc(func(ctx context.Context, _ tracking.Event) error {
-		pipeline.Heartbeat(ctx)
+		asl.Heartbeat(ctx)
 		return nil
 	}))
 	def, err := pipeline.Training(r)
 	require.NoError(t, err)
-	return &trainingEnv{rt: rt, def: def, exec: pipeline.Executor{Resources: pipeline.TrainingHandlers(r, rt.Pipeline)}}
+	return &trainingEnv{rt: rt, def: def, exec: asl.Executor{Resources: pipeline.TrainingHandlers(r, rt.Pipeline)}}
 }
 
 func quickConfig(path string) training.TrainingConfig {
@@ -117,7 +118,7 @@ func TestTrainingStateMachineRunsTheStages(t *testing.T) {
 	mem := &tracking.Memory{}
 	env := newTrainingEnv(t, pipeline.LocalResources(), mem)
 	var entered []string
-	env.exec.Observer = func(e pipeline.StateEvent) {
+	env.exec.Observer = func(e asl.StateEvent) {
 		if e.Phase == "entered" {
 			entered = append(entered, e.State)
 		}
@@ -136,7 +137,7 @@ func TestTrainingStateMachineRunsTheStages(t *testing.T) {
 	}
 	job, err := env.rt.Pipeline.Submit(ctx, quickConfig(syntheticCSV(t, 400, 1)))
 	require.NoError(t, err)
-	out, err := env.exec.Execute(ctx, env.def, pipeline.Execution{Name: job.ID, StateMachine: "training",
+	out, err := env.exec.Execute(ctx, env.def, asl.Execution{Name: job.ID, StateMachine: "training",
 		Input: pipeline.TrainingInput{JobID: job.ID}.JSON()})
 	require.NoError(t, err)
 	assert.Equal(t, []string{"Start", "ValidateData", "Preprocess", "Train", "Evaluate", "Register", "Succeeded"}, entered)
@@ -162,8 +163,8 @@ func TestTrainingStateMachineRunsTheStages(t *testing.T) {
 
 	// The same job is never run twice: a second execution fails at once
 	// and leaves the finished job as it is.
-	_, err = env.exec.Execute(ctx, env.def, pipeline.Execution{Input: pipeline.TrainingInput{JobID: job.ID}.JSON()})
-	var e *pipeline.Error
+	_, err = env.exec.Execute(ctx, env.def, asl.Execution{Input: pipeline.TrainingInput{JobID: job.ID}.JSON()})
+	var e *asl.Error
 	require.ErrorAs(t, err, &e)
 	assert.Equal(t, pipeline.ErrorTrainingFailed, e.Name)
 	assert.True(t, strings.HasPrefix(e.Cause, training.ErrorNameConflict+": "), e.Cause)
@@ -189,8 +190,8 @@ func TestTrainingStateMachineMarksFailures(t *testing.T) {
 	cfg.TargetColumn = "kind"
 	job, err := env.rt.Pipeline.Submit(ctx, cfg)
 	require.NoError(t, err)
-	_, err = env.exec.Execute(ctx, env.def, pipeline.Execution{Input: pipeline.TrainingInput{JobID: job.ID}.JSON()})
-	var e *pipeline.Error
+	_, err = env.exec.Execute(ctx, env.def, asl.Execution{Input: pipeline.TrainingInput{JobID: job.ID}.JSON()})
+	var e *asl.Error
 	require.ErrorAs(t, err, &e)
 	assert.Equal(t, pipeline.ErrorTrainingFailed, e.Name)
 	assert.True(t, strings.HasPrefix(e.Cause, training.ErrorNameStageFailed+": "), e.Cause)
@@ -220,7 +221,7 @@ func TestTrainingStateMachineDeploysOnRequest(t *testing.T) {
 	for _, deploy := range []bool{false, true} {
 		job, err := env.rt.Pipeline.Submit(t.Context(), quickConfig(data))
 		require.NoError(t, err)
-		_, err = env.exec.Execute(t.Context(), env.def, pipeline.Execution{Input: pipeline.TrainingInput{JobID: job.ID, Deploy: deploy}.JSON()})
+		_, err = env.exec.Execute(t.Context(), env.def, asl.Execution{Input: pipeline.TrainingInput{JobID: job.ID, Deploy: deploy}.JSON()})
 		require.NoError(t, err)
 	}
 	assert.Equal(t, int32(1), deployed.Load(), "only the execution that asked for it deploys")

@@ -18,6 +18,7 @@ import (
 	"github.com/orrery-ml/orrery/shared/ml/nn"
 	"github.com/orrery-ml/orrery/shared/ml/training"
 	"github.com/orrery-ml/orrery/shared/pipeline"
+	"github.com/orrery-ml/orrery/shared/pipeline/asl"
 	"github.com/orrery-ml/orrery/shared/store"
 	"github.com/orrery-ml/orrery/shared/tracking"
 )
@@ -40,7 +41,7 @@ type batchRun struct {
 // Train task's RetryStrategy decides whether Batch runs another attempt,
 // which resumes. A failure it does not retry fails the task as Batch does,
 // with the job description as the cause.
-func batchTrainOnly(t *testing.T, f fixture, backend string, interrupt bool, before func(), run *batchRun) pipeline.Handler {
+func batchTrainOnly(t *testing.T, f fixture, backend string, interrupt bool, before func(), run *batchRun) asl.Handler {
 	var cancelAttempt context.CancelFunc
 	f.runner.Recorder = tracking.RecorderFunc(func(_ context.Context, e tracking.Event) error {
 		if interrupt && e.Kind == tracking.Progress && e.Stage == training.StageTrain && e.Step == 2 && cancelAttempt != nil {
@@ -53,7 +54,7 @@ func batchTrainOnly(t *testing.T, f fixture, backend string, interrupt bool, bef
 		defer run.mu.Unlock()
 		run.heartbeats++
 		run.tokens[token] = true
-		pipeline.Heartbeat(ctx)
+		asl.Heartbeat(ctx)
 		return nil
 	}
 	return func(ctx context.Context, raw json.RawMessage) (json.RawMessage, error) {
@@ -105,9 +106,9 @@ func batchTrainOnly(t *testing.T, f fixture, backend string, interrupt bool, bef
 				continue
 			}
 			desc, _ := json.Marshal(map[string]any{"Status": "FAILED", "StatusReason": reason})
-			return nil, &pipeline.Error{Name: pipeline.ErrorTaskFailed, Cause: string(desc)}
+			return nil, &asl.Error{Name: asl.ErrorTaskFailed, Cause: string(desc)}
 		}
-		return nil, &pipeline.Error{Name: pipeline.ErrorTaskFailed, Cause: "no attempts"}
+		return nil, &asl.Error{Name: asl.ErrorTaskFailed, Cause: "no attempts"}
 	}
 }
 
@@ -136,7 +137,7 @@ func batchRetries(rules []map[string]string, code int, statusReason string) bool
 // executor: the stages Lambda is a TrainingPipeline with no backend of its
 // own (as functions/stages wires it), the Train task the Batch trainer in
 // train-only mode with backend.
-func runTrainingStateMachine(t *testing.T, f fixture, cfg *training.TrainingConfig, handler pipeline.Handler) (store.Job, json.RawMessage, error, []string) {
+func runTrainingStateMachine(t *testing.T, f fixture, cfg *training.TrainingConfig, handler asl.Handler) (store.Job, json.RawMessage, error, []string) {
 	t.Helper()
 	ctx := t.Context()
 	lambda := &training.TrainingPipeline{Jobs: f.db, Models: f.db, Artifacts: f.files, ScratchDir: t.TempDir()}
@@ -146,14 +147,14 @@ func runTrainingStateMachine(t *testing.T, f fixture, cfg *training.TrainingConf
 	handlers := pipeline.TrainingHandlers(r, lambda)
 	handlers[pipeline.BatchSubmitJobSync] = handler
 	var entered []string
-	exec := pipeline.Executor{Resources: handlers, Observer: func(e pipeline.StateEvent) {
+	exec := asl.Executor{Resources: handlers, Observer: func(e asl.StateEvent) {
 		if e.Phase == "entered" {
 			entered = append(entered, e.State)
 		}
 	}}
 	job, err := lambda.Submit(ctx, *cfg)
 	require.NoError(t, err)
-	out, runErr := exec.Execute(ctx, def, pipeline.Execution{Name: job.ID, StateMachine: "training",
+	out, runErr := exec.Execute(ctx, def, asl.Execution{Name: job.ID, StateMachine: "training",
 		Input: pipeline.TrainingInput{JobID: job.ID}.JSON()})
 	job, err = f.db.GetJob(ctx, job.ID)
 	require.NoError(t, err)
@@ -224,7 +225,7 @@ func TestTrainOnlyFailureFailsTheExecution(t *testing.T) {
 	}
 	run := &batchRun{tokens: map[string]bool{}}
 	job, _, err, entered := runTrainingStateMachine(t, f, cfg, batchTrainOnly(t, f, BackendGonum, false, changeData, run))
-	var e *pipeline.Error
+	var e *asl.Error
 	require.ErrorAs(t, err, &e)
 	assert.Equal(t, pipeline.ErrorTrainingFailed, e.Name)
 	assert.Equal(t, []string{"Start", "ValidateData", "Preprocess", "Train", "MarkFailed", "Failed"}, entered)

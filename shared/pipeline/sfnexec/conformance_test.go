@@ -17,15 +17,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/orrery-ml/orrery/shared/pipeline/asl"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-
-	"github.com/orrery-ml/orrery/shared/pipeline"
 )
 
-var update = flag.Bool("update", false, "rewrite ../testdata/conformance_golden.json with moto's answers")
+var update = flag.Bool("update", false, "rewrite ../asl/testdata/conformance_golden.json with moto's answers")
 
-// conformanceCase is one entry of ../testdata/conformance.json.
+// conformanceCase is one entry of ../asl/testdata/conformance.json.
 type conformanceCase struct {
 	Name       string          `json:"name"`
 	Input      json.RawMessage `json:"input"`
@@ -43,7 +42,7 @@ func toOutcome(out json.RawMessage, err error) (outcome, error) {
 	if err == nil {
 		return outcome{Output: out}, nil
 	}
-	var e *pipeline.Error
+	var e *asl.Error
 	if errors.As(err, &e) {
 		return outcome{Error: e.Name, Cause: e.Cause}, nil
 	}
@@ -52,7 +51,7 @@ func toOutcome(out json.RawMessage, err error) (outcome, error) {
 
 func loadCases(t *testing.T) []conformanceCase {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("..", "testdata", "conformance.json"))
+	b, err := os.ReadFile(filepath.Join("..", "asl", "testdata", "conformance.json"))
 	require.NoError(t, err)
 	var cases []conformanceCase
 	require.NoError(t, json.Unmarshal(b, &cases))
@@ -82,12 +81,12 @@ func TestConformanceWithMoto(t *testing.T) {
 			defer wg.Done()
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			def, err := pipeline.Parse(c.Definition)
+			def, err := asl.Parse(c.Definition)
 			if err != nil {
 				remoteErr[i] = err
 				return
 			}
-			out, err := env.runner.Execute(ctx, def, pipeline.Execution{Name: "x-" + runID, StateMachine: smName(c.Name, runID), Input: c.Input})
+			out, err := env.runner.Execute(ctx, def, asl.Execution{Name: "x-" + runID, StateMachine: smName(c.Name, runID), Input: c.Input})
 			remote[i], remoteErr[i] = toOutcome(out, err)
 		}()
 	}
@@ -120,9 +119,9 @@ func TestConformanceWithMoto(t *testing.T) {
 var knownDeviations = map[string]struct {
 	moto, local, why string
 }{
-	"choice_no_match_error": {moto: pipeline.ErrorRuntime, local: pipeline.ErrorNoChoiceMatched,
+	"choice_no_match_error": {moto: asl.ErrorRuntime, local: asl.ErrorNoChoiceMatched,
 		why: "AWS: a Choice state with no matching rule and no Default fails with States.NoChoiceMatched"},
-	"map_items_not_array_error": {moto: "States.QueryEvaluationError", local: pipeline.ErrorRuntime,
+	"map_items_not_array_error": {moto: "States.QueryEvaluationError", local: asl.ErrorRuntime,
 		why: "AWS (JSONPath): an ItemsPath that selects no array is States.Runtime; QueryEvaluationError is JSONata's"},
 }
 
@@ -133,10 +132,10 @@ func smName(caseName, runID string) string { return "conf-" + caseName + "-" + r
 // returns its payload.
 func runLocal(t *testing.T, c conformanceCase, runID string) outcome {
 	t.Helper()
-	def, err := pipeline.Parse(c.Definition)
+	def, err := asl.Parse(c.Definition)
 	require.NoError(t, err)
-	x := pipeline.Executor{Region: "us-east-1", Account: "123456789012", Resources: EchoResources()}
-	out, err := x.Execute(t.Context(), def, pipeline.Execution{Name: "x-" + runID, StateMachine: smName(c.Name, runID), Input: c.Input})
+	x := asl.Executor{Region: "us-east-1", Account: "123456789012", Resources: EchoResources()}
+	out, err := x.Execute(t.Context(), def, asl.Execution{Name: "x-" + runID, StateMachine: smName(c.Name, runID), Input: c.Input})
 	o, err := toOutcome(out, err)
 	require.NoError(t, err)
 	return o
@@ -173,14 +172,14 @@ func writeGolden(t *testing.T, golden map[string]outcome) {
 		buf.WriteString("\n")
 	}
 	buf.WriteString("}\n")
-	require.NoError(t, os.WriteFile(filepath.Join("..", "testdata", "conformance_golden.json"), buf.Bytes(), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join("..", "asl", "testdata", "conformance_golden.json"), buf.Bytes(), 0o644))
 }
 
 // EchoResources binds the corpus's Task resources the way moto answers
 // them without Docker: a Lambda function returns its payload, and the
 // lambda:invoke integration wraps it as {"Payload": ..., "StatusCode": 200}.
-func EchoResources() map[string]pipeline.Handler {
-	return map[string]pipeline.Handler{
+func EchoResources() map[string]asl.Handler {
+	return map[string]asl.Handler{
 		echoFunction: func(_ context.Context, in json.RawMessage) (json.RawMessage, error) { return in, nil },
 		"arn:aws:states:::lambda:invoke": func(_ context.Context, in json.RawMessage) (json.RawMessage, error) {
 			var p struct {

@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/orrery-ml/orrery/shared/pipeline"
+	"github.com/orrery-ml/orrery/shared/pipeline/asl"
 )
 
 // TestEvaluationStateMachineOnMoto deploys the evaluation state machine to
@@ -27,7 +28,7 @@ func TestEvaluationStateMachineOnMoto(t *testing.T) {
 
 	t.Run("succeeds", func(t *testing.T) {
 		jobID := "evj-" + run
-		out, err := moto.runner.Execute(ctx, def, pipeline.Execution{Name: jobID, StateMachine: "evaluation-" + run,
+		out, err := moto.runner.Execute(ctx, def, asl.Execution{Name: jobID, StateMachine: "evaluation-" + run,
 			Input: pipeline.EvaluationInput{JobID: jobID}.JSON()})
 		require.NoError(t, err)
 		// Succeeded outputs $.result: the echo of Evaluate's request.
@@ -43,16 +44,16 @@ func TestEvaluationStateMachineOnMoto(t *testing.T) {
 		// its Catch would (the Catch itself runs on the local executor).
 		// MarkFailed and Failed run as they ship.
 		failing := def
-		failing.States = map[string]pipeline.State{}
+		failing.States = map[string]asl.State{}
 		for name, st := range def.States {
 			failing.States[name] = st
 		}
-		failing.States[pipeline.StateEvaluate] = pipeline.State{Type: pipeline.TypePass, ResultPath: pipeline.P("$.error"),
+		failing.States[pipeline.StateEvaluate] = asl.State{Type: asl.TypePass, ResultPath: asl.P("$.error"),
 			Result: json.RawMessage(`{"Error":"Orrery.InvalidInput","Cause":"column nope is not in the data"}`), Next: pipeline.StateMarkFailed}
 		jobID := "evj-fail-" + run
-		_, err := moto.runner.Execute(ctx, failing, pipeline.Execution{Name: jobID, StateMachine: "evaluation-fail-" + run,
+		_, err := moto.runner.Execute(ctx, failing, asl.Execution{Name: jobID, StateMachine: "evaluation-fail-" + run,
 			Input: pipeline.EvaluationInput{JobID: jobID}.JSON()})
-		var pe *pipeline.Error
+		var pe *asl.Error
 		require.ErrorAs(t, err, &pe, "%v", err)
 		assert.Equal(t, pipeline.ErrorEvaluationFailed, pe.Name)
 		assert.Equal(t, "Orrery.InvalidInput: column nope is not in the data", pe.Cause)

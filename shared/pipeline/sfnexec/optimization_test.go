@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/orrery-ml/orrery/shared/pipeline"
+	"github.com/orrery-ml/orrery/shared/pipeline/asl"
 )
 
 // TestOptimizationStateMachineOnMoto deploys the optimization state machine
@@ -31,14 +32,14 @@ func TestOptimizationStateMachineOnMoto(t *testing.T) {
 	require.NoError(t, err)
 	pass := func(name, result string) {
 		st := def.States[name]
-		def.States[name] = pipeline.State{Type: pipeline.TypePass, Result: json.RawMessage(result), ResultPath: st.ResultPath, Next: st.Next}
+		def.States[name] = asl.State{Type: asl.TypePass, Result: json.RawMessage(result), ResultPath: st.ResultPath, Next: st.Next}
 	}
 	pass(pipeline.StateSuggest, `{"study_id":"s","trials":[0,1,2],"exhausted":false,"wait_seconds":0}`)
 	pass(pipeline.StateTell, `{"study_id":"s","continue":false,"stop_reason":"trial_budget","finished":3}`)
 	trial := def.States[pipeline.StateRunTrials].ItemProcessor.States[pipeline.StateRunTrial]
 	require.Equal(t, pipeline.BatchSubmitJobSync, trial.Resource)
 
-	out, err := moto.runner.Execute(ctx, def, pipeline.Execution{Name: "hpo-" + run, StateMachine: "optimization-" + run,
+	out, err := moto.runner.Execute(ctx, def, asl.Execution{Name: "hpo-" + run, StateMachine: "optimization-" + run,
 		Input: pipeline.OptimizationInput{StudyID: "hpo-" + run, MaxParallel: 2}.JSON()})
 	require.NoError(t, err)
 	// Succeeded outputs $.result: the echo of Finalize's request.

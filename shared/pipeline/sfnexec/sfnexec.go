@@ -10,8 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
-
-	"github.com/orrery-ml/orrery/shared/pipeline"
+	"github.com/orrery-ml/orrery/shared/pipeline/asl"
 )
 
 // Client is the part of the Step Functions API the Runner uses
@@ -43,7 +42,7 @@ type Runner struct {
 // Deploy creates the state machine name from def, or updates its definition
 // when one of that name exists (stateMachineARN names it then), and returns
 // its ARN.
-func (r *Runner) Deploy(ctx context.Context, name string, def pipeline.Definition, stateMachineARN string) (string, error) {
+func (r *Runner) Deploy(ctx context.Context, name string, def asl.Definition, stateMachineARN string) (string, error) {
 	if err := def.Validate(); err != nil {
 		return "", fmt.Errorf("deploy state machine %s: %w", name, err)
 	}
@@ -102,9 +101,9 @@ func (r *Runner) Wait(ctx context.Context, executionARN string) (json.RawMessage
 		case sfntypes.ExecutionStatusSucceeded:
 			return json.RawMessage(aws.ToString(out.Output)), nil
 		case sfntypes.ExecutionStatusFailed:
-			return nil, &pipeline.Error{Name: aws.ToString(out.Error), Cause: aws.ToString(out.Cause)}
+			return nil, &asl.Error{Name: aws.ToString(out.Error), Cause: aws.ToString(out.Cause)}
 		case sfntypes.ExecutionStatusTimedOut:
-			return nil, &pipeline.Error{Name: pipeline.ErrorTimeout, Cause: aws.ToString(out.Cause)}
+			return nil, &asl.Error{Name: asl.ErrorTimeout, Cause: aws.ToString(out.Cause)}
 		case sfntypes.ExecutionStatusAborted:
 			return nil, fmt.Errorf("execution %s: %w", executionARN, ErrAborted)
 		}
@@ -121,7 +120,7 @@ func (r *Runner) Wait(ctx context.Context, executionARN string) (json.RawMessage
 // Execute deploys def as a new state machine named exec.StateMachine, runs
 // one execution to its end, deletes the state machine, and returns what
 // the execution returned — the same contract as pipeline.Executor.Execute.
-func (r *Runner) Execute(ctx context.Context, def pipeline.Definition, exec pipeline.Execution) (json.RawMessage, error) {
+func (r *Runner) Execute(ctx context.Context, def asl.Definition, exec asl.Execution) (json.RawMessage, error) {
 	arn, err := r.Deploy(ctx, exec.StateMachine, def, "")
 	if err != nil {
 		return nil, err

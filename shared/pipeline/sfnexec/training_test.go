@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/orrery-ml/orrery/shared/pipeline"
+	"github.com/orrery-ml/orrery/shared/pipeline/asl"
 )
 
 // TestTrainingStateMachineOnMoto deploys the training state machine to moto
@@ -34,7 +35,7 @@ func TestTrainingStateMachineOnMoto(t *testing.T) {
 	tr := def.States[pipeline.StateTrain]
 	require.Equal(t, pipeline.BatchSubmitJobSync, tr.Resource)
 	jobID := "trn-" + run
-	out, err := moto.runner.Execute(ctx, def, pipeline.Execution{Name: jobID, StateMachine: "training-" + run,
+	out, err := moto.runner.Execute(ctx, def, asl.Execution{Name: jobID, StateMachine: "training-" + run,
 		Input: pipeline.TrainingInput{JobID: jobID}.JSON()})
 	require.NoError(t, err)
 

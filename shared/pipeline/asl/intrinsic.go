@@ -1,4 +1,4 @@
-package pipeline
+package asl
 
 import (
 	"crypto/md5"
@@ -575,12 +575,15 @@ func intrinsicUUID(a []any) (any, error) {
 	if err := nargs(a, 0, 0); err != nil {
 		return nil, err
 	}
+	return NewUUID(), nil
+}
+
+// NewUUID returns a random (version 4) UUID, as States.UUID() does.
+func NewUUID() string {
 	var b [16]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		return nil, err
-	}
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go 1.24+)
 	b[6] = b[6]&0x0f | 0x40
 	b[8] = b[8]&0x3f | 0x80
 	h := hex.EncodeToString(b[:])
-	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:], nil
+	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
 }

@@ -1,4 +1,4 @@
-package pipeline_test
+package asl_test
 
 import (
 	"context"
@@ -12,12 +12,12 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/orrery-ml/orrery/shared/pipeline"
+	"github.com/orrery-ml/orrery/shared/pipeline/asl"
 )
 
-func parse(t *testing.T, s string) pipeline.Definition {
+func parse(t *testing.T, s string) asl.Definition {
 	t.Helper()
-	d, err := pipeline.Parse([]byte(s))
+	d, err := asl.Parse([]byte(s))
 	require.NoError(t, err)
 	return d
 }
@@ -30,8 +30,8 @@ func TestTaskTimeoutAndHeartbeat(t *testing.T) {
 	cases := []struct {
 		name, fields, want string
 	}{
-		{"timeout", `"TimeoutSeconds": 1`, pipeline.ErrorTimeout},
-		{"heartbeat", `"TimeoutSeconds": 30, "HeartbeatSeconds": 1`, pipeline.ErrorHeartbeatTimeout},
+		{"timeout", `"TimeoutSeconds": 1`, asl.ErrorTimeout},
+		{"heartbeat", `"TimeoutSeconds": 30, "HeartbeatSeconds": 1`, asl.ErrorHeartbeatTimeout},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -41,8 +41,8 @@ func TestTaskTimeoutAndHeartbeat(t *testing.T) {
 			def := parse(t, `{"StartAt":"T","States":{"T":{"Type":"Task","Resource":"slow",`+c.fields+`,
 				"Catch":[{"ErrorEquals":["States.TaskFailed"],"Next":"Wrong"},{"ErrorEquals":["`+c.want+`"],"ResultPath":"$.err","Next":"Caught"}],"End":true},
 				"Wrong":{"Type":"Fail","Error":"TaskFailedMatchedATimeout"},"Caught":{"Type":"Pass","End":true}}}`)
-			x := pipeline.Executor{Resources: map[string]pipeline.Handler{"slow": slow}}
-			out, err := x.Execute(t.Context(), def, pipeline.Execution{})
+			x := asl.Executor{Resources: map[string]asl.Handler{"slow": slow}}
+			out, err := x.Execute(t.Context(), def, asl.Execution{})
 			require.NoError(t, err)
 			assert.Contains(t, string(out), c.want)
 		})
@@ -56,13 +56,13 @@ func TestHeartbeatsKeepATaskAlive(t *testing.T) {
 	beating := func(ctx context.Context, _ json.RawMessage) (json.RawMessage, error) {
 		for range 8 {
 			time.Sleep(250 * time.Millisecond)
-			pipeline.Heartbeat(ctx)
+			asl.Heartbeat(ctx)
 		}
 		return json.RawMessage(`{"ok":true}`), nil
 	}
 	def := parse(t, `{"StartAt":"T","States":{"T":{"Type":"Task","Resource":"beat","TimeoutSeconds":10,"HeartbeatSeconds":1,"End":true}}}`)
-	x := pipeline.Executor{Resources: map[string]pipeline.Handler{"beat": beating}}
-	out, err := x.Execute(t.Context(), def, pipeline.Execution{})
+	x := asl.Executor{Resources: map[string]asl.Handler{"beat": beating}}
+	out, err := x.Execute(t.Context(), def, asl.Execution{})
 	require.NoError(t, err)
 	assert.JSONEq(t, `{"ok":true}`, string(out))
 }
@@ -71,7 +71,7 @@ func TestRetryBackoffAndJitter(t *testing.T) {
 	var calls atomic.Int32
 	flaky := func(context.Context, json.RawMessage) (json.RawMessage, error) {
 		if calls.Add(1) <= 3 {
-			return nil, &pipeline.Error{Name: "Transient", Cause: "try again"}
+			return nil, &asl.Error{Name: "Transient", Cause: "try again"}
 		}
 		return json.RawMessage(`"done"`), nil
 	}
@@ -82,13 +82,13 @@ func TestRetryBackoffAndJitter(t *testing.T) {
 			var waits []time.Duration
 			def := parse(t, `{"StartAt":"T","States":{"T":{"Type":"Task","Resource":"flaky","End":true,
 				"Retry":[{"ErrorEquals":["Other"],"MaxAttempts":9},{"ErrorEquals":["States.TaskFailed"],"IntervalSeconds":2,"BackoffRate":3,"MaxDelaySeconds":10,"MaxAttempts":3,"JitterStrategy":"`+jitter+`"}]}}}`)
-			x := pipeline.Executor{Resources: map[string]pipeline.Handler{"flaky": flaky}, Sleep: func(_ context.Context, d time.Duration) error {
+			x := asl.Executor{Resources: map[string]asl.Handler{"flaky": flaky}, Sleep: func(_ context.Context, d time.Duration) error {
 				mu.Lock()
 				waits = append(waits, d)
 				mu.Unlock()
 				return nil
 			}}
-			out, err := x.Execute(t.Context(), def, pipeline.Execution{})
+			out, err := x.Execute(t.Context(), def, asl.Execution{})
 			require.NoError(t, err)
 			assert.Equal(t, `"done"`, string(out))
 			require.Len(t, waits, 3)
@@ -107,9 +107,9 @@ func TestRetryBackoffAndJitter(t *testing.T) {
 		calls.Store(-10)
 		def := parse(t, `{"StartAt":"T","States":{"T":{"Type":"Task","Resource":"flaky","End":true,
 			"Retry":[{"ErrorEquals":["Transient"],"MaxAttempts":2}]}}}`)
-		x := pipeline.Executor{Resources: map[string]pipeline.Handler{"flaky": flaky}, Sleep: func(context.Context, time.Duration) error { return nil }}
-		_, err := x.Execute(t.Context(), def, pipeline.Execution{})
-		var e *pipeline.Error
+		x := asl.Executor{Resources: map[string]asl.Handler{"flaky": flaky}, Sleep: func(context.Context, time.Duration) error { return nil }}
+		_, err := x.Execute(t.Context(), def, asl.Execution{})
+		var e *asl.Error
 		require.ErrorAs(t, err, &e)
 		assert.Equal(t, "Transient", e.Name)
 		assert.Equal(t, int32(-7), calls.Load(), "one try and two retries")
@@ -119,10 +119,10 @@ func TestRetryBackoffAndJitter(t *testing.T) {
 func TestPlainHandlerErrorsAreTaskFailed(t *testing.T) {
 	def := parse(t, `{"StartAt":"T","States":{"T":{"Type":"Task","Resource":"bad","End":true,
 		"Catch":[{"ErrorEquals":["States.TaskFailed"],"Next":"C"}]},"C":{"Type":"Pass","End":true}}}`)
-	x := pipeline.Executor{Resources: map[string]pipeline.Handler{"bad": func(context.Context, json.RawMessage) (json.RawMessage, error) {
+	x := asl.Executor{Resources: map[string]asl.Handler{"bad": func(context.Context, json.RawMessage) (json.RawMessage, error) {
 		return nil, errors.New("disk on fire")
 	}}}
-	out, err := x.Execute(t.Context(), def, pipeline.Execution{Input: json.RawMessage(`{"keep":1}`)})
+	out, err := x.Execute(t.Context(), def, asl.Execution{Input: json.RawMessage(`{"keep":1}`)})
 	require.NoError(t, err)
 	assert.JSONEq(t, `{"Error":"States.TaskFailed","Cause":"disk on fire"}`, string(out))
 }
@@ -143,8 +143,8 @@ func TestMapHonoursMaxConcurrency(t *testing.T) {
 	}
 	def := parse(t, `{"StartAt":"M","States":{"M":{"Type":"Map","MaxConcurrency":3,"ItemsPath":"$.xs","End":true,
 		"ItemProcessor":{"ProcessorConfig":{"Mode":"INLINE"},"StartAt":"T","States":{"T":{"Type":"Task","Resource":"h","End":true}}}}}}`)
-	x := pipeline.Executor{Resources: map[string]pipeline.Handler{"h": h}}
-	out, err := x.Execute(t.Context(), def, pipeline.Execution{Input: json.RawMessage(`{"xs":[1,2,3,4,5,6,7,8,9,10,11,12]}`)})
+	x := asl.Executor{Resources: map[string]asl.Handler{"h": h}}
+	out, err := x.Execute(t.Context(), def, asl.Execution{Input: json.RawMessage(`{"xs":[1,2,3,4,5,6,7,8,9,10,11,12]}`)})
 	require.NoError(t, err)
 	assert.JSONEq(t, `[1,1,1,1,1,1,1,1,1,1,1,1]`, string(out))
 	assert.LessOrEqual(t, peak.Load(), int32(3))
@@ -163,20 +163,20 @@ func TestParseRefusesBrokenDefinitions(t *testing.T) {
 		"bad jitter":       `{"StartAt":"T","States":{"T":{"Type":"Task","Resource":"r","End":true,"Retry":[{"ErrorEquals":["X"],"JitterStrategy":"HALF"}]}}}`,
 	} {
 		t.Run(name, func(t *testing.T) {
-			_, err := pipeline.Parse([]byte(def))
-			require.ErrorIs(t, err, pipeline.ErrInvalidDefinition)
+			_, err := asl.Parse([]byte(def))
+			require.ErrorIs(t, err, asl.ErrInvalidDefinition)
 		})
 	}
 }
 
 func TestExecutionTimeout(t *testing.T) {
 	def := parse(t, `{"TimeoutSeconds":1,"StartAt":"W","States":{"W":{"Type":"Wait","Seconds":3600,"End":true}}}`)
-	x := pipeline.Executor{}
+	x := asl.Executor{}
 	if testing.Short() {
 		t.Skip("waits a second")
 	}
-	_, err := x.Execute(t.Context(), def, pipeline.Execution{})
-	var e *pipeline.Error
+	_, err := x.Execute(t.Context(), def, asl.Execution{})
+	var e *asl.Error
 	require.ErrorAs(t, err, &e)
-	assert.Equal(t, pipeline.ErrorTimeout, e.Name)
+	assert.Equal(t, asl.ErrorTimeout, e.Name)
 }

@@ -1,4 +1,4 @@
-package pipeline_test
+package asl_test
 
 import (
 	"context"
@@ -13,7 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/orrery-ml/orrery/shared/pipeline"
+	"github.com/orrery-ml/orrery/shared/pipeline/asl"
 )
 
 // TestConformanceGolden runs the conformance corpus on the local executor
@@ -43,12 +43,12 @@ func TestConformanceGolden(t *testing.T) {
 		t.Run(c.Name, func(t *testing.T) {
 			want, ok := golden[c.Name]
 			require.True(t, ok, "no recorded answer for %s: rerun the sfnexec conformance test with -update", c.Name)
-			def, err := pipeline.Parse(c.Definition)
+			def, err := asl.Parse(c.Definition)
 			require.NoError(t, err)
-			x := pipeline.Executor{Resources: echoResources(), Sleep: func(context.Context, time.Duration) error { return nil }}
-			out, err := x.Execute(t.Context(), def, pipeline.Execution{Name: "golden", StateMachine: "golden", Input: c.Input})
+			x := asl.Executor{Resources: echoResources(), Sleep: func(context.Context, time.Duration) error { return nil }}
+			out, err := x.Execute(t.Context(), def, asl.Execution{Name: "golden", StateMachine: "golden", Input: c.Input})
 			if want.Error != "" {
-				var e *pipeline.Error
+				var e *asl.Error
 				require.True(t, errors.As(err, &e), "want error %s, got output %s (err %v)", want.Error, out, err)
 				assert.Equal(t, want.Error, e.Name, e.Cause)
 				return
@@ -80,9 +80,9 @@ func normaliseNames(want, got any) {
 
 // echoResources answers Task resources as moto's Lambda does without
 // Docker: the function returns its payload.
-func echoResources() map[string]pipeline.Handler {
+func echoResources() map[string]asl.Handler {
 	echo := func(_ context.Context, in json.RawMessage) (json.RawMessage, error) { return in, nil }
-	return map[string]pipeline.Handler{
+	return map[string]asl.Handler{
 		"arn:aws:lambda:us-east-1:123456789012:function:orrery-echo": echo,
 		"arn:aws:states:::lambda:invoke": func(_ context.Context, in json.RawMessage) (json.RawMessage, error) {
 			var p struct {

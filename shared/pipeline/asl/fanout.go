@@ -1,0 +1,105 @@
+package asl
+
+import (
+	"context"
+	"sync"
+	"time"
+)
+
+func (r *run) parallel(ctx context.Context, st State, input any, cobj map[string]any) (any, error) {
+	if st.Parameters != nil {
+		var err error
+		if input, err = evalTemplate(st.Parameters, input, cobj, "Parameters"); err != nil {
+			return nil, err
+		}
+	}
+	return r.fanOut(ctx, len(st.Branches), 0, func(ctx context.Context, i int) (any, error) {
+		b := st.Branches[i]
+		return r.machine(ctx, b.StartAt, b.States, input)
+	})
+}
+
+func (r *run) mapState(ctx context.Context, name string, st State, input any, cobj map[string]any, entered time.Time) (any, error) {
+	itemsPath := st.ItemsPath
+	if itemsPath == "" {
+		itemsPath = "$"
+	}
+	v, ok, err := selectPath(itemsPath, input, cobj)
+	items, isArr := v.([]any)
+	if err != nil || !ok || !isArr {
+		return nil, Errorf(ErrorRuntime, "Map state %s: ItemsPath %s must select an array, got %s", name, itemsPath, typeName(v))
+	}
+	limit := st.MaxConcurrency
+	if st.MaxConcurrencyPath != "" {
+		v, ok, _ := selectPath(st.MaxConcurrencyPath, input, cobj)
+		f, isNum := v.(float64)
+		if !ok || !isNum || f < 0 {
+			return nil, Errorf(ErrorRuntime, "Map state %s: MaxConcurrencyPath %s must select a non-negative number", name, st.MaxConcurrencyPath)
+		}
+		limit = int(f)
+	}
+	proc := st.ItemProcessor
+	if proc == nil {
+		proc = st.Iterator
+	}
+	selector := st.ItemSelector
+	if selector == nil {
+		selector = st.Parameters
+	}
+	return r.fanOut(ctx, len(items), limit, func(ctx context.Context, i int) (any, error) {
+		item := items[i]
+		if selector != nil {
+			icobj := r.contextObject(name, entered, 0, map[string]any{"Index": float64(i), "Value": items[i]})
+			var err error
+			if item, err = evalTemplate(selector, input, icobj, "ItemSelector"); err != nil {
+				return nil, err
+			}
+		}
+		return r.machine(ctx, proc.StartAt, proc.States, item)
+	})
+}
+
+// fanOut runs n jobs, at most limit at once (0: all), and returns their
+// results in order; the first failure cancels the rest and is returned.
+func (r *run) fanOut(ctx context.Context, n, limit int, job func(context.Context, int) (any, error)) (any, error) {
+	if limit <= 0 || limit > n {
+		limit = n
+	}
+	results := make([]any, n)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		wg       sync.WaitGroup
+		once     sync.Once
+		firstErr error
+	)
+	sem := make(chan struct{}, max(limit, 1))
+	for i := 0; i < n; i++ {
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			defer func() { <-sem }()
+			out, err := job(ctx, i)
+			if err != nil {
+				once.Do(func() { firstErr = err; cancel() })
+				return
+			}
+			results[i] = out
+		}(i)
+	}
+	wg.Wait()
+	if firstErr != nil {
+		return nil, firstErr
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return results, nil
+}
