@@ -48,6 +48,18 @@ type Execution struct {
 	StateMachine string
 	// Input is the execution's input JSON (default {}).
 	Input json.RawMessage
+	// History, when set, is what an earlier, interrupted run of this
+	// execution recorded: Execute resumes it. Every state the history shows
+	// exited is not run again — its recorded output is used — and the run
+	// goes on from the states that had not ended (a Map whose iterations
+	// partly ended runs only the others). The context object's start time
+	// and the definition's TimeoutSeconds count from the first run.
+	History []Event
+	// Record, when set, is called with every history event, in order, before
+	// the execution goes on (concurrently from Map iterations and Parallel
+	// branches): an error from it stops the execution with that error, so
+	// nothing runs that could not be recorded.
+	Record func(ctx context.Context, e Event) error
 }
 
 // Execute runs def with the execution's input and returns its output. A
@@ -70,6 +82,13 @@ func (x *Executor) Execute(ctx context.Context, def Definition, exec Execution) 
 	if err := json.Unmarshal(exec.Input, &input); err != nil {
 		return nil, fmt.Errorf("execution %s: input is not JSON: %w", exec.Name, err)
 	}
+	exits, started, err := replayOf(exec.History)
+	if err != nil {
+		return nil, fmt.Errorf("execution %s: resume: %w", exec.Name, err)
+	}
+	if started.IsZero() {
+		started = x.now()
+	}
 	region, account := x.Region, x.Account
 	if region == "" {
 		region = "local"
@@ -78,33 +97,51 @@ func (x *Executor) Execute(ctx context.Context, def Definition, exec Execution) 
 		account = "000000000000"
 	}
 	smARN := fmt.Sprintf("arn:aws:states:%s:%s:stateMachine:%s", region, account, exec.StateMachine)
-	r := &run{x: x, execID: fmt.Sprintf("arn:aws:states:%s:%s:execution:%s:%s", region, account, exec.StateMachine, exec.Name)}
+	r := &run{x: x, execID: fmt.Sprintf("arn:aws:states:%s:%s:execution:%s:%s", region, account, exec.StateMachine, exec.Name),
+		name: exec.Name, rec: exec.Record, exits: exits}
 	r.ctxBase = map[string]any{
 		"Execution": map[string]any{
-			"Id": r.execID, "Name": exec.Name, "Input": input, "StartTime": x.now().UTC().Format(time.RFC3339Nano),
+			"Id": r.execID, "Name": exec.Name, "Input": input, "StartTime": started.UTC().Format(time.RFC3339Nano),
 			"RoleArn": fmt.Sprintf("arn:aws:iam::%s:role/local", account), "RedriveCount": float64(0),
 		},
 		"StateMachine": map[string]any{"Id": smARN, "Name": exec.StateMachine},
 	}
+	if len(exec.History) == 0 {
+		if err := r.record(ctx, Event{Type: ExecutionStarted, Data: exec.Input}); err != nil {
+			return nil, err
+		}
+	} else if err := r.record(ctx, Event{Type: ExecutionResumed}); err != nil {
+		return nil, err
+	}
 	runCtx := ctx
 	if def.TimeoutSeconds > 0 {
 		var cancel context.CancelFunc
-		runCtx, cancel = context.WithTimeoutCause(ctx, time.Duration(def.TimeoutSeconds)*time.Second, errExecutionTimeout)
+		deadline := started.Add(time.Duration(def.TimeoutSeconds) * time.Second)
+		runCtx, cancel = context.WithDeadlineCause(ctx, deadline, errExecutionTimeout)
 		defer cancel()
 	}
-	out, err := r.machine(runCtx, def.StartAt, def.States, input)
+	out, err := r.machine(runCtx, "", def.StartAt, def.States, input)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("execution %s: %w", exec.Name, ctx.Err())
 		}
 		if errors.Is(context.Cause(runCtx), errExecutionTimeout) {
-			return nil, Errorf(ErrorTimeout, "execution %s exceeded TimeoutSeconds %d", exec.Name, def.TimeoutSeconds)
+			err = Errorf(ErrorTimeout, "execution %s exceeded TimeoutSeconds %d", exec.Name, def.TimeoutSeconds)
+		}
+		var e *Error
+		if errors.As(err, &e) {
+			if rerr := r.record(ctx, Event{Type: ExecutionFailed, Error: e.Name, Cause: e.Cause}); rerr != nil {
+				return nil, errors.Join(err, rerr)
+			}
 		}
 		return nil, err
 	}
 	b, err := json.Marshal(out)
 	if err != nil {
 		return nil, fmt.Errorf("execution %s: encode output: %w", exec.Name, err)
+	}
+	if err := r.record(ctx, Event{Type: ExecutionSucceeded, Data: b}); err != nil {
+		return nil, err
 	}
 	return b, nil
 }
@@ -142,7 +179,11 @@ func (x *Executor) sleep(ctx context.Context, d time.Duration) error {
 type run struct {
 	x       *Executor
 	execID  string
+	name    string
 	ctxBase map[string]any
+	rec     func(context.Context, Event) error
+	// exits are the states an earlier run saw end, by path.
+	exits map[string]exit
 }
 
 // contextObject returns the context object ($$) for a state.
@@ -164,21 +205,44 @@ func (r *run) observe(name, typ, phase string, err *Error) {
 	}
 }
 
-// machine runs states from startAt until one ends the machine.
-func (r *run) machine(ctx context.Context, startAt string, states map[string]State, input any) (any, error) {
+// machine runs states from startAt until one ends the machine; parent is
+// the path of the Map iteration or Parallel branch it runs ("" at the top).
+// A state the resumed history saw end is not run again.
+func (r *run) machine(ctx context.Context, parent, startAt string, states map[string]State, input any) (any, error) {
 	name := startAt
+	visits := map[string]int{}
 	for {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
+		visits[name]++
+		path := childPath(parent, name, visits[name])
+		if done, ok := r.exits[path]; ok {
+			if done.next == "" {
+				return done.output, nil
+			}
+			name, input = done.next, done.output
+			continue
+		}
 		st := states[name]
 		r.observe(name, st.Type, "entered", nil)
-		out, next, err := r.state(ctx, name, st, input)
+		if err := r.record(ctx, Event{Type: StateEntered, Path: path, State: name}); err != nil {
+			return nil, err
+		}
+		out, next, err := r.state(ctx, path, name, st, input)
 		if err != nil {
 			var e *Error
 			if errors.As(err, &e) {
 				r.observe(name, st.Type, "failed", e)
+				if ctx.Err() == nil {
+					if rerr := r.record(ctx, Event{Type: StateFailed, Path: path, State: name, Error: e.Name, Cause: e.Cause}); rerr != nil {
+						return nil, errors.Join(err, rerr)
+					}
+				}
 			}
+			return nil, err
+		}
+		if err := r.recordJSON(ctx, Event{Type: StateExited, Path: path, State: name, Next: next}, out); err != nil {
 			return nil, err
 		}
 		r.observe(name, st.Type, "succeeded", nil)
@@ -191,7 +255,7 @@ func (r *run) machine(ctx context.Context, startAt string, states map[string]Sta
 
 // state runs one state and returns its output and the next state's name
 // ("" when the machine ends).
-func (r *run) state(ctx context.Context, name string, st State, raw any) (any, string, error) {
+func (r *run) state(ctx context.Context, path, name string, st State, raw any) (any, string, error) {
 	entered := r.x.now()
 	cobj := r.contextObject(name, entered, 0, nil)
 	if st.Type == TypeFail {
@@ -250,12 +314,12 @@ func (r *run) state(ctx context.Context, name string, st State, raw any) (any, s
 		case TypeTask:
 			return r.task(ctx, name, st, effective, cobj)
 		case TypeParallel:
-			return r.parallel(ctx, st, effective, cobj)
+			return r.parallel(ctx, path, st, effective, cobj)
 		default:
-			return r.mapState(ctx, name, st, effective, cobj, entered)
+			return r.mapState(ctx, path, name, st, effective, cobj, entered)
 		}
 	}
-	result, err := r.withRetry(ctx, st, work)
+	result, err := r.withRetry(ctx, path, st, work)
 	if err == nil {
 		var out any
 		if out, err = finish(st, raw, result, cobj, true); err == nil {

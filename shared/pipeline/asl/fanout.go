@@ -6,7 +6,7 @@ import (
 	"time"
 )
 
-func (r *run) parallel(ctx context.Context, st State, input any, cobj map[string]any) (any, error) {
+func (r *run) parallel(ctx context.Context, path string, st State, input any, cobj map[string]any) (any, error) {
 	if st.Parameters != nil {
 		var err error
 		if input, err = evalTemplate(st.Parameters, input, cobj, "Parameters"); err != nil {
@@ -15,11 +15,11 @@ func (r *run) parallel(ctx context.Context, st State, input any, cobj map[string
 	}
 	return r.fanOut(ctx, len(st.Branches), 0, func(ctx context.Context, i int) (any, error) {
 		b := st.Branches[i]
-		return r.machine(ctx, b.StartAt, b.States, input)
+		return r.machine(ctx, branchPath(path, i), b.StartAt, b.States, input)
 	})
 }
 
-func (r *run) mapState(ctx context.Context, name string, st State, input any, cobj map[string]any, entered time.Time) (any, error) {
+func (r *run) mapState(ctx context.Context, path, name string, st State, input any, cobj map[string]any, entered time.Time) (any, error) {
 	itemsPath := st.ItemsPath
 	if itemsPath == "" {
 		itemsPath = "$"
@@ -55,7 +55,7 @@ func (r *run) mapState(ctx context.Context, name string, st State, input any, co
 				return nil, err
 			}
 		}
-		return r.machine(ctx, proc.StartAt, proc.States, item)
+		return r.machine(ctx, iterationPath(path, i), proc.StartAt, proc.States, item)
 	})
 }
 

@@ -12,7 +12,7 @@ import (
 // below MaxAttempts, waiting IntervalSeconds·BackoffRate^count capped at
 // MaxDelaySeconds, drawn uniformly from [0, that] under JitterStrategy FULL
 // ("Exponential Backoff And Jitter", AWS Architecture Blog, 2015).
-func (r *run) withRetry(ctx context.Context, st State, work func(context.Context, int) (any, error)) (any, error) {
+func (r *run) withRetry(ctx context.Context, path string, st State, work func(context.Context, int) (any, error)) (any, error) {
 	counts := make([]int, len(st.Retry))
 	total := 0
 	for {
@@ -41,6 +41,9 @@ func (r *run) withRetry(ctx context.Context, st State, work func(context.Context
 		}
 		if counts[retry] >= maxAttempts {
 			return nil, e
+		}
+		if err := r.record(ctx, Event{Type: TaskRetried, Path: path, Error: e.Name, Cause: e.Cause, Retry: total + 1}); err != nil {
+			return nil, err
 		}
 		if err := r.x.sleep(ctx, backoff(rt, counts[retry])); err != nil {
 			return nil, err
