@@ -235,8 +235,14 @@ func TestARecordErrorStopsTheExecution(t *testing.T) {
 	def := parse(t, pipelineDef)
 	var c calls
 	x := asl.Executor{Resources: map[string]asl.Handler{
-		"first":  func(context.Context, json.RawMessage) (json.RawMessage, error) { c.inc("first"); return json.RawMessage(`1`), nil },
-		"second": func(context.Context, json.RawMessage) (json.RawMessage, error) { c.inc("second"); return json.RawMessage(`2`), nil },
+		"first": func(context.Context, json.RawMessage) (json.RawMessage, error) {
+			c.inc("first")
+			return json.RawMessage(`1`), nil
+		},
+		"second": func(context.Context, json.RawMessage) (json.RawMessage, error) {
+			c.inc("second")
+			return json.RawMessage(`2`), nil
+		},
 	}}
 	full := errors.New("disk full")
 	_, err := x.Execute(t.Context(), def, asl.Execution{Record: func(_ context.Context, e asl.Event) error {
