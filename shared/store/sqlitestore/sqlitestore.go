@@ -129,6 +129,8 @@ var migrations = []string{
 	idempotencyMigration,
 	// 4: deployment records (deployments.go).
 	deploymentsMigration,
+	// 5: the local executor's execution journal (executions.go).
+	executionsMigration,
 }
 
 // migrate applies the steps the file lacks, in one immediate transaction so
