@@ -28,6 +28,7 @@ import (
 	"github.com/orrery-ml/orrery/shared/evaluationjob/evaluationapi"
 	"github.com/orrery-ml/orrery/shared/ml/optimization"
 	"github.com/orrery-ml/orrery/shared/optimizationjob"
+	"github.com/orrery-ml/orrery/shared/pipeline"
 	"github.com/orrery-ml/orrery/shared/pipeline/sfnexec"
 	"github.com/orrery-ml/orrery/shared/store/dynamostore"
 	"github.com/orrery-ml/orrery/shared/store/s3store"
@@ -110,34 +111,30 @@ func newHandler(ctx context.Context, c Config, log *slog.Logger) (http.Handler, 
 	if err != nil {
 		return nil, err
 	}
-	sfnClient := sfn.NewFromConfig(cfg)
-	exec, err := sfnexec.New(sfnClient, c.StateMachineARN)
+	exec, err := sfnexec.New(sfn.NewFromConfig(cfg), map[pipeline.Machine]string{
+		pipeline.MachineTraining:     c.StateMachineARN,
+		pipeline.MachineEvaluation:   c.EvaluationStateMachineARN,
+		pipeline.MachineOptimization: c.OptimizationStateMachineARN,
+	})
 	if err != nil {
 		return nil, err
 	}
+	flows := pipeline.Flows{Executions: exec}
 	roots, err := api.NewDataRoots(c.DataRoots...)
 	if err != nil {
 		return nil, err
 	}
-	svc := &api.Service{Jobs: db, Models: db, Executions: exec, DataRoots: roots, Artifacts: artifacts}
-	if c.EvaluationStateMachineARN != "" {
-		evals, err := sfnexec.New(sfnClient, c.EvaluationStateMachineARN)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", config.EnvEvaluationStateMachineARN, err)
-		}
+	svc := &api.Service{Jobs: db, Models: db, Executions: flows, DataRoots: roots, Artifacts: artifacts}
+	if exec.Runs(pipeline.MachineEvaluation) {
 		svc.Evaluations = &evaluationapi.Evaluations{
 			Service:    &evaluationjob.Service{Jobs: db, Models: db, Artifacts: artifacts},
-			Executions: evals,
+			Executions: flows,
 		}
 	}
-	if c.OptimizationStateMachineARN != "" {
-		studies, err := sfnexec.New(sfnClient, c.OptimizationStateMachineARN)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", config.EnvOptimizationStateMachineARN, err)
-		}
+	if exec.Runs(pipeline.MachineOptimization) {
 		svc.Optimizations = &optimizationjob.Studies{
 			Stores:     optimization.Stores{Studies: db, Trials: db, Artifacts: artifacts},
-			Executions: studies,
+			Executions: flows,
 		}
 	}
 	return api.NewHandler(svc, api.Options{Idempotency: db, MaxBodyBytes: c.MaxBodyBytes,

@@ -22,6 +22,7 @@ import (
 
 	"github.com/orrery-ml/orrery/shared/awsclient"
 	"github.com/orrery-ml/orrery/shared/awsclient/awstest"
+	"github.com/orrery-ml/orrery/shared/pipeline"
 	"github.com/orrery-ml/orrery/shared/pipeline/sfnexec"
 	"github.com/orrery-ml/orrery/shared/retraining"
 	"github.com/orrery-ml/orrery/shared/store"
@@ -113,9 +114,9 @@ func newBackbone(t *testing.T) *backbone {
 	t.Cleanup(func() {
 		_, _ = b.sfn.DeleteStateMachine(context.Background(), &sfn.DeleteStateMachineInput{StateMachineArn: sm.StateMachineArn})
 	})
-	ex, err := sfnexec.New(b.sfn, b.machine)
+	ex, err := sfnexec.New(b.sfn, map[pipeline.Machine]string{pipeline.MachineTraining: b.machine})
 	require.NoError(t, err)
-	b.handler = &handler{objects: &retraining.Service{Jobs: db, Policies: db, Executions: ex}, log: quietLog()}
+	b.handler = &handler{objects: &retraining.Service{Jobs: db, Policies: db, Executions: pipeline.Flows{Executions: ex}}, log: quietLog()}
 
 	b.bucket = awstest.Name(t, "orrery-datasets")
 	_, err = b.s3.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(b.bucket)})

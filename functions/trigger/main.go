@@ -12,6 +12,7 @@ import (
 
 	"github.com/orrery-ml/orrery/shared/awsclient"
 	"github.com/orrery-ml/orrery/shared/config"
+	"github.com/orrery-ml/orrery/shared/pipeline"
 	"github.com/orrery-ml/orrery/shared/pipeline/sfnexec"
 	"github.com/orrery-ml/orrery/shared/retraining"
 	"github.com/orrery-ml/orrery/shared/store/dynamostore"
@@ -49,11 +50,11 @@ func newHandler(ctx context.Context, c Config, log *slog.Logger) (*handler, erro
 	if err != nil {
 		return nil, err
 	}
-	ex, err := sfnexec.New(sfn.NewFromConfig(cfg), c.StateMachineARN)
+	ex, err := sfnexec.New(sfn.NewFromConfig(cfg), map[pipeline.Machine]string{pipeline.MachineTraining: c.StateMachineARN})
 	if err != nil {
 		return nil, err
 	}
-	return &handler{objects: &retraining.Service{Jobs: db, Policies: db, Executions: ex}, log: log}, nil
+	return &handler{objects: &retraining.Service{Jobs: db, Policies: db, Executions: pipeline.Flows{Executions: ex}}, log: log}, nil
 }
 
 func main() {

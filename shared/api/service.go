@@ -241,12 +241,15 @@ type JobStatus struct {
 	// artifacts.
 	Result json.RawMessage `json:"result,omitempty"`
 	// Error says why a job FAILED or was CANCELLED.
-	Error     string    `json:"error,omitempty"`
-	ModelID   string    `json:"model_id,omitempty"`
-	Attempts  int       `json:"attempts"`
-	CreatedAt time.Time `json:"created_at"`
-	UpdatedAt time.Time `json:"updated_at"`
-	Links     JobLinks  `json:"links"`
+	Error    string `json:"error,omitempty"`
+	ModelID  string `json:"model_id,omitempty"`
+	Attempts int    `json:"attempts"`
+	// ResumedFrom says where the last attempt picked up an interrupted
+	// one's work (a checkpoint's epoch, the state it continued from).
+	ResumedFrom string    `json:"resumed_from,omitempty"`
+	CreatedAt   time.Time `json:"created_at"`
+	UpdatedAt   time.Time `json:"updated_at"`
+	Links       JobLinks  `json:"links"`
 }
 
 // JobLinks are where to go next from a job's status.
@@ -290,7 +293,7 @@ type resultView struct {
 
 func (s *Service) statusOf(ctx context.Context, job store.Job) JobStatus {
 	st := JobStatus{JobID: job.ID, Kind: job.Kind, Status: job.Status, Stage: job.Stage, Error: job.Error,
-		ModelID: job.ModelID, Attempts: job.Attempts, CreatedAt: job.CreatedAt, UpdatedAt: job.UpdatedAt,
+		ModelID: job.ModelID, Attempts: job.Attempts, ResumedFrom: job.ResumedFrom, CreatedAt: job.CreatedAt, UpdatedAt: job.UpdatedAt,
 		Result: job.Result, Links: JobLinks{Self: TrainingStatusURL(job.ID)}}
 	if job.Kind == JobKindEvaluation {
 		// An evaluation has no cancel route; its artifacts are in its result.

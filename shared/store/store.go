@@ -61,11 +61,14 @@ type Job struct {
 	// Result is the job's outcome as JSON (metrics, artifact keys).
 	Result json.RawMessage `json:"result,omitempty"`
 	// Error says why a FAILED job failed.
-	Error     string    `json:"error,omitempty"`
-	ModelID   string    `json:"model_id,omitempty"`
-	Attempts  int       `json:"attempts,omitempty"`
-	CreatedAt time.Time `json:"created_at"`
-	UpdatedAt time.Time `json:"updated_at"`
+	Error    string `json:"error,omitempty"`
+	ModelID  string `json:"model_id,omitempty"`
+	Attempts int    `json:"attempts,omitempty"`
+	// ResumedFrom says where the job's last attempt picked up an earlier
+	// one's work ("checkpoint of epoch 57"); empty if it never resumed.
+	ResumedFrom string    `json:"resumed_from,omitempty"`
+	CreatedAt   time.Time `json:"created_at"`
+	UpdatedAt   time.Time `json:"updated_at"`
 }
 
 // JobStore keeps job records. Status changes are conditional writes.
@@ -101,7 +104,8 @@ type JobUpdate struct {
 	Error    string
 	ModelID  string
 	// AddAttempt increments Attempts.
-	AddAttempt bool
+	AddAttempt  bool
+	ResumedFrom string
 }
 
 // Model is a registered model: its files live in the artifact store under

@@ -77,15 +77,14 @@ func Submit(ctx context.Context, svc *evaluationjob.Service, req api.EvaluationR
 	return svc.Submit(ctx, cfg)
 }
 
-// Executions starts the executions of evaluation jobs (on AWS, Step
-// Functions executions of the `evaluation` state machine:
-// *sfnexec.Executions).
+// Executions starts the executions of evaluation jobs
+// (pipeline.Flows over Step Functions or the local executor).
 type Executions interface {
-	// Start starts executing the QUEUED job jobID and returns once the
+	// StartEvaluation starts executing the QUEUED job jobID and returns once the
 	// execution is accepted, not when it ends; the execution moves the job
 	// through its states. Starting a job that already has an execution
 	// starts nothing and is not an error.
-	Start(ctx context.Context, jobID string) error
+	StartEvaluation(ctx context.Context, jobID string) error
 }
 
 // Evaluations is the api.Evaluations of a runtime whose executions start
@@ -106,7 +105,7 @@ func (e *Evaluations) Evaluate(ctx context.Context, req api.EvaluationRequest) (
 	if err != nil {
 		return api.Accepted{}, err
 	}
-	if err := e.Executions.Start(ctx, job.ID); err != nil {
+	if err := e.Executions.StartEvaluation(ctx, job.ID); err != nil {
 		reason := fmt.Sprintf("could not start the execution: %v", err)
 		_, _ = e.Service.Jobs.UpdateJob(context.WithoutCancel(ctx), job.ID, store.JobUpdate{Status: store.Failed, Error: reason})
 		return api.Accepted{}, fmt.Errorf("start evaluation job %s: %v: %w", job.ID, err, api.ErrUnavailable)

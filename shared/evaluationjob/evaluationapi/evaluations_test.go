@@ -24,7 +24,7 @@ import (
 // startFunc is an Executions that calls a function.
 type startFunc func(ctx context.Context, jobID string) error
 
-func (f startFunc) Start(ctx context.Context, jobID string) error { return f(ctx, jobID) }
+func (f startFunc) StartEvaluation(ctx context.Context, jobID string) error { return f(ctx, jobID) }
 
 // trainedModel opens an embedded runtime (SQLite and a directory: the
 // stores the service is given) and trains a small model on a synthetic

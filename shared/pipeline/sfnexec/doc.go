@@ -1,9 +1,11 @@
-// Package sfnexec runs pipeline definitions on AWS Step Functions (or on an
-// emulator that speaks its API, such as moto or LocalStack): it creates or
-// updates a state machine from a pipeline.Definition, starts executions and
-// waits for their outcome, reporting a failed execution as a *pipeline.Error
-// with the same Error and Cause the local executor would give.
+// Package sfnexec is the AWS Step Functions adapter of shared/pipeline (it
+// also speaks to emulators of that API, such as moto or LocalStack):
+// Executions implements pipeline.Executions over the deployed state
+// machines (one ARN per machine), and Runner creates or updates a state
+// machine from an asl.Definition, runs an execution and reports a failed
+// one as an *asl.Error with the same Error and Cause the local executor
+// would give.
 //
-// It is the adapter between shared/pipeline and the AWS SDK; it must not
-// import store adapters, shared/ml/... or entry points under functions/.
+// It must not import store adapters, shared/ml/... or entry points under
+// functions/.
 package sfnexec

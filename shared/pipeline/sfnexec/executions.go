@@ -1,8 +1,3 @@
-// Executions (this file) is the Step Functions side of the Executions port of
-// shared/api and shared/retraining: an execution is named after the job it runs
-// (so a job has at most one execution) and its input is {"job_id": "<job_id>"};
-// the state machine reads the job's configuration from the job record.
-
 package sfnexec
 
 import (
@@ -16,68 +11,84 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/aws/aws-sdk-go-v2/service/sfn/types"
+
+	"github.com/orrery-ml/orrery/shared/pipeline"
 )
 
-// ErrInvalid is returned (wrapped) for a state-machine ARN or a job id that
+// ErrInvalid is returned (wrapped) for a state-machine ARN or a name that
 // cannot name an execution.
 var ErrInvalid = errors.New("sfnexec: invalid argument")
 
-// API is the part of the Step Functions client used here (*sfn.Client has
-// it).
+// API is the part of the Step Functions client Executions uses (*sfn.Client
+// has it).
 type API interface {
 	StartExecution(ctx context.Context, in *sfn.StartExecutionInput, optFns ...func(*sfn.Options)) (*sfn.StartExecutionOutput, error)
 	StopExecution(ctx context.Context, in *sfn.StopExecutionInput, optFns ...func(*sfn.Options)) (*sfn.StopExecutionOutput, error)
+	DescribeExecution(ctx context.Context, in *sfn.DescribeExecutionInput, optFns ...func(*sfn.Options)) (*sfn.DescribeExecutionOutput, error)
 }
 
 // executionName is what Step Functions accepts as an execution name (and
-// what Orrery's job ids are made of).
+// what Orrery's job and study ids are made of).
 var executionName = regexp.MustCompile(`^[A-Za-z0-9_-]{1,80}$`)
 
-// Executions runs training jobs as executions of one state machine.
+// Executions is the Step Functions adapter of pipeline.Executions: each
+// machine is a state machine ARN, and an execution is named within it.
 type Executions struct {
-	client API
-	arn    string
+	client   API
+	machines map[pipeline.Machine]string
 }
 
-// Input is the execution input of a training job.
-type Input struct {
-	JobID string `json:"job_id"`
-}
+var _ pipeline.Executions = (*Executions)(nil)
 
-// New returns the executions of the state machine with that ARN
-// (arn:aws:states:REGION:ACCOUNT:stateMachine:NAME). Returns ErrInvalid for a
-// nil client or an ARN of another shape.
-func New(client API, stateMachineARN string) (*Executions, error) {
+// New returns the executions of the state machines with those ARNs
+// (arn:aws:states:REGION:ACCOUNT:stateMachine:NAME); a machine left out (or
+// with an empty ARN) is one this runtime does not run. Returns ErrInvalid
+// for a nil client or an ARN of another shape.
+func New(client API, machines map[pipeline.Machine]string) (*Executions, error) {
 	if client == nil {
 		return nil, fmt.Errorf("new executions: nil client: %w", ErrInvalid)
 	}
-	parts := strings.Split(stateMachineARN, ":")
-	if len(parts) != 7 || parts[0] != "arn" || parts[2] != "states" || parts[5] != "stateMachine" || parts[6] == "" {
-		return nil, fmt.Errorf("new executions: %q is not a state machine ARN: %w", stateMachineARN, ErrInvalid)
+	e := &Executions{client: client, machines: map[pipeline.Machine]string{}}
+	for m, arn := range machines {
+		if arn == "" {
+			continue
+		}
+		parts := strings.Split(arn, ":")
+		if len(parts) != 7 || parts[0] != "arn" || parts[2] != "states" || parts[5] != "stateMachine" || parts[6] == "" {
+			return nil, fmt.Errorf("new executions: %s: %q is not a state machine ARN: %w", m, arn, ErrInvalid)
+		}
+		e.machines[m] = arn
 	}
-	return &Executions{client: client, arn: stateMachineARN}, nil
+	return e, nil
 }
 
-// ExecutionARN returns the ARN of the execution that runs jobID.
-func (e *Executions) ExecutionARN(jobID string) string {
-	return strings.Replace(e.arn, ":stateMachine:", ":execution:", 1) + ":" + jobID
+// Runs reports whether the machine has a state machine here.
+func (e *Executions) Runs(m pipeline.Machine) bool { _, ok := e.machines[m]; return ok }
+
+// ExecutionARN returns the ARN of the machine's execution named name.
+func (e *Executions) ExecutionARN(m pipeline.Machine, name string) (string, error) {
+	arn, ok := e.machines[m]
+	if !ok {
+		return "", fmt.Errorf("execution %s/%s: %w: %q", m, name, pipeline.ErrUnknownMachine, m)
+	}
+	if !executionName.MatchString(name) {
+		return "", fmt.Errorf("execution %s/%q: not 1 to 80 letters, digits, - or _: %w", m, name, ErrInvalid)
+	}
+	return strings.Replace(arn, ":stateMachine:", ":execution:", 1) + ":" + name, nil
 }
 
-// StartTraining starts the execution named jobID with input
-// {"job_id": jobID}. An execution of that name that already exists (running
-// or finished) is not an error: nothing new is started. Returns ErrInvalid
-// for a job id that is not a valid execution name.
-func (e *Executions) StartTraining(ctx context.Context, jobID string) error {
-	if !executionName.MatchString(jobID) {
-		return fmt.Errorf("start execution of job %q: not 1 to 80 letters, digits, - or _: %w", jobID, ErrInvalid)
+// Start starts the execution. One of that name that exists already
+// (running or ended) is not an error: nothing new is started.
+func (e *Executions) Start(ctx context.Context, m pipeline.Machine, name string, input json.RawMessage) error {
+	if _, err := e.ExecutionARN(m, name); err != nil {
+		return fmt.Errorf("start %w", err)
 	}
-	input, err := json.Marshal(Input{JobID: jobID})
-	if err != nil {
-		return fmt.Errorf("start execution of job %s: %w", jobID, err)
+	if len(input) == 0 {
+		input = json.RawMessage("{}")
 	}
-	_, err = e.client.StartExecution(ctx, &sfn.StartExecutionInput{
-		StateMachineArn: aws.String(e.arn),
-		Name:            aws.String(jobID),
+	_, err := e.client.StartExecution(ctx, &sfn.StartExecutionInput{
+		StateMachineArn: aws.String(e.machines[m]),
+		Name:            aws.String(name),
 		Input:           aws.String(string(input)),
 	})
 	var exists *types.ExecutionAlreadyExists
@@ -85,20 +96,21 @@ func (e *Executions) StartTraining(ctx context.Context, jobID string) error {
 		return nil
 	}
 	if err != nil {
-		return fmt.Errorf("start execution of job %s in %s: %w", jobID, e.arn, err)
+		return fmt.Errorf("start execution %s in %s: %w", name, e.machines[m], err)
 	}
 	return nil
 }
 
-// StopTraining stops the execution of jobID. A job without an execution, or
-// whose execution has finished, is not an error.
-func (e *Executions) StopTraining(ctx context.Context, jobID string) error {
-	if !executionName.MatchString(jobID) {
-		return fmt.Errorf("stop execution of job %q: not 1 to 80 letters, digits, - or _: %w", jobID, ErrInvalid)
+// Stop stops the execution with the error Orrery.Cancelled and the cause.
+// An execution that does not exist, or has ended, is not an error.
+func (e *Executions) Stop(ctx context.Context, m pipeline.Machine, name, cause string) error {
+	arn, err := e.ExecutionARN(m, name)
+	if err != nil {
+		return fmt.Errorf("stop %w", err)
 	}
-	_, err := e.client.StopExecution(ctx, &sfn.StopExecutionInput{
-		ExecutionArn: aws.String(e.ExecutionARN(jobID)),
-		Cause:        aws.String("job cancelled"),
+	_, err = e.client.StopExecution(ctx, &sfn.StopExecutionInput{
+		ExecutionArn: aws.String(arn),
+		Cause:        aws.String(cause),
 		Error:        aws.String("Orrery.Cancelled"),
 	})
 	var missing *types.ExecutionDoesNotExist
@@ -106,7 +118,33 @@ func (e *Executions) StopTraining(ctx context.Context, jobID string) error {
 		return nil
 	}
 	if err != nil {
-		return fmt.Errorf("stop execution of job %s: %w", jobID, err)
+		return fmt.Errorf("stop execution %s: %w", arn, err)
 	}
 	return nil
+}
+
+// Describe returns the execution as DescribeExecution reports it;
+// pipeline.ErrNoExecution if it does not exist.
+func (e *Executions) Describe(ctx context.Context, m pipeline.Machine, name string) (pipeline.Description, error) {
+	arn, err := e.ExecutionARN(m, name)
+	if err != nil {
+		return pipeline.Description{}, fmt.Errorf("describe %w", err)
+	}
+	out, err := e.client.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: aws.String(arn)})
+	var missing *types.ExecutionDoesNotExist
+	if errors.As(err, &missing) {
+		return pipeline.Description{}, fmt.Errorf("describe execution %s: %w", arn, pipeline.ErrNoExecution)
+	}
+	if err != nil {
+		return pipeline.Description{}, fmt.Errorf("describe execution %s: %w", arn, err)
+	}
+	d := pipeline.Description{Machine: m, Name: name, Status: string(out.Status), Error: aws.ToString(out.Error),
+		Cause: aws.ToString(out.Cause), StartedAt: aws.ToTime(out.StartDate), StoppedAt: aws.ToTime(out.StopDate)}
+	if out.Input != nil {
+		d.Input = json.RawMessage(aws.ToString(out.Input))
+	}
+	if out.Output != nil {
+		d.Output = json.RawMessage(aws.ToString(out.Output))
+	}
+	return d, nil
 }

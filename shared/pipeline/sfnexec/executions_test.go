@@ -8,11 +8,11 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
-	"github.com/aws/aws-sdk-go-v2/service/sfn/types"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/orrery-ml/orrery/shared/awsclient/awstest"
+	"github.com/orrery-ml/orrery/shared/pipeline"
 	"github.com/orrery-ml/orrery/shared/pipeline/sfnexec"
 )
 
@@ -21,27 +21,34 @@ const waitDefinition = `{"StartAt":"Hold","States":{"Hold":{"Type":"Wait","Secon
 
 func TestNewRefuses(t *testing.T) {
 	client := sfn.New(sfn.Options{Region: "us-east-1"})
-	for _, arn := range []string{"", "training", "arn:aws:states:us-east-1:123456789012:execution:training:x",
+	for _, arn := range []string{"training", "arn:aws:states:us-east-1:123456789012:execution:training:x",
 		"arn:aws:lambda:us-east-1:123456789012:function:training", "arn:aws:states:us-east-1:123456789012:stateMachine:"} {
-		_, err := sfnexec.New(client, arn)
+		_, err := sfnexec.New(client, map[pipeline.Machine]string{pipeline.MachineTraining: arn})
 		require.ErrorIs(t, err, sfnexec.ErrInvalid, "arn %q", arn)
 	}
-	_, err := sfnexec.New(nil, "arn:aws:states:us-east-1:123456789012:stateMachine:training")
+	_, err := sfnexec.New(nil, map[pipeline.Machine]string{pipeline.MachineTraining: "arn:aws:states:us-east-1:123456789012:stateMachine:training"})
 	require.ErrorIs(t, err, sfnexec.ErrInvalid)
 }
 
 func TestExecutionARN(t *testing.T) {
-	e, err := sfnexec.New(sfn.New(sfn.Options{Region: "us-east-1"}), "arn:aws:states:us-east-1:123456789012:stateMachine:orrery-dev-training")
+	e, err := sfnexec.New(sfn.New(sfn.Options{Region: "us-east-1"}), map[pipeline.Machine]string{
+		pipeline.MachineTraining:   "arn:aws:states:us-east-1:123456789012:stateMachine:orrery-dev-training",
+		pipeline.MachineEvaluation: ""})
 	require.NoError(t, err)
-	assert.Equal(t, "arn:aws:states:us-east-1:123456789012:execution:orrery-dev-training:job-1", e.ExecutionARN("job-1"))
+	arn, err := e.ExecutionARN(pipeline.MachineTraining, "job-1")
+	require.NoError(t, err)
+	assert.Equal(t, "arn:aws:states:us-east-1:123456789012:execution:orrery-dev-training:job-1", arn)
+	assert.True(t, e.Runs(pipeline.MachineTraining))
+	assert.False(t, e.Runs(pipeline.MachineEvaluation), "an empty ARN is a machine not run here")
 	for _, id := range []string{"", "job 1", "job/1", string(make([]byte, 81))} {
-		require.ErrorIs(t, e.StartTraining(t.Context(), id), sfnexec.ErrInvalid)
-		require.ErrorIs(t, e.StopTraining(t.Context(), id), sfnexec.ErrInvalid)
+		require.ErrorIs(t, e.Start(t.Context(), pipeline.MachineTraining, id, nil), sfnexec.ErrInvalid)
+		require.ErrorIs(t, e.Stop(t.Context(), pipeline.MachineTraining, id, "x"), sfnexec.ErrInvalid)
 	}
+	require.ErrorIs(t, e.Start(t.Context(), pipeline.MachineEvaluation, "job-1", nil), pipeline.ErrUnknownMachine)
 }
 
-// TestAgainstEmulator starts, restarts and stops executions in the emulator's
-// Step Functions.
+// TestAgainstEmulator starts, restarts, describes and stops executions in
+// the emulator's Step Functions.
 func TestAgainstEmulator(t *testing.T) {
 	client := sfn.NewFromConfig(awstest.Config(t))
 	ctx := t.Context()
@@ -54,12 +61,13 @@ func TestAgainstEmulator(t *testing.T) {
 	t.Cleanup(func() {
 		_, _ = client.DeleteStateMachine(context.Background(), &sfn.DeleteStateMachineInput{StateMachineArn: created.StateMachineArn})
 	})
-	e, err := sfnexec.New(client, aws.ToString(created.StateMachineArn))
+	e, err := sfnexec.New(client, map[pipeline.Machine]string{pipeline.MachineTraining: aws.ToString(created.StateMachineArn)})
 	require.NoError(t, err)
+	flows := pipeline.Flows{Executions: e}
 
-	require.NoError(t, e.StartTraining(ctx, "job-1"))
-	require.NoError(t, e.StartTraining(ctx, "job-1"), "a second start of the same job is not an error")
-	require.NoError(t, e.StartTraining(ctx, "job-2"))
+	require.NoError(t, flows.StartTraining(ctx, "job-1"))
+	require.NoError(t, flows.StartTraining(ctx, "job-1"), "a second start of the same job is not an error")
+	require.NoError(t, flows.StartTraining(ctx, "job-2"))
 
 	list, err := client.ListExecutions(ctx, &sfn.ListExecutionsInput{StateMachineArn: created.StateMachineArn})
 	require.NoError(t, err)
@@ -69,16 +77,19 @@ func TestAgainstEmulator(t *testing.T) {
 	}
 	assert.Equal(t, map[string]int{"job-1": 1, "job-2": 1}, names, "one execution per job")
 
-	desc, err := client.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: aws.String(e.ExecutionARN("job-1"))})
+	d, err := e.Describe(ctx, pipeline.MachineTraining, "job-1")
 	require.NoError(t, err)
-	var input sfnexec.Input
-	require.NoError(t, json.Unmarshal([]byte(aws.ToString(desc.Input)), &input))
+	assert.Equal(t, pipeline.StatusRunning, d.Status)
+	var input pipeline.TrainingInput
+	require.NoError(t, json.Unmarshal(d.Input, &input))
 	assert.Equal(t, "job-1", input.JobID)
+	_, err = e.Describe(ctx, pipeline.MachineTraining, "job-never-started")
+	require.ErrorIs(t, err, pipeline.ErrNoExecution)
 
-	require.NoError(t, e.StopTraining(ctx, "job-1"))
+	require.NoError(t, flows.StopTraining(ctx, "job-1"))
 	require.Eventually(t, func() bool {
-		d, err := client.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: aws.String(e.ExecutionARN("job-1"))})
-		return err == nil && d.Status == types.ExecutionStatusAborted
+		d, err := e.Describe(ctx, pipeline.MachineTraining, "job-1")
+		return err == nil && d.Status == pipeline.StatusAborted
 	}, 10*time.Second, 50*time.Millisecond, "stopped execution is ABORTED")
-	require.NoError(t, e.StopTraining(ctx, "job-never-started"), "stopping a job without execution is not an error")
+	require.NoError(t, flows.StopTraining(ctx, "job-never-started"), "stopping a job without execution is not an error")
 }

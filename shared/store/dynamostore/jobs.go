@@ -52,6 +52,7 @@ func jobItem(j store.Job) map[string]types.AttributeValue {
 	m["error"] = str(j.Error)
 	m["model_id"] = str(j.ModelID)
 	m["attempts"] = num(int64(j.Attempts))
+	m["resumed_from"] = str(j.ResumedFrom)
 	m["created_at"] = str(formatTime(j.CreatedAt))
 	m["created_ns"] = num(j.CreatedAt.UnixNano())
 	m["updated_at"] = str(formatTime(j.UpdatedAt))
@@ -62,18 +63,19 @@ func jobItem(j store.Job) map[string]types.AttributeValue {
 func parseJob(m map[string]types.AttributeValue) (store.Job, error) {
 	it := item{m: m}
 	j := store.Job{
-		ID:        it.str("job_id"),
-		Kind:      it.str("kind"),
-		Status:    store.Status(it.str("status")),
-		Stage:     it.str("stage"),
-		Config:    it.raw("config"),
-		Progress:  it.raw("progress"),
-		Result:    it.raw("result"),
-		Error:     it.str("error"),
-		ModelID:   it.str("model_id"),
-		Attempts:  int(it.int("attempts")),
-		CreatedAt: it.time("created_at"),
-		UpdatedAt: it.time("updated_at"),
+		ID:          it.str("job_id"),
+		Kind:        it.str("kind"),
+		Status:      store.Status(it.str("status")),
+		Stage:       it.str("stage"),
+		Config:      it.raw("config"),
+		Progress:    it.raw("progress"),
+		Result:      it.raw("result"),
+		Error:       it.str("error"),
+		ModelID:     it.str("model_id"),
+		Attempts:    int(it.int("attempts")),
+		ResumedFrom: it.str("resumed_from"),
+		CreatedAt:   it.time("created_at"),
+		UpdatedAt:   it.time("updated_at"),
 	}
 	if it.err != nil {
 		return store.Job{}, fmt.Errorf("job item %s: %w", it.str(attrPK), it.err)
@@ -200,6 +202,9 @@ func (s *Store) UpdateJob(ctx context.Context, id string, u store.JobUpdate) (st
 	}
 	if u.ModelID != "" {
 		set("model_id", str(u.ModelID))
+	}
+	if u.ResumedFrom != "" {
+		set("resumed_from", str(u.ResumedFrom))
 	}
 	set("updated_at", str(formatTime(s.now())))
 	expr := "SET " + strings.Join(sets, ", ")

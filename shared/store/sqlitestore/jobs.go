@@ -38,7 +38,7 @@ func writableFrom(next store.Status) []store.Status {
 	return from
 }
 
-const jobColumns = `id, kind, status, stage, config, progress, result, error, model_id, attempts, created_at, updated_at`
+const jobColumns = `id, kind, status, stage, config, progress, result, error, model_id, attempts, resumed_from, created_at, updated_at`
 
 // rowScanner is what *sql.Row and *sql.Rows have in common.
 type rowScanner interface {
@@ -54,7 +54,7 @@ func scanJob(r rowScanner) (store.Job, error) {
 		created, updated         string
 	)
 	if err := r.Scan(&j.ID, &j.Kind, &status, &j.Stage, &config, &progress, &result,
-		&j.Error, &j.ModelID, &j.Attempts, &created, &updated); err != nil {
+		&j.Error, &j.ModelID, &j.Attempts, &j.ResumedFrom, &created, &updated); err != nil {
 		return store.Job{}, err
 	}
 	j.Status = store.Status(status)
@@ -111,9 +111,9 @@ func (s *DB) CreateJob(ctx context.Context, j store.Job) error {
 		return fmt.Errorf("create job %s: %w", j.ID, err)
 	}
 	res, err := s.db.ExecContext(ctx, `INSERT INTO jobs (id, kind, status, stage, config, progress, result,
-		error, model_id, attempts, created_at, created_ns, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
-		j.ID, j.Kind, string(j.Status), j.Stage, config, progress, result, j.Error, j.ModelID, j.Attempts,
+		error, model_id, attempts, resumed_from, created_at, created_ns, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
+		j.ID, j.Kind, string(j.Status), j.Stage, config, progress, result, j.Error, j.ModelID, j.Attempts, j.ResumedFrom,
 		formatTime(created), created.UnixNano(), formatTime(updated))
 	if err != nil {
 		return fmt.Errorf("create job %s: %w", j.ID, err)
@@ -204,6 +204,9 @@ func (s *DB) UpdateJob(ctx context.Context, id string, u store.JobUpdate) (store
 	}
 	if u.AddAttempt {
 		sets = append(sets, "attempts = attempts + 1")
+	}
+	if u.ResumedFrom != "" {
+		set("resumed_from", u.ResumedFrom)
 	}
 	set("updated_at", formatTime(time.Now()))
 

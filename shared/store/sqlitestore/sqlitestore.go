@@ -131,6 +131,8 @@ var migrations = []string{
 	deploymentsMigration,
 	// 5: the local executor's execution journal (executions.go).
 	executionsMigration,
+	// 6: where a job's last attempt resumed from.
+	`ALTER TABLE jobs ADD COLUMN resumed_from TEXT NOT NULL DEFAULT ''`,
 }
 
 // migrate applies the steps the file lacks, in one immediate transaction so

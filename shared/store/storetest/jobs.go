@@ -72,6 +72,7 @@ func assertJob(t *testing.T, want, got store.Job) {
 	assert.Equal(t, want.Error, got.Error, "error")
 	assert.Equal(t, want.ModelID, got.ModelID, "model_id")
 	assert.Equal(t, want.Attempts, got.Attempts, "attempts")
+	assert.Equal(t, want.ResumedFrom, got.ResumedFrom, "resumed_from")
 	assert.Truef(t, want.CreatedAt.Equal(got.CreatedAt), "created_at: want %s, got %s", want.CreatedAt, got.CreatedAt)
 }
 
@@ -102,6 +103,7 @@ func testCreateGetJob(t *testing.T, newStore func(t *testing.T) store.JobStore) 
 	full.Error = "retrying after spot reclaim"
 	full.ModelID = "model-1"
 	full.Attempts = 2
+	full.ResumedFrom = "checkpoint of epoch 12"
 	full.UpdatedAt = baseTime.Add(time.Minute)
 
 	tests := []struct {
@@ -296,6 +298,8 @@ func testFieldUpdates(t *testing.T, newStore func(t *testing.T) store.JobStore) 
 			func(j *store.Job) { j.Progress = progress1 }},
 		{"progress replaced, attempt added", store.JobUpdate{Progress: progress2, AddAttempt: true},
 			func(j *store.Job) { j.Progress = progress2; j.Attempts = 2 }},
+		{"resumed", store.JobUpdate{AddAttempt: true, ResumedFrom: "checkpoint of epoch 2"},
+			func(j *store.Job) { j.Attempts = 3; j.ResumedFrom = "checkpoint of epoch 2" }},
 		{"empty update", store.JobUpdate{}, func(*store.Job) {}},
 		{"finish with result and model", store.JobUpdate{Status: store.Succeeded, Stage: "register", Result: result, ModelID: "model-1"},
 			func(j *store.Job) {
