@@ -24,6 +24,7 @@ import (
 	"github.com/orrery-ml/orrery/shared/config"
 	"github.com/orrery-ml/orrery/shared/evaluationjob"
 	"github.com/orrery-ml/orrery/shared/ml/training"
+	"github.com/orrery-ml/orrery/shared/pipeline"
 	"github.com/orrery-ml/orrery/shared/store"
 	"github.com/orrery-ml/orrery/shared/store/dynamostore"
 	"github.com/orrery-ml/orrery/shared/store/s3store"
@@ -95,7 +96,7 @@ func TestEvaluationAgainstEmulator(t *testing.T) {
 	require.NoError(t, err)
 	p := &training.TrainingPipeline{Jobs: db, Models: db, Artifacts: artifacts, Recorder: tracking.Discard,
 		ReadTable: s3store.TableReader(s3Client), ScratchDir: t.TempDir()}
-	trained, err := p.Train(ctx, training.TrainingConfig{DatasetPath: dataPath, TargetColumn: "label", PositiveClass: "pulsar",
+	trained, err := pipeline.RunTraining(ctx, p, training.TrainingConfig{DatasetPath: dataPath, TargetColumn: "label", PositiveClass: "pulsar",
 		Epochs: 5, HiddenLayers: []int{8}, BatchSize: 32, LearningRate: 0.01})
 	require.NoError(t, err)
 

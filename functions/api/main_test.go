@@ -22,6 +22,7 @@ import (
 	"github.com/orrery-ml/orrery/shared/awsclient/awstest"
 	"github.com/orrery-ml/orrery/shared/config"
 	"github.com/orrery-ml/orrery/shared/embedded"
+	"github.com/orrery-ml/orrery/shared/pipeline"
 	"github.com/orrery-ml/orrery/shared/store/dynamostore"
 )
 
@@ -185,7 +186,10 @@ func TestEventsThroughTheAdapter(t *testing.T) {
 	t.Cleanup(func() { _ = rt.Close() })
 	roots, err := api.NewDataRoots("s3://orrery-datasets/incoming")
 	require.NoError(t, err)
-	h, err := api.NewHandler(&api.Service{Jobs: rt.DB, Models: rt.DB, Executions: rt.NewExecutions(1, nil), DataRoots: roots},
+	x, err := rt.Executions(embedded.ExecutionOptions{Parallel: 1})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = x.Close(context.Background()) })
+	h, err := api.NewHandler(&api.Service{Jobs: rt.DB, Models: rt.DB, Executions: pipeline.Flows{Executions: x}, DataRoots: roots},
 		api.Options{Idempotency: rt.DB})
 	require.NoError(t, err)
 	proxy := httpadapter.NewV2(h).ProxyWithContext

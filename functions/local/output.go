@@ -111,16 +111,26 @@ func cmdStatus(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	defer rt.Close()
-	j, err := rt.DB.GetJob(ctx, pos[0])
+	job, err := rt.DB.GetJob(ctx, pos[0])
 	if err != nil {
+		return fmt.Errorf("status: %w", err)
+	}
+	j := listedJob{Job: job}
+	if j.Interrupted, err = rt.Interrupted(ctx, job); err != nil {
 		return fmt.Errorf("status: %w", err)
 	}
 	if *jsonOut {
 		return writeJSON(stdout, j)
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(tw, "job\t%s\nstatus\t%s\nstage\t%s\ncreated\t%s\nupdated\t%s\n", j.ID, j.Status, j.Stage,
+	fmt.Fprintf(tw, "job\t%s\nstatus\t%s\nstage\t%s\ncreated\t%s\nupdated\t%s\n", j.ID, j.displayStatus(), j.Stage,
 		j.CreatedAt.Format(time.RFC3339), j.UpdatedAt.Format(time.RFC3339))
+	if j.Attempts > 1 || j.ResumedFrom != "" {
+		fmt.Fprintf(tw, "attempts\t%d\n", j.Attempts)
+	}
+	if j.ResumedFrom != "" {
+		fmt.Fprintf(tw, "resumed from\t%s\n", j.ResumedFrom)
+	}
 	if j.ModelID != "" {
 		fmt.Fprintf(tw, "model\t%s\n", j.ModelID)
 	}
@@ -150,15 +160,47 @@ func cmdJobs(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("jobs: %w", err)
 	}
+	listed := make([]listedJob, len(jobs))
+	for i, j := range jobs {
+		listed[i].Job = j
+		if listed[i].Interrupted, err = rt.Interrupted(ctx, j); err != nil {
+			return fmt.Errorf("jobs: %w", err)
+		}
+	}
 	if *jsonOut {
-		return writeJSON(stdout, jobs)
+		return writeJSON(stdout, listed)
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "JOB\tSTATUS\tSTAGE\tMODEL\tCREATED")
-	for _, j := range jobs {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", j.ID, j.Status, j.Stage, j.ModelID, j.CreatedAt.Format(time.RFC3339))
+	for _, j := range listed {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", j.ID, j.displayStatus(), j.Stage, j.ModelID, j.CreatedAt.Format(time.RFC3339))
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	for _, j := range listed {
+		if j.Interrupted && j.Kind == training.JobKindTraining {
+			fmt.Fprintf(stdout, "\n%s was interrupted when the process running it stopped: 'orrery train --resume %s' continues it\n", j.ID, j.ID)
+		}
+	}
+	return nil
+}
+
+// listedJob is a job as `orrery jobs` lists it.
+type listedJob struct {
+	store.Job
+	// Interrupted: the record says QUEUED or RUNNING, but no process runs
+	// the job any more.
+	Interrupted bool `json:"interrupted,omitempty"`
+}
+
+// displayStatus is the status to show: INTERRUPTED rather than a RUNNING
+// that nothing runs.
+func (j listedJob) displayStatus() string {
+	if j.Interrupted {
+		return "INTERRUPTED"
+	}
+	return string(j.Status)
 }
 
 func cmdModels(ctx context.Context, args []string, stdout io.Writer) error {

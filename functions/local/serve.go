@@ -15,6 +15,7 @@ import (
 
 	"github.com/orrery-ml/orrery/events"
 	"github.com/orrery-ml/orrery/shared/api"
+	"github.com/orrery-ml/orrery/shared/embedded"
 )
 
 const serveUsage = `  orrery serve   [--addr 127.0.0.1:8080] [--data-root DIR ...] [--parallel N] [--home DIR]
@@ -23,7 +24,8 @@ const serveUsage = `  orrery serve   [--addr 127.0.0.1:8080] [--data-root DIR ..
 `
 
 // Shutdown budgets of `orrery serve`: in-flight requests first, then the
-// training jobs, which checkpoint and mark themselves CANCELLED.
+// running executions, which stop at their next check (a training job
+// checkpoints) and stay journaled, to resume when the server starts again.
 const (
 	serveDrainRequests = 10 * time.Second
 	serveDrainJobs     = 30 * time.Second
@@ -85,16 +87,24 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return usagef("serve: --data-root: %v", err)
 	}
 
-	exec := rt.NewExecutions(*parallel, log)
-	// Jobs run through the `training` state machine, the same definition
-	// Step Functions runs on AWS, interpreted by the local executor.
-	exec.Run = rt.RunTrainingStateMachine
-	evals := rt.NewEvaluations(log)
-	svc := &api.Service{Jobs: rt.DB, Models: rt.DB, Executions: exec, DataRoots: dataRoots, Artifacts: rt.Artifacts,
-		Evaluations: evals}
-	// Studies run through the `optimization` state machine the same way.
-	studies := rt.NewStudies(log)
-	svc.Optimizations = studies
+	// Every flow runs through its state machine — the definitions Step
+	// Functions runs on AWS — on the local executor, journaled in the home's
+	// database; what a stopped or killed server left running resumes now.
+	exec, err := rt.Executions(embedded.ExecutionOptions{Parallel: *parallel, Log: log})
+	if err != nil {
+		return fmt.Errorf("serve: %w", err)
+	}
+	resumed, err := exec.Resume(ctx)
+	for _, d := range resumed {
+		log.Info("resumed execution", "machine", string(d.Machine), "execution", d.Name)
+	}
+	if err != nil {
+		log.Warn("resume executions", "error", err.Error())
+	}
+	if len(resumed) > 0 {
+		fmt.Fprintf(stdout, "orrery serve: resumed %d interrupted execution(s)\n", len(resumed))
+	}
+	svc := rt.Service(exec, dataRoots)
 	h, err := api.NewHandler(svc, api.Options{Idempotency: rt.DB, Logger: log})
 	if err != nil {
 		return fmt.Errorf("serve: %w", err)
@@ -128,8 +138,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	shutdownErr := srv.Shutdown(drain)
 	jobs, cancelJobs := context.WithTimeout(context.WithoutCancel(ctx), serveDrainJobs)
 	defer cancelJobs()
-	closeErr := errors.Join(exec.Close(jobs), evals.Close(jobs))
-	closeErr = errors.Join(closeErr, studies.Close(jobs))
+	closeErr := exec.Close(jobs)
 	if errors.Is(serveErr, http.ErrServerClosed) {
 		serveErr = nil
 	}

@@ -207,7 +207,7 @@ func TestServeTrainsOverHTTP(t *testing.T) {
 	})
 
 	require.Equal(t, 0, s.stop(), "serve stops cleanly: %s", s.stderr.String())
-	assert.Contains(t, s.stderr.String(), `"msg":"training job succeeded"`, "JSON logs on stderr")
+	assert.Contains(t, s.stderr.String(), `"msg":"execution succeeded"`, "JSON logs on stderr")
 }
 
 func TestServeRefusesBadFlags(t *testing.T) {

@@ -3,15 +3,21 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/orrery-ml/orrery/events"
+	"github.com/orrery-ml/orrery/shared/embedded"
 	"github.com/orrery-ml/orrery/shared/ml/training"
+	"github.com/orrery-ml/orrery/shared/pipeline"
+	"github.com/orrery-ml/orrery/shared/pipeline/localexec"
+	"github.com/orrery-ml/orrery/shared/store"
 )
 
 // cmdTrain implements `orrery train` and, with sample=true, `orrery run`
@@ -30,6 +36,7 @@ func cmdTrain(ctx context.Context, args []string, stdout, stderr io.Writer, samp
 	home := fs.String("home", "", "state directory")
 	progress := fs.String("progress", "", "bar, json or none")
 	quiet := fs.Bool("quiet", false, "no progress display")
+	resume := fs.String("resume", "", "continue the interrupted training job JOB_ID from where it stopped")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -49,6 +56,12 @@ func cmdTrain(ctx context.Context, args []string, stdout, stderr io.Writer, samp
 		if err != nil {
 			return fmt.Errorf("config %s: %w", *configPath, err)
 		}
+	}
+	if *resume != "" {
+		if *configPath != "" || *data != "" || *target != "" || *positive != "" {
+			return usagef("%s: --resume continues a job with its own configuration; it takes no --config, --data, --target or --positive", name)
+		}
+		return resumeTraining(ctx, *resume, *home, *progress, *quiet, *jsonOut, stdout, stderr)
 	}
 	if sample && (*data != "" || *target != "") {
 		return usagef("run trains on the bundled sample; use 'orrery train --data PATH --target COL' for your own data")
@@ -99,18 +112,94 @@ func cmdTrain(ctx context.Context, args []string, stdout, stderr io.Writer, samp
 			cfg.Name = "htru2-pulsar-" + orDefault(cfg.ModelType, training.ModelMLP)
 		}
 	}
-	res, err := rt.Pipeline.Train(ctx, cfg)
-	flush()
+	x, err := rt.Executions(embedded.ExecutionOptions{Parallel: 1})
+	if err != nil {
+		flush()
+		return err
+	}
+	noteInterrupted(ctx, rt, x, stderr)
+	res, err := rt.Train(ctx, x, cfg)
+	return finishTraining(ctx, x, res, err, flush, *jsonOut, stdout)
+}
+
+// resumeTraining implements `orrery train --resume JOB_ID`: the job's
+// execution continues from its last completed state (a Train state that
+// was interrupted resumes from the job's last checkpoint).
+func resumeTraining(ctx context.Context, jobID, home, progress string, quiet, jsonOut bool, stdout, stderr io.Writer) error {
+	rec, flush, err := progressRecorder(progress, quiet, jsonOut, stderr)
 	if err != nil {
 		return err
 	}
-	if *jsonOut {
+	rt, err := openRuntime(ctx, home, rec)
+	if err != nil {
+		flush()
+		return err
+	}
+	defer rt.Close()
+	x, err := rt.Executions(embedded.ExecutionOptions{Parallel: 1})
+	if err != nil {
+		flush()
+		return err
+	}
+	res, err := rt.ResumeTraining(ctx, x, jobID)
+	switch {
+	case errors.Is(err, localexec.ErrEnded):
+		job, jerr := rt.DB.GetJob(ctx, jobID)
+		if jerr == nil {
+			err = fmt.Errorf("train --resume %s: the job has ended (%s); nothing to resume", jobID, job.Status)
+		}
+	case errors.Is(err, localexec.ErrBusy):
+		err = fmt.Errorf("train --resume %s: another orrery process is running it", jobID)
+	case errors.Is(err, store.ErrNotFound):
+		err = fmt.Errorf("train --resume %s: no training job of that id in %s", jobID, rt.Home)
+	}
+	return finishTraining(ctx, x, res, err, flush, jsonOut, stdout)
+}
+
+// finishTraining stops the executions, then prints the result or says how
+// to go on after an interruption.
+func finishTraining(ctx context.Context, x *localexec.Executions, res *training.Result, err error, flush func(),
+	jsonOut bool, stdout io.Writer) error {
+	closeCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	closeErr := x.Close(closeCtx)
+	flush()
+	var stopped *embedded.Interrupted
+	if errors.As(err, &stopped) {
+		return fmt.Errorf("interrupted: training job %s is saved at its last checkpoint; 'orrery train --resume %s' continues it",
+			stopped.JobID, stopped.JobID)
+	}
+	if err != nil {
+		return err
+	}
+	if closeErr != nil {
+		return closeErr
+	}
+	if jsonOut {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
 		return enc.Encode(res)
 	}
-	printSummary(stdout, res, filepath.Base(cfg.DatasetPath))
+	printSummary(stdout, res, filepath.Base(res.Config.DatasetPath))
 	return nil
+}
+
+// noteInterrupted tells the user about training jobs an earlier process
+// left interrupted on this home, and how to continue them.
+func noteInterrupted(ctx context.Context, rt *embedded.Runtime, x *localexec.Executions, stderr io.Writer) {
+	list, err := rt.DB.ListExecutions(ctx, store.ExecutionRunning)
+	if err != nil {
+		return
+	}
+	for _, e := range list {
+		if e.Machine != string(pipeline.MachineTraining) {
+			continue
+		}
+		if ok, _ := x.Interrupted(ctx, pipeline.MachineTraining, e.Name); ok {
+			fmt.Fprintf(stderr, "note: training job %s was interrupted; 'orrery train --resume %s' continues it (orrery serve resumes every one)\n",
+				e.Name, e.Name)
+		}
+	}
 }
 
 func orDefault(v, d string) string {

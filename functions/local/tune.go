@@ -15,15 +15,20 @@ import (
 	"time"
 
 	"github.com/orrery-ml/orrery/events"
+	"github.com/orrery-ml/orrery/shared/embedded"
 	"github.com/orrery-ml/orrery/shared/ml/optimization"
 	"github.com/orrery-ml/orrery/shared/ml/training"
+	"github.com/orrery-ml/orrery/shared/optimizationjob"
+	"github.com/orrery-ml/orrery/shared/pipeline"
+	"github.com/orrery-ml/orrery/shared/pipeline/localexec"
+	"github.com/orrery-ml/orrery/shared/store"
 	"github.com/orrery-ml/orrery/shared/tracking"
 )
 
 // tuneUsage is the `orrery tune` line of the usage text.
 const tuneUsage = `  orrery tune    --data PATH --target COL [--positive V] [--space FILE] [--strategy grid|random|sobol|bayesian]
                  [--trials N] [--pruner none|median|percentile|asha|hyperband|patience] [--epochs N]
-                 [--workers N] [--study ID] [--json] [--home DIR]
+                 [--workers N] [--study ID] [--resume STUDY_ID] [--json] [--home DIR]
                  tune an MLP's hyperparameters (--data sample: the bundled HTRU2 data)
 `
 
@@ -93,7 +98,10 @@ func readSpace(path string) (optimization.Space, error) {
 	return h.Space()
 }
 
-// cmdTune implements `orrery tune`.
+// cmdTune implements `orrery tune`: the study runs through the
+// `optimization` state machine on the local executor — what `orrery serve`
+// and Step Functions run — journaled, so an interrupted study continues
+// with --resume.
 func cmdTune(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("tune", flag.ContinueOnError)
 	data := fs.String("data", "", "CSV or Parquet file, or 'sample' for the bundled HTRU2 data")
@@ -105,7 +113,8 @@ func cmdTune(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	prunerName := fs.String("pruner", "asha", "none, median, percentile, asha, hyperband or patience")
 	epochs := fs.Int("epochs", 20, "epochs per trial")
 	workers := fs.Int("workers", 1, "trials run in parallel")
-	studyID := fs.String("study", "", "study id (an existing one is extended)")
+	studyID := fs.String("study", "", "id of the new study (default hpo-<time>)")
+	resume := fs.String("resume", "", "continue the interrupted study STUDY_ID")
 	seed := fs.Uint64("seed", 1, "sampler seed")
 	jsonOut := fs.Bool("json", false, "print the result as one JSON object")
 	home := fs.String("home", "", "state directory")
@@ -117,76 +126,129 @@ func cmdTune(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if len(pos) > 0 {
 		return usagef("tune: unexpected argument %q", pos[0])
 	}
-	if *data == "" {
+	if *resume != "" && (*data != "" || *studyID != "" || *spacePath != "") {
+		return usagef("tune: --resume continues a study with its own settings; it takes no --data, --space or --study")
+	}
+	if *resume == "" && *data == "" {
 		return usagef("tune: --data is required")
 	}
 	if *trials < 1 || *epochs < 1 || *workers < 1 {
 		return usagef("tune: --trials, --epochs and --workers must be positive")
 	}
-	sampler, err := samplerFor(*strategy)
-	if err != nil {
+	if _, err := samplerFor(*strategy); err != nil {
 		return err
 	}
-	pruner, err := optimization.ParsePruner(*prunerName, *epochs)
-	if err != nil {
+	if _, err := optimization.ParsePruner(*prunerName, *epochs); err != nil {
 		return usagef("tune: --pruner: %v", err)
 	}
-	space, err := readSpace(*spacePath)
-	if err != nil {
-		return err
+	var space optimization.Space
+	if *resume == "" {
+		if space, err = readSpace(*spacePath); err != nil {
+			return err
+		}
 	}
 	rt, err := openRuntime(ctx, *home, nil)
 	if err != nil {
 		return err
 	}
 	defer rt.Close()
-	path, tgt, pv := *data, *target, *positive
-	if path == "sample" {
-		if path, err = events.WriteSample(rt.SamplesDir()); err != nil {
-			return err
-		}
-		if tgt == "" {
-			tgt, pv = events.SampleTarget, events.SamplePositive
+	stores := rt.OptimizationStores()
+	total := *trials
+	if *resume != "" {
+		if _, spec, _, err := optimization.LoadSpec(ctx, stores, *resume); err == nil {
+			total = spec.Budget.Trials
 		}
 	}
-	if tgt == "" {
-		return usagef("tune: --target is required")
-	}
-	if !fileExists(path) {
-		return fmt.Errorf("tune: data file %s does not exist", path)
-	}
-	base := training.TrainingConfig{Epochs: *epochs, Seed: 42}
-	prepared, err := optimization.PrepareData(ctx, path, tgt, pv, base)
-	if err != nil {
-		return err
-	}
-	id := *studyID
-	if id == "" {
-		id = "hpo-" + time.Now().UTC().Format("20060102-150405")
-	}
-	obj := optimization.TrainingObjective{Data: prepared, Base: base, StudyID: id,
-		Checkpoints: training.DirCheckpointer{Dir: filepath.Join(rt.Home, "artifacts", "checkpoints", "studies", id)}}
-	st := &optimization.Study{ID: id, Name: filepath.Base(path), Space: space, Directions: obj.Directions(),
-		Objectives: []string{optimization.ObjectiveAUCPR}, Seed: *seed}
 	var rec tracking.Recorder = tracking.Discard
 	if !*quiet && !*jsonOut {
-		rec = newTrialTable(stderr, *trials)
+		rec = newTrialTable(stderr, total)
 	}
-	o := &optimization.HyperparameterOptimizer{Sampler: sampler, Pruner: pruner, Workers: *workers,
-		Budget: optimization.Budget{Trials: *trials}, Studies: rt.DB, Trials: rt.DB, Recorder: rec, Strategy: *strategy}
-	res, err := o.Optimize(ctx, st, obj)
+	x, err := rt.Executions(embedded.ExecutionOptions{Trials: rec})
 	if err != nil {
 		return err
 	}
-	analysis := optimization.Analyze(res.Study)
-	reportDir := filepath.Join(rt.Home, "artifacts", "studies", id)
-	report, err := optimization.WriteReport(reportDir, res.Study, analysis)
+	stopAll := func() error {
+		closeCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer cancel()
+		return x.Close(closeCtx)
+	}
+	id := *resume
+	if id != "" {
+		if err := x.ResumeExecution(ctx, pipeline.MachineOptimization, id); err != nil {
+			_ = stopAll()
+			return tuneResumeError(id, err)
+		}
+	} else {
+		path, tgt, pv := *data, *target, *positive
+		if path == "sample" {
+			if path, err = events.WriteSample(rt.SamplesDir()); err != nil {
+				return err
+			}
+			if tgt == "" {
+				tgt, pv = events.SampleTarget, events.SamplePositive
+			}
+		}
+		if tgt == "" {
+			return usagef("tune: --target is required")
+		}
+		if !fileExists(path) {
+			return fmt.Errorf("tune: data file %s does not exist", path)
+		}
+		now := time.Now().UTC()
+		id = *studyID
+		if id == "" {
+			id = training.NewID("hpo", now)
+		}
+		base := training.TrainingConfig{DatasetPath: path, TargetColumn: tgt, PositiveClass: pv, Epochs: *epochs, Seed: 42}
+		spec := optimization.StudySpec{Space: space, Directions: []optimization.Direction{optimization.Maximize},
+			Objectives: []string{optimization.ObjectiveAUCPR}, Seed: *seed, Strategy: *strategy, Pruner: *prunerName,
+			Budget: optimization.Budget{Trials: *trials}, Parallel: *workers, Base: &base, StartedAt: now}
+		err := optimization.CreateStudy(ctx, stores, id, filepath.Base(path), spec)
+		if errors.Is(err, store.ErrConflict) {
+			return fmt.Errorf("tune: study %s exists; choose another --study (or --resume %s if it was interrupted)", id, id)
+		}
+		if err != nil {
+			return err
+		}
+		if !*jsonOut && !*quiet {
+			fmt.Fprintf(stderr, "study %s: %d trials of %d epochs (%s, pruner %s); if interrupted, 'orrery tune --resume %s' continues it\n",
+				id, *trials, *epochs, *strategy, *prunerName, id)
+		}
+		if err := (pipeline.Flows{Executions: x}).StartStudy(ctx, optimizationjob.ExecutionInput(id, spec)); err != nil {
+			_ = stopAll()
+			return err
+		}
+	}
+	start := time.Now()
+	d, err := x.Wait(ctx, pipeline.MachineOptimization, id)
+	closeErr := stopAll()
+	if ctx.Err() != nil || err == nil && d.Status == pipeline.StatusRunning {
+		return fmt.Errorf("interrupted: study %s keeps its finished trials; 'orrery tune --resume %s' continues it", id, id)
+	}
 	if err != nil {
 		return err
 	}
-	out := tuneOutput{StudyID: id, Strategy: *strategy, Pruner: *prunerName, StopReason: res.StopReason,
-		Trials: res.Study.Trials, Analysis: analysis, Report: report, Seconds: res.Seconds, Epochs: res.TotalCost}
-	if b, ok := res.Study.Best(); ok {
+	if closeErr != nil {
+		return closeErr
+	}
+	res, err := optimization.Results(ctx, stores, id)
+	if err != nil {
+		return err
+	}
+	if d.Status != pipeline.StatusSucceeded {
+		return fmt.Errorf("tune: study %s %s: %s", id, d.Status, orDefault(res.Error, d.Cause))
+	}
+	out := tuneOutput{StudyID: id, Strategy: res.Spec.Strategy, Pruner: res.Spec.Pruner, StopReason: res.StopReason,
+		Trials: res.Trials, Analysis: res.Analysis, Seconds: time.Since(start).Seconds()}
+	if res.ReportKey != "" {
+		if out.Report, err = rt.Artifacts.Path(res.ReportKey); err != nil {
+			return err
+		}
+	}
+	for _, t := range res.Trials {
+		out.Epochs += t.Cost
+	}
+	if b := res.BestTrial; b != nil && len(b.Values) > 0 {
 		out.BestTrial = &bestTrial{Number: b.Number, Params: b.Params, Value: b.Values[0]}
 	}
 	if *jsonOut {
@@ -195,21 +257,38 @@ func cmdTune(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return enc.Encode(out)
 	}
 	if out.BestTrial == nil {
-		return errors.New("tune: no trial completed")
+		return fmt.Errorf("tune: study %s: no trial completed", id)
 	}
-	fmt.Fprintf(stdout, "\nStudy %s: %d trials (%s), %.0f epochs trained in %.1fs\n", id, len(out.Trials), res.StopReason, res.TotalCost, res.Seconds)
+	fmt.Fprintf(stdout, "\nStudy %s: %d trials (%s), %.0f epochs trained in %.1fs\n", id, len(out.Trials), out.StopReason, out.Epochs, out.Seconds)
 	fmt.Fprintf(stdout, "  best trial %d: val_auc_pr %.4f\n", out.BestTrial.Number, out.BestTrial.Value)
-	for _, d := range space.Dimensions {
-		if v, ok := out.BestTrial.Params.String(d.Name); ok {
-			fmt.Fprintf(stdout, "    %-16s %s\n", d.Name, v)
+	for _, dim := range res.Spec.Space.Dimensions {
+		if v, ok := out.BestTrial.Params.String(dim.Name); ok {
+			fmt.Fprintf(stdout, "    %-16s %s\n", dim.Name, v)
 		}
 	}
-	fmt.Fprintln(stdout, "  parameter importance:")
-	for _, imp := range analysis.Importance {
-		fmt.Fprintf(stdout, "    %-16s %.3f\n", imp.Name, imp.Importance)
+	if out.Analysis != nil {
+		fmt.Fprintln(stdout, "  parameter importance:")
+		for _, imp := range out.Analysis.Importance {
+			fmt.Fprintf(stdout, "    %-16s %.3f\n", imp.Name, imp.Importance)
+		}
 	}
-	fmt.Fprintf(stdout, "  report: %s\n", report)
+	if out.Report != "" {
+		fmt.Fprintf(stdout, "  report: %s\n", out.Report)
+	}
 	return nil
+}
+
+// tuneResumeError says why a study cannot be resumed.
+func tuneResumeError(id string, err error) error {
+	switch {
+	case errors.Is(err, localexec.ErrEnded):
+		return fmt.Errorf("tune --resume %s: the study has ended; nothing to resume", id)
+	case errors.Is(err, localexec.ErrBusy):
+		return fmt.Errorf("tune --resume %s: another orrery process is running it", id)
+	case errors.Is(err, store.ErrNotFound):
+		return fmt.Errorf("tune --resume %s: no study execution of that id on this home", id)
+	}
+	return err
 }
 
 // trialTable prints one line per finished trial as the study runs.

@@ -74,11 +74,15 @@ func TestTuneJSON(t *testing.T) {
 	require.NoError(t, err)
 	assert.Contains(t, string(html), "cli-study")
 
-	// Running again with the same --study extends it.
-	out.Reset()
-	code = runCLI(t.Context(), []string{"tune", "--data", "sample", "--space", space, "--strategy", "random", "--trials", "5",
+	// A study id names one study: a second one is refused, and a study
+	// that ended has nothing to resume.
+	errOut.Reset()
+	code = runCLI(t.Context(), []string{"tune", "--data", "sample", "--space", space, "--trials", "5",
 		"--epochs", "2", "--study", "cli-study", "--json", "--home", home}, &out, &errOut)
-	require.Equal(t, 0, code, errOut.String())
-	require.NoError(t, json.Unmarshal(out.Bytes(), &res))
-	assert.Len(t, res.Trials, 5)
+	assert.Equal(t, 1, code)
+	assert.Contains(t, errOut.String(), "study cli-study exists")
+	errOut.Reset()
+	code = runCLI(t.Context(), []string{"tune", "--resume", "cli-study", "--home", home}, &out, &errOut)
+	assert.Equal(t, 1, code)
+	assert.Contains(t, errOut.String(), "the study has ended")
 }

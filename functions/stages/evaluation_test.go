@@ -22,6 +22,7 @@ import (
 	"github.com/orrery-ml/orrery/shared/evaluationjob"
 	"github.com/orrery-ml/orrery/shared/ml/evaluation"
 	"github.com/orrery-ml/orrery/shared/ml/training"
+	"github.com/orrery-ml/orrery/shared/pipeline"
 	"github.com/orrery-ml/orrery/shared/store"
 	"github.com/orrery-ml/orrery/shared/store/dynamostore"
 )
@@ -167,7 +168,7 @@ func newEvaluationWorld(t *testing.T) *evaluationWorld {
 	require.True(t, ok, "main wires the evaluation service")
 	p, ok := w.h.stages.(*training.TrainingPipeline)
 	require.True(t, ok, "main wires the training pipeline")
-	trained, err := p.Train(ctx, training.TrainingConfig{DatasetPath: w.dataPath, TargetColumn: "label", PositiveClass: "pulsar",
+	trained, err := pipeline.RunTraining(ctx, p, training.TrainingConfig{DatasetPath: w.dataPath, TargetColumn: "label", PositiveClass: "pulsar",
 		Epochs: 5, HiddenLayers: []int{8}, BatchSize: 32, LearningRate: 0.01})
 	require.NoError(t, err)
 	w.modelID = trained.ModelID

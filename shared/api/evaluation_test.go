@@ -1,7 +1,6 @@
 package api_test
 
 import (
-	"context"
 	"net/http"
 	"testing"
 	"time"
@@ -20,14 +19,9 @@ func TestEvaluationAnswersMatchTheDocument(t *testing.T) {
 	if testing.Short() {
 		t.Skip("trains and evaluates a small model")
 	}
-	e, _ := newTrainingEnv(t)
-	evals := e.rt.NewEvaluations(nil)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		require.NoError(t, evals.Close(ctx))
-	})
-	e.svc.Evaluations = evals // before the first request
+	e, x := newTrainingEnv(t)
+	// The evaluation service `orrery serve` has, before the first request.
+	e.svc.Evaluations = e.rt.Service(x, e.svc.DataRoots).Evaluations
 	d := newDocValidator(fetchDoc(t, e))
 	call := func(method, path, body string, headers ...string) answer {
 		t.Helper()

@@ -20,6 +20,8 @@ import (
 
 	"github.com/orrery-ml/orrery/shared/api"
 	"github.com/orrery-ml/orrery/shared/embedded"
+	"github.com/orrery-ml/orrery/shared/pipeline"
+	"github.com/orrery-ml/orrery/shared/pipeline/localexec"
 	"github.com/orrery-ml/orrery/shared/store"
 )
 
@@ -74,17 +76,19 @@ func newEnv(t testing.TB, exec api.Executions) *env {
 
 // newTrainingEnv is newEnv with the embedded runtime's Executions, which
 // train for real in the background.
-func newTrainingEnv(t testing.TB) (*env, *embedded.Executions) {
+func newTrainingEnv(t testing.TB) (*env, *localexec.Executions) {
 	t.Helper()
-	var ex *embedded.Executions
+	var ex *localexec.Executions
 	e := buildEnv(t, func(rt *embedded.Runtime) api.Executions {
-		ex = rt.NewExecutions(1, nil)
+		var err error
+		ex, err = rt.Executions(embedded.ExecutionOptions{Parallel: 1})
+		require.NoError(t, err)
 		t.Cleanup(func() {
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()
 			require.NoError(t, ex.Close(ctx))
 		})
-		return ex
+		return pipeline.Flows{Executions: ex}
 	})
 	return e, ex
 }

@@ -13,21 +13,14 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/orrery-ml/orrery/shared/api"
-	"github.com/orrery-ml/orrery/shared/embedded"
 )
 
 // newOptimizationEnv is newEnv with the embedded runtime's studies plugged
 // in, which run for real in the background.
 func newOptimizationEnv(t *testing.T) *env {
 	t.Helper()
-	e := buildEnv(t, func(*embedded.Runtime) api.Executions { return nil })
-	studies := e.rt.NewStudies(nil)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		require.NoError(t, studies.Close(ctx))
-	})
-	e.svc.Optimizations = studies
+	e, x := newTrainingEnv(t)
+	e.svc.Optimizations = e.rt.Service(x, e.svc.DataRoots).Optimizations
 	h, err := api.NewHandler(e.svc, api.Options{Idempotency: e.rt.DB})
 	require.NoError(t, err)
 	e.h = h

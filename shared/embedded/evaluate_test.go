@@ -11,6 +11,7 @@ import (
 
 	"github.com/orrery-ml/orrery/shared/ml/evaluation"
 	"github.com/orrery-ml/orrery/shared/ml/nn"
+	"github.com/orrery-ml/orrery/shared/pipeline"
 	"github.com/orrery-ml/orrery/shared/store"
 )
 
@@ -18,7 +19,7 @@ func TestEvaluateRegisteredModel(t *testing.T) {
 	ctx := context.Background()
 	rt := openTest(t, nil)
 	data := writeCSV(t, t.TempDir(), "syn.csv", synthetic(600, 5))
-	trained, err := rt.Pipeline.Train(ctx, quickConfig(data))
+	trained, err := pipeline.RunTraining(ctx, rt.Pipeline, quickConfig(data))
 	require.NoError(t, err)
 
 	req := evaluation.EvaluateRequest{ModelID: trained.ModelID, DatasetPath: data, TargetColumn: "label",

@@ -19,6 +19,7 @@ import (
 	"github.com/orrery-ml/orrery/events"
 	"github.com/orrery-ml/orrery/shared/ml/nn"
 	"github.com/orrery-ml/orrery/shared/ml/training"
+	"github.com/orrery-ml/orrery/shared/pipeline"
 	"github.com/orrery-ml/orrery/shared/store"
 	"github.com/orrery-ml/orrery/shared/tracking"
 )
@@ -60,6 +61,16 @@ func openTest(t *testing.T, rec tracking.Recorder) *Runtime {
 	return rt
 }
 
+// train runs one training job for cfg through the runtime's journaled
+// executions, as `orrery train` does.
+func train(ctx context.Context, t *testing.T, rt *Runtime, cfg training.TrainingConfig) (*training.Result, error) {
+	t.Helper()
+	x, err := rt.Executions(ExecutionOptions{Parallel: 1})
+	require.NoError(t, err)
+	defer func() { require.NoError(t, x.Close(context.Background())) }()
+	return rt.Train(ctx, x, cfg)
+}
+
 func modelFiles(t *testing.T, rt *Runtime) []string {
 	t.Helper()
 	keys, err := rt.Artifacts.List(context.Background(), "models/")
@@ -73,7 +84,7 @@ func TestTrainRegistersAVerifiableModel(t *testing.T) {
 	rt := openTest(t, mem)
 	data := writeCSV(t, t.TempDir(), "syn.csv", synthetic(600, 1))
 
-	res, err := rt.Pipeline.Train(ctx, quickConfig(data))
+	res, err := train(ctx, t, rt, quickConfig(data))
 	require.NoError(t, err)
 
 	job, err := rt.DB.GetJob(ctx, res.JobID)
@@ -134,9 +145,9 @@ func TestTrainRegistersAVerifiableModel(t *testing.T) {
 func TestSameSeedSameModel(t *testing.T) {
 	ctx := context.Background()
 	data := writeCSV(t, t.TempDir(), "syn.csv", synthetic(400, 2))
-	a, err := openTest(t, nil).Pipeline.Train(ctx, quickConfig(data))
+	a, err := train(ctx, t, openTest(t, nil), quickConfig(data))
 	require.NoError(t, err)
-	b, err := openTest(t, nil).Pipeline.Train(ctx, quickConfig(data))
+	b, err := train(ctx, t, openTest(t, nil), quickConfig(data))
 	require.NoError(t, err)
 	assert.Equal(t, a.Metrics.AUCROC, b.Metrics.AUCROC)
 	require.Equal(t, len(a.Training.History), len(b.Training.History))
@@ -182,7 +193,7 @@ func TestBrokenInputsFailCleanly(t *testing.T) {
 			cfg := quickConfig(path)
 			cfg.TargetColumn = tc.target
 			cfg.PositiveClass = ""
-			res, err := rt.Pipeline.Train(ctx, cfg)
+			res, err := train(ctx, t, rt, cfg)
 			require.Error(t, err)
 			assert.Nil(t, res)
 			for _, w := range tc.want {
@@ -230,7 +241,7 @@ func TestTransientFailuresAreRetried(t *testing.T) {
 	rt.Pipeline.Artifacts = flaky
 	rt.Pipeline.Retry.OnRetry = func(string, int, error) { retries.Add(1) }
 	data := writeCSV(t, t.TempDir(), "syn.csv", synthetic(300, 4))
-	res, err := rt.Pipeline.Train(ctx, quickConfig(data))
+	res, err := train(ctx, t, rt, quickConfig(data))
 	require.NoError(t, err)
 	assert.NotEmpty(t, res.ModelID)
 	assert.Equal(t, int32(2), retries.Load())
@@ -242,7 +253,7 @@ func TestPersistentFailureRecordsWhyAndCleansUp(t *testing.T) {
 	rt.Pipeline.Retry.Attempts = 2
 	rt.Pipeline.Models = failingRegistry{rt.DB}
 	data := writeCSV(t, t.TempDir(), "syn.csv", synthetic(300, 5))
-	_, err := rt.Pipeline.Train(ctx, quickConfig(data))
+	_, err := train(ctx, t, rt, quickConfig(data))
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "registry unavailable")
 	jobs, err := rt.DB.ListJobs(ctx, 0)
@@ -259,7 +270,7 @@ func (failingRegistry) RegisterModel(context.Context, store.Model) error {
 	return errors.New("registry unavailable")
 }
 
-func TestCancelledJobIsMarkedCancelled(t *testing.T) {
+func TestAnInterruptedJobResumesFromItsCheckpoint(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	rec := tracking.RecorderFunc(func(_ context.Context, e tracking.Event) error {
 		if e.Kind == tracking.Progress && e.Step == 2 {
@@ -270,12 +281,70 @@ func TestCancelledJobIsMarkedCancelled(t *testing.T) {
 	rt := openTest(t, rec)
 	data := writeCSV(t, t.TempDir(), "syn.csv", synthetic(300, 6))
 	cfg := quickConfig(data)
-	cfg.Epochs = 50
-	_, err := rt.Pipeline.Train(ctx, cfg)
-	require.ErrorIs(t, err, context.Canceled)
-	jobs, err := rt.DB.ListJobs(context.Background(), 0)
+	cfg.Epochs = 20
+	off := false
+	cfg.EarlyStop.Enabled = &off
+	_, err := train(ctx, t, rt, cfg)
+	var stopped *Interrupted
+	require.ErrorAs(t, err, &stopped)
+	job, err := rt.DB.GetJob(context.Background(), stopped.JobID)
 	require.NoError(t, err)
-	assert.Equal(t, store.Cancelled, jobs[0].Status)
+	assert.Equal(t, store.Running, job.Status, "an interrupted job waits to resume")
+	assert.Equal(t, training.StageTrain, job.Stage)
+
+	rt.Pipeline.Recorder = tracking.Discard
+	x, err := rt.Executions(ExecutionOptions{})
+	require.NoError(t, err)
+	res, err := rt.ResumeTraining(context.Background(), x, stopped.JobID)
+	require.NoError(t, err)
+	require.NoError(t, x.Close(context.Background()))
+	require.Len(t, res.Training.History, 20)
+	for i, e := range res.Training.History {
+		assert.Equal(t, i+1, e.Epoch, "each epoch once, in order")
+	}
+	assert.GreaterOrEqual(t, res.Training.ResumedFrom, 2)
+	job, err = rt.DB.GetJob(context.Background(), stopped.JobID)
+	require.NoError(t, err)
+	assert.Equal(t, store.Succeeded, job.Status)
+	assert.Equal(t, 2, job.Attempts)
+	assert.Contains(t, job.ResumedFrom, "checkpoint of epoch")
+}
+
+func TestStoppedJobIsMarkedCancelled(t *testing.T) {
+	ctx := context.Background()
+	started := make(chan string, 1)
+	rec := tracking.RecorderFunc(func(_ context.Context, e tracking.Event) error {
+		if e.Kind == tracking.Progress && e.Step == 2 {
+			select {
+			case started <- e.JobID:
+			default:
+			}
+		}
+		return nil
+	})
+	rt := openTest(t, rec)
+	x, err := rt.Executions(ExecutionOptions{})
+	require.NoError(t, err)
+	defer func() { require.NoError(t, x.Close(ctx)) }()
+	cfg := quickConfig(writeCSV(t, t.TempDir(), "syn.csv", synthetic(300, 6)))
+	cfg.Epochs = 500
+	off := false
+	cfg.EarlyStop.Enabled = &off
+	job, err := rt.Pipeline.Submit(ctx, cfg)
+	require.NoError(t, err)
+	flows := pipeline.Flows{Executions: x}
+	require.NoError(t, flows.StartTraining(ctx, job.ID))
+	<-started
+	// As the API's cancel route does: the record first, then the execution.
+	_, err = rt.DB.UpdateJob(ctx, job.ID, store.JobUpdate{Status: store.Cancelled, Error: "cancelled by the user"})
+	require.NoError(t, err)
+	require.NoError(t, flows.StopTraining(ctx, job.ID))
+	d, err := x.Wait(ctx, pipeline.MachineTraining, job.ID)
+	require.NoError(t, err)
+	assert.Equal(t, pipeline.StatusAborted, d.Status)
+	got, err := rt.DB.GetJob(ctx, job.ID)
+	require.NoError(t, err)
+	assert.Equal(t, store.Cancelled, got.Status)
 	assert.Empty(t, modelFiles(t, rt))
 }
 
@@ -283,10 +352,14 @@ func TestFinishedJobIsNotRunAgain(t *testing.T) {
 	ctx := context.Background()
 	rt := openTest(t, nil)
 	data := writeCSV(t, t.TempDir(), "syn.csv", synthetic(300, 7))
-	res, err := rt.Pipeline.Train(ctx, quickConfig(data))
+	res, err := train(ctx, t, rt, quickConfig(data))
 	require.NoError(t, err)
-	_, err = rt.Pipeline.Run(ctx, res.JobID)
-	require.ErrorIs(t, err, store.ErrConflict)
+	_, err = pipeline.RunTrainingJob(ctx, rt.Pipeline, res.JobID)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "already SUCCEEDED")
+	job, err := rt.DB.GetJob(ctx, res.JobID)
+	require.NoError(t, err)
+	assert.Equal(t, store.Succeeded, job.Status)
 	models, err := rt.DB.ListModels(ctx)
 	require.NoError(t, err)
 	assert.Len(t, models, 1)
@@ -317,7 +390,7 @@ func TestHTRU2MeetsTheBars(t *testing.T) {
 	require.NoError(t, err)
 	cfg := training.Defaults()
 	cfg.DatasetPath, cfg.TargetColumn, cfg.PositiveClass = path, "class", "1"
-	res, err := rt.Pipeline.Train(ctx, cfg)
+	res, err := train(ctx, t, rt, cfg)
 	require.NoError(t, err)
 	t.Logf("HTRU2 default MLP: auc_roc %.4f auc_pr %.4f f1 %.4f precision %.4f recall %.4f threshold %.3f epochs %d (best %d) train %.1fs",
 		res.Metrics.AUCROC, res.Metrics.AUCPR, res.Metrics.F1Score, res.Metrics.Precision, res.Metrics.Recall,

@@ -23,6 +23,7 @@ import (
 	"github.com/orrery-ml/orrery/shared/ml/evaluation"
 	"github.com/orrery-ml/orrery/shared/ml/nn"
 	"github.com/orrery-ml/orrery/shared/ml/training"
+	"github.com/orrery-ml/orrery/shared/pipeline"
 	"github.com/orrery-ml/orrery/shared/store"
 )
 
@@ -219,7 +220,7 @@ func TestThresholdRefused(t *testing.T) {
 		}
 		data := filepath.Join(t.TempDir(), "three.csv")
 		require.NoError(t, os.WriteFile(data, []byte(b.String()), 0o644))
-		trained, err := rt.Pipeline.Train(ctx, training.TrainingConfig{DatasetPath: data, TargetColumn: "label",
+		trained, err := pipeline.RunTraining(ctx, rt.Pipeline, training.TrainingConfig{DatasetPath: data, TargetColumn: "label",
 			Epochs: 2, HiddenLayers: []int{4}, BatchSize: 32, LearningRate: 0.01})
 		require.NoError(t, err)
 		svc := rt.EvaluationService()

@@ -75,7 +75,7 @@ func newEvaluationEnv(t *testing.T) *evaluationEnv {
 	rt, err := embedded.Open(t.Context(), filepath.Join(t.TempDir(), "home"), nil)
 	require.NoError(t, err)
 	t.Cleanup(func() { rt.Close() })
-	trained, err := rt.Pipeline.Train(t.Context(), quickConfig(syntheticCSV(t, 400, 3)))
+	trained, err := pipeline.RunTraining(t.Context(), rt.Pipeline, quickConfig(syntheticCSV(t, 400, 3)))
 	require.NoError(t, err)
 	res := pipeline.LocalEvaluationResources()
 	def, err := pipeline.Evaluation(res)

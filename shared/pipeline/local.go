@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 
 	"github.com/orrery-ml/orrery/shared/ml/training"
@@ -95,4 +96,59 @@ func (j batchJob) succeeded(reason string) (json.RawMessage, error) {
 		"JobId": id, "JobName": j.JobName, "JobQueue": j.JobQueue, "JobDefinition": j.JobDefinition,
 		"Status": "SUCCEEDED", "StatusReason": reason,
 	})
+}
+
+// RunTraining stores a QUEUED training job for cfg and runs it through the
+// training state machine on an in-process executor that keeps no journal —
+// the one-shot form of what the local executions do, for tests and
+// programs that train one model and wait. On failure the job is FAILED (by
+// MarkFailed) and the error is returned; when ctx ends first the job is
+// CANCELLED.
+func RunTraining(ctx context.Context, p *training.TrainingPipeline, cfg training.TrainingConfig) (*training.Result, error) {
+	job, err := p.Submit(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	return RunTrainingJob(ctx, p, job.ID)
+}
+
+// RunTrainingJob runs the QUEUED job jobID as RunTraining does.
+func RunTrainingJob(ctx context.Context, p *training.TrainingPipeline, jobID string) (*training.Result, error) {
+	res := LocalResources()
+	def, err := Training(res)
+	if err != nil {
+		return nil, fmt.Errorf("run job %s: %w", jobID, err)
+	}
+	var last training.Refs
+	x := asl.Executor{Resources: TrainingHandlers(res, p)}
+	out, err := x.Execute(ctx, def, asl.Execution{Name: jobID, StateMachine: string(MachineTraining),
+		Input: TrainingInput{JobID: jobID}.JSON(),
+		Record: func(_ context.Context, e asl.Event) error {
+			var o struct {
+				Refs training.Refs `json:"refs"`
+			}
+			if e.Type == asl.StateExited && json.Unmarshal(e.Data, &o) == nil && o.Refs.JobID != "" {
+				last = o.Refs
+			}
+			return nil
+		}})
+	if err != nil {
+		if ctx.Err() != nil {
+			// The execution stopped between states, before any Catch: mark
+			// the job as MarkFailed would have.
+			last.JobID = jobID
+			_, _ = p.MarkFailed(context.WithoutCancel(ctx), last, training.StageFailure{Error: training.ErrorNameCancelled, Cause: err.Error()})
+			return nil, fmt.Errorf("run job %s: %w", jobID, ctx.Err())
+		}
+		var e *asl.Error
+		if errors.As(err, &e) {
+			return nil, fmt.Errorf("run job %s: %s", jobID, e.Cause)
+		}
+		return nil, fmt.Errorf("run job %s: %w", jobID, err)
+	}
+	var refs training.Refs
+	if err := json.Unmarshal(out, &refs); err != nil {
+		return nil, fmt.Errorf("run job %s: decode the execution's output: %w", jobID, err)
+	}
+	return p.LoadResult(ctx, refs)
 }

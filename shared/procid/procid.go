@@ -80,10 +80,12 @@ func Alive(id ID) bool {
 	if !pidExists(id.PID) {
 		return false
 	}
-	if id.Start != 0 {
-		if st := startTime(id.PID); st != 0 && st != id.Start {
-			return false
-		}
+	state, start := stat(id.PID)
+	if state == 'Z' || state == 'X' {
+		return false // exited; only its parent has not reaped it yet
+	}
+	if id.Start != 0 && start != 0 && start != id.Start {
+		return false
 	}
 	return true
 }
@@ -107,29 +109,35 @@ func bootID() string {
 	return strings.TrimSpace(string(b))
 }
 
-// startTime reads field 22 (starttime) of /proc/<pid>/stat; 0 where it
-// cannot. The command name (field 2) is in parentheses and may hold spaces
-// or parentheses itself, so fields are counted after its last ')'.
+// startTime is the start time of stat.
 func startTime(pid int) uint64 {
+	_, start := stat(pid)
+	return start
+}
+
+// stat reads fields 3 (state) and 22 (starttime) of /proc/<pid>/stat; 0
+// where it cannot. The command name (field 2) is in parentheses and may
+// hold spaces or parentheses itself, so fields are counted after its last
+// ')'.
+func stat(pid int) (state byte, start uint64) {
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
 	if err != nil {
-		return 0
+		return 0, 0
 	}
 	s := string(b)
 	i := strings.LastIndexByte(s, ')')
 	if i < 0 {
-		return 0
+		return 0, 0
 	}
 	fields := strings.Fields(s[i+1:])
-	// fields[0] is field 3 (state); starttime is field 22.
-	if len(fields) < 20 {
-		return 0
+	if len(fields) < 20 || len(fields[0]) != 1 {
+		return 0, 0
 	}
 	v, err := strconv.ParseUint(fields[19], 10, 64)
 	if err != nil {
-		return 0
+		return fields[0][0], 0
 	}
-	return v
+	return fields[0][0], v
 }
 
 // pidExists reports whether a process has the pid: signal 0 checks without

@@ -1,8 +1,12 @@
 package procid_test
 
 import (
+	"os"
 	"os/exec"
+	"strconv"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -26,6 +30,20 @@ func TestAFinishedProcessIsGone(t *testing.T) {
 	dead := procid.ID{Boot: procid.Self().Boot, PID: cmd.Process.Pid, Start: 1}
 	assert.False(t, procid.Alive(dead))
 	assert.True(t, procid.Gone(dead.String()))
+}
+
+func TestAnUnreapedProcessIsGone(t *testing.T) {
+	cmd := exec.Command("true")
+	require.NoError(t, cmd.Start())
+	// Until Wait reaps it, the exited process is a zombie that still has a
+	// pid and a /proc entry.
+	pid := cmd.Process.Pid
+	require.Eventually(t, func() bool {
+		b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+		return err == nil && strings.Contains(string(b), ") Z ")
+	}, 10*time.Second, 10*time.Millisecond)
+	assert.False(t, procid.Alive(procid.ID{Boot: procid.Self().Boot, PID: pid}))
+	require.NoError(t, cmd.Wait())
 }
 
 func TestReusedPIDOrOtherBootIsGone(t *testing.T) {

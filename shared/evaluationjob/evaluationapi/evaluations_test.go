@@ -18,6 +18,7 @@ import (
 	"github.com/orrery-ml/orrery/shared/evaluationjob"
 	"github.com/orrery-ml/orrery/shared/evaluationjob/evaluationapi"
 	"github.com/orrery-ml/orrery/shared/ml/training"
+	"github.com/orrery-ml/orrery/shared/pipeline"
 	"github.com/orrery-ml/orrery/shared/store"
 )
 
@@ -47,7 +48,7 @@ func trainedModel(t *testing.T) (*embedded.Runtime, string) {
 	}
 	data := filepath.Join(t.TempDir(), "syn.csv")
 	require.NoError(t, os.WriteFile(data, []byte(b.String()), 0o644))
-	res, err := rt.Pipeline.Train(t.Context(), training.TrainingConfig{DatasetPath: data, TargetColumn: "label", PositiveClass: "pulsar",
+	res, err := pipeline.RunTraining(t.Context(), rt.Pipeline, training.TrainingConfig{DatasetPath: data, TargetColumn: "label", PositiveClass: "pulsar",
 		Epochs: 3, HiddenLayers: []int{4}, BatchSize: 32, LearningRate: 0.01})
 	require.NoError(t, err)
 	return rt, res.ModelID

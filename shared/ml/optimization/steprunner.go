@@ -3,6 +3,8 @@ package optimization
 import (
 	"context"
 	"fmt"
+
+	"github.com/orrery-ml/orrery/shared/tracking"
 )
 
 // Step names of StepRequest.
@@ -35,6 +37,16 @@ type StepRequest struct {
 type StepRunner struct {
 	Stores    Stores
 	Objective func(ctx context.Context, studyID string, spec StudySpec) (Objective, error)
+	// Worker names the claimant of the trials it runs when the trial input
+	// names none (default "step"); Gone, when set, says whether a worker
+	// is dead — its RUNNING trials are claimed again at once instead of
+	// when their lease runs out (shared/procid for processes of this
+	// machine).
+	Worker string
+	Gone   func(worker string) bool
+	// Recorder receives a "tune" progress event as each trial ends (nil:
+	// none).
+	Recorder tracking.Recorder
 }
 
 // Step runs req.Step and returns its output (SuggestOutput, TellOutput,
@@ -77,5 +89,17 @@ func (r StepRunner) Trial(ctx context.Context, in TrialInput) (TrialOutput, erro
 	if err != nil {
 		return TrialOutput{}, err
 	}
-	return RunTrial(ctx, r.Stores, obj, in)
+	if in.Worker == "" {
+		in.Worker = r.Worker
+	}
+	if r.Gone != nil {
+		if err := releaseGone(ctx, r.Stores.Trials, in.StudyID, r.Gone); err != nil {
+			return TrialOutput{}, err
+		}
+	}
+	rec := r.Recorder
+	if rec == nil {
+		rec = tracking.Discard
+	}
+	return runTrial(ctx, r.Stores, obj, in, rec)
 }

@@ -371,6 +371,12 @@ func (p freshPruner) ShouldPrune(s *Study, number int) bool {
 // its lease expires another iteration claims it again and resumes from its
 // intermediate values (and checkpoints).
 func RunTrial(ctx context.Context, st Stores, obj Objective, in TrialInput) (TrialOutput, error) {
+	return runTrial(ctx, st, obj, in, tracking.Discard)
+}
+
+// runTrial is RunTrial with the trial's end reported to rec (a "tune"
+// progress event: trials finished, this one's value, the best so far).
+func runTrial(ctx context.Context, st Stores, obj Objective, in TrialInput, rec tracking.Recorder) (TrialOutput, error) {
 	out := TrialOutput{StudyID: in.StudyID, Number: in.Number}
 	_, spec, _, err := LoadSpec(ctx, st, in.StudyID)
 	if err != nil {
@@ -411,11 +417,18 @@ func RunTrial(ctx context.Context, st Stores, obj Objective, in TrialInput) (Tri
 	o := &HyperparameterOptimizer{Pruner: freshPruner{ctx: ctx, next: pruner, trials: st.Trials}, Budget: spec.Budget,
 		Studies: st.Studies, Trials: st.Trials, Worker: worker, Lease: lease, Strategy: spec.Strategy}
 	r := &run{o: o, s: s, start: time.Now(), attrs: map[int]map[string]any{}}
-	r.rec = tracking.Discard
+	r.rec = rec
 	stop := keepLease(ctx, st.Trials, in.StudyID, claimed.Number, worker, lease)
 	err = r.evaluate(ctx, *t, obj)
 	stop()
 	if err != nil {
+		if ctx.Err() != nil {
+			// Interrupted (a shutdown): give the claim back, so whoever
+			// resumes the study claims the trial at once and continues it
+			// from its checkpoint and intermediate values.
+			_, _ = st.Trials.UpdateTrial(context.WithoutCancel(ctx), in.StudyID, claimed.Number, worker,
+				store.TrialUpdate{LeaseUntil: time.Unix(1, 0).UTC()})
+		}
 		return out, err
 	}
 	if m := s.Trial(claimed.Number); m != nil {
@@ -675,6 +688,27 @@ func ParseLayers(v string) ([]int, error) {
 		out = append(out, u)
 	}
 	return out, nil
+}
+
+// releaseGone ends the leases of the study's RUNNING trials whose worker
+// gone reports dead (a process of this machine that was killed), so the
+// next claim takes them at once instead of after the lease runs out. A
+// lease another worker renewed meanwhile is left alone.
+func releaseGone(ctx context.Context, trials store.TrialStore, studyID string, gone func(worker string) bool) error {
+	ts, err := trials.ListTrials(ctx, studyID)
+	if err != nil {
+		return fmt.Errorf("release dead workers' trials of study %s: %w", studyID, err)
+	}
+	for _, t := range ts {
+		if t.State != store.TrialRunning || t.Worker == "" || !gone(t.Worker) {
+			continue
+		}
+		_, err := trials.UpdateTrial(ctx, studyID, t.Number, t.Worker, store.TrialUpdate{LeaseUntil: time.Unix(1, 0).UTC()})
+		if err != nil && !errors.Is(err, store.ErrConflict) {
+			return fmt.Errorf("release trial %d of study %s held by %s: %w", t.Number, studyID, t.Worker, err)
+		}
+	}
+	return nil
 }
 
 // keepLease extends a claimed trial's lease every third of it until the

@@ -11,6 +11,7 @@ import (
 
 	"github.com/orrery-ml/orrery/shared/ml/nn"
 	"github.com/orrery-ml/orrery/shared/ml/training"
+	"github.com/orrery-ml/orrery/shared/pipeline"
 	"github.com/orrery-ml/orrery/shared/store"
 	"github.com/orrery-ml/orrery/shared/store/filestore"
 	"github.com/orrery-ml/orrery/shared/store/sqlitestore"
@@ -67,7 +68,7 @@ func TestTrainingPipelineTrainsWithThePluggedTrainer(t *testing.T) {
 			cfg.DatasetPath, cfg.TargetColumn, cfg.PositiveClass = "../../../events/data/htru2.csv", "class", "1"
 			cfg.Epochs, cfg.HiddenLayers = 2, []int{8}
 
-			res, err := p.Train(ctx, cfg)
+			res, err := pipeline.RunTraining(ctx, p, cfg)
 			if tc.wantErr != nil {
 				require.ErrorIs(t, err, tc.wantErr)
 				assert.Contains(t, err.Error(), tc.backend+" backend")

@@ -119,69 +119,6 @@ func (p *TrainingPipeline) Submit(ctx context.Context, cfg TrainingConfig) (stor
 	return job, nil
 }
 
-// Run executes a QUEUED job to the end, calling the stage functions
-// (ValidateData, Preprocess, TrainModel, Evaluate, Register) in order, as the
-// `training` state machine does. On failure MarkFailed marks the job FAILED
-// (CANCELLED when ctx was cancelled) with the reason and removes anything
-// half-registered, and the error is returned; the validation report is kept
-// with the job either way.
-func (p *TrainingPipeline) Run(ctx context.Context, jobID string) (*Result, error) {
-	job, err := p.Jobs.GetJob(ctx, jobID)
-	if err != nil {
-		return nil, fmt.Errorf("run job %s: %w", jobID, err)
-	}
-	if job.Status.Terminal() {
-		return nil, fmt.Errorf("run job %s: %w: it is already %s", jobID, store.ErrConflict, job.Status)
-	}
-	refs := Refs{JobID: jobID}
-	stages := []struct {
-		name string
-		fn   func(context.Context, Refs) (Refs, error)
-	}{
-		{StageValidate, p.ValidateData},
-		{StagePreprocess, p.Preprocess},
-		{StageTrain, p.TrainModel},
-		{StageEvaluate, p.Evaluate},
-		{StageRegister, p.Register},
-	}
-	for _, s := range stages {
-		if err := ctx.Err(); err != nil {
-			err = fmt.Errorf("job %s: before %s: %w", jobID, s.name, err)
-			return nil, p.failRun(ctx, refs, err)
-		}
-		next, err := s.fn(ctx, refs)
-		if err != nil {
-			if errors.Is(err, store.ErrConflict) && s.name == StageValidate {
-				return nil, fmt.Errorf("run job %s: %w", jobID, err)
-			}
-			return nil, p.failRun(ctx, refs, err)
-		}
-		refs = next
-	}
-	return p.LoadResult(ctx, refs)
-}
-
-// failRun marks the job failed after err and returns err.
-func (p *TrainingPipeline) failRun(ctx context.Context, refs Refs, err error) error {
-	// Cleanup and the FAILED mark must happen even when ctx was cancelled.
-	bg := context.WithoutCancel(ctx)
-	f := StageFailure{Error: StageErrorName(err), Cause: err.Error()}
-	if errors.Is(err, context.Canceled) {
-		f.Error = ErrorNameCancelled
-	}
-	_, _ = p.MarkFailed(bg, refs, f)
-	return err
-}
-
-// Train is Submit followed by Run.
-func (p *TrainingPipeline) Train(ctx context.Context, cfg TrainingConfig) (*Result, error) {
-	job, err := p.Submit(ctx, cfg)
-	if err != nil {
-		return nil, err
-	}
-	return p.Run(ctx, job.ID)
-}
-
 // samePredictions checks that two models give identical probabilities.
 func samePredictions(ctx context.Context, a, b *nn.Model, d *dataset.Dataset) error {
 	pa, err := a.PredictProba(ctx, d.X, d.Rows)

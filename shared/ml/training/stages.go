@@ -400,6 +400,12 @@ func (p *TrainingPipeline) TrainModel(ctx context.Context, refs Refs) (Refs, err
 	if err != nil {
 		return refs, s.fail(err)
 	}
+	if res.ResumedFrom > 0 {
+		note := fmt.Sprintf("checkpoint of epoch %d", res.ResumedFrom)
+		if _, err := p.update(ctx, refs.JobID, store.JobUpdate{ResumedFrom: note}); err != nil {
+			return refs, s.fail(err)
+		}
+	}
 	spec, err := json.Marshal(res.Spec)
 	if err != nil {
 		return refs, s.fail(fmt.Errorf("encode spec: %w", err))

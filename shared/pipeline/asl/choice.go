@@ -1,6 +1,7 @@
 package asl
 
 import (
+	"encoding/json"
 	"strings"
 	"time"
 )
@@ -9,6 +10,33 @@ import (
 // A comparison whose Variable selects nothing is a States.Runtime error,
 // except IsPresent, which is what it tests; operands of the wrong type make
 // a comparison false.
+// number is a rule's numeric operand as float64: JSON numbers are
+// float64 already, and a definition built in Go may hold any Go number.
+func number(v any) (float64, bool) {
+	switch n := v.(type) {
+	case float64:
+		return n, true
+	case float32:
+		return float64(n), true
+	case int:
+		return float64(n), true
+	case int32:
+		return float64(n), true
+	case int64:
+		return float64(n), true
+	case uint:
+		return float64(n), true
+	case uint32:
+		return float64(n), true
+	case uint64:
+		return float64(n), true
+	case json.Number:
+		f, err := n.Float64()
+		return f, err == nil
+	}
+	return 0, false
+}
+
 func evalRule(r ChoiceRule, input, ctx any) (bool, error) {
 	switch {
 	case r.And != nil:
@@ -96,7 +124,7 @@ func evalRule(r ChoiceRule, input, ctx any) (bool, error) {
 		return compareOrdered(op[len("String"):], strings.Compare(a, b))
 	case strings.HasPrefix(op, "Numeric"):
 		a, ok1 := v.(float64)
-		b, ok2 := operand.(float64)
+		b, ok2 := number(operand)
 		if !ok1 || !ok2 {
 			return false, nil
 		}

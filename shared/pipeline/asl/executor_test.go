@@ -180,3 +180,20 @@ func TestExecutionTimeout(t *testing.T) {
 	require.ErrorAs(t, err, &e)
 	assert.Equal(t, asl.ErrorTimeout, e.Name)
 }
+
+// TestChoiceComparesGoNumbers runs a Choice built in Go, whose operand is an
+// int rather than a JSON number: it must compare as the same definition
+// read from JSON does.
+func TestChoiceComparesGoNumbers(t *testing.T) {
+	def := asl.Definition{StartAt: "C", States: map[string]asl.State{
+		"C": {Type: asl.TypeChoice, Choices: asl.ChoiceList{
+			{And: []asl.ChoiceRule{asl.Compare("$.wait", "NumericGreaterThan", 0), asl.Compare("$.go", "BooleanEquals", true)}, Next: "Wait"},
+		}, Default: "Go"},
+		"Wait": {Type: asl.TypePass, Result: json.RawMessage(`"waited"`), End: true},
+		"Go":   {Type: asl.TypePass, Result: json.RawMessage(`"went"`), End: true},
+	}}
+	x := asl.Executor{}
+	out, err := x.Execute(t.Context(), def, asl.Execution{Input: json.RawMessage(`{"wait": 30, "go": true}`)})
+	require.NoError(t, err)
+	assert.JSONEq(t, `"waited"`, string(out))
+}

@@ -25,6 +25,9 @@ var (
 	// ErrBusy is returned by ResumeExecution for an execution that a live
 	// process runs.
 	ErrBusy = errors.New("localexec: execution is running in another process")
+	// ErrStopped is wrapped by the error Binding.Stopped receives for an
+	// execution that Stop ended; its text ends with the cause.
+	ErrStopped = errors.New("localexec: stopped")
 )
 
 // Binding is one state machine as this runtime runs it.
@@ -37,13 +40,15 @@ type Binding struct {
 	// bound); the others wait, journaled, for a slot.
 	Slots int
 	// Stopped, when set, is called after an execution ended without its
-	// machine's Catch running — stopped by Stop, or failed because its
-	// history could not be journaled — with a context that is not
-	// cancelled and the history so far, to record what the Catch would have
-	// (the training machine marks its job and removes half-written files).
-	Stopped func(ctx context.Context, name string, input json.RawMessage, history []asl.Event, cause string)
+	// machine's Catch running — with an error wrapping ErrStopped when Stop
+	// ended it, or the error that ended it (its history could not be
+	// journaled) — with a context that is not cancelled and the history so
+	// far, to record what the Catch would have (the training machine marks
+	// its job and removes half-written files).
+	Stopped func(ctx context.Context, name string, input json.RawMessage, history []asl.Event, err error)
 	// Resumed, when set, is called before an execution continues a run that
-	// was interrupted, with the history it continues.
+	// was interrupted, with the history it continues (it must not call back
+	// into the Executions).
 	Resumed func(ctx context.Context, name string, input json.RawMessage, history []asl.Event)
 }
 
@@ -98,11 +103,12 @@ type execution struct {
 	done   chan struct{}
 }
 
-// stopped and interrupted are the causes with which Stop and Close cancel
-// an execution.
+// stopped and errInterrupted are the causes with which Stop and Close
+// cancel an execution.
 type stopped struct{ cause string }
 
-func (s stopped) Error() string { return "stopped: " + s.cause }
+func (s stopped) Error() string { return ErrStopped.Error() + ": " + s.cause }
+func (s stopped) Unwrap() error { return ErrStopped }
 
 var errInterrupted = errors.New("localexec: interrupted by shutdown")
 
@@ -112,7 +118,7 @@ func New(j Journal, machines map[pipeline.Machine]Binding, o Options) (*Executio
 	if j == nil {
 		return nil, errors.New("localexec: nil journal")
 	}
-	e := &Executions{journal: j, machines: machines, log: o.Log, owner: o.Owner, gone: o.Gone, sleep: o.Sleep, now: o.Now,
+	e := &Executions{journal: j, machines: map[pipeline.Machine]Binding{}, log: o.Log, owner: o.Owner, gone: o.Gone, sleep: o.Sleep, now: o.Now,
 		slots: map[pipeline.Machine]chan struct{}{}, running: map[key]*execution{}}
 	if e.log == nil {
 		e.log = slog.New(slog.DiscardHandler)
@@ -124,9 +130,17 @@ func New(j Journal, machines map[pipeline.Machine]Binding, o Options) (*Executio
 		e.gone = procid.Gone
 	}
 	for m, b := range machines {
-		if err := b.Definition.Validate(); err != nil {
+		// Run what ships: the definition as its ASL JSON reads back, so a
+		// value held in Go form (an int where JSON has a number) cannot
+		// behave differently here than on Step Functions.
+		body, err := b.Definition.JSON()
+		if err != nil {
 			return nil, fmt.Errorf("localexec: machine %s: %w", m, err)
 		}
+		if b.Definition, err = asl.Parse(body); err != nil {
+			return nil, fmt.Errorf("localexec: machine %s: %w", m, err)
+		}
+		e.machines[m] = b
 		if b.Slots > 0 {
 			e.slots[m] = make(chan struct{}, b.Slots)
 		}
@@ -261,7 +275,7 @@ func (e *Executions) ended(ctx context.Context, log *slog.Logger, b Binding, m p
 		u = store.ExecutionUpdate{Status: store.ExecutionAborted, Error: "Orrery.Cancelled", Cause: stop.cause, Owner: &none}
 		log.Info("execution stopped", "cause", stop.cause)
 		if b.Stopped != nil {
-			b.Stopped(ctx, name, input, history, stop.cause)
+			b.Stopped(ctx, name, input, history, stop)
 		}
 	case errors.As(err, &aslErr):
 		none := ""
@@ -274,7 +288,7 @@ func (e *Executions) ended(ctx context.Context, log *slog.Logger, b Binding, m p
 		u = store.ExecutionUpdate{Status: store.ExecutionAborted, Error: "Orrery.Internal", Cause: err.Error(), Owner: &none}
 		log.Error("execution aborted", "error", err.Error())
 		if b.Stopped != nil {
-			b.Stopped(ctx, name, input, history, err.Error())
+			b.Stopped(ctx, name, input, history, err)
 		}
 	}
 	if _, uerr := e.journal.UpdateExecution(ctx, string(m), name, u); uerr != nil && !errors.Is(uerr, store.ErrConflict) {
@@ -320,7 +334,7 @@ func (e *Executions) Stop(ctx context.Context, m pipeline.Machine, name, cause s
 		if herr != nil {
 			return fmt.Errorf("stop execution %s/%s: %w", m, name, herr)
 		}
-		b.Stopped(context.WithoutCancel(ctx), name, cur.Input, history, cause)
+		b.Stopped(context.WithoutCancel(ctx), name, cur.Input, history, stopped{cause: cause})
 	}
 	return nil
 }

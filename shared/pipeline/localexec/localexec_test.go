@@ -85,9 +85,10 @@ func newExecutions(t *testing.T, j localexec.Journal, s *steps, o localexec.Opti
 	def, err := asl.Parse([]byte(twoSteps))
 	require.NoError(t, err)
 	b := localexec.Binding{Definition: def, Resources: s.resources(), Slots: 1,
-		Stopped: func(_ context.Context, name string, _ json.RawMessage, h []asl.Event, cause string) {
+		Stopped: func(_ context.Context, name string, _ json.RawMessage, h []asl.Event, err error) {
 			if stops != nil {
-				stops <- stopCall{name, cause, len(h)}
+				assert.ErrorIs(t, err, localexec.ErrStopped)
+				stops <- stopCall{name, err.Error(), len(h)}
 			}
 		}}
 	x, err := localexec.New(j, map[pipeline.Machine]localexec.Binding{pipeline.MachineTraining: b}, o)
@@ -133,7 +134,7 @@ func TestStopAbortsAndRecords(t *testing.T) {
 	<-s.entered
 	require.NoError(t, x.Stop(ctx, pipeline.MachineTraining, "a", "job cancelled"))
 	call := <-stops
-	assert.Equal(t, stopCall{"a", "job cancelled", 4}, call, "the hook sees the history up to the interrupted state")
+	assert.Equal(t, stopCall{"a", "localexec: stopped: job cancelled", 4}, call, "the hook sees the history up to the interrupted state")
 	d, err := x.Wait(ctx, pipeline.MachineTraining, "a")
 	require.NoError(t, err)
 	assert.Equal(t, pipeline.StatusAborted, d.Status)
