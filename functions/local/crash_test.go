@@ -274,3 +274,49 @@ func TestTrainKilledThenResumed(t *testing.T) {
 		})
 	}
 }
+
+// TestServeKilledMidStudyResumes kills `orrery serve` while a study's trial
+// trains: after the restart the study resumes that trial at once (its dead
+// worker's lease is not waited out) and ends with the trials it was asked
+// for.
+func TestServeKilledMidStudyResumes(t *testing.T) {
+	if testing.Short() {
+		t.Skip("tunes and kills orrery serve")
+	}
+	home := filepath.Join(t.TempDir(), "home")
+	s := startServeProcess(t, home)
+	body := `{"name": "crash", "base_config": {"dataset_path": "htru2.csv", "target_column": "class", "positive_class": "1",
+	  "epochs": 60, "hidden_layers": [16], "batch_size": 512, "early_stopping": {"enabled": false}},
+	 "search_space": [{"name": "learning_rate", "kind": "float", "low": 0.001, "high": 0.03, "log": true}],
+	 "strategy": "random", "pruner": "none", "budget": {"max_trials": 4, "max_parallel": 1}}`
+	code, acc := s.call(t, http.MethodPost, "/ml/optimization/start", body)
+	require.Equal(t, http.StatusAccepted, code, "%v", acc)
+	results := acc["status_url"].(string)
+	interrupted := -1.0
+	s.waitFor(t, results, func(st map[string]any) bool {
+		trials, _ := st["trials"].([]any)
+		for _, tr := range trials {
+			m := tr.(map[string]any)
+			if steps, _ := m["intermediate"].([]any); m["state"] == "RUNNING" && len(steps) >= 3 && len(trials) >= 2 {
+				interrupted = m["number"].(float64)
+				return true
+			}
+		}
+		return st["status"] != "RUNNING"
+	})
+	require.GreaterOrEqual(t, interrupted, 0.0, "the kill came while a trial was training")
+	s.kill()
+
+	s = startServeProcess(t, home)
+	done := s.waitFor(t, results, func(st map[string]any) bool { return st["status"] != "RUNNING" })
+	require.Equal(t, "SUCCEEDED", done["status"], "%v", done)
+	trials := done["trials"].([]any)
+	require.Len(t, trials, 4, "the study ends with the trials it was asked for")
+	for _, tr := range trials {
+		m := tr.(map[string]any)
+		assert.Equal(t, "COMPLETE", m["state"], "trial %v", m["number"])
+		if m["number"] == interrupted {
+			assert.EqualValues(t, 2, m["attempts"], "the interrupted trial is claimed again by the restarted server")
+		}
+	}
+}
