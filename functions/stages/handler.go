@@ -13,6 +13,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda/messages"
 
+	"github.com/orrery-ml/orrery/shared/fault"
 	"github.com/orrery-ml/orrery/shared/ml/optimization"
 	"github.com/orrery-ml/orrery/shared/ml/training"
 	"github.com/orrery-ml/orrery/shared/pipeline"
@@ -32,7 +33,7 @@ var requestKinds = []string{kindStage, kindStep, kindEvaluation}
 
 // errInvalidRequest is wrapped by errors about a request whose kind cannot
 // be told (not a JSON object, no kind key or more than one).
-var errInvalidRequest = errors.New("stages: invalid request")
+var errInvalidRequest = fault.New(fault.Invalid, "stages: invalid request")
 
 // stageRunner runs one stage; *training.TrainingPipeline is one.
 type stageRunner interface {

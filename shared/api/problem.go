@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/orrery-ml/orrery/shared/fault"
 	"github.com/orrery-ml/orrery/shared/ml/training"
 	"github.com/orrery-ml/orrery/shared/store"
 )
@@ -21,9 +22,9 @@ const ProblemContentType = "application/problem+json"
 var (
 	// ErrNotImplemented: this runtime serves no backend for the route (HTTP
 	// 501), e.g. deployments before their issue lands.
-	ErrNotImplemented = errors.New("api: route not served by this runtime")
+	ErrNotImplemented = fault.New(fault.Unavailable, "api: route not served by this runtime")
 	// ErrUnavailable: a backend the request needs failed; retrying may help.
-	ErrUnavailable = errors.New("api: service unavailable")
+	ErrUnavailable = fault.New(fault.Unavailable, "api: service unavailable")
 )
 
 // Problem is an RFC 9457 problem details object. Errors lists the fields of

@@ -9,12 +9,13 @@ import (
 	"sync"
 
 	"github.com/orrery-ml/orrery/shared/api"
+	"github.com/orrery-ml/orrery/shared/fault"
 	"github.com/orrery-ml/orrery/shared/ml/training"
 	"github.com/orrery-ml/orrery/shared/store"
 )
 
 // ErrClosed is returned by Executions.StartTraining after Close.
-var ErrClosed = errors.New("embedded: executions closed")
+var ErrClosed = fault.New(fault.Unavailable, "embedded: executions closed")
 
 // Executions runs training jobs in background goroutines of this process, at
 // most Parallel at a time, each calling TrainingPipeline.Run; it is the

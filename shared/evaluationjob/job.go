@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/orrery-ml/orrery/shared/fault"
 	"github.com/orrery-ml/orrery/shared/ml/evaluation"
 	"github.com/orrery-ml/orrery/shared/ml/nn"
 	"github.com/orrery-ml/orrery/shared/ml/training"
@@ -32,7 +33,7 @@ const (
 // ErrInvalidJob is returned for a step request without a job id or with an
 // unknown step, and for a job that is not an evaluation job or whose
 // Config cannot be read.
-var ErrInvalidJob = errors.New("evaluationjob: invalid job")
+var ErrInvalidJob = fault.New(fault.Invalid, "evaluationjob: invalid job")
 
 // ErrorNameEvaluationFailed names an evaluation's own failure (not a
 // service error) in a state machine; ErrorName picks it when no more

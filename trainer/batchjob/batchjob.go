@@ -18,6 +18,7 @@ import (
 
 	"github.com/orrery-ml/orrery/shared/config"
 	"github.com/orrery-ml/orrery/shared/dataset"
+	"github.com/orrery-ml/orrery/shared/fault"
 	"github.com/orrery-ml/orrery/shared/ml/evaluation"
 	"github.com/orrery-ml/orrery/shared/ml/nn"
 	"github.com/orrery-ml/orrery/shared/ml/optimization"
@@ -76,10 +77,10 @@ const (
 
 var (
 	// ErrSpec is wrapped by errors about the job specification.
-	ErrSpec = errors.New("batchjob: invalid job spec")
+	ErrSpec = fault.New(fault.Invalid, "batchjob: invalid job spec")
 	// ErrBackendUnavailable is returned when the chosen backend is not built
 	// into this binary.
-	ErrBackendUnavailable = errors.New("batchjob: backend not available in this build")
+	ErrBackendUnavailable = fault.New(fault.Invalid, "batchjob: backend not available in this build")
 )
 
 // Spec is what a trainer run is asked to do.

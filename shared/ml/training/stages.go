@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/orrery-ml/orrery/shared/dataset"
+	"github.com/orrery-ml/orrery/shared/fault"
 	"github.com/orrery-ml/orrery/shared/ml/evaluation"
 	"github.com/orrery-ml/orrery/shared/ml/nn"
 	"github.com/orrery-ml/orrery/shared/store"
@@ -39,10 +40,10 @@ const (
 var (
 	// ErrInvalidStage is returned for a stage request that names no stage
 	// or lacks the references the stage needs.
-	ErrInvalidStage = errors.New("training: invalid stage request")
+	ErrInvalidStage = fault.New(fault.Invalid, "training: invalid stage request")
 	// ErrDataChanged is returned when the data file a job validated has
 	// changed before a later stage read it.
-	ErrDataChanged = errors.New("training: data changed since validation")
+	ErrDataChanged = fault.New(fault.DataChanged, "training: data changed since validation")
 )
 
 // StageErrorName maps a stage's error to the error name a state machine sees.

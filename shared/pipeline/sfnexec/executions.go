@@ -16,11 +16,13 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/aws/aws-sdk-go-v2/service/sfn/types"
+
+	"github.com/orrery-ml/orrery/shared/fault"
 )
 
 // ErrInvalid is returned (wrapped) for a state-machine ARN or a job id that
 // cannot name an execution.
-var ErrInvalid = errors.New("sfnexec: invalid argument")
+var ErrInvalid = fault.New(fault.Invalid, "sfnexec: invalid argument")
 
 // API is the part of the Step Functions client used here (*sfn.Client has
 // it).
