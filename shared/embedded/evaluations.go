@@ -12,7 +12,7 @@ import (
 	"github.com/orrery-ml/orrery/shared/api"
 	"github.com/orrery-ml/orrery/shared/evaluationjob"
 	"github.com/orrery-ml/orrery/shared/evaluationjob/evaluationapi"
-	"github.com/orrery-ml/orrery/shared/ml/training"
+	"github.com/orrery-ml/orrery/shared/fault"
 	"github.com/orrery-ml/orrery/shared/pipeline"
 	"github.com/orrery-ml/orrery/shared/pipeline/asl"
 	"github.com/orrery-ml/orrery/shared/store"
@@ -126,7 +126,7 @@ func (r *Runtime) RunEvaluationStateMachine(ctx context.Context, jobID string) (
 			// The execution stopped before its Catch: mark the job here, as
 			// MarkFailed would have.
 			_, _ = svc.MarkFailed(context.WithoutCancel(ctx), jobID,
-				training.StageFailure{Error: training.ErrorNameCancelled, Cause: "the server stopped before the evaluation ended"})
+				fault.Failure{Error: fault.Cancelled.Name(), Cause: "the server stopped before the evaluation ended"})
 			return evaluationjob.Output{}, fmt.Errorf("run evaluation job %s: %w", jobID, ctx.Err())
 		}
 		var e *asl.Error

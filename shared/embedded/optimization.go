@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/orrery-ml/orrery/shared/api"
+	"github.com/orrery-ml/orrery/shared/fault"
 	"github.com/orrery-ml/orrery/shared/ml/optimization"
 	"github.com/orrery-ml/orrery/shared/ml/training"
 	"github.com/orrery-ml/orrery/shared/optimizationjob"
@@ -67,7 +68,7 @@ func (r *Runtime) RunOptimizationStateMachine(ctx context.Context, in pipeline.O
 	if err != nil {
 		if ctx.Err() != nil {
 			var f optimization.FailureInput
-			f.StudyID, f.Error.Error, f.Error.Cause = in.StudyID, training.ErrorNameCancelled, err.Error()
+			f.StudyID, f.Error.Error, f.Error.Cause = in.StudyID, fault.Cancelled.Name(), err.Error()
 			_ = optimization.MarkFailed(context.WithoutCancel(ctx), r.OptimizationStores(), f)
 			return optimization.FinalizeOutput{}, fmt.Errorf("run study %s: %w", in.StudyID, ctx.Err())
 		}

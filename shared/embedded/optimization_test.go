@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/orrery-ml/orrery/shared/api"
+	"github.com/orrery-ml/orrery/shared/fault"
 	"github.com/orrery-ml/orrery/shared/ml/optimization"
 	"github.com/orrery-ml/orrery/shared/optimizationjob"
 	"github.com/orrery-ml/orrery/shared/pipeline"
@@ -75,7 +76,7 @@ func TestOptimizationStateMachineMarksFailures(t *testing.T) {
 	res, err := optimization.Results(ctx, rt.OptimizationStores(), "hpo-bad")
 	require.NoError(t, err)
 	assert.Equal(t, store.Failed, res.Status)
-	assert.Contains(t, res.Error, pipeline.ErrorStepFailed)
+	assert.Contains(t, res.Error, fault.Internal.Name())
 
 	_, err = rt.RunOptimizationStateMachine(ctx, pipeline.OptimizationInput{StudyID: "hpo-missing"})
 	require.Error(t, err, "an unknown study fails the execution")

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"sync"
 
+	"github.com/orrery-ml/orrery/shared/fault"
 	"github.com/orrery-ml/orrery/shared/ml/training"
 	"github.com/orrery-ml/orrery/shared/pipeline"
 	"github.com/orrery-ml/orrery/shared/pipeline/asl"
@@ -61,7 +62,7 @@ func (r *Runtime) RunTrainingStateMachine(ctx context.Context, jobID string) (*t
 			refs := stages.refs
 			stages.mu.Unlock()
 			refs.JobID = jobID
-			_, _ = p.MarkFailed(context.WithoutCancel(ctx), refs, training.StageFailure{Error: training.ErrorNameCancelled, Cause: err.Error()})
+			_, _ = p.MarkFailed(context.WithoutCancel(ctx), refs, fault.Failure{Error: fault.Cancelled.Name(), Cause: err.Error()})
 			return nil, fmt.Errorf("run job %s: %w", jobID, ctx.Err())
 		}
 		var e *asl.Error

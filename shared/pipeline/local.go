@@ -28,7 +28,7 @@ func LocalResources() Resources {
 // TrainingHandlers binds the training state machine's Task resources for the
 // local executor: the stages function to stages.RunStage, and the Batch
 // submitJob.sync task to the train stage run in-process. A stage's error
-// becomes an *Error named by training.StageErrorName. The train stage's
+// becomes the *asl.Error TaskError names. The train stage's
 // progress recorder should call Heartbeat with the ctx it is given, so the
 // Train state's HeartbeatSeconds holds locally as on AWS.
 func TrainingHandlers(r Resources, stages StageRunner) map[string]asl.Handler {
@@ -38,7 +38,7 @@ func TrainingHandlers(r Resources, stages StageRunner) map[string]asl.Handler {
 			if ctx.Err() != nil {
 				return out, err
 			}
-			return out, &asl.Error{Name: training.StageErrorName(err), Cause: err.Error()}
+			return out, TaskError(err)
 		}
 		return out, nil
 	}

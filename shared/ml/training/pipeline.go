@@ -166,9 +166,9 @@ func (p *TrainingPipeline) Run(ctx context.Context, jobID string) (*Result, erro
 func (p *TrainingPipeline) failRun(ctx context.Context, refs Refs, err error) error {
 	// Cleanup and the FAILED mark must happen even when ctx was cancelled.
 	bg := context.WithoutCancel(ctx)
-	f := StageFailure{Error: StageErrorName(err), Cause: err.Error()}
+	f := fault.FailureOf(err)
 	if errors.Is(err, context.Canceled) {
-		f.Error = ErrorNameCancelled
+		f.Error = fault.Cancelled.Name()
 	}
 	_, _ = p.MarkFailed(bg, refs, f)
 	return err

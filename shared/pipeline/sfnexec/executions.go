@@ -101,7 +101,7 @@ func (e *Executions) StopTraining(ctx context.Context, jobID string) error {
 	_, err := e.client.StopExecution(ctx, &sfn.StopExecutionInput{
 		ExecutionArn: aws.String(e.ExecutionARN(jobID)),
 		Cause:        aws.String("job cancelled"),
-		Error:        aws.String("Orrery.Cancelled"),
+		Error:        aws.String(fault.Cancelled.Name()),
 	})
 	var missing *types.ExecutionDoesNotExist
 	if errors.As(err, &missing) {
