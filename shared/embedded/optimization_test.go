@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -76,7 +77,8 @@ func TestOptimizationStateMachineMarksFailures(t *testing.T) {
 	res, err := optimization.Results(ctx, rt.OptimizationStores(), "hpo-bad")
 	require.NoError(t, err)
 	assert.Equal(t, store.Failed, res.Status)
-	assert.Contains(t, res.Error, fault.Internal.Name())
+	// A target that is not a column is bad input (dataset.ErrMissingColumn).
+	assert.True(t, strings.HasPrefix(res.Error, fault.Invalid.Name()+": "), res.Error)
 
 	_, err = rt.RunOptimizationStateMachine(ctx, pipeline.OptimizationInput{StudyID: "hpo-missing"})
 	require.Error(t, err, "an unknown study fails the execution")
