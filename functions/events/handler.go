@@ -3,12 +3,12 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/orrery-ml/orrery/shared/fault"
 	"github.com/orrery-ml/orrery/shared/jobevents"
 )
 
@@ -37,7 +37,7 @@ type handler struct {
 }
 
 // errBadMessage marks a message that is not an event this function handles.
-var errBadMessage = errors.New("events: message is not a Step Functions or Batch state change")
+var errBadMessage = fault.New(fault.Invalid, "events: message is not a Step Functions or Batch state change")
 
 // executionDetail is the detail of a Step Functions Execution Status Change.
 type executionDetail struct {

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/orrery-ml/orrery/shared/embedded"
+	"github.com/orrery-ml/orrery/shared/fault"
 	"github.com/orrery-ml/orrery/shared/ml/nn"
 	"github.com/orrery-ml/orrery/shared/tracking"
 	"github.com/orrery-ml/orrery/shared/tracking/progressbar"
@@ -76,7 +77,7 @@ var commands = map[string]command{
 }
 
 // errUsage marks command-line mistakes (exit status 2).
-var errUsage = errors.New("usage")
+var errUsage = fault.New(fault.Invalid, "usage")
 
 type usageError struct{ msg string }
 

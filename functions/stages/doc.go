@@ -14,12 +14,12 @@
 //     report). Trials are not steps: they run in the trainer's container.
 //   - "evaluation": the evaluation job's steps (evaluation.go).
 //
-// A failed stage is returned as messages.InvokeResponse_Error whose Type is
-// training.StageErrorName(err) (Orrery.InvalidInput, Orrery.NotFound, ...),
-// a failed step with pipeline.StepErrorName(err), the names the local
-// executor gives them too: aws-lambda-go passes that type through verbatim
-// as the Lambda error type, which is the Error the state machine's Retry and
-// Catch match.
+// A failed stage or step is returned as messages.InvokeResponse_Error whose
+// Type is the name of the error's fault code (fault.CodeOf(err).Name():
+// Orrery.InvalidInput, Orrery.NotFound, ..., Orrery.Internal), the name the
+// local executor gives it too (pipeline.TaskError): aws-lambda-go passes that
+// type through verbatim as the Lambda error type, which is the Error the
+// state machine's Retry and Catch match.
 //
 // main.go only wires; handler.go holds the handler, tested with fake stage
 // and step runners and, against moto, with the real pipeline and steps.

@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"time"
 
-	"github.com/aws/aws-lambda-go/lambda/messages"
-
 	"github.com/orrery-ml/orrery/shared/evaluationjob"
 )
 
@@ -22,13 +20,12 @@ type evaluationStepper interface {
 
 // evaluation decodes an evaluation task strictly (unknown fields, trailing
 // data, a missing job_id are Orrery.InvalidInput), runs the step, and
-// returns its evaluationjob.Output. Errors are typed with
-// evaluationjob.ErrorName, as the local executor names them.
+// returns its evaluationjob.Output. Errors are typed by taskError.
 func (h *handler) evaluation(ctx context.Context, raw json.RawMessage) (any, error) {
 	req, err := evaluationjob.DecodeTask(raw)
 	if err != nil {
 		h.log.WarnContext(ctx, "bad evaluation request", "error", err.Error())
-		return nil, evaluationError(err)
+		return nil, taskError(err)
 	}
 	step := req.Step
 	if step == "" {
@@ -38,16 +35,10 @@ func (h *handler) evaluation(ctx context.Context, raw json.RawMessage) (any, err
 	out, err := h.evaluations.Step(ctx, req)
 	attrs := []any{"evaluation_step", step, "job_id", req.JobID, "seconds", time.Since(start).Seconds()}
 	if err != nil {
-		e := evaluationError(err)
+		e := taskError(err)
 		h.log.ErrorContext(ctx, "evaluation step failed", append(attrs, "error_type", e.Type, "error", e.Message)...)
 		return nil, e
 	}
 	h.log.InfoContext(ctx, "evaluation step done", append(attrs, "status", out.Status, "evaluation_id", out.EvaluationID)...)
 	return out, nil
-}
-
-// evaluationError is an evaluation step's err as the Lambda runtime
-// reports it.
-func evaluationError(err error) messages.InvokeResponse_Error {
-	return messages.InvokeResponse_Error{Message: err.Error(), Type: evaluationjob.ErrorName(err)}
 }

@@ -13,8 +13,8 @@ import (
 	"github.com/orrery-ml/orrery/functions/internal/rietest"
 	"github.com/orrery-ml/orrery/shared/config"
 	"github.com/orrery-ml/orrery/shared/evaluationjob"
+	"github.com/orrery-ml/orrery/shared/fault"
 	"github.com/orrery-ml/orrery/shared/ml/evaluation"
-	"github.com/orrery-ml/orrery/shared/ml/training"
 	"github.com/orrery-ml/orrery/shared/store"
 )
 
@@ -57,6 +57,6 @@ func TestEvaluationBootstrapUnderRIE(t *testing.T) {
 	}
 	body = invoke(`{"evaluation": {"job_id": "evj-absent"}}`)
 	require.NoError(t, json.Unmarshal(body, &failure), "%s", body)
-	assert.Equal(t, training.ErrorNameNotFound, failure.ErrorType, "%s", body)
+	assert.Equal(t, fault.NotFound.Name(), failure.ErrorType, "%s", body)
 	assert.Contains(t, failure.ErrorMessage, "evj-absent")
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/orrery-ml/orrery/shared/awsclient/awstest"
 	"github.com/orrery-ml/orrery/shared/config"
 	"github.com/orrery-ml/orrery/shared/evaluationjob"
+	"github.com/orrery-ml/orrery/shared/fault"
 	"github.com/orrery-ml/orrery/shared/ml/evaluation"
 	"github.com/orrery-ml/orrery/shared/ml/training"
 	"github.com/orrery-ml/orrery/shared/pipeline"
@@ -44,8 +45,8 @@ func (f *fakeEvaluations) Step(_ context.Context, req evaluationjob.Request) (ev
 
 // TestEvaluationRequests: "evaluation" goes to the evaluation steps,
 // decoded strictly and passed on whole (the fixtures of events/aws); the
-// output is the step's; failures carry the names evaluationjob.ErrorName
-// gives, which is what the local executor names them too.
+// output is the step's; failures carry the names of their fault codes,
+// which is what the local executor names them too.
 func TestEvaluationRequests(t *testing.T) {
 	t.Run("routed and decoded whole", func(t *testing.T) {
 		stages, steps, evals := &fakeStages{}, &fakeSteps{}, &fakeEvaluations{}
@@ -60,7 +61,7 @@ func TestEvaluationRequests(t *testing.T) {
 		mf := evals.seen[1]
 		assert.Equal(t, evaluationjob.StepMarkFailed, mf.Step)
 		require.NotNil(t, mf.Failure)
-		assert.Equal(t, training.ErrorNameInvalidInput, mf.Failure.Error)
+		assert.Equal(t, fault.Invalid.Name(), mf.Failure.Error)
 		assert.Contains(t, mf.Failure.Message(), `column "klass" not found`, "the Lambda cause unwraps to the message")
 		assert.Empty(t, stages.seen)
 		assert.Empty(t, steps.seen)
@@ -79,7 +80,7 @@ func TestEvaluationRequests(t *testing.T) {
 			evals := &fakeEvaluations{}
 			h := &handler{stages: &fakeStages{}, steps: &fakeSteps{}, evaluations: evals, log: slog.New(slog.DiscardHandler)}
 			_, err := h.Handle(t.Context(), json.RawMessage(tc.payload))
-			requireInvokeError(t, err, training.ErrorNameInvalidInput)
+			requireInvokeError(t, err, fault.Invalid.Name())
 			assert.Empty(t, evals.seen, "nothing runs")
 		})
 	}
@@ -88,12 +89,12 @@ func TestEvaluationRequests(t *testing.T) {
 		err  error
 		want string
 	}{
-		{fmt.Errorf("evaluate model m: %w", store.ErrNotFound), training.ErrorNameNotFound},
-		{fmt.Errorf("evaluation job j: %w: it is already SUCCEEDED", store.ErrConflict), training.ErrorNameConflict},
-		{fmt.Errorf("%w: cv_folds: 1", evaluation.ErrInvalidRequest), training.ErrorNameInvalidInput},
-		{fmt.Errorf("evaluate model m: %w: classes differ", evaluationjob.ErrEvaluation), training.ErrorNameInvalidInput},
-		{fmt.Errorf("evaluate model m: %w", training.ErrDataPath), training.ErrorNameInvalidInput},
-		{errors.New("report: render failed"), evaluationjob.ErrorNameEvaluationFailed},
+		{fmt.Errorf("evaluate model m: %w", store.ErrNotFound), fault.NotFound.Name()},
+		{fmt.Errorf("evaluation job j: %w: it is already SUCCEEDED", store.ErrConflict), fault.Conflict.Name()},
+		{fmt.Errorf("%w: cv_folds: 1", evaluation.ErrInvalidRequest), fault.Invalid.Name()},
+		{fmt.Errorf("evaluate model m: %w: classes differ", evaluationjob.ErrEvaluation), fault.Invalid.Name()},
+		{fmt.Errorf("evaluate model m: %w", training.ErrDataPath), fault.Invalid.Name()},
+		{errors.New("report: render failed"), fault.Internal.Name()},
 	} {
 		t.Run("error type "+tc.want, func(t *testing.T) {
 			h := &handler{evaluations: &fakeEvaluations{err: tc.err}, log: slog.New(slog.DiscardHandler)}
@@ -216,21 +217,21 @@ func TestEvaluationAgainstEmulator(t *testing.T) {
 
 	t.Run("a finished job is a Conflict", func(t *testing.T) {
 		_, err := w.h.Handle(ctx, json.RawMessage(`{"evaluation": {"job_id": "`+job.ID+`"}}`))
-		requireInvokeError(t, err, training.ErrorNameConflict)
+		requireInvokeError(t, err, fault.Conflict.Name())
 	})
 	t.Run("an unknown job is NotFound", func(t *testing.T) {
 		_, err := w.h.Handle(ctx, json.RawMessage(`{"evaluation": {"job_id": "evj-absent"}}`))
-		requireInvokeError(t, err, training.ErrorNameNotFound)
+		requireInvokeError(t, err, fault.NotFound.Name())
 	})
 	t.Run("a data set missing from S3 fails, and mark_failed records why", func(t *testing.T) {
 		bad, err := w.svc.Submit(ctx, evaluationjob.Config{EvaluateRequest: evaluation.EvaluateRequest{ModelID: w.modelID, DatasetPath: "s3://" + w.data + "/incoming/absent.csv", TargetColumn: "label"}})
 		require.NoError(t, err)
 		_, err = w.h.Handle(ctx, json.RawMessage(`{"evaluation": {"job_id": "`+bad.ID+`"}}`))
-		e := requireInvokeError(t, err, training.ErrorNameNotFound)
+		e := requireInvokeError(t, err, fault.NotFound.Name())
 		assert.Contains(t, e.Message, "absent.csv")
 		// The state machine's Catch hands the failure to mark_failed.
 		in, err := json.Marshal(evaluationjob.Task{Evaluation: &evaluationjob.Request{Step: evaluationjob.StepMarkFailed, JobID: bad.ID,
-			Failure: &training.StageFailure{Error: e.Type, Cause: `{"errorMessage":` + mustJSON(t, e.Message) + `}`}}})
+			Failure: &fault.Failure{Error: e.Type, Cause: `{"errorMessage":` + mustJSON(t, e.Message) + `}`}}})
 		require.NoError(t, err)
 		_, err = w.h.Handle(ctx, in)
 		require.NoError(t, err)

@@ -13,9 +13,9 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda/messages"
 
+	"github.com/orrery-ml/orrery/shared/fault"
 	"github.com/orrery-ml/orrery/shared/ml/optimization"
 	"github.com/orrery-ml/orrery/shared/ml/training"
-	"github.com/orrery-ml/orrery/shared/pipeline"
 )
 
 // The keys that name a request's kind: a request is a JSON object with
@@ -32,7 +32,7 @@ var requestKinds = []string{kindStage, kindStep, kindEvaluation}
 
 // errInvalidRequest is wrapped by errors about a request whose kind cannot
 // be told (not a JSON object, no kind key or more than one).
-var errInvalidRequest = errors.New("stages: invalid request")
+var errInvalidRequest = fault.New(fault.Invalid, "stages: invalid request")
 
 // stageRunner runs one stage; *training.TrainingPipeline is one.
 type stageRunner interface {
@@ -64,7 +64,7 @@ func (h *handler) Handle(ctx context.Context, raw json.RawMessage) (any, error) 
 	kind, err := requestKind(raw)
 	if err != nil {
 		h.log.WarnContext(ctx, "bad request", "error", err.Error())
-		return nil, messages.InvokeResponse_Error{Message: err.Error(), Type: training.ErrorNameInvalidInput}
+		return nil, taskError(err)
 	}
 	switch kind {
 	case kindStage:
@@ -74,7 +74,7 @@ func (h *handler) Handle(ctx context.Context, raw json.RawMessage) (any, error) 
 	case kindEvaluation:
 		return h.evaluation(ctx, raw)
 	}
-	return nil, messages.InvokeResponse_Error{Message: "unrouted request kind " + kind, Type: training.ErrorNameInvalidInput}
+	return nil, taskError(fmt.Errorf("%w: unrouted request kind %s", errInvalidRequest, kind))
 }
 
 // requestKind returns the one key of requestKinds that raw, a JSON object,
@@ -99,7 +99,7 @@ func requestKind(raw json.RawMessage) (string, error) {
 
 // stage decodes a training.StageRequest strictly (unknown fields, trailing
 // data and a missing stage are Orrery.InvalidInput), runs the stage, and
-// returns its Refs. Errors are typed with training.StageErrorName.
+// returns its Refs. Errors are typed by taskError.
 func (h *handler) stage(ctx context.Context, raw json.RawMessage) (training.Refs, error) {
 	var req training.StageRequest
 	err := decodeStrict(raw, &req)
@@ -109,13 +109,13 @@ func (h *handler) stage(ctx context.Context, raw json.RawMessage) (training.Refs
 	if err != nil {
 		err = fmt.Errorf("%w: decode stage request: %v", training.ErrInvalidStage, err)
 		h.log.WarnContext(ctx, "bad stage request", "error", err.Error())
-		return training.Refs{}, stageError(err)
+		return training.Refs{}, taskError(err)
 	}
 	start := time.Now()
 	refs, err := h.stages.RunStage(ctx, req)
 	attrs := []any{"stage", req.Stage, "job_id", req.Refs.JobID, "seconds", time.Since(start).Seconds()}
 	if err != nil {
-		e := stageError(err)
+		e := taskError(err)
 		h.log.ErrorContext(ctx, "stage failed", append(attrs, "error_type", e.Type, "error", e.Message)...)
 		return training.Refs{}, e
 	}
@@ -125,8 +125,7 @@ func (h *handler) stage(ctx context.Context, raw json.RawMessage) (training.Refs
 
 // step decodes an optimization.StepRequest strictly (unknown fields,
 // trailing data, a missing step or study_id are Orrery.InvalidInput), runs
-// the step, and returns its output. Errors are typed with
-// pipeline.StepErrorName, as the local executor names them.
+// the step, and returns its output. Errors are typed by taskError.
 func (h *handler) step(ctx context.Context, raw json.RawMessage) (any, error) {
 	var req optimization.StepRequest
 	err := decodeStrict(raw, &req)
@@ -140,13 +139,13 @@ func (h *handler) step(ctx context.Context, raw json.RawMessage) (any, error) {
 	if err != nil {
 		err = fmt.Errorf("%w: decode step request: %v", optimization.ErrInvalidStudy, err)
 		h.log.WarnContext(ctx, "bad step request", "error", err.Error())
-		return nil, stepError(err)
+		return nil, taskError(err)
 	}
 	start := time.Now()
 	out, err := h.steps.Step(ctx, req)
 	attrs := []any{"step", req.Step, "study_id", req.StudyID, "seconds", time.Since(start).Seconds()}
 	if err != nil {
-		e := stepError(err)
+		e := taskError(err)
 		h.log.ErrorContext(ctx, "step failed", append(attrs, "error_type", e.Type, "error", e.Message)...)
 		return nil, e
 	}
@@ -168,13 +167,11 @@ func decodeStrict(raw json.RawMessage, v any) error {
 	return nil
 }
 
-// stageError is a stage's err as the Lambda runtime reports it: Type is the
-// error name the state machine matches.
-func stageError(err error) messages.InvokeResponse_Error {
-	return messages.InvokeResponse_Error{Message: err.Error(), Type: training.StageErrorName(err)}
-}
-
-// stepError is an optimization step's err as the Lambda runtime reports it.
-func stepError(err error) messages.InvokeResponse_Error {
-	return messages.InvokeResponse_Error{Message: err.Error(), Type: pipeline.StepErrorName(err)}
+// taskError is a stage's, step's or evaluation step's err as the Lambda
+// runtime reports it: Type is the error name the state machine's Retry and
+// Catch match, err's fault code's name (Orrery.InvalidInput,
+// Orrery.NotFound, ..., Orrery.Internal), as pipeline.TaskError names it on
+// the local executor.
+func taskError(err error) messages.InvokeResponse_Error {
+	return messages.InvokeResponse_Error{Message: err.Error(), Type: fault.CodeOf(err).Name()}
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/orrery-ml/orrery/shared/awsclient"
 	"github.com/orrery-ml/orrery/shared/awsclient/awstest"
 	"github.com/orrery-ml/orrery/shared/config"
+	"github.com/orrery-ml/orrery/shared/fault"
 	"github.com/orrery-ml/orrery/shared/ml/training"
 	"github.com/orrery-ml/orrery/shared/store"
 	"github.com/orrery-ml/orrery/shared/store/dynamostore"
@@ -66,19 +67,19 @@ func TestErrorTypes(t *testing.T) {
 		err     error
 		want    string
 	}{
-		{"invalid config", string(validate), fmt.Errorf("validate: %w: epochs", training.ErrInvalidConfig), training.ErrorNameInvalidInput},
-		{"invalid data", string(validate), fmt.Errorf("validate: %w", training.ErrInvalidData), training.ErrorNameInvalidInput},
-		{"unknown job", string(validate), fmt.Errorf("validate job x: %w", store.ErrNotFound), training.ErrorNameNotFound},
-		{"finished job", string(validate), fmt.Errorf("validate job x: %w", store.ErrConflict), training.ErrorNameConflict},
-		{"data changed", string(validate), fmt.Errorf("train: %w", training.ErrDataChanged), training.ErrorNameDataChanged},
-		{"diverged", string(validate), fmt.Errorf("train: %w", training.ErrDiverged), training.ErrorNameDiverged},
-		{"cancelled", string(validate), fmt.Errorf("train: %w", context.Canceled), training.ErrorNameCancelled},
-		{"anything else", string(validate), errors.New("S3 is having a bad day"), training.ErrorNameStageFailed},
-		{"not JSON", `{"stage":`, nil, training.ErrorNameInvalidInput},
-		{"unknown field", `{"stage":"validate","refs":{"job_id":"j"},"stgae":"x"}`, nil, training.ErrorNameInvalidInput},
-		{"unknown refs field", `{"stage":"validate","refs":{"jobid":"j"}}`, nil, training.ErrorNameInvalidInput},
-		{"trailing data", `{"stage":"validate","refs":{"job_id":"j"}} {}`, nil, training.ErrorNameInvalidInput},
-		{"no stage", `{"refs":{"job_id":"j"}}`, nil, training.ErrorNameInvalidInput},
+		{"invalid config", string(validate), fmt.Errorf("validate: %w: epochs", training.ErrInvalidConfig), fault.Invalid.Name()},
+		{"invalid data", string(validate), fmt.Errorf("validate: %w", training.ErrInvalidData), fault.Invalid.Name()},
+		{"unknown job", string(validate), fmt.Errorf("validate job x: %w", store.ErrNotFound), fault.NotFound.Name()},
+		{"finished job", string(validate), fmt.Errorf("validate job x: %w", store.ErrConflict), fault.Conflict.Name()},
+		{"data changed", string(validate), fmt.Errorf("train: %w", training.ErrDataChanged), fault.DataChanged.Name()},
+		{"diverged", string(validate), fmt.Errorf("train: %w", training.ErrDiverged), fault.Diverged.Name()},
+		{"cancelled", string(validate), fmt.Errorf("train: %w", context.Canceled), fault.Cancelled.Name()},
+		{"anything else", string(validate), errors.New("S3 is having a bad day"), fault.Internal.Name()},
+		{"not JSON", `{"stage":`, nil, fault.Invalid.Name()},
+		{"unknown field", `{"stage":"validate","refs":{"job_id":"j"},"stgae":"x"}`, nil, fault.Invalid.Name()},
+		{"unknown refs field", `{"stage":"validate","refs":{"jobid":"j"}}`, nil, fault.Invalid.Name()},
+		{"trailing data", `{"stage":"validate","refs":{"job_id":"j"}} {}`, nil, fault.Invalid.Name()},
+		{"no stage", `{"refs":{"job_id":"j"}}`, nil, fault.Invalid.Name()},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -206,16 +207,16 @@ func TestAgainstEmulator(t *testing.T) {
 		payload func(t *testing.T) json.RawMessage
 		want    string
 	}{
-		{"finished job validated again", func(t *testing.T) json.RawMessage { return fixture(t, "stages-validate.json") }, training.ErrorNameConflict},
+		{"finished job validated again", func(t *testing.T) json.RawMessage { return fixture(t, "stages-validate.json") }, fault.Conflict.Name()},
 		{"unknown job", func(t *testing.T) json.RawMessage {
 			return json.RawMessage(`{"stage":"validate","refs":{"job_id":"trn-absent"}}`)
-		}, training.ErrorNameNotFound},
+		}, fault.NotFound.Name()},
 		{"unknown stage", func(t *testing.T) json.RawMessage {
 			return json.RawMessage(`{"stage":"deploy","refs":{"job_id":"` + job.ID + `"}}`)
-		}, training.ErrorNameInvalidInput},
+		}, fault.Invalid.Name()},
 		{"stage out of order", func(t *testing.T) json.RawMessage {
 			return json.RawMessage(`{"stage":"train","refs":{"job_id":"` + job.ID + `"}}`)
-		}, training.ErrorNameInvalidInput},
+		}, fault.Invalid.Name()},
 	}
 	for _, tc := range failures {
 		t.Run(tc.name, func(t *testing.T) {
@@ -230,12 +231,12 @@ func TestAgainstEmulator(t *testing.T) {
 		_, err := p.Submit(ctx, cfgJob)
 		require.NoError(t, err)
 		_, err = h.Handle(ctx, json.RawMessage(`{"stage":"validate","refs":{"job_id":"trn-missing-data"}}`))
-		e := requireInvokeError(t, err, training.ErrorNameNotFound)
+		e := requireInvokeError(t, err, fault.NotFound.Name())
 		assert.Contains(t, e.Message, "absent.csv")
 
 		// The state machine's Catch hands the failure to mark_failed.
 		in, err := json.Marshal(training.StageRequest{Stage: training.StageMarkFailed, Refs: training.Refs{JobID: "trn-missing-data"},
-			Failure: &training.StageFailure{Error: e.Type, Cause: `{"errorMessage":` + mustJSON(t, e.Message) + `}`}})
+			Failure: &fault.Failure{Error: e.Type, Cause: `{"errorMessage":` + mustJSON(t, e.Message) + `}`}})
 		require.NoError(t, err)
 		_, err = h.Handle(ctx, in)
 		require.NoError(t, err)

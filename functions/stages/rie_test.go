@@ -16,6 +16,7 @@ import (
 	"github.com/orrery-ml/orrery/shared/awsclient"
 	"github.com/orrery-ml/orrery/shared/awsclient/awstest"
 	"github.com/orrery-ml/orrery/shared/config"
+	"github.com/orrery-ml/orrery/shared/fault"
 	"github.com/orrery-ml/orrery/shared/ml/optimization"
 	"github.com/orrery-ml/orrery/shared/ml/training"
 	"github.com/orrery-ml/orrery/shared/store/dynamostore"
@@ -71,11 +72,11 @@ func TestBootstrapUnderRIE(t *testing.T) {
 		payload []byte
 		want    string
 	}{
-		{"unknown stage", []byte(`{"stage": "deploy", "refs": {"job_id": "trn-1"}}`), training.ErrorNameInvalidInput},
-		{"the validate fixture, job never submitted", fixture(t, "stages-validate.json"), training.ErrorNameNotFound},
-		{"suggest for an unknown study", []byte(`{"step": "suggest", "study_id": "hpo-absent"}`), training.ErrorNameNotFound},
-		{"a step request with a typo", []byte(`{"step": "suggest", "studyid": "hpo-1"}`), training.ErrorNameInvalidInput},
-		{"neither stage nor step", []byte(`{"evaluate": "mdl-1"}`), training.ErrorNameInvalidInput},
+		{"unknown stage", []byte(`{"stage": "deploy", "refs": {"job_id": "trn-1"}}`), fault.Invalid.Name()},
+		{"the validate fixture, job never submitted", fixture(t, "stages-validate.json"), fault.NotFound.Name()},
+		{"suggest for an unknown study", []byte(`{"step": "suggest", "study_id": "hpo-absent"}`), fault.NotFound.Name()},
+		{"a step request with a typo", []byte(`{"step": "suggest", "studyid": "hpo-1"}`), fault.Invalid.Name()},
+		{"neither stage nor step", []byte(`{"evaluate": "mdl-1"}`), fault.Invalid.Name()},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

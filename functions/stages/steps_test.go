@@ -17,9 +17,9 @@ import (
 	"github.com/orrery-ml/orrery/shared/awsclient"
 	"github.com/orrery-ml/orrery/shared/awsclient/awstest"
 	"github.com/orrery-ml/orrery/shared/config"
+	"github.com/orrery-ml/orrery/shared/fault"
 	"github.com/orrery-ml/orrery/shared/ml/optimization"
 	"github.com/orrery-ml/orrery/shared/ml/training"
-	"github.com/orrery-ml/orrery/shared/pipeline"
 	"github.com/orrery-ml/orrery/shared/store"
 	"github.com/orrery-ml/orrery/shared/store/dynamostore"
 )
@@ -49,10 +49,10 @@ func TestRouting(t *testing.T) {
 	}{
 		{name: "stage", payload: `{"stage":"validate","refs":{"job_id":"j"}}`, wantStage: 1},
 		{name: "step", payload: `{"step":"suggest","study_id":"hpo-1"}`, wantStp: 1},
-		{name: "neither", payload: `{"study_id":"hpo-1"}`, wantErr: training.ErrorNameInvalidInput},
-		{name: "both", payload: `{"stage":"validate","step":"suggest","study_id":"hpo-1","refs":{"job_id":"j"}}`, wantErr: training.ErrorNameInvalidInput},
-		{name: "not an object", payload: `["step"]`, wantErr: training.ErrorNameInvalidInput},
-		{name: "empty", payload: ``, wantErr: training.ErrorNameInvalidInput},
+		{name: "neither", payload: `{"study_id":"hpo-1"}`, wantErr: fault.Invalid.Name()},
+		{name: "both", payload: `{"stage":"validate","step":"suggest","study_id":"hpo-1","refs":{"job_id":"j"}}`, wantErr: fault.Invalid.Name()},
+		{name: "not an object", payload: `["step"]`, wantErr: fault.Invalid.Name()},
+		{name: "empty", payload: ``, wantErr: fault.Invalid.Name()},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			stages, steps := &fakeStages{}, &fakeSteps{}
@@ -73,8 +73,8 @@ func TestRouting(t *testing.T) {
 
 // TestStepRequests: a step request is decoded strictly and passed on whole;
 // its output is what the runner returned, encoded as the state machine
-// reads it; failures carry the names pipeline.StepErrorName gives, which is
-// what the local executor names them too.
+// reads it; failures carry the names of their fault codes, which is what
+// the local executor names them too.
 func TestStepRequests(t *testing.T) {
 	t.Run("decoded whole", func(t *testing.T) {
 		steps := &fakeSteps{}
@@ -84,7 +84,7 @@ func TestStepRequests(t *testing.T) {
 		require.NoError(t, err)
 		require.Len(t, steps.seen, 1)
 		assert.Equal(t, optimization.StepRequest{Step: optimization.StepMarkFailed, StudyID: "hpo-1",
-			Error: &optimization.StepFailure{Error: "States.TaskFailed", Cause: "trial job exited 1"}}, steps.seen[0])
+			Error: &fault.Failure{Error: "States.TaskFailed", Cause: "trial job exited 1"}}, steps.seen[0])
 
 		out, err := h.Handle(t.Context(), json.RawMessage(`{"step":"suggest","study_id":"hpo-2"}`))
 		require.NoError(t, err)
@@ -98,16 +98,16 @@ func TestStepRequests(t *testing.T) {
 		err           error
 		want          string
 	}{
-		{"unknown field", `{"step":"tell","study_id":"hpo-1","exhuasted":true}`, nil, training.ErrorNameInvalidInput},
-		{"trailing data", `{"step":"tell","study_id":"hpo-1"} {}`, nil, training.ErrorNameInvalidInput},
-		{"no step", `{"step":"","study_id":"hpo-1"}`, nil, training.ErrorNameInvalidInput},
-		{"no study", `{"step":"suggest"}`, nil, training.ErrorNameInvalidInput},
-		{"wrong type", `{"step":"tell","study_id":"hpo-1","exhausted":"yes"}`, nil, training.ErrorNameInvalidInput},
-		{"unknown step", `{"step":"train","study_id":"hpo-1"}`, fmt.Errorf("step %q: %w", "train", optimization.ErrInvalidStudy), training.ErrorNameInvalidInput},
-		{"unknown study", `{"step":"suggest","study_id":"hpo-1"}`, fmt.Errorf("load study hpo-1: %w", store.ErrNotFound), training.ErrorNameNotFound},
-		{"lost a race", `{"step":"suggest","study_id":"hpo-1"}`, fmt.Errorf("suggest: %w", store.ErrConflict), training.ErrorNameConflict},
-		{"cancelled", `{"step":"finalize","study_id":"hpo-1"}`, fmt.Errorf("finalize: %w", context.Canceled), training.ErrorNameCancelled},
-		{"anything else", `{"step":"finalize","study_id":"hpo-1"}`, errors.New("S3 is having a bad day"), pipeline.ErrorStepFailed},
+		{"unknown field", `{"step":"tell","study_id":"hpo-1","exhuasted":true}`, nil, fault.Invalid.Name()},
+		{"trailing data", `{"step":"tell","study_id":"hpo-1"} {}`, nil, fault.Invalid.Name()},
+		{"no step", `{"step":"","study_id":"hpo-1"}`, nil, fault.Invalid.Name()},
+		{"no study", `{"step":"suggest"}`, nil, fault.Invalid.Name()},
+		{"wrong type", `{"step":"tell","study_id":"hpo-1","exhausted":"yes"}`, nil, fault.Invalid.Name()},
+		{"unknown step", `{"step":"train","study_id":"hpo-1"}`, fmt.Errorf("step %q: %w", "train", optimization.ErrInvalidStudy), fault.Invalid.Name()},
+		{"unknown study", `{"step":"suggest","study_id":"hpo-1"}`, fmt.Errorf("load study hpo-1: %w", store.ErrNotFound), fault.NotFound.Name()},
+		{"lost a race", `{"step":"suggest","study_id":"hpo-1"}`, fmt.Errorf("suggest: %w", store.ErrConflict), fault.Conflict.Name()},
+		{"cancelled", `{"step":"finalize","study_id":"hpo-1"}`, fmt.Errorf("finalize: %w", context.Canceled), fault.Cancelled.Name()},
+		{"anything else", `{"step":"finalize","study_id":"hpo-1"}`, errors.New("S3 is having a bad day"), fault.Internal.Name()},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			steps := &fakeSteps{err: tc.err}
@@ -226,5 +226,5 @@ func TestStepsAgainstEmulator(t *testing.T) {
 	assert.Equal(t, "States.TaskFailed: trial exited 1", res.Error)
 
 	_, err = h.Handle(ctx, json.RawMessage(`{"step":"suggest","study_id":"hpo-absent"}`))
-	requireInvokeError(t, err, training.ErrorNameNotFound)
+	requireInvokeError(t, err, fault.NotFound.Name())
 }

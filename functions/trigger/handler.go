@@ -10,6 +10,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/orrery-ml/orrery/shared/fault"
 	"github.com/orrery-ml/orrery/shared/retraining"
 )
 
@@ -72,7 +73,7 @@ func (h *handler) message(ctx context.Context, msg events.SQSMessage) error {
 }
 
 // errBadMessage marks a message body that is not an S3 event notification.
-var errBadMessage = errors.New("trigger: message is not an S3 event notification")
+var errBadMessage = fault.New(fault.Invalid, "trigger: message is not an S3 event notification")
 
 // decodeObjects reads the ObjectCreated records of an S3 event notification
 // (other event types are skipped). Keys arrive URL-encoded, spaces as "+";

@@ -7,12 +7,12 @@
 // Only infra/ may import the CDK. This package must not import anything else from the module.
 package constructs
 
-import "errors"
+import "github.com/orrery-ml/orrery/shared/fault"
 
 // Sentinel errors.
 var (
 	// ErrMissingFunctionZip: a function's prebuilt zip is absent while placeholders are refused.
-	ErrMissingFunctionZip = errors.New("constructs: function zip missing")
+	ErrMissingFunctionZip = fault.New(fault.NotFound, "constructs: function zip missing")
 	// ErrVagueReason: a cdk-nag suppression reason too short to say why.
-	ErrVagueReason = errors.New("constructs: suppression reason too vague")
+	ErrVagueReason = fault.New(fault.Invalid, "constructs: suppression reason too vague")
 )

@@ -9,20 +9,20 @@
 // (shared/pipeline) and the names the functions read from their environment.
 package stacks
 
-import "errors"
+import "github.com/orrery-ml/orrery/shared/fault"
 
 // Sentinel errors returned while building the app.
 var (
 	// ErrUnknownEnvironment: the `env` context names no known environment.
-	ErrUnknownEnvironment = errors.New("stacks: unknown environment")
+	ErrUnknownEnvironment = fault.New(fault.Invalid, "stacks: unknown environment")
 	// ErrInvalidContext: a context value is malformed.
-	ErrInvalidContext = errors.New("stacks: invalid context value")
+	ErrInvalidContext = fault.New(fault.Invalid, "stacks: invalid context value")
 	// ErrUnsupportedTask: a state-machine definition uses a Task resource the pipeline stack cannot grant.
-	ErrUnsupportedTask = errors.New("stacks: unsupported state-machine task")
+	ErrUnsupportedTask = fault.New(fault.Invalid, "stacks: unsupported state-machine task")
 )
 
 // ErrMissingDockerfile: trainer/Dockerfile, the compute stack's image, is absent.
-var ErrMissingDockerfile = errors.New("stacks: trainer Dockerfile missing")
+var ErrMissingDockerfile = fault.New(fault.NotFound, "stacks: trainer Dockerfile missing")
 
 // ErrInvalidApp: CDK rejected a construct's properties while the app was built.
-var ErrInvalidApp = errors.New("stacks: invalid app")
+var ErrInvalidApp = fault.New(fault.Invalid, "stacks: invalid app")

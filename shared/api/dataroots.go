@@ -8,10 +8,12 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+
+	"github.com/orrery-ml/orrery/shared/fault"
 )
 
 // ErrDataRoot is returned by NewDataRoots for a root that cannot be used.
-var ErrDataRoot = errors.New("api: unusable data root")
+var ErrDataRoot = fault.New(fault.Internal, "api: unusable data root")
 
 // DataRoots says where a request's dataset_path may point: under one of
 // the local directories (the embedded runtime) or under one of the

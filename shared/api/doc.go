@@ -5,9 +5,10 @@
 //
 // The package holds the request and response types, strict decoding and
 // validation (unknown fields, types, ranges and a size limit give a 400
-// application/problem+json naming the field, RFC 9457), the mapping of domain
-// errors to HTTP statuses (store.ErrNotFound -> 404, store.ErrConflict -> 409,
-// training.ErrInvalidConfig -> 400, ...), Idempotency-Key handling for every
+// application/problem+json naming the field, RFC 9457), the mapping of
+// errors to HTTP statuses by their fault code (shared/fault: invalid -> 400,
+// not found -> 404, conflict -> 409, ..., internal -> 500 with its text
+// hidden), Idempotency-Key handling for every
 // POST (a retried request gets the first answer, never a second job), the
 // route table and the OpenAPI 3.1 document generated from it and from the Go
 // types (GET /openapi.json).

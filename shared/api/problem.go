@@ -1,7 +1,6 @@
 package api
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -9,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/orrery-ml/orrery/shared/fault"
 	"github.com/orrery-ml/orrery/shared/ml/training"
 	"github.com/orrery-ml/orrery/shared/store"
 )
@@ -16,14 +16,15 @@ import (
 // ProblemContentType is the media type of every error response (RFC 9457).
 const ProblemContentType = "application/problem+json"
 
-// Sentinel errors of the API layer; the HTTP status each maps to is in
-// statusOf.
+// Sentinel errors of the API layer; answers says the HTTP status of each
+// one's code.
 var (
 	// ErrNotImplemented: this runtime serves no backend for the route (HTTP
-	// 501), e.g. deployments before their issue lands.
-	ErrNotImplemented = errors.New("api: route not served by this runtime")
+	// 501, where its code, Unavailable, would be 503), e.g. deployments
+	// before their issue lands.
+	ErrNotImplemented = fault.New(fault.Unavailable, "api: route not served by this runtime")
 	// ErrUnavailable: a backend the request needs failed; retrying may help.
-	ErrUnavailable = errors.New("api: service unavailable")
+	ErrUnavailable = fault.New(fault.Unavailable, "api: service unavailable")
 )
 
 // Problem is an RFC 9457 problem details object. Errors lists the fields of
@@ -61,6 +62,9 @@ type RequestError struct {
 	Status int
 	Fields []FieldError
 }
+
+// FaultCode says that a RequestError is fault.Invalid.
+func (e *RequestError) FaultCode() fault.Code { return fault.Invalid }
 
 func (e *RequestError) Error() string {
 	parts := make([]string, len(e.Fields))
@@ -154,27 +158,55 @@ func fromConfigError(err error, prefix string) *RequestError {
 type problemKind struct{ slug, title string }
 
 var (
-	kindInvalid       = problemKind{"invalid-request", "Invalid request"}
-	kindNotFound      = problemKind{"not-found", "Not found"}
-	kindConflict      = problemKind{"conflict", "Conflict"}
-	kindMethod        = problemKind{"method-not-allowed", "Method not allowed"}
-	kindTooLarge      = problemKind{"body-too-large", "Request body too large"}
-	kindMediaType     = problemKind{"unsupported-media-type", "Unsupported media type"}
-	kindKeyReused     = problemKind{"idempotency-key-reused", "Idempotency-Key reused for a different request"}
-	kindInProgress    = problemKind{"request-in-progress", "A request with this Idempotency-Key is in progress"}
-	kindNotImpl       = problemKind{"not-implemented", "Not implemented"}
-	kindUnavailable   = problemKind{"unavailable", "Service unavailable"}
-	kindInternal      = problemKind{"internal", "Internal error"}
-	kindClientGoneErr = problemKind{"client-closed-request", "Client closed request"}
+	kindInvalid     = problemKind{"invalid-request", "Invalid request"}
+	kindMethod      = problemKind{"method-not-allowed", "Method not allowed"}
+	kindTooLarge    = problemKind{"body-too-large", "Request body too large"}
+	kindMediaType   = problemKind{"unsupported-media-type", "Unsupported media type"}
+	kindKeyReused   = problemKind{"idempotency-key-reused", "Idempotency-Key reused for a different request"}
+	kindInProgress  = problemKind{"request-in-progress", "A request with this Idempotency-Key is in progress"}
+	kindNotImpl     = problemKind{"not-implemented", "Not implemented"}
+	kindInternal    = problemKind{"internal", "Internal error"}
+	kindClientGone  = problemKind{"client-closed-request", "Client closed request"}
+	kindNotFound    = problemKind{"not-found", "Not found"}
+	kindConflict    = problemKind{"conflict", "Conflict"}
+	kindDiverged    = problemKind{"diverged", "Training diverged"}
+	kindDataChanged = problemKind{"data-changed", "Data changed"}
+	kindUnavailable = problemKind{"unavailable", "Service unavailable"}
 )
+
+// statusClientClosedRequest is nginx's 499: the client went away before
+// the answer, which nobody reads.
+const statusClientClosedRequest = 499
+
+// answer is how the API answers one fault code.
+type answer struct {
+	status int
+	kind   problemKind
+}
+
+// answers are the status and kind of problem of each fault code: the one
+// place the API maps codes to HTTP.
+var answers = map[fault.Code]answer{
+	fault.Invalid:     {http.StatusBadRequest, kindInvalid},
+	fault.NotFound:    {http.StatusNotFound, kindNotFound},
+	fault.Conflict:    {http.StatusConflict, kindConflict},
+	fault.Cancelled:   {statusClientClosedRequest, kindClientGone},
+	fault.Diverged:    {http.StatusUnprocessableEntity, kindDiverged},
+	fault.DataChanged: {http.StatusConflict, kindDataChanged},
+	fault.Unavailable: {http.StatusServiceUnavailable, kindUnavailable},
+	fault.Internal:    {http.StatusInternalServerError, kindInternal},
+}
 
 func newProblem(k problemKind, status int, detail string) Problem {
 	return Problem{Type: "urn:orrery:problem:" + k.slug, Title: k.title, Status: status, Detail: detail}
 }
 
 // ProblemFor maps an error from the service layer to the problem the client
-// sees. Errors it does not know are internal: their text is not shown (the
-// handler logs it) and the status is 500.
+// sees, by the error's fault code (answers). A RequestError and an
+// invalid TrainingConfig also name the wrong fields, and a RequestError may
+// ask for 413, 415 or 422; ErrNotImplemented is 501. An internal error's
+// text is not shown (the handler logs it) and a cancelled request gets a
+// fixed detail; every other problem's detail is the error's text.
 func ProblemFor(err error) Problem {
 	var re *RequestError
 	switch {
@@ -192,22 +224,19 @@ func ProblemFor(err error) Problem {
 		return p
 	case errors.Is(err, training.ErrInvalidConfig):
 		return ProblemFor(fromConfigError(err, ""))
-	case errors.Is(err, store.ErrInvalid):
-		return newProblem(kindInvalid, http.StatusBadRequest, cleanDetail(err))
-	case errors.Is(err, store.ErrNotFound):
-		return newProblem(kindNotFound, http.StatusNotFound, cleanDetail(err))
-	case errors.Is(err, store.ErrConflict):
-		return newProblem(kindConflict, http.StatusConflict, cleanDetail(err))
 	case errors.Is(err, ErrNotImplemented):
 		return newProblem(kindNotImpl, http.StatusNotImplemented, cleanDetail(err))
-	case errors.Is(err, ErrUnavailable):
-		return newProblem(kindUnavailable, http.StatusServiceUnavailable, cleanDetail(err))
-	case errors.Is(err, context.Canceled):
-		// The client went away (nginx's 499); nobody reads the answer.
-		return newProblem(kindClientGoneErr, 499, "the request was cancelled")
 	}
-	return newProblem(kindInternal, http.StatusInternalServerError,
-		"the server failed to handle the request; it has been logged")
+	code := fault.CodeOf(err)
+	a, ok := answers[code]
+	switch {
+	case !ok || code == fault.Internal:
+		return newProblem(kindInternal, http.StatusInternalServerError,
+			"the server failed to handle the request; it has been logged")
+	case code == fault.Cancelled:
+		return newProblem(a.kind, a.status, "the request was cancelled")
+	}
+	return newProblem(a.kind, a.status, cleanDetail(err))
 }
 
 // cleanDetail is the error text without the package prefixes of the

@@ -2,7 +2,6 @@ package awsclient
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"strconv"
@@ -13,6 +12,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/orrery-ml/orrery/shared/fault"
 )
 
 // Environment variables read by Load and S3Options (the SDK reads more: the
@@ -36,7 +37,7 @@ const DefaultRegion = "us-east-1"
 
 // ErrConfig is returned (wrapped) when the AWS configuration cannot be built
 // from the environment or the options.
-var ErrConfig = errors.New("awsclient: bad configuration")
+var ErrConfig = fault.New(fault.Internal, "awsclient: bad configuration")
 
 // Options adjust Load. The zero value reads everything from the environment.
 type Options struct {

@@ -8,15 +8,17 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/orrery-ml/orrery/shared/fault"
 )
 
 // Errors collected by Reader; test them with errors.Is.
 var (
 	// ErrMissing: a required variable is unset or empty.
-	ErrMissing = errors.New("config: required variable not set")
+	ErrMissing = fault.New(fault.Internal, "config: required variable not set")
 	// ErrMalformed: a variable's value cannot be read as its type or lies
 	// outside its range.
-	ErrMalformed = errors.New("config: malformed variable")
+	ErrMalformed = fault.New(fault.Internal, "config: malformed variable")
 )
 
 // Reader reads typed values from an environment and remembers every problem,

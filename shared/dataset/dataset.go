@@ -1,26 +1,27 @@
 package dataset
 
 import (
-	"errors"
 	"fmt"
+
+	"github.com/orrery-ml/orrery/shared/fault"
 )
 
 // Sentinel errors. Callers test them with errors.Is; messages returned by this
 // package wrap them with the file, column and row they concern.
 var (
-	ErrEmptyFile       = errors.New("dataset: empty file")
-	ErrNoRows          = errors.New("dataset: no data rows")
-	ErrRaggedRow       = errors.New("dataset: ragged row")
-	ErrUnsupported     = errors.New("dataset: unsupported format")
-	ErrMissingColumn   = errors.New("dataset: missing column")
-	ErrNonNumeric      = errors.New("dataset: non-numeric value")
-	ErrSingleClass     = errors.New("dataset: target has a single class")
-	ErrUnknownClass    = errors.New("dataset: unknown class")
-	ErrMissingTarget   = errors.New("dataset: missing target value")
-	ErrTooFewRows      = errors.New("dataset: too few rows")
-	ErrInvalidFraction = errors.New("dataset: invalid split fraction")
+	ErrEmptyFile       = fault.New(fault.Invalid, "dataset: empty file")
+	ErrNoRows          = fault.New(fault.Invalid, "dataset: no data rows")
+	ErrRaggedRow       = fault.New(fault.Invalid, "dataset: ragged row")
+	ErrUnsupported     = fault.New(fault.Invalid, "dataset: unsupported format")
+	ErrMissingColumn   = fault.New(fault.Invalid, "dataset: missing column")
+	ErrNonNumeric      = fault.New(fault.Invalid, "dataset: non-numeric value")
+	ErrSingleClass     = fault.New(fault.Invalid, "dataset: target has a single class")
+	ErrUnknownClass    = fault.New(fault.Invalid, "dataset: unknown class")
+	ErrMissingTarget   = fault.New(fault.Invalid, "dataset: missing target value")
+	ErrTooFewRows      = fault.New(fault.Invalid, "dataset: too few rows")
+	ErrInvalidFraction = fault.New(fault.Invalid, "dataset: invalid split fraction")
 	// ErrBadHeader: a header name is empty or repeated.
-	ErrBadHeader = errors.New("dataset: bad header")
+	ErrBadHeader = fault.New(fault.Invalid, "dataset: bad header")
 )
 
 // Kind is the inferred type of a column.

@@ -9,9 +9,11 @@ import (
 	"github.com/orrery-ml/orrery/shared/api"
 	"github.com/orrery-ml/orrery/shared/evaluationjob"
 	"github.com/orrery-ml/orrery/shared/evaluationjob/evaluationapi"
+	"github.com/orrery-ml/orrery/shared/fault"
 	"github.com/orrery-ml/orrery/shared/ml/training"
 	"github.com/orrery-ml/orrery/shared/optimizationjob"
 	"github.com/orrery-ml/orrery/shared/pipeline"
+	"github.com/orrery-ml/orrery/shared/pipeline/asl"
 	"github.com/orrery-ml/orrery/shared/pipeline/localexec"
 	"github.com/orrery-ml/orrery/shared/procid"
 	"github.com/orrery-ml/orrery/shared/store"
@@ -35,7 +37,7 @@ func (r *Runtime) Service(x *localexec.Executions, roots api.DataRoots) *api.Ser
 }
 
 // ErrInterrupted is wrapped by an *Interrupted.
-var ErrInterrupted = errors.New("embedded: interrupted")
+var ErrInterrupted = fault.New(fault.Unavailable, "embedded: interrupted")
 
 // Interrupted is returned by Train and ResumeTraining when ctx ends (or the
 // executions close) while the job runs: the job stays RUNNING, journaled,
@@ -91,11 +93,12 @@ func (r *Runtime) awaitTraining(ctx context.Context, x *localexec.Executions, jo
 		// (Close) before ctx.
 		return nil, &Interrupted{JobID: jobID}
 	}
+	code := pipeline.CodeOf(&asl.Error{Name: d.Error, Cause: d.Cause})
 	job, err := r.DB.GetJob(ctx, jobID)
 	if err == nil && job.Error != "" {
-		return nil, fmt.Errorf("training job %s %s: %s", jobID, job.Status, job.Error)
+		return nil, fmt.Errorf("training job %s %s: %w", jobID, job.Status, fault.New(code, job.Error))
 	}
-	return nil, fmt.Errorf("training job %s: execution %s: %s: %s", jobID, d.Status, d.Error, d.Cause)
+	return nil, fmt.Errorf("training job %s: execution %s: %w", jobID, d.Status, fault.New(code, d.Error+": "+d.Cause))
 }
 
 // Interrupted reports whether the job's execution (training or evaluation,

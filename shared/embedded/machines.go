@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"strings"
 
+	"github.com/orrery-ml/orrery/shared/fault"
 	"github.com/orrery-ml/orrery/shared/ml/optimization"
 	"github.com/orrery-ml/orrery/shared/ml/training"
 	"github.com/orrery-ml/orrery/shared/pipeline"
@@ -142,11 +143,11 @@ func (r *Runtime) optimizationBinding(trials tracking.Recorder) (localexec.Bindi
 
 // stopFailure is the failure recorded for an execution that ended without
 // its Catch: cancelled when it was stopped, else a stage failure.
-func stopFailure(err error) training.StageFailure {
+func stopFailure(err error) fault.Failure {
 	if errors.Is(err, localexec.ErrStopped) {
-		return training.StageFailure{Error: training.ErrorNameCancelled, Cause: strings.TrimPrefix(err.Error(), localexec.ErrStopped.Error()+": ")}
+		return fault.Failure{Error: fault.Cancelled.Name(), Cause: strings.TrimPrefix(err.Error(), localexec.ErrStopped.Error()+": ")}
 	}
-	return training.StageFailure{Error: training.ErrorNameStageFailed, Cause: err.Error()}
+	return fault.FailureOf(err)
 }
 
 // lastExited is the top-level state that ended last in history ("" if

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/orrery-ml/orrery/shared/api"
+	"github.com/orrery-ml/orrery/shared/fault"
 	"github.com/orrery-ml/orrery/shared/ml/optimization"
 	"github.com/orrery-ml/orrery/shared/optimizationjob"
 	"github.com/orrery-ml/orrery/shared/pipeline"
@@ -106,7 +107,8 @@ func TestOptimizationStateMachineMarksFailures(t *testing.T) {
 	res, err := optimization.Results(ctx, rt.OptimizationStores(), "hpo-bad")
 	require.NoError(t, err)
 	assert.Equal(t, store.Failed, res.Status)
-	assert.Contains(t, res.Error, pipeline.ErrorStepFailed)
+	// A target that is not a column is bad input (dataset.ErrMissingColumn).
+	assert.True(t, strings.HasPrefix(res.Error, fault.Invalid.Name()+": "), res.Error)
 
 	d = runStudy(t, x, "hpo-missing", 1)
 	assert.Equal(t, pipeline.StatusFailed, d.Status, "an unknown study fails the execution")

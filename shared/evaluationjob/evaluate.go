@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -17,6 +16,7 @@ import (
 	"time"
 
 	"github.com/orrery-ml/orrery/shared/dataset"
+	"github.com/orrery-ml/orrery/shared/fault"
 	"github.com/orrery-ml/orrery/shared/ml/evaluation"
 	"github.com/orrery-ml/orrery/shared/ml/evaluation/report"
 	"github.com/orrery-ml/orrery/shared/ml/nn"
@@ -27,7 +27,7 @@ import (
 // ErrEvaluation is wrapped by evaluation errors caused by the request's data
 // or model (classes that do not match, a missing slice or group column); an
 // HTTP edge maps it to 422.
-var ErrEvaluation = errors.New("evaluationjob: cannot evaluate")
+var ErrEvaluation = fault.New(fault.Invalid, "evaluationjob: cannot evaluate")
 
 // Artifact layout of evaluations.
 func evaluationPrefix(modelID, evalID string) string {

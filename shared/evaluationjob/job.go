@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/orrery-ml/orrery/shared/fault"
 	"github.com/orrery-ml/orrery/shared/ml/evaluation"
 	"github.com/orrery-ml/orrery/shared/ml/nn"
 	"github.com/orrery-ml/orrery/shared/ml/training"
@@ -32,12 +33,7 @@ const (
 // ErrInvalidJob is returned for a step request without a job id or with an
 // unknown step, and for a job that is not an evaluation job or whose
 // Config cannot be read.
-var ErrInvalidJob = errors.New("evaluationjob: invalid job")
-
-// ErrorNameEvaluationFailed names an evaluation's own failure (not a
-// service error) in a state machine; ErrorName picks it when no more
-// specific name fits.
-const ErrorNameEvaluationFailed = "Orrery.EvaluationFailed"
+var ErrInvalidJob = fault.New(fault.Invalid, "evaluationjob: invalid job")
 
 // Config is the Config of an evaluation job: the evaluation it runs and the
 // models to compare with.
@@ -58,9 +54,9 @@ type Result struct {
 // function, under the key "evaluation" (Task): which job, which step
 // (evaluate when empty), and for mark_failed the failure its Catch caught.
 type Request struct {
-	JobID   string                 `json:"job_id"`
-	Step    string                 `json:"step,omitempty"`
-	Failure *training.StageFailure `json:"error,omitempty"`
+	JobID   string         `json:"job_id"`
+	Step    string         `json:"step,omitempty"`
+	Failure *fault.Failure `json:"error,omitempty"`
 }
 
 // Task is the event of an evaluation task: {"evaluation": Request}.
@@ -76,23 +72,6 @@ type Output struct {
 	ModelID        string `json:"model_id,omitempty"`
 	EvaluationID   string `json:"evaluation_id,omitempty"`
 	DerivedModelID string `json:"derived_model_id,omitempty"`
-}
-
-// ErrorName maps a step's error to the error name a state machine sees:
-// requests and data the evaluation refuses are Orrery.InvalidInput, the
-// store's and the context's errors are named as the training stages name
-// them, anything else is ErrorNameEvaluationFailed.
-func ErrorName(err error) string {
-	switch {
-	case errors.Is(err, context.Canceled):
-		return training.ErrorNameCancelled
-	case errors.Is(err, evaluation.ErrInvalidRequest), errors.Is(err, ErrEvaluation), errors.Is(err, ErrInvalidJob):
-		return training.ErrorNameInvalidInput
-	}
-	if name := training.StageErrorName(err); name != training.ErrorNameStageFailed {
-		return name
-	}
-	return ErrorNameEvaluationFailed
 }
 
 // JobKind is the Kind of evaluation job records (api.JobKindEvaluation).
@@ -192,7 +171,7 @@ func (s *Service) Step(ctx context.Context, req Request) (Output, error) {
 	case "", StepEvaluate:
 		return s.Run(ctx, req.JobID)
 	case StepMarkFailed:
-		f := training.StageFailure{Error: ErrorNameEvaluationFailed, Cause: "unknown failure"}
+		f := fault.Failure{Error: fault.Internal.Name(), Cause: "unknown failure"}
 		if req.Failure != nil {
 			f = *req.Failure
 		}
@@ -267,10 +246,10 @@ func (s *Service) Run(ctx context.Context, jobID string) (Output, error) {
 }
 
 // MarkFailed records a failed evaluation job: FAILED (CANCELLED when the
-// failure is Orrery.Cancelled) with the failure's message, by a conditional
+// failure's code is fault.Cancelled) with the failure's message, by a conditional
 // write. A job that has already finished is left as it is and nil
 // returned, so a duplicated or late failure never moves it.
-func (s *Service) MarkFailed(ctx context.Context, jobID string, f training.StageFailure) (Output, error) {
+func (s *Service) MarkFailed(ctx context.Context, jobID string, f fault.Failure) (Output, error) {
 	out := Output{JobID: jobID}
 	job, err := s.job(ctx, jobID)
 	if err != nil {
@@ -281,7 +260,7 @@ func (s *Service) MarkFailed(ctx context.Context, jobID string, f training.Stage
 		return out, nil
 	}
 	status := store.Failed
-	if f.Error == training.ErrorNameCancelled {
+	if f.Code() == fault.Cancelled {
 		status = store.Cancelled
 	}
 	updated, err := s.Jobs.UpdateJob(ctx, jobID, store.JobUpdate{Status: status, Error: f.Message()})

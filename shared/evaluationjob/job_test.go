@@ -13,6 +13,7 @@ import (
 
 	"github.com/orrery-ml/orrery/shared/embedded"
 	"github.com/orrery-ml/orrery/shared/evaluationjob"
+	"github.com/orrery-ml/orrery/shared/fault"
 	"github.com/orrery-ml/orrery/shared/ml/evaluation"
 	"github.com/orrery-ml/orrery/shared/ml/training"
 	"github.com/orrery-ml/orrery/shared/pipeline"
@@ -61,15 +62,15 @@ func TestStepRefuses(t *testing.T) {
 		req  evaluationjob.Request
 		want string
 	}{
-		{"no job id", evaluationjob.Request{}, training.ErrorNameInvalidInput},
-		{"unknown step", evaluationjob.Request{JobID: "evj-1", Step: "deploy"}, training.ErrorNameInvalidInput},
-		{"unknown job", evaluationjob.Request{JobID: "evj-absent"}, training.ErrorNameNotFound},
-		{"a training job", evaluationjob.Request{JobID: training0[0].ID}, training.ErrorNameInvalidInput},
+		{"no job id", evaluationjob.Request{}, fault.Invalid.Name()},
+		{"unknown step", evaluationjob.Request{JobID: "evj-1", Step: "deploy"}, fault.Invalid.Name()},
+		{"unknown job", evaluationjob.Request{JobID: "evj-absent"}, fault.NotFound.Name()},
+		{"a training job", evaluationjob.Request{JobID: training0[0].ID}, fault.Invalid.Name()},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := svc.Step(ctx, tc.req)
 			require.Error(t, err)
-			assert.Equal(t, tc.want, evaluationjob.ErrorName(err), "%v", err)
+			assert.Equal(t, tc.want, fault.CodeOf(err).Name(), "%v", err)
 		})
 	}
 
@@ -81,9 +82,9 @@ func TestStepRefuses(t *testing.T) {
 		require.NoError(t, rt.Artifacts.DeletePrefix(ctx, m.ArtifactKey))
 		_, err = svc.Step(ctx, evaluationjob.Request{JobID: job.ID})
 		require.Error(t, err)
-		assert.Equal(t, training.ErrorNameNotFound, evaluationjob.ErrorName(err), "%v", err)
+		assert.Equal(t, fault.NotFound.Name(), fault.CodeOf(err).Name(), "%v", err)
 		out, err := svc.Step(ctx, evaluationjob.Request{JobID: job.ID, Step: evaluationjob.StepMarkFailed,
-			Failure: &training.StageFailure{Error: evaluationjob.ErrorName(err), Cause: err.Error()}})
+			Failure: &fault.Failure{Error: fault.CodeOf(err).Name(), Cause: err.Error()}})
 		require.NoError(t, err)
 		assert.Equal(t, "FAILED", out.Status)
 		got, err := rt.DB.GetJob(ctx, job.ID)

@@ -5,12 +5,13 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/orrery-ml/orrery/shared/fault"
 	"github.com/orrery-ml/orrery/shared/store"
 )
 
 // ErrUnknownStatus is returned (wrapped) for a status this package does not
 // know; such an event is permanent trouble and goes to the dead-letter queue.
-var ErrUnknownStatus = errors.New("jobevents: unknown status")
+var ErrUnknownStatus = fault.New(fault.Invalid, "jobevents: unknown status")
 
 // Step Functions execution statuses.
 const (

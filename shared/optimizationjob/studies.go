@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/orrery-ml/orrery/shared/api"
+	"github.com/orrery-ml/orrery/shared/fault"
 	"github.com/orrery-ml/orrery/shared/finitejson"
 	"github.com/orrery-ml/orrery/shared/ml/optimization"
 	"github.com/orrery-ml/orrery/shared/ml/training"
@@ -148,7 +149,7 @@ var _ api.Optimizations = (*Studies)(nil)
 
 // StartOptimization creates the study and starts its execution. If the
 // execution cannot be started the study is marked FAILED with the reason
-// and api.ErrUnavailable is returned.
+// (Orrery.Unavailable) and api.ErrUnavailable is returned.
 func (s *Studies) StartOptimization(ctx context.Context, req api.OptimizationRequest) (api.Accepted, error) {
 	now := time.Now()
 	if s.Now != nil {
@@ -159,10 +160,10 @@ func (s *Studies) StartOptimization(ctx context.Context, req api.OptimizationReq
 		return api.Accepted{}, err
 	}
 	if err := s.Executions.StartStudy(ctx, ExecutionInput(id, spec)); err != nil {
-		var f optimization.FailureInput
-		f.StudyID, f.Error.Error, f.Error.Cause = id, "Orrery.ExecutionNotStarted", err.Error()
+		err = fmt.Errorf("start study %s: %v: %w", id, err, api.ErrUnavailable)
+		f := optimization.FailureInput{StudyID: id, Error: fault.FailureOf(err)}
 		_ = optimization.MarkFailed(context.WithoutCancel(ctx), s.Stores, f)
-		return api.Accepted{}, fmt.Errorf("start study %s: %v: %w", id, err, api.ErrUnavailable)
+		return api.Accepted{}, err
 	}
 	return Accepted(id, now), nil
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/orrery-ml/orrery/shared/api"
+	"github.com/orrery-ml/orrery/shared/fault"
 	"github.com/orrery-ml/orrery/shared/ml/optimization"
 	"github.com/orrery-ml/orrery/shared/optimizationjob"
 	"github.com/orrery-ml/orrery/shared/pipeline"
@@ -144,6 +146,11 @@ func TestStudies(t *testing.T) {
 	for _, study := range all {
 		if study.ID != acc.JobID {
 			assert.Equal(t, store.Failed, study.Status, "the study whose execution never started")
+			raw, err := s.OptimizationResults(ctx, study.ID)
+			require.NoError(t, err)
+			var failed optimizationjob.Result
+			require.NoError(t, json.Unmarshal(raw, &failed))
+			assert.True(t, strings.HasPrefix(failed.Error, fault.Unavailable.Name()+": start study "+study.ID+": throttled"), failed.Error)
 		}
 	}
 

@@ -5,6 +5,10 @@
 // with placeholder resource ARNs that the CDK app replaces with real ones;
 // TrainingHandlers, EvaluationHandlers and OptimizationHandlers bind the same
 // definitions' tasks to the stages, evaluation steps and optimization steps.
+// The glue between the engine's errors and Orrery's fault codes is here too:
+// TaskError names a handler's error after its code (Orrery.NotFound, ...), as
+// the stages Lambda does on AWS, and CodeOf reads the code back from a
+// state-machine error.
 //
 // The package must not import the AWS SDK (the adapter that runs a
 // definition on Step Functions is sfnexec), store adapters, or entry points

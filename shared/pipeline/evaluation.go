@@ -109,7 +109,7 @@ type EvaluationStepper interface {
 // EvaluationHandlers binds the evaluation machine's Task resource for the
 // local executor: the stages function to steps.Step, given the task's
 // {"evaluation": ...} event decoded as the `stages` Lambda decodes it. A
-// step's error becomes an *Error named by evaluationjob.ErrorName.
+// step's error becomes the *asl.Error TaskError names.
 func EvaluationHandlers(r EvaluationResources, steps EvaluationStepper) map[string]asl.Handler {
 	return map[string]asl.Handler{
 		r.StagesFunction: func(ctx context.Context, raw json.RawMessage) (json.RawMessage, error) {
@@ -123,7 +123,7 @@ func EvaluationHandlers(r EvaluationResources, steps EvaluationStepper) map[stri
 			if ctx.Err() != nil {
 				return nil, err
 			}
-			return nil, &asl.Error{Name: evaluationjob.ErrorName(err), Cause: err.Error()}
+			return nil, TaskError(err)
 		},
 	}
 }

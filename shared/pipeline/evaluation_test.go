@@ -13,8 +13,8 @@ import (
 
 	"github.com/orrery-ml/orrery/shared/embedded"
 	"github.com/orrery-ml/orrery/shared/evaluationjob"
+	"github.com/orrery-ml/orrery/shared/fault"
 	"github.com/orrery-ml/orrery/shared/ml/evaluation"
-	"github.com/orrery-ml/orrery/shared/ml/training"
 	"github.com/orrery-ml/orrery/shared/pipeline"
 	"github.com/orrery-ml/orrery/shared/pipeline/asl"
 	"github.com/orrery-ml/orrery/shared/store"
@@ -183,7 +183,7 @@ func TestEvaluationStateMachineRunsTheJob(t *testing.T) {
 		_, err := env.exec.Execute(t.Context(), env.def, asl.Execution{Input: pipeline.EvaluationInput{JobID: "evj-absent"}.JSON()})
 		var pe *asl.Error
 		require.ErrorAs(t, err, &pe)
-		assert.Equal(t, training.ErrorNameNotFound, pe.Name)
+		assert.Equal(t, fault.NotFound.Name(), pe.Name)
 		assert.Contains(t, pe.Cause, "evj-absent")
 	})
 }

@@ -3,8 +3,9 @@ package pipeline
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"time"
+
+	"github.com/orrery-ml/orrery/shared/fault"
 )
 
 // Machine names one of Orrery's state machines.
@@ -28,11 +29,11 @@ const (
 
 // ErrNoExecution is returned (wrapped) by Describe for an execution that
 // does not exist.
-var ErrNoExecution = errors.New("pipeline: no such execution")
+var ErrNoExecution = fault.New(fault.NotFound, "pipeline: no such execution")
 
 // ErrUnknownMachine is returned (wrapped) for a machine the runtime does not
 // run.
-var ErrUnknownMachine = errors.New("pipeline: unknown state machine")
+var ErrUnknownMachine = fault.New(fault.Invalid, "pipeline: unknown state machine")
 
 // Description is what Describe says of an execution.
 type Description struct {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/orrery-ml/orrery/shared/fault"
 	"github.com/orrery-ml/orrery/shared/ml/training"
 	"github.com/orrery-ml/orrery/shared/pipeline/asl"
 )
@@ -29,7 +30,7 @@ func LocalResources() Resources {
 // TrainingHandlers binds the training state machine's Task resources for the
 // local executor: the stages function to stages.RunStage, and the Batch
 // submitJob.sync task to the train stage run in-process. A stage's error
-// becomes an *Error named by training.StageErrorName. The train stage's
+// becomes the *asl.Error TaskError names. The train stage's
 // progress recorder should call Heartbeat with the ctx it is given, so the
 // Train state's HeartbeatSeconds holds locally as on AWS.
 func TrainingHandlers(r Resources, stages StageRunner) map[string]asl.Handler {
@@ -39,7 +40,7 @@ func TrainingHandlers(r Resources, stages StageRunner) map[string]asl.Handler {
 			if ctx.Err() != nil {
 				return out, err
 			}
-			return out, &asl.Error{Name: training.StageErrorName(err), Cause: err.Error()}
+			return out, TaskError(err)
 		}
 		return out, nil
 	}
@@ -137,12 +138,14 @@ func RunTrainingJob(ctx context.Context, p *training.TrainingPipeline, jobID str
 			// The execution stopped between states, before any Catch: mark
 			// the job as MarkFailed would have.
 			last.JobID = jobID
-			_, _ = p.MarkFailed(context.WithoutCancel(ctx), last, training.StageFailure{Error: training.ErrorNameCancelled, Cause: err.Error()})
+			_, _ = p.MarkFailed(context.WithoutCancel(ctx), last, fault.Failure{Error: fault.Cancelled.Name(), Cause: err.Error()})
 			return nil, fmt.Errorf("run job %s: %w", jobID, ctx.Err())
 		}
 		var e *asl.Error
 		if errors.As(err, &e) {
-			return nil, fmt.Errorf("run job %s: %s", jobID, e.Cause)
+			// The failure crossed the state machine as a name and a cause:
+			// keep its code.
+			return nil, fmt.Errorf("run job %s: %w", jobID, fault.New(CodeOf(e), e.Cause))
 		}
 		return nil, fmt.Errorf("run job %s: %w", jobID, err)
 	}

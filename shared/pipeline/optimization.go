@@ -3,14 +3,11 @@ package pipeline
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"time"
 
 	"github.com/orrery-ml/orrery/shared/ml/optimization"
-	"github.com/orrery-ml/orrery/shared/ml/training"
 	"github.com/orrery-ml/orrery/shared/pipeline/asl"
-	"github.com/orrery-ml/orrery/shared/store"
 )
 
 // EnvTrialInput holds a trial job's optimization.TrialInput as JSON: the
@@ -32,29 +29,6 @@ const (
 // ErrorOptimizationFailed is the error a failed optimization execution ends
 // with; its cause starts with the name of the error that failed it.
 const ErrorOptimizationFailed = "Orrery.OptimizationFailed"
-
-// ErrorStepFailed names a step's own failure (not a service error).
-const ErrorStepFailed = "Orrery.OptimizationStepFailed"
-
-// StepErrorName maps an optimization step's error to the error name a
-// state machine sees, on AWS (the stages function's error type) and on the
-// local executor alike: the names of training.StageErrorName for a
-// cancelled step, a bad request or study (Orrery.InvalidInput), a missing
-// study or trial (Orrery.NotFound) and a lost conditional write
-// (Orrery.Conflict); ErrorStepFailed for anything else.
-func StepErrorName(err error) string {
-	switch {
-	case errors.Is(err, context.Canceled):
-		return training.ErrorNameCancelled
-	case errors.Is(err, optimization.ErrInvalidStudy), errors.Is(err, optimization.ErrInvalidSpace), errors.Is(err, store.ErrInvalid):
-		return training.ErrorNameInvalidInput
-	case errors.Is(err, store.ErrNotFound), errors.Is(err, optimization.ErrUnknownTrial):
-		return training.ErrorNameNotFound
-	case errors.Is(err, store.ErrConflict):
-		return training.ErrorNameConflict
-	}
-	return ErrorStepFailed
-}
 
 // OptimizationResources are what the optimization state machine refers to.
 type OptimizationResources struct {
@@ -261,17 +235,13 @@ func (in OptimizationInput) JSON() json.RawMessage {
 // OptimizationHandlers binds the optimization machine's Task resources for
 // the local executor: the steps function to steps.Step, and the Batch
 // submitJob.sync task to steps.Trial run in-process. A step's error becomes
-// an *Error named by StepErrorName (the Catch sends it to MarkFailed).
+// the *asl.Error TaskError names (the Catch sends it to MarkFailed).
 func OptimizationHandlers(r OptimizationResources, steps optimization.StepRunner) map[string]asl.Handler {
 	named := func(ctx context.Context, err error) error {
 		if ctx.Err() != nil {
 			return err
 		}
-		var e *asl.Error
-		if errors.As(err, &e) {
-			return e
-		}
-		return &asl.Error{Name: StepErrorName(err), Cause: err.Error()}
+		return TaskError(err)
 	}
 	return map[string]asl.Handler{
 		r.StepsFunction: asl.HandlerFunc(func(ctx context.Context, req optimization.StepRequest) (any, error) {

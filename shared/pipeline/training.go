@@ -2,10 +2,10 @@ package pipeline
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
 
+	"github.com/orrery-ml/orrery/shared/fault"
 	"github.com/orrery-ml/orrery/shared/pipeline/asl"
 )
 
@@ -28,7 +28,7 @@ const (
 )
 
 // ErrResources is returned by Training for missing or malformed resources.
-var ErrResources = errors.New("pipeline: bad state machine resources")
+var ErrResources = fault.New(fault.Internal, "pipeline: bad state machine resources")
 
 // Resources are what the training state machine refers to. On AWS they are
 // ARNs (or the placeholders of Placeholders, which the CDK app substitutes

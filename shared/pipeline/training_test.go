@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/orrery-ml/orrery/shared/embedded"
+	"github.com/orrery-ml/orrery/shared/fault"
 	"github.com/orrery-ml/orrery/shared/ml/training"
 	"github.com/orrery-ml/orrery/shared/pipeline"
 	"github.com/orrery-ml/orrery/shared/pipeline/asl"
@@ -167,7 +168,7 @@ func TestTrainingStateMachineRunsTheStages(t *testing.T) {
 	var e *asl.Error
 	require.ErrorAs(t, err, &e)
 	assert.Equal(t, pipeline.ErrorTrainingFailed, e.Name)
-	assert.True(t, strings.HasPrefix(e.Cause, training.ErrorNameConflict+": "), e.Cause)
+	assert.True(t, strings.HasPrefix(e.Cause, fault.Conflict.Name()+": "), e.Cause)
 	again, err := env.rt.DB.GetJob(ctx, job.ID)
 	require.NoError(t, err)
 	assert.Equal(t, store.Succeeded, again.Status)
@@ -194,7 +195,8 @@ func TestTrainingStateMachineMarksFailures(t *testing.T) {
 	var e *asl.Error
 	require.ErrorAs(t, err, &e)
 	assert.Equal(t, pipeline.ErrorTrainingFailed, e.Name)
-	assert.True(t, strings.HasPrefix(e.Cause, training.ErrorNameStageFailed+": "), e.Cause)
+	// A target that is not a column is bad input (dataset.ErrMissingColumn).
+	assert.True(t, strings.HasPrefix(e.Cause, fault.Invalid.Name()+": "), e.Cause)
 	got, err := env.rt.DB.GetJob(ctx, job.ID)
 	require.NoError(t, err)
 	assert.Equal(t, store.Failed, got.Status)

@@ -5,5 +5,5 @@
 // since boot, from /proc/<pid>/stat), so a pid reused after a reboot or by a
 // later process is not mistaken for the original.
 //
-// It must not import any package of this module.
+// It imports nothing of this module but shared/fault.
 package procid

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+
+	"github.com/orrery-ml/orrery/shared/fault"
 )
 
 // prefix starts every ID's text, so IDs are told apart from other worker
@@ -22,7 +24,7 @@ type ID struct {
 }
 
 // ErrNotAnID is returned by Parse for text that String did not write.
-var ErrNotAnID = errors.New("procid: not a process id")
+var ErrNotAnID = fault.New(fault.Invalid, "procid: not a process id")
 
 var (
 	selfOnce sync.Once

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/orrery-ml/orrery/shared/fault"
 	"github.com/orrery-ml/orrery/shared/ml/training"
 	"github.com/orrery-ml/orrery/shared/store"
 )
@@ -21,11 +22,11 @@ const DefaultIncomingPrefix = "incoming/"
 // way, so the caller lets its message go to the dead-letter queue.
 var (
 	// ErrInvalidObject: the event lacks the bucket, key or ETag.
-	ErrInvalidObject = errors.New("retraining: invalid object event")
+	ErrInvalidObject = fault.New(fault.Invalid, "retraining: invalid object event")
 	// ErrNoPolicy: no retraining policy covers the object's key.
-	ErrNoPolicy = errors.New("retraining: no retraining policy")
+	ErrNoPolicy = fault.New(fault.NotFound, "retraining: no retraining policy")
 	// ErrBadPolicy: the policy's TrainingConfig is not valid.
-	ErrBadPolicy = errors.New("retraining: invalid retraining policy")
+	ErrBadPolicy = fault.New(fault.Invalid, "retraining: invalid retraining policy")
 )
 
 // Executions starts the execution of a QUEUED training job. Starting a job

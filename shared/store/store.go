@@ -3,20 +3,21 @@ package store
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"io"
 	"time"
+
+	"github.com/orrery-ml/orrery/shared/fault"
 )
 
 // Errors every adapter returns (wrapped with the operation and identifiers).
 var (
 	// ErrNotFound: the job, model or artifact does not exist.
-	ErrNotFound = errors.New("store: not found")
+	ErrNotFound = fault.New(fault.NotFound, "store: not found")
 	// ErrConflict: a record with that id exists already, or a conditional
 	// write lost (for example a status change of a finished job).
-	ErrConflict = errors.New("store: conflict")
+	ErrConflict = fault.New(fault.Conflict, "store: conflict")
 	// ErrInvalid: the argument cannot be stored (empty id, bad key, ...).
-	ErrInvalid = errors.New("store: invalid argument")
+	ErrInvalid = fault.New(fault.Invalid, "store: invalid argument")
 )
 
 // Status is a job's state: QUEUED -> RUNNING -> SUCCEEDED | FAILED | CANCELLED.

@@ -18,6 +18,7 @@ import (
 
 	"github.com/orrery-ml/orrery/shared/config"
 	"github.com/orrery-ml/orrery/shared/dataset"
+	"github.com/orrery-ml/orrery/shared/fault"
 	"github.com/orrery-ml/orrery/shared/ml/evaluation"
 	"github.com/orrery-ml/orrery/shared/ml/nn"
 	"github.com/orrery-ml/orrery/shared/ml/optimization"
@@ -76,10 +77,10 @@ const (
 
 var (
 	// ErrSpec is wrapped by errors about the job specification.
-	ErrSpec = errors.New("batchjob: invalid job spec")
+	ErrSpec = fault.New(fault.Invalid, "batchjob: invalid job spec")
 	// ErrBackendUnavailable is returned when the chosen backend is not built
 	// into this binary.
-	ErrBackendUnavailable = errors.New("batchjob: backend not available in this build")
+	ErrBackendUnavailable = fault.New(fault.Invalid, "batchjob: backend not available in this build")
 )
 
 // Spec is what a trainer run is asked to do.
@@ -278,39 +279,29 @@ type Result struct {
 	Artifacts map[string]string            `json:"artifacts"`
 }
 
-// Retryable reports whether a failed run may succeed when run again: it was
-// interrupted or failed on something transient, not on its input.
-func Retryable(err error) bool {
-	switch {
-	case err == nil, errors.Is(err, ErrTaskGone):
-		return false
-	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
-		return true
-	case errors.Is(err, ErrSpec), errors.Is(err, ErrBackendUnavailable),
-		errors.Is(err, training.ErrInvalidConfig), errors.Is(err, training.ErrInvalidData),
-		errors.Is(err, training.ErrInvalidExamples), errors.Is(err, training.ErrDiverged),
-		errors.Is(err, training.ErrCheckpointMismatch), errors.Is(err, training.ErrDataPath),
-		errors.Is(err, dataset.ErrUnsupported), errors.Is(err, dataset.ErrEmptyFile), errors.Is(err, dataset.ErrNoRows),
-		errors.Is(err, dataset.ErrRaggedRow), errors.Is(err, dataset.ErrMissingColumn), errors.Is(err, dataset.ErrNonNumeric),
-		errors.Is(err, dataset.ErrSingleClass), errors.Is(err, dataset.ErrUnknownClass), errors.Is(err, dataset.ErrMissingTarget),
-		errors.Is(err, dataset.ErrTooFewRows), errors.Is(err, fs.ErrNotExist), errors.Is(err, store.ErrInvalid),
-		errors.Is(err, store.ErrConflict), errors.Is(err, nn.ErrInvalidSpec),
-		errors.Is(err, training.ErrInvalidStage), errors.Is(err, training.ErrDataChanged), errors.Is(err, store.ErrNotFound),
-		errors.Is(err, optimization.ErrInvalidStudy), errors.Is(err, optimization.ErrInvalidSpace),
-		errors.Is(err, optimization.ErrUnknownTrial):
-		return false
-	}
-	return true
-}
+// Retryable reports whether a failed run may succeed when run again
+// (ExitCode is ExitRetryable): it was interrupted, or failed on something
+// transient or unclassified, not on its input.
+func Retryable(err error) bool { return ExitCode(err) == ExitRetryable }
 
-// ExitCode maps a run's error to the trainer's exit status.
+// ExitCode maps a run's error to the trainer's exit status: ExitOK for nil,
+// ExitUsage for a container started wrongly (ErrSpec), and otherwise by the
+// error's fault code — invalid, not found, conflict, diverged and data
+// changed are ExitApplication (the same input fails the same way again),
+// cancelled, unavailable and internal are ExitRetryable. A missing local
+// file (fs.ErrNotExist, which carries no code) is ExitApplication: a retry
+// does not make it appear.
 func ExitCode(err error) int {
 	switch {
 	case err == nil:
 		return ExitOK
 	case errors.Is(err, ErrSpec):
 		return ExitUsage
-	case Retryable(err):
+	case errors.Is(err, fs.ErrNotExist):
+		return ExitApplication
+	}
+	switch fault.CodeOf(err) {
+	case fault.Cancelled, fault.Unavailable, fault.Internal:
 		return ExitRetryable
 	}
 	return ExitApplication

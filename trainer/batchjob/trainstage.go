@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/orrery-ml/orrery/shared/fault"
 	"github.com/orrery-ml/orrery/shared/ml/training"
 	"github.com/orrery-ml/orrery/shared/tracking"
 )
@@ -14,7 +15,7 @@ import (
 // longer waits for this run — Step Functions says the task timed out or does
 // not exist: the execution has moved on (to MarkFailed), so training stops
 // and is not retried.
-var ErrTaskGone = errors.New("batchjob: the state machine's task is gone")
+var ErrTaskGone = fault.New(fault.Conflict, "batchjob: the state machine's task is gone")
 
 // DefaultHeartbeatEvery is how often train-only mode sends a heartbeat: well
 // inside the Train task's HeartbeatSeconds (15 minutes by default).

@@ -3,7 +3,6 @@
 package torch
 
 import (
-	"errors"
 	"fmt"
 	"strings"
 	"unsafe"
@@ -11,6 +10,8 @@ import (
 	"github.com/sugarme/gotch"
 	lib "github.com/sugarme/gotch/libtch"
 	"github.com/sugarme/gotch/ts"
+
+	"github.com/orrery-ml/orrery/shared/fault"
 )
 
 // This file wraps the libtorch C API of gotch (package libtch) with explicit
@@ -23,7 +24,7 @@ import (
 // caller must hold its OS thread (runtime.LockOSThread) while using an arena.
 
 // ErrLibtorch is wrapped by errors that libtorch reported.
-var ErrLibtorch = errors.New("torch: libtorch error")
+var ErrLibtorch = fault.New(fault.Internal, "torch: libtorch error")
 
 // dtypes as libtorch numbers them (c10::ScalarType).
 const (

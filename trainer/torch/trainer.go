@@ -4,7 +4,6 @@ package torch
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -14,6 +13,7 @@ import (
 	"github.com/sugarme/gotch"
 	lib "github.com/sugarme/gotch/libtch"
 
+	"github.com/orrery-ml/orrery/shared/fault"
 	"github.com/orrery-ml/orrery/shared/ml/nn"
 	"github.com/orrery-ml/orrery/shared/ml/training"
 	"github.com/orrery-ml/orrery/shared/tracking"
@@ -40,9 +40,9 @@ const validationChunk = 1 << 15
 var (
 	// ErrNoCUDA is returned when Device is cuda and libtorch finds no CUDA
 	// device (or was built without CUDA).
-	ErrNoCUDA = errors.New("torch: CUDA is not available")
+	ErrNoCUDA = fault.New(fault.Unavailable, "torch: CUDA is not available")
 	// ErrDevice is returned for a Device that is neither cpu nor cuda.
-	ErrDevice = errors.New("torch: unknown device")
+	ErrDevice = fault.New(fault.Invalid, "torch: unknown device")
 )
 
 // Trainer trains networks with libtorch under the contract of

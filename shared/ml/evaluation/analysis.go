@@ -3,18 +3,19 @@ package evaluation
 import (
 	"cmp"
 	"context"
-	"errors"
 	"fmt"
 	"math"
 	"slices"
 	"strconv"
 	"time"
+
+	"github.com/orrery-ml/orrery/shared/fault"
 )
 
 // ErrAnalysis means an analysis was asked for something its input cannot
 // give: a target rate outside (0, 1], a binary analysis of a multi-class
 // input, too few rows or classes for a calibration fit.
-var ErrAnalysis = errors.New("evaluation: invalid analysis request")
+var ErrAnalysis = fault.New(fault.Invalid, "evaluation: invalid analysis request")
 
 // PerformanceAnalyzer answers the questions that follow the headline
 // metrics: which threshold, how well calibrated, how fast, and where the

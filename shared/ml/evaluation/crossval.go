@@ -2,7 +2,6 @@ package evaluation
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -12,11 +11,12 @@ import (
 	"time"
 
 	"github.com/orrery-ml/orrery/shared/dataset"
+	"github.com/orrery-ml/orrery/shared/fault"
 )
 
 // ErrSplit means a splitter cannot cut the data as asked: too few folds,
 // more folds than rows, groups or class members, or missing groups.
-var ErrSplit = errors.New("evaluation: invalid cross-validation split")
+var ErrSplit = fault.New(fault.Invalid, "evaluation: invalid cross-validation split")
 
 // Fold is one train/test partition of row indices (0-based, increasing).
 type Fold struct {

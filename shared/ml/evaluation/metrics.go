@@ -1,39 +1,40 @@
 package evaluation
 
 import (
-	"errors"
 	"fmt"
 	"math"
 	"slices"
+
+	"github.com/orrery-ml/orrery/shared/fault"
 )
 
 // Sentinel errors. Calculate and Evaluate wrap them with the operation and
 // the row, column or name concerned; test them with errors.Is.
 var (
 	// ErrEmptyInput means there are no rows to score.
-	ErrEmptyInput = errors.New("evaluation: empty input")
+	ErrEmptyInput = fault.New(fault.Invalid, "evaluation: empty input")
 	// ErrLengthMismatch means the probabilities do not cover rows × classes.
-	ErrLengthMismatch = errors.New("evaluation: length mismatch")
+	ErrLengthMismatch = fault.New(fault.Invalid, "evaluation: length mismatch")
 	// ErrClasses means fewer than two classes, or a positive class index
 	// that does not fit the number of classes.
-	ErrClasses = errors.New("evaluation: invalid classes")
+	ErrClasses = fault.New(fault.Invalid, "evaluation: invalid classes")
 	// ErrClassIndex means a true class index outside the classes.
-	ErrClassIndex = errors.New("evaluation: class index out of range")
+	ErrClassIndex = fault.New(fault.Invalid, "evaluation: class index out of range")
 	// ErrNotFinite means a probability is NaN or infinite.
-	ErrNotFinite = errors.New("evaluation: probability not finite")
+	ErrNotFinite = fault.New(fault.Invalid, "evaluation: probability not finite")
 	// ErrProbability means a probability below 0 or above 1.
-	ErrProbability = errors.New("evaluation: probability outside [0, 1]")
+	ErrProbability = fault.New(fault.Invalid, "evaluation: probability outside [0, 1]")
 	// ErrNotDistribution means a row of probabilities does not sum to one.
-	ErrNotDistribution = errors.New("evaluation: probabilities do not sum to one")
+	ErrNotDistribution = fault.New(fault.Invalid, "evaluation: probabilities do not sum to one")
 	// ErrThreshold means a binary decision threshold outside [0, 1] or NaN.
-	ErrThreshold = errors.New("evaluation: threshold outside [0, 1]")
+	ErrThreshold = fault.New(fault.Invalid, "evaluation: threshold outside [0, 1]")
 	// ErrCustomMetricName means a custom metric is nil or named like a
 	// built-in one.
-	ErrCustomMetricName = errors.New("evaluation: invalid custom metric")
+	ErrCustomMetricName = fault.New(fault.Invalid, "evaluation: invalid custom metric")
 	// ErrNilPredictor means Evaluate was given no Predictor.
-	ErrNilPredictor = errors.New("evaluation: nil predictor")
+	ErrNilPredictor = fault.New(fault.Internal, "evaluation: nil predictor")
 	// ErrInvalidDataset means a nil, empty or inconsistent dataset.Dataset.
-	ErrInvalidDataset = errors.New("evaluation: invalid data set")
+	ErrInvalidDataset = fault.New(fault.Invalid, "evaluation: invalid data set")
 )
 
 // Names of the entries Calculate always writes to

@@ -9,11 +9,13 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/orrery-ml/orrery/shared/fault"
 )
 
 // ErrInvalidRequest is wrapped by every EvaluateRequest or CompareRequest
 // error; the message names the offending field. An HTTP edge maps it to 400.
-var ErrInvalidRequest = errors.New("evaluation: invalid request")
+var ErrInvalidRequest = fault.New(fault.Invalid, "evaluation: invalid request")
 
 // Cross-validation strategies of EvaluateRequest.CVStrategy.
 const (

@@ -2,15 +2,16 @@ package evaluation
 
 import (
 	"cmp"
-	"errors"
 	"fmt"
 	"math"
 	"slices"
+
+	"github.com/orrery-ml/orrery/shared/fault"
 )
 
 // ErrPaired means two models' predictions cannot be compared row by row:
 // different lengths, no rows, or labels outside {0, 1}.
-var ErrPaired = errors.New("evaluation: predictions are not paired")
+var ErrPaired = fault.New(fault.Invalid, "evaluation: predictions are not paired")
 
 // DeLongResult is the outcome of DeLong's test for two correlated ROC AUCs.
 type DeLongResult struct {

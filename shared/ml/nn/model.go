@@ -18,6 +18,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/orrery-ml/orrery/shared/fault"
 )
 
 // FormatVersion is the model directory format this package writes and reads.
@@ -34,13 +36,13 @@ const (
 var (
 	// ErrModelExists is returned by SaveDir when the target directory exists
 	// and is not empty.
-	ErrModelExists = errors.New("nn: model directory exists and is not empty")
+	ErrModelExists = fault.New(fault.Conflict, "nn: model directory exists and is not empty")
 	// ErrChecksum is wrapped by LoadDir errors about a file whose SHA-256 does
 	// not match the recorded one; the message names the file.
-	ErrChecksum = errors.New("nn: checksum mismatch")
+	ErrChecksum = fault.New(fault.DataChanged, "nn: checksum mismatch")
 	// ErrInvalidModel is wrapped by errors about a model whose parts disagree
 	// (manifest, architecture, weights, preprocessing, features, classes).
-	ErrInvalidModel = errors.New("nn: invalid model")
+	ErrInvalidModel = fault.New(fault.Invalid, "nn: invalid model")
 )
 
 // Manifest describes a saved model: everything needed to apply it to raw

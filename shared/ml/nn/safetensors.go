@@ -6,12 +6,13 @@ import (
 	"cmp"
 	"encoding/binary"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"math"
 	"slices"
 	"strings"
+
+	"github.com/orrery-ml/orrery/shared/fault"
 )
 
 // Safetensors data types.
@@ -29,7 +30,7 @@ const metadataKey = "__metadata__"
 
 // ErrMalformedSafetensors is wrapped by every error about a malformed
 // safetensors stream.
-var ErrMalformedSafetensors = errors.New("nn: malformed safetensors")
+var ErrMalformedSafetensors = fault.New(fault.Invalid, "nn: malformed safetensors")
 
 // Tensor is a named dense tensor; Data holds the values in row-major order
 // and has the product of Shape values (1 for a scalar, Shape empty).

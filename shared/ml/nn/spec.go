@@ -1,9 +1,10 @@
 package nn
 
 import (
-	"errors"
 	"fmt"
 	"math"
+
+	"github.com/orrery-ml/orrery/shared/fault"
 )
 
 // Model types understood by Spec.
@@ -25,7 +26,7 @@ const (
 const maxParams = 1 << 27
 
 // ErrInvalidSpec is wrapped by every error about a malformed Spec.
-var ErrInvalidSpec = errors.New("nn: invalid spec")
+var ErrInvalidSpec = fault.New(fault.Invalid, "nn: invalid spec")
 
 // Spec describes a network's architecture. Binary tasks use Outputs = 1 (a
 // sigmoid on one logit); K-class tasks use Outputs = K (softmax).

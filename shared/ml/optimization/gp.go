@@ -1,18 +1,19 @@
 package optimization
 
 import (
-	"errors"
 	"math"
 
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/blas64"
 	"gonum.org/v1/gonum/lapack/lapack64"
 	"gonum.org/v1/gonum/optimize"
+
+	"github.com/orrery-ml/orrery/shared/fault"
 )
 
 // errSingular is returned when the kernel matrix stays indefinite after the
 // largest jitter.
-var errSingular = errors.New("optimization: kernel matrix not positive definite")
+var errSingular = fault.New(fault.Internal, "optimization: kernel matrix not positive definite")
 
 // gpHyper are a GP's kernel hyperparameters on the log scale: one log
 // length scale per input column, the log signal variance and the log noise

@@ -299,7 +299,10 @@ func latencyMS(net *nn.Network, v training.Examples) float64 {
 	for range 3 {
 		start := time.Now()
 		net.Logits(x, rows, buf)
-		best = math.Min(best, float64(time.Since(start).Microseconds())/1000*1000/float64(rows))
+		// Milliseconds per 1,000 rows, from nanoseconds: a small network on
+		// a few rows takes under a microsecond, which whole microseconds
+		// would round to zero.
+		best = math.Min(best, float64(time.Since(start).Nanoseconds())/1e6*1000/float64(rows))
 	}
 	return best
 }

@@ -9,13 +9,14 @@ import (
 	"sync"
 	"time"
 
+	"github.com/orrery-ml/orrery/shared/fault"
 	"github.com/orrery-ml/orrery/shared/store"
 	"github.com/orrery-ml/orrery/shared/tracking"
 )
 
 // ErrPruned is returned by a ReportFunc when the pruner stops the trial; an
 // Objective returns it (wrapped or not) to end the trial as PRUNED.
-var ErrPruned = errors.New("optimization: trial pruned")
+var ErrPruned = fault.New(fault.Cancelled, "optimization: trial pruned")
 
 // ReportFunc records a trial's intermediate values at step (an epoch) and
 // returns ErrPruned when the trial should stop.

@@ -2,18 +2,19 @@ package optimization
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"math"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/orrery-ml/orrery/shared/fault"
 )
 
 // ErrInvalidSpace is wrapped by every search-space error; the message names
 // the dimension that is wrong.
-var ErrInvalidSpace = errors.New("optimization: invalid search space")
+var ErrInvalidSpace = fault.New(fault.Invalid, "optimization: invalid search space")
 
 // Kind is the type of a dimension.
 type Kind string

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/orrery-ml/orrery/shared/fault"
 	"github.com/orrery-ml/orrery/shared/tracking"
 )
 
@@ -15,20 +16,15 @@ const (
 	StepMarkFailed = "mark_failed"
 )
 
-// StepFailure is the error a state machine caught (its Error and Cause).
-type StepFailure struct {
-	Error string `json:"Error"`
-	Cause string `json:"Cause"`
-}
-
 // StepRequest is the input of the optimization state machine's steps task
-// (one Lambda function on AWS): Step says which step to run.
+// (one Lambda function on AWS): Step says which step to run; Error is the
+// failure a mark_failed step records, as the state machine's Catch caught it.
 type StepRequest struct {
-	Step       string       `json:"step"`
-	StudyID    string       `json:"study_id"`
-	Exhausted  bool         `json:"exhausted,omitempty"`
-	StopReason string       `json:"stop_reason,omitempty"`
-	Error      *StepFailure `json:"error,omitempty"`
+	Step       string         `json:"step"`
+	StudyID    string         `json:"study_id"`
+	Exhausted  bool           `json:"exhausted,omitempty"`
+	StopReason string         `json:"stop_reason,omitempty"`
+	Error      *fault.Failure `json:"error,omitempty"`
 }
 
 // StepRunner runs the steps over its stores. Objective builds a trial's
@@ -65,7 +61,7 @@ func (r StepRunner) Step(ctx context.Context, req StepRequest) (any, error) {
 	case StepMarkFailed:
 		in := FailureInput{StudyID: req.StudyID}
 		if req.Error != nil {
-			in.Error.Error, in.Error.Cause = req.Error.Error, req.Error.Cause
+			in.Error = *req.Error
 		}
 		return struct{}{}, MarkFailed(ctx, r.Stores, in)
 	}

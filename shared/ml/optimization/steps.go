@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/orrery-ml/orrery/shared/fault"
 	"github.com/orrery-ml/orrery/shared/ml/training"
 	"github.com/orrery-ml/orrery/shared/store"
 	"github.com/orrery-ml/orrery/shared/tracking"
@@ -567,11 +568,8 @@ func Finalize(ctx context.Context, st Stores, in FinalizeInput) (FinalizeOutput,
 // FailureInput is what the state machine caught: the error's name and
 // cause.
 type FailureInput struct {
-	StudyID string `json:"study_id"`
-	Error   struct {
-		Error string `json:"Error"`
-		Cause string `json:"Cause"`
-	} `json:"error"`
+	StudyID string        `json:"study_id"`
+	Error   fault.Failure `json:"error"`
 }
 
 // MarkFailed marks the study FAILED with the error. Trials left RUNNING

@@ -2,25 +2,25 @@ package optimization
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math"
 	"slices"
 
+	"github.com/orrery-ml/orrery/shared/fault"
 	"github.com/orrery-ml/orrery/shared/store"
 )
 
 // Errors of the study bookkeeping.
 var (
 	// ErrInvalidStudy is wrapped by errors about a study's configuration.
-	ErrInvalidStudy = errors.New("optimization: invalid study")
+	ErrInvalidStudy = fault.New(fault.Invalid, "optimization: invalid study")
 	// ErrUnknownTrial is returned by Tell for a trial the study lacks.
-	ErrUnknownTrial = errors.New("optimization: unknown trial")
+	ErrUnknownTrial = fault.New(fault.NotFound, "optimization: unknown trial")
 	// ErrTrialFinished is returned by Tell and Report for a finished trial.
-	ErrTrialFinished = errors.New("optimization: trial already finished")
+	ErrTrialFinished = fault.New(fault.Conflict, "optimization: trial already finished")
 	// ErrSpaceExhausted is returned when a sampler has no new point left
 	// (a grid that has been fully queued).
-	ErrSpaceExhausted = errors.New("optimization: search space exhausted")
+	ErrSpaceExhausted = fault.New(fault.Conflict, "optimization: search space exhausted")
 )
 
 // Direction says whether an objective is minimised or maximised.

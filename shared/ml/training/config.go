@@ -3,18 +3,19 @@ package training
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"math"
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/orrery-ml/orrery/shared/fault"
 )
 
 // ErrInvalidConfig is wrapped by every configuration error; the message names
 // the offending field.
-var ErrInvalidConfig = errors.New("training: invalid config")
+var ErrInvalidConfig = fault.New(fault.Invalid, "training: invalid config")
 
 // Model types.
 const (

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/orrery-ml/orrery/shared/dataset"
+	"github.com/orrery-ml/orrery/shared/fault"
 	"github.com/orrery-ml/orrery/shared/ml/evaluation"
 	"github.com/orrery-ml/orrery/shared/ml/nn"
 	"github.com/orrery-ml/orrery/shared/store"
@@ -33,7 +34,7 @@ const (
 const JobKindTraining = "training"
 
 // ErrDataPath is returned for a dataset_path this runtime cannot read.
-var ErrDataPath = errors.New("training: unusable dataset_path")
+var ErrDataPath = fault.New(fault.Invalid, "training: unusable dataset_path")
 
 // TrainingPipeline is the seed's TrainingWorkflow: prepare data -> train ->
 // evaluate -> register, with the job record kept up to date at every stage.

@@ -1,18 +1,18 @@
 package training
 
 import (
-	"errors"
 	"fmt"
 	"math"
 	"slices"
 
 	"github.com/orrery-ml/orrery/shared/dataset"
+	"github.com/orrery-ml/orrery/shared/fault"
 	"github.com/orrery-ml/orrery/shared/ml/nn"
 )
 
 // ErrFeatureMismatch is wrapped when data and a fitted transform disagree on
 // the number of features.
-var ErrFeatureMismatch = errors.New("training: feature count mismatch")
+var ErrFeatureMismatch = fault.New(fault.Invalid, "training: feature count mismatch")
 
 // DataPreprocessor fits the feature transform (median imputation, then
 // standardisation) on the training split, and applies it to any split.

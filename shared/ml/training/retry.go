@@ -7,7 +7,7 @@ import (
 	"math/rand/v2"
 	"time"
 
-	"github.com/orrery-ml/orrery/shared/store"
+	"github.com/orrery-ml/orrery/shared/fault"
 )
 
 // RetryPolicy retries transient failures with exponential backoff and full
@@ -23,12 +23,19 @@ type RetryPolicy struct {
 	OnRetry func(op string, attempt int, err error)
 }
 
-// Permanent reports errors that retrying cannot fix: bad input, conflicts,
-// missing records and cancellation.
+// Permanent reports errors that retrying cannot fix: those whose fault code
+// is neither Unavailable nor Internal (bad input, a conflict, a missing
+// record, changed data, diverged training, cancellation), and a passed
+// deadline, which leaves no time to retry in.
 func Permanent(err error) bool {
-	return errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrInvalid) ||
-		errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) ||
-		errors.Is(err, ErrInvalidConfig) || errors.Is(err, ErrInvalidData)
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return true
+	}
+	switch fault.CodeOf(err) {
+	case fault.Unavailable, fault.Internal:
+		return false
+	}
+	return true
 }
 
 // Do runs fn until it succeeds, fails permanently, or runs out of attempts.

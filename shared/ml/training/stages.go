@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/orrery-ml/orrery/shared/dataset"
+	"github.com/orrery-ml/orrery/shared/fault"
 	"github.com/orrery-ml/orrery/shared/ml/evaluation"
 	"github.com/orrery-ml/orrery/shared/ml/nn"
 	"github.com/orrery-ml/orrery/shared/store"
@@ -24,46 +25,14 @@ import (
 // StageMarkFailed is the stage that records a failed job.
 const StageMarkFailed = "mark_failed"
 
-// Error names the stages' failures are known by in a state machine (the
-// Error a Catch or Retry matches); StageErrorName picks one for an error.
-const (
-	ErrorNameInvalidInput = "Orrery.InvalidInput"
-	ErrorNameConflict     = "Orrery.Conflict"
-	ErrorNameNotFound     = "Orrery.NotFound"
-	ErrorNameDiverged     = "Orrery.Diverged"
-	ErrorNameDataChanged  = "Orrery.DataChanged"
-	ErrorNameCancelled    = "Orrery.Cancelled"
-	ErrorNameStageFailed  = "Orrery.StageFailed"
-)
-
 var (
 	// ErrInvalidStage is returned for a stage request that names no stage
 	// or lacks the references the stage needs.
-	ErrInvalidStage = errors.New("training: invalid stage request")
+	ErrInvalidStage = fault.New(fault.Invalid, "training: invalid stage request")
 	// ErrDataChanged is returned when the data file a job validated has
 	// changed before a later stage read it.
-	ErrDataChanged = errors.New("training: data changed since validation")
+	ErrDataChanged = fault.New(fault.DataChanged, "training: data changed since validation")
 )
-
-// StageErrorName maps a stage's error to the error name a state machine sees.
-func StageErrorName(err error) string {
-	switch {
-	case errors.Is(err, context.Canceled):
-		return ErrorNameCancelled
-	case errors.Is(err, ErrDataChanged):
-		return ErrorNameDataChanged
-	case errors.Is(err, ErrDiverged):
-		return ErrorNameDiverged
-	case errors.Is(err, store.ErrConflict):
-		return ErrorNameConflict
-	case errors.Is(err, store.ErrNotFound):
-		return ErrorNameNotFound
-	case errors.Is(err, ErrInvalidConfig), errors.Is(err, ErrInvalidData), errors.Is(err, ErrDataPath),
-		errors.Is(err, ErrInvalidExamples), errors.Is(err, ErrInvalidStage), errors.Is(err, store.ErrInvalid):
-		return ErrorNameInvalidInput
-	}
-	return ErrorNameStageFailed
-}
 
 // Refs are what the stages of one training job pass each other: the job id
 // and references to the artifacts written so far (keys in the artifact
@@ -92,19 +61,12 @@ type Refs struct {
 	StageSeconds map[string]float64 `json:"stage_seconds,omitempty"`
 }
 
-// StageFailure is the error a failed stage left, as a state machine's Catch
-// hands it on ({"Error": ..., "Cause": ...}).
-type StageFailure struct {
-	Error string `json:"Error"`
-	Cause string `json:"Cause"`
-}
-
 // StageRequest is the JSON a stage handler receives: which stage, the Refs so
-// far, and for mark_failed the failure.
+// far, and for mark_failed the failure the state machine's Catch caught.
 type StageRequest struct {
-	Stage   string        `json:"stage"`
-	Refs    Refs          `json:"refs"`
-	Failure *StageFailure `json:"error,omitempty"`
+	Stage   string         `json:"stage"`
+	Refs    Refs           `json:"refs"`
+	Failure *fault.Failure `json:"error,omitempty"`
 }
 
 // RunStage runs the stage req names; it is what the `stages` Lambda and the
@@ -122,7 +84,7 @@ func (p *TrainingPipeline) RunStage(ctx context.Context, req StageRequest) (Refs
 	case StageRegister:
 		return p.Register(ctx, req.Refs)
 	case StageMarkFailed:
-		f := StageFailure{Error: ErrorNameStageFailed, Cause: "unknown failure"}
+		f := fault.Failure{Error: fault.Internal.Name(), Cause: "unknown failure"}
 		if req.Failure != nil {
 			f = *req.Failure
 		}
@@ -681,10 +643,10 @@ func (p *TrainingPipeline) uploadModel(ctx context.Context, model *nn.Model, pre
 
 // MarkFailed records a failed job: it removes model files that were written
 // but never registered, and moves the job to FAILED (CANCELLED when the
-// failure is ErrorNameCancelled) with the failure's message. A job that has
+// failure's code is fault.Cancelled) with the failure's message. A job that has
 // already finished is left as it is and nil returned, so a duplicated or
 // late failure never moves it.
-func (p *TrainingPipeline) MarkFailed(ctx context.Context, refs Refs, f StageFailure) (Refs, error) {
+func (p *TrainingPipeline) MarkFailed(ctx context.Context, refs Refs, f fault.Failure) (Refs, error) {
 	if refs.JobID == "" {
 		return refs, fmt.Errorf("%s: %w: refs.job_id is required", StageMarkFailed, ErrInvalidStage)
 	}
@@ -702,9 +664,9 @@ func (p *TrainingPipeline) MarkFailed(ctx context.Context, refs Refs, f StageFai
 			}
 		}
 	}
-	msg := failureMessage(f)
+	msg := f.Message()
 	status := store.Failed
-	if f.Error == ErrorNameCancelled {
+	if f.Code() == fault.Cancelled {
 		status = store.Cancelled
 	}
 	if _, err := p.update(ctx, refs.JobID, store.JobUpdate{Status: status, Error: msg}); err != nil {
@@ -715,32 +677,6 @@ func (p *TrainingPipeline) MarkFailed(ctx context.Context, refs Refs, f StageFai
 	}
 	_ = p.recorderFor(refs.JobID).Record(ctx, tracking.Event{JobID: refs.JobID, Kind: tracking.StageFinished, Stage: job.Stage, Err: msg, Time: p.now()})
 	return refs, nil
-}
-
-// failureMessage turns a state machine failure into one line for the job
-// record: the Lambda runtime's {"errorMessage": ...} cause is unwrapped.
-func failureMessage(f StageFailure) string {
-	cause := strings.TrimSpace(f.Cause)
-	// A Lambda failure's cause is {"errorMessage": ...}; a Batch job's is
-	// the job's description with its StatusReason.
-	var detail struct {
-		ErrorMessage string `json:"errorMessage"`
-		StatusReason string `json:"StatusReason"`
-	}
-	if json.Unmarshal([]byte(cause), &detail) == nil {
-		if detail.ErrorMessage != "" {
-			cause = detail.ErrorMessage
-		} else if detail.StatusReason != "" {
-			cause = "training job: " + detail.StatusReason
-		}
-	}
-	switch {
-	case cause == "":
-		return f.Error
-	case f.Error == "" || strings.HasPrefix(f.Error, "Orrery."):
-		return cause
-	}
-	return f.Error + ": " + cause
 }
 
 // LoadResult assembles a finished job's Result from the artifacts its

@@ -18,6 +18,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/orrery-ml/orrery/shared/fault"
 	"github.com/orrery-ml/orrery/shared/ml/evaluation"
 	"github.com/orrery-ml/orrery/shared/ml/nn"
 	"github.com/orrery-ml/orrery/shared/tracking"
@@ -26,12 +27,12 @@ import (
 var (
 	// ErrInvalidExamples is wrapped by Train's errors about its input data
 	// (no rows, mismatched sizes, labels out of range, non-finite values).
-	ErrInvalidExamples = errors.New("training: invalid examples")
+	ErrInvalidExamples = fault.New(fault.Invalid, "training: invalid examples")
 	// ErrDiverged is returned when the training loss stops being finite.
-	ErrDiverged = errors.New("training: loss diverged")
+	ErrDiverged = fault.New(fault.Diverged, "training: loss diverged")
 	// ErrCheckpointMismatch is returned when a job's checkpoint was written
 	// by another configuration, other data or an incompatible version.
-	ErrCheckpointMismatch = errors.New("training: checkpoint does not match this job")
+	ErrCheckpointMismatch = fault.New(fault.Conflict, "training: checkpoint does not match this job")
 )
 
 // Stop reasons of a TrainResult.

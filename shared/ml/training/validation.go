@@ -3,7 +3,6 @@ package training
 import (
 	"context"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"hash/fnv"
 	"math"
@@ -12,12 +11,13 @@ import (
 	"strings"
 
 	"github.com/orrery-ml/orrery/shared/dataset"
+	"github.com/orrery-ml/orrery/shared/fault"
 	"github.com/orrery-ml/orrery/shared/ml/evaluation"
 )
 
 // ErrInvalidData is wrapped by the error of a ValidationReport with error
 // findings, and by other errors about unusable training data.
-var ErrInvalidData = errors.New("training: invalid data")
+var ErrInvalidData = fault.New(fault.Invalid, "training: invalid data")
 
 // Severity grades a Finding.
 type Severity string

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/orrery-ml/orrery/shared/fault"
 	"github.com/orrery-ml/orrery/shared/pipeline"
 	"github.com/orrery-ml/orrery/shared/pipeline/asl"
 	"github.com/orrery-ml/orrery/shared/procid"
@@ -18,16 +19,16 @@ import (
 
 var (
 	// ErrClosed is returned by Start and Resume after Close.
-	ErrClosed = errors.New("localexec: executions closed")
+	ErrClosed = fault.New(fault.Unavailable, "localexec: executions closed")
 	// ErrEnded is returned by ResumeExecution for an execution that has
 	// ended.
-	ErrEnded = errors.New("localexec: execution has ended")
+	ErrEnded = fault.New(fault.Conflict, "localexec: execution has ended")
 	// ErrBusy is returned by ResumeExecution for an execution that a live
 	// process runs.
-	ErrBusy = errors.New("localexec: execution is running in another process")
+	ErrBusy = fault.New(fault.Conflict, "localexec: execution is running in another process")
 	// ErrStopped is wrapped by the error Binding.Stopped receives for an
 	// execution that Stop ended; its text ends with the cause.
-	ErrStopped = errors.New("localexec: stopped")
+	ErrStopped = fault.New(fault.Cancelled, "localexec: stopped")
 )
 
 // Binding is one state machine as this runtime runs it.
@@ -110,7 +111,7 @@ type stopped struct{ cause string }
 func (s stopped) Error() string { return ErrStopped.Error() + ": " + s.cause }
 func (s stopped) Unwrap() error { return ErrStopped }
 
-var errInterrupted = errors.New("localexec: interrupted by shutdown")
+var errInterrupted = fault.New(fault.Cancelled, "localexec: interrupted by shutdown")
 
 // New returns the executions of the bound machines over the journal. Each
 // definition is validated.

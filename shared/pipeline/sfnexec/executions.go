@@ -12,12 +12,13 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/aws/aws-sdk-go-v2/service/sfn/types"
 
+	"github.com/orrery-ml/orrery/shared/fault"
 	"github.com/orrery-ml/orrery/shared/pipeline"
 )
 
 // ErrInvalid is returned (wrapped) for a state-machine ARN or a name that
 // cannot name an execution.
-var ErrInvalid = errors.New("sfnexec: invalid argument")
+var ErrInvalid = fault.New(fault.Invalid, "sfnexec: invalid argument")
 
 // API is the part of the Step Functions client Executions uses (*sfn.Client
 // has it).
@@ -111,7 +112,7 @@ func (e *Executions) Stop(ctx context.Context, m pipeline.Machine, name, cause s
 	_, err = e.client.StopExecution(ctx, &sfn.StopExecutionInput{
 		ExecutionArn: aws.String(arn),
 		Cause:        aws.String(cause),
-		Error:        aws.String("Orrery.Cancelled"),
+		Error:        aws.String(fault.Cancelled.Name()),
 	})
 	var missing *types.ExecutionDoesNotExist
 	if errors.As(err, &missing) {

@@ -3,13 +3,14 @@ package sfnexec
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
+
+	"github.com/orrery-ml/orrery/shared/fault"
 	"github.com/orrery-ml/orrery/shared/pipeline/asl"
 )
 
@@ -27,7 +28,7 @@ var _ Client = (*sfn.Client)(nil)
 
 // ErrAborted is returned for an execution that was aborted or timed out on
 // the service's side without an error name of its own.
-var ErrAborted = errors.New("sfnexec: execution aborted")
+var ErrAborted = fault.New(fault.Cancelled, "sfnexec: execution aborted")
 
 // Runner deploys and runs definitions on Step Functions.
 type Runner struct {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -14,12 +13,13 @@ import (
 	// The pure-Go SQLite driver registers itself as "sqlite".
 	_ "modernc.org/sqlite"
 
+	"github.com/orrery-ml/orrery/shared/fault"
 	"github.com/orrery-ml/orrery/shared/store"
 )
 
 // ErrSchemaTooNew is returned by Open when the file was written by a newer
 // Orrery whose schema this build does not know.
-var ErrSchemaTooNew = errors.New("sqlitestore: schema version newer than supported")
+var ErrSchemaTooNew = fault.New(fault.Internal, "sqlitestore: schema version newer than supported")
 
 // busyTimeoutMillis is how long a connection waits for another writer (a
 // goroutine or another process on the same file) before giving up.

@@ -2,7 +2,6 @@ package progressbar
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -16,15 +15,16 @@ import (
 	"github.com/vbauerster/mpb/v8"
 	"github.com/vbauerster/mpb/v8/decor"
 
+	"github.com/orrery-ml/orrery/shared/fault"
 	"github.com/orrery-ml/orrery/shared/tracking"
 )
 
 // Errors returned by Record.
 var (
 	// ErrClosed: the event came after Close.
-	ErrClosed = errors.New("progressbar: closed")
+	ErrClosed = fault.New(fault.Internal, "progressbar: closed")
 	// ErrUnknownKind: the event's Kind is none of the tracking kinds.
-	ErrUnknownKind = errors.New("progressbar: unknown event kind")
+	ErrUnknownKind = fault.New(fault.Invalid, "progressbar: unknown event kind")
 )
 
 const (

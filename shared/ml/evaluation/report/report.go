@@ -3,7 +3,6 @@ package report
 import (
 	"bytes"
 	"encoding/base64"
-	"errors"
 	"fmt"
 	"html/template"
 	"image/color"
@@ -17,11 +16,12 @@ import (
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
 
+	"github.com/orrery-ml/orrery/shared/fault"
 	"github.com/orrery-ml/orrery/shared/ml/evaluation"
 )
 
 // ErrNothingToPlot means the input has neither labels nor metrics.
-var ErrNothingToPlot = errors.New("report: nothing to plot")
+var ErrNothingToPlot = fault.New(fault.Invalid, "report: nothing to plot")
 
 // Input is what one evaluation report shows. Only Metrics is required; each
 // plot is drawn when its data is present.
