@@ -91,7 +91,7 @@ func TestTrainOnlyMode(t *testing.T) {
 			db, err := sqlitestore.Open(ctx, records)
 			require.NoError(t, err)
 			t.Cleanup(func() { db.Close() })
-			lambda := &training.TrainingPipeline{Jobs: db, Models: db, Artifacts: files, ScratchDir: dir}
+			lambda := &training.TrainingPipeline{Jobs: db, Models: db, Artifacts: files}
 			cfg := training.Defaults()
 			cfg.DatasetPath, cfg.TargetColumn, cfg.PositiveClass = "../events/data/htru2.csv", "class", "1"
 			cfg.Epochs, cfg.HiddenLayers = 2, []int{8}

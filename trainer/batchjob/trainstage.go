@@ -43,7 +43,7 @@ func (r *Runner) RunTrainStage(ctx context.Context, spec Spec) (training.Refs, e
 		return refs, fmt.Errorf("train stage of job %s: %w: %s", refs.JobID, ErrBackendUnavailable, spec.Backend)
 	}
 	p := &training.TrainingPipeline{Jobs: r.Jobs, Models: r.Models, Artifacts: r.Artifacts, Recorder: r.Recorder,
-		Retry: r.Retry, ScratchDir: r.ScratchDir, NewTrainer: r.NewTrainer, Backend: r.Backend}
+		Retry: r.Retry, NewTrainer: r.NewTrainer, Backend: r.Backend}
 	if r.ReadData != nil {
 		p.ReadTable = r.ReadData
 	} else {

@@ -140,7 +140,7 @@ func batchRetries(rules []map[string]string, code int, statusReason string) bool
 func runTrainingStateMachine(t *testing.T, f fixture, cfg *training.TrainingConfig, handler asl.Handler) (store.Job, json.RawMessage, error, []string) {
 	t.Helper()
 	ctx := t.Context()
-	lambda := &training.TrainingPipeline{Jobs: f.db, Models: f.db, Artifacts: f.files, ScratchDir: t.TempDir()}
+	lambda := &training.TrainingPipeline{Jobs: f.db, Models: f.db, Artifacts: f.files}
 	r := pipeline.LocalResources()
 	def, err := pipeline.Training(r)
 	require.NoError(t, err)

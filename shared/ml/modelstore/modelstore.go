@@ -19,6 +19,17 @@ import (
 // prefix/weights.safetensors and prefix/SHA256SUMS.
 type Store struct {
 	Artifacts store.ArtifactStore
+	// Retry, when set, runs each call to Artifacts (op names it: "put
+	// <key>", "get <key>") and may run it again on a failure it deems
+	// transient; nil runs each once.
+	Retry func(ctx context.Context, op string, fn func() error) error
+}
+
+func (s Store) do(ctx context.Context, op string, fn func() error) error {
+	if s.Retry == nil {
+		return fn()
+	}
+	return s.Retry(ctx, op, fn)
 }
 
 // Put writes m as the model directory under prefix: the files of
@@ -34,7 +45,9 @@ func (s Store) Put(ctx context.Context, prefix string, m *nn.Model) error {
 		return fmt.Errorf("put model %s: %w", s.Artifacts.URI(prefix), err)
 	}
 	for _, f := range files {
-		if err := s.Artifacts.Put(ctx, path.Join(prefix, f.Name), bytes.NewReader(f.Data)); err != nil {
+		key := path.Join(prefix, f.Name)
+		put := func() error { return s.Artifacts.Put(ctx, key, bytes.NewReader(f.Data)) }
+		if err := s.do(ctx, "put "+key, put); err != nil {
 			return fmt.Errorf("put model %s: %w", s.Artifacts.URI(prefix), err)
 		}
 	}
@@ -48,7 +61,7 @@ func (s Store) Put(ctx context.Context, prefix string, m *nn.Model) error {
 // store.ErrNotFound (and fs.ErrNotExist). It returns the model and the
 // number of bytes of its files.
 func (s Store) Get(ctx context.Context, prefix string) (*nn.Model, int64, error) {
-	dir := &artifactFS{ctx: ctx, artifacts: s.Artifacts, prefix: prefix}
+	dir := &artifactFS{ctx: ctx, store: s, prefix: prefix}
 	m, err := nn.LoadFS(dir)
 	if err != nil {
 		return nil, 0, fmt.Errorf("get model %s: %w", s.Artifacts.URI(prefix), err)
@@ -56,13 +69,14 @@ func (s Store) Get(ctx context.Context, prefix string) (*nn.Model, int64, error)
 	return m, dir.read, nil
 }
 
-// artifactFS is the directory under prefix in an artifact store as an
-// fs.ReadFileFS: every read is one Get under ctx. It counts the bytes read.
+// artifactFS is the directory under prefix in the artifact store as an
+// fs.ReadFileFS: every read is one Get under ctx (with the store's Retry).
+// It counts the bytes read.
 type artifactFS struct {
-	ctx       context.Context
-	artifacts store.ArtifactStore
-	prefix    string
-	read      int64
+	ctx    context.Context
+	store  Store
+	prefix string
+	read   int64
 }
 
 // ReadFile returns the object prefix/name.
@@ -71,17 +85,21 @@ func (a *artifactFS) ReadFile(name string) ([]byte, error) {
 		return nil, &fs.PathError{Op: "read", Path: name, Err: fs.ErrInvalid}
 	}
 	key := path.Join(a.prefix, name)
-	rc, err := a.artifacts.Get(a.ctx, key)
+	var data []byte
+	err := a.store.do(a.ctx, "get "+key, func() error {
+		rc, err := a.store.Artifacts.Get(a.ctx, key)
+		if err != nil {
+			return err
+		}
+		defer rc.Close()
+		data, err = io.ReadAll(rc)
+		return err
+	})
 	if errors.Is(err, store.ErrNotFound) {
 		err = fmt.Errorf("%w: %w", fs.ErrNotExist, err)
 	}
 	if err != nil {
-		return nil, &fs.PathError{Op: "read", Path: a.artifacts.URI(key), Err: err}
-	}
-	defer rc.Close()
-	data, err := io.ReadAll(rc)
-	if err != nil {
-		return nil, &fs.PathError{Op: "read", Path: a.artifacts.URI(key), Err: err}
+		return nil, &fs.PathError{Op: "read", Path: a.store.Artifacts.URI(key), Err: err}
 	}
 	a.read += int64(len(data))
 	return data, nil

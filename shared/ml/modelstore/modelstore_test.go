@@ -3,6 +3,7 @@ package modelstore_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"io/fs"
 	"math/rand/v2"
@@ -181,4 +182,53 @@ func TestCancelled(t *testing.T) {
 			require.ErrorIs(t, err, context.Canceled)
 		})
 	}
+}
+
+// flaky fails the first call of each Put and Get, as a dropped connection
+// would.
+type flaky struct {
+	store.ArtifactStore
+	failed map[string]bool
+}
+
+var errDropped = errors.New("connection reset")
+
+func (f *flaky) Put(ctx context.Context, key string, r io.Reader) error {
+	if !f.failed["put "+key] {
+		f.failed["put "+key] = true
+		return errDropped
+	}
+	return f.ArtifactStore.Put(ctx, key, r)
+}
+
+func (f *flaky) Get(ctx context.Context, key string) (io.ReadCloser, error) {
+	if !f.failed["get "+key] {
+		f.failed["get "+key] = true
+		return nil, errDropped
+	}
+	return f.ArtifactStore.Get(ctx, key)
+}
+
+// TestRetry: every store call goes through Retry, named by its operation;
+// without Retry the first failure is returned.
+func TestRetry(t *testing.T) {
+	artifacts := &flaky{ArtifactStore: newMemArtifacts(), failed: map[string]bool{}}
+	require.ErrorIs(t, modelstore.Store{Artifacts: artifacts}.Put(t.Context(), prefix, testModel(t)), errDropped)
+
+	var ops []string
+	again := func(_ context.Context, op string, fn func() error) error {
+		ops = append(ops, op)
+		if err := fn(); !errors.Is(err, errDropped) {
+			return err
+		}
+		return fn()
+	}
+	models := modelstore.Store{Artifacts: artifacts, Retry: again}
+	require.NoError(t, models.Put(t.Context(), prefix, testModel(t)))
+	_, _, err := models.Get(t.Context(), prefix)
+	require.NoError(t, err)
+	assert.Equal(t, []string{
+		"put " + prefix + "/" + nn.WeightsFile, "put " + prefix + "/" + nn.ManifestFile, "put " + prefix + "/" + nn.SumsFile,
+		"get " + prefix + "/" + nn.SumsFile, "get " + prefix + "/" + nn.ManifestFile, "get " + prefix + "/" + nn.WeightsFile,
+	}, ops)
 }
