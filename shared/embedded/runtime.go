@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/orrery-ml/orrery/shared/config"
 	"github.com/orrery-ml/orrery/shared/ml/training"
 	"github.com/orrery-ml/orrery/shared/store/filestore"
 	"github.com/orrery-ml/orrery/shared/store/sqlitestore"
@@ -14,7 +15,7 @@ import (
 )
 
 // EnvHome names the environment variable that sets the home directory.
-const EnvHome = "ORRERY_HOME"
+const EnvHome = config.EnvHome
 
 // DefaultHome is the home directory used when neither --home nor ORRERY_HOME
 // is given.

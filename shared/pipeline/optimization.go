@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/orrery-ml/orrery/shared/config"
 	"github.com/orrery-ml/orrery/shared/ml/optimization"
 	"github.com/orrery-ml/orrery/shared/ml/training"
 	"github.com/orrery-ml/orrery/shared/pipeline/asl"
@@ -14,8 +15,9 @@ import (
 )
 
 // EnvTrialInput holds a trial job's optimization.TrialInput as JSON: the
-// environment variable the RunTrial task passes to the Batch container.
-const EnvTrialInput = "ORRERY_TRIAL"
+// environment variable the RunTrial task passes to the Batch container
+// (named in shared/config, where the trainer reads it).
+const EnvTrialInput = config.EnvTrial
 
 // State names of the optimization state machine (Start, MarkFailed, Alert
 // and Failed as in the training machine).
