@@ -189,8 +189,8 @@ func Optimization(r OptimizationResources) (asl.Definition, error) {
 			MaxConcurrencyPath: "$.max_parallel",
 			ItemProcessor: &asl.Machine{
 				ProcessorConfig: &asl.ProcessorConfig{Mode: "INLINE"},
-				StartAt:             StateRunTrial,
-				States:              map[string]asl.State{StateRunTrial: trial},
+				StartAt:         StateRunTrial,
+				States:          map[string]asl.State{StateRunTrial: trial},
 			},
 			ResultPath: asl.NullPath, Catch: catchAll(), Next: StateTell,
 		},
