@@ -10,9 +10,9 @@ import (
 )
 
 func init() {
-	backends[batchjob.BackendTorch] = func(spec batchjob.Spec) batchjob.NewTrainer {
+	backends[batchjob.BackendTorch] = func(cfg batchjob.Config) batchjob.NewTrainer {
 		return func(rec tracking.Recorder, ckpt training.Checkpointer) (batchjob.Trainer, error) {
-			return torch.Trainer{Recorder: rec, Checkpoints: ckpt, Device: spec.Device}, nil
+			return torch.Trainer{Recorder: rec, Checkpoints: ckpt, Device: cfg.Device}, nil
 		}
 	}
 }

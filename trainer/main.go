@@ -1,11 +1,11 @@
-// Command trainer is the AWS Batch training container program: it runs one
-// training job (trainer/batchjob) with the backend named by ORRERY_BACKEND
-// (gonum, or torch when built with -tags torch) on ORRERY_DEVICE (cpu or
-// cuda), the training machine's Train stage (ORRERY_STAGE_REFS), or one
-// trial of an optimization study (ORRERY_TRIAL; trials train with the same
-// backend and device as jobs), reading the spec from the
-// environment and the flags, and exits with 0, 1 (do not retry), 2 (usage)
-// or 75 (retry). See trainer/README.md.
+// Command trainer is the AWS Batch training container program. It carries
+// out one task of a state machine, named by its environment: the training
+// machine's Train stage (ORRERY_STAGE_REFS) or one trial of an optimization
+// study (ORRERY_TRIAL), with the backend ORRERY_BACKEND names (gonum, or
+// torch when built with -tags torch) on ORRERY_DEVICE (cpu or cuda). Its
+// configuration is batchjob.Config, read by batchjob.FromEnv; a few flags
+// stand in for variables on a local run. It exits with 0, 1 (do not retry),
+// 2 (usage) or 75 (retry). See trainer/README.md.
 package main
 
 import (
@@ -17,7 +17,6 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"path"
 	"strconv"
 	"strings"
 	"syscall"
@@ -29,9 +28,9 @@ import (
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 
 	"github.com/orrery-ml/orrery/shared/awsclient"
+	"github.com/orrery-ml/orrery/shared/config"
 	"github.com/orrery-ml/orrery/shared/dataset"
 	"github.com/orrery-ml/orrery/shared/ml/training"
-	"github.com/orrery-ml/orrery/shared/store"
 	"github.com/orrery-ml/orrery/shared/store/dynamostore"
 	"github.com/orrery-ml/orrery/shared/store/filestore"
 	"github.com/orrery-ml/orrery/shared/store/s3store"
@@ -42,8 +41,8 @@ import (
 
 // backends maps ORRERY_BACKEND to the trainers this binary has; the torch
 // build adds "torch" (backend_torch.go).
-var backends = map[string]func(spec batchjob.Spec) batchjob.NewTrainer{
-	batchjob.BackendGonum: func(batchjob.Spec) batchjob.NewTrainer {
+var backends = map[string]func(cfg batchjob.Config) batchjob.NewTrainer{
+	batchjob.BackendGonum: func(batchjob.Config) batchjob.NewTrainer {
 		return func(rec tracking.Recorder, ckpt training.Checkpointer) (batchjob.Trainer, error) {
 			return training.ModelTrainer{Recorder: rec, Checkpoints: ckpt}, nil
 		}
@@ -51,55 +50,43 @@ var backends = map[string]func(spec batchjob.Spec) batchjob.NewTrainer{
 }
 
 func main() {
-	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
-	os.Exit(run(log, os.Args[1:]))
+	os.Exit(run(os.Stderr, os.Args[1:]))
 }
 
-func run(log *slog.Logger, args []string) int {
-	spec, err := specFrom(args)
+// run carries out the task the environment and args name, logging JSON to
+// stderr, and returns the exit status.
+func run(stderr io.Writer, args []string) int {
+	cfg, err := configFrom(os.Getenv, args)
 	if err != nil {
-		log.Error("trainer: bad job spec", "error", err.Error())
-		return batchjob.ExitUsage
+		slog.New(slog.NewJSONHandler(stderr, nil)).Error("trainer: bad configuration", "error", err.Error())
+		return batchjob.ExitCode(err)
 	}
-	if spec.Threads > 0 {
+	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
+	if cfg.Threads > 0 {
 		// libtorch sizes its thread pool from OMP_NUM_THREADS on first use.
-		_ = os.Setenv("OMP_NUM_THREADS", strconv.Itoa(spec.Threads))
+		_ = os.Setenv("OMP_NUM_THREADS", strconv.Itoa(cfg.Threads))
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
-	log = log.With("job_id", spec.JobID, "attempt", spec.Attempt, "backend", spec.Backend, "device", spec.Device)
+	log = log.With("attempt", cfg.Task.Attempt, "backend", cfg.Backend, "device", cfg.Device)
 
-	runner, closeStores, err := wire(ctx, spec, log)
-	if err != nil {
-		log.Error("trainer: set-up failed", "error", err.Error())
-		return batchjob.ExitCode(err)
-	}
-	defer closeStores()
-	if spec.Trial != nil {
-		return runTrial(ctx, log, runner, spec)
-	}
-	if spec.StageRefs != nil {
-		return runTrainStage(ctx, log, runner, spec)
-	}
-	res, err := runner.Run(ctx, spec)
+	runner, closeStores, err := wire(ctx, cfg, log)
 	if err != nil {
 		code := batchjob.ExitCode(err)
-		log.Error("trainer: job failed", "error", err.Error(), "exit_code", code, "retryable", code == batchjob.ExitRetryable)
+		log.Error("trainer: set-up failed", "error", err.Error(), "exit_code", code)
 		return code
 	}
-	if res == nil {
-		log.Info("trainer: job already finished; nothing to do")
-		return batchjob.ExitOK
+	defer closeStores()
+	if cfg.Task.Trial != nil {
+		return runTrial(ctx, log, runner, cfg.Task)
 	}
-	log.Info("trainer: job succeeded", "model_id", res.ModelID, "auc_roc", res.Metrics.AUCROC,
-		"epochs_run", res.Training.EpochsRun, "resumed_from", res.Training.ResumedFrom)
-	return batchjob.ExitOK
+	return runTrainStage(ctx, log, runner, cfg.Task)
 }
 
-// runTrainStage is train-only mode: the training state machine's Train task.
-func runTrainStage(ctx context.Context, log *slog.Logger, runner *batchjob.Runner, spec batchjob.Spec) int {
-	log = log.With("mode", "train-only", "heartbeats", spec.TaskToken != "")
-	refs, err := runner.RunTrainStage(ctx, spec)
+// runTrainStage is the training state machine's Train task.
+func runTrainStage(ctx context.Context, log *slog.Logger, runner *batchjob.Runner, task batchjob.Task) int {
+	log = log.With("task", "train", "job_id", task.StageRefs.JobID, "heartbeats", task.Token != "")
+	refs, err := runner.RunTrainStage(ctx, task)
 	if err != nil {
 		code := batchjob.ExitCode(err)
 		log.Error("trainer: train stage failed", "error", err.Error(), "exit_code", code, "retryable", code == batchjob.ExitRetryable)
@@ -110,13 +97,12 @@ func runTrainStage(ctx context.Context, log *slog.Logger, runner *batchjob.Runne
 	return batchjob.ExitOK
 }
 
-// runTrial is trial mode: the optimization state machine's RunTrial task,
-// trained with the runner's backend (ORRERY_BACKEND / --backend) on
-// ORRERY_DEVICE, as training mode.
-func runTrial(ctx context.Context, log *slog.Logger, runner *batchjob.Runner, spec batchjob.Spec) int {
-	log = log.With("mode", "trial", "study_id", spec.Trial.StudyID, "trial", spec.Trial.Number,
-		"worker", spec.Worker, "heartbeats", spec.TaskToken != "")
-	out, err := runner.RunTrial(ctx, spec)
+// runTrial is the optimization state machine's RunTrial task, trained with
+// the runner's backend on its device, as the Train stage.
+func runTrial(ctx context.Context, log *slog.Logger, runner *batchjob.Runner, task batchjob.Task) int {
+	log = log.With("task", "trial", "study_id", task.Trial.StudyID, "trial", task.Trial.Number,
+		"worker", task.Worker, "heartbeats", task.Token != "")
+	out, err := runner.RunTrial(ctx, task)
 	if err != nil {
 		code := batchjob.ExitCode(err)
 		log.Error("trainer: trial failed", "error", err.Error(), "exit_code", code, "retryable", code == batchjob.ExitRetryable)
@@ -132,170 +118,113 @@ func runTrial(ctx context.Context, log *slog.Logger, runner *batchjob.Runner, sp
 	return batchjob.ExitOK
 }
 
-// specFrom reads the spec from the environment, lets flags override it, and
-// checks it.
-func specFrom(args []string) (batchjob.Spec, error) {
-	spec, err := batchjob.SpecFromEnv(os.Getenv)
-	if err != nil {
-		return spec, err
-	}
+// configFrom reads the Config from the environment, with the flags in args
+// standing in for the variables they name.
+func configFrom(getenv func(string) string, args []string) (batchjob.Config, error) {
 	fs := flag.NewFlagSet("trainer", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	fs.StringVar(&spec.JobID, "job", spec.JobID, "training job id ("+batchjob.EnvJobID+")")
-	configFile := fs.String("config", "", "TrainingConfig JSON file (instead of "+batchjob.EnvConfig+")")
-	fs.StringVar(&spec.Artifacts, "artifacts", spec.Artifacts, "artifact store: directory or s3://bucket/prefix ("+batchjob.EnvArtifacts+")")
-	fs.StringVar(&spec.Records, "records", spec.Records, "job records: SQLite file or dynamodb://jobs/models ("+batchjob.EnvRecords+")")
-	fs.StringVar(&spec.Backend, "backend", spec.Backend, "gonum or torch ("+batchjob.EnvBackend+")")
-	fs.StringVar(&spec.Device, "device", spec.Device, "cpu or cuda ("+batchjob.EnvDevice+")")
+	flags := map[string]*string{
+		config.EnvHome:    fs.String("home", "", "embedded home directory: orrery.db and artifacts/ ("+config.EnvHome+")"),
+		config.EnvBackend: fs.String("backend", "", "gonum or torch ("+config.EnvBackend+")"),
+		config.EnvDevice:  fs.String("device", "", "cpu or cuda ("+config.EnvDevice+")"),
+	}
 	if err := fs.Parse(args); err != nil {
-		return spec, fmt.Errorf("%w: %w", batchjob.ErrSpec, err)
+		return batchjob.Config{}, fmt.Errorf("%w: %w", batchjob.ErrSpec, err)
 	}
 	if fs.NArg() > 0 {
-		return spec, fmt.Errorf("%w: unexpected arguments %q", batchjob.ErrSpec, fs.Args())
+		return batchjob.Config{}, fmt.Errorf("%w: unexpected arguments %q", batchjob.ErrSpec, fs.Args())
 	}
-	if *configFile != "" {
-		f, err := os.Open(*configFile)
-		if err != nil {
-			return spec, fmt.Errorf("%w: -config: %w", batchjob.ErrSpec, err)
+	return batchjob.FromEnv(func(name string) string {
+		if v, ok := flags[name]; ok && *v != "" {
+			return *v
 		}
-		cfg, err := training.DecodeConfig(f)
-		f.Close()
-		if err != nil {
-			return spec, fmt.Errorf("%w: -config %s: %w", batchjob.ErrSpec, *configFile, err)
-		}
-		spec.Config = &cfg
-	}
-	if spec.Backend == "" {
-		spec.Backend = batchjob.BackendGonum
-	}
-	if spec.Device == "" {
-		spec.Device = "cpu"
-	}
-	return spec, spec.Validate()
+		return getenv(name)
+	})
 }
 
-// wire opens the stores the spec names and builds the runner.
-func wire(ctx context.Context, spec batchjob.Spec, log *slog.Logger) (*batchjob.Runner, func(), error) {
-	newBackend, ok := backends[spec.Backend]
+// wire opens the stores cfg names and builds the runner.
+func wire(ctx context.Context, cfg batchjob.Config, log *slog.Logger) (*batchjob.Runner, func(), error) {
+	newBackend, ok := backends[cfg.Backend]
 	if !ok {
-		return nil, nil, fmt.Errorf("%w: %s (build the trainer with -tags torch)", batchjob.ErrBackendUnavailable, spec.Backend)
+		return nil, nil, fmt.Errorf("%w: %s (build the trainer with -tags torch)", batchjob.ErrBackendUnavailable, cfg.Backend)
 	}
 	var awsCfg *aws.Config
 	loadAWS := func() (aws.Config, error) {
 		if awsCfg == nil {
-			cfg, err := awsclient.Load(ctx, awsclient.Options{})
+			c, err := awsclient.Load(ctx, awsclient.Options{})
 			if err != nil {
 				return aws.Config{}, err
 			}
-			awsCfg = &cfg
+			awsCfg = &c
 		}
 		return *awsCfg, nil
 	}
-	r := &batchjob.Runner{Backend: spec.Backend, NewTrainer: newBackend(spec),
+	r := &batchjob.Runner{Backend: cfg.Backend, NewTrainer: newBackend(cfg),
 		Recorder: tracking.RecorderFunc(func(_ context.Context, e tracking.Event) error {
 			log.Info("progress", "kind", e.Kind, "stage", e.Stage, "step", e.Step, "total", e.Total,
 				"metrics", e.Metrics, "eta_seconds", e.ETASeconds, "error", e.Err)
 			return nil
 		})}
-
-	if spec.TaskToken != "" {
-		cfg, err := loadAWS()
+	if cfg.Task.Token != "" {
+		c, err := loadAWS()
 		if err != nil {
 			return nil, nil, err
 		}
-		r.Heartbeat = sendHeartbeat(sfn.NewFromConfig(cfg))
+		r.Heartbeat = sendHeartbeat(sfn.NewFromConfig(c))
 	}
 
-	if bucket, prefix, isS3 := splitS3(spec.Artifacts); isS3 {
-		cfg, err := loadAWS()
+	closeStores := func() {}
+	if s := cfg.Stores; s.Embedded() {
+		if fi, err := os.Stat(s.Home); err != nil || !fi.IsDir() {
+			return nil, nil, fmt.Errorf("%w: %s=%s is not a directory (an embedded home: %s and %s/)",
+				batchjob.ErrSpec, config.EnvHome, s.Home, batchjob.HomeDB, batchjob.HomeArtifacts)
+		}
+		db, err := sqlitestore.Open(ctx, s.DBPath())
 		if err != nil {
 			return nil, nil, err
 		}
-		a, err := s3store.New(s3.NewFromConfig(cfg, awsclient.S3Options(cfg)), bucket, prefix)
+		files, err := filestore.New(s.ArtifactsDir())
 		if err != nil {
+			db.Close()
 			return nil, nil, err
 		}
-		r.Artifacts = a
+		r.Jobs, r.Models, r.Studies, r.Trials, r.Artifacts = db, db, db, db, files
+		closeStores = func() { db.Close() }
 	} else {
-		a, err := filestore.New(spec.Artifacts)
+		c, err := loadAWS()
 		if err != nil {
 			return nil, nil, err
 		}
-		r.Artifacts = a
+		d, err := dynamostore.New(dynamodb.NewFromConfig(c, awsclient.DynamoDBOptions(c)),
+			dynamostore.Tables{Jobs: s.JobsTable, Models: s.ModelsTable, Studies: s.StudiesTable})
+		if err != nil {
+			return nil, nil, err
+		}
+		a, err := s3store.New(s3.NewFromConfig(c, awsclient.S3Options(c)), s.ArtifactsBucket, s.ArtifactsPrefix)
+		if err != nil {
+			return nil, nil, err
+		}
+		r.Jobs, r.Models, r.Studies, r.Trials, r.Artifacts = d, d, d, d, a
 	}
 
-	var closers []func()
-	closeStores := func() {
-		for _, c := range closers {
-			c()
-		}
-	}
-	if tables, isDynamo := strings.CutPrefix(spec.Records, "dynamodb://"); spec.Records == "" {
-		// Trial mode writes no job record.
-	} else if isDynamo {
-		jobs, models, _ := strings.Cut(tables, "/")
-		if models == "" {
-			models = jobs
-		}
-		cfg, err := loadAWS()
-		if err != nil {
-			return nil, nil, err
-		}
-		d, err := dynamostore.New(dynamodb.NewFromConfig(cfg), dynamostore.Tables{Jobs: jobs, Models: models})
-		if err != nil {
-			return nil, nil, err
-		}
-		r.Jobs, r.Models = d, d
-	} else {
-		db, err := sqlitestore.Open(ctx, spec.Records)
-		if err != nil {
-			return nil, nil, err
-		}
-		r.Jobs, r.Models = db, db
-		closers = append(closers, func() { db.Close() })
-	}
-
-	if spec.Trial != nil {
-		if table, isDynamo := strings.CutPrefix(spec.Studies, "dynamodb://"); isDynamo {
-			cfg, err := loadAWS()
-			if err != nil {
-				closeStores()
-				return nil, nil, err
-			}
-			d, err := dynamostore.New(dynamodb.NewFromConfig(cfg, awsclient.DynamoDBOptions(cfg)), dynamostore.Tables{Studies: table})
-			if err != nil {
-				closeStores()
-				return nil, nil, err
-			}
-			r.Studies, r.Trials = d, d
-		} else {
-			db, err := sqlitestore.Open(ctx, spec.Studies)
-			if err != nil {
-				closeStores()
-				return nil, nil, err
-			}
-			r.Studies, r.Trials = db, db
-			closers = append(closers, func() { db.Close() })
-		}
-	}
-
+	// Data sets: local files, or s3://bucket/key read straight from S3
+	// (s3store.ReadTable), also on the embedded stores.
 	r.ReadData = func(ctx context.Context, uri string) (*dataset.Table, error) {
-		bucket, key, isS3 := splitS3(uri)
-		if !isS3 {
+		if !strings.HasPrefix(uri, "s3://") {
 			return dataset.Read(ctx, uri)
 		}
-		cfg, err := loadAWS()
+		c, err := loadAWS()
 		if err != nil {
 			return nil, err
 		}
-		return readS3(ctx, cfg, bucket, key)
+		return s3store.ReadTable(ctx, s3.NewFromConfig(c, awsclient.S3Options(c)), uri)
 	}
 	return r, closeStores, nil
 }
 
-// sendHeartbeat sends Step Functions task heartbeats (train-only mode, when
-// the Train task passed its token). TaskTimedOut and TaskDoesNotExist mean the
-// execution no longer waits for this run: batchjob.ErrTaskGone.
+// sendHeartbeat sends Step Functions task heartbeats (when the task passed
+// its token). TaskTimedOut and TaskDoesNotExist mean the execution no longer
+// waits for this run: batchjob.ErrTaskGone.
 func sendHeartbeat(client *sfn.Client) func(ctx context.Context, token string) error {
 	return func(ctx context.Context, token string) error {
 		_, err := client.SendTaskHeartbeat(ctx, &sfn.SendTaskHeartbeatInput{TaskToken: aws.String(token)})
@@ -309,44 +238,4 @@ func sendHeartbeat(client *sfn.Client) func(ctx context.Context, token string) e
 		}
 		return nil
 	}
-}
-
-// splitS3 splits s3://bucket/key.
-func splitS3(uri string) (bucket, key string, ok bool) {
-	rest, ok := strings.CutPrefix(uri, "s3://")
-	if !ok {
-		return "", "", false
-	}
-	bucket, key, _ = strings.Cut(rest, "/")
-	return bucket, key, true
-}
-
-// readS3 downloads s3://bucket/key into a temporary file (keeping its
-// extension, which picks the reader) and reads it.
-func readS3(ctx context.Context, cfg aws.Config, bucket, key string) (*dataset.Table, error) {
-	src, err := s3store.New(s3.NewFromConfig(cfg, awsclient.S3Options(cfg)), bucket, "")
-	if err != nil {
-		return nil, err
-	}
-	rc, err := src.Get(ctx, key)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, fmt.Errorf("%w: s3://%s/%s does not exist", training.ErrDataPath, bucket, key)
-	}
-	if err != nil {
-		return nil, err
-	}
-	defer rc.Close()
-	f, err := os.CreateTemp("", "orrery-data-*"+path.Ext(key))
-	if err != nil {
-		return nil, fmt.Errorf("download s3://%s/%s: %w", bucket, key, err)
-	}
-	defer os.Remove(f.Name())
-	_, err = io.Copy(f, rc)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return nil, fmt.Errorf("download s3://%s/%s: %w", bucket, key, err)
-	}
-	return dataset.Read(ctx, f.Name())
 }

@@ -1,10 +1,10 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -14,9 +14,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/orrery-ml/orrery/shared/config"
+	"github.com/orrery-ml/orrery/shared/embedded"
 	"github.com/orrery-ml/orrery/shared/ml/training"
-	"github.com/orrery-ml/orrery/shared/store/filestore"
-	"github.com/orrery-ml/orrery/shared/store/sqlitestore"
 	"github.com/orrery-ml/orrery/trainer/batchjob"
 )
 
@@ -55,11 +55,24 @@ func (s *stepFunctions) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// TestTrainOnlyMode runs the trainer's run() as the Train task starts the
-// container: the Refs of Preprocess in ORRERY_STAGE_REFS, the task token in
-// ORRERY_TASK_TOKEN. The train refs land where Evaluate finds them; a task
-// that timed out stops the run (exit 1), another heartbeat failure does not.
-func TestTrainOnlyMode(t *testing.T) {
+// clearTrainerEnv unsets every variable the trainer reads, for the test.
+func clearTrainerEnv(t *testing.T) {
+	for _, k := range []string{config.EnvStageRefs, config.EnvTrial, config.EnvTaskToken, config.EnvHome,
+		config.EnvJobsTable, config.EnvModelsTable, config.EnvStudiesTable, config.EnvArtifactsBucket,
+		config.EnvArtifactsPrefix, config.EnvBackend, config.EnvDevice, config.EnvThreads, config.EnvLogLevel,
+		config.EnvBatchJobID, config.EnvBatchJobAttempt} {
+		t.Setenv(k, "")
+	}
+}
+
+// TestTrainStageTask runs the trainer's run() as the Train task starts the
+// container on an embedded home (the one shared/embedded opens, so the
+// stages and the trainer share its layout): the Refs of Preprocess in
+// ORRERY_STAGE_REFS, the task token in ORRERY_TASK_TOKEN, the home in
+// ORRERY_HOME or -home. The train refs land where Evaluate finds them; a
+// task that timed out stops the run (exit 1), another heartbeat failure does
+// not.
+func TestTrainStageTask(t *testing.T) {
 	if testing.Short() {
 		t.Skip("trains on HTRU2")
 	}
@@ -73,6 +86,7 @@ func TestTrainOnlyMode(t *testing.T) {
 	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
 	for _, tc := range []struct {
 		name, token, stageRefs string
+		homeFlag               bool
 		wantCode               int
 		wantHeartbeat          bool
 	}{
@@ -80,18 +94,16 @@ func TestTrainOnlyMode(t *testing.T) {
 		{name: "heartbeat refused", token: "token-garbled", wantCode: batchjob.ExitOK, wantHeartbeat: true},
 		{name: "task timed out", token: "token-expired", wantCode: batchjob.ExitApplication, wantHeartbeat: true},
 		{name: "no task token", wantCode: batchjob.ExitOK},
+		{name: "home by flag", homeFlag: true, wantCode: batchjob.ExitOK},
 		{name: "stage refs not JSON", stageRefs: "job_id=trn-1", wantCode: batchjob.ExitUsage},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			clearTrainerEnv(t)
 			ctx := context.Background()
-			dir := t.TempDir()
-			records, artifacts := filepath.Join(dir, "orrery.db"), filepath.Join(dir, "artifacts")
-			files, err := filestore.New(artifacts)
+			rt, err := embedded.Open(ctx, filepath.Join(t.TempDir(), "home"), nil)
 			require.NoError(t, err)
-			db, err := sqlitestore.Open(ctx, records)
-			require.NoError(t, err)
-			t.Cleanup(func() { db.Close() })
-			lambda := &training.TrainingPipeline{Jobs: db, Models: db, Artifacts: files, ScratchDir: dir}
+			t.Cleanup(func() { rt.Close() })
+			lambda := rt.Pipeline
 			cfg := training.Defaults()
 			cfg.DatasetPath, cfg.TargetColumn, cfg.PositiveClass = "../events/data/htru2.csv", "class", "1"
 			cfg.Epochs, cfg.HiddenLayers = 2, []int{8}
@@ -106,15 +118,19 @@ func TestTrainOnlyMode(t *testing.T) {
 			if tc.stageRefs != "" {
 				raw = []byte(tc.stageRefs)
 			}
-			t.Setenv(batchjob.EnvStageRefs, string(raw))
-			t.Setenv(batchjob.EnvTaskToken, tc.token)
-			t.Setenv(batchjob.EnvArtifacts, artifacts)
-			t.Setenv(batchjob.EnvRecords, records)
+			t.Setenv(config.EnvStageRefs, string(raw))
+			t.Setenv(config.EnvTaskToken, tc.token)
+			var args []string
+			if tc.homeFlag {
+				args = []string{"-home", rt.Home}
+			} else {
+				t.Setenv(config.EnvHome, rt.Home)
+			}
 			sfn.mu.Lock()
 			sfn.tokens = nil
 			sfn.mu.Unlock()
 
-			code := run(slog.New(slog.NewJSONHandler(io.Discard, nil)), nil)
+			code := run(io.Discard, args)
 			require.Equal(t, tc.wantCode, code)
 			sfn.mu.Lock()
 			tokens := sfn.tokens
@@ -134,6 +150,41 @@ func TestTrainOnlyMode(t *testing.T) {
 			require.NoError(t, err)
 			assert.NotEmpty(t, evaluated.NetworkKey)
 			assert.Equal(t, training.BackendGonum, evaluated.Backend)
+		})
+	}
+}
+
+// TestUsageErrors: a trainer started without a task, or wrongly, exits 2
+// before touching any store, and its log says what is wrong.
+func TestUsageErrors(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		env  map[string]string
+		args []string
+		want []string
+	}{
+		{"no task", map[string]string{config.EnvHome: t.TempDir()}, nil, []string{config.EnvStageRefs, config.EnvTrial}},
+		{"no stores", map[string]string{config.EnvTrial: `{"study_id":"s","number":0}`}, nil,
+			[]string{config.EnvArtifactsBucket, config.EnvStudiesTable, config.EnvHome}},
+		{"home is not a directory", map[string]string{config.EnvStageRefs: `{"job_id":"trn-1"}`,
+			config.EnvHome: filepath.Join(t.TempDir(), "absent")}, nil, []string{config.EnvHome, "not a directory"}},
+		{"bad backend flag", map[string]string{config.EnvStageRefs: `{"job_id":"trn-1"}`, config.EnvHome: t.TempDir()},
+			[]string{"-backend", "jax"}, []string{config.EnvBackend, "jax"}},
+		{"unknown flag", map[string]string{config.EnvStageRefs: `{"job_id":"trn-1"}`, config.EnvHome: t.TempDir()},
+			[]string{"-job", "trn-1"}, []string{"-job"}},
+		{"arguments", map[string]string{config.EnvStageRefs: `{"job_id":"trn-1"}`, config.EnvHome: t.TempDir()},
+			[]string{"train"}, []string{"unexpected arguments"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			clearTrainerEnv(t)
+			for k, v := range tc.env {
+				t.Setenv(k, v)
+			}
+			var logs bytes.Buffer
+			require.Equal(t, batchjob.ExitUsage, run(&logs, tc.args))
+			for _, w := range tc.want {
+				assert.Contains(t, logs.String(), w)
+			}
 		})
 	}
 }

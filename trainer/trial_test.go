@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"math/rand/v2"
 	"strings"
 	"sync"
@@ -24,7 +23,6 @@ import (
 	"github.com/orrery-ml/orrery/shared/config"
 	"github.com/orrery-ml/orrery/shared/ml/optimization"
 	"github.com/orrery-ml/orrery/shared/ml/training"
-	"github.com/orrery-ml/orrery/shared/pipeline"
 	"github.com/orrery-ml/orrery/shared/store"
 	"github.com/orrery-ml/orrery/shared/store/dynamostore"
 	"github.com/orrery-ml/orrery/shared/store/s3store"
@@ -135,14 +133,11 @@ func (e *trialEmulator) env(t *testing.T, trialInput string) {
 	t.Setenv(awsclient.EnvRegion, awstest.Region)
 	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
 	// As the job definition sets them on AWS: names, not URIs.
+	clearTrainerEnv(t)
 	t.Setenv(config.EnvStudiesTable, e.studiesTable)
 	t.Setenv(config.EnvArtifactsBucket, e.artifactsBucket)
-	t.Setenv(batchjob.EnvTrial, trialInput)
-	t.Setenv(batchjob.EnvBatchJobID, "batch-job-1")
-	for _, k := range []string{batchjob.EnvArtifacts, batchjob.EnvRecords, batchjob.EnvStudies, batchjob.EnvStageRefs,
-		batchjob.EnvTaskToken, config.EnvJobsTable, config.EnvModelsTable} {
-		t.Setenv(k, "")
-	}
+	t.Setenv(config.EnvTrial, trialInput)
+	t.Setenv(config.EnvBatchJobID, "batch-job-1")
 }
 
 // TestTrialMode runs the trainer's run() as the RunTrial task starts the
@@ -156,10 +151,8 @@ func TestTrialMode(t *testing.T) {
 	}
 	e := newTrialEmulator(t)
 	id, number := e.study(t, 4)
-	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
-
 	e.env(t, fmt.Sprintf(`{"study_id":%q,"number":%d}`, id, number))
-	require.Equal(t, batchjob.ExitOK, run(log, nil))
+	require.Equal(t, batchjob.ExitOK, run(io.Discard, nil))
 	st, tr := e.trial(t, id, number)
 	assert.Equal(t, store.TrialComplete, st.State)
 	assert.Equal(t, "batch-job-1", st.Worker, "claimed under the Batch job's id")
@@ -175,7 +168,7 @@ func TestTrialMode(t *testing.T) {
 	require.NoError(t, err, "the trial's checkpoint is in the artifacts bucket")
 
 	// The Map's retried iteration finds the trial finished: nothing to do.
-	require.Equal(t, batchjob.ExitOK, run(log, nil))
+	require.Equal(t, batchjob.ExitOK, run(io.Discard, nil))
 	st, _ = e.trial(t, id, number)
 	assert.Equal(t, 1, st.Attempts, "a finished trial is not run again")
 
@@ -185,12 +178,12 @@ func TestTrialMode(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e.env(t, tc.input)
-			assert.Equal(t, batchjob.ExitUsage, run(log, nil))
+			assert.Equal(t, batchjob.ExitUsage, run(io.Discard, nil))
 		})
 	}
 	t.Run("unknown study", func(t *testing.T) {
 		e.env(t, `{"study_id":"hpo-absent","number":0}`)
-		assert.Equal(t, batchjob.ExitApplication, run(log, nil))
+		assert.Equal(t, batchjob.ExitApplication, run(io.Discard, nil))
 	})
 }
 
@@ -233,11 +226,11 @@ func TestTrialModeResumes(t *testing.T) {
 	interrupting := &cancelOnCheckpoint{ArtifactStore: e.artifacts, n: 2}
 	runner := &batchjob.Runner{Studies: e.db, Trials: e.db, Artifacts: interrupting, Backend: batchjob.BackendGonum,
 		ReadData: s3store.TableReader(e.s3)}
-	spec := batchjob.Spec{Trial: &optimization.TrialInput{StudyID: id, Number: number}, Worker: "batch-job-1", Attempt: 1}
+	task := batchjob.Task{Trial: &optimization.TrialInput{StudyID: id, Number: number}, Worker: "batch-job-1", Attempt: 1}
 
 	actx, cancel := context.WithCancel(ctx)
 	interrupting.cancel = cancel
-	out, err := runner.RunTrial(actx, spec)
+	out, err := runner.RunTrial(actx, task)
 	cancel()
 	require.Error(t, err)
 	assert.True(t, errors.Is(err, context.Canceled), "%v", err)
@@ -253,7 +246,7 @@ func TestTrialModeResumes(t *testing.T) {
 	require.True(t, found, "the checkpoint of epoch 2 is in S3")
 
 	runner.Artifacts = e.artifacts
-	spec.Worker, spec.Attempt, spec.TaskToken = "batch-job-1-attempt-2", 2, "token-2"
+	task.Worker, task.Attempt, task.Token = "batch-job-1-attempt-2", 2, "token-2"
 	var mu sync.Mutex
 	var tokens []string
 	runner.Heartbeat = func(_ context.Context, token string) error {
@@ -262,7 +255,7 @@ func TestTrialModeResumes(t *testing.T) {
 		tokens = append(tokens, token)
 		return nil
 	}
-	out, err = runner.RunTrial(ctx, spec)
+	out, err = runner.RunTrial(ctx, task)
 	require.NoError(t, err)
 	mu.Lock()
 	assert.Contains(t, tokens, "token-2", "heartbeats go to the RunTrial task with its token")
@@ -295,8 +288,8 @@ func TestTrialModeTaskGone(t *testing.T) {
 		Heartbeat: func(context.Context, string) error {
 			return fmt.Errorf("send task heartbeat: %w", batchjob.ErrTaskGone)
 		}}
-	_, err := runner.RunTrial(t.Context(), batchjob.Spec{Trial: &optimization.TrialInput{StudyID: id, Number: number},
-		Worker: "batch-job-1", Attempt: 1, TaskToken: "token-expired"})
+	_, err := runner.RunTrial(t.Context(), batchjob.Task{Trial: &optimization.TrialInput{StudyID: id, Number: number},
+		Worker: "batch-job-1", Attempt: 1, Token: "token-expired"})
 	require.ErrorIs(t, err, batchjob.ErrTaskGone)
 	assert.Equal(t, batchjob.ExitApplication, batchjob.ExitCode(err))
 	st, _ := e.trial(t, id, number)
@@ -314,45 +307,13 @@ func TestTrialModeBackendUnavailable(t *testing.T) {
 	id, number := e.study(t, 2)
 	runner := &batchjob.Runner{Studies: e.db, Trials: e.db, Artifacts: e.artifacts, Backend: batchjob.BackendTorch,
 		ReadData: s3store.TableReader(e.s3)}
-	out, err := runner.RunTrial(t.Context(), batchjob.Spec{Trial: &optimization.TrialInput{StudyID: id, Number: number},
+	out, err := runner.RunTrial(t.Context(), batchjob.Task{Trial: &optimization.TrialInput{StudyID: id, Number: number},
 		Worker: "batch-job-1", Attempt: 1})
 	require.ErrorIs(t, err, batchjob.ErrBackendUnavailable)
 	assert.Equal(t, batchjob.ExitApplication, batchjob.ExitCode(err))
 	assert.False(t, out.Claimed)
 	st, _ := e.trial(t, id, number)
 	assert.Equal(t, store.TrialWaiting, st.State, "the trial was not claimed")
-}
-
-// TestTrialSpecFromEnv: trial mode reads its stores from the job
-// definition's variables and refuses a spec naming two modes.
-func TestTrialSpecFromEnv(t *testing.T) {
-	env := map[string]string{batchjob.EnvTrial: `{"study_id":"hpo-1","number":3,"extra":true}`,
-		config.EnvStudiesTable: "studies", config.EnvArtifactsBucket: "artifacts", batchjob.EnvBatchJobID: "job-9",
-		batchjob.EnvTaskToken: "token-1"}
-	spec, err := batchjob.SpecFromEnv(func(k string) string { return env[k] })
-	require.NoError(t, err)
-	spec.Backend, spec.Device = batchjob.BackendGonum, "cpu"
-	require.NoError(t, spec.Validate())
-	assert.Equal(t, &optimization.TrialInput{StudyID: "hpo-1", Number: 3}, spec.Trial)
-	assert.Equal(t, "dynamodb://studies", spec.Studies)
-	assert.Equal(t, "s3://artifacts", spec.Artifacts)
-	assert.Equal(t, "job-9", spec.Worker)
-	assert.Equal(t, "token-1", spec.TaskToken)
-
-	env[batchjob.EnvStageRefs] = `{"job_id":"trn-1"}`
-	spec, err = batchjob.SpecFromEnv(func(k string) string { return env[k] })
-	require.NoError(t, err)
-	spec.Backend, spec.Device = batchjob.BackendGonum, "cpu"
-	require.ErrorIs(t, spec.Validate(), batchjob.ErrSpec)
-	delete(env, batchjob.EnvStageRefs)
-	delete(env, config.EnvStudiesTable)
-	spec, err = batchjob.SpecFromEnv(func(k string) string { return env[k] })
-	require.NoError(t, err)
-	spec.Backend, spec.Device = batchjob.BackendGonum, "cpu"
-	err = spec.Validate()
-	require.ErrorIs(t, err, batchjob.ErrSpec)
-	assert.Contains(t, err.Error(), config.EnvStudiesTable)
-	assert.Equal(t, pipeline.EnvTrialInput, batchjob.EnvTrial, "the variable the RunTrial task sets")
 }
 
 func emptyBucket(client *s3.Client, bucket string) {

@@ -8,13 +8,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/orrery-ml/orrery/shared/config"
 	"github.com/orrery-ml/orrery/shared/ml/optimization"
 	"github.com/orrery-ml/orrery/shared/store"
 	"github.com/orrery-ml/orrery/shared/store/s3store"
@@ -34,12 +34,11 @@ func TestTrialModeTorch(t *testing.T) {
 	e := newTrialEmulator(t)
 	id, number := e.study(t, 4)
 	var logs bytes.Buffer
-	log := slog.New(slog.NewJSONHandler(&logs, nil))
 
 	e.env(t, fmt.Sprintf(`{"study_id":%q,"number":%d}`, id, number))
-	t.Setenv(batchjob.EnvBackend, batchjob.BackendTorch)
-	t.Setenv(batchjob.EnvDevice, "cpu")
-	require.Equal(t, batchjob.ExitOK, run(log, nil), "%s", logs.String())
+	t.Setenv(config.EnvBackend, batchjob.BackendTorch)
+	t.Setenv(config.EnvDevice, "cpu")
+	require.Equal(t, batchjob.ExitOK, run(&logs, nil), "%s", logs.String())
 	st, tr := e.trial(t, id, number)
 	assert.Equal(t, store.TrialComplete, st.State, "%s", st.Error)
 	require.Len(t, tr.Values, 1)
@@ -85,15 +84,15 @@ func TestTrialModeTorchResumes(t *testing.T) {
 	e := newTrialEmulator(t)
 	id, number := e.study(t, 5)
 	ctx := t.Context()
-	newTrainer := backends[batchjob.BackendTorch](batchjob.Spec{Backend: batchjob.BackendTorch, Device: "cpu"})
+	newTrainer := backends[batchjob.BackendTorch](batchjob.Config{Backend: batchjob.BackendTorch, Device: "cpu"})
 	interrupting := &cancelOnCheckpoint{ArtifactStore: e.artifacts, n: 2}
 	runner := &batchjob.Runner{Studies: e.db, Trials: e.db, Artifacts: interrupting, Backend: batchjob.BackendTorch,
 		NewTrainer: newTrainer, ReadData: s3store.TableReader(e.s3)}
-	spec := batchjob.Spec{Trial: &optimization.TrialInput{StudyID: id, Number: number}, Worker: "batch-job-1", Attempt: 1}
+	task := batchjob.Task{Trial: &optimization.TrialInput{StudyID: id, Number: number}, Worker: "batch-job-1", Attempt: 1}
 
 	actx, cancel := context.WithCancel(ctx)
 	interrupting.cancel = cancel
-	_, err := runner.RunTrial(actx, spec)
+	_, err := runner.RunTrial(actx, task)
 	cancel()
 	require.Error(t, err)
 	assert.True(t, errors.Is(err, context.Canceled), "%v", err)
@@ -103,8 +102,8 @@ func TestTrialModeTorchResumes(t *testing.T) {
 	require.Len(t, tr.Intermediate, 2, "the two epochs reported before the interruption")
 
 	runner.Artifacts = e.artifacts
-	spec.Worker, spec.Attempt = "batch-job-1-attempt-2", 2
-	out, err := runner.RunTrial(ctx, spec)
+	task.Worker, task.Attempt = "batch-job-1-attempt-2", 2
+	out, err := runner.RunTrial(ctx, task)
 	require.NoError(t, err)
 	assert.Equal(t, store.TrialComplete, out.State, "%s", out.Error)
 	assert.Equal(t, "torch", out.Attrs["backend"])

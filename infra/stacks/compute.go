@@ -190,8 +190,12 @@ func NewComputeStack(scope awsconstructs.Construct, env Environment, props Compu
 		Retention:     env.LogRetention,
 		RemovalPolicy: env.RemovalPolicy,
 	})
-	jobEnv := trainerEnvironment(props.Data)
 	jobDef := func(id, name string, cpu, memoryGiB, gpu float64) awsbatch.EcsJobDefinition {
+		device := "cpu"
+		if gpu > 0 {
+			device = "cuda"
+		}
+		jobEnv := trainerEnvironment(props.Data, device)
 		container := &awsbatch.EcsEc2ContainerDefinitionProps{
 			Image:       awsecs.ContainerImage_FromDockerImageAsset(s.Image),
 			Cpu:         jsii.Number(cpu),

@@ -21,7 +21,19 @@ func storageEnvironment(data *DataStack) map[string]*string {
 	}
 }
 
-// trainerEnvironment is the trainer container's environment.
-func trainerEnvironment(data *DataStack) map[string]*string {
-	return storageEnvironment(data)
+// trainerEnvironment is the environment of a trainer job definition (the variables batchjob.FromEnv reads, named in
+// shared/config): the stores of both of its tasks — the Train stage's jobs and models tables, a trial's studies table,
+// the artifacts bucket —, the log level, and the torch backend on device ("cuda" for the GPU definition, "cpu" for
+// the CPU one). The state machines' Batch tasks add the task's own variables (config.EnvStageRefs or config.EnvTrial,
+// config.EnvTaskToken) as container overrides.
+func trainerEnvironment(data *DataStack, device string) map[string]*string {
+	return map[string]*string{
+		config.EnvJobsTable:       data.Tables[TableJobs].TableName(),
+		config.EnvModelsTable:     data.Tables[TableModels].TableName(),
+		config.EnvStudiesTable:    data.Tables[TableStudies].TableName(),
+		config.EnvArtifactsBucket: data.Artifacts.BucketName(),
+		config.EnvLogLevel:        jsii.String("info"),
+		config.EnvBackend:         jsii.String("torch"),
+		config.EnvDevice:          jsii.String(device),
+	}
 }

@@ -1,11 +1,14 @@
 // Package config names the environment variables that configure Orrery's
-// binaries — infra/ sets them on each Lambda function, functions/ read them —
-// as exported constants, so the two sides cannot drift; and it provides
-// Reader, which builds a binary's typed Config from the environment while
-// collecting every missing or malformed variable into one error.
+// binaries — infra/ sets them on each Lambda function and on the trainer's
+// Batch job definitions, shared/pipeline on the state machines' Batch jobs,
+// functions/ and trainer/ read them — as exported constants, so the sides
+// cannot drift; and it provides Reader, which builds a binary's typed Config
+// from the environment while collecting every missing or malformed variable
+// into one error.
 //
 // Each binary keeps its own Config type and FromEnv function (for example
-// api.FromEnv for the `api` function); only the names live here.
+// api.FromEnv for the `api` function, batchjob.FromEnv for the trainer); only
+// the names live here.
 //
 // It must not import anything from this module nor any AWS package: infra/
 // imports it without pulling in the domain library.

@@ -50,3 +50,41 @@ const (
 	// Idempotency-Key is replayed, as a Go duration (default 24h).
 	EnvIdempotencyRetention = "ORRERY_IDEMPOTENCY_RETENTION"
 )
+
+// Environment variables of the trainer container (trainer/). infra/ sets the
+// storage ones above and EnvBackend/EnvDevice on the Batch job definitions;
+// the state machines' Batch tasks (shared/pipeline) add EnvStageRefs or
+// EnvTrial and EnvTaskToken to each job; AWS Batch sets EnvBatchJobID and
+// EnvBatchJobAttempt.
+const (
+	// EnvStageRefs holds the training machine's Train task input,
+	// training.Refs, as JSON: the trainer runs the train stage of that job.
+	EnvStageRefs = "ORRERY_STAGE_REFS"
+	// EnvTrial holds the optimization machine's RunTrial task input,
+	// optimization.TrialInput, as JSON: the trainer runs that trial.
+	EnvTrial = "ORRERY_TRIAL"
+	// EnvTaskToken is the Step Functions task token of the Train or
+	// RunTrial task; the trainer sends SendTaskHeartbeat with it.
+	EnvTaskToken = "ORRERY_TASK_TOKEN"
+	// EnvBackend is the trainer's network backend: gonum (default) or
+	// torch.
+	EnvBackend = "ORRERY_BACKEND"
+	// EnvDevice is where the torch backend trains: cpu (default) or cuda.
+	EnvDevice = "ORRERY_DEVICE"
+	// EnvThreads caps libtorch's CPU threads (OMP_NUM_THREADS; default:
+	// libtorch's own, the physical cores).
+	EnvThreads = "ORRERY_THREADS"
+	// EnvArtifactsPrefix is a key prefix inside EnvArtifactsBucket under
+	// which the trainer keeps its artifacts (default none, as the Lambdas
+	// do).
+	EnvArtifactsPrefix = "ORRERY_ARTIFACTS_PREFIX"
+	// EnvHome is the embedded runtime's home directory: orrery.db (SQLite)
+	// and artifacts/ (a directory); the `orrery` binary and the trainer
+	// off AWS read their stores there.
+	EnvHome = "ORRERY_HOME"
+	// EnvBatchJobID is AWS Batch's id of the running job.
+	EnvBatchJobID = "AWS_BATCH_JOB_ID"
+	// EnvBatchJobAttempt is AWS Batch's attempt number of the running job
+	// (1 for the first).
+	EnvBatchJobAttempt = "AWS_BATCH_JOB_ATTEMPT"
+)

@@ -3,7 +3,6 @@ package embedded
 import (
 	"context"
 	"encoding/json"
-	"path/filepath"
 
 	"github.com/orrery-ml/orrery/shared/evaluationjob"
 	"github.com/orrery-ml/orrery/shared/ml/evaluation"
@@ -16,8 +15,7 @@ var Metrics evaluation.Registry
 // over the runtime's database and artifact directory: the code the `stages`
 // Lambda runs over DynamoDB and S3.
 func (r *Runtime) EvaluationService() *evaluationjob.Service {
-	return &evaluationjob.Service{Jobs: r.DB, Models: r.DB, Artifacts: r.Artifacts, Metrics: &Metrics,
-		ScratchDir: filepath.Join(r.Home, scratchDir)}
+	return &evaluationjob.Service{Jobs: r.DB, Models: r.DB, Artifacts: r.Artifacts, Metrics: &Metrics}
 }
 
 // Evaluate runs the evaluation service on one request (`orrery evaluate`):

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/orrery-ml/orrery/shared/config"
 	"github.com/orrery-ml/orrery/shared/ml/training"
 	"github.com/orrery-ml/orrery/shared/store/filestore"
 	"github.com/orrery-ml/orrery/shared/store/sqlitestore"
@@ -14,7 +15,7 @@ import (
 )
 
 // EnvHome names the environment variable that sets the home directory.
-const EnvHome = "ORRERY_HOME"
+const EnvHome = config.EnvHome
 
 // DefaultHome is the home directory used when neither --home nor ORRERY_HOME
 // is given.
@@ -43,7 +44,6 @@ type Runtime struct {
 const (
 	dbFile       = "orrery.db"
 	artifactsDir = "artifacts"
-	scratchDir   = "tmp"
 	samplesDir   = "samples"
 )
 
@@ -57,7 +57,7 @@ func Open(ctx context.Context, home string, rec tracking.Recorder) (*Runtime, er
 	if err != nil {
 		return nil, fmt.Errorf("embedded: home %s: %w", home, err)
 	}
-	if err := os.MkdirAll(filepath.Join(abs, scratchDir), 0o755); err != nil {
+	if err := os.MkdirAll(abs, 0o755); err != nil {
 		return nil, fmt.Errorf("embedded: create home %s: %w", abs, err)
 	}
 	db, err := sqlitestore.Open(ctx, filepath.Join(abs, dbFile))
@@ -72,10 +72,7 @@ func Open(ctx context.Context, home string, rec tracking.Recorder) (*Runtime, er
 	if rec == nil {
 		rec = tracking.Discard
 	}
-	p := &training.TrainingPipeline{
-		Jobs: db, Models: db, Artifacts: files, Recorder: rec,
-		ScratchDir: filepath.Join(abs, scratchDir),
-	}
+	p := &training.TrainingPipeline{Jobs: db, Models: db, Artifacts: files, Recorder: rec}
 	p.Retry.OnRetry = func(op string, attempt int, err error) {
 		_ = rec.Record(ctx, tracking.Event{Kind: tracking.Log, Message: fmt.Sprintf("retrying %s (attempt %d): %v", op, attempt, err)})
 	}

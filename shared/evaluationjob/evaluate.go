@@ -7,9 +7,7 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
 	"path"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -19,6 +17,7 @@ import (
 	"github.com/orrery-ml/orrery/shared/fault"
 	"github.com/orrery-ml/orrery/shared/ml/evaluation"
 	"github.com/orrery-ml/orrery/shared/ml/evaluation/report"
+	"github.com/orrery-ml/orrery/shared/ml/modelstore"
 	"github.com/orrery-ml/orrery/shared/ml/nn"
 	"github.com/orrery-ml/orrery/shared/ml/training"
 	"github.com/orrery-ml/orrery/shared/store"
@@ -51,64 +50,15 @@ type loaded struct {
 	warn  []string
 }
 
-// loadModel fetches the files of registered model id from the artifact
-// store into a scratch directory and loads them there (nn.LoadDir checks
-// every file's SHA-256); the directory is removed before it returns.
+// loadModel reads registered model id from the artifact store
+// (modelstore.Store.Get checks every file's SHA-256) and returns it with the
+// size of its files.
 func (s *Service) loadModel(ctx context.Context, id string) (*nn.Model, int64, error) {
 	rec, err := s.Models.GetModel(ctx, id)
 	if err != nil {
 		return nil, 0, err
 	}
-	keys, err := s.Artifacts.List(ctx, rec.ArtifactKey+"/")
-	if err != nil {
-		return nil, 0, fmt.Errorf("list the files of model %s: %w", id, err)
-	}
-	if len(keys) == 0 {
-		return nil, 0, fmt.Errorf("model %s: no files under %s: %w", id, s.Artifacts.URI(rec.ArtifactKey), store.ErrNotFound)
-	}
-	scratch, err := os.MkdirTemp(s.scratchDir(), "evaluate-*")
-	if err != nil {
-		return nil, 0, fmt.Errorf("scratch dir: %w", err)
-	}
-	defer os.RemoveAll(scratch)
-	var size int64
-	for _, key := range keys {
-		name := strings.TrimPrefix(key, rec.ArtifactKey+"/")
-		if strings.Contains(name, "/") {
-			continue // a model directory is flat; nothing below it is the model's
-		}
-		n, err := s.download(ctx, key, filepath.Join(scratch, name))
-		if err != nil {
-			return nil, 0, fmt.Errorf("fetch model %s: %w", id, err)
-		}
-		size += n
-	}
-	model, err := nn.LoadDir(scratch)
-	if err != nil {
-		return nil, 0, err
-	}
-	return model, size, nil
-}
-
-// download copies the object key into the file dst.
-func (s *Service) download(ctx context.Context, key, dst string) (int64, error) {
-	rc, err := s.Artifacts.Get(ctx, key)
-	if err != nil {
-		return 0, err
-	}
-	defer rc.Close()
-	f, err := os.Create(dst)
-	if err != nil {
-		return 0, err
-	}
-	n, err := io.Copy(f, rc)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return 0, fmt.Errorf("read %s: %w", s.Artifacts.URI(key), err)
-	}
-	return n, nil
+	return modelstore.Store{Artifacts: s.Artifacts}.Get(ctx, rec.ArtifactKey)
 }
 
 // loadForEvaluation loads model id and the data file, and picks the rows to
@@ -548,29 +498,10 @@ func (s *Service) deriveModel(ctx context.Context, l *loaded, method string, res
 	man.CreatedAt = time.Now().UTC()
 	man.Files = nil
 	m.Manifest = man
-	scratch, err := os.MkdirTemp(s.scratchDir(), "derive-*")
-	if err != nil {
-		return fmt.Errorf("scratch dir: %w", err)
-	}
-	defer os.RemoveAll(scratch)
-	dir := filepath.Join(scratch, newID)
-	if err := nn.SaveDir(dir, &m); err != nil {
-		return err
-	}
 	prefix := path.Join("models", newID)
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		return fmt.Errorf("list derived model files: %w", err)
-	}
-	for _, e := range entries {
-		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
-		if err != nil {
-			return fmt.Errorf("read derived model file %s: %w", e.Name(), err)
-		}
-		if err := s.Artifacts.Put(ctx, path.Join(prefix, e.Name()), bytes.NewReader(b)); err != nil {
-			_ = s.Artifacts.DeletePrefix(context.WithoutCancel(ctx), prefix)
-			return err
-		}
+	if err := (modelstore.Store{Artifacts: s.Artifacts}).Put(ctx, prefix, &m); err != nil {
+		_ = s.Artifacts.DeletePrefix(context.WithoutCancel(ctx), prefix)
+		return err
 	}
 	rec := store.Model{ID: newID, Name: man.Name, JobID: old.JobID, ModelType: old.ModelType, ArtifactKey: prefix,
 		ArtifactURI: s.Artifacts.URI(prefix), Metrics: old.Metrics, DataHash: old.DataHash, CreatedAt: man.CreatedAt}

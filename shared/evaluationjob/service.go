@@ -2,7 +2,6 @@ package evaluationjob
 
 import (
 	"context"
-	"os"
 
 	"github.com/orrery-ml/orrery/shared/dataset"
 	"github.com/orrery-ml/orrery/shared/ml/evaluation"
@@ -22,14 +21,4 @@ type Service struct {
 	// Metrics holds the custom metrics requests may name
 	// (EvaluateRequest.Metrics); nil: none.
 	Metrics *evaluation.Registry
-	// ScratchDir holds model files while they are loaded or written
-	// (default os.TempDir()).
-	ScratchDir string
-}
-
-func (s *Service) scratchDir() string {
-	if s.ScratchDir != "" {
-		return s.ScratchDir
-	}
-	return os.TempDir()
 }

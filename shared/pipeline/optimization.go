@@ -6,13 +6,15 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/orrery-ml/orrery/shared/config"
 	"github.com/orrery-ml/orrery/shared/ml/optimization"
 	"github.com/orrery-ml/orrery/shared/pipeline/asl"
 )
 
 // EnvTrialInput holds a trial job's optimization.TrialInput as JSON: the
-// environment variable the RunTrial task passes to the Batch container.
-const EnvTrialInput = "ORRERY_TRIAL"
+// environment variable the RunTrial task passes to the Batch container
+// (named in shared/config, where the trainer reads it).
+const EnvTrialInput = config.EnvTrial
 
 // State names of the optimization state machine (Start, MarkFailed, Alert
 // and Failed as in the training machine).

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/orrery-ml/orrery/shared/config"
 	"github.com/orrery-ml/orrery/shared/fault"
 	"github.com/orrery-ml/orrery/shared/pipeline/asl"
 )
@@ -18,13 +19,14 @@ const (
 	SNSPublish = "arn:aws:states:::sns:publish"
 )
 
-// Environment variables the Train task passes to the Batch container.
+// Environment variables the Train task passes to the Batch container (named
+// in shared/config, where the trainer reads them).
 const (
 	// EnvStageRefs holds the train stage's input, training.Refs, as JSON.
-	EnvStageRefs = "ORRERY_STAGE_REFS"
+	EnvStageRefs = config.EnvStageRefs
 	// EnvTaskToken holds the Step Functions task token, with which the
 	// trainer sends heartbeats (SendTaskHeartbeat) while it trains.
-	EnvTaskToken = "ORRERY_TASK_TOKEN"
+	EnvTaskToken = config.EnvTaskToken
 )
 
 // ErrResources is returned by Training for missing or malformed resources.

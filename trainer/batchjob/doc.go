@@ -1,10 +1,13 @@
-// Package batchjob runs one training job the way the AWS Batch trainer
-// container does: the job spec from the environment, the data from a path or
-// S3 (through a DataReader), the shared validation, preprocessing, split,
-// evaluation and model format, the network trained by a pluggable backend
-// (the pure-Go engine or libtorch), checkpoints in the artifact store every
-// epoch, resumption on a later attempt, progress in the job record, and an
-// exit status that tells Batch whether to retry.
+// Package batchjob is the AWS Batch trainer container's work: the state
+// machines' Batch tasks, and nothing else — the training machine's Train
+// stage (Runner.RunTrainStage, training.TrainingPipeline.TrainModel with a
+// pluggable backend: the pure-Go engine or libtorch) and one trial of an
+// optimization study (Runner.RunTrial). The training flow itself is
+// sequenced by the `training` state machine only. It reads the trainer's
+// typed Config from the environment (FromEnv, variable names from
+// shared/config), checkpoints to the artifact store every epoch, resumes on
+// a later attempt, sends task heartbeats, and maps errors to an exit status
+// that tells Batch whether to retry (ExitCode).
 //
 // It uses the store ports only; trainer/main.go picks the adapters. It must
 // not import any AWS SDK package, a store adapter, or gotch.

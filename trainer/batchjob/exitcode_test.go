@@ -9,6 +9,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 
+	"github.com/orrery-ml/orrery/shared/config"
 	"github.com/orrery-ml/orrery/shared/dataset"
 	"github.com/orrery-ml/orrery/shared/fault"
 	"github.com/orrery-ml/orrery/shared/ml/nn"
@@ -40,7 +41,7 @@ func TestExitCodeByFaultCode(t *testing.T) {
 		{"deadline", fmt.Errorf("put checkpoint: %w", context.DeadlineExceeded), ExitRetryable},
 		{"unavailable", fmt.Errorf("cuda: %w", fault.New(fault.Unavailable, "test: no device")), ExitRetryable},
 		{"unclassified (the network, a store)", errors.New("connection reset by peer"), ExitRetryable},
-		{"a wrong start", fmt.Errorf("%w: %s is not set", ErrSpec, EnvJobID), ExitUsage},
+		{"a wrong start", fmt.Errorf("%w: %s is not set", ErrSpec, config.EnvStageRefs), ExitUsage},
 		{"a wrong start wrapping another code", fmt.Errorf("%w: %w", ErrSpec, store.ErrNotFound), ExitUsage},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/orrery-ml/orrery/shared/config"
 	"github.com/orrery-ml/orrery/shared/fault"
 	"github.com/orrery-ml/orrery/shared/ml/training"
 	"github.com/orrery-ml/orrery/shared/tracking"
@@ -17,34 +18,34 @@ import (
 // and is not retried.
 var ErrTaskGone = fault.New(fault.Conflict, "batchjob: the state machine's task is gone")
 
-// DefaultHeartbeatEvery is how often train-only mode sends a heartbeat: well
-// inside the Train task's HeartbeatSeconds (15 minutes by default).
+// DefaultHeartbeatEvery is how often a task sends a heartbeat: well inside
+// the Train and RunTrial tasks' HeartbeatSeconds (15 minutes by default).
 const DefaultHeartbeatEvery = time.Minute
 
-// RunTrainStage is train-only mode, the state machine's Train task: it runs
-// only the TrainModel stage of spec.StageRefs' job with the runner's backend
-// and returns the stage's Refs. TrainModel also saves those Refs with the
+// RunTrainStage is the training state machine's Train task: it runs the
+// TrainModel stage of task.StageRefs' job with the runner's backend and
+// returns the stage's Refs. TrainModel also saves those Refs with the
 // job (jobs/<job>/refs/train.json in the artifact store), where the Evaluate
 // stage reads them: a Batch job's result, as Step Functions passes it on,
 // is the job's description, never what the container computed.
 //
 // Checkpoints go to the artifact store after every epoch, under the
 // backend's key, and a later attempt resumes from them. While the stage
-// runs, heartbeats go to the Train task when spec has a task token and the
+// runs, heartbeats go to the Train task when task has a token and the
 // runner a Heartbeat; a heartbeat answered with ErrTaskGone stops training
 // with that error (exit 1). The job record is not marked FAILED here on an error:
 // the state machine's MarkFailed does that once the task has failed;
 // ExitCode(err) still tells Batch whether to retry.
-func (r *Runner) RunTrainStage(ctx context.Context, spec Spec) (training.Refs, error) {
-	if spec.StageRefs == nil {
-		return training.Refs{}, fmt.Errorf("train stage of job %s: %w: %s is not set", spec.JobID, ErrSpec, EnvStageRefs)
+func (r *Runner) RunTrainStage(ctx context.Context, task Task) (training.Refs, error) {
+	if task.StageRefs == nil {
+		return training.Refs{}, fmt.Errorf("train stage: %w: %s is not set", ErrSpec, config.EnvStageRefs)
 	}
-	refs := *spec.StageRefs
+	refs := *task.StageRefs
 	if r.NewTrainer == nil {
-		return refs, fmt.Errorf("train stage of job %s: %w: %s", refs.JobID, ErrBackendUnavailable, spec.Backend)
+		return refs, fmt.Errorf("train stage of job %s: %w: %s", refs.JobID, ErrBackendUnavailable, r.Backend)
 	}
 	p := &training.TrainingPipeline{Jobs: r.Jobs, Models: r.Models, Artifacts: r.Artifacts, Recorder: r.Recorder,
-		Retry: r.Retry, ScratchDir: r.ScratchDir, NewTrainer: r.NewTrainer, Backend: r.Backend}
+		Retry: r.Retry, NewTrainer: r.NewTrainer, Backend: r.Backend}
 	if r.ReadData != nil {
 		p.ReadTable = r.ReadData
 	} else {
@@ -52,8 +53,8 @@ func (r *Runner) RunTrainStage(ctx context.Context, spec Spec) (training.Refs, e
 	}
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	if spec.TaskToken != "" && r.Heartbeat != nil {
-		stop := r.heartbeats(ctx, cancel, refs.JobID, spec.TaskToken)
+	if task.Token != "" && r.Heartbeat != nil {
+		stop := r.heartbeats(ctx, cancel, refs.JobID, task.Token)
 		defer stop()
 	}
 	out, err := p.TrainModel(ctx, refs)
@@ -61,7 +62,7 @@ func (r *Runner) RunTrainStage(ctx context.Context, spec Spec) (training.Refs, e
 		if cause := context.Cause(ctx); errors.Is(cause, ErrTaskGone) {
 			err = fmt.Errorf("%w (%w)", cause, err)
 		}
-		return refs, fmt.Errorf("train stage of job %s (attempt %d, %s backend): %w", refs.JobID, spec.Attempt, r.Backend, err)
+		return refs, fmt.Errorf("train stage of job %s (attempt %d, %s backend): %w", refs.JobID, task.Attempt, r.Backend, err)
 	}
 	return out, nil
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/orrery-ml/orrery/shared/config"
 	"github.com/orrery-ml/orrery/shared/ml/nn"
 	"github.com/orrery-ml/orrery/shared/ml/training"
 	"github.com/orrery-ml/orrery/shared/pipeline"
@@ -32,16 +33,17 @@ type batchRun struct {
 	tokens     map[string]bool
 }
 
-// batchTrainOnly binds the training state machine's Train task
-// (batch:submitJob.sync) to train-only mode, as AWS Batch runs the trainer
-// container: the job definition's environment (artifacts, records, backend)
-// plus the task's ContainerOverrides (ORRERY_STAGE_REFS, ORRERY_TASK_TOKEN),
+// batchTrainStage binds the training state machine's Train task
+// (batch:submitJob.sync) to RunTrainStage, as AWS Batch runs the trainer
+// container: the job definition's environment (the stores, here the
+// fixture's embedded home, and the backend), read by FromEnv with the
+// task's ContainerOverrides (ORRERY_STAGE_REFS, ORRERY_TASK_TOKEN),
 // AWS_BATCH_JOB_ATTEMPT counting attempts. Attempt 1 is interrupted after
 // its second epoch when interrupt is set (as by SIGTERM), exits 75, and the
 // Train task's RetryStrategy decides whether Batch runs another attempt,
 // which resumes. A failure it does not retry fails the task as Batch does,
 // with the job description as the cause.
-func batchTrainOnly(t *testing.T, f fixture, backend string, interrupt bool, before func(), run *batchRun) asl.Handler {
+func batchTrainStage(t *testing.T, f fixture, backend string, interrupt bool, before func(), run *batchRun) asl.Handler {
 	var cancelAttempt context.CancelFunc
 	f.runner.Recorder = tracking.RecorderFunc(func(_ context.Context, e tracking.Event) error {
 		if interrupt && e.Kind == tracking.Progress && e.Stage == training.StageTrain && e.Step == 2 && cancelAttempt != nil {
@@ -75,23 +77,20 @@ func batchTrainOnly(t *testing.T, f fixture, backend string, interrupt bool, bef
 		if before != nil {
 			before()
 		}
-		env := map[string]string{EnvArtifacts: f.files.Root(), EnvRecords: "records.db", EnvBackend: backend, EnvDevice: "cpu"}
+		env := map[string]string{config.EnvHome: f.home, config.EnvBackend: backend, config.EnvDevice: "cpu"}
 		for _, e := range job.ContainerOverrides.Environment {
 			env[e.Name] = e.Value
 		}
 		for attempt := 1; attempt <= job.RetryStrategy.Attempts; attempt++ {
-			env[EnvAttempt] = strconv.Itoa(attempt)
-			spec, err := SpecFromEnv(func(k string) string { return env[k] })
-			if err == nil {
-				err = spec.Validate()
-			}
+			env[config.EnvBatchJobAttempt] = strconv.Itoa(attempt)
+			cfg, err := FromEnv(func(k string) string { return env[k] })
 			if err == nil {
 				actx, cancel := context.WithCancel(ctx)
 				cancelAttempt = cancel
 				if attempt > 1 {
 					cancelAttempt = nil
 				}
-				_, err = f.runner.RunTrainStage(actx, spec)
+				_, err = f.runner.RunTrainStage(actx, cfg.Task)
 				cancel()
 			}
 			code := ExitCode(err)
@@ -135,12 +134,12 @@ func batchRetries(rules []map[string]string, code int, statusReason string) bool
 
 // runTrainingStateMachine runs the training state machine on the local
 // executor: the stages Lambda is a TrainingPipeline with no backend of its
-// own (as functions/stages wires it), the Train task the Batch trainer in
-// train-only mode with backend.
+// own (as functions/stages wires it), the Train task handler (the Batch
+// trainer's RunTrainStage, batchTrainStage).
 func runTrainingStateMachine(t *testing.T, f fixture, cfg *training.TrainingConfig, handler asl.Handler) (store.Job, json.RawMessage, error, []string) {
 	t.Helper()
 	ctx := t.Context()
-	lambda := &training.TrainingPipeline{Jobs: f.db, Models: f.db, Artifacts: f.files, ScratchDir: t.TempDir()}
+	lambda := &training.TrainingPipeline{Jobs: f.db, Models: f.db, Artifacts: f.files}
 	r := pipeline.LocalResources()
 	def, err := pipeline.Training(r)
 	require.NoError(t, err)
@@ -161,14 +160,14 @@ func runTrainingStateMachine(t *testing.T, f fixture, cfg *training.TrainingConf
 	return job, out, runErr, entered
 }
 
-// checkTrainOnlyStateMachine runs the state machine with the Batch Train
-// task bound to train-only mode on backend; attempt 1 is interrupted and
+// checkTrainStageStateMachine runs the state machine with the Batch Train
+// task bound to RunTrainStage on backend; attempt 1 is interrupted and
 // attempt 2 resumes from its checkpoint.
-func checkTrainOnlyStateMachine(t *testing.T, backend string, newTrainer NewTrainer) {
+func checkTrainStageStateMachine(t *testing.T, backend string, newTrainer NewTrainer) {
 	f := newFixture(t)
 	f.runner.Backend, f.runner.NewTrainer = backend, newTrainer
 	run := &batchRun{tokens: map[string]bool{}}
-	job, out, err, entered := runTrainingStateMachine(t, f, htru2Config(4), batchTrainOnly(t, f, backend, true, nil, run))
+	job, out, err, entered := runTrainingStateMachine(t, f, htru2Config(4), batchTrainStage(t, f, backend, true, nil, run))
 	require.NoError(t, err)
 	assert.Equal(t, []string{"Start", "ValidateData", "Preprocess", "Train", "Evaluate", "Register", "Succeeded"}, entered)
 	assert.Equal(t, []int{ExitRetryable, ExitOK}, run.exits, "attempt 1 interrupted, attempt 2 finished")
@@ -198,14 +197,14 @@ func checkTrainOnlyStateMachine(t *testing.T, backend string, newTrainer NewTrai
 	assert.True(t, found, "checkpoint under the backend's key")
 }
 
-func TestTrainingStateMachineWithBatchTrainOnly(t *testing.T) {
+func TestTrainingStateMachineWithBatchTrainStage(t *testing.T) {
 	if testing.Short() {
 		t.Skip("trains on HTRU2")
 	}
-	checkTrainOnlyStateMachine(t, BackendGonum, gonum)
+	checkTrainStageStateMachine(t, BackendGonum, gonum)
 }
 
-func TestTrainOnlyFailureFailsTheExecution(t *testing.T) {
+func TestTrainStageFailureFailsTheExecution(t *testing.T) {
 	if testing.Short() {
 		t.Skip("validates HTRU2")
 	}
@@ -224,7 +223,7 @@ func TestTrainOnlyFailureFailsTheExecution(t *testing.T) {
 		require.NoError(t, os.WriteFile(data, changed, 0o644))
 	}
 	run := &batchRun{tokens: map[string]bool{}}
-	job, _, err, entered := runTrainingStateMachine(t, f, cfg, batchTrainOnly(t, f, BackendGonum, false, changeData, run))
+	job, _, err, entered := runTrainingStateMachine(t, f, cfg, batchTrainStage(t, f, BackendGonum, false, changeData, run))
 	var e *asl.Error
 	require.ErrorAs(t, err, &e)
 	assert.Equal(t, pipeline.ErrorTrainingFailed, e.Name)
@@ -240,16 +239,16 @@ func TestRunTrainStageRefusesBadRefs(t *testing.T) {
 	f := newFixture(t)
 	for _, tc := range []struct {
 		name string
-		spec Spec
+		task Task
 		code int
 	}{
-		{"no stage refs", Spec{JobID: "trn-x", Backend: BackendGonum}, ExitUsage},
-		{"refs before preprocessing", Spec{JobID: "trn-x", Backend: BackendGonum, StageRefs: &training.Refs{JobID: "trn-x"}}, ExitApplication},
-		{"unknown job", Spec{JobID: "trn-x", Backend: BackendGonum,
-			StageRefs: &training.Refs{JobID: "trn-x", DataHash: "abc", PreprocessingKey: "jobs/trn-x/preprocessing.json"}}, ExitApplication},
+		{"no stage refs", Task{Attempt: 1}, ExitUsage},
+		{"refs before preprocessing", Task{StageRefs: &training.Refs{JobID: "trn-x"}, Attempt: 1}, ExitApplication},
+		{"unknown job", Task{StageRefs: &training.Refs{JobID: "trn-x", DataHash: "abc",
+			PreprocessingKey: "jobs/trn-x/preprocessing.json"}, Attempt: 1}, ExitApplication},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := f.runner.RunTrainStage(t.Context(), tc.spec)
+			_, err := f.runner.RunTrainStage(t.Context(), tc.task)
 			require.Error(t, err)
 			assert.Equal(t, tc.code, ExitCode(err), "%v", err)
 		})

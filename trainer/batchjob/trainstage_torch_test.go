@@ -10,11 +10,11 @@ import (
 	"github.com/orrery-ml/orrery/trainer/torch"
 )
 
-func TestTrainingStateMachineWithBatchTrainOnlyTorch(t *testing.T) {
+func TestTrainingStateMachineWithBatchTrainStageTorch(t *testing.T) {
 	if testing.Short() {
 		t.Skip("trains on HTRU2 with libtorch")
 	}
-	checkTrainOnlyStateMachine(t, BackendTorch, func(rec tracking.Recorder, ckpt training.Checkpointer) (Trainer, error) {
+	checkTrainStageStateMachine(t, BackendTorch, func(rec tracking.Recorder, ckpt training.Checkpointer) (Trainer, error) {
 		return torch.Trainer{Recorder: rec, Checkpoints: ckpt, Device: "cpu"}, nil
 	})
 }

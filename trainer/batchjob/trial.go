@@ -7,6 +7,7 @@ import (
 	"path"
 	"time"
 
+	"github.com/orrery-ml/orrery/shared/config"
 	"github.com/orrery-ml/orrery/shared/ml/optimization"
 	"github.com/orrery-ml/orrery/shared/store"
 )
@@ -35,10 +36,10 @@ func TrialCheckpointDirFor(studyID, backend string) string {
 // trial trains.
 const DefaultTrialLease = 10 * time.Minute
 
-// RunTrial is trial mode, one iteration of the optimization machine's
-// RunTrials Map: it claims a trial of spec.Trial's study (the one named,
-// unless another worker took it first; see optimization.RunTrial) under
-// spec.Worker and trains it with optimization.TrainingObjective on the
+// RunTrial is one iteration of the optimization machine's RunTrials Map
+// (its RunTrial task): it claims a trial of task.Trial's study (the one
+// named, unless another worker took it first; see optimization.RunTrial)
+// under task.Worker and trains it with optimization.TrainingObjective on the
 // study's data set (read with ReadData, so s3:// paths work) with the
 // runner's backend — NewTrainer, as training jobs do (the torch backend on
 // ORRERY_DEVICE in the trainer image); a runner without NewTrainer trains
@@ -54,17 +55,17 @@ const DefaultTrialLease = 10 * time.Minute
 // error is the run's own: ExitCode tells Batch whether to retry it. When
 // interrupted (ctx cancelled, SIGTERM) the trial stays RUNNING and its
 // lease is released, so the retried job claims it again at once. While it
-// runs, heartbeats go to the RunTrial task as in train-only mode.
+// runs, heartbeats go to the RunTrial task as in RunTrainStage.
 //
 // A runner naming a backend other than gonum without its NewTrainer is
 // refused (ErrBackendUnavailable) before any trial is claimed.
-func (r *Runner) RunTrial(ctx context.Context, spec Spec) (optimization.TrialOutput, error) {
-	if spec.Trial == nil {
-		return optimization.TrialOutput{}, fmt.Errorf("run trial: %w: %s is not set", ErrSpec, EnvTrial)
+func (r *Runner) RunTrial(ctx context.Context, task Task) (optimization.TrialOutput, error) {
+	if task.Trial == nil {
+		return optimization.TrialOutput{}, fmt.Errorf("run trial: %w: %s is not set", ErrSpec, config.EnvTrial)
 	}
-	in := *spec.Trial
+	in := *task.Trial
 	if in.Worker == "" {
-		in.Worker = spec.Worker
+		in.Worker = task.Worker
 	}
 	if in.LeaseSeconds == 0 {
 		in.LeaseSeconds = int(DefaultTrialLease / time.Second)
@@ -79,8 +80,8 @@ func (r *Runner) RunTrial(ctx context.Context, spec Spec) (optimization.TrialOut
 	}
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	if spec.TaskToken != "" && r.Heartbeat != nil {
-		stop := r.heartbeats(ctx, cancel, fmt.Sprintf("%s-t%d", in.StudyID, in.Number), spec.TaskToken)
+	if task.Token != "" && r.Heartbeat != nil {
+		stop := r.heartbeats(ctx, cancel, fmt.Sprintf("%s-t%d", in.StudyID, in.Number), task.Token)
 		defer stop()
 	}
 	steps := optimization.StepRunner{
@@ -95,7 +96,7 @@ func (r *Runner) RunTrial(ctx context.Context, spec Spec) (optimization.TrialOut
 		if cause := context.Cause(ctx); errors.Is(cause, ErrTaskGone) {
 			err = fmt.Errorf("%w (%w)", cause, err)
 		}
-		return out, fmt.Errorf("run trial %d of study %s (attempt %d): %w", in.Number, in.StudyID, spec.Attempt, err)
+		return out, fmt.Errorf("run trial %d of study %s (attempt %d): %w", in.Number, in.StudyID, task.Attempt, err)
 	}
 	return out, nil
 }

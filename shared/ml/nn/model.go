@@ -37,8 +37,9 @@ var (
 	// ErrModelExists is returned by SaveDir when the target directory exists
 	// and is not empty.
 	ErrModelExists = fault.New(fault.Conflict, "nn: model directory exists and is not empty")
-	// ErrChecksum is wrapped by LoadDir errors about a file whose SHA-256 does
-	// not match the recorded one; the message names the file.
+	// ErrChecksum is wrapped by LoadFS (and LoadDir) errors about a file
+	// whose SHA-256 does not match the recorded one; the message names the
+	// file.
 	ErrChecksum = fault.New(fault.DataChanged, "nn: checksum mismatch")
 	// ErrInvalidModel is wrapped by errors about a model whose parts disagree
 	// (manifest, architecture, weights, preprocessing, features, classes).
@@ -138,17 +139,25 @@ func specEqual(a, b Spec) bool {
 		a.Activation == b.Activation && a.Dropout == b.Dropout && slices.Equal(a.Hidden, b.Hidden)
 }
 
-// SaveDir writes m as the model directory dir: weights.safetensors (F64),
-// then manifest.json with Files holding the weights' SHA-256, then SHA256SUMS
-// (sha256sum format) covering both. It fills in m.Manifest's FormatVersion,
-// ModelType, Architecture, Files, and Backend and CreatedAt when empty. The
-// files are written to a temporary directory beside dir and renamed into
-// place, so dir is either absent or complete; SaveDir returns ErrModelExists
-// rather than overwrite a non-empty dir. An empty Preprocessing means the
-// network takes the features as they are.
-func SaveDir(dir string, m *Model) error {
+// File is one file of a model directory.
+type File struct {
+	Name string
+	Data []byte
+}
+
+// EncodeDir returns the files of m's model directory in the order they are
+// to be written: weights.safetensors (F64), manifest.json with Files holding
+// the weights' SHA-256, and SHA256SUMS (sha256sum format) covering both —
+// last, so that a directory holding SHA256SUMS holds the files it lists. It
+// fills in m.Manifest's FormatVersion, ModelType, Architecture, Files, and
+// Backend and CreatedAt when empty; on an error m is left unchanged. An
+// empty Preprocessing means the network takes the features as they are.
+//
+// Where the files go is the caller's: SaveDir writes them to a local
+// directory, shared/ml/modelstore to an artifact store.
+func EncodeDir(m *Model) ([]File, error) {
 	if m == nil || m.Net == nil {
-		return fmt.Errorf("save model %s: %w: no network", dir, ErrInvalidModel)
+		return nil, fmt.Errorf("encode model: %w: no network", ErrInvalidModel)
 	}
 	man := m.Manifest
 	man.FormatVersion = FormatVersion
@@ -162,6 +171,45 @@ func SaveDir(dir string, m *Model) error {
 		man.CreatedAt = time.Now().UTC()
 	}
 	if err := (&Model{Manifest: man, Net: m.Net}).check(); err != nil {
+		return nil, fmt.Errorf("encode model %s: %w", man.ModelID, err)
+	}
+	var weights bytes.Buffer
+	meta := map[string]string{"format": "pt", "backend": man.Backend}
+	if man.ModelID != "" {
+		meta["model_id"] = man.ModelID
+	}
+	if err := WriteSafetensors(&weights, m.Net.Tensors(), meta, F64); err != nil {
+		return nil, fmt.Errorf("encode model %s: %w", man.ModelID, err)
+	}
+	weightsSum := hexSHA256(weights.Bytes())
+	man.Files = map[string]string{WeightsFile: weightsSum}
+	manJSON, err := json.MarshalIndent(man, "", "  ")
+	if err != nil {
+		return nil, fmt.Errorf("encode model %s: encode manifest: %w", man.ModelID, err)
+	}
+	manJSON = append(manJSON, '\n')
+	sums := fmt.Sprintf("%s  %s\n%s  %s\n", hexSHA256(manJSON), ManifestFile, weightsSum, WeightsFile)
+	m.Manifest = man
+	return []File{{WeightsFile, weights.Bytes()}, {ManifestFile, manJSON}, {SumsFile, []byte(sums)}}, nil
+}
+
+func hexSHA256(data []byte) string {
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:])
+}
+
+// SaveDir writes m as the local model directory dir (the files of
+// EncodeDir, which fills in m.Manifest as it says). The files are written
+// to a temporary directory beside dir, synced, and renamed into place, so
+// dir is either absent or complete; SaveDir returns ErrModelExists rather
+// than overwrite a non-empty dir.
+func SaveDir(dir string, m *Model) error {
+	if m == nil {
+		return fmt.Errorf("save model %s: %w: no network", dir, ErrInvalidModel)
+	}
+	encoded := *m
+	files, err := EncodeDir(&encoded)
+	if err != nil {
 		return fmt.Errorf("save model %s: %w", dir, err)
 	}
 	if err := checkTarget(dir); err != nil {
@@ -181,31 +229,10 @@ func SaveDir(dir string, m *Model) error {
 			os.RemoveAll(tmp)
 		}
 	}()
-
-	var weights bytes.Buffer
-	meta := map[string]string{"format": "pt", "backend": man.Backend}
-	if man.ModelID != "" {
-		meta["model_id"] = man.ModelID
-	}
-	if err := WriteSafetensors(&weights, m.Net.Tensors(), meta, F64); err != nil {
-		return fmt.Errorf("save model %s: %w", dir, err)
-	}
-	weightsSum, err := writeSynced(filepath.Join(tmp, WeightsFile), weights.Bytes())
-	if err != nil {
-		return fmt.Errorf("save model %s: %w", dir, err)
-	}
-	man.Files = map[string]string{WeightsFile: weightsSum}
-	manJSON, err := json.MarshalIndent(man, "", "  ")
-	if err != nil {
-		return fmt.Errorf("save model %s: encode manifest: %w", dir, err)
-	}
-	manSum, err := writeSynced(filepath.Join(tmp, ManifestFile), append(manJSON, '\n'))
-	if err != nil {
-		return fmt.Errorf("save model %s: %w", dir, err)
-	}
-	sums := fmt.Sprintf("%s  %s\n%s  %s\n", manSum, ManifestFile, weightsSum, WeightsFile)
-	if _, err := writeSynced(filepath.Join(tmp, SumsFile), []byte(sums)); err != nil {
-		return fmt.Errorf("save model %s: %w", dir, err)
+	for _, f := range files {
+		if err := writeSynced(filepath.Join(tmp, f.Name), f.Data); err != nil {
+			return fmt.Errorf("save model %s: %w", dir, err)
+		}
 	}
 	if err := syncDir(tmp); err != nil {
 		return fmt.Errorf("save model %s: %w", dir, err)
@@ -222,7 +249,7 @@ func SaveDir(dir string, m *Model) error {
 	if err := syncDir(parent); err != nil {
 		return fmt.Errorf("save model %s: %w", dir, err)
 	}
-	m.Manifest = man
+	m.Manifest = encoded.Manifest
 	return nil
 }
 
@@ -248,26 +275,24 @@ func checkTarget(dir string) error {
 	return nil
 }
 
-// writeSynced writes data to a new file, syncs it, and returns its hex
-// SHA-256.
-func writeSynced(path string, data []byte) (string, error) {
+// writeSynced writes data to a new file and syncs it.
+func writeSynced(path string, data []byte) error {
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
 	if err != nil {
-		return "", err
+		return err
 	}
 	if _, err := f.Write(data); err != nil {
 		f.Close()
-		return "", fmt.Errorf("write %s: %w", path, err)
+		return fmt.Errorf("write %s: %w", path, err)
 	}
 	if err := f.Sync(); err != nil {
 		f.Close()
-		return "", fmt.Errorf("sync %s: %w", path, err)
+		return fmt.Errorf("sync %s: %w", path, err)
 	}
 	if err := f.Close(); err != nil {
-		return "", fmt.Errorf("close %s: %w", path, err)
+		return fmt.Errorf("close %s: %w", path, err)
 	}
-	sum := sha256.Sum256(data)
-	return hex.EncodeToString(sum[:]), nil
+	return nil
 }
 
 func syncDir(dir string) error {
@@ -282,76 +307,85 @@ func syncDir(dir string) error {
 	return nil
 }
 
-// LoadDir reads the model directory dir written by SaveDir (or the libtorch
-// backend). It verifies the SHA-256 of every file SHA256SUMS and the
-// manifest's Files list (wrapping ErrChecksum and naming the file on a
-// mismatch), the format version, that the weights match the architecture,
-// and that features, preprocessing and classes agree with it.
+// LoadDir reads the local model directory dir written by SaveDir (or the
+// libtorch backend): LoadFS over os.DirFS(dir).
 func LoadDir(dir string) (*Model, error) {
-	sumsPath := filepath.Join(dir, SumsFile)
-	sumsData, err := os.ReadFile(sumsPath)
+	m, err := LoadFS(os.DirFS(dir))
 	if err != nil {
 		return nil, fmt.Errorf("load model %s: %w", dir, err)
 	}
+	return m, nil
+}
+
+// LoadFS reads the model directory at the root of fsys, as EncodeDir wrote
+// it. It reads SHA256SUMS, then every file SHA256SUMS and the manifest's
+// Files list, each once, and verifies their SHA-256 (wrapping ErrChecksum and
+// naming the file on a mismatch); it checks the format version, that the
+// weights match the architecture, and that features, preprocessing and
+// classes agree with it (ErrInvalidModel). A file it cannot read is an error
+// naming the file that wraps fsys's error.
+func LoadFS(fsys fs.FS) (*Model, error) {
+	sumsData, err := fs.ReadFile(fsys, SumsFile)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", SumsFile, err)
+	}
 	sums, err := parseSums(sumsData)
 	if err != nil {
-		return nil, fmt.Errorf("load model %s: %s: %w", dir, sumsPath, err)
+		return nil, fmt.Errorf("%s: %w", SumsFile, err)
 	}
 	for _, name := range []string{ManifestFile, WeightsFile} {
 		if _, ok := sums[name]; !ok {
-			return nil, fmt.Errorf("load model %s: %w: %s does not list %s", dir, ErrInvalidModel, sumsPath, name)
+			return nil, fmt.Errorf("%w: %s does not list %s", ErrInvalidModel, SumsFile, name)
 		}
 	}
 	files := map[string][]byte{}
 	verify := func(name, want, source string) error {
 		data, ok := files[name]
 		if !ok {
-			p := filepath.Join(dir, name)
-			if data, err = os.ReadFile(p); err != nil {
-				return err
+			if data, err = fs.ReadFile(fsys, name); err != nil {
+				return fmt.Errorf("read %s: %w", name, err)
 			}
 			files[name] = data
 		}
-		sum := sha256.Sum256(data)
-		if got := hex.EncodeToString(sum[:]); !strings.EqualFold(got, want) {
-			return fmt.Errorf("%w: %s has SHA-256 %s, %s records %s", ErrChecksum, filepath.Join(dir, name), got, source, want)
+		if got := hexSHA256(data); !strings.EqualFold(got, want) {
+			return fmt.Errorf("%w: %s has SHA-256 %s, %s records %s", ErrChecksum, name, got, source, want)
 		}
 		return nil
 	}
 	for _, name := range slices.Sorted(maps.Keys(sums)) {
 		if err := verify(name, sums[name], SumsFile); err != nil {
-			return nil, fmt.Errorf("load model %s: %w", dir, err)
+			return nil, err
 		}
 	}
 	var man Manifest
 	if err := json.Unmarshal(files[ManifestFile], &man); err != nil {
-		return nil, fmt.Errorf("load model %s: decode %s: %w", dir, ManifestFile, err)
+		return nil, fmt.Errorf("decode %s: %w", ManifestFile, err)
 	}
 	if man.FormatVersion != FormatVersion {
-		return nil, fmt.Errorf("load model %s: %w: format_version %d, this code reads %d", dir, ErrInvalidModel, man.FormatVersion, FormatVersion)
+		return nil, fmt.Errorf("%w: format_version %d, this code reads %d", ErrInvalidModel, man.FormatVersion, FormatVersion)
 	}
 	if _, ok := man.Files[WeightsFile]; !ok {
-		return nil, fmt.Errorf("load model %s: %w: manifest files do not list %s", dir, ErrInvalidModel, WeightsFile)
+		return nil, fmt.Errorf("%w: manifest files do not list %s", ErrInvalidModel, WeightsFile)
 	}
 	for _, name := range slices.Sorted(maps.Keys(man.Files)) {
 		if !validFileName(name) {
-			return nil, fmt.Errorf("load model %s: %w: manifest lists file %q", dir, ErrInvalidModel, name)
+			return nil, fmt.Errorf("%w: manifest lists file %q", ErrInvalidModel, name)
 		}
 		if err := verify(name, man.Files[name], ManifestFile); err != nil {
-			return nil, fmt.Errorf("load model %s: %w", dir, err)
+			return nil, err
 		}
 	}
 	tensors, _, err := ReadSafetensors(bytes.NewReader(files[WeightsFile]))
 	if err != nil {
-		return nil, fmt.Errorf("load model %s: read %s: %w", dir, WeightsFile, err)
+		return nil, fmt.Errorf("read %s: %w", WeightsFile, err)
 	}
 	net, err := FromTensors(man.Architecture, tensors)
 	if err != nil {
-		return nil, fmt.Errorf("load model %s: %s against the architecture: %w", dir, WeightsFile, err)
+		return nil, fmt.Errorf("%s against the architecture: %w", WeightsFile, err)
 	}
 	m := &Model{Manifest: man, Net: net}
 	if err := m.check(); err != nil {
-		return nil, fmt.Errorf("load model %s: %w", dir, err)
+		return nil, err
 	}
 	return m, nil
 }

@@ -62,7 +62,7 @@ func TestTrainingPipelineTrainsWithThePluggedTrainer(t *testing.T) {
 			db, err := sqlitestore.Open(ctx, filepath.Join(dir, "orrery.db"))
 			require.NoError(t, err)
 			t.Cleanup(func() { db.Close() })
-			p := &training.TrainingPipeline{Jobs: db, Models: db, Artifacts: files, ScratchDir: dir,
+			p := &training.TrainingPipeline{Jobs: db, Models: db, Artifacts: files,
 				Backend: tc.backend, NewTrainer: tc.newTrainer}
 			cfg := training.Defaults()
 			cfg.DatasetPath, cfg.TargetColumn, cfg.PositiveClass = "../../../events/data/htru2.csv", "class", "1"

@@ -58,8 +58,6 @@ type TrainingPipeline struct {
 	// key, so backends never read each other's state.
 	NewTrainer NewTrainerFunc
 	Backend    string
-	// ScratchDir holds models while they are written (default os.TempDir()).
-	ScratchDir string
 	// ReadTable reads a dataset_path (default: dataset.Read for local files;
 	// s3:// paths are refused). The AWS runtime sets one that reads S3.
 	ReadTable func(ctx context.Context, path string) (*dataset.Table, error)

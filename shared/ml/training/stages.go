@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
 	"path"
 	"path/filepath"
 	"strings"
@@ -17,6 +16,7 @@ import (
 	"github.com/orrery-ml/orrery/shared/dataset"
 	"github.com/orrery-ml/orrery/shared/fault"
 	"github.com/orrery-ml/orrery/shared/ml/evaluation"
+	"github.com/orrery-ml/orrery/shared/ml/modelstore"
 	"github.com/orrery-ml/orrery/shared/ml/nn"
 	"github.com/orrery-ml/orrery/shared/store"
 	"github.com/orrery-ml/orrery/shared/tracking"
@@ -541,9 +541,9 @@ func (s *stageRun) chooseThreshold(ctx context.Context, model *nn.Model, d *jobD
 	return t, nil
 }
 
-// Register writes the model directory (manifest, weights, SHA256SUMS),
-// reads it back and checks it predicts exactly what was evaluated, uploads
-// it, registers the model, and marks the job SUCCEEDED with its Result.
+// Register writes the model directory (manifest, weights, SHA256SUMS) to the
+// artifact store, reads it back from there and checks it predicts exactly
+// what was evaluated, registers the model, and marks the job SUCCEEDED with its Result.
 // Registering a model this job registered before is not an error, so a
 // retried Register finishes the job instead of failing it.
 func (p *TrainingPipeline) Register(ctx context.Context, refs Refs) (Refs, error) {
@@ -603,42 +603,19 @@ func (p *TrainingPipeline) Register(ctx context.Context, refs Refs) (Refs, error
 	return out, nil
 }
 
-// uploadModel saves model to a scratch directory, checks the saved copy
-// predicts exactly like model on test, and uploads its files under prefix.
+// uploadModel writes model's directory under prefix in the artifact store,
+// reads it back from there and checks the stored copy predicts exactly like
+// model on test: what is registered is what was measured.
 func (p *TrainingPipeline) uploadModel(ctx context.Context, model *nn.Model, prefix string, test *dataset.Dataset) error {
-	scratch, err := os.MkdirTemp(p.ScratchDir, "orrery-model-*")
-	if err != nil {
-		return fmt.Errorf("scratch dir: %w", err)
-	}
-	defer os.RemoveAll(scratch)
-	dir := filepath.Join(scratch, model.Manifest.ModelID)
-	if err := nn.SaveDir(dir, model); err != nil {
+	models := modelstore.Store{Artifacts: p.Artifacts, Retry: p.retry}
+	if err := models.Put(ctx, prefix, model); err != nil {
 		return err
 	}
-	// Read the model back and check it predicts exactly what was evaluated:
-	// what is registered is what was measured.
-	loaded, err := nn.LoadDir(dir)
+	stored, _, err := models.Get(ctx, prefix)
 	if err != nil {
-		return fmt.Errorf("verify saved model: %w", err)
+		return fmt.Errorf("verify stored model: %w", err)
 	}
-	if err := samePredictions(ctx, model, loaded, test); err != nil {
-		return err
-	}
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		return fmt.Errorf("list model files: %w", err)
-	}
-	for _, e := range entries {
-		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
-		if err != nil {
-			return fmt.Errorf("read model file %s: %w", e.Name(), err)
-		}
-		key := path.Join(prefix, e.Name())
-		if err := p.retry(ctx, "put "+key, func() error { return p.Artifacts.Put(ctx, key, bytes.NewReader(b)) }); err != nil {
-			return err
-		}
-	}
-	return nil
+	return samePredictions(ctx, model, stored, test)
 }
 
 // MarkFailed records a failed job: it removes model files that were written

@@ -1,0 +1,136 @@
+package modelstore
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"path"
+	"time"
+
+	"github.com/orrery-ml/orrery/shared/ml/nn"
+	"github.com/orrery-ml/orrery/shared/store"
+)
+
+// Store puts and gets model directories in Artifacts. A model directory
+// under prefix is the objects prefix/manifest.json,
+// prefix/weights.safetensors and prefix/SHA256SUMS.
+type Store struct {
+	Artifacts store.ArtifactStore
+	// Retry, when set, runs each call to Artifacts (op names it: "put
+	// <key>", "get <key>") and may run it again on a failure it deems
+	// transient; nil runs each once.
+	Retry func(ctx context.Context, op string, fn func() error) error
+}
+
+func (s Store) do(ctx context.Context, op string, fn func() error) error {
+	if s.Retry == nil {
+		return fn()
+	}
+	return s.Retry(ctx, op, fn)
+}
+
+// Put writes m as the model directory under prefix: the files of
+// nn.EncodeDir (which fills in m.Manifest's Files and format fields), each
+// Put atomically, SHA256SUMS last, so a directory that has SHA256SUMS is
+// complete. Files already under prefix are overwritten. An invalid model is nn.ErrInvalidModel before anything is
+// written; on a store error some files may be written already, and the
+// caller removes prefix if nothing refers to it (Get refuses a directory
+// without SHA256SUMS or with a file that does not match it).
+func (s Store) Put(ctx context.Context, prefix string, m *nn.Model) error {
+	files, err := nn.EncodeDir(m)
+	if err != nil {
+		return fmt.Errorf("put model %s: %w", s.Artifacts.URI(prefix), err)
+	}
+	for _, f := range files {
+		key := path.Join(prefix, f.Name)
+		put := func() error { return s.Artifacts.Put(ctx, key, bytes.NewReader(f.Data)) }
+		if err := s.do(ctx, "put "+key, put); err != nil {
+			return fmt.Errorf("put model %s: %w", s.Artifacts.URI(prefix), err)
+		}
+	}
+	return nil
+}
+
+// Get reads the model directory under prefix with nn.LoadFS: SHA256SUMS
+// first, then each file it and the manifest list, one Get each. A file whose
+// bytes do not match their SHA-256 is nn.ErrChecksum, and a model whose
+// parts disagree nn.ErrInvalidModel, both naming the file; a missing file is
+// store.ErrNotFound (and fs.ErrNotExist). It returns the model and the
+// number of bytes of its files.
+func (s Store) Get(ctx context.Context, prefix string) (*nn.Model, int64, error) {
+	dir := &artifactFS{ctx: ctx, store: s, prefix: prefix}
+	m, err := nn.LoadFS(dir)
+	if err != nil {
+		return nil, 0, fmt.Errorf("get model %s: %w", s.Artifacts.URI(prefix), err)
+	}
+	return m, dir.read, nil
+}
+
+// artifactFS is the directory under prefix in the artifact store as an
+// fs.ReadFileFS: every read is one Get under ctx (with the store's Retry).
+// It counts the bytes read.
+type artifactFS struct {
+	ctx    context.Context
+	store  Store
+	prefix string
+	read   int64
+}
+
+// ReadFile returns the object prefix/name.
+func (a *artifactFS) ReadFile(name string) ([]byte, error) {
+	if !fs.ValidPath(name) || name == "." {
+		return nil, &fs.PathError{Op: "read", Path: name, Err: fs.ErrInvalid}
+	}
+	key := path.Join(a.prefix, name)
+	var data []byte
+	err := a.store.do(a.ctx, "get "+key, func() error {
+		rc, err := a.store.Artifacts.Get(a.ctx, key)
+		if err != nil {
+			return err
+		}
+		defer rc.Close()
+		data, err = io.ReadAll(rc)
+		return err
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		err = fmt.Errorf("%w: %w", fs.ErrNotExist, err)
+	}
+	if err != nil {
+		return nil, &fs.PathError{Op: "read", Path: a.store.Artifacts.URI(key), Err: err}
+	}
+	a.read += int64(len(data))
+	return data, nil
+}
+
+// Open reads the object prefix/name whole and returns it as a file.
+func (a *artifactFS) Open(name string) (fs.File, error) {
+	data, err := a.ReadFile(name)
+	if err != nil {
+		return nil, err
+	}
+	return &file{Reader: bytes.NewReader(data), info: fileInfo{name: path.Base(name), size: int64(len(data))}}, nil
+}
+
+// file is an object read into memory.
+type file struct {
+	*bytes.Reader
+	info fileInfo
+}
+
+func (f *file) Stat() (fs.FileInfo, error) { return f.info, nil }
+func (f *file) Close() error               { return nil }
+
+type fileInfo struct {
+	name string
+	size int64
+}
+
+func (i fileInfo) Name() string       { return i.name }
+func (i fileInfo) Size() int64        { return i.size }
+func (i fileInfo) Mode() fs.FileMode  { return 0o444 }
+func (i fileInfo) ModTime() time.Time { return time.Time{} }
+func (i fileInfo) IsDir() bool        { return false }
+func (i fileInfo) Sys() any           { return nil }

@@ -1,0 +1,96 @@
+package training_test
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/orrery-ml/orrery/shared/fault"
+	"github.com/orrery-ml/orrery/shared/ml/modelstore"
+	"github.com/orrery-ml/orrery/shared/ml/nn"
+	"github.com/orrery-ml/orrery/shared/ml/training"
+	"github.com/orrery-ml/orrery/shared/pipeline"
+	"github.com/orrery-ml/orrery/shared/store"
+	"github.com/orrery-ml/orrery/shared/store/filestore"
+	"github.com/orrery-ml/orrery/shared/store/sqlitestore"
+)
+
+// corruptingStore flips one byte of every object whose key ends in suffix
+// as it stores it, as a broken upload would.
+type corruptingStore struct {
+	store.ArtifactStore
+	suffix string
+}
+
+func (c corruptingStore) Put(ctx context.Context, key string, r io.Reader) error {
+	if c.suffix == "" || !strings.HasSuffix(key, c.suffix) {
+		return c.ArtifactStore.Put(ctx, key, r)
+	}
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return err
+	}
+	data[len(data)/2] ^= 0x01
+	return c.ArtifactStore.Put(ctx, key, bytes.NewReader(data))
+}
+
+// TestRegisterReadsTheModelBackFromTheStore: Register writes the model to
+// the artifact store and reads it back from there; the stored model is the
+// evaluated one (same predictions), and a store that damaged a file fails
+// the job, naming the file, with no model registered or left in the store.
+func TestRegisterReadsTheModelBackFromTheStore(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains on HTRU2")
+	}
+	for _, tc := range []struct {
+		name, corrupt string
+	}{
+		{name: "intact"},
+		{name: "weights damaged on upload", corrupt: nn.WeightsFile},
+		{name: "manifest damaged on upload", corrupt: nn.ManifestFile},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := t.Context()
+			dir := t.TempDir()
+			files, err := filestore.New(filepath.Join(dir, "artifacts"))
+			require.NoError(t, err)
+			db, err := sqlitestore.Open(ctx, filepath.Join(dir, "orrery.db"))
+			require.NoError(t, err)
+			t.Cleanup(func() { db.Close() })
+			p := &training.TrainingPipeline{Jobs: db, Models: db, Artifacts: corruptingStore{ArtifactStore: files, suffix: tc.corrupt}}
+			cfg := training.Defaults()
+			cfg.DatasetPath, cfg.TargetColumn, cfg.PositiveClass = "../../../events/data/htru2.csv", "class", "1"
+			cfg.Epochs, cfg.HiddenLayers = 2, []int{8}
+
+			res, err := pipeline.RunTraining(ctx, p, cfg)
+			if tc.corrupt == "" {
+				require.NoError(t, err)
+				rec, err := db.GetModel(ctx, res.ModelID)
+				require.NoError(t, err)
+				model, _, err := modelstore.Store{Artifacts: files}.Get(ctx, rec.ArtifactKey)
+				require.NoError(t, err)
+				assert.Equal(t, res.Threshold, model.Manifest.Threshold)
+				return
+			}
+			assert.Equal(t, fault.DataChanged, fault.CodeOf(err), "the checksum failure keeps its code across the machine: %v", err)
+			assert.ErrorContains(t, err, tc.corrupt)
+			jobs, err := db.ListJobs(ctx, 1)
+			require.NoError(t, err)
+			require.Len(t, jobs, 1)
+			assert.Equal(t, store.Failed, jobs[0].Status)
+			assert.Contains(t, jobs[0].Error, tc.corrupt)
+			models, err := db.ListModels(ctx)
+			require.NoError(t, err)
+			assert.Empty(t, models, "nothing registered")
+			left, err := files.List(ctx, "models/")
+			require.NoError(t, err)
+			assert.Empty(t, left, "the damaged model's files are removed")
+		})
+	}
+}
