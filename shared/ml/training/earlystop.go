@@ -56,19 +56,28 @@ type EarlyStopState struct {
 // normalised TrainingConfig's EarlyStop has; Enabled nil means enabled.
 // Anything else is ErrInvalidConfig naming the field.
 func NewEarlyStopper(es EarlyStopping, epochs int) (*EarlyStopper, error) {
-	if err := oneOf("early_stopping.metric", es.Metric, "val_loss", "val_auc_pr", "val_auc_roc"); err != nil {
+	if err := es.check(); err != nil {
 		return nil, err
-	}
-	if es.Patience < 1 {
-		return nil, bad("early_stopping.patience", "%d is not positive", es.Patience)
-	}
-	if !finite(es.MinDelta) || es.MinDelta < 0 {
-		return nil, bad("early_stopping.min_delta", "%v is not a finite number ≥ 0", es.MinDelta)
 	}
 	if epochs < 1 {
 		return nil, bad("epochs", "%d is not positive", epochs)
 	}
 	return &EarlyStopper{cfg: es, epochs: epochs}, nil
+}
+
+// check reports the first field of e that is not a valid setting (the
+// checks of TrainingConfig.Normalize and NewEarlyStopper).
+func (e EarlyStopping) check() error {
+	if err := oneOf("early_stopping.metric", e.Metric, "val_loss", "val_auc_pr", "val_auc_roc"); err != nil {
+		return err
+	}
+	if e.Patience < 1 {
+		return bad("early_stopping.patience", "%d is not positive", e.Patience)
+	}
+	if !finite(e.MinDelta) || e.MinDelta < 0 {
+		return bad("early_stopping.min_delta", "%v is negative", e.MinDelta)
+	}
+	return nil
 }
 
 // EarlyStopStep is what Observe made of one epoch.
