@@ -146,9 +146,10 @@ func (s *Service) StartTraining(ctx context.Context, cfg training.TrainingConfig
 		return Accepted{}, err
 	}
 	cfg.DatasetPath = resolved
-	now := s.now().UTC()
-	job := store.Job{ID: s.newID("trn"), Kind: training.JobKindTraining, Status: store.Queued,
-		Config: cfg.JSON(), CreatedAt: now, UpdatedAt: now}
+	job, err := training.NewJob(s.newID(training.JobIDPrefix), cfg, s.now())
+	if err != nil {
+		return Accepted{}, fmt.Errorf("start training: %w", err)
+	}
 	if err := s.Jobs.CreateJob(ctx, job); err != nil {
 		return Accepted{}, fmt.Errorf("start training: %w", err)
 	}
@@ -157,7 +158,7 @@ func (s *Service) StartTraining(ctx context.Context, cfg training.TrainingConfig
 		_, _ = s.Jobs.UpdateJob(context.WithoutCancel(ctx), job.ID, store.JobUpdate{Status: store.Failed, Error: reason})
 		return Accepted{}, fmt.Errorf("start training job %s: %v: %w", job.ID, err, ErrUnavailable)
 	}
-	return Accepted{JobID: job.ID, Kind: job.Kind, Status: job.Status, StatusURL: TrainingStatusURL(job.ID), CreatedAt: now}, nil
+	return Accepted{JobID: job.ID, Kind: job.Kind, Status: job.Status, StatusURL: TrainingStatusURL(job.ID), CreatedAt: job.CreatedAt}, nil
 }
 
 // getTraining returns the training job id, or store.ErrNotFound naming it.

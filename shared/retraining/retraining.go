@@ -121,20 +121,13 @@ func (s *Service) Handle(ctx context.Context, o ObjectCreated) (Result, error) {
 	if policy.Paused {
 		return Result{Outcome: Paused, Policy: policy.Prefix}, nil
 	}
-	config, err := jobConfig(policy, o)
+	job, err := newJob(policy, o)
 	if err != nil {
 		return Result{}, fmt.Errorf("handle %s: %w", o.URI(), err)
 	}
-	id := JobID(o)
+	id := job.ID
 	res := Result{Outcome: Started, JobID: id, Policy: policy.Prefix}
-	err = s.Jobs.CreateJob(ctx, store.Job{
-		ID:        id,
-		Kind:      "training",
-		Status:    store.Queued,
-		Stage:     "queued",
-		Config:    config,
-		CreatedAt: time.Now().UTC().Truncate(time.Millisecond),
-	})
+	err = s.Jobs.CreateJob(ctx, job)
 	if errors.Is(err, store.ErrConflict) {
 		existing, getErr := s.Jobs.GetJob(ctx, id)
 		if getErr != nil {
@@ -174,20 +167,21 @@ func (s *Service) policyFor(ctx context.Context, key, incoming string) (store.Re
 	return store.RetrainingPolicy{}, fmt.Errorf("no policy for any prefix of %s under %s: %w", key, incoming, ErrNoPolicy)
 }
 
-// jobConfig is the policy's TrainingConfig with dataset_path set to the
-// object, normalised and checked; the name defaults to the model name.
-func jobConfig(p store.RetrainingPolicy, o ObjectCreated) ([]byte, error) {
+// newJob is the QUEUED training job JobID(o) of the policy's
+// TrainingConfig with dataset_path set to the object, normalised and checked
+// by training.NewJob; the name defaults to the model name.
+func newJob(p store.RetrainingPolicy, o ObjectCreated) (store.Job, error) {
 	c, err := training.DecodeConfig(bytes.NewReader(p.Config))
 	if err != nil {
-		return nil, fmt.Errorf("policy %s: %w: %w", p.Prefix, ErrBadPolicy, err)
+		return store.Job{}, fmt.Errorf("policy %s: %w: %w", p.Prefix, ErrBadPolicy, err)
 	}
 	c.DatasetPath = o.URI()
 	if c.Name == "" {
 		c.Name = p.ModelName
 	}
-	c, err = c.Normalize()
+	job, err := training.NewJob(JobID(o), c, time.Now().Truncate(time.Millisecond))
 	if err != nil {
-		return nil, fmt.Errorf("policy %s: %w: %w", p.Prefix, ErrBadPolicy, err)
+		return store.Job{}, fmt.Errorf("policy %s: %w: %w", p.Prefix, ErrBadPolicy, err)
 	}
-	return c.JSON(), nil
+	return job, nil
 }

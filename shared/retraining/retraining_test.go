@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/orrery-ml/orrery/shared/ml/training"
 	"github.com/orrery-ml/orrery/shared/retraining"
 	"github.com/orrery-ml/orrery/shared/store"
 	"github.com/orrery-ml/orrery/shared/store/sqlitestore"
@@ -64,6 +65,8 @@ func newService(t *testing.T) (*retraining.Service, *sqlitestore.DB, *executions
 			Config: json.RawMessage(`{"target_column":"class"}`)},
 		"incoming/broken/": {Prefix: "incoming/broken/", ModelName: "broken",
 			Config: json.RawMessage(`{"target_column":"class","epochz":5}`)},
+		"incoming/untargeted/": {Prefix: "incoming/untargeted/", ModelName: "untargeted",
+			Config: json.RawMessage(`{"epochs":5}`)},
 	}
 	ex := &executions{}
 	return &retraining.Service{Jobs: db, Policies: pol, Executions: ex}, db, ex
@@ -88,6 +91,7 @@ func TestHandle(t *testing.T) {
 		{"folder marker", obj("incoming/htru2/"), retraining.Ignored, "", "", nil},
 		{"paused policy", obj("incoming/paused/x.csv"), retraining.Paused, "incoming/paused/", "", nil},
 		{"policy with unknown field", obj("incoming/broken/x.csv"), "", "", "", retraining.ErrBadPolicy},
+		{"policy without target_column", obj("incoming/untargeted/x.csv"), "", "", "", retraining.ErrBadPolicy},
 		{"no etag", retraining.ObjectCreated{Bucket: "datasets", Key: "incoming/a.csv"}, "", "", "", retraining.ErrInvalidObject},
 		{"no bucket", retraining.ObjectCreated{Key: "incoming/a.csv", ETag: "e"}, "", "", "", retraining.ErrInvalidObject},
 	}
@@ -114,6 +118,7 @@ func TestHandle(t *testing.T) {
 			job, err := db.GetJob(t.Context(), res.JobID)
 			require.NoError(t, err)
 			assert.Equal(t, store.Queued, job.Status)
+			assert.Equal(t, training.JobKindTraining, job.Kind)
 			var cfg struct {
 				DatasetPath string `json:"dataset_path"`
 				Name        string `json:"name"`

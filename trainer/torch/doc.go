@@ -5,15 +5,16 @@
 //
 // Everything around the network math is shared with the pure-Go backend: the
 // input is a training.TrainInput (preprocessed by training.DataPreprocessor),
-// the result a training.TrainResult whose Net is an nn.Network, so the model
-// is evaluated, saved (manifest + safetensors) and served by the same code
-// whichever backend trained it.
+// the learning-rate schedule is training.LearningRate, early stopping is
+// training.EarlyStopper, and the result a training.TrainResult whose Net is
+// an nn.Network, so the model is evaluated, saved (manifest + safetensors)
+// and served by the same code whichever backend trained it.
 //
 // The files that use gotch carry the build tag `torch`, so `go build ./...`
 // needs no libtorch; scripts/setup-libtorch.sh prepares libtorch and gotch
-// for `go build -tags torch`. The files without the tag (learning-rate
-// schedule, early stopping, validation metrics, checkpoints) are plain Go and
-// tested by the default suite.
+// for `go build -tags torch`. The files without the tag (input checks, the
+// loop's progress, validation metrics, checkpoints) are plain Go and tested
+// by the default suite.
 //
 // It must not import shared/store/... or any AWS SDK package; it is the only
 // package that may import gotch.

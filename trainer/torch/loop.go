@@ -1,15 +1,15 @@
 package torch
 
 // This file holds the parts of the training loop that need no libtorch: the
-// checks of the input, the learning-rate schedule, early stopping, the
-// validation metrics and the checkpoint format. They follow the rules of
-// training.ModelTrainer, so the two backends train under the same contract.
+// checks of the input, the loop's progress, the validation metrics and the
+// checkpoint format. The learning-rate schedule (training.LearningRate) and
+// early stopping (training.EarlyStopper) are training.ModelTrainer's own, so
+// the two backends train under the same contract.
 
 import (
 	"bytes"
 	"encoding/gob"
 	"fmt"
-	"math"
 
 	"github.com/orrery-ml/orrery/shared/ml/nn"
 	"github.com/orrery-ml/orrery/shared/ml/training"
@@ -88,12 +88,28 @@ func newPlan(in training.TrainInput) (*plan, error) {
 	return p, nil
 }
 
-// progress is the loop's state between mini-batches: what a checkpoint holds
-// besides the tensors.
+// progress is the loop's state between mini-batches besides the tensors
+// and the early stopping.
 type progress struct {
 	// Epoch is the last finished epoch; Batch the mini-batches done of the
 	// next one (non-zero only in a checkpoint written on cancellation), and
 	// LossSum their summed loss times rows.
+	Epoch   int
+	Batch   int
+	LossSum float64
+	History []training.EpochStats
+}
+
+// finish records a finished epoch's statistics.
+func (p *progress) finish(s training.EpochStats) {
+	p.History = append(p.History, s)
+	p.Epoch, p.Batch, p.LossSum = s.Epoch, 0, 0
+}
+
+// savedProgress is a progress and the early-stopping state after its Epoch
+// as a checkpoint stores them: one flat record, whose field names are the
+// encoding.
+type savedProgress struct {
 	Epoch      int
 	Batch      int
 	LossSum    float64
@@ -105,37 +121,16 @@ type progress struct {
 	StopReason string
 }
 
-// observe records an epoch's statistics and updates the early-stopping state
-// as training.ModelTrainer does. It reports whether the epoch is the best so
-// far (its weights are the ones to keep).
-func (p *progress) observe(cfg training.TrainingConfig, s training.EpochStats) bool {
-	p.History = append(p.History, s)
-	p.Epoch, p.Batch, p.LossSum = s.Epoch, 0, 0
-	es := cfg.EarlyStop
-	minimise := es.Metric == "val_loss"
-	var v float64
-	switch es.Metric {
-	case "val_loss":
-		v = s.ValLoss
-	case "val_auc_roc":
-		v = s.ValAUCROC
-	default:
-		v = s.ValAUCPR
-	}
-	improved := !math.IsNaN(v) && (p.BestEpoch == 0 ||
-		(minimise && v < p.Best-es.MinDelta) || (!minimise && v > p.Best+es.MinDelta))
-	if improved {
-		p.Best, p.BestEpoch, p.Bad = v, s.Epoch, 0
-	} else {
-		p.Bad++
-	}
-	if es.On() && p.Bad >= es.Patience {
-		p.Done, p.StopReason = true, training.StopEarlyStopping
-	}
-	if p.Epoch >= cfg.Epochs && p.StopReason == "" {
-		p.Done, p.StopReason = true, training.StopMaxEpochs
-	}
-	return improved
+// saveProgress returns the record of p and es.
+func saveProgress(p progress, es training.EarlyStopState) savedProgress {
+	return savedProgress{Epoch: p.Epoch, Batch: p.Batch, LossSum: p.LossSum, History: p.History,
+		Best: es.Best, BestEpoch: es.BestEpoch, Bad: es.Bad, Done: es.Done, StopReason: es.StopReason}
+}
+
+// split returns the progress and the early-stopping state s records.
+func (s savedProgress) split() (progress, training.EarlyStopState) {
+	return progress{Epoch: s.Epoch, Batch: s.Batch, LossSum: s.LossSum, History: s.History},
+		training.EarlyStopState{Epoch: s.Epoch, Best: s.Best, BestEpoch: s.BestEpoch, Bad: s.Bad, Done: s.Done, StopReason: s.StopReason}
 }
 
 // validationMetrics scores logits as training.ModelTrainer does (see
@@ -158,7 +153,7 @@ type checkpoint struct {
 	Version    int
 	ConfigHash string
 	DataHash   string
-	Progress   progress
+	Progress   savedProgress
 	// Params, BestParams and the optimizer buffers are in the layout of
 	// nn.Network.Params, in float32 as the backend trains.
 	Params     []float32

@@ -1,7 +1,9 @@
 package torch
 
 import (
+	"bytes"
 	"context"
+	"encoding/gob"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -10,9 +12,10 @@ import (
 	"github.com/orrery-ml/orrery/shared/ml/training"
 )
 
-// The rules this backend re-implements are checked against the pure-Go
-// engine's own run: same learning rates, same early-stopping decisions,
-// same validation metrics from the same weights.
+// The rules this backend shares with the pure-Go engine are checked against
+// that engine's own run: same learning rates, same validation metrics from
+// the same weights. Early stopping is training.EarlyStopper in both (tested
+// in package training).
 
 func TestRateMatchesModelTrainer(t *testing.T) {
 	for _, s := range []training.Schedule{
@@ -39,7 +42,7 @@ func TestRateMatchesModelTrainer(t *testing.T) {
 	}
 }
 
-func TestEarlyStoppingAndMetricsMatchModelTrainer(t *testing.T) {
+func TestMetricsMatchModelTrainer(t *testing.T) {
 	cfg := training.Defaults()
 	cfg.Epochs, cfg.HiddenLayers, cfg.DropoutRate = 40, []int{4}, 0
 	cfg.EarlyStop.Patience, cfg.EarlyStop.Metric, cfg.EarlyStop.MinDelta = 2, "val_auc_pr", 1e-3
@@ -48,17 +51,7 @@ func TestEarlyStoppingAndMetricsMatchModelTrainer(t *testing.T) {
 	res, err := training.ModelTrainer{}.Train(context.Background(), h.in)
 	require.NoError(t, err)
 	require.Equal(t, training.StopEarlyStopping, res.StopReason, "the fixture should stop early")
-
-	cfg, err = cfg.Normalize()
-	require.NoError(t, err)
-	var pr progress
-	for _, st := range res.History {
-		require.False(t, pr.Done, "stopped before epoch %d", st.Epoch)
-		pr.observe(cfg, st)
-	}
-	assert.True(t, pr.Done)
-	assert.Equal(t, res.StopReason, pr.StopReason)
-	assert.Equal(t, res.BestEpoch, pr.BestEpoch)
+	require.Less(t, res.BestEpoch, res.EpochsRun)
 
 	// The returned weights are the best epoch's: its validation metrics,
 	// recomputed here, are the ones the engine recorded.
@@ -114,6 +107,60 @@ func TestCheckpointRefusesOtherJobs(t *testing.T) {
 			assert.Contains(t, err.Error(), tc.want)
 		})
 	}
+}
+
+// TestCheckpointProgressEncoding: the progress record keeps the flat layout
+// checkpoints have always had (the early-stopping fields beside the loop's),
+// so a checkpoint written before training.EarlyStopper resumes with its
+// state, and a record splits into what it was made of.
+func TestCheckpointProgressEncoding(t *testing.T) {
+	type flatProgress struct {
+		Epoch      int
+		Batch      int
+		LossSum    float64
+		History    []training.EpochStats
+		Best       float64
+		BestEpoch  int
+		Bad        int
+		Done       bool
+		StopReason string
+	}
+	type earlierCheckpoint struct {
+		Version    int
+		ConfigHash string
+		DataHash   string
+		Progress   flatProgress
+		Params     []float32
+		BestParams []float32
+		Optimizer  optimizerState
+	}
+	cfg := training.Defaults()
+	cfg.HiddenLayers = []int{4}
+	h := loadHTRU2(t, cfg)
+	p, err := newPlan(h.in)
+	require.NoError(t, err)
+	n := p.initialNet.NumParams()
+	history := []training.EpochStats{{Epoch: 1, ValAUCPR: 0.5}, {Epoch: 2, ValAUCPR: 0.75}, {Epoch: 3, ValAUCPR: 0.625}}
+	old := earlierCheckpoint{Version: checkpointVersion, ConfigHash: p.cfgHash, DataHash: p.dataHash,
+		Progress: flatProgress{Epoch: 3, Batch: 4, LossSum: 1.5, History: history, Best: 0.75, BestEpoch: 2, Bad: 1},
+		Params:   make([]float32, n), BestParams: make([]float32, n),
+		Optimizer: optimizerState{Name: p.opt.Name, M: make([]float32, n), V: make([]float32, n)}}
+	var b bytes.Buffer
+	b.WriteString(checkpointMagic)
+	require.NoError(t, gob.NewEncoder(&b).Encode(old))
+
+	c, err := decodeCheckpoint(b.Bytes(), p, n)
+	require.NoError(t, err)
+	pr, es := c.Progress.split()
+	assert.Equal(t, progress{Epoch: 3, Batch: 4, LossSum: 1.5, History: history}, pr)
+	want := training.EarlyStopState{Epoch: 3, Best: 0.75, BestEpoch: 2, Bad: 1}
+	assert.Equal(t, want, es)
+	assert.Equal(t, c.Progress, saveProgress(pr, es))
+
+	stop, err := training.NewEarlyStopper(p.cfg.EarlyStop, p.cfg.Epochs)
+	require.NoError(t, err)
+	require.NoError(t, stop.Resume(es), "the stored state resumes")
+	assert.Equal(t, 2, stop.BestEpoch())
 }
 
 func subsetRows(e training.Examples, n int) training.Examples {

@@ -102,6 +102,10 @@ func (t Trainer) train(ctx context.Context, in training.TrainInput, rec tracking
 	if err != nil {
 		return nil, err
 	}
+	stop, err := training.NewEarlyStopper(p.cfg.EarlyStop, p.cfg.Epochs)
+	if err != nil {
+		return nil, err
+	}
 	if t.Checkpoints != nil && in.JobID == "" {
 		return nil, fmt.Errorf("%w: checkpoints need a job id", training.ErrInvalidExamples)
 	}
@@ -117,18 +121,19 @@ func (t Trainer) train(ctx context.Context, in training.TrainInput, rec tracking
 		return nil, err
 	}
 	defer e.close()
-	r := &run{t: t, p: p, in: in, e: e, rec: rec}
+	r := &run{t: t, p: p, in: in, e: e, rec: rec, stop: stop}
 	return r.loop(ctx)
 }
 
 // run is the state of one Train call.
 type run struct {
-	t   Trainer
-	p   *plan
-	in  training.TrainInput
-	e   *engine
-	rec tracking.Recorder
-	pr  progress
+	t    Trainer
+	p    *plan
+	in   training.TrainInput
+	e    *engine
+	rec  tracking.Recorder
+	pr   progress
+	stop *training.EarlyStopper
 
 	recordErrors int
 	firstRecErr  error
@@ -158,7 +163,7 @@ func (r *run) loop(ctx context.Context) (*training.TrainResult, error) {
 	start := time.Now()
 	first := r.pr.Epoch
 
-	for !r.pr.Done && r.pr.Epoch < cfg.Epochs {
+	for !r.stop.Done() && r.pr.Epoch < cfg.Epochs {
 		epoch := r.pr.Epoch + 1
 		epochStart := time.Now()
 		lr := training.LearningRate(cfg, epoch)
@@ -201,7 +206,12 @@ func (r *run) loop(ctx context.Context) (*training.TrainResult, error) {
 			return nil, fmt.Errorf("%w: epoch %d: validation loss is %v (try a lower learning_rate)", training.ErrDiverged, epoch, stats.ValLoss)
 		}
 		stats.Seconds = time.Since(epochStart).Seconds()
-		if r.pr.observe(cfg, stats) {
+		step, err := r.stop.Observe(stats)
+		if err != nil {
+			return nil, fmt.Errorf("epoch %d: %w", epoch, err)
+		}
+		r.pr.finish(stats)
+		if step.Improved {
 			if err := r.e.keepBest(); err != nil {
 				return nil, fmt.Errorf("epoch %d: %w", epoch, err)
 			}
@@ -232,8 +242,8 @@ func (r *run) validate() (loss, aucPR, aucROC float64, err error) {
 // stopping, the last epoch's otherwise.
 func (r *run) result(ctx context.Context, resumed int) (*training.TrainResult, error) {
 	cfg := r.p.cfg
-	useBest := cfg.EarlyStop.On() && r.pr.BestEpoch > 0
-	params, err := r.e.paramsHost(useBest)
+	bestEpoch, restoreBest, reason := r.stop.Outcome()
+	params, err := r.e.paramsHost(restoreBest)
 	if err != nil {
 		return nil, err
 	}
@@ -242,13 +252,7 @@ func (r *run) result(ctx context.Context, resumed int) (*training.TrainResult, e
 		return nil, err
 	}
 	res := &training.TrainResult{Net: net, Spec: net.Spec, History: r.pr.History, EpochsRun: r.pr.Epoch,
-		StopReason: r.pr.StopReason, ResumedFrom: resumed, BestEpoch: r.pr.Epoch}
-	if res.StopReason == "" {
-		res.StopReason = training.StopMaxEpochs
-	}
-	if useBest {
-		res.BestEpoch = r.pr.BestEpoch
-	}
+		StopReason: reason, ResumedFrom: resumed, BestEpoch: bestEpoch}
 	r.record(ctx, tracking.Event{Kind: tracking.StageFinished, Step: r.pr.Epoch, Total: cfg.Epochs, Unit: "epoch",
 		Message: res.StopReason, Metrics: map[string]float64{"best_epoch": float64(res.BestEpoch)}})
 	if r.recordErrors > 0 {
@@ -273,7 +277,7 @@ func (r *run) save(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	c.ConfigHash, c.DataHash, c.Progress = r.p.cfgHash, r.p.dataHash, r.pr
+	c.ConfigHash, c.DataHash, c.Progress = r.p.cfgHash, r.p.dataHash, saveProgress(r.pr, r.stop.State())
 	data, err := encodeCheckpoint(c)
 	if err != nil {
 		return err
@@ -300,10 +304,14 @@ func (r *run) resume(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	pr, es := c.Progress.split()
+	if err := r.stop.Resume(es); err != nil {
+		return 0, err
+	}
 	if err := r.e.restore(c); err != nil {
 		return 0, err
 	}
-	r.pr = c.Progress
+	r.pr = pr
 	return r.pr.Epoch, nil
 }
 

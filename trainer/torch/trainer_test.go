@@ -149,6 +149,52 @@ func TestResumeInsideAnEpoch(t *testing.T) {
 	assert.ErrorIs(t, err, training.ErrCheckpointMismatch)
 }
 
+// TestResumeMidPatience interrupts an early-stopping run after its best
+// epoch, while it waits out its patience, and checks that the resumed run
+// makes the uninterrupted run's early-stopping decisions: the same epochs,
+// the same best epoch and stop reason, the best epoch's weights.
+func TestResumeMidPatience(t *testing.T) {
+	cfg := training.Defaults()
+	cfg.Epochs, cfg.HiddenLayers, cfg.DropoutRate = 40, []int{4}, 0
+	cfg.EarlyStop.Patience, cfg.EarlyStop.Metric, cfg.EarlyStop.MinDelta = 3, "val_auc_pr", 1e-3
+	h := loadHTRU2(t, cfg)
+	h.in.Train = subsetRows(h.in.Train, 500)
+	want, err := Trainer{}.Train(context.Background(), h.in)
+	require.NoError(t, err)
+	require.Equal(t, training.StopEarlyStopping, want.StopReason, "the fixture should stop early")
+	stop := want.BestEpoch + 1
+	require.Less(t, stop, want.EpochsRun, "the interruption falls inside the patience")
+
+	ckpt := &training.MemoryCheckpointer{}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	stopper := tracking.RecorderFunc(func(_ context.Context, e tracking.Event) error {
+		if e.Kind == tracking.Progress && e.Step == stop {
+			cancel()
+		}
+		return nil
+	})
+	_, err = Trainer{Recorder: stopper, Checkpoints: ckpt}.Train(ctx, h.in)
+	require.ErrorIs(t, err, context.Canceled)
+
+	got, err := Trainer{Checkpoints: ckpt}.Train(context.Background(), h.in)
+	require.NoError(t, err)
+	assert.Equal(t, stop, got.ResumedFrom)
+	assert.Equal(t, want.EpochsRun, got.EpochsRun)
+	assert.Equal(t, want.BestEpoch, got.BestEpoch)
+	assert.Equal(t, want.StopReason, got.StopReason)
+	require.Len(t, got.History, want.EpochsRun)
+	// The weights are the best epoch's, as in the uninterrupted run (up to
+	// float32 reduction order; the last epoch's are far further away).
+	assert.InDeltaSlice(t, want.Net.Params(), got.Net.Params(), 1e-4)
+	p, err := newPlan(h.in)
+	require.NoError(t, err)
+	val := h.in.Validation
+	loss, _, _, err := validationMetrics(p.loss, got.Net.Logits(val.X, val.Rows, nil), got.Spec.Outputs, val.Y, h.in.ClassWeights)
+	require.NoError(t, err)
+	assert.InDelta(t, got.History[got.BestEpoch-1].ValLoss, loss, 1e-5, "the best epoch's validation loss")
+}
+
 // TestModelFilesServedByPredict saves a torch-trained network in the shared
 // model format and checks the shared predict code gives the probabilities
 // libtorch computed.

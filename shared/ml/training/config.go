@@ -337,14 +337,8 @@ func (c TrainingConfig) check() error {
 	if !finite(c.Schedule.MinLR) || c.Schedule.MinLR < 0 {
 		return bad("lr_schedule.min_lr", "%v is negative", c.Schedule.MinLR)
 	}
-	if err := oneOf("early_stopping.metric", c.EarlyStop.Metric, "val_loss", "val_auc_pr", "val_auc_roc"); err != nil {
+	if err := c.EarlyStop.check(); err != nil {
 		return err
-	}
-	if c.EarlyStop.Patience < 1 {
-		return bad("early_stopping.patience", "%d is not positive", c.EarlyStop.Patience)
-	}
-	if !finite(c.EarlyStop.MinDelta) || c.EarlyStop.MinDelta < 0 {
-		return bad("early_stopping.min_delta", "%v is negative", c.EarlyStop.MinDelta)
 	}
 	if _, err := c.Threshold(); err != nil {
 		return err

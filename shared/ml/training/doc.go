@@ -2,7 +2,9 @@
 // model: ValidationPipeline checks the data, DataPreprocessor fits the feature
 // transform on the training split, ModelTrainer trains the network, and
 // TrainingPipeline (the seed's TrainingWorkflow) runs prepare -> train ->
-// evaluate -> register while keeping the job record current.
+// evaluate -> register while keeping the job record current. NewJob makes
+// the record of a queued training job for every path that queues one, and
+// EarlyStopper is the early-stopping rule every training backend follows.
 //
 // It reaches storage only through the ports of shared/store and must not
 // import store adapters (sqlitestore, filestore, s3store, ...) or AWS SDK

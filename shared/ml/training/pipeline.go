@@ -30,9 +30,6 @@ const (
 	StageRegister   = "register"
 )
 
-// JobKindTraining is the Kind of training job records.
-const JobKindTraining = "training"
-
 // ErrDataPath is returned for a dataset_path this runtime cannot read.
 var ErrDataPath = fault.New(fault.Invalid, "training: unusable dataset_path")
 
@@ -91,26 +88,12 @@ type TrainingSummary struct {
 	History     []EpochStats `json:"history"`
 }
 
-// Submit validates cfg and stores a QUEUED training job for it.
+// Submit validates cfg and stores a QUEUED training job for it (see
+// NewJob).
 func (p *TrainingPipeline) Submit(ctx context.Context, cfg TrainingConfig) (store.Job, error) {
-	cfg, err := cfg.Normalize()
+	job, err := NewJob(p.newID(JobIDPrefix), cfg, p.now())
 	if err != nil {
 		return store.Job{}, err
-	}
-	if cfg.DatasetPath == "" {
-		return store.Job{}, fmt.Errorf("%w: dataset_path: required", ErrInvalidConfig)
-	}
-	if cfg.TargetColumn == "" {
-		return store.Job{}, fmt.Errorf("%w: target_column: required", ErrInvalidConfig)
-	}
-	now := p.now()
-	job := store.Job{
-		ID:        p.newID("trn"),
-		Kind:      JobKindTraining,
-		Status:    store.Queued,
-		Config:    cfg.JSON(),
-		CreatedAt: now,
-		UpdatedAt: now,
 	}
 	if err := p.retry(ctx, "create job "+job.ID, func() error { return p.Jobs.CreateJob(ctx, job) }); err != nil {
 		return store.Job{}, err

@@ -210,7 +210,7 @@ type ModelTrainer struct {
 //     checkpoint continues exactly as an uninterrupted one;
 //   - with early stopping enabled it stops once Config.EarlyStop.Metric has
 //     not improved by more than MinDelta for Patience epochs, and returns the
-//     best epoch's weights;
+//     best epoch's weights (the rule of EarlyStopper);
 //   - after every epoch it saves a checkpoint (weights, optimizer state, best
 //     weights, early-stopping state, history) and then records a Progress
 //     event. At the start it resumes from the job's checkpoint if there is
@@ -252,15 +252,12 @@ type trainRun struct {
 	cfgHash  string
 	dataHash string
 
-	// Early-stopping and history state (what a checkpoint holds).
+	// Epochs done, their history, early stopping and the best epoch's
+	// weights (what a checkpoint holds).
 	epoch      int
 	history    []EpochStats
-	best       float64
-	bestEpoch  int
+	stop       *EarlyStopper
 	bestParams []float64
-	bad        int
-	done       bool
-	stopReason string
 
 	recordErrors int
 	firstRecErr  error
@@ -317,7 +314,11 @@ func newTrainRun(in TrainInput, ckpt Checkpointer) (*trainRun, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
 	}
-	r := &trainRun{in: in, cfg: cfg, loss: loss, l2: l2, ckpt: ckpt, net: net, opt: opt,
+	stop, err := NewEarlyStopper(cfg.EarlyStop, cfg.Epochs)
+	if err != nil {
+		return nil, err
+	}
+	r := &trainRun{in: in, cfg: cfg, loss: loss, l2: l2, ckpt: ckpt, net: net, opt: opt, stop: stop,
 		bestParams: make([]float64, net.NumParams())}
 	r.cfgHash, r.dataHash = Fingerprint(r.cfg, r.in, "")
 	return r, nil
@@ -406,9 +407,6 @@ func Fingerprint(cfg TrainingConfig, in TrainInput, backend string) (cfgHash, da
 	return cfgHash, hex.EncodeToString(h.Sum(nil))
 }
 
-// minimise reports whether the early-stopping metric is minimised.
-func (r *trainRun) minimise() bool { return r.cfg.EarlyStop.Metric == "val_loss" }
-
 func (r *trainRun) record(ctx context.Context, e tracking.Event) {
 	e.JobID, e.Stage, e.Time = r.in.JobID, "train", time.Now().UTC()
 	if err := r.rec.Record(ctx, e); err != nil {
@@ -441,7 +439,7 @@ func (r *trainRun) train(ctx context.Context) (*TrainResult, error) {
 	start := time.Now()
 	first := r.epoch
 
-	for !r.done && r.epoch < cfg.Epochs {
+	for !r.stop.Done() && r.epoch < cfg.Epochs {
 		epoch := r.epoch + 1
 		epochStart := time.Now()
 		lr := LearningRate(cfg, epoch)
@@ -488,7 +486,13 @@ func (r *trainRun) train(ctx context.Context) (*TrainResult, error) {
 		stats.Seconds = time.Since(epochStart).Seconds()
 		r.history = append(r.history, stats)
 		r.epoch = epoch
-		r.observe(stats)
+		step, err := r.stop.Observe(stats)
+		if err != nil {
+			return nil, fmt.Errorf("epoch %d: %w", epoch, err)
+		}
+		if step.Improved {
+			copy(r.bestParams, r.net.Params())
+		}
 
 		if err := r.save(ctx); err != nil {
 			return nil, fmt.Errorf("epoch %d: %w", epoch, err)
@@ -500,49 +504,18 @@ func (r *trainRun) train(ctx context.Context) (*TrainResult, error) {
 				"val_auc_roc": stats.ValAUCROC, "lr": lr}})
 	}
 
-	res := &TrainResult{Net: r.net, Spec: r.net.Spec, History: r.history, EpochsRun: r.epoch,
-		StopReason: r.stopReason, ResumedFrom: resumed, BestEpoch: r.epoch}
-	if res.StopReason == "" {
-		res.StopReason = StopMaxEpochs
-	}
-	if cfg.EarlyStop.On() && r.bestEpoch > 0 {
+	bestEpoch, restoreBest, reason := r.stop.Outcome()
+	if restoreBest {
 		r.net.SetParams(r.bestParams)
-		res.BestEpoch = r.bestEpoch
 	}
+	res := &TrainResult{Net: r.net, Spec: r.net.Spec, History: r.history, EpochsRun: r.epoch,
+		StopReason: reason, ResumedFrom: resumed, BestEpoch: bestEpoch}
 	r.record(ctx, tracking.Event{Kind: tracking.StageFinished, Step: r.epoch, Total: cfg.Epochs, Unit: "epoch",
 		Message: res.StopReason, Metrics: map[string]float64{"best_epoch": float64(res.BestEpoch)}})
 	if r.recordErrors > 0 {
 		res.Warnings = append(res.Warnings, fmt.Sprintf("recording progress failed %d times; first error: %v", r.recordErrors, r.firstRecErr))
 	}
 	return res, nil
-}
-
-// observe updates the early-stopping state with an epoch's statistics.
-func (r *trainRun) observe(s EpochStats) {
-	es := r.cfg.EarlyStop
-	var v float64
-	switch es.Metric {
-	case "val_loss":
-		v = s.ValLoss
-	case "val_auc_roc":
-		v = s.ValAUCROC
-	default:
-		v = s.ValAUCPR
-	}
-	improved := !math.IsNaN(v) && (r.bestEpoch == 0 ||
-		(r.minimise() && v < r.best-es.MinDelta) || (!r.minimise() && v > r.best+es.MinDelta))
-	if improved {
-		r.best, r.bestEpoch, r.bad = v, s.Epoch, 0
-		copy(r.bestParams, r.net.Params())
-	} else {
-		r.bad++
-	}
-	if es.On() && r.bad >= es.Patience {
-		r.done, r.stopReason = true, StopEarlyStopping
-	}
-	if r.epoch >= r.cfg.Epochs && r.stopReason == "" {
-		r.done, r.stopReason = true, StopMaxEpochs
-	}
 }
 
 // LearningRate returns the learning rate of epoch (1-based), the schedule
@@ -649,7 +622,8 @@ const checkpointVersion = 1
 // checkpointMagic starts every checkpoint.
 const checkpointMagic = "orrery-checkpoint\n"
 
-// checkpoint is a training job's state after an epoch.
+// checkpoint is a training job's state after an epoch. Best, BestEpoch,
+// Bad, Done and StopReason are the EarlyStopState of Epoch.
 type checkpoint struct {
 	Version    int
 	ConfigHash string
@@ -675,11 +649,12 @@ func (r *trainRun) save(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	es := r.stop.State()
 	var b bytes.Buffer
 	b.WriteString(checkpointMagic)
 	err = gob.NewEncoder(&b).Encode(checkpoint{Version: checkpointVersion, ConfigHash: r.cfgHash, DataHash: r.dataHash,
-		Epoch: r.epoch, Params: r.net.Params(), Optimizer: opt, BestParams: r.bestParams, Best: r.best,
-		BestEpoch: r.bestEpoch, Bad: r.bad, Done: r.done, StopReason: r.stopReason, History: r.history})
+		Epoch: r.epoch, Params: r.net.Params(), Optimizer: opt, BestParams: r.bestParams, Best: es.Best,
+		BestEpoch: es.BestEpoch, Bad: es.Bad, Done: es.Done, StopReason: es.StopReason, History: r.history})
 	if err != nil {
 		return fmt.Errorf("encode checkpoint: %w", err)
 	}
@@ -725,9 +700,11 @@ func (r *trainRun) resume(ctx context.Context) (int, error) {
 	if err := r.opt.UnmarshalBinary(c.Optimizer); err != nil {
 		return 0, fmt.Errorf("%w: %w", ErrCheckpointMismatch, err)
 	}
+	if err := r.stop.Resume(EarlyStopState{Epoch: c.Epoch, Best: c.Best, BestEpoch: c.BestEpoch, Bad: c.Bad,
+		Done: c.Done, StopReason: c.StopReason}); err != nil {
+		return 0, err
+	}
 	copy(r.bestParams, c.BestParams)
 	r.epoch, r.history = c.Epoch, c.History
-	r.best, r.bestEpoch, r.bad = c.Best, c.BestEpoch, c.Bad
-	r.done, r.stopReason = c.Done, c.StopReason
 	return c.Epoch, nil
 }
