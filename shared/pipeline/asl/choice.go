@@ -9,7 +9,7 @@ import (
 // A comparison whose Variable selects nothing is a States.Runtime error,
 // except IsPresent, which is what it tests; operands of the wrong type make
 // a comparison false.
-func evalRule(r ChoiceRule, input, ctx any) (bool, error) {
+func evalRule(r ChoiceRule, input any, ctx *env) (bool, error) {
 	switch {
 	case r.And != nil:
 		for _, sub := range r.And {

@@ -70,6 +70,9 @@ func (x *Executor) Execute(ctx context.Context, def Definition, exec Execution) 
 	if err := json.Unmarshal(exec.Input, &input); err != nil {
 		return nil, fmt.Errorf("execution %s: input is not JSON: %w", exec.Name, err)
 	}
+	if err := checkPayload(input, "the execution input"); err != nil {
+		return nil, fmt.Errorf("execution %s: %w", exec.Name, err)
+	}
 	region, account := x.Region, x.Account
 	if region == "" {
 		region = "local"
@@ -86,7 +89,7 @@ func (x *Executor) Execute(ctx context.Context, def Definition, exec Execution) 
 		},
 		"StateMachine": map[string]any{"Id": smARN, "Name": exec.StateMachine},
 	}
-	runCtx := ctx
+	runCtx := withScope(ctx, newScope(nil))
 	if def.TimeoutSeconds > 0 {
 		var cancel context.CancelFunc
 		runCtx, cancel = context.WithTimeoutCause(ctx, time.Duration(def.TimeoutSeconds)*time.Second, errExecutionTimeout)
@@ -145,17 +148,24 @@ type run struct {
 	ctxBase map[string]any
 }
 
-// contextObject returns the context object ($$) for a state.
-func (r *run) contextObject(state string, entered time.Time, retries int, item map[string]any) map[string]any {
+// contextObject returns what the paths of a state of type typ read besides
+// its input: the context object ($$) and the variables of the machine
+// running under ctx. As on AWS, $$.State.RetryCount is a Task state's
+// only.
+func (r *run) contextObject(ctx context.Context, state, typ string, entered time.Time, retries int, item map[string]any) *env {
 	c := make(map[string]any, len(r.ctxBase)+2)
 	for k, v := range r.ctxBase {
 		c[k] = v
 	}
-	c["State"] = map[string]any{"Name": state, "EnteredTime": entered.UTC().Format(time.RFC3339Nano), "RetryCount": float64(retries)}
+	st := map[string]any{"Name": state, "EnteredTime": entered.UTC().Format(time.RFC3339Nano)}
+	if typ == TypeTask {
+		st["RetryCount"] = float64(retries)
+	}
+	c["State"] = st
 	if item != nil {
 		c["Map"] = map[string]any{"Item": item}
 	}
-	return c
+	return &env{obj: c, vars: scopeOf(ctx)}
 }
 
 func (r *run) observe(name, typ, phase string, err *Error) {
@@ -193,7 +203,10 @@ func (r *run) machine(ctx context.Context, startAt string, states map[string]Sta
 // ("" when the machine ends).
 func (r *run) state(ctx context.Context, name string, st State, raw any) (any, string, error) {
 	entered := r.x.now()
-	cobj := r.contextObject(name, entered, 0, nil)
+	cobj := r.contextObject(ctx, name, st.Type, entered, 0, nil)
+	if err := checkPayload(raw, "the input of state "+name); err != nil {
+		return nil, "", err
+	}
 	if st.Type == TypeFail {
 		return nil, "", r.fail(name, st, raw, cobj)
 	}
@@ -202,10 +215,22 @@ func (r *run) state(ctx context.Context, name string, st State, raw any) (any, s
 		return nil, "", err
 	}
 	next := st.Next
+	// exit ends a state that took no work: Assign (with the effective input
+	// as $), OutputPath, then the output limit.
+	exit := func(assign map[string]any, next string) (any, string, error) {
+		vars, err := evalAssign(assign, effective, cobj, name)
+		if err != nil {
+			return nil, "", err
+		}
+		out, err := applyOutputPath(st.OutputPath, effective, cobj)
+		if err == nil {
+			out, err = r.leave(ctx, name, out, vars)
+		}
+		return out, next, err
+	}
 	switch st.Type {
 	case TypeSucceed:
-		out, err := applyOutputPath(st.OutputPath, effective, cobj)
-		return out, "", err
+		return exit(nil, "")
 	case TypeChoice:
 		for _, c := range st.Choices {
 			ok, err := evalRule(c, effective, cobj)
@@ -213,21 +238,18 @@ func (r *run) state(ctx context.Context, name string, st State, raw any) (any, s
 				return nil, "", err
 			}
 			if ok {
-				out, err := applyOutputPath(st.OutputPath, effective, cobj)
-				return out, c.Next, err
+				return exit(c.Assign, c.Next)
 			}
 		}
 		if st.Default == "" {
 			return nil, "", Errorf(ErrorNoChoiceMatched, "no choice rule matched and no Default in state %s", name)
 		}
-		out, err := applyOutputPath(st.OutputPath, effective, cobj)
-		return out, st.Default, err
+		return exit(st.Assign, st.Default)
 	case TypeWait:
 		if err := r.wait(ctx, name, st, effective, cobj); err != nil {
 			return nil, "", err
 		}
-		out, err := applyOutputPath(st.OutputPath, effective, cobj)
-		return out, next, err
+		return exit(st.Assign, next)
 	case TypePass:
 		result := effective
 		if st.Parameters != nil {
@@ -240,12 +262,15 @@ func (r *run) state(ctx context.Context, name string, st State, raw any) (any, s
 				return nil, "", Errorf(ErrorRuntime, "state %s: Result is not JSON: %v", name, err)
 			}
 		}
-		out, err := finish(st, raw, result, cobj, false)
+		out, vars, err := finish(name, st, raw, result, cobj, false)
+		if err == nil {
+			out, err = r.leave(ctx, name, out, vars)
+		}
 		return out, next, err
 	}
 	// Task, Parallel and Map: the work may fail and be retried or caught.
 	work := func(ctx context.Context, retries int) (any, error) {
-		cobj := r.contextObject(name, entered, retries, nil)
+		cobj := r.contextObject(ctx, name, st.Type, entered, retries, nil)
 		switch st.Type {
 		case TypeTask:
 			return r.task(ctx, name, st, effective, cobj)
@@ -257,10 +282,22 @@ func (r *run) state(ctx context.Context, name string, st State, raw any) (any, s
 	}
 	result, err := r.withRetry(ctx, st, work)
 	if err == nil {
-		var out any
-		if out, err = finish(st, raw, result, cobj, true); err == nil {
+		out, vars, ferr := finish(name, st, raw, result, cobj, true)
+		if ferr == nil {
+			out, ferr = r.leave(ctx, name, out, vars)
+		}
+		if ferr == nil {
 			return out, next, nil
 		}
+		// A failure to apply ResultSelector, Assign, ResultPath or
+		// OutputPath is States.Runtime and fails the execution (AWS: a
+		// States.Runtime error "will always cause the execution to fail");
+		// of the errors after the work only States.DataLimitExceeded goes
+		// to the state's Catchers.
+		if !errDataLimit(ferr) {
+			return nil, "", ferr
+		}
+		err = ferr
 	}
 	if ctx.Err() != nil {
 		return nil, "", ctx.Err()
@@ -271,7 +308,14 @@ func (r *run) state(ctx context.Context, name string, st State, raw any) (any, s
 			continue
 		}
 		errObj := map[string]any{"Error": e.Name, "Cause": e.Cause}
+		vars, perr := evalAssign(c.Assign, errObj, cobj, name)
+		if perr != nil {
+			return nil, "", perr
+		}
 		out, perr := applyResultPath(c.ResultPath, raw, errObj)
+		if perr == nil {
+			out, perr = r.leave(ctx, name, out, vars)
+		}
 		if perr != nil {
 			return nil, "", perr
 		}
@@ -280,18 +324,24 @@ func (r *run) state(ctx context.Context, name string, st State, raw any) (any, s
 	return nil, "", e
 }
 
-// finish applies ResultSelector (when selector is true), ResultPath and
-// OutputPath to a state's result.
-func finish(st State, raw, result any, cobj map[string]any, selector bool) (any, error) {
+// finish applies ResultSelector (when selector is true), evaluates Assign
+// with the result so far as $, then applies ResultPath and OutputPath. It
+// returns the state's output and the variables it assigns.
+func finish(name string, st State, raw, result any, cobj *env, selector bool) (any, map[string]any, error) {
 	if selector && st.ResultSelector != nil {
 		var err error
 		if result, err = evalTemplate(st.ResultSelector, result, cobj, "ResultSelector"); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
+	}
+	vars, err := evalAssign(st.Assign, result, cobj, name)
+	if err != nil {
+		return nil, nil, err
 	}
 	out, err := applyResultPath(st.ResultPath, raw, result)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return applyOutputPath(st.OutputPath, out, cobj)
+	out, err = applyOutputPath(st.OutputPath, out, cobj)
+	return out, vars, err
 }
