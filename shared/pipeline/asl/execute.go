@@ -92,7 +92,7 @@ func (x *Executor) Execute(ctx context.Context, def Definition, exec Execution) 
 	runCtx := withScope(ctx, newScope(nil))
 	if def.TimeoutSeconds > 0 {
 		var cancel context.CancelFunc
-		runCtx, cancel = context.WithTimeoutCause(ctx, time.Duration(def.TimeoutSeconds)*time.Second, errExecutionTimeout)
+		runCtx, cancel = context.WithTimeoutCause(runCtx, time.Duration(def.TimeoutSeconds)*time.Second, errExecutionTimeout)
 		defer cancel()
 	}
 	out, err := r.machine(runCtx, def.StartAt, def.States, input)

@@ -64,10 +64,11 @@ func (r *run) mapState(ctx context.Context, name string, st State, input any, co
 		}
 		return r.machine(withScope(ctx, newScope(outer)), proc.StartAt, proc.States, item)
 	}
-	if tol, ok, err := tolerance(name, st, input, cobj); err != nil || ok {
-		if err != nil {
-			return nil, err
-		}
+	tol, asMapRun, err := tolerance(name, st, input, cobj)
+	if err != nil {
+		return nil, err
+	}
+	if asMapRun {
 		return r.mapRun(ctx, len(items), limit, tol, iteration)
 	}
 	return r.fanOut(ctx, len(items), limit, iteration)

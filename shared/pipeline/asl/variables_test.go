@@ -61,6 +61,15 @@ func TestVariables(t *testing.T) {
 			want:  `{"x":5,"lit":"L","k":1,"state":"A","in":{"r":5}}`,
 		},
 		{
+			// The same with an execution timeout.
+			name: "assigned then read, under TimeoutSeconds",
+			def: `{"TimeoutSeconds":3600,"StartAt":"A","States":{
+				"A":{"Type":"Pass","Assign":{"x":1},"Next":"B"},
+				"B":{"Type":"Pass","Parameters":{"x.$":"$x"},"End":true}}}`,
+			input: `{}`,
+			want:  `{"x":1}`,
+		},
+		{
 			// Every expression reads the values from state entry, so an
 			// Assign can swap two variables.
 			name: "assignments read entry values",
