@@ -567,7 +567,17 @@ func intrinsicHash(a []any) (any, error) {
 	default:
 		return nil, fmt.Errorf("unknown algorithm %q (MD5, SHA-1, SHA-256, SHA-384, SHA-512)", alg)
 	}
-	h.Write([]byte(formatValue(a[0])))
+	data := formatValue(a[0])
+	switch a[0].(type) {
+	case map[string]any, []any:
+		// An object or array is hashed as its JSON text.
+		b, err := json.Marshal(a[0])
+		if err != nil {
+			return nil, err
+		}
+		data = string(b)
+	}
+	h.Write([]byte(data))
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
