@@ -493,7 +493,7 @@ func (v *validator) state(where, n string, s State, states map[string]State, vis
 	for _, f := range []struct {
 		field string
 		tpl   any
-	}{{"Parameters", s.Parameters}, {"ResultSelector", s.ResultSelector}, {"ItemSelector", s.ItemSelector}, {"Assign", mapOrNil(s.Assign)}} {
+	}{{"Parameters", s.Parameters}, {"ResultSelector", s.ResultSelector}, {"ItemSelector", s.ItemSelector}, {"Assign", s.Assign}} {
 		if err := checkTemplate(f.tpl); err != nil {
 			return fmt.Errorf("%w: %sstate %q: %s: %v", ErrInvalidDefinition, where, n, f.field, err)
 		}
@@ -639,14 +639,6 @@ func (v *validator) mapState(where, n string, s State, visible map[string]bool) 
 		outer = nil
 	}
 	return v.machine(pw, proc.StartAt, proc.States, outer)
-}
-
-// mapOrNil returns m as a template, nil when m is nil.
-func mapOrNil(m map[string]any) any {
-	if m == nil {
-		return nil
-	}
-	return m
 }
 
 // checkTemplate checks the paths of a payload template (the values of its
