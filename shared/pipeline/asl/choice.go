@@ -6,10 +6,6 @@ import (
 	"time"
 )
 
-// evalRule evaluates a Choice rule against the state's effective input.
-// A comparison whose Variable selects nothing is a States.Runtime error,
-// except IsPresent, which is what it tests; operands of the wrong type make
-// a comparison false.
 // number is a rule's numeric operand as float64: JSON numbers are
 // float64 already, and a definition built in Go may hold any Go number.
 func number(v any) (float64, bool) {
@@ -37,7 +33,11 @@ func number(v any) (float64, bool) {
 	return 0, false
 }
 
-func evalRule(r ChoiceRule, input, ctx any) (bool, error) {
+// evalRule evaluates a Choice rule against the state's effective input.
+// A comparison whose Variable selects nothing is a States.Runtime error,
+// except IsPresent, which is what it tests; operands of the wrong type make
+// a comparison false.
+func evalRule(r ChoiceRule, input any, ctx *env) (bool, error) {
 	switch {
 	case r.And != nil:
 		for _, sub := range r.And {

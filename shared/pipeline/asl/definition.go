@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // ErrInvalidDefinition is wrapped by every error about a malformed state
@@ -38,15 +40,19 @@ type Definition struct {
 // Machine is a nested state machine: a Parallel branch or a Map's item
 // processor.
 type Machine struct {
-	Comment string           `json:"Comment,omitempty"`
-	StartAt string           `json:"StartAt"`
-	States  map[string]State `json:"States"`
+	Comment string `json:"Comment,omitempty"`
+	// QueryLanguage, when set, must be JSONPath (see Definition.Validate).
+	QueryLanguage string           `json:"QueryLanguage,omitempty"`
+	StartAt       string           `json:"StartAt"`
+	States        map[string]State `json:"States"`
 	// ProcessorConfig is set on a Map's ItemProcessor ({"Mode": "INLINE"}).
 	ProcessorConfig *ProcessorConfig `json:"ProcessorConfig,omitempty"`
 }
 
-// ProcessorConfig says how a Map state runs its iterations; only INLINE is
-// interpreted locally.
+// ProcessorConfig says how a Map state runs its iterations. Both modes run
+// in this process; DISTRIBUTED gives each iteration a variable scope of its
+// own that cannot read the Map's (as on AWS, where each iteration is a child
+// execution) and the failure threshold of a Map Run (see State).
 type ProcessorConfig struct {
 	Mode          string `json:"Mode,omitempty"`
 	ExecutionType string `json:"ExecutionType,omitempty"`
@@ -96,8 +102,16 @@ func (p *Path) UnmarshalJSON(b []byte) error {
 type State struct {
 	Type    string `json:"Type"`
 	Comment string `json:"Comment,omitempty"`
-	Next    string `json:"Next,omitempty"`
-	End     bool   `json:"End,omitempty"`
+	// QueryLanguage, when set, must be JSONPath: the executor does not
+	// interpret JSONata.
+	QueryLanguage string `json:"QueryLanguage,omitempty"`
+	Next          string `json:"Next,omitempty"`
+	End           bool   `json:"End,omitempty"`
+	// Assign sets workflow variables when the state succeeds (Pass, Task,
+	// Map, Parallel, Wait; a Choice state's when it takes its Default): a
+	// payload template whose top-level field names (without ".$") name the
+	// variables. See variables.go for what "$" means in each state.
+	Assign map[string]any `json:"Assign,omitempty"`
 
 	InputPath  Path `json:"InputPath,omitzero"`
 	OutputPath Path `json:"OutputPath,omitzero"`
@@ -142,6 +156,18 @@ type State struct {
 	ItemProcessor      *Machine `json:"ItemProcessor,omitempty"`
 	MaxConcurrency     int      `json:"MaxConcurrency,omitempty"`
 	MaxConcurrencyPath string   `json:"MaxConcurrencyPath,omitempty"`
+	// ToleratedFailureCount and ToleratedFailurePercentage (or their *Path
+	// forms, read from the effective input) bound how many items of a
+	// DISTRIBUTED Map may fail before it fails with
+	// States.ExceedToleratedFailureThreshold (see tolerance.go). Nil means
+	// absent; 0 tolerates no failure.
+	ToleratedFailureCount          *int     `json:"ToleratedFailureCount,omitempty"`
+	ToleratedFailureCountPath      string   `json:"ToleratedFailureCountPath,omitempty"`
+	ToleratedFailurePercentage     *float64 `json:"ToleratedFailurePercentage,omitempty"`
+	ToleratedFailurePercentagePath string   `json:"ToleratedFailurePercentagePath,omitempty"`
+	// Label names the Map Run of a DISTRIBUTED Map (at most 40 characters,
+	// unique in the definition); it has no effect locally.
+	Label string `json:"Label,omitempty"`
 }
 
 // ChoiceList is a Choice state's rules.
@@ -150,6 +176,7 @@ type ChoiceList []ChoiceRule
 // Retrier is one entry of a Retry field. MaxAttempts nil means the ASL default
 // of 3; BackoffRate 0 means 2.0; IntervalSeconds 0 means 1.
 type Retrier struct {
+	Comment         string   `json:"Comment,omitempty"`
 	ErrorEquals     []string `json:"ErrorEquals"`
 	IntervalSeconds int      `json:"IntervalSeconds,omitempty"`
 	MaxAttempts     *int     `json:"MaxAttempts,omitempty"`
@@ -159,11 +186,14 @@ type Retrier struct {
 	JitterStrategy string `json:"JitterStrategy,omitempty"`
 }
 
-// Catcher is one entry of a Catch field.
+// Catcher is one entry of a Catch field. Its Assign is evaluated with the
+// error output ({"Error", "Cause"}) as "$"; the state's own Assign is not.
 type Catcher struct {
-	ErrorEquals []string `json:"ErrorEquals"`
-	Next        string   `json:"Next"`
-	ResultPath  Path     `json:"ResultPath,omitzero"`
+	Comment     string         `json:"Comment,omitempty"`
+	ErrorEquals []string       `json:"ErrorEquals"`
+	Next        string         `json:"Next"`
+	ResultPath  Path           `json:"ResultPath,omitzero"`
+	Assign      map[string]any `json:"Assign,omitempty"`
 }
 
 // Attempts returns n as a MaxAttempts value.
@@ -193,17 +223,20 @@ func knownOp(op string) bool {
 }
 
 // ChoiceRule is a Choice rule: a comparison (Variable, Op, Value), or a
-// boolean combination (And, Or, Not). Only top-level rules carry Next.
+// boolean combination (And, Or, Not). Only top-level rules carry Next and
+// Assign (the variables set when the rule is the one taken).
 type ChoiceRule struct {
 	Variable string
 	// Op is the comparison operator (StringEquals, NumericGreaterThanPath,
 	// IsPresent, ...); Value its operand (a path string for *Path operators).
-	Op    string
-	Value any
-	And   []ChoiceRule
-	Or    []ChoiceRule
-	Not   *ChoiceRule
-	Next  string
+	Op      string
+	Value   any
+	And     []ChoiceRule
+	Or      []ChoiceRule
+	Not     *ChoiceRule
+	Next    string
+	Assign  map[string]any
+	Comment string
 }
 
 // Compare returns the comparison rule `variable op value`.
@@ -231,6 +264,12 @@ func (r ChoiceRule) MarshalJSON() ([]byte, error) {
 	}
 	if r.Next != "" {
 		m["Next"] = r.Next
+	}
+	if r.Assign != nil {
+		m["Assign"] = r.Assign
+	}
+	if r.Comment != "" {
+		m["Comment"] = r.Comment
 	}
 	return json.Marshal(m)
 }
@@ -263,6 +302,12 @@ func (r *ChoiceRule) UnmarshalJSON(b []byte) error {
 			r.Not = &ChoiceRule{}
 			err = json.Unmarshal(v, r.Not)
 		case "Comment":
+			err = json.Unmarshal(v, &r.Comment)
+		case "Assign":
+			err = json.Unmarshal(v, &r.Assign)
+			if err == nil && r.Assign == nil {
+				err = errors.New("Assign must be an object")
+			}
 		default:
 			if !knownOp(k) {
 				return fmt.Errorf("%w: choice rule: unknown field %q", ErrInvalidDefinition, k)
@@ -304,19 +349,44 @@ func Parse(b []byte) (Definition, error) {
 }
 
 // Validate checks the structure: StartAt and every Next, Default and Catch
-// target name a state of the same machine, every state has one way out, and
-// each state type carries only fields that make sense for it.
+// target name a state of the same machine, every state has one way out,
+// each state type carries only fields that make sense for it, paths parse,
+// and workflow variables keep the scoping rules of the JSONPath dialect (a
+// Parallel branch or Map iteration may read, but not assign, a variable of
+// an enclosing scope). JSONata (QueryLanguage "JSONata", at the top, in a
+// nested machine or on a state) is refused: only JSONPath is interpreted.
 func (d Definition) Validate() error {
-	if d.QueryLanguage != "" && d.QueryLanguage != "JSONPath" {
-		return fmt.Errorf("%w: QueryLanguage %q: only JSONPath is supported", ErrInvalidDefinition, d.QueryLanguage)
+	if err := checkQueryLanguage("", d.QueryLanguage); err != nil {
+		return err
 	}
 	if d.TimeoutSeconds < 0 {
 		return fmt.Errorf("%w: TimeoutSeconds %d is negative", ErrInvalidDefinition, d.TimeoutSeconds)
 	}
-	return validateMachine("", d.StartAt, d.States)
+	v := &validator{labels: map[string]string{}}
+	return v.machine("", d.StartAt, d.States, nil)
 }
 
-func validateMachine(where, startAt string, states map[string]State) error {
+// checkQueryLanguage refuses any query language but JSONPath.
+func checkQueryLanguage(where, lang string) error {
+	switch lang {
+	case "", "JSONPath":
+		return nil
+	case "JSONata":
+		return fmt.Errorf("%w: %sQueryLanguage JSONata is not supported: the local executor interprets only JSONPath (write the definition in JSONPath)",
+			ErrInvalidDefinition, where)
+	}
+	return fmt.Errorf("%w: %sQueryLanguage %q is not JSONPath or JSONata; only JSONPath is supported", ErrInvalidDefinition, where, lang)
+}
+
+// validator carries what validation needs across nested machines: the Map
+// Run labels seen so far (they must be unique in a definition).
+type validator struct {
+	labels map[string]string
+}
+
+// machine validates one machine; outer holds the variables assigned in the
+// enclosing scopes (nil at the top level).
+func (v *validator) machine(where, startAt string, states map[string]State, outer map[string]bool) error {
 	if len(states) == 0 {
 		return fmt.Errorf("%w: %sno States", ErrInvalidDefinition, where)
 	}
@@ -328,118 +398,277 @@ func validateMachine(where, startAt string, states map[string]State) error {
 		names = append(names, n)
 	}
 	sort.Strings(names)
-	target := func(state, field, next string) error {
+	// The variables this machine assigns, and those its nested machines
+	// may read.
+	local, err := assignedVariables(where, names, states, outer)
+	if err != nil {
+		return err
+	}
+	visible := make(map[string]bool, len(outer)+len(local))
+	for n := range outer {
+		visible[n] = true
+	}
+	for n := range local {
+		visible[n] = true
+	}
+	for _, n := range names {
+		if err := v.state(where, n, states[n], states, visible); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (v *validator) state(where, n string, s State, states map[string]State, visible map[string]bool) error {
+	target := func(field, next string) error {
 		if _, ok := states[next]; !ok {
-			return fmt.Errorf("%w: %sstate %q: %s %q names no state", ErrInvalidDefinition, where, state, field, next)
+			return fmt.Errorf("%w: %sstate %q: %s %q names no state", ErrInvalidDefinition, where, n, field, next)
 		}
 		return nil
 	}
-	for _, n := range names {
-		s := states[n]
-		if len(n) > 80 {
-			return fmt.Errorf("%w: %sstate name %q is longer than 80 characters", ErrInvalidDefinition, where, n)
+	if len(n) > 80 {
+		return fmt.Errorf("%w: %sstate name %q is longer than 80 characters", ErrInvalidDefinition, where, n)
+	}
+	if err := checkQueryLanguage(fmt.Sprintf("%sstate %q: ", where, n), s.QueryLanguage); err != nil {
+		return err
+	}
+	switch s.Type {
+	case TypeTask, TypePass, TypeWait, TypeParallel, TypeMap:
+		if (s.Next == "") == !s.End {
+			return fmt.Errorf("%w: %sstate %q needs exactly one of Next and End", ErrInvalidDefinition, where, n)
 		}
-		switch s.Type {
-		case TypeTask, TypePass, TypeWait, TypeParallel, TypeMap:
-			if (s.Next == "") == !s.End {
-				return fmt.Errorf("%w: %sstate %q needs exactly one of Next and End", ErrInvalidDefinition, where, n)
-			}
-		case TypeChoice, TypeSucceed, TypeFail:
-			if s.Next != "" || s.End {
-				return fmt.Errorf("%w: %s%s state %q cannot have Next or End", ErrInvalidDefinition, where, s.Type, n)
-			}
-		default:
-			return fmt.Errorf("%w: %sstate %q: unknown Type %q", ErrInvalidDefinition, where, n, s.Type)
+	case TypeChoice, TypeSucceed, TypeFail:
+		if s.Next != "" || s.End {
+			return fmt.Errorf("%w: %s%s state %q cannot have Next or End", ErrInvalidDefinition, where, s.Type, n)
 		}
-		if s.Next != "" {
-			if err := target(n, "Next", s.Next); err != nil {
+	default:
+		return fmt.Errorf("%w: %sstate %q: unknown Type %q", ErrInvalidDefinition, where, n, s.Type)
+	}
+	if s.Next != "" {
+		if err := target("Next", s.Next); err != nil {
+			return err
+		}
+	}
+	if s.Assign != nil && (s.Type == TypeSucceed || s.Type == TypeFail) {
+		return fmt.Errorf("%w: %s%s state %q cannot have Assign", ErrInvalidDefinition, where, s.Type, n)
+	}
+	for _, c := range s.Catch {
+		if err := target("Catch Next", c.Next); err != nil {
+			return err
+		}
+		if len(c.ErrorEquals) == 0 {
+			return fmt.Errorf("%w: %sstate %q: a Catcher needs ErrorEquals", ErrInvalidDefinition, where, n)
+		}
+		if err := checkWritePath(c.ResultPath); err != nil {
+			return fmt.Errorf("%w: %sstate %q: Catcher ResultPath: %v", ErrInvalidDefinition, where, n, err)
+		}
+	}
+	for _, r := range s.Retry {
+		if len(r.ErrorEquals) == 0 {
+			return fmt.Errorf("%w: %sstate %q: a Retrier needs ErrorEquals", ErrInvalidDefinition, where, n)
+		}
+		if r.BackoffRate != 0 && r.BackoffRate < 1 {
+			return fmt.Errorf("%w: %sstate %q: BackoffRate %v is below 1", ErrInvalidDefinition, where, n, r.BackoffRate)
+		}
+		if r.JitterStrategy != "" && r.JitterStrategy != "FULL" && r.JitterStrategy != "NONE" {
+			return fmt.Errorf("%w: %sstate %q: JitterStrategy %q is not FULL or NONE", ErrInvalidDefinition, where, n, r.JitterStrategy)
+		}
+	}
+	if (len(s.Retry) > 0 || len(s.Catch) > 0) && s.Type != TypeTask && s.Type != TypeParallel && s.Type != TypeMap {
+		return fmt.Errorf("%w: %s%s state %q cannot have Retry or Catch", ErrInvalidDefinition, where, s.Type, n)
+	}
+	if err := checkWritePath(s.ResultPath); err != nil {
+		return fmt.Errorf("%w: %sstate %q: ResultPath: %v", ErrInvalidDefinition, where, n, err)
+	}
+	for _, f := range []struct {
+		field string
+		path  Path
+	}{{"InputPath", s.InputPath}, {"OutputPath", s.OutputPath}} {
+		if f.path.Expr != "" {
+			if _, err := parsePath(f.path.Expr); err != nil {
+				return fmt.Errorf("%w: %sstate %q: %s: %v", ErrInvalidDefinition, where, n, f.field, err)
+			}
+		}
+	}
+	for _, f := range []struct {
+		field string
+		tpl   any
+	}{{"Parameters", s.Parameters}, {"ResultSelector", s.ResultSelector}, {"ItemSelector", s.ItemSelector}, {"Assign", s.Assign}} {
+		if err := checkTemplate(f.tpl); err != nil {
+			return fmt.Errorf("%w: %sstate %q: %s: %v", ErrInvalidDefinition, where, n, f.field, err)
+		}
+	}
+	for _, f := range []struct{ field, path string }{
+		{"ItemsPath", s.ItemsPath}, {"MaxConcurrencyPath", s.MaxConcurrencyPath},
+		{"ToleratedFailureCountPath", s.ToleratedFailureCountPath}, {"ToleratedFailurePercentagePath", s.ToleratedFailurePercentagePath},
+		{"TimeoutSecondsPath", s.TimeoutSecondsPath}, {"HeartbeatSecondsPath", s.HeartbeatSecondsPath},
+		{"SecondsPath", s.SecondsPath}, {"TimestampPath", s.TimestampPath},
+	} {
+		if err := checkReferencePath(f.path); err != nil {
+			return fmt.Errorf("%w: %sstate %q: %s: %v", ErrInvalidDefinition, where, n, f.field, err)
+		}
+	}
+	switch s.Type {
+	case TypeTask:
+		if s.Resource == "" {
+			return fmt.Errorf("%w: %sTask state %q has no Resource", ErrInvalidDefinition, where, n)
+		}
+		if s.TimeoutSeconds < 0 || s.HeartbeatSeconds < 0 {
+			return fmt.Errorf("%w: %sTask state %q: negative timeout", ErrInvalidDefinition, where, n)
+		}
+		if s.HeartbeatSeconds > 0 && s.TimeoutSeconds > 0 && s.HeartbeatSeconds >= s.TimeoutSeconds {
+			return fmt.Errorf("%w: %sTask state %q: HeartbeatSeconds must be below TimeoutSeconds", ErrInvalidDefinition, where, n)
+		}
+	case TypeChoice:
+		if len(s.Choices) == 0 {
+			return fmt.Errorf("%w: %sChoice state %q has no Choices", ErrInvalidDefinition, where, n)
+		}
+		for i, c := range s.Choices {
+			if c.Next == "" {
+				return fmt.Errorf("%w: %sChoice state %q: rule %d has no Next", ErrInvalidDefinition, where, n, i)
+			}
+			if err := target("Choice Next", c.Next); err != nil {
+				return err
+			}
+			if err := validateRule(c, true); err != nil {
+				return fmt.Errorf("%w: %sChoice state %q rule %d: %v", ErrInvalidDefinition, where, n, i, err)
+			}
+		}
+		if s.Default != "" {
+			if err := target("Default", s.Default); err != nil {
 				return err
 			}
 		}
-		for _, c := range s.Catch {
-			if err := target(n, "Catch Next", c.Next); err != nil {
+	case TypeWait:
+		set := 0
+		for _, ok := range []bool{s.Seconds != nil, s.SecondsPath != "", s.Timestamp != "", s.TimestampPath != ""} {
+			if ok {
+				set++
+			}
+		}
+		if set != 1 {
+			return fmt.Errorf("%w: %sWait state %q needs exactly one of Seconds, SecondsPath, Timestamp, TimestampPath", ErrInvalidDefinition, where, n)
+		}
+		if s.Seconds != nil && (*s.Seconds < 0 || *s.Seconds > MaxWaitSecondsField) {
+			return fmt.Errorf("%w: %sWait state %q: Seconds %d is outside 0 to %d", ErrInvalidDefinition, where, n, *s.Seconds, MaxWaitSecondsField)
+		}
+	case TypeParallel:
+		if len(s.Branches) == 0 {
+			return fmt.Errorf("%w: %sParallel state %q has no Branches", ErrInvalidDefinition, where, n)
+		}
+		for i, b := range s.Branches {
+			bw := fmt.Sprintf("%s%s branch %d: ", where, n, i)
+			if err := checkQueryLanguage(bw, b.QueryLanguage); err != nil {
 				return err
 			}
-			if len(c.ErrorEquals) == 0 {
-				return fmt.Errorf("%w: %sstate %q: a Catcher needs ErrorEquals", ErrInvalidDefinition, where, n)
+			if err := v.machine(bw, b.StartAt, b.States, visible); err != nil {
+				return err
 			}
 		}
-		for _, r := range s.Retry {
-			if len(r.ErrorEquals) == 0 {
-				return fmt.Errorf("%w: %sstate %q: a Retrier needs ErrorEquals", ErrInvalidDefinition, where, n)
-			}
-			if r.BackoffRate != 0 && r.BackoffRate < 1 {
-				return fmt.Errorf("%w: %sstate %q: BackoffRate %v is below 1", ErrInvalidDefinition, where, n, r.BackoffRate)
-			}
-			if r.JitterStrategy != "" && r.JitterStrategy != "FULL" && r.JitterStrategy != "NONE" {
-				return fmt.Errorf("%w: %sstate %q: JitterStrategy %q is not FULL or NONE", ErrInvalidDefinition, where, n, r.JitterStrategy)
+	case TypeMap:
+		if err := v.mapState(where, n, s, visible); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (v *validator) mapState(where, n string, s State, visible map[string]bool) error {
+	proc := s.ItemProcessor
+	if proc == nil {
+		proc = s.Iterator
+	}
+	if proc == nil {
+		return fmt.Errorf("%w: %sMap state %q has neither ItemProcessor nor Iterator", ErrInvalidDefinition, where, n)
+	}
+	if s.MaxConcurrency < 0 {
+		return fmt.Errorf("%w: %sMap state %q: negative MaxConcurrency", ErrInvalidDefinition, where, n)
+	}
+	if !distributed(s) {
+		for _, f := range []struct {
+			field string
+			set   bool
+		}{
+			{"ToleratedFailureCount", s.ToleratedFailureCount != nil}, {"ToleratedFailureCountPath", s.ToleratedFailureCountPath != ""},
+			{"ToleratedFailurePercentage", s.ToleratedFailurePercentage != nil}, {"ToleratedFailurePercentagePath", s.ToleratedFailurePercentagePath != ""},
+			{"Label", s.Label != ""},
+		} {
+			if f.set {
+				return fmt.Errorf("%w: %sMap state %q: %s is a field of a Distributed Map: set ItemProcessor.ProcessorConfig.Mode to DISTRIBUTED",
+					ErrInvalidDefinition, where, n, f.field)
 			}
 		}
-		if (len(s.Retry) > 0 || len(s.Catch) > 0) && s.Type != TypeTask && s.Type != TypeParallel && s.Type != TypeMap {
-			return fmt.Errorf("%w: %s%s state %q cannot have Retry or Catch", ErrInvalidDefinition, where, s.Type, n)
+	}
+	if s.ToleratedFailureCount != nil && s.ToleratedFailureCountPath != "" {
+		return fmt.Errorf("%w: %sMap state %q has both ToleratedFailureCount and ToleratedFailureCountPath", ErrInvalidDefinition, where, n)
+	}
+	if s.ToleratedFailurePercentage != nil && s.ToleratedFailurePercentagePath != "" {
+		return fmt.Errorf("%w: %sMap state %q has both ToleratedFailurePercentage and ToleratedFailurePercentagePath", ErrInvalidDefinition, where, n)
+	}
+	if c := s.ToleratedFailureCount; c != nil && *c < 0 {
+		return fmt.Errorf("%w: %sMap state %q: ToleratedFailureCount %d is negative", ErrInvalidDefinition, where, n, *c)
+	}
+	if p := s.ToleratedFailurePercentage; p != nil && (*p < 0 || *p > 100) {
+		return fmt.Errorf("%w: %sMap state %q: ToleratedFailurePercentage %v is outside 0 to 100", ErrInvalidDefinition, where, n, *p)
+	}
+	if s.Label != "" {
+		if err := checkLabel(s.Label); err != nil {
+			return fmt.Errorf("%w: %sMap state %q: Label %q %v", ErrInvalidDefinition, where, n, s.Label, err)
 		}
-		switch s.Type {
-		case TypeTask:
-			if s.Resource == "" {
-				return fmt.Errorf("%w: %sTask state %q has no Resource", ErrInvalidDefinition, where, n)
-			}
-			if s.TimeoutSeconds < 0 || s.HeartbeatSeconds < 0 {
-				return fmt.Errorf("%w: %sTask state %q: negative timeout", ErrInvalidDefinition, where, n)
-			}
-			if s.HeartbeatSeconds > 0 && s.TimeoutSeconds > 0 && s.HeartbeatSeconds >= s.TimeoutSeconds {
-				return fmt.Errorf("%w: %sTask state %q: HeartbeatSeconds must be below TimeoutSeconds", ErrInvalidDefinition, where, n)
-			}
-		case TypeChoice:
-			if len(s.Choices) == 0 {
-				return fmt.Errorf("%w: %sChoice state %q has no Choices", ErrInvalidDefinition, where, n)
-			}
-			for i, c := range s.Choices {
-				if c.Next == "" {
-					return fmt.Errorf("%w: %sChoice state %q: rule %d has no Next", ErrInvalidDefinition, where, n, i)
-				}
-				if err := target(n, "Choice Next", c.Next); err != nil {
+		if other, dup := v.labels[s.Label]; dup {
+			return fmt.Errorf("%w: %sMap state %q: Label %q is already the label of Map state %q", ErrInvalidDefinition, where, n, s.Label, other)
+		}
+		v.labels[s.Label] = n
+	}
+	if pc := proc.ProcessorConfig; pc != nil {
+		if pc.Mode != "" && pc.Mode != "INLINE" && pc.Mode != "DISTRIBUTED" {
+			return fmt.Errorf("%w: %sMap state %q: ProcessorConfig Mode %q is not INLINE or DISTRIBUTED", ErrInvalidDefinition, where, n, pc.Mode)
+		}
+		if pc.ExecutionType != "" && pc.ExecutionType != "STANDARD" && pc.ExecutionType != "EXPRESS" {
+			return fmt.Errorf("%w: %sMap state %q: ProcessorConfig ExecutionType %q is not STANDARD or EXPRESS", ErrInvalidDefinition, where, n, pc.ExecutionType)
+		}
+	}
+	pw := where + n + " item processor: "
+	if err := checkQueryLanguage(pw, proc.QueryLanguage); err != nil {
+		return err
+	}
+	outer := visible
+	if distributed(s) {
+		// A Distributed Map's iterations are child executions: they see no
+		// variable of the parent, so they may reuse its names.
+		outer = nil
+	}
+	return v.machine(pw, proc.StartAt, proc.States, outer)
+}
+
+// checkTemplate checks the paths of a payload template (the values of its
+// fields whose names end in ".$").
+func checkTemplate(tpl any) error {
+	switch t := tpl.(type) {
+	case map[string]any:
+		for _, k := range sortedKeys(t) {
+			v := t[k]
+			if !strings.HasSuffix(k, ".$") {
+				if err := checkTemplate(v); err != nil {
 					return err
 				}
-				if err := validateRule(c); err != nil {
-					return fmt.Errorf("%w: %sChoice state %q rule %d: %v", ErrInvalidDefinition, where, n, i, err)
+				continue
+			}
+			expr, ok := v.(string)
+			if !ok {
+				return fmt.Errorf("field %s must be a path or an intrinsic function, got %s", k, typeName(v))
+			}
+			// An intrinsic call is parsed when it runs (a malformed one is
+			// States.Runtime then, as in moto).
+			if !isIntrinsic(expr) {
+				if _, err := parsePath(expr); err != nil {
+					return fmt.Errorf("field %s: %v", k, err)
 				}
 			}
-			if s.Default != "" {
-				if err := target(n, "Default", s.Default); err != nil {
-					return err
-				}
-			}
-		case TypeWait:
-			set := 0
-			for _, ok := range []bool{s.Seconds != nil, s.SecondsPath != "", s.Timestamp != "", s.TimestampPath != ""} {
-				if ok {
-					set++
-				}
-			}
-			if set != 1 {
-				return fmt.Errorf("%w: %sWait state %q needs exactly one of Seconds, SecondsPath, Timestamp, TimestampPath", ErrInvalidDefinition, where, n)
-			}
-		case TypeParallel:
-			if len(s.Branches) == 0 {
-				return fmt.Errorf("%w: %sParallel state %q has no Branches", ErrInvalidDefinition, where, n)
-			}
-			for i, b := range s.Branches {
-				if err := validateMachine(fmt.Sprintf("%s%s branch %d: ", where, n, i), b.StartAt, b.States); err != nil {
-					return err
-				}
-			}
-		case TypeMap:
-			proc := s.ItemProcessor
-			if proc == nil {
-				proc = s.Iterator
-			}
-			if proc == nil {
-				return fmt.Errorf("%w: %sMap state %q has neither ItemProcessor nor Iterator", ErrInvalidDefinition, where, n)
-			}
-			if s.MaxConcurrency < 0 {
-				return fmt.Errorf("%w: %sMap state %q: negative MaxConcurrency", ErrInvalidDefinition, where, n)
-			}
-			if err := validateMachine(where+n+" item processor: ", proc.StartAt, proc.States); err != nil {
+		}
+	case []any:
+		for _, v := range t {
+			if err := checkTemplate(v); err != nil {
 				return err
 			}
 		}
@@ -447,7 +676,30 @@ func validateMachine(where, startAt string, states map[string]State) error {
 	return nil
 }
 
-func validateRule(r ChoiceRule) error {
+// distributed reports a Map state in DISTRIBUTED mode.
+func distributed(s State) bool {
+	proc := s.ItemProcessor
+	return proc != nil && proc.ProcessorConfig != nil && proc.ProcessorConfig.Mode == "DISTRIBUTED"
+}
+
+// checkLabel applies the rules of a Map Run label: at most 40 characters,
+// none of them white space, brackets, wildcards, the special characters
+// " # % \ ^ | ~ ` $ & , ; : / or a control character.
+func checkLabel(l string) error {
+	if utf8.RuneCountInString(l) > 40 {
+		return errors.New("is longer than 40 characters")
+	}
+	for _, r := range l {
+		if unicode.IsSpace(r) || unicode.IsControl(r) || (r >= 0x7f && r <= 0x9f) || strings.ContainsRune("<>{}[]?*\"#%\\^|~`$&,;:/", r) {
+			return fmt.Errorf("contains %q, which a label cannot contain", r)
+		}
+	}
+	return nil
+}
+
+// validateRule checks a Choice rule; top is true for the rules of Choices
+// (only they may carry Next and Assign).
+func validateRule(r ChoiceRule, top bool) error {
 	n := 0
 	if r.Op != "" {
 		n++
@@ -467,13 +719,21 @@ func validateRule(r ChoiceRule) error {
 	if n != 1 {
 		return errors.New("a rule needs exactly one of a comparison, And, Or, Not")
 	}
+	if !top && r.Assign != nil {
+		return errors.New("a nested rule cannot have Assign (only a rule of Choices, which is taken as a whole, assigns)")
+	}
+	if r.Variable != "" {
+		if _, err := parsePath(r.Variable); err != nil {
+			return fmt.Errorf("Variable: %v", err)
+		}
+	}
 	for _, sub := range append(append([]ChoiceRule{}, r.And...), r.Or...) {
-		if err := validateRule(sub); err != nil {
+		if err := validateRule(sub, false); err != nil {
 			return err
 		}
 	}
 	if r.Not != nil {
-		return validateRule(*r.Not)
+		return validateRule(*r.Not, false)
 	}
 	return nil
 }

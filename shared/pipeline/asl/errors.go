@@ -19,6 +19,13 @@ const (
 	ErrorNoChoiceMatched      = "States.NoChoiceMatched"
 	ErrorIntrinsicFailure     = "States.IntrinsicFailure"
 	ErrorRuntime              = "States.Runtime"
+	// ErrorDataLimitExceeded: a state's input or output, or a task's input
+	// or result, is over MaxPayloadBytes. A Retrier or Catcher that names
+	// it matches it; States.ALL does not.
+	ErrorDataLimitExceeded = "States.DataLimitExceeded"
+	// ErrorExceedToleratedFailureThreshold: more items of a Map Run failed
+	// than its ToleratedFailureCount or ToleratedFailurePercentage allow.
+	ErrorExceedToleratedFailureThreshold = "States.ExceedToleratedFailureThreshold"
 )
 
 // Error is a state machine error: the Error and Cause that Catch sees and an
@@ -54,16 +61,21 @@ func AsError(err error) *Error {
 }
 
 // matches reports whether a Retrier's or Catcher's ErrorEquals list matches
-// the error name. States.ALL matches every error except States.Runtime
-// (a failure of the definition itself, which AWS does not let a Catcher
-// swallow); States.TaskFailed matches every error a Task's resource raised
+// the error name, as the error-handling chapter of the Step Functions guide
+// has it: States.Runtime matches nothing ("isn't retriable, and will always
+// cause the execution to fail"); States.ALL matches every other error but
+// States.DataLimitExceeded (which only a Retrier or Catcher naming it
+// matches); States.TaskFailed matches every error a Task's resource raised
 // (any name outside the States. namespace), so never a timeout.
 func matches(errorEquals []string, name string, fromTask bool) bool {
+	if name == ErrorRuntime {
+		return false
+	}
 	for _, want := range errorEquals {
 		switch {
 		case want == name:
 			return true
-		case want == ErrorAll && name != ErrorRuntime:
+		case want == ErrorAll && name != ErrorDataLimitExceeded:
 			return true
 		case want == ErrorTaskFailed && fromTask && !strings.HasPrefix(name, "States."):
 			return true

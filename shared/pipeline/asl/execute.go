@@ -50,10 +50,11 @@ type Execution struct {
 	Input json.RawMessage
 	// History, when set, is what an earlier, interrupted run of this
 	// execution recorded: Execute resumes it. Every state the history shows
-	// exited is not run again — its recorded output is used — and the run
-	// goes on from the states that had not ended (a Map whose iterations
-	// partly ended runs only the others). The context object's start time
-	// and the definition's TimeoutSeconds count from the first run.
+	// exited is not run again — its recorded output is used and the
+	// variables it assigned are assigned again — and the run goes on from
+	// the states that had not ended (a Map whose iterations partly ended
+	// runs only the others). The context object's start time and the
+	// definition's TimeoutSeconds count from the first run.
 	History []Event
 	// Record, when set, is called with every history event, in order, before
 	// the execution goes on (concurrently from Map iterations and Parallel
@@ -81,6 +82,9 @@ func (x *Executor) Execute(ctx context.Context, def Definition, exec Execution) 
 	var input any
 	if err := json.Unmarshal(exec.Input, &input); err != nil {
 		return nil, fmt.Errorf("execution %s: input is not JSON: %w", exec.Name, err)
+	}
+	if err := checkPayload(input, "the execution input"); err != nil {
+		return nil, fmt.Errorf("execution %s: %w", exec.Name, err)
 	}
 	exits, started, err := replayOf(exec.History)
 	if err != nil {
@@ -113,11 +117,11 @@ func (x *Executor) Execute(ctx context.Context, def Definition, exec Execution) 
 	} else if err := r.record(ctx, Event{Type: ExecutionResumed}); err != nil {
 		return nil, err
 	}
-	runCtx := ctx
+	runCtx := withScope(ctx, newScope(nil))
 	if def.TimeoutSeconds > 0 {
 		var cancel context.CancelFunc
 		deadline := started.Add(time.Duration(def.TimeoutSeconds) * time.Second)
-		runCtx, cancel = context.WithDeadlineCause(ctx, deadline, errExecutionTimeout)
+		runCtx, cancel = context.WithDeadlineCause(runCtx, deadline, errExecutionTimeout)
 		defer cancel()
 	}
 	out, err := r.machine(runCtx, "", def.StartAt, def.States, input)
@@ -186,17 +190,24 @@ type run struct {
 	exits map[string]exit
 }
 
-// contextObject returns the context object ($$) for a state.
-func (r *run) contextObject(state string, entered time.Time, retries int, item map[string]any) map[string]any {
+// contextObject returns what the paths of a state of type typ read besides
+// its input: the context object ($$) and the variables of the machine
+// running under ctx. As on AWS, $$.State.RetryCount is a Task state's
+// only.
+func (r *run) contextObject(ctx context.Context, state, typ string, entered time.Time, retries int, item map[string]any) *env {
 	c := make(map[string]any, len(r.ctxBase)+2)
 	for k, v := range r.ctxBase {
 		c[k] = v
 	}
-	c["State"] = map[string]any{"Name": state, "EnteredTime": entered.UTC().Format(time.RFC3339Nano), "RetryCount": float64(retries)}
+	st := map[string]any{"Name": state, "EnteredTime": entered.UTC().Format(time.RFC3339Nano)}
+	if typ == TypeTask {
+		st["RetryCount"] = float64(retries)
+	}
+	c["State"] = st
 	if item != nil {
 		c["Map"] = map[string]any{"Item": item}
 	}
-	return c
+	return &env{obj: c, vars: scopeOf(ctx)}
 }
 
 func (r *run) observe(name, typ, phase string, err *Error) {
@@ -207,7 +218,8 @@ func (r *run) observe(name, typ, phase string, err *Error) {
 
 // machine runs states from startAt until one ends the machine; parent is
 // the path of the Map iteration or Parallel branch it runs ("" at the top).
-// A state the resumed history saw end is not run again.
+// A state the resumed history saw end is not run again: its output is
+// taken, and the variables it assigned assigned again.
 func (r *run) machine(ctx context.Context, parent, startAt string, states map[string]State, input any) (any, error) {
 	name := startAt
 	visits := map[string]int{}
@@ -218,6 +230,9 @@ func (r *run) machine(ctx context.Context, parent, startAt string, states map[st
 		visits[name]++
 		path := childPath(parent, name, visits[name])
 		if done, ok := r.exits[path]; ok {
+			if len(done.vars) > 0 {
+				scopeOf(ctx).set(done.vars)
+			}
 			if done.next == "" {
 				return done.output, nil
 			}
@@ -229,7 +244,8 @@ func (r *run) machine(ctx context.Context, parent, startAt string, states map[st
 		if err := r.record(ctx, Event{Type: StateEntered, Path: path, State: name}); err != nil {
 			return nil, err
 		}
-		out, next, err := r.state(ctx, path, name, st, input)
+		assigned := &assignedVars{}
+		out, next, err := r.state(context.WithValue(ctx, assignedKey{}, assigned), path, name, st, input)
 		if err != nil {
 			var e *Error
 			if errors.As(err, &e) {
@@ -242,7 +258,7 @@ func (r *run) machine(ctx context.Context, parent, startAt string, states map[st
 			}
 			return nil, err
 		}
-		if err := r.recordJSON(ctx, Event{Type: StateExited, Path: path, State: name, Next: next}, out); err != nil {
+		if err := r.recordExit(ctx, Event{Type: StateExited, Path: path, State: name, Next: next}, out, assigned.vars); err != nil {
 			return nil, err
 		}
 		r.observe(name, st.Type, "succeeded", nil)
@@ -257,7 +273,10 @@ func (r *run) machine(ctx context.Context, parent, startAt string, states map[st
 // ("" when the machine ends).
 func (r *run) state(ctx context.Context, path, name string, st State, raw any) (any, string, error) {
 	entered := r.x.now()
-	cobj := r.contextObject(name, entered, 0, nil)
+	cobj := r.contextObject(ctx, name, st.Type, entered, 0, nil)
+	if err := checkPayload(raw, "the input of state "+name); err != nil {
+		return nil, "", err
+	}
 	if st.Type == TypeFail {
 		return nil, "", r.fail(name, st, raw, cobj)
 	}
@@ -266,10 +285,22 @@ func (r *run) state(ctx context.Context, path, name string, st State, raw any) (
 		return nil, "", err
 	}
 	next := st.Next
+	// exit ends a state that took no work: Assign (with the effective input
+	// as $), OutputPath, then the output limit.
+	exit := func(assign map[string]any, next string) (any, string, error) {
+		vars, err := evalAssign(assign, effective, cobj, name)
+		if err != nil {
+			return nil, "", err
+		}
+		out, err := applyOutputPath(st.OutputPath, effective, cobj)
+		if err == nil {
+			out, err = r.leave(ctx, name, out, vars)
+		}
+		return out, next, err
+	}
 	switch st.Type {
 	case TypeSucceed:
-		out, err := applyOutputPath(st.OutputPath, effective, cobj)
-		return out, "", err
+		return exit(nil, "")
 	case TypeChoice:
 		for _, c := range st.Choices {
 			ok, err := evalRule(c, effective, cobj)
@@ -277,21 +308,18 @@ func (r *run) state(ctx context.Context, path, name string, st State, raw any) (
 				return nil, "", err
 			}
 			if ok {
-				out, err := applyOutputPath(st.OutputPath, effective, cobj)
-				return out, c.Next, err
+				return exit(c.Assign, c.Next)
 			}
 		}
 		if st.Default == "" {
 			return nil, "", Errorf(ErrorNoChoiceMatched, "no choice rule matched and no Default in state %s", name)
 		}
-		out, err := applyOutputPath(st.OutputPath, effective, cobj)
-		return out, st.Default, err
+		return exit(st.Assign, st.Default)
 	case TypeWait:
 		if err := r.wait(ctx, name, st, effective, cobj); err != nil {
 			return nil, "", err
 		}
-		out, err := applyOutputPath(st.OutputPath, effective, cobj)
-		return out, next, err
+		return exit(st.Assign, next)
 	case TypePass:
 		result := effective
 		if st.Parameters != nil {
@@ -304,12 +332,15 @@ func (r *run) state(ctx context.Context, path, name string, st State, raw any) (
 				return nil, "", Errorf(ErrorRuntime, "state %s: Result is not JSON: %v", name, err)
 			}
 		}
-		out, err := finish(st, raw, result, cobj, false)
+		out, vars, err := finish(name, st, raw, result, cobj, false)
+		if err == nil {
+			out, err = r.leave(ctx, name, out, vars)
+		}
 		return out, next, err
 	}
 	// Task, Parallel and Map: the work may fail and be retried or caught.
 	work := func(ctx context.Context, retries int) (any, error) {
-		cobj := r.contextObject(name, entered, retries, nil)
+		cobj := r.contextObject(ctx, name, st.Type, entered, retries, nil)
 		switch st.Type {
 		case TypeTask:
 			return r.task(ctx, name, st, effective, cobj)
@@ -321,10 +352,22 @@ func (r *run) state(ctx context.Context, path, name string, st State, raw any) (
 	}
 	result, err := r.withRetry(ctx, path, st, work)
 	if err == nil {
-		var out any
-		if out, err = finish(st, raw, result, cobj, true); err == nil {
+		out, vars, ferr := finish(name, st, raw, result, cobj, true)
+		if ferr == nil {
+			out, ferr = r.leave(ctx, name, out, vars)
+		}
+		if ferr == nil {
 			return out, next, nil
 		}
+		// A failure to apply ResultSelector, Assign, ResultPath or
+		// OutputPath is States.Runtime and fails the execution (AWS: a
+		// States.Runtime error "will always cause the execution to fail");
+		// of the errors after the work only States.DataLimitExceeded goes
+		// to the state's Catchers.
+		if !errDataLimit(ferr) {
+			return nil, "", ferr
+		}
+		err = ferr
 	}
 	if ctx.Err() != nil {
 		return nil, "", ctx.Err()
@@ -335,7 +378,14 @@ func (r *run) state(ctx context.Context, path, name string, st State, raw any) (
 			continue
 		}
 		errObj := map[string]any{"Error": e.Name, "Cause": e.Cause}
+		vars, perr := evalAssign(c.Assign, errObj, cobj, name)
+		if perr != nil {
+			return nil, "", perr
+		}
 		out, perr := applyResultPath(c.ResultPath, raw, errObj)
+		if perr == nil {
+			out, perr = r.leave(ctx, name, out, vars)
+		}
 		if perr != nil {
 			return nil, "", perr
 		}
@@ -344,18 +394,24 @@ func (r *run) state(ctx context.Context, path, name string, st State, raw any) (
 	return nil, "", e
 }
 
-// finish applies ResultSelector (when selector is true), ResultPath and
-// OutputPath to a state's result.
-func finish(st State, raw, result any, cobj map[string]any, selector bool) (any, error) {
+// finish applies ResultSelector (when selector is true), evaluates Assign
+// with the result so far as $, then applies ResultPath and OutputPath. It
+// returns the state's output and the variables it assigns.
+func finish(name string, st State, raw, result any, cobj *env, selector bool) (any, map[string]any, error) {
 	if selector && st.ResultSelector != nil {
 		var err error
 		if result, err = evalTemplate(st.ResultSelector, result, cobj, "ResultSelector"); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
+	}
+	vars, err := evalAssign(st.Assign, result, cobj, name)
+	if err != nil {
+		return nil, nil, err
 	}
 	out, err := applyResultPath(st.ResultPath, raw, result)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return applyOutputPath(st.OutputPath, out, cobj)
+	out, err = applyOutputPath(st.OutputPath, out, cobj)
+	return out, vars, err
 }

@@ -6,20 +6,21 @@ import (
 	"time"
 )
 
-func (r *run) parallel(ctx context.Context, path string, st State, input any, cobj map[string]any) (any, error) {
+func (r *run) parallel(ctx context.Context, path string, st State, input any, cobj *env) (any, error) {
 	if st.Parameters != nil {
 		var err error
 		if input, err = evalTemplate(st.Parameters, input, cobj, "Parameters"); err != nil {
 			return nil, err
 		}
 	}
+	outer := scopeOf(ctx)
 	return r.fanOut(ctx, len(st.Branches), 0, func(ctx context.Context, i int) (any, error) {
 		b := st.Branches[i]
-		return r.machine(ctx, branchPath(path, i), b.StartAt, b.States, input)
+		return r.machine(withScope(ctx, newScope(outer)), branchPath(path, i), b.StartAt, b.States, input)
 	})
 }
 
-func (r *run) mapState(ctx context.Context, path, name string, st State, input any, cobj map[string]any, entered time.Time) (any, error) {
+func (r *run) mapState(ctx context.Context, path, name string, st State, input any, cobj *env, entered time.Time) (any, error) {
 	itemsPath := st.ItemsPath
 	if itemsPath == "" {
 		itemsPath = "$"
@@ -46,17 +47,31 @@ func (r *run) mapState(ctx context.Context, path, name string, st State, input a
 	if selector == nil {
 		selector = st.Parameters
 	}
-	return r.fanOut(ctx, len(items), limit, func(ctx context.Context, i int) (any, error) {
+	// Each iteration has a variable scope of its own; a Distributed Map's
+	// cannot read the Map's variables.
+	outer := scopeOf(ctx)
+	if distributed(st) {
+		outer = nil
+	}
+	iteration := func(ctx context.Context, i int) (any, error) {
 		item := items[i]
 		if selector != nil {
-			icobj := r.contextObject(name, entered, 0, map[string]any{"Index": float64(i), "Value": items[i]})
+			icobj := r.contextObject(ctx, name, TypeMap, entered, 0, map[string]any{"Index": float64(i), "Value": items[i]})
 			var err error
 			if item, err = evalTemplate(selector, input, icobj, "ItemSelector"); err != nil {
 				return nil, err
 			}
 		}
-		return r.machine(ctx, iterationPath(path, i), proc.StartAt, proc.States, item)
-	})
+		return r.machine(withScope(ctx, newScope(outer)), iterationPath(path, i), proc.StartAt, proc.States, item)
+	}
+	tol, asMapRun, err := tolerance(name, st, input, cobj)
+	if err != nil {
+		return nil, err
+	}
+	if asMapRun {
+		return r.mapRun(ctx, len(items), limit, tol, iteration)
+	}
+	return r.fanOut(ctx, len(items), limit, iteration)
 }
 
 // fanOut runs n jobs, at most limit at once (0: all), and returns their

@@ -21,8 +21,9 @@ const (
 	ExecutionResumed EventType = "ExecutionResumed"
 	// StateEntered: the state at Path began.
 	StateEntered EventType = "StateEntered"
-	// StateExited: the state at Path ended; Data is its output and Next the
-	// state that follows ("" when it ended its machine or branch).
+	// StateExited: the state at Path ended; Data is its output, Vars the
+	// workflow variables it assigned, and Next the state that follows (""
+	// when it ended its machine or branch).
 	StateExited EventType = "StateExited"
 	// StateFailed: the state at Path failed with Error and Cause, uncaught.
 	StateFailed EventType = "StateFailed"
@@ -48,6 +49,7 @@ type Event struct {
 	Path  string          `json:"path,omitempty"`
 	State string          `json:"state,omitempty"`
 	Data  json.RawMessage `json:"data,omitempty"`
+	Vars  json.RawMessage `json:"vars,omitempty"`
 	Next  string          `json:"next,omitempty"`
 	Error string          `json:"error,omitempty"`
 	Cause string          `json:"cause,omitempty"`
@@ -70,6 +72,7 @@ func branchPath(path string, i int) string { return path + "{" + strconv.Itoa(i)
 // exit is a state's recorded end.
 type exit struct {
 	output any
+	vars   map[string]any
 	next   string
 }
 
@@ -91,7 +94,13 @@ func replayOf(history []Event) (map[string]exit, time.Time, error) {
 			if err := json.Unmarshal(e.Data, &out); err != nil {
 				return nil, time.Time{}, fmt.Errorf("history event %d (%s at %s): output is not JSON: %w", i, e.Type, e.Path, err)
 			}
-			exits[e.Path] = exit{output: out, next: e.Next}
+			var vars map[string]any
+			if len(e.Vars) > 0 {
+				if err := json.Unmarshal(e.Vars, &vars); err != nil {
+					return nil, time.Time{}, fmt.Errorf("history event %d (%s at %s): variables are not a JSON object: %w", i, e.Type, e.Path, err)
+				}
+			}
+			exits[e.Path] = exit{output: out, vars: vars, next: e.Next}
 		case ExecutionSucceeded, ExecutionFailed:
 			return nil, time.Time{}, fmt.Errorf("history event %d: the execution already ended (%s)", i, e.Type)
 		}
@@ -111,15 +120,21 @@ func (r *run) record(ctx context.Context, e Event) error {
 	return nil
 }
 
-// recordJSON is record with v encoded as the event's Data.
-func (r *run) recordJSON(ctx context.Context, e Event, v any) error {
+// recordExit is record of a StateExited event with the state's output and
+// the variables it assigned.
+func (r *run) recordExit(ctx context.Context, e Event, out any, vars map[string]any) error {
 	if r.rec == nil {
 		return nil
 	}
-	b, err := json.Marshal(v)
+	b, err := json.Marshal(out)
 	if err != nil {
 		return fmt.Errorf("execution %s: encode %s %s: %w", r.name, e.Type, e.Path, err)
 	}
 	e.Data = b
+	if len(vars) > 0 {
+		if e.Vars, err = json.Marshal(vars); err != nil {
+			return fmt.Errorf("execution %s: encode the variables of %s: %w", r.name, e.Path, err)
+		}
+	}
 	return r.record(ctx, e)
 }

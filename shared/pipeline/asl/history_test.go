@@ -255,3 +255,33 @@ func TestARecordErrorStopsTheExecution(t *testing.T) {
 	assert.Equal(t, 1, c.get("first"))
 	assert.Zero(t, c.get("second"), "nothing runs after a state whose end could not be recorded")
 }
+
+func TestResumeRestoresTheVariablesOfStatesThatEnded(t *testing.T) {
+	def := parse(t, `{
+	  "StartAt": "Pick",
+	  "States": {
+	    "Pick": {"Type": "Pass", "Assign": {"chosen.$": "$.n"}, "Next": "Use"},
+	    "Use":  {"Type": "Task", "Resource": "use", "Parameters": {"chosen.$": "$chosen"}, "End": true}
+	  }
+	}`)
+	var j journal
+	ctx, cancel := context.WithCancel(t.Context())
+	x := asl.Executor{Resources: map[string]asl.Handler{"use": func(ctx context.Context, _ json.RawMessage) (json.RawMessage, error) {
+		cancel()
+		return nil, ctx.Err()
+	}}}
+	_, err := x.Execute(ctx, def, asl.Execution{Input: json.RawMessage(`{"n": 7}`), Record: j.record})
+	require.ErrorIs(t, err, context.Canceled)
+	h := j.history()
+	require.Equal(t, asl.StateExited, h[2].Type)
+	assert.JSONEq(t, `{"chosen": 7}`, string(h[2].Vars), "the variables a state assigned are in its exit")
+
+	var got json.RawMessage
+	x = asl.Executor{Resources: map[string]asl.Handler{"use": func(_ context.Context, in json.RawMessage) (json.RawMessage, error) {
+		got = in
+		return in, nil
+	}}}
+	_, err = x.Execute(t.Context(), def, asl.Execution{Input: json.RawMessage(`{"n": 7}`), History: h})
+	require.NoError(t, err)
+	assert.JSONEq(t, `{"chosen": 7}`, string(got), "a skipped state's variables are assigned again on resume")
+}

@@ -21,9 +21,9 @@ import (
 // Intrinsic functions of ASL (the "Intrinsic functions" chapter of the AWS
 // Step Functions developer guide): States.Format, StringToJson, JsonToString,
 // Array, ArrayPartition, ArrayContains, ArrayRange, ArrayGetItem,
-// ArrayLength, ArrayUnique, Base64Encode, Base64Decode, Hash, MathRandom,
-// MathAdd, StringSplit and UUID. They appear as the value of a ".$" field in
-// Parameters, ResultSelector or ItemSelector.
+// ArrayLength, ArrayUnique, Base64Encode, Base64Decode, Hash, JsonMerge,
+// MathRandom, MathAdd, StringSplit and UUID. They appear as the value of a
+// ".$" field in Parameters, ResultSelector, ItemSelector or Assign.
 
 // intrinsicArg is one parsed argument: a literal, a path or a nested call.
 type intrinsicArg struct {
@@ -168,7 +168,7 @@ func (p *intrinsicParser) arg() (intrinsicArg, error) {
 }
 
 // evalIntrinsic evaluates a call; paths are resolved against root and ctx.
-func evalIntrinsic(c *intrinsicCall, root, ctx any) (any, error) {
+func evalIntrinsic(c *intrinsicCall, root any, ctx *env) (any, error) {
 	args := make([]any, len(c.args))
 	for i, a := range c.args {
 		switch {
@@ -219,6 +219,7 @@ func init() {
 		"States.Base64Encode":   intrinsicBase64Encode,
 		"States.Base64Decode":   intrinsicBase64Decode,
 		"States.Hash":           intrinsicHash,
+		"States.JsonMerge":      intrinsicJSONMerge,
 		"States.MathRandom":     intrinsicMathRandom,
 		"States.MathAdd":        intrinsicMathAdd,
 		"States.StringSplit":    intrinsicStringSplit,
@@ -260,20 +261,51 @@ func argInt(a []any, i int) (int, error) {
 	return int(f), nil
 }
 
-// formatValue renders a value as States.Format and Fail causes show it.
+// formatValue renders a value as States.Format shows it. Step Functions
+// renders an argument with Java's toString: a string as it is (unquoted,
+// also inside objects and arrays), an object as {key=value, key=value}, an
+// array as [a, b] (recorded on AWS: {"Arg1": 1, "Arg2": []} formats as
+// {Arg1=1, Arg2=[]}). Java keeps an object's keys in document order; a
+// decoded object has none here, so its keys are rendered sorted.
 func formatValue(v any) string {
+	var b strings.Builder
+	writeFormatted(&b, v)
+	return b.String()
+}
+
+func writeFormatted(b *strings.Builder, v any) {
 	switch x := v.(type) {
 	case string:
-		return x
+		b.WriteString(x)
 	case float64:
-		return formatNumber(x)
+		b.WriteString(formatNumber(x))
 	case nil:
-		return "null"
+		b.WriteString("null")
 	case bool:
-		return strconv.FormatBool(x)
+		b.WriteString(strconv.FormatBool(x))
+	case map[string]any:
+		b.WriteByte('{')
+		for i, k := range sortedKeys(x) {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString(k)
+			b.WriteByte('=')
+			writeFormatted(b, x[k])
+		}
+		b.WriteByte('}')
+	case []any:
+		b.WriteByte('[')
+		for i, e := range x {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			writeFormatted(b, e)
+		}
+		b.WriteByte(']')
+	default:
+		fmt.Fprint(b, x)
 	}
-	b, _ := json.Marshal(v)
-	return string(b)
 }
 
 func formatNumber(f float64) string {
@@ -298,10 +330,6 @@ func intrinsicFormat(a []any) (any, error) {
 			if next >= len(a) {
 				return nil, fmt.Errorf("template %q has more {} than arguments", tpl)
 			}
-			switch a[next].(type) {
-			case map[string]any, []any:
-				return nil, fmt.Errorf("argument %d is an %s; only strings, numbers, booleans and null can be formatted", next+1, typeName(a[next]))
-			}
 			b.WriteString(formatValue(a[next]))
 			next++
 			i++
@@ -323,11 +351,44 @@ func intrinsicStringToJSON(a []any) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	// AWS answers null for an empty or blank string (recorded on AWS:
+	// States.StringToJson("") and (" ") are null).
+	if strings.TrimSpace(s) == "" {
+		return nil, nil
+	}
 	var v any
 	if err := json.Unmarshal([]byte(s), &v); err != nil {
 		return nil, fmt.Errorf("not JSON: %v", err)
 	}
 	return v, nil
+}
+
+// intrinsicJSONMerge merges two objects shallowly: the second's fields
+// replace the first's, nested objects are not merged. The third argument
+// selects deep merging, which Step Functions does not support: it must be
+// false.
+func intrinsicJSONMerge(a []any) (any, error) {
+	if err := nargs(a, 3, 3); err != nil {
+		return nil, err
+	}
+	var objs [2]map[string]any
+	for i := range objs {
+		m, ok := a[i].(map[string]any)
+		if !ok {
+			return nil, fmt.Errorf("argument %d must be an object, got %s", i+1, typeName(a[i]))
+		}
+		objs[i] = m
+	}
+	if deep, ok := a[2].(bool); !ok || deep {
+		return nil, fmt.Errorf("argument 3 must be false (only shallow merging is supported), got %v", a[2])
+	}
+	out := make(map[string]any, len(objs[0])+len(objs[1]))
+	for _, m := range objs {
+		for k, v := range m {
+			out[k] = v
+		}
+	}
+	return out, nil
 }
 
 func intrinsicJSONToString(a []any) (any, error) {
@@ -506,19 +567,49 @@ func intrinsicHash(a []any) (any, error) {
 	default:
 		return nil, fmt.Errorf("unknown algorithm %q (MD5, SHA-1, SHA-256, SHA-384, SHA-512)", alg)
 	}
-	h.Write([]byte(formatValue(a[0])))
+	data := formatValue(a[0])
+	switch a[0].(type) {
+	case map[string]any, []any:
+		// An object or array is hashed as its JSON text.
+		b, err := json.Marshal(a[0])
+		if err != nil {
+			return nil, err
+		}
+		data = string(b)
+	}
+	h.Write([]byte(data))
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
+// argRounded reads a numeric argument rounded to an integer as Step
+// Functions rounds the arguments of States.MathAdd and States.MathRandom:
+// to the nearest integer, halves up towards positive infinity (Java's
+// Math.round; recorded on AWS: MathAdd(1.49, 1.5) is 3, MathAdd(-1.49,
+// -1.5) is -2).
+func argRounded(a []any, i int) (int, error) {
+	f, ok := a[i].(float64)
+	if !ok || math.IsNaN(f) || math.Abs(f) > 1<<53 {
+		return 0, fmt.Errorf("argument %d must be a number, got %v", i+1, a[i])
+	}
+	r := math.Floor(f)
+	if f-r >= 0.5 {
+		r++
+	}
+	return int(r), nil
+}
+
+// intrinsicMathRandom returns a random integer from start (inclusive) to
+// end (exclusive), both rounded as argRounded does; a third argument seeds
+// the generator.
 func intrinsicMathRandom(a []any) (any, error) {
 	if err := nargs(a, 2, 3); err != nil {
 		return nil, err
 	}
-	lo, err := argInt(a, 0)
+	lo, err := argRounded(a, 0)
 	if err != nil {
 		return nil, err
 	}
-	hi, err := argInt(a, 1)
+	hi, err := argRounded(a, 1)
 	if err != nil {
 		return nil, err
 	}
@@ -536,15 +627,17 @@ func intrinsicMathRandom(a []any) (any, error) {
 	return float64(lo + r), nil
 }
 
+// intrinsicMathAdd returns the sum of two numbers, each rounded first as
+// argRounded does.
 func intrinsicMathAdd(a []any) (any, error) {
 	if err := nargs(a, 2, 2); err != nil {
 		return nil, err
 	}
-	x, err := argInt(a, 0)
+	x, err := argRounded(a, 0)
 	if err != nil {
 		return nil, err
 	}
-	y, err := argInt(a, 1)
+	y, err := argRounded(a, 1)
 	if err != nil {
 		return nil, err
 	}

@@ -5,7 +5,7 @@ import (
 	"strings"
 )
 
-func applyInputPath(p Path, raw any, cobj map[string]any) (any, error) {
+func applyInputPath(p Path, raw any, cobj *env) (any, error) {
 	switch {
 	case p.Null:
 		return map[string]any{}, nil
@@ -19,7 +19,7 @@ func applyInputPath(p Path, raw any, cobj map[string]any) (any, error) {
 	return v, nil
 }
 
-func applyOutputPath(p Path, out any, cobj map[string]any) (any, error) {
+func applyOutputPath(p Path, out any, cobj *env) (any, error) {
 	switch {
 	case p.Null:
 		return map[string]any{}, nil
@@ -42,7 +42,10 @@ func applyResultPath(p Path, raw, result any) (any, error) {
 	}
 	out, err := setPath(raw, p.Expr, result)
 	if err != nil {
-		return nil, Errorf(ErrorResultPathMatch, "ResultPath %s: %v", p.Expr, err)
+		// The specification names this States.ResultPathMatchFailure; Step
+		// Functions reports it as States.Runtime ("Unable to apply
+		// ResultPath ...") and fails the execution.
+		return nil, Errorf(ErrorRuntime, "Unable to apply ResultPath %s: %v", p.Expr, err)
 	}
 	return out, nil
 }
@@ -50,7 +53,7 @@ func applyResultPath(p Path, raw, result any) (any, error) {
 // evalTemplate evaluates a payload template (Parameters, ResultSelector,
 // ItemSelector): fields whose names end in ".$" are replaced by the value of
 // their path or intrinsic function, under the name without the suffix.
-func evalTemplate(tpl, input any, cobj map[string]any, field string) (any, error) {
+func evalTemplate(tpl, input any, cobj *env, field string) (any, error) {
 	switch t := tpl.(type) {
 	case map[string]any:
 		out := make(map[string]any, len(t))
@@ -90,7 +93,7 @@ func evalTemplate(tpl, input any, cobj map[string]any, field string) (any, error
 
 // evalExpression evaluates the value of a ".$" field: an intrinsic function
 // or a path.
-func evalExpression(expr string, input any, cobj map[string]any) (any, error) {
+func evalExpression(expr string, input any, cobj *env) (any, error) {
 	if isIntrinsic(expr) {
 		call, err := parseIntrinsic(expr)
 		if err != nil {

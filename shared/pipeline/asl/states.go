@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-func (r *run) fail(name string, st State, raw any, cobj map[string]any) error {
+func (r *run) fail(name string, st State, raw any, cobj *env) error {
 	e := &Error{Name: st.Error, Cause: st.Cause}
 	for _, f := range []struct {
 		path string
@@ -39,7 +39,7 @@ func (r *run) fail(name string, st State, raw any, cobj map[string]any) error {
 	return e
 }
 
-func (r *run) wait(ctx context.Context, name string, st State, input any, cobj map[string]any) error {
+func (r *run) wait(ctx context.Context, name string, st State, input any, cobj *env) error {
 	var d time.Duration
 	switch {
 	case st.Seconds != nil:
@@ -65,7 +65,12 @@ func (r *run) wait(ctx context.Context, name string, st State, input any, cobj m
 		if err != nil {
 			return Errorf(ErrorRuntime, "Wait state %s: %q is not an RFC 3339 timestamp", name, ts)
 		}
-		d = t.Sub(r.x.now())
+		// AWS: "Step Functions considers the time value up to seconds and
+		// truncates milliseconds."
+		d = t.Truncate(time.Second).Sub(r.x.now())
+	}
+	if err := checkWait(name, d); err != nil {
+		return err
 	}
 	return r.x.sleep(ctx, d)
 }

@@ -36,9 +36,9 @@ func HandlerFunc[In, Out any](fn func(ctx context.Context, in In) (Out, error)) 
 	}
 }
 
-func (r *run) task(ctx context.Context, name string, st State, effective any, cobj map[string]any) (any, error) {
+func (r *run) task(ctx context.Context, name string, st State, effective any, cobj *env) (any, error) {
 	token := NewUUID()
-	cobj["Task"] = map[string]any{"Token": token}
+	cobj.obj["Task"] = map[string]any{"Token": token}
 	params := effective
 	if st.Parameters != nil {
 		var err error
@@ -50,9 +50,12 @@ func (r *run) task(ctx context.Context, name string, st State, effective any, co
 	if !ok {
 		return nil, Errorf(ErrorTaskFailed, "state %s: no handler bound to resource %s", name, st.Resource)
 	}
-	in, err := json.Marshal(params)
+	in, err := encodeJSON(params)
 	if err != nil {
 		return nil, Errorf(ErrorRuntime, "state %s: encode task input: %v", name, err)
+	}
+	if err := checkPayloadBytes(len(in), "the input of task "+name); err != nil {
+		return nil, err
 	}
 	timeout := st.TimeoutSeconds
 	if st.TimeoutSecondsPath != "" {
@@ -104,9 +107,11 @@ func (r *run) task(ctx context.Context, name string, st State, effective any, co
 	case ctx.Err() != nil:
 		return nil, ctx.Err()
 	case errors.Is(cause, errTaskTimeout):
-		return nil, Errorf(ErrorTimeout, "state %s: task exceeded TimeoutSeconds %d", name, timeout)
+		// AWS gives a timed-out task an empty cause: a Catcher sees
+		// {"Error": "States.Timeout", "Cause": ""}.
+		return nil, &Error{Name: ErrorTimeout}
 	case errors.Is(cause, errHeartbeatTimeout):
-		return nil, Errorf(ErrorHeartbeatTimeout, "state %s: no heartbeat for %d seconds", name, heartbeat)
+		return nil, &Error{Name: ErrorHeartbeatTimeout}
 	}
 	if rep.err != nil {
 		return nil, AsError(rep.err)
@@ -116,6 +121,9 @@ func (r *run) task(ctx context.Context, name string, st State, effective any, co
 		if err := json.Unmarshal(rep.out, &out); err != nil {
 			return nil, Errorf(ErrorRuntime, "state %s: task result is not JSON: %v", name, err)
 		}
+	}
+	if err := checkPayload(out, "the result of task "+name); err != nil {
+		return nil, err
 	}
 	return out, nil
 }
