@@ -124,6 +124,9 @@ type Dataset struct {
 	Target string
 	// RowIDs holds each row's 1-based row number in the source table.
 	RowIDs []int
+	// Weights holds each row's sample weight (inverse-variance weights from
+	// measurement errors, say); nil means every row weighs 1.
+	Weights []float64
 	// Skipped names the text columns of the source table that are neither the
 	// target nor a feature (identifiers, free text), in table order.
 	Skipped []string

@@ -573,15 +573,16 @@ func (f *voField) parseText(s string) (v float64, null, ok bool) {
 		}
 		return 0, false, false
 	case "float", "double":
-		x, err := strconv.ParseFloat(s, 64)
+		bits := 64
+		if f.datatype == "float" {
+			bits = 32 // the nearest float32, as a BINARY float would hold it
+		}
+		x, err := strconv.ParseFloat(s, bits)
 		if err != nil && !errors.Is(err, strconv.ErrRange) {
 			return 0, false, false
 		}
 		if math.IsNaN(x) || (f.hasNull && x == f.nullF) {
 			return 0, true, true
-		}
-		if f.datatype == "float" {
-			x = float64(float32(x))
 		}
 		return x, false, true
 	default:
