@@ -48,7 +48,9 @@ type PreparedData struct {
 }
 
 // DataPath is dataset_path with the hdu selector.
-func (c TrainingConfig) DataPath() string { return dataset.WithHDU(strings.TrimSpace(c.DatasetPath), c.HDU) }
+func (c TrainingConfig) DataPath() string {
+	return dataset.WithHDU(strings.TrimSpace(c.DatasetPath), c.HDU)
+}
 
 // TestDataPath is test_dataset_path with the hdu selector ("" without one).
 func (c TrainingConfig) TestDataPath() string {

@@ -96,7 +96,7 @@ type TrainingConfig struct {
 	// validation and test rows (SplitValues) are the splits, reused
 	// exactly. Without validation rows, validation_split of the training
 	// rows is held out. Never a feature.
-	SplitColumn string            `json:"split_column,omitempty"`
+	SplitColumn string             `json:"split_column,omitempty"`
 	SplitValues dataset.SplitNames `json:"split_values,omitzero"`
 	// TestDatasetPath is a separate test file (same columns, same HDU
 	// selector): the test split is all of it, and dataset_path is split
