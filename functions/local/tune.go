@@ -21,7 +21,7 @@ import (
 )
 
 // tuneUsage is the `orrery tune` line of the usage text.
-const tuneUsage = `  orrery tune    --data PATH --target COL [--positive V] [--space FILE] [--strategy grid|random|sobol|bayesian]
+const tuneUsage = `  orrery tune    --data PATH --target COL [--positive V] [--hdu N|NAME] [--space FILE] [--strategy grid|random|sobol|bayesian]
                  [--trials N] [--pruner none|median|percentile|asha|hyperband|patience] [--epochs N]
                  [--workers N] [--study ID] [--json] [--home DIR]
                  tune an MLP's hyperparameters (--data sample: the bundled HTRU2 data)
@@ -96,7 +96,8 @@ func readSpace(path string) (optimization.Space, error) {
 // cmdTune implements `orrery tune`.
 func cmdTune(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("tune", flag.ContinueOnError)
-	data := fs.String("data", "", "CSV or Parquet file, or 'sample' for the bundled HTRU2 data")
+	data := fs.String("data", "", "CSV, Parquet, FITS or VOTable file, or 'sample' for the bundled HTRU2 data")
+	hdu := fs.String("hdu", "", "FITS HDU or VOTable TABLE (default: the first table)")
 	target := fs.String("target", "", "target (label) column")
 	positive := fs.String("positive", "", "positive class")
 	spacePath := fs.String("space", "", "search space JSON file")
@@ -152,10 +153,10 @@ func cmdTune(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if tgt == "" {
 		return usagef("tune: --target is required")
 	}
-	if !fileExists(path) {
+	if !fileExists(dataFile(path)) {
 		return fmt.Errorf("tune: data file %s does not exist", path)
 	}
-	base := training.TrainingConfig{Epochs: *epochs, Seed: 42}
+	base := training.TrainingConfig{Epochs: *epochs, Seed: 42, HDU: *hdu}
 	prepared, err := optimization.PrepareData(ctx, path, tgt, pv, base)
 	if err != nil {
 		return err
