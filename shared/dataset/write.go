@@ -176,6 +176,9 @@ func (fw *FileWriter) Close() error {
 		err = fw.buf.Flush()
 	}
 	if err == nil {
+		err = fw.f.Chmod(0o644) // a data file, not the private temporary file it was
+	}
+	if err == nil {
 		err = fw.f.Close()
 	}
 	if err == nil {
