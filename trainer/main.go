@@ -17,7 +17,6 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"path"
 	"strconv"
 	"strings"
 	"syscall"
@@ -280,15 +279,14 @@ func wire(ctx context.Context, spec batchjob.Spec, log *slog.Logger) (*batchjob.
 	}
 
 	r.ReadData = func(ctx context.Context, uri string) (*dataset.Table, error) {
-		bucket, key, isS3 := splitS3(uri)
-		if !isS3 {
+		if _, _, isS3 := splitS3(uri); !isS3 {
 			return dataset.Read(ctx, uri)
 		}
 		cfg, err := loadAWS()
 		if err != nil {
 			return nil, err
 		}
-		return readS3(ctx, cfg, bucket, key)
+		return readS3(ctx, cfg, uri)
 	}
 	return r, closeStores, nil
 }
@@ -321,32 +319,12 @@ func splitS3(uri string) (bucket, key string, ok bool) {
 	return bucket, key, true
 }
 
-// readS3 downloads s3://bucket/key into a temporary file (keeping its
-// extension, which picks the reader) and reads it.
-func readS3(ctx context.Context, cfg aws.Config, bucket, key string) (*dataset.Table, error) {
-	src, err := s3store.New(s3.NewFromConfig(cfg, awsclient.S3Options(cfg)), bucket, "")
-	if err != nil {
-		return nil, err
-	}
-	rc, err := src.Get(ctx, key)
+// readS3 reads an s3:// data set (a FITS or VOTable one with its table
+// selector) with s3store.ReadTable, the reader every runtime shares.
+func readS3(ctx context.Context, cfg aws.Config, uri string) (*dataset.Table, error) {
+	t, err := s3store.ReadTable(ctx, s3.NewFromConfig(cfg, awsclient.S3Options(cfg)), uri)
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, fmt.Errorf("%w: s3://%s/%s does not exist", training.ErrDataPath, bucket, key)
+		return nil, fmt.Errorf("%w: %s does not exist", training.ErrDataPath, uri)
 	}
-	if err != nil {
-		return nil, err
-	}
-	defer rc.Close()
-	f, err := os.CreateTemp("", "orrery-data-*"+path.Ext(key))
-	if err != nil {
-		return nil, fmt.Errorf("download s3://%s/%s: %w", bucket, key, err)
-	}
-	defer os.Remove(f.Name())
-	_, err = io.Copy(f, rc)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return nil, fmt.Errorf("download s3://%s/%s: %w", bucket, key, err)
-	}
-	return dataset.Read(ctx, f.Name())
+	return t, err
 }

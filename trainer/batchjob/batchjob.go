@@ -392,14 +392,17 @@ func (r *Runner) execute(ctx context.Context, spec Spec, job store.Job) (*Result
 	if read == nil {
 		read = readLocal
 	}
-	table, err := read(ctx, cfg.DatasetPath)
+	// The catalog conventions (sentinels, identifier, group and split
+	// columns, a separate test file) as the training pipeline applies them.
+	table, testTable, err := cfg.ReadTables(ctx, training.TableReader(read))
 	if err != nil {
 		return nil, err
 	}
-	data, err := table.Select(dataset.SelectOptions{Target: cfg.TargetColumn, Positive: cfg.PositiveClass, Features: cfg.Features})
+	prepared, err := cfg.SelectData(table, testTable)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", training.ErrInvalidData, err)
 	}
+	data := prepared.Data
 	validator := training.ValidationPipeline{}
 	if cfg.Leakage == "warning" {
 		validator.Options.LeakageSeverity = training.SeverityWarning
@@ -408,13 +411,17 @@ func (r *Runner) execute(ctx context.Context, spec Spec, job store.Job) (*Result
 	if err := report.Err(); err != nil {
 		return nil, err
 	}
-	split, err := dataset.StratifiedSplit(data, cfg.ValidationSplit, cfg.TestSplit, cfg.Seed)
-	if err != nil {
+	if err := cfg.SplitData(prepared); err != nil {
 		return nil, fmt.Errorf("%w: %w", training.ErrInvalidData, err)
 	}
+	split := prepared.Split
+	report.Findings = append(report.Findings, prepared.Findings...)
 	validator.CheckSplit(ctx, report, split)
 	if err := report.Err(); err != nil {
 		return nil, err
+	}
+	if data.Weights != nil && r.Backend != training.BackendGonum {
+		return nil, fmt.Errorf("%w: sample_weight: the %s backend does not weigh its loss", training.ErrInvalidConfig, r.Backend)
 	}
 
 	// Preprocess.
@@ -426,13 +433,14 @@ func (r *Runner) execute(ctx context.Context, spec Spec, job store.Job) (*Result
 	if err != nil {
 		return nil, err
 	}
+	fitted.Missing = cfg.MissingForFeatures(data.FeatureNames)
 	weights, err := classWeights(cfg.ClassWeights, split.Train)
 	if err != nil {
 		return nil, err
 	}
 	examples := func(d *dataset.Dataset) (training.Examples, error) {
 		x, err := prep.Transform(fitted, d)
-		return training.Examples{X: x, Y: d.Y, Rows: d.Rows, Features: len(d.FeatureNames)}, err
+		return training.Examples{X: x, Y: d.Y, W: d.Weights, Rows: d.Rows, Features: len(d.FeatureNames)}, err
 	}
 	trainEx, err := examples(split.Train)
 	if err != nil {
@@ -470,7 +478,8 @@ func (r *Runner) execute(ctx context.Context, spec Spec, job store.Job) (*Result
 	model := &nn.Model{Manifest: nn.Manifest{FormatVersion: nn.FormatVersion, ModelID: modelID, Name: modelName(cfg),
 		ModelType: cfg.ModelType, Backend: r.Backend, Architecture: tr.Spec, Features: data.FeatureNames,
 		Target: data.Target, Classes: data.Classes, PositiveClass: positive, Preprocessing: fitted,
-		DataHash: table.Hash, TrainingConfig: cfg.JSON(), CodeVersion: nn.Version(), CreatedAt: time.Now().UTC()},
+		DataHash: table.Hash, TrainingConfig: cfg.JSON(), CodeVersion: nn.Version(), CreatedAt: time.Now().UTC(),
+		DataHDU: table.HDU, Split: &prepared.Record},
 		Net: tr.Net}
 	threshold, err := chooseThreshold(ctx, cfg, model, split.Validation, data.Positive >= 0)
 	if err != nil {
