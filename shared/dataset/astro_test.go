@@ -193,9 +193,9 @@ func TestVOTableBinary2Nulls(t *testing.T) {
 		_ = binary.Write(&b, binary.BigEndian, y)
 	}
 	row(0, 7, 1.5, 'T', "g", 1, 2)
-	row(0x40, 8, 0, 'F', "r", 3, 4)                          // flux flagged null
+	row(0x40, 8, 0, 'F', "r", 3, 4)                         // flux flagged null
 	row(0, -1, math.NaN(), '?', "", 5, float32(math.NaN())) // VALUES null, NaN, boolean null, empty string
-	row(0x08, 9, 2.5, 'T', "i", 0, 0)                        // pos flagged null (fifth column)
+	row(0x08, 9, 2.5, 'T', "i", 0, 0)                       // pos flagged null (fifth column)
 	tab, err := dataset.ReadBytes(context.Background(), binary2(fields, b.Bytes()), "det.vot", dataset.FormatVOTable, dataset.ReadOptions{})
 	require.NoError(t, err)
 	assert.Equal(t, []string{"id", "flux", "ok", "band", "pos_0", "pos_1"}, tab.Names())
