@@ -126,6 +126,9 @@ func (s *Service) loadForEvaluation(ctx context.Context, id, dataPath, target, p
 	if positive == "" {
 		positive = man.PositiveClass
 	}
+	if err := markSentinels(man, table); err != nil {
+		return nil, fmt.Errorf("evaluate model %s on %s: %w", id, dataPath, err)
+	}
 	data, err := table.Select(dataset.SelectOptions{Target: target, Positive: positive, Features: man.Features})
 	if err != nil {
 		return nil, fmt.Errorf("evaluate model %s on %s: %w", id, dataPath, err)
@@ -172,6 +175,25 @@ func (s *Service) loadForEvaluation(ctx context.Context, id, dataPath, target, p
 		l.groupColumn = cfg.GroupColumn
 	}
 	return l, nil
+}
+
+// markSentinels makes the model's missing_values sentinels missing in table
+// (for the columns it has), so cross-validation folds and slices see the
+// data as training did.
+func markSentinels(man nn.Manifest, table *dataset.Table) error {
+	cfg, err := trainingConfig(man)
+	if err != nil || cfg.MissingValues.IsZero() {
+		return nil
+	}
+	present := cfg
+	present.MissingValues.Columns = map[string][]float64{}
+	for name, vs := range cfg.MissingValues.Columns {
+		if c, ok := table.Column(name); ok && c.Kind == dataset.Numeric {
+			present.MissingValues.Columns[name] = vs
+		}
+	}
+	_, err = present.MarkMissing(table)
+	return err
 }
 
 func trainingConfig(man nn.Manifest) (training.TrainingConfig, error) {
