@@ -3,6 +3,7 @@ module github.com/orrery-ml/orrery
 go 1.26.0
 
 require (
+	github.com/astrogo/fitsio v0.3.0
 	github.com/aws/aws-cdk-go/awscdk/v2 v2.276.0
 	github.com/aws/aws-lambda-go v1.55.1
 	github.com/aws/aws-sdk-go-v2 v1.48.0

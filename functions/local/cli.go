@@ -9,6 +9,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/orrery-ml/orrery/shared/dataset"
 	"github.com/orrery-ml/orrery/shared/embedded"
 	"github.com/orrery-ml/orrery/shared/fault"
 	"github.com/orrery-ml/orrery/shared/ml/nn"
@@ -22,19 +23,20 @@ on this machine (the embedded default; state under --home, $ORRERY_HOME or ./.or
 Usage:
   orrery run     [--config FILE] [--json] [--home DIR]
                  validate, train, evaluate and register an MLP on the bundled HTRU2 pulsar data
-  orrery train   --data PATH --target COL [--positive VALUE] [--config FILE] [--json] [--home DIR]
-                 the same on your CSV or Parquet file; --config is a TrainingConfig JSON file
+  orrery train   --data PATH --target COL [--positive VALUE] [--hdu N|NAME] [--config FILE] [--json] [--home DIR]
+                 the same on your CSV, Parquet, FITS or VOTable file; --config is a TrainingConfig JSON file
   orrery status  JOB_ID [--json] [--home DIR]      a job's status, stage, progress and result
   orrery jobs    [--json] [--home DIR]             recent jobs
   orrery models  [--json] [--home DIR]             registered models
-  orrery predict --model MODEL_ID --data PATH [--out FILE] [--home DIR]
-                 score a CSV or Parquet file with a registered model (CSV out: row, label, probabilities)
-  orrery evaluate --model MODEL_ID --data PATH --target COL [--positive V] [--cv K] [--threshold X] [--json] [--home DIR]
+  orrery predict --model MODEL_ID --data PATH [--hdu N|NAME] [--out FILE] [--home DIR]
+                 score a data file with a registered model (row, label, probabilities; CSV, or FITS
+                 when --out ends in .fits or .fits.gz, Parquet in .parquet)
+  orrery evaluate --model MODEL_ID --data PATH --target COL [--positive V] [--hdu N|NAME] [--cv K] [--threshold X] [--json] [--home DIR]
                  metrics with confidence intervals, thresholds, calibration, latency, cross-validation
                  and an HTML report (see README, "Evaluating models")
-  orrery compare MODEL_ID MODEL_ID ... --data PATH [--metric auc_roc|accuracy|auc_pr|f1_score] [--json]
+  orrery compare MODEL_ID MODEL_ID ... --data PATH [--hdu N|NAME] [--metric auc_roc|accuracy|auc_pr|f1_score] [--json]
                  rank models on one frozen test set; statistical ties share a rank
-` + tuneUsage + serveUsage + `  orrery version
+` + generateUsage + tuneUsage + serveUsage + `  orrery version
 
 Flags common to the training commands:
   --progress bar|json|none   progress display on stderr (default: bar; none with --json)
@@ -168,6 +170,13 @@ func progressRecorder(mode string, quiet, jsonOut bool, stderr io.Writer) (track
 
 func openRuntime(ctx context.Context, home string, rec tracking.Recorder) (*embedded.Runtime, error) {
 	return embedded.Open(ctx, embedded.Home(home), rec)
+}
+
+// dataFile is the file of a data path, without a table selector
+// ("x.fits[EVENTS]" is the file x.fits).
+func dataFile(p string) string {
+	file, _ := dataset.SplitHDU(p)
+	return file
 }
 
 func fileExists(p string) bool {

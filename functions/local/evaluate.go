@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/orrery-ml/orrery/shared/dataset"
 	"github.com/orrery-ml/orrery/shared/ml/evaluation"
 	"github.com/orrery-ml/orrery/shared/ml/nn"
 )
@@ -19,7 +20,8 @@ func cmdEvaluate(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("evaluate", flag.ContinueOnError)
 	var req evaluation.EvaluateRequest
 	fs.StringVar(&req.ModelID, "model", "", "registered model id")
-	fs.StringVar(&req.DatasetPath, "data", "", "CSV or Parquet file to evaluate on")
+	fs.StringVar(&req.DatasetPath, "data", "", "CSV, Parquet, FITS or VOTable file to evaluate on")
+	hdu := fs.String("hdu", "", "FITS HDU or VOTable TABLE (default: the first table)")
 	fs.StringVar(&req.TargetColumn, "target", "", "target (label) column")
 	fs.StringVar(&req.PositiveClass, "positive", "", "positive class (default: the model's)")
 	fs.IntVar(&req.CVFolds, "cv", 0, "cross-validate the model's training configuration with K folds")
@@ -54,9 +56,10 @@ func cmdEvaluate(ctx context.Context, args []string, stdout io.Writer) error {
 	if err := req.Validate(); err != nil {
 		return usagef("evaluate: %v", err)
 	}
-	if !fileExists(req.DatasetPath) {
+	if !fileExists(dataFile(req.DatasetPath)) {
 		return fmt.Errorf("evaluate: data file %s does not exist", req.DatasetPath)
 	}
+	req.DatasetPath = dataset.WithHDU(req.DatasetPath, *hdu)
 	rt, err := openRuntime(ctx, *home, nil)
 	if err != nil {
 		return err
@@ -140,7 +143,8 @@ func printEvaluation(w io.Writer, res *evaluation.EvaluationResult) {
 func cmdCompare(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("compare", flag.ContinueOnError)
 	var req evaluation.CompareRequest
-	fs.StringVar(&req.DatasetPath, "data", "", "CSV or Parquet file to compare on")
+	fs.StringVar(&req.DatasetPath, "data", "", "CSV, Parquet, FITS or VOTable file to compare on")
+	compareHDU := fs.String("hdu", "", "FITS HDU or VOTable TABLE (default: the first table)")
 	fs.StringVar(&req.TargetColumn, "target", "", "target (label) column (default: each model's)")
 	fs.StringVar(&req.PositiveClass, "positive", "", "positive class (default: the models')")
 	fs.StringVar(&req.Metric, "metric", "", "auc_roc (default), accuracy, auc_pr or f1_score")
@@ -156,6 +160,7 @@ func cmdCompare(ctx context.Context, args []string, stdout io.Writer) error {
 	if req.DatasetPath == "" || len(pos) < 2 {
 		return usagef("compare: give two or more MODEL_IDs and --data PATH")
 	}
+	req.DatasetPath = dataset.WithHDU(req.DatasetPath, *compareHDU)
 	rt, err := openRuntime(ctx, *home, nil)
 	if err != nil {
 		return err

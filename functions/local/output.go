@@ -242,8 +242,9 @@ func cmdModels(ctx context.Context, args []string, stdout io.Writer) error {
 func cmdPredict(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("predict", flag.ContinueOnError)
 	modelID := fs.String("model", "", "registered model id")
-	data := fs.String("data", "", "CSV or Parquet file to score")
-	out := fs.String("out", "", "write predictions to this CSV file instead of stdout")
+	data := fs.String("data", "", "CSV, Parquet, FITS or VOTable file to score")
+	hdu := fs.String("hdu", "", "FITS HDU or VOTable TABLE (default: the first table)")
+	out := fs.String("out", "", "write predictions to this file instead of stdout (CSV; FITS for .fits or .fits.gz, Parquet for .parquet)")
 	home := fs.String("home", "", "state directory")
 	if _, err := parseFlags(fs, args); err != nil {
 		return err
@@ -264,7 +265,7 @@ func cmdPredict(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("predict: %w", err)
 	}
-	table, err := dataset.Read(ctx, *data)
+	table, err := dataset.Read(ctx, dataset.WithHDU(*data, *hdu))
 	if err != nil {
 		return fmt.Errorf("predict: %w", err)
 	}
@@ -280,7 +281,7 @@ func cmdPredict(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("predict: %w", err)
 	}
-	return writePredictions(stdout, *out, model, labels, proba)
+	return writePredictions(ctx, stdout, *out, model, labels, proba)
 }
 
 // featureMatrix builds the model's input from a table, in the manifest's
@@ -305,7 +306,12 @@ func featureMatrix(t *dataset.Table, features []string) ([]float64, error) {
 	return x, nil
 }
 
-func writePredictions(stdout io.Writer, outPath string, m *nn.Model, labels []int, proba []float64) error {
+func writePredictions(ctx context.Context, stdout io.Writer, outPath string, m *nn.Model, labels []int, proba []float64) error {
+	if outPath != "" {
+		if f, err := dataset.FormatOf(outPath); err == nil && (f == dataset.FormatFITS || f == dataset.FormatParquet) {
+			return writePredictionTable(ctx, outPath, m, labels, proba)
+		}
+	}
 	w := stdout
 	var f *os.File
 	if outPath != "" {
@@ -343,6 +349,45 @@ func writePredictions(stdout io.Writer, outPath string, m *nn.Model, labels []in
 		if err := os.Rename(f.Name(), outPath); err != nil {
 			return fmt.Errorf("predict: %w", err)
 		}
+	}
+	return nil
+}
+
+// writePredictionTable writes the predictions as a FITS or Parquet table:
+// row (the 1-based input row), predicted (the class label) and p_<class>
+// for each class, the same columns as the CSV.
+func writePredictionTable(ctx context.Context, path string, m *nn.Model, labels []int, proba []float64) error {
+	classes := m.Manifest.Classes
+	width := 1
+	for _, c := range classes {
+		width = max(width, len(c))
+	}
+	cols := []dataset.WriteColumn{{Name: "row", Type: dataset.Int64}, {Name: "predicted", Type: dataset.String, Width: width}}
+	for _, c := range classes {
+		cols = append(cols, dataset.WriteColumn{Name: "p_" + c, Type: dataset.Float64})
+	}
+	n := len(labels)
+	batch := make([]dataset.Values, len(cols))
+	batch[0].I, batch[1].S = make([]int64, n), make([]string, n)
+	for k := range classes {
+		batch[2+k].F = make([]float64, n)
+	}
+	for i, l := range labels {
+		batch[0].I[i], batch[1].S[i] = int64(i+1), classes[l]
+		for k := range classes {
+			batch[2+k].F[i] = proba[i*len(classes)+k]
+		}
+	}
+	w, err := dataset.CreateFile(path, cols, int64(n))
+	if err != nil {
+		return fmt.Errorf("predict: %w", err)
+	}
+	if err := w.Write(ctx, batch); err != nil {
+		w.Abort()
+		return fmt.Errorf("predict: write %s: %w", path, err)
+	}
+	if err := w.Close(); err != nil {
+		return fmt.Errorf("predict: %w", err)
 	}
 	return nil
 }

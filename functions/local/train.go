@@ -28,7 +28,8 @@ func cmdTrain(ctx context.Context, args []string, stdout, stderr io.Writer, samp
 		name = "run"
 	}
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	data := fs.String("data", "", "CSV or Parquet file to train on")
+	data := fs.String("data", "", "CSV, Parquet, FITS or VOTable file to train on")
+	hdu := fs.String("hdu", "", "FITS HDU (number or EXTNAME) or VOTable TABLE (index or name); default: the first table")
 	target := fs.String("target", "", "target (label) column")
 	positive := fs.String("positive", "", "positive class, as written in the data")
 	configPath := fs.String("config", "", "TrainingConfig JSON file")
@@ -75,6 +76,9 @@ func cmdTrain(ctx context.Context, args []string, stdout, stderr io.Writer, samp
 	if *positive != "" {
 		cfg.PositiveClass = *positive
 	}
+	if *hdu != "" {
+		cfg.HDU = *hdu
+	}
 	if !sample {
 		if cfg.DatasetPath == "" {
 			return usagef("train: --data is required (or dataset_path in --config)")
@@ -82,7 +86,7 @@ func cmdTrain(ctx context.Context, args []string, stdout, stderr io.Writer, samp
 		if cfg.TargetColumn == "" {
 			return usagef("train: --target is required (or target_column in --config)")
 		}
-		if !fileExists(cfg.DatasetPath) && !strings.HasPrefix(cfg.DatasetPath, "s3://") {
+		if !fileExists(dataFile(cfg.DatasetPath)) && !strings.HasPrefix(cfg.DatasetPath, "s3://") {
 			return fmt.Errorf("train: data file %s does not exist", cfg.DatasetPath)
 		}
 	}

@@ -26,7 +26,7 @@ import (
 )
 
 // tuneUsage is the `orrery tune` line of the usage text.
-const tuneUsage = `  orrery tune    --data PATH --target COL [--positive V] [--space FILE] [--strategy grid|random|sobol|bayesian]
+const tuneUsage = `  orrery tune    --data PATH --target COL [--positive V] [--hdu N|NAME] [--space FILE] [--strategy grid|random|sobol|bayesian]
                  [--trials N] [--pruner none|median|percentile|asha|hyperband|patience] [--epochs N]
                  [--workers N] [--study ID] [--resume STUDY_ID] [--json] [--home DIR]
                  tune an MLP's hyperparameters (--data sample: the bundled HTRU2 data)
@@ -104,7 +104,8 @@ func readSpace(path string) (optimization.Space, error) {
 // with --resume.
 func cmdTune(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("tune", flag.ContinueOnError)
-	data := fs.String("data", "", "CSV or Parquet file, or 'sample' for the bundled HTRU2 data")
+	data := fs.String("data", "", "CSV, Parquet, FITS or VOTable file, or 'sample' for the bundled HTRU2 data")
+	hdu := fs.String("hdu", "", "FITS HDU or VOTable TABLE (default: the first table)")
 	target := fs.String("target", "", "target (label) column")
 	positive := fs.String("positive", "", "positive class")
 	spacePath := fs.String("space", "", "search space JSON file")
@@ -191,7 +192,7 @@ func cmdTune(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		if tgt == "" {
 			return usagef("tune: --target is required")
 		}
-		if !fileExists(path) {
+		if !fileExists(dataFile(path)) {
 			return fmt.Errorf("tune: data file %s does not exist", path)
 		}
 		now := time.Now().UTC()
@@ -199,7 +200,7 @@ func cmdTune(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		if id == "" {
 			id = training.NewID("hpo", now)
 		}
-		base := training.TrainingConfig{DatasetPath: path, TargetColumn: tgt, PositiveClass: pv, Epochs: *epochs, Seed: 42}
+		base := training.TrainingConfig{DatasetPath: path, TargetColumn: tgt, PositiveClass: pv, Epochs: *epochs, Seed: 42, HDU: *hdu}
 		spec := optimization.StudySpec{Space: space, Directions: []optimization.Direction{optimization.Maximize},
 			Objectives: []string{optimization.ObjectiveAUCPR}, Seed: *seed, Strategy: *strategy, Pruner: *prunerName,
 			Budget: optimization.Budget{Trials: *trials}, Parallel: *workers, Base: &base, StartedAt: now}

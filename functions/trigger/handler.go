@@ -64,7 +64,7 @@ func (h *handler) message(ctx context.Context, msg events.SQSMessage) error {
 			continue
 		}
 		h.log.InfoContext(ctx, "object handled", "message_id", msg.MessageId, "bucket", o.Bucket, "key", o.Key,
-			"etag", o.ETag, "outcome", string(res.Outcome), "job_id", res.JobID, "policy", res.Policy)
+			"etag", o.ETag, "outcome", string(res.Outcome), "job_id", res.JobID, "policy", res.Policy, "reason", res.Reason)
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("message %s: %w", msg.MessageId, err)

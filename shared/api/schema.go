@@ -136,6 +136,15 @@ func (s *schemas) build(t reflect.Type, nullableFloats bool) Schema {
 				{"type": "object", "additionalProperties": Schema{"type": "number", "exclusiveMinimum": 0}},
 			},
 		}
+	case t == reflect.TypeFor[training.MissingValues]():
+		return Schema{
+			"description": `Catalog sentinels that are missing values: [v, ...] for every numeric column, or {"column": [v, ...], "*": [v, ...]}.`,
+			"oneOf": []Schema{
+				{"type": "array", "items": Schema{"type": "number"}},
+				{"type": "object", "additionalProperties": Schema{"oneOf": []Schema{
+					{"type": "array", "items": Schema{"type": "number"}}, {"type": "number"}}}},
+			},
+		}
 	}
 	switch t.Kind() {
 	case reflect.Pointer:

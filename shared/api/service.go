@@ -146,6 +146,22 @@ func (s *Service) StartTraining(ctx context.Context, cfg training.TrainingConfig
 		return Accepted{}, err
 	}
 	cfg.DatasetPath = resolved
+	if cfg.TestDatasetPath != "" {
+		// The separate test file obeys the same data roots.
+		testPath, err := s.DataRoots.Resolve(cfg.TestDatasetPath)
+		var re *RequestError
+		if errors.As(err, &re) {
+			for i := range re.Fields {
+				if re.Fields[i].Field == "dataset_path" {
+					re.Fields[i].Field, re.Fields[i].Pointer = "test_dataset_path", pointerOf("test_dataset_path")
+				}
+			}
+		}
+		if err != nil {
+			return Accepted{}, err
+		}
+		cfg.TestDatasetPath = testPath
+	}
 	job, err := training.NewJob(s.newID(training.JobIDPrefix), cfg, s.now())
 	if err != nil {
 		return Accepted{}, fmt.Errorf("start training: %w", err)

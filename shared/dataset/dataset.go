@@ -70,6 +70,9 @@ type Cell struct {
 type Column struct {
 	Name string
 	Kind Kind
+	// Unit is the column's physical unit as the file states it (FITS
+	// TUNIT, VOTable unit); empty when the format has none or none is given.
+	Unit string
 	// Num has one value per row for Numeric columns: NaN where the cell was
 	// missing or invalid, and the parsed value otherwise (a literal "NaN" or
 	// "Inf" in the data parses to NaN or ±Inf). Nil for Text columns.
@@ -78,7 +81,10 @@ type Column struct {
 	// Numeric columns.
 	Str []string
 	// Missing lists the 1-based rows whose cell was empty or a missing marker
-	// ("", "NA", "N/A", "null", "NULL", "None", "?"), or a Parquet null, in
+	// ("", "NA", "N/A", "null", "NULL", "None", "?"), a Parquet null, a FITS
+	// null (TNULL of an integer column, NaN of a float column, an undefined
+	// logical) or a VOTable null (VALUES null, an empty TD, a BINARY2 null
+	// flag, NaN), or a catalog sentinel turned missing by MarkMissing, in
 	// increasing order.
 	Missing []int
 	// Invalid lists, for Numeric columns, the cells that held text that is not
@@ -91,7 +97,11 @@ type Table struct {
 	// Source is the path the table was read from.
 	Source string
 	// Hash is the hex SHA-256 of the file's bytes.
-	Hash    string
+	Hash string
+	// HDU names the table read from a file that holds several: the FITS HDU
+	// ("1 CANDIDATES": number and EXTNAME) or the VOTable TABLE ("0
+	// results": index and name). Empty for the other formats.
+	HDU     string
 	Rows    int
 	Columns []Column
 }
@@ -115,6 +125,9 @@ type Dataset struct {
 	Target string
 	// RowIDs holds each row's 1-based row number in the source table.
 	RowIDs []int
+	// Weights holds each row's sample weight (inverse-variance weights from
+	// measurement errors, say); nil means every row weighs 1.
+	Weights []float64
 	// Skipped names the text columns of the source table that are neither the
 	// target nor a feature (identifiers, free text), in table order.
 	Skipped []string

@@ -1,6 +1,11 @@
-// Package dataset reads tabular observation data (CSV and Parquet) from local
-// paths, infers a schema, selects the target column and positive class, and
-// makes stratified train/validation/test splits.
+// Package dataset reads tabular observation data — CSV, TSV, Parquet, FITS
+// tables (with github.com/astrogo/fitsio) and IVOA VOTables (with
+// encoding/xml) — from local paths or bytes, infers a schema (units
+// included), applies catalog conventions (sentinel values, identifier,
+// group and split columns, measurement error columns), selects the target
+// column and positive class, makes stratified, grouped and published
+// train/validation/test splits, and writes tables (CSV, Parquet, FITS)
+// batch by batch in bounded memory.
 //
 // It knows nothing of models, stores or AWS: it must not import shared/ml/...,
 // shared/store/... or any AWS SDK package.

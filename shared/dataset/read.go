@@ -11,7 +11,6 @@ import (
 	"io"
 	"math"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 )
@@ -19,10 +18,13 @@ import (
 // ctxCheckRows is how many rows a reader parses between checks of its context.
 const ctxCheckRows = 4096
 
-// Read reads the table at path, choosing the format by its extension: .csv
-// (comma-separated), .tsv or .tab (tab-separated) and .parquet. Any other
-// extension gives an error wrapping ErrUnsupported. The table's Source is path
-// and its Hash the hex SHA-256 of the file's bytes.
+// Read reads the table at path, choosing the format by its extension (see
+// FormatOf): CSV, TSV, Parquet, FITS (.fits, .fit, .fts, optionally .gz)
+// and VOTable (.vot, .votable, .xml, optionally .gz). A FITS or VOTable path
+// may end in a table selector, "catalog.fits[EVENTS]" (see SplitHDU and
+// ReadOptions.HDU). Any other extension gives an error wrapping
+// ErrUnsupported. The table's Source is path and its Hash the hex SHA-256
+// of the file's bytes.
 //
 // Errors wrap ErrEmptyFile, ErrNoRows, ErrRaggedRow or ErrBadHeader for broken
 // files, name the file, and for CSV the line.
@@ -30,29 +32,16 @@ func Read(ctx context.Context, path string) (*Table, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("read %s: %w", path, err)
 	}
-	ext := strings.ToLower(filepath.Ext(path))
-	var sep rune
-	switch ext {
-	case ".csv":
-		sep = ','
-	case ".tsv", ".tab":
-		sep = '\t'
-	case ".parquet":
-	case "":
-		return nil, fmt.Errorf("%w: %s has no file extension (want .csv, .tsv, .tab or .parquet)", ErrUnsupported, path)
-	default:
-		return nil, fmt.Errorf("%w: %s has extension %q (want .csv, .tsv, .tab or .parquet)", ErrUnsupported, path, ext)
-	}
-	data, err := os.ReadFile(path)
+	format, err := FormatOf(path)
 	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", path, err)
+		return nil, err
 	}
-	sum := sha256.Sum256(data)
-	hash := hex.EncodeToString(sum[:])
-	if ext == ".parquet" {
-		return parseParquet(ctx, bytes.NewReader(data), int64(len(data)), path, hash)
+	file, hdu := SplitHDU(path)
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", file, err)
 	}
-	return parseCSV(ctx, data, path, sep, hash)
+	return ReadBytes(ctx, data, path, format, ReadOptions{HDU: hdu})
 }
 
 // ReadCSV reads a delimited text table from r: sep is the field separator

@@ -8,6 +8,8 @@ const DistinctCap = 10000
 
 // Schema describes a Table's columns: name, inferred kind and cell counts.
 type Schema struct {
+	// HDU is Table.HDU: the FITS HDU or VOTable TABLE the columns came from.
+	HDU     string         `json:"hdu,omitempty"`
 	Rows    int            `json:"rows"`
 	Columns []ColumnSchema `json:"columns"`
 }
@@ -17,6 +19,9 @@ type ColumnSchema struct {
 	Name string `json:"name"`
 	// Kind is "numeric" or "text" in JSON.
 	Kind Kind `json:"kind"`
+	// Unit is the column's physical unit (FITS TUNIT, VOTable unit), when
+	// the file gives one.
+	Unit string `json:"unit,omitempty"`
 	// Missing counts empty cells, missing markers and Parquet nulls.
 	Missing int `json:"missing"`
 	// Invalid counts the text cells of a Numeric column.
@@ -47,12 +52,13 @@ func (t *Table) Names() []string {
 
 // Schema summarises the table's columns.
 func (t *Table) Schema() Schema {
-	s := Schema{Rows: t.Rows, Columns: make([]ColumnSchema, len(t.Columns))}
+	s := Schema{HDU: t.HDU, Rows: t.Rows, Columns: make([]ColumnSchema, len(t.Columns))}
 	for i := range t.Columns {
 		c := &t.Columns[i]
 		s.Columns[i] = ColumnSchema{
 			Name:     c.Name,
 			Kind:     c.Kind,
+			Unit:     c.Unit,
 			Missing:  len(c.Missing),
 			Invalid:  len(c.Invalid),
 			Distinct: c.distinct(),

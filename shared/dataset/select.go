@@ -17,8 +17,18 @@ type SelectOptions struct {
 	// one-vs-rest.
 	Positive string
 	// Features lists the feature columns in order; empty means every Numeric
-	// column except the target.
+	// column except the target and Exclude.
 	Features []string
+	// Exclude names columns that are never features (identifiers, group
+	// and split columns): left out of the default features, and an error
+	// when Features lists one.
+	Exclude []string
+	// Classes, when given, fixes the label encoding (the Classes of a data
+	// set this one must match, such as a separate test file's training
+	// data): a binary task has Classes [negative, positive] and a
+	// multi-class one these labels in this order; a label outside them is
+	// an error wrapping ErrUnknownClass.
+	Classes []string
 }
 
 // positiveWords are the labels taken as the positive class of a binary target
@@ -54,7 +64,14 @@ func (t *Table) Select(opts SelectOptions) (*Dataset, error) {
 	if err != nil {
 		return nil, err
 	}
-	classes, y, positive, err := encodeLabels(labels, opts, tc.Name)
+	var classes []string
+	var y []int
+	var positive int
+	if len(opts.Classes) > 0 {
+		classes, y, positive, err = encodeFixed(labels, opts, tc.Name)
+	} else {
+		classes, y, positive, err = encodeLabels(labels, opts, tc.Name)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -83,7 +100,7 @@ func (t *Table) Select(opts SelectOptions) (*Dataset, error) {
 		d.RowIDs[i] = i + 1
 	}
 	for _, c := range t.Columns {
-		if c.Kind == Text && c.Name != tc.Name {
+		if c.Kind == Text && c.Name != tc.Name && !slices.Contains(opts.Exclude, c.Name) {
 			d.Skipped = append(d.Skipped, c.Name)
 		}
 	}
@@ -166,6 +183,41 @@ func encodeLabels(labels []string, opts SelectOptions, target string) (classes [
 	return []string{neg, pos}, y, 1, nil
 }
 
+// encodeFixed maps labels to the class indices of opts.Classes.
+func encodeFixed(labels []string, opts SelectOptions, target string) ([]string, []int, int, error) {
+	classes := slices.Clone(opts.Classes)
+	positive := -1
+	if len(classes) == 2 {
+		positive = 1
+	}
+	index := make(map[string]int, len(classes))
+	for i, c := range classes {
+		index[c] = i
+	}
+	notPositive := ""
+	if positive == 1 && strings.HasPrefix(classes[0], "not ") && classes[0][4:] == classes[1] {
+		notPositive = classes[0] // one-vs-rest: every other label is the negative class
+	}
+	y := make([]int, len(labels))
+	for i, l := range labels {
+		k, ok := index[l]
+		if !ok {
+			if m, found := matchLabel(l, classes); found {
+				k, ok = index[m], true
+			}
+		}
+		if !ok && notPositive != "" {
+			k, ok = 0, true
+		}
+		if !ok {
+			return nil, nil, 0, fmt.Errorf("%w: target %q holds %q in row %d, which is not one of the classes %s",
+				ErrUnknownClass, target, l, i+1, strings.Join(classes, ", "))
+		}
+		y[i] = k
+	}
+	return classes, y, positive, nil
+}
+
 // matchLabel finds want among labels: exactly, then as the same number, then
 // case-insensitively when that is unambiguous.
 func matchLabel(want string, labels []string) (string, bool) {
@@ -237,7 +289,7 @@ func (t *Table) featureColumns(opts SelectOptions, target string) ([]*Column, er
 		var cols []*Column
 		for i := range t.Columns {
 			c := &t.Columns[i]
-			if c.Kind == Numeric && c.Name != target {
+			if c.Kind == Numeric && c.Name != target && !slices.Contains(opts.Exclude, c.Name) {
 				cols = append(cols, c)
 			}
 		}
@@ -257,6 +309,8 @@ func (t *Table) featureColumns(opts SelectOptions, target string) ([]*Column, er
 				ErrMissingColumn, name, t.Source, strings.Join(t.Names(), ", "))
 		case name == target:
 			return nil, fmt.Errorf("dataset: feature %q of %s is the target column", name, t.Source)
+		case slices.Contains(opts.Exclude, name):
+			return nil, fmt.Errorf("dataset: feature %q of %s is an identifier, group or split column, which is never a feature", name, t.Source)
 		case seen[name]:
 			return nil, fmt.Errorf("dataset: feature %q of %s is listed twice", name, t.Source)
 		case c.Kind == Text:
@@ -311,6 +365,9 @@ func (d *Dataset) Subset(idx []int) *Dataset {
 		RowIDs:       make([]int, 0, len(idx)),
 		Skipped:      slices.Clone(d.Skipped),
 	}
+	if d.Weights != nil {
+		s.Weights = make([]float64, 0, len(idx))
+	}
 	for _, i := range idx {
 		if i < 0 || i >= d.Rows || i >= len(d.Y) || (i+1)*nf > len(d.X) {
 			continue
@@ -321,6 +378,13 @@ func (d *Dataset) Subset(idx []int) *Dataset {
 			s.RowIDs = append(s.RowIDs, d.RowIDs[i])
 		} else {
 			s.RowIDs = append(s.RowIDs, i+1)
+		}
+		if s.Weights != nil {
+			w := 1.0
+			if i < len(d.Weights) {
+				w = d.Weights[i]
+			}
+			s.Weights = append(s.Weights, w)
 		}
 		s.Rows++
 	}

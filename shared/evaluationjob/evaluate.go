@@ -48,6 +48,9 @@ type loaded struct {
 	test  *dataset.Dataset // the rows scored
 	split string
 	warn  []string
+	// groupColumn is the model's group_column: cross-validation keeps its
+	// groups together.
+	groupColumn string
 }
 
 // loadModel reads registered model id from the artifact store
@@ -73,6 +76,9 @@ func (s *Service) loadForEvaluation(ctx context.Context, id, dataPath, target, p
 	if positive == "" {
 		positive = man.PositiveClass
 	}
+	if err := markSentinels(man, table); err != nil {
+		return nil, fmt.Errorf("evaluate model %s on %s: %w", id, dataPath, err)
+	}
 	data, err := table.Select(dataset.SelectOptions{Target: target, Positive: positive, Features: man.Features})
 	if err != nil {
 		return nil, fmt.Errorf("evaluate model %s on %s: %w", id, dataPath, err)
@@ -82,19 +88,62 @@ func (s *Service) loadForEvaluation(ctx context.Context, id, dataPath, target, p
 			id, dataPath, ErrEvaluation, data.Classes, man.Classes)
 	}
 	l := &loaded{id: id, model: model, bytes: size, table: table, data: data, test: data, split: "all rows of the data file"}
-	if table.Hash == man.DataHash {
+	rec := man.Split
+	switch {
+	case rec != nil && rec.Method == training.SplitTestDataset && table.Hash == rec.TestDataHash:
+		l.split = "the model's separate test file (test_dataset_path), every row of it"
+	case table.Hash == man.DataHash && rec != nil && rec.Method == training.SplitTestDataset:
+		l.split = "all rows of the data file, the model's training file"
+		l.warn = append(l.warn, fmt.Sprintf("%s is the file model %s trained and chose its threshold on; its test set is the separate file %s",
+			dataPath, id, rec.TestDataPath))
+	case table.Hash == man.DataHash:
 		cfg, err := trainingConfig(man)
 		if err != nil {
 			return nil, fmt.Errorf("evaluate model %s: %w", id, err)
 		}
-		split, err := dataset.StratifiedSplit(data, cfg.ValidationSplit, cfg.TestSplit, cfg.Seed)
+		// The split exactly as training drew it: the same conventions
+		// (sentinels, excluded columns, split column, groups) on the same
+		// bytes give the same rows.
+		prep, err := cfg.PrepareData(table, nil)
 		if err != nil {
 			return nil, fmt.Errorf("evaluate model %s: rebuild its test split: %w", id, err)
 		}
-		l.test = split.Test
+		if !slices.Equal(prep.Data.FeatureNames, man.Features) {
+			return nil, fmt.Errorf("evaluate model %s: rebuild its test split: %w: features %q, the model's %q",
+				id, ErrEvaluation, prep.Data.FeatureNames, man.Features)
+		}
+		l.data, l.test = prep.Data, prep.Split.Test
 		l.split = "the model's own test split of its training data (the rows it never trained or chose its threshold on)"
+		if rec != nil && rec.Method == training.SplitColumn {
+			l.split = fmt.Sprintf("the model's own test split: the rows split_column %q marks %q", rec.SplitColumn, rec.SplitValues.Test)
+		}
+		if l.test.Rows == 0 {
+			return nil, fmt.Errorf("evaluate model %s: %w: its test split has no rows", id, ErrEvaluation)
+		}
+	}
+	if cfg, err := trainingConfig(man); err == nil {
+		l.groupColumn = cfg.GroupColumn
 	}
 	return l, nil
+}
+
+// markSentinels makes the model's missing_values sentinels missing in table
+// (for the columns it has), so cross-validation folds and slices see the
+// data as training did.
+func markSentinels(man nn.Manifest, table *dataset.Table) error {
+	cfg, err := trainingConfig(man)
+	if err != nil || cfg.MissingValues.IsZero() {
+		return nil
+	}
+	present := cfg
+	present.MissingValues.Columns = map[string][]float64{}
+	for name, vs := range cfg.MissingValues.Columns {
+		if c, ok := table.Column(name); ok && c.Kind == dataset.Numeric {
+			present.MissingValues.Columns[name] = vs
+		}
+	}
+	_, err = present.MarkMissing(table)
+	return err
 }
 
 func trainingConfig(man nn.Manifest) (training.TrainingConfig, error) {
@@ -214,6 +263,12 @@ func (s *Service) Evaluate(ctx context.Context, req evaluation.EvaluateRequest) 
 	}
 	lat.ModelBytes, lat.Parameters = l.bytes, l.model.Net.NumParams()
 	res.Latency = &lat
+	res.Warnings = append(res.Warnings, l.warn...)
+	if req.CVFolds >= 2 && req.CVStrategy == "" && req.GroupColumn == "" && l.groupColumn != "" {
+		// The model's detections of one object stay together in training;
+		// its cross-validation keeps them in one fold.
+		req.CVStrategy, req.GroupColumn = evaluation.CVGroup, l.groupColumn
+	}
 	if split := req.Splitter(); split != nil {
 		cv, err := s.crossValidate(ctx, req, l, split, calc)
 		if err != nil {
@@ -412,7 +467,7 @@ func (f ConfigFitter) Fit(ctx context.Context, train *dataset.Dataset) (evaluati
 	nf := len(train.FeatureNames)
 	res, err := training.ModelTrainer{}.Train(ctx, training.TrainInput{
 		JobID: "cv-fold", Config: cfg, Classes: len(train.Classes), ClassWeights: foldClassWeights(cfg, inner),
-		Train:      training.Examples{X: xt, Y: inner.Y, Rows: inner.Rows, Features: nf},
+		Train:      training.Examples{X: xt, Y: inner.Y, W: inner.Weights, Rows: inner.Rows, Features: nf},
 		Validation: training.Examples{X: xv, Y: val.Y, Rows: val.Rows, Features: nf},
 	})
 	if err != nil {

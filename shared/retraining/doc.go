@@ -2,7 +2,10 @@
 // an object created under the datasets bucket's incoming/ prefix starts a
 // training job with the stored retraining policy of the longest prefix the
 // object's key starts with (store.RetrainingPolicy: model name and
-// TrainingConfig, its dataset_path set to s3://bucket/key).
+// TrainingConfig, its dataset_path set to s3://bucket/key). Only data files
+// retrain — CSV, TSV, Parquet, FITS (.fits, .fit, .fts, each optionally
+// .gz) and VOTable (.vot, .votable, .xml) — so a checksum or a README
+// uploaded beside them is Ignored with its reason.
 //
 // At-least-once delivery is the rule upstream (S3 notifications, SQS, Lambda
 // retries), so the flow de-duplicates on bucket, key and ETag: the job id is

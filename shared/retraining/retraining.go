@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/orrery-ml/orrery/shared/dataset"
 	"github.com/orrery-ml/orrery/shared/fault"
 	"github.com/orrery-ml/orrery/shared/ml/training"
 	"github.com/orrery-ml/orrery/shared/store"
@@ -59,8 +60,9 @@ const (
 	Restarted Outcome = "restarted"
 	// Duplicate: the job existed and had started; nothing was done.
 	Duplicate Outcome = "duplicate"
-	// Ignored: the object is not under the incoming prefix, or is a folder
-	// marker.
+	// Ignored: the object is not under the incoming prefix, is a folder
+	// marker, or is no data file the readers know (Result.Reason says
+	// which).
 	Ignored Outcome = "ignored"
 	// Paused: the object's policy is paused.
 	Paused Outcome = "paused"
@@ -73,6 +75,8 @@ type Result struct {
 	JobID string
 	// Policy is the prefix of the policy that applied.
 	Policy string
+	// Reason says why an object was Ignored.
+	Reason string
 }
 
 // Service handles uploaded objects.
@@ -112,7 +116,13 @@ func (s *Service) Handle(ctx context.Context, o ObjectCreated) (Result, error) {
 		incoming = DefaultIncomingPrefix
 	}
 	if !strings.HasPrefix(o.Key, incoming) || strings.HasSuffix(o.Key, "/") {
-		return Result{Outcome: Ignored}, nil
+		return Result{Outcome: Ignored, Reason: "not under " + incoming}, nil
+	}
+	// Only data files retrain: CSV, TSV, Parquet, FITS (.fits, .fits.gz,
+	// ...) and VOTable (.vot, .xml); a checksum or README uploaded beside
+	// them starts nothing.
+	if _, err := dataset.FormatOf(o.Key); err != nil {
+		return Result{Outcome: Ignored, Reason: err.Error()}, nil
 	}
 	policy, err := s.policyFor(ctx, o.Key, incoming)
 	if err != nil {

@@ -89,6 +89,13 @@ func TestHandle(t *testing.T) {
 		{"directly under incoming", obj("incoming/batch.csv"), retraining.Started, "incoming/", "catch-all", nil},
 		{"outside incoming", obj("datasets/batch.csv"), retraining.Ignored, "", "", nil},
 		{"folder marker", obj("incoming/htru2/"), retraining.Ignored, "", "", nil},
+		{"FITS table", obj("incoming/htru2/2026/candidates.fits"), retraining.Started, "incoming/htru2/", "htru2-mlp", nil},
+		{"gzip-compressed FITS", obj("incoming/htru2/candidates.FITS.gz"), retraining.Started, "incoming/htru2/", "htru2-mlp", nil},
+		{"VOTable", obj("incoming/htru2/cone.vot"), retraining.Started, "incoming/htru2/", "htru2-mlp", nil},
+		{"VOTable as XML", obj("incoming/htru2/cone.xml"), retraining.Started, "incoming/htru2/", "htru2-mlp", nil},
+		{"Parquet", obj("incoming/htru2/batch.parquet"), retraining.Started, "incoming/htru2/", "htru2-mlp", nil},
+		{"a checksum beside the data", obj("incoming/htru2/candidates.fits.md5"), retraining.Ignored, "", "", nil},
+		{"a README", obj("incoming/htru2/README"), retraining.Ignored, "", "", nil},
 		{"paused policy", obj("incoming/paused/x.csv"), retraining.Paused, "incoming/paused/", "", nil},
 		{"policy with unknown field", obj("incoming/broken/x.csv"), "", "", "", retraining.ErrBadPolicy},
 		{"policy without target_column", obj("incoming/untargeted/x.csv"), "", "", "", retraining.ErrBadPolicy},
@@ -110,6 +117,9 @@ func TestHandle(t *testing.T) {
 			require.NoError(t, err)
 			assert.Equal(t, tc.want, res.Outcome)
 			assert.Equal(t, tc.wantPolicy, res.Policy)
+			if tc.want == retraining.Ignored {
+				assert.NotEmpty(t, res.Reason, "an ignored object says why")
+			}
 			if tc.want != retraining.Started {
 				assert.Empty(t, ex.started)
 				return

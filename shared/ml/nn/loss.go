@@ -80,7 +80,7 @@ func (l Loss) Sum(logits []float64, outputs int, y []int, classWeights []float64
 	if err := checkLabels(y, l.classes(outputs)); err != nil {
 		return 0, 0, err
 	}
-	return l.forward(logits, outputs, y, classWeights, nil)
+	return l.forward(logits, outputs, y, classWeights, nil, nil)
 }
 
 func (l Loss) classes(outputs int) int {
@@ -101,8 +101,10 @@ func checkLabels(y []int, classes int) error {
 
 // forward computes the weighted loss sum and normaliser; when delta is not
 // nil it also writes the gradient of the weighted sum with respect to each
-// logit, un-normalised (the caller divides by norm).
-func (l Loss) forward(logits []float64, outputs int, y []int, cw []float64, delta []float64) (total, norm float64, err error) {
+// logit, un-normalised (the caller divides by norm). Row i weighs
+// cw[y_i]·sw[i] (either nil: 1), so sample weights enter the loss exactly as
+// class weights do.
+func (l Loss) forward(logits []float64, outputs int, y []int, cw, sw []float64, delta []float64) (total, norm float64, err error) {
 	switch l {
 	case BinaryCrossEntropy:
 		for i, label := range y {
@@ -110,6 +112,9 @@ func (l Loss) forward(logits []float64, outputs int, y []int, cw []float64, delt
 			w := 1.0
 			if cw != nil {
 				w = cw[label]
+			}
+			if sw != nil {
+				w *= sw[i]
 			}
 			t := float64(label)
 			total += w * (max(z, 0) - z*t + math.Log1p(math.Exp(-math.Abs(z))))
@@ -124,6 +129,9 @@ func (l Loss) forward(logits []float64, outputs int, y []int, cw []float64, delt
 			w := 1.0
 			if cw != nil {
 				w = cw[label]
+			}
+			if sw != nil {
+				w *= sw[i]
 			}
 			m := math.Inf(-1)
 			for _, v := range row {

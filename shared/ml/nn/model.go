@@ -77,6 +77,43 @@ type Manifest struct {
 	// Files maps file names in the model directory (weights.safetensors, ...)
 	// to their hex SHA-256.
 	Files map[string]string `json:"files"`
+	// Units maps features to their physical units, as the training file
+	// gave them (FITS TUNIT, VOTable unit); features without one are absent.
+	Units map[string]string `json:"units,omitempty"`
+	// DataHDU is the FITS HDU or VOTable TABLE the training data came from.
+	DataHDU string `json:"data_hdu,omitempty"`
+	// Split says how the training data was split into train, validation
+	// and test; absent in models made before it was recorded.
+	Split *SplitRecord `json:"split,omitempty"`
+}
+
+// SplitRecord is how a model's training data was split.
+type SplitRecord struct {
+	// Method is stratified (a stratified random split), stratified_group
+	// (whole groups of GroupColumn), split_column (the published split of
+	// SplitColumn) or test_dataset (a separate test file).
+	Method      string       `json:"method"`
+	GroupColumn string       `json:"group_column,omitempty"`
+	SplitColumn string       `json:"split_column,omitempty"`
+	SplitValues *SplitValues `json:"split_values,omitempty"`
+	// ValidationHeldOut says that validation was held out of the training
+	// rows (a split column without validation rows, a separate test file).
+	ValidationHeldOut bool `json:"validation_held_out,omitempty"`
+	// TestDataPath and TestDataHash name the separate test file.
+	TestDataPath string `json:"test_data_path,omitempty"`
+	TestDataHash string `json:"test_data_hash,omitempty"`
+	// Rows counts the rows of train, validation and test.
+	Rows map[string]int `json:"rows"`
+	// TestSetHash is the evaluation test-set hash of the test split
+	// (evaluation.DatasetHash): what an evaluation of the same rows reports.
+	TestSetHash string `json:"test_set_hash,omitempty"`
+}
+
+// SplitValues are the split column's values of each split.
+type SplitValues struct {
+	Train      string `json:"train"`
+	Validation string `json:"validation"`
+	Test       string `json:"test"`
 }
 
 // Derivation records where a derived model came from and what changed.

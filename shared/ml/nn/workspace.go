@@ -214,6 +214,13 @@ func drop(rng *rand.Rand, p float64, mask, h, a []float64) {
 // (one per row) and class weights (nil = all 1), returns the mean loss, and
 // stores its gradient with respect to the logits for Backward.
 func (w *Workspace) Loss(loss Loss, y []int, classWeights []float64) (float64, error) {
+	return w.WeightedLoss(loss, y, classWeights, nil)
+}
+
+// WeightedLoss is Loss with a sample weight per row of the batch
+// (sampleWeights, nil for none): row i weighs classWeights[y_i] ×
+// sampleWeights[i], normalised as Loss describes for class weights.
+func (w *Workspace) WeightedLoss(loss Loss, y []int, classWeights, sampleWeights []float64) (float64, error) {
 	if !w.train {
 		return 0, fmt.Errorf("nn: loss gradient needs a training workspace")
 	}
@@ -228,13 +235,16 @@ func (w *Workspace) Loss(loss Loss, y []int, classWeights []float64) (float64, e
 	if err := checkLabels(y, loss.classes(out)); err != nil {
 		return 0, err
 	}
+	if sampleWeights != nil && len(sampleWeights) != len(y) {
+		return 0, fmt.Errorf("nn: %d sample weights for a batch of %d rows", len(sampleWeights), len(y))
+	}
 	last := len(n.Layers) - 1
 	size := w.rows * out
 	logits, delta := w.z[last][:size], w.delta[last][:size]
 	if out > 1 {
 		logits, delta = w.logits[:size], w.dlogits[:size]
 	}
-	total, norm, err := loss.forward(logits, out, y, classWeights, delta)
+	total, norm, err := loss.forward(logits, out, y, classWeights, sampleWeights, delta)
 	if err != nil {
 		return 0, err
 	}

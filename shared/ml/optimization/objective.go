@@ -32,15 +32,16 @@ type TrainingData struct {
 	Features          []string
 }
 
-// PrepareData reads path and prepares it as the pipeline does (stratified
-// split by cfg's validation/test fractions and seed, DataPreprocessor on
-// the training split, balanced class weights unless cfg says none). The
-// test split is left out: tuning never sees it.
+// PrepareData reads path (with cfg's hdu selector) and prepares it as the
+// pipeline does (cfg's catalog conventions and split — stratified by its
+// validation/test fractions and seed, or its group or split column —,
+// DataPreprocessor on the training split, balanced class weights unless cfg
+// says none). The test split is left out: tuning never sees it.
 func PrepareData(ctx context.Context, path, target, positive string, cfg training.TrainingConfig) (*TrainingData, error) {
 	if _, err := cfg.Normalize(); err != nil {
 		return nil, err
 	}
-	table, err := dataset.Read(ctx, path)
+	table, err := dataset.Read(ctx, dataset.WithHDU(path, cfg.HDU))
 	if err != nil {
 		return nil, err
 	}
@@ -55,14 +56,12 @@ func PrepareTable(table *dataset.Table, target, positive string, cfg training.Tr
 		return nil, err
 	}
 	path := table.Source
-	data, err := table.Select(dataset.SelectOptions{Target: target, Positive: positive, Features: cfg.Features})
+	cfg.TargetColumn, cfg.PositiveClass = target, positive
+	prepared, err := cfg.PrepareData(table, nil)
 	if err != nil {
 		return nil, err
 	}
-	split, err := dataset.StratifiedSplit(data, cfg.ValidationSplit, cfg.TestSplit, cfg.Seed)
-	if err != nil {
-		return nil, err
-	}
+	data, split := prepared.Data, prepared.Split
 	var prep training.DataPreprocessor
 	fitted, err := prep.Fit(split.Train)
 	if err != nil {
@@ -73,7 +72,7 @@ func PrepareTable(table *dataset.Table, target, positive string, cfg training.Tr
 		if err != nil {
 			return training.Examples{}, err
 		}
-		return training.Examples{X: x, Y: d.Y, Rows: d.Rows, Features: d.Features()}, nil
+		return training.Examples{X: x, Y: d.Y, W: d.Weights, Rows: d.Rows, Features: d.Features()}, nil
 	}
 	out := &TrainingData{Classes: len(data.Classes), Features: data.FeatureNames}
 	if out.Train, err = ex(split.Train); err != nil {

@@ -10,12 +10,19 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/orrery-ml/orrery/shared/dataset"
 	"github.com/orrery-ml/orrery/shared/fault"
 )
 
 // ErrInvalidConfig is wrapped by every configuration error; the message names
 // the offending field.
 var ErrInvalidConfig = fault.New(fault.Invalid, "training: invalid config")
+
+// Sample weight settings.
+const (
+	SampleWeightNone            = "none"
+	SampleWeightInverseVariance = "inverse_variance"
+)
 
 // Model types.
 const (
@@ -68,6 +75,112 @@ type TrainingConfig struct {
 	Leakage string `json:"leakage,omitempty"`
 	// Name is a human-readable model name for the registry.
 	Name string `json:"name,omitempty"`
+
+	// HDU selects the table of a FITS or VOTable dataset_path and
+	// test_dataset_path: a FITS HDU number (0 primary, 1 the first
+	// extension) or EXTNAME, a VOTable TABLE index or name (see
+	// dataset.ReadOptions). Empty: the first table.
+	HDU string `json:"hdu,omitempty"`
+	// MissingValues are catalog sentinels (99, -99, 99.99, -9999, ...) that
+	// mean "no measurement": cells equal to one (at single precision) are
+	// missing, imputed like empty cells, in training and in prediction.
+	MissingValues MissingValues `json:"missing_values,omitzero"`
+	// IDColumn names the row identifier (source_id, candidate id): never a
+	// feature.
+	IDColumn string `json:"id_column,omitempty"`
+	// GroupColumn names the column whose equal values are one object (its
+	// repeated detections): never a feature; a group never straddles
+	// train, validation and test, and cross-validation uses group k-fold.
+	GroupColumn string `json:"group_column,omitempty"`
+	// SplitColumn names a column of published split labels: its train,
+	// validation and test rows (SplitValues) are the splits, reused
+	// exactly. Without validation rows, validation_split of the training
+	// rows is held out. Never a feature.
+	SplitColumn string             `json:"split_column,omitempty"`
+	SplitValues dataset.SplitNames `json:"split_values,omitzero"`
+	// TestDatasetPath is a separate test file (same columns, same HDU
+	// selector): the test split is all of it, and dataset_path is split
+	// into train and validation (validation_split of it).
+	TestDatasetPath string `json:"test_dataset_path,omitempty"`
+	// SampleWeight is "none" (or empty, the default) or "inverse_variance": each training
+	// row weighs 1/σ², σ² the mean squared measurement error of the row's
+	// features that have an error column (ErrorColumns, or recognised by
+	// name: <col>_err, e_<col>), normalised to mean 1 on the training
+	// split. The gonum backend applies it to the loss.
+	SampleWeight string `json:"sample_weight,omitempty"`
+	// ErrorColumns pairs features with their error columns explicitly
+	// ({"mag_g": "sigma_g"}); features not named are paired by name.
+	ErrorColumns map[string]string `json:"error_columns,omitempty"`
+}
+
+// MissingValues are sentinels for every column (All: a JSON array, or the
+// key "*" of an object) and for named columns (an object of column:
+// [values]). Zero is a value like any other.
+type MissingValues struct {
+	All     []float64
+	Columns map[string][]float64
+}
+
+// IsZero reports that no sentinel is set.
+func (m MissingValues) IsZero() bool { return len(m.All) == 0 && len(m.Columns) == 0 }
+
+// MarshalJSON writes an array when only All is set, and an object
+// otherwise (All under "*").
+func (m MissingValues) MarshalJSON() ([]byte, error) {
+	if len(m.Columns) == 0 {
+		return json.Marshal(m.All)
+	}
+	obj := make(map[string][]float64, len(m.Columns)+1)
+	for k, v := range m.Columns {
+		obj[k] = v
+	}
+	if len(m.All) > 0 {
+		obj["*"] = m.All
+	}
+	return json.Marshal(obj)
+}
+
+// UnmarshalJSON accepts [v, ...] or {"column": [v, ...], "*": [v, ...]}
+// (a single number stands for a list of one).
+func (m *MissingValues) UnmarshalJSON(b []byte) error {
+	var all []float64
+	if err := json.Unmarshal(b, &all); err == nil {
+		m.All, m.Columns = all, nil
+		return nil
+	}
+	var obj map[string]json.RawMessage
+	if err := json.Unmarshal(b, &obj); err != nil {
+		return fmt.Errorf("missing_values: want [numbers] or {\"column\": [numbers], \"*\": [numbers]}")
+	}
+	m.All, m.Columns = nil, map[string][]float64{}
+	for k, raw := range obj {
+		var vs []float64
+		if err := json.Unmarshal(raw, &vs); err != nil {
+			var v float64
+			if err := json.Unmarshal(raw, &v); err != nil {
+				return fmt.Errorf("missing_values.%s: want a number or a list of numbers", k)
+			}
+			vs = []float64{v}
+		}
+		if k == "*" {
+			m.All = vs
+		} else {
+			m.Columns[k] = vs
+		}
+	}
+	if len(m.Columns) == 0 {
+		m.Columns = nil
+	}
+	return nil
+}
+
+// For returns the sentinels of column name: All and its own.
+func (m MissingValues) For(name string) []float64 {
+	own := m.Columns[name]
+	if len(own) == 0 {
+		return m.All
+	}
+	return append(slices.Clone(m.All), own...)
 }
 
 // ClassWeights is "balanced", "none", or a map from class label to weight.
@@ -346,7 +459,7 @@ func (c TrainingConfig) check() error {
 	if err := oneOf("leakage", c.Leakage, "error", "warning"); err != nil {
 		return err
 	}
-	return nil
+	return c.checkCatalog()
 }
 
 // Threshold parses DecisionThreshold: it returns the fixed value, or 0 with a

@@ -43,7 +43,9 @@ type Refs struct {
 	JobID string `json:"job_id"`
 	// DataHash is the SHA-256 of the data file ValidateData checked; later
 	// stages refuse a file that no longer matches it.
-	DataHash         string `json:"data_hash,omitempty"`
+	DataHash string `json:"data_hash,omitempty"`
+	// TestDataHash is the SHA-256 of test_dataset_path when the job has one.
+	TestDataHash     string `json:"test_data_hash,omitempty"`
 	ReportKey        string `json:"validation_report_key,omitempty"`
 	PreprocessingKey string `json:"preprocessing_key,omitempty"`
 	NetworkKey       string `json:"network_key,omitempty"`
@@ -152,12 +154,13 @@ func (s *stageRun) event(ctx context.Context, e tracking.Event) {
 func (s *stageRun) fail(err error) error { return fmt.Errorf("%s: %w", s.name, err) }
 
 // jobData is the data a stage rebuilds from the job's configuration: the
-// file, the selected data set and the stratified split (a pure function of
-// the data and the seed, so every stage sees the same split).
+// file, the selected data set and the split (a pure function of the data,
+// the configuration and the seed, so every stage sees the same split).
 type jobData struct {
 	table *dataset.Table
 	data  *dataset.Dataset
 	split dataset.Split
+	prep  *PreparedData
 }
 
 func (p *TrainingPipeline) readTable(ctx context.Context, dataPath string) (*dataset.Table, error) {
@@ -172,22 +175,21 @@ func (p *TrainingPipeline) readTable(ctx context.Context, dataPath string) (*dat
 }
 
 func (s *stageRun) load(ctx context.Context) (*jobData, error) {
-	table, err := s.p.readTable(ctx, s.cfg.DatasetPath)
+	table, test, err := s.cfg.ReadTables(ctx, s.p.readTable)
 	if err != nil {
 		return nil, err
 	}
 	if s.refs.DataHash != "" && table.Hash != s.refs.DataHash {
 		return nil, fmt.Errorf("%w: %s had SHA-256 %s when validated, %s now", ErrDataChanged, s.cfg.DatasetPath, s.refs.DataHash, table.Hash)
 	}
-	data, err := table.Select(dataset.SelectOptions{Target: s.cfg.TargetColumn, Positive: s.cfg.PositiveClass, Features: s.cfg.Features})
+	if test != nil && s.refs.TestDataHash != "" && test.Hash != s.refs.TestDataHash {
+		return nil, fmt.Errorf("%w: %s had SHA-256 %s when validated, %s now", ErrDataChanged, s.cfg.TestDatasetPath, s.refs.TestDataHash, test.Hash)
+	}
+	prep, err := s.cfg.PrepareData(table, test)
 	if err != nil {
 		return nil, err
 	}
-	split, err := dataset.StratifiedSplit(data, s.cfg.ValidationSplit, s.cfg.TestSplit, s.cfg.Seed)
-	if err != nil {
-		return nil, err
-	}
-	return &jobData{table: table, data: data, split: split}, nil
+	return &jobData{table: table, data: prep.Data, split: prep.Split, prep: prep}, nil
 }
 
 func need(stage string, refs map[string]string) error {
@@ -223,11 +225,11 @@ func (p *TrainingPipeline) ValidateData(ctx context.Context, refs Refs) (Refs, e
 	if err != nil {
 		return refs, err
 	}
-	table, err := p.readTable(ctx, s.cfg.DatasetPath)
+	table, test, err := s.cfg.ReadTables(ctx, p.readTable)
 	if err != nil {
 		return refs, s.fail(err)
 	}
-	data, err := table.Select(dataset.SelectOptions{Target: s.cfg.TargetColumn, Positive: s.cfg.PositiveClass, Features: s.cfg.Features})
+	prep, err := s.cfg.SelectData(table, test)
 	if err != nil {
 		return refs, s.fail(err)
 	}
@@ -235,13 +237,17 @@ func (p *TrainingPipeline) ValidateData(ctx context.Context, refs Refs) (Refs, e
 	if s.cfg.Leakage == "warning" {
 		v.Options.LeakageSeverity = SeverityWarning
 	}
-	report := v.Validate(ctx, table, data)
+	report := v.Validate(ctx, table, prep.Data)
+	report.addCatalog(prep)
 	if report.Err() == nil {
-		split, err := dataset.StratifiedSplit(data, s.cfg.ValidationSplit, s.cfg.TestSplit, s.cfg.Seed)
-		if err != nil {
+		if err := s.cfg.SplitData(prep); err != nil {
 			return refs, s.fail(err)
 		}
-		v.CheckSplit(ctx, report, split)
+		report.Split = &prep.Record
+		for _, f := range prep.Findings {
+			report.add(f)
+		}
+		v.CheckSplit(ctx, report, prep.Split)
 	}
 	key := jobKey(refs.JobID, "validation_report.json")
 	if err := p.putJSON(ctx, key, report); err != nil {
@@ -256,6 +262,9 @@ func (p *TrainingPipeline) ValidateData(ctx context.Context, refs Refs) (Refs, e
 		return refs, s.fail(err)
 	}
 	s.refs.DataHash, s.refs.ReportKey = table.Hash, key
+	if test != nil {
+		s.refs.TestDataHash = test.Hash
+	}
 	return s.end(ctx), nil
 }
 
@@ -283,6 +292,7 @@ func (p *TrainingPipeline) Preprocess(ctx context.Context, refs Refs) (Refs, err
 	if err != nil {
 		return refs, s.fail(err)
 	}
+	prep.Missing = s.cfg.MissingForFeatures(d.data.FeatureNames)
 	w, err := classWeights(s.cfg.ClassWeights, d.split.Train)
 	if err != nil {
 		return refs, s.fail(err)
@@ -311,7 +321,7 @@ func (p *TrainingPipeline) examples(prep nn.Preprocessing, d *dataset.Dataset) (
 	if err != nil {
 		return Examples{}, err
 	}
-	return Examples{X: x, Y: d.Y, Rows: d.Rows, Features: len(d.FeatureNames)}, nil
+	return Examples{X: x, Y: d.Y, W: d.Weights, Rows: d.Rows, Features: len(d.FeatureNames)}, nil
 }
 
 // specMetadata is the safetensors metadata key that holds the network's Spec.
@@ -353,6 +363,10 @@ func (p *TrainingPipeline) TrainModel(ctx context.Context, refs Refs) (Refs, err
 		return refs, s.fail(err)
 	}
 	backend, newTrainer := p.trainerBackend()
+	if train.W != nil && backend != BackendGonum {
+		return refs, s.fail(fmt.Errorf("%w: sample_weight: %s weighs the loss in the gonum backend only; this job trains with %s",
+			ErrInvalidConfig, s.cfg.SampleWeight, backend))
+	}
 	trainer, err := newTrainer(s.rec, artifactCheckpointer{a: p.Artifacts, backend: backend})
 	if err != nil {
 		return refs, s.fail(fmt.Errorf("%s backend: %w", backend, err))
@@ -437,9 +451,24 @@ func (s *stageRun) model(ctx context.Context, d *jobData) (*nn.Model, error) {
 			Architecture: spec, Features: d.data.FeatureNames, Target: d.data.Target, Classes: d.data.Classes,
 			PositiveClass: positive, Preprocessing: pp.Transform, DataHash: d.table.Hash, TrainingConfig: s.cfg.JSON(),
 			CodeVersion: nn.Version(), Threshold: s.refs.Threshold,
+			Units: featureUnits(d.table, d.data.FeatureNames), DataHDU: d.table.HDU, Split: &d.prep.Record,
 		},
 		Net: net,
 	}, nil
+}
+
+// featureUnits maps the features that have a unit to it; nil when none has.
+func featureUnits(t *dataset.Table, features []string) map[string]string {
+	var units map[string]string
+	for _, f := range features {
+		if c, ok := t.Column(f); ok && c.Unit != "" {
+			if units == nil {
+				units = map[string]string{}
+			}
+			units[f] = c.Unit
+		}
+	}
+	return units
 }
 
 func (s *stageRun) modelName() string {

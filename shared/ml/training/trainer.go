@@ -136,10 +136,13 @@ func (d DirCheckpointer) LoadCheckpoint(_ context.Context, jobID string) ([]byte
 }
 
 // Examples is a preprocessed design matrix: X is Rows × Features row-major
-// (no missing values), Y the class index of each row.
+// (no missing values), Y the class index of each row, W each row's sample
+// weight (nil: every row weighs 1). ModelTrainer weighs the training loss
+// by W; validation scores ignore it.
 type Examples struct {
 	X              []float64
 	Y              []int
+	W              []float64
 	Rows, Features int
 }
 
@@ -357,6 +360,14 @@ func (in TrainInput) Check() error {
 				return fmt.Errorf("%w: %s split row %d has label %d, outside [0, %d)", ErrInvalidExamples, s.name, i, y, in.Classes)
 			}
 		}
+		if e.W != nil && len(e.W) != e.Rows {
+			return fmt.Errorf("%w: %s split has %d sample weights for %d rows", ErrInvalidExamples, s.name, len(e.W), e.Rows)
+		}
+		for i, w := range e.W {
+			if !(w > 0) || math.IsInf(w, 0) {
+				return fmt.Errorf("%w: %s split row %d has sample weight %v, not a positive number", ErrInvalidExamples, s.name, i, w)
+			}
+		}
 	}
 	present := make([]bool, in.Classes)
 	distinct := 0
@@ -403,6 +414,13 @@ func Fingerprint(cfg TrainingConfig, in TrainInput, backend string) (cfgHash, da
 			buf = binary.LittleEndian.AppendUint32(buf, uint32(y))
 		}
 		h.Write(buf)
+		if e.W != nil {
+			buf = append(buf[:0], "weights"...)
+			for _, w := range e.W {
+				buf = binary.LittleEndian.AppendUint64(buf, math.Float64bits(w))
+			}
+			h.Write(buf)
+		}
 	}
 	return cfgHash, hex.EncodeToString(h.Sum(nil))
 }
@@ -435,6 +453,10 @@ func (r *trainRun) train(ctx context.Context) (*TrainResult, error) {
 	perm := make([]int, tr.Rows)
 	xb := make([]float64, batch*tr.Features)
 	yb := make([]int, batch)
+	var wb []float64
+	if tr.W != nil {
+		wb = make([]float64, batch)
+	}
 	val := newValidator(r)
 	start := time.Now()
 	first := r.epoch
@@ -459,11 +481,18 @@ func (r *trainRun) train(ctx context.Context) (*TrainResult, error) {
 			for k, idx := range perm[lo : lo+rows] {
 				copy(xb[k*f:(k+1)*f], tr.X[idx*f:(idx+1)*f])
 				yb[k] = tr.Y[idx]
+				if wb != nil {
+					wb[k] = tr.W[idx]
+				}
 			}
 			if _, err := ws.Forward(xb, rows, cfg.DropoutRate, rng); err != nil {
 				return nil, fmt.Errorf("epoch %d: %w", epoch, err)
 			}
-			loss, err := ws.Loss(r.loss, yb[:rows], r.in.ClassWeights)
+			var sw []float64
+			if wb != nil {
+				sw = wb[:rows]
+			}
+			loss, err := ws.WeightedLoss(r.loss, yb[:rows], r.in.ClassWeights, sw)
 			if err != nil {
 				return nil, fmt.Errorf("epoch %d: %w", epoch, err)
 			}

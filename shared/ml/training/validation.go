@@ -13,6 +13,7 @@ import (
 	"github.com/orrery-ml/orrery/shared/dataset"
 	"github.com/orrery-ml/orrery/shared/fault"
 	"github.com/orrery-ml/orrery/shared/ml/evaluation"
+	"github.com/orrery-ml/orrery/shared/ml/nn"
 )
 
 // ErrInvalidData is wrapped by the error of a ValidationReport with error
@@ -60,6 +61,16 @@ const (
 	// CheckTrainValidationOverlap reports validation rows that repeat a
 	// training row's features.
 	CheckTrainValidationOverlap = "train_validation_overlap"
+	// CheckIDLike reports features that look like identifiers (monotone,
+	// unique integers, integers too large for a float64 to hold exactly).
+	CheckIDLike = "id_like_column"
+	// CheckGroupStraddle reports groups (group_column) whose rows fall in
+	// more than one of train, validation and test.
+	CheckGroupStraddle = "group_straddle"
+	// CheckSentinels records cells that missing_values made missing.
+	CheckSentinels = "missing_value_sentinels"
+	// CheckErrorColumns records features paired with measurement errors.
+	CheckErrorColumns = "error_columns"
 )
 
 // Finding is one result of a data check.
@@ -89,8 +100,40 @@ type ValidationReport struct {
 	// ProposedClassWeights are the "balanced" weights n / (k * n_c), as
 	// scikit-learn's compute_class_weight.
 	ProposedClassWeights map[string]float64 `json:"proposed_class_weights"`
+	// Split is how the data was split (absent when errors stopped the
+	// split from being drawn).
+	Split *nn.SplitRecord `json:"split,omitempty"`
 	// Findings are sorted by severity (errors first), then column.
 	Findings []Finding `json:"findings"`
+}
+
+// addCatalog records what the catalog conventions did: the cells
+// missing_values marked, and the features paired with error columns.
+func (r *ValidationReport) addCatalog(p *PreparedData) {
+	defer r.sortFindings()
+	names := make([]string, 0, len(p.Marked))
+	for n := range p.Marked {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	for _, n := range names {
+		c := p.Marked[n]
+		r.add(Finding{Check: CheckSentinels, Severity: SeverityInfo, Column: n, Count: c,
+			Message: fmt.Sprintf("column '%s' has %d %s equal to a missing_values sentinel; they are missing values", n, c, plural(c, "cell", "cells"))})
+	}
+	if len(p.ErrorColumns) > 0 {
+		pairs := make([]string, 0, len(p.ErrorColumns))
+		for f, e := range p.ErrorColumns {
+			pairs = append(pairs, fmt.Sprintf("'%s' (error '%s')", f, e))
+		}
+		slices.Sort(pairs)
+		weighted := ""
+		if p.Data.Weights != nil {
+			weighted = "; rows are weighted by inverse variance"
+		}
+		r.add(Finding{Check: CheckErrorColumns, Severity: SeverityInfo, Count: len(pairs),
+			Message: fmt.Sprintf("measurements with error columns: %s%s", strings.Join(pairs, ", "), weighted)})
+	}
 }
 
 // Errors returns the error findings.
@@ -200,6 +243,7 @@ func (v ValidationPipeline) Validate(ctx context.Context, t *dataset.Table, d *d
 		checkDuplicateColumns,
 		checkDuplicateRows,
 		checkLeakage,
+		checkIDLike,
 		checkSkipped,
 	}
 	for _, check := range checks {
@@ -568,6 +612,70 @@ func checkLeakage(ctx context.Context, r *ValidationReport, opts ValidationOptio
 			Check: CheckTargetLeakage, Severity: opts.LeakageSeverity, Column: name,
 			Message: fmt.Sprintf("column '%s' alone separates %s almost perfectly (ROC AUC %.4f >= %g); it probably leaks the target '%s'",
 				name, vs, best, opts.LeakageAUC, d.Target),
+		})
+	}
+}
+
+// idLikeMinRows is the fewest present values a column needs before it is
+// judged identifier-like (few rows are unique or monotone by chance).
+const idLikeMinRows = 20
+
+// exactIntegers is 2^53: a float64 holds every integer up to it, and only
+// some beyond.
+const exactIntegers = 1 << 53
+
+// checkIDLike warns about features that look like identifiers — integers
+// too large for a float64 to hold exactly (64-bit catalogue ids read as
+// floats), a distinct integer in every row, or values strictly monotone in
+// row order — since a model can learn the row order or the source
+// catalogue from them instead of the physics.
+func checkIDLike(_ context.Context, r *ValidationReport, _ ValidationOptions, _ *dataset.Table, d *dataset.Dataset) {
+	nf := d.Features()
+	for j, name := range d.FeatureNames {
+		var n int
+		integers, up, down := true, true, true
+		prev, maxAbs := math.NaN(), 0.0
+		seen := make(map[float64]struct{})
+		for i := range d.Rows {
+			v := d.X[i*nf+j]
+			if v != v || math.IsInf(v, 0) {
+				continue
+			}
+			n++
+			if v != math.Trunc(v) {
+				integers = false
+			}
+			if prev == prev {
+				up = up && v > prev
+				down = down && v < prev
+			}
+			prev, maxAbs = v, max(maxAbs, math.Abs(v))
+			if integers {
+				seen[v] = struct{}{}
+			}
+		}
+		if n < idLikeMinRows {
+			continue
+		}
+		var why string
+		switch {
+		case integers && maxAbs >= exactIntegers:
+			why = fmt.Sprintf("integers up to %s stored as floating point, beyond the 2^53 a float64 holds exactly", formatNumber(maxAbs))
+		case integers && len(seen) == n:
+			why = fmt.Sprintf("a distinct integer in each of its %d rows", n)
+		case up || down:
+			dir := "increasing"
+			if down {
+				dir = "decreasing"
+			}
+			why = fmt.Sprintf("strictly %s with the row order", dir)
+		default:
+			continue
+		}
+		r.add(Finding{
+			Check: CheckIDLike, Severity: SeverityWarning, Column: name,
+			Message: fmt.Sprintf("column '%s' looks like an identifier (%s); as a feature it is a leakage risk — name it in id_column, or leave it out of features",
+				name, why),
 		})
 	}
 }

@@ -1,12 +1,10 @@
 package s3store
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
-	"path"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -36,30 +34,29 @@ func ParseURI(uri string) (bucket, key string, err error) {
 }
 
 // ReadTable reads the data set at uri (s3://bucket/key) into a table,
-// choosing the reader by the key's extension as dataset.Read does: .csv,
-// .tsv or .tab (dataset.ReadCSV) and .parquet (dataset.ReadParquet). The
-// table's Source is uri and its Hash the SHA-256 of the object's bytes, the
-// same hash dataset.Read gives the same file on disk.
+// choosing the reader by the key's extension as dataset.Read does (see
+// dataset.FormatOf: CSV, TSV, Parquet, FITS and VOTable, FITS and VOTable
+// optionally gzip-compressed). A FITS or VOTable URI may end in a table
+// selector, s3://bucket/catalog.fits[EVENTS] (dataset.SplitHDU); the object
+// read is the key without it. The table's Source is uri and its Hash the
+// SHA-256 of the object's bytes, the same hash dataset.Read gives the same
+// file on disk.
 //
 // Errors: store.ErrInvalid for a malformed URI, dataset.ErrUnsupported for
 // an unknown extension (both before any request), store.ErrNotFound when
 // the bucket or the object does not exist, and the dataset errors for a
 // broken file; each names the URI.
 func ReadTable(ctx context.Context, client API, uri string) (*dataset.Table, error) {
-	bucket, key, err := ParseURI(uri)
+	object, hdu := dataset.SplitHDU(strings.TrimSpace(uri))
+	bucket, key, err := ParseURI(object)
 	if err != nil {
 		return nil, fmt.Errorf("read data set: %w", err)
 	}
-	uri = "s3://" + bucket + "/" + key
-	var sep rune
-	switch ext := strings.ToLower(path.Ext(key)); ext {
-	case ".csv":
-		sep = ','
-	case ".tsv", ".tab":
-		sep = '\t'
-	case ".parquet":
-	default:
-		return nil, fmt.Errorf("read data set %s: %w: extension %q (want .csv, .tsv, .tab or .parquet)", uri, dataset.ErrUnsupported, ext)
+	object = "s3://" + bucket + "/" + key
+	uri = dataset.WithHDU(object, hdu)
+	format, err := dataset.FormatOf(key)
+	if err != nil {
+		return nil, fmt.Errorf("read data set %s: %w", uri, err)
 	}
 	out, err := client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
 	if err != nil {
@@ -69,14 +66,11 @@ func ReadTable(ctx context.Context, client API, uri string) (*dataset.Table, err
 		return nil, fmt.Errorf("read data set %s: %w", uri, err)
 	}
 	defer out.Body.Close()
-	if sep != 0 {
-		return dataset.ReadCSV(ctx, contextReader{ctx, out.Body}, uri, sep)
-	}
 	b, err := io.ReadAll(contextReader{ctx, out.Body})
 	if err != nil {
 		return nil, fmt.Errorf("read data set %s: %w", uri, err)
 	}
-	return dataset.ReadParquet(ctx, bytes.NewReader(b), int64(len(b)), uri)
+	return dataset.ReadBytes(ctx, b, uri, format, dataset.ReadOptions{HDU: hdu})
 }
 
 // TableReader returns ReadTable over client as a function of a path, the

@@ -2,6 +2,7 @@ package s3store_test
 
 import (
 	"bytes"
+	"compress/gzip"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -58,6 +59,7 @@ func TestReadTableRefusesBeforeAnyRequest(t *testing.T) {
 		{"s3://bucket/", store.ErrInvalid},
 		{"s3://bucket/htru2.xlsx", dataset.ErrUnsupported},
 		{"s3://bucket/htru2", dataset.ErrUnsupported},
+		{"s3://bucket/htru2.csv[1]", dataset.ErrUnsupported},
 	}
 	for _, tc := range tests {
 		t.Run(tc.uri, func(t *testing.T) {
@@ -89,10 +91,23 @@ func TestReadTable(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, w.Close())
 
+	sampleFITS, err := os.ReadFile(filepath.Join("..", "..", "..", "events", "data", "htru2-sample.fits"))
+	require.NoError(t, err)
+	sampleVOT, err := os.ReadFile(filepath.Join("..", "..", "..", "events", "data", "htru2-sample.vot"))
+	require.NoError(t, err)
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	_, err = zw.Write(sampleFITS)
+	require.NoError(t, err)
+	require.NoError(t, zw.Close())
+
 	files := map[string][]byte{
-		"incoming/htru2.csv":     htru2,
-		"incoming/stars.tsv":     []byte("name\tflux\tclass\nJ0437\t1.5\tpulsar\nB1919\tNA\trfi\n"),
-		"incoming/STARS.PARQUET": pq.Bytes(),
+		"incoming/htru2.csv":             htru2,
+		"incoming/htru2-sample.fits":     sampleFITS,
+		"incoming/htru2-sample.fits.gz":  gz.Bytes(),
+		"incoming/cone/htru2-sample.vot": sampleVOT,
+		"incoming/stars.tsv":             []byte("name\tflux\tclass\nJ0437\t1.5\tpulsar\nB1919\tNA\trfi\n"),
+		"incoming/STARS.PARQUET":         pq.Bytes(),
 	}
 	for key, body := range files {
 		_, err := client.PutObject(t.Context(), &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(key), Body: bytes.NewReader(body)})
@@ -114,6 +129,15 @@ func TestReadTable(t *testing.T) {
 			assert.Equal(t, fmt.Sprintf("%v", want.Columns), fmt.Sprintf("%v", got.Columns))
 		})
 	}
+
+	t.Run("a FITS HDU selector", func(t *testing.T) {
+		uri := "s3://" + bucket + "/incoming/htru2-sample.fits.gz[SUMMARY]"
+		got, err := s3store.ReadTable(t.Context(), client, uri)
+		require.NoError(t, err)
+		assert.Equal(t, uri, got.Source)
+		assert.Equal(t, "2 SUMMARY", got.HDU)
+		assert.Equal(t, []string{"class", "rows"}, got.Names())
+	})
 
 	t.Run("as the pipeline's hook", func(t *testing.T) {
 		got, err := s3store.TableReader(client)(t.Context(), "s3://"+bucket+"/incoming/htru2.csv")
