@@ -29,8 +29,9 @@ func LocalResources() Resources {
 // local executor: the stages function to stages.RunStage, and the Batch
 // submitJob.sync task to the train stage run in-process. A stage's error
 // becomes an *Error named by training.StageErrorName. The train stage's
-// progress recorder should call Heartbeat with the ctx it is given, so the
-// Train state's HeartbeatSeconds holds locally as on AWS.
+// progress recorder should call Heartbeat with the ctx it is given, as the
+// trainer heartbeats on AWS (a Train state given HeartbeatSeconds then holds
+// locally as there).
 func TrainingHandlers(r Resources, stages StageRunner) map[string]asl.Handler {
 	run := func(ctx context.Context, req training.StageRequest) (training.Refs, error) {
 		out, err := stages.RunStage(ctx, req)
