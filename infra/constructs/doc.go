@@ -15,4 +15,6 @@ var (
 	ErrMissingFunctionZip = errors.New("constructs: function zip missing")
 	// ErrVagueReason: a cdk-nag suppression reason too short to say why.
 	ErrVagueReason = errors.New("constructs: suppression reason too vague")
+	// ErrInvalidProps: a construct's props are out of range.
+	ErrInvalidProps = errors.New("constructs: invalid props")
 )
