@@ -152,16 +152,15 @@ func NewMonitoringStack(scope awsconstructs.Construct, env Environment, props Mo
 	}
 
 	functions := []struct {
-		id string
-		fn constructs.GoFunction
+		id, short string
+		fn        constructs.GoFunction
 	}{
-		{"Stages", props.Pipeline.Stages}, {"Trigger", props.Pipeline.Trigger}, {"Events", props.Pipeline.Events},
-		{"ApiFunction", props.API.Function},
+		{"Stages", "stages", props.Pipeline.Stages}, {"Trigger", "trigger", props.Pipeline.Trigger},
+		{"Events", "events", props.Pipeline.Events}, {"ApiFunction", "api", props.API.Function},
 	}
 	var functionMetrics []awscloudwatch.IMetric
 	for _, f := range functions {
-		name := *f.fn.Function.FunctionName()
-		short := name[len(env.Prefix()):]
+		short := f.short
 		errors := f.fn.Function.MetricErrors(sum)
 		throttles := f.fn.Function.MetricThrottles(sum)
 		alarm(f.id+"Errors", short+"-errors", "The "+short+" function returned errors (see its log group)", errors, 1, 1)
