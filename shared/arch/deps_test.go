@@ -99,7 +99,6 @@ func TestRuleMatcher(t *testing.T) {
 	require.False(t, under(module+"/shared/ml/nn", []string{"functions/"}))
 }
 
-
 // TestASLEngineKnowsNothingOfOrrery checks that the state-machine engine
 // depends on no package of this module, directly or indirectly.
 func TestASLEngineKnowsNothingOfOrrery(t *testing.T) {
