@@ -126,10 +126,73 @@ func TestRedeployKeepsExports(t *testing.T) {
 	require.NotEmpty(t, exportsBefore)
 	assert.Equal(t, exportsBefore, exportsAfter, "exports")
 	assert.Equal(t, importsBefore, importsAfter, "imports")
+	// An export's text can stay the same while its value changes: {"Ref": X} of a resource the change updates
+	// (a job definition's new revision is a new ARN). So no export may refer to a resource whose properties the
+	// trainer change touches.
+	changed := changedResources(t, before, after)
+	require.NotEmpty(t, changed, "the trainer change updates the job definition")
+	for stack, tpl := range after {
+		outputs, _ := tpl["Outputs"].(map[string]any)
+		for id, o := range outputs {
+			o := o.(map[string]any)
+			if _, exported := o["Export"]; !exported {
+				continue
+			}
+			for _, dep := range referencedResources(o["Value"]) {
+				assert.False(t, changed[stack+"/"+dep], "export %s/%s refers to %s, which a trainer change updates", stack, id, dep)
+			}
+		}
+	}
 	for _, e := range exportsAfter {
 		assert.NotContains(t, e, "JobDefinition", "nothing exports a job definition (revision): %s", e)
 		assert.NotContains(t, e, "TrainGpu", "nothing exports a job definition (revision): %s", e)
 	}
+}
+
+// changedResources returns the resources ("<stack>/<logical id>") whose properties differ between two synths.
+func changedResources(t *testing.T, before, after map[string]map[string]any) map[string]bool {
+	t.Helper()
+	out := map[string]bool{}
+	for stack, tpl := range after {
+		old, _ := before[stack]["Resources"].(map[string]any)
+		for id, r := range tpl["Resources"].(map[string]any) {
+			a, err := json.Marshal(props(r.(map[string]any)))
+			require.NoError(t, err)
+			var b []byte
+			if o, ok := old[id].(map[string]any); ok {
+				b, err = json.Marshal(props(o))
+				require.NoError(t, err)
+			}
+			if string(a) != string(b) {
+				out[stack+"/"+id] = true
+			}
+		}
+	}
+	return out
+}
+
+// referencedResources lists the logical ids a template value refers to (Ref, Fn::GetAtt).
+func referencedResources(v any) []string {
+	var out []string
+	switch v := v.(type) {
+	case map[string]any:
+		if ref, ok := v["Ref"].(string); ok && !strings.HasPrefix(ref, "AWS::") {
+			out = append(out, ref)
+		}
+		if att, ok := v["Fn::GetAtt"].([]any); ok && len(att) > 0 {
+			if id, ok := att[0].(string); ok {
+				out = append(out, id)
+			}
+		}
+		for _, x := range v {
+			out = append(out, referencedResources(x)...)
+		}
+	case []any:
+		for _, x := range v {
+			out = append(out, referencedResources(x)...)
+		}
+	}
+	return out
 }
 
 // policyStatements returns the statements of the first resource of type typ in the stack whose policy
