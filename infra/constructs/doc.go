@@ -15,4 +15,6 @@ var (
 	ErrMissingFunctionZip = fault.New(fault.NotFound, "constructs: function zip missing")
 	// ErrVagueReason: a cdk-nag suppression reason too short to say why.
 	ErrVagueReason = fault.New(fault.Invalid, "constructs: suppression reason too vague")
+	// ErrInvalidProps: a construct's props are out of range.
+	ErrInvalidProps = fault.New(fault.Invalid, "constructs: invalid props")
 )

@@ -75,6 +75,11 @@ type GoFunctionProps struct {
 	// LogRetention and RemovalPolicy apply to the function's log group.
 	LogRetention  awslogs.RetentionDays
 	RemovalPolicy awscdk.RemovalPolicy
+	// ReservedConcurrency is the function's reserved concurrency; it must be positive (every function has one, so
+	// no function can take the whole account's pool).
+	ReservedConcurrency int
+	// EphemeralStorageMB is the size of /tmp (512 to 10240; 0 means Lambda's 512).
+	EphemeralStorageMB int
 }
 
 // GoFunction is a Go Lambda function with its role and log group.
@@ -87,9 +92,16 @@ type GoFunction struct {
 }
 
 // NewGoFunction creates an arm64 provided.al2023 function running `bootstrap` from the prebuilt zip, with active
-// X-Ray tracing, JSON logging into a log group of its own, and a role of its own whose only initial permissions
-// are writing to that log group (and X-Ray, which CDK adds for tracing). Stacks grant the rest.
+// X-Ray tracing, JSON logging into a log group of its own, reserved concurrency, and a role of its own whose only
+// initial permissions are writing to that log group (and X-Ray, which CDK adds for tracing). Stacks grant the
+// rest. Props out of range are an error wrapping ErrInvalidProps.
 func NewGoFunction(scope awsconstructs.Construct, id string, props GoFunctionProps) (GoFunction, error) {
+	if props.ReservedConcurrency <= 0 {
+		return GoFunction{}, fmt.Errorf("function %s: reserved concurrency %d: %w", props.Name, props.ReservedConcurrency, ErrInvalidProps)
+	}
+	if props.EphemeralStorageMB != 0 && (props.EphemeralStorageMB < 512 || props.EphemeralStorageMB > 10240) {
+		return GoFunction{}, fmt.Errorf("function %s: ephemeral storage %d MB, want 512 to 10240: %w", props.Name, props.EphemeralStorageMB, ErrInvalidProps)
+	}
 	code, placeholder, err := FunctionCode(props.RepoRoot, props.Name, props.RequireZip)
 	if err != nil {
 		return GoFunction{}, err
@@ -116,6 +128,10 @@ func NewGoFunction(scope awsconstructs.Construct, id string, props GoFunctionPro
 		timeout = awscdk.Duration_Seconds(jsii.Number(30))
 	}
 	env := props.Environment
+	var storage awscdk.Size
+	if props.EphemeralStorageMB > 0 {
+		storage = awscdk.Size_Mebibytes(jsii.Number(float64(props.EphemeralStorageMB)))
+	}
 	fn := awslambda.NewFunction(scope, jsii.String(id), &awslambda.FunctionProps{
 		FunctionName:  jsii.String(props.FunctionName),
 		Description:   jsii.String(props.Description),
@@ -130,6 +146,9 @@ func NewGoFunction(scope awsconstructs.Construct, id string, props GoFunctionPro
 		LogGroup:      logs,
 		LoggingFormat: awslambda.LoggingFormat_JSON,
 		Tracing:       awslambda.Tracing_ACTIVE,
+
+		ReservedConcurrentExecutions: jsii.Number(float64(props.ReservedConcurrency)),
+		EphemeralStorageSize:         storage,
 	})
 	return GoFunction{Function: fn, Role: role, LogGroup: logs, Placeholder: placeholder}, nil
 }

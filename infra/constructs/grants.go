@@ -61,6 +61,26 @@ func GrantObjects(role awsiam.IRole, bucket awss3.IBucket, key awskms.IKey, acce
 	}
 }
 
+// GrantItemActions lets role make exactly the DynamoDB item calls named (e.g. "GetItem", "Query") on each table,
+// for a role whose code is known call by call.
+func GrantItemActions(role awsiam.IRole, calls []string, tables ...awsdynamodb.ITable) {
+	if len(tables) == 0 || len(calls) == 0 {
+		return
+	}
+	actions := make([]string, 0, len(calls))
+	for _, c := range calls {
+		actions = append(actions, "dynamodb:"+c)
+	}
+	resources := make([]*string, 0, len(tables))
+	for _, t := range tables {
+		resources = append(resources, t.TableArn())
+	}
+	role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Actions:   jsii.Strings(actions...),
+		Resources: &resources,
+	}))
+}
+
 // GrantItems lets role read (and with ReadWrite write, conditionally update and delete) the items of each table.
 // The tables are encrypted with DynamoDB's AWS-managed key, so no key permission is needed.
 func GrantItems(role awsiam.IRole, access Access, tables ...awsdynamodb.ITable) {

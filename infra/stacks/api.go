@@ -8,7 +8,6 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigatewayv2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigatewayv2authorizers"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigatewayv2integrations"
-	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	awsconstructs "github.com/aws/constructs-go/constructs/v10"
@@ -59,6 +58,19 @@ var accessLogFormat = map[string]string{
 	"integration_status": "$context.integrationStatus",
 }
 
+// apiItemCalls are the DynamoDB calls the api function's code makes, per table (shared/store/dynamostore, as
+// functions/api wires it): jobs are created, read and conditionally updated (CreateJob, GetJob, UpdateJob);
+// models read and listed (GetModel, ListModels scans); idempotency records reserved, read, completed and
+// released (ReleaseIdempotencyKey deletes); studies created, read and updated, their trials listed by a Query
+// of the study's partition (optimization routes). Nothing scans the other tables, deletes elsewhere or
+// batch-writes, and the function does not touch the deployments table.
+var apiItemCalls = map[Table][]string{
+	TableJobs:        {"GetItem", "PutItem", "UpdateItem"},
+	TableModels:      {"GetItem", "Scan"},
+	TableIdempotency: {"GetItem", "PutItem", "UpdateItem", "DeleteItem"},
+	TableStudies:     {"GetItem", "PutItem", "UpdateItem", "Query"},
+}
+
 // NewAPIStack creates the HTTP API: one default route to the api function (which routes by itself), IAM
 // authorization on it unless a JWT issuer is configured, throttling and JSON access logs on the default stage.
 func NewAPIStack(scope awsconstructs.Construct, env Environment, props APIProps) (*APIStack, error) {
@@ -83,7 +95,7 @@ func NewAPIStack(scope awsconstructs.Construct, env Environment, props APIProps)
 		Name: "api", FunctionName: env.Prefix() + "api", Description: "Orrery HTTP API",
 		RepoRoot: props.RepoRoot, RequireZip: env.RequireBuiltAssets, Environment: fnEnv,
 		MemoryMB: env.FunctionMemoryMB, Timeout: awscdk.Duration_Seconds(jsii.Number(apiTimeoutSeconds)),
-		LogRetention: env.LogRetention, RemovalPolicy: env.RemovalPolicy,
+		LogRetention: env.LogRetention, RemovalPolicy: env.RemovalPolicy, ReservedConcurrency: env.Concurrency.API,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("api stack: %w", err)
@@ -91,11 +103,9 @@ func NewAPIStack(scope awsconstructs.Construct, env Environment, props APIProps)
 	s.Function = fn
 	constructs.GrantObjects(fn.Role, data.Datasets, data.Key, constructs.Read)
 	constructs.GrantObjects(fn.Role, data.Artifacts, data.Key, constructs.Read)
-	tables := make([]awsdynamodb.ITable, 0, len(Tables))
 	for _, t := range Tables {
-		tables = append(tables, data.Tables[t])
+		constructs.GrantItemActions(fn.Role, apiItemCalls[t], data.Tables[t])
 	}
-	constructs.GrantItems(fn.Role, constructs.ReadWrite, tables...)
 	for _, name := range []string{MachineTraining, MachineOptimization, MachineDeployment} {
 		sm, ok := props.Pipeline.StateMachines[name]
 		if !ok {
@@ -161,5 +171,11 @@ func NewAPIStack(scope awsconstructs.Construct, env Environment, props APIProps)
 		Value:       s.API.ApiEndpoint(),
 		Description: jsii.String("The HTTP API's endpoint (IAM-signed requests, or a JWT when configured)"),
 	})
+	if env.Commit != "" {
+		awscdk.NewCfnOutput(stack, jsii.String("DeployedCommit"), &awscdk.CfnOutputProps{
+			Value:       jsii.String(env.Commit),
+			Description: jsii.String("The git commit of the last deploy; the deploy workflow rolls back to it when the smoke test fails"),
+		})
+	}
 	return s, nil
 }

@@ -31,11 +31,17 @@ type Orrery struct {
 	API        *APIStack
 	Serving    *ServingStack
 	Monitoring *MonitoringStack
+	// CI is the CI stack, built only when the environment names a GitHub repository.
+	CI *CIStack
 }
 
-// Stacks lists the stacks in dependency order.
+// Stacks lists the stacks in dependency order (the CI stack, when built, last).
 func (o *Orrery) Stacks() []awscdk.Stack {
-	return []awscdk.Stack{o.Data.Stack, o.Backbone.Stack, o.Compute.Stack, o.Pipeline.Stack, o.API.Stack, o.Serving.Stack, o.Monitoring.Stack}
+	out := []awscdk.Stack{o.Data.Stack, o.Backbone.Stack, o.Compute.Stack, o.Pipeline.Stack, o.API.Stack, o.Serving.Stack, o.Monitoring.Stack}
+	if o.CI != nil {
+		out = append(out, o.CI.Stack)
+	}
+	return out
 }
 
 // New builds every stack of props.Env into app, tags them, and adds cdk-nag's AwsSolutions checks, whose findings
@@ -95,6 +101,11 @@ func New(app awscdk.App, props AppProps) (o *Orrery, err error) {
 		Data:       o.Data, Backbone: o.Backbone, Pipeline: o.Pipeline, API: o.API, Serving: o.Serving,
 	}); err != nil {
 		return nil, err
+	}
+	if env.GitHubRepo != "" {
+		if o.CI, err = NewCIStack(app, env, withDescription("GitHub OIDC roles and the trainer image repository")); err != nil {
+			return nil, err
+		}
 	}
 	awscdk.Tags_Of(app).Add(jsii.String("project"), jsii.String("orrery"), nil)
 	awscdk.Tags_Of(app).Add(jsii.String("environment"), jsii.String(env.Name), nil)

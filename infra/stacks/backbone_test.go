@@ -16,7 +16,8 @@ import (
 func TestEveryQueueHasADeadLetterQueue(t *testing.T) {
 	b := build(t, "dev")
 	queues := b.resources("", "AWS::SQS::Queue")
-	require.Len(t, queues, 4, "incoming and status-events, each with its dead-letter queue")
+	delete(queues, b.stackName("monitoring")+"/"+alertQueueID(t, b))
+	require.Len(t, queues, 4, "incoming and status-events, each with its dead-letter queue (the alert queue aside)")
 	deadLetters := map[string]bool{}
 	for _, r := range queues {
 		if rp, ok := props(r)["RedrivePolicy"].(map[string]any); ok {
@@ -68,50 +69,102 @@ func TestStatusEventRules(t *testing.T) {
 func TestComputeBatch(t *testing.T) {
 	b := build(t, "dev")
 	tpl := b.template(t, "compute")
-	countIs(t, tpl, "AWS::Batch::ComputeEnvironment", 3)
-	countIs(t, tpl, "AWS::Batch::JobQueue", 2)
-	countIs(t, tpl, "AWS::Batch::JobDefinition", 2)
+	countIs(t, tpl, "AWS::Batch::ComputeEnvironment", 2)
+	countIs(t, tpl, "AWS::Batch::JobQueue", 1)
+	countIs(t, tpl, "AWS::Batch::JobDefinition", 1)
+	launchTemplate := map[string]any{"LaunchTemplateId": map[string]any{"Ref": matches("^GpuInstances")}}
 	hasProps(t, tpl, "AWS::Batch::ComputeEnvironment", map[string]any{"ComputeResources": like(map[string]any{
 		"Type": "SPOT", "AllocationStrategy": "SPOT_PRICE_CAPACITY_OPTIMIZED", "MinvCpus": float64(0),
-		"MaxvCpus": float64(b.env.GPUMaxVCPUs), "Ec2Configuration": []any{map[string]any{"ImageType": "ECS_AL2_NVIDIA"}},
+		"MaxvCpus": float64(b.env.GPUMaxVCPUs), "Ec2Configuration": []any{map[string]any{"ImageType": "ECS_AL2023_NVIDIA"}},
+		"LaunchTemplate": like(launchTemplate),
 	})})
 	hasProps(t, tpl, "AWS::Batch::ComputeEnvironment", map[string]any{"ComputeResources": like(map[string]any{
-		"Type": "EC2", "Ec2Configuration": []any{map[string]any{"ImageType": "ECS_AL2_NVIDIA"}},
+		"Type": "EC2", "MaxvCpus": float64(b.env.GPUOnDemandMaxVCPUs), "Ec2Configuration": []any{map[string]any{"ImageType": "ECS_AL2023_NVIDIA"}},
+		"LaunchTemplate": like(launchTemplate),
 	})})
-	hasProps(t, tpl, "AWS::Batch::ComputeEnvironment", map[string]any{"ComputeResources": like(map[string]any{
-		"Type": "SPOT", "Ec2Configuration": []any{map[string]any{"ImageType": "ECS_AL2023"}},
-	})})
-	// The GPU queue prefers Spot and falls back to on-demand.
+	for id, r := range b.resources("compute", "AWS::Batch::ComputeEnvironment") {
+		raw, err := json.Marshal(props(r))
+		require.NoError(t, err)
+		assert.NotContains(t, string(raw), "ECS_AL2_NVIDIA", "%s: the AL2 GPU AMI reaches its end of life on 2026-06-30", id)
+	}
+	// The queue fills the on-demand baseline first, then spills to Spot: a Spot shortage cannot leave every job
+	// RUNNABLE. Jobs nothing can run, or that wait too long on capacity, are cancelled.
 	hasProps(t, tpl, "AWS::Batch::JobQueue", map[string]any{
 		"JobQueueName": b.env.Prefix() + "gpu",
 		"ComputeEnvironmentOrder": []any{
-			map[string]any{"ComputeEnvironment": map[string]any{"Fn::GetAtt": []any{matches("^GpuSpot"), "ComputeEnvironmentArn"}}, "Order": float64(1)},
-			map[string]any{"ComputeEnvironment": map[string]any{"Fn::GetAtt": []any{matches("^GpuOnDemand"), "ComputeEnvironmentArn"}}, "Order": float64(2)},
+			map[string]any{"ComputeEnvironment": map[string]any{"Fn::GetAtt": []any{matches("^GpuOnDemand"), "ComputeEnvironmentArn"}}, "Order": float64(1)},
+			map[string]any{"ComputeEnvironment": map[string]any{"Fn::GetAtt": []any{matches("^GpuSpot"), "ComputeEnvironmentArn"}}, "Order": float64(2)},
 		},
+		"JobStateTimeLimitActions": arrayWith(
+			map[string]any{"Action": "CANCEL", "State": "RUNNABLE", "Reason": "MISCONFIGURATION:JOB_RESOURCE_REQUIREMENT", "MaxTimeSeconds": float64(600)},
+			map[string]any{"Action": "CANCEL", "State": "RUNNABLE", "Reason": "CAPACITY:INSUFFICIENT_INSTANCE_CAPACITY", "MaxTimeSeconds": float64(gpuCapacityWaitHours * 3600)},
+		),
 	})
-	for _, name := range []string{"train-gpu", "train-cpu"} {
-		hasProps(t, tpl, "AWS::Batch::JobDefinition", map[string]any{
-			"JobDefinitionName": b.env.Prefix() + name,
-			"RetryStrategy": map[string]any{
-				"Attempts": float64(trainerRetryAttempts),
-				"EvaluateOnExit": []any{
-					map[string]any{"Action": "RETRY", "OnStatusReason": "Host EC2*"},
-					map[string]any{"Action": "RETRY", "OnReason": "CannotPullContainerError:*"},
-					map[string]any{"Action": "RETRY", "OnExitCode": "75"},
-					map[string]any{"Action": "EXIT", "OnExitCode": "*"},
-				},
-			},
-			"Timeout": map[string]any{"AttemptDurationSeconds": float64(b.env.TrainingTimeoutHours * 3600)},
-		})
-	}
-	hasProps(t, tpl, "AWS::Batch::JobDefinition", map[string]any{"ContainerProperties": like(map[string]any{
-		"ResourceRequirements": arrayWith(map[string]any{"Type": "GPU", "Value": "1"}),
-	})})
+	hasProps(t, tpl, "AWS::Batch::JobDefinition", map[string]any{
+		"JobDefinitionName":       b.env.Prefix() + "train-gpu",
+		"Timeout":                 map[string]any{"AttemptDurationSeconds": float64(b.env.TrainingTimeoutHours * 3600)},
+		"ResourceRetentionPolicy": map[string]any{"SkipDeregisterOnUpdate": true},
+		"ContainerProperties": like(map[string]any{
+			"ResourceRequirements": arrayWith(map[string]any{"Type": "GPU", "Value": "1"}),
+		}),
+	})
 	hasProps(t, tpl, "AWS::EC2::FlowLog", map[string]any{"TrafficType": "ALL"})
 }
 
+// TestRetryStrategyIsDefinedOnce: the job definition's retry strategy and the one the shipped machines submit
+// their Batch jobs with (which overrides it) are the same rules, pipeline.BatchJobRetryStrategy: Spot reclaims,
+// image pulls and the trainer's exit 75 are retried, any other exit ends the job.
+func TestRetryStrategyIsDefinedOnce(t *testing.T) {
+	b := build(t, "dev")
+	want, err := json.Marshal(pipeline.BatchJobRetryStrategy().Map())
+	require.NoError(t, err)
+	defs := b.resources("compute", "AWS::Batch::JobDefinition")
+	require.Len(t, defs, 1)
+	for id, r := range defs {
+		got, err := json.Marshal(props(r)["RetryStrategy"])
+		require.NoError(t, err)
+		assert.JSONEq(t, string(want), string(got), id)
+		assert.Contains(t, string(got), "CannotPullContainerError", id)
+	}
+	submits := 0
+	for id, r := range b.resources("pipeline", "AWS::StepFunctions::StateMachine") {
+		var def map[string]any
+		require.NoError(t, json.Unmarshal([]byte(props(r)["DefinitionString"].(string)), &def))
+		forEachTask(def, func(name string, st map[string]any) {
+			if st["Resource"] != pipeline.BatchSubmitJobSync {
+				return
+			}
+			submits++
+			got, err := json.Marshal(st["Parameters"].(map[string]any)["RetryStrategy"])
+			require.NoError(t, err)
+			assert.JSONEq(t, string(want), string(got), "%s %s", id, name)
+			assert.Nil(t, st["HeartbeatSeconds"], "%s %s: a job waiting RUNNABLE must not time the task out", id, name)
+		})
+	}
+	assert.Equal(t, 2, submits, "Train and RunTrial")
+}
+
+// forEachTask calls f with every Task state of an ASL document, nested machines included.
+func forEachTask(machine map[string]any, f func(name string, st map[string]any)) {
+	states, _ := machine["States"].(map[string]any)
+	for name, v := range states {
+		st := v.(map[string]any)
+		if st["Type"] == "Task" {
+			f(name, st)
+		}
+		for _, key := range []string{"ItemProcessor", "Iterator"} {
+			if m, ok := st[key].(map[string]any); ok {
+				forEachTask(m, f)
+			}
+		}
+		for _, br := range asList(st["Branches"]) {
+			forEachTask(br.(map[string]any), f)
+		}
+	}
+}
+
 func TestTrainerExitCodes(t *testing.T) {
-	assert.Equal(t, batchjob.ExitRetryable, trainerExitRetryable, "the job definition retries the trainer's retryable exit")
+	assert.Equal(t, batchjob.ExitRetryable, pipeline.TrainerExitRetryable, "the job definition retries the trainer's retryable exit")
 }
 
 // TestTrainerBuildContextHoldsItsPackages checks that the image asset's build context (the repository root less
@@ -203,6 +256,45 @@ func TestPipelineFunctions(t *testing.T) {
 	})
 }
 
+// assertBatchSubstitutions checks a machine's substitutions: the stages function's published version (never
+// $LATEST), and the job queue and job definition by name, with no cross-stack import.
+func assertBatchSubstitutions(t *testing.T, b *built, subs map[string]any) {
+	t.Helper()
+	assert.Len(t, subs, 3)
+	assert.Equal(t, map[string]any{"Ref": stagesVersionID(t, b)}, subs[PlaceholderStagesFunction])
+	for name, want := range map[string]string{PlaceholderTrainJobQueue: ":job-queue/" + b.env.Prefix() + "gpu",
+		PlaceholderTrainJobDef: ":job-definition/" + b.env.Prefix() + "train-gpu"} {
+		raw, err := json.Marshal(subs[name])
+		require.NoError(t, err)
+		assert.Contains(t, string(raw), want, name)
+		assert.NotContains(t, string(raw), "Fn::ImportValue", name)
+		assert.NotRegexp(t, `train-gpu:[0-9]`, string(raw), "%s names no revision", name)
+	}
+}
+
+// stagesVersionID is the logical id of the stages function's published version in the pipeline stack.
+func stagesVersionID(t *testing.T, b *built) string {
+	t.Helper()
+	versions := b.resources("pipeline", "AWS::Lambda::Version")
+	require.Len(t, versions, 1)
+	for id := range versions {
+		return id[strings.Index(id, "/")+1:]
+	}
+	return ""
+}
+
+// alertQueueID is the logical id of the alert queue in the monitoring stack.
+func alertQueueID(t *testing.T, b *built) string {
+	t.Helper()
+	for id, r := range b.resources("monitoring", "AWS::SQS::Queue") {
+		if props(r)["QueueName"] == b.env.Prefix()+"alerts" {
+			return id[strings.Index(id, "/")+1:]
+		}
+	}
+	t.Fatal("no alert queue")
+	return ""
+}
+
 // TestStateMachineIsTheOneTheLocalExecutorRuns checks that the definition CloudFormation receives is the one
 // shared/pipeline builds: substituting the local executor's resources for the placeholders gives, byte for byte,
 // pipeline.Training(pipeline.LocalResources()), and the placeholders are substituted with this app's resources.
@@ -230,10 +322,6 @@ func TestStateMachineIsTheOneTheLocalExecutorRuns(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, string(want), replacer.Replace(deployed))
 
-		subs := p["DefinitionSubstitutions"].(map[string]any)
-		assert.Len(t, subs, 3)
-		assert.Equal(t, map[string]any{"Fn::GetAtt": []any{"StagesE6161790", "Arn"}}, subs[PlaceholderStagesFunction])
-		assert.Contains(t, subs[PlaceholderTrainJobQueue].(map[string]any)["Fn::ImportValue"], "GpuQueue")
-		assert.Contains(t, subs[PlaceholderTrainJobDef].(map[string]any)["Fn::ImportValue"], "TrainGpu")
+		assertBatchSubstitutions(t, b, p["DefinitionSubstitutions"].(map[string]any))
 	}
 }

@@ -6,12 +6,11 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsbatch"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsec2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsecr"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsecrassets"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsecs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
@@ -20,6 +19,7 @@ import (
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/orrery-ml/orrery/infra/constructs"
+	"github.com/orrery-ml/orrery/shared/pipeline"
 )
 
 // TrainerDockerfile is the trainer image's Dockerfile, relative to the repository root (the build context).
@@ -37,15 +37,23 @@ var trainerContextExcludes = []string{
 }
 
 // ComputeStack holds the training compute: the trainer image, the VPC it runs in, AWS Batch compute environments,
-// job queues and job definitions.
+// the job queue and the job definition.
 type ComputeStack struct {
 	awscdk.Stack
-	Vpc   awsec2.Vpc
+	Vpc awsec2.Vpc
+	// Image is the trainer image built from trainer/Dockerfile; nil when the environment names a promoted image
+	// (Environment.TrainerImage).
 	Image awsecrassets.DockerImageAsset
-	// GPUQueue prefers the Spot GPU compute environment and falls back to on-demand; CPUQueue runs on Spot CPU.
-	GPUQueue, CPUQueue awsbatch.JobQueue
-	// GPUJob and CPUJob are the trainer's job definitions.
-	GPUJob, CPUJob awsbatch.EcsJobDefinition
+	// LaunchTemplate is the GPU instances' launch template (IMDSv2 only, hop limit 1, encrypted root volume).
+	LaunchTemplate awsec2.LaunchTemplate
+	// GPUQueue fills the on-demand GPU compute environment first and spills to the Spot one.
+	GPUQueue awsbatch.JobQueue
+	// GPUJob is the trainer's job definition.
+	GPUJob awsbatch.EcsJobDefinition
+	// GPUQueueName and GPUJobName are the queue's and the job definition's physical names: other stacks refer to
+	// them by name, never through an export, so a new job definition revision (every trainer change) leaves
+	// their templates as they are; SubmitJob given the name uses the latest ACTIVE revision.
+	GPUQueueName, GPUJobName string
 	// JobRole is the role the trainer runs as.
 	JobRole awsiam.Role
 }
@@ -57,29 +65,40 @@ type ComputeProps struct {
 	Data     *DataStack
 }
 
+// gpuCapacityWaitHours is how long a job may stay RUNNABLE at the head of the GPU queue while every compute
+// environment reports insufficient instance capacity, before Batch cancels it (the task's timeout would end it
+// later in any case, with a less telling error).
+const gpuCapacityWaitHours = 2
+
 // NewComputeStack creates the compute stack.
 func NewComputeStack(scope awsconstructs.Construct, env Environment, props ComputeProps) (*ComputeStack, error) {
-	imageDir, imageFile, err := trainerImageSource(props.RepoRoot, env.RequireBuiltAssets)
-	if err != nil {
-		return nil, fmt.Errorf("compute stack: %w", err)
+	var imageDir, imageFile string
+	if env.TrainerImage == "" {
+		var err error
+		if imageDir, imageFile, err = trainerImageSource(props.RepoRoot, env.RequireBuiltAssets); err != nil {
+			return nil, fmt.Errorf("compute stack: %w", err)
+		}
 	}
 	stack := awscdk.NewStack(scope, jsii.String(env.Prefix()+"compute"), &props.StackProps)
-	s := &ComputeStack{Stack: stack}
+	s := &ComputeStack{Stack: stack, GPUQueueName: env.Prefix() + "gpu", GPUJobName: env.Prefix() + "train-gpu"}
 
 	flowLogs := awslogs.NewLogGroup(stack, jsii.String("VpcFlowLogs"), &awslogs.LogGroupProps{
 		Retention:     env.LogRetention,
 		RemovalPolicy: env.RemovalPolicy,
 	})
 	s.Vpc = awsec2.NewVpc(stack, jsii.String("Vpc"), &awsec2.VpcProps{
-		MaxAzs:                       jsii.Number(2),
-		NatGateways:                  jsii.Number(float64(env.NATGateways)),
-		RestrictDefaultSecurityGroup: jsii.Bool(false),
+		MaxAzs:      jsii.Number(2),
+		NatGateways: jsii.Number(float64(env.NATGateways)),
+		// The default security group loses its rules (CDK's custom resource): nothing may use it by accident.
+		RestrictDefaultSecurityGroup: jsii.Bool(true),
 		SubnetConfiguration: &[]*awsec2.SubnetConfiguration{
 			{Name: jsii.String("public"), SubnetType: awsec2.SubnetType_PUBLIC, CidrMask: jsii.Number(24), MapPublicIpOnLaunch: jsii.Bool(false)},
 			{Name: jsii.String("training"), SubnetType: awsec2.SubnetType_PRIVATE_WITH_EGRESS, CidrMask: jsii.Number(20)},
 		},
+		// Data sets, checkpoints and models (S3) and progress records (DynamoDB) stay off the NAT gateway.
 		GatewayEndpoints: &map[string]*awsec2.GatewayVpcEndpointOptions{
-			"S3": {Service: awsec2.GatewayVpcEndpointAwsService_S3()},
+			"S3":       {Service: awsec2.GatewayVpcEndpointAwsService_S3()},
+			"DynamoDB": {Service: awsec2.GatewayVpcEndpointAwsService_DYNAMODB()},
 		},
 		FlowLogs: &map[string]*awsec2.FlowLogOptions{
 			"All": {Destination: awsec2.FlowLogDestination_ToCloudWatchLogs(flowLogs, nil), TrafficType: awsec2.FlowLogTrafficType_ALL},
@@ -87,26 +106,70 @@ func NewComputeStack(scope awsconstructs.Construct, env Environment, props Compu
 	})
 	sg := awsec2.NewSecurityGroup(stack, jsii.String("TrainingInstances"), &awsec2.SecurityGroupProps{
 		Vpc:              s.Vpc,
-		Description:      jsii.String("Batch training instances: no inbound; outbound to ECR, S3 and CloudWatch"),
-		AllowAllOutbound: jsii.Bool(true),
+		Description:      jsii.String("Batch training instances: no inbound; outbound HTTPS only"),
+		AllowAllOutbound: jsii.Bool(false),
+	})
+	// Everything the instances and the trainer talk to is an AWS API over HTTPS: ECR (image pull), S3 and DynamoDB
+	// (through the gateway endpoints, whose prefix lists 0.0.0.0/0 covers), CloudWatch Logs, the ECS agent's
+	// endpoints, Step Functions (heartbeats). DNS and NTP go to the VPC's link-local resolver and time source,
+	// which security groups do not filter.
+	sg.AddEgressRule(awsec2.Peer_AnyIpv4(), awsec2.Port_Tcp(jsii.Number(443)), jsii.String("HTTPS to AWS APIs"), nil)
+
+	// IMDSv2 only, with a hop limit of 1: a container on the bridge network is one hop further and cannot reach
+	// the instance role's credentials (the trainer gets its own role's through the ECS agent). The root volume
+	// is encrypted and large enough for the CUDA image.
+	s.LaunchTemplate = awsec2.NewLaunchTemplate(stack, jsii.String("GpuInstances"), &awsec2.LaunchTemplateProps{
+		RequireImdsv2:           jsii.Bool(true),
+		HttpTokens:              awsec2.LaunchTemplateHttpTokens_REQUIRED,
+		HttpPutResponseHopLimit: jsii.Number(1),
+		HttpEndpoint:            jsii.Bool(true),
+		BlockDevices: &[]*awsec2.BlockDevice{{
+			DeviceName: jsii.String("/dev/xvda"),
+			Volume: awsec2.BlockDeviceVolume_Ebs(jsii.Number(100), &awsec2.EbsDeviceOptions{
+				Encrypted: jsii.Bool(true), VolumeType: awsec2.EbsDeviceVolumeType_GP3, DeleteOnTermination: jsii.Bool(true),
+			}),
+		}},
 	})
 
-	s.Image = awsecrassets.NewDockerImageAsset(stack, jsii.String("TrainerImage"), &awsecrassets.DockerImageAssetProps{
-		Directory:  jsii.String(imageDir),
-		File:       jsii.String(imageFile),
-		Platform:   awsecrassets.Platform_LINUX_AMD64(),
-		Exclude:    jsii.Strings(trainerContextExcludes...),
-		IgnoreMode: awscdk.IgnoreMode_DOCKER,
-	})
+	var image awsecs.ContainerImage
+	imageURI := jsii.String(env.TrainerImage)
+	if env.TrainerImage != "" {
+		account, region, repository, digest, _ := trainerImageParts(env.TrainerImage)
+		repo := awsecr.Repository_FromRepositoryAttributes(stack, jsii.String("TrainerRepository"), &awsecr.RepositoryAttributes{
+			RepositoryName: jsii.String(repository),
+			RepositoryArn:  jsii.String(fmt.Sprintf("arn:%s:ecr:%s:%s:repository/%s", *awscdk.Aws_PARTITION(), region, account, repository)),
+		})
+		image = awsecs.ContainerImage_FromEcrRepository(repo, jsii.String(digest))
+	} else {
+		s.Image = awsecrassets.NewDockerImageAsset(stack, jsii.String("TrainerImage"), &awsecrassets.DockerImageAssetProps{
+			Directory:  jsii.String(imageDir),
+			File:       jsii.String(imageFile),
+			Platform:   awsecrassets.Platform_LINUX_AMD64(),
+			Exclude:    jsii.Strings(trainerContextExcludes...),
+			IgnoreMode: awscdk.IgnoreMode_DOCKER,
+		})
+		image = awsecs.ContainerImage_FromDockerImageAsset(s.Image)
+		imageURI = s.Image.ImageUri()
+	}
 
 	subnets := &awsec2.SubnetSelection{SubnetType: awsec2.SubnetType_PRIVATE_WITH_EGRESS}
 	instanceTypes := make([]awsec2.InstanceType, 0, len(env.GPUInstanceTypes))
 	for _, t := range env.GPUInstanceTypes {
 		instanceTypes = append(instanceTypes, awsec2.NewInstanceType(jsii.String(t)))
 	}
-	gpuImages := &[]*awsbatch.EcsMachineImage{{ImageType: awsbatch.EcsMachineImageType_ECS_AL2_NVIDIA}}
+	gpuImages := &[]*awsbatch.EcsMachineImage{{ImageType: awsbatch.EcsMachineImageType_ECS_AL2023_NVIDIA}}
+	gpuOnDemand := awsbatch.NewManagedEc2EcsComputeEnvironment(stack, jsii.String("GpuOnDemand"), &awsbatch.ManagedEc2EcsComputeEnvironmentProps{
+		Vpc: s.Vpc, VpcSubnets: subnets, SecurityGroups: &[]awsec2.ISecurityGroup{sg}, LaunchTemplate: s.LaunchTemplate,
+		Spot:                      jsii.Bool(false),
+		AllocationStrategy:        awsbatch.AllocationStrategy_BEST_FIT_PROGRESSIVE,
+		InstanceTypes:             &instanceTypes,
+		UseOptimalInstanceClasses: jsii.Bool(false),
+		Images:                    gpuImages,
+		MinvCpus:                  jsii.Number(0),
+		MaxvCpus:                  jsii.Number(float64(env.GPUOnDemandMaxVCPUs)),
+	})
 	gpuSpot := awsbatch.NewManagedEc2EcsComputeEnvironment(stack, jsii.String("GpuSpot"), &awsbatch.ManagedEc2EcsComputeEnvironmentProps{
-		Vpc: s.Vpc, VpcSubnets: subnets, SecurityGroups: &[]awsec2.ISecurityGroup{sg},
+		Vpc: s.Vpc, VpcSubnets: subnets, SecurityGroups: &[]awsec2.ISecurityGroup{sg}, LaunchTemplate: s.LaunchTemplate,
 		Spot:                      jsii.Bool(true),
 		AllocationStrategy:        awsbatch.AllocationStrategy_SPOT_PRICE_CAPACITY_OPTIMIZED,
 		InstanceTypes:             &instanceTypes,
@@ -115,31 +178,7 @@ func NewComputeStack(scope awsconstructs.Construct, env Environment, props Compu
 		MinvCpus:                  jsii.Number(0),
 		MaxvCpus:                  jsii.Number(float64(env.GPUMaxVCPUs)),
 	})
-	gpuOnDemand := awsbatch.NewManagedEc2EcsComputeEnvironment(stack, jsii.String("GpuOnDemand"), &awsbatch.ManagedEc2EcsComputeEnvironmentProps{
-		Vpc: s.Vpc, VpcSubnets: subnets, SecurityGroups: &[]awsec2.ISecurityGroup{sg},
-		Spot:                      jsii.Bool(false),
-		AllocationStrategy:        awsbatch.AllocationStrategy_BEST_FIT_PROGRESSIVE,
-		InstanceTypes:             &instanceTypes,
-		UseOptimalInstanceClasses: jsii.Bool(false),
-		Images:                    gpuImages,
-		MinvCpus:                  jsii.Number(0),
-		MaxvCpus:                  jsii.Number(float64(env.GPUMaxVCPUs) / 2),
-	})
-	classes := make([]awsec2.InstanceClass, 0, len(env.CPUInstanceClasses))
-	for _, c := range env.CPUInstanceClasses {
-		classes = append(classes, awsec2.InstanceClass(strings.ToUpper(c)))
-	}
-	cpuSpot := awsbatch.NewManagedEc2EcsComputeEnvironment(stack, jsii.String("CpuSpot"), &awsbatch.ManagedEc2EcsComputeEnvironmentProps{
-		Vpc: s.Vpc, VpcSubnets: subnets, SecurityGroups: &[]awsec2.ISecurityGroup{sg},
-		Spot:                      jsii.Bool(true),
-		AllocationStrategy:        awsbatch.AllocationStrategy_SPOT_PRICE_CAPACITY_OPTIMIZED,
-		InstanceClasses:           &classes,
-		UseOptimalInstanceClasses: jsii.Bool(false),
-		Images:                    &[]*awsbatch.EcsMachineImage{{ImageType: awsbatch.EcsMachineImageType_ECS_AL2023}},
-		MinvCpus:                  jsii.Number(0),
-		MaxvCpus:                  jsii.Number(float64(env.CPUMaxVCPUs)),
-	})
-	for _, ce := range []awsbatch.ManagedEc2EcsComputeEnvironment{gpuSpot, gpuOnDemand, cpuSpot} {
+	for _, ce := range []awsbatch.ManagedEc2EcsComputeEnvironment{gpuOnDemand, gpuSpot} {
 		if err := constructs.Suppress(ce.InstanceRole(), constructs.Suppression{
 			Rule:      "AwsSolutions-IAM4",
 			Reason:    "AmazonEC2ContainerServiceforEC2Role is the ECS container-instance policy AWS Batch documents for managed EC2 compute environments; it only lets the ECS agent register, poll and pull images.",
@@ -149,24 +188,41 @@ func NewComputeStack(scope awsconstructs.Construct, env Environment, props Compu
 		}
 	}
 
-	// Jobs go to Spot first; Batch places them in the on-demand environment when the Spot one is at capacity.
+	// Batch places a job in the first compute environment of the queue's order that has room, and moves on to
+	// the next only when that one is at its MaxvCpus (AWS Batch User Guide, "Job queues"): a Spot environment
+	// first would leave every job RUNNABLE through a Spot shortage, however long. So the queue fills a small
+	// on-demand baseline first, which a Spot shortage cannot starve, and spills to Spot for the rest. Jobs that no
+	// environment could ever run, and jobs that wait too long on capacity, are cancelled (job state time limit
+	// actions), which fails their task instead of leaving it waiting until its timeout.
 	s.GPUQueue = awsbatch.NewJobQueue(stack, jsii.String("GpuQueue"), &awsbatch.JobQueueProps{
-		JobQueueName: jsii.String(env.Prefix() + "gpu"),
+		JobQueueName: jsii.String(s.GPUQueueName),
 		Priority:     jsii.Number(10),
 		ComputeEnvironments: &[]*awsbatch.OrderedComputeEnvironment{
-			{ComputeEnvironment: gpuSpot, Order: jsii.Number(1)},
-			{ComputeEnvironment: gpuOnDemand, Order: jsii.Number(2)},
+			{ComputeEnvironment: gpuOnDemand, Order: jsii.Number(1)},
+			{ComputeEnvironment: gpuSpot, Order: jsii.Number(2)},
+		},
+		JobStateTimeLimitActions: &[]*awsbatch.JobStateTimeLimitAction{
+			{Reason: awsbatch.JobStateTimeLimitActionsReason_JOB_RESOURCE_REQUIREMENT, MaxTime: awscdk.Duration_Minutes(jsii.Number(10)),
+				Action: awsbatch.JobStateTimeLimitActionsAction_CANCEL, State: awsbatch.JobStateTimeLimitActionsState_RUNNABLE},
+			{Reason: awsbatch.JobStateTimeLimitActionsReason_COMPUTE_ENVIRONMENT_MAX_RESOURCE, MaxTime: awscdk.Duration_Minutes(jsii.Number(10)),
+				Action: awsbatch.JobStateTimeLimitActionsAction_CANCEL, State: awsbatch.JobStateTimeLimitActionsState_RUNNABLE},
+			{Reason: awsbatch.JobStateTimeLimitActionsReason_INSUFFICIENT_INSTANCE_CAPACITY, MaxTime: awscdk.Duration_Hours(jsii.Number(gpuCapacityWaitHours)),
+				Action: awsbatch.JobStateTimeLimitActionsAction_CANCEL, State: awsbatch.JobStateTimeLimitActionsState_RUNNABLE},
 		},
 	})
-	s.CPUQueue = awsbatch.NewJobQueue(stack, jsii.String("CpuQueue"), &awsbatch.JobQueueProps{
-		JobQueueName:        jsii.String(env.Prefix() + "cpu"),
-		Priority:            jsii.Number(10),
-		ComputeEnvironments: &[]*awsbatch.OrderedComputeEnvironment{{ComputeEnvironment: cpuSpot, Order: jsii.Number(1)}},
-	})
 
+	// ECS assumes the trainer's roles for tasks of this account only (the confused-deputy guard of the ECS
+	// developer guide's task IAM role).
+	ecsTasks := awsiam.NewServicePrincipal(jsii.String("ecs-tasks.amazonaws.com"), &awsiam.ServicePrincipalOpts{
+		Conditions: &map[string]any{"StringEquals": map[string]any{"aws:SourceAccount": awscdk.Aws_ACCOUNT_ID()}},
+	})
 	s.JobRole = awsiam.NewRole(stack, jsii.String("TrainerJobRole"), &awsiam.RoleProps{
-		AssumedBy:   awsiam.NewServicePrincipal(jsii.String("ecs-tasks.amazonaws.com"), nil),
+		AssumedBy:   ecsTasks,
 		Description: jsii.String("The trainer container: reads data sets, writes checkpoints and models, records progress"),
+	})
+	executionRole := awsiam.NewRole(stack, jsii.String("TrainerExecutionRole"), &awsiam.RoleProps{
+		AssumedBy:   ecsTasks,
+		Description: jsii.String("The ECS agent, for the trainer container: pulls its image, writes its logs"),
 	})
 	constructs.GrantObjects(s.JobRole, props.Data.Datasets, props.Data.Key, constructs.Read)
 	constructs.GrantObjects(s.JobRole, props.Data.Artifacts, props.Data.Key, constructs.ReadWrite)
@@ -190,67 +246,59 @@ func NewComputeStack(scope awsconstructs.Construct, env Environment, props Compu
 		Retention:     env.LogRetention,
 		RemovalPolicy: env.RemovalPolicy,
 	})
-	jobDef := func(id, name string, cpu, memoryGiB, gpu float64) awsbatch.EcsJobDefinition {
-		device := "cpu"
-		if gpu > 0 {
-			device = "cuda"
-		}
-		jobEnv := trainerEnvironment(props.Data, device)
-		container := &awsbatch.EcsEc2ContainerDefinitionProps{
-			Image:       awsecs.ContainerImage_FromDockerImageAsset(s.Image),
-			Cpu:         jsii.Number(cpu),
-			Memory:      awscdk.Size_Gibibytes(jsii.Number(memoryGiB)),
-			JobRole:     s.JobRole,
-			Environment: &jobEnv,
+	jobEnv := trainerEnvironment(props.Data, "cuda")
+	s.GPUJob = awsbatch.NewEcsJobDefinition(stack, jsii.String("TrainGpu"), &awsbatch.EcsJobDefinitionProps{
+		JobDefinitionName: jsii.String(s.GPUJobName),
+		Container: awsbatch.NewEcsEc2ContainerDefinition(stack, jsii.String("TrainGpuContainer"), &awsbatch.EcsEc2ContainerDefinitionProps{
+			Image:         image,
+			Cpu:           jsii.Number(4),
+			Memory:        awscdk.Size_Gibibytes(jsii.Number(15)),
+			Gpu:           jsii.Number(1),
+			JobRole:       s.JobRole,
+			ExecutionRole: executionRole,
+			Environment:   &jobEnv,
 			Logging: awsecs.LogDriver_AwsLogs(&awsecs.AwsLogDriverProps{
-				StreamPrefix: jsii.String(name),
+				StreamPrefix: jsii.String("train-gpu"),
 				LogGroup:     trainerLogs,
 			}),
-		}
-		if gpu > 0 {
-			container.Gpu = jsii.Number(gpu)
-		}
-		return awsbatch.NewEcsJobDefinition(stack, jsii.String(id), &awsbatch.EcsJobDefinitionProps{
-			JobDefinitionName: jsii.String(env.Prefix() + name),
-			Container:         awsbatch.NewEcsEc2ContainerDefinition(stack, jsii.String(id+"Container"), container),
-			RetryAttempts:     jsii.Number(trainerRetryAttempts),
-			RetryStrategies:   trainerRetryStrategies(),
-			Timeout:           awscdk.Duration_Hours(jsii.Number(float64(env.TrainingTimeoutHours))),
-			PropagateTags:     jsii.Bool(true),
-		})
-	}
-	s.GPUJob = jobDef("TrainGpu", "train-gpu", 4, 15, 1)
-	s.CPUJob = jobDef("TrainCpu", "train-cpu", 2, 7, 0)
-	for _, def := range []awsbatch.EcsJobDefinition{s.GPUJob, s.CPUJob} {
-		if err := constructs.Suppress(def.Container().ExecutionRole(), constructs.Suppression{
-			Rule: "AwsSolutions-IAM5", Reason: reasonECRToken, AppliesTo: []string{"Resource::*"},
-		}); err != nil {
-			return nil, err
-		}
+		}),
+		RetryAttempts:   jsii.Number(float64(pipeline.BatchJobRetryStrategy().Attempts)),
+		RetryStrategies: trainerRetryStrategies(),
+		Timeout:         awscdk.Duration_Hours(jsii.Number(float64(env.TrainingTimeoutHours))),
+		PropagateTags:   jsii.Bool(true),
+	})
+	// A new revision (every trainer change) leaves the previous ones ACTIVE: a job that one submitted may still be
+	// retried under it, and Step Functions executions started before the deploy keep submitting by name.
+	awscdk.NewCfnOutput(stack, jsii.String("TrainerImageUri"), &awscdk.CfnOutputProps{
+		Value:       imageURI,
+		Description: jsii.String("The trainer image the job definition runs"),
+	})
+	cfnJob := s.GPUJob.Node().DefaultChild().(awsbatch.CfnJobDefinition)
+	cfnJob.SetResourceRetentionPolicy(&awsbatch.CfnJobDefinition_ResourceRetentionPolicyProperty{SkipDeregisterOnUpdate: jsii.Bool(true)})
+	if err := constructs.Suppress(executionRole, constructs.Suppression{
+		Rule: "AwsSolutions-IAM5", Reason: reasonECRToken, AppliesTo: []string{"Resource::*"},
+	}); err != nil {
+		return nil, err
 	}
 	return s, nil
 }
 
-// trainerRetryAttempts bounds the attempts of one training job (Batch allows 1 to 10).
-const trainerRetryAttempts = 5
-
-// trainerExitRetryable is the trainer's exit status for an interrupted or transiently failed run
-// (trainer/batchjob.ExitRetryable, EX_TEMPFAIL); it resumes from its checkpoint when retried.
-const trainerExitRetryable = 75
-
-// trainerRetryStrategies retries what is not the trainer's fault — a reclaimed Spot instance, an image pull that
-// failed, the trainer's own "retryable" exit — and ends the job on any other exit code, so an application error
-// is not run again. Batch evaluates the conditions in order and applies the first that matches ("Automated job
-// retries", AWS Batch User Guide).
+// trainerRetryStrategies is pipeline.BatchJobRetryStrategy, the retry strategy the state machines submit the
+// trainer's jobs with, as the job definition's: Batch evaluates the conditions in order and applies the first
+// that matches ("Automated job retries", AWS Batch User Guide).
 func trainerRetryStrategies() *[]awsbatch.RetryStrategy {
-	return &[]awsbatch.RetryStrategy{
-		awsbatch.RetryStrategy_Of(awsbatch.Action_RETRY, awsbatch.Reason_SPOT_INSTANCE_RECLAIMED()),
-		awsbatch.RetryStrategy_Of(awsbatch.Action_RETRY, awsbatch.Reason_CANNOT_PULL_CONTAINER()),
-		awsbatch.RetryStrategy_Of(awsbatch.Action_RETRY, awsbatch.Reason_Custom(&awsbatch.CustomReason{
-			OnExitCode: jsii.String(strconv.Itoa(trainerExitRetryable)),
-		})),
-		awsbatch.RetryStrategy_Of(awsbatch.Action_EXIT, awsbatch.Reason_NON_ZERO_EXIT_CODE()),
+	rules := pipeline.BatchJobRetryStrategy().EvaluateOnExit
+	out := make([]awsbatch.RetryStrategy, 0, len(rules))
+	for _, r := range rules {
+		action := awsbatch.Action_RETRY
+		if r.Action == "EXIT" {
+			action = awsbatch.Action_EXIT
+		}
+		out = append(out, awsbatch.RetryStrategy_Of(action, awsbatch.Reason_Custom(&awsbatch.CustomReason{
+			OnExitCode: strOrNil(r.OnExitCode), OnStatusReason: strOrNil(r.OnStatusReason), OnReason: strOrNil(r.OnReason),
+		})))
 	}
+	return &out
 }
 
 // placeholderTrainerDir is the git-ignored directory, relative to the repository root, holding a stand-in

@@ -3,6 +3,7 @@ package stacks
 import (
 	"fmt"
 	"net/url"
+	"regexp"
 	"sort"
 	"strings"
 
@@ -22,8 +23,25 @@ const (
 	ContextJWTAudience = "jwtAudience"
 	// ContextRequireBuiltAssets set to "true" refuses to synthesize with placeholders for the function zips or the
 	// trainer's Dockerfile: deploys and diffs set it so that only what `make functions` built, and the real
-	// trainer image, can reach AWS.
+	// trainer image, can reach AWS. Staging and prod then also need an alert e-mail address.
 	ContextRequireBuiltAssets = "requireBuiltAssets"
+	// ContextTrainerImage, when set, is the trainer image the job definition runs, by digest
+	// (<account>.dkr.ecr.<region>.amazonaws.com/<repository>@sha256:<digest>), instead of an image built from
+	// trainer/Dockerfile: CI builds the image once and promotes that digest dev -> staging -> prod.
+	ContextTrainerImage = "trainerImage"
+	// ContextGitHubRepo (owner/name), when set, adds the CI stack: the GitHub OIDC provider and the roles the
+	// workflows of that repository assume (see NewCIStack).
+	ContextGitHubRepo = "githubRepo"
+	// ContextGitHubOIDCProvider, when set, is the ARN of an existing GitHub OIDC provider for the CI stack to use
+	// instead of creating one (an account has at most one per URL, so the second environment sharing an
+	// account names the first's).
+	ContextGitHubOIDCProvider = "githubOidcProviderArn"
+	// ContextCommit, when set, is the git commit being deployed (40 hex digits): the api stack records it in its
+	// DeployedCommit output, where a failed smoke test finds what to roll back to.
+	ContextCommit = "commit"
+	// ContextTrainerPullAccounts (comma-separated account ids) may pull from this environment's trainer
+	// repository: the accounts of the environments the image is promoted to.
+	ContextTrainerPullAccounts = "trainerPullAccounts"
 )
 
 // Environment is everything that differs between dev, staging and prod: names, sizes, retention and what happens
@@ -39,21 +57,23 @@ type Environment struct {
 	LogRetention awslogs.RetentionDays
 	// NoncurrentVersionDays is how long overwritten or deleted S3 object versions are kept.
 	NoncurrentVersionDays int
-	// CheckpointDays is how long training checkpoints are kept before they expire.
+	// CheckpointDays is how long training checkpoints are kept before they expire: longer than a study may run
+	// (the optimization machine's timeout, 8 days), so a trial resumed late in a study finds its checkpoint.
 	CheckpointDays int
 	// NATGateways is the number of NAT gateways of the Batch VPC (one per AZ in prod).
 	NATGateways int
-	// GPUMaxVCPUs and CPUMaxVCPUs cap the Batch compute environments.
-	GPUMaxVCPUs, CPUMaxVCPUs int
+	// GPUOnDemandMaxVCPUs caps the on-demand GPU compute environment, the baseline the GPU queue fills first;
+	// GPUMaxVCPUs caps the Spot one it spills to.
+	GPUOnDemandMaxVCPUs, GPUMaxVCPUs int
 	// GPUInstanceTypes are the instance types of the GPU compute environments.
 	GPUInstanceTypes []string
-	// CPUInstanceClasses are the instance classes of the CPU compute environment.
-	CPUInstanceClasses []string
 	// TrainingTimeoutHours bounds one Batch training attempt; at most the training state machine's Train timeout
 	// (6 hours, shared/pipeline), which bounds all attempts together.
 	TrainingTimeoutHours int
 	// FunctionMemoryMB is the memory of the backbone functions; PredictMemoryMB that of predict.
 	FunctionMemoryMB, PredictMemoryMB int
+	// Concurrency is the reserved concurrency of each function.
+	Concurrency FunctionConcurrency
 	// APIRateLimit (requests per second) and APIBurstLimit throttle the HTTP API's default stage.
 	APIRateLimit, APIBurstLimit int
 	// PredictLatencyP99Ms is the p99 duration above which the predict alarm fires.
@@ -68,6 +88,23 @@ type Environment struct {
 	// RequireBuiltAssets refuses placeholder function code and a placeholder trainer image (set for diff and
 	// deploy).
 	RequireBuiltAssets bool
+	// TrainerImage, when not empty, is the trainer image by digest (ContextTrainerImage).
+	TrainerImage string
+	// Commit, when not empty, is the git commit being deployed (ContextCommit).
+	Commit string
+	// GitHubRepo, when not empty, adds the CI stack for that repository (ContextGitHubRepo);
+	// GitHubOIDCProviderARN names an existing provider; TrainerPullAccounts may pull the trainer image.
+	GitHubRepo            string
+	GitHubOIDCProviderARN string
+	TrainerPullAccounts   []string
+}
+
+// FunctionConcurrency is the reserved concurrency of each function: it caps what one function can take
+// from the account's pool (so a burst of uploads cannot starve the API) and guarantees it that much. An
+// account keeps at least 100 unreserved (Lambda quotas); the three environments together reserve well below
+// the default 1,000.
+type FunctionConcurrency struct {
+	Stages, Trigger, Events, API, Predict int
 }
 
 // Names of the environments Named knows.
@@ -80,27 +117,29 @@ const (
 var environments = map[string]Environment{
 	EnvDev: {
 		Name: EnvDev, RemovalPolicy: awscdk.RemovalPolicy_DESTROY, DeletionProtection: false,
-		LogRetention: awslogs.RetentionDays_TWO_WEEKS, NoncurrentVersionDays: 7, CheckpointDays: 7,
-		NATGateways: 1, GPUMaxVCPUs: 16, CPUMaxVCPUs: 16,
-		GPUInstanceTypes: []string{"g5.xlarge", "g5.2xlarge", "g4dn.xlarge"}, CPUInstanceClasses: []string{"c6i", "m6i"},
+		LogRetention: awslogs.RetentionDays_TWO_WEEKS, NoncurrentVersionDays: 7, CheckpointDays: 9,
+		NATGateways: 1, GPUOnDemandMaxVCPUs: 4, GPUMaxVCPUs: 16,
+		GPUInstanceTypes:     []string{"g5.xlarge", "g5.2xlarge", "g4dn.xlarge"},
 		TrainingTimeoutHours: 2, FunctionMemoryMB: 512, PredictMemoryMB: 1024,
+		Concurrency:  FunctionConcurrency{Stages: 10, Trigger: 2, Events: 2, API: 10, Predict: 10},
 		APIRateLimit: 50, APIBurstLimit: 100, PredictLatencyP99Ms: 1000, APILatencyP99Ms: 2000,
 	},
 	EnvStaging: {
 		Name: EnvStaging, RemovalPolicy: awscdk.RemovalPolicy_RETAIN, DeletionProtection: false,
 		LogRetention: awslogs.RetentionDays_ONE_MONTH, NoncurrentVersionDays: 30, CheckpointDays: 14,
-		NATGateways: 1, GPUMaxVCPUs: 32, CPUMaxVCPUs: 32,
-		GPUInstanceTypes: []string{"g5.xlarge", "g5.2xlarge", "g4dn.xlarge"}, CPUInstanceClasses: []string{"c6i", "m6i"},
+		NATGateways: 1, GPUOnDemandMaxVCPUs: 8, GPUMaxVCPUs: 32,
+		GPUInstanceTypes:     []string{"g5.xlarge", "g5.2xlarge", "g4dn.xlarge"},
 		TrainingTimeoutHours: 4, FunctionMemoryMB: 512, PredictMemoryMB: 1024,
+		Concurrency:  FunctionConcurrency{Stages: 20, Trigger: 5, Events: 5, API: 20, Predict: 20},
 		APIRateLimit: 100, APIBurstLimit: 200, PredictLatencyP99Ms: 750, APILatencyP99Ms: 1500,
 	},
 	EnvProd: {
 		Name: EnvProd, RemovalPolicy: awscdk.RemovalPolicy_RETAIN, DeletionProtection: true,
 		LogRetention: awslogs.RetentionDays_ONE_YEAR, NoncurrentVersionDays: 90, CheckpointDays: 30,
-		NATGateways: 2, GPUMaxVCPUs: 128, CPUMaxVCPUs: 64,
+		NATGateways: 2, GPUOnDemandMaxVCPUs: 16, GPUMaxVCPUs: 128,
 		GPUInstanceTypes:     []string{"g5.xlarge", "g5.2xlarge", "g5.4xlarge", "g4dn.xlarge", "g4dn.2xlarge"},
-		CPUInstanceClasses:   []string{"c6i", "c7i", "m6i"},
 		TrainingTimeoutHours: 6, FunctionMemoryMB: 1024, PredictMemoryMB: 2048,
+		Concurrency:  FunctionConcurrency{Stages: 100, Trigger: 20, Events: 20, API: 100, Predict: 250},
 		APIRateLimit: 500, APIBurstLimit: 1000, PredictLatencyP99Ms: 500, APILatencyP99Ms: 1000,
 	},
 }
@@ -123,7 +162,6 @@ func Named(name string) (Environment, error) {
 			name, strings.Join(EnvironmentNames(), ", "), ErrUnknownEnvironment)
 	}
 	env.GPUInstanceTypes = append([]string(nil), env.GPUInstanceTypes...)
-	env.CPUInstanceClasses = append([]string(nil), env.CPUInstanceClasses...)
 	return env, nil
 }
 
@@ -133,7 +171,10 @@ type ContextReader interface {
 }
 
 // FromContext builds the Environment from CDK context: `env` (default dev), `alertEmail`, `jwtIssuer`,
-// `jwtAudience` (comma-separated) and `requireBuiltAssets`. A value of the wrong kind is an error naming the key.
+// `jwtAudience` (comma-separated), `requireBuiltAssets`, `trainerImage`, `githubRepo`, `githubOidcProviderArn`
+// `trainerPullAccounts` (comma-separated) and `commit`. A value of the wrong kind is an error naming the key, and so is
+// a deploy (requireBuiltAssets) of staging or prod without an alert e-mail address: its alarms would reach
+// only the alert queue.
 func FromContext(ctx ContextReader) (Environment, error) {
 	get := func(key string) (string, error) {
 		v := ctx.TryGetContext(&key)
@@ -201,7 +242,66 @@ func FromContext(ctx ContextReader) (Environment, error) {
 		return Environment{}, fmt.Errorf("context %q: %q, want true or false: %w",
 			ContextRequireBuiltAssets, require, ErrInvalidContext)
 	}
+	if env.RequireBuiltAssets && env.Name != EnvDev && env.AlertEmail == "" {
+		return Environment{}, fmt.Errorf("context %q is required to deploy %s (make deploy ALERT_EMAIL=...): %w",
+			ContextAlertEmail, env.Name, ErrInvalidContext)
+	}
+	if env.TrainerImage, err = get(ContextTrainerImage); err != nil {
+		return Environment{}, err
+	}
+	if env.TrainerImage != "" && !trainerImagePattern.MatchString(env.TrainerImage) {
+		return Environment{}, fmt.Errorf("context %q: %q is not <account>.dkr.ecr.<region>.amazonaws.com/<repository>@sha256:<digest>: %w",
+			ContextTrainerImage, env.TrainerImage, ErrInvalidContext)
+	}
+	if env.Commit, err = get(ContextCommit); err != nil {
+		return Environment{}, err
+	}
+	if env.Commit != "" && !commitPattern.MatchString(env.Commit) {
+		return Environment{}, fmt.Errorf("context %q: %q is not a 40-digit commit id: %w", ContextCommit, env.Commit, ErrInvalidContext)
+	}
+	if env.GitHubRepo, err = get(ContextGitHubRepo); err != nil {
+		return Environment{}, err
+	}
+	if env.GitHubRepo != "" && !githubRepoPattern.MatchString(env.GitHubRepo) {
+		return Environment{}, fmt.Errorf("context %q: %q is not owner/name: %w", ContextGitHubRepo, env.GitHubRepo, ErrInvalidContext)
+	}
+	if env.GitHubOIDCProviderARN, err = get(ContextGitHubOIDCProvider); err != nil {
+		return Environment{}, err
+	}
+	if env.GitHubOIDCProviderARN != "" && !strings.HasPrefix(env.GitHubOIDCProviderARN, "arn:") {
+		return Environment{}, fmt.Errorf("context %q: %q is not an ARN: %w", ContextGitHubOIDCProvider, env.GitHubOIDCProviderARN, ErrInvalidContext)
+	}
+	accounts, err := get(ContextTrainerPullAccounts)
+	if err != nil {
+		return Environment{}, err
+	}
+	for _, a := range strings.Split(accounts, ",") {
+		if a = strings.TrimSpace(a); a == "" {
+			continue
+		}
+		if !accountPattern.MatchString(a) {
+			return Environment{}, fmt.Errorf("context %q: %q is not a 12-digit account id: %w", ContextTrainerPullAccounts, a, ErrInvalidContext)
+		}
+		env.TrainerPullAccounts = append(env.TrainerPullAccounts, a)
+	}
 	return env, nil
+}
+
+var (
+	trainerImagePattern = regexp.MustCompile(`^([0-9]{12})\.dkr\.ecr\.([a-z0-9-]+)\.amazonaws\.com/([a-z0-9][a-z0-9._/-]*)@(sha256:[0-9a-f]{64})$`)
+	githubRepoPattern   = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9-]*/[A-Za-z0-9._-]+$`)
+	accountPattern      = regexp.MustCompile(`^[0-9]{12}$`)
+	commitPattern       = regexp.MustCompile(`^[0-9a-f]{40}$`)
+)
+
+// trainerImageParts splits a TrainerImage into its registry's account and region, the repository name and the
+// digest.
+func trainerImageParts(image string) (account, region, repository, digest string, ok bool) {
+	m := trainerImagePattern.FindStringSubmatch(image)
+	if m == nil {
+		return "", "", "", "", false
+	}
+	return m[1], m[2], m[3], m[4], true
 }
 
 // Prefix returns "orrery-<env>-", the prefix of stack names and physical resource names.

@@ -35,7 +35,7 @@ func TestEvaluationMachineIsTheOneTheLocalExecutorRuns(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, string(want), strings.ReplaceAll(deployed, pipeline.EvaluationPlaceholders().StagesFunction, local.StagesFunction))
 		subs := p["DefinitionSubstitutions"].(map[string]any)
-		assert.Equal(t, map[string]any{PlaceholderStagesFunction: map[string]any{"Fn::GetAtt": []any{"StagesE6161790", "Arn"}}}, subs)
+		assert.Equal(t, map[string]any{PlaceholderStagesFunction: map[string]any{"Ref": stagesVersionID(t, b)}}, subs)
 	}
 	require.True(t, found, "no %s state machine in the pipeline stack", MachineEvaluation)
 

@@ -7,13 +7,15 @@ import (
 // Reasons for the cdk-nag findings the stacks accept. Each suppression names the findings it covers (AppliesTo),
 // never a whole rule on a whole resource.
 const (
-	reasonObjectKeys       = "Object keys are unbounded, so object-level S3 permissions end in /*; each statement is scoped to one Orrery bucket (and prefix) and names its actions one by one."
-	reasonXRay             = "X-Ray's PutTraceSegments and PutTelemetryRecords have no resource-level permissions (Resource * is required); CDK adds them for active tracing."
-	reasonStateMachineStar = "Resource * only for actions without resource-level permissions: X-Ray tracing, CloudWatch Logs vended-log delivery (CDK adds both for tracing and logging) and batch:DescribeJobs for the submitJob.sync task."
-	reasonBatchJobs        = "AWS Batch job IDs are generated per submission, so TerminateJob (stopping the Train job when its execution stops) is scoped to this account's and region's jobs."
-	reasonExecutions       = "Execution names are generated per job, so stopping and describing executions is scoped to the executions of this environment's named state machines."
-	reasonTaskToken        = "states:SendTaskHeartbeat has no resource-level permissions (Resource * is required): the task token the trainer is given is the authorization."
-	reasonECRToken         = "ecr:GetAuthorizationToken has no resource-level permissions (Resource * is required); the image pull itself is scoped to the asset repository."
+	reasonObjectKeys             = "Object keys are unbounded, so object-level S3 permissions end in /*; each statement is scoped to one Orrery bucket (and prefix) and names its actions one by one."
+	reasonXRay                   = "X-Ray's PutTraceSegments and PutTelemetryRecords have no resource-level permissions (Resource * is required); CDK adds them for active tracing."
+	reasonStateMachineStar       = "Resource * only for actions without resource-level permissions: X-Ray tracing, CloudWatch Logs vended-log delivery (CDK adds both for tracing and logging) and batch:DescribeJobs for the submitJob.sync task."
+	reasonBatchJobs              = "AWS Batch job IDs are generated per submission, so TerminateJob (stopping the Train job when its execution stops) is scoped to this account's and region's jobs."
+	reasonExecutions             = "Execution names are generated per job, so stopping and describing executions is scoped to the executions of this environment's named state machines."
+	reasonTaskToken              = "states:SendTaskHeartbeat has no resource-level permissions (Resource * is required): the task token the trainer is given is the authorization."
+	reasonFunctionVersions       = "The state machines invoke the stages function's published version; executions started before a deploy keep invoking theirs, so the role may invoke every version of that one function (<function ARN>:*, as CDK's grantInvoke writes it)."
+	reasonJobDefinitionRevisions = "The machines submit the trainer's job definition by name (its latest ACTIVE revision), and SubmitJob is authorized on the revision it resolves to: every revision of that one job definition (name:*)."
+	reasonECRToken               = "ecr:GetAuthorizationToken has no resource-level permissions (Resource * is required); the image pull itself is scoped to the asset repository."
 )
 
 // dataObjectFindings matches the IAM5 findings of GrantObjects on the data stack's buckets, in the stack itself

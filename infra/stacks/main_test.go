@@ -51,8 +51,18 @@ var builds = map[string]*built{
 	"prod-jwt": {},
 }
 
-// build returns the variant of the app named key: "dev" (cdk-nag on, every stack) or "prod-jwt" (prod with a JWT
-// authorizer, nag off, for what differs between environments).
+// Settings of the test variants.
+const (
+	testGitHubRepo   = "orrery-ml/orrery"
+	testAlertEmail   = "ops@example.org"
+	testTrainerImage = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/orrery-prod-trainer@sha256:" +
+		"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+	testCommit = "0123456789abcdef0123456789abcdef01234567"
+)
+
+// build returns the variant of the app named key: "dev" (cdk-nag on, every stack and the CI stack) or "prod-jwt"
+// (prod with a JWT authorizer, an alert e-mail address, a trainer image promoted by digest and a deployed commit,
+// nag off, for what differs between environments).
 func build(t *testing.T, key string) *built {
 	t.Helper()
 	if testing.Short() {
@@ -74,10 +84,15 @@ func (b *built) synth(key string) error {
 	}
 	b.app = awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(b.outdir)})
 	env, err := Named(EnvDev)
+	// The dev variant includes the CI stack, so cdk-nag checks it too.
+	env.GitHubRepo = testGitHubRepo
 	skipNag := false
 	if key == "prod-jwt" {
 		env, err = Named(EnvProd)
 		env.JWTIssuer, env.JWTAudience = "https://issuer.example.org/", []string{"orrery-api"}
+		env.AlertEmail = testAlertEmail
+		env.TrainerImage = testTrainerImage
+		env.Commit = testCommit
 		skipNag = true
 	}
 	if err != nil {

@@ -13,12 +13,17 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
 	awsconstructs "github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
+
+	"github.com/orrery-ml/orrery/infra/constructs"
 )
 
 // MonitoringStack holds the alert topic, the alarms and the dashboard.
 type MonitoringStack struct {
 	awscdk.Stack
 	AlertTopic awssns.Topic
+	// AlertQueue is subscribed to the alert topic in every environment: it keeps each notification 14 days, so an
+	// alert is never lost for want of a subscriber, and any tool can read it.
+	AlertQueue awssqs.Queue
 	// Alarms by their physical name.
 	Alarms    map[string]awscloudwatch.Alarm
 	Dashboard awscloudwatch.Dashboard
@@ -34,10 +39,12 @@ type MonitoringProps struct {
 	Serving  *ServingStack
 }
 
-// NewMonitoringStack creates an encrypted, TLS-only alert topic (optionally with an e-mail subscription) and
-// alarms that notify it on alarm and on recovery: failed and timed-out executions of each state machine, any
-// message in a dead-letter queue, API 5xx responses and p99 latency, predict errors and p99 duration on the live
-// alias. The predict alarms are the ones a deployment watches while it bakes.
+// NewMonitoringStack creates an encrypted, TLS-only alert topic that CloudWatch alarms of this environment may
+// publish to, subscribed by the alert queue and, when configured, an e-mail address, and alarms that notify it
+// on alarm and on recovery: failed and timed-out executions of each state machine, any message in a dead-letter
+// queue, messages waiting too long in the main queues, errors and throttles of the backbone and api functions,
+// API 5xx responses and p99 latency, predict errors and p99 duration on the live alias. The predict alarms are
+// the ones a deployment watches while it bakes.
 func NewMonitoringStack(scope awsconstructs.Construct, env Environment, props MonitoringProps) (*MonitoringStack, error) {
 	stack := awscdk.NewStack(scope, jsii.String(env.Prefix()+"monitoring"), &props.StackProps)
 	s := &MonitoringStack{Stack: stack, Alarms: map[string]awscloudwatch.Alarm{}}
@@ -62,6 +69,33 @@ func NewMonitoringStack(scope awsconstructs.Construct, env Environment, props Mo
 		MasterKey:   key,
 		EnforceSSL:  jsii.Bool(true),
 	})
+	// EnforceSSL's topic policy replaces SNS's default one, so it must itself let CloudWatch publish: for this
+	// account's alarms of this environment only (SNS developer guide, "Amazon SNS access policy"; the
+	// confused-deputy condition keys aws:SourceAccount and aws:SourceArn).
+	s.AlertTopic.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid:        jsii.String("CloudWatchAlarmsPublish"),
+		Principals: &[]awsiam.IPrincipal{awsiam.NewServicePrincipal(jsii.String("cloudwatch.amazonaws.com"), nil)},
+		Actions:    jsii.Strings("sns:Publish"),
+		Resources:  jsii.Strings(*s.AlertTopic.TopicArn()),
+		Conditions: &map[string]any{
+			"StringEquals": map[string]any{"aws:SourceAccount": awscdk.Aws_ACCOUNT_ID()},
+			"ArnLike":      map[string]any{"aws:SourceArn": arn("cloudwatch", "alarm:"+env.Prefix()+"*")},
+		},
+	}))
+	s.AlertQueue = awssqs.NewQueue(stack, jsii.String("AlertQueue"), &awssqs.QueueProps{
+		QueueName:       jsii.String(env.Prefix() + "alerts"),
+		Encryption:      awssqs.QueueEncryption_SQS_MANAGED,
+		EnforceSSL:      jsii.Bool(true),
+		RetentionPeriod: awscdk.Duration_Days(jsii.Number(14)),
+		RemovalPolicy:   env.RemovalPolicy,
+	})
+	if err := constructs.Suppress(s.AlertQueue, constructs.Suppression{
+		Rule:   "AwsSolutions-SQS3",
+		Reason: "The alert queue is the end of the line: it keeps the alert topic's notifications for people and tools to read, nothing consumes it, so a dead-letter queue would never receive anything.",
+	}); err != nil {
+		return nil, err
+	}
+	s.AlertTopic.AddSubscription(awssnssubscriptions.NewSqsSubscription(s.AlertQueue, nil))
 	if env.AlertEmail != "" {
 		s.AlertTopic.AddSubscription(awssnssubscriptions.NewEmailSubscription(jsii.String(env.AlertEmail), nil))
 	}
@@ -117,6 +151,38 @@ func NewMonitoringStack(scope awsconstructs.Construct, env Environment, props Mo
 		dlqMetrics = append(dlqMetrics, m)
 	}
 
+	functions := []struct {
+		id, short string
+		fn        constructs.GoFunction
+	}{
+		{"Stages", "stages", props.Pipeline.Stages}, {"Trigger", "trigger", props.Pipeline.Trigger},
+		{"Events", "events", props.Pipeline.Events}, {"ApiFunction", "api", props.API.Function},
+	}
+	var functionMetrics []awscloudwatch.IMetric
+	for _, f := range functions {
+		short := f.short
+		errors := f.fn.Function.MetricErrors(sum)
+		throttles := f.fn.Function.MetricThrottles(sum)
+		alarm(f.id+"Errors", short+"-errors", "The "+short+" function returned errors (see its log group)", errors, 1, 1)
+		alarm(f.id+"Throttles", short+"-throttles", "The "+short+" function was throttled: it reached its reserved concurrency", throttles, 1, 1)
+		functionMetrics = append(functionMetrics, errors, throttles)
+	}
+
+	queues := []struct {
+		id, name string
+		queue    awssqs.Queue
+		seconds  int
+	}{
+		// The trigger function drains incoming/ notifications in seconds; half an hour of waiting means it is
+		// failing or throttled.
+		{"IncomingAge", "incoming-oldest-message", props.Data.Incoming.Queue, 1800},
+		{"StatusEventsAge", "status-events-oldest-message", props.Backbone.StatusEvents.Queue, 900},
+	}
+	for _, q := range queues {
+		alarm(q.id, q.name, "A message has waited too long in a queue: its consumer is failing, throttled or disabled",
+			q.queue.MetricApproximateAgeOfOldestMessage(maximum), float64(q.seconds), 5)
+	}
+
 	api := props.API.API
 	alarm("Api5xx", "api-5xx", "The HTTP API answered with 5xx errors", api.MetricServerError(sum), 5, 1)
 	alarm("ApiLatency", "api-latency-p99", "The HTTP API's p99 latency is above its target",
@@ -142,6 +208,9 @@ func NewMonitoringStack(scope awsconstructs.Construct, env Environment, props Mo
 			{
 				graph("API requests and errors", []awscloudwatch.IMetric{api.MetricCount(sum), api.MetricClientError(sum), api.MetricServerError(sum)}),
 				graph("API latency p99 (ms)", []awscloudwatch.IMetric{api.MetricLatency(p99), api.MetricIntegrationLatency(p99)}),
+			},
+			{
+				graph("Function errors and throttles", functionMetrics),
 			},
 			{
 				graph("Predict (live) invocations and errors", []awscloudwatch.IMetric{live.MetricInvocations(sum), live.MetricErrors(sum), live.MetricThrottles(sum)}),

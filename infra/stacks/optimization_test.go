@@ -75,11 +75,7 @@ func TestOptimizationMachineIsTheOneTheLocalExecutorRuns(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, string(want), replacer.Replace(deployed))
 
-		subs := p["DefinitionSubstitutions"].(map[string]any)
-		assert.Len(t, subs, 3)
-		assert.Equal(t, map[string]any{"Fn::GetAtt": []any{"StagesE6161790", "Arn"}}, subs[PlaceholderStagesFunction])
-		assert.Contains(t, subs[PlaceholderTrainJobQueue].(map[string]any)["Fn::ImportValue"], "GpuQueue")
-		assert.Contains(t, subs[PlaceholderTrainJobDef].(map[string]any)["Fn::ImportValue"], "TrainGpu")
+		assertBatchSubstitutions(t, b, p["DefinitionSubstitutions"].(map[string]any))
 	}
 	require.True(t, found, "no %s state machine in the pipeline stack", MachineOptimization)
 }

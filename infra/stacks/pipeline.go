@@ -4,6 +4,9 @@ import (
 	"fmt"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambdaeventsources"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsstepfunctions"
@@ -22,10 +25,19 @@ const (
 	eventsTimeoutSeconds  = 30
 )
 
+// stagesEphemeralStorageMB is the stages function's /tmp: evaluations and stages download a data set and a model
+// there and write reports and plots (Lambda's default is 512 MB).
+const stagesEphemeralStorageMB = 4096
+
 // PipelineStack holds the backbone functions (stages, trigger, events) and the state machines.
 type PipelineStack struct {
 	awscdk.Stack
 	Stages, Trigger, Events constructs.GoFunction
+	// StagesVersion is the version of the stages function this deploy published; the state machines invoke it,
+	// never $LATEST.
+	StagesVersion awslambda.Version
+	// LogsKey encrypts the state machines' log group, which holds execution data (inputs and outputs).
+	LogsKey awskms.Key
 	// StateMachines by Machine.Name.
 	StateMachines map[string]awsstepfunctions.StateMachine
 	// Definitions are the ASL JSON documents as Build returned them (with placeholders), by Machine.Name.
@@ -50,7 +62,7 @@ func NewPipelineStack(scope awsconstructs.Construct, env Environment, props Pipe
 	s := &PipelineStack{Stack: stack, StateMachines: map[string]awsstepfunctions.StateMachine{}, Definitions: map[string]string{}}
 	data := props.Data
 
-	function := func(id, name, description string, memory, timeout int, extraEnv map[string]*string) (constructs.GoFunction, error) {
+	function := func(id, name, description string, memory, timeout, concurrency, storage int, extraEnv map[string]*string) (constructs.GoFunction, error) {
 		fnEnv := storageEnvironment(data)
 		for k, v := range extraEnv {
 			fnEnv[k] = v
@@ -60,6 +72,7 @@ func NewPipelineStack(scope awsconstructs.Construct, env Environment, props Pipe
 			RepoRoot: props.RepoRoot, RequireZip: env.RequireBuiltAssets,
 			Environment: fnEnv, MemoryMB: memory, Timeout: awscdk.Duration_Seconds(jsii.Number(float64(timeout))),
 			LogRetention: env.LogRetention, RemovalPolicy: env.RemovalPolicy,
+			ReservedConcurrency: concurrency, EphemeralStorageMB: storage,
 		})
 		if err != nil {
 			return constructs.GoFunction{}, fmt.Errorf("pipeline stack: %w", err)
@@ -68,7 +81,7 @@ func NewPipelineStack(scope awsconstructs.Construct, env Environment, props Pipe
 	}
 	var err error
 	if s.Stages, err = function("Stages", "stages", "Orrery stage handlers (training stages, optimization steps, evaluations)",
-		2*env.FunctionMemoryMB, stagesTimeoutSeconds, nil); err != nil {
+		2*env.FunctionMemoryMB, stagesTimeoutSeconds, env.Concurrency.Stages, stagesEphemeralStorageMB, nil); err != nil {
 		return nil, err
 	}
 	constructs.GrantObjects(s.Stages.Role, data.Datasets, data.Key, constructs.Read)
@@ -77,25 +90,66 @@ func NewPipelineStack(scope awsconstructs.Construct, env Environment, props Pipe
 		data.Tables[TableStudies])
 
 	if s.Events, err = function("Events", "events", "Orrery status events: Batch and Step Functions state changes to job records",
-		env.FunctionMemoryMB, eventsTimeoutSeconds, nil); err != nil {
+		env.FunctionMemoryMB, eventsTimeoutSeconds, env.Concurrency.Events, 0, nil); err != nil {
 		return nil, err
 	}
 	constructs.GrantItems(s.Events.Role, constructs.ReadWrite, data.Tables[TableJobs])
 	s.Events.Function.AddEventSource(awslambdaeventsources.NewSqsEventSource(props.Backbone.StatusEvents.Queue,
-		&awslambdaeventsources.SqsEventSourceProps{BatchSize: jsii.Number(10), ReportBatchItemFailures: jsii.Bool(true)}))
+		&awslambdaeventsources.SqsEventSourceProps{BatchSize: jsii.Number(10), ReportBatchItemFailures: jsii.Bool(true),
+			MaxConcurrency: jsii.Number(float64(sqsMaxConcurrency(env.Concurrency.Events)))}))
 
+	logGroupName := "/aws/vendedlogs/states/" + env.Prefix() + "pipeline"
+	s.LogsKey = awskms.NewKey(stack, jsii.String("StateMachineLogsKey"), &awskms.KeyProps{
+		Alias:             jsii.String("alias/" + env.Prefix() + "state-machine-logs"),
+		Description:       jsii.String("Encrypts the execution data in Orrery's " + env.Name + " state-machine logs"),
+		EnableKeyRotation: jsii.Bool(true),
+		RemovalPolicy:     env.RemovalPolicy,
+	})
+	// CloudWatch Logs encrypts and decrypts the log group's events with the key, for that log group only
+	// (CloudWatch Logs user guide, "Encrypt log data in CloudWatch Logs using AWS KMS").
+	s.LogsKey.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Sid: jsii.String("CloudWatchLogsUse"),
+		Principals: &[]awsiam.IPrincipal{awsiam.NewServicePrincipal(
+			awscdk.Fn_Join(jsii.String(""), jsii.Strings("logs.", *awscdk.Aws_REGION(), ".amazonaws.com")), nil)},
+		Actions: jsii.Strings("kms:Encrypt", "kms:Decrypt", "kms:ReEncryptFrom", "kms:ReEncryptTo", "kms:GenerateDataKey",
+			"kms:GenerateDataKeyWithoutPlaintext", "kms:DescribeKey"),
+		Resources: jsii.Strings("*"),
+		Conditions: &map[string]any{"ArnEquals": map[string]any{
+			"kms:EncryptionContext:aws:logs:arn": arn("logs", "log-group:"+logGroupName),
+		}},
+	}), nil)
 	logs := awslogs.NewLogGroup(stack, jsii.String("StateMachineLogs"), &awslogs.LogGroupProps{
-		LogGroupName:  jsii.String("/aws/vendedlogs/states/" + env.Prefix() + "pipeline"),
+		LogGroupName:  jsii.String(logGroupName),
+		EncryptionKey: s.LogsKey,
 		Retention:     env.LogRetention,
 		RemovalPolicy: env.RemovalPolicy,
 	})
+	logs.Node().AddDependency(s.LogsKey)
+
+	// The machines invoke the version of the stages function this deploy published, never $LATEST: an
+	// execution keeps the definition it started with (Step Functions runs started executions on their
+	// definition when the machine is updated), so a long study keeps the stages code it began with while new
+	// executions get the new version. Versions are retained (CDK's default for currentVersion); the role may
+	// invoke any of them for that reason.
+	s.StagesVersion = s.Stages.Function.CurrentVersion()
+	stagesArn := s.Stages.Function.FunctionArn()
+	jobDefinition := arn("batch", "job-definition/"+props.Compute.GPUJobName)
 	values := map[string]*string{
-		PlaceholderStagesFunction: s.Stages.Function.FunctionArn(),
-		PlaceholderTrainJobQueue:  props.Compute.GPUQueue.JobQueueArn(),
-		PlaceholderTrainJobDef:    props.Compute.GPUJob.JobDefinitionArn(),
+		PlaceholderStagesFunction: s.StagesVersion.FunctionArn(),
+		// By name (an ARN without revision): Batch runs the latest ACTIVE revision, and no export ties this stack
+		// to the revision the compute stack deployed last.
+		PlaceholderTrainJobQueue: arn("batch", "job-queue/"+props.Compute.GPUQueueName),
+		PlaceholderTrainJobDef:   jobDefinition,
 	}
+	grants := map[string][]*string{
+		PlaceholderStagesFunction: {stagesArn, awscdk.Fn_Join(jsii.String(""), jsii.Strings(*stagesArn, ":*"))},
+		// SubmitJob is authorized on the revision it resolves to (AWS Batch User Guide, "Accounting for job
+		// definition revisions").
+		PlaceholderTrainJobDef: {awscdk.Fn_Join(jsii.String(""), jsii.Strings(*jobDefinition, ":*"))},
+	}
+	stack.AddStackDependency(props.Compute.Stack, jsii.String("the machines submit to the compute stack's queue and job definition by name"))
 	for _, m := range props.Machines {
-		sm, definition, err := newStateMachine(stack, env, m, values, logs)
+		sm, definition, err := newStateMachine(stack, env, m, values, grants, logs)
 		if err != nil {
 			return nil, fmt.Errorf("pipeline stack: %w", err)
 		}
@@ -111,7 +165,7 @@ func NewPipelineStack(scope awsconstructs.Construct, env Environment, props Pipe
 		triggerEnv[config.EnvTrainingStateMachineARN] = sm.StateMachineArn()
 	}
 	if s.Trigger, err = function("Trigger", "trigger", "Orrery retraining trigger: uploads under incoming/ start training executions",
-		env.FunctionMemoryMB, triggerTimeoutSeconds, triggerEnv); err != nil {
+		env.FunctionMemoryMB, triggerTimeoutSeconds, env.Concurrency.Trigger, 0, triggerEnv); err != nil {
 		return nil, err
 	}
 	constructs.GrantObjects(s.Trigger.Role, data.Datasets, data.Key, constructs.Read, IncomingPrefix)
@@ -121,7 +175,8 @@ func NewPipelineStack(scope awsconstructs.Construct, env Environment, props Pipe
 		sm.GrantStartExecution(s.Trigger.Role)
 	}
 	s.Trigger.Function.AddEventSource(awslambdaeventsources.NewSqsEventSource(data.Incoming.Queue,
-		&awslambdaeventsources.SqsEventSourceProps{BatchSize: jsii.Number(10), ReportBatchItemFailures: jsii.Bool(true)}))
+		&awslambdaeventsources.SqsEventSourceProps{BatchSize: jsii.Number(10), ReportBatchItemFailures: jsii.Bool(true),
+			MaxConcurrency: jsii.Number(float64(sqsMaxConcurrency(env.Concurrency.Trigger)))}))
 
 	for _, fn := range []constructs.GoFunction{s.Stages, s.Events, s.Trigger} {
 		if err := suppressFunctionFindings(fn); err != nil {
@@ -139,11 +194,23 @@ const (
 	MachineEvaluation   = "evaluation"
 )
 
-func newStateMachine(stack awscdk.Stack, env Environment, m Machine, values map[string]*string, logs awslogs.LogGroup) (awsstepfunctions.StateMachine, string, error) {
+// sqsMaxConcurrency is the MaximumConcurrency of an SQS event source whose function has that reserved
+// concurrency: no more pollers than the function can run, so messages are not throttled back onto the queue
+// (Lambda developer guide, "Configuring maximum concurrency for Amazon SQS event sources"); at least 2, the
+// least the setting allows.
+func sqsMaxConcurrency(reserved int) int {
+	return max(2, reserved)
+}
+
+func newStateMachine(stack awscdk.Stack, env Environment, m Machine, values map[string]*string, grants map[string][]*string,
+	logs awslogs.LogGroup) (awsstepfunctions.StateMachine, string, error) {
 	definition := m.Definition
 	used, err := usedRefs(m.Name, definition, values)
 	if err != nil {
 		return nil, "", err
+	}
+	for i, r := range used {
+		used[i].grant = grants[r.placeholder[2:len(r.placeholder)-1]]
 	}
 	statements, err := taskStatements(m.Name, definition, used)
 	if err != nil {
@@ -172,10 +239,19 @@ func newStateMachine(stack awscdk.Stack, env Environment, m Machine, values map[
 	for _, st := range statements {
 		sm.AddToRolePolicy(st)
 	}
+	// cfn-lint's schema of the definition (E3601) has no OutputPath on Succeed states, which the States
+	// Language allows on every state but Fail (https://states-language.net/spec.html, "Filters"); the
+	// definition is validated by shared/pipeline's asl.Definition.Validate instead.
+	sm.Node().DefaultChild().(awscdk.CfnResource).AddMetadata(jsii.String("cfn-lint"),
+		map[string]any{"config": map[string]any{"ignore_checks": []string{"E3601"}}})
 	if err := constructs.Suppress(sm.Role(),
 		constructs.Suppression{Rule: "AwsSolutions-IAM5", Reason: reasonStateMachineStar, AppliesTo: []string{"Resource::*"}},
 		constructs.Suppression{Rule: "AwsSolutions-IAM5", Reason: reasonBatchJobs,
 			AppliesTo: []string{"Resource::arn:<AWS::Partition>:batch:<AWS::Region>:<AWS::AccountId>:job/*"}},
+		constructs.Suppression{Rule: "AwsSolutions-IAM5", Reason: reasonFunctionVersions,
+			AppliesToRegex: []string{`/^Resource::<Stages[0-9A-F]{8}\.Arn>:\*$/`}},
+		constructs.Suppression{Rule: "AwsSolutions-IAM5", Reason: reasonJobDefinitionRevisions,
+			AppliesTo: []string{"Resource::arn:<AWS::Partition>:batch:<AWS::Region>:<AWS::AccountId>:job-definition/" + env.Prefix() + "train-gpu:*"}},
 	); err != nil {
 		return nil, "", err
 	}

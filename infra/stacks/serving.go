@@ -43,7 +43,7 @@ func NewServingStack(scope awsconstructs.Construct, env Environment, props Servi
 		RepoRoot: props.RepoRoot, RequireZip: env.RequireBuiltAssets,
 		Environment: storageEnvironment(props.Data), MemoryMB: env.PredictMemoryMB,
 		Timeout:      awscdk.Duration_Seconds(jsii.Number(predictTimeoutSeconds)),
-		LogRetention: env.LogRetention, RemovalPolicy: env.RemovalPolicy,
+		LogRetention: env.LogRetention, RemovalPolicy: env.RemovalPolicy, ReservedConcurrency: env.Concurrency.Predict,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("serving stack: %w", err)

@@ -37,6 +37,17 @@ type ref struct {
 	placeholder string
 	value       *string
 	kind        refKind
+	// grant, when set, are the resources a task on the ref is granted instead of value: every version of a
+	// function invoked by version, every revision of a job definition submitted by name.
+	grant []*string
+}
+
+// grantResources are the resources a task naming r is granted.
+func (r ref) grantResources() []*string {
+	if len(r.grant) > 0 {
+		return r.grant
+	}
+	return []*string{r.value}
 }
 
 type refKind int
@@ -136,7 +147,7 @@ func taskStatements(machine string, definition []byte, refs []ref) ([]awsiam.Pol
 	byKind := map[refKind][]*string{}
 	for _, r := range refs {
 		byPlaceholder[r.placeholder] = r
-		byKind[r.kind] = append(byKind[r.kind], r.value)
+		byKind[r.kind] = append(byKind[r.kind], r.grantResources()...)
 	}
 	// resolve returns the resources a parameter names: the ref its value is, or every ref of the kind when the
 	// value is chosen at run time (a ".$" path).
@@ -147,7 +158,7 @@ func taskStatements(machine string, definition []byte, refs []ref) ([]awsiam.Pol
 				return nil, fmt.Errorf("state machine %s: task %s: %s %q is not a deployed resource of this app: %w",
 					machine, task, field, v, ErrUnsupportedTask)
 			}
-			return []*string{r.value}, nil
+			return r.grantResources(), nil
 		}
 		if _, dynamic := params[field+".$"]; dynamic && len(byKind[kind]) > 0 {
 			return byKind[kind], nil
@@ -178,7 +189,7 @@ func taskStatements(machine string, definition []byte, refs []ref) ([]awsiam.Pol
 			grants = append(grants, grant{[]string{"lambda:InvokeFunction"}, fns})
 		case byPlaceholder[resource].kind == kindFunction:
 			// A function ARN as the Task resource: the legacy direct invocation, of the unqualified function.
-			grants = append(grants, grant{[]string{"lambda:InvokeFunction"}, []*string{byPlaceholder[resource].value}})
+			grants = append(grants, grant{[]string{"lambda:InvokeFunction"}, byPlaceholder[resource].grantResources()})
 		case integration == "arn:aws:states:::batch:submitJob" || integration == "arn:aws:states:::batch:submitJob.sync":
 			queues, err := resolve(name, t.Parameters, "JobQueue", kindJobQueue)
 			if err != nil {
@@ -188,7 +199,7 @@ func taskStatements(machine string, definition []byte, refs []ref) ([]awsiam.Pol
 			if err != nil {
 				return nil, err
 			}
-			// The job definition's ARN names its revision, which is the one the definition submits.
+			// A job definition submitted by name is granted on its revisions (ref.grant).
 			grants = append(grants, grant{[]string{"batch:SubmitJob"}, append(queues, defs...)})
 			if strings.HasSuffix(integration, ".sync") {
 				// Step Functions follows the job through a managed EventBridge rule and terminates it when

@@ -30,9 +30,10 @@ func LocalResources() Resources {
 // TrainingHandlers binds the training state machine's Task resources for the
 // local executor: the stages function to stages.RunStage, and the Batch
 // submitJob.sync task to the train stage run in-process. A stage's error
-// becomes the *asl.Error TaskError names. The train stage's
-// progress recorder should call Heartbeat with the ctx it is given, so the
-// Train state's HeartbeatSeconds holds locally as on AWS.
+// becomes the *asl.Error TaskError names. The train stage's progress
+// recorder should call Heartbeat with the ctx it is given, as the trainer
+// heartbeats on AWS (a Train state given HeartbeatSeconds then holds
+// locally as there).
 func TrainingHandlers(r Resources, stages StageRunner) map[string]asl.Handler {
 	run := func(ctx context.Context, req training.StageRequest) (training.Refs, error) {
 		out, err := stages.RunStage(ctx, req)

@@ -42,15 +42,13 @@ type OptimizationResources struct {
 	JobQueue, JobDefinition string
 	// AlertTopic, when set, is an SNS topic told about every failed study.
 	AlertTopic string
-	// TrialTimeoutSeconds bounds one trial (default 6 hours);
-	// StudyTimeoutSeconds the whole execution (default 7 days, the longest
-	// timeout_seconds a request may ask for, plus a day).
+	// TrialTimeoutSeconds bounds one trial, queue time and every attempt of
+	// its Batch job together (default 6 hours); StudyTimeoutSeconds the
+	// whole execution (default 8 days: 7, the longest timeout_seconds a
+	// request may ask for, plus a day). RunTrial has no HeartbeatSeconds,
+	// as the training machine's Train: see batch.go.
 	TrialTimeoutSeconds int
 	StudyTimeoutSeconds int
-	// TrialHeartbeatSeconds is the longest a trial's container may go
-	// without a task heartbeat (default 15 minutes, as the training
-	// machine's Train task): it is given the task token in EnvTaskToken.
-	TrialHeartbeatSeconds int
 }
 
 // OptimizationPlaceholders returns resources whose values are the CDK
@@ -103,9 +101,6 @@ func Optimization(r OptimizationResources) (asl.Definition, error) {
 	if r.StudyTimeoutSeconds == 0 {
 		r.StudyTimeoutSeconds = 8 * 24 * 3600
 	}
-	if r.TrialHeartbeatSeconds == 0 {
-		r.TrialHeartbeatSeconds = 15 * 60
-	}
 	for _, c := range []struct {
 		field, v string
 		required bool
@@ -120,10 +115,6 @@ func Optimization(r OptimizationResources) (asl.Definition, error) {
 	if r.TrialTimeoutSeconds < 0 || r.StudyTimeoutSeconds <= r.TrialTimeoutSeconds {
 		return asl.Definition{}, fmt.Errorf("%w: TrialTimeoutSeconds %d must be positive and below StudyTimeoutSeconds %d",
 			ErrResources, r.TrialTimeoutSeconds, r.StudyTimeoutSeconds)
-	}
-	if r.TrialHeartbeatSeconds < 0 || r.TrialHeartbeatSeconds >= r.TrialTimeoutSeconds {
-		return asl.Definition{}, fmt.Errorf("%w: TrialHeartbeatSeconds %d must be positive and below TrialTimeoutSeconds %d",
-			ErrResources, r.TrialHeartbeatSeconds, r.TrialTimeoutSeconds)
 	}
 	trial := asl.State{
 		Type: asl.TypeTask, Resource: BatchSubmitJobSync,
@@ -142,11 +133,10 @@ func Optimization(r OptimizationResources) (asl.Definition, error) {
 			// intermediate values.
 			"RetryStrategy": batchJobRetryStrategy(),
 		},
-		ResultSelector:   batchResultSelector(),
-		TimeoutSeconds:   r.TrialTimeoutSeconds,
-		HeartbeatSeconds: r.TrialHeartbeatSeconds,
-		Retry:            batchServiceRetry(),
-		End:              true,
+		ResultSelector: batchResultSelector(),
+		TimeoutSeconds: r.TrialTimeoutSeconds,
+		Retry:          batchServiceRetry(),
+		End:            true,
 	}
 	afterMarkFailed := StateFailed
 	states := map[string]asl.State{
@@ -260,8 +250,8 @@ func OptimizationHandlers(r OptimizationResources, steps optimization.StepRunner
 				return nil, err
 			}
 			// In-process the trial lives as long as this process: tell the
-			// executor so while it runs (the RunTrial state's
-			// HeartbeatSeconds holds locally as on AWS).
+			// executor so while it runs (as the trainer heartbeats on AWS;
+			// a task given HeartbeatSeconds holds locally as there).
 			stop := beatWhile(ctx)
 			out, err := steps.Trial(ctx, in)
 			stop()

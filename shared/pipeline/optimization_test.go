@@ -25,7 +25,7 @@ func TestOptimizationDefinition(t *testing.T) {
 	for _, want := range []string{"${StagesFunctionArn}", "${TrainJobQueueArn}", "${TrainJobDefinitionArn}", "${AlertTopicArn}",
 		pipeline.BatchSubmitJobSync, `"MaxConcurrencyPath": "$.max_parallel"`, `"ItemsPath": "$.round.trials"`,
 		`"number.$": "$$.Map.Item.Value"`, `"BooleanEquals": true`, `"SecondsPath": "$.round.wait_seconds"`, pipeline.EnvTrialInput, `"JitterStrategy": "FULL"`,
-		pipeline.EnvTaskToken, `"$$.Task.Token"`, `"OnExitCode": "75"`, `"HeartbeatSeconds": 900`} {
+		pipeline.EnvTaskToken, `"$$.Task.Token"`, `"OnExitCode": "75"`} {
 		assert.Contains(t, text, want)
 	}
 	parsed, err := asl.Parse(body)
@@ -50,11 +50,10 @@ func TestOptimizationDefinition(t *testing.T) {
 	assert.NotContains(t, lean.States, pipeline.StateAlert)
 
 	for name, r := range map[string]pipeline.OptimizationResources{
-		"no steps function":  {JobQueue: "arn:q", JobDefinition: "arn:d"},
-		"no job definition":  {StepsFunction: "arn:f", JobQueue: "arn:q"},
-		"not an arn":         {StepsFunction: "steps", JobQueue: "arn:q", JobDefinition: "arn:d"},
-		"trial too long":     {StepsFunction: "arn:f", JobQueue: "arn:q", JobDefinition: "arn:d", TrialTimeoutSeconds: 60, StudyTimeoutSeconds: 60},
-		"heartbeat too long": {StepsFunction: "arn:f", JobQueue: "arn:q", JobDefinition: "arn:d", TrialTimeoutSeconds: 600, TrialHeartbeatSeconds: 600},
+		"no steps function": {JobQueue: "arn:q", JobDefinition: "arn:d"},
+		"no job definition": {StepsFunction: "arn:f", JobQueue: "arn:q"},
+		"not an arn":        {StepsFunction: "steps", JobQueue: "arn:q", JobDefinition: "arn:d"},
+		"trial too long":    {StepsFunction: "arn:f", JobQueue: "arn:q", JobDefinition: "arn:d", TrialTimeoutSeconds: 60, StudyTimeoutSeconds: 60},
 	} {
 		_, err := pipeline.Optimization(r)
 		require.ErrorIs(t, err, pipeline.ErrResources, name)

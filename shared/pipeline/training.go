@@ -48,11 +48,10 @@ type Resources struct {
 	DeployFunction string
 	// AlertTopic, when set, is an SNS topic told about every failed job.
 	AlertTopic string
-	// TrainTimeoutSeconds bounds the Train stage (default 6 hours);
-	// TrainHeartbeatSeconds is the longest the trainer may go without a
-	// heartbeat (default 15 minutes).
-	TrainTimeoutSeconds   int
-	TrainHeartbeatSeconds int
+	// TrainTimeoutSeconds bounds the Train stage, queue time and every
+	// attempt of its Batch job together (default 6 hours). The stage has no
+	// HeartbeatSeconds: see batch.go.
+	TrainTimeoutSeconds int
 }
 
 // Placeholders returns Resources whose values are CDK
@@ -97,20 +96,9 @@ func lambdaRetry() []asl.Retrier {
 }
 
 // batchJobRetryStrategy is the RetryStrategy of every Batch job the state
-// machines submit (AWS Batch "automated job retries"): retry a job whose
-// Spot host was reclaimed, or that exited 75 (the trainer's retryable exit,
-// trainer/batchjob.ExitRetryable: interrupted or a transient failure; it
-// resumes from its checkpoint), not one that failed on its own. It replaces
-// the job definition's strategy, so it repeats the exit-75 rule.
+// machines submit: BatchJobRetryStrategy, the job definition's own.
 func batchJobRetryStrategy() map[string]any {
-	return map[string]any{
-		"Attempts": 3,
-		"EvaluateOnExit": []any{
-			map[string]any{"OnStatusReason": "Host EC2*", "Action": "RETRY"},
-			map[string]any{"OnExitCode": "75", "Action": "RETRY"},
-			map[string]any{"OnReason": "*", "Action": "EXIT"},
-		},
-	}
+	return BatchJobRetryStrategy().Map()
 }
 
 // batchServiceRetry retries the Batch service's transient errors on
@@ -166,9 +154,6 @@ func Training(r Resources) (asl.Definition, error) {
 	if r.TrainTimeoutSeconds == 0 {
 		r.TrainTimeoutSeconds = 6 * 3600
 	}
-	if r.TrainHeartbeatSeconds == 0 {
-		r.TrainHeartbeatSeconds = 15 * 60
-	}
 	for _, c := range []struct {
 		field, v string
 		required bool
@@ -180,9 +165,8 @@ func Training(r Resources) (asl.Definition, error) {
 			return asl.Definition{}, err
 		}
 	}
-	if r.TrainTimeoutSeconds < 0 || r.TrainHeartbeatSeconds < 0 || r.TrainHeartbeatSeconds >= r.TrainTimeoutSeconds {
-		return asl.Definition{}, fmt.Errorf("%w: TrainHeartbeatSeconds %d must be positive and below TrainTimeoutSeconds %d",
-			ErrResources, r.TrainHeartbeatSeconds, r.TrainTimeoutSeconds)
+	if r.TrainTimeoutSeconds < 0 {
+		return asl.Definition{}, fmt.Errorf("%w: TrainTimeoutSeconds %d must be positive", ErrResources, r.TrainTimeoutSeconds)
 	}
 	afterRegister := StateSucceeded
 	afterMarkFailed := StateFailed
@@ -212,13 +196,12 @@ func Training(r Resources) (asl.Definition, error) {
 				},
 				"RetryStrategy": batchJobRetryStrategy(),
 			},
-			ResultSelector:   batchResultSelector(),
-			ResultPath:       asl.P("$.train"),
-			TimeoutSeconds:   r.TrainTimeoutSeconds,
-			HeartbeatSeconds: r.TrainHeartbeatSeconds,
-			Retry:            batchServiceRetry(),
-			Catch:            catchAll(),
-			Next:             StateEvaluate,
+			ResultSelector: batchResultSelector(),
+			ResultPath:     asl.P("$.train"),
+			TimeoutSeconds: r.TrainTimeoutSeconds,
+			Retry:          batchServiceRetry(),
+			Catch:          catchAll(),
+			Next:           StateEvaluate,
 		},
 		StateEvaluate: stageTask(r, "evaluate", StateRegister),
 		StateSucceeded: {

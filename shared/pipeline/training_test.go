@@ -31,8 +31,8 @@ func TestTrainingDefinition(t *testing.T) {
 	require.NoError(t, err)
 	text := string(body)
 	for _, want := range []string{"${StagesFunctionArn}", "${TrainJobQueueArn}", "${TrainJobDefinitionArn}", "${DeployFunctionArn}",
-		"${AlertTopicArn}", pipeline.BatchSubmitJobSync, `"JitterStrategy": "FULL"`, `"HeartbeatSeconds": 900`, `"States.ALL"`,
-		`"OnStatusReason": "Host EC2*"`, `"OnExitCode": "75"`} {
+		"${AlertTopicArn}", pipeline.BatchSubmitJobSync, `"JitterStrategy": "FULL"`, `"States.ALL"`,
+		`"OnStatusReason": "Host EC2*"`, `"OnReason": "CannotPullContainerError:*"`, `"OnExitCode": "75"`} {
 		assert.Contains(t, text, want)
 	}
 	parsed, err := asl.Parse(body)
@@ -61,7 +61,7 @@ func TestTrainingRefusesBadResources(t *testing.T) {
 		"no stages function": {JobQueue: "arn:q", JobDefinition: "arn:d"},
 		"no job queue":       {StagesFunction: "arn:f", JobDefinition: "arn:d"},
 		"not an arn":         {StagesFunction: "stages", JobQueue: "arn:q", JobDefinition: "arn:d"},
-		"heartbeat too long": {StagesFunction: "arn:f", JobQueue: "arn:q", JobDefinition: "arn:d", TrainTimeoutSeconds: 60, TrainHeartbeatSeconds: 60},
+		"negative timeout":   {StagesFunction: "arn:f", JobQueue: "arn:q", JobDefinition: "arn:d", TrainTimeoutSeconds: -1},
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, err := pipeline.Training(r)

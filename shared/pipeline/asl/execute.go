@@ -32,6 +32,12 @@ type Executor struct {
 	// Now is the clock of the context object and Wait timestamps
 	// (default time.Now).
 	Now func() time.Time
+	// AfterFunc runs f once d has passed, unless the returned stop is called
+	// first (stop reports whether it stopped f from running, as
+	// time.Timer.Stop does); default time.AfterFunc. The timers of Task
+	// states, TimeoutSeconds and HeartbeatSeconds, go through it, so a test
+	// with a fake clock decides when they run out.
+	AfterFunc func(d time.Duration, f func()) (stop func() bool)
 	// Observer, when set, is told about every state entered and left; it
 	// must be safe for concurrent use (Map and Parallel run states at once).
 	Observer func(StateEvent)
@@ -161,6 +167,13 @@ func (x *Executor) now() time.Time {
 		return x.Now()
 	}
 	return time.Now()
+}
+
+func (x *Executor) afterFunc(d time.Duration, f func()) (stop func() bool) {
+	if x.AfterFunc != nil {
+		return x.AfterFunc(d, f)
+	}
+	return time.AfterFunc(d, f).Stop
 }
 
 func (x *Executor) sleep(ctx context.Context, d time.Duration) error {

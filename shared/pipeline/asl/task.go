@@ -75,17 +75,17 @@ func (r *run) task(ctx context.Context, name string, st State, effective any, co
 		}
 		heartbeat = int(f)
 	}
+	// Both task timers run on the executor's clock (Executor.AfterFunc).
 	taskCtx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	if timeout > 0 {
-		var stop context.CancelFunc
-		taskCtx, stop = context.WithTimeoutCause(taskCtx, time.Duration(timeout)*time.Second, errTaskTimeout)
+		stop := r.x.afterFunc(time.Duration(timeout)*time.Second, func() { cancel(errTaskTimeout) })
 		defer stop()
 	}
 	if heartbeat > 0 {
-		beats := make(chan struct{}, 1)
-		taskCtx = context.WithValue(taskCtx, heartbeatKey{}, beats)
-		go watchHeartbeat(taskCtx, beats, time.Duration(heartbeat)*time.Second, cancel)
+		w := startHeartbeatWatch(r.x.afterFunc, time.Duration(heartbeat)*time.Second, func() { cancel(errHeartbeatTimeout) })
+		defer w.close()
+		taskCtx = context.WithValue(taskCtx, heartbeatKey{}, w)
 	}
 	type reply struct {
 		out json.RawMessage

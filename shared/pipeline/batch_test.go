@@ -1,0 +1,227 @@
+package pipeline_test
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/orrery-ml/orrery/shared/ml/optimization"
+	"github.com/orrery-ml/orrery/shared/pipeline"
+	"github.com/orrery-ml/orrery/shared/pipeline/asl"
+)
+
+// fakeClock is an asl.Executor AfterFunc whose time moves only by Advance,
+// which runs the timers that fall due in the caller's goroutine.
+type fakeClock struct {
+	mu     sync.Mutex
+	now    time.Duration
+	timers []*fakeTimer
+}
+
+type fakeTimer struct {
+	at   time.Duration
+	f    func()
+	done bool
+}
+
+func (c *fakeClock) AfterFunc(d time.Duration, f func()) func() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	t := &fakeTimer{at: c.now + d, f: f}
+	c.timers = append(c.timers, t)
+	return func() bool {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		stopped := !t.done
+		t.done = true
+		return stopped
+	}
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.now += d
+	for {
+		var next *fakeTimer
+		for _, t := range c.timers {
+			if !t.done && t.at <= c.now && (next == nil || t.at < next.at) {
+				next = t
+			}
+		}
+		if next == nil {
+			break
+		}
+		next.done = true
+		c.mu.Unlock()
+		next.f()
+		c.mu.Lock()
+	}
+	c.mu.Unlock()
+}
+
+// queueDelay is how long the simulated Batch job waits RUNNABLE: longer
+// than any heartbeat interval a hung trainer could be caught by (the 15
+// minutes the Batch tasks once had), well inside the tasks' TimeoutSeconds.
+const queueDelay = 2 * time.Hour
+
+// queuedBatchJob is a Batch submitJob.sync handler that behaves as AWS Batch
+// does with a job submitted to a queue scaled to zero: the job waits
+// RUNNABLE for queueDelay (the executor's clock moves on, no heartbeat:
+// nothing of the trainer runs yet), then its container starts and
+// heartbeats every minute for ten minutes, then the job SUCCEEDS. It stops
+// when the task ends under it, as Step Functions terminates the job then.
+func queuedBatchJob(clock *fakeClock) asl.Handler {
+	return func(ctx context.Context, raw json.RawMessage) (json.RawMessage, error) {
+		var job struct{ JobName string }
+		if err := json.Unmarshal(raw, &job); err != nil {
+			return nil, err
+		}
+		clock.Advance(queueDelay)
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		for range 10 {
+			asl.Heartbeat(ctx)
+			clock.Advance(time.Minute)
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+		}
+		return json.Marshal(map[string]any{"JobId": "job-" + job.JobName, "JobName": job.JobName, "Status": "SUCCEEDED"})
+	}
+}
+
+// withHeartbeat returns def with HeartbeatSeconds set on its Batch tasks (in
+// nested machines too): the definition this test must tell apart from the
+// shipped one.
+func withHeartbeat(def asl.Definition, seconds int) asl.Definition {
+	var set func(states map[string]asl.State) map[string]asl.State
+	set = func(states map[string]asl.State) map[string]asl.State {
+		out := make(map[string]asl.State, len(states))
+		for name, st := range states {
+			if st.Type == asl.TypeTask && st.Resource == pipeline.BatchSubmitJobSync {
+				st.HeartbeatSeconds = seconds
+			}
+			if st.ItemProcessor != nil {
+				m := *st.ItemProcessor
+				m.States = set(m.States)
+				st.ItemProcessor = &m
+			}
+			out[name] = st
+		}
+		return out
+	}
+	def.States = set(def.States)
+	return def
+}
+
+// TestBatchTasksOutwaitTheQueue runs the shipped training and optimization
+// machines on the local executor with a Batch job that waits RUNNABLE for
+// two hours before its trainer starts heartbeating: both executions
+// succeed. The same machines with a 15-minute HeartbeatSeconds on their
+// Batch tasks fail with States.HeartbeatTimeout, which shows the test's
+// clock drives the task timers.
+func TestBatchTasksOutwaitTheQueue(t *testing.T) {
+	training, err := pipeline.Training(pipeline.LocalResources())
+	require.NoError(t, err)
+	opt, err := pipeline.Optimization(pipeline.LocalOptimizationResources())
+	require.NoError(t, err)
+
+	stages := asl.HandlerFunc(func(_ context.Context, req struct {
+		Stage string          `json:"stage"`
+		Refs  json.RawMessage `json:"refs"`
+		Error json.RawMessage `json:"error"`
+	}) (json.RawMessage, error) {
+		return req.Refs, nil
+	})
+	steps := func(_ context.Context, raw json.RawMessage) (json.RawMessage, error) {
+		var req struct {
+			Step string `json:"step"`
+		}
+		if err := json.Unmarshal(raw, &req); err != nil {
+			return nil, err
+		}
+		switch req.Step {
+		case optimization.StepSuggest:
+			return json.RawMessage(`{"trials":[0,1],"exhausted":false,"wait_seconds":0}`), nil
+		case optimization.StepTell:
+			return json.RawMessage(`{"continue":false,"stop_reason":"trials"}`), nil
+		case optimization.StepFinalize:
+			return json.RawMessage(`{"trials":2}`), nil
+		}
+		return json.RawMessage(`{}`), nil
+	}
+	machines := []struct {
+		name      string
+		def       asl.Definition
+		resources func(clock *fakeClock) map[string]asl.Handler
+		input     json.RawMessage
+		failure   string
+	}{
+		{"training", training, func(clock *fakeClock) map[string]asl.Handler {
+			return map[string]asl.Handler{pipeline.LocalResources().StagesFunction: stages, pipeline.BatchSubmitJobSync: queuedBatchJob(clock)}
+		}, pipeline.TrainingInput{JobID: "job-1"}.JSON(), pipeline.ErrorTrainingFailed},
+		{"optimization", opt, func(clock *fakeClock) map[string]asl.Handler {
+			return map[string]asl.Handler{pipeline.LocalOptimizationResources().StepsFunction: steps, pipeline.BatchSubmitJobSync: queuedBatchJob(clock)}
+		}, pipeline.OptimizationInput{StudyID: "study-1", MaxParallel: 2}.JSON(), pipeline.ErrorOptimizationFailed},
+	}
+	for _, m := range machines {
+		for _, tc := range []struct {
+			name      string
+			heartbeat int
+		}{{"as shipped", 0}, {"with a 15-minute heartbeat", 15 * 60}} {
+			t.Run(m.name+"/"+tc.name, func(t *testing.T) {
+				def := m.def
+				if tc.heartbeat > 0 {
+					def = withHeartbeat(def, tc.heartbeat)
+				}
+				clock := &fakeClock{}
+				x := asl.Executor{Resources: m.resources(clock), AfterFunc: clock.AfterFunc}
+				_, err := x.Execute(t.Context(), def, asl.Execution{Name: m.name, Input: m.input})
+				if tc.heartbeat == 0 {
+					require.NoError(t, err, "a job that waits RUNNABLE is not a dead trainer")
+					return
+				}
+				var e *asl.Error
+				require.ErrorAs(t, err, &e)
+				assert.Equal(t, m.failure, e.Name)
+				assert.True(t, strings.HasPrefix(e.Cause, asl.ErrorHeartbeatTimeout), e.Cause)
+			})
+		}
+	}
+}
+
+// TestBatchTasksHaveNoHeartbeat: neither shipped machine puts
+// HeartbeatSeconds on a Batch task (see batch.go), and both submit their
+// jobs with BatchJobRetryStrategy.
+func TestBatchTasksHaveNoHeartbeat(t *testing.T) {
+	training, err := pipeline.Training(pipeline.Placeholders())
+	require.NoError(t, err)
+	opt, err := pipeline.Optimization(pipeline.OptimizationPlaceholders())
+	require.NoError(t, err)
+	want, err := json.Marshal(pipeline.BatchJobRetryStrategy().Map())
+	require.NoError(t, err)
+	for name, st := range map[string]asl.State{
+		"Train":    training.States[pipeline.StateTrain],
+		"RunTrial": opt.States[pipeline.StateRunTrials].ItemProcessor.States[pipeline.StateRunTrial],
+	} {
+		require.Equal(t, pipeline.BatchSubmitJobSync, st.Resource, name)
+		assert.Zero(t, st.HeartbeatSeconds, name)
+		assert.Empty(t, st.HeartbeatSecondsPath, name)
+		assert.Positive(t, st.TimeoutSeconds, "%s: bounds queue time and all attempts", name)
+		got, err := json.Marshal(st.Parameters.(map[string]any)["RetryStrategy"])
+		require.NoError(t, err)
+		assert.JSONEq(t, string(want), string(got), name)
+	}
+	s := pipeline.BatchJobRetryStrategy()
+	assert.Equal(t, []string{"RETRY", "RETRY", "RETRY", "EXIT"}, []string{s.EvaluateOnExit[0].Action, s.EvaluateOnExit[1].Action,
+		s.EvaluateOnExit[2].Action, s.EvaluateOnExit[3].Action})
+	assert.Equal(t, "*", s.EvaluateOnExit[3].OnExitCode, "any other exit ends the job")
+	assert.Equal(t, "75", s.EvaluateOnExit[2].OnExitCode)
+}
