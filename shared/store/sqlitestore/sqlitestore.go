@@ -133,6 +133,8 @@ var migrations = []string{
 	executionsMigration,
 	// 6: where a job's last attempt resumed from.
 	`ALTER TABLE jobs ADD COLUMN resumed_from TEXT NOT NULL DEFAULT ''`,
+	// 7: the embedded runtime's endpoints (endpoints.go).
+	endpointsMigration,
 }
 
 // migrate applies the steps the file lacks, in one immediate transaction so
