@@ -94,3 +94,37 @@ func TestRegisterReadsTheModelBackFromTheStore(t *testing.T) {
 		})
 	}
 }
+
+// TestRegisterTwiceIsRegisterOnce runs the stages by hand and Register a
+// second time, as an execution resumed from a history that had not recorded
+// Register's end does: the job stays SUCCEEDED with its one model.
+func TestRegisterTwiceIsRegisterOnce(t *testing.T) {
+	ctx := t.Context()
+	dir := t.TempDir()
+	files, err := filestore.New(filepath.Join(dir, "artifacts"))
+	require.NoError(t, err)
+	db, err := sqlitestore.Open(ctx, filepath.Join(dir, "orrery.db"))
+	require.NoError(t, err)
+	t.Cleanup(func() { db.Close() })
+	p := &training.TrainingPipeline{Jobs: db, Models: db, Artifacts: files}
+	cfg := training.Defaults()
+	cfg.DatasetPath, cfg.TargetColumn, cfg.PositiveClass = "../../../events/data/htru2.csv", "class", "1"
+	cfg.Epochs, cfg.HiddenLayers = 2, []int{8}
+	job, err := p.Submit(ctx, cfg)
+	require.NoError(t, err)
+	refs := training.Refs{JobID: job.ID}
+	for _, stage := range []string{training.StageValidate, training.StagePreprocess, training.StageTrain, training.StageEvaluate, training.StageRegister} {
+		refs, err = p.RunStage(ctx, training.StageRequest{Stage: stage, Refs: refs})
+		require.NoError(t, err, stage)
+	}
+	again, err := p.RunStage(ctx, training.StageRequest{Stage: training.StageRegister, Refs: refs})
+	require.NoError(t, err, "a repeated Register finishes like the first")
+	assert.Equal(t, refs.ModelID, again.ModelID)
+	assert.Equal(t, refs.ModelURI, again.ModelURI)
+	got, err := db.GetJob(ctx, job.ID)
+	require.NoError(t, err)
+	assert.Equal(t, store.Succeeded, got.Status)
+	models, err := db.ListModels(ctx)
+	require.NoError(t, err)
+	assert.Len(t, models, 1)
+}

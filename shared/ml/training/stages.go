@@ -580,6 +580,15 @@ func (p *TrainingPipeline) Register(ctx context.Context, refs Refs) (Refs, error
 		"network_key": refs.NetworkKey, "metrics_key": refs.MetricsKey, "model_id": refs.ModelID}); err != nil {
 		return refs, err
 	}
+	// A Register run again after it finished — an execution resumed from a
+	// history that had not yet recorded its end — is not repeated: the job
+	// already SUCCEEDED with this model.
+	if job, err := p.Jobs.GetJob(ctx, refs.JobID); err == nil && job.Status == store.Succeeded && job.ModelID == refs.ModelID {
+		if rec, err := p.Models.GetModel(ctx, refs.ModelID); err == nil && rec.JobID == refs.JobID {
+			refs.ModelURI = rec.ArtifactURI
+			return refs, nil
+		}
+	}
 	s, err := p.begin(ctx, refs, StageRegister, store.JobUpdate{})
 	if err != nil {
 		return refs, err
