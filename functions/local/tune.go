@@ -27,7 +27,7 @@ import (
 
 // tuneUsage is the `orrery tune` line of the usage text.
 const tuneUsage = `  orrery tune    --data PATH --target COL [--positive V] [--hdu N|NAME] [--space FILE] [--strategy grid|random|sobol|bayesian]
-                 [--trials N] [--pruner none|median|percentile|asha|hyperband|patience] [--epochs N]
+                 [--trials N] [--pruner none|median|percentile|asha|hyperband|patience] [--epochs N] [--config FILE]
                  [--workers N] [--study ID] [--resume STUDY_ID] [--json] [--home DIR]
                  tune an MLP's hyperparameters (--data sample: the bundled HTRU2 data)
 `
@@ -109,6 +109,7 @@ func cmdTune(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	target := fs.String("target", "", "target (label) column")
 	positive := fs.String("positive", "", "positive class")
 	spacePath := fs.String("space", "", "search space JSON file")
+	configPath := fs.String("config", "", "TrainingConfig JSON file every trial starts from (--data, --target, --positive and --epochs override it)")
 	strategy := fs.String("strategy", "bayesian", "grid, random, sobol or bayesian")
 	trials := fs.Int("trials", 20, "number of trials")
 	prunerName := fs.String("pruner", "asha", "none, median, percentile, asha, hyperband or patience")
@@ -127,8 +128,8 @@ func cmdTune(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if len(pos) > 0 {
 		return usagef("tune: unexpected argument %q", pos[0])
 	}
-	if *resume != "" && (*data != "" || *studyID != "" || *spacePath != "") {
-		return usagef("tune: --resume continues a study with its own settings; it takes no --data, --space or --study")
+	if *resume != "" && (*data != "" || *studyID != "" || *spacePath != "" || *configPath != "") {
+		return usagef("tune: --resume continues a study with its own settings; it takes no --data, --space, --config or --study")
 	}
 	if *resume == "" && *data == "" {
 		return usagef("tune: --data is required")
@@ -200,7 +201,22 @@ func cmdTune(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		if id == "" {
 			id = training.NewID("hpo", now)
 		}
-		base := training.TrainingConfig{DatasetPath: path, TargetColumn: tgt, PositiveClass: pv, Epochs: *epochs, Seed: 42, HDU: *hdu}
+		base := training.TrainingConfig{Seed: 42}
+		if *configPath != "" {
+			f, err := os.Open(*configPath)
+			if err != nil {
+				return fmt.Errorf("tune: config: %w", err)
+			}
+			base, err = training.DecodeConfig(f)
+			f.Close()
+			if err != nil {
+				return fmt.Errorf("tune: config %s: %w", *configPath, err)
+			}
+		}
+		base.DatasetPath, base.TargetColumn, base.PositiveClass, base.Epochs = path, tgt, pv, *epochs
+		if *hdu != "" {
+			base.HDU = *hdu
+		}
 		spec := optimization.StudySpec{Space: space, Directions: []optimization.Direction{optimization.Maximize},
 			Objectives: []string{optimization.ObjectiveAUCPR}, Seed: *seed, Strategy: *strategy, Pruner: *prunerName,
 			Budget: optimization.Budget{Trials: *trials}, Parallel: *workers, Base: &base, StartedAt: now}

@@ -131,7 +131,12 @@ type run struct {
 	attrs   map[int]map[string]any
 }
 
-// Optimize runs s until the budget is spent and returns the study's state.
+// Optimize runs s until the budget is spent and returns the study's state,
+// in this process, over an objective given in Go (the test problems of the
+// regret benchmarks, library use). Orrery's tuning flow — orrery tune,
+// orrery serve and AWS — does not call it: it runs the optimization state
+// machine, whose steps (Suggest, RunTrial, Tell) share this code's
+// sampling, pruning and bookkeeping.
 // A study already in the store (same ID) is loaded and extended: its
 // finished trials count towards the budget.
 func (o *HyperparameterOptimizer) Optimize(ctx context.Context, s *Study, obj Objective) (*Result, error) {

@@ -1,14 +1,16 @@
-// Command bench is `make bench-hpo`: it measures the optimizers of
-// shared/ml/optimization against the bars of issue 5 and prints the tables —
+// Command bench is part of `make bench-hpo`: it measures the samplers of
+// shared/ml/optimization and prints the tables —
 //
 //   - median best-so-far regret after -evals evaluations over -seeds seeds on
 //     Branin, Hartmann-6, Rosenbrock-4 and Ackley-5 for BayesianOptimizer and
 //     random search, beside Optuna's TPESampler and GPSampler read from the
 //     JSON written by scripts/bench_hpo_optuna.py in the same make command
 //     (-optuna FILE), with the ratios;
-//   - the time of one Bayesian suggestion with 200 completed trials;
-//   - tuning an MLP on the bundled HTRU2 data for -trials trials with and
-//     without ASHA pruning: total epochs trained and best validation AUC-PR.
+//   - the time of one Bayesian suggestion with 200 completed trials.
+//
+// The HTRU2 pruning bar is measured through `orrery tune` itself
+// (scripts/bench-hpo-htru2.sh), the optimization state machine on the local
+// executor.
 //
 // It must not import store adapters or AWS SDK packages.
 package main
@@ -22,7 +24,6 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
-	"path/filepath"
 	"runtime"
 	"slices"
 	"text/tabwriter"
@@ -30,10 +31,8 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
-	"github.com/orrery-ml/orrery/events"
 	"github.com/orrery-ml/orrery/shared/ml/optimization"
 	"github.com/orrery-ml/orrery/shared/ml/optimization/testproblems"
-	"github.com/orrery-ml/orrery/shared/ml/training"
 	"github.com/orrery-ml/orrery/shared/store"
 )
 
@@ -47,8 +46,6 @@ func main() {
 	seeds := flag.Int("seeds", 20, "seeds per problem")
 	evals := flag.Int("evals", 50, "evaluations per run")
 	optunaFile := flag.String("optuna", "", "JSON from scripts/bench_hpo_optuna.py")
-	trials := flag.Int("trials", 40, "HTRU2 tuning trials (0 skips)")
-	epochs := flag.Int("epochs", 20, "HTRU2 epochs per trial")
 	flag.Parse()
 	ctx := context.Background()
 	if err := regret(ctx, *seeds, *evals, *optunaFile); err != nil {
@@ -58,12 +55,6 @@ func main() {
 	if err := suggestTime(ctx); err != nil {
 		log.Error("suggestion benchmark", "error", err.Error())
 		os.Exit(1)
-	}
-	if *trials > 0 {
-		if err := htru2(ctx, *trials, *epochs); err != nil {
-			log.Error("htru2 benchmark", "error", err.Error())
-			os.Exit(1)
-		}
 	}
 }
 
@@ -173,63 +164,5 @@ func suggestTime(ctx context.Context) error {
 	}
 	fmt.Printf("\nBayesian suggestion with 200 completed trials (Hartmann-6): median %.1f ms, max %.1f ms (bar: <= 50 ms)\n",
 		median(times), slices.Max(times))
-	return nil
-}
-
-// htru2 tunes an MLP on HTRU2 with and without pruning.
-func htru2(ctx context.Context, trials, epochs int) error {
-	dir, err := os.MkdirTemp("", "orrery-bench-hpo-*")
-	if err != nil {
-		return fmt.Errorf("temp dir: %w", err)
-	}
-	defer os.RemoveAll(dir)
-	path, err := events.WriteSample(dir)
-	if err != nil {
-		return err
-	}
-	off := false
-	base := training.TrainingConfig{Epochs: epochs, EarlyStop: training.EarlyStopping{Enabled: &off}, Seed: 42}
-	data, err := optimization.PrepareData(ctx, path, events.SampleTarget, events.SamplePositive, base)
-	if err != nil {
-		return err
-	}
-	sp, err := optimization.DefaultHyperparameterSpace().Space()
-	if err != nil {
-		return err
-	}
-	fmt.Printf("\nHTRU2 MLP tuning, %d trials of up to %d epochs, Bayesian sampler (%s)\n", trials, epochs, filepath.Base(path))
-	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "pruner\tepochs trained\tbest val AUC-PR\tpruned trials\tseconds\t")
-	type row struct {
-		epochs, best float64
-	}
-	var rows []row
-	for _, name := range []string{"none", "asha"} {
-		pruner, err := optimization.ParsePruner(name, epochs)
-		if err != nil {
-			return err
-		}
-		o := &optimization.HyperparameterOptimizer{Sampler: optimization.BayesianOptimizer{}, Pruner: pruner,
-			Budget: optimization.Budget{Trials: trials}}
-		st := &optimization.Study{ID: "htru2-" + name, Space: sp, Directions: []optimization.Direction{optimization.Maximize}, Seed: 5}
-		start := time.Now()
-		res, err := o.Optimize(ctx, st, optimization.TrainingObjective{Data: data, Base: base, StudyID: st.ID})
-		if err != nil {
-			return err
-		}
-		best, _ := res.Study.Best()
-		pruned := 0
-		for _, t := range res.Study.Trials {
-			if t.State == store.TrialPruned {
-				pruned++
-			}
-		}
-		rows = append(rows, row{res.TotalCost, best.Values[0]})
-		fmt.Fprintf(tw, "%s\t%.0f\t%.4f\t%d\t%.0f\t\n", name, res.TotalCost, best.Values[0], pruned, time.Since(start).Seconds())
-	}
-	tw.Flush()
-	cut := 1 - rows[1].epochs/rows[0].epochs
-	gap := rows[0].best - rows[1].best
-	fmt.Printf("pruning cut epochs by %.0f%% (bar >= 50%%); best AUC-PR gap %.4f (bar <= 0.005)\n", 100*cut, gap)
 	return nil
 }
