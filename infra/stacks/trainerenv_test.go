@@ -15,11 +15,11 @@ import (
 // TestTrainerJobDefinitionsConfigureTheTrainer reads each trainer job definition's environment as the trainer
 // would (batchjob.FromEnv, with a token's resolved value standing in for each reference): together with either
 // task's overrides it is a valid configuration on the AWS stores, with the torch backend on the GPU definition's
-// cuda and the CPU definition's cpu.
+// cuda (the one trainer job definition; there is no CPU one).
 func TestTrainerJobDefinitionsConfigureTheTrainer(t *testing.T) {
 	b := build(t, "dev")
 	defs := b.resources("compute", "AWS::Batch::JobDefinition")
-	require.Len(t, defs, 2)
+	require.Len(t, defs, 1)
 	devices := map[string]bool{}
 	for id, r := range defs {
 		container := props(r)["ContainerProperties"].(map[string]any)
@@ -64,5 +64,5 @@ func TestTrainerJobDefinitionsConfigureTheTrainer(t *testing.T) {
 			assert.Equal(t, wantDevice, cfg.Device, id)
 		}
 	}
-	assert.Equal(t, map[string]bool{"cuda": true, "cpu": true}, devices)
+	assert.Equal(t, map[string]bool{"cuda": true}, devices)
 }
