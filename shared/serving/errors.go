@@ -1,0 +1,106 @@
+package serving
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/orrery-ml/orrery/shared/fault"
+)
+
+// Sentinel errors of the request path.
+var (
+	// ErrModelRefused is wrapped by the error of a model whose files failed
+	// their SHA-256 check or disagree with each other: the process never
+	// serves it (503: the endpoint cannot answer until it routes to a
+	// sound model).
+	ErrModelRefused = fault.New(fault.Unavailable, "serving: model refused")
+	// ErrNoEndpoint is wrapped when the environment has no such endpoint.
+	ErrNoEndpoint = fault.New(fault.NotFound, "serving: no such endpoint")
+	// ErrNothingDeployed is wrapped when the endpoint exists but routes no
+	// request (no model is deployed to it yet).
+	ErrNothingDeployed = fault.New(fault.NotFound, "serving: nothing deployed")
+	// ErrRoutes is wrapped when an endpoint's stored routes cannot be used
+	// (weights that do not sum to 100, an invalid model id): the request is
+	// refused rather than misrouted.
+	ErrRoutes = fault.New(fault.Internal, "serving: unusable routes")
+	// ErrPredict is wrapped when the model fails to predict valid input.
+	ErrPredict = fault.New(fault.Internal, "serving: prediction failed")
+)
+
+// maxIssues bounds the issues a SchemaError or InputError lists one by one.
+const maxIssues = 20
+
+// Issue is one thing wrong with one place of a predict body.
+type Issue struct {
+	// Field is the place in the body: "instances[3].mean_ip",
+	// "rows[0][2]", "rows[4]", "instances", "body".
+	Field string `json:"field"`
+	// Detail says what is wrong there.
+	Detail string `json:"detail"`
+}
+
+// SchemaError is a predict body whose instances do not match the model's
+// features: some miss features, name features the model does not take, or
+// give a feature a value that is not a number. It is fault.Invalid (400).
+type SchemaError struct {
+	// Missing, Extra and NonNumeric name the features concerned, each once,
+	// in the order met. For rows, Extra names the positions past the
+	// model's features ("rows[0][8]").
+	Missing, Extra, NonNumeric []string
+	// Issues lists the first problems (at most 20) by place; Omitted counts
+	// the rest.
+	Issues  []Issue
+	Omitted int
+	// Features are the model's features, in order.
+	Features []string
+}
+
+// FaultCode says that a SchemaError is fault.Invalid.
+func (e *SchemaError) FaultCode() fault.Code { return fault.Invalid }
+
+func (e *SchemaError) Error() string {
+	var parts []string
+	for _, p := range []struct {
+		what  string
+		names []string
+	}{{"missing features", e.Missing}, {"extra features", e.Extra}, {"non-numeric features", e.NonNumeric}} {
+		if len(p.names) > 0 {
+			parts = append(parts, p.what+" "+strings.Join(p.names, ", "))
+		}
+	}
+	return fmt.Sprintf("serving: the input does not match the model's features (%s): %s",
+		strings.Join(e.Features, ", "), strings.Join(parts, "; "))
+}
+
+// add records one issue.
+func (e *SchemaError) add(field, format string, args ...any) {
+	if len(e.Issues) >= maxIssues {
+		e.Omitted++
+		return
+	}
+	e.Issues = append(e.Issues, Issue{Field: field, Detail: fmt.Sprintf(format, args...)})
+}
+
+// InputError is a predict body that cannot be read as one: not JSON, not an
+// object with instances or rows, too many rows, or larger than the limit.
+// It is fault.Invalid (400; TooLarge asks for 413).
+type InputError struct {
+	Issues []Issue
+	// TooLarge marks a body over Limits.MaxBodyBytes.
+	TooLarge bool
+}
+
+// FaultCode says that an InputError is fault.Invalid.
+func (e *InputError) FaultCode() fault.Code { return fault.Invalid }
+
+func (e *InputError) Error() string {
+	parts := make([]string, len(e.Issues))
+	for i, is := range e.Issues {
+		parts[i] = is.Field + ": " + is.Detail
+	}
+	return "serving: invalid predict request: " + strings.Join(parts, "; ")
+}
+
+func inputError(field, format string, args ...any) *InputError {
+	return &InputError{Issues: []Issue{{Field: field, Detail: fmt.Sprintf(format, args...)}}}
+}
