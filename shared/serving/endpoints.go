@@ -130,7 +130,8 @@ func (s *Endpoints) now() time.Time {
 // counted in Traffic with its outcome and latency. Errors: an *InputError
 // for a bad environment or body, a *SchemaError for features that do not
 // match, ErrNoEndpoint or ErrNothingDeployed (404), ErrModelRefused or
-// ErrModelUnavailable (503), ErrPredict (500).
+// ErrModelUnavailable (503), ErrPredict (500); once a version was chosen
+// the error is a *RoutedError naming it.
 func (s *Endpoints) Predict(ctx context.Context, environment, endpoint string, body []byte) (PredictResponse, error) {
 	start := s.now()
 	if err := CheckEnvironment(environment); err != nil {
@@ -145,7 +146,7 @@ func (s *Endpoints) Predict(ctx context.Context, environment, endpoint string, b
 		route.Series.Record(Observe(res, err, s.now().Sub(start)))
 	}
 	if err != nil {
-		return PredictResponse{}, err
+		return PredictResponse{}, &RoutedError{Endpoint: endpoint, ModelID: route.ModelID, Err: err}
 	}
 	return PredictResponse{Endpoint: endpoint, ModelID: route.ModelID, Predictions: res.Predictions}, nil
 }
@@ -157,6 +158,17 @@ func (s *Endpoints) predict(ctx context.Context, route Route, body []byte) (Resu
 	}
 	return p.PredictBody(ctx, body)
 }
+
+// RoutedError is the error of a predict request that was routed to a
+// version: the answer still names the version (ModelIDHeader). It unwraps
+// to the error itself.
+type RoutedError struct {
+	Endpoint, ModelID string
+	Err               error
+}
+
+func (e *RoutedError) Error() string { return e.Err.Error() }
+func (e *RoutedError) Unwrap() error { return e.Err }
 
 // ModelLoadError is the error of a request whose routed model could not be
 // loaded: a refused model stays ErrModelRefused; a missing one is not the

@@ -2,6 +2,7 @@ package serving
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/orrery-ml/orrery/shared/fault"
@@ -33,10 +34,56 @@ const maxIssues = 20
 // Issue is one thing wrong with one place of a predict body.
 type Issue struct {
 	// Field is the place in the body: "instances[3].mean_ip",
-	// "rows[0][2]", "rows[4]", "instances", "body".
+	// "rows[0][2]", "rows[4]", "instances", `instances[0]["odd key"]`;
+	// "body" for the body as a whole, "environment" for the query
+	// parameter.
 	Field string `json:"field"`
+	// Pointer is the JSON Pointer (RFC 6901) of a place in the body
+	// ("/instances/3/mean_ip"); "" for the body as a whole and parameters.
+	Pointer string `json:"pointer,omitempty"`
 	// Detail says what is wrong there.
 	Detail string `json:"detail"`
+}
+
+// newIssue returns the issue at a place given as its path segments (object
+// keys as strings, array indexes as ints).
+func newIssue(path []any, detail string) Issue {
+	var field, pointer strings.Builder
+	for _, seg := range path {
+		switch v := seg.(type) {
+		case int:
+			fmt.Fprintf(&field, "[%d]", v)
+			fmt.Fprintf(&pointer, "/%d", v)
+		case string:
+			switch {
+			case !plainKey(v):
+				field.WriteString("[" + strconv.Quote(v) + "]")
+			case field.Len() > 0:
+				field.WriteString("." + v)
+			default:
+				field.WriteString(v)
+			}
+			pointer.WriteString("/" + strings.ReplaceAll(strings.ReplaceAll(v, "~", "~0"), "/", "~1"))
+		}
+	}
+	if len(path) == 0 {
+		return Issue{Field: "body", Detail: detail}
+	}
+	return Issue{Field: field.String(), Pointer: pointer.String(), Detail: detail}
+}
+
+// plainKey reports whether a key may follow a '.' in a field path: letters,
+// digits, '_' and '-' (as the HTTP API names request fields).
+func plainKey(key string) bool {
+	if key == "" {
+		return false
+	}
+	for _, c := range key {
+		if !(c == '_' || c == '-' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9') {
+			return false
+		}
+	}
+	return true
 }
 
 // SchemaError is a predict body whose instances do not match the model's
@@ -68,17 +115,17 @@ func (e *SchemaError) Error() string {
 			parts = append(parts, p.what+" "+strings.Join(p.names, ", "))
 		}
 	}
-	return fmt.Sprintf("serving: the input does not match the model's features (%s): %s",
+	return fmt.Sprintf("the input does not match the model's features (%s): %s",
 		strings.Join(e.Features, ", "), strings.Join(parts, "; "))
 }
 
-// add records one issue.
-func (e *SchemaError) add(field, format string, args ...any) {
+// add records one issue at path.
+func (e *SchemaError) add(path []any, format string, args ...any) {
 	if len(e.Issues) >= maxIssues {
 		e.Omitted++
 		return
 	}
-	e.Issues = append(e.Issues, Issue{Field: field, Detail: fmt.Sprintf(format, args...)})
+	e.Issues = append(e.Issues, newIssue(path, fmt.Sprintf(format, args...)))
 }
 
 // InputError is a predict body that cannot be read as one: not JSON, not an
@@ -98,9 +145,16 @@ func (e *InputError) Error() string {
 	for i, is := range e.Issues {
 		parts[i] = is.Field + ": " + is.Detail
 	}
-	return "serving: invalid predict request: " + strings.Join(parts, "; ")
+	return "invalid predict request: " + strings.Join(parts, "; ")
 }
 
-func inputError(field, format string, args ...any) *InputError {
-	return &InputError{Issues: []Issue{{Field: field, Detail: fmt.Sprintf(format, args...)}}}
+// inputError returns an InputError at one place of the body (no path: the
+// body as a whole).
+func inputError(path []any, format string, args ...any) *InputError {
+	return &InputError{Issues: []Issue{newIssue(path, fmt.Sprintf(format, args...))}}
+}
+
+// paramError returns an InputError about a request parameter.
+func paramError(name, format string, args ...any) *InputError {
+	return &InputError{Issues: []Issue{{Field: name, Detail: fmt.Sprintf(format, args...)}}}
 }

@@ -225,8 +225,9 @@ func (p *Predictor) Predict(ctx context.Context, b Batch) (Result, error) {
 // an *InputError.
 func (p *Predictor) Decode(body []byte) (Batch, error) {
 	if int64(len(body)) > p.limits.MaxBodyBytes {
-		return Batch{}, &InputError{TooLarge: true, Issues: []Issue{{Field: "body",
-			Detail: fmt.Sprintf("%d bytes, larger than the %d accepted", len(body), p.limits.MaxBodyBytes)}}}
+		ie := inputError(nil, "%d bytes, larger than the %d accepted", len(body), p.limits.MaxBodyBytes)
+		ie.TooLarge = true
+		return Batch{}, ie
 	}
 	d := &decoder{p: p, dec: json.NewDecoder(bytes.NewReader(body)),
 		schema: &SchemaError{Features: p.features}, seenMissing: map[string]bool{}, seenExtra: map[string]bool{}, seenNonNum: map[string]bool{}}
@@ -253,9 +254,9 @@ type decoder struct {
 // syntax turns a token error into an InputError.
 func (d *decoder) syntax(err error) error {
 	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-		return inputError("body", "invalid JSON: unexpected end of input")
+		return inputError(nil, "invalid JSON: unexpected end of input")
 	}
-	return inputError("body", "invalid JSON at byte %d: %v", d.dec.InputOffset(), err)
+	return inputError(nil, "invalid JSON at byte %d: %v", d.dec.InputOffset(), err)
 }
 
 func (d *decoder) token() (json.Token, error) {
@@ -272,7 +273,7 @@ func (d *decoder) body() (Batch, error) {
 		return Batch{}, err
 	}
 	if delim, ok := tok.(json.Delim); !ok || delim != '{' {
-		return Batch{}, inputError("body", "%s; want an object with instances or rows", describeToken(tok))
+		return Batch{}, inputError(nil, "%s; want an object with instances or rows", describeToken(tok))
 	}
 	var (
 		b    Batch
@@ -286,11 +287,11 @@ func (d *decoder) body() (Batch, error) {
 		key, _ := tok.(string)
 		switch {
 		case key != "instances" && key != "rows":
-			return Batch{}, inputError(key, "unknown field; the body holds instances (objects by feature name) or rows (arrays in the model's feature order)")
+			return Batch{}, inputError([]any{key}, "unknown field; the body holds instances (objects by feature name) or rows (arrays in the model's feature order)")
 		case kind == key:
-			return Batch{}, inputError(key, "appears twice")
+			return Batch{}, inputError([]any{key}, "appears twice")
 		case kind != "":
-			return Batch{}, inputError("body", "give instances or rows, not both")
+			return Batch{}, inputError(nil, "give instances or rows, not both")
 		}
 		kind = key
 		if b, err = d.list(key); err != nil {
@@ -301,10 +302,10 @@ func (d *decoder) body() (Batch, error) {
 		return Batch{}, err
 	}
 	if _, err := d.dec.Token(); !errors.Is(err, io.EOF) {
-		return Batch{}, inputError("body", "trailing data after the JSON object at byte %d", d.dec.InputOffset())
+		return Batch{}, inputError(nil, "trailing data after the JSON object at byte %d", d.dec.InputOffset())
 	}
 	if kind == "" {
-		return Batch{}, inputError("body", "neither instances nor rows; give one of them")
+		return Batch{}, inputError(nil, "neither instances nor rows; give one of them")
 	}
 	return b, nil
 }
@@ -316,14 +317,14 @@ func (d *decoder) list(kind string) (Batch, error) {
 		return Batch{}, err
 	}
 	if delim, ok := tok.(json.Delim); !ok || delim != '[' {
-		return Batch{}, inputError(kind, "must be an array, not %s", describeToken(tok))
+		return Batch{}, inputError([]any{kind}, "must be an array, not %s", describeToken(tok))
 	}
 	nf := len(d.p.features)
 	var b Batch
 	filled := make([]bool, nf)
 	for d.dec.More() {
 		if b.Rows >= d.p.limits.MaxRows {
-			return Batch{}, inputError(kind, "more than %d entries; send at most %d per request", d.p.limits.MaxRows, d.p.limits.MaxRows)
+			return Batch{}, inputError([]any{kind}, "more than %d entries; send at most %d per request", d.p.limits.MaxRows, d.p.limits.MaxRows)
 		}
 		if b.X == nil {
 			b.X = make([]float64, 0, nf*min(d.p.limits.MaxRows, 128))
@@ -332,11 +333,10 @@ func (d *decoder) list(kind string) (Batch, error) {
 		for range nf {
 			b.X = append(b.X, math.NaN())
 		}
-		field := fmt.Sprintf("%s[%d]", kind, b.Rows)
 		if kind == "instances" {
-			err = d.instance(field, b.X[base:], filled)
+			err = d.instance(b.Rows, b.X[base:], filled)
 		} else {
-			err = d.row(field, b.X[base:])
+			err = d.row(b.Rows, b.X[base:])
 		}
 		if err != nil {
 			return Batch{}, err
@@ -347,13 +347,13 @@ func (d *decoder) list(kind string) (Batch, error) {
 		return Batch{}, err
 	}
 	if b.Rows == 0 {
-		return Batch{}, inputError(kind, "empty; give at least one entry")
+		return Batch{}, inputError([]any{kind}, "empty; give at least one entry")
 	}
 	return b, nil
 }
 
-// instance reads one {"feature": value} object into x.
-func (d *decoder) instance(field string, x []float64, filled []bool) error {
+// instance reads instance i, a {"feature": value} object, into x.
+func (d *decoder) instance(i int, x []float64, filled []bool) error {
 	tok, err := d.token()
 	if err != nil {
 		return err
@@ -362,7 +362,7 @@ func (d *decoder) instance(field string, x []float64, filled []bool) error {
 		if err := d.skipRest(tok); err != nil {
 			return err
 		}
-		return inputError(field, "must be an object of feature: value, not %s", describeToken(tok))
+		return inputError([]any{"instances", i}, "must be an object of feature: value, not %s", describeToken(tok))
 	}
 	clear(filled)
 	for d.dec.More() {
@@ -371,21 +371,20 @@ func (d *decoder) instance(field string, x []float64, filled []bool) error {
 			return err
 		}
 		key, _ := tok.(string)
-		at := field + "." + key
 		j, known := d.p.index[key]
 		if !known {
 			if err := d.skipValue(); err != nil {
 				return err
 			}
 			d.note(d.seenExtra, &d.schema.Extra, key)
-			d.schema.add(at, "the model takes no feature %q", key)
+			d.schema.add([]any{"instances", i, key}, "the model takes no feature %q", key)
 			continue
 		}
 		if filled[j] {
-			return inputError(at, "appears twice in one instance")
+			return inputError([]any{"instances", i, key}, "appears twice in one instance")
 		}
 		filled[j] = true
-		if err := d.value(at, j, &x[j]); err != nil {
+		if err := d.value(place{"instances", i, key, -1}, j, &x[j]); err != nil {
 			return err
 		}
 	}
@@ -396,14 +395,14 @@ func (d *decoder) instance(field string, x []float64, filled []bool) error {
 		if !ok {
 			f := d.p.features[j]
 			d.note(d.seenMissing, &d.schema.Missing, f)
-			d.schema.add(field+"."+f, "missing")
+			d.schema.add([]any{"instances", i, f}, "missing")
 		}
 	}
 	return nil
 }
 
-// row reads one [value, ...] array into x.
-func (d *decoder) row(field string, x []float64) error {
+// row reads row i, a [value, ...] array, into x.
+func (d *decoder) row(i int, x []float64) error {
 	tok, err := d.token()
 	if err != nil {
 		return err
@@ -412,18 +411,17 @@ func (d *decoder) row(field string, x []float64) error {
 		if err := d.skipRest(tok); err != nil {
 			return err
 		}
-		return inputError(field, "must be an array of the model's %d features in order, not %s", len(x), describeToken(tok))
+		return inputError([]any{"rows", i}, "must be an array of the model's %d features in order, not %s", len(x), describeToken(tok))
 	}
 	n := 0
 	for d.dec.More() {
-		at := fmt.Sprintf("%s[%d]", field, n)
 		if n >= len(x) {
 			if err := d.skipValue(); err != nil {
 				return err
 			}
-			d.note(d.seenExtra, &d.schema.Extra, at)
-			d.schema.add(at, "a value past the model's %d features", len(x))
-		} else if err := d.value(at, n, &x[n]); err != nil {
+			d.note(d.seenExtra, &d.schema.Extra, fmt.Sprintf("rows[%d][%d]", i, n))
+			d.schema.add([]any{"rows", i, n}, "a value past the model's %d features", len(x))
+		} else if err := d.value(place{"rows", i, "", n}, n, &x[n]); err != nil {
 			return err
 		}
 		n++
@@ -434,14 +432,14 @@ func (d *decoder) row(field string, x []float64) error {
 	for j := n; j < len(x); j++ {
 		f := d.p.features[j]
 		d.note(d.seenMissing, &d.schema.Missing, f)
-		d.schema.add(field, "%d values; feature %d (%s) is missing", n, j, f)
+		d.schema.add([]any{"rows", i}, "%d values; feature %d (%s) is missing", n, j, f)
 	}
 	return nil
 }
 
 // value reads the value of feature j into *dst: a finite number, or null
 // (NaN). Anything else is a schema issue.
-func (d *decoder) value(at string, j int, dst *float64) error {
+func (d *decoder) value(at place, j int, dst *float64) error {
 	tok, err := d.token()
 	if err != nil {
 		return err
@@ -457,15 +455,31 @@ func (d *decoder) value(at string, j int, dst *float64) error {
 			return nil
 		}
 		d.note(d.seenNonNum, &d.schema.NonNumeric, d.p.features[j])
-		d.schema.add(at, "%s is not a finite number", v)
+		d.schema.add(at.path(), "%s is not a finite number", v)
 		return nil
 	}
 	if err := d.skipRest(tok); err != nil {
 		return err
 	}
 	d.note(d.seenNonNum, &d.schema.NonNumeric, d.p.features[j])
-	d.schema.add(at, "%s; want a number (or null for a missing measurement)", describeToken(tok))
+	d.schema.add(at.path(), "%s; want a number (or null for a missing measurement)", describeToken(tok))
 	return nil
+}
+
+// place is where a value is: instance i's key, or row i's n-th value.
+// It becomes a path only when something is wrong there.
+type place struct {
+	kind string
+	i    int
+	key  string
+	n    int // -1 for an instance's key
+}
+
+func (p place) path() []any {
+	if p.n < 0 {
+		return []any{p.kind, p.i, p.key}
+	}
+	return []any{p.kind, p.i, p.n}
 }
 
 // note appends name to list once.

@@ -24,7 +24,7 @@ var Environments = []string{"dev", "staging", "prod"}
 // is dev, staging or prod.
 func CheckEnvironment(env string) error {
 	if !slices.Contains(Environments, env) {
-		return inputError("environment", "%q is not dev, staging or prod", truncate(env, 40))
+		return paramError("environment", "%q is not dev, staging or prod", truncate(env, 40))
 	}
 	return nil
 }
