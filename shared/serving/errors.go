@@ -129,12 +129,22 @@ func (e *SchemaError) add(path []any, format string, args ...any) {
 }
 
 // InputError is a predict body that cannot be read as one: not JSON, not an
-// object with instances or rows, too many rows, or larger than the limit.
-// It is fault.Invalid (400; TooLarge asks for 413).
+// object with instances or rows, too many rows, larger than the limit, or
+// of another media type than JSON. It is fault.Invalid (400; TooLarge asks
+// for 413, MediaType for 415).
 type InputError struct {
 	Issues []Issue
 	// TooLarge marks a body over Limits.MaxBodyBytes.
 	TooLarge bool
+	// MediaType marks a body whose Content-Type is not JSON.
+	MediaType bool
+}
+
+// MediaTypeError returns the InputError of a body of media type
+// contentType, which is not application/json (nor another +json type).
+func MediaTypeError(contentType string) *InputError {
+	return &InputError{MediaType: true, Issues: []Issue{{Field: "Content-Type",
+		Detail: fmt.Sprintf("%q is not application/json", truncate(contentType, 100))}}}
 }
 
 // FaultCode says that an InputError is fault.Invalid.
@@ -145,7 +155,7 @@ func (e *InputError) Error() string {
 	for i, is := range e.Issues {
 		parts[i] = is.Field + ": " + is.Detail
 	}
-	return "invalid predict request: " + strings.Join(parts, "; ")
+	return "invalid request: " + strings.Join(parts, "; ")
 }
 
 // inputError returns an InputError at one place of the body (no path: the

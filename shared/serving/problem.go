@@ -58,9 +58,13 @@ func ProblemFor(err error) Problem {
 	)
 	switch {
 	case errors.As(err, &ie):
-		if ie.TooLarge {
+		switch {
+		case ie.TooLarge:
 			return Problem{Type: "urn:orrery:problem:body-too-large", Title: "Request body too large",
 				Status: http.StatusRequestEntityTooLarge, Detail: ie.Error(), Errors: ie.Issues}
+		case ie.MediaType:
+			return Problem{Type: "urn:orrery:problem:unsupported-media-type", Title: "Unsupported media type",
+				Status: http.StatusUnsupportedMediaType, Detail: ie.Error(), Errors: ie.Issues}
 		}
 		return newProblem(fault.Invalid, ie.Error(), ie.Issues)
 	case errors.As(err, &se):
