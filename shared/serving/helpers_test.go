@@ -22,7 +22,7 @@ var features = []string{"mean_ip", "sd_ip", "kurt_ip", "skew_ip"}
 // testModel returns a model over features with the given classes (two:
 // a single-logit binary network with threshold 0.5; more: softmax), its
 // weights drawn from seed.
-func testModel(t *testing.T, id string, classes []string, seed uint64) *nn.Model {
+func testModel(t testing.TB, id string, classes []string, seed uint64) *nn.Model {
 	t.Helper()
 	outputs := len(classes)
 	if outputs == 2 {

@@ -2,6 +2,7 @@ package serving_test
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"strings"
@@ -34,6 +35,8 @@ func TestDecodeAccepts(t *testing.T) {
 		{"rows in feature order", `{"rows": [[1, 2, 3, 4], [5, 6, 7, 8e1]]}`, []float64{1, 2, 3, 4, 5, 6, 7, 80}, 2},
 		{"null is a missing measurement", `{"instances": [{"mean_ip": null, "sd_ip": 2, "kurt_ip": 3, "skew_ip": 4}]}`, []float64{nan, 2, 3, 4}, 1},
 		{"zero is a value", `{"rows": [[0, -0, 0.0, -1.5]]}`, []float64{0, 0, 0, -1.5}, 1},
+		{"escaped keys, white space, exponents", " {\"instances\" : [ {\"mean\\u005fip\": 1E2, \"sd_ip\":-2.5e-1,\n\t\"kurt_ip\": 3, \"skew_ip\": 4} ] }\n",
+			[]float64{100, -0.25, 3, 4}, 1},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -117,6 +120,12 @@ func TestDecodeRefusesMalformedBodies(t *testing.T) {
 		{"too many rows", `{"rows": [[1,2,3,4],[1,2,3,4],[1,2,3,4],[1,2,3,4]]}`, "rows", false},
 		{"trailing data", `{"rows": [[1, 2, 3, 4]]} {}`, "body", false},
 		{"over the size limit", `{"rows": [` + strings.Repeat(`[1,2,3,4],`, 30) + `[1,2,3,4]]}`, "body", true},
+		{"a leading zero", `{"rows": [[01, 2, 3, 4]]}`, "body", false},
+		{"a bare decimal point", `{"rows": [[1., 2, 3, 4]]}`, "body", false},
+		{"NaN", `{"rows": [[NaN, 2, 3, 4]]}`, "body", false},
+		{"a control character in a key", "{\"rows\x01\": []}", "body", false},
+		{"a missing colon", `{"rows" [[1, 2, 3, 4]]}`, "body", false},
+		{"nested too deep in an extra feature", `{"instances": [{"x": ` + strings.Repeat("[", 40) + strings.Repeat("]", 40) + `}]}`, "body", false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -130,6 +139,35 @@ func TestDecodeRefusesMalformedBodies(t *testing.T) {
 			assert.Equal(t, serving.Rejected, serving.OutcomeOf(err), "a malformed body is not a schema violation")
 		})
 	}
+}
+
+// FuzzDecode checks the decoder against encoding/json: it never accepts a
+// body that is not JSON, and a body it accepts has the shape it claims.
+func FuzzDecode(f *testing.F) {
+	for _, seed := range []string{`{"rows": [[1, 2, 3, 4]]}`, `{"instances": [{"mean_ip": 1, "sd_ip": 2, "kurt_ip": 3, "skew_ip": null}]}`,
+		`{"rows": [[1e400, 2, 3, 4]]}`, `{"rows": [["\u00e9", 2, 3, 4]]}`, `{"rows": [[-0.0, 2, 3, 4]]} `, `{"rows": [[1,2,3,4],]}`} {
+		f.Add([]byte(seed))
+	}
+	p, err := serving.NewPredictor("mdl-f", testModel(f, "mdl-f", []string{"0", "1"}, 1), serving.Limits{MaxRows: 50})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		b, err := p.Decode(body)
+		var se *serving.SchemaError
+		if err == nil || errors.As(err, &se) {
+			require.True(t, json.Valid(body), "accepted as JSON: %q", body)
+		}
+		if err == nil {
+			var v struct {
+				Instances []map[string]*float64 `json:"instances"`
+				Rows      [][]*float64          `json:"rows"`
+			}
+			require.NoError(t, json.Unmarshal(body, &v), "%q", body)
+			assert.Equal(t, len(v.Instances)+len(v.Rows), b.Rows)
+			assert.Len(t, b.X, b.Rows*len(features))
+		}
+	})
 }
 
 func TestPredictBinary(t *testing.T) {

@@ -71,7 +71,9 @@ func predictFunction(t *testing.T, client *lambda.Client) string {
 		Runtime: lambdatypes.RuntimeProvidedal2023, Handler: aws.String("bootstrap"), Code: &lambdatypes.FunctionCode{ZipFile: zipped.Bytes()},
 		Environment: &lambdatypes.Environment{Variables: map[string]string{config.EnvArtifactsBucket: "artifacts"}}})
 	require.NoError(t, err)
-	t.Cleanup(func() { _, _ = client.DeleteFunction(context.Background(), &lambda.DeleteFunctionInput{FunctionName: aws.String(name)}) })
+	t.Cleanup(func() {
+		_, _ = client.DeleteFunction(context.Background(), &lambda.DeleteFunctionInput{FunctionName: aws.String(name)})
+	})
 	publish := func(model string) string {
 		t.Helper()
 		if model != "" {
