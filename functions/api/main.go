@@ -4,7 +4,8 @@
 // DynamoDB (jobs, models, idempotency records; studies and trials when
 // optimization is configured), S3 (artifact links) and Step Functions
 // (training executions and, when configured, evaluation and optimization
-// executions). This file only wires.
+// executions), and Lambda (the predict function's aliases, which GET
+// /ml/endpoints shows). This file only wires.
 package main
 
 import (
@@ -17,6 +18,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	lambdaapi "github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
@@ -30,6 +32,8 @@ import (
 	"github.com/orrery-ml/orrery/shared/optimizationjob"
 	"github.com/orrery-ml/orrery/shared/pipeline"
 	"github.com/orrery-ml/orrery/shared/pipeline/sfnexec"
+	"github.com/orrery-ml/orrery/shared/serving"
+	"github.com/orrery-ml/orrery/shared/serving/lambdaalias"
 	"github.com/orrery-ml/orrery/shared/store/dynamostore"
 	"github.com/orrery-ml/orrery/shared/store/s3store"
 )
@@ -55,9 +59,14 @@ type Config struct {
 	// StudiesTable (required with it); unset: 501.
 	OptimizationStateMachineARN string
 	StudiesTable                string
-	MaxBodyBytes                int64
-	IdempotencyRetention        time.Duration
-	LogLevel                    slog.Level
+	// PredictFunction, when set, serves GET /ml/endpoints and GET
+	// /ml/endpoints/{endpoint} from the aliases of that predict function
+	// (unset: 501); Environment is the environment the stack serves.
+	PredictFunction      string
+	Environment          string
+	MaxBodyBytes         int64
+	IdempotencyRetention time.Duration
+	LogLevel             slog.Level
 }
 
 // FromEnv reads Config through getenv, naming every variable that is
@@ -73,6 +82,8 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		EvaluationStateMachineARN:   r.String(config.EnvEvaluationStateMachineARN, ""),
 		OptimizationStateMachineARN: r.String(config.EnvOptimizationStateMachineARN, ""),
 		StudiesTable:                r.String(config.EnvStudiesTable, ""),
+		PredictFunction:             r.String(config.EnvPredictFunction, ""),
+		Environment:                 r.String(config.EnvEnvironment, serving.Environments[0]),
 		MaxBodyBytes:                r.Int(config.EnvMaxBodyBytes, api.DefaultMaxBodyBytes, 1024, 6<<20),
 		IdempotencyRetention:        r.Duration(config.EnvIdempotencyRetention, api.DefaultIdempotencyRetention),
 		LogLevel:                    r.LogLevel(config.EnvLogLevel),
@@ -89,6 +100,9 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	}
 	if _, err := api.NewDataRoots(c.DataRoots...); err != nil {
 		r.Fail(fmt.Errorf("%s: %w: %w", config.EnvDataRoots, err, config.ErrMalformed))
+	}
+	if err := serving.CheckEnvironment(c.Environment); err != nil {
+		r.Fail(fmt.Errorf("%s: %v: %w", config.EnvEnvironment, err, config.ErrMalformed))
 	}
 	if c.OptimizationStateMachineARN != "" && c.StudiesTable == "" {
 		r.Fail(fmt.Errorf("%s: required with %s: %w", config.EnvStudiesTable, config.EnvOptimizationStateMachineARN, config.ErrMissing))
@@ -135,6 +149,11 @@ func newHandler(ctx context.Context, c Config, log *slog.Logger) (http.Handler, 
 		svc.Optimizations = &optimizationjob.Studies{
 			Stores:     optimization.Stores{Studies: db, Trials: db, Artifacts: artifacts},
 			Executions: flows,
+		}
+	}
+	if c.PredictFunction != "" {
+		if svc.Endpoints, err = lambdaalias.NewEndpoints(lambdaapi.NewFromConfig(cfg), c.PredictFunction, c.Environment); err != nil {
+			return nil, err
 		}
 	}
 	return api.NewHandler(svc, api.Options{Idempotency: db, MaxBodyBytes: c.MaxBodyBytes,

@@ -46,6 +46,8 @@ func TestFromEnv(t *testing.T) {
 	assert.Equal(t, int64(api.DefaultMaxBodyBytes), c.MaxBodyBytes)
 	assert.Equal(t, api.DefaultIdempotencyRetention, c.IdempotencyRetention)
 	assert.Equal(t, slog.LevelInfo, c.LogLevel)
+	assert.Equal(t, "dev", c.Environment)
+	assert.Empty(t, c.PredictFunction, "without it the endpoint views answer 501")
 
 	tests := []struct {
 		name   string
@@ -58,6 +60,7 @@ func TestFromEnv(t *testing.T) {
 		{"a local data root", map[string]string{config.EnvDataRoots: "/nonexistent-dir"}, []string{config.EnvDataRoots}},
 		{"malformed numbers", map[string]string{config.EnvMaxBodyBytes: "lots", config.EnvIdempotencyRetention: "forever"},
 			[]string{config.EnvMaxBodyBytes, config.EnvIdempotencyRetention}},
+		{"an unknown environment", map[string]string{config.EnvEnvironment: "qa"}, []string{config.EnvEnvironment}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

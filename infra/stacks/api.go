@@ -80,6 +80,9 @@ func NewAPIStack(scope awsconstructs.Construct, env Environment, props APIProps)
 
 	fnEnv := storageEnvironment(data)
 	fnEnv[config.EnvDataRoots] = awscdk.Fn_Join(jsii.String(""), jsii.Strings("s3://", *data.Datasets.BucketName(), "/"))
+	// GET /ml/endpoints reads the predict function's aliases (the serving stack creates the function under this name).
+	fnEnv[config.EnvPredictFunction] = jsii.String(env.PredictFunctionName())
+	fnEnv[config.EnvEnvironment] = jsii.String(env.Name)
 	machineEnv := map[string]string{
 		MachineTraining:     config.EnvTrainingStateMachineARN,
 		MachineOptimization: config.EnvOptimizationStateMachineARN,
@@ -122,12 +125,22 @@ func NewAPIStack(scope awsconstructs.Construct, env Environment, props APIProps)
 		// An evaluation has no cancel route: starting it is all the function does.
 		sm.GrantStartExecution(fn.Role)
 	}
+	// The endpoint views: the predict function's aliases and the model id in each version's configuration.
+	predictArn := stack.FormatArn(&awscdk.ArnComponents{Service: jsii.String("lambda"), Resource: jsii.String("function"),
+		ResourceName: jsii.String(env.PredictFunctionName()), ArnFormat: awscdk.ArnFormat_COLON_RESOURCE_NAME})
+	fn.Role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Actions:   jsii.Strings("lambda:ListAliases", "lambda:GetAlias", "lambda:GetFunctionConfiguration"),
+		Resources: &[]*string{predictArn, jsii.String(*predictArn + ":*")},
+	}))
 	if err := suppressFunctionFindings(fn); err != nil {
 		return nil, err
 	}
 	if err := constructs.Suppress(fn.Role, constructs.Suppression{
 		Rule: "AwsSolutions-IAM5", Reason: reasonExecutions,
 		AppliesToRegex: []string{`/^Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:.*:\*$/`},
+	}, constructs.Suppression{
+		Rule: "AwsSolutions-IAM5", Reason: "The endpoint views read the configuration of every published version of the predict function (function:<name>:<version>); versions are numbered by Lambda, so they cannot be listed in advance",
+		AppliesToRegex: []string{`/^Resource::arn:<AWS::Partition>:lambda:<AWS::Region>:<AWS::AccountId>:function:` + env.PredictFunctionName() + `:\*$/`},
 	}); err != nil {
 		return nil, err
 	}

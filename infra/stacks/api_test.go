@@ -60,19 +60,6 @@ func TestAPIWithJWTAuthorizerInProd(t *testing.T) {
 	})})
 }
 
-func TestServingLiveAlias(t *testing.T) {
-	b := build(t, "dev")
-	tpl := b.template(t, "serving")
-	countIs(t, tpl, "AWS::Lambda::Version", 1)
-	hasProps(t, tpl, "AWS::Lambda::Alias", map[string]any{
-		"Name":            LiveAlias,
-		"FunctionVersion": map[string]any{"Fn::GetAtt": []any{matches("^PredictCurrentVersion"), "Version"}},
-	})
-	hasProps(t, tpl, "AWS::Lambda::Function", map[string]any{
-		"FunctionName": b.env.Prefix() + "predict", "MemorySize": float64(b.env.PredictMemoryMB),
-	})
-}
-
 func TestMonitoringAlarmsNotifyTheAlertTopic(t *testing.T) {
 	b := build(t, "dev")
 	tpl := b.template(t, "monitoring")

@@ -92,7 +92,8 @@ func New(app awscdk.App, props AppProps) (o *Orrery, err error) {
 		return nil, err
 	}
 	if o.Serving, err = NewServingStack(app, env, ServingProps{
-		StackProps: *withDescription("predict function and its live alias"), RepoRoot: props.RepoRoot, Data: o.Data,
+		StackProps: *withDescription("predict function, its endpoint aliases and their routes"), RepoRoot: props.RepoRoot,
+		Data: o.Data, API: o.API,
 	}); err != nil {
 		return nil, err
 	}

@@ -42,7 +42,14 @@ const (
 	// ContextTrainerPullAccounts (comma-separated account ids) may pull from this environment's trainer
 	// repository: the accounts of the environments the image is promoted to.
 	ContextTrainerPullAccounts = "trainerPullAccounts"
+	// ContextEndpoints (comma-separated endpoint names, default "live") are the model endpoints the serving stack
+	// provisions: an alias of the predict function and a POST /ml/endpoints/<name>/predict route each. A deployment
+	// to an endpoint not listed fails at validation.
+	ContextEndpoints = "endpoints"
 )
+
+// DefaultEndpoints are the endpoints provisioned when ContextEndpoints is not given.
+var DefaultEndpoints = []string{LiveAlias}
 
 // Environment is everything that differs between dev, staging and prod: names, sizes, retention and what happens
 // to stateful resources when their stack is deleted.
@@ -97,7 +104,14 @@ type Environment struct {
 	GitHubRepo            string
 	GitHubOIDCProviderARN string
 	TrainerPullAccounts   []string
+	// Endpoints are the model endpoints the serving stack provisions (ContextEndpoints), in order; each is an
+	// alias of the predict function of the same name.
+	Endpoints []string
 }
+
+// PredictFunctionName is the physical name of the environment's predict function, which the serving stack creates
+// and the api function (and the deployment machine) address by name.
+func (e Environment) PredictFunctionName() string { return e.Prefix() + "predict" }
 
 // FunctionConcurrency is the reserved concurrency of each function: it caps what one function can take
 // from the account's pool (so a burst of uploads cannot starve the API) and guarantees it that much. An
@@ -162,6 +176,7 @@ func Named(name string) (Environment, error) {
 			name, strings.Join(EnvironmentNames(), ", "), ErrUnknownEnvironment)
 	}
 	env.GPUInstanceTypes = append([]string(nil), env.GPUInstanceTypes...)
+	env.Endpoints = append([]string(nil), DefaultEndpoints...)
 	return env, nil
 }
 
@@ -172,7 +187,7 @@ type ContextReader interface {
 
 // FromContext builds the Environment from CDK context: `env` (default dev), `alertEmail`, `jwtIssuer`,
 // `jwtAudience` (comma-separated), `requireBuiltAssets`, `trainerImage`, `githubRepo`, `githubOidcProviderArn`
-// `trainerPullAccounts` (comma-separated) and `commit`. A value of the wrong kind is an error naming the key, and so is
+// `trainerPullAccounts` (comma-separated), `commit` and `endpoints` (comma-separated, default live). A value of the wrong kind is an error naming the key, and so is
 // a deploy (requireBuiltAssets) of staging or prod without an alert e-mail address: its alarms would reach
 // only the alert queue.
 func FromContext(ctx ContextReader) (Environment, error) {
@@ -284,6 +299,31 @@ func FromContext(ctx ContextReader) (Environment, error) {
 		}
 		env.TrainerPullAccounts = append(env.TrainerPullAccounts, a)
 	}
+	endpoints, err := get(ContextEndpoints)
+	if err != nil {
+		return Environment{}, err
+	}
+	if endpoints != "" {
+		env.Endpoints = nil
+		seen := map[string]bool{}
+		for _, e := range strings.Split(endpoints, ",") {
+			if e = strings.TrimSpace(e); e == "" {
+				continue
+			}
+			if !endpointPattern.MatchString(e) || allDigits.MatchString(e) {
+				return Environment{}, fmt.Errorf("context %q: %q is not an endpoint name (letters, digits, '-' and '_', "+
+					"at most 64, starting with a letter or digit, not only digits: a Lambda alias name): %w", ContextEndpoints, e, ErrInvalidContext)
+			}
+			if seen[e] {
+				return Environment{}, fmt.Errorf("context %q: %q is listed twice: %w", ContextEndpoints, e, ErrInvalidContext)
+			}
+			seen[e] = true
+			env.Endpoints = append(env.Endpoints, e)
+		}
+		if len(env.Endpoints) == 0 {
+			return Environment{}, fmt.Errorf("context %q names no endpoint: %w", ContextEndpoints, ErrInvalidContext)
+		}
+	}
 	return env, nil
 }
 
@@ -292,6 +332,8 @@ var (
 	githubRepoPattern   = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9-]*/[A-Za-z0-9._-]+$`)
 	accountPattern      = regexp.MustCompile(`^[0-9]{12}$`)
 	commitPattern       = regexp.MustCompile(`^[0-9a-f]{40}$`)
+	endpointPattern     = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$`)
+	allDigits           = regexp.MustCompile(`^[0-9]+$`)
 )
 
 // trainerImageParts splits a TrainerImage into its registry's account and region, the repository name and the

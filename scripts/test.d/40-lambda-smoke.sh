@@ -1,7 +1,7 @@
 # shellcheck shell=bash
 # Sourced by scripts/test.sh: installs the AWS Lambda Runtime Interface Emulator into .cache/bin (the tagged
 # releases are not served by the module proxy, hence the pseudo-version) and exports its path, so that the Go
-# smoke test (functions/events, TestBootstrapUnderRIE) builds a linux/amd64 bootstrap and invokes it through the
+# smoke tests (TestBootstrapUnderRIE of functions/events, stages and predict) build a linux/amd64 bootstrap and invoke it through the
 # emulator with a payload from events/aws, against moto.
 rie_version=v0.0.0-20261030222936-bef5c4ba774d
 rie_bin=.cache/bin/aws-lambda-rie

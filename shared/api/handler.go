@@ -181,6 +181,9 @@ func (h *handler) run(rt route, r *http.Request, body []byte) (resp response) {
 	if a, ok := v.(Accepted); ok && rt.success == http.StatusAccepted {
 		resp.header["Location"] = a.StatusURL
 	}
+	for k, val := range answerHeaders(v) {
+		resp.header[k] = val
+	}
 	return resp
 }
 
@@ -194,6 +197,9 @@ func (h *handler) fail(r *http.Request, err error) response {
 	resp := problemResponse(p)
 	if p.Status == http.StatusConflict && errors.Is(err, errInFlight) {
 		resp.header["Retry-After"] = "1"
+	}
+	for k, v := range answerHeaders(err) {
+		resp.header[k] = v
 	}
 	return resp
 }

@@ -16,7 +16,7 @@ var pathParam = regexp.MustCompile(`\{([a-z_]+)\}`)
 // problemDescriptions describe the error statuses in the document.
 var problemDescriptions = map[int]string{
 	http.StatusBadRequest:            "The request is invalid; errors names every wrong field.",
-	http.StatusNotFound:              "No such job, model or deployment.",
+	http.StatusNotFound:              "No such job, model, deployment or endpoint, or an endpoint with no model deployed.",
 	http.StatusConflict:              "The job's status forbids this (it has finished), or a request with the same Idempotency-Key is still in flight (Retry-After).",
 	http.StatusRequestEntityTooLarge: "The body is larger than the server accepts.",
 	http.StatusUnsupportedMediaType:  "The body is not application/json.",
@@ -57,6 +57,10 @@ func OpenAPI() map[string]any {
 				"schema": Schema{"type": "string", "pattern": idPattern.String()},
 			})
 		}
+		for _, q := range rt.query {
+			params = append(params, map[string]any{"name": q.name, "in": "query", "required": false,
+				"description": q.description, "schema": q.schema})
+		}
 		if rt.method == http.MethodPost {
 			params = append(params, map[string]any{"$ref": "#/components/parameters/IdempotencyKey"})
 		}
@@ -80,6 +84,9 @@ func OpenAPI() map[string]any {
 		headers := map[string]any{}
 		if rt.success == http.StatusAccepted {
 			headers["Location"] = map[string]any{"description": "The status URL of the job.", "schema": Schema{"type": "string"}}
+		}
+		for name, desc := range rt.headers {
+			headers[name] = map[string]any{"description": desc, "schema": Schema{"type": "string"}}
 		}
 		if rt.method == http.MethodPost {
 			headers[ReplayedHeader] = map[string]any{
@@ -120,7 +127,7 @@ func OpenAPI() map[string]any {
 		},
 		"tags": []map[string]any{
 			{"name": "training"}, {"name": "optimization"}, {"name": "evaluation"},
-			{"name": "deployment"}, {"name": "models"}, {"name": "meta"},
+			{"name": "deployment"}, {"name": "endpoints"}, {"name": "models"}, {"name": "meta"},
 		},
 		"paths": paths,
 		"components": map[string]any{

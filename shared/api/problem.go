@@ -10,6 +10,7 @@ import (
 
 	"github.com/orrery-ml/orrery/shared/fault"
 	"github.com/orrery-ml/orrery/shared/ml/training"
+	"github.com/orrery-ml/orrery/shared/serving"
 	"github.com/orrery-ml/orrery/shared/store"
 )
 
@@ -208,6 +209,9 @@ func newProblem(k problemKind, status int, detail string) Problem {
 // text is not shown (the handler logs it) and a cancelled request gets a
 // fixed detail; every other problem's detail is the error's text.
 func ProblemFor(err error) Problem {
+	if p, ok := servingProblem(err); ok {
+		return p
+	}
 	var re *RequestError
 	switch {
 	case errors.As(err, &re):
@@ -243,7 +247,8 @@ func ProblemFor(err error) Problem {
 // sentinels it wraps ("store: not found"), which say nothing to a client.
 func cleanDetail(err error) string {
 	msg := err.Error()
-	for _, s := range []error{store.ErrNotFound, store.ErrConflict, store.ErrInvalid, ErrNotImplemented, ErrUnavailable} {
+	for _, s := range []error{store.ErrNotFound, store.ErrConflict, store.ErrInvalid, ErrNotImplemented, ErrUnavailable,
+		serving.ErrNoEndpoint, serving.ErrNothingDeployed, serving.ErrModelRefused, serving.ErrModelUnavailable, serving.ErrRoutes, serving.ErrPredict} {
 		msg = strings.ReplaceAll(msg, ": "+s.Error(), "")
 		msg = strings.ReplaceAll(msg, s.Error()+": ", "")
 	}

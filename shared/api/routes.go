@@ -29,9 +29,19 @@ type route struct {
 	// problems lists the error statuses the operation documents besides
 	// those every operation may answer (400, 500).
 	problems []int
+	// query lists the query parameters the operation reads; headers the
+	// response headers of its success (name -> description).
+	query   []queryParam
+	headers map[string]string
 	// handle serves the operation: body is the request body (POST), already
 	// limited in size and of an accepted media type.
 	handle func(ctx context.Context, s *Service, r *http.Request, body []byte) (any, error)
+}
+
+// queryParam is a query parameter of an operation, for the document.
+type queryParam struct {
+	name, description string
+	schema            Schema
 }
 
 func typeOf[T any]() reflect.Type { return reflect.TypeFor[T]() }
@@ -43,8 +53,9 @@ var trainingExample = map[string]any{
 	"early_stopping": map[string]any{"enabled": true, "metric": "val_auc_pr", "patience": 5},
 }
 
-// routes is the API, in the order the OpenAPI document lists it.
-var routes = []route{
+// routes is the API, in the order the OpenAPI document lists it; the model
+// endpoints' operations (endpointRoutes) come last.
+var routes = append([]route{
 	{
 		method: http.MethodPost, path: "/ml/training/start", operationID: "startTraining", tag: "training",
 		summary:     "Start a training job",
@@ -198,4 +209,4 @@ var routes = []route{
 			return s.GetModel(ctx, r.PathValue("model_id"))
 		},
 	},
-}
+}, endpointRoutes...)

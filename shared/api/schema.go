@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/orrery-ml/orrery/shared/ml/training"
+	"github.com/orrery-ml/orrery/shared/serving"
 	"github.com/orrery-ml/orrery/shared/store"
 	"github.com/orrery-ml/orrery/shared/tracking"
 )
@@ -84,6 +85,9 @@ var fieldHints = map[string]Schema{
 	"DeploymentGates.min_f1_score":          {"minimum": 0, "maximum": 1},
 	"DeploymentGates.max_latency_ms":        {"minimum": 0},
 	"CancelRequest.reason":                  {"maxLength": 500},
+
+	"PredictRequest.instances": {"minItems": 1, "maxItems": serving.DefaultMaxRows, "description": "Give instances or rows, not both: objects of feature: value holding every feature of the model (null: a missing measurement)."},
+	"PredictRequest.rows":      {"minItems": 1, "maxItems": serving.DefaultMaxRows, "description": "Arrays of the model's features in its order (null: a missing measurement)."},
 }
 
 // documentedAs gives the type a raw JSON field holds, for the document:

@@ -89,6 +89,8 @@ type Service struct {
 	Optimizations Optimizations
 	Evaluations   Evaluations
 	Deployments   Deployments
+	// Endpoints serves the model endpoints' routes (501 without it).
+	Endpoints Endpoints
 
 	// Now and NewID are replaceable for tests.
 	Now   func() time.Time

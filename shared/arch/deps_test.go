@@ -50,7 +50,7 @@ type rule struct {
 
 var rules = []rule{
 	{"aws-sdk-go-v2 only in adapters and functions", []string{"github.com/aws/aws-sdk-go-v2"},
-		[]string{"functions/", "shared/store/s3store", "shared/store/dynamostore", "shared/store/sqsqueue", "shared/pipeline/sfnexec", "shared/awsclient", "trainer"}},
+		[]string{"functions/", "shared/store/s3store", "shared/store/dynamostore", "shared/store/sqsqueue", "shared/pipeline/sfnexec", "shared/awsclient", "shared/serving/lambdaalias", "trainer"}},
 	{"aws-lambda-go only in functions", []string{"github.com/aws/aws-lambda-go", "github.com/awslabs/aws-lambda-go-api-proxy"}, []string{"functions/"}},
 	{"awscdk only in infra", []string{"github.com/aws/aws-cdk-go", "github.com/aws/constructs-go", "github.com/cdklabs/"}, []string{"infra"}},
 	{"gotch only in trainer/torch", []string{"github.com/sugarme/gotch"}, []string{"trainer/torch"}},

@@ -88,3 +88,21 @@ const (
 	// (1 for the first).
 	EnvBatchJobAttempt = "AWS_BATCH_JOB_ATTEMPT"
 )
+
+// Environment variables of the predict function (functions/predict) and of
+// the api function's endpoint views.
+const (
+	// EnvModelID is the model a published version of the predict function
+	// serves: the deployment flow fixes it in each version's environment
+	// (unset in the version the serving stack creates: nothing deployed).
+	EnvModelID = "ORRERY_MODEL_ID"
+	// EnvEnvironment is the environment (dev, staging, prod) a stack's
+	// functions serve; ?environment= naming another is answered 404.
+	EnvEnvironment = "ORRERY_ENVIRONMENT"
+	// EnvPredictFunction is the name of the predict function whose aliases
+	// (one per endpoint) the api function shows under GET /ml/endpoints.
+	EnvPredictFunction = "ORRERY_PREDICT_FUNCTION"
+	// EnvFunctionVersion is the version of the running Lambda function, set
+	// by Lambda itself.
+	EnvFunctionVersion = "AWS_LAMBDA_FUNCTION_VERSION"
+)

@@ -33,6 +33,7 @@ func (r *Runtime) Service(x *localexec.Executions, roots api.DataRoots) *api.Ser
 		Jobs: r.DB, Models: r.DB, Executions: flows, DataRoots: roots, Artifacts: r.Artifacts,
 		Evaluations:   &evaluationapi.Evaluations{Service: r.EvaluationService(), Executions: flows},
 		Optimizations: &optimizationjob.Studies{Stores: r.OptimizationStores(), Executions: flows},
+		Endpoints:     r.Serving().Endpoints,
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 
 	"github.com/orrery-ml/orrery/shared/config"
 	"github.com/orrery-ml/orrery/shared/ml/training"
@@ -38,6 +39,9 @@ type Runtime struct {
 	DB        *sqlitestore.DB
 	Artifacts *filestore.Store
 	Pipeline  *training.TrainingPipeline
+
+	servingOnce sync.Once
+	serving     *Serving
 }
 
 // Layout of a home directory.
