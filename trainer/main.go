@@ -195,7 +195,7 @@ func wire(ctx context.Context, cfg batchjob.Config, log *slog.Logger) (*batchjob
 		if err != nil {
 			return nil, nil, err
 		}
-		d, err := dynamostore.New(dynamodb.NewFromConfig(c, awsclient.DynamoDBOptions(c)),
+		d, err := dynamostore.New(dynamodb.NewFromConfig(c),
 			dynamostore.Tables{Jobs: s.JobsTable, Models: s.ModelsTable, Studies: s.StudiesTable})
 		if err != nil {
 			return nil, nil, err

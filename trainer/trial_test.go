@@ -59,7 +59,7 @@ func newTrialEmulator(t *testing.T) *trialEmulator {
 	cfg := awstest.Config(t)
 	ctx := t.Context()
 	e := &trialEmulator{studiesTable: awstest.Name(t, "studies"), artifactsBucket: awstest.Name(t, "artifacts")}
-	ddb := dynamodb.NewFromConfig(cfg, awsclient.DynamoDBOptions(cfg))
+	ddb := dynamodb.NewFromConfig(cfg)
 	require.NoError(t, dynamostore.CreateTable(ctx, ddb, e.studiesTable))
 	t.Cleanup(func() {
 		_, _ = ddb.DeleteTable(context.Background(), &dynamodb.DeleteTableInput{TableName: aws.String(e.studiesTable)})

@@ -102,7 +102,7 @@ func newHandler(ctx context.Context, c Config, log *slog.Logger) (http.Handler, 
 	if err != nil {
 		return nil, err
 	}
-	db, err := dynamostore.New(dynamodb.NewFromConfig(cfg, awsclient.DynamoDBOptions(cfg)),
+	db, err := dynamostore.New(dynamodb.NewFromConfig(cfg),
 		dynamostore.Tables{Jobs: c.JobsTable, Models: c.ModelsTable, Idempotency: c.IdempotencyTable, Studies: c.StudiesTable})
 	if err != nil {
 		return nil, err

@@ -58,7 +58,7 @@ func TestOptimizationAgainstEmulator(t *testing.T) {
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "test")
 	t.Setenv(awsclient.EnvRegion, awstest.Region)
 
-	ddb := dynamodb.NewFromConfig(cfg, awsclient.DynamoDBOptions(cfg))
+	ddb := dynamodb.NewFromConfig(cfg)
 	table, studies := awstest.Name(t, "api"), awstest.Name(t, "studies")
 	for _, name := range []string{table, studies} {
 		require.NoError(t, dynamostore.CreateTable(ctx, ddb, name))

@@ -141,7 +141,7 @@ func newEvaluationWorld(t *testing.T) *evaluationWorld {
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "test")
 	t.Setenv(awsclient.EnvRegion, awstest.Region)
 	w := &evaluationWorld{table: awstest.Name(t, "stages-eval"), artifacts: awstest.Name(t, "artifacts"), data: awstest.Name(t, "datasets")}
-	ddb := dynamodb.NewFromConfig(cfg, awsclient.DynamoDBOptions(cfg))
+	ddb := dynamodb.NewFromConfig(cfg)
 	require.NoError(t, dynamostore.CreateTable(ctx, ddb, w.table))
 	t.Cleanup(func() {
 		_, _ = ddb.DeleteTable(context.Background(), &dynamodb.DeleteTableInput{TableName: aws.String(w.table)})

@@ -144,7 +144,7 @@ func TestAgainstEmulator(t *testing.T) {
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "test")
 	t.Setenv(awsclient.EnvRegion, awstest.Region)
 
-	ddb := dynamodb.NewFromConfig(cfg, awsclient.DynamoDBOptions(cfg))
+	ddb := dynamodb.NewFromConfig(cfg)
 	table := awstest.Name(t, "stages")
 	require.NoError(t, dynamostore.CreateTable(ctx, ddb, table))
 	t.Cleanup(func() {
