@@ -7,5 +7,5 @@
 // Selection", MNRAS 459(1):1104): 17,898 pulsar candidates, 8 features, label
 // column "class" (1 = pulsar).
 //
-// It must not import anything but the standard library.
+// It imports nothing but the standard library.
 package events

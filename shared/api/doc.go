@@ -27,5 +27,5 @@
 // are the single source of truth for ranges; huma would have needed a second
 // copy of them as struct tags, plus custom schemas for its union-typed fields.
 //
-// It must not import AWS SDK packages, aws-lambda-go, or store adapters.
+// It must not import the AWS SDK, aws-lambda-go or the store adapters.
 package api

@@ -10,6 +10,7 @@
 // api.FromEnv for the `api` function, batchjob.FromEnv for the trainer); only
 // the names live here.
 //
-// It must not import anything from this module nor any AWS package: infra/
-// imports it without pulling in the domain library.
+// infra/ imports it without pulling in the domain library. It imports
+// nothing of this module but shared/fault. It must not import the AWS SDK
+// or the CDK.
 package config

@@ -6,7 +6,6 @@
 // the record of a queued training job for every path that queues one, and
 // EarlyStopper is the early-stopping rule every training backend follows.
 //
-// It reaches storage only through the ports of shared/store and must not
-// import store adapters (sqlitestore, filestore, s3store, ...) or AWS SDK
-// packages.
+// It reaches storage only through the ports of shared/store. It must not
+// import the store adapters or the AWS SDK.
 package training
