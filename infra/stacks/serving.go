@@ -32,8 +32,8 @@ type ServingProps struct {
 	Data     *DataStack
 }
 
-// NewServingStack creates the predict function (dist/functions/predict.zip, or the placeholder until the
-// deployment work builds it), publishes a version and points the live alias at it. Deployments later publish
+// NewServingStack creates the predict function (dist/functions/predict.zip, or the placeholder when that zip is
+// not built), publishes a version and points the live alias at it. Deployments later publish
 // versions bound to a model and shift the alias with weighted routing (shared/ml/deployment).
 func NewServingStack(scope awsconstructs.Construct, env Environment, props ServingProps) (*ServingStack, error) {
 	stack := awscdk.NewStack(scope, jsii.String(env.Prefix()+"serving"), &props.StackProps)

@@ -1,4 +1,4 @@
-# Hyperparameter optimisation (issue 5).
+# Hyperparameter optimisation: the benchmark of the optimizers and pruners.
 .PHONY: bench-hpo
 
 HPO_SEEDS  ?= 20

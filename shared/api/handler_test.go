@@ -395,7 +395,7 @@ func TestNotYetImplementedRoutesValidateFirst(t *testing.T) {
 				require.NotEmpty(t, p.Errors)
 				assert.Equal(t, tc.field, p.Errors[0].Field)
 			} else {
-				assert.Contains(t, p.Detail, "not available in this build yet")
+				assert.Contains(t, p.Detail, "is not served by this server")
 			}
 		})
 	}
