@@ -55,10 +55,7 @@ func apiEvent(t *testing.T, method, path, body string, headers map[string]string
 func TestEvaluationAgainstEmulator(t *testing.T) {
 	cfg := awstest.Config(t)
 	ctx := t.Context()
-	t.Setenv(awsclient.EnvEndpointURL, awstest.Endpoint(t))
-	t.Setenv("AWS_ACCESS_KEY_ID", "test")
-	t.Setenv("AWS_SECRET_ACCESS_KEY", "test")
-	t.Setenv(awsclient.EnvRegion, awstest.Region)
+	awstest.UseEmulator(t)
 
 	table := awstest.Name(t, "api-eval")
 	require.NoError(t, dynamostore.CreateTable(ctx, dynamodb.NewFromConfig(cfg), table))

@@ -120,10 +120,7 @@ func newEvaluationWorld(t *testing.T) *evaluationWorld {
 	t.Helper()
 	cfg := awstest.Config(t)
 	ctx := t.Context()
-	t.Setenv(awsclient.EnvEndpointURL, awstest.Endpoint(t))
-	t.Setenv("AWS_ACCESS_KEY_ID", "test")
-	t.Setenv("AWS_SECRET_ACCESS_KEY", "test")
-	t.Setenv(awsclient.EnvRegion, awstest.Region)
+	awstest.UseEmulator(t)
 	w := &evaluationWorld{table: awstest.Name(t, "stages-eval"), artifacts: awstest.Name(t, "artifacts"), data: awstest.Name(t, "datasets")}
 	ddb := dynamodb.NewFromConfig(cfg)
 	require.NoError(t, dynamostore.CreateTable(ctx, ddb, w.table))

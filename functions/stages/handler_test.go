@@ -139,10 +139,7 @@ func TestAgainstEmulator(t *testing.T) {
 	}
 	cfg := awstest.Config(t)
 	ctx := t.Context()
-	t.Setenv(awsclient.EnvEndpointURL, awstest.Endpoint(t))
-	t.Setenv("AWS_ACCESS_KEY_ID", "test")
-	t.Setenv("AWS_SECRET_ACCESS_KEY", "test")
-	t.Setenv(awsclient.EnvRegion, awstest.Region)
+	awstest.UseEmulator(t)
 
 	ddb := dynamodb.NewFromConfig(cfg)
 	table := awstest.Name(t, "stages")
