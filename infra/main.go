@@ -1,6 +1,3 @@
-// Command infra is Orrery's CDK app: `cdk synth` and `cdk deploy` run it (cdk.json: `go run ./infra`) from the
-// repository root. It only builds the app — the stacks live in infra/stacks — for the environment named by the
-// `env` context (dev, staging or prod) and synthesizes it; it exits non-zero when cdk-nag reports an error.
 package main
 
 import (

@@ -190,7 +190,7 @@ def expected(y, proba, classes, threshold):
 
 
 def extended(e, y, proba, pred, labels):
-    """The metrics added for issue 6, under their Go CustomMetrics names."""
+    """The metrics beyond the core set, under their Go CustomMetrics names."""
     k = len(labels)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -1,11 +1,3 @@
-// Command trainer is the AWS Batch training container program. It carries
-// out one task of a state machine, named by its environment: the training
-// machine's Train stage (ORRERY_STAGE_REFS) or one trial of an optimization
-// study (ORRERY_TRIAL), with the backend ORRERY_BACKEND names (gonum, or
-// torch when built with -tags torch) on ORRERY_DEVICE (cpu or cuda). Its
-// configuration is batchjob.Config, read by batchjob.FromEnv; a few flags
-// stand in for variables on a local run. It exits with 0, 1 (do not retry),
-// 2 (usage) or 75 (retry). See trainer/README.md.
 package main
 
 import (
@@ -195,7 +187,7 @@ func wire(ctx context.Context, cfg batchjob.Config, log *slog.Logger) (*batchjob
 		if err != nil {
 			return nil, nil, err
 		}
-		d, err := dynamostore.New(dynamodb.NewFromConfig(c, awsclient.DynamoDBOptions(c)),
+		d, err := dynamostore.New(dynamodb.NewFromConfig(c),
 			dynamostore.Tables{Jobs: s.JobsTable, Models: s.ModelsTable, Studies: s.StudiesTable})
 		if err != nil {
 			return nil, nil, err

@@ -59,7 +59,7 @@ func newTrialEmulator(t *testing.T) *trialEmulator {
 	cfg := awstest.Config(t)
 	ctx := t.Context()
 	e := &trialEmulator{studiesTable: awstest.Name(t, "studies"), artifactsBucket: awstest.Name(t, "artifacts")}
-	ddb := dynamodb.NewFromConfig(cfg, awsclient.DynamoDBOptions(cfg))
+	ddb := dynamodb.NewFromConfig(cfg)
 	require.NoError(t, dynamostore.CreateTable(ctx, ddb, e.studiesTable))
 	t.Cleanup(func() {
 		_, _ = ddb.DeleteTable(context.Background(), &dynamodb.DeleteTableInput{TableName: aws.String(e.studiesTable)})
@@ -127,10 +127,7 @@ func (e *trialEmulator) trial(t *testing.T, studyID string, number int) (store.T
 }
 
 func (e *trialEmulator) env(t *testing.T, trialInput string) {
-	t.Setenv(awsclient.EnvEndpointURL, awstest.Endpoint(t))
-	t.Setenv("AWS_ACCESS_KEY_ID", "test")
-	t.Setenv("AWS_SECRET_ACCESS_KEY", "test")
-	t.Setenv(awsclient.EnvRegion, awstest.Region)
+	awstest.UseEmulator(t)
 	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
 	// As the job definition sets them on AWS: names, not URIs.
 	clearTrainerEnv(t)

@@ -3,9 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"strings"
 	"testing"
 
@@ -28,24 +26,9 @@ import (
 	"github.com/orrery-ml/orrery/shared/store"
 	"github.com/orrery-ml/orrery/shared/store/dynamostore"
 	"github.com/orrery-ml/orrery/shared/store/s3store"
+	"github.com/orrery-ml/orrery/shared/synthetic"
 	"github.com/orrery-ml/orrery/shared/tracking"
 )
-
-// syntheticCSV is a small two-class data set (label pulsar/star).
-func syntheticCSV(rows int, seed uint64) string {
-	r := rand.New(rand.NewPCG(seed, 1))
-	var b strings.Builder
-	b.WriteString("a,b,noise,label\n")
-	for range rows {
-		a, bb := r.Float64(), r.Float64()
-		label := "star"
-		if a+bb+0.1*r.NormFloat64() > 1.3 {
-			label = "pulsar"
-		}
-		fmt.Fprintf(&b, "%.6f,%.6f,%.6f,%s\n", a, bb, r.NormFloat64(), label)
-	}
-	return b.String()
-}
 
 // apiEvent is an API Gateway HTTP API (v2) event for method and path with
 // body, built from the events/api sample.
@@ -72,10 +55,7 @@ func apiEvent(t *testing.T, method, path, body string, headers map[string]string
 func TestEvaluationAgainstEmulator(t *testing.T) {
 	cfg := awstest.Config(t)
 	ctx := t.Context()
-	t.Setenv(awsclient.EnvEndpointURL, awstest.Endpoint(t))
-	t.Setenv("AWS_ACCESS_KEY_ID", "test")
-	t.Setenv("AWS_SECRET_ACCESS_KEY", "test")
-	t.Setenv(awsclient.EnvRegion, awstest.Region)
+	awstest.UseEmulator(t)
 
 	table := awstest.Name(t, "api-eval")
 	require.NoError(t, dynamostore.CreateTable(ctx, dynamodb.NewFromConfig(cfg), table))
@@ -86,7 +66,7 @@ func TestEvaluationAgainstEmulator(t *testing.T) {
 		require.NoError(t, err)
 	}
 	_, err := s3Client.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(datasets), Key: aws.String("surveys/syn.csv"),
-		Body: strings.NewReader(syntheticCSV(400, 7))})
+		Body: strings.NewReader(synthetic.TwoClassCSV(400, 7))})
 	require.NoError(t, err)
 	dataPath := "s3://" + datasets + "/surveys/syn.csv"
 

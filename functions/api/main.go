@@ -1,11 +1,3 @@
-// Command api is the `api` Lambda function: API Gateway HTTP API (payload
-// format 2.0) events go through aws-lambda-go-api-proxy's httpadapter to the
-// same http.Handler that `orrery serve` serves (shared/api), here over
-// DynamoDB (jobs, models, idempotency records; studies and trials when
-// optimization is configured), S3 (artifact links) and Step Functions
-// (training executions and, when configured, evaluation and optimization
-// executions), and Lambda (the predict function's aliases, which GET
-// /ml/endpoints shows). This file only wires.
 package main
 
 import (
@@ -116,7 +108,7 @@ func newHandler(ctx context.Context, c Config, log *slog.Logger) (http.Handler, 
 	if err != nil {
 		return nil, err
 	}
-	db, err := dynamostore.New(dynamodb.NewFromConfig(cfg, awsclient.DynamoDBOptions(cfg)),
+	db, err := dynamostore.New(dynamodb.NewFromConfig(cfg),
 		dynamostore.Tables{Jobs: c.JobsTable, Models: c.ModelsTable, Idempotency: c.IdempotencyTable, Studies: c.StudiesTable})
 	if err != nil {
 		return nil, err

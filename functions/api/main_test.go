@@ -98,10 +98,7 @@ func readEvent(t *testing.T, name string) events.APIGatewayV2HTTPRequest {
 func TestAgainstEmulator(t *testing.T) {
 	cfg := awstest.Config(t)
 	ctx := t.Context()
-	t.Setenv(awsclient.EnvEndpointURL, awstest.Endpoint(t))
-	t.Setenv("AWS_ACCESS_KEY_ID", "test")
-	t.Setenv("AWS_SECRET_ACCESS_KEY", "test")
-	t.Setenv(awsclient.EnvRegion, awstest.Region)
+	awstest.UseEmulator(t)
 
 	table := awstest.Name(t, "api")
 	require.NoError(t, dynamostore.CreateTable(ctx, dynamodb.NewFromConfig(cfg), table))

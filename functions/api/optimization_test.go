@@ -53,12 +53,9 @@ func TestFromEnvOptimization(t *testing.T) {
 func TestOptimizationAgainstEmulator(t *testing.T) {
 	cfg := awstest.Config(t)
 	ctx := t.Context()
-	t.Setenv(awsclient.EnvEndpointURL, awstest.Endpoint(t))
-	t.Setenv("AWS_ACCESS_KEY_ID", "test")
-	t.Setenv("AWS_SECRET_ACCESS_KEY", "test")
-	t.Setenv(awsclient.EnvRegion, awstest.Region)
+	awstest.UseEmulator(t)
 
-	ddb := dynamodb.NewFromConfig(cfg, awsclient.DynamoDBOptions(cfg))
+	ddb := dynamodb.NewFromConfig(cfg)
 	table, studies := awstest.Name(t, "api"), awstest.Name(t, "studies")
 	for _, name := range []string{table, studies} {
 		require.NoError(t, dynamostore.CreateTable(ctx, ddb, name))

@@ -13,4 +13,7 @@
 // Configuration (names in shared/config): ORRERY_JOBS_TABLE and optionally
 // ORRERY_LOG_LEVEL; AWS endpoints follow shared/awsclient. main.go only
 // wires; handler.go decodes.
+//
+// It must not import shared/embedded, shared/pipeline/localexec,
+// shared/store/filestore or shared/store/sqlitestore.
 package main

@@ -14,7 +14,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/orrery-ml/orrery/shared/awsclient"
 	"github.com/orrery-ml/orrery/shared/awsclient/awstest"
 	"github.com/orrery-ml/orrery/shared/jobevents"
 	"github.com/orrery-ml/orrery/shared/store"
@@ -104,7 +103,7 @@ func TestAgainstEmulator(t *testing.T) {
 		t.Skip("integration test against the AWS emulator")
 	}
 	cfg := awstest.Config(t)
-	ddb := dynamodb.NewFromConfig(cfg, awsclient.DynamoDBOptions(cfg))
+	ddb := dynamodb.NewFromConfig(cfg)
 	table := awstest.Name(t, "orrery-jobs")
 	require.NoError(t, dynamostore.CreateTable(t.Context(), ddb, table))
 	t.Cleanup(func() {

@@ -35,7 +35,7 @@ func newHandler(ctx context.Context, c Config, log *slog.Logger) (*handler, erro
 	if err != nil {
 		return nil, err
 	}
-	db, err := dynamostore.New(dynamodb.NewFromConfig(cfg, awsclient.DynamoDBOptions(cfg)), dynamostore.Tables{Jobs: c.JobsTable})
+	db, err := dynamostore.New(dynamodb.NewFromConfig(cfg), dynamostore.Tables{Jobs: c.JobsTable})
 	if err != nil {
 		return nil, err
 	}

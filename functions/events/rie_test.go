@@ -13,7 +13,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/orrery-ml/orrery/functions/internal/rietest"
-	"github.com/orrery-ml/orrery/shared/awsclient"
 	"github.com/orrery-ml/orrery/shared/awsclient/awstest"
 	"github.com/orrery-ml/orrery/shared/store"
 	"github.com/orrery-ml/orrery/shared/store/dynamostore"
@@ -30,7 +29,7 @@ func TestBootstrapUnderRIE(t *testing.T) {
 	url := rietest.Start(t, "ORRERY_JOBS_TABLE="+table)
 
 	cfg := awstest.Config(t)
-	ddb := dynamodb.NewFromConfig(cfg, awsclient.DynamoDBOptions(cfg))
+	ddb := dynamodb.NewFromConfig(cfg)
 	require.NoError(t, dynamostore.CreateTable(t.Context(), ddb, table))
 	t.Cleanup(func() {
 		_, _ = ddb.DeleteTable(context.Background(), &dynamodb.DeleteTableInput{TableName: &table})

@@ -1,5 +1,3 @@
-// Command orrery runs every Orrery function on one machine (the embedded
-// default): train, run, status, models, predict. See `orrery help`.
 package main
 
 import (

@@ -14,4 +14,7 @@
 //
 // The binary holds the request path only: no training, evaluation,
 // plotting or HTTP API package (a test checks `go list -deps`).
+//
+// It must not import shared/api, shared/embedded, shared/ml/training,
+// shared/ml/evaluation or gonum.org/v1/plot.
 package main

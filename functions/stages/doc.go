@@ -24,6 +24,8 @@
 // main.go only wires; handler.go holds the handler, tested with fake stage
 // and step runners and, against moto, with the real pipeline and steps.
 //
-// It must not import the embedded runtime's adapters (sqlitestore,
-// filestore), functions/local, or the HTTP API.
+// It runs on AWS only, without the embedded runtime or the HTTP API. It
+// must not import shared/embedded, shared/pipeline/localexec,
+// shared/store/filestore, shared/store/sqlitestore, functions/local or
+// shared/api.
 package main

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"strings"
 	"testing"
 
@@ -26,6 +25,7 @@ import (
 	"github.com/orrery-ml/orrery/shared/pipeline"
 	"github.com/orrery-ml/orrery/shared/store"
 	"github.com/orrery-ml/orrery/shared/store/dynamostore"
+	"github.com/orrery-ml/orrery/shared/synthetic"
 )
 
 // fakeEvaluations answers every step with err (or SUCCEEDED), and records
@@ -105,22 +105,6 @@ func TestEvaluationRequests(t *testing.T) {
 	}
 }
 
-// evalCSV is a small two-class data set (label pulsar/star).
-func evalCSV(rows int, seed uint64) string {
-	r := rand.New(rand.NewPCG(seed, 1))
-	var b strings.Builder
-	b.WriteString("a,b,noise,label\n")
-	for range rows {
-		a, bb := r.Float64(), r.Float64()
-		label := "star"
-		if a+bb+0.1*r.NormFloat64() > 1.3 {
-			label = "pulsar"
-		}
-		fmt.Fprintf(&b, "%.6f,%.6f,%.6f,%s\n", a, bb, r.NormFloat64(), label)
-	}
-	return b.String()
-}
-
 // evaluationWorld is moto's DynamoDB and S3 with a model registered on a
 // data set in S3, and the function's handler wired over them as main
 // wires it.
@@ -136,12 +120,9 @@ func newEvaluationWorld(t *testing.T) *evaluationWorld {
 	t.Helper()
 	cfg := awstest.Config(t)
 	ctx := t.Context()
-	t.Setenv(awsclient.EnvEndpointURL, awstest.Endpoint(t))
-	t.Setenv("AWS_ACCESS_KEY_ID", "test")
-	t.Setenv("AWS_SECRET_ACCESS_KEY", "test")
-	t.Setenv(awsclient.EnvRegion, awstest.Region)
+	awstest.UseEmulator(t)
 	w := &evaluationWorld{table: awstest.Name(t, "stages-eval"), artifacts: awstest.Name(t, "artifacts"), data: awstest.Name(t, "datasets")}
-	ddb := dynamodb.NewFromConfig(cfg, awsclient.DynamoDBOptions(cfg))
+	ddb := dynamodb.NewFromConfig(cfg)
 	require.NoError(t, dynamostore.CreateTable(ctx, ddb, w.table))
 	t.Cleanup(func() {
 		_, _ = ddb.DeleteTable(context.Background(), &dynamodb.DeleteTableInput{TableName: aws.String(w.table)})
@@ -153,7 +134,7 @@ func newEvaluationWorld(t *testing.T) *evaluationWorld {
 		t.Cleanup(func() { emptyBucket(s3c, b) })
 	}
 	_, err := s3c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(w.data), Key: aws.String("incoming/syn.csv"),
-		Body: strings.NewReader(evalCSV(400, 11))})
+		Body: strings.NewReader(synthetic.TwoClassCSV(400, 11))})
 	require.NoError(t, err)
 	w.dataPath = "s3://" + w.data + "/incoming/syn.csv"
 

@@ -139,12 +139,9 @@ func TestAgainstEmulator(t *testing.T) {
 	}
 	cfg := awstest.Config(t)
 	ctx := t.Context()
-	t.Setenv(awsclient.EnvEndpointURL, awstest.Endpoint(t))
-	t.Setenv("AWS_ACCESS_KEY_ID", "test")
-	t.Setenv("AWS_SECRET_ACCESS_KEY", "test")
-	t.Setenv(awsclient.EnvRegion, awstest.Region)
+	awstest.UseEmulator(t)
 
-	ddb := dynamodb.NewFromConfig(cfg, awsclient.DynamoDBOptions(cfg))
+	ddb := dynamodb.NewFromConfig(cfg)
 	table := awstest.Name(t, "stages")
 	require.NoError(t, dynamostore.CreateTable(ctx, ddb, table))
 	t.Cleanup(func() {

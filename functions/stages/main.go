@@ -56,7 +56,7 @@ func newHandler(ctx context.Context, c Config, log *slog.Logger) (*handler, erro
 	if err != nil {
 		return nil, err
 	}
-	db, err := dynamostore.New(dynamodb.NewFromConfig(cfg, awsclient.DynamoDBOptions(cfg)),
+	db, err := dynamostore.New(dynamodb.NewFromConfig(cfg),
 		dynamostore.Tables{Jobs: c.JobsTable, Models: c.ModelsTable, Studies: c.StudiesTable})
 	if err != nil {
 		return nil, err

@@ -13,7 +13,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/orrery-ml/orrery/functions/internal/rietest"
-	"github.com/orrery-ml/orrery/shared/awsclient"
 	"github.com/orrery-ml/orrery/shared/awsclient/awstest"
 	"github.com/orrery-ml/orrery/shared/config"
 	"github.com/orrery-ml/orrery/shared/fault"
@@ -35,7 +34,7 @@ func TestBootstrapUnderRIE(t *testing.T) {
 		config.EnvStudiesTable+"="+table, config.EnvArtifactsBucket+"=orrery-artifacts-unused")
 
 	cfg := awstest.Config(t)
-	ddb := dynamodb.NewFromConfig(cfg, awsclient.DynamoDBOptions(cfg))
+	ddb := dynamodb.NewFromConfig(cfg)
 	require.NoError(t, dynamostore.CreateTable(t.Context(), ddb, table))
 	t.Cleanup(func() {
 		_, _ = ddb.DeleteTable(context.Background(), &dynamodb.DeleteTableInput{TableName: &table})

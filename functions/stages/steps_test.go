@@ -134,12 +134,9 @@ func TestStepRequests(t *testing.T) {
 func TestStepsAgainstEmulator(t *testing.T) {
 	cfg := awstest.Config(t)
 	ctx := t.Context()
-	t.Setenv(awsclient.EnvEndpointURL, awstest.Endpoint(t))
-	t.Setenv("AWS_ACCESS_KEY_ID", "test")
-	t.Setenv("AWS_SECRET_ACCESS_KEY", "test")
-	t.Setenv(awsclient.EnvRegion, awstest.Region)
+	awstest.UseEmulator(t)
 
-	ddb := dynamodb.NewFromConfig(cfg, awsclient.DynamoDBOptions(cfg))
+	ddb := dynamodb.NewFromConfig(cfg)
 	table := awstest.Name(t, "steps")
 	require.NoError(t, dynamostore.CreateTable(ctx, ddb, table))
 	t.Cleanup(func() {

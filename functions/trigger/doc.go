@@ -16,4 +16,7 @@
 // ORRERY_MODELS_TABLE (retraining policies live there),
 // ORRERY_TRAINING_STATE_MACHINE_ARN, and optionally ORRERY_LOG_LEVEL; AWS
 // endpoints follow shared/awsclient. main.go only wires; handler.go decodes.
+//
+// It must not import shared/embedded, shared/pipeline/localexec,
+// shared/store/filestore or shared/store/sqlitestore.
 package main

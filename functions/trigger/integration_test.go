@@ -61,7 +61,7 @@ func newBackbone(t *testing.T) *backbone {
 		sfn: sfn.NewFromConfig(cfg),
 		s3:  s3.NewFromConfig(cfg, awsclient.S3Options(cfg)),
 	}
-	ddb := dynamodb.NewFromConfig(cfg, awsclient.DynamoDBOptions(cfg))
+	ddb := dynamodb.NewFromConfig(cfg)
 	table := awstest.Name(t, "orrery-jobs")
 	require.NoError(t, dynamostore.CreateTable(ctx, ddb, table))
 	t.Cleanup(func() {
@@ -126,13 +126,14 @@ func newBackbone(t *testing.T) *backbone {
 
 // poll does what Lambda's SQS event source mapping does: receive batches of
 // up to 10 messages, invoke the handler, delete the messages it did not name
-// as failures. It stops once the queue has been empty for longer than the
-// visibility timeout, and returns every failure reported.
+// as failures. A failed message comes back after visibility seconds. It
+// stops once the queue holds no message at all, visible, in flight or
+// delayed (a message past its maxReceiveCount leaves for the dead-letter
+// queue at the next receive), and returns every failure reported.
 func (b *backbone) poll(t *testing.T, visibility int32) []string {
 	t.Helper()
 	ctx := t.Context()
 	var failed []string
-	emptySince := time.Time{}
 	deadline := time.Now().Add(time.Minute)
 	for time.Now().Before(deadline) {
 		out, err := b.sqs.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{
@@ -143,16 +144,12 @@ func (b *backbone) poll(t *testing.T, visibility int32) []string {
 		})
 		require.NoError(t, err)
 		if len(out.Messages) == 0 {
-			if emptySince.IsZero() {
-				emptySince = time.Now()
-			}
-			if time.Since(emptySince) > time.Duration(visibility)*time.Second+500*time.Millisecond {
+			if b.drained(t) {
 				return failed
 			}
 			time.Sleep(100 * time.Millisecond)
 			continue
 		}
-		emptySince = time.Time{}
 		batch := events.SQSEvent{}
 		for _, m := range out.Messages {
 			batch.Records = append(batch.Records, events.SQSMessage{
@@ -180,6 +177,29 @@ func (b *backbone) poll(t *testing.T, visibility int32) []string {
 	}
 	t.Fatalf("queue %s not drained within a minute", b.queueURL)
 	return nil
+}
+
+// drained reports whether the incoming queue holds no message: none
+// visible, none in flight, none delayed.
+func (b *backbone) drained(t *testing.T) bool {
+	t.Helper()
+	counts := []sqstypes.QueueAttributeName{
+		sqstypes.QueueAttributeNameApproximateNumberOfMessages,
+		sqstypes.QueueAttributeNameApproximateNumberOfMessagesNotVisible,
+		sqstypes.QueueAttributeNameApproximateNumberOfMessagesDelayed,
+	}
+	out, err := b.sqs.GetQueueAttributes(t.Context(), &sqs.GetQueueAttributesInput{
+		QueueUrl: aws.String(b.queueURL), AttributeNames: counts,
+	})
+	require.NoError(t, err)
+	for _, name := range counts {
+		n, ok := out.Attributes[string(name)]
+		require.True(t, ok, "queue attribute %s", name)
+		if n != "0" {
+			return false
+		}
+	}
+	return true
 }
 
 // executions lists the state machine's executions by name.

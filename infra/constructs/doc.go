@@ -4,7 +4,7 @@
 // provided.al2023 Lambda from a prebuilt bootstrap zip, with its own log group, a role scoped to it and X-Ray
 // tracing) and Suppress (a cdk-nag suppression that must say why).
 //
-// Only infra/ may import the CDK. This package must not import anything else from the module.
+// The CDK is for infra/... alone (a rule of shared/arch). It imports nothing of this module but shared/fault.
 package constructs
 
 import "github.com/orrery-ml/orrery/shared/fault"

@@ -302,11 +302,11 @@ func trainerRetryStrategies() *[]awsbatch.RetryStrategy {
 }
 
 // placeholderTrainerDir is the git-ignored directory, relative to the repository root, holding a stand-in
-// Dockerfile while trainer/Dockerfile does not exist, so that synth and the tests run before the trainer's image
-// is written; with requireBuiltAssets (diff, deploy, CI) a missing trainer/Dockerfile is an error.
+// Dockerfile for a tree without trainer/Dockerfile, so that synth and the tests run there; with requireBuiltAssets
+// (diff, deploy, CI) a missing trainer/Dockerfile is an error.
 const placeholderTrainerDir = ".cache/infra/placeholder-trainer"
 
-const placeholderDockerfile = "# Stand-in for trainer/Dockerfile, which does not exist yet; never deployed.\nFROM scratch\n"
+const placeholderDockerfile = "# Stand-in for trainer/Dockerfile, absent from this tree; never deployed.\nFROM scratch\n"
 
 // trainerImageSource returns the trainer image's build context and Dockerfile (relative to it): the repository
 // root and trainer/Dockerfile, or the placeholder while that file is absent and placeholders are allowed.

@@ -5,10 +5,10 @@
 // dashboard) and, for a GitHub repository, ci (the OIDC roles of the workflows and the trainer image
 // repository). New builds them all into one app for one Environment and applies cdk-nag's AwsSolutions checks.
 //
-// Only infra/ may import the CDK (enforced by shared/arch). This package must not import store adapters, the AWS
-// SDK or anything under functions/ (its moto test alone uses the SDK's SNS and SQS clients); from the domain
-// library it reads only the definitions it deploys (shared/pipeline) and the names the functions read from their
-// environment.
+// The CDK is for infra/... alone (a rule of shared/arch). From the domain library the package reads only the
+// definitions it deploys (shared/pipeline) and the names the functions read from their environment (shared/config).
+// It imports nothing of this module but infra/constructs, shared/config, shared/fault and shared/pipeline. Its moto
+// test alone uses the SDK's SNS and SQS clients. It must not import the AWS SDK.
 package stacks
 
 import "github.com/orrery-ml/orrery/shared/fault"

@@ -1,4 +1,4 @@
-# The HTTP API (issue 3): `orrery serve` and its bounded load test.
+# The HTTP API: `orrery serve` and its bounded load test.
 .PHONY: serve bench-api
 
 SERVE_ADDR ?= 127.0.0.1:8080

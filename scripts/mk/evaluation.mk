@@ -1,4 +1,4 @@
-# Evaluation (issue 6): the cross-validation speed-up benchmark.
+# Evaluation: the cross-validation speed-up benchmark.
 .PHONY: bench-cv
 
 bench-cv: ## 5-fold CV of the default MLP on HTRU2 with 1 worker and with one per core; prints the speed-up

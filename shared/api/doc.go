@@ -15,11 +15,11 @@
 //
 // Its ports are small interfaces declared where they are used: the store
 // ports (store.JobStore, store.ModelRegistry, store.IdempotencyStore) and
-// Executions, which starts and stops the execution of a job — a goroutine or
-// the local state-machine executor on the embedded runtime, Step Functions on
-// AWS. Optimization, evaluation and deployment have their request schemas here
-// and answer 501 until their services are plugged in (Optimizations,
-// Evaluations, Deployments).
+// Executions, which starts and stops the execution of a job — the local
+// state-machine executor on the embedded runtime, Step Functions on AWS.
+// Optimization, evaluation and deployment have their request schemas here;
+// their routes answer 501 on a server whose Service lacks the service behind
+// them (Optimizations, Evaluations, Deployments).
 //
 // Routing uses net/http's ServeMux with method and path patterns (Go 1.22).
 // huma was considered and not used: the training body is the TrainingConfig
@@ -27,5 +27,5 @@
 // are the single source of truth for ranges; huma would have needed a second
 // copy of them as struct tags, plus custom schemas for its union-typed fields.
 //
-// It must not import AWS SDK packages, aws-lambda-go, or store adapters.
+// It must not import the AWS SDK, aws-lambda-go or the store adapters.
 package api

@@ -97,7 +97,7 @@ func FuzzDecoders(f *testing.F) {
 
 // FuzzHandler sends fuzzed requests through the whole handler: any route,
 // any body, any Idempotency-Key. Nothing may panic or answer a 5xx other
-// than 501 (a valid request to a route whose service is not in this build),
+// than 501 (a valid request to a route whose service this server runs without),
 // and every error answer is a problem document with the status in it.
 func FuzzHandler(f *testing.F) {
 	e := newEnv(f, nil)

@@ -18,6 +18,7 @@ import (
 	"github.com/orrery-ml/orrery/shared/api"
 	"github.com/orrery-ml/orrery/shared/ml/training"
 	"github.com/orrery-ml/orrery/shared/store"
+	"github.com/orrery-ml/orrery/shared/synthetic"
 )
 
 func TestStartTraining(t *testing.T) {
@@ -53,7 +54,7 @@ func TestStartTraining(t *testing.T) {
 func TestStartTrainingRefusesBadInput(t *testing.T) {
 	e := newEnv(t, nil)
 	outside := filepath.Join(t.TempDir(), "outside.csv")
-	require.NoError(t, os.WriteFile(outside, []byte(synthetic(50, 2)), 0o644))
+	require.NoError(t, os.WriteFile(outside, []byte(synthetic.TwoClassCSV(50, 2)), 0o644))
 	link := filepath.Join(e.dataDir, "escape.csv")
 	require.NoError(t, os.Symlink(outside, link))
 
@@ -395,7 +396,7 @@ func TestNotYetImplementedRoutesValidateFirst(t *testing.T) {
 				require.NotEmpty(t, p.Errors)
 				assert.Equal(t, tc.field, p.Errors[0].Field)
 			} else {
-				assert.Contains(t, p.Detail, "not available in this build yet")
+				assert.Contains(t, p.Detail, "is not served by this server")
 			}
 		})
 	}

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -23,6 +22,7 @@ import (
 	"github.com/orrery-ml/orrery/shared/pipeline"
 	"github.com/orrery-ml/orrery/shared/pipeline/localexec"
 	"github.com/orrery-ml/orrery/shared/store"
+	"github.com/orrery-ml/orrery/shared/synthetic"
 )
 
 // startCalls is an api.Executions for tests of the HTTP layer: it records
@@ -101,7 +101,7 @@ func buildEnv(t testing.TB, execFor func(*embedded.Runtime) api.Executions) *env
 	exec := execFor(rt)
 	dataDir := t.TempDir()
 	csv := filepath.Join(dataDir, "syn.csv")
-	require.NoError(t, os.WriteFile(csv, []byte(synthetic(400, 1)), 0o644))
+	require.NoError(t, os.WriteFile(csv, []byte(synthetic.TwoClassCSV(400, 1)), 0o644))
 	roots, err := api.NewDataRoots(dataDir)
 	require.NoError(t, err)
 	if exec == nil {
@@ -111,23 +111,6 @@ func buildEnv(t testing.TB, execFor func(*embedded.Runtime) api.Executions) *env
 	h, err := api.NewHandler(svc, api.Options{Idempotency: rt.DB})
 	require.NoError(t, err)
 	return &env{rt: rt, svc: svc, h: h, dataDir: dataDir, csv: csv}
-}
-
-// synthetic returns a small learnable binary CSV: class pulsar when a+b is
-// large.
-func synthetic(rows int, seed uint64) string {
-	r := rand.New(rand.NewPCG(seed, 1))
-	var b strings.Builder
-	b.WriteString("a,b,noise,label\n")
-	for range rows {
-		a, bb := r.Float64(), r.Float64()
-		label := "star"
-		if a+bb+0.1*r.NormFloat64() > 1.3 {
-			label = "pulsar"
-		}
-		fmt.Fprintf(&b, "%.6f,%.6f,%.6f,%s\n", a, bb, r.NormFloat64(), label)
-	}
-	return b.String()
 }
 
 // answer is a recorded response.

@@ -22,7 +22,7 @@ var problemDescriptions = map[int]string{
 	http.StatusUnsupportedMediaType:  "The body is not application/json.",
 	http.StatusUnprocessableEntity:   "The Idempotency-Key was used before for a different request.",
 	http.StatusInternalServerError:   "The server failed; the cause is logged, not shown.",
-	http.StatusNotImplemented:        "The service behind this route is not part of this build yet; the request was valid.",
+	http.StatusNotImplemented:        "This server runs without the service behind this route; the request was valid.",
 	http.StatusServiceUnavailable:    "A backend failed; retrying later may succeed.",
 }
 

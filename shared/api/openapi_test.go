@@ -21,6 +21,7 @@ import (
 
 	"github.com/orrery-ml/orrery/shared/api"
 	"github.com/orrery-ml/orrery/shared/store"
+	"github.com/orrery-ml/orrery/shared/synthetic"
 )
 
 // fetchDoc gets the document the handler serves.
@@ -258,7 +259,7 @@ var relational = map[string]string{
 // the reverse.
 func TestOpenAPIRequestConstraintsMatchTheChecks(t *testing.T) {
 	e := newEnv(t, nil)
-	require.NoError(t, os.WriteFile(filepath.Join(e.dataDir, "htru2.csv"), []byte(synthetic(100, 3)), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(e.dataDir, "htru2.csv"), []byte(synthetic.TwoClassCSV(100, 3)), 0o644))
 	e.registerModel(t, "mdl-20260301120000-1a2b3c4d")
 	doc := fetchDoc(t, e)
 	tried := 0

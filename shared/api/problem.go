@@ -21,8 +21,8 @@ const ProblemContentType = "application/problem+json"
 // one's code.
 var (
 	// ErrNotImplemented: this runtime serves no backend for the route (HTTP
-	// 501, where its code, Unavailable, would be 503), e.g. deployments
-	// before their issue lands.
+	// 501, where its code, Unavailable, would be 503), e.g. deployments on a
+	// server without a Deployments service.
 	ErrNotImplemented = fault.New(fault.Unavailable, "api: route not served by this runtime")
 	// ErrUnavailable: a backend the request needs failed; retrying may help.
 	ErrUnavailable = fault.New(fault.Unavailable, "api: service unavailable")

@@ -169,7 +169,7 @@ var routes = append([]route{
 	{
 		method: http.MethodPost, path: "/ml/deployment/deploy", operationID: "deployModel", tag: "deployment",
 		summary:     "Deploy a registered model",
-		description: "Validates the request strictly; answers 501 until the deployment service is part of this build.",
+		description: "Validates the request strictly; answers 501 on a server without a deployment service.",
 		request:     typeOf[DeploymentRequest](),
 		example:     map[string]any{"model_id": "mdl-20260301120000-1a2b3c4d", "strategy": "canary", "canary_percent": 10, "bake_seconds": 300},
 		success:     http.StatusAccepted, response: typeOf[Accepted](),
@@ -185,7 +185,7 @@ var routes = append([]route{
 	{
 		method: http.MethodGet, path: "/ml/deployment/{deployment_id}/status", operationID: "getDeploymentStatus", tag: "deployment",
 		summary:     "Status of a deployment",
-		description: "Answers 501 until the deployment service is part of this build.",
+		description: "Answers 501 on a server without a deployment service.",
 		success:     http.StatusOK, response: typeOf[json.RawMessage](),
 		problems: []int{http.StatusNotFound, http.StatusNotImplemented},
 		handle: func(ctx context.Context, s *Service, r *http.Request, _ []byte) (any, error) {

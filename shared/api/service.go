@@ -14,8 +14,8 @@ import (
 )
 
 // Executions starts and stops the execution of jobs: on the embedded runtime
-// a goroutine (later the local state-machine executor) running the training
-// pipeline, on AWS a Step Functions execution.
+// an execution of the training state machine on the local executor, on AWS a
+// Step Functions execution.
 type Executions interface {
 	// StartTraining starts executing the QUEUED training job jobID and
 	// returns once the execution is accepted, not when it ends. The
@@ -28,8 +28,8 @@ type Executions interface {
 	StopTraining(ctx context.Context, jobID string) error
 }
 
-// Optimizations runs hyperparameter studies (issue 5). While the service has
-// none, its routes answer 501.
+// Optimizations runs hyperparameter studies. While the service has none, its
+// routes answer 501.
 type Optimizations interface {
 	// StartOptimization stores a QUEUED study job for req and starts it.
 	StartOptimization(ctx context.Context, req OptimizationRequest) (Accepted, error)
@@ -38,10 +38,10 @@ type Optimizations interface {
 	OptimizationResults(ctx context.Context, jobID string) (json.RawMessage, error)
 }
 
-// Evaluations evaluates registered models (issue 6). While the service has
-// none, POST /ml/evaluation/evaluate answers 501 and GET
-// /ml/evaluation/{model_id}/metrics returns the metrics stored with the model
-// in the registry.
+// Evaluations evaluates registered models. While the service has none,
+// POST /ml/evaluation/evaluate answers 501 and GET
+// /ml/evaluation/{model_id}/metrics returns the metrics stored with the
+// model in the registry.
 type Evaluations interface {
 	// Evaluate stores a QUEUED job of Kind JobKindEvaluation for req and
 	// starts it, answering with EvaluationStatusURL; store.ErrNotFound if
@@ -53,8 +53,8 @@ type Evaluations interface {
 	EvaluationMetrics(ctx context.Context, modelID string) (json.RawMessage, error)
 }
 
-// Deployments deploys registered models (issue: deployment). While the
-// service has none, its routes answer 501.
+// Deployments deploys registered models. While the service has none, its
+// routes answer 501.
 type Deployments interface {
 	// Deploy starts deploying req.ModelID; store.ErrNotFound if the model does
 	// not exist.
@@ -507,16 +507,20 @@ func (s *Service) EvaluationMetrics(ctx context.Context, modelID string) (any, e
 	return ModelMetrics{ModelID: m.ID, Source: "registry", Metrics: m.Metrics, Links: info.Links}, nil
 }
 
-// notPlugged is the 501 of a route whose service is not plugged in.
-func notPlugged(what, issue string) error {
-	return fmt.Errorf("%s is not available in this build yet (%s); the request was valid and nothing was started: %w",
-		what, issue, ErrNotImplemented)
+// notPlugged is the 501 of a route whose service this server runs without;
+// note, when set, says where to look instead.
+func notPlugged(what, note string) error {
+	if note != "" {
+		note = " (" + note + ")"
+	}
+	return fmt.Errorf("%s is not served by this server%s; the request was valid and nothing was started: %w",
+		what, note, ErrNotImplemented)
 }
 
 // StartOptimization starts a study, or answers ErrNotImplemented.
 func (s *Service) StartOptimization(ctx context.Context, req OptimizationRequest) (Accepted, error) {
 	if s.Optimizations == nil {
-		return Accepted{}, notPlugged("hyperparameter optimization", "issue 5")
+		return Accepted{}, notPlugged("hyperparameter optimization", "")
 	}
 	resolved, err := s.DataRoots.Resolve(req.BaseConfig.DatasetPath)
 	if err != nil {
@@ -539,7 +543,7 @@ func (s *Service) OptimizationResults(ctx context.Context, jobID string) (json.R
 		return nil, err
 	}
 	if s.Optimizations == nil {
-		return nil, notPlugged("hyperparameter optimization", "issue 5")
+		return nil, notPlugged("hyperparameter optimization", "")
 	}
 	return s.Optimizations.OptimizationResults(ctx, jobID)
 }
@@ -547,7 +551,7 @@ func (s *Service) OptimizationResults(ctx context.Context, jobID string) (json.R
 // Evaluate starts an evaluation, or answers ErrNotImplemented.
 func (s *Service) Evaluate(ctx context.Context, req EvaluationRequest) (Accepted, error) {
 	if s.Evaluations == nil {
-		return Accepted{}, notPlugged("evaluation on demand", "issue 6; GET /ml/evaluation/{model_id}/metrics returns the metrics measured at training")
+		return Accepted{}, notPlugged("evaluation on demand", "GET /ml/evaluation/{model_id}/metrics returns the metrics measured at training")
 	}
 	if req.DatasetPath != "" {
 		resolved, err := s.DataRoots.Resolve(req.DatasetPath)
@@ -578,7 +582,7 @@ func (s *Service) EvaluationStatus(ctx context.Context, jobID string) (JobStatus
 // Deploy starts a deployment, or answers ErrNotImplemented.
 func (s *Service) Deploy(ctx context.Context, req DeploymentRequest) (Accepted, error) {
 	if s.Deployments == nil {
-		return Accepted{}, notPlugged("deployment", "the deployment issue")
+		return Accepted{}, notPlugged("deployment", "")
 	}
 	return s.Deployments.Deploy(ctx, req)
 }
@@ -589,7 +593,7 @@ func (s *Service) DeploymentStatus(ctx context.Context, deploymentID string) (js
 		return nil, err
 	}
 	if s.Deployments == nil {
-		return nil, notPlugged("deployment", "the deployment issue")
+		return nil, notPlugged("deployment", "")
 	}
 	return s.Deployments.DeploymentStatus(ctx, deploymentID)
 }

@@ -10,7 +10,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/orrery-ml/orrery/shared/fault"
@@ -23,8 +22,6 @@ const (
 	EnvEndpointURL = "AWS_ENDPOINT_URL"
 	// EnvEndpointURLS3 points S3 alone at an endpoint.
 	EnvEndpointURLS3 = "AWS_ENDPOINT_URL_S3"
-	// EnvEndpointURLDynamoDB points DynamoDB alone at an endpoint.
-	EnvEndpointURLDynamoDB = "AWS_ENDPOINT_URL_DYNAMODB"
 	// EnvIgnoreEndpoints, when true, makes the SDK ignore both variables above.
 	EnvIgnoreEndpoints = "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS"
 	// EnvRegion is the region; DefaultRegion applies when no source names one.
@@ -55,7 +52,9 @@ type Options struct {
 
 // Load returns the configuration for Orrery's AWS clients: the SDK's default
 // chain (environment, shared files, container or instance role) adjusted by
-// opts. It fails with ErrConfig for an endpoint that is not an http(s) URL.
+// opts, with one middleware on every operation that keeps the SDK from
+// resending a request the service has answered (see withoutWriterTo). It
+// fails with ErrConfig for an endpoint that is not an http(s) URL.
 func Load(ctx context.Context, opts Options) (aws.Config, error) {
 	var loaders []func(*config.LoadOptions) error
 	if opts.Endpoint != "" {
@@ -81,6 +80,7 @@ func Load(ctx context.Context, opts Options) (aws.Config, error) {
 	if cfg.Region == "" {
 		cfg.Region = DefaultRegion
 	}
+	cfg.APIOptions = append(cfg.APIOptions, addWithoutWriterTo)
 	return cfg, nil
 }
 
@@ -100,21 +100,6 @@ func customEndpoint(cfg aws.Config, serviceVar string) bool {
 		return false
 	}
 	return os.Getenv(EnvEndpointURL) != "" || os.Getenv(serviceVar) != ""
-}
-
-// DynamoDBOptions returns the option for dynamodb.NewFromConfig(cfg, ...)
-// that skips the CRC32 check of responses when an emulator endpoint is
-// configured: moto's server can close a connection while the SDK's checksum
-// reader still holds the body, the check then fails, and the SDK retries a
-// request the emulator had already applied — a conditional put then reports
-// its own first attempt as a conflict. Against AWS it changes nothing.
-func DynamoDBOptions(cfg aws.Config) func(*dynamodb.Options) {
-	emulator := customEndpoint(cfg, EnvEndpointURLDynamoDB)
-	return func(o *dynamodb.Options) {
-		if emulator {
-			o.DisableValidateResponseChecksum = true
-		}
-	}
 }
 
 // S3Options returns the option for s3.NewFromConfig(cfg, ...) that addresses

@@ -14,6 +14,7 @@
 // Subpackage awstest gives tests a configuration for the moto server that
 // scripts/test.sh starts.
 //
-// It may import the AWS SDK; it must not import shared/ml/..., the store
-// adapters or aws-lambda-go.
+// It is one of the packages that use the AWS SDK (a rule of shared/arch
+// names them). It must not import shared/ml/..., the store adapters or
+// aws-lambda-go.
 package awsclient

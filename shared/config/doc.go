@@ -7,9 +7,10 @@
 // into one error.
 //
 // Each binary keeps its own Config type and FromEnv function (for example
-// api.FromEnv for the `api` function, batchjob.FromEnv for the trainer); only
-// the names live here.
+// FromEnv in functions/api for the `api` function, batchjob.FromEnv for the
+// trainer); only the names live here.
 //
-// It must not import anything from this module nor any AWS package: infra/
-// imports it without pulling in the domain library.
+// infra/ imports it without pulling in the domain library. It imports
+// nothing of this module but shared/fault. It must not import the AWS SDK
+// or the CDK.
 package config

@@ -7,6 +7,6 @@
 // train/validation/test splits, and writes tables (CSV, Parquet, FITS)
 // batch by batch in bounded memory.
 //
-// It knows nothing of models, stores or AWS: it must not import shared/ml/...,
-// shared/store/... or any AWS SDK package.
+// It knows nothing of models, stores or AWS. It must not import
+// shared/ml/..., shared/store/... or the AWS SDK.
 package dataset

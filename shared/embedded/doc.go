@@ -3,5 +3,5 @@
 // and the model registry, a directory as the artifact store, and the training
 // pipeline on top. The `orrery` binary and its tests build on it.
 //
-// It must not import AWS SDK packages.
+// It must not import the AWS SDK, aws-lambda-go or shared/awsclient.
 package embedded

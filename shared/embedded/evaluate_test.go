@@ -13,12 +13,13 @@ import (
 	"github.com/orrery-ml/orrery/shared/ml/nn"
 	"github.com/orrery-ml/orrery/shared/pipeline"
 	"github.com/orrery-ml/orrery/shared/store"
+	"github.com/orrery-ml/orrery/shared/synthetic"
 )
 
 func TestEvaluateRegisteredModel(t *testing.T) {
 	ctx := context.Background()
 	rt := openTest(t, nil)
-	data := writeCSV(t, t.TempDir(), "syn.csv", synthetic(600, 5))
+	data := writeCSV(t, t.TempDir(), "syn.csv", synthetic.TwoClassCSV(600, 5))
 	trained, err := pipeline.RunTraining(ctx, rt.Pipeline, quickConfig(data))
 	require.NoError(t, err)
 
@@ -103,7 +104,7 @@ func TestEvaluateRegisteredModel(t *testing.T) {
 func TestEvaluateRefuses(t *testing.T) {
 	ctx := context.Background()
 	rt := openTest(t, nil)
-	data := writeCSV(t, t.TempDir(), "syn.csv", synthetic(200, 6))
+	data := writeCSV(t, t.TempDir(), "syn.csv", synthetic.TwoClassCSV(200, 6))
 	tests := []struct {
 		name string
 		req  evaluation.EvaluateRequest

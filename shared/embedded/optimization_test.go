@@ -19,6 +19,7 @@ import (
 	"github.com/orrery-ml/orrery/shared/pipeline"
 	"github.com/orrery-ml/orrery/shared/pipeline/localexec"
 	"github.com/orrery-ml/orrery/shared/store"
+	"github.com/orrery-ml/orrery/shared/synthetic"
 )
 
 func optimizationRequest(t *testing.T, data string, trials, parallel int) api.OptimizationRequest {
@@ -56,7 +57,7 @@ func TestOptimizationStateMachine(t *testing.T) {
 	ctx := context.Background()
 	rt := openTest(t, nil)
 	x := executions(t, rt)
-	req := optimizationRequest(t, writeCSV(t, t.TempDir(), "syn.csv", synthetic(300, 21)), 5, 2)
+	req := optimizationRequest(t, writeCSV(t, t.TempDir(), "syn.csv", synthetic.TwoClassCSV(300, 21)), 5, 2)
 	spec, err := optimizationjob.SpecFromRequest(req)
 	require.NoError(t, err)
 	assert.Equal(t, []any{"4", "8-4"}, spec.Space.Dimensions[1].Choices)
@@ -96,7 +97,7 @@ func TestOptimizationStateMachineMarksFailures(t *testing.T) {
 	ctx := context.Background()
 	rt := openTest(t, nil)
 	x := executions(t, rt)
-	req := optimizationRequest(t, writeCSV(t, t.TempDir(), "syn.csv", synthetic(100, 22)), 2, 1)
+	req := optimizationRequest(t, writeCSV(t, t.TempDir(), "syn.csv", synthetic.TwoClassCSV(100, 22)), 2, 1)
 	spec, err := optimizationjob.SpecFromRequest(req)
 	require.NoError(t, err)
 	spec.Base.TargetColumn = "no_such_column"
@@ -119,7 +120,7 @@ func TestOptimizationStateMachineMarksFailures(t *testing.T) {
 func longStudy(t *testing.T, rt *Runtime, x *localexec.Executions) string {
 	t.Helper()
 	ctx := t.Context()
-	req := optimizationRequest(t, writeCSV(t, t.TempDir(), "syn.csv", synthetic(300, 23)), 3, 1)
+	req := optimizationRequest(t, writeCSV(t, t.TempDir(), "syn.csv", synthetic.TwoClassCSV(300, 23)), 3, 1)
 	req.BaseConfig.Epochs = 400
 	off := false
 	req.BaseConfig.EarlyStop.Enabled = &off

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
@@ -21,6 +20,7 @@ import (
 	"github.com/orrery-ml/orrery/shared/ml/training"
 	"github.com/orrery-ml/orrery/shared/pipeline"
 	"github.com/orrery-ml/orrery/shared/store"
+	"github.com/orrery-ml/orrery/shared/synthetic"
 	"github.com/orrery-ml/orrery/shared/tracking"
 )
 
@@ -30,22 +30,6 @@ func writeCSV(t *testing.T, dir, name, body string) string {
 	p := filepath.Join(dir, name)
 	require.NoError(t, os.WriteFile(p, []byte(body), 0o644))
 	return p
-}
-
-// synthetic returns a small, learnable binary CSV: class 1 when a+b > 0.6.
-func synthetic(rows int, seed uint64) string {
-	r := rand.New(rand.NewPCG(seed, 1))
-	var b strings.Builder
-	b.WriteString("a,b,noise,label\n")
-	for range rows {
-		a, bb := r.Float64(), r.Float64()
-		label := "star"
-		if a+bb+0.1*r.NormFloat64() > 1.3 {
-			label = "pulsar"
-		}
-		fmt.Fprintf(&b, "%.6f,%.6f,%.6f,%s\n", a, bb, r.NormFloat64(), label)
-	}
-	return b.String()
 }
 
 func quickConfig(path string) training.TrainingConfig {
@@ -82,7 +66,7 @@ func TestTrainRegistersAVerifiableModel(t *testing.T) {
 	ctx := context.Background()
 	mem := &tracking.Memory{}
 	rt := openTest(t, mem)
-	data := writeCSV(t, t.TempDir(), "syn.csv", synthetic(600, 1))
+	data := writeCSV(t, t.TempDir(), "syn.csv", synthetic.TwoClassCSV(600, 1))
 
 	res, err := train(ctx, t, rt, quickConfig(data))
 	require.NoError(t, err)
@@ -144,7 +128,7 @@ func TestTrainRegistersAVerifiableModel(t *testing.T) {
 
 func TestSameSeedSameModel(t *testing.T) {
 	ctx := context.Background()
-	data := writeCSV(t, t.TempDir(), "syn.csv", synthetic(400, 2))
+	data := writeCSV(t, t.TempDir(), "syn.csv", synthetic.TwoClassCSV(400, 2))
 	a, err := train(ctx, t, openTest(t, nil), quickConfig(data))
 	require.NoError(t, err)
 	b, err := train(ctx, t, openTest(t, nil), quickConfig(data))
@@ -160,7 +144,7 @@ func TestSameSeedSameModel(t *testing.T) {
 
 func TestBrokenInputsFailCleanly(t *testing.T) {
 	dir := t.TempDir()
-	good := synthetic(200, 3)
+	good := synthetic.TwoClassCSV(200, 3)
 	lines := strings.Split(strings.TrimSpace(good), "\n")
 	textCell := strings.Join(append(append([]string{}, lines[:5]...), "0.5,abc,0.1,star"), "\n") + "\n" + strings.Join(lines[5:], "\n") + "\n"
 	var allNaN strings.Builder
@@ -240,7 +224,7 @@ func TestTransientFailuresAreRetried(t *testing.T) {
 	var retries atomic.Int32
 	rt.Pipeline.Artifacts = flaky
 	rt.Pipeline.Retry.OnRetry = func(string, int, error) { retries.Add(1) }
-	data := writeCSV(t, t.TempDir(), "syn.csv", synthetic(300, 4))
+	data := writeCSV(t, t.TempDir(), "syn.csv", synthetic.TwoClassCSV(300, 4))
 	res, err := train(ctx, t, rt, quickConfig(data))
 	require.NoError(t, err)
 	assert.NotEmpty(t, res.ModelID)
@@ -252,7 +236,7 @@ func TestPersistentFailureRecordsWhyAndCleansUp(t *testing.T) {
 	rt := openTest(t, nil)
 	rt.Pipeline.Retry.Attempts = 2
 	rt.Pipeline.Models = failingRegistry{rt.DB}
-	data := writeCSV(t, t.TempDir(), "syn.csv", synthetic(300, 5))
+	data := writeCSV(t, t.TempDir(), "syn.csv", synthetic.TwoClassCSV(300, 5))
 	_, err := train(ctx, t, rt, quickConfig(data))
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "registry unavailable")
@@ -279,7 +263,7 @@ func TestAnInterruptedJobResumesFromItsCheckpoint(t *testing.T) {
 		return nil
 	})
 	rt := openTest(t, rec)
-	data := writeCSV(t, t.TempDir(), "syn.csv", synthetic(300, 6))
+	data := writeCSV(t, t.TempDir(), "syn.csv", synthetic.TwoClassCSV(300, 6))
 	cfg := quickConfig(data)
 	cfg.Epochs = 20
 	off := false
@@ -326,7 +310,7 @@ func TestStoppedJobIsMarkedCancelled(t *testing.T) {
 	x, err := rt.Executions(ExecutionOptions{})
 	require.NoError(t, err)
 	defer func() { require.NoError(t, x.Close(ctx)) }()
-	cfg := quickConfig(writeCSV(t, t.TempDir(), "syn.csv", synthetic(300, 6)))
+	cfg := quickConfig(writeCSV(t, t.TempDir(), "syn.csv", synthetic.TwoClassCSV(300, 6)))
 	cfg.Epochs = 500
 	off := false
 	cfg.EarlyStop.Enabled = &off
@@ -351,7 +335,7 @@ func TestStoppedJobIsMarkedCancelled(t *testing.T) {
 func TestFinishedJobIsNotRunAgain(t *testing.T) {
 	ctx := context.Background()
 	rt := openTest(t, nil)
-	data := writeCSV(t, t.TempDir(), "syn.csv", synthetic(300, 7))
+	data := writeCSV(t, t.TempDir(), "syn.csv", synthetic.TwoClassCSV(300, 7))
 	res, err := train(ctx, t, rt, quickConfig(data))
 	require.NoError(t, err)
 	_, err = pipeline.RunTrainingJob(ctx, rt.Pipeline, res.JobID)

@@ -14,5 +14,5 @@
 // tasks: "evaluate" (Service.Run: evaluate, optionally compare, record the
 // result) and "mark_failed" (Service.MarkFailed).
 //
-// It must not import shared/api, AWS SDK packages or store adapters.
+// It must not import shared/api, the AWS SDK or the store adapters.
 package evaluationjob

@@ -13,6 +13,6 @@
 // errors.Join). Failure is the {"Error", "Cause"} pair a state machine's
 // Catch hands on, built from an error by FailureOf.
 //
-// The package imports nothing of Orrery and nothing outside the standard
-// library: every other package may depend on it.
+// Every other package may depend on it. It imports nothing but the
+// standard library.
 package fault

@@ -9,6 +9,6 @@
 // input carries "job_id" (shared/pipeline/sfnexec); a Batch training job
 // carries the job id as its "job_id" parameter or its "orrery:job_id" tag.
 //
-// functions/events decodes the EventBridge envelopes and calls Service. This
-// package must not import AWS SDK packages, aws-lambda-go or store adapters.
+// functions/events decodes the EventBridge envelopes and calls Service. It
+// must not import the AWS SDK, aws-lambda-go or the store adapters.
 package jobevents

@@ -8,6 +8,6 @@
 // the api.Optimizations of a runtime whose executions start elsewhere (Step
 // Functions on AWS, through shared/pipeline/sfnexec).
 //
-// It uses the store ports only: it must not import AWS SDK packages, store
-// adapters or the embedded runtime.
+// It uses the store ports only, and not the embedded runtime. It must not
+// import the AWS SDK, the store adapters or shared/embedded.
 package optimizationjob

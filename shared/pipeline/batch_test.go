@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -14,56 +13,8 @@ import (
 	"github.com/orrery-ml/orrery/shared/ml/optimization"
 	"github.com/orrery-ml/orrery/shared/pipeline"
 	"github.com/orrery-ml/orrery/shared/pipeline/asl"
+	"github.com/orrery-ml/orrery/shared/pipeline/asl/asltest"
 )
-
-// fakeClock is an asl.Executor AfterFunc whose time moves only by Advance,
-// which runs the timers that fall due in the caller's goroutine.
-type fakeClock struct {
-	mu     sync.Mutex
-	now    time.Duration
-	timers []*fakeTimer
-}
-
-type fakeTimer struct {
-	at   time.Duration
-	f    func()
-	done bool
-}
-
-func (c *fakeClock) AfterFunc(d time.Duration, f func()) func() bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	t := &fakeTimer{at: c.now + d, f: f}
-	c.timers = append(c.timers, t)
-	return func() bool {
-		c.mu.Lock()
-		defer c.mu.Unlock()
-		stopped := !t.done
-		t.done = true
-		return stopped
-	}
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.now += d
-	for {
-		var next *fakeTimer
-		for _, t := range c.timers {
-			if !t.done && t.at <= c.now && (next == nil || t.at < next.at) {
-				next = t
-			}
-		}
-		if next == nil {
-			break
-		}
-		next.done = true
-		c.mu.Unlock()
-		next.f()
-		c.mu.Lock()
-	}
-	c.mu.Unlock()
-}
 
 // queueDelay is how long the simulated Batch job waits RUNNABLE: longer
 // than any heartbeat interval a hung trainer could be caught by (the 15
@@ -76,7 +27,7 @@ const queueDelay = 2 * time.Hour
 // nothing of the trainer runs yet), then its container starts and
 // heartbeats every minute for ten minutes, then the job SUCCEEDS. It stops
 // when the task ends under it, as Step Functions terminates the job then.
-func queuedBatchJob(clock *fakeClock) asl.Handler {
+func queuedBatchJob(clock *asltest.Clock) asl.Handler {
 	return func(ctx context.Context, raw json.RawMessage) (json.RawMessage, error) {
 		var job struct{ JobName string }
 		if err := json.Unmarshal(raw, &job); err != nil {
@@ -160,14 +111,14 @@ func TestBatchTasksOutwaitTheQueue(t *testing.T) {
 	machines := []struct {
 		name      string
 		def       asl.Definition
-		resources func(clock *fakeClock) map[string]asl.Handler
+		resources func(clock *asltest.Clock) map[string]asl.Handler
 		input     json.RawMessage
 		failure   string
 	}{
-		{"training", training, func(clock *fakeClock) map[string]asl.Handler {
+		{"training", training, func(clock *asltest.Clock) map[string]asl.Handler {
 			return map[string]asl.Handler{pipeline.LocalResources().StagesFunction: stages, pipeline.BatchSubmitJobSync: queuedBatchJob(clock)}
 		}, pipeline.TrainingInput{JobID: "job-1"}.JSON(), pipeline.ErrorTrainingFailed},
-		{"optimization", opt, func(clock *fakeClock) map[string]asl.Handler {
+		{"optimization", opt, func(clock *asltest.Clock) map[string]asl.Handler {
 			return map[string]asl.Handler{pipeline.LocalOptimizationResources().StepsFunction: steps, pipeline.BatchSubmitJobSync: queuedBatchJob(clock)}
 		}, pipeline.OptimizationInput{StudyID: "study-1", MaxParallel: 2}.JSON(), pipeline.ErrorOptimizationFailed},
 	}
@@ -181,7 +132,7 @@ func TestBatchTasksOutwaitTheQueue(t *testing.T) {
 				if tc.heartbeat > 0 {
 					def = withHeartbeat(def, tc.heartbeat)
 				}
-				clock := &fakeClock{}
+				clock := &asltest.Clock{}
 				x := asl.Executor{Resources: m.resources(clock), AfterFunc: clock.AfterFunc}
 				_, err := x.Execute(t.Context(), def, asl.Execution{Name: m.name, Input: m.input})
 				if tc.heartbeat == 0 {

@@ -10,7 +10,6 @@
 // the stages Lambda does on AWS, and CodeOf reads the code back from a
 // state-machine error.
 //
-// The package must not import the AWS SDK (the adapter that runs a
-// definition on Step Functions is sfnexec), store adapters, or entry points
-// under functions/.
+// The adapter that runs a definition on Step Functions is sfnexec. It must
+// not import the AWS SDK, the store adapters or functions/....
 package pipeline

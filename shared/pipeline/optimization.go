@@ -138,7 +138,6 @@ func Optimization(r OptimizationResources) (asl.Definition, error) {
 		Retry:          batchServiceRetry(),
 		End:            true,
 	}
-	afterMarkFailed := StateFailed
 	states := map[string]asl.State{
 		StateStart: {
 			Type: asl.TypePass, Comment: "keep only what the loop needs",
@@ -183,23 +182,8 @@ func Optimization(r OptimizationResources) (asl.Definition, error) {
 			Type: asl.TypeFail, Error: ErrorOptimizationFailed, CausePath: "States.Format('{}: {}', $.error.Error, $.error.Cause)",
 		},
 	}
-	if r.AlertTopic != "" {
-		afterMarkFailed = StateAlert
-		states[StateAlert] = asl.State{
-			Type: asl.TypeTask, Resource: SNSPublish, Comment: "tell the operators",
-			Parameters: map[string]any{
-				"TopicArn":  r.AlertTopic,
-				"Subject":   "Orrery optimization study failed",
-				"Message.$": "States.Format('Study {} failed: {}', $.study_id, States.JsonToString($.error))",
-			},
-			ResultPath: asl.NullPath, TimeoutSeconds: 60, Retry: lambdaRetry(),
-			Catch: []asl.Catcher{{ErrorEquals: []string{asl.ErrorAll}, ResultPath: asl.P("$.alert_error"), Next: StateFailed}},
-			Next:  StateFailed,
-		}
-	}
-	mf := states[StateMarkFailed]
-	mf.Next = afterMarkFailed
-	states[StateMarkFailed] = mf
+	afterMarkFailed(states, r.AlertTopic, "Orrery optimization study failed",
+		"States.Format('Study {} failed: {}', $.study_id, States.JsonToString($.error))")
 	def := asl.Definition{
 		Comment: "Orrery optimization: loop { suggest -> trials (Map of AWS Batch jobs) -> tell -> continue? } -> finalize; " +
 			"any failure -> MarkFailed",

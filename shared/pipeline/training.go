@@ -169,7 +169,6 @@ func Training(r Resources) (asl.Definition, error) {
 		return asl.Definition{}, fmt.Errorf("%w: TrainTimeoutSeconds %d must be positive", ErrResources, r.TrainTimeoutSeconds)
 	}
 	afterRegister := StateSucceeded
-	afterMarkFailed := StateFailed
 	states := map[string]asl.State{
 		StateStart: {
 			Type: asl.TypePass, Comment: "start the references passed between stages",
@@ -236,25 +235,10 @@ func Training(r Resources) (asl.Definition, error) {
 			Next:  StateSucceeded,
 		}
 	}
-	if r.AlertTopic != "" {
-		afterMarkFailed = StateAlert
-		states[StateAlert] = asl.State{
-			Type: asl.TypeTask, Resource: SNSPublish, Comment: "tell the operators",
-			Parameters: map[string]any{
-				"TopicArn":  r.AlertTopic,
-				"Subject":   "Orrery training job failed",
-				"Message.$": "States.Format('Training job {} failed: {}', $.job_id, States.JsonToString($.error))",
-			},
-			ResultPath: asl.NullPath, TimeoutSeconds: 60, Retry: lambdaRetry(),
-			Catch: []asl.Catcher{{ErrorEquals: []string{asl.ErrorAll}, ResultPath: asl.P("$.alert_error"), Next: StateFailed}},
-			Next:  StateFailed,
-		}
-	}
+	afterMarkFailed(states, r.AlertTopic, "Orrery training job failed",
+		"States.Format('Training job {} failed: {}', $.job_id, States.JsonToString($.error))")
 	reg := stageTask(r, "register", afterRegister)
 	states[StateRegister] = reg
-	mf := states[StateMarkFailed]
-	mf.Next = afterMarkFailed
-	states[StateMarkFailed] = mf
 	def := asl.Definition{
 		Comment: "Orrery training: validate -> preprocess -> train (AWS Batch) -> evaluate -> register -> optional deploy; " +
 			"any failure -> MarkFailed",
@@ -266,6 +250,28 @@ func Training(r Resources) (asl.Definition, error) {
 		return asl.Definition{}, err
 	}
 	return def, nil
+}
+
+// afterMarkFailed sets where a machine goes once its MarkFailed state has
+// recorded a failure: with an alert topic, to an Alert state that publishes
+// subject and the message (a States.Format expression) to it and then fails
+// the execution, its own failure caught so that the execution still ends
+// in Failed; without one, straight to Failed.
+func afterMarkFailed(states map[string]asl.State, topic, subject, message string) {
+	next := StateFailed
+	if topic != "" {
+		next = StateAlert
+		states[StateAlert] = asl.State{
+			Type: asl.TypeTask, Resource: SNSPublish, Comment: "tell the operators",
+			Parameters: map[string]any{"TopicArn": topic, "Subject": subject, "Message.$": message},
+			ResultPath: asl.NullPath, TimeoutSeconds: 60, Retry: lambdaRetry(),
+			Catch: []asl.Catcher{{ErrorEquals: []string{asl.ErrorAll}, ResultPath: asl.P("$.alert_error"), Next: StateFailed}},
+			Next:  StateFailed,
+		}
+	}
+	mf := states[StateMarkFailed]
+	mf.Next = next
+	states[StateMarkFailed] = mf
 }
 
 // TrainingInput is the execution input of the training state machine.

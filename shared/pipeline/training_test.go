@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
@@ -21,6 +19,7 @@ import (
 	"github.com/orrery-ml/orrery/shared/pipeline"
 	"github.com/orrery-ml/orrery/shared/pipeline/asl"
 	"github.com/orrery-ml/orrery/shared/store"
+	"github.com/orrery-ml/orrery/shared/synthetic"
 	"github.com/orrery-ml/orrery/shared/tracking"
 )
 
@@ -72,19 +71,8 @@ func TestTrainingRefusesBadResources(t *testing.T) {
 
 func syntheticCSV(t *testing.T, rows int, seed uint64) string {
 	t.Helper()
-	r := rand.New(rand.NewPCG(seed, 1))
-	var b strings.Builder
-	b.WriteString("a,b,noise,label\n")
-	for range rows {
-		a, bb := r.Float64(), r.Float64()
-		label := "star"
-		if a+bb+0.1*r.NormFloat64() > 1.3 {
-			label = "pulsar"
-		}
-		fmt.Fprintf(&b, "%.6f,%.6f,%.6f,%s\n", a, bb, r.NormFloat64(), label)
-	}
 	p := filepath.Join(t.TempDir(), "syn.csv")
-	require.NoError(t, os.WriteFile(p, []byte(b.String()), 0o644))
+	require.NoError(t, os.WriteFile(p, []byte(synthetic.TwoClassCSV(rows, seed)), 0o644))
 	return p
 }
 

@@ -17,6 +17,5 @@
 // named after its job).
 //
 // functions/trigger decodes the SQS and S3 events and calls Service.Handle.
-// This package must not import AWS SDK packages, aws-lambda-go or store
-// adapters.
+// It must not import the AWS SDK, aws-lambda-go or the store adapters.
 package retraining

@@ -69,8 +69,9 @@
 // Requests, Errors, SchemaViolations, LatencyMs, Rows, Positive and
 // ScoreBin00..ScoreBin19).
 //
-// It must not import AWS SDK packages, aws-lambda-go, shared/api, store
-// adapters, or the training, evaluation and plotting packages
-// (shared/ml/training, shared/ml/evaluation, gonum.org/v1/plot): the
-// predict function's binary is built from it.
+// The predict function's binary is built from it, so it keeps out the
+// training, evaluation and plotting code.
+//
+// It must not import the AWS SDK, aws-lambda-go, shared/api, the store
+// adapters, shared/ml/training, shared/ml/evaluation or gonum.org/v1/plot.
 package serving

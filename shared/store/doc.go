@@ -6,6 +6,6 @@
 // subpackages named after what they wrap: sqlitestore (embedded SQLite),
 // filestore (a local directory), s3store (S3) and dynamostore (DynamoDB).
 //
-// This package holds no I/O of its own and must not import AWS SDK packages
-// or shared/ml/....
+// This package holds no I/O of its own. It must not import the AWS SDK or
+// shared/ml/....
 package store

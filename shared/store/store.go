@@ -46,11 +46,11 @@ func (s Status) CanTransition(next Status) bool {
 	return false
 }
 
-// Job is one unit of long-running work (a training job, later a study or a
-// deployment).
+// Job is one unit of long-running work: a training or an evaluation job
+// (Kind says which).
 type Job struct {
 	ID     string `json:"job_id"`
-	Kind   string `json:"kind"` // "training"
+	Kind   string `json:"kind"` // "training" or "evaluation"
 	Status Status `json:"status"`
 	// Stage is the pipeline stage now running (validate, preprocess, train,
 	// evaluate, register).

@@ -5,6 +5,5 @@
 // as options, written in chunks through a dataset.TableWriter (CSV,
 // Parquet, FITS), so that 100 million rows take the memory of one chunk.
 //
-// It must not import shared/ml/..., shared/store/... or any AWS SDK
-// package.
+// It must not import shared/ml/..., shared/store/... or the AWS SDK.
 package synthetic

@@ -3,5 +3,5 @@
 // Adapters that display or persist events live in subpackages named after what
 // they wrap (progressbar for the terminal).
 //
-// It must not import shared/ml/..., shared/store/... or any AWS SDK package.
+// It must not import shared/ml/..., shared/store/... or the AWS SDK.
 package tracking

@@ -10,5 +10,5 @@
 // that tells Batch whether to retry (ExitCode).
 //
 // It uses the store ports only; trainer/main.go picks the adapters. It must
-// not import any AWS SDK package, a store adapter, or gotch.
+// not import the AWS SDK, the store adapters or gotch.
 package batchjob

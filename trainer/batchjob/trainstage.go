@@ -18,8 +18,10 @@ import (
 // and is not retried.
 var ErrTaskGone = fault.New(fault.Conflict, "batchjob: the state machine's task is gone")
 
-// DefaultHeartbeatEvery is how often a task sends a heartbeat: well inside
-// the Train and RunTrial tasks' HeartbeatSeconds (15 minutes by default).
+// DefaultHeartbeatEvery is how often a task sends a heartbeat. The Batch
+// tasks set no HeartbeatSeconds (shared/pipeline's batch.go says why): a
+// heartbeat's answer tells the run that its task no longer waits for it, so
+// the interval bounds how long a run outlives its stopped execution.
 const DefaultHeartbeatEvery = time.Minute
 
 // RunTrainStage is the training state machine's Train task: it runs the

@@ -16,6 +16,6 @@
 // loop's progress, validation metrics, checkpoints) are plain Go and tested
 // by the default suite.
 //
-// It must not import shared/store/... or any AWS SDK package; it is the only
-// package that may import gotch.
+// It is the one package that uses gotch. Only trainer/torch may import
+// gotch. It must not import shared/store/... or the AWS SDK.
 package torch

@@ -22,7 +22,7 @@ import (
 	"github.com/orrery-ml/orrery/shared/tracking"
 )
 
-// TestParityWithGonum is the parity bar: the same data, seed and
+// TestParityWithGonum is the parity bar: the same data, seed and
 // hyperparameters give HTRU2 test ROC AUCs within 0.005 of each other on the
 // two backends, both at least 0.97.
 func TestParityWithGonum(t *testing.T) {
@@ -67,7 +67,7 @@ func rssBytes(t *testing.T) float64 {
 	return pages * float64(os.Getpagesize())
 }
 
-// TestMemoryFlatOverEpochs is the lifetime bar: the process's memory
+// TestMemoryFlatOverEpochs is the lifetime bar: the process's memory
 // after epoch 50 is within 5 % of its memory after epoch 1.
 func TestMemoryFlatOverEpochs(t *testing.T) {
 	if testing.Short() {

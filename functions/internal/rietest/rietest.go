@@ -1,10 +1,3 @@
-// Package rietest runs a Lambda function of this repository under the AWS
-// Lambda Runtime Interface Emulator for smoke tests: it builds the calling
-// test's package as a linux/amd64 `bootstrap` with -tags lambda.norpc (as
-// `make functions` does for arm64), starts aws-lambda-rie with it against the
-// moto endpoint, and returns the invocation URL.
-//
-// It is for tests only and must not be imported by non-test code.
 package rietest
 
 import (

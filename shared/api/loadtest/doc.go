@@ -11,5 +11,6 @@
 // same cores skews the figures.
 //
 // It is a benchmark program, not part of the library; it writes only under
-// its temporary home directory.
+// its temporary home directory. It must not import the AWS SDK,
+// aws-lambda-go or functions/....
 package main

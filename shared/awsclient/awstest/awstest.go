@@ -48,6 +48,22 @@ func Config(t testing.TB) aws.Config {
 	return cfg
 }
 
+// UseEmulator points this process's AWS environment at the emulator, as a
+// deployed function's environment points it at AWS, for tests that build
+// their clients the way main does (awsclient.Load with no options):
+// AWS_ENDPOINT_URL, static test credentials and the region, each set with
+// t.Setenv, so neither t nor its parents may be parallel. It returns the
+// endpoint, or skips t as Endpoint does.
+func UseEmulator(t testing.TB) string {
+	t.Helper()
+	ep := Endpoint(t)
+	t.Setenv(awsclient.EnvEndpointURL, ep)
+	t.Setenv("AWS_ACCESS_KEY_ID", "test")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "test")
+	t.Setenv(awsclient.EnvRegion, Region)
+	return ep
+}
+
 // Name returns a fresh resource name, prefix followed by a random suffix,
 // made of lowercase letters, digits and hyphens: valid as an S3 bucket, a
 // DynamoDB table, an SQS queue or a state machine name (prefix must be short

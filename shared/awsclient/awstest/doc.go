@@ -3,6 +3,7 @@
 // ORRERY_TEST_AWS_ENDPOINT and skips the test, saying so, when it is unset,
 // so that a plain `go test ./...` still works without the emulator.
 //
-// It is a test helper: only _test.go files may import it. It must not import
-// shared/ml/... or the store adapters.
+// It is a test helper. Only test files and functions/internal/rietest may
+// import shared/awsclient/awstest. It must not import shared/ml/... or the
+// store adapters.
 package awstest

@@ -7,5 +7,5 @@
 //
 // It is kept apart from evaluationjob so that the code the state machine's
 // tasks run (the `stages` Lambda, the local executor) does not depend on
-// the HTTP API. It must not import AWS SDK packages or store adapters.
+// the HTTP API. It must not import the AWS SDK or the store adapters.
 package evaluationapi

@@ -20,6 +20,7 @@
 // computed, ModelEvaluator.Evaluate for a Predictor and a dataset.Dataset,
 // BestF1Threshold and YoudenThreshold to choose a binary decision threshold.
 //
-// It must not import shared/store/... (ports or adapters), shared/api or any
-// AWS SDK package: it computes and returns values, callers store them.
+// It computes and returns values, callers store them: it needs neither the
+// store's ports nor its adapters. It must not import shared/store/...,
+// shared/api or the AWS SDK.
 package evaluation

@@ -11,7 +11,7 @@ import (
 )
 
 // referenceTolerance is the agreement required of p-values with scipy and
-// statsmodels (the bar is 1e-6; we hold them to 1e-9).
+// statsmodels: 1e-9, tighter than the 1e-6 the comparisons need.
 const referenceTolerance = 1e-9
 
 // referenceDoc is the part of testdata/sklearn_vectors.json that the

@@ -4,6 +4,6 @@
 // writes the files nn.EncodeDir makes, Get reads them back through
 // nn.LoadFS, which checks every file's SHA-256.
 //
-// It reaches storage only through the store.ArtifactStore port and must not
-// import store adapters (filestore, s3store, ...) or AWS SDK packages.
+// It reaches storage only through the store.ArtifactStore port. It must not
+// import the store adapters or the AWS SDK.
 package modelstore

@@ -11,5 +11,5 @@
 // []float64 buffers allocated once, so a training step allocates nothing.
 // Network.PredictProba is safe for concurrent use.
 //
-// It must not import shared/store/..., any AWS SDK package, or gotch.
+// It must not import shared/store/..., the AWS SDK or gotch.
 package nn

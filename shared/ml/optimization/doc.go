@@ -17,6 +17,6 @@
 // intermediate values, parallel coordinates, slice, contour of the GP
 // surrogate, importance) and one self-contained HTML page.
 //
-// It reaches storage only through shared/store's ports and must not import
-// store adapters (sqlitestore, dynamostore, ...) or AWS SDK packages.
+// It reaches storage only through shared/store's ports. It must not import
+// the store adapters or the AWS SDK.
 package optimization

@@ -3,7 +3,6 @@ package asl_test
 import (
 	"context"
 	"encoding/json"
-	"sync"
 	"testing"
 	"time"
 
@@ -11,56 +10,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/orrery-ml/orrery/shared/pipeline/asl"
+	"github.com/orrery-ml/orrery/shared/pipeline/asl/asltest"
 )
-
-// fakeClock is an Executor.AfterFunc whose time moves only by Advance, which
-// runs the timers that fall due in the caller's goroutine, earliest first.
-type fakeClock struct {
-	mu     sync.Mutex
-	now    time.Duration
-	timers []*fakeTimer
-}
-
-type fakeTimer struct {
-	at   time.Duration
-	f    func()
-	done bool
-}
-
-func (c *fakeClock) AfterFunc(d time.Duration, f func()) func() bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	t := &fakeTimer{at: c.now + d, f: f}
-	c.timers = append(c.timers, t)
-	return func() bool {
-		c.mu.Lock()
-		defer c.mu.Unlock()
-		stopped := !t.done
-		t.done = true
-		return stopped
-	}
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.now += d
-	for {
-		var next *fakeTimer
-		for _, t := range c.timers {
-			if !t.done && t.at <= c.now && (next == nil || t.at < next.at) {
-				next = t
-			}
-		}
-		if next == nil {
-			break
-		}
-		next.done = true
-		c.mu.Unlock()
-		next.f()
-		c.mu.Lock()
-	}
-	c.mu.Unlock()
-}
 
 // TestTaskTimersRunOnTheExecutorsClock: TimeoutSeconds and HeartbeatSeconds
 // run out when the executor's clock says so, not on the wall clock; a
@@ -81,7 +32,7 @@ func TestTaskTimersRunOnTheExecutorsClock(t *testing.T) {
 		{"no timer without either", ``, []time.Duration{30 * 24 * time.Hour}, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			clock := &fakeClock{}
+			clock := &asltest.Clock{}
 			handler := func(ctx context.Context, _ json.RawMessage) (json.RawMessage, error) {
 				for _, d := range tc.steps {
 					if d == 0 {

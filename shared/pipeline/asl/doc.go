@@ -26,6 +26,6 @@
 // (paths and filter expressions), intrinsic.go, choice.go, definition.go
 // and errors.go.
 //
-// The package knows nothing of Orrery: it must not import any package of
-// this module, nor the AWS SDK.
+// The package knows nothing of Orrery. It imports nothing of this module.
+// It must not import the AWS SDK.
 package asl

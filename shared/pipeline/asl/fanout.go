@@ -77,17 +77,39 @@ func (r *run) mapState(ctx context.Context, path, name string, st State, input a
 // fanOut runs n jobs, at most limit at once (0: all), and returns their
 // results in order; the first failure cancels the rest and is returned.
 func (r *run) fanOut(ctx context.Context, n, limit int, job func(context.Context, int) (any, error)) (any, error) {
-	if limit <= 0 || limit > n {
-		limit = n
-	}
 	results := make([]any, n)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var (
-		wg       sync.WaitGroup
 		once     sync.Once
 		firstErr error
 	)
+	eachBounded(ctx, n, limit, func(i int) {
+		out, err := job(ctx, i)
+		if err != nil {
+			once.Do(func() { firstErr = err; cancel() })
+			return
+		}
+		results[i] = out
+	})
+	if firstErr != nil {
+		return nil, firstErr
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return results, nil
+}
+
+// eachBounded calls do(i) for every i in [0, n), each in a goroutine of its
+// own, at most limit at once (0, or more than n: all), and returns once
+// every call it started has returned. Once ctx is done it starts no more
+// calls; the ones running are told by their own ctx.
+func eachBounded(ctx context.Context, n, limit int, do func(i int)) {
+	if limit <= 0 || limit > n {
+		limit = n
+	}
+	var wg sync.WaitGroup
 	sem := make(chan struct{}, max(limit, 1))
 	for i := 0; i < n; i++ {
 		select {
@@ -101,20 +123,8 @@ func (r *run) fanOut(ctx context.Context, n, limit int, job func(context.Context
 		go func(i int) {
 			defer wg.Done()
 			defer func() { <-sem }()
-			out, err := job(ctx, i)
-			if err != nil {
-				once.Do(func() { firstErr = err; cancel() })
-				return
-			}
-			results[i] = out
+			do(i)
 		}(i)
 	}
 	wg.Wait()
-	if firstErr != nil {
-		return nil, firstErr
-	}
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	return results, nil
 }

@@ -70,50 +70,32 @@ func tolerance(name string, st State, input any, cobj *env) (failureThreshold, b
 // the failures exceed tol it stops the rest and fails with
 // States.ExceedToleratedFailureThreshold.
 func (r *run) mapRun(ctx context.Context, n, limit int, tol failureThreshold, job func(context.Context, int) (any, error)) (any, error) {
-	if limit <= 0 || limit > n {
-		limit = n
-	}
 	parent := ctx
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	results := make([]any, n)
 	var (
-		wg       sync.WaitGroup
 		mu       sync.Mutex
 		failed   int
 		exceeded bool
 	)
-	sem := make(chan struct{}, max(limit, 1))
-	for i := 0; i < n; i++ {
-		select {
-		case sem <- struct{}{}:
-		case <-ctx.Done():
+	eachBounded(ctx, n, limit, func(i int) {
+		out, err := job(ctx, i)
+		if err == nil {
+			results[i] = out
+			return
 		}
 		if ctx.Err() != nil {
-			break
+			return // stopped, not failed
 		}
-		wg.Add(1)
-		go func(i int) {
-			defer wg.Done()
-			defer func() { <-sem }()
-			out, err := job(ctx, i)
-			if err == nil {
-				results[i] = out
-				return
-			}
-			if ctx.Err() != nil {
-				return // stopped, not failed
-			}
-			mu.Lock()
-			defer mu.Unlock()
-			failed++
-			if !exceeded && tol.exceeded(failed, n) {
-				exceeded = true
-				cancel()
-			}
-		}(i)
-	}
-	wg.Wait()
+		mu.Lock()
+		defer mu.Unlock()
+		failed++
+		if !exceeded && tol.exceeded(failed, n) {
+			exceeded = true
+			cancel()
+		}
+	})
 	if err := parent.Err(); err != nil {
 		return nil, err
 	}

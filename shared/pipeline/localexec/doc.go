@@ -11,5 +11,5 @@
 // continues it from its last completed states: a task that had ended is not
 // run again.
 //
-// It must not import AWS SDK packages, store adapters or entry points.
+// It must not import the AWS SDK, the store adapters or functions/....
 package localexec

@@ -6,6 +6,5 @@
 // one as an *asl.Error with the same Error and Cause the local executor
 // would give.
 //
-// It must not import store adapters, shared/ml/... or entry points under
-// functions/.
+// It must not import the store adapters, shared/ml/... or functions/....
 package sfnexec

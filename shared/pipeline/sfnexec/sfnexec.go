@@ -87,7 +87,7 @@ func (r *Runner) Start(ctx context.Context, stateMachineARN, name string, input 
 }
 
 // Wait polls the execution until it ends and returns its output; a failed
-// execution returns a *pipeline.Error with its Error and Cause.
+// execution returns an *asl.Error with its Error and Cause.
 func (r *Runner) Wait(ctx context.Context, executionARN string) (json.RawMessage, error) {
 	every := r.PollInterval
 	if every <= 0 {
@@ -120,7 +120,7 @@ func (r *Runner) Wait(ctx context.Context, executionARN string) (json.RawMessage
 
 // Execute deploys def as a new state machine named exec.StateMachine, runs
 // one execution to its end, deletes the state machine, and returns what
-// the execution returned — the same contract as pipeline.Executor.Execute.
+// the execution returned — the same contract as asl.Executor.Execute.
 func (r *Runner) Execute(ctx context.Context, def asl.Definition, exec asl.Execution) (json.RawMessage, error) {
 	arn, err := r.Deploy(ctx, exec.StateMachine, def, "")
 	if err != nil {

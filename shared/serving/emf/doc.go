@@ -14,6 +14,8 @@
 // all at one-second storage resolution so that a deployment's bake alarms
 // can use short periods.
 //
-// It must not import AWS SDK packages or aws-lambda-go: Lambda sends the
-// function's stdout to CloudWatch Logs, which extracts the metrics.
+// Lambda sends the function's stdout to CloudWatch Logs, which extracts the
+// metrics, so it needs no client.
+//
+// It must not import the AWS SDK or aws-lambda-go.
 package emf

@@ -6,6 +6,7 @@
 // (ORRERY_MODEL_ID). It answers GET /ml/endpoints in the `api` function in
 // the shape serving.Endpoints answers on `orrery serve`.
 //
-// It must not import aws-lambda-go (it runs in the api function, not as a
-// handler), shared/api or store adapters.
+// It runs in the api function, not as a handler.
+//
+// It must not import aws-lambda-go, shared/api or the store adapters.
 package lambdaalias

@@ -13,4 +13,6 @@
 //
 // It is a benchmark program, not part of the library; it writes only under
 // its temporary home directory.
+//
+// It must not import the AWS SDK.
 package main

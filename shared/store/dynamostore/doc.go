@@ -52,5 +52,6 @@
 // (filtered on alias and status SUCCEEDED, the greatest updated_ns wins) scan
 // the deployments table the same way.
 //
-// It must not import shared/ml/..., aws-lambda-go or other store adapters.
+// It must not import shared/ml/..., aws-lambda-go, shared/store/filestore,
+// shared/store/s3store or shared/store/sqlitestore.
 package dynamostore

@@ -9,7 +9,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/stretchr/testify/require"
 
-	"github.com/orrery-ml/orrery/shared/awsclient"
 	"github.com/orrery-ml/orrery/shared/awsclient/awstest"
 	"github.com/orrery-ml/orrery/shared/store"
 	"github.com/orrery-ml/orrery/shared/store/dynamostore"
@@ -20,7 +19,7 @@ import (
 func newClient(t *testing.T) *dynamodb.Client {
 	t.Helper()
 	cfg := awstest.Config(t)
-	return dynamodb.NewFromConfig(cfg, awsclient.DynamoDBOptions(cfg))
+	return dynamodb.NewFromConfig(cfg)
 }
 
 // newStore creates one fresh table, used for every kind of record, and

@@ -7,5 +7,6 @@
 // directory, synced, and renamed into place, so a reader sees the old object
 // or the new one, never half of either.
 //
-// It must not import shared/ml/..., AWS SDK packages or other store adapters.
+// It must not import shared/ml/..., the AWS SDK, shared/store/dynamostore,
+// shared/store/s3store or shared/store/sqlitestore.
 package filestore

@@ -13,5 +13,6 @@
 // ReadTable (and TableReader, the training pipeline's ReadTable hook) reads
 // an s3://bucket/key data set into a dataset.Table by its extension.
 //
-// It must not import shared/ml/..., aws-lambda-go or other store adapters.
+// It must not import shared/ml/..., aws-lambda-go, shared/store/dynamostore,
+// shared/store/filestore or shared/store/sqlitestore.
 package s3store

@@ -10,5 +10,6 @@
 // duplicated event can never move a finished job, even when several goroutines
 // or processes share the file (WAL journal, busy timeout).
 //
-// It must not import shared/ml/..., AWS SDK packages or other store adapters.
+// It must not import shared/ml/..., the AWS SDK, shared/store/dynamostore,
+// shared/store/filestore or shared/store/s3store.
 package sqlitestore

@@ -14,6 +14,6 @@
 // without a status change are refused (ErrConflict) once a job or deployment
 // is finished, and DeletePrefix("") is ErrInvalid.
 //
-// It is a test helper: only _test.go files may import it. It must not import
-// shared/ml/..., AWS SDK packages or any store adapter.
+// It is a test helper. Only test files may import shared/store/storetest.
+// It must not import shared/ml/..., the AWS SDK or the store adapters.
 package storetest

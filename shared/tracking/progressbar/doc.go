@@ -5,6 +5,6 @@
 // output is a file or a CI log rather than a terminal. JSONLines writes the
 // same events as JSON lines, for the CLI's --json progress on stderr.
 //
-// Both implement tracking.Recorder. The package must not import shared/ml/...,
-// shared/store/... or any AWS SDK package.
+// Both implement tracking.Recorder. It must not import shared/ml/...,
+// shared/store/... or the AWS SDK.
 package progressbar

@@ -4,7 +4,7 @@
 // PNG and SVG with gonum.org/v1/plot, and writes one self-contained HTML page
 // per evaluation with the plots inlined.
 //
-// It reads shared/ml/evaluation's results and must not import
-// shared/store/..., shared/api, shared/embedded or any AWS SDK package: it
-// returns bytes, callers store them.
+// It reads shared/ml/evaluation's results and returns bytes, callers store
+// them. It must not import shared/store/..., shared/api, shared/embedded or
+// the AWS SDK.
 package report
