@@ -122,7 +122,7 @@ type Deployment struct {
 	// EndpointStore's record.
 	Environment string             `json:"environment"`
 	Endpoint    string             `json:"endpoint"`
-	Strategy DeploymentStrategy `json:"strategy"`
+	Strategy    DeploymentStrategy `json:"strategy"`
 	// Version is the predict function version published for ModelID, once
 	// it is; PreviousVersion the one the alias pointed at before.
 	Version         string `json:"version,omitempty"`

@@ -228,4 +228,3 @@ func (s *Store) ListModelAliases(ctx context.Context, environment string) ([]sto
 	})
 	return out, nil
 }
-
