@@ -59,7 +59,9 @@ func newPredictFunction(t *testing.T, moto *motoEnv, run string) predictFunction
 	_, err = c.CreateAlias(t.Context(), &lambda.CreateAliasInput{FunctionName: aws.String(f.name), Name: aws.String(f.alias),
 		FunctionVersion: v.Version})
 	require.NoError(t, err)
-	t.Cleanup(func() { _, _ = c.DeleteFunction(t.Context(), &lambda.DeleteFunctionInput{FunctionName: aws.String(f.name)}) })
+	t.Cleanup(func() {
+		_, _ = c.DeleteFunction(t.Context(), &lambda.DeleteFunctionInput{FunctionName: aws.String(f.name)})
+	})
 	return f
 }
 
@@ -256,4 +258,3 @@ func stateEntered(t *testing.T, c *sfn.Client, execARN, state string) bool {
 	}
 	return false
 }
-
