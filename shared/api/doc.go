@@ -17,9 +17,9 @@
 // ports (store.JobStore, store.ModelRegistry, store.IdempotencyStore) and
 // Executions, which starts and stops the execution of a job — a goroutine or
 // the local state-machine executor on the embedded runtime, Step Functions on
-// AWS. Optimization, evaluation and deployment have their request schemas here
-// and answer 501 until their services are plugged in (Optimizations,
-// Evaluations, Deployments).
+// AWS. Optimization, evaluation and deployment are served by ports of their
+// own (Optimizations, Evaluations, Deployments); a runtime that configures
+// none answers those routes with 501.
 //
 // Routing uses net/http's ServeMux with method and path patterns (Go 1.22).
 // huma was considered and not used: the training body is the TrainingConfig

@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"time"
 
+	"github.com/orrery-ml/orrery/shared/ml/deployment"
 	"github.com/orrery-ml/orrery/shared/ml/training"
 	"github.com/orrery-ml/orrery/shared/store"
 	"github.com/orrery-ml/orrery/shared/tracking"
@@ -55,35 +56,45 @@ var fieldHints = map[string]Schema{
 	"EarlyStopping.patience":            {"minimum": 1},
 	"EarlyStopping.min_delta":           {"minimum": 0},
 
-	"OptimizationRequest.strategy":          {"enum": []string{"grid", "random", "bayesian"}},
-	"OptimizationRequest.objectives":        {"items": Schema{"type": "string", "enum": validMetrics}},
-	"OptimizationRequest.directions":        {"items": Schema{"type": "string", "enum": []string{"maximize", "minimize"}}},
-	"OptimizationRequest.pruner":            {"enum": []string{"none", "median", "percentile", "asha", "hyperband", "patience"}},
-	"OptimizationRequest.search_space":      {"minItems": 1, "maxItems": 16},
-	"SearchDimension.name":                  {"enum": sortedTunable()},
-	"SearchDimension.kind":                  {"enum": []string{"float", "int", "categorical"}},
-	"SearchDimension.choices":               {"minItems": 1, "maxItems": 64},
-	"OptimizationBudget.max_trials":         {"minimum": 1, "maximum": 1000},
-	"OptimizationBudget.max_parallel":       {"minimum": 1, "maximum": 64},
-	"OptimizationBudget.timeout_seconds":    {"minimum": 0, "maximum": 604800},
-	"EvaluationRequest.model_id":            {"pattern": idPattern.String()},
-	"EvaluationRequest.compare_to":          {"maxItems": 10, "items": Schema{"type": "string", "pattern": idPattern.String()}},
-	"EvaluationRequest.decision_threshold":  {"description": "model (the threshold stored with the model; the default), f1 or youden (the metrics at the model's threshold, and a new model version saved with the F1-optimal or Youden threshold), or a number in (0, 1) written as a string: the binary decision threshold to compute the metrics, confidence intervals and slices at, for binary models only; the model is unchanged. The evaluation records it as decision_threshold with threshold_source.", "examples": []string{"model", "f1", "0.3"}},
-	"CrossValidation.folds":                 {"minimum": 2, "maximum": 20},
-	"Bootstrap.iterations":                  {"minimum": 100, "maximum": 100000},
-	"Bootstrap.confidence":                  {"exclusiveMinimum": 0, "exclusiveMaximum": 1},
-	"DeploymentRequest.model_id":            {"pattern": idPattern.String()},
-	"DeploymentRequest.strategy":            {"enum": []string{"all_at_once", "canary", "linear"}},
-	"DeploymentRequest.canary_percent":      {"minimum": 1, "maximum": 50},
-	"DeploymentRequest.linear_step_percent": {"minimum": 1, "maximum": 50},
-	"DeploymentRequest.interval_seconds":    {"minimum": 1, "maximum": 3600},
-	"DeploymentRequest.bake_seconds":        {"minimum": 0, "maximum": 86400},
-	"DeploymentRequest.alarms":              {"maxItems": 20, "items": Schema{"type": "string", "minLength": 1, "maxLength": 255}},
-	"DeploymentGates.min_auc_roc":           {"minimum": 0, "maximum": 1},
-	"DeploymentGates.min_auc_pr":            {"minimum": 0, "maximum": 1},
-	"DeploymentGates.min_f1_score":          {"minimum": 0, "maximum": 1},
-	"DeploymentGates.max_latency_ms":        {"minimum": 0},
-	"CancelRequest.reason":                  {"maxLength": 500},
+	"OptimizationRequest.strategy":           {"enum": []string{"grid", "random", "bayesian"}},
+	"OptimizationRequest.objectives":         {"items": Schema{"type": "string", "enum": validMetrics}},
+	"OptimizationRequest.directions":         {"items": Schema{"type": "string", "enum": []string{"maximize", "minimize"}}},
+	"OptimizationRequest.pruner":             {"enum": []string{"none", "median", "percentile", "asha", "hyperband", "patience"}},
+	"OptimizationRequest.search_space":       {"minItems": 1, "maxItems": 16},
+	"SearchDimension.name":                   {"enum": sortedTunable()},
+	"SearchDimension.kind":                   {"enum": []string{"float", "int", "categorical"}},
+	"SearchDimension.choices":                {"minItems": 1, "maxItems": 64},
+	"OptimizationBudget.max_trials":          {"minimum": 1, "maximum": 1000},
+	"OptimizationBudget.max_parallel":        {"minimum": 1, "maximum": 64},
+	"OptimizationBudget.timeout_seconds":     {"minimum": 0, "maximum": 604800},
+	"EvaluationRequest.model_id":             {"pattern": idPattern.String()},
+	"EvaluationRequest.compare_to":           {"maxItems": 10, "items": Schema{"type": "string", "pattern": idPattern.String()}},
+	"EvaluationRequest.decision_threshold":   {"description": "model (the threshold stored with the model; the default), f1 or youden (the metrics at the model's threshold, and a new model version saved with the F1-optimal or Youden threshold), or a number in (0, 1) written as a string: the binary decision threshold to compute the metrics, confidence intervals and slices at, for binary models only; the model is unchanged. The evaluation records it as decision_threshold with threshold_source.", "examples": []string{"model", "f1", "0.3"}},
+	"CrossValidation.folds":                  {"minimum": 2, "maximum": 20},
+	"Bootstrap.iterations":                   {"minimum": 100, "maximum": 100000},
+	"Bootstrap.confidence":                   {"exclusiveMinimum": 0, "exclusiveMaximum": 1},
+	"DeploymentRequest.model_id":             {"pattern": idPattern.String()},
+	"DeploymentRequest.endpoint":             {"pattern": idPattern.String(), "description": "The endpoint (default: the model's name, made an id)."},
+	"DeploymentRequest.environment":          {"enum": deployment.Environments},
+	"DeploymentRequest.strategy":             {"enum": []string{"all_at_once", "canary", "linear"}},
+	"DeploymentRequest.canary_percent":       {"minimum": 1, "maximum": 50},
+	"DeploymentRequest.linear_step_percent":  {"minimum": 1, "maximum": 50},
+	"DeploymentRequest.interval_seconds":     {"minimum": 1, "maximum": 3600},
+	"DeploymentRequest.bake_seconds":         {"minimum": 0, "maximum": 86400},
+	"AlarmSettings.error_rate":               {"minimum": 0, "maximum": 1},
+	"AlarmSettings.p99_latency_ms":           {"exclusiveMinimum": 0},
+	"AlarmSettings.schema_violation_rate":    {"minimum": 0, "maximum": 1},
+	"AlarmSettings.score_psi":                {"exclusiveMinimum": 0, "description": "The highest population stability index of the new version's scores (20 bins on [0, 1]) against the live version's on the same window; it fires only beyond its chance level as well."},
+	"AlarmSettings.positive_rate_confidence": {"exclusiveMinimum": 0, "exclusiveMaximum": 1, "description": "Confidence of the Wilson intervals compared: the window's predicted positive rate against the validation split's."},
+	"AlarmSettings.min_requests":             {"minimum": 1, "maximum": 1000000},
+	"AlarmSettings.window_seconds":           {"minimum": 10, "maximum": 3600},
+	"AlarmSettings.cloudwatch":               {"maxItems": 20, "items": Schema{"type": "string", "minLength": 1, "maxLength": 255}},
+	"GateSettings.alpha":                     {"exclusiveMinimum": 0, "maximum": 0.5},
+	"GateSettings.min_auc_roc":               {"minimum": 0, "maximum": 1, "description": "Floor on the model's test-split ROC AUC (default 0.5; null: none)."},
+	"GateSettings.min_auc_pr":                {"minimum": 0, "maximum": 1},
+	"GateSettings.min_f1_score":              {"minimum": 0, "maximum": 1},
+	"GateSettings.max_latency_ms":            {"exclusiveMinimum": 0},
+	"CancelRequest.reason":                   {"maxLength": 500},
 }
 
 // documentedAs gives the type a raw JSON field holds, for the document:
@@ -101,7 +112,10 @@ var requiredInRequests = map[string][]string{
 // typeDefaults gives the default of each field of a request type, shown in
 // the document: the value the service fills in when the field is left out.
 var typeDefaults = map[reflect.Type]any{
-	reflect.TypeFor[training.TrainingConfig](): training.Defaults(),
+	reflect.TypeFor[training.TrainingConfig]():  training.Defaults(),
+	reflect.TypeFor[DeploymentRequest]():        DeploymentRequest{Request: deployment.Defaults()},
+	reflect.TypeFor[deployment.AlarmSettings](): deployment.Defaults().Alarms,
+	reflect.TypeFor[deployment.GateSettings]():  deployment.Defaults().Gates,
 }
 
 // schemas builds JSON Schemas for Go types, placing named struct types in

@@ -36,8 +36,21 @@ const (
 	// /ml/evaluation/evaluate answers 501).
 	EnvEvaluationStateMachineARN = "ORRERY_EVALUATION_STATE_MACHINE_ARN"
 	// EnvDeploymentStateMachineARN is the ARN of the `deployment` state
-	// machine.
+	// machine (optional for the api function: unset, the deployment routes
+	// answer 501).
 	EnvDeploymentStateMachineARN = "ORRERY_DEPLOYMENT_STATE_MACHINE_ARN"
+	// EnvPredictFunction names the environment's predict function, whose
+	// aliases (one per endpoint) the deployment state machine moves.
+	EnvPredictFunction = "ORRERY_PREDICT_FUNCTION"
+	// EnvEnvironment is the environment (dev, staging, prod) of the stack a
+	// function belongs to.
+	EnvEnvironment = "ORRERY_ENVIRONMENT"
+	// EnvAlarmPrefix starts the names of the CloudWatch alarms a deployment
+	// creates (orrery-<environment>).
+	EnvAlarmPrefix = "ORRERY_ALARM_PREFIX"
+	// EnvModelID is set on every version of the predict function the
+	// deployment state machine publishes: the model that version serves.
+	EnvModelID = "ORRERY_MODEL_ID"
 
 	// EnvDataRoots lists, comma-separated, where a request's dataset_path may
 	// point: s3://bucket/prefix entries on AWS (default: the whole datasets
