@@ -26,6 +26,8 @@ var (
 	ErrNotServed = fault.New(fault.Invalid, "deploymentjob: environment not served here")
 	// ErrGateFailed: a gate of the model validator refused the model.
 	ErrGateFailed = fault.New(fault.Invalid, "deploymentjob: validation failed")
+	// ErrAlreadyLive: the model is what the endpoint serves.
+	ErrAlreadyLive = fault.New(fault.Conflict, "deploymentjob: already live")
 	// ErrStart: the execution could not be started.
 	ErrStart = fault.New(fault.Unavailable, "deploymentjob: could not start the deployment")
 )
@@ -225,6 +227,11 @@ func (s *Service) deploySpec(ctx context.Context, spec deployment.Spec, rollback
 	}
 	release := func() { s.unlock(context.WithoutCancel(ctx), spec.Environment, spec.Endpoint, id, nil) }
 	previous := ep.LiveModelID
+	if previous == spec.ModelID {
+		release()
+		return store.Deployment{}, fmt.Errorf("model %s is what endpoint %s in %s serves already: %w", spec.ModelID, spec.Endpoint,
+			spec.Environment, ErrAlreadyLive)
+	}
 	plan := deployment.NewPlan(spec, previous == "")
 	alarms := deployment.AlarmNames(tgt.AlarmPrefix(spec.Environment), id)
 	cfg := Config{Spec: spec, Plan: plan, FunctionName: tgt.FunctionName(spec.Environment), Alarms: alarms, RollbackOf: rollbackOf}

@@ -182,11 +182,12 @@ func (s *Service) check(ctx context.Context, d store.Deployment, cfg Config, req
 	}
 	var events []store.DeploymentEvent
 	var firing []string
+	where := checkPosition(cfg.Plan, req)
 	for _, r := range readings {
 		if r.State == deployment.StateAlarm {
 			firing = append(firing, r.Name)
 			if was[r.Name] != deployment.StateAlarm {
-				events = append(events, s.event("alarm", "%s in ALARM: %s", r.Kind, r.Reason))
+				events = append(events, s.event("alarm", "%s in ALARM at %s: %s", r.Kind, where, r.Reason))
 			}
 		}
 	}
@@ -200,6 +201,21 @@ func (s *Service) check(ctx context.Context, d store.Deployment, cfg Config, req
 	}
 	d, err = s.Records.UpdateDeployment(ctx, d.ID, u)
 	return d, firing, err
+}
+
+// checkPosition says where in the plan a check is: "check 5 of 10 at 20 %
+// (15 s of 30 s)".
+func checkPosition(p deployment.Plan, req deployment.StepRequest) string {
+	if req.Percent == nil || req.Check == nil {
+		return "a check"
+	}
+	for _, st := range p.Steps {
+		if st.Percent == *req.Percent {
+			n := *req.Check + 1
+			return fmt.Sprintf("check %d of %d at %d %% (%d s of %d s)", n, st.Checks, st.Percent, n*st.CheckSeconds, st.Checks*st.CheckSeconds)
+		}
+	}
+	return fmt.Sprintf("check %d at %d %%", *req.Check+1, *req.Percent)
 }
 
 // Readings reads every alarm of the deployment on the current traffic

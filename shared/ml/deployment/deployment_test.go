@@ -47,6 +47,16 @@ func TestNormalize(t *testing.T) {
 		assert.False(t, spec.AutoRollback)
 		assert.InDelta(t, 0.2, spec.Alarms.ScorePSI, 0, "fields left out of a nested object keep their defaults")
 	})
+	t.Run("one switch does not move another", func(t *testing.T) {
+		spec, err := decode(t, `{"model_id": "mdl-1", "gates": {"compare_to_live": false}}`).Normalize()
+		require.NoError(t, err)
+		assert.False(t, spec.Gates.CompareToLive)
+		assert.True(t, spec.AutoRollback)
+		spec, err = decode(t, `{"model_id": "mdl-1", "auto_rollback": false}`).Normalize()
+		require.NoError(t, err)
+		assert.True(t, spec.Gates.CompareToLive)
+		assert.False(t, spec.AutoRollback)
+	})
 	for _, tc := range []struct {
 		name, body, field string
 	}{

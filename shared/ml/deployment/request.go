@@ -145,15 +145,17 @@ const (
 
 // Defaults returns the request a body is decoded over.
 func Defaults() Request {
-	on, floor := true, 0.5
+	// Each pointer a fresh variable: a body decoded over the defaults writes
+	// through them.
+	compare, rollback, floor := true, true, 0.5
 	return Request{
 		Environment: store.DefaultEnvironment, Strategy: string(DefaultStrategy),
 		CanaryPercent: DefaultCanaryPercent, LinearStepPercent: DefaultLinearStepPercent,
 		IntervalSeconds: DefaultIntervalSeconds, BakeSeconds: DefaultBakeSeconds,
 		Alarms: AlarmSettings{ErrorRate: 0.01, P99LatencyMS: 500, SchemaViolationRate: 0.05, ScorePSI: 0.2,
 			PositiveRateConfidence: 0.999, MinRequests: 50, WindowSeconds: 300},
-		Gates:        GateSettings{CompareToLive: &on, Alpha: 0.05, MinAUCROC: &floor, MaxLatencyMS: 100},
-		AutoRollback: &on,
+		Gates:        GateSettings{CompareToLive: &compare, Alpha: 0.05, MinAUCROC: &floor, MaxLatencyMS: 100},
+		AutoRollback: &rollback,
 	}
 }
 
