@@ -10,8 +10,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
+	cwschemas "github.com/aws/aws-sdk-go-v2/service/cloudwatch/schemas"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/smithy-go/transport/http/protocol/awsquery"
 
 	"github.com/orrery-ml/orrery/shared/fault"
 )
@@ -25,6 +28,8 @@ const (
 	EnvEndpointURLS3 = "AWS_ENDPOINT_URL_S3"
 	// EnvEndpointURLDynamoDB points DynamoDB alone at an endpoint.
 	EnvEndpointURLDynamoDB = "AWS_ENDPOINT_URL_DYNAMODB"
+	// EnvEndpointURLCloudWatch points CloudWatch alone at an endpoint.
+	EnvEndpointURLCloudWatch = "AWS_ENDPOINT_URL_CLOUDWATCH"
 	// EnvIgnoreEndpoints, when true, makes the SDK ignore both variables above.
 	EnvIgnoreEndpoints = "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS"
 	// EnvRegion is the region; DefaultRegion applies when no source names one.
@@ -125,6 +130,19 @@ func S3Options(cfg aws.Config) func(*s3.Options) {
 	return func(o *s3.Options) {
 		if pathStyle {
 			o.UsePathStyle = true
+		}
+	}
+}
+
+// CloudWatchOptions returns the option for cloudwatch.NewFromConfig(cfg, ...)
+// that speaks CloudWatch's query protocol when an emulator endpoint is
+// configured: the SDK prefers Smithy RPC v2 CBOR, which moto's server does
+// not answer; against AWS it changes nothing.
+func CloudWatchOptions(cfg aws.Config) func(*cloudwatch.Options) {
+	emulator := customEndpoint(cfg, EnvEndpointURLCloudWatch)
+	return func(o *cloudwatch.Options) {
+		if emulator {
+			o.Protocol = awsquery.New(cwschemas.GraniteServiceVersion20100801)
 		}
 	}
 }

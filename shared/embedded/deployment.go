@@ -3,9 +3,7 @@ package embedded
 import (
 	"log/slog"
 
-	"github.com/orrery-ml/orrery/events/predict"
 	"github.com/orrery-ml/orrery/shared/deploymentjob"
-	"github.com/orrery-ml/orrery/shared/ml/deployment"
 )
 
 // DeploymentService returns the deployment service over the runtime's
@@ -16,16 +14,6 @@ import (
 func (r *Runtime) DeploymentService(starter deploymentjob.Starter, traffic deploymentjob.Traffic, log *slog.Logger) *deploymentjob.Service {
 	return &deploymentjob.Service{
 		Records: r.DB, Endpoints: r.DB, Models: r.DB, Artifacts: r.Artifacts, Aliases: r.DB,
-		Samples: PredictSamples(), Starter: starter, Traffic: traffic, Log: log,
+		Samples: deploymentjob.PredictSamples(), Starter: starter, Traffic: traffic, Log: log,
 	}
-}
-
-// PredictSamples are the sample predict requests of events/predict, which
-// the smoke gate sends.
-func PredictSamples() []deployment.Sample {
-	var out []deployment.Sample
-	for _, s := range predict.Samples() {
-		out = append(out, deployment.Sample{Name: s.Name, Body: s.Body})
-	}
-	return out
 }
