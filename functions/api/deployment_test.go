@@ -61,7 +61,9 @@ func TestDeploymentAgainstEmulator(t *testing.T) {
 	ddb := dynamodb.NewFromConfig(cfg, awsclient.DynamoDBOptions(cfg))
 	table := awstest.Name(t, "api")
 	require.NoError(t, dynamostore.CreateTable(ctx, ddb, table))
-	t.Cleanup(func() { _, _ = ddb.DeleteTable(context.Background(), &dynamodb.DeleteTableInput{TableName: aws.String(table)}) })
+	t.Cleanup(func() {
+		_, _ = ddb.DeleteTable(context.Background(), &dynamodb.DeleteTableInput{TableName: aws.String(table)})
+	})
 	bucket := awstest.Name(t, "artifacts")
 	_, err := s3.NewFromConfig(cfg, awsclient.S3Options(cfg)).CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(bucket)})
 	require.NoError(t, err)
