@@ -99,8 +99,8 @@ func LocalTarget() Target {
 }
 
 // Service runs deployments. Records, Endpoints, Models and Artifacts are
-// required, Starter to Deploy, Traffic for the check step; the rest have
-// working defaults.
+// required, Starter to Deploy; without Traffic the alarms have no data
+// (and never fire); the rest have working defaults.
 type Service struct {
 	Records   Records
 	Endpoints store.EndpointStore
