@@ -103,10 +103,11 @@ func DeploymentPlaceholders() DeploymentResources {
 }
 
 // LocalDeploymentResources names the resources on the embedded runtime,
-// where DeploymentHandlers binds them; alerts go to the log and the
-// deployment's timeline.
+// where DeploymentHandlers binds them. There is no alert topic, as in the
+// CDK app (whose executions-failed alarm notifies the operators): the steps
+// that end a deployment put the alert in its timeline and the log.
 func LocalDeploymentResources() DeploymentResources {
-	return DeploymentResources{StagesFunction: LocalResources().StagesFunction, AlertTopic: "arn:aws:sns:local:000000000000:orrery-alerts"}
+	return DeploymentResources{StagesFunction: LocalResources().StagesFunction}
 }
 
 // DeploymentInput is the execution input of the deployment state machine.
