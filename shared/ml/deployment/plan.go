@@ -40,10 +40,11 @@ type Plan struct {
 	Note string `json:"note,omitempty"`
 }
 
-// maxChecks bounds the alarm checks of one deployment: each check is a few
-// states of its execution, whose history Step Functions caps at 25,000
-// events.
-const maxChecks = 400
+// maxChecks bounds the alarm checks of one deployment (give or take one per
+// plan step): a check is some 20 events of its execution's history, plus 6
+// per alarm watched (the Map that judges them), and Step Functions caps a
+// history at 25,000 events.
+const maxChecks = 150
 
 // NewPlan returns the plan of spec; first says that nothing is live on the
 // endpoint yet, which makes the deployment all at once. The bake happens
@@ -84,8 +85,9 @@ func NewPlan(spec Spec, first bool) Plan {
 	for _, h := range holds {
 		s := Step{Percent: h.percent, Weight: float64(h.percent) / 100, Stage: h.stage}
 		if h.watch > 0 {
-			s.CheckSeconds = max(spacing, min(60, max(1, ceilDiv(h.watch, 10))))
-			s.Checks = ceilDiv(h.watch, s.CheckSeconds)
+			every := max(spacing, min(60, max(1, ceilDiv(h.watch, 10))))
+			s.Checks = max(1, h.watch/every)
+			s.CheckSeconds = ceilDiv(h.watch, s.Checks)
 		}
 		p.Steps = append(p.Steps, s)
 	}

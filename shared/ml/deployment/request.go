@@ -111,7 +111,8 @@ type AlarmSettings struct {
 	// (default 300).
 	WindowSeconds int `json:"window_seconds,omitempty"`
 	// CloudWatch names more CloudWatch alarms whose ALARM state counts as
-	// an alarm of the deployment (AWS; at most 20).
+	// an alarm of the deployment (AWS, names starting with the
+	// environment's prefix, orrery-<env>-; at most 10).
 	CloudWatch []string `json:"cloudwatch,omitempty"`
 }
 
@@ -268,8 +269,8 @@ func (r Request) Normalize() (Spec, error) {
 			return Spec{}, invalid(f.field, "%v is not a positive number", f.v)
 		}
 	}
-	if len(a.CloudWatch) > 20 {
-		return Spec{}, invalid("alarms.cloudwatch", "%d alarms is more than 20", len(a.CloudWatch))
+	if len(a.CloudWatch) > 10 {
+		return Spec{}, invalid("alarms.cloudwatch", "%d alarms is more than 10", len(a.CloudWatch))
 	}
 	for i, name := range a.CloudWatch {
 		if name == "" || len(name) > 255 || strings.ContainsFunc(name, func(c rune) bool { return c < 0x20 }) {
