@@ -153,8 +153,8 @@ func awsAlarm(name, state string) map[string]any {
 	return map[string]any{
 		"AlarmName": name, "AlarmArn": "arn:aws:cloudwatch:us-east-1:123456789012:alarm:" + name,
 		"AlarmDescription": strings.Repeat("d", 160), "StateValue": state,
-		"StateReason":     "Threshold Crossed: 1 datapoint [3.4 (02/12/26 07:30:00)] was greater than the threshold (0.2).",
-		"StateReasonData": `{"version":"1.0","queryDate":"2026-12-02T07:31:00.000+0000","startDate":"2026-12-02T07:30:00.000+0000","period":300,"recentDatapoints":[3.4],"threshold":0.2}`,
+		"StateReason":           "Threshold Crossed: 1 datapoint [3.4 (02/12/26 07:30:00)] was greater than the threshold (0.2).",
+		"StateReasonData":       `{"version":"1.0","queryDate":"2026-12-02T07:31:00.000+0000","startDate":"2026-12-02T07:30:00.000+0000","period":300,"recentDatapoints":[3.4],"threshold":0.2}`,
 		"StateUpdatedTimestamp": "2026-12-02T07:31:00.000Z", "AlarmConfigurationUpdatedTimestamp": "2026-12-02T07:20:00.000Z",
 		"ActionsEnabled": false, "OKActions": []any{}, "AlarmActions": []any{}, "InsufficientDataActions": []any{},
 		"EvaluationPeriods": 1, "DatapointsToAlarm": 1, "Threshold": 0.2, "ComparisonOperator": "GreaterThanThreshold",
