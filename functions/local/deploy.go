@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -8,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"net/http"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -23,9 +25,10 @@ import (
 
 const deployUsage = `  orrery deploy  --model ID [--endpoint E] [--env dev|staging|prod] [--strategy all_at_once|canary|linear]
                  [--canary-percent N] [--linear-step-percent N] [--interval-seconds N] [--bake-seconds N]
-                 [--no-compare] [--no-auto-rollback] [--json] [--home DIR]
+                 [--no-compare] [--no-auto-rollback] [--server URL] [--json] [--home DIR]
                  validate the model, shift the endpoint's traffic to it while watching alarms, promote or roll
-                 back; progress (share per version, bake countdown, alarm values) on stderr
+                 back; progress (share per version, bake countdown, alarm values) on stderr. --server sends it
+                 to a running orrery serve, whose alarms read the traffic it serves
   orrery rollback DEPLOYMENT_ID | --endpoint E [--env ENV] [--reason R] [--json] [--home DIR]
                  return the endpoint to the model it served before
   orrery promote --endpoint E --from staging --to prod [--strategy ...] [--json] [--home DIR]
@@ -246,6 +249,7 @@ func cmdDeploy(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	model := fs.String("model", "", "registered model id")
 	endpoint := fs.String("endpoint", "", "endpoint (default: the model's name)")
 	env := fs.String("env", store.DefaultEnvironment, "environment: dev, staging or prod")
+	server := fs.String("server", "", "the URL of a running orrery serve to deploy through (its alarms read the traffic it serves)")
 	f := addDeployFlags(fs)
 	pos, err := parseFlags(fs, args)
 	if err != nil {
@@ -259,6 +263,9 @@ func cmdDeploy(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	req := f.request(fs)
 	req.ModelID, req.Endpoint, req.Environment = *model, *endpoint, *env
+	if *server != "" {
+		return deployThrough(ctx, *server, req, stdout, progressTo(stderr, *f.quiet, *f.jsonOut), *f.jsonOut)
+	}
 	return runDeployment(ctx, *f.home, stdout, progressTo(stderr, *f.quiet, *f.jsonOut), *f.jsonOut, func(svc *deploymentjob.Service) (store.Deployment, error) {
 		return svc.Deploy(ctx, req)
 	})
@@ -565,4 +572,81 @@ func deployTrained(ctx context.Context, home, modelID string, stdout, stderr io.
 	fmt.Fprintf(stdout, "Query it on orrery serve (make serve):\n  curl -s -X POST http://127.0.0.1:8080/ml/endpoints/%s/predict -H 'Content-Type: application/json' \\\n    -d '%s'\n",
 		st.Endpoint, sample)
 	return nil
+}
+
+// deployThrough posts the deployment to a running `orrery serve` and
+// follows its status there until it ends.
+func deployThrough(ctx context.Context, server string, req deployment.Request, stdout, progress io.Writer, jsonOut bool) error {
+	// Every field written out: the request's JSON leaves zeros out, and a
+	// zero sent is a zero (bake_seconds 0 bakes not at all).
+	fields := map[string]any{"model_id": req.ModelID, "environment": req.Environment, "strategy": req.Strategy,
+		"canary_percent": req.CanaryPercent, "linear_step_percent": req.LinearStepPercent, "interval_seconds": req.IntervalSeconds,
+		"bake_seconds": req.BakeSeconds, "auto_rollback": *req.AutoRollback, "gates": map[string]any{"compare_to_live": *req.Gates.CompareToLive}}
+	if req.Endpoint != "" {
+		fields["endpoint"] = req.Endpoint
+	}
+	body, err := json.Marshal(fields)
+	if err != nil {
+		return fmt.Errorf("deploy: %w", err)
+	}
+	base := strings.TrimRight(server, "/")
+	var acc struct {
+		DeploymentID string `json:"deployment_id"`
+		StatusURL    string `json:"status_url"`
+		Detail       string `json:"detail"`
+	}
+	code, err := httpJSON(ctx, http.MethodPost, base+"/ml/deployment/deploy", body, &acc)
+	if err != nil {
+		return fmt.Errorf("deploy through %s: %w", server, err)
+	}
+	if code != http.StatusAccepted {
+		return fmt.Errorf("deploy through %s: %d: %s", server, code, acc.Detail)
+	}
+	last := ""
+	for {
+		var st deploymentjob.Status
+		if code, err := httpJSON(ctx, http.MethodGet, base+acc.StatusURL, nil, &st); err != nil || code != http.StatusOK {
+			return fmt.Errorf("deployment %s: status %d: %v", acc.DeploymentID, code, err)
+		}
+		if progress != nil {
+			if line := progressLine(st); line != last {
+				fmt.Fprintln(progress, line)
+				last = line
+			}
+		}
+		if st.Status.Terminal() {
+			if err := finishDeployment(stdout, st, jsonOut); err != nil {
+				return err
+			}
+			if st.Status != store.DeploymentSucceeded {
+				return fmt.Errorf("deployment %s %s: %s", st.DeploymentID, st.Status, st.Reason)
+			}
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("stopped following deployment %s (it goes on in %s): %w", acc.DeploymentID, server, ctx.Err())
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}
+
+// httpJSON sends one request and decodes the JSON answer into out.
+func httpJSON(ctx context.Context, method, url string, body []byte, out any) (int, error) {
+	req, err := http.NewRequestWithContext(ctx, method, url, bytes.NewReader(body))
+	if err != nil {
+		return 0, err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+		return resp.StatusCode, fmt.Errorf("decode the answer: %w", err)
+	}
+	return resp.StatusCode, nil
 }

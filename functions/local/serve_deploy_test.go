@@ -502,6 +502,17 @@ func TestServeDeploysAndRollsBack(t *testing.T) {
 		assert.Equal(t, http.StatusConflict, code, "it is no longer what the endpoint serves: %v", again)
 	})
 
+	t.Run("the CLI deploys through the server and lists the endpoint", func(t *testing.T) {
+		var out, errOut strings.Builder
+		code := runCLI(t.Context(), []string{"deploy", "--model", good, "--server", s.base, "--quiet"}, &out, &errOut)
+		assert.Equal(t, 1, code)
+		assert.Contains(t, errOut.String(), "serves already", "the model is live: 409 through the server")
+		out.Reset()
+		require.Equal(t, 0, runCLI(t.Context(), []string{"endpoints", "--home", home}, &out, &errOut), errOut.String())
+		assert.Contains(t, out.String(), "htru2-pulsars")
+		assert.Contains(t, out.String(), "champion="+good)
+	})
+
 	// The last requests are all the good model's.
 	target := c.sent.Load() + 300
 	for c.sent.Load() < target {
