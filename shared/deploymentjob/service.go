@@ -283,9 +283,9 @@ func requestedMessage(spec deployment.Spec, plan deployment.Plan, previous, roll
 func (s *Service) startFailed(ctx context.Context, d store.Deployment, cause error) (store.Deployment, error) {
 	ctx = context.WithoutCancel(ctx)
 	reason := fmt.Sprintf("could not start the execution: %v", cause)
+	s.unlock(ctx, d.Environment, d.Endpoint, d.ID, nil)
 	_, _ = s.Records.UpdateDeployment(ctx, d.ID, store.DeploymentUpdate{Status: store.DeploymentFailed, Error: reason,
 		AddEvents: []store.DeploymentEvent{{Time: s.now().UTC(), Kind: "failed", Message: reason}}})
-	s.unlock(ctx, d.Environment, d.Endpoint, d.ID, nil)
 	return store.Deployment{}, fmt.Errorf("deployment %s: %v: %w", d.ID, cause, ErrStart)
 }
 

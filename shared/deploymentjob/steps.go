@@ -264,18 +264,25 @@ func (s *Service) Readings(ctx context.Context, d store.Deployment, cfg Config) 
 	return readings, nil
 }
 
-// promote records the promotion: SUCCEEDED, the endpoint's live model and
-// the registry's champion, the lock released.
+// promote records the promotion: the endpoint's live model (and its lock
+// released) first, so that a client who sees SUCCEEDED may deploy again at
+// once, then SUCCEEDED and the registry's champion.
 func (s *Service) promote(ctx context.Context, d store.Deployment) (store.Deployment, error) {
+	if _, err := s.modifyEndpoint(ctx, d.Environment, d.Endpoint, false, func(e *store.Endpoint) error {
+		if e.Locked(s.now()) && e.LockedBy != d.ID {
+			return fmt.Errorf("deployment %s holds the endpoint: %w", e.LockedBy, ErrLocked)
+		}
+		e.LiveModelID, e.Routes = d.ModelID, map[string]int{d.ModelID: 100}
+		e.LockedBy, e.LockedUntil = "", time.Time{}
+		return nil
+	}); err != nil {
+		return d, err
+	}
 	d, err := s.Records.UpdateDeployment(ctx, d.ID, store.DeploymentUpdate{Status: store.DeploymentSucceeded, Stage: deployment.StagePromote,
 		AddEvents: []store.DeploymentEvent{s.event("promoted", "model %s serves all of endpoint %s in %s", d.ModelID, d.Endpoint, d.Environment)}})
 	if err != nil {
 		return d, err
 	}
-	s.unlock(ctx, d.Environment, d.Endpoint, d.ID, func(e *store.Endpoint) {
-		e.LiveModelID = d.ModelID
-		e.Routes = map[string]int{d.ModelID: 100}
-	})
 	s.setAlias(ctx, d, store.AliasChampion)
 	s.removeChallenger(ctx, d)
 	s.log().Info("deployment promoted", "deployment_id", d.ID, "model_id", d.ModelID, "endpoint", d.Endpoint, "environment", d.Environment)
@@ -307,6 +314,8 @@ func (s *Service) rolledBack(ctx context.Context, d store.Deployment, req deploy
 		}
 	}
 	alert := fmt.Sprintf("deployment %s of model %s to endpoint %s in %s was rolled back: %s", d.ID, d.ModelID, d.Endpoint, d.Environment, f.Message())
+	// The lock first: a client who sees ROLLED_BACK may deploy again at once.
+	s.unlock(ctx, d.Environment, d.Endpoint, d.ID, nil)
 	d, err = s.Records.UpdateDeployment(ctx, d.ID, store.DeploymentUpdate{Status: store.DeploymentRolledBack, Stage: deployment.StageRollback,
 		Error: f.Message(), AddEvents: []store.DeploymentEvent{
 			s.event("rolled_back", "all traffic is back on %s", previousName(d)),
@@ -315,7 +324,6 @@ func (s *Service) rolledBack(ctx context.Context, d store.Deployment, req deploy
 	if err != nil {
 		return d, err
 	}
-	s.unlock(ctx, d.Environment, d.Endpoint, d.ID, nil)
 	s.removeChallenger(ctx, d)
 	s.log().Warn("deployment rolled back", "deployment_id", d.ID, "model_id", d.ModelID, "endpoint", d.Endpoint,
 		"environment", d.Environment, "reason", f.Message())
@@ -346,6 +354,8 @@ func (s *Service) MarkFailed(ctx context.Context, id string, f fault.Failure) (s
 		reason = "validation failed: " + gate
 	}
 	alert := fmt.Sprintf("deployment %s of model %s to endpoint %s in %s failed: %s", d.ID, d.ModelID, d.Endpoint, d.Environment, reason)
+	// The lock first: a client who sees FAILED may deploy again at once.
+	s.unlock(ctx, d.Environment, d.Endpoint, d.ID, nil)
 	d, err = s.Records.UpdateDeployment(ctx, id, store.DeploymentUpdate{Status: store.DeploymentFailed, Error: reason,
 		AddEvents: []store.DeploymentEvent{s.event("failed", "%s", reason), s.event("alert", "%s", alert)}})
 	if errors.Is(err, store.ErrConflict) {
@@ -354,7 +364,6 @@ func (s *Service) MarkFailed(ctx context.Context, id string, f fault.Failure) (s
 	if err != nil {
 		return d, err
 	}
-	s.unlock(ctx, d.Environment, d.Endpoint, d.ID, nil)
 	s.removeChallenger(ctx, d)
 	s.log().Warn("deployment failed", "deployment_id", d.ID, "model_id", d.ModelID, "endpoint", d.Endpoint,
 		"environment", d.Environment, "reason", reason)
