@@ -18,6 +18,8 @@ import (
 	"github.com/orrery-ml/orrery/shared/api"
 	"github.com/orrery-ml/orrery/shared/awsclient"
 	"github.com/orrery-ml/orrery/shared/config"
+	"github.com/orrery-ml/orrery/shared/deploymentjob"
+	"github.com/orrery-ml/orrery/shared/deploymentjob/deploymentapi"
 	"github.com/orrery-ml/orrery/shared/evaluationjob"
 	"github.com/orrery-ml/orrery/shared/evaluationjob/evaluationapi"
 	"github.com/orrery-ml/orrery/shared/ml/optimization"
@@ -51,14 +53,18 @@ type Config struct {
 	// StudiesTable (required with it); unset: 501.
 	OptimizationStateMachineARN string
 	StudiesTable                string
-	// PredictFunction, when set, serves GET /ml/endpoints and GET
-	// /ml/endpoints/{endpoint} from the aliases of that predict function
-	// (unset: 501); Environment is the environment the stack serves.
-	PredictFunction      string
-	Environment          string
-	MaxBodyBytes         int64
-	IdempotencyRetention time.Duration
-	LogLevel             slog.Level
+	// DeploymentStateMachineARN, when set, serves the deployment routes
+	// through the deployment state machine, with the deployments in
+	// DeploymentsTable and the environment's predict function
+	// (PredictFunction, required with it); unset: 501.
+	DeploymentStateMachineARN string
+	DeploymentsTable          string
+	PredictFunction           string
+	Environment               string
+	AlarmPrefix               string
+	MaxBodyBytes              int64
+	IdempotencyRetention      time.Duration
+	LogLevel                  slog.Level
 }
 
 // FromEnv reads Config through getenv, naming every variable that is
@@ -74,8 +80,11 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		EvaluationStateMachineARN:   r.String(config.EnvEvaluationStateMachineARN, ""),
 		OptimizationStateMachineARN: r.String(config.EnvOptimizationStateMachineARN, ""),
 		StudiesTable:                r.String(config.EnvStudiesTable, ""),
+		DeploymentStateMachineARN:   r.String(config.EnvDeploymentStateMachineARN, ""),
+		DeploymentsTable:            r.String(config.EnvDeploymentsTable, ""),
 		PredictFunction:             r.String(config.EnvPredictFunction, ""),
 		Environment:                 r.String(config.EnvEnvironment, serving.Environments[0]),
+		AlarmPrefix:                 r.String(config.EnvAlarmPrefix, ""),
 		MaxBodyBytes:                r.Int(config.EnvMaxBodyBytes, api.DefaultMaxBodyBytes, 1024, 6<<20),
 		IdempotencyRetention:        r.Duration(config.EnvIdempotencyRetention, api.DefaultIdempotencyRetention),
 		LogLevel:                    r.LogLevel(config.EnvLogLevel),
@@ -99,6 +108,16 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	if c.OptimizationStateMachineARN != "" && c.StudiesTable == "" {
 		r.Fail(fmt.Errorf("%s: required with %s: %w", config.EnvStudiesTable, config.EnvOptimizationStateMachineARN, config.ErrMissing))
 	}
+	if c.DeploymentStateMachineARN != "" {
+		for _, v := range []struct{ name, value string }{{config.EnvDeploymentsTable, c.DeploymentsTable}, {config.EnvPredictFunction, c.PredictFunction}} {
+			if v.value == "" {
+				r.Fail(fmt.Errorf("%s: required with %s: %w", v.name, config.EnvDeploymentStateMachineARN, config.ErrMissing))
+			}
+		}
+	}
+	if c.AlarmPrefix == "" {
+		c.AlarmPrefix = "orrery-" + c.Environment
+	}
 	return c, r.Err()
 }
 
@@ -109,7 +128,8 @@ func newHandler(ctx context.Context, c Config, log *slog.Logger) (http.Handler, 
 		return nil, err
 	}
 	db, err := dynamostore.New(dynamodb.NewFromConfig(cfg),
-		dynamostore.Tables{Jobs: c.JobsTable, Models: c.ModelsTable, Idempotency: c.IdempotencyTable, Studies: c.StudiesTable})
+		dynamostore.Tables{Jobs: c.JobsTable, Models: c.ModelsTable, Idempotency: c.IdempotencyTable, Studies: c.StudiesTable,
+			Deployments: c.DeploymentsTable})
 	if err != nil {
 		return nil, err
 	}
@@ -121,6 +141,7 @@ func newHandler(ctx context.Context, c Config, log *slog.Logger) (http.Handler, 
 		pipeline.MachineTraining:     c.StateMachineARN,
 		pipeline.MachineEvaluation:   c.EvaluationStateMachineARN,
 		pipeline.MachineOptimization: c.OptimizationStateMachineARN,
+		pipeline.MachineDeployment:   c.DeploymentStateMachineARN,
 	})
 	if err != nil {
 		return nil, err
@@ -147,6 +168,16 @@ func newHandler(ctx context.Context, c Config, log *slog.Logger) (http.Handler, 
 		if svc.Endpoints, err = lambdaalias.NewEndpoints(lambdaapi.NewFromConfig(cfg), c.PredictFunction, c.Environment); err != nil {
 			return nil, err
 		}
+	}
+	if exec.Runs(pipeline.MachineDeployment) {
+		svc.Deployments = &deploymentapi.Deployments{Service: &deploymentjob.Service{
+			Records: db, Endpoints: db, Models: db, Artifacts: artifacts, Aliases: db, Starter: flows, Log: log,
+			Target: &deploymentjob.Target{
+				Environments: []string{c.Environment},
+				FunctionName: func(string) string { return c.PredictFunction },
+				AlarmPrefix:  func(string) string { return c.AlarmPrefix },
+			},
+		}}
 	}
 	return api.NewHandler(svc, api.Options{Idempotency: db, MaxBodyBytes: c.MaxBodyBytes,
 		IdempotencyRetention: c.IdempotencyRetention, Logger: log})

@@ -28,7 +28,7 @@ Usage:
   orrery status  JOB_ID [--json] [--home DIR]      a job's status, stage, progress and result
   orrery jobs    [--json] [--home DIR]             recent jobs
   orrery models  [--json] [--home DIR]             registered models
-  orrery predict --model MODEL_ID --data PATH [--hdu N|NAME] [--out FILE] [--home DIR]
+  orrery predict --model MODEL_ID|--endpoint E --data PATH [--hdu N|NAME] [--out FILE] [--home DIR]
                  score a data file with a registered model (row, label, probabilities; CSV, or FITS
                  when --out ends in .fits or .fits.gz, Parquet in .parquet)
   orrery evaluate --model MODEL_ID --data PATH --target COL [--positive V] [--hdu N|NAME] [--cv K] [--threshold X] [--json] [--home DIR]
@@ -36,7 +36,7 @@ Usage:
                  and an HTML report (see README, "Evaluating models")
   orrery compare MODEL_ID MODEL_ID ... --data PATH [--hdu N|NAME] [--metric auc_roc|accuracy|auc_pr|f1_score] [--json]
                  rank models on one frozen test set; statistical ties share a rank
-` + generateUsage + tuneUsage + serveUsage + `  orrery version
+` + generateUsage + tuneUsage + serveUsage + deployUsage + `  orrery version
 
 Flags common to the training commands:
   --progress bar|json|none   progress display on stderr (default: bar; none with --json)
@@ -65,8 +65,8 @@ var commands = map[string]command{
 	"models": func(ctx context.Context, args []string, stdout, _ io.Writer) error {
 		return cmdModels(ctx, args, stdout)
 	},
-	"predict": func(ctx context.Context, args []string, stdout, _ io.Writer) error {
-		return cmdPredict(ctx, args, stdout)
+	"predict": func(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+		return cmdPredict(ctx, args, stdout, stderr)
 	},
 	"tune": cmdTune,
 	"evaluate": func(ctx context.Context, args []string, stdout, _ io.Writer) error {

@@ -239,9 +239,11 @@ func cmdModels(ctx context.Context, args []string, stdout io.Writer) error {
 	return tw.Flush()
 }
 
-func cmdPredict(ctx context.Context, args []string, stdout io.Writer) error {
+func cmdPredict(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("predict", flag.ContinueOnError)
 	modelID := fs.String("model", "", "registered model id")
+	endpoint := fs.String("endpoint", "", "score through this endpoint's routes instead of one model")
+	env := fs.String("env", store.DefaultEnvironment, "the endpoint's environment")
 	data := fs.String("data", "", "CSV, Parquet, FITS or VOTable file to score")
 	hdu := fs.String("hdu", "", "FITS HDU or VOTable TABLE (default: the first table)")
 	out := fs.String("out", "", "write predictions to this file instead of stdout (CSV; FITS for .fits or .fits.gz, Parquet for .parquet)")
@@ -249,14 +251,22 @@ func cmdPredict(ctx context.Context, args []string, stdout io.Writer) error {
 	if _, err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if *modelID == "" || *data == "" {
-		return usagef("predict: --model and --data are required")
+	if (*modelID == "") == (*endpoint == "") || *data == "" {
+		return usagef("predict: --data and one of --model or --endpoint are required")
 	}
 	rt, err := openRuntime(ctx, *home, nil)
 	if err != nil {
 		return err
 	}
 	defer rt.Close()
+	if *endpoint != "" {
+		// The whole file is one request: the endpoint's router sends it to
+		// one version, by the routes' weights.
+		if *modelID, err = routeModel(ctx, rt, *env, *endpoint); err != nil {
+			return fmt.Errorf("predict: %w", err)
+		}
+		fmt.Fprintf(stderr, "endpoint %s (%s): served by model %s\n", *endpoint, *env, *modelID)
+	}
 	dir, err := rt.ModelDir(ctx, *modelID)
 	if err != nil {
 		return fmt.Errorf("predict: model %s: %w", *modelID, err)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/orrery-ml/orrery/events"
 	"github.com/orrery-ml/orrery/shared/api"
+	"github.com/orrery-ml/orrery/shared/deploymentjob"
 	"github.com/orrery-ml/orrery/shared/embedded"
 )
 
@@ -42,6 +43,18 @@ func (r *rootsFlag) Set(v string) error { *r = append(*r, v); return nil }
 // one line with the address it listens on, logs JSON to stderr, and stops
 // gracefully when ctx is cancelled (SIGINT, SIGTERM).
 func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	return serve(ctx, args, stdout, stderr, serveOptions{})
+}
+
+// serveOptions are what `orrery serve` takes from its caller rather than
+// its flags: the traffic statistics the deployments' alarms read (the
+// serving endpoints'), and the executor's clock.
+type serveOptions struct {
+	Traffic deploymentjob.Traffic
+	Sleep   func(ctx context.Context, d time.Duration) error
+}
+
+func serve(ctx context.Context, args []string, stdout, stderr io.Writer, o serveOptions) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	addr := fs.String("addr", "127.0.0.1:8080", "address to listen on (port 0: any free port)")
 	var roots rootsFlag
@@ -90,7 +103,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	// Every flow runs through its state machine — the definitions Step
 	// Functions runs on AWS — on the local executor, journaled in the home's
 	// database; what a stopped or killed server left running resumes now.
-	exec, err := rt.Executions(embedded.ExecutionOptions{Parallel: *parallel, Log: log})
+	exec, err := rt.Executions(embedded.ExecutionOptions{Parallel: *parallel, Log: log, Traffic: o.Traffic, Sleep: o.Sleep})
 	if err != nil {
 		return fmt.Errorf("serve: %w", err)
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -48,11 +49,23 @@ type server struct {
 // returns once it listens; stop ends it and returns its exit status.
 func startServe(t *testing.T, args ...string) *server {
 	t.Helper()
+	return startServeWith(t, serveOptions{}, args...)
+}
+
+// startServeWith is startServe with the options a caller of serve gives.
+func startServeWith(t *testing.T, o serveOptions, args ...string) *server {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	stdout, stderr := &lockedBuffer{}, &lockedBuffer{}
 	done := make(chan int, 1)
 	go func() {
-		done <- runCLI(ctx, append([]string{"serve", "--addr", "127.0.0.1:0"}, args...), stdout, stderr)
+		err := serve(ctx, append([]string{"--addr", "127.0.0.1:0"}, args...), stdout, stderr, o)
+		code := 0
+		if err != nil {
+			fmt.Fprintln(stderr, "orrery:", err)
+			code = 1
+		}
+		done <- code
 	}()
 	listening := regexp.MustCompile(`listening on (http://\S+)`)
 	deadline := time.Now().Add(30 * time.Second)

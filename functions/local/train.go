@@ -38,6 +38,7 @@ func cmdTrain(ctx context.Context, args []string, stdout, stderr io.Writer, samp
 	progress := fs.String("progress", "", "bar, json or none")
 	quiet := fs.Bool("quiet", false, "no progress display")
 	resume := fs.String("resume", "", "continue the interrupted training job JOB_ID from where it stopped")
+	noDeploy := fs.Bool("no-deploy", false, "run: do not deploy the trained model to its local endpoint")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -123,7 +124,14 @@ func cmdTrain(ctx context.Context, args []string, stdout, stderr io.Writer, samp
 	}
 	noteInterrupted(ctx, rt, x, stderr)
 	res, err := rt.Train(ctx, x, cfg)
-	return finishTraining(ctx, x, res, err, flush, *jsonOut, stdout)
+	if err := finishTraining(ctx, x, res, err, flush, *jsonOut, stdout); err != nil || !sample || *noDeploy {
+		return err
+	}
+	out := stdout
+	if *jsonOut {
+		out = stderr // stdout holds the result's JSON alone
+	}
+	return deployTrained(ctx, *home, res.ModelID, out, stderr)
 }
 
 // resumeTraining implements `orrery train --resume JOB_ID`: the job's

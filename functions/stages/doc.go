@@ -13,6 +13,14 @@
 //     DynamoDB (the studies table: studies and trials) and S3 (the HTML
 //     report). Trials are not steps: they run in the trainer's container.
 //   - "evaluation": the evaluation job's steps (evaluation.go).
+//   - "deployment": the deployment machine's steps (deployment.go,
+//     events/aws/stages-deployment-check.json): shared/deploymentjob over
+//     the deployments table (records, the endpoint locks), the models
+//     table (the registry's aliases), S3 (the model files, the training
+//     data the validator rebuilds splits from) and CloudWatch (the predict
+//     function's EMF metrics read back as each version's traffic, and the
+//     score-drift and positive-rate figures put for the deployment's
+//     alarms), when ORRERY_PREDICT_FUNCTION is set.
 //
 // A failed stage or step is returned as messages.InvokeResponse_Error whose
 // Type is the name of the error's fault code (fault.CodeOf(err).Name():

@@ -28,11 +28,15 @@ const (
 )
 
 // requestKinds are the kinds Handle routes, in the order errors list them.
-var requestKinds = []string{kindStage, kindStep, kindEvaluation}
+var requestKinds = []string{kindStage, kindStep, kindEvaluation, kindDeployment}
 
 // errInvalidRequest is wrapped by errors about a request whose kind cannot
 // be told (not a JSON object, no kind key or more than one).
 var errInvalidRequest = fault.New(fault.Invalid, "stages: invalid request")
+
+// errNoDeployments answers a deployment step when the function has no
+// deployment service configured.
+var errNoDeployments = fault.New(fault.Internal, "stages: deployments are not configured (no predict function)")
 
 // stageRunner runs one stage; *training.TrainingPipeline is one.
 type stageRunner interface {
@@ -51,13 +55,15 @@ type handler struct {
 	stages      stageRunner
 	steps       stepRunner
 	evaluations evaluationStepper
+	deployments deploymentStepper
 	log         *slog.Logger
 }
 
 // Handle routes the request by the key that names its kind — "stage" to
 // the training stages, "step" to the optimization steps, "evaluation" to
-// the evaluation job's steps (evaluation.go) — and returns what
-// that runner returns. Errors are messages.InvokeResponse_Error values
+// the evaluation job's steps (evaluation.go), "deployment" to a
+// deployment's steps (deployment.go) — and returns what that runner
+// returns. Errors are messages.InvokeResponse_Error values
 // whose Type is the error name the state machine matches; a request of no
 // known kind is Orrery.InvalidInput.
 func (h *handler) Handle(ctx context.Context, raw json.RawMessage) (any, error) {
@@ -73,6 +79,8 @@ func (h *handler) Handle(ctx context.Context, raw json.RawMessage) (any, error) 
 		return h.step(ctx, raw)
 	case kindEvaluation:
 		return h.evaluation(ctx, raw)
+	case kindDeployment:
+		return h.deployment(ctx, raw)
 	}
 	return nil, taskError(fmt.Errorf("%w: unrouted request kind %s", errInvalidRequest, kind))
 }

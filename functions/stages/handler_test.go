@@ -124,7 +124,18 @@ func TestFromEnv(t *testing.T) {
 	})
 	require.NoError(t, err)
 	assert.Equal(t, Config{JobsTable: "jobs", ModelsTable: "models", StudiesTable: "studies", ArtifactsBucket: "artifacts",
-		LogLevel: slog.LevelDebug}, c)
+		Environment: "dev", AlarmPrefix: "orrery-dev", LogLevel: slog.LevelDebug}, c)
+
+	base := map[string]string{config.EnvJobsTable: "jobs", config.EnvModelsTable: "models", config.EnvStudiesTable: "studies",
+		config.EnvArtifactsBucket: "artifacts", config.EnvPredictFunction: "orrery-prod-predict", config.EnvEnvironment: "prod"}
+	_, err = FromEnv(func(k string) string { return base[k] })
+	require.ErrorIs(t, err, config.ErrMissing, "deployments need their table")
+	assert.Contains(t, err.Error(), config.EnvDeploymentsTable)
+	base[config.EnvDeploymentsTable] = "deployments"
+	c, err = FromEnv(func(k string) string { return base[k] })
+	require.NoError(t, err)
+	assert.Equal(t, "orrery-prod", c.AlarmPrefix)
+	assert.Equal(t, "orrery-prod-predict", c.PredictFunction)
 }
 
 // TestAgainstEmulator wires the function as main does, against DynamoDB and

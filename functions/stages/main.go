@@ -7,14 +7,18 @@ import (
 	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/orrery-ml/orrery/shared/awsclient"
 	"github.com/orrery-ml/orrery/shared/config"
+	"github.com/orrery-ml/orrery/shared/deploymentjob"
 	"github.com/orrery-ml/orrery/shared/evaluationjob"
+	"github.com/orrery-ml/orrery/shared/ml/deployment"
 	"github.com/orrery-ml/orrery/shared/ml/optimization"
 	"github.com/orrery-ml/orrery/shared/ml/training"
+	"github.com/orrery-ml/orrery/shared/store"
 	"github.com/orrery-ml/orrery/shared/store/dynamostore"
 	"github.com/orrery-ml/orrery/shared/store/s3store"
 	"github.com/orrery-ml/orrery/shared/tracking"
@@ -27,7 +31,14 @@ type Config struct {
 	ModelsTable     string
 	StudiesTable    string
 	ArtifactsBucket string
-	LogLevel        slog.Level
+	// DeploymentsTable, PredictFunction, Environment and AlarmPrefix serve
+	// the deployment machine's steps; without a predict function those
+	// steps fail, saying so.
+	DeploymentsTable string
+	PredictFunction  string
+	Environment      string
+	AlarmPrefix      string
+	LogLevel         slog.Level
 }
 
 // FromEnv reads Config through getenv, naming every variable that is
@@ -35,11 +46,21 @@ type Config struct {
 func FromEnv(getenv func(string) string) (Config, error) {
 	r := config.Reader{Getenv: getenv}
 	c := Config{
-		JobsTable:       r.Required(config.EnvJobsTable),
-		ModelsTable:     r.Required(config.EnvModelsTable),
-		StudiesTable:    r.Required(config.EnvStudiesTable),
-		ArtifactsBucket: r.Required(config.EnvArtifactsBucket),
-		LogLevel:        r.LogLevel(config.EnvLogLevel),
+		JobsTable:        r.Required(config.EnvJobsTable),
+		ModelsTable:      r.Required(config.EnvModelsTable),
+		StudiesTable:     r.Required(config.EnvStudiesTable),
+		ArtifactsBucket:  r.Required(config.EnvArtifactsBucket),
+		DeploymentsTable: r.String(config.EnvDeploymentsTable, ""),
+		PredictFunction:  r.String(config.EnvPredictFunction, ""),
+		Environment:      r.String(config.EnvEnvironment, store.DefaultEnvironment),
+		AlarmPrefix:      r.String(config.EnvAlarmPrefix, ""),
+		LogLevel:         r.LogLevel(config.EnvLogLevel),
+	}
+	if c.AlarmPrefix == "" {
+		c.AlarmPrefix = "orrery-" + c.Environment
+	}
+	if c.PredictFunction != "" && c.DeploymentsTable == "" {
+		r.Fail(fmt.Errorf("%s: required with %s: %w", config.EnvDeploymentsTable, config.EnvPredictFunction, config.ErrMissing))
 	}
 	return c, r.Err()
 }
@@ -50,14 +71,17 @@ func FromEnv(getenv func(string) string) (Config, error) {
 // the artifacts bucket) and the evaluation job's steps (models and
 // reports in the artifacts bucket, data sets read from S3). The
 // optimization steps never read a data set: the StepRunner
-// has no Objective, which only trials (the trainer's container) use.
+// has no Objective, which only trials (the trainer's container) use. With a
+// predict function configured it also runs the deployment machine's steps
+// over the deployments table, S3 and CloudWatch (the traffic the predict
+// function's EMF metrics report).
 func newHandler(ctx context.Context, c Config, log *slog.Logger) (*handler, error) {
 	cfg, err := awsclient.Load(ctx, awsclient.Options{})
 	if err != nil {
 		return nil, err
 	}
 	db, err := dynamostore.New(dynamodb.NewFromConfig(cfg),
-		dynamostore.Tables{Jobs: c.JobsTable, Models: c.ModelsTable, Studies: c.StudiesTable})
+		dynamostore.Tables{Jobs: c.JobsTable, Models: c.ModelsTable, Studies: c.StudiesTable, Deployments: c.DeploymentsTable})
 	if err != nil {
 		return nil, err
 	}
@@ -73,7 +97,18 @@ func newHandler(ctx context.Context, c Config, log *slog.Logger) (*handler, erro
 	}
 	steps := optimization.StepRunner{Stores: optimization.Stores{Studies: db, Trials: db, Artifacts: artifacts}}
 	evals := &evaluationjob.Service{Jobs: db, Models: db, Artifacts: artifacts, ReadTable: s3store.TableReader(client)}
-	return &handler{stages: p, steps: steps, evaluations: evals, log: log}, nil
+	h := &handler{stages: p, steps: steps, evaluations: evals, log: log}
+	if c.PredictFunction != "" {
+		metrics := cloudWatchTraffic{client: cloudwatch.NewFromConfig(cfg, awsclient.CloudWatchOptions(cfg))}
+		h.deployments = &deploymentjob.Service{Records: db, Endpoints: db, Models: db, Artifacts: artifacts, Aliases: db,
+			ReadTable: deployment.TableReader(s3store.TableReader(client)), Samples: deploymentjob.PredictSamples(),
+			Traffic: metrics, Metrics: metrics, Log: log, Target: &deploymentjob.Target{
+				Environments: []string{c.Environment},
+				FunctionName: func(string) string { return c.PredictFunction },
+				AlarmPrefix:  func(string) string { return c.AlarmPrefix },
+			}}
+	}
+	return h, nil
 }
 
 func main() {

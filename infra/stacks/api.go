@@ -63,12 +63,15 @@ var accessLogFormat = map[string]string{
 // models read and listed (GetModel, ListModels scans); idempotency records reserved, read, completed and
 // released (ReleaseIdempotencyKey deletes); studies created, read and updated, their trials listed by a Query
 // of the study's partition (optimization routes). Nothing scans the other tables, deletes elsewhere or
-// batch-writes, and the function does not touch the deployments table.
+// batch-writes; deployments are created, read and conditionally updated, the
+// endpoints' lock records read and conditionally put, and the live deployment
+// found by a Scan (deployment routes).
 var apiItemCalls = map[Table][]string{
 	TableJobs:        {"GetItem", "PutItem", "UpdateItem"},
 	TableModels:      {"GetItem", "Scan"},
 	TableIdempotency: {"GetItem", "PutItem", "UpdateItem", "DeleteItem"},
 	TableStudies:     {"GetItem", "PutItem", "UpdateItem", "Query"},
+	TableDeployments: {"GetItem", "PutItem", "UpdateItem", "Scan"},
 }
 
 // NewAPIStack creates the HTTP API: one default route to the api function (which routes by itself), IAM
@@ -93,6 +96,11 @@ func NewAPIStack(scope awsconstructs.Construct, env Environment, props APIProps)
 		if v, ok := machineEnv[name]; ok {
 			fnEnv[v] = sm.StateMachineArn()
 		}
+	}
+	if _, ok := props.Pipeline.StateMachines[MachineDeployment]; ok {
+		fnEnv[config.EnvPredictFunction] = jsii.String(predictFunctionName(env))
+		fnEnv[config.EnvEnvironment] = jsii.String(env.Name)
+		fnEnv[config.EnvAlarmPrefix] = jsii.String(deploymentAlarmPrefix(env))
 	}
 	fn, err := constructs.NewGoFunction(stack, "Api", constructs.GoFunctionProps{
 		Name: "api", FunctionName: env.Prefix() + "api", Description: "Orrery HTTP API",

@@ -301,11 +301,12 @@ func alertQueueID(t *testing.T, b *built) string {
 func TestStateMachineIsTheOneTheLocalExecutorRuns(t *testing.T) {
 	b := build(t, "dev")
 	machines := b.resources("pipeline", "AWS::StepFunctions::StateMachine")
-	require.Len(t, machines, 3, "training, evaluation and optimization")
+	require.Len(t, machines, 4, "training, evaluation, optimization and deployment")
 	for id, r := range machines {
 		p := props(r)
 		if p["StateMachineName"] != b.env.Prefix()+MachineTraining {
-			continue // TestEvaluationMachineIsTheOneTheLocalExecutorRuns, TestOptimizationMachineIsTheOneTheLocalExecutorRuns
+			continue // TestEvaluationMachineIsTheOneTheLocalExecutorRuns, TestOptimizationMachineIsTheOneTheLocalExecutorRuns,
+			// TestDeploymentMachineIsTheOneTheLocalExecutorRuns
 		}
 		deployed, ok := p["DefinitionString"].(string)
 		require.True(t, ok, "%s: DefinitionString is a plain string, the placeholders substituted by CloudFormation", id)

@@ -35,7 +35,31 @@ func DefaultMachines() ([]Machine, error) {
 	if err != nil {
 		return nil, err
 	}
-	return []Machine{{Name: MachineTraining, Definition: b}, evaluation, optimization}, nil
+	deployment, err := DeploymentMachine()
+	if err != nil {
+		return nil, err
+	}
+	return []Machine{{Name: MachineTraining, Definition: b}, evaluation, optimization, deployment}, nil
+}
+
+// DeploymentMachine returns the `deployment` state machine as the app deploys it: shared/pipeline's builder on the
+// stages function's placeholder (its steps run in the stages function), without the SNS Alert state, as for
+// training: a deployment that rolls back or fails ends its execution FAILED, which raises the
+// deployment-executions-failed alarm, which notifies the alert topic. Its other tasks are AWS SDK integrations
+// on the environment's predict function (named in the execution input) and the deployment's CloudWatch alarms,
+// which the pipeline stack grants by name (deploymentGrants).
+func DeploymentMachine() (Machine, error) {
+	r := pipeline.DeploymentPlaceholders()
+	r.AlertTopic = ""
+	def, err := pipeline.Deployment(r)
+	if err != nil {
+		return Machine{}, fmt.Errorf("deployment state machine: %w", err)
+	}
+	b, err := def.JSON()
+	if err != nil {
+		return Machine{}, fmt.Errorf("deployment state machine: %w", err)
+	}
+	return Machine{Name: MachineDeployment, Definition: b}, nil
 }
 
 // EvaluationMachine returns the `evaluation` state machine as the app deploys it: shared/pipeline's builder on

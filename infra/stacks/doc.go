@@ -6,9 +6,12 @@
 // repository). New builds them all into one app for one Environment and applies cdk-nag's AwsSolutions checks.
 //
 // The CDK is for infra/... alone (a rule of shared/arch). From the domain library the package reads only the
-// definitions it deploys (shared/pipeline) and the names the functions read from their environment (shared/config).
-// It imports nothing of this module but infra/constructs, shared/config, shared/fault and shared/pipeline. Its moto
-// test alone uses the SDK's SNS and SQS clients. It must not import the AWS SDK.
+// definitions it deploys (shared/pipeline), the names the functions read from their environment (shared/config)
+// and the deployment alarms' metric names (shared/ml/deployment). Its moto test alone uses the SDK's SNS and SQS
+// clients.
+//
+// It imports nothing of this module but infra/constructs, shared/config, shared/fault, shared/ml/deployment and
+// shared/pipeline. It must not import the AWS SDK.
 package stacks
 
 import "github.com/orrery-ml/orrery/shared/fault"

@@ -15,6 +15,9 @@ const (
 	reasonTaskToken              = "states:SendTaskHeartbeat has no resource-level permissions (Resource * is required): the task token the trainer is given is the authorization."
 	reasonFunctionVersions       = "The state machines invoke the stages function's published version; executions started before a deploy keep invoking theirs, so the role may invoke every version of that one function (<function ARN>:*, as CDK's grantInvoke writes it)."
 	reasonJobDefinitionRevisions = "The machines submit the trainer's job definition by name (its latest ACTIVE revision), and SubmitJob is authorized on the revision it resolves to: every revision of that one job definition (name:*)."
+	reasonPredictAliases         = "Each endpoint is an alias of the predict function (<function ARN>:<endpoint>), created by the serving stack from its context: the deployment machine may read and move the aliases of that one function, whatever their names."
+	reasonDeploymentAlarms       = "Each deployment creates, reads and deletes alarms named after it (<prefix>-deploy-<deployment id>-<kind>), unknown when the stack deploys; describeAlarms also reads the alarms of this environment (<prefix>-*) a request names."
+	reasonMetrics                = "cloudwatch:GetMetricData and PutMetricData have no resource-level permissions (Resource * is required); PutMetricData is held to the Orrery/Predict namespace by the cloudwatch:namespace condition."
 	reasonECRToken               = "ecr:GetAuthorizationToken has no resource-level permissions (Resource * is required); the image pull itself is scoped to the asset repository."
 )
 

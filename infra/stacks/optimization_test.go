@@ -30,7 +30,7 @@ func TestOptimizationMachinePermissions(t *testing.T) {
 	refs, err := usedRefs(m.Name, m.Definition, values)
 	require.NoError(t, err)
 	require.Len(t, refs, 3)
-	statements, err := taskStatements(m.Name, m.Definition, refs)
+	statements, err := taskStatements(m.Name, m.Definition, refs, nil)
 	require.NoError(t, err)
 	var actions []any
 	for _, st := range statements {

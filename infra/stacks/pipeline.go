@@ -2,6 +2,7 @@ package stacks
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/orrery-ml/orrery/infra/constructs"
 	"github.com/orrery-ml/orrery/shared/config"
+	"github.com/orrery-ml/orrery/shared/ml/deployment"
 )
 
 // Timeouts of the backbone functions, in seconds. The queues' visibility timeouts are six times those of their
@@ -80,10 +82,24 @@ func NewPipelineStack(scope awsconstructs.Construct, env Environment, props Pipe
 		return fn, nil
 	}
 	var err error
-	if s.Stages, err = function("Stages", "stages", "Orrery stage handlers (training stages, optimization steps, evaluations)",
-		2*env.FunctionMemoryMB, stagesTimeoutSeconds, env.Concurrency.Stages, stagesEphemeralStorageMB, nil); err != nil {
+	stagesEnv := map[string]*string{
+		config.EnvPredictFunction: jsii.String(predictFunctionName(env)),
+		config.EnvEnvironment:     jsii.String(env.Name),
+		config.EnvAlarmPrefix:     jsii.String(deploymentAlarmPrefix(env)),
+	}
+	if s.Stages, err = function("Stages", "stages", "Orrery stage handlers (training stages, optimization steps, evaluations, deployment steps)",
+		2*env.FunctionMemoryMB, stagesTimeoutSeconds, env.Concurrency.Stages, stagesEphemeralStorageMB, stagesEnv); err != nil {
 		return nil, err
 	}
+	// The deployment steps read the predict function's traffic (its EMF metrics) and put the score-drift and
+	// positive-rate figures the deployment's alarms watch.
+	s.Stages.Role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Actions: jsii.Strings("cloudwatch:GetMetricData"), Resources: jsii.Strings("*"),
+	}))
+	s.Stages.Role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Actions: jsii.Strings("cloudwatch:PutMetricData"), Resources: jsii.Strings("*"),
+		Conditions: &map[string]any{"StringEquals": map[string]any{"cloudwatch:namespace": deployment.MetricNamespace}},
+	}))
 	constructs.GrantObjects(s.Stages.Role, data.Datasets, data.Key, constructs.Read)
 	constructs.GrantObjects(s.Stages.Role, data.Artifacts, data.Key, constructs.ReadWrite)
 	constructs.GrantItems(s.Stages.Role, constructs.ReadWrite, data.Tables[TableJobs], data.Tables[TableModels], data.Tables[TableDeployments],
@@ -149,7 +165,7 @@ func NewPipelineStack(scope awsconstructs.Construct, env Environment, props Pipe
 	}
 	stack.AddStackDependency(props.Compute.Stack, jsii.String("the machines submit to the compute stack's queue and job definition by name"))
 	for _, m := range props.Machines {
-		sm, definition, err := newStateMachine(stack, env, m, values, grants, logs)
+		sm, definition, err := newStateMachine(stack, env, m, values, grants, deploymentGrants(env), logs)
 		if err != nil {
 			return nil, fmt.Errorf("pipeline stack: %w", err)
 		}
@@ -183,7 +199,42 @@ func NewPipelineStack(scope awsconstructs.Construct, env Environment, props Pipe
 			return nil, err
 		}
 	}
+	if err := constructs.Suppress(s.Stages.Role, constructs.Suppression{Rule: "AwsSolutions-IAM5", Reason: reasonMetrics,
+		AppliesTo: []string{"Resource::*"}}); err != nil {
+		return nil, err
+	}
 	return s, nil
+}
+
+// predictFunctionName is the physical name of the environment's predict function (the serving stack's), which
+// the deployment machine and the stages function name without a cross-stack reference: the pipeline stack deploys
+// before the serving stack.
+func predictFunctionName(env Environment) string { return env.Prefix() + "predict" }
+
+// deploymentAlarmPrefix starts the names of the CloudWatch alarms of the environment's deployments
+// (shared/ml/deployment.AlarmName: <prefix>-deploy-<deployment_id>-<kind>).
+func deploymentAlarmPrefix(env Environment) string { return strings.TrimSuffix(env.Prefix(), "-") }
+
+// deploymentGrants are the resources of the deployment machine's AWS SDK integrations: the predict function's
+// configuration and versions and its aliases (one per endpoint), and the deployment's own CloudWatch alarms —
+// created, read and deleted by each deployment, whose alarms are named after it (its thresholds and dimensions are
+// the model's, unknown when the stack deploys). describeAlarms also reads the alarms a request names, which must
+// belong to the environment (<prefix>-...).
+func deploymentGrants(env Environment) map[string][]*string {
+	fn := arn("lambda", "function:"+predictFunctionName(env))
+	fnAll := awscdk.Fn_Join(jsii.String(""), jsii.Strings(*fn, ":*"))
+	own := arn("cloudwatch", "alarm:"+deploymentAlarmPrefix(env)+"-deploy-*")
+	envAlarms := arn("cloudwatch", "alarm:"+deploymentAlarmPrefix(env)+"-*")
+	return map[string][]*string{
+		"lambda:getAlias":                    {fnAll},
+		"lambda:updateAlias":                 {fnAll},
+		"lambda:getFunctionConfiguration":    {fn},
+		"lambda:updateFunctionConfiguration": {fn},
+		"lambda:publishVersion":              {fn},
+		"cloudwatch:putMetricAlarm":          {own},
+		"cloudwatch:deleteAlarms":            {own},
+		"cloudwatch:describeAlarms":          {envAlarms},
+	}
 }
 
 // Names of the state machines the pipeline stack knows by name.
@@ -203,7 +254,7 @@ func sqsMaxConcurrency(reserved int) int {
 }
 
 func newStateMachine(stack awscdk.Stack, env Environment, m Machine, values map[string]*string, grants map[string][]*string,
-	logs awslogs.LogGroup) (awsstepfunctions.StateMachine, string, error) {
+	sdk map[string][]*string, logs awslogs.LogGroup) (awsstepfunctions.StateMachine, string, error) {
 	definition := m.Definition
 	used, err := usedRefs(m.Name, definition, values)
 	if err != nil {
@@ -212,7 +263,7 @@ func newStateMachine(stack awscdk.Stack, env Environment, m Machine, values map[
 	for i, r := range used {
 		used[i].grant = grants[r.placeholder[2:len(r.placeholder)-1]]
 	}
-	statements, err := taskStatements(m.Name, definition, used)
+	statements, err := taskStatements(m.Name, definition, used, sdk)
 	if err != nil {
 		return nil, "", err
 	}
@@ -252,6 +303,11 @@ func newStateMachine(stack awscdk.Stack, env Environment, m Machine, values map[
 			AppliesToRegex: []string{`/^Resource::<Stages[0-9A-F]{8}\.Arn>:\*$/`}},
 		constructs.Suppression{Rule: "AwsSolutions-IAM5", Reason: reasonJobDefinitionRevisions,
 			AppliesTo: []string{"Resource::arn:<AWS::Partition>:batch:<AWS::Region>:<AWS::AccountId>:job-definition/" + env.Prefix() + "train-gpu:*"}},
+		constructs.Suppression{Rule: "AwsSolutions-IAM5", Reason: reasonPredictAliases,
+			AppliesTo: []string{"Resource::arn:<AWS::Partition>:lambda:<AWS::Region>:<AWS::AccountId>:function:" + predictFunctionName(env) + ":*"}},
+		constructs.Suppression{Rule: "AwsSolutions-IAM5", Reason: reasonDeploymentAlarms,
+			AppliesTo: []string{"Resource::arn:<AWS::Partition>:cloudwatch:<AWS::Region>:<AWS::AccountId>:alarm:" + deploymentAlarmPrefix(env) + "-deploy-*",
+				"Resource::arn:<AWS::Partition>:cloudwatch:<AWS::Region>:<AWS::AccountId>:alarm:" + deploymentAlarmPrefix(env) + "-*"}},
 	); err != nil {
 		return nil, "", err
 	}

@@ -34,6 +34,8 @@ var requiredStarResources = map[string]string{
 	"ecr:GetAuthorizationToken":     "the trainer container's image pull (the pull itself is scoped to the repository)",
 	"batch:DescribeJobs":            "the training state machine's Batch submitJob.sync task",
 	"states:SendTaskHeartbeat":      "the trainer's heartbeat with its task token",
+	"cloudwatch:GetMetricData":      "the deployment steps' reading of the predict function's traffic metrics",
+	"cloudwatch:PutMetricData":      "the deployment steps' score-drift and positive-rate metrics (held to Orrery/Predict by a condition)",
 }
 
 // iamStatements returns every statement of every identity policy in the templates (AWS::IAM::Policy, inline

@@ -68,6 +68,9 @@ var placeholderKinds = map[string]refKind{
 
 var placeholderPattern = regexp.MustCompile(`\$\{([A-Za-z0-9]+)\}`)
 
+// sdkIntegration prefixes the resource of an AWS SDK service integration.
+const sdkIntegration = "arn:aws:states:::aws-sdk:"
+
 // usedRefs returns the refs the definition names, each with its value from values. A placeholder without a value
 // is an error wrapping ErrUnsupportedTask.
 func usedRefs(machine string, definition []byte, values map[string]*string) ([]ref, error) {
@@ -137,8 +140,11 @@ func tasks(definition []byte) (map[string]aslNode, error) {
 // wrapping ErrUnsupportedTask: nothing is granted by guess.
 //
 // Service integrations and their permissions: Step Functions developer guide, "IAM policies for integrated
-// services" (Lambda, AWS Batch, Amazon SNS, Step Functions).
-func taskStatements(machine string, definition []byte, refs []ref) ([]awsiam.PolicyStatement, error) {
+// services" (Lambda, AWS Batch, Amazon SNS, Step Functions). An AWS SDK integration
+// (arn:aws:states:::aws-sdk:<service>:<apiAction>) is granted the IAM action of the same name (<service>:<ApiAction>)
+// on the resources sdk lists for "<service>:<apiAction>"; one sdk does not list is an error wrapping
+// ErrUnsupportedTask.
+func taskStatements(machine string, definition []byte, refs []ref, sdk map[string][]*string) ([]awsiam.PolicyStatement, error) {
 	all, err := tasks(definition)
 	if err != nil {
 		return nil, fmt.Errorf("state machine %s: %w", machine, err)
@@ -232,10 +238,34 @@ func taskStatements(machine string, definition []byte, refs []ref) ([]awsiam.Pol
 					grant{[]string{"events:PutTargets", "events:PutRule", "events:DescribeRule"},
 						[]*string{arn("events", "rule/StepFunctionsGetEventsForStepFunctionsExecutionRule")}})
 			}
+		case strings.HasPrefix(resource, sdkIntegration):
+			call := strings.TrimPrefix(resource, sdkIntegration)
+			service, action, ok := strings.Cut(call, ":")
+			resources, granted := sdk[call]
+			if !ok || !granted || action == "" {
+				return nil, fmt.Errorf("state machine %s: task %s: AWS SDK integration %q has no resources to grant: %w",
+					machine, name, call, ErrUnsupportedTask)
+			}
+			grants = append(grants, grant{[]string{service + ":" + strings.ToUpper(action[:1]) + action[1:]}, resources})
 		default:
 			return nil, fmt.Errorf("state machine %s: task %s: resource %q: %w", machine, name, resource, ErrUnsupportedTask)
 		}
 	}
+	// Tasks calling one integration on the same resources (two alias moves) share a statement.
+	seen := map[string]bool{}
+	unique := grants[:0]
+	for _, g := range grants {
+		var key strings.Builder
+		key.WriteString(strings.Join(g.actions, ","))
+		for _, r := range g.resources {
+			key.WriteString("|" + *r)
+		}
+		if !seen[key.String()] {
+			seen[key.String()] = true
+			unique = append(unique, g)
+		}
+	}
+	grants = unique
 	statements := make([]awsiam.PolicyStatement, 0, len(grants))
 	for _, g := range grants {
 		statements = append(statements, awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{

@@ -41,12 +41,18 @@ func TestTaskStatements(t *testing.T) {
 		{"unknown placeholder", `{"StartAt":"A","States":{"A":{"Type":"Task","Resource":"${OtherFunctionArn}","End":true}}}`,
 			nil, ErrUnsupportedTask, ""},
 		{"not JSON", `{`, nil, nil, "parse definition"},
+		{"aws sdk integration granted", `{"StartAt":"A","States":{"A":{"Type":"Task","Resource":"arn:aws:states:::aws-sdk:lambda:updateAlias","Parameters":{"FunctionName.$":"$.f"},"Next":"B"},"B":{"Type":"Task","Resource":"arn:aws:states:::aws-sdk:lambda:updateAlias","Parameters":{"FunctionName.$":"$.f"},"End":true}}}`,
+			[][]string{{"lambda:UpdateAlias"}}, nil, ""},
+		{"aws sdk integration not granted", `{"StartAt":"A","States":{"A":{"Type":"Task","Resource":"arn:aws:states:::aws-sdk:lambda:deleteFunction","End":true}}}`,
+			nil, ErrUnsupportedTask, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			refs, err := usedRefs(tc.name, []byte(tc.definition), values)
 			var statements []awsiam.PolicyStatement
 			if err == nil {
-				statements, err = taskStatements(tc.name, []byte(tc.definition), refs)
+				statements, err = taskStatements(tc.name, []byte(tc.definition), refs, map[string][]*string{
+					"lambda:updateAlias": {jsii.String("arn:aws:lambda:eu-west-1:1:function:predict:*")},
+				})
 			}
 			switch {
 			case tc.wantErr != nil:

@@ -16,10 +16,10 @@
 // Its ports are small interfaces declared where they are used: the store
 // ports (store.JobStore, store.ModelRegistry, store.IdempotencyStore) and
 // Executions, which starts and stops the execution of a job — the local
-// state-machine executor on the embedded runtime, Step Functions on AWS.
-// Optimization, evaluation and deployment have their request schemas here;
-// their routes answer 501 on a server whose Service lacks the service behind
-// them (Optimizations, Evaluations, Deployments).
+// executions on the embedded runtime, Step Functions on AWS. Optimization,
+// evaluation, endpoints and deployment are served by ports of their own
+// (Optimizations, Evaluations, Endpoints, Deployments); a runtime that
+// configures none answers those routes with 501.
 //
 // Routing uses net/http's ServeMux with method and path patterns (Go 1.22).
 // huma was considered and not used: the training body is the TrainingConfig

@@ -87,8 +87,10 @@ func FuzzDecoders(f *testing.F) {
 		}
 		dep, err := api.DecodeDeploymentRequest(body)
 		checkDecoded(t, body, err)
-		if err == nil && (dep.ModelID == "" || dep.AutoRollback == nil) {
-			t.Fatalf("body %q: deployment accepted without model_id or defaults", body)
+		if err == nil {
+			if _, nerr := dep.Normalize(); nerr != nil || dep.ModelID == "" {
+				t.Fatalf("body %q: deployment accepted without model_id, or not runnable: %v", body, nerr)
+			}
 		}
 		_, err = api.DecodeCancelRequest(body)
 		checkDecoded(t, body, err)

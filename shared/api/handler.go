@@ -178,8 +178,15 @@ func (h *handler) run(rt route, r *http.Request, body []byte) (resp response) {
 		return h.fail(r, err)
 	}
 	resp = jsonResponse(rt.success, v)
-	if a, ok := v.(Accepted); ok && rt.success == http.StatusAccepted {
-		resp.header["Location"] = a.StatusURL
+	if rt.success == http.StatusAccepted {
+		switch a := v.(type) {
+		case Accepted:
+			resp.header["Location"] = a.StatusURL
+		case DeploymentAccepted:
+			resp.header["Location"] = a.StatusURL
+		case DeploymentRollback:
+			resp.header["Location"] = a.StatusURL
+		}
 	}
 	for k, val := range answerHeaders(v) {
 		resp.header[k] = val

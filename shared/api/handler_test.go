@@ -386,6 +386,12 @@ func TestNotYetImplementedRoutesValidateFirst(t *testing.T) {
 		{"deployment bad strategy", "POST", "/ml/deployment/deploy", `{"model_id": "mdl-1", "strategy": "yolo"}`, 400, "strategy"},
 		{"deployment bad gate", "POST", "/ml/deployment/deploy", `{"model_id": "mdl-1", "gates": {"min_auc_roc": 2}}`, 400, "gates.min_auc_roc"},
 		{"deployment status", "GET", "/ml/deployment/dep-1/status", "", 501, ""},
+		{"deployment canary 0", "POST", "/ml/deployment/deploy", `{"model_id": "mdl-1", "canary_percent": 0}`, 400, "canary_percent"},
+		{"deployment bad psi", "POST", "/ml/deployment/deploy", `{"model_id": "mdl-1", "alarms": {"score_psi": -1}}`, 400, "alarms.score_psi"},
+		{"deployment unknown alarm", "POST", "/ml/deployment/deploy", `{"model_id": "mdl-1", "alarms": {"psi": 1}}`, 400, "alarms.psi"},
+		{"deployment bad environment", "POST", "/ml/deployment/deploy", `{"model_id": "mdl-1", "environment": "qa"}`, 400, "environment"},
+		{"deployment rollback", "POST", "/ml/deployment/dep-1/rollback", "", 501, ""},
+		{"deployment rollback bad body", "POST", "/ml/deployment/dep-1/rollback", `{"why": "x"}`, 400, "why"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

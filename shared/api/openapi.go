@@ -17,7 +17,7 @@ var pathParam = regexp.MustCompile(`\{([a-z_]+)\}`)
 var problemDescriptions = map[int]string{
 	http.StatusBadRequest:            "The request is invalid; errors names every wrong field.",
 	http.StatusNotFound:              "No such job, model, deployment or endpoint, or an endpoint with no model deployed.",
-	http.StatusConflict:              "The job's status forbids this (it has finished), or a request with the same Idempotency-Key is still in flight (Retry-After).",
+	http.StatusConflict:              "The job's or deployment's status forbids this (it has finished), another deployment holds the endpoint (named in the detail), or a request with the same Idempotency-Key is still in flight (Retry-After).",
 	http.StatusRequestEntityTooLarge: "The body is larger than the server accepts.",
 	http.StatusUnsupportedMediaType:  "The body is not application/json.",
 	http.StatusUnprocessableEntity:   "The Idempotency-Key was used before for a different request.",

@@ -273,7 +273,7 @@ func TestOpenAPIRequestConstraintsMatchTheChecks(t *testing.T) {
 		media := rb["content"].(map[string]any)["application/json"].(map[string]any)
 		example := media["example"]
 		require.NotNil(t, example, "%s has an example", op)
-		concrete := strings.ReplaceAll(path, "{job_id}", "x-1")
+		concrete := strings.NewReplacer("{job_id}", "x-1", "{deployment_id}", "x-1").Replace(path)
 		if path == "/ml/training/{job_id}/cancel" {
 			// Cancel needs a live job; start one per try below.
 			concrete = ""

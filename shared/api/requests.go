@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/orrery-ml/orrery/shared/ml/deployment"
 	"github.com/orrery-ml/orrery/shared/ml/training"
 )
 
@@ -431,109 +432,53 @@ func (r EvaluationRequest) normalize() (EvaluationRequest, error) {
 	return r, nil
 }
 
-// DeploymentRequest is the body of POST /ml/deployment/deploy: put a
-// registered model behind the `live` alias of the predict endpoint.
+// DeploymentRequest is the body of POST /ml/deployment/deploy: deploy a
+// registered model to an endpoint, gradually, behind the model validator's
+// gates, watching alarms while traffic shifts and bakes (see
+// deployment.Request for every field).
 type DeploymentRequest struct {
-	// ModelID is the registered model to deploy (required).
-	ModelID string `json:"model_id"`
-	// Strategy is all_at_once, canary (default) or linear.
-	Strategy string `json:"strategy,omitempty"`
-	// CanaryPercent is the traffic share of the new version while a canary
-	// bakes, in [1, 50] (default 10).
-	CanaryPercent int `json:"canary_percent,omitempty"`
-	// LinearStepPercent is the share added at each linear step, in [1, 50]
-	// (default 10).
-	LinearStepPercent int `json:"linear_step_percent,omitempty"`
-	// IntervalSeconds is the time between linear steps, in [1, 3600]
-	// (default 60).
-	IntervalSeconds int `json:"interval_seconds,omitempty"`
-	// BakeSeconds is how long alarms are watched before promotion, in
-	// [0, 86400] (default 300).
-	BakeSeconds int `json:"bake_seconds,omitempty"`
-	// Alarms are CloudWatch alarm names whose ALARM state rolls back.
-	Alarms []string `json:"alarms,omitempty"`
-	// Gates are the metric floors the model must meet to be deployed.
-	Gates DeploymentGates `json:"gates,omitzero"`
-	// AutoRollback rolls back when an alarm fires (default true).
-	AutoRollback *bool `json:"auto_rollback,omitempty"`
-}
-
-// DeploymentGates are the checks a model must pass before deployment; zero
-// values are not checked.
-type DeploymentGates struct {
-	MinAUCROC  float64 `json:"min_auc_roc,omitempty"`
-	MinAUCPR   float64 `json:"min_auc_pr,omitempty"`
-	MinF1Score float64 `json:"min_f1_score,omitempty"`
-	// MaxLatencyMS is the highest p99 prediction latency, in milliseconds.
-	MaxLatencyMS float64 `json:"max_latency_ms,omitempty"`
+	deployment.Request
 }
 
 // DecodeDeploymentRequest reads and checks the body of POST
-// /ml/deployment/deploy, filling in defaults. Errors are *RequestError.
+// /ml/deployment/deploy, decoded over deployment.Defaults(): a field left
+// out keeps its default, a zero given is a zero (canary_percent 0 is
+// refused). Errors are *RequestError naming the field.
 func DecodeDeploymentRequest(body []byte) (DeploymentRequest, error) {
-	var req DeploymentRequest
+	req := DeploymentRequest{Request: deployment.Defaults()}
 	if err := Decode(body, &req); err != nil {
 		return req, err
 	}
-	return req.normalize()
+	if _, err := req.Normalize(); err != nil {
+		if fe := deployment.FieldOf(err); fe != nil {
+			return req, invalid(fe.Field, "%s", fe.Detail)
+		}
+		return req, fmt.Errorf("check deployment request: %w", err)
+	}
+	return req, nil
 }
 
-func (r DeploymentRequest) normalize() (DeploymentRequest, error) {
-	if r.ModelID == "" {
-		return r, invalid("model_id", "required")
+// RollbackRequest is the optional body of POST
+// /ml/deployment/{deployment_id}/rollback.
+type RollbackRequest struct {
+	// Reason is recorded in the deployment's timeline.
+	Reason string `json:"reason,omitempty"`
+}
+
+// DecodeRollbackRequest reads the optional body of a rollback request:
+// empty, or an object with at most a reason of up to 500 characters.
+func DecodeRollbackRequest(body []byte) (RollbackRequest, error) {
+	var req RollbackRequest
+	if len(strings.TrimSpace(string(body))) == 0 {
+		return req, nil
 	}
-	if err := checkID("model_id", r.ModelID); err != nil {
-		return r, err
+	if err := Decode(body, &req); err != nil {
+		return req, err
 	}
-	if r.Strategy == "" {
-		r.Strategy = "canary"
+	if len(req.Reason) > 500 {
+		return req, invalid("reason", "%d characters is more than 500", len(req.Reason))
 	}
-	if !slices.Contains([]string{"all_at_once", "canary", "linear"}, r.Strategy) {
-		return r, invalid("strategy", "%q is not all_at_once, canary or linear", truncate(r.Strategy, 40))
-	}
-	ints := []struct {
-		field  string
-		v      *int
-		def    int
-		lo, hi int
-	}{
-		{"canary_percent", &r.CanaryPercent, 10, 1, 50},
-		{"linear_step_percent", &r.LinearStepPercent, 10, 1, 50},
-		{"interval_seconds", &r.IntervalSeconds, 60, 1, 3600},
-		{"bake_seconds", &r.BakeSeconds, 300, 0, 86400},
-	}
-	for _, f := range ints {
-		if *f.v == 0 {
-			*f.v = f.def
-		}
-		if *f.v < f.lo || *f.v > f.hi {
-			return r, invalid(f.field, "%d is not in [%d, %d]", *f.v, f.lo, f.hi)
-		}
-	}
-	if len(r.Alarms) > 20 {
-		return r, invalid("alarms", "%d alarms is more than 20", len(r.Alarms))
-	}
-	for i, a := range r.Alarms {
-		if a == "" || len(a) > 255 {
-			return r, invalid(fmt.Sprintf("alarms[%d]", i), "an alarm name has 1 to 255 characters")
-		}
-	}
-	for _, g := range []struct {
-		field string
-		v     float64
-	}{{"gates.min_auc_roc", r.Gates.MinAUCROC}, {"gates.min_auc_pr", r.Gates.MinAUCPR}, {"gates.min_f1_score", r.Gates.MinF1Score}} {
-		if g.v < 0 || g.v > 1 {
-			return r, invalid(g.field, "%v is not in [0, 1]", g.v)
-		}
-	}
-	if r.Gates.MaxLatencyMS < 0 {
-		return r, invalid("gates.max_latency_ms", "%v is negative", r.Gates.MaxLatencyMS)
-	}
-	if r.AutoRollback == nil {
-		on := true
-		r.AutoRollback = &on
-	}
-	return r, nil
+	return req, nil
 }
 
 // CancelRequest is the optional body of POST /ml/training/{job_id}/cancel.

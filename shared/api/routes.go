@@ -168,12 +168,15 @@ var routes = append([]route{
 	},
 	{
 		method: http.MethodPost, path: "/ml/deployment/deploy", operationID: "deployModel", tag: "deployment",
-		summary:     "Deploy a registered model",
-		description: "Validates the request strictly; answers 501 on a server without a deployment service.",
+		summary:     "Deploy a registered model to an endpoint",
+		description: "Stores a PENDING deployment and starts the `deployment` state machine: the model validator's gates (artifact integrity, feature schema, metric floors, the champion comparison with the live model by DeLong and McNemar on the same frozen rows, smoke predictions, a p99 latency budget), a predict version bound to the model, the endpoint's traffic shifted all at once, as a canary or linearly while alarms are watched (error rate, p99 latency, schema violations, predicted positive rate, score PSI against the live version), then promotion, or a rollback. The first deployment of an endpoint goes all at once. Answers 202 with the deployment id and its status URL; 404 for an unknown model; 409 while another deployment holds the endpoint, naming it.",
 		request:     typeOf[DeploymentRequest](),
-		example:     map[string]any{"model_id": "mdl-20260301120000-1a2b3c4d", "strategy": "canary", "canary_percent": 10, "bake_seconds": 300},
-		success:     http.StatusAccepted, response: typeOf[Accepted](),
-		problems: []int{http.StatusNotFound, http.StatusRequestEntityTooLarge, http.StatusUnsupportedMediaType, http.StatusUnprocessableEntity, http.StatusNotImplemented},
+		example: map[string]any{"model_id": "mdl-20260301120000-1a2b3c4d", "endpoint": "pulsars", "environment": "dev",
+			"strategy": "canary", "canary_percent": 10, "bake_seconds": 300, "alarms": map[string]any{"score_psi": 0.2, "error_rate": 0.01},
+			"gates": map[string]any{"compare_to_live": true, "alpha": 0.05}},
+		success: http.StatusAccepted, response: typeOf[DeploymentAccepted](),
+		problems: []int{http.StatusNotFound, http.StatusConflict, http.StatusRequestEntityTooLarge, http.StatusUnsupportedMediaType,
+			http.StatusUnprocessableEntity, http.StatusNotImplemented, http.StatusServiceUnavailable},
 		handle: func(ctx context.Context, s *Service, _ *http.Request, body []byte) (any, error) {
 			req, err := DecodeDeploymentRequest(body)
 			if err != nil {
@@ -185,11 +188,27 @@ var routes = append([]route{
 	{
 		method: http.MethodGet, path: "/ml/deployment/{deployment_id}/status", operationID: "getDeploymentStatus", tag: "deployment",
 		summary:     "Status of a deployment",
-		description: "Answers 501 on a server without a deployment service.",
+		description: "status (PENDING, IN_PROGRESS, SUCCEEDED, FAILED, ROLLING_BACK, ROLLED_BACK), stage, traffic ({model_id: percent}), the plan and the bake's countdown, gates (each with its figures), alarms (each with its value and threshold), events (the timeline, alerts included) and the reason a deployment failed or rolled back.",
 		success:     http.StatusOK, response: typeOf[json.RawMessage](),
 		problems: []int{http.StatusNotFound, http.StatusNotImplemented},
 		handle: func(ctx context.Context, s *Service, r *http.Request, _ []byte) (any, error) {
 			return s.DeploymentStatus(ctx, r.PathValue("deployment_id"))
+		},
+	},
+	{
+		method: http.MethodPost, path: "/ml/deployment/{deployment_id}/rollback", operationID: "rollbackDeployment", tag: "deployment",
+		summary:     "Roll a deployment back",
+		description: "A PENDING or IN_PROGRESS deployment returns all traffic to the previous version at its next alarm check (kind running); the endpoint's promoted deployment is undone by a new deployment of its previous model, all at once (kind redeploy, with its id). A deployment that failed, rolled back or was superseded answers 409 saying why.",
+		request:     typeOf[RollbackRequest](), requestOptional: true, example: map[string]any{"reason": "complaints from the survey team"},
+		success: http.StatusAccepted, response: typeOf[DeploymentRollback](),
+		problems: []int{http.StatusNotFound, http.StatusConflict, http.StatusRequestEntityTooLarge, http.StatusUnsupportedMediaType,
+			http.StatusUnprocessableEntity, http.StatusNotImplemented, http.StatusServiceUnavailable},
+		handle: func(ctx context.Context, s *Service, r *http.Request, body []byte) (any, error) {
+			req, err := DecodeRollbackRequest(body)
+			if err != nil {
+				return nil, err
+			}
+			return s.RollbackDeployment(ctx, r.PathValue("deployment_id"), req)
 		},
 	},
 	{

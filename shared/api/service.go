@@ -53,15 +53,47 @@ type Evaluations interface {
 	EvaluationMetrics(ctx context.Context, modelID string) (json.RawMessage, error)
 }
 
-// Deployments deploys registered models. While the service has none, its
-// routes answer 501.
+// Deployments deploys registered models to endpoints: validated, shifted
+// gradually, rolled back on an alarm. A runtime without one (the api Lambda
+// without a deployment state machine) answers its routes with 501.
 type Deployments interface {
-	// Deploy starts deploying req.ModelID; store.ErrNotFound if the model does
-	// not exist.
-	Deploy(ctx context.Context, req DeploymentRequest) (Accepted, error)
+	// Deploy stores a PENDING deployment of req.ModelID and starts it;
+	// store.ErrNotFound if the model does not exist, store.ErrConflict
+	// (naming the deployment) while another one holds the endpoint, an
+	// invalid-request error naming the field otherwise.
+	Deploy(ctx context.Context, req DeploymentRequest) (DeploymentAccepted, error)
 	// DeploymentStatus returns the deployment's status as JSON;
 	// store.ErrNotFound if there is no such deployment.
 	DeploymentStatus(ctx context.Context, deploymentID string) (json.RawMessage, error)
+	// RollbackDeployment rolls the deployment back by hand: a running one
+	// returns its traffic at its next alarm check, the endpoint's live one
+	// is undone by deploying its previous model. store.ErrConflict says why
+	// it cannot be.
+	RollbackDeployment(ctx context.Context, deploymentID string, req RollbackRequest) (DeploymentRollback, error)
+}
+
+// DeploymentAccepted answers POST /ml/deployment/deploy (202).
+type DeploymentAccepted struct {
+	DeploymentID string                 `json:"deployment_id"`
+	Status       store.DeploymentStatus `json:"status"`
+	StatusURL    string                 `json:"status_url"`
+	ModelID      string                 `json:"model_id"`
+	Endpoint     string                 `json:"endpoint"`
+	Environment  string                 `json:"environment"`
+	Strategy     string                 `json:"strategy"`
+	CreatedAt    time.Time              `json:"created_at"`
+}
+
+// DeploymentRollback answers POST /ml/deployment/{deployment_id}/rollback
+// (202): the deployment, and how it is rolled back — "running" (it returns
+// its traffic at its next alarm check) or "redeploy" (the deployment that
+// returns the previous model).
+type DeploymentRollback struct {
+	DeploymentID string                 `json:"deployment_id"`
+	Status       store.DeploymentStatus `json:"status"`
+	StatusURL    string                 `json:"status_url"`
+	Kind         string                 `json:"kind"`
+	Redeploy     *DeploymentAccepted    `json:"redeploy,omitempty"`
 }
 
 // ArtifactIndex lists a job's artifacts for status links; a subset of
@@ -579,10 +611,16 @@ func (s *Service) EvaluationStatus(ctx context.Context, jobID string) (JobStatus
 	return s.statusOf(ctx, job), nil
 }
 
+// noDeployments is the 501 of the deployment routes in a runtime without a
+// deployment service.
+func noDeployments() error {
+	return notPlugged("deployment", "the runtime has no deployment state machine")
+}
+
 // Deploy starts a deployment, or answers ErrNotImplemented.
-func (s *Service) Deploy(ctx context.Context, req DeploymentRequest) (Accepted, error) {
+func (s *Service) Deploy(ctx context.Context, req DeploymentRequest) (DeploymentAccepted, error) {
 	if s.Deployments == nil {
-		return Accepted{}, notPlugged("deployment", "")
+		return DeploymentAccepted{}, noDeployments()
 	}
 	return s.Deployments.Deploy(ctx, req)
 }
@@ -593,7 +631,19 @@ func (s *Service) DeploymentStatus(ctx context.Context, deploymentID string) (js
 		return nil, err
 	}
 	if s.Deployments == nil {
-		return nil, notPlugged("deployment", "")
+		return nil, noDeployments()
 	}
 	return s.Deployments.DeploymentStatus(ctx, deploymentID)
+}
+
+// RollbackDeployment rolls a deployment back, or answers
+// ErrNotImplemented.
+func (s *Service) RollbackDeployment(ctx context.Context, deploymentID string, req RollbackRequest) (DeploymentRollback, error) {
+	if err := checkID("deployment_id", deploymentID); err != nil {
+		return DeploymentRollback{}, err
+	}
+	if s.Deployments == nil {
+		return DeploymentRollback{}, noDeployments()
+	}
+	return s.Deployments.RollbackDeployment(ctx, deploymentID, req)
 }

@@ -10,7 +10,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
+	cwschemas "github.com/aws/aws-sdk-go-v2/service/cloudwatch/schemas"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/smithy-go/transport/http/protocol/awsquery"
 
 	"github.com/orrery-ml/orrery/shared/fault"
 )
@@ -22,6 +25,8 @@ const (
 	EnvEndpointURL = "AWS_ENDPOINT_URL"
 	// EnvEndpointURLS3 points S3 alone at an endpoint.
 	EnvEndpointURLS3 = "AWS_ENDPOINT_URL_S3"
+	// EnvEndpointURLCloudWatch points CloudWatch alone at an endpoint.
+	EnvEndpointURLCloudWatch = "AWS_ENDPOINT_URL_CLOUDWATCH"
 	// EnvIgnoreEndpoints, when true, makes the SDK ignore both variables above.
 	EnvIgnoreEndpoints = "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS"
 	// EnvRegion is the region; DefaultRegion applies when no source names one.
@@ -110,6 +115,19 @@ func S3Options(cfg aws.Config) func(*s3.Options) {
 	return func(o *s3.Options) {
 		if pathStyle {
 			o.UsePathStyle = true
+		}
+	}
+}
+
+// CloudWatchOptions returns the option for cloudwatch.NewFromConfig(cfg, ...)
+// that speaks CloudWatch's query protocol when an emulator endpoint is
+// configured: the SDK prefers Smithy RPC v2 CBOR, which moto's server does
+// not answer; against AWS it changes nothing.
+func CloudWatchOptions(cfg aws.Config) func(*cloudwatch.Options) {
+	emulator := customEndpoint(cfg, EnvEndpointURLCloudWatch)
+	return func(o *cloudwatch.Options) {
+		if emulator {
+			o.Protocol = awsquery.New(cwschemas.GraniteServiceVersion20100801)
 		}
 	}
 }

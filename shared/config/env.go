@@ -36,8 +36,12 @@ const (
 	// /ml/evaluation/evaluate answers 501).
 	EnvEvaluationStateMachineARN = "ORRERY_EVALUATION_STATE_MACHINE_ARN"
 	// EnvDeploymentStateMachineARN is the ARN of the `deployment` state
-	// machine.
+	// machine (optional for the api function: unset, the deployment routes
+	// answer 501).
 	EnvDeploymentStateMachineARN = "ORRERY_DEPLOYMENT_STATE_MACHINE_ARN"
+	// EnvAlarmPrefix starts the names of the CloudWatch alarms a deployment
+	// creates (orrery-<environment>).
+	EnvAlarmPrefix = "ORRERY_ALARM_PREFIX"
 
 	// EnvDataRoots lists, comma-separated, where a request's dataset_path may
 	// point: s3://bucket/prefix entries on AWS (default: the whole datasets
@@ -99,8 +103,9 @@ const (
 	// EnvEnvironment is the environment (dev, staging, prod) a stack's
 	// functions serve; ?environment= naming another is answered 404.
 	EnvEnvironment = "ORRERY_ENVIRONMENT"
-	// EnvPredictFunction is the name of the predict function whose aliases
-	// (one per endpoint) the api function shows under GET /ml/endpoints.
+	// EnvPredictFunction is the name of the environment's predict function:
+	// the deployment state machine moves its aliases (one per endpoint), and
+	// the api function shows them under GET /ml/endpoints.
 	EnvPredictFunction = "ORRERY_PREDICT_FUNCTION"
 	// EnvFunctionVersion is the version of the running Lambda function, set
 	// by Lambda itself.

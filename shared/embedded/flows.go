@@ -7,6 +7,7 @@ import (
 	"fmt"
 
 	"github.com/orrery-ml/orrery/shared/api"
+	"github.com/orrery-ml/orrery/shared/deploymentjob/deploymentapi"
 	"github.com/orrery-ml/orrery/shared/evaluationjob"
 	"github.com/orrery-ml/orrery/shared/evaluationjob/evaluationapi"
 	"github.com/orrery-ml/orrery/shared/fault"
@@ -34,6 +35,7 @@ func (r *Runtime) Service(x *localexec.Executions, roots api.DataRoots) *api.Ser
 		Evaluations:   &evaluationapi.Evaluations{Service: r.EvaluationService(), Executions: flows},
 		Optimizations: &optimizationjob.Studies{Stores: r.OptimizationStores(), Executions: flows},
 		Endpoints:     r.Serving().Endpoints,
+		Deployments:   &deploymentapi.Deployments{Service: r.DeploymentService(flows, nil, nil)},
 	}
 }
 

@@ -8,7 +8,9 @@ import (
 	"log/slog"
 	"runtime"
 	"strings"
+	"time"
 
+	"github.com/orrery-ml/orrery/shared/deploymentjob"
 	"github.com/orrery-ml/orrery/shared/fault"
 	"github.com/orrery-ml/orrery/shared/ml/optimization"
 	"github.com/orrery-ml/orrery/shared/ml/training"
@@ -31,15 +33,23 @@ type ExecutionOptions struct {
 	// Trials receives a "tune" progress event as each trial of a study
 	// ends (nil: none).
 	Trials tracking.Recorder
+	// Traffic is what the deployments' alarms read: the serving side's
+	// traffic statistics (nil: the alarms have no data and never fire).
+	Traffic deploymentjob.Traffic
+	// Sleep replaces the executor's clock for Wait states and retry
+	// back-offs (tests drive the deployments' bakes with it).
+	Sleep func(ctx context.Context, d time.Duration) error
 }
 
-// Executions returns the local executions of the runtime's three state
-// machines — training, evaluation and optimization, the same definitions
-// Step Functions runs on AWS — journaled in the runtime's database, with
-// their tasks bound to the runtime's pipeline stages, evaluation steps and
-// optimization steps (trials and the Train task run in-process). Every
-// command and `orrery serve` start their flows through it; Resume on it
-// continues what a process on the same home left running.
+// Executions returns the local executions of the runtime's state machines
+// — training, evaluation, optimization and deployment, the same
+// definitions Step Functions runs on AWS — journaled in the runtime's
+// database, with their tasks bound to the runtime's pipeline stages,
+// evaluation steps, optimization steps and deployment steps (trials and the
+// Train task run in-process; the deployment's service integrations move
+// the EndpointStore's routes). Every command and `orrery serve` start their
+// flows through it; Resume on it continues what a process on the same home
+// left running.
 func (r *Runtime) Executions(o ExecutionOptions) (*localexec.Executions, error) {
 	if o.Parallel <= 0 {
 		o.Parallel = max(1, runtime.NumCPU()/2)
@@ -56,11 +66,42 @@ func (r *Runtime) Executions(o ExecutionOptions) (*localexec.Executions, error) 
 	if err != nil {
 		return nil, err
 	}
+	deploy, err := r.deploymentBinding(o)
+	if err != nil {
+		return nil, err
+	}
 	return localexec.New(r.DB, map[pipeline.Machine]localexec.Binding{
 		pipeline.MachineTraining:     training,
 		pipeline.MachineEvaluation:   evaluation,
 		pipeline.MachineOptimization: study,
-	}, localexec.Options{Log: o.Log})
+		pipeline.MachineDeployment:   deploy,
+	}, localexec.Options{Log: o.Log, Sleep: o.Sleep})
+}
+
+// deploymentBinding runs the deployment machine's steps with the runtime's
+// deployment service and its service integrations on the EndpointStore;
+// an execution that ends without its Catch returns its traffic.
+func (r *Runtime) deploymentBinding(o ExecutionOptions) (localexec.Binding, error) {
+	res := pipeline.LocalDeploymentResources()
+	def, err := pipeline.Deployment(res)
+	if err != nil {
+		return localexec.Binding{}, fmt.Errorf("embedded: %w", err)
+	}
+	svc := r.DeploymentService(nil, o.Traffic, o.Log)
+	cloud := deploymentjob.LocalCloud{Service: svc}
+	return localexec.Binding{
+		Definition: def,
+		Resources:  pipeline.DeploymentHandlers(res, svc, cloud.Services()),
+		Stopped: func(ctx context.Context, id string, _ json.RawMessage, _ []asl.Event, err error) {
+			cloud.Stopped(ctx, id, err)
+		},
+		Resumed: func(ctx context.Context, id string, _ json.RawMessage, history []asl.Event) {
+			_, _ = r.DB.UpdateDeployment(ctx, id, store.DeploymentUpdate{AddEvents: []store.DeploymentEvent{{
+				Time: time.Now().UTC(), Kind: "resumed",
+				Message: "resumed after state " + orDefault(lastExited(history), pipeline.StateStart) + " (the process running it stopped)",
+			}}})
+		},
+	}, nil
 }
 
 // trainingBinding runs the training machine's stages with the runtime's
@@ -177,4 +218,11 @@ func lastRefs(history []asl.Event) training.Refs {
 		}
 	}
 	return training.Refs{}
+}
+
+func orDefault(v, d string) string {
+	if v == "" {
+		return d
+	}
+	return v
 }

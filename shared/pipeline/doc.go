@@ -1,10 +1,14 @@
-// Package pipeline builds Orrery's state machines — training, evaluation and
-// optimization — as Amazon States Language definitions (shared/pipeline/asl)
-// and binds their Task resources to Orrery's handlers for the local
-// executor. Training, Evaluation and Optimization build the definitions
-// with placeholder resource ARNs that the CDK app replaces with real ones;
-// TrainingHandlers, EvaluationHandlers and OptimizationHandlers bind the same
-// definitions' tasks to the stages, evaluation steps and optimization steps.
+// Package pipeline builds Orrery's state machines — training, evaluation,
+// optimization and deployment — as Amazon States Language definitions
+// (shared/pipeline/asl) and binds their Task resources to Orrery's handlers
+// for the local executor. Training, Evaluation, Optimization and Deployment
+// build the definitions with placeholder resource ARNs that the CDK app replaces with real ones
+// (the deployment machine's other tasks are AWS SDK service integrations);
+// TrainingHandlers, EvaluationHandlers, OptimizationHandlers and
+// DeploymentHandlers bind the same definitions' tasks to the stages,
+// evaluation steps, optimization steps and deployment steps — and, for the
+// deployment machine, its service integrations to Go handlers over the
+// embedded runtime's endpoints.
 // The glue between the engine's errors and Orrery's fault codes is here too:
 // TaskError names a handler's error after its code (Orrery.NotFound, ...), as
 // the stages Lambda does on AWS, and CodeOf reads the code back from a

@@ -16,6 +16,7 @@ const (
 	MachineTraining     Machine = "training"
 	MachineEvaluation   Machine = "evaluation"
 	MachineOptimization Machine = "optimization"
+	MachineDeployment   Machine = "deployment"
 )
 
 // Execution statuses, as Step Functions names them.
@@ -70,9 +71,10 @@ type Executions interface {
 
 // Flows starts and stops Orrery's flows through Executions: it implements
 // the small ports of the services that start them (the API's training jobs,
-// evaluation jobs, optimization studies, upload-triggered retraining), so
+// evaluation jobs, optimization studies, deployments, upload-triggered
+// retraining), so
 // every runtime starts a flow the same way, as an execution named after its
-// job or study.
+// job, study or deployment.
 type Flows struct {
 	Executions Executions
 }
@@ -102,4 +104,14 @@ func (f Flows) StartStudy(ctx context.Context, in OptimizationInput) error {
 // StopStudy stops the optimization execution of the study.
 func (f Flows) StopStudy(ctx context.Context, studyID, cause string) error {
 	return f.Executions.Stop(ctx, MachineOptimization, studyID, cause)
+}
+
+// StartDeployment starts the deployment execution of in.DeploymentID.
+func (f Flows) StartDeployment(ctx context.Context, in DeploymentInput) error {
+	return f.Executions.Start(ctx, MachineDeployment, in.DeploymentID, in.JSON())
+}
+
+// DescribeDeployment describes the deployment execution of deploymentID.
+func (f Flows) DescribeDeployment(ctx context.Context, deploymentID string) (Description, error) {
+	return f.Executions.Describe(ctx, MachineDeployment, deploymentID)
 }

@@ -25,7 +25,8 @@ func TaskError(err error) *asl.Error {
 
 // failedNames are the errors the machines' Fail states end an execution
 // with; the cause of each starts with the name of the error that failed it.
-var failedNames = []string{ErrorTrainingFailed, ErrorOptimizationFailed, ErrorEvaluationFailed}
+var failedNames = []string{ErrorTrainingFailed, ErrorOptimizationFailed, ErrorEvaluationFailed, ErrorDeploymentFailed,
+	ErrorDeploymentRolledBack}
 
 // CodeOf returns the fault code of a state-machine error, the inverse of
 // TaskError's naming: the code of an Orrery.* name (fault.CodeOfName); for

@@ -91,6 +91,19 @@ func (s DeploymentStrategy) Known() bool {
 // LiveAlias is the alias of the predict function that serves users.
 const LiveAlias = "live"
 
+// DeploymentEvent is one entry of a deployment's timeline: a stage that
+// began or ended, a traffic shift, an alarm that fired, an alert sent.
+type DeploymentEvent struct {
+	Time time.Time `json:"time"`
+	// Kind names what happened (validated, published, shifted, alarm,
+	// promoted, rolled_back, failed, alert, rollback_requested, ...).
+	Kind string `json:"kind"`
+	// Message says it in words.
+	Message string `json:"message"`
+	// Traffic is the share of the deployment's version after a shift.
+	Traffic *int `json:"traffic_percent,omitempty"`
+}
+
 // Deployment is the record of putting a registered model behind an alias of
 // the predict endpoint (flow 4 of the architecture): the model validator's
 // gates, the published version, the traffic shift, the bake and the
@@ -102,8 +115,14 @@ type Deployment struct {
 	// (empty for the first one): what a rollback returns to.
 	PreviousModelID string `json:"previous_model_id,omitempty"`
 	// Alias is the alias whose traffic moves (LiveAlias).
-	Alias    string             `json:"alias"`
-	Strategy DeploymentStrategy `json:"strategy"`
+	Alias string `json:"alias"`
+	// Environment (dev, staging, prod) and Endpoint name the endpoint whose
+	// traffic moves: on AWS the predict function of the environment's stack
+	// and its alias named after the endpoint, on the embedded runtime the
+	// EndpointStore's record.
+	Environment string             `json:"environment"`
+	Endpoint    string             `json:"endpoint"`
+	Strategy    DeploymentStrategy `json:"strategy"`
 	// Version is the predict function version published for ModelID, once
 	// it is; PreviousVersion the one the alias pointed at before.
 	Version         string `json:"version,omitempty"`
@@ -122,6 +141,12 @@ type Deployment struct {
 	Gates json.RawMessage `json:"gates,omitempty"`
 	// Result is the outcome as JSON (the alarm that fired, timings, ...).
 	Result json.RawMessage `json:"result,omitempty"`
+	// Alarms holds the latest reading of the alarms watched while the
+	// deployment shifts and bakes (each with its value and threshold), as
+	// JSON.
+	Alarms json.RawMessage `json:"alarms,omitempty"`
+	// Events is the timeline, oldest first.
+	Events []DeploymentEvent `json:"events,omitempty"`
 	// Error says why a FAILED or rolled-back deployment did not promote.
 	Error     string    `json:"error,omitempty"`
 	CreatedAt time.Time `json:"created_at"`
@@ -129,10 +154,11 @@ type Deployment struct {
 }
 
 // Check returns ErrInvalid (wrapped, naming the field) unless d can be
-// stored: ids, the model ids and the alias pass CheckID (PreviousModelID may
-// be empty), strategy and status are known, TrafficPercent is in 0..100 and
-// agrees with the status (0 while PENDING and once ROLLED_BACK, 100 once
-// SUCCEEDED), and Config, Gates and Result are empty or JSON.
+// stored: ids, the model ids, the alias, the environment and the endpoint
+// pass CheckID (PreviousModelID may be empty), strategy and status are
+// known, TrafficPercent is in 0..100 and agrees with the status (0 while
+// PENDING and once ROLLED_BACK, 100 once SUCCEEDED), Config, Gates, Result
+// and Alarms are empty or JSON, and every event has a kind.
 func (d Deployment) Check() error {
 	if err := CheckID("deployment id", d.ID); err != nil {
 		return err
@@ -148,6 +174,15 @@ func (d Deployment) Check() error {
 	if err := CheckID("alias", d.Alias); err != nil {
 		return err
 	}
+	if err := CheckID("environment", d.Environment); err != nil {
+		return err
+	}
+	if err := CheckID("endpoint", d.Endpoint); err != nil {
+		return err
+	}
+	if err := checkEvents(d.Events); err != nil {
+		return err
+	}
 	if !d.Strategy.Known() {
 		return fmt.Errorf("strategy %q is not all_at_once, canary or linear: %w", d.Strategy, ErrInvalid)
 	}
@@ -160,7 +195,17 @@ func (d Deployment) Check() error {
 	if want, ok := d.Status.impliedTraffic(); ok && d.TrafficPercent != want {
 		return fmt.Errorf("traffic percent %d: a %s deployment has %d: %w", d.TrafficPercent, d.Status, want, ErrInvalid)
 	}
-	return checkRawJSON(map[string][]byte{"config": d.Config, "gates": d.Gates, "result": d.Result})
+	return checkRawJSON(map[string][]byte{"config": d.Config, "gates": d.Gates, "result": d.Result, "alarms": d.Alarms})
+}
+
+// checkEvents refuses an event without a kind.
+func checkEvents(events []DeploymentEvent) error {
+	for i, e := range events {
+		if e.Kind == "" {
+			return fmt.Errorf("event %d has no kind: %w", i, ErrInvalid)
+		}
+	}
+	return nil
 }
 
 // DeploymentUpdate lists the deployment fields to change; nil and empty
@@ -171,14 +216,21 @@ type DeploymentUpdate struct {
 	// TrafficPercent, when set, is the new share on Version (0..100).
 	TrafficPercent *int
 	Version        string
-	Gates          json.RawMessage
-	Result         json.RawMessage
-	Error          string
+	// PreviousVersion records the version the alias served before.
+	PreviousVersion string
+	Gates           json.RawMessage
+	Result          json.RawMessage
+	// Alarms replaces the stored alarm reading.
+	Alarms json.RawMessage
+	// AddEvents are appended to the timeline (in the same write).
+	AddEvents []DeploymentEvent
+	Error     string
 }
 
 // Check returns ErrInvalid (wrapped) for an unknown status, a traffic
 // percent outside 0..100 or other than the one the new status fixes (100
-// for SUCCEEDED, 0 for ROLLED_BACK), or Gates or Result that are not JSON.
+// for SUCCEEDED, 0 for ROLLED_BACK), Gates, Result or Alarms that are not
+// JSON, or an event without a kind.
 func (u DeploymentUpdate) Check() error {
 	if u.Status != "" && !u.Status.Known() {
 		return fmt.Errorf("deployment status %q: %w", u.Status, ErrInvalid)
@@ -191,7 +243,10 @@ func (u DeploymentUpdate) Check() error {
 			return fmt.Errorf("traffic percent %d: a %s deployment has %d: %w", *u.TrafficPercent, u.Status, want, ErrInvalid)
 		}
 	}
-	return checkRawJSON(map[string][]byte{"gates": u.Gates, "result": u.Result})
+	if err := checkEvents(u.AddEvents); err != nil {
+		return err
+	}
+	return checkRawJSON(map[string][]byte{"gates": u.Gates, "result": u.Result, "alarms": u.Alarms})
 }
 
 // Traffic returns the traffic percent the update writes: the one its new
@@ -257,27 +312,36 @@ type DeploymentFilter struct {
 	ModelID string
 	// Alias keeps the deployments to that alias.
 	Alias string
+	// Environment and Endpoint keep the deployments to that environment and
+	// endpoint.
+	Environment, Endpoint string
 	// Limit is the most to return (0 = all); negative is ErrInvalid.
 	Limit int
 }
 
 // Check returns ErrInvalid (wrapped) for a negative limit or a non-empty
-// model id or alias that CheckID refuses.
+// model id, alias, environment or endpoint that CheckID refuses.
 func (f DeploymentFilter) Check() error {
 	if f.Limit < 0 {
 		return fmt.Errorf("limit %d: %w", f.Limit, ErrInvalid)
 	}
-	if f.ModelID != "" {
-		if err := CheckID("model id", f.ModelID); err != nil {
-			return err
+	for _, c := range []struct{ what, v string }{
+		{"model id", f.ModelID}, {"alias", f.Alias}, {"environment", f.Environment}, {"endpoint", f.Endpoint},
+	} {
+		if c.v == "" {
+			continue
 		}
-	}
-	if f.Alias != "" {
-		if err := CheckID("alias", f.Alias); err != nil {
+		if err := CheckID(c.what, c.v); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// Matches reports whether d is one the filter selects (its limit aside).
+func (f DeploymentFilter) Matches(d Deployment) bool {
+	return (f.ModelID == "" || d.ModelID == f.ModelID) && (f.Alias == "" || d.Alias == f.Alias) &&
+		(f.Environment == "" || d.Environment == f.Environment) && (f.Endpoint == "" || d.Endpoint == f.Endpoint)
 }
 
 // DeploymentStore keeps deployment records. Status changes are conditional
@@ -289,8 +353,9 @@ func (f DeploymentFilter) Check() error {
 // failures are ErrInvalid and store nothing; a zero CreatedAt is set to the
 // current time and a zero UpdatedAt to CreatedAt; an update may be applied
 // only from the statuses DeploymentUpdate.WritableFrom lists, else
-// ErrConflict; Gates, Result, Version, Stage and Error may land in the same
-// write as the terminal transition.
+// ErrConflict; Gates, Result, Alarms, events, Version, Stage and Error may
+// land in the same write as the terminal transition; AddEvents are appended
+// to the stored timeline by the same conditional write.
 type DeploymentStore interface {
 	// CreateDeployment stores a new deployment. Returns ErrConflict if the id
 	// exists, ErrInvalid if d fails Deployment.Check.
@@ -307,14 +372,15 @@ type DeploymentStore interface {
 	ListDeployments(ctx context.Context, f DeploymentFilter) ([]Deployment, error)
 }
 
-// LiveDeployments answers what an alias serves now; the rollback manager
+// LiveDeployments answers what an endpoint serves now; the rollback manager
 // reads it to know what to return to.
 type LiveDeployments interface {
-	// LiveDeployment returns the alias's latest SUCCEEDED deployment: the one
-	// that succeeded last (by UpdatedAt, which a terminal record keeps, then
-	// by CreatedAt and id). Returns ErrNotFound when none of the alias's
-	// deployments succeeded, ErrInvalid for an alias CheckID refuses.
-	LiveDeployment(ctx context.Context, alias string) (Deployment, error)
+	// LiveDeployment returns the endpoint's latest SUCCEEDED deployment in
+	// the environment: the one that succeeded last (by UpdatedAt, which a
+	// terminal record keeps, then by CreatedAt and id). Returns ErrNotFound
+	// when none of its deployments succeeded, ErrInvalid for an environment
+	// or endpoint CheckID refuses.
+	LiveDeployment(ctx context.Context, environment, endpoint string) (Deployment, error)
 }
 
 // checkTraffic refuses a percent outside 0..100.

@@ -100,7 +100,7 @@ func TestDeploymentJSON(t *testing.T) {
 	created := time.Date(2026, time.March, 1, 12, 0, 0, 0, time.UTC)
 	d := store.Deployment{
 		ID: "dep-1", ModelID: "model-2", PreviousModelID: "model-1", Alias: store.LiveAlias,
-		Strategy: store.StrategyLinear, Version: "8", PreviousVersion: "7", TrafficPercent: 30,
+		Environment: "dev", Endpoint: "pulsars", Strategy: store.StrategyLinear, Version: "8", PreviousVersion: "7", TrafficPercent: 30,
 		Status: store.DeploymentInProgress, Stage: "shift",
 		Config: json.RawMessage(`{"linear_step_percent":10}`), Gates: json.RawMessage(`{"passed":true}`),
 		Result: json.RawMessage(`{}`), Error: "", CreatedAt: created, UpdatedAt: created.Add(time.Minute),
@@ -109,7 +109,7 @@ func TestDeploymentJSON(t *testing.T) {
 	raw, err := json.Marshal(d)
 	require.NoError(t, err)
 	assert.JSONEq(t, `{"deployment_id":"dep-1","model_id":"model-2","previous_model_id":"model-1","alias":"live",
-		"strategy":"linear","version":"8","previous_version":"7","traffic_percent":30,"status":"IN_PROGRESS",
+		"environment":"dev","endpoint":"pulsars","strategy":"linear","version":"8","previous_version":"7","traffic_percent":30,"status":"IN_PROGRESS",
 		"stage":"shift","config":{"linear_step_percent":10},"gates":{"passed":true},"result":{},
 		"created_at":"2026-03-01T12:00:00Z","updated_at":"2026-03-01T12:01:00Z"}`, string(raw))
 	var back store.Deployment

@@ -1,6 +1,7 @@
 // Package store declares the persistence ports of Orrery — job records, the
 // model registry, the artifact store, hyperparameter studies and trials,
-// retraining policies, idempotency records and deployment records — with the
+// retraining policies, idempotency records, deployment records, the
+// embedded runtime's endpoints and registry aliases — with the
 // records they hold, the rules shared by every adapter (status machines,
 // CheckKey, CheckID) and the errors their adapters return. Adapters live in
 // subpackages named after what they wrap: sqlitestore (embedded SQLite),

@@ -3,6 +3,7 @@ package dynamostore
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strconv"
@@ -32,6 +33,8 @@ func deploymentItem(d store.Deployment) map[string]types.AttributeValue {
 	m["model_id"] = str(d.ModelID)
 	m["previous_model_id"] = str(d.PreviousModelID)
 	m["alias"] = str(d.Alias)
+	m["environment"] = str(d.Environment)
+	m["endpoint"] = str(d.Endpoint)
 	m["strategy"] = str(string(d.Strategy))
 	m["version"] = str(d.Version)
 	m["previous_version"] = str(d.PreviousVersion)
@@ -41,6 +44,13 @@ func deploymentItem(d store.Deployment) map[string]types.AttributeValue {
 	setJSON(m, "config", d.Config)
 	setJSON(m, "gates", d.Gates)
 	setJSON(m, "result", d.Result)
+	setJSON(m, "alarms", d.Alarms)
+	events := make([]types.AttributeValue, 0, len(d.Events))
+	for _, e := range d.Events {
+		b, _ := json.Marshal(e) // a DeploymentEvent always encodes
+		events = append(events, str(string(b)))
+	}
+	m["events"] = &types.AttributeValueMemberL{Value: events}
 	m["error"] = str(d.Error)
 	m["created_at"] = str(formatTime(d.CreatedAt))
 	m["created_ns"] = num(d.CreatedAt.UnixNano())
@@ -57,6 +67,8 @@ func parseDeployment(m map[string]types.AttributeValue) (store.Deployment, error
 		ModelID:         it.str("model_id"),
 		PreviousModelID: it.str("previous_model_id"),
 		Alias:           it.str("alias"),
+		Environment:     it.str("environment"),
+		Endpoint:        it.str("endpoint"),
 		Strategy:        store.DeploymentStrategy(it.str("strategy")),
 		Version:         it.str("version"),
 		PreviousVersion: it.str("previous_version"),
@@ -66,12 +78,23 @@ func parseDeployment(m map[string]types.AttributeValue) (store.Deployment, error
 		Config:          it.raw("config"),
 		Gates:           it.raw("gates"),
 		Result:          it.raw("result"),
+		Alarms:          it.raw("alarms"),
 		Error:           it.str("error"),
 		CreatedAt:       it.time("created_at"),
 		UpdatedAt:       it.time("updated_at"),
 	}
 	if it.err != nil {
 		return store.Deployment{}, fmt.Errorf("deployment item %s: %w", it.str(attrPK), it.err)
+	}
+	if l, ok := m["events"].(*types.AttributeValueMemberL); ok {
+		for i, v := range l.Value {
+			s, ok := v.(*types.AttributeValueMemberS)
+			var e store.DeploymentEvent
+			if !ok || json.Unmarshal([]byte(s.Value), &e) != nil {
+				return store.Deployment{}, fmt.Errorf("deployment item %s: event %d is not a JSON string", d.ID, i)
+			}
+			d.Events = append(d.Events, e)
+		}
 	}
 	return d, nil
 }
@@ -160,11 +183,33 @@ func (s *Store) UpdateDeployment(ctx context.Context, id string, u store.Deploym
 	if u.Version != "" {
 		set("version", str(u.Version))
 	}
+	if u.PreviousVersion != "" {
+		set("previous_version", str(u.PreviousVersion))
+	}
 	if len(u.Gates) > 0 {
 		set("gates", str(string(u.Gates)))
 	}
 	if len(u.Result) > 0 {
 		set("result", str(string(u.Result)))
+	}
+	if len(u.Alarms) > 0 {
+		set("alarms", str(string(u.Alarms)))
+	}
+	if len(u.AddEvents) > 0 {
+		// Appended by the update itself, so concurrent writers never lose
+		// each other's events.
+		added := make([]types.AttributeValue, len(u.AddEvents))
+		for i, e := range u.AddEvents {
+			b, err := json.Marshal(e)
+			if err != nil {
+				return store.Deployment{}, fmt.Errorf("update deployment %s: encode event: %w", id, err)
+			}
+			added[i] = str(string(b))
+		}
+		names["#events"] = "events"
+		values[":no_events"] = &types.AttributeValueMemberL{Value: []types.AttributeValue{}}
+		values[":events"] = &types.AttributeValueMemberL{Value: added}
+		sets = append(sets, "#events = list_append(if_not_exists(#events, :no_events), :events)")
 	}
 	if u.Error != "" {
 		set("error", str(u.Error))
@@ -273,7 +318,8 @@ func (s *Store) ListDeployments(ctx context.Context, f store.DeploymentFilter) (
 	if err := f.Check(); err != nil {
 		return nil, fmt.Errorf("list deployments: %w", err)
 	}
-	entries, err := s.scanDeployments(ctx, tbl, map[string]string{"model_id": f.ModelID, "alias": f.Alias})
+	entries, err := s.scanDeployments(ctx, tbl, map[string]string{"model_id": f.ModelID, "alias": f.Alias,
+		"environment": f.Environment, "endpoint": f.Endpoint})
 	if err != nil {
 		return nil, fmt.Errorf("list deployments: %w", err)
 	}
@@ -290,24 +336,29 @@ func (s *Store) ListDeployments(ctx context.Context, f store.DeploymentFilter) (
 	return out, nil
 }
 
-// LiveDeployment returns the alias's deployment that succeeded last, from a
-// Scan filtered on alias and status; see store.LiveDeployments.
-func (s *Store) LiveDeployment(ctx context.Context, alias string) (store.Deployment, error) {
+// LiveDeployment returns the endpoint's deployment that succeeded last, from
+// a Scan filtered on environment, endpoint and status; see
+// store.LiveDeployments.
+func (s *Store) LiveDeployment(ctx context.Context, environment, endpoint string) (store.Deployment, error) {
+	op := "live deployment of " + endpoint + " in " + environment
 	tbl, err := table("deployments", s.tables.Deployments)
 	if err != nil {
-		return store.Deployment{}, fmt.Errorf("live deployment of %s: %w", alias, err)
+		return store.Deployment{}, fmt.Errorf("%s: %w", op, err)
 	}
-	if err := store.CheckID("alias", alias); err != nil {
+	if err := store.CheckID("environment", environment); err != nil {
+		return store.Deployment{}, fmt.Errorf("live deployment: %w", err)
+	}
+	if err := store.CheckID("endpoint", endpoint); err != nil {
 		return store.Deployment{}, fmt.Errorf("live deployment: %w", err)
 	}
 	entries, err := s.scanDeployments(ctx, tbl, map[string]string{
-		"alias": alias, "status": string(store.DeploymentSucceeded),
+		"environment": environment, "endpoint": endpoint, "status": string(store.DeploymentSucceeded),
 	})
 	if err != nil {
-		return store.Deployment{}, fmt.Errorf("live deployment of %s: %w", alias, err)
+		return store.Deployment{}, fmt.Errorf("%s: %w", op, err)
 	}
 	if len(entries) == 0 {
-		return store.Deployment{}, fmt.Errorf("live deployment of %s: no deployment succeeded: %w", alias, store.ErrNotFound)
+		return store.Deployment{}, fmt.Errorf("%s: no deployment succeeded: %w", op, store.ErrNotFound)
 	}
 	latest := slices.MaxFunc(entries, func(a, b deploymentEntry) int {
 		return cmp.Or(cmp.Compare(a.updatedNS, b.updatedNS), cmp.Compare(a.createdNS, b.createdNS), strings.Compare(a.d.ID, b.d.ID))

@@ -16,6 +16,16 @@ func TestDeploymentStore(t *testing.T) {
 	storetest.TestDeploymentStore(t, func(t *testing.T) storetest.DeploymentRecords { return newStore(t, client) })
 }
 
+func TestEndpointStore(t *testing.T) {
+	client := newClient(t)
+	storetest.TestEndpointStore(t, func(t *testing.T) store.EndpointStore { return newStore(t, client) })
+}
+
+func TestModelAliases(t *testing.T) {
+	client := newClient(t)
+	storetest.TestModelAliases(t, func(t *testing.T) store.ModelAliases { return newStore(t, client) })
+}
+
 // TestDeploymentsNeedTheirTable checks that a store without a deployments
 // table says so instead of calling DynamoDB.
 func TestDeploymentsNeedTheirTable(t *testing.T) {
@@ -24,7 +34,7 @@ func TestDeploymentsNeedTheirTable(t *testing.T) {
 	require.NoError(t, err)
 	ctx := t.Context()
 	err = s.CreateDeployment(ctx, store.Deployment{ID: "dep-1", ModelID: "model-1", Alias: store.LiveAlias,
-		Strategy: store.StrategyCanary, Status: store.DeploymentPending})
+		Environment: "dev", Endpoint: "pulsars", Strategy: store.StrategyCanary, Status: store.DeploymentPending})
 	require.ErrorIs(t, err, store.ErrInvalid)
 	require.ErrorContains(t, err, "deployments table")
 	_, err = s.GetDeployment(ctx, "dep-1")
@@ -33,6 +43,8 @@ func TestDeploymentsNeedTheirTable(t *testing.T) {
 	require.ErrorIs(t, err, store.ErrInvalid)
 	_, err = s.ListDeployments(ctx, store.DeploymentFilter{})
 	require.ErrorIs(t, err, store.ErrInvalid)
-	_, err = s.LiveDeployment(ctx, store.LiveAlias)
+	_, err = s.LiveDeployment(ctx, "dev", "pulsars")
+	require.ErrorIs(t, err, store.ErrInvalid)
+	_, err = s.GetEndpoint(ctx, "dev", "pulsars")
 	require.ErrorIs(t, err, store.ErrInvalid)
 }

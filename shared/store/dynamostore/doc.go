@@ -1,6 +1,8 @@
 // Package dynamostore keeps Orrery's records in DynamoDB on AWS: it
 // implements store.JobStore, store.ModelRegistry, store.RetrainingPolicyStore,
-// store.IdempotencyStore, store.DeploymentStore and store.LiveDeployments, and
+// store.IdempotencyStore, store.DeploymentStore, store.LiveDeployments,
+// store.EndpointStore (the endpoint lock and live model on AWS, where the
+// predict function's alias does the routing) and store.ModelAliases, and
 // passes the same port suites
 // (shared/store/storetest) as the embedded sqlitestore, run against moto's
 // DynamoDB in the tests.
@@ -20,9 +22,14 @@
 //	models       RETRAIN#<prefix>    POLICY    prefix model_name config paused updated_at
 //	idempotency  IDEMPOTENCY#<key>   IDEMPOTENCY  key request_hash status_code (0: in flight) header body
 //	                                           created_at expires_time expires_ns expires_at (TTL, Unix s)
-//	deployments  DEPLOYMENT#<id>     DEPLOYMENT  deployment_id model_id previous_model_id alias strategy
-//	                                           version previous_version traffic_percent status stage config
-//	                                           gates result error created_at created_ns updated_at updated_ns
+//	models       ALIAS#<env>#<name>  ALIAS#<alias>  environment name alias model_id endpoint updated_at
+//	deployments  DEPLOYMENT#<id>     DEPLOYMENT  deployment_id model_id previous_model_id alias environment
+//	                                           endpoint strategy version previous_version traffic_percent
+//	                                           status stage config gates result alarms events (a list of JSON
+//	                                           strings, appended with list_append) error created_at created_ns
+//	                                           updated_at updated_ns
+//	deployments  ENDPOINT#<env>#<name>  ENDPOINT  environment endpoint routes live_model locked_by
+//	                                           locked_until revision updated_at
 //
 // JSON fields (config, progress, result, metrics) are strings holding the
 // JSON text; times are RFC 3339 strings in UTC with nanoseconds, and
@@ -48,9 +55,10 @@
 // ListJobs and ListModels read their table with a paginated Scan and sort by
 // created_ns, newest first: no index is needed, at the price of reading the
 // table — fine for the thousands of jobs and models an Orrery account holds.
-// ListDeployments (filtered on model_id and alias) and LiveDeployment
-// (filtered on alias and status SUCCEEDED, the greatest updated_ns wins) scan
-// the deployments table the same way.
+// ListDeployments (filtered on model_id, alias, environment and endpoint)
+// and LiveDeployment (filtered on environment, endpoint and status
+// SUCCEEDED, the greatest updated_ns wins) scan the deployments table the
+// same way; PutEndpoint is a put conditioned on the stored revision.
 //
 // It must not import shared/ml/..., aws-lambda-go, shared/store/filestore,
 // shared/store/s3store or shared/store/sqlitestore.

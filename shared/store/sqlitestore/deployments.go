@@ -3,6 +3,7 @@ package sqlitestore
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -43,24 +44,39 @@ const deploymentsMigration = `CREATE TABLE deployments (
 	CREATE INDEX deployments_by_model ON deployments (model_id, created_ns DESC);
 	CREATE INDEX deployments_live ON deployments (alias, status, updated_ns DESC);`
 
-const deploymentColumns = `id, model_id, previous_model_id, alias, strategy, version, previous_version,
-	traffic_percent, status, stage, config, gates, result, error, created_at, updated_at`
+// deploymentEndpointsMigration adds the endpoint a deployment moves, its
+// alarm reading and its timeline (a JSON array, appended to by updates).
+const deploymentEndpointsMigration = `ALTER TABLE deployments ADD COLUMN environment TEXT NOT NULL DEFAULT '';
+	ALTER TABLE deployments ADD COLUMN endpoint TEXT NOT NULL DEFAULT '';
+	ALTER TABLE deployments ADD COLUMN alarms TEXT;
+	ALTER TABLE deployments ADD COLUMN events TEXT NOT NULL DEFAULT '[]';
+	CREATE INDEX deployments_live_endpoint ON deployments (environment, endpoint, status, updated_ns DESC);`
+
+const deploymentColumns = `id, model_id, previous_model_id, alias, environment, endpoint, strategy, version, previous_version,
+	traffic_percent, status, stage, config, gates, result, alarms, events, error, created_at, updated_at`
 
 // scanDeployment reads one row selected with deploymentColumns.
 func scanDeployment(r rowScanner) (store.Deployment, error) {
 	var (
-		d                     store.Deployment
-		strategy, status      string
-		config, gates, result sql.NullString
-		created, updated      string
+		d                             store.Deployment
+		strategy, status, events      string
+		config, gates, result, alarms sql.NullString
+		created, updated              string
 	)
-	if err := r.Scan(&d.ID, &d.ModelID, &d.PreviousModelID, &d.Alias, &strategy, &d.Version, &d.PreviousVersion,
-		&d.TrafficPercent, &status, &d.Stage, &config, &gates, &result, &d.Error, &created, &updated); err != nil {
+	if err := r.Scan(&d.ID, &d.ModelID, &d.PreviousModelID, &d.Alias, &d.Environment, &d.Endpoint, &strategy, &d.Version,
+		&d.PreviousVersion, &d.TrafficPercent, &status, &d.Stage, &config, &gates, &result, &alarms, &events, &d.Error,
+		&created, &updated); err != nil {
 		return store.Deployment{}, err
 	}
 	d.Strategy = store.DeploymentStrategy(strategy)
 	d.Status = store.DeploymentStatus(status)
-	d.Config, d.Gates, d.Result = rawOrNil(config), rawOrNil(gates), rawOrNil(result)
+	d.Config, d.Gates, d.Result, d.Alarms = rawOrNil(config), rawOrNil(gates), rawOrNil(result), rawOrNil(alarms)
+	if err := json.Unmarshal([]byte(events), &d.Events); err != nil {
+		return store.Deployment{}, fmt.Errorf("deployment %s events: %w", d.ID, err)
+	}
+	if len(d.Events) == 0 {
+		d.Events = nil
+	}
 	var err error
 	if d.CreatedAt, err = parseTime(created); err != nil {
 		return store.Deployment{}, fmt.Errorf("deployment %s created_at: %w", d.ID, err)
@@ -88,10 +104,15 @@ func (s *DB) CreateDeployment(ctx context.Context, d store.Deployment) error {
 	config, _ := nullJSON("config", d.Config)
 	gates, _ := nullJSON("gates", d.Gates)
 	result, _ := nullJSON("result", d.Result)
+	alarms, _ := nullJSON("alarms", d.Alarms)
+	events, err := eventsJSON(d.Events)
+	if err != nil {
+		return fmt.Errorf("create deployment %s: %w", d.ID, err)
+	}
 	res, err := s.db.ExecContext(ctx, `INSERT INTO deployments (`+deploymentColumns+`, created_ns, updated_ns)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
-		d.ID, d.ModelID, d.PreviousModelID, d.Alias, string(d.Strategy), d.Version, d.PreviousVersion,
-		d.TrafficPercent, string(d.Status), d.Stage, config, gates, result, d.Error,
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
+		d.ID, d.ModelID, d.PreviousModelID, d.Alias, d.Environment, d.Endpoint, string(d.Strategy), d.Version, d.PreviousVersion,
+		d.TrafficPercent, string(d.Status), d.Stage, config, gates, result, alarms, events, d.Error,
 		formatTime(d.CreatedAt), formatTime(d.UpdatedAt), d.CreatedAt.UnixNano(), d.UpdatedAt.UnixNano())
 	if err != nil {
 		return fmt.Errorf("create deployment %s: %w", d.ID, err)
@@ -153,11 +174,32 @@ func (s *DB) UpdateDeployment(ctx context.Context, id string, u store.Deployment
 	if u.Version != "" {
 		set("version", u.Version)
 	}
+	if u.PreviousVersion != "" {
+		set("previous_version", u.PreviousVersion)
+	}
 	if len(u.Gates) > 0 {
 		set("gates", string(u.Gates))
 	}
 	if len(u.Result) > 0 {
 		set("result", string(u.Result))
+	}
+	if len(u.Alarms) > 0 {
+		set("alarms", string(u.Alarms))
+	}
+	if len(u.AddEvents) > 0 {
+		// Appended in the statement itself, so concurrent writers never lose
+		// each other's events; one assignment nests every insert (SQLite
+		// keeps only the last assignment of a column).
+		expr := "events"
+		for _, e := range u.AddEvents {
+			b, err := json.Marshal(e)
+			if err != nil {
+				return store.Deployment{}, fmt.Errorf("update deployment %s: encode event: %w", id, err)
+			}
+			expr = "json_insert(" + expr + ", '$[#]', json(?))"
+			args = append(args, string(b))
+		}
+		sets = append(sets, "events = "+expr)
 	}
 	if u.Error != "" {
 		set("error", u.Error)
@@ -211,6 +253,14 @@ func (s *DB) ListDeployments(ctx context.Context, f store.DeploymentFilter) ([]s
 		q += ` AND alias = ?`
 		args = append(args, f.Alias)
 	}
+	if f.Environment != "" {
+		q += ` AND environment = ?`
+		args = append(args, f.Environment)
+	}
+	if f.Endpoint != "" {
+		q += ` AND endpoint = ?`
+		args = append(args, f.Endpoint)
+	}
 	limit := f.Limit
 	if limit == 0 {
 		limit = -1 // SQLite: a negative LIMIT means no limit
@@ -220,22 +270,38 @@ func (s *DB) ListDeployments(ctx context.Context, f store.DeploymentFilter) ([]s
 	return s.queryDeployments(ctx, "list deployments", q, args...)
 }
 
-// LiveDeployment returns the alias's deployment that succeeded last; see
+// LiveDeployment returns the endpoint's deployment that succeeded last; see
 // store.LiveDeployments.
-func (s *DB) LiveDeployment(ctx context.Context, alias string) (store.Deployment, error) {
-	if err := store.CheckID("alias", alias); err != nil {
+func (s *DB) LiveDeployment(ctx context.Context, environment, endpoint string) (store.Deployment, error) {
+	if err := store.CheckID("environment", environment); err != nil {
 		return store.Deployment{}, fmt.Errorf("live deployment: %w", err)
 	}
-	ds, err := s.queryDeployments(ctx, "live deployment of "+alias, `SELECT `+deploymentColumns+` FROM deployments
-		WHERE alias = ? AND status = ? ORDER BY updated_ns DESC, created_ns DESC, id DESC LIMIT 1`,
-		alias, string(store.DeploymentSucceeded))
+	if err := store.CheckID("endpoint", endpoint); err != nil {
+		return store.Deployment{}, fmt.Errorf("live deployment: %w", err)
+	}
+	op := "live deployment of " + endpoint + " in " + environment
+	ds, err := s.queryDeployments(ctx, op, `SELECT `+deploymentColumns+` FROM deployments
+		WHERE environment = ? AND endpoint = ? AND status = ? ORDER BY updated_ns DESC, created_ns DESC, id DESC LIMIT 1`,
+		environment, endpoint, string(store.DeploymentSucceeded))
 	if err != nil {
 		return store.Deployment{}, err
 	}
 	if len(ds) == 0 {
-		return store.Deployment{}, fmt.Errorf("live deployment of %s: no deployment succeeded: %w", alias, store.ErrNotFound)
+		return store.Deployment{}, fmt.Errorf("%s: no deployment succeeded: %w", op, store.ErrNotFound)
 	}
 	return ds[0], nil
+}
+
+// eventsJSON is the events column of a new deployment.
+func eventsJSON(events []store.DeploymentEvent) (string, error) {
+	if len(events) == 0 {
+		return "[]", nil
+	}
+	b, err := json.Marshal(events)
+	if err != nil {
+		return "", fmt.Errorf("encode events: %w", err)
+	}
+	return string(b), nil
 }
 
 // queryDeployments runs a SELECT of deploymentColumns.

@@ -135,6 +135,9 @@ var migrations = []string{
 	`ALTER TABLE jobs ADD COLUMN resumed_from TEXT NOT NULL DEFAULT ''`,
 	// 7: the embedded runtime's endpoints (endpoints.go).
 	endpointsMigration,
+	// 8: a deployment's environment, endpoint, alarm reading and timeline
+	// (deployments.go), and registry aliases (aliases.go).
+	deploymentEndpointsMigration + aliasesMigration,
 }
 
 // migrate applies the steps the file lacks, in one immediate transaction so

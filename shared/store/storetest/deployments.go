@@ -59,6 +59,8 @@ func fixtureDeployment(id, model string, status store.DeploymentStatus, created 
 		ModelID:         model,
 		PreviousModelID: "model-0",
 		Alias:           store.LiveAlias,
+		Environment:     store.DefaultEnvironment,
+		Endpoint:        "pulsars",
 		Strategy:        store.StrategyCanary,
 		PreviousVersion: "6",
 		TrafficPercent:  fixtureTraffic(status),
@@ -82,6 +84,8 @@ func assertDeployment(t *testing.T, want, got store.Deployment) {
 	assert.Equal(t, want.ModelID, got.ModelID, "model_id")
 	assert.Equal(t, want.PreviousModelID, got.PreviousModelID, "previous_model_id")
 	assert.Equal(t, want.Alias, got.Alias, "alias")
+	assert.Equal(t, want.Environment, got.Environment, "environment")
+	assert.Equal(t, want.Endpoint, got.Endpoint, "endpoint")
 	assert.Equal(t, want.Strategy, got.Strategy, "strategy")
 	assert.Equal(t, want.Version, got.Version, "version")
 	assert.Equal(t, want.PreviousVersion, got.PreviousVersion, "previous_version")
@@ -91,6 +95,8 @@ func assertDeployment(t *testing.T, want, got store.Deployment) {
 	assertRaw(t, "config", want.Config, got.Config)
 	assertRaw(t, "gates", want.Gates, got.Gates)
 	assertRaw(t, "result", want.Result, got.Result)
+	assertRaw(t, "alarms", want.Alarms, got.Alarms)
+	assertEvents(t, want.Events, got.Events)
 	assert.Equal(t, want.Error, got.Error, "error")
 	assert.Truef(t, want.CreatedAt.Equal(got.CreatedAt), "created_at: want %s, got %s", want.CreatedAt, got.CreatedAt)
 }
@@ -106,6 +112,18 @@ func assertUnchanged(t *testing.T, s DeploymentRecords, want store.Deployment) {
 }
 
 func percent(p int) *int { return &p }
+
+// assertEvents compares two timelines, times by instant.
+func assertEvents(t *testing.T, want, got []store.DeploymentEvent) {
+	t.Helper()
+	require.Len(t, got, len(want), "events")
+	for i := range want {
+		assert.Equal(t, want[i].Kind, got[i].Kind, "event %d kind", i)
+		assert.Equal(t, want[i].Message, got[i].Message, "event %d message", i)
+		assert.Equal(t, want[i].Traffic, got[i].Traffic, "event %d traffic", i)
+		assert.Truef(t, want[i].Time.Equal(got[i].Time), "event %d time: want %s, got %s", i, want[i].Time, got[i].Time)
+	}
+}
 
 // TestDeploymentStore runs the store.DeploymentStore and
 // store.LiveDeployments contracts against stores made by newStore. Each
@@ -127,6 +145,7 @@ func TestDeploymentStore(t *testing.T, newStore func(t *testing.T) DeploymentRec
 	t.Run("traffic shifts racing a promotion", func(t *testing.T) { testTrafficRacingPromotion(t, newStore) })
 	t.Run("list", func(t *testing.T) { testListDeployments(t, newStore) })
 	t.Run("live deployment", func(t *testing.T) { testLiveDeployment(t, newStore) })
+	t.Run("concurrent events", func(t *testing.T) { testConcurrentEvents(t, newStore) })
 }
 
 func testCreateGetDeployment(t *testing.T, newStore func(t *testing.T) DeploymentRecords) {
@@ -136,6 +155,12 @@ func testCreateGetDeployment(t *testing.T, newStore func(t *testing.T) Deploymen
 	full.Stage = "bake"
 	full.Gates = json.RawMessage(`{"min_auc_roc":{"want":0.9,"got":0.95,"passed":true}}`)
 	full.Result = json.RawMessage(`{"alarm":"predict-errors","alarm_state":"ALARM"}`)
+	full.Alarms = json.RawMessage(`[{"name":"score_psi","value":3.1,"threshold":0.2,"state":"ALARM"}]`)
+	full.Events = []store.DeploymentEvent{
+		{Time: baseTime, Kind: "validated", Message: "every gate passed"},
+		{Time: baseTime.Add(time.Second), Kind: "shifted", Message: "35 % to model-1", Traffic: percent(35)},
+	}
+	full.Environment, full.Endpoint = "prod", "real-bogus"
 	full.Error = "alarm predict-errors fired while baking"
 	full.UpdatedAt = baseTime.Add(time.Minute)
 
@@ -146,10 +171,10 @@ func testCreateGetDeployment(t *testing.T, newStore func(t *testing.T) Deploymen
 		{"every field", full},
 		{"fixture", fixtureDeployment("dep-fixture", "model-1", store.DeploymentInProgress, baseTime)},
 		{"required fields only", store.Deployment{ID: "dep-minimal", ModelID: "model-1", Alias: store.LiveAlias,
-			Strategy: store.StrategyAllAtOnce, Status: store.DeploymentPending}},
+			Environment: "dev", Endpoint: "e", Strategy: store.StrategyAllAtOnce, Status: store.DeploymentPending}},
 		{"succeeded, first of its alias", store.Deployment{ID: "dep.first_1", ModelID: "model-1", Alias: "staging",
-			Strategy: store.StrategyAllAtOnce, Status: store.DeploymentSucceeded, TrafficPercent: 100,
-			CreatedAt: baseTime}},
+			Environment: "staging", Endpoint: "pulsars", Strategy: store.StrategyAllAtOnce, Status: store.DeploymentSucceeded,
+			TrafficPercent: 100, CreatedAt: baseTime}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -198,6 +223,12 @@ func testCreateDeploymentRefuses(t *testing.T, newStore func(t *testing.T) Deplo
 		{"bad previous model id", with(func(d *store.Deployment) { d.PreviousModelID = "model 0" }), store.ErrInvalid},
 		{"empty alias", with(func(d *store.Deployment) { d.Alias = "" }), store.ErrInvalid},
 		{"bad alias", with(func(d *store.Deployment) { d.Alias = "live#1" }), store.ErrInvalid},
+		{"empty environment", with(func(d *store.Deployment) { d.Environment = "" }), store.ErrInvalid},
+		{"bad environment", with(func(d *store.Deployment) { d.Environment = "pr od" }), store.ErrInvalid},
+		{"empty endpoint", with(func(d *store.Deployment) { d.Endpoint = "" }), store.ErrInvalid},
+		{"bad endpoint", with(func(d *store.Deployment) { d.Endpoint = "a/b" }), store.ErrInvalid},
+		{"event without a kind", with(func(d *store.Deployment) { d.Events = []store.DeploymentEvent{{Message: "?"}} }), store.ErrInvalid},
+		{"alarms not JSON", with(func(d *store.Deployment) { d.Alarms = json.RawMessage(`[`) }), store.ErrInvalid},
 		{"empty strategy", with(func(d *store.Deployment) { d.Strategy = "" }), store.ErrInvalid},
 		{"unknown strategy", with(func(d *store.Deployment) { d.Strategy = "blue_green" }), store.ErrInvalid},
 		{"empty status", with(func(d *store.Deployment) { d.Status = "" }), store.ErrInvalid},
@@ -342,6 +373,8 @@ func testUpdateDeploymentRefuses(t *testing.T, newStore func(t *testing.T) Deplo
 		{"job status", "dep-1", store.DeploymentUpdate{Status: store.DeploymentStatus(store.Cancelled)}, store.ErrInvalid},
 		{"gates not JSON", "dep-1", store.DeploymentUpdate{Gates: json.RawMessage(`{"min_auc_roc":`)}, store.ErrInvalid},
 		{"result not JSON", "dep-1", store.DeploymentUpdate{Status: store.DeploymentSucceeded, Result: json.RawMessage(`ok`)}, store.ErrInvalid},
+		{"alarms not JSON", "dep-1", store.DeploymentUpdate{Alarms: json.RawMessage(`{`)}, store.ErrInvalid},
+		{"event without a kind", "dep-1", store.DeploymentUpdate{AddEvents: []store.DeploymentEvent{{Message: "x"}}}, store.ErrInvalid},
 		{"empty id", "", store.DeploymentUpdate{Stage: "bake"}, store.ErrInvalid},
 		{"bad id", "dep/1", store.DeploymentUpdate{Stage: "bake"}, store.ErrInvalid},
 		{"missing, status change", "no-such-deployment", store.DeploymentUpdate{Status: store.DeploymentSucceeded}, store.ErrNotFound},
@@ -381,6 +414,8 @@ func testFinishedDeploymentFrozen(t *testing.T, newStore func(t *testing.T) Depl
 		{"gates", store.DeploymentUpdate{Gates: json.RawMessage(`{"overwritten":true}`)}},
 		{"result", store.DeploymentUpdate{Result: json.RawMessage(`{"overwritten":true}`)}},
 		{"error", store.DeploymentUpdate{Error: "late error"}},
+		{"alarms", store.DeploymentUpdate{Alarms: json.RawMessage(`[]`)}},
+		{"event", store.DeploymentUpdate{AddEvents: []store.DeploymentEvent{{Time: baseTime, Kind: "late"}}}},
 		{"nothing", store.DeploymentUpdate{}},
 	}
 	// Each terminal status is reached by its last legal step, carrying the
@@ -435,11 +470,27 @@ func testDeploymentLife(t *testing.T, newStore func(t *testing.T) DeploymentReco
 	}{
 		{"gates pass while pending", store.DeploymentUpdate{Stage: "validate", Gates: gates},
 			func(d *store.Deployment) { d.Gates = gates }},
-		{"publish the version", store.DeploymentUpdate{Status: store.DeploymentInProgress, Stage: "publish", Version: "7"},
-			func(d *store.Deployment) { d.Status, d.Stage, d.Version = store.DeploymentInProgress, "publish", "7" }},
-		{"canary shift", store.DeploymentUpdate{Stage: "shift", TrafficPercent: percent(10)},
-			func(d *store.Deployment) { d.Stage, d.TrafficPercent = "shift", 10 }},
-		{"bake", store.DeploymentUpdate{Stage: "bake"}, func(d *store.Deployment) { d.Stage = "bake" }},
+		{"publish the version", store.DeploymentUpdate{Status: store.DeploymentInProgress, Stage: "publish", Version: "7",
+			PreviousVersion: "5", AddEvents: []store.DeploymentEvent{{Time: baseTime, Kind: "published", Message: "version 7"}}},
+			func(d *store.Deployment) {
+				d.Status, d.Stage, d.Version, d.PreviousVersion = store.DeploymentInProgress, "publish", "7", "5"
+				d.Events = append(d.Events, store.DeploymentEvent{Time: baseTime, Kind: "published", Message: "version 7"})
+			}},
+		{"canary shift", store.DeploymentUpdate{Stage: "shift", TrafficPercent: percent(10),
+			AddEvents: []store.DeploymentEvent{
+				{Time: baseTime.Add(time.Second), Kind: "shifted", Message: "10 %", Traffic: percent(10)},
+				{Time: baseTime.Add(2 * time.Second), Kind: "bake", Message: "baking"},
+			}},
+			func(d *store.Deployment) {
+				d.Stage, d.TrafficPercent = "shift", 10
+				d.Events = append(d.Events,
+					store.DeploymentEvent{Time: baseTime.Add(time.Second), Kind: "shifted", Message: "10 %", Traffic: percent(10)},
+					store.DeploymentEvent{Time: baseTime.Add(2 * time.Second), Kind: "bake", Message: "baking"})
+			}},
+		{"bake", store.DeploymentUpdate{Stage: "bake", Alarms: json.RawMessage(`[{"name":"error_rate","value":0,"threshold":0.01}]`)},
+			func(d *store.Deployment) {
+				d.Stage, d.Alarms = "bake", json.RawMessage(`[{"name":"error_rate","value":0,"threshold":0.01}]`)
+			}},
 		{"empty update", store.DeploymentUpdate{}, func(*store.Deployment) {}},
 		{"promote", store.DeploymentUpdate{Status: store.DeploymentSucceeded, Stage: "promote", Result: result},
 			func(d *store.Deployment) {
@@ -574,6 +625,7 @@ func testListDeployments(t *testing.T, newStore func(t *testing.T) DeploymentRec
 	// the id breaks the tie.
 	staging := fixtureDeployment("dep-e", "model-2", store.DeploymentSucceeded, baseTime.Add(4*time.Second))
 	staging.Alias = "staging"
+	staging.Environment = "staging"
 	fixtures := []store.Deployment{
 		fixtureDeployment("dep-b", "model-1", store.DeploymentFailed, baseTime.Add(2*time.Second)),
 		fixtureDeployment("dep-a", "model-1", store.DeploymentSucceeded, baseTime.Add(1*time.Second)),
@@ -595,6 +647,10 @@ func testListDeployments(t *testing.T, newStore func(t *testing.T) DeploymentRec
 		{"one model, limited", store.DeploymentFilter{ModelID: "model-1", Limit: 2}, []string{"dep-d", "dep-b"}, nil},
 		{"one alias", store.DeploymentFilter{Alias: store.LiveAlias}, []string{"dep-d", "dep-c", "dep-b", "dep-a"}, nil},
 		{"model and alias", store.DeploymentFilter{ModelID: "model-2", Alias: store.LiveAlias}, []string{"dep-c"}, nil},
+		{"one environment", store.DeploymentFilter{Environment: "staging"}, []string{"dep-e"}, nil},
+		{"environment and endpoint", store.DeploymentFilter{Environment: "dev", Endpoint: "pulsars"}, []string{"dep-d", "dep-c", "dep-b", "dep-a"}, nil},
+		{"other endpoint", store.DeploymentFilter{Endpoint: "other"}, []string{}, nil},
+		{"bad endpoint", store.DeploymentFilter{Endpoint: "a b"}, nil, store.ErrInvalid},
 		{"model never deployed", store.DeploymentFilter{ModelID: "model-9"}, []string{}, nil},
 		{"negative limit", store.DeploymentFilter{Limit: -1}, nil, store.ErrInvalid},
 		{"bad model id", store.DeploymentFilter{ModelID: "model 1"}, nil, store.ErrInvalid},
@@ -623,13 +679,16 @@ func testListDeployments(t *testing.T, newStore func(t *testing.T) DeploymentRec
 }
 
 func testLiveDeployment(t *testing.T, newStore func(t *testing.T) DeploymentRecords) {
+	const env, endpoint = store.DefaultEnvironment, "pulsars"
 	t.Run("refuses", func(t *testing.T) {
 		s := newStore(t)
-		_, err := s.LiveDeployment(t.Context(), store.LiveAlias)
+		_, err := s.LiveDeployment(t.Context(), env, endpoint)
 		require.ErrorIs(t, err, store.ErrNotFound, "no deployments")
-		_, err = s.LiveDeployment(t.Context(), "")
+		_, err = s.LiveDeployment(t.Context(), env, "")
 		require.ErrorIs(t, err, store.ErrInvalid)
-		_, err = s.LiveDeployment(t.Context(), "live alias")
+		_, err = s.LiveDeployment(t.Context(), "", endpoint)
+		require.ErrorIs(t, err, store.ErrInvalid)
+		_, err = s.LiveDeployment(t.Context(), env, "live endpoint")
 		require.ErrorIs(t, err, store.ErrInvalid)
 	})
 
@@ -639,7 +698,7 @@ func testLiveDeployment(t *testing.T, newStore func(t *testing.T) DeploymentReco
 		// dep-old was promoted before any of the others started.
 		old := fixtureDeployment("dep-old", "model-0", store.DeploymentSucceeded, baseTime)
 		require.NoError(t, s.CreateDeployment(ctx, old))
-		got, err := s.LiveDeployment(ctx, store.LiveAlias)
+		got, err := s.LiveDeployment(ctx, env, endpoint)
 		require.NoError(t, err)
 		assert.Equal(t, "dep-old", got.ID)
 
@@ -648,19 +707,22 @@ func testLiveDeployment(t *testing.T, newStore func(t *testing.T) DeploymentReco
 			require.NoError(t, s.CreateDeployment(ctx, d))
 		}
 		other := fixtureDeployment("dep-staging", "model-s", store.DeploymentInProgress, baseTime.Add(time.Hour))
-		other.Alias = "staging"
+		other.Environment = "staging"
 		require.NoError(t, s.CreateDeployment(ctx, other))
+		elsewhere := fixtureDeployment("dep-elsewhere", "model-x", store.DeploymentInProgress, baseTime.Add(2*time.Hour))
+		elsewhere.Endpoint = "other"
+		require.NoError(t, s.CreateDeployment(ctx, elsewhere))
 
 		promote := func(id string) {
 			t.Helper()
 			_, err := s.UpdateDeployment(ctx, id, store.DeploymentUpdate{Status: store.DeploymentSucceeded})
 			require.NoError(t, err)
 		}
-		live := func(alias, want string) {
+		live := func(environment, endpoint, want string) {
 			t.Helper()
-			got, err := s.LiveDeployment(ctx, alias)
+			got, err := s.LiveDeployment(ctx, environment, endpoint)
 			require.NoError(t, err)
-			assert.Equal(t, want, got.ID, "live deployment of %s", alias)
+			assert.Equal(t, want, got.ID, "live deployment of %s in %s", endpoint, environment)
 			assert.Equal(t, store.DeploymentSucceeded, got.Status)
 			assert.Equal(t, 100, got.TrafficPercent)
 		}
@@ -668,9 +730,9 @@ func testLiveDeployment(t *testing.T, newStore func(t *testing.T) DeploymentReco
 		// dep-b, created after dep-a, is promoted first: what serves is what
 		// was promoted last, whatever the creation order.
 		promote("dep-b")
-		live(store.LiveAlias, "dep-b")
+		live(env, endpoint, "dep-b")
 		promote("dep-a")
-		live(store.LiveAlias, "dep-a")
+		live(env, endpoint, "dep-a")
 
 		// Deployments that fail or roll back do not change what serves.
 		_, err = s.UpdateDeployment(ctx, "dep-c", store.DeploymentUpdate{Status: store.DeploymentFailed, Error: "gate"})
@@ -679,13 +741,46 @@ func testLiveDeployment(t *testing.T, newStore func(t *testing.T) DeploymentReco
 		require.NoError(t, err)
 		_, err = s.UpdateDeployment(ctx, "dep-d", store.DeploymentUpdate{Status: store.DeploymentRolledBack})
 		require.NoError(t, err)
-		live(store.LiveAlias, "dep-a")
+		live(env, endpoint, "dep-a")
 
-		// Another alias has its own history.
-		_, err = s.LiveDeployment(ctx, "staging")
+		// Another environment and another endpoint have their own history.
+		_, err = s.LiveDeployment(ctx, "staging", endpoint)
 		require.ErrorIs(t, err, store.ErrNotFound, "staging has no promoted deployment yet")
 		promote("dep-staging")
-		live("staging", "dep-staging")
-		live(store.LiveAlias, "dep-a")
+		live("staging", endpoint, "dep-staging")
+		promote("dep-elsewhere")
+		live(env, "other", "dep-elsewhere")
+		live(env, endpoint, "dep-a")
 	})
+}
+
+// testConcurrentEvents appends events from many writers at once: every one
+// is kept.
+func testConcurrentEvents(t *testing.T, newStore func(t *testing.T) DeploymentRecords) {
+	s := newStore(t)
+	d := fixtureDeployment("dep-1", "model-1", store.DeploymentInProgress, baseTime)
+	require.NoError(t, s.CreateDeployment(t.Context(), d))
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	errs := make([]error, concurrentWriters)
+	for i := range concurrentWriters {
+		wg.Go(func() {
+			<-start
+			_, errs[i] = s.UpdateDeployment(t.Context(), d.ID, store.DeploymentUpdate{AddEvents: []store.DeploymentEvent{
+				{Time: baseTime, Kind: "check", Message: fmt.Sprintf("writer %d", i)},
+			}})
+		})
+	}
+	close(start)
+	wg.Wait()
+	for i, err := range errs {
+		require.NoError(t, err, "writer %d", i)
+	}
+	got, err := s.GetDeployment(t.Context(), d.ID)
+	require.NoError(t, err)
+	seen := map[string]bool{}
+	for _, e := range got.Events {
+		seen[e.Message] = true
+	}
+	assert.Len(t, seen, concurrentWriters, "every writer's event is kept")
 }
