@@ -63,7 +63,7 @@ func (h *handler) Handle(ctx context.Context, req events.APIGatewayV2HTTPRequest
 		if lc, ok := lambdacontext.FromContext(ctx); ok {
 			props["InvokedFunctionArn"] = lc.InvokedFunctionArn
 		}
-		if werr := h.metrics.Write(endpoint, h.cfg.ModelID, obs, props); werr != nil {
+		if werr := h.metrics.Write(h.cfg.Environment, endpoint, h.cfg.ModelID, obs, props); werr != nil {
 			h.log.ErrorContext(ctx, "metrics", "error", werr.Error())
 		}
 	}

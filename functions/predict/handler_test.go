@@ -118,7 +118,8 @@ func TestHandlerPredictsTheSampleEvent(t *testing.T) {
 	assert.Equal(t, "3", docs[0]["FunctionVersion"])
 	assert.EqualValues(t, 1, docs[0]["Requests"])
 	assert.EqualValues(t, 2, docs[0]["Rows"])
-	assert.EqualValues(t, want.Positive, docs[0]["Positive"])
+	assert.EqualValues(t, want.Positive, docs[0]["Positives"])
+	assert.Equal(t, "dev", docs[0]["Environment"])
 }
 
 func TestHandlerAnswersProblems(t *testing.T) {

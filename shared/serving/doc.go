@@ -65,8 +65,8 @@
 //
 // On AWS the predict function (functions/predict) writes the same figures
 // per request in the CloudWatch Embedded Metric Format (package emf:
-// namespace Orrery/Predict, dimensions Endpoint and ModelId, metrics
-// Requests, Errors, SchemaViolations, LatencyMs, Rows, Positive and
+// namespace Orrery/Predict, dimensions Environment, Endpoint and ModelId,
+// metrics Requests, Errors, SchemaViolations, Latency, Rows, Positives and
 // ScoreBin00..ScoreBin19).
 //
 // The predict function's binary is built from it, so it keeps out the

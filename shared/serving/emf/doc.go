@@ -9,8 +9,9 @@
 // at most 100 metrics per directive and 30 dimensions per set).
 //
 // The figures are those of serving.Traffic, per version: namespace
-// Orrery/Predict, dimensions Endpoint and ModelId, metrics Requests, Errors,
-// SchemaViolations, LatencyMs, Rows, Positive and ScoreBin00..ScoreBin19,
+// Orrery/Predict, dimensions Environment, Endpoint and ModelId, metrics
+// Requests, Errors, SchemaViolations, Latency (ms), Rows, Positives and
+// ScoreBin00..ScoreBin19 (the names the deployment's alarms read),
 // all at one-second storage resolution so that a deployment's bake alarms
 // can use short periods.
 //

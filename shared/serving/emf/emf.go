@@ -13,17 +13,20 @@ import (
 // Namespace is the CloudWatch namespace of the predict metrics.
 const Namespace = "Orrery/Predict"
 
-// Dimension and metric names.
+// Dimension and metric names: the ones the deployment's alarms and drift
+// checks read (shared/ml/deployment's Metric* and Dimension* names; a test
+// there holds the two to one set).
 const (
-	DimensionEndpoint = "Endpoint"
-	DimensionModelID  = "ModelId"
+	DimensionEnvironment = "Environment"
+	DimensionEndpoint    = "Endpoint"
+	DimensionModelID     = "ModelId"
 
 	MetricRequests         = "Requests"
 	MetricErrors           = "Errors"
 	MetricSchemaViolations = "SchemaViolations"
-	MetricLatencyMs        = "LatencyMs"
+	MetricLatency          = "Latency"
 	MetricRows             = "Rows"
-	MetricPositive         = "Positive"
+	MetricPositives        = "Positives"
 )
 
 // ScoreBinMetric returns the name of score bin i's counter (ScoreBin00 ..
@@ -58,9 +61,9 @@ var definitions = func() []metricDef {
 		{MetricRequests, "Count", storageResolution},
 		{MetricErrors, "Count", storageResolution},
 		{MetricSchemaViolations, "Count", storageResolution},
-		{MetricLatencyMs, "Milliseconds", storageResolution},
+		{MetricLatency, "Milliseconds", storageResolution},
 		{MetricRows, "Count", storageResolution},
-		{MetricPositive, "Count", storageResolution},
+		{MetricPositives, "Count", storageResolution},
 	}
 	for i := range serving.NumScoreBins {
 		defs = append(defs, metricDef{ScoreBinMetric(i), "Count", storageResolution})
@@ -78,16 +81,18 @@ type Writer struct {
 	mu sync.Mutex
 }
 
-// Document returns the EMF document of one request to endpoint answered by
-// modelID (properties are added to the root as plain log fields, e.g. the
+// Document returns the EMF document of one request to endpoint of
+// environment answered by modelID (properties are added to the root as plain log fields, e.g. the
 // function version and request id; they must not collide with the metric
 // or dimension names).
-func Document(at time.Time, endpoint, modelID string, o serving.Observation, properties map[string]string) map[string]any {
+func Document(at time.Time, environment, endpoint, modelID string, o serving.Observation, properties map[string]string) map[string]any {
 	doc := map[string]any{
 		"_aws": metadata{Timestamp: at.UnixMilli(), CloudWatchMetrics: []directive{{
-			Namespace: Namespace, Dimensions: [][]string{{DimensionEndpoint, DimensionModelID}}, Metrics: definitions}}},
-		DimensionEndpoint: endpoint,
-		DimensionModelID:  modelID,
+			Namespace: Namespace, Dimensions: [][]string{{DimensionEnvironment, DimensionEndpoint, DimensionModelID}},
+			Metrics: definitions}}},
+		DimensionEnvironment: environment,
+		DimensionEndpoint:    endpoint,
+		DimensionModelID:     modelID,
 	}
 	for k, v := range properties {
 		doc[k] = v
@@ -101,22 +106,23 @@ func Document(at time.Time, endpoint, modelID string, o serving.Observation, pro
 	doc[MetricRequests] = 1
 	doc[MetricErrors] = flag(o.Outcome == serving.Failed)
 	doc[MetricSchemaViolations] = flag(o.Outcome == serving.SchemaViolation)
-	doc[MetricLatencyMs] = float64(o.Latency) / float64(time.Millisecond)
+	doc[MetricLatency] = float64(o.Latency) / float64(time.Millisecond)
 	doc[MetricRows] = o.Rows
-	doc[MetricPositive] = o.Positive
+	doc[MetricPositives] = o.Positive
 	for i, n := range o.Bins {
 		doc[ScoreBinMetric(i)] = n
 	}
 	return doc
 }
 
-// Write writes the document of one request as a line.
-func (w *Writer) Write(endpoint, modelID string, o serving.Observation, properties map[string]string) error {
+// Write writes the document of one request to endpoint of environment (dev,
+// staging, prod), answered by modelID, as a line.
+func (w *Writer) Write(environment, endpoint, modelID string, o serving.Observation, properties map[string]string) error {
 	now := time.Now
 	if w.Now != nil {
 		now = w.Now
 	}
-	b, err := json.Marshal(Document(now(), endpoint, modelID, o, properties))
+	b, err := json.Marshal(Document(now(), environment, endpoint, modelID, o, properties))
 	if err != nil {
 		return fmt.Errorf("emf: encode: %w", err)
 	}

@@ -24,9 +24,9 @@ func TestDocumentFollowsTheSpecification(t *testing.T) {
 	w := &emf.Writer{W: &buf, Now: func() time.Time { return at }}
 	var bins serving.ScoreBins
 	bins[0], bins[19] = 3, 1
-	require.NoError(t, w.Write("live", "mdl-1", serving.Observation{Outcome: serving.Served, Latency: 2500 * time.Microsecond,
+	require.NoError(t, w.Write("prod", "live", "mdl-1", serving.Observation{Outcome: serving.Served, Latency: 2500 * time.Microsecond,
 		Rows: 4, Positive: 1, Bins: bins}, map[string]string{"FunctionVersion": "7"}))
-	require.NoError(t, w.Write("live", "mdl-1", serving.Observation{Outcome: serving.SchemaViolation, Latency: time.Millisecond}, nil))
+	require.NoError(t, w.Write("prod", "live", "mdl-1", serving.Observation{Outcome: serving.SchemaViolation, Latency: time.Millisecond}, nil))
 	lines := bytes.Split(bytes.TrimSpace(buf.Bytes()), []byte("\n"))
 	require.Len(t, lines, 2, "one document per line")
 
@@ -40,7 +40,7 @@ func TestDocumentFollowsTheSpecification(t *testing.T) {
 	assert.Equal(t, "Orrery/Predict", d["Namespace"])
 	dims := d["Dimensions"].([]any)
 	require.Len(t, dims, 1)
-	assert.Equal(t, []any{"Endpoint", "ModelId"}, dims[0])
+	assert.Equal(t, []any{"Environment", "Endpoint", "ModelId"}, dims[0])
 	for _, name := range dims[0].([]any) {
 		assert.IsType(t, "", doc[name.(string)], "dimension %s is a string member", name)
 	}
@@ -55,18 +55,19 @@ func TestDocumentFollowsTheSpecification(t *testing.T) {
 		assert.EqualValues(t, 1, def["StorageResolution"])
 		assert.Contains(t, []string{"Count", "Milliseconds"}, def["Unit"])
 	}
-	for _, want := range []string{"Requests", "Errors", "SchemaViolations", "LatencyMs", "Rows", "Positive", "ScoreBin00", "ScoreBin19"} {
+	for _, want := range []string{"Requests", "Errors", "SchemaViolations", "Latency", "Rows", "Positives", "ScoreBin00", "ScoreBin19"} {
 		assert.Contains(t, names, want)
 	}
 	assert.Len(t, names, 6+serving.NumScoreBins)
+	assert.Equal(t, "prod", doc["Environment"])
 	assert.Equal(t, "live", doc["Endpoint"])
 	assert.Equal(t, "mdl-1", doc["ModelId"])
 	assert.Equal(t, "7", doc["FunctionVersion"])
 	assert.EqualValues(t, 1, doc["Requests"])
 	assert.EqualValues(t, 0, doc["Errors"])
-	assert.EqualValues(t, 2.5, doc["LatencyMs"])
+	assert.EqualValues(t, 2.5, doc["Latency"])
 	assert.EqualValues(t, 4, doc["Rows"])
-	assert.EqualValues(t, 1, doc["Positive"])
+	assert.EqualValues(t, 1, doc["Positives"])
 	assert.EqualValues(t, 3, doc["ScoreBin00"])
 	assert.EqualValues(t, 1, doc["ScoreBin19"])
 	assert.EqualValues(t, 0, doc["ScoreBin10"], "empty bins are written as 0, so sums over versions compare")
