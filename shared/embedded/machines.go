@@ -33,8 +33,8 @@ type ExecutionOptions struct {
 	// Trials receives a "tune" progress event as each trial of a study
 	// ends (nil: none).
 	Trials tracking.Recorder
-	// Traffic is what the deployments' alarms read: the serving side's
-	// traffic statistics (nil: the alarms have no data and never fire).
+	// Traffic is what the deployments' alarms read (nil: the runtime's own
+	// serving traffic, what its endpoints answered).
 	Traffic deploymentjob.Traffic
 	// Sleep replaces the executor's clock for Wait states and retry
 	// back-offs (tests drive the deployments' bakes with it).
