@@ -36,7 +36,7 @@ Usage:
                  and an HTML report (see README, "Evaluating models")
   orrery compare MODEL_ID MODEL_ID ... --data PATH [--hdu N|NAME] [--metric auc_roc|accuracy|auc_pr|f1_score] [--json]
                  rank models on one frozen test set; statistical ties share a rank
-` + generateUsage + tuneUsage + serveUsage + deployUsage + `  orrery version
+` + studiesUsage + generateUsage + tuneUsage + serveUsage + deployUsage + `  orrery version
 
 Flags common to the training commands:
   --progress bar|json|none   progress display on stderr (default: bar; none with --json)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -112,6 +113,11 @@ func cmdStatus(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	defer rt.Close()
 	job, err := rt.DB.GetJob(ctx, pos[0])
+	if errors.Is(err, store.ErrNotFound) {
+		if found, serr := studyStatus(ctx, rt.DB, pos[0], stdout, *jsonOut); found || serr != nil {
+			return serr
+		}
+	}
 	if err != nil {
 		return fmt.Errorf("status: %w", err)
 	}

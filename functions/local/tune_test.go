@@ -74,6 +74,17 @@ func TestTuneJSON(t *testing.T) {
 	require.NoError(t, err)
 	assert.Contains(t, string(html), "cli-study")
 
+	// The study is reachable by id from status and studies.
+	c, so, se := runArgs(t, "status", "cli-study", "--home", home)
+	require.Equal(t, 0, c, se)
+	assert.Contains(t, so, "SUCCEEDED")
+	c, so, se = runArgs(t, "studies", "list", "--home", home)
+	require.Equal(t, 0, c, se)
+	assert.Contains(t, so, "cli-study")
+	c, _, se = runArgs(t, "studies", "show", "no-such-study", "--home", home)
+	assert.Equal(t, 1, c)
+	assert.Contains(t, se, "not found")
+
 	// A study id names one study: a second one is refused, and a study
 	// that ended has nothing to resume.
 	errOut.Reset()
