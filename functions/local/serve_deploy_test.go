@@ -1,9 +1,12 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/csv"
+	"encoding/json"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net/http"
 	"os"
@@ -22,8 +25,7 @@ import (
 	"github.com/orrery-ml/orrery/shared/dataset"
 	"github.com/orrery-ml/orrery/shared/embedded"
 	"github.com/orrery-ml/orrery/shared/ml/deployment"
-	"github.com/orrery-ml/orrery/shared/ml/modelstore"
-	"github.com/orrery-ml/orrery/shared/ml/nn"
+	"github.com/orrery-ml/orrery/shared/serving"
 	"github.com/orrery-ml/orrery/shared/store"
 )
 
@@ -73,77 +75,57 @@ func (l *trafficLog) Window(_ context.Context, env, endpoint string, _ []string,
 	return out, nil
 }
 
-// routedEndpoint answers predict requests as the embedded endpoint does by
-// the serving contract: each request reads the endpoint's routes, picks a
-// model by weight, and predicts with it. It stands for the predict route of
-// `orrery serve` (the serving side), which the lead runs the same bar
-// against once both are merged: a client of that route replaces it.
+// routedEndpoint is a client of `orrery serve`'s predict route, POST
+// /ml/endpoints/{endpoint}/predict: each request is routed by the server
+// to one model by the endpoint's weights, and the answer (and its
+// X-Orrery-Model-Id header) names the version that served. What it saw is
+// added to the test's traffic log, which the deployments' alarms read, so
+// every alarm check sees exactly the requests sent before it.
 type routedEndpoint struct {
-	rt      *embedded.Runtime
+	base    string
 	traffic *trafficLog
-	rng     *rand.Rand
-
-	mu     sync.Mutex
-	models map[string]*nn.Model
+	http    *http.Client
 }
 
-// predict routes one row and returns the model that served it.
+// predict sends one row and returns the model that served it.
 func (e *routedEndpoint) predict(ctx context.Context, env, name string, x []float64) (string, error) {
-	ep, err := e.rt.DB.GetEndpoint(ctx, env, name)
+	body, err := json.Marshal(map[string]any{"rows": [][]float64{x}})
 	if err != nil {
 		return "", err
 	}
-	if len(ep.Routes) == 0 {
-		return "", fmt.Errorf("endpoint %s serves nothing", name)
-	}
-	total := 0
-	for _, w := range ep.Routes {
-		total += w
-	}
-	if total != 100 {
-		return "", fmt.Errorf("weights sum to %d", total)
-	}
-	e.mu.Lock()
-	pick := e.rng.IntN(100)
-	e.mu.Unlock()
-	var chosen string
-	for _, id := range ep.RouteModels() {
-		if pick < ep.Routes[id] {
-			chosen = id
-			break
-		}
-		pick -= ep.Routes[id]
-	}
-	m, err := e.model(ctx, chosen)
+	url := e.base + serving.PredictPath(name) + "?environment=" + env
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {
-		e.traffic.record(env, name, chosen, false, 0, true)
-		return chosen, err
+		return "", err
 	}
-	p, err := m.PredictProba(ctx, x, 1)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := e.http.Do(req)
 	if err != nil {
-		e.traffic.record(env, name, chosen, false, 0, true)
-		return chosen, err
+		return "", err
 	}
-	e.traffic.record(env, name, chosen, p[1] >= m.Manifest.Threshold, p[1], false)
-	return chosen, nil
-}
-
-func (e *routedEndpoint) model(ctx context.Context, id string) (*nn.Model, error) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if m, ok := e.models[id]; ok {
-		return m, nil
-	}
-	rec, err := e.rt.DB.GetModel(ctx, id)
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
 	if err != nil {
-		return nil, err
+		return "", err
 	}
-	m, _, err := modelstore.Store{Artifacts: e.rt.Artifacts}.Get(ctx, rec.ArtifactKey)
-	if err != nil {
-		return nil, err
+	served := resp.Header.Get(serving.ModelIDHeader)
+	if resp.StatusCode != http.StatusOK {
+		e.traffic.record(env, name, served, false, 0, true)
+		return served, fmt.Errorf("predict %s: %d %s", name, resp.StatusCode, raw)
 	}
-	e.models[id] = m
-	return m, nil
+	var answer serving.PredictResponse
+	if err := json.Unmarshal(raw, &answer); err != nil {
+		return served, fmt.Errorf("predict %s: decode %s: %w", name, raw, err)
+	}
+	if answer.ModelID != served || len(answer.Predictions) != 1 {
+		return served, fmt.Errorf("predict %s: header names %q, body %s", name, served, raw)
+	}
+	p := answer.Predictions[0]
+	if p.Probability == nil {
+		return served, fmt.Errorf("predict %s: no probability in %s", name, raw)
+	}
+	e.traffic.record(env, name, served, p.Label == events.SamplePositive, *p.Probability, false)
+	return served, nil
 }
 
 // client sends a steady stream of predict requests of HTRU2 rows and counts
@@ -376,7 +358,7 @@ func TestServeDeploysAndRollsBack(t *testing.T) {
 	rt, err := embedded.Open(t.Context(), home, nil)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = rt.Close() })
-	c := &client{ep: &routedEndpoint{rt: rt, traffic: traffic, rng: rand.New(rand.NewPCG(1, 2)), models: map[string]*nn.Model{}},
+	c := &client{ep: &routedEndpoint{base: s.base, traffic: traffic, http: &http.Client{Timeout: time.Minute}},
 		env: "dev", endpoint: "htru2-pulsars", rows: htru2Rows(t), served: map[string]int{}, stop: make(chan struct{}), done: make(chan struct{})}
 	go c.run()
 	clock.c.Store(c)
