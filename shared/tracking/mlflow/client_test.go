@@ -1,0 +1,50 @@
+package mlflow
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+)
+
+func TestLogBatchSplitsWithinLimitsAndRefusesLongParams(t *testing.T) {
+	var batches []map[string][]json.RawMessage
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "Bearer tok" {
+			t.Errorf("missing bearer token")
+		}
+		var b map[string]json.RawMessage
+		_ = json.NewDecoder(r.Body).Decode(&b)
+		got := map[string][]json.RawMessage{}
+		for _, k := range []string{"metrics", "params", "tags"} {
+			var xs []json.RawMessage
+			_ = json.Unmarshal(b[k], &xs)
+			got[k] = xs
+		}
+		batches = append(batches, got)
+		w.Write([]byte("{}"))
+	}))
+	defer srv.Close()
+	t.Setenv("MLFLOW_TRACKING_TOKEN", "tok")
+	c, err := NewFromEnv(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics := make([]Metric, 2500)
+	params := make([]KV, 150)
+	if err := c.LogBatch(context.Background(), "r1", metrics, params, nil); err != nil {
+		t.Fatal(err)
+	}
+	if len(batches) != 3 || len(batches[0]["metrics"]) != 1000 || len(batches[0]["params"]) != 100 ||
+		len(batches[2]["metrics"]) != 500 || len(batches[1]["params"]) != 50 {
+		t.Fatalf("batches not split within limits: %d", len(batches))
+	}
+	batches = nil
+	err = c.LogBatch(context.Background(), "r1", nil, []KV{{"k", strings.Repeat("x", 6001)}}, nil)
+	if !errors.Is(err, ErrParamTooLong) || len(batches) != 0 {
+		t.Fatalf("long param: err %v, %d requests", err, len(batches))
+	}
+}
