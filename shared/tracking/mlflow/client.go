@@ -16,12 +16,14 @@ import (
 
 // Limits of one log-batch request, from the MLflow REST API reference
 // (runs/log-batch): 1000 metrics, 100 params, 100 tags, param values of at
-// most 6000 characters.
+// most 6000 characters — and, as the server enforces it, at most 1000
+// metrics, params and tags together.
 const (
-	MaxBatchMetrics = 1000
-	MaxBatchParams  = 100
-	MaxBatchTags    = 100
-	MaxParamLength  = 6000
+	MaxBatchEntities = 1000
+	MaxBatchMetrics  = 1000
+	MaxBatchParams   = 100
+	MaxBatchTags     = 100
+	MaxParamLength   = 6000
 )
 
 // ErrParamTooLong is returned for a param value MLflow would reject; values
@@ -167,7 +169,8 @@ func (c *Client) LogBatch(ctx context.Context, runID string, metrics []Metric, p
 		}
 	}
 	for len(metrics) > 0 || len(params) > 0 || len(tags) > 0 {
-		m, p, t := min(len(metrics), MaxBatchMetrics), min(len(params), MaxBatchParams), min(len(tags), MaxBatchTags)
+		p, t := min(len(params), MaxBatchParams), min(len(tags), MaxBatchTags)
+		m := min(len(metrics), MaxBatchMetrics, MaxBatchEntities-p-t)
 		in := map[string]any{"run_id": runID, "metrics": metrics[:m], "params": params[:p], "tags": tags[:t]}
 		if err := c.do(ctx, http.MethodPost, "/api/2.0/mlflow/runs/log-batch", in, nil); err != nil {
 			return fmt.Errorf("log batch run %s: %w", runID, err)

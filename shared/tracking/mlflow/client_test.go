@@ -38,9 +38,16 @@ func TestLogBatchSplitsWithinLimitsAndRefusesLongParams(t *testing.T) {
 	if err := c.LogBatch(context.Background(), "r1", metrics, params, nil); err != nil {
 		t.Fatal(err)
 	}
-	if len(batches) != 3 || len(batches[0]["metrics"]) != 1000 || len(batches[0]["params"]) != 100 ||
-		len(batches[2]["metrics"]) != 500 || len(batches[1]["params"]) != 50 {
-		t.Fatalf("batches not split within limits: %d", len(batches))
+	var nm, np int
+	for i, b := range batches {
+		if total := len(b["metrics"]) + len(b["params"]) + len(b["tags"]); total > MaxBatchEntities || len(b["params"]) > MaxBatchParams {
+			t.Fatalf("batch %d holds %d entities, %d params: over MLflow's limits", i, total, len(b["params"]))
+		}
+		nm, np = nm+len(b["metrics"]), np+len(b["params"])
+	}
+	// 2650 entities: 900 metrics + 100 params, 950 + 50, then 650 metrics.
+	if len(batches) != 3 || nm != 2500 || np != 150 {
+		t.Fatalf("%d batches carried %d metrics and %d params, want 3, 2500 and 150", len(batches), nm, np)
 	}
 	batches = nil
 	err = c.LogBatch(context.Background(), "r1", nil, []KV{{"k", strings.Repeat("x", 6001)}}, nil)
