@@ -15,6 +15,7 @@ import (
 const (
 	irVersion  = 8  // IR version of opset 17 (ONNX 1.12)
 	opsetONNX  = 17 // ai.onnx opset the graph uses
+	typeFloat  = 1  // TensorProto.DataType FLOAT
 	typeDouble = 11 // TensorProto.DataType DOUBLE
 	attrInt    = 2  // AttributeProto.AttributeType INT
 	InputName  = "features"
@@ -166,11 +167,15 @@ func (g *graph) activation(name, z, h string) error {
 		g.node("Sigmoid", []string{z}, h)
 	case nn.ActivationGELU:
 		// Exact GELU 0.5·z·(1+erf(z/√2)); Gelu itself needs opset 20.
+		// onnxruntime's CPU provider implements Erf for float only, so
+		// erf runs in float32 (relative error ~1e-7) and the rest in double.
 		g.constant(h+"_r2", math.Sqrt2)
 		g.constant(h+"_half", 0.5)
 		g.constant(h+"_one", 1)
 		g.node("Div", []string{z, h + "_r2"}, h+"_s")
-		g.node("Erf", []string{h + "_s"}, h+"_e")
+		g.nodeAttr("Cast", []string{h + "_s"}, h+"_sf", "to", typeFloat)
+		g.node("Erf", []string{h + "_sf"}, h+"_ef")
+		g.nodeAttr("Cast", []string{h + "_ef"}, h+"_e", "to", typeDouble)
 		g.node("Add", []string{h + "_e", h + "_one"}, h+"_e1")
 		g.node("Mul", []string{z, h + "_e1"}, h+"_m")
 		g.node("Mul", []string{h + "_m", h + "_half"}, h)

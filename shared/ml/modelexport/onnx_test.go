@@ -49,9 +49,6 @@ func TestONNXDecodes(t *testing.T) {
 		t.Fatalf("want one graph and one opset, got %d, %d", len(top[7]), len(top[8]))
 	}
 	g := fields(t, top[7][0])
-	if len(g[5]) != 7 { // impute, mean, scale, w0, b0, w1, b1, one -> 8
-		t.Logf("initializers: %d", len(g[5]))
-	}
 	if len(g[11]) != 1 || len(g[12]) != 1 {
 		t.Fatalf("want one input and one output, got %d, %d", len(g[11]), len(g[12]))
 	}
