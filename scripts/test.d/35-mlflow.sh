@@ -25,3 +25,5 @@ else
   echo "FAIL: the MLflow server did not start"
   test_failed=1
 fi
+# The same venv's Python has onnx and onnxruntime: the ONNX export's tests run the exported models in it.
+export ORRERY_TEST_ONNX_PYTHON="$PWD/.cache/venv-mlflow/bin/python"
