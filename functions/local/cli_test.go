@@ -76,6 +76,21 @@ func TestTrainJSONThenPredict(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, []string{"row", "predicted", "p_bogus", "p_real"}, rows[0])
 	assert.Len(t, rows, 301)
+
+	// Through an endpoint: routed by the endpoint's router once deployed.
+	code, _, errOut = runArgs(t, "predict", "--endpoint", "cli-ep", "--data", data, "--out", pred, "--home", home)
+	assert.Equal(t, 1, code)
+	assert.Contains(t, errOut, "endpoint cli-ep in dev does not exist")
+	code, out, errOut = runArgs(t, "deploy", "--model", modelID, "--endpoint", "cli-ep", "--bake-seconds", "0", "--json", "--home", home)
+	require.Equal(t, 0, code, "%s\n%s", out, errOut)
+	viaEndpoint := filepath.Join(t.TempDir(), "pred-endpoint.csv")
+	code, _, errOut = runArgs(t, "predict", "--endpoint", "cli-ep", "--data", data, "--out", viaEndpoint, "--home", home)
+	require.Equal(t, 0, code, errOut)
+	direct, err := os.ReadFile(pred)
+	require.NoError(t, err)
+	routed, err := os.ReadFile(viaEndpoint)
+	require.NoError(t, err)
+	assert.Equal(t, string(direct), string(routed), "the endpoint routes everything to its one model")
 }
 
 func TestErrorsAreOneLineWithNonZeroExit(t *testing.T) {

@@ -8,7 +8,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net/http"
 	"sort"
 	"strings"
@@ -20,6 +19,7 @@ import (
 	"github.com/orrery-ml/orrery/shared/ml/deployment"
 	"github.com/orrery-ml/orrery/shared/pipeline"
 	"github.com/orrery-ml/orrery/shared/pipeline/localexec"
+	"github.com/orrery-ml/orrery/shared/serving"
 	"github.com/orrery-ml/orrery/shared/store"
 )
 
@@ -503,26 +503,18 @@ func orDash(s string) string {
 }
 
 // routeModel picks the model that serves one request to the endpoint, by
-// its routes' weights, as the endpoint's router does.
+// its routes' weights, through the endpoints' router (serving.Router).
 func routeModel(ctx context.Context, rt *embedded.Runtime, env, name string) (string, error) {
-	e, err := rt.DB.GetEndpoint(ctx, env, name)
-	if errors.Is(err, store.ErrNotFound) {
+	route, err := (&serving.Router{Endpoints: rt.DB}).Route(ctx, env, name)
+	switch {
+	case errors.Is(err, serving.ErrNoEndpoint):
 		return "", fmt.Errorf("endpoint %s in %s does not exist: %w", name, env, err)
+	case errors.Is(err, serving.ErrNothingDeployed):
+		return "", fmt.Errorf("endpoint %s in %s has nothing deployed: %w", name, env, err)
+	case err != nil:
+		return "", fmt.Errorf("route endpoint %s in %s: %w", name, env, err)
 	}
-	if err != nil {
-		return "", err
-	}
-	if len(e.Routes) == 0 {
-		return "", fmt.Errorf("endpoint %s in %s has nothing deployed", name, env)
-	}
-	pick := rand.IntN(100)
-	for _, id := range e.RouteModels() {
-		if pick < e.Routes[id] {
-			return id, nil
-		}
-		pick -= e.Routes[id]
-	}
-	return e.RouteModels()[0], nil
+	return route.ModelID, nil
 }
 
 // Settings of the deployment that ends `orrery run`: all at once the first
