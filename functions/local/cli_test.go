@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -99,6 +100,8 @@ func TestErrorsAreOneLineWithNonZeroExit(t *testing.T) {
 	require.NoError(t, os.WriteFile(empty, nil, 0o644))
 	badCfg := filepath.Join(t.TempDir(), "bad.json")
 	require.NoError(t, os.WriteFile(badCfg, []byte(`{"epochs": 5, "learning_rat": 0.1}`), 0o644))
+	fifo := filepath.Join(t.TempDir(), "some.csv")
+	require.NoError(t, syscall.Mkfifo(fifo, 0o600))
 	cases := []struct {
 		name string
 		args []string
@@ -108,6 +111,7 @@ func TestErrorsAreOneLineWithNonZeroExit(t *testing.T) {
 		{"unknown command", []string{"fly"}, 2, "unknown command"},
 		{"missing data flag", []string{"train", "--target", "x", "--home", home}, 2, "--data is required"},
 		{"missing file", []string{"train", "--data", "/nonexistent.csv", "--target", "x", "--home", home}, 1, "does not exist"},
+		{"a named pipe (it used to hang)", []string{"train", "--data", fifo, "--target", "x", "--home", home, "--quiet"}, 1, "a named pipe"},
 		{"empty file", []string{"train", "--data", empty, "--target", "x", "--home", home, "--quiet"}, 1, "empty"},
 		{"unknown config field", []string{"train", "--data", empty, "--target", "x", "--config", badCfg, "--home", home}, 1, "learning_rat"},
 		{"status of unknown job", []string{"status", "trn-nope", "--home", home}, 1, "not found"},

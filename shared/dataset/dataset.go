@@ -10,6 +10,7 @@ import (
 // package wrap them with the file, column and row they concern.
 var (
 	ErrEmptyFile       = fault.New(fault.Invalid, "dataset: empty file")
+	ErrNotRegular      = fault.New(fault.Invalid, "dataset: not a regular file")
 	ErrNoRows          = fault.New(fault.Invalid, "dataset: no data rows")
 	ErrRaggedRow       = fault.New(fault.Invalid, "dataset: ragged row")
 	ErrUnsupported     = fault.New(fault.Invalid, "dataset: unsupported format")

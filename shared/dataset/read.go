@@ -37,6 +37,15 @@ func Read(ctx context.Context, path string) (*Table, error) {
 		return nil, err
 	}
 	file, hdu := SplitHDU(path)
+	// A FIFO, device or directory would block or fail in ReadFile, past
+	// cancellation: only regular files are read.
+	info, err := os.Stat(file)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", file, err)
+	}
+	if !info.Mode().IsRegular() {
+		return nil, fmt.Errorf("read %s (%s): %w", file, fileKind(info.Mode()), ErrNotRegular)
+	}
 	data, err := os.ReadFile(file)
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", file, err)
@@ -245,4 +254,19 @@ func collectText(ctx context.Context, data []byte, name string, sep rune, t *Tab
 		}
 	}
 	return nil
+}
+
+// fileKind names what a path that is no regular file is, for errors.
+func fileKind(m os.FileMode) string {
+	switch {
+	case m&os.ModeNamedPipe != 0:
+		return "a named pipe"
+	case m.IsDir():
+		return "a directory"
+	case m&os.ModeSocket != 0:
+		return "a socket"
+	case m&os.ModeDevice != 0:
+		return "a device"
+	}
+	return "not a regular file"
 }
