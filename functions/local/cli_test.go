@@ -112,6 +112,7 @@ func TestErrorsAreOneLineWithNonZeroExit(t *testing.T) {
 		{"missing data flag", []string{"train", "--target", "x", "--home", home}, 2, "--data is required"},
 		{"missing file", []string{"train", "--data", "/nonexistent.csv", "--target", "x", "--home", home}, 1, "does not exist"},
 		{"a named pipe (it used to hang)", []string{"train", "--data", fifo, "--target", "x", "--home", home, "--quiet"}, 1, "a named pipe"},
+		{"predictions over the data file", []string{"predict", "--model", "mdl-x", "--data", empty, "--out", empty, "--home", home}, 2, "would overwrite the data"},
 		{"empty file", []string{"train", "--data", empty, "--target", "x", "--home", home, "--quiet"}, 1, "empty"},
 		{"unknown config field", []string{"train", "--data", empty, "--target", "x", "--config", badCfg, "--home", home}, 1, "learning_rat"},
 		{"status of unknown job", []string{"status", "trn-nope", "--home", home}, 1, "not found"},

@@ -260,6 +260,9 @@ func cmdPredict(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if (*modelID == "") == (*endpoint == "") || *data == "" {
 		return usagef("predict: --data and one of --model or --endpoint are required")
 	}
+	if *out != "" && sameFile(*out, *data) {
+		return usagef("predict: --out %s is the --data file: predictions would overwrite the data they score", *out)
+	}
 	rt, err := openRuntime(ctx, *home, nil)
 	if err != nil {
 		return err
@@ -414,4 +417,16 @@ func writeJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
+}
+
+// sameFile reports whether out names the file data does (data may carry a
+// FITS/VOTable table selector); a path that does not exist yet is no file.
+func sameFile(out, data string) bool {
+	file, _ := dataset.SplitHDU(data)
+	a, err := os.Stat(out)
+	if err != nil {
+		return false
+	}
+	b, err := os.Stat(file)
+	return err == nil && os.SameFile(a, b)
 }
