@@ -189,25 +189,42 @@ func TestServeKilledMidTrainingResumes(t *testing.T) {
 	r := rand.New(rand.NewPCG(seed, 11))
 	for round := 1; round <= 5; round++ {
 		t.Run(fmt.Sprintf("round %d", round), func(t *testing.T) {
-			home := filepath.Join(t.TempDir(), "home")
-			s := startServeProcess(t, home)
-			code, first := s.call(t, http.MethodPost, "/ml/training/start", crashJob)
-			require.Equal(t, http.StatusAccepted, code, "%v", first)
-			code, queued := s.call(t, http.MethodPost, "/ml/training/start", crashJob)
-			require.Equal(t, http.StatusAccepted, code, "%v", queued)
-			firstURL, queuedURL := first["status_url"].(string), queued["status_url"].(string)
+			// The kill must land while the first job trains and the second
+			// waits. On a loaded machine the status polls may lag the
+			// training enough that the job ends first: then nothing was
+			// killed mid-training, and the round starts again on a fresh
+			// home (the figure is logged), rather than asserting on timing.
+			var s *process
+			var home, firstURL, queuedURL string
+			var first, queued map[string]any
+			killed := false
+			for attempt := 1; attempt <= 5 && !killed; attempt++ {
+				home = filepath.Join(t.TempDir(), "home")
+				s = startServeProcess(t, home)
+				var code int
+				code, first = s.call(t, http.MethodPost, "/ml/training/start", crashJob)
+				require.Equal(t, http.StatusAccepted, code, "%v", first)
+				code, queued = s.call(t, http.MethodPost, "/ml/training/start", crashJob)
+				require.Equal(t, http.StatusAccepted, code, "%v", queued)
+				firstURL, queuedURL = first["status_url"].(string), queued["status_url"].(string)
 
-			killAt := 2 + r.IntN(190)
-			s.waitFor(t, firstURL, func(st map[string]any) bool { return epochOf(st) >= killAt || terminal(st) })
-			_, st := s.call(t, http.MethodGet, queuedURL, "")
-			require.Equal(t, "QUEUED", st["status"], "with --parallel 1 the second job waits")
-			s.kill()
+				killAt := 2 + r.IntN(150)
+				at := s.waitFor(t, firstURL, func(st map[string]any) bool { return epochOf(st) >= killAt || terminal(st) })
+				_, st := s.call(t, http.MethodGet, queuedURL, "")
+				s.kill()
+				if terminal(at) || st["status"] != "QUEUED" {
+					t.Logf("attempt %d: the job ended (%v) before the poll saw epoch %d; the second job was %v: again", attempt, at["status"], killAt, st["status"])
+					continue
+				}
+				killed = true
+			}
+			require.True(t, killed, "five attempts never caught the job mid-training")
 
 			s = startServeProcess(t, home)
 			done := s.waitFor(t, firstURL, terminal)
 			require.Equal(t, "SUCCEEDED", done["status"], "%v", done)
 			assert.EqualValues(t, 2, done["attempts"], "the resumed run is the job's second attempt")
-			assert.Contains(t, done["resumed_from"], "checkpoint of epoch", "killed at epoch %d", killAt)
+			assert.Contains(t, done["resumed_from"], "checkpoint of epoch")
 			assertEpochsOnce(t, home, first["job_id"].(string))
 			done = s.waitFor(t, queuedURL, terminal)
 			require.Equal(t, "SUCCEEDED", done["status"], "the job QUEUED at the kill runs after the restart: %v", done)

@@ -288,6 +288,19 @@ func DecodeConfig(r io.Reader) (TrainingConfig, error) {
 	if dec.More() {
 		return c, fmt.Errorf("%w: trailing data after the JSON object", ErrInvalidConfig)
 	}
+	// The decode started from Defaults, so a zero here was written by the
+	// user: zero is a value, and for these fields not a valid one —
+	// Normalize would otherwise read it as "absent" and use the default.
+	switch {
+	case c.Epochs == 0:
+		return c, fmt.Errorf("%w: epochs: must be at least 1, got 0", ErrInvalidConfig)
+	case c.BatchSize == 0:
+		return c, fmt.Errorf("%w: batch_size: must be at least 1, got 0", ErrInvalidConfig)
+	case c.LearningRate == 0:
+		return c, fmt.Errorf("%w: learning_rate: must be above 0, got 0", ErrInvalidConfig)
+	case c.HiddenLayers != nil && len(c.HiddenLayers) == 0 && c.ModelType != ModelLogisticRegression:
+		return c, fmt.Errorf("%w: hidden_layers: an MLP needs at least one hidden layer, got []", ErrInvalidConfig)
+	}
 	return c, nil
 }
 

@@ -40,6 +40,11 @@ func TestDecodeConfigRejects(t *testing.T) {
 		{"wrong type", `{"epochs": "ten"}`, "epochs"},
 		{"trailing data", `{"epochs": 3} {}`, "trailing data"},
 		{"bad class weights", `{"class_weights": 3}`, "class_weights"},
+		// Zero is a value, not "absent" (issue 14): refused, not defaulted.
+		{"zero epochs", `{"epochs": 0}`, "epochs: must be at least 1, got 0"},
+		{"zero batch size", `{"batch_size": 0}`, "batch_size: must be at least 1, got 0"},
+		{"zero learning rate", `{"learning_rate": 0}`, "learning_rate"},
+		{"no hidden layers", `{"hidden_layers": []}`, "hidden_layers: an MLP needs at least one hidden layer"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
