@@ -266,7 +266,7 @@ func (s *Service) Readings(ctx context.Context, d store.Deployment, cfg Config) 
 
 // promote records the promotion: the endpoint's live model (and its lock
 // released) first, so that a client who sees SUCCEEDED may deploy again at
-// once, then SUCCEEDED and the registry's champion.
+// once, then the registry's champion, then SUCCEEDED.
 func (s *Service) promote(ctx context.Context, d store.Deployment) (store.Deployment, error) {
 	if _, err := s.modifyEndpoint(ctx, d.Environment, d.Endpoint, false, func(e *store.Endpoint) error {
 		if e.Locked(s.now()) && e.LockedBy != d.ID {
@@ -278,13 +278,15 @@ func (s *Service) promote(ctx context.Context, d store.Deployment) (store.Deploy
 	}); err != nil {
 		return d, err
 	}
+	// The registry's aliases before the status: who sees SUCCEEDED sees
+	// the champion moved and the challenger gone.
+	s.setAlias(ctx, d, store.AliasChampion)
+	s.removeChallenger(ctx, d)
 	d, err := s.Records.UpdateDeployment(ctx, d.ID, store.DeploymentUpdate{Status: store.DeploymentSucceeded, Stage: deployment.StagePromote,
 		AddEvents: []store.DeploymentEvent{s.event("promoted", "model %s serves all of endpoint %s in %s", d.ModelID, d.Endpoint, d.Environment)}})
 	if err != nil {
 		return d, err
 	}
-	s.setAlias(ctx, d, store.AliasChampion)
-	s.removeChallenger(ctx, d)
 	s.log().Info("deployment promoted", "deployment_id", d.ID, "model_id", d.ModelID, "endpoint", d.Endpoint, "environment", d.Environment)
 	return d, nil
 }
@@ -316,6 +318,7 @@ func (s *Service) rolledBack(ctx context.Context, d store.Deployment, req deploy
 	alert := fmt.Sprintf("deployment %s of model %s to endpoint %s in %s was rolled back: %s", d.ID, d.ModelID, d.Endpoint, d.Environment, f.Message())
 	// The lock first: a client who sees ROLLED_BACK may deploy again at once.
 	s.unlock(ctx, d.Environment, d.Endpoint, d.ID, nil)
+	s.removeChallenger(ctx, d) // before the status, like the lock
 	d, err = s.Records.UpdateDeployment(ctx, d.ID, store.DeploymentUpdate{Status: store.DeploymentRolledBack, Stage: deployment.StageRollback,
 		Error: f.Message(), AddEvents: []store.DeploymentEvent{
 			s.event("rolled_back", "all traffic is back on %s", previousName(d)),
@@ -324,7 +327,6 @@ func (s *Service) rolledBack(ctx context.Context, d store.Deployment, req deploy
 	if err != nil {
 		return d, err
 	}
-	s.removeChallenger(ctx, d)
 	s.log().Warn("deployment rolled back", "deployment_id", d.ID, "model_id", d.ModelID, "endpoint", d.Endpoint,
 		"environment", d.Environment, "reason", f.Message())
 	return d, nil
@@ -356,6 +358,7 @@ func (s *Service) MarkFailed(ctx context.Context, id string, f fault.Failure) (s
 	alert := fmt.Sprintf("deployment %s of model %s to endpoint %s in %s failed: %s", d.ID, d.ModelID, d.Endpoint, d.Environment, reason)
 	// The lock first: a client who sees FAILED may deploy again at once.
 	s.unlock(ctx, d.Environment, d.Endpoint, d.ID, nil)
+	s.removeChallenger(ctx, d)
 	d, err = s.Records.UpdateDeployment(ctx, id, store.DeploymentUpdate{Status: store.DeploymentFailed, Error: reason,
 		AddEvents: []store.DeploymentEvent{s.event("failed", "%s", reason), s.event("alert", "%s", alert)}})
 	if errors.Is(err, store.ErrConflict) {
@@ -364,7 +367,6 @@ func (s *Service) MarkFailed(ctx context.Context, id string, f fault.Failure) (s
 	if err != nil {
 		return d, err
 	}
-	s.removeChallenger(ctx, d)
 	s.log().Warn("deployment failed", "deployment_id", d.ID, "model_id", d.ModelID, "endpoint", d.Endpoint,
 		"environment", d.Environment, "reason", reason)
 	return d, nil
