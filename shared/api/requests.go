@@ -46,7 +46,11 @@ func checkTrainingConfig(cfg training.TrainingConfig, prefix string) (training.T
 	if len(missing) > 0 {
 		return training.TrainingConfig{}, &RequestError{Fields: missing}
 	}
-	norm, err := cfg.Normalize()
+	err := training.CheckDecoded(cfg)
+	var norm training.TrainingConfig
+	if err == nil {
+		norm, err = cfg.Normalize()
+	}
 	if errors.Is(err, training.ErrInvalidConfig) {
 		return training.TrainingConfig{}, fromConfigError(err, prefix)
 	}

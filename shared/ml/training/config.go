@@ -288,20 +288,29 @@ func DecodeConfig(r io.Reader) (TrainingConfig, error) {
 	if dec.More() {
 		return c, fmt.Errorf("%w: trailing data after the JSON object", ErrInvalidConfig)
 	}
-	// The decode started from Defaults, so a zero here was written by the
-	// user: zero is a value, and for these fields not a valid one —
-	// Normalize would otherwise read it as "absent" and use the default.
-	switch {
-	case c.Epochs == 0:
-		return c, fmt.Errorf("%w: epochs: must be at least 1, got 0", ErrInvalidConfig)
-	case c.BatchSize == 0:
-		return c, fmt.Errorf("%w: batch_size: must be at least 1, got 0", ErrInvalidConfig)
-	case c.LearningRate == 0:
-		return c, fmt.Errorf("%w: learning_rate: must be above 0, got 0", ErrInvalidConfig)
-	case c.HiddenLayers != nil && len(c.HiddenLayers) == 0 && c.ModelType != ModelLogisticRegression:
-		return c, fmt.Errorf("%w: hidden_layers: an MLP needs at least one hidden layer, got []", ErrInvalidConfig)
+	if err := CheckDecoded(c); err != nil {
+		return c, err
 	}
 	return c, nil
+}
+
+// CheckDecoded refuses the zeros a JSON body decoded over Defaults() can
+// only hold because the user wrote them: epochs, batch_size or
+// learning_rate 0, and hidden_layers [] for an mlp. Zero is a value, not
+// "absent" — Normalize would read it as unset and use the default. The
+// error wraps ErrInvalidConfig and starts with the field's name.
+func CheckDecoded(c TrainingConfig) error {
+	switch {
+	case c.Epochs == 0:
+		return fmt.Errorf("%w: epochs: must be at least 1, got 0", ErrInvalidConfig)
+	case c.BatchSize == 0:
+		return fmt.Errorf("%w: batch_size: must be at least 1, got 0", ErrInvalidConfig)
+	case c.LearningRate == 0:
+		return fmt.Errorf("%w: learning_rate: must be above 0, got 0", ErrInvalidConfig)
+	case c.HiddenLayers != nil && len(c.HiddenLayers) == 0 && c.ModelType != ModelLogisticRegression:
+		return fmt.Errorf("%w: hidden_layers: an MLP needs at least one hidden layer, got []", ErrInvalidConfig)
+	}
+	return nil
 }
 
 // Normalize returns c with every unset field set to its default, and checks
