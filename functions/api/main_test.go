@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -172,9 +173,19 @@ func TestAgainstEmulator(t *testing.T) {
 	resp, err = lambdaHandler(ctx, cancel)
 	require.NoError(t, err)
 	require.Equal(t, 200, resp.StatusCode, resp.Body)
-	desc, err := sfnClient.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: list.Executions[0].ExecutionArn})
-	require.NoError(t, err)
-	assert.Equal(t, "ABORTED", string(desc.Status), "cancelling stops the execution")
+	// The emulator's interpreter ends a stopped execution on its own
+	// thread: poll (bounded) instead of reading the status once.
+	var execStatus string
+	for deadline := time.Now().Add(time.Minute); ; {
+		desc, err := sfnClient.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: list.Executions[0].ExecutionArn})
+		require.NoError(t, err)
+		execStatus = string(desc.Status)
+		if execStatus != "RUNNING" || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	assert.Equal(t, "ABORTED", execStatus, "cancelling stops the execution")
 }
 
 // TestEventsThroughTheAdapter feeds the API Gateway events of events/api to
