@@ -1,9 +1,12 @@
 # Orrery — the two commands a new user runs: `make run` and `make test`.
 SHELL := /bin/bash
 GO    ?= go
+# go.mod's toolchain line (the oldest Go without a known reachable standard-library vulnerability) is honoured even
+# where the user's go env says GOTOOLCHAIN=local: the go command fetches that toolchain once through the module proxy.
+export GOTOOLCHAIN := auto
 BIN   := bin
 
-.PHONY: help run build test test-short bench vet fmt vectors clean
+.PHONY: help run build test test-short bench bench-go vet fmt vectors clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -21,7 +24,10 @@ test: ## the whole suite (installs and starts what its tests need)
 test-short: ## the quick part of the suite (go test -short)
 	$(GO) test -short -count=1 ./...
 
-bench: ## Go benchmarks of the training engine and metrics
+bench: ## every benchmark beside its peer (PyTorch, scikit-learn, pandas/pyarrow): one table of ratios, bench/results.json (BENCH_QUICK=1: small sizes)
+	scripts/bench-all.sh
+
+bench-go: ## Go micro-benchmarks (go test -bench) of the training engine, metrics and loading
 	scripts/bench.sh
 
 vet: ## go vet and gofmt check

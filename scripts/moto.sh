@@ -35,7 +35,7 @@ start() {
   pid=$!
   echo "$pid" > "$pidfile"
   echo "$port" > "$portfile"
-  for i in $(seq 1 300); do
+  for i in $(seq 1 1200); do  # at least 120 s: a loaded machine imports moto slowly
     if curl -fsS -o /dev/null "http://127.0.0.1:$port/moto-api/" 2>/dev/null; then break; fi
     if ! kill -0 "$pid" 2>/dev/null; then
       echo "moto.sh: moto_server exited while starting; log:" >&2; cat "$logfile" >&2
@@ -44,7 +44,7 @@ start() {
     sleep 0.1
   done
   if ! curl -fsS -o /dev/null "http://127.0.0.1:$port/moto-api/"; then
-    echo "moto.sh: moto_server did not answer on 127.0.0.1:$port within 30 s; log:" >&2; cat "$logfile" >&2
+    echo "moto.sh: moto_server did not answer on 127.0.0.1:$port within 120 s; log:" >&2; cat "$logfile" >&2
     stop; return 1
   fi
   curl -fsS -o /dev/null -X POST -H 'Content-Type: application/json' \

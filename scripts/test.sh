@@ -27,14 +27,18 @@ if [ -n "$unformatted" ]; then
 fi
 go vet ./...
 
+suite_start=$SECONDS
 for f in scripts/test.d/*.sh; do
   [ -e "$f" ] || continue
   echo "== $(basename "$f")"
+  part_start=$SECONDS
   # shellcheck disable=SC1090
   source "$f"
+  echo "-- $(basename "$f"): $((SECONDS - part_start)) s"
 done
 
 echo "== go test ./..."
+go_start=$SECONDS
 log=$(mktemp)
 set +e
 go test -count=1 -timeout 15m ./... 2>&1 | tee "$log"
@@ -44,4 +48,5 @@ passed=$(grep -c '^ok ' "$log" || true)
 failed=$(grep -c -E '^FAIL[[:space:]]+github' "$log" || true)
 rm -f "$log"
 echo "go packages: ${passed} passed, ${failed} failed"
+echo "suite: $((SECONDS - suite_start)) s after setup, go test $((SECONDS - go_start)) s"
 if [ "$status" -ne 0 ] || [ "$test_failed" -ne 0 ]; then exit 1; fi

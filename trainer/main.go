@@ -23,9 +23,11 @@ import (
 	"github.com/orrery-ml/orrery/shared/config"
 	"github.com/orrery-ml/orrery/shared/dataset"
 	"github.com/orrery-ml/orrery/shared/ml/training"
+	"github.com/orrery-ml/orrery/shared/serving/emf"
 	"github.com/orrery-ml/orrery/shared/store/dynamostore"
 	"github.com/orrery-ml/orrery/shared/store/filestore"
 	"github.com/orrery-ml/orrery/shared/store/s3store"
+	"github.com/orrery-ml/orrery/shared/store/s3store/s3table"
 	"github.com/orrery-ml/orrery/shared/store/sqlitestore"
 	"github.com/orrery-ml/orrery/shared/tracking"
 	"github.com/orrery-ml/orrery/trainer/batchjob"
@@ -72,6 +74,9 @@ func run(stderr io.Writer, args []string) int {
 	if cfg.Task.Trial != nil {
 		return runTrial(ctx, log, runner, cfg.Task)
 	}
+	if cfg.Task.EvaluationFold != nil {
+		return runEvaluationFold(ctx, log, runner, cfg.Task)
+	}
 	return runTrainStage(ctx, log, runner, cfg.Task)
 }
 
@@ -110,6 +115,22 @@ func runTrial(ctx context.Context, log *slog.Logger, runner *batchjob.Runner, ta
 	return batchjob.ExitOK
 }
 
+// runEvaluationFold is the evaluation state machine's RunFold task: one
+// cross-validation fold of a heavy evaluation, trained with the gonum
+// trainer on the CPU.
+func runEvaluationFold(ctx context.Context, log *slog.Logger, runner *batchjob.Runner, task batchjob.Task) int {
+	log = log.With("task", "evaluation_fold", "job_id", task.EvaluationFold.JobID, "fold", task.EvaluationFold.Fold,
+		"heartbeats", task.Token != "")
+	out, err := runner.RunEvaluationFold(ctx, task)
+	if err != nil {
+		code := batchjob.ExitCode(err)
+		log.Error("trainer: evaluation fold failed", "error", err.Error(), "exit_code", code, "retryable", code == batchjob.ExitRetryable)
+		return code
+	}
+	log.Info("trainer: evaluation fold finished", "key", out.Key, "seconds", out.Seconds)
+	return batchjob.ExitOK
+}
+
 // configFrom reads the Config from the environment, with the flags in args
 // standing in for the variables they name.
 func configFrom(getenv func(string) string, args []string) (batchjob.Config, error) {
@@ -117,7 +138,7 @@ func configFrom(getenv func(string) string, args []string) (batchjob.Config, err
 	fs.SetOutput(io.Discard)
 	flags := map[string]*string{
 		config.EnvHome:    fs.String("home", "", "embedded home directory: orrery.db and artifacts/ ("+config.EnvHome+")"),
-		config.EnvBackend: fs.String("backend", "", "gonum or torch ("+config.EnvBackend+")"),
+		config.EnvBackend: fs.String("backend", "", "auto (default), gonum or torch ("+config.EnvBackend+")"),
 		config.EnvDevice:  fs.String("device", "", "cpu or cuda ("+config.EnvDevice+")"),
 	}
 	if err := fs.Parse(args); err != nil {
@@ -136,7 +157,16 @@ func configFrom(getenv func(string) string, args []string) (batchjob.Config, err
 
 // wire opens the stores cfg names and builds the runner.
 func wire(ctx context.Context, cfg batchjob.Config, log *slog.Logger) (*batchjob.Runner, func(), error) {
-	newBackend, ok := backends[cfg.Backend]
+	backend := cfg.Backend
+	var large *training.LargeNetworks
+	if backend == batchjob.BackendAuto {
+		// gonum, with the large networks to torch where this build has it.
+		backend = batchjob.BackendGonum
+		if newTorch, ok := backends[batchjob.BackendTorch]; ok {
+			large = &training.LargeNetworks{Backend: batchjob.BackendTorch, NewTrainer: newTorch(cfg)}
+		}
+	}
+	newBackend, ok := backends[backend]
 	if !ok {
 		return nil, nil, fmt.Errorf("%w: %s (build the trainer with -tags torch)", batchjob.ErrBackendUnavailable, cfg.Backend)
 	}
@@ -151,10 +181,15 @@ func wire(ctx context.Context, cfg batchjob.Config, log *slog.Logger) (*batchjob
 		}
 		return *awsCfg, nil
 	}
-	r := &batchjob.Runner{Backend: cfg.Backend, NewTrainer: newBackend(cfg),
+	usageMetrics := &emf.Writer{W: os.Stdout}
+	r := &batchjob.Runner{Backend: backend, NewTrainer: newBackend(cfg), Large: large,
 		Recorder: tracking.RecorderFunc(func(_ context.Context, e tracking.Event) error {
 			log.Info("progress", "kind", e.Kind, "stage", e.Stage, "step", e.Step, "total", e.Total,
-				"metrics", e.Metrics, "eta_seconds", e.ETASeconds, "error", e.Err)
+				"metrics", e.Metrics, "eta_seconds", e.ETASeconds, "message", e.Message, "error", e.Err)
+			if e.Kind == tracking.Progress && e.Unit == "epoch" && e.JobID != "" && !cfg.Stores.Embedded() {
+				// Every epoch's CPU, memory and GPU use as EMF metrics of the job.
+				return usageMetrics.WriteTraining(e.JobID, e.Step, e.Metrics)
+			}
 			return nil
 		})}
 	if cfg.Task.Token != "" {
@@ -200,7 +235,7 @@ func wire(ctx context.Context, cfg batchjob.Config, log *slog.Logger) (*batchjob
 	}
 
 	// Data sets: local files, or s3://bucket/key read straight from S3
-	// (s3store.ReadTable), also on the embedded stores.
+	// (s3table.ReadTable), also on the embedded stores.
 	r.ReadData = func(ctx context.Context, uri string) (*dataset.Table, error) {
 		if !strings.HasPrefix(uri, "s3://") {
 			return dataset.Read(ctx, uri)
@@ -209,7 +244,7 @@ func wire(ctx context.Context, cfg batchjob.Config, log *slog.Logger) (*batchjob
 		if err != nil {
 			return nil, err
 		}
-		return s3store.ReadTable(ctx, s3.NewFromConfig(c, awsclient.S3Options(c)), uri)
+		return s3table.ReadTable(ctx, s3.NewFromConfig(c, awsclient.S3Options(c)), uri)
 	}
 	return r, closeStores, nil
 }

@@ -57,7 +57,7 @@ func (s *stepFunctions) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // clearTrainerEnv unsets every variable the trainer reads, for the test.
 func clearTrainerEnv(t *testing.T) {
-	for _, k := range []string{config.EnvStageRefs, config.EnvTrial, config.EnvTaskToken, config.EnvHome,
+	for _, k := range []string{config.EnvStageRefs, config.EnvTrial, config.EnvEvaluationFold, config.EnvTaskToken, config.EnvHome,
 		config.EnvJobsTable, config.EnvModelsTable, config.EnvStudiesTable, config.EnvArtifactsBucket,
 		config.EnvArtifactsPrefix, config.EnvBackend, config.EnvDevice, config.EnvThreads, config.EnvLogLevel,
 		config.EnvBatchJobID, config.EnvBatchJobAttempt} {
@@ -163,7 +163,7 @@ func TestUsageErrors(t *testing.T) {
 		args []string
 		want []string
 	}{
-		{"no task", map[string]string{config.EnvHome: t.TempDir()}, nil, []string{config.EnvStageRefs, config.EnvTrial}},
+		{"no task", map[string]string{config.EnvHome: t.TempDir()}, nil, []string{config.EnvStageRefs, config.EnvTrial, config.EnvEvaluationFold}},
 		{"no stores", map[string]string{config.EnvTrial: `{"study_id":"s","number":0}`}, nil,
 			[]string{config.EnvArtifactsBucket, config.EnvStudiesTable, config.EnvHome}},
 		{"home is not a directory", map[string]string{config.EnvStageRefs: `{"job_id":"trn-1"}`,

@@ -26,6 +26,7 @@ import (
 	"github.com/orrery-ml/orrery/shared/store"
 	"github.com/orrery-ml/orrery/shared/store/dynamostore"
 	"github.com/orrery-ml/orrery/shared/store/s3store"
+	"github.com/orrery-ml/orrery/shared/store/s3store/s3table"
 	"github.com/orrery-ml/orrery/trainer/batchjob"
 )
 
@@ -72,7 +73,7 @@ func newTrialEmulator(t *testing.T) *trialEmulator {
 	for _, b := range []string{e.artifactsBucket, data} {
 		_, err := e.s3.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(b)})
 		require.NoError(t, err)
-		t.Cleanup(func() { emptyBucket(e.s3, b) })
+		t.Cleanup(func() { awstest.RemoveBucket(e.s3, b) })
 	}
 	_, err = e.s3.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(data), Key: aws.String("incoming/tiny.csv"),
 		Body: bytes.NewReader(tinyCSV())})
@@ -222,7 +223,7 @@ func TestTrialModeResumes(t *testing.T) {
 	ctx := t.Context()
 	interrupting := &cancelOnCheckpoint{ArtifactStore: e.artifacts, n: 2}
 	runner := &batchjob.Runner{Studies: e.db, Trials: e.db, Artifacts: interrupting, Backend: batchjob.BackendGonum,
-		ReadData: s3store.TableReader(e.s3)}
+		ReadData: s3table.TableReader(e.s3)}
 	task := batchjob.Task{Trial: &optimization.TrialInput{StudyID: id, Number: number}, Worker: "batch-job-1", Attempt: 1}
 
 	actx, cancel := context.WithCancel(ctx)
@@ -281,7 +282,7 @@ func TestTrialModeTaskGone(t *testing.T) {
 	e := newTrialEmulator(t)
 	id, number := e.study(t, 3)
 	runner := &batchjob.Runner{Studies: e.db, Trials: e.db, Artifacts: e.artifacts, Backend: batchjob.BackendGonum,
-		ReadData: s3store.TableReader(e.s3),
+		ReadData: s3table.TableReader(e.s3),
 		Heartbeat: func(context.Context, string) error {
 			return fmt.Errorf("send task heartbeat: %w", batchjob.ErrTaskGone)
 		}}
@@ -303,7 +304,7 @@ func TestTrialModeBackendUnavailable(t *testing.T) {
 	e := newTrialEmulator(t)
 	id, number := e.study(t, 2)
 	runner := &batchjob.Runner{Studies: e.db, Trials: e.db, Artifacts: e.artifacts, Backend: batchjob.BackendTorch,
-		ReadData: s3store.TableReader(e.s3)}
+		ReadData: s3table.TableReader(e.s3)}
 	out, err := runner.RunTrial(t.Context(), batchjob.Task{Trial: &optimization.TrialInput{StudyID: id, Number: number},
 		Worker: "batch-job-1", Attempt: 1})
 	require.ErrorIs(t, err, batchjob.ErrBackendUnavailable)
@@ -311,19 +312,4 @@ func TestTrialModeBackendUnavailable(t *testing.T) {
 	assert.False(t, out.Claimed)
 	st, _ := e.trial(t, id, number)
 	assert.Equal(t, store.TrialWaiting, st.State, "the trial was not claimed")
-}
-
-func emptyBucket(client *s3.Client, bucket string) {
-	ctx := context.Background()
-	p := s3.NewListObjectsV2Paginator(client, &s3.ListObjectsV2Input{Bucket: aws.String(bucket)})
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			break
-		}
-		for _, o := range page.Contents {
-			_, _ = client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(bucket), Key: o.Key})
-		}
-	}
-	_, _ = client.DeleteBucket(ctx, &s3.DeleteBucketInput{Bucket: aws.String(bucket)})
 }

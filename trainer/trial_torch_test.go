@@ -17,7 +17,7 @@ import (
 	"github.com/orrery-ml/orrery/shared/config"
 	"github.com/orrery-ml/orrery/shared/ml/optimization"
 	"github.com/orrery-ml/orrery/shared/store"
-	"github.com/orrery-ml/orrery/shared/store/s3store"
+	"github.com/orrery-ml/orrery/shared/store/s3store/s3table"
 	"github.com/orrery-ml/orrery/trainer/batchjob"
 )
 
@@ -87,7 +87,7 @@ func TestTrialModeTorchResumes(t *testing.T) {
 	newTrainer := backends[batchjob.BackendTorch](batchjob.Config{Backend: batchjob.BackendTorch, Device: "cpu"})
 	interrupting := &cancelOnCheckpoint{ArtifactStore: e.artifacts, n: 2}
 	runner := &batchjob.Runner{Studies: e.db, Trials: e.db, Artifacts: interrupting, Backend: batchjob.BackendTorch,
-		NewTrainer: newTrainer, ReadData: s3store.TableReader(e.s3)}
+		NewTrainer: newTrainer, ReadData: s3table.TableReader(e.s3)}
 	task := batchjob.Task{Trial: &optimization.TrialInput{StudyID: id, Number: number}, Worker: "batch-job-1", Attempt: 1}
 
 	actx, cancel := context.WithCancel(ctx)

@@ -26,6 +26,7 @@ import (
 	"github.com/orrery-ml/orrery/shared/store"
 	"github.com/orrery-ml/orrery/shared/store/dynamostore"
 	"github.com/orrery-ml/orrery/shared/store/s3store"
+	"github.com/orrery-ml/orrery/shared/store/s3store/s3table"
 	"github.com/orrery-ml/orrery/shared/synthetic"
 	"github.com/orrery-ml/orrery/shared/tracking"
 )
@@ -75,7 +76,7 @@ func TestEvaluationAgainstEmulator(t *testing.T) {
 	artifacts, err := s3store.New(s3Client, bucket, "")
 	require.NoError(t, err)
 	p := &training.TrainingPipeline{Jobs: db, Models: db, Artifacts: artifacts, Recorder: tracking.Discard,
-		ReadTable: s3store.TableReader(s3Client)}
+		ReadTable: s3table.TableReader(s3Client)}
 	trained, err := pipeline.RunTraining(ctx, p, training.TrainingConfig{DatasetPath: dataPath, TargetColumn: "label", PositiveClass: "pulsar",
 		Epochs: 5, HiddenLayers: []int{8}, BatchSize: 32, LearningRate: 0.01})
 	require.NoError(t, err)
@@ -183,7 +184,7 @@ func TestEvaluationAgainstEmulator(t *testing.T) {
 	assert.Equal(t, 100, jc.BootstrapResamples)
 
 	// The stages function's work, over DynamoDB and S3.
-	svc := &evaluationjob.Service{Jobs: db, Models: db, Artifacts: artifacts, ReadTable: s3store.TableReader(s3Client)}
+	svc := &evaluationjob.Service{Jobs: db, Models: db, Artifacts: artifacts, ReadTable: s3table.TableReader(s3Client)}
 	out, err := svc.Step(ctx, evaluationjob.Request{JobID: acc.JobID})
 	require.NoError(t, err)
 	assert.Equal(t, string(store.Succeeded), out.Status)

@@ -16,20 +16,23 @@ import (
 	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
 
 	"github.com/orrery-ml/orrery/shared/api"
-	"github.com/orrery-ml/orrery/shared/awsclient"
+	"github.com/orrery-ml/orrery/shared/awsclient/envconfig"
 	"github.com/orrery-ml/orrery/shared/config"
 	"github.com/orrery-ml/orrery/shared/deploymentjob"
 	"github.com/orrery-ml/orrery/shared/deploymentjob/deploymentapi"
 	"github.com/orrery-ml/orrery/shared/evaluationjob"
 	"github.com/orrery-ml/orrery/shared/evaluationjob/evaluationapi"
 	"github.com/orrery-ml/orrery/shared/ml/optimization"
+	"github.com/orrery-ml/orrery/shared/mlflowmirror"
 	"github.com/orrery-ml/orrery/shared/optimizationjob"
 	"github.com/orrery-ml/orrery/shared/pipeline"
 	"github.com/orrery-ml/orrery/shared/pipeline/sfnexec"
+	"github.com/orrery-ml/orrery/shared/reports"
 	"github.com/orrery-ml/orrery/shared/serving"
 	"github.com/orrery-ml/orrery/shared/serving/lambdaalias"
 	"github.com/orrery-ml/orrery/shared/store/dynamostore"
 	"github.com/orrery-ml/orrery/shared/store/s3store"
+	"github.com/orrery-ml/orrery/shared/tracking/mlflow"
 )
 
 // Config is the function's configuration, read from the environment
@@ -64,7 +67,13 @@ type Config struct {
 	AlarmPrefix               string
 	MaxBodyBytes              int64
 	IdempotencyRetention      time.Duration
-	LogLevel                  slog.Level
+	// TrackingTable and TrackingURI, when both set (the MLflow mirror on),
+	// add the mirroring state to job statuses and the MLflow links to
+	// model records; Experiment is the mirror's experiment.
+	TrackingTable string
+	TrackingURI   string
+	Experiment    string
+	LogLevel      slog.Level
 }
 
 // FromEnv reads Config through getenv, naming every variable that is
@@ -87,7 +96,13 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		AlarmPrefix:                 r.String(config.EnvAlarmPrefix, ""),
 		MaxBodyBytes:                r.Int(config.EnvMaxBodyBytes, api.DefaultMaxBodyBytes, 1024, 6<<20),
 		IdempotencyRetention:        r.Duration(config.EnvIdempotencyRetention, api.DefaultIdempotencyRetention),
+		TrackingTable:               r.String(config.EnvTrackingTable, ""),
+		TrackingURI:                 r.String(config.EnvMLflowTrackingURI, ""),
+		Experiment:                  r.String(config.EnvMLflowExperiment, ""),
 		LogLevel:                    r.LogLevel(config.EnvLogLevel),
+	}
+	if (c.TrackingTable == "") != (c.TrackingURI == "") {
+		r.Fail(fmt.Errorf("%s and %s: both or neither: %w", config.EnvTrackingTable, config.EnvMLflowTrackingURI, config.ErrMissing))
 	}
 	datasets := r.String(config.EnvDatasetsBucket, "")
 	var def []string
@@ -123,17 +138,17 @@ func FromEnv(getenv func(string) string) (Config, error) {
 
 // newHandler builds the API over DynamoDB, S3 and Step Functions.
 func newHandler(ctx context.Context, c Config, log *slog.Logger) (http.Handler, error) {
-	cfg, err := awsclient.Load(ctx, awsclient.Options{})
+	cfg, err := envconfig.Load(os.Getenv)
 	if err != nil {
 		return nil, err
 	}
 	db, err := dynamostore.New(dynamodb.NewFromConfig(cfg),
 		dynamostore.Tables{Jobs: c.JobsTable, Models: c.ModelsTable, Idempotency: c.IdempotencyTable, Studies: c.StudiesTable,
-			Deployments: c.DeploymentsTable})
+			Deployments: c.DeploymentsTable, Tracking: c.TrackingTable})
 	if err != nil {
 		return nil, err
 	}
-	artifacts, err := s3store.New(s3.NewFromConfig(cfg, awsclient.S3Options(cfg)), c.ArtifactsBucket, "")
+	artifacts, err := s3store.New(s3.NewFromConfig(cfg, envconfig.S3Options(cfg, os.Getenv)), c.ArtifactsBucket, "")
 	if err != nil {
 		return nil, err
 	}
@@ -151,7 +166,19 @@ func newHandler(ctx context.Context, c Config, log *slog.Logger) (http.Handler, 
 	if err != nil {
 		return nil, err
 	}
-	svc := &api.Service{Jobs: db, Models: db, Executions: flows, DataRoots: roots, Artifacts: artifacts}
+	svc := &api.Service{Jobs: db, Models: db, Executions: flows, DataRoots: roots, Artifacts: artifacts, Retraining: db}
+	rep := &reports.Service{Jobs: db, Artifacts: artifacts}
+	svc.Reports = rep
+	if c.TrackingURI != "" {
+		// The mirror only reads its outbox here (the tracking function
+		// sends); the server's address makes the links.
+		client, err := mlflow.NewFromEnv(c.TrackingURI)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", config.EnvMLflowTrackingURI, err)
+		}
+		svc.Tracking = apiTracking{m: mlflowmirror.New(client, db, mlflowmirror.Sources{Jobs: db, Models: db, Artifacts: artifacts},
+			mlflowmirror.Options{Experiment: c.Experiment, Log: log})}
+	}
 	if exec.Runs(pipeline.MachineEvaluation) {
 		svc.Evaluations = &evaluationapi.Evaluations{
 			Service:    &evaluationjob.Service{Jobs: db, Models: db, Artifacts: artifacts},
@@ -163,6 +190,7 @@ func newHandler(ctx context.Context, c Config, log *slog.Logger) (http.Handler, 
 			Stores:     optimization.Stores{Studies: db, Trials: db, Artifacts: artifacts},
 			Executions: flows,
 		}
+		rep.Studies = optimization.Stores{Studies: db, Trials: db, Artifacts: artifacts}
 	}
 	if c.PredictFunction != "" {
 		if svc.Endpoints, err = lambdaalias.NewEndpoints(lambdaapi.NewFromConfig(cfg), c.PredictFunction, c.Environment); err != nil {
@@ -170,14 +198,16 @@ func newHandler(ctx context.Context, c Config, log *slog.Logger) (http.Handler, 
 		}
 	}
 	if exec.Runs(pipeline.MachineDeployment) {
-		svc.Deployments = &deploymentapi.Deployments{Service: &deploymentjob.Service{
+		deployments := &deploymentjob.Service{
 			Records: db, Endpoints: db, Models: db, Artifacts: artifacts, Aliases: db, Starter: flows, Log: log,
 			Target: &deploymentjob.Target{
 				Environments: []string{c.Environment},
 				FunctionName: func(string) string { return c.PredictFunction },
 				AlarmPrefix:  func(string) string { return c.AlarmPrefix },
 			},
-		}}
+		}
+		svc.Deployments = &deploymentapi.Deployments{Service: deployments}
+		rep.Deployments = deployments
 	}
 	return api.NewHandler(svc, api.Options{Idempotency: db, MaxBodyBytes: c.MaxBodyBytes,
 		IdempotencyRetention: c.IdempotencyRetention, Logger: log})
@@ -190,10 +220,8 @@ func main() {
 		os.Exit(1)
 	}
 	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: c.LogLevel}))
-	h, err := newHandler(context.Background(), c, log)
-	if err != nil {
-		log.Error("start", "error", err.Error())
-		os.Exit(1)
-	}
+	// The clients and the router are built on the first request, out of the
+	// INIT phase (lazyHandler); a configuration error still fails INIT.
+	h := &lazyHandler{log: log, build: func(ctx context.Context) (http.Handler, error) { return newHandler(ctx, c, log) }}
 	lambda.StartWithOptions(httpadapter.NewV2(h).ProxyWithContext, lambda.WithEnableSIGTERM())
 }

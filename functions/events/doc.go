@@ -10,9 +10,15 @@
 // BatchItemFailures and retried until the redrive policy moves it to the
 // dead-letter queue; the rest of the batch is deleted.
 //
+// With ORRERY_TRACKING_TABLE set (the MLflow mirror on), the end of every
+// execution — SUCCEEDED, FAILED, TIMED_OUT, ABORTED, a job's or not — is
+// also queued in the mirror's outbox (jobevents.Service.Ended,
+// mlflowmirror.Queue.ExecutionEnded) for the tracking function to send; a
+// failure to queue fails the message, which is retried.
+//
 // Configuration (names in shared/config): ORRERY_JOBS_TABLE and optionally
-// ORRERY_LOG_LEVEL; AWS endpoints follow shared/awsclient. main.go only
-// wires; handler.go decodes.
+// ORRERY_TRACKING_TABLE and ORRERY_LOG_LEVEL; AWS endpoints follow
+// shared/awsclient. main.go only wires; handler.go decodes.
 //
 // It must not import shared/embedded, shared/pipeline/localexec,
 // shared/store/filestore or shared/store/sqlitestore.

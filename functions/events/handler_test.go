@@ -22,7 +22,9 @@ import (
 
 const sampleJob = "retrain-0b1c5c7bd2f14f5a9a7e2b1b7c9f3d10"
 
-func fixture(t *testing.T, name string) []byte {
+func fixture(t *testing.T, name string) []byte { return fixtureBytes(t, name) }
+
+func fixtureBytes(t testing.TB, name string) []byte {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join("..", "..", "events", "aws", name))
 	require.NoError(t, err)
@@ -97,7 +99,8 @@ func TestDecode(t *testing.T) {
 }
 
 // TestAgainstEmulator applies the sample events to a job in DynamoDB, then
-// replays them: the duplicates change nothing.
+// replays them, in order and reversed: the duplicates and late events change
+// nothing.
 func TestAgainstEmulator(t *testing.T) {
 	if testing.Short() {
 		t.Skip("integration test against the AWS emulator")
@@ -126,6 +129,18 @@ func TestAgainstEmulator(t *testing.T) {
 		assert.Equal(t, "train", job.Stage)
 		assert.Equal(t, "execution TIMED_OUT: States.Timeout: The execution exceeded its TimeoutSeconds of 3600", job.Error)
 	}
+	// Delivered in the other order, one message a batch (the end first,
+	// then the Batch job's RUNNING, as a retried message arrives late): the
+	// finished job does not move.
+	for i := len(batch.Records) - 1; i >= 0; i-- {
+		resp, err := h.Handle(t.Context(), events.SQSEvent{Records: batch.Records[i : i+1]})
+		require.NoError(t, err)
+		assert.Empty(t, resp.BatchItemFailures)
+	}
+	job, err := db.GetJob(t.Context(), sampleJob)
+	require.NoError(t, err)
+	assert.Equal(t, store.Failed, job.Status, "late events never move a finished job")
+	assert.Equal(t, "execution TIMED_OUT: States.Timeout: The execution exceeded its TimeoutSeconds of 3600", job.Error)
 }
 
 func TestFromEnv(t *testing.T) {

@@ -13,6 +13,7 @@ import (
 	"github.com/orrery-ml/orrery/shared/embedded"
 	"github.com/orrery-ml/orrery/shared/fault"
 	"github.com/orrery-ml/orrery/shared/ml/nn"
+	"github.com/orrery-ml/orrery/shared/ml/training"
 	"github.com/orrery-ml/orrery/shared/tracking"
 	"github.com/orrery-ml/orrery/shared/tracking/progressbar"
 )
@@ -23,20 +24,23 @@ on this machine (the embedded default; state under --home, $ORRERY_HOME or ./.or
 Usage:
   orrery run     [--config FILE] [--json] [--home DIR]
                  validate, train, evaluate and register an MLP on the bundled HTRU2 pulsar data
-  orrery train   --data PATH --target COL [--positive VALUE] [--hdu N|NAME] [--config FILE] [--json] [--home DIR]
-                 the same on your CSV, Parquet, FITS or VOTable file; --config is a TrainingConfig JSON file
+  orrery train   --data PATH --target COL [--positive VALUE] [--hdu N|NAME] [--config FILE] [--from-trial STUDY[/N]]
+                 [--epochs N --learning-rate X ... every TrainingConfig field] [--json] [--home DIR]
+                 the same on your CSV, Parquet, FITS or VOTable file; --config is a TrainingConfig JSON file,
+                 --from-trial starts from a study's best (or Nth) trial; field flags override both
+                 ('orrery train --help' lists them with their defaults)
   orrery status  JOB_ID [--json] [--home DIR]      a job's status, stage, progress and result
   orrery jobs    [--json] [--home DIR]             recent jobs
   orrery models  [--json] [--home DIR]             registered models
   orrery predict --model MODEL_ID|--endpoint E --data PATH [--hdu N|NAME] [--out FILE] [--home DIR]
                  score a data file with a registered model (row, label, probabilities; CSV, or FITS
                  when --out ends in .fits or .fits.gz, Parquet in .parquet)
-  orrery evaluate --model MODEL_ID --data PATH --target COL [--positive V] [--hdu N|NAME] [--cv K] [--threshold X] [--json] [--home DIR]
+  orrery evaluate --model MODEL_ID --data PATH [--target COL] [--positive V] [--hdu N|NAME] [--cv K] [--threshold X] [--json] [--home DIR]
                  metrics with confidence intervals, thresholds, calibration, latency, cross-validation
                  and an HTML report (see README, "Evaluating models")
   orrery compare MODEL_ID MODEL_ID ... --data PATH [--hdu N|NAME] [--metric auc_roc|accuracy|auc_pr|f1_score] [--json]
                  rank models on one frozen test set; statistical ties share a rank
-` + studiesUsage + generateUsage + tuneUsage + serveUsage + deployUsage + `  orrery version
+` + studiesUsage + retrainUsage + generateUsage + tuneUsage + serveUsage + deployUsage + exportUsage + trackingUsage + openUsage + completionUsage + `  orrery version
 
 Flags common to the training commands:
   --progress bar|json|none   progress display on stderr (default: bar; none with --json)
@@ -68,14 +72,10 @@ var commands = map[string]command{
 	"predict": func(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return cmdPredict(ctx, args, stdout, stderr)
 	},
-	"tune": cmdTune,
-	"evaluate": func(ctx context.Context, args []string, stdout, _ io.Writer) error {
-		return cmdEvaluate(ctx, args, stdout)
-	},
-	"compare": func(ctx context.Context, args []string, stdout, _ io.Writer) error {
-		return cmdCompare(ctx, args, stdout)
-	},
-	"serve": cmdServe,
+	"tune":     cmdTune,
+	"evaluate": cmdEvaluate,
+	"compare":  cmdCompare,
+	"serve":    cmdServe,
 }
 
 // errUsage marks command-line mistakes (exit status 2).
@@ -112,6 +112,11 @@ func runCLI(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err == nil {
 		return 0
 	}
+	var help helpText
+	if errors.As(err, &help) {
+		fmt.Fprint(stdout, string(help))
+		return 0
+	}
 	fmt.Fprintln(stderr, "orrery:", oneLine(err))
 	if errors.Is(err, errUsage) {
 		return 2
@@ -123,6 +128,67 @@ func oneLine(err error) string {
 	return strings.Join(strings.Fields(err.Error()), " ")
 }
 
+// helpText is the answer to a command's --help: printed on stdout, exit 0.
+type helpText string
+
+func (h helpText) Error() string { return string(h) }
+
+// commandOutputs describes what a command prints, for its --help; a
+// command's file adds its entry.
+var commandOutputs = map[string]string{}
+
+// commandHelp is a command's --help: its usage lines, what it prints, and
+// every flag with its default.
+func commandHelp(fs *flag.FlagSet) helpText {
+	var b strings.Builder
+	name := fs.Name()
+	b.WriteString("Usage:\n")
+	lines := strings.Split(usage, "\n")
+	for i := 0; i < len(lines); i++ {
+		if !strings.HasPrefix(strings.TrimSpace(lines[i]), "orrery "+name+" ") && strings.TrimSpace(lines[i]) != "orrery "+name {
+			continue
+		}
+		b.WriteString(lines[i] + "\n")
+		for i+1 < len(lines) && strings.HasPrefix(lines[i+1], "        ") {
+			i++
+			b.WriteString(lines[i] + "\n")
+		}
+	}
+	if out, ok := commandOutputs[name]; ok {
+		b.WriteString("\nOutput:\n" + out)
+	}
+	var own, config strings.Builder
+	fs.VisitAll(func(f *flag.Flag) {
+		typ, doc := flag.UnquoteUsage(f)
+		to := &own
+		if cf, ok := f.Value.(configFlag); ok {
+			to, typ = &config, string(cf.field.Kind)
+			if cf.field.Kind == training.FieldBool {
+				typ = ""
+			}
+		}
+		line := "  --" + f.Name
+		if typ != "" {
+			line += " " + typ
+		}
+		fmt.Fprintf(to, "%-34s %s", line, doc)
+		if f.DefValue != "" && f.DefValue != "false" && f.DefValue != "0" || isConfigFlag(f) && f.DefValue != "" {
+			fmt.Fprintf(to, " (default %s)", f.DefValue)
+		}
+		to.WriteString("\n")
+	})
+	b.WriteString("\nFlags:\n" + own.String())
+	if config.Len() > 0 {
+		b.WriteString("\nTraining configuration (each flag overrides that field of --config; zero is a value):\n" + config.String())
+	}
+	return helpText(b.String())
+}
+
+func isConfigFlag(f *flag.Flag) bool {
+	_, ok := f.Value.(configFlag)
+	return ok
+}
+
 // parseFlags parses flags that may come before or after positional
 // arguments, and returns the positional ones.
 func parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
@@ -131,7 +197,7 @@ func parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
 	for {
 		if err := fs.Parse(args); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
-				return nil, usagef("%s", usage)
+				return nil, commandHelp(fs)
 			}
 			return nil, usagef("%s: %v", fs.Name(), err)
 		}
@@ -162,7 +228,8 @@ func progressRecorder(mode string, quiet, jsonOut bool, stderr io.Writer) (track
 	case "json":
 		return progressbar.JSONLines(stderr), func() {}, nil
 	case "bar":
-		bars := progressbar.New(stderr, progressbar.Options{})
+		// The command prints its error once, on its last line.
+		bars := progressbar.New(stderr, progressbar.Options{TerseFailures: true})
 		return bars, func() { _ = bars.Close() }, nil
 	}
 	return nil, nil, usagef("--progress: %q is not bar, json or none", mode)

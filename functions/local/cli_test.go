@@ -77,6 +77,12 @@ func TestTrainJSONThenPredict(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, []string{"row", "predicted", "p_bogus", "p_real"}, rows[0])
 	assert.Len(t, rows, 301)
+	counts := map[string]int{}
+	for _, r := range rows[1:] {
+		counts[r[1]]++
+	}
+	assert.Equal(t, fmt.Sprintf("predicted 300 rows with model %s: %d bogus, %d real; written to %s\n", modelID,
+		counts["bogus"], counts["real"], pred), errOut, "predict's one-line summary")
 
 	// Through an endpoint: routed by the endpoint's router once deployed.
 	code, _, errOut = runArgs(t, "predict", "--endpoint", "cli-ep", "--data", data, "--out", pred, "--home", home)

@@ -234,9 +234,9 @@ func finishDeployment(stdout io.Writer, st deploymentjob.Status, jsonOut bool) e
 	if jsonOut {
 		return writeJSON(stdout, st)
 	}
-	fmt.Fprintf(stdout, "deployment %s of model %s to endpoint %s (%s): %s\n", st.DeploymentID, st.ModelID, st.Endpoint, st.Environment, st.Status)
+	fmt.Fprintln(stdout, wrap(fmt.Sprintf("deployment %s of model %s to endpoint %s (%s): %s", st.DeploymentID, st.ModelID, st.Endpoint, st.Environment, st.Status), "  "))
 	for _, g := range st.Gates {
-		fmt.Fprintf(stdout, "  gate %-20s %-7s %s\n", g.Name, g.Status, g.Detail)
+		fmt.Fprintln(stdout, wrap(fmt.Sprintf("  gate %-20s %-7s %s", g.Name, g.Status, g.Detail), strings.Repeat(" ", 36)))
 	}
 	if st.Reason != "" {
 		fmt.Fprintf(stdout, "  reason: %s\n", st.Reason)
@@ -544,8 +544,8 @@ func deployTrained(ctx context.Context, home, modelID string, stdout, stderr io.
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "\nDeployment %s (%s) of model %s to endpoint %s (%s): %s\n", st.DeploymentID, st.Plan.Strategy, modelID,
-		st.Endpoint, st.Environment, st.Status)
+	fmt.Fprintln(stdout, "\n"+wrap(fmt.Sprintf("Deployment %s (%s) of model %s to endpoint %s (%s): %s", st.DeploymentID, st.Plan.Strategy, modelID,
+		st.Endpoint, st.Environment, st.Status), "  "))
 	if st.Status != store.DeploymentSucceeded {
 		fmt.Fprintf(stdout, "  reason: %s\n  the endpoint still serves model %s\n", st.Reason, orDash(st.PreviousModelID))
 		return nil

@@ -1,6 +1,6 @@
 // Command orrery runs every Orrery function on one machine (the embedded
 // default): run, train, status, jobs, models, predict, tune, evaluate,
-// compare, generate and serve. See `orrery help`.
+// compare, generate, serve and export. See `orrery help`.
 //
 // It runs with no cloud account. It must not import the AWS SDK,
 // aws-lambda-go or shared/awsclient.

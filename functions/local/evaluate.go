@@ -13,17 +13,18 @@ import (
 	"github.com/orrery-ml/orrery/shared/dataset"
 	"github.com/orrery-ml/orrery/shared/ml/evaluation"
 	"github.com/orrery-ml/orrery/shared/ml/nn"
+	"github.com/orrery-ml/orrery/shared/ml/training"
 )
 
 // cmdEvaluate implements `orrery evaluate`.
-func cmdEvaluate(ctx context.Context, args []string, stdout io.Writer) error {
+func cmdEvaluate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("evaluate", flag.ContinueOnError)
 	var req evaluation.EvaluateRequest
 	fs.StringVar(&req.ModelID, "model", "", "registered model id")
 	fs.StringVar(&req.DatasetPath, "data", "", "CSV, Parquet, FITS or VOTable file to evaluate on")
 	hdu := fs.String("hdu", "", "FITS HDU or VOTable TABLE (default: the first table)")
-	fs.StringVar(&req.TargetColumn, "target", "", "target (label) column")
-	fs.StringVar(&req.PositiveClass, "positive", "", "positive class (default: the model's)")
+	fs.StringVar(&req.TargetColumn, "target", "", "target (label) column (default: the model's, from its manifest)")
+	fs.StringVar(&req.PositiveClass, "positive", "", "positive class (default: the model's, from its manifest)")
 	fs.IntVar(&req.CVFolds, "cv", 0, "cross-validate the model's training configuration with K folds")
 	fs.StringVar(&req.CVStrategy, "cv-strategy", "", "stratified, k_fold, group, repeated_stratified or time_series")
 	fs.IntVar(&req.CVRepeats, "cv-repeats", 0, "repeats of repeated_stratified")
@@ -43,6 +44,8 @@ func cmdEvaluate(ctx context.Context, args []string, stdout io.Writer) error {
 	})
 	jsonOut := fs.Bool("json", false, "print the result as one JSON object")
 	home := fs.String("home", "", "state directory")
+	progress := fs.String("progress", "", "bar, json or none (default: bar; none with --json)")
+	quiet := fs.Bool("quiet", false, "no progress display")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -50,8 +53,37 @@ func cmdEvaluate(ctx context.Context, args []string, stdout io.Writer) error {
 	if len(pos) > 0 {
 		return usagef("evaluate: unexpected argument %q", pos[0])
 	}
-	if req.ModelID == "" || req.DatasetPath == "" || req.TargetColumn == "" {
-		return usagef("evaluate: --model, --data and --target are required")
+	if req.ModelID == "" || req.DatasetPath == "" {
+		return usagef("evaluate: --model and --data are required")
+	}
+	rec, flush, err := progressRecorder(*progress, *quiet, *jsonOut, stderr)
+	if err != nil {
+		return err
+	}
+	defer flush()
+	rt, err := openRuntime(ctx, *home, rec)
+	if err != nil {
+		return err
+	}
+	defer rt.Close()
+	if req.TargetColumn == "" || req.PositiveClass == "" {
+		dir, err := rt.ModelDir(ctx, req.ModelID)
+		if err != nil {
+			return fmt.Errorf("evaluate: model %s: %w", req.ModelID, err)
+		}
+		m, err := nn.LoadDir(dir)
+		if err != nil {
+			return fmt.Errorf("evaluate: model %s: %w", req.ModelID, err)
+		}
+		if req.TargetColumn == "" {
+			req.TargetColumn = m.Manifest.Target
+		}
+		if req.PositiveClass == "" {
+			req.PositiveClass = m.Manifest.PositiveClass
+		}
+		if req.TargetColumn == "" {
+			return usagef("evaluate: model %s records no target column; give --target", req.ModelID)
+		}
 	}
 	if err := req.Validate(); err != nil {
 		return usagef("evaluate: %v", err)
@@ -60,12 +92,8 @@ func cmdEvaluate(ctx context.Context, args []string, stdout io.Writer) error {
 		return fmt.Errorf("evaluate: data file %s does not exist", req.DatasetPath)
 	}
 	req.DatasetPath = dataset.WithHDU(req.DatasetPath, *hdu)
-	rt, err := openRuntime(ctx, *home, nil)
-	if err != nil {
-		return err
-	}
-	defer rt.Close()
 	res, err := rt.Evaluate(ctx, req)
+	flush()
 	if err != nil {
 		return err
 	}
@@ -86,7 +114,7 @@ func writeIndented(w io.Writer, v any) error {
 }
 
 func printEvaluation(w io.Writer, res *evaluation.EvaluationResult) {
-	fmt.Fprintf(w, "evaluation %s of model %s on %d rows (%s)\n", res.EvaluationID, res.ModelID, res.Rows, res.Split)
+	fmt.Fprintln(w, wrap(fmt.Sprintf("evaluation %s of model %s on %d rows (%s)", res.EvaluationID, res.ModelID, res.Rows, res.Split), "  "))
 	fmt.Fprintf(w, "test set SHA-256 %s\n", res.TestSetHash)
 	switch res.ThresholdSource {
 	case evaluation.ThresholdFromRequest:
@@ -108,11 +136,11 @@ func printEvaluation(w io.Writer, res *evaluation.EvaluationResult) {
 		fmt.Fprintf(w, "%-36s %10s   [%s, %s]\n", n, num(iv.Estimate), num(iv.Lower), num(iv.Upper))
 	}
 	if t := res.Thresholds; t != nil {
-		fmt.Fprintf(w, "\nthresholds: f1 %s, youden %s", num(t.F1.Threshold), num(t.Youden.Threshold))
+		line := fmt.Sprintf("thresholds: f1 %s, youden %s", num(t.F1.Threshold), num(t.Youden.Threshold))
 		for _, p := range t.AtFPR {
-			fmt.Fprintf(w, ", fpr<=%g %s (recall %s)", p.Target, num(p.Threshold), num(p.Recall))
+			line += fmt.Sprintf(", fpr<=%g %s (recall %s)", p.Target, num(p.Threshold), num(p.Recall))
 		}
-		fmt.Fprintln(w)
+		fmt.Fprintln(w, "\n"+wrap(line, "  "))
 	}
 	if c := res.Calibration; c != nil {
 		fmt.Fprintf(w, "calibration: ECE %s", num(c.ECE))
@@ -134,13 +162,13 @@ func printEvaluation(w io.Writer, res *evaluation.EvaluationResult) {
 		fmt.Fprintf(w, "registered model %s with the chosen threshold\n", res.DerivedModelID)
 	}
 	for _, warn := range res.Warnings {
-		fmt.Fprintln(w, "warning:", warn)
+		fmt.Fprintln(w, wrap("warning: "+warn, "  "))
 	}
-	fmt.Fprintln(w, "report:", res.Report["report.html"])
+	fmt.Fprintln(w, wrap("report: "+displayPath(res.Report["report.html"]), "  "))
 }
 
 // cmdCompare implements `orrery compare MODEL_ID MODEL_ID ... --data PATH`.
-func cmdCompare(ctx context.Context, args []string, stdout io.Writer) error {
+func cmdCompare(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("compare", flag.ContinueOnError)
 	var req evaluation.CompareRequest
 	fs.StringVar(&req.DatasetPath, "data", "", "CSV, Parquet, FITS or VOTable file to compare on")
@@ -152,6 +180,8 @@ func cmdCompare(ctx context.Context, args []string, stdout io.Writer) error {
 	fs.IntVar(&req.BootstrapResamples, "bootstrap", 0, "paired bootstrap resamples (default 1000)")
 	jsonOut := fs.Bool("json", false, "print the result as one JSON object")
 	home := fs.String("home", "", "state directory")
+	progress := fs.String("progress", "", "bar, json or none (default: bar; none with --json)")
+	quiet := fs.Bool("quiet", false, "no progress display")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -161,7 +191,12 @@ func cmdCompare(ctx context.Context, args []string, stdout io.Writer) error {
 		return usagef("compare: give two or more MODEL_IDs and --data PATH")
 	}
 	req.DatasetPath = dataset.WithHDU(req.DatasetPath, *compareHDU)
-	rt, err := openRuntime(ctx, *home, nil)
+	rec, flush, err := progressRecorder(*progress, *quiet, *jsonOut, stderr)
+	if err != nil {
+		return err
+	}
+	defer flush()
+	rt, err := openRuntime(ctx, *home, rec)
 	if err != nil {
 		return err
 	}
@@ -179,20 +214,31 @@ func cmdCompare(ctx context.Context, args []string, stdout io.Writer) error {
 		return usagef("compare: %v", err)
 	}
 	res, err := rt.Compare(ctx, req)
+	flush()
 	if err != nil {
 		return err
 	}
 	if *jsonOut {
 		return writeIndented(stdout, res)
 	}
-	fmt.Fprintf(stdout, "%d rows, test set SHA-256 %s; ranked by %s at alpha %g\n\n", res.Rows, res.TestSetHash, res.Metric, res.Alpha)
-	fmt.Fprintf(stdout, "%-4s %-36s %10s  %s\n", "rank", "model", res.Metric, "tied with")
-	for _, m := range res.Ranking {
-		fmt.Fprintf(stdout, "%-4d %-36s %10s  %s\n", m.Rank, m.Name, num(m.Value), strings.Join(m.TiedWith, ", "))
+	fmt.Fprintf(stdout, "%d rows, test set SHA-256 %s…;\nranked by %s at alpha %g\n\n", res.Rows, res.TestSetHash[:min(16, len(res.TestSetHash))],
+		res.Metric, res.Alpha)
+	// Models are numbered in ranking order; the pair tests name them so.
+	label := map[string]string{}
+	fmt.Fprintf(stdout, "%-3s %-4s %-36s %10s  %s\n", "#", "rank", "model", res.Metric, "tied with")
+	for i, m := range res.Ranking {
+		label[m.Name] = fmt.Sprintf("#%d", i+1)
 	}
-	fmt.Fprintln(stdout)
+	for i, m := range res.Ranking {
+		tied := make([]string, len(m.TiedWith))
+		for k, name := range m.TiedWith {
+			tied[k] = label[name]
+		}
+		fmt.Fprintf(stdout, "#%-2d %-4d %-36s %10s  %s\n", i+1, m.Rank, training.PrintableName(m.Name), num(m.Value), strings.Join(tied, ", "))
+	}
+	fmt.Fprintf(stdout, "\n%-9s %-9s %-17s %10s %8s\n", "pair", "metric", "test", "difference", "p")
 	for _, t := range res.Tests {
-		fmt.Fprintf(stdout, "%s vs %s  %-9s %-17s diff %s  p %s\n", t.ModelA, t.ModelB, t.Metric, t.Test, num(t.Difference), num(t.PValue))
+		fmt.Fprintf(stdout, "%-9s %-9s %-17s %10s %8s\n", label[t.ModelA]+" vs "+label[t.ModelB], t.Metric, t.Test, num(t.Difference), num(t.PValue))
 	}
 	return nil
 }

@@ -8,17 +8,22 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
+	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/orrery-ml/orrery/shared/dataset"
 	"github.com/orrery-ml/orrery/shared/ml/nn"
 	"github.com/orrery-ml/orrery/shared/ml/training"
+	"github.com/orrery-ml/orrery/shared/mlflowmirror"
 	"github.com/orrery-ml/orrery/shared/store"
+	"github.com/orrery-ml/orrery/shared/tracking"
 )
 
 func num(v float64) string {
@@ -48,7 +53,7 @@ func printSummary(w io.Writer, res *training.Result, dataName string) {
 	fmt.Fprintf(w, "  epochs %d (best %d, %s), decision threshold %s (chosen by %s on the validation split)\n",
 		res.Training.EpochsRun, res.Training.BestEpoch, res.Training.StopReason, num(res.Threshold), res.Config.DecisionThreshold)
 	for _, f := range res.Warnings {
-		fmt.Fprintf(w, "  warning: %s\n", f.Message)
+		fmt.Fprintln(w, wrap("  warning: "+f.Message, "    "))
 	}
 
 	fmt.Fprintf(w, "\nTest-split metrics (%d rows):\n", m.Support)
@@ -90,7 +95,7 @@ func printSummary(w io.Writer, res *training.Result, dataName string) {
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	for _, k := range []string{"model", "manifest", "validation_report", "metrics", "history"} {
 		if v, ok := res.Artifacts[k]; ok {
-			fmt.Fprintf(tw, "  %s\t%s\n", k, v)
+			fmt.Fprintf(tw, "  %s\t%s\n", k, displayPath(v))
 		}
 	}
 	tw.Flush()
@@ -114,7 +119,7 @@ func cmdStatus(ctx context.Context, args []string, stdout io.Writer) error {
 	defer rt.Close()
 	job, err := rt.DB.GetJob(ctx, pos[0])
 	if errors.Is(err, store.ErrNotFound) {
-		if found, serr := studyStatus(ctx, rt.DB, pos[0], stdout, *jsonOut); found || serr != nil {
+		if found, serr := studyStatus(ctx, rt, pos[0], stdout, *jsonOut); found || serr != nil {
 			return serr
 		}
 	}
@@ -123,6 +128,9 @@ func cmdStatus(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	j := listedJob{Job: job}
 	if j.Interrupted, err = rt.Interrupted(ctx, job); err != nil {
+		return fmt.Errorf("status: %w", err)
+	}
+	if j.Tracking, err = rt.TrackingStatus(ctx, job.ID); err != nil {
 		return fmt.Errorf("status: %w", err)
 	}
 	if *jsonOut {
@@ -144,9 +152,47 @@ func cmdStatus(ctx context.Context, args []string, stdout io.Writer) error {
 		fmt.Fprintf(tw, "error\t%s\n", j.Error)
 	}
 	if len(j.Progress) > 0 {
-		fmt.Fprintf(tw, "progress\t%s\n", j.Progress)
+		var e tracking.Event
+		if err := json.Unmarshal(j.Progress, &e); err == nil {
+			fmt.Fprintf(tw, "progress\t%s\n", eventLine(e))
+		}
+	}
+	if tr := j.Tracking; tr != nil {
+		line := tr.State
+		if tr.Pending > 0 {
+			line += fmt.Sprintf(" (%d calls queued; 'orrery tracking sync %s' sends them)", tr.Pending, j.ID)
+		}
+		fmt.Fprintf(tw, "tracking\t%s\n", line)
+		if tr.LastError != "" {
+			fmt.Fprintf(tw, "tracking error\t%s\n", oneLine(errors.New(tr.LastError)))
+		}
+		if tr.RunURL != "" {
+			fmt.Fprintf(tw, "mlflow run\t%s\n", tr.RunURL)
+		}
 	}
 	return tw.Flush()
+}
+
+// eventLine is a progress event as one line: the stage, its step of
+// the total with the share done, the metrics and the time left
+// ("train  epoch 12/60 (20%)  loss 0.3100  val_auc_pr 0.9200  ETA 4s").
+func eventLine(e tracking.Event) string {
+	parts := []string{e.Stage}
+	if e.Total > 0 {
+		unit := orDefault(e.Unit, "step")
+		parts = append(parts, fmt.Sprintf("%s %d/%d (%.0f%%)", unit, e.Step, e.Total, 100*float64(e.Step)/float64(e.Total)))
+	}
+	names := slices.Sorted(maps.Keys(e.Metrics))
+	for _, n := range names {
+		parts = append(parts, n+" "+num(e.Metrics[n]))
+	}
+	if e.ETASeconds > 0 {
+		parts = append(parts, "ETA "+(time.Duration(e.ETASeconds)*time.Second).String())
+	}
+	if e.Message != "" {
+		parts = append(parts, e.Message)
+	}
+	return strings.Join(parts, "  ")
 }
 
 func cmdJobs(ctx context.Context, args []string, stdout io.Writer) error {
@@ -173,13 +219,32 @@ func cmdJobs(ctx context.Context, args []string, stdout io.Writer) error {
 			return fmt.Errorf("jobs: %w", err)
 		}
 	}
+	// Studies live in their own store; they are listed among the jobs,
+	// newest first, with their trial count as their stage.
+	studies, err := rt.DB.ListStudies(ctx, *limit)
+	if err != nil {
+		return fmt.Errorf("jobs: %w", err)
+	}
+	for _, st := range studies {
+		sum, err := summarizeStudy(ctx, rt, st.ID)
+		if err != nil {
+			return fmt.Errorf("jobs: %w", err)
+		}
+		listed = append(listed, listedJob{Job: store.Job{ID: st.ID, Kind: jobKindStudy, Status: st.Status,
+			Stage: "trials " + sum.trials(), CreatedAt: st.CreatedAt, UpdatedAt: st.UpdatedAt}})
+	}
+	slices.SortStableFunc(listed, func(a, b listedJob) int { return b.CreatedAt.Compare(a.CreatedAt) })
+	if *limit > 0 && len(listed) > *limit {
+		listed = listed[:*limit]
+	}
 	if *jsonOut {
 		return writeJSON(stdout, listed)
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "JOB\tSTATUS\tSTAGE\tMODEL\tCREATED")
+	fmt.Fprintln(tw, "JOB\tKIND\tSTATUS\tSTAGE\tMODEL\tCREATED")
 	for _, j := range listed {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", j.ID, j.displayStatus(), j.Stage, j.ModelID, j.CreatedAt.Format(time.RFC3339))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", j.ID, j.Kind, j.displayStatus(), j.Stage, orDefault(j.ModelID, "-"),
+			j.CreatedAt.Format(time.RFC3339))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -192,12 +257,17 @@ func cmdJobs(ctx context.Context, args []string, stdout io.Writer) error {
 	return nil
 }
 
+// jobKindStudy is the kind `orrery jobs` gives the studies it lists.
+const jobKindStudy = "optimization"
+
 // listedJob is a job as `orrery jobs` lists it.
 type listedJob struct {
 	store.Job
 	// Interrupted: the record says QUEUED or RUNNING, but no process runs
 	// the job any more.
 	Interrupted bool `json:"interrupted,omitempty"`
+	// Tracking is the job's MLflow mirroring, with tracking on.
+	Tracking *mlflowmirror.State `json:"tracking,omitempty"`
 }
 
 // displayStatus is the status to show: INTERRUPTED rather than a RUNNING
@@ -225,24 +295,52 @@ func cmdModels(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("models: %w", err)
 	}
-	if *jsonOut {
-		if models == nil {
-			models = []store.Model{}
+	listed := make([]listedModel, len(models))
+	for i, m := range models {
+		listed[i].Model = m
+		if rt.Mirror != nil {
+			if l, ok := rt.Mirror.ModelLink(ctx, m); ok {
+				listed[i].MLflow = &l
+			}
 		}
-		return writeJSON(stdout, models)
+	}
+	if *jsonOut {
+		return writeJSON(stdout, listed)
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "MODEL\tNAME\tTYPE\tAUC_ROC\tF1\tCREATED\tPATH")
-	for _, m := range models {
+	header := "MODEL\tNAME\tTYPE\tAUC_ROC\tF1\tCREATED\tPATH"
+	if rt.Mirror != nil {
+		header += "\tMLFLOW"
+	}
+	fmt.Fprintln(tw, header)
+	for _, lm := range listed {
+		m := lm.Model
 		var met struct {
 			AUCROC float64 `json:"auc_roc"`
 			F1     float64 `json:"f1_score"`
 		}
 		_ = json.Unmarshal(m.Metrics, &met)
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", m.ID, m.Name, m.ModelType, num(met.AUCROC), num(met.F1),
-			m.CreatedAt.Format(time.RFC3339), m.ArtifactURI)
+		row := fmt.Sprintf("%s\t%s\t%s\t%s\t%s\t%s\t%s", m.ID, training.PrintableName(m.Name), m.ModelType, num(met.AUCROC), num(met.F1),
+			m.CreatedAt.Format(time.RFC3339), displayPath(m.ArtifactURI))
+		if rt.Mirror != nil {
+			link := "-"
+			if l := lm.MLflow; l != nil && l.Version != "" {
+				link = l.VersionURL
+			} else if l != nil {
+				link = l.RunURL
+			}
+			row += "\t" + link
+		}
+		fmt.Fprintln(tw, row)
 	}
 	return tw.Flush()
+}
+
+// listedModel is a model as `orrery models` lists it: the registry record
+// and, with tracking on, its MLflow run and model version.
+type listedModel struct {
+	store.Model
+	MLflow *mlflowmirror.ModelLink `json:"mlflow,omitempty"`
 }
 
 func cmdPredict(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -300,7 +398,29 @@ func cmdPredict(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return fmt.Errorf("predict: %w", err)
 	}
-	return writePredictions(ctx, stdout, *out, model, labels, proba)
+	if err := writePredictions(ctx, stdout, *out, model, labels, proba); err != nil {
+		return err
+	}
+	fmt.Fprintln(stderr, predictSummary(*modelID, model.Manifest.Classes, labels, *out))
+	return nil
+}
+
+// predictSummary is predict's one line on stderr: rows, the count of each
+// predicted label, and where the predictions went.
+func predictSummary(modelID string, classes []string, labels []int, out string) string {
+	counts := make([]int, len(classes))
+	for _, l := range labels {
+		counts[l]++
+	}
+	parts := make([]string, 0, len(classes))
+	for k, c := range classes {
+		parts = append(parts, fmt.Sprintf("%d %s", counts[k], c))
+	}
+	where := "stdout"
+	if out != "" {
+		where = out
+	}
+	return fmt.Sprintf("predicted %d rows with model %s: %s; written to %s", len(labels), modelID, strings.Join(parts, ", "), where)
 }
 
 // featureMatrix builds the model's input from a table, in the manifest's

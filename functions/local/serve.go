@@ -19,10 +19,16 @@ import (
 	"github.com/orrery-ml/orrery/shared/embedded"
 )
 
-const serveUsage = `  orrery serve   [--addr 127.0.0.1:8080] [--data-root DIR ...] [--parallel N] [--home DIR]
+const serveUsage = `  orrery serve   [--addr 127.0.0.1:8080] [--token T] [--data-root DIR ...] [--parallel N] [--home DIR]
                  the HTTP API on this machine (GET /openapi.json lists it); dataset_path must lie under
-                 a data root (default: the working directory) or be the bundled sample (htru2.csv)
+                 a data root (default: the working directory) or be the bundled sample (htru2.csv);
+                 --token (or $ORRERY_API_TOKEN) makes every request need "Authorization: Bearer T",
+                 and is required to listen on anything but a loopback address
 `
+
+// apiTokenEnv is the environment variable `orrery serve` reads its bearer
+// token from when --token is not given (keeps it out of the process list).
+const apiTokenEnv = "ORRERY_API_TOKEN"
 
 // Shutdown budgets of `orrery serve`: in-flight requests first, then the
 // running executions, which stop at their next check (a training job
@@ -62,6 +68,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, o serve
 	parallel := fs.Int("parallel", 0, "training jobs run at once (default: half the CPUs, at least 1)")
 	home := fs.String("home", "", "state directory")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	token := fs.String("token", "", "bearer token every request must carry (default $"+apiTokenEnv+")")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -75,6 +82,12 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, o serve
 	}
 	if *parallel < 0 {
 		return usagef("serve: --parallel: %d is negative", *parallel)
+	}
+	if *token == "" {
+		*token = os.Getenv(apiTokenEnv)
+	}
+	if err := checkServeExposure(*addr, *token); err != nil {
+		return err
 	}
 	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
 
@@ -126,6 +139,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, o serve
 	if err != nil {
 		return fmt.Errorf("serve: listen on %s: %w", *addr, err)
 	}
+	if *token != "" {
+		h = api.RequireBearer(*token, h)
+	}
 	srv := &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -134,9 +150,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, o serve
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	fmt.Fprintf(stdout, "orrery serve: listening on http://%s (home %s; data roots %s)\n",
-		ln.Addr(), rt.Home, strings.Join(dataRoots.Roots(), ", "))
-	log.Info("serving", "addr", ln.Addr().String(), "home", rt.Home, "data_roots", dataRoots.Roots())
+	fmt.Fprintf(stdout, "orrery serve: listening on http://%s (home %s; data roots %s; bearer token %s)\n",
+		ln.Addr(), rt.Home, strings.Join(dataRoots.Roots(), ", "), onOff(*token != ""))
+	log.Info("serving", "addr", ln.Addr().String(), "home", rt.Home, "data_roots", dataRoots.Roots(), "bearer_token", *token != "")
 
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
@@ -157,6 +173,39 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, o serve
 	}
 	if err := errors.Join(serveErr, shutdownErr, closeErr); err != nil {
 		return fmt.Errorf("serve: %w", err)
+	}
+	return nil
+}
+
+func onOff(b bool) string {
+	if b {
+		return "required"
+	}
+	return "off"
+}
+
+// checkServeExposure refuses to listen beyond this machine without a
+// token: an address whose host is not a loopback address (127.0.0.0/8,
+// ::1, localhost) or is empty (every interface) needs --token. A token
+// shorter than 16 bytes is refused too.
+func checkServeExposure(addr, token string) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return usagef("serve: --addr: %q is not host:port: %v", addr, err)
+	}
+	if token != "" && len(token) < 16 {
+		return usagef("serve: --token: %d characters is too short to guess-proof; use at least 16 (e.g. openssl rand -hex 16)", len(token))
+	}
+	loopback := host == "localhost"
+	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+		loopback = true
+	}
+	if !loopback && token == "" {
+		shown := host
+		if shown == "" {
+			shown = "every interface"
+		}
+		return usagef("serve: --addr %s listens on %s, beyond this machine; give --token (or $%s) so that only callers with it get in", addr, shown, apiTokenEnv)
 	}
 	return nil
 }

@@ -449,9 +449,12 @@ func TestServeDeploysAndRollsBack(t *testing.T) {
 		assert.Equal(t, good, promoted["previous_model_id"])
 		aliases, err := rt.DB.ListModelAliases(t.Context(), "dev")
 		require.NoError(t, err)
-		require.Len(t, aliases, 1)
-		assert.Equal(t, store.AliasChampion, aliases[0].Alias)
-		assert.Equal(t, second, aliases[0].ModelID, "the registry's champion follows the endpoint")
+		byAlias := map[string]string{}
+		for _, a := range aliases {
+			byAlias[a.Alias] = a.ModelID
+		}
+		assert.Equal(t, map[string]string{store.AliasChampion: second, store.LiveRegistryAlias("htru2-pulsars"): second}, byAlias,
+			"the registry's champion and the endpoint's live alias follow the endpoint")
 	})
 
 	t.Run("a second deployment while one runs is refused", func(t *testing.T) {

@@ -20,7 +20,8 @@ func TestServeTunesOverHTTP(t *testing.T) {
 	if testing.Short() {
 		t.Skip("tunes on HTRU2 through the HTTP API")
 	}
-	s := startServe(t, "--home", filepath.Join(t.TempDir(), "home"), "--data-root", t.TempDir())
+	home := filepath.Join(t.TempDir(), "home")
+	s := startServe(t, "--home", home, "--data-root", t.TempDir())
 	body := `{"base_config": {"dataset_path": "htru2.csv", "target_column": "class", "positive_class": "1", "epochs": 3},
 	  "search_space": [{"name": "learning_rate", "kind": "float", "low": 0.001, "high": 0.03, "log": true},
 	                   {"name": "hidden_layers", "kind": "categorical", "choices": [[8], [16, 8]]}],
@@ -36,8 +37,11 @@ func TestServeTunesOverHTTP(t *testing.T) {
 	assert.Len(t, res["trials"], 4)
 	best := res["best_trial"].(map[string]any)
 	assert.Greater(t, best["values"].([]any)[0].(float64), 0.8, "val AUC-PR of the best trial on HTRU2")
-	report := res["links"].(map[string]any)["report"].(string)
-	_, err := os.Stat(report)
+	// The report is linked through the API, not named by its path on the
+	// server's disk.
+	id := acc["job_id"].(string)
+	assert.Equal(t, "/ml/jobs/"+id+"/artifacts/report.html", res["links"].(map[string]any)["report"])
+	_, err := os.Stat(filepath.Join(home, "artifacts", "studies", id, "report.html"))
 	require.NoError(t, err)
 
 	code, missing := s.call(t, http.MethodGet, "/ml/optimization/hpo-absent/results", "")

@@ -182,7 +182,10 @@ func TestServeTrainsOverHTTP(t *testing.T) {
 	code, model := s.call(t, http.MethodGet, "/ml/models/"+modelID, "")
 	require.Equal(t, http.StatusOK, code)
 	assert.Equal(t, jobID, model["job_id"])
-	assert.FileExists(t, filepath.Join(model["artifact_uri"].(string), "manifest.json"))
+	// The answer names the model's folder by its key, not by a path on the
+	// server's disk.
+	assert.NotContains(t, model, "artifact_uri")
+	assert.FileExists(t, filepath.Join(home, "artifacts", filepath.FromSlash(model["artifact_key"].(string)), "manifest.json"))
 
 	t.Run("paths outside the data roots are refused", func(t *testing.T) {
 		outside := filepath.Join(t.TempDir(), "x.csv")

@@ -28,17 +28,16 @@ func cmdTrain(ctx context.Context, args []string, stdout, stderr io.Writer, samp
 		name = "run"
 	}
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	data := fs.String("data", "", "CSV, Parquet, FITS or VOTable file to train on")
-	hdu := fs.String("hdu", "", "FITS HDU (number or EXTNAME) or VOTable TABLE (index or name); default: the first table")
-	target := fs.String("target", "", "target (label) column")
-	positive := fs.String("positive", "", "positive class, as written in the data")
-	configPath := fs.String("config", "", "TrainingConfig JSON file")
+	configPath := fs.String("config", "", "TrainingConfig JSON file; the flags below override its fields")
 	jsonOut := fs.Bool("json", false, "print the result as one JSON object")
 	home := fs.String("home", "", "state directory")
 	progress := fs.String("progress", "", "bar, json or none")
 	quiet := fs.Bool("quiet", false, "no progress display")
 	resume := fs.String("resume", "", "continue the interrupted training job JOB_ID from where it stopped")
+	fromTrial := fs.String("from-trial", "", "start from study STUDY's best trial's configuration (STUDY/N: trial N)")
 	noDeploy := fs.Bool("no-deploy", false, "run: do not deploy the trained model to its local endpoint")
+	model := fs.String("model", "", "model type: mlp, logistic_regression, gradient_boosting, random_forest or auto (default: the config's, else mlp); its defaults are the starting point")
+	fields := addConfigFlags(fs)
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -46,39 +45,50 @@ func cmdTrain(ctx context.Context, args []string, stdout, stderr io.Writer, samp
 	if len(pos) > 0 {
 		return usagef("%s: unexpected argument %q", name, pos[0])
 	}
+	if *resume != "" {
+		if *configPath != "" || *fromTrial != "" || *model != "" || len(fields) > 0 {
+			return usagef("%s: --resume continues a job with its own configuration; it takes no --config, --from-trial, --model or config field flags", name)
+		}
+		return resumeTraining(ctx, *resume, *home, *progress, *quiet, *jsonOut, stdout, stderr)
+	}
+	if *configPath != "" && *fromTrial != "" {
+		return usagef("%s: --config and --from-trial both give the starting configuration; choose one", name)
+	}
+	_, hasData := fields["dataset_path"]
+	_, hasTarget := fields["target_column"]
+	if sample && (hasData || hasTarget || *fromTrial != "") {
+		return usagef("run trains on the bundled sample; use 'orrery train --data PATH --target COL' for your own data")
+	}
 
-	cfg := training.Defaults()
+	cfg := training.DefaultsFor(*model)
+	if *model != "" {
+		if _, err := cfg.Normalize(); errors.Is(err, training.ErrInvalidConfig) && strings.Contains(err.Error(), "model_type") {
+			return usagef("%s: --model %q is not mlp, logistic_regression, gradient_boosting, random_forest or auto", name, *model)
+		}
+	}
 	if *configPath != "" {
-		f, err := os.Open(*configPath)
+		body, err := os.ReadFile(*configPath)
 		if err != nil {
 			return fmt.Errorf("config: %w", err)
 		}
-		cfg, err = training.DecodeConfig(f)
-		f.Close()
+		if mt := training.PeekModelType(body); *model != "" && mt != "" && mt != *model {
+			return usagef("%s: --model %s, but %s says model_type %q", name, *model, *configPath, mt)
+		}
+		cfg, err = training.DecodeConfigAs(body, *model)
 		if err != nil {
 			return fmt.Errorf("config %s: %w", *configPath, err)
 		}
 	}
-	if *resume != "" {
-		if *configPath != "" || *data != "" || *target != "" || *positive != "" {
-			return usagef("%s: --resume continues a job with its own configuration; it takes no --config, --data, --target or --positive", name)
+	if *fromTrial != "" {
+		if cfg, err = trialConfig(ctx, *home, *fromTrial, stderr); err != nil {
+			return err
 		}
-		return resumeTraining(ctx, *resume, *home, *progress, *quiet, *jsonOut, stdout, stderr)
 	}
-	if sample && (*data != "" || *target != "") {
-		return usagef("run trains on the bundled sample; use 'orrery train --data PATH --target COL' for your own data")
+	if cfg, err = fields.Apply(cfg); err != nil {
+		return usagef("%s: %v", name, flagError(err, fields))
 	}
-	if *data != "" {
-		cfg.DatasetPath = *data
-	}
-	if *target != "" {
-		cfg.TargetColumn = *target
-	}
-	if *positive != "" {
-		cfg.PositiveClass = *positive
-	}
-	if *hdu != "" {
-		cfg.HDU = *hdu
+	if _, err := cfg.Normalize(); err != nil {
+		return usagef("%s: %v", name, flagError(err, fields))
 	}
 	if !sample {
 		if cfg.DatasetPath == "" {

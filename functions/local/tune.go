@@ -28,8 +28,10 @@ import (
 // tuneUsage is the `orrery tune` line of the usage text.
 const tuneUsage = `  orrery tune    --data PATH --target COL [--positive V] [--hdu N|NAME] [--space FILE] [--strategy grid|random|sobol|bayesian]
                  [--trials N] [--pruner none|median|percentile|asha|hyperband|patience] [--epochs N] [--config FILE]
-                 [--workers N] [--study ID] [--resume STUDY_ID] [--json] [--home DIR]
-                 tune an MLP's hyperparameters (--data sample: the bundled HTRU2 data)
+                 [--workers N] [--study ID] [--resume STUDY_ID] [--train-best] [--json] [--home DIR]
+                 tune an MLP's hyperparameters (--data sample: the bundled HTRU2 data); prints the
+                 study id first, then a row per trial (done, trial, value, best, epochs, elapsed)
+                 and the best trial; --train-best then trains it into a registered model
 `
 
 // tuneOutput is what `orrery tune --json` prints.
@@ -44,6 +46,8 @@ type tuneOutput struct {
 	Report     string                 `json:"report"`
 	Seconds    float64                `json:"seconds"`
 	Epochs     float64                `json:"epochs_trained"`
+	// Trained is the training result of the best trial (--train-best).
+	Trained *training.Result `json:"trained,omitempty"`
 }
 
 type bestTrial struct {
@@ -121,6 +125,7 @@ func cmdTune(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	jsonOut := fs.Bool("json", false, "print the result as one JSON object")
 	home := fs.String("home", "", "state directory")
 	quiet := fs.Bool("quiet", false, "no live table")
+	trainBest := fs.Bool("train-best", false, "then train the best trial's configuration into a registered model (as 'orrery train --from-trial')")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -213,6 +218,9 @@ func cmdTune(ctx context.Context, args []string, stdout, stderr io.Writer) error
 				return fmt.Errorf("tune: config %s: %w", *configPath, err)
 			}
 		}
+		if *spacePath == "" && training.IsTree(base.ModelType) {
+			space = optimization.DefaultTreeSpace(base.ModelType)
+		}
 		base.DatasetPath, base.TargetColumn, base.PositiveClass, base.Epochs = path, tgt, pv, *epochs
 		if *hdu != "" {
 			base.HDU = *hdu
@@ -227,9 +235,10 @@ func cmdTune(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		if err != nil {
 			return err
 		}
-		if !*jsonOut && !*quiet {
-			fmt.Fprintf(stderr, "study %s: %d trials of %d epochs (%s, pruner %s); if interrupted, 'orrery tune --resume %s' continues it\n",
-				id, *trials, *epochs, *strategy, *prunerName, id)
+		if !*quiet {
+			// First, so that the id is at hand whatever happens next.
+			fmt.Fprintln(stderr, wrap(fmt.Sprintf("study %s: %d trials of %d epochs (%s, pruner %s); if interrupted, 'orrery tune --resume %s' continues it",
+				id, *trials, *epochs, *strategy, *prunerName, id), "  "))
 		}
 		if err := (pipeline.Flows{Executions: x}).StartStudy(ctx, optimizationjob.ExecutionInput(id, spec)); err != nil {
 			_ = stopAll()
@@ -268,6 +277,14 @@ func cmdTune(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if b := res.BestTrial; b != nil && len(b.Values) > 0 {
 		out.BestTrial = &bestTrial{Number: b.Number, Params: b.Params, Value: b.Values[0]}
 	}
+	if *trainBest {
+		if out.BestTrial == nil {
+			return fmt.Errorf("tune --train-best: study %s: no trial completed", id)
+		}
+		if out.Trained, err = trainStudyBest(ctx, rt, id, *quiet || *jsonOut, stderr); err != nil {
+			return err
+		}
+	}
 	if *jsonOut {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
@@ -284,15 +301,61 @@ func cmdTune(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		}
 	}
 	if out.Analysis != nil {
-		fmt.Fprintln(stdout, "  parameter importance:")
+		if len(out.Analysis.Importance) > 0 {
+			fmt.Fprintln(stdout, "  parameter importance:")
+		}
 		for _, imp := range out.Analysis.Importance {
 			fmt.Fprintf(stdout, "    %-16s %.3f\n", imp.Name, imp.Importance)
 		}
+		for _, why := range out.Analysis.Omitted {
+			fmt.Fprintf(stdout, "  %s\n", why)
+		}
 	}
 	if out.Report != "" {
-		fmt.Fprintf(stdout, "  report: %s\n", out.Report)
+		fmt.Fprintln(stdout, wrap("  report: "+displayPath(out.Report), "    "))
+	}
+	if r := out.Trained; r != nil {
+		printSummary(stdout, r, filepath.Base(r.Config.DatasetPath))
+	} else {
+		fmt.Fprintf(stdout, "  'orrery train --from-trial %s' trains the best trial into a model\n", id)
 	}
 	return nil
+}
+
+// trainStudyBest trains the best trial's configuration of a finished study
+// through the training state machine, showing its progress bars.
+func trainStudyBest(ctx context.Context, rt *embedded.Runtime, id string, quiet bool, stderr io.Writer) (*training.Result, error) {
+	cfg, t, err := optimization.TrialConfig(ctx, rt.OptimizationStores(), id, optimization.BestTrialNumber)
+	if err != nil {
+		return nil, fmt.Errorf("tune --train-best: %w", err)
+	}
+	rec, flush, err := progressRecorder("", quiet, false, stderr)
+	if err != nil {
+		return nil, err
+	}
+	if !quiet {
+		fmt.Fprintf(stderr, "training study %s's best trial %d into a model\n", id, t.Number)
+	}
+	rt.Pipeline.Recorder = rec
+	x, err := rt.Executions(embedded.ExecutionOptions{Parallel: 1})
+	if err != nil {
+		flush()
+		return nil, err
+	}
+	res, err := rt.Train(ctx, x, cfg)
+	closeCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	closeErr := x.Close(closeCtx)
+	flush()
+	var stopped *embedded.Interrupted
+	if errors.As(err, &stopped) {
+		return nil, fmt.Errorf("interrupted: training job %s is saved at its last checkpoint; 'orrery train --resume %s' continues it",
+			stopped.JobID, stopped.JobID)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("tune --train-best: %w", err)
+	}
+	return res, closeErr
 }
 
 // tuneResumeError says why a study cannot be resumed.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -61,8 +62,11 @@ func TestTuneJSON(t *testing.T) {
 			Params map[string]any `json:"params"`
 			Value  float64        `json:"value"`
 		} `json:"best_trial"`
-		Trials []json.RawMessage `json:"trials"`
-		Report string            `json:"report"`
+		Trials   []json.RawMessage `json:"trials"`
+		Report   string            `json:"report"`
+		Analysis struct {
+			Omitted []string `json:"omitted"`
+		} `json:"analysis"`
 	}
 	require.NoError(t, json.Unmarshal(out.Bytes(), &res))
 	assert.Equal(t, "cli-study", res.StudyID)
@@ -73,11 +77,18 @@ func TestTuneJSON(t *testing.T) {
 	html, err := os.ReadFile(res.Report)
 	require.NoError(t, err)
 	assert.Contains(t, string(html), "cli-study")
+	// Three trials are too few for importance and the contour: the report
+	// and the answer say so.
+	assert.Contains(t, string(html), "parameter importance: needs ≥ 4 complete trials (3 so far)")
+	assert.Contains(t, res.Analysis.Omitted, "contour: needs ≥ 4 complete trials (3 so far)")
 
 	// The study is reachable by id from status and studies.
 	c, so, se := runArgs(t, "status", "cli-study", "--home", home)
 	require.Equal(t, 0, c, se)
 	assert.Contains(t, so, "SUCCEEDED")
+	c, so, se = runArgs(t, "open", "cli-study", "--home", home)
+	require.Equal(t, 0, c, se)
+	assert.Equal(t, res.Report, strings.TrimSpace(so), "orrery open finds the study's report")
 	c, so, se = runArgs(t, "studies", "list", "--home", home)
 	require.Equal(t, 0, c, se)
 	assert.Contains(t, so, "cli-study")

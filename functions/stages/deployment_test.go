@@ -13,8 +13,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/orrery-ml/orrery/shared/awsclient"
 	"github.com/orrery-ml/orrery/shared/awsclient/awstest"
+	"github.com/orrery-ml/orrery/shared/awsclient/cloudwatchclient"
 	"github.com/orrery-ml/orrery/shared/fault"
 	"github.com/orrery-ml/orrery/shared/ml/deployment"
 	"github.com/orrery-ml/orrery/shared/store"
@@ -77,7 +77,7 @@ func TestDeploymentSteps(t *testing.T) {
 // figures go back the same way.
 func TestCloudWatchTraffic(t *testing.T) {
 	cfg := awstest.Config(t)
-	client := cloudwatch.NewFromConfig(cfg, awsclient.CloudWatchOptions(cfg))
+	client := cloudwatchclient.New(cfg)
 	env, endpoint := "dev", awstest.Name(t, "ep")
 	now := time.Now().UTC()
 	put := func(model, metric string, v float64) {

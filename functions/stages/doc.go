@@ -6,7 +6,7 @@
 //     preprocess, evaluate, register and mark_failed. It decodes a
 //     training.StageRequest, runs TrainingPipeline.RunStage over DynamoDB
 //     (jobs, models) and S3 (artifacts; s3://bucket/key data sets read by
-//     s3store.ReadTable), and returns the stage's training.Refs.
+//     s3table.ReadTable), and returns the stage's training.Refs.
 //   - "step": the optimization state machine (shared/pipeline.Optimization)
 //     calls it for suggest, tell, finalize and mark_failed. It decodes an
 //     optimization.StepRequest and runs optimization.StepRunner.Step over
@@ -20,7 +20,10 @@
 //     data the validator rebuilds splits from) and CloudWatch (the predict
 //     function's EMF metrics read back as each version's traffic, and the
 //     score-drift and positive-rate figures put for the deployment's
-//     alarms), when ORRERY_PREDICT_FUNCTION is set.
+//     alarms), when ORRERY_PREDICT_FUNCTION is set. With
+//     ORRERY_TRACKING_TABLE set (the MLflow mirror on), every registry
+//     alias the steps move (champion, challenger, live) is queued in the
+//     mirror's outbox too (mlflowmirror.Aliases) for the tracking function.
 //
 // A failed stage or step is returned as messages.InvokeResponse_Error whose
 // Type is the name of the error's fault code (fault.CodeOf(err).Name():

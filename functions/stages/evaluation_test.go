@@ -65,6 +65,15 @@ func TestEvaluationRequests(t *testing.T) {
 		assert.Contains(t, mf.Failure.Message(), `column "klass" not found`, "the Lambda cause unwraps to the message")
 		assert.Empty(t, stages.seen)
 		assert.Empty(t, steps.seen)
+
+		// The heavy path's steps (the Plan and Reduce tasks) pass through the same way.
+		for _, f := range []string{"stages-evaluation-plan.json", "stages-evaluation-reduce.json"} {
+			_, err := h.Handle(t.Context(), fixture(t, f))
+			require.NoError(t, err, f)
+		}
+		require.Len(t, evals.seen, 4)
+		assert.Equal(t, evaluationjob.Request{JobID: "evj-20260301120000-5e6f7a8b", Step: evaluationjob.StepPlan}, evals.seen[2])
+		assert.Equal(t, evaluationjob.Request{JobID: "evj-20260301120000-5e6f7a8b", Step: evaluationjob.StepReduce}, evals.seen[3])
 	})
 
 	for _, tc := range []struct {
@@ -131,7 +140,7 @@ func newEvaluationWorld(t *testing.T) *evaluationWorld {
 	for _, b := range []string{w.artifacts, w.data} {
 		_, err := s3c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(b)})
 		require.NoError(t, err)
-		t.Cleanup(func() { emptyBucket(s3c, b) })
+		t.Cleanup(func() { awstest.RemoveBucket(s3c, b) })
 	}
 	_, err := s3c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(w.data), Key: aws.String("incoming/syn.csv"),
 		Body: strings.NewReader(synthetic.TwoClassCSV(400, 11))})

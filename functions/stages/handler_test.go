@@ -163,7 +163,7 @@ func TestAgainstEmulator(t *testing.T) {
 	for _, b := range []string{artifacts, data} {
 		_, err := s3c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(b)})
 		require.NoError(t, err)
-		t.Cleanup(func() { emptyBucket(s3c, b) })
+		t.Cleanup(func() { awstest.RemoveBucket(s3c, b) })
 	}
 	htru2, err := os.Open(filepath.Join("..", "..", "events", "data", "htru2.csv"))
 	require.NoError(t, err)
@@ -272,19 +272,4 @@ func mustJSON(t *testing.T, s string) string {
 	b, err := json.Marshal(s)
 	require.NoError(t, err)
 	return string(b)
-}
-
-func emptyBucket(client *s3.Client, bucket string) {
-	ctx := context.Background()
-	p := s3.NewListObjectsV2Paginator(client, &s3.ListObjectsV2Input{Bucket: aws.String(bucket)})
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			break
-		}
-		for _, o := range page.Contents {
-			_, _ = client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(bucket), Key: o.Key})
-		}
-	}
-	_, _ = client.DeleteBucket(ctx, &s3.DeleteBucketInput{Bucket: aws.String(bucket)})
 }

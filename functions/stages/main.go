@@ -7,20 +7,22 @@ import (
 	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
-	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/orrery-ml/orrery/shared/awsclient"
+	"github.com/orrery-ml/orrery/shared/awsclient/cloudwatchclient"
 	"github.com/orrery-ml/orrery/shared/config"
 	"github.com/orrery-ml/orrery/shared/deploymentjob"
 	"github.com/orrery-ml/orrery/shared/evaluationjob"
 	"github.com/orrery-ml/orrery/shared/ml/deployment"
 	"github.com/orrery-ml/orrery/shared/ml/optimization"
 	"github.com/orrery-ml/orrery/shared/ml/training"
+	"github.com/orrery-ml/orrery/shared/mlflowmirror"
 	"github.com/orrery-ml/orrery/shared/store"
 	"github.com/orrery-ml/orrery/shared/store/dynamostore"
 	"github.com/orrery-ml/orrery/shared/store/s3store"
+	"github.com/orrery-ml/orrery/shared/store/s3store/s3table"
 	"github.com/orrery-ml/orrery/shared/tracking"
 )
 
@@ -38,7 +40,11 @@ type Config struct {
 	PredictFunction  string
 	Environment      string
 	AlarmPrefix      string
-	LogLevel         slog.Level
+	// TrackingTable, when set, turns the MLflow mirror on: the deployment
+	// steps' registry alias moves are queued in its outbox for the
+	// tracking function.
+	TrackingTable string
+	LogLevel      slog.Level
 }
 
 // FromEnv reads Config through getenv, naming every variable that is
@@ -54,6 +60,7 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		PredictFunction:  r.String(config.EnvPredictFunction, ""),
 		Environment:      r.String(config.EnvEnvironment, store.DefaultEnvironment),
 		AlarmPrefix:      r.String(config.EnvAlarmPrefix, ""),
+		TrackingTable:    r.String(config.EnvTrackingTable, ""),
 		LogLevel:         r.LogLevel(config.EnvLogLevel),
 	}
 	if c.AlarmPrefix == "" {
@@ -81,7 +88,8 @@ func newHandler(ctx context.Context, c Config, log *slog.Logger) (*handler, erro
 		return nil, err
 	}
 	db, err := dynamostore.New(dynamodb.NewFromConfig(cfg),
-		dynamostore.Tables{Jobs: c.JobsTable, Models: c.ModelsTable, Studies: c.StudiesTable, Deployments: c.DeploymentsTable})
+		dynamostore.Tables{Jobs: c.JobsTable, Models: c.ModelsTable, Studies: c.StudiesTable, Deployments: c.DeploymentsTable,
+			Tracking: c.TrackingTable})
 	if err != nil {
 		return nil, err
 	}
@@ -91,17 +99,21 @@ func newHandler(ctx context.Context, c Config, log *slog.Logger) (*handler, erro
 		return nil, err
 	}
 	p := &training.TrainingPipeline{Jobs: db, Models: db, Artifacts: artifacts,
-		Recorder: tracking.Discard, ReadTable: s3store.TableReader(client)}
+		Recorder: tracking.Discard, ReadTable: s3table.TableReader(client)}
 	p.Retry.OnRetry = func(op string, attempt int, err error) {
 		log.Warn("retrying", "operation", op, "attempt", attempt, "error", err.Error())
 	}
 	steps := optimization.StepRunner{Stores: optimization.Stores{Studies: db, Trials: db, Artifacts: artifacts}}
-	evals := &evaluationjob.Service{Jobs: db, Models: db, Artifacts: artifacts, ReadTable: s3store.TableReader(client)}
+	evals := &evaluationjob.Service{Jobs: db, Models: db, Artifacts: artifacts, ReadTable: s3table.TableReader(client)}
 	h := &handler{stages: p, steps: steps, evaluations: evals, log: log}
+	var aliases store.ModelAliases = db
+	if c.TrackingTable != "" {
+		aliases = mlflowmirror.Aliases{ModelAliases: db, Queue: mlflowmirror.NewQueue(db, log)}
+	}
 	if c.PredictFunction != "" {
-		metrics := cloudWatchTraffic{client: cloudwatch.NewFromConfig(cfg, awsclient.CloudWatchOptions(cfg))}
-		h.deployments = &deploymentjob.Service{Records: db, Endpoints: db, Models: db, Artifacts: artifacts, Aliases: db,
-			ReadTable: deployment.TableReader(s3store.TableReader(client)), Samples: deploymentjob.PredictSamples(),
+		metrics := cloudWatchTraffic{client: cloudwatchclient.New(cfg)}
+		h.deployments = &deploymentjob.Service{Records: db, Endpoints: db, Models: db, Artifacts: artifacts, Aliases: aliases,
+			ReadTable: deployment.TableReader(s3table.TableReader(client)), Samples: deploymentjob.PredictSamples(),
 			Traffic: metrics, Metrics: metrics, Log: log, Target: &deploymentjob.Target{
 				Environments: []string{c.Environment},
 				FunctionName: func(string) string { return c.PredictFunction },

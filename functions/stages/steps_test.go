@@ -146,7 +146,7 @@ func TestStepsAgainstEmulator(t *testing.T) {
 	artifacts := awstest.Name(t, "artifacts")
 	_, err := s3c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(artifacts)})
 	require.NoError(t, err)
-	t.Cleanup(func() { emptyBucket(s3c, artifacts) })
+	t.Cleanup(func() { awstest.RemoveBucket(s3c, artifacts) })
 
 	c, err := FromEnv(func(k string) string {
 		return map[string]string{config.EnvJobsTable: table, config.EnvModelsTable: table, config.EnvStudiesTable: table,

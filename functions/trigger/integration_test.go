@@ -126,15 +126,20 @@ func newBackbone(t *testing.T) *backbone {
 
 // poll does what Lambda's SQS event source mapping does: receive batches of
 // up to 10 messages, invoke the handler, delete the messages it did not name
-// as failures. A failed message comes back after visibility seconds. It
-// stops once the queue holds no message at all, visible, in flight or
-// delayed (a message past its maxReceiveCount leaves for the dead-letter
-// queue at the next receive), and returns every failure reported.
-func (b *backbone) poll(t *testing.T, visibility int32) []string {
+// as failures. Messages are received with a visibility timeout far longer
+// than a batch takes even on a loaded machine (so no message reappears while
+// its batch is handled), and a failed message is made visible again at once
+// (ChangeMessageVisibility 0), as a retry after its timeout would: nothing
+// depends on how fast the handler runs. It stops once the queue holds no
+// message at all, visible, in flight or delayed (a message past its
+// maxReceiveCount leaves for the dead-letter queue at the next receive), and
+// returns every failure reported.
+func (b *backbone) poll(t *testing.T) []string {
+	const visibility = 120
 	t.Helper()
 	ctx := t.Context()
 	var failed []string
-	deadline := time.Now().Add(time.Minute)
+	deadline := time.Now().Add(3 * time.Minute)
 	for time.Now().Before(deadline) {
 		out, err := b.sqs.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{
 			QueueUrl:                    aws.String(b.queueURL),
@@ -169,13 +174,17 @@ func (b *backbone) poll(t *testing.T, visibility int32) []string {
 			failed = append(failed, f.ItemIdentifier)
 		}
 		for _, m := range out.Messages {
-			if !failedNow[aws.ToString(m.MessageId)] {
-				_, err := b.sqs.DeleteMessage(ctx, &sqs.DeleteMessageInput{QueueUrl: aws.String(b.queueURL), ReceiptHandle: m.ReceiptHandle})
+			if failedNow[aws.ToString(m.MessageId)] {
+				_, err := b.sqs.ChangeMessageVisibility(ctx, &sqs.ChangeMessageVisibilityInput{QueueUrl: aws.String(b.queueURL),
+					ReceiptHandle: m.ReceiptHandle, VisibilityTimeout: 0})
 				require.NoError(t, err)
+				continue
 			}
+			_, err := b.sqs.DeleteMessage(ctx, &sqs.DeleteMessageInput{QueueUrl: aws.String(b.queueURL), ReceiptHandle: m.ReceiptHandle})
+			require.NoError(t, err)
 		}
 	}
-	t.Fatalf("queue %s not drained within a minute", b.queueURL)
+	t.Fatalf("queue %s not drained within 3 minutes", b.queueURL)
 	return nil
 }
 
@@ -264,7 +273,7 @@ func TestDuplicatesAndPoison(t *testing.T) {
 		}
 	}
 
-	failed := b.poll(t, 1)
+	failed := b.poll(t)
 	assert.Equal(t, []string{poisonID, poisonID}[:maxReceiveCount], failed,
 		"only the poison message fails, once per delivery, never the rest of its batch")
 	assert.Equal(t, want, b.executions(t), "exactly one execution per object")
@@ -277,8 +286,16 @@ func TestDuplicatesAndPoison(t *testing.T) {
 		assert.Contains(t, string(j.Config), `"dataset_path": "s3://`+b.bucket+`/incoming/htru2/batch `)
 	}
 
-	dead, err := b.sqs.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(b.dlqURL), MaxNumberOfMessages: 10})
-	require.NoError(t, err)
+	// The queue is drained, so the poison message has left it: it is in
+	// the dead-letter queue (waited for with long polls, not a sleep).
+	var dead *sqs.ReceiveMessageOutput
+	for end := time.Now().Add(time.Minute); time.Now().Before(end); {
+		dead, err = b.sqs.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(b.dlqURL), MaxNumberOfMessages: 10, WaitTimeSeconds: 1})
+		require.NoError(t, err)
+		if len(dead.Messages) > 0 {
+			break
+		}
+	}
 	require.Len(t, dead.Messages, 1, "the poison message is in the dead-letter queue")
 	assert.Equal(t, poison, aws.ToString(dead.Messages[0].Body))
 	assert.Equal(t, poisonID, aws.ToString(dead.Messages[0].MessageId))
@@ -312,7 +329,7 @@ func TestUploadStartsExecution(t *testing.T) {
 	})
 	require.NoError(t, err)
 
-	assert.Empty(t, b.poll(t, 1), "no message fails")
+	assert.Empty(t, b.poll(t), "no message fails")
 	id := retraining.JobID(retraining.ObjectCreated{Bucket: b.bucket, Key: key, ETag: aws.ToString(put.ETag)})
 	assert.Equal(t, map[string]int{id: 1}, b.executions(t))
 	job, err := b.db.GetJob(ctx, id)

@@ -3,6 +3,7 @@ package stacks
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigatewayv2"
@@ -27,6 +28,20 @@ type APIStack struct {
 	Stage     awsapigatewayv2.HttpStage
 	Function  constructs.GoFunction
 	AccessLog awslogs.LogGroup
+	// Authorizer authorises every route: IAM, or the JWT authorizer.
+	Authorizer awsapigatewayv2.IHttpRouteAuthorizer
+	// jwtScopePrefix is put before each scope; jwt says whether scopes are checked.
+	jwtScopePrefix string
+	jwt            bool
+}
+
+// AuthorizationScopes are the JWT scopes a route of scope (config.ScopeRead, ...) needs: nil with IAM
+// authorization, which has no scopes.
+func (s *APIStack) AuthorizationScopes(scope string) *[]*string {
+	if !s.jwt {
+		return nil
+	}
+	return jsii.Strings(s.jwtScopePrefix + scope)
 }
 
 // APIProps are the api stack's inputs.
@@ -60,7 +75,8 @@ var accessLogFormat = map[string]string{
 
 // apiItemCalls are the DynamoDB calls the api function's code makes, per table (shared/store/dynamostore, as
 // functions/api wires it): jobs are created, read and conditionally updated (CreateJob, GetJob, UpdateJob);
-// models read and listed (GetModel, ListModels scans); idempotency records reserved, read, completed and
+// models read and listed (GetModel, ListModels scans), retraining policies put, scanned and deleted
+// (/ml/retraining/policies); idempotency records reserved, read, completed and
 // released (ReleaseIdempotencyKey deletes); studies created, read and updated, their trials listed by a Query
 // of the study's partition (optimization routes). Nothing scans the other tables, deletes elsewhere or
 // batch-writes; deployments are created, read and conditionally updated, the
@@ -68,17 +84,25 @@ var accessLogFormat = map[string]string{
 // found by a Scan (deployment routes).
 var apiItemCalls = map[Table][]string{
 	TableJobs:        {"GetItem", "PutItem", "UpdateItem"},
-	TableModels:      {"GetItem", "Scan"},
+	TableModels:      {"GetItem", "Scan", "PutItem", "DeleteItem"},
 	TableIdempotency: {"GetItem", "PutItem", "UpdateItem", "DeleteItem"},
 	TableStudies:     {"GetItem", "PutItem", "UpdateItem", "Query"},
 	TableDeployments: {"GetItem", "PutItem", "UpdateItem", "Scan"},
 }
 
-// NewAPIStack creates the HTTP API: one default route to the api function (which routes by itself), IAM
-// authorization on it unless a JWT issuer is configured, throttling and JSON access logs on the default stage.
+// apiGatewayPath writes a ServeMux pattern's path ("/ml/jobs/{job_id}/artifacts/{key...}") the way API Gateway
+// routes write it ("{key+}" for the greedy trailing parameter).
+func apiGatewayPath(p string) string {
+	return strings.ReplaceAll(p, "...}", "+}")
+}
+
+// NewAPIStack creates the HTTP API: a route per operation of config.Routes and a $default route, all to the api
+// function (which routes by itself), IAM authorization on every route unless a JWT issuer is configured — then a JWT
+// authorizer that checks each operation's scope (read, train, deploy) —, throttling and JSON access logs on the
+// default stage.
 func NewAPIStack(scope awsconstructs.Construct, env Environment, props APIProps) (*APIStack, error) {
 	stack := awscdk.NewStack(scope, jsii.String(env.Prefix()+"api"), &props.StackProps)
-	s := &APIStack{Stack: stack}
+	s := &APIStack{Stack: stack, jwt: env.JWTIssuer != "", jwtScopePrefix: env.JWTScopePrefix}
 	data := props.Data
 
 	fnEnv := storageEnvironment(data)
@@ -117,6 +141,7 @@ func NewAPIStack(scope awsconstructs.Construct, env Environment, props APIProps)
 	for _, t := range Tables {
 		constructs.GrantItemActions(fn.Role, apiItemCalls[t], data.Tables[t])
 	}
+	apiTracking(env, fn, data)
 	for _, name := range []string{MachineTraining, MachineOptimization, MachineDeployment} {
 		sm, ok := props.Pipeline.StateMachines[name]
 		if !ok {
@@ -158,13 +183,27 @@ func NewAPIStack(scope awsconstructs.Construct, env Environment, props APIProps)
 		authorizer = awsapigatewayv2authorizers.NewHttpJwtAuthorizer(jsii.String("Jwt"), jsii.String(env.JWTIssuer),
 			&awsapigatewayv2authorizers.HttpJwtAuthorizerProps{JwtAudience: jsii.Strings(env.JWTAudience...)})
 	}
+	s.Authorizer = authorizer
+	integration := awsapigatewayv2integrations.NewHttpLambdaIntegration(jsii.String("Api"), fn.Function, nil)
 	s.API = awsapigatewayv2.NewHttpApi(stack, jsii.String("HttpApi"), &awsapigatewayv2.HttpApiProps{
 		ApiName:            jsii.String(env.Prefix() + "api"),
 		Description:        jsii.String("Orrery " + env.Name + ": training, optimization, evaluation and deployment of classifiers"),
-		DefaultIntegration: awsapigatewayv2integrations.NewHttpLambdaIntegration(jsii.String("Api"), fn.Function, nil),
+		DefaultIntegration: integration,
 		DefaultAuthorizer:  authorizer,
 		CreateDefaultStage: jsii.Bool(false),
 	})
+	// One route per operation, so that a JWT's scopes are checked per route (a token with only the read scope
+	// starts nothing); the $default route, authorised the same way but with no scope, lets the function answer
+	// an unknown path or method with its problem document.
+	for _, r := range config.Routes {
+		opts := &awsapigatewayv2.AddRoutesOptions{
+			Path:        jsii.String(apiGatewayPath(r.Path)),
+			Methods:     &[]awsapigatewayv2.HttpMethod{awsapigatewayv2.HttpMethod(r.Method)},
+			Integration: integration,
+			Authorizer:  authorizer, AuthorizationScopes: s.AuthorizationScopes(r.Scope),
+		}
+		s.API.AddRoutes(opts)
+	}
 	s.AccessLog = awslogs.NewLogGroup(stack, jsii.String("AccessLogs"), &awslogs.LogGroupProps{
 		Retention:     env.LogRetention,
 		RemovalPolicy: env.RemovalPolicy,

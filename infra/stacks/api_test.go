@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"testing"
 
+	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -16,6 +17,18 @@ func TestAPIWithIAMAuthorization(t *testing.T) {
 	countIs(t, tpl, "AWS::ApiGatewayV2::Api", 1)
 	hasProps(t, tpl, "AWS::ApiGatewayV2::Api", map[string]any{"ProtocolType": "HTTP", "Name": b.env.Prefix() + "api"})
 	hasProps(t, tpl, "AWS::ApiGatewayV2::Route", map[string]any{"RouteKey": "$default", "AuthorizationType": "AWS_IAM"})
+	// Every operation has its own route, IAM-authorised, and none is left open.
+	countIs(t, tpl, "AWS::ApiGatewayV2::Route", len(config.Routes)+1)
+	for _, r := range config.Routes {
+		hasProps(t, tpl, "AWS::ApiGatewayV2::Route", map[string]any{
+			"RouteKey": r.Method + " " + apiGatewayPath(r.Path), "AuthorizationType": "AWS_IAM",
+			"AuthorizationScopes": assertions.Match_Absent(),
+		})
+	}
+	for id, r := range b.resources("api", "AWS::ApiGatewayV2::Route") {
+		assert.Equal(t, "AWS_IAM", props(r)["AuthorizationType"], id)
+	}
+	hasProps(t, tpl, "AWS::ApiGatewayV2::Route", map[string]any{"RouteKey": "GET /ml/jobs/{job_id}/artifacts/{key+}"})
 	countIs(t, tpl, "AWS::ApiGatewayV2::Authorizer", 0)
 	hasProps(t, tpl, "AWS::ApiGatewayV2::Stage", map[string]any{
 		"StageName":  "$default",
@@ -42,6 +55,10 @@ func TestAPIWithIAMAuthorization(t *testing.T) {
 			config.EnvEvaluationStateMachineARN} {
 			assert.Contains(t, vars, name, id)
 		}
+		// The only data root is the datasets bucket: a dataset_path in any
+		// other bucket the role reaches (artifacts, ...) is refused.
+		assert.Equal(t, map[string]any{"Fn::Join": []any{"", []any{"s3://", vars[config.EnvDatasetsBucket], "/"}}},
+			vars[config.EnvDataRoots], id)
 	}
 }
 
@@ -54,7 +71,33 @@ func TestAPIWithJWTAuthorizerInProd(t *testing.T) {
 			"Issuer": "https://issuer.example.org/", "Audience": []any{"orrery-api"},
 		},
 	})
-	hasProps(t, tpl, "AWS::ApiGatewayV2::Route", map[string]any{"RouteKey": "$default", "AuthorizationType": "JWT"})
+	hasProps(t, tpl, "AWS::ApiGatewayV2::Route", map[string]any{"RouteKey": "$default", "AuthorizationType": "JWT",
+		"AuthorizationScopes": assertions.Match_Absent()})
+	// Each operation's route needs its scope: read for the GETs, train to start or cancel training, optimization
+	// and evaluation jobs, deploy for deployments and endpoint calls.
+	countIs(t, tpl, "AWS::ApiGatewayV2::Route", len(config.Routes)+1)
+	scopes := map[string]string{}
+	for _, r := range config.Routes {
+		key := r.Method + " " + apiGatewayPath(r.Path)
+		scopes[key] = r.Scope
+		hasProps(t, tpl, "AWS::ApiGatewayV2::Route", map[string]any{
+			"RouteKey": key, "AuthorizationType": "JWT", "AuthorizationScopes": []any{r.Scope},
+		})
+	}
+	for key, want := range map[string]string{
+		"GET /ml/models": config.ScopeRead, "GET /ml/training/{job_id}/status": config.ScopeRead,
+		"POST /ml/training/start": config.ScopeTrain, "POST /ml/training/{job_id}/cancel": config.ScopeTrain,
+		"POST /ml/optimization/start": config.ScopeTrain, "POST /ml/optimization/{job_id}/cancel": config.ScopeTrain,
+		"POST /ml/evaluation/evaluate": config.ScopeTrain, "POST /ml/deployment/deploy": config.ScopeDeploy,
+		"POST /ml/deployment/{deployment_id}/rollback": config.ScopeDeploy,
+		"POST /ml/endpoints/{endpoint}/predict":        config.ScopeDeploy,
+	} {
+		assert.Equal(t, want, scopes[key], key)
+	}
+	// The serving stack's route of the live endpoint (straight to its alias) needs the deploy scope too.
+	hasProps(t, b.template(t, "serving"), "AWS::ApiGatewayV2::Route", map[string]any{
+		"RouteKey": "POST /ml/endpoints/live/predict", "AuthorizationType": "JWT", "AuthorizationScopes": []any{config.ScopeDeploy},
+	})
 	hasProps(t, tpl, "AWS::ApiGatewayV2::Stage", map[string]any{"DefaultRouteSettings": like(map[string]any{
 		"ThrottlingRateLimit": float64(b.env.APIRateLimit),
 	})})

@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/orrery-ml/orrery/shared/config"
 	"github.com/orrery-ml/orrery/shared/pipeline"
 	"github.com/orrery-ml/orrery/trainer/batchjob"
 )
@@ -69,9 +70,9 @@ func TestStatusEventRules(t *testing.T) {
 func TestComputeBatch(t *testing.T) {
 	b := build(t, "dev")
 	tpl := b.template(t, "compute")
-	countIs(t, tpl, "AWS::Batch::ComputeEnvironment", 2)
-	countIs(t, tpl, "AWS::Batch::JobQueue", 1)
-	countIs(t, tpl, "AWS::Batch::JobDefinition", 1)
+	countIs(t, tpl, "AWS::Batch::ComputeEnvironment", 4)
+	countIs(t, tpl, "AWS::Batch::JobQueue", 2)
+	countIs(t, tpl, "AWS::Batch::JobDefinition", 2)
 	launchTemplate := map[string]any{"LaunchTemplateId": map[string]any{"Ref": matches("^GpuInstances")}}
 	hasProps(t, tpl, "AWS::Batch::ComputeEnvironment", map[string]any{"ComputeResources": like(map[string]any{
 		"Type": "SPOT", "AllocationStrategy": "SPOT_PRICE_CAPACITY_OPTIMIZED", "MinvCpus": float64(0),
@@ -109,6 +110,45 @@ func TestComputeBatch(t *testing.T) {
 		}),
 	})
 	hasProps(t, tpl, "AWS::EC2::FlowLog", map[string]any{"TrafficType": "ALL"})
+
+	// The CPU side, for heavy evaluations' fold jobs: Amazon Linux 2023 without NVIDIA, its own IMDSv2-only launch
+	// template, the same on-demand-first queue, and a job definition of the CPU image on the gonum backend.
+	cpuTemplate := map[string]any{"LaunchTemplateId": map[string]any{"Ref": matches("^CpuInstances")}}
+	hasProps(t, tpl, "AWS::Batch::ComputeEnvironment", map[string]any{"ComputeResources": like(map[string]any{
+		"Type": "SPOT", "MaxvCpus": float64(b.env.CPUMaxVCPUs), "Ec2Configuration": []any{map[string]any{"ImageType": "ECS_AL2023"}},
+		"LaunchTemplate": like(cpuTemplate),
+	})})
+	hasProps(t, tpl, "AWS::Batch::ComputeEnvironment", map[string]any{"ComputeResources": like(map[string]any{
+		"Type": "EC2", "MaxvCpus": float64(b.env.CPUOnDemandMaxVCPUs), "Ec2Configuration": []any{map[string]any{"ImageType": "ECS_AL2023"}},
+		"LaunchTemplate": like(cpuTemplate),
+	})})
+	hasProps(t, tpl, "AWS::EC2::LaunchTemplate", map[string]any{"LaunchTemplateData": like(map[string]any{
+		"MetadataOptions": like(map[string]any{"HttpTokens": "required", "HttpPutResponseHopLimit": float64(1)}),
+	})})
+	hasProps(t, tpl, "AWS::Batch::JobQueue", map[string]any{
+		"JobQueueName": b.env.Prefix() + "cpu",
+		"ComputeEnvironmentOrder": []any{
+			map[string]any{"ComputeEnvironment": map[string]any{"Fn::GetAtt": []any{matches("^CpuOnDemand"), "ComputeEnvironmentArn"}}, "Order": float64(1)},
+			map[string]any{"ComputeEnvironment": map[string]any{"Fn::GetAtt": []any{matches("^CpuSpot"), "ComputeEnvironmentArn"}}, "Order": float64(2)},
+		},
+	})
+	hasProps(t, tpl, "AWS::Batch::JobDefinition", map[string]any{
+		"JobDefinitionName":       b.env.Prefix() + "evaluate-cpu",
+		"ResourceRetentionPolicy": map[string]any{"SkipDeregisterOnUpdate": true},
+		"ContainerProperties": like(map[string]any{
+			"Environment": arrayWith(map[string]any{"Name": config.EnvBackend, "Value": "gonum"}, map[string]any{"Name": config.EnvDevice, "Value": "cpu"}),
+		}),
+	})
+	for id, r := range b.resources("compute", "AWS::Batch::JobDefinition") {
+		p := props(r)
+		if p["JobDefinitionName"] != b.env.Prefix()+"evaluate-cpu" {
+			continue
+		}
+		raw, err := json.Marshal(p)
+		require.NoError(t, err)
+		assert.NotContains(t, string(raw), `"GPU"`, id)
+		assert.NotContains(t, string(raw), "cuda", id)
+	}
 }
 
 // TestRetryStrategyIsDefinedOnce: the job definition's retry strategy and the one the shipped machines submit
@@ -119,7 +159,7 @@ func TestRetryStrategyIsDefinedOnce(t *testing.T) {
 	want, err := json.Marshal(pipeline.BatchJobRetryStrategy().Map())
 	require.NoError(t, err)
 	defs := b.resources("compute", "AWS::Batch::JobDefinition")
-	require.Len(t, defs, 1)
+	require.Len(t, defs, 2, "train-gpu and evaluate-cpu")
 	for id, r := range defs {
 		got, err := json.Marshal(props(r)["RetryStrategy"])
 		require.NoError(t, err)
@@ -141,7 +181,7 @@ func TestRetryStrategyIsDefinedOnce(t *testing.T) {
 			assert.Nil(t, st["HeartbeatSeconds"], "%s %s: a job waiting RUNNABLE must not time the task out", id, name)
 		})
 	}
-	assert.Equal(t, 2, submits, "Train and RunTrial")
+	assert.Equal(t, 3, submits, "Train, RunTrial and RunFold")
 }
 
 // forEachTask calls f with every Task state of an ASL document, nested machines included.
@@ -213,17 +253,21 @@ func TestTrainerImageAsset(t *testing.T) {
 		} `json:"dockerImages"`
 	}
 	require.NoError(t, json.Unmarshal(data, &manifest))
-	require.Len(t, manifest.DockerImages, 1)
+	require.Len(t, manifest.DockerImages, 2, "the GPU trainer image and the CPU one")
 	root, err := repoRoot()
 	require.NoError(t, err)
+	var files []string
 	for _, img := range manifest.DockerImages {
 		assert.Equal(t, "linux/amd64", img.Source.Platform)
-		if fileExists(root, TrainerDockerfile) {
-			assert.Equal(t, TrainerDockerfile, img.Source.DockerFile)
-		} else {
-			assert.Equal(t, "Dockerfile", img.Source.DockerFile, "the placeholder while trainer/Dockerfile is absent")
+		files = append(files, img.Source.DockerFile)
+	}
+	want := []string{TrainerDockerfile, TrainerCPUDockerfile}
+	for i, f := range want {
+		if !fileExists(root, f) {
+			want[i] = "Dockerfile" // the placeholder while the file is absent
 		}
 	}
+	assert.ElementsMatch(t, want, files)
 }
 
 func TestPipelineFunctions(t *testing.T) {
@@ -239,7 +283,7 @@ func TestPipelineFunctions(t *testing.T) {
 		}
 	}
 	tpl := b.template(t, "pipeline")
-	countIs(t, tpl, "AWS::Lambda::Function", 3)
+	countIs(t, tpl, "AWS::Lambda::Function", 4) // stages, trigger, events, tracking (the dev variant mirrors to MLflow)
 	countIs(t, tpl, "AWS::Lambda::EventSourceMapping", 2)
 	for _, queue := range []string{"Incoming", "StatusEvents"} {
 		hasProps(t, tpl, "AWS::Lambda::EventSourceMapping", map[string]any{

@@ -25,6 +25,10 @@ import (
 // TrainerDockerfile is the trainer image's Dockerfile, relative to the repository root (the build context).
 const TrainerDockerfile = "trainer/Dockerfile"
 
+// TrainerCPUDockerfile is the CPU trainer image's Dockerfile (the gonum backend only, no CUDA), relative to the
+// repository root: the image of the CPU queue's fold jobs.
+const TrainerCPUDockerfile = "trainer/Dockerfile.cpu"
+
 // trainerContextExcludes keeps the image's build context to what the Dockerfile copies: the module files, the
 // domain library, the trainer and the libtorch setup script. Everything else (virtual environments, caches, the
 // git history, build output) would only slow the asset's staging and change its hash.
@@ -36,8 +40,8 @@ var trainerContextExcludes = []string{
 	"**/testdata/**", "**/*_test.go",
 }
 
-// ComputeStack holds the training compute: the trainer image, the VPC it runs in, AWS Batch compute environments,
-// the job queue and the job definition.
+// ComputeStack holds the training compute: the trainer images, the VPC they run in, AWS Batch compute
+// environments, the job queues and the job definitions.
 type ComputeStack struct {
 	awscdk.Stack
 	Vpc awsec2.Vpc
@@ -56,7 +60,36 @@ type ComputeStack struct {
 	GPUQueueName, GPUJobName string
 	// JobRole is the role the trainer runs as.
 	JobRole awsiam.Role
+	// CPUImage is the CPU trainer image built from trainer/Dockerfile.cpu; nil when the environment names a
+	// promoted one (Environment.TrainerCPUImage).
+	CPUImage awsecrassets.DockerImageAsset
+	// CPULaunchTemplate is the CPU instances' launch template (as LaunchTemplate, a smaller root volume).
+	CPULaunchTemplate awsec2.LaunchTemplate
+	// CPUQueue fills the on-demand CPU compute environment first and spills to the Spot one; heavy evaluations'
+	// fold jobs run there.
+	CPUQueue awsbatch.JobQueue
+	// EvaluateJob is the CPU job definition of the fold jobs: the CPU image, the gonum backend.
+	EvaluateJob awsbatch.EcsJobDefinition
+	// CPUQueueName and EvaluateJobName are their physical names, by which the evaluation machine submits (as
+	// GPUQueueName and GPUJobName).
+	CPUQueueName, EvaluateJobName string
+	// EvaluateJobRole is the role fold jobs run as: read the data sets, the job records, the model registry and
+	// the models, write fold outcomes, and nothing else.
+	EvaluateJobRole awsiam.Role
 }
+
+// cpuJobVCPUs and cpuJobMemoryGiB size one fold job: a fold holds the data set's rows in memory (a float64 per
+// row and feature, and the fold's train/test copies) while it trains.
+const (
+	cpuJobVCPUs     = 4
+	cpuJobMemoryGiB = 15
+)
+
+// Root volume sizes of the instances: the GPU ones hold the multi-GB CUDA image, the CPU ones the gonum trainer.
+const (
+	gpuRootVolumeGiB = 100
+	cpuRootVolumeGiB = 50
+)
 
 // ComputeProps are the compute stack's inputs from other stacks.
 type ComputeProps struct {
@@ -72,15 +105,17 @@ const gpuCapacityWaitHours = 2
 
 // NewComputeStack creates the compute stack.
 func NewComputeStack(scope awsconstructs.Construct, env Environment, props ComputeProps) (*ComputeStack, error) {
-	var imageDir, imageFile string
-	if env.TrainerImage == "" {
-		var err error
-		if imageDir, imageFile, err = trainerImageSource(props.RepoRoot, env.RequireBuiltAssets); err != nil {
-			return nil, fmt.Errorf("compute stack: %w", err)
-		}
+	gpuSource, err := trainerImageFor(props.RepoRoot, TrainerDockerfile, env.TrainerImage, env.RequireBuiltAssets)
+	if err != nil {
+		return nil, fmt.Errorf("compute stack: %w", err)
+	}
+	cpuSource, err := trainerImageFor(props.RepoRoot, TrainerCPUDockerfile, env.TrainerCPUImage, env.RequireBuiltAssets)
+	if err != nil {
+		return nil, fmt.Errorf("compute stack: %w", err)
 	}
 	stack := awscdk.NewStack(scope, jsii.String(env.Prefix()+"compute"), &props.StackProps)
-	s := &ComputeStack{Stack: stack, GPUQueueName: env.Prefix() + "gpu", GPUJobName: env.Prefix() + "train-gpu"}
+	s := &ComputeStack{Stack: stack, GPUQueueName: env.Prefix() + "gpu", GPUJobName: env.Prefix() + "train-gpu",
+		CPUQueueName: env.Prefix() + "cpu", EvaluateJobName: env.Prefix() + "evaluate-cpu"}
 
 	flowLogs := awslogs.NewLogGroup(stack, jsii.String("VpcFlowLogs"), &awslogs.LogGroupProps{
 		Retention:     env.LogRetention,
@@ -114,102 +149,17 @@ func NewComputeStack(scope awsconstructs.Construct, env Environment, props Compu
 	// endpoints, Step Functions (heartbeats). DNS and NTP go to the VPC's link-local resolver and time source,
 	// which security groups do not filter.
 	sg.AddEgressRule(awsec2.Peer_AnyIpv4(), awsec2.Port_Tcp(jsii.Number(443)), jsii.String("HTTPS to AWS APIs"), nil)
-
-	// IMDSv2 only, with a hop limit of 1: a container on the bridge network is one hop further and cannot reach
-	// the instance role's credentials (the trainer gets its own role's through the ECS agent). The root volume
-	// is encrypted and large enough for the CUDA image.
-	s.LaunchTemplate = awsec2.NewLaunchTemplate(stack, jsii.String("GpuInstances"), &awsec2.LaunchTemplateProps{
-		RequireImdsv2:           jsii.Bool(true),
-		HttpTokens:              awsec2.LaunchTemplateHttpTokens_REQUIRED,
-		HttpPutResponseHopLimit: jsii.Number(1),
-		HttpEndpoint:            jsii.Bool(true),
-		BlockDevices: &[]*awsec2.BlockDevice{{
-			DeviceName: jsii.String("/dev/xvda"),
-			Volume: awsec2.BlockDeviceVolume_Ebs(jsii.Number(100), &awsec2.EbsDeviceOptions{
-				Encrypted: jsii.Bool(true), VolumeType: awsec2.EbsDeviceVolumeType_GP3, DeleteOnTermination: jsii.Bool(true),
-			}),
-		}},
-	})
-
-	var image awsecs.ContainerImage
-	imageURI := jsii.String(env.TrainerImage)
-	if env.TrainerImage != "" {
-		account, region, repository, digest, _ := trainerImageParts(env.TrainerImage)
-		repo := awsecr.Repository_FromRepositoryAttributes(stack, jsii.String("TrainerRepository"), &awsecr.RepositoryAttributes{
-			RepositoryName: jsii.String(repository),
-			RepositoryArn:  jsii.String(fmt.Sprintf("arn:%s:ecr:%s:%s:repository/%s", *awscdk.Aws_PARTITION(), region, account, repository)),
-		})
-		image = awsecs.ContainerImage_FromEcrRepository(repo, jsii.String(digest))
-	} else {
-		s.Image = awsecrassets.NewDockerImageAsset(stack, jsii.String("TrainerImage"), &awsecrassets.DockerImageAssetProps{
-			Directory:  jsii.String(imageDir),
-			File:       jsii.String(imageFile),
-			Platform:   awsecrassets.Platform_LINUX_AMD64(),
-			Exclude:    jsii.Strings(trainerContextExcludes...),
-			IgnoreMode: awscdk.IgnoreMode_DOCKER,
-		})
-		image = awsecs.ContainerImage_FromDockerImageAsset(s.Image)
-		imageURI = s.Image.ImageUri()
-	}
-
 	subnets := &awsec2.SubnetSelection{SubnetType: awsec2.SubnetType_PRIVATE_WITH_EGRESS}
-	instanceTypes := make([]awsec2.InstanceType, 0, len(env.GPUInstanceTypes))
-	for _, t := range env.GPUInstanceTypes {
-		instanceTypes = append(instanceTypes, awsec2.NewInstanceType(jsii.String(t)))
-	}
-	gpuImages := &[]*awsbatch.EcsMachineImage{{ImageType: awsbatch.EcsMachineImageType_ECS_AL2023_NVIDIA}}
-	gpuOnDemand := awsbatch.NewManagedEc2EcsComputeEnvironment(stack, jsii.String("GpuOnDemand"), &awsbatch.ManagedEc2EcsComputeEnvironmentProps{
-		Vpc: s.Vpc, VpcSubnets: subnets, SecurityGroups: &[]awsec2.ISecurityGroup{sg}, LaunchTemplate: s.LaunchTemplate,
-		Spot:                      jsii.Bool(false),
-		AllocationStrategy:        awsbatch.AllocationStrategy_BEST_FIT_PROGRESSIVE,
-		InstanceTypes:             &instanceTypes,
-		UseOptimalInstanceClasses: jsii.Bool(false),
-		Images:                    gpuImages,
-		MinvCpus:                  jsii.Number(0),
-		MaxvCpus:                  jsii.Number(float64(env.GPUOnDemandMaxVCPUs)),
-	})
-	gpuSpot := awsbatch.NewManagedEc2EcsComputeEnvironment(stack, jsii.String("GpuSpot"), &awsbatch.ManagedEc2EcsComputeEnvironmentProps{
-		Vpc: s.Vpc, VpcSubnets: subnets, SecurityGroups: &[]awsec2.ISecurityGroup{sg}, LaunchTemplate: s.LaunchTemplate,
-		Spot:                      jsii.Bool(true),
-		AllocationStrategy:        awsbatch.AllocationStrategy_SPOT_PRICE_CAPACITY_OPTIMIZED,
-		InstanceTypes:             &instanceTypes,
-		UseOptimalInstanceClasses: jsii.Bool(false),
-		Images:                    gpuImages,
-		MinvCpus:                  jsii.Number(0),
-		MaxvCpus:                  jsii.Number(float64(env.GPUMaxVCPUs)),
-	})
-	for _, ce := range []awsbatch.ManagedEc2EcsComputeEnvironment{gpuOnDemand, gpuSpot} {
-		if err := constructs.Suppress(ce.InstanceRole(), constructs.Suppression{
-			Rule:      "AwsSolutions-IAM4",
-			Reason:    "AmazonEC2ContainerServiceforEC2Role is the ECS container-instance policy AWS Batch documents for managed EC2 compute environments; it only lets the ECS agent register, poll and pull images.",
-			AppliesTo: []string{"Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonEC2ContainerServiceforEC2Role"},
-		}); err != nil {
-			return nil, err
-		}
-	}
 
-	// Batch places a job in the first compute environment of the queue's order that has room, and moves on to
-	// the next only when that one is at its MaxvCpus (AWS Batch User Guide, "Job queues"): a Spot environment
-	// first would leave every job RUNNABLE through a Spot shortage, however long. So the queue fills a small
-	// on-demand baseline first, which a Spot shortage cannot starve, and spills to Spot for the rest. Jobs that no
-	// environment could ever run, and jobs that wait too long on capacity, are cancelled (job state time limit
-	// actions), which fails their task instead of leaving it waiting until its timeout.
-	s.GPUQueue = awsbatch.NewJobQueue(stack, jsii.String("GpuQueue"), &awsbatch.JobQueueProps{
-		JobQueueName: jsii.String(s.GPUQueueName),
-		Priority:     jsii.Number(10),
-		ComputeEnvironments: &[]*awsbatch.OrderedComputeEnvironment{
-			{ComputeEnvironment: gpuOnDemand, Order: jsii.Number(1)},
-			{ComputeEnvironment: gpuSpot, Order: jsii.Number(2)},
-		},
-		JobStateTimeLimitActions: &[]*awsbatch.JobStateTimeLimitAction{
-			{Reason: awsbatch.JobStateTimeLimitActionsReason_JOB_RESOURCE_REQUIREMENT, MaxTime: awscdk.Duration_Minutes(jsii.Number(10)),
-				Action: awsbatch.JobStateTimeLimitActionsAction_CANCEL, State: awsbatch.JobStateTimeLimitActionsState_RUNNABLE},
-			{Reason: awsbatch.JobStateTimeLimitActionsReason_COMPUTE_ENVIRONMENT_MAX_RESOURCE, MaxTime: awscdk.Duration_Minutes(jsii.Number(10)),
-				Action: awsbatch.JobStateTimeLimitActionsAction_CANCEL, State: awsbatch.JobStateTimeLimitActionsState_RUNNABLE},
-			{Reason: awsbatch.JobStateTimeLimitActionsReason_INSUFFICIENT_INSTANCE_CAPACITY, MaxTime: awscdk.Duration_Hours(jsii.Number(gpuCapacityWaitHours)),
-				Action: awsbatch.JobStateTimeLimitActionsAction_CANCEL, State: awsbatch.JobStateTimeLimitActionsState_RUNNABLE},
-		},
+	s.GPUQueue, s.LaunchTemplate, err = newBatchQueue(stack, batchQueueSpec{
+		id: "Gpu", name: s.GPUQueueName, rootVolumeGiB: gpuRootVolumeGiB,
+		machineImage: awsbatch.EcsMachineImageType_ECS_AL2023_NVIDIA, instanceTypes: env.GPUInstanceTypes,
+		onDemandMaxVCPUs: env.GPUOnDemandMaxVCPUs, spotMaxVCPUs: env.GPUMaxVCPUs,
+		vpc: s.Vpc, subnets: subnets, securityGroup: sg,
 	})
+	if err != nil {
+		return nil, err
+	}
 
 	// ECS assumes the trainer's roles for tasks of this account only (the confused-deputy guard of the ECS
 	// developer guide's task IAM role).
@@ -228,16 +178,7 @@ func NewComputeStack(scope awsconstructs.Construct, env Environment, props Compu
 	constructs.GrantObjects(s.JobRole, props.Data.Artifacts, props.Data.Key, constructs.ReadWrite)
 	// Jobs: training progress; studies: trial mode claims a trial and writes its intermediate values and end.
 	constructs.GrantItems(s.JobRole, constructs.ReadWrite, props.Data.Tables[TableJobs], props.Data.Tables[TableStudies])
-	// The trainer heartbeats the Train task with its task token (pipeline.EnvTaskToken). SendTaskHeartbeat has no
-	// resource-level permissions: the token itself is the authorization, so the action takes Resource *.
-	s.JobRole.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-		Actions:   jsii.Strings("states:SendTaskHeartbeat"),
-		Resources: jsii.Strings("*"),
-	}))
-	if err := constructs.Suppress(s.JobRole,
-		constructs.Suppression{Rule: "AwsSolutions-IAM5", Reason: reasonObjectKeys, AppliesToRegex: dataObjectFindings},
-		constructs.Suppression{Rule: "AwsSolutions-IAM5", Reason: reasonTaskToken, AppliesTo: []string{"Resource::*"}},
-	); err != nil {
+	if err := grantTaskHeartbeat(s.JobRole); err != nil {
 		return nil, err
 	}
 
@@ -246,41 +187,263 @@ func NewComputeStack(scope awsconstructs.Construct, env Environment, props Compu
 		Retention:     env.LogRetention,
 		RemovalPolicy: env.RemovalPolicy,
 	})
-	jobEnv := trainerEnvironment(props.Data, "cuda")
-	s.GPUJob = awsbatch.NewEcsJobDefinition(stack, jsii.String("TrainGpu"), &awsbatch.EcsJobDefinitionProps{
-		JobDefinitionName: jsii.String(s.GPUJobName),
-		Container: awsbatch.NewEcsEc2ContainerDefinition(stack, jsii.String("TrainGpuContainer"), &awsbatch.EcsEc2ContainerDefinitionProps{
-			Image:         image,
-			Cpu:           jsii.Number(4),
-			Memory:        awscdk.Size_Gibibytes(jsii.Number(15)),
-			Gpu:           jsii.Number(1),
-			JobRole:       s.JobRole,
-			ExecutionRole: executionRole,
-			Environment:   &jobEnv,
-			Logging: awsecs.LogDriver_AwsLogs(&awsecs.AwsLogDriverProps{
-				StreamPrefix: jsii.String("train-gpu"),
-				LogGroup:     trainerLogs,
-			}),
-		}),
-		RetryAttempts:   jsii.Number(float64(pipeline.BatchJobRetryStrategy().Attempts)),
-		RetryStrategies: trainerRetryStrategies(),
-		Timeout:         awscdk.Duration_Hours(jsii.Number(float64(env.TrainingTimeoutHours))),
-		PropagateTags:   jsii.Bool(true),
+	gpuImage, gpuURI, asset := gpuSource.containerImage(stack, "TrainerRepository", "TrainerImage")
+	s.Image = asset
+	s.GPUJob, err = newTrainerJobDefinition(stack, env, trainerJobSpec{
+		id: "TrainGpu", name: s.GPUJobName, image: gpuImage, vcpus: 4, memoryGiB: 15, gpus: 1,
+		jobRole: s.JobRole, executionRole: executionRole, environment: trainerEnvironment(props.Data, "cuda"),
+		logs: trainerLogs, streamPrefix: "train-gpu",
 	})
-	// A new revision (every trainer change) leaves the previous ones ACTIVE: a job that one submitted may still be
-	// retried under it, and Step Functions executions started before the deploy keep submitting by name.
+	if err != nil {
+		return nil, err
+	}
 	awscdk.NewCfnOutput(stack, jsii.String("TrainerImageUri"), &awscdk.CfnOutputProps{
-		Value:       imageURI,
+		Value:       gpuURI,
 		Description: jsii.String("The trainer image the job definition runs"),
 	})
-	cfnJob := s.GPUJob.Node().DefaultChild().(awsbatch.CfnJobDefinition)
-	cfnJob.SetResourceRetentionPolicy(&awsbatch.CfnJobDefinition_ResourceRetentionPolicyProperty{SkipDeregisterOnUpdate: jsii.Bool(true)})
-	if err := constructs.Suppress(executionRole, constructs.Suppression{
-		Rule: "AwsSolutions-IAM5", Reason: reasonECRToken, AppliesTo: []string{"Resource::*"},
-	}); err != nil {
+	if err := s.addCPUQueue(env, props, sg, subnets, ecsTasks, trainerLogs, cpuSource); err != nil {
 		return nil, err
 	}
 	return s, nil
+}
+
+// addCPUQueue adds the CPU side of the compute: the CPU queue with its launch template and its on-demand and Spot
+// compute environments on the Amazon Linux 2023 ECS image (newBatchQueue, as the GPU queue's), and the
+// evaluate-cpu job definition running the CPU image — from trainer/Dockerfile.cpu, the gonum backend on the CPU,
+// no CUDA, or the promoted one — as its own role, which may read the data sets, the job records and the model
+// registry (GetItem), read models and write fold outcomes in the artifacts bucket, and heartbeat its task.
+func (s *ComputeStack) addCPUQueue(env Environment, props ComputeProps, sg awsec2.ISecurityGroup, subnets *awsec2.SubnetSelection,
+	ecsTasks awsiam.IPrincipal, logs awslogs.ILogGroup, source trainerImageSource) error {
+	stack := s.Stack
+	var err error
+	s.CPUQueue, s.CPULaunchTemplate, err = newBatchQueue(stack, batchQueueSpec{
+		id: "Cpu", name: s.CPUQueueName, rootVolumeGiB: cpuRootVolumeGiB,
+		machineImage: awsbatch.EcsMachineImageType_ECS_AL2023, instanceTypes: env.CPUInstanceTypes,
+		onDemandMaxVCPUs: env.CPUOnDemandMaxVCPUs, spotMaxVCPUs: env.CPUMaxVCPUs,
+		vpc: s.Vpc, subnets: subnets, securityGroup: sg,
+	})
+	if err != nil {
+		return err
+	}
+
+	s.EvaluateJobRole = awsiam.NewRole(stack, jsii.String("EvaluateJobRole"), &awsiam.RoleProps{
+		AssumedBy:   ecsTasks,
+		Description: jsii.String("Fold jobs of heavy evaluations: read the data, the job and the model, write the fold's outcome"),
+	})
+	data := props.Data
+	constructs.GrantObjects(s.EvaluateJobRole, data.Datasets, data.Key, constructs.Read)
+	constructs.GrantObjects(s.EvaluateJobRole, data.Artifacts, data.Key, constructs.Read, ModelsPrefix)
+	constructs.GrantObjects(s.EvaluateJobRole, data.Artifacts, data.Key, constructs.ReadWrite, EvaluationFoldsPrefix)
+	constructs.GrantItemActions(s.EvaluateJobRole, []string{"GetItem"}, data.Tables[TableJobs], data.Tables[TableModels])
+	if err := grantTaskHeartbeat(s.EvaluateJobRole); err != nil {
+		return err
+	}
+	executionRole := awsiam.NewRole(stack, jsii.String("EvaluateExecutionRole"), &awsiam.RoleProps{
+		AssumedBy:   ecsTasks,
+		Description: jsii.String("The ECS agent, for the fold jobs' container: pulls its image, writes its logs"),
+	})
+	image, uri, asset := source.containerImage(stack, "TrainerCpuRepository", "TrainerCpuImage")
+	s.CPUImage = asset
+	s.EvaluateJob, err = newTrainerJobDefinition(stack, env, trainerJobSpec{
+		id: "EvaluateCpu", name: s.EvaluateJobName, image: image, vcpus: cpuJobVCPUs, memoryGiB: cpuJobMemoryGiB,
+		jobRole: s.EvaluateJobRole, executionRole: executionRole, environment: evaluateEnvironment(data),
+		logs: logs, streamPrefix: "evaluate-cpu",
+	})
+	if err != nil {
+		return err
+	}
+	awscdk.NewCfnOutput(stack, jsii.String("TrainerCpuImageUri"), &awscdk.CfnOutputProps{
+		Value:       uri,
+		Description: jsii.String("The CPU trainer image the fold jobs' job definition runs"),
+	})
+	return nil
+}
+
+// grantTaskHeartbeat lets a trainer role heartbeat its task with the task token (pipeline.EnvTaskToken).
+// SendTaskHeartbeat has no resource-level permissions: the token itself is the authorization, so the action takes
+// Resource *. The role's data grants use object-key wildcards; both findings are suppressed with their reasons.
+func grantTaskHeartbeat(role awsiam.Role) error {
+	role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Actions:   jsii.Strings("states:SendTaskHeartbeat"),
+		Resources: jsii.Strings("*"),
+	}))
+	return constructs.Suppress(role,
+		constructs.Suppression{Rule: "AwsSolutions-IAM5", Reason: reasonObjectKeys, AppliesToRegex: dataObjectFindings},
+		constructs.Suppression{Rule: "AwsSolutions-IAM5", Reason: reasonTaskToken, AppliesTo: []string{"Resource::*"}},
+	)
+}
+
+// batchQueueSpec describes one job queue and what runs its jobs: construct ids start with id ("Gpu": GpuInstances,
+// GpuOnDemand, GpuSpot, GpuQueue), the queue is named name.
+type batchQueueSpec struct {
+	id, name                       string
+	rootVolumeGiB                  int
+	machineImage                   awsbatch.EcsMachineImageType
+	instanceTypes                  []string
+	onDemandMaxVCPUs, spotMaxVCPUs int
+	vpc                            awsec2.IVpc
+	subnets                        *awsec2.SubnetSelection
+	securityGroup                  awsec2.ISecurityGroup
+}
+
+// newBatchQueue creates a job queue, its instances' launch template and its two managed EC2 compute environments,
+// the GPU and the CPU queue alike.
+//
+// The launch template requires IMDSv2 with a hop limit of 1: a container on the bridge network is one hop further
+// and cannot reach the instance role's credentials (the trainer gets its own role's through the ECS agent). The root
+// volume is encrypted.
+//
+// Batch places a job in the first compute environment of the queue's order that has room, and moves on to the next
+// only when that one is at its MaxvCpus (AWS Batch User Guide, "Job queues"): a Spot environment first would leave
+// every job RUNNABLE through a Spot shortage, however long. So the queue fills a small on-demand baseline first,
+// which a Spot shortage cannot starve, and spills to Spot for the rest. Jobs that no environment could ever run, and
+// jobs that wait too long on capacity, are cancelled (job state time limit actions), which fails their task instead
+// of leaving it waiting until its timeout.
+func newBatchQueue(stack awscdk.Stack, q batchQueueSpec) (awsbatch.JobQueue, awsec2.LaunchTemplate, error) {
+	lt := awsec2.NewLaunchTemplate(stack, jsii.String(q.id+"Instances"), &awsec2.LaunchTemplateProps{
+		RequireImdsv2:           jsii.Bool(true),
+		HttpTokens:              awsec2.LaunchTemplateHttpTokens_REQUIRED,
+		HttpPutResponseHopLimit: jsii.Number(1),
+		HttpEndpoint:            jsii.Bool(true),
+		BlockDevices: &[]*awsec2.BlockDevice{{
+			DeviceName: jsii.String("/dev/xvda"),
+			Volume: awsec2.BlockDeviceVolume_Ebs(jsii.Number(float64(q.rootVolumeGiB)), &awsec2.EbsDeviceOptions{
+				Encrypted: jsii.Bool(true), VolumeType: awsec2.EbsDeviceVolumeType_GP3, DeleteOnTermination: jsii.Bool(true),
+			}),
+		}},
+	})
+	instanceTypes := make([]awsec2.InstanceType, 0, len(q.instanceTypes))
+	for _, t := range q.instanceTypes {
+		instanceTypes = append(instanceTypes, awsec2.NewInstanceType(jsii.String(t)))
+	}
+	images := &[]*awsbatch.EcsMachineImage{{ImageType: q.machineImage}}
+	ce := func(suffix string, spot bool, maxVCPUs int, strategy awsbatch.AllocationStrategy) (awsbatch.ManagedEc2EcsComputeEnvironment, error) {
+		c := awsbatch.NewManagedEc2EcsComputeEnvironment(stack, jsii.String(q.id+suffix), &awsbatch.ManagedEc2EcsComputeEnvironmentProps{
+			Vpc: q.vpc, VpcSubnets: q.subnets, SecurityGroups: &[]awsec2.ISecurityGroup{q.securityGroup}, LaunchTemplate: lt,
+			Spot: jsii.Bool(spot), AllocationStrategy: strategy,
+			InstanceTypes: &instanceTypes, UseOptimalInstanceClasses: jsii.Bool(false), Images: images,
+			MinvCpus: jsii.Number(0), MaxvCpus: jsii.Number(float64(maxVCPUs)),
+		})
+		return c, constructs.Suppress(c.InstanceRole(), constructs.Suppression{
+			Rule:      "AwsSolutions-IAM4",
+			Reason:    "AmazonEC2ContainerServiceforEC2Role is the ECS container-instance policy AWS Batch documents for managed EC2 compute environments; it only lets the ECS agent register, poll and pull images.",
+			AppliesTo: []string{"Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonEC2ContainerServiceforEC2Role"},
+		})
+	}
+	onDemand, err := ce("OnDemand", false, q.onDemandMaxVCPUs, awsbatch.AllocationStrategy_BEST_FIT_PROGRESSIVE)
+	if err != nil {
+		return nil, nil, err
+	}
+	spot, err := ce("Spot", true, q.spotMaxVCPUs, awsbatch.AllocationStrategy_SPOT_PRICE_CAPACITY_OPTIMIZED)
+	if err != nil {
+		return nil, nil, err
+	}
+	runnable := func(reason awsbatch.JobStateTimeLimitActionsReason, wait awscdk.Duration) *awsbatch.JobStateTimeLimitAction {
+		return &awsbatch.JobStateTimeLimitAction{Reason: reason, MaxTime: wait,
+			Action: awsbatch.JobStateTimeLimitActionsAction_CANCEL, State: awsbatch.JobStateTimeLimitActionsState_RUNNABLE}
+	}
+	queue := awsbatch.NewJobQueue(stack, jsii.String(q.id+"Queue"), &awsbatch.JobQueueProps{
+		JobQueueName: jsii.String(q.name),
+		Priority:     jsii.Number(10),
+		ComputeEnvironments: &[]*awsbatch.OrderedComputeEnvironment{
+			{ComputeEnvironment: onDemand, Order: jsii.Number(1)},
+			{ComputeEnvironment: spot, Order: jsii.Number(2)},
+		},
+		JobStateTimeLimitActions: &[]*awsbatch.JobStateTimeLimitAction{
+			runnable(awsbatch.JobStateTimeLimitActionsReason_JOB_RESOURCE_REQUIREMENT, awscdk.Duration_Minutes(jsii.Number(10))),
+			runnable(awsbatch.JobStateTimeLimitActionsReason_COMPUTE_ENVIRONMENT_MAX_RESOURCE, awscdk.Duration_Minutes(jsii.Number(10))),
+			runnable(awsbatch.JobStateTimeLimitActionsReason_INSUFFICIENT_INSTANCE_CAPACITY, awscdk.Duration_Hours(jsii.Number(gpuCapacityWaitHours))),
+		},
+	})
+	return queue, lt, nil
+}
+
+// trainerJobSpec describes one of the trainer's job definitions (construct ids id and id+"Container").
+type trainerJobSpec struct {
+	id, name               string
+	image                  awsecs.ContainerImage
+	vcpus, memoryGiB, gpus int
+	jobRole, executionRole awsiam.Role
+	environment            map[string]*string
+	logs                   awslogs.ILogGroup
+	streamPrefix           string
+}
+
+// newTrainerJobDefinition creates a job definition of the trainer (the GPU train-gpu and the CPU evaluate-cpu):
+// pipeline.BatchJobRetryStrategy as its retry strategy, the environment's training timeout per attempt, tags
+// propagated. A new revision (every trainer change) leaves the previous ones ACTIVE (SkipDeregisterOnUpdate): a
+// job that one submitted may still be retried under it, and Step Functions executions started before the deploy
+// keep submitting by name. The execution role's ecr:GetAuthorizationToken (Resource *) is suppressed with its
+// reason.
+func newTrainerJobDefinition(stack awscdk.Stack, env Environment, j trainerJobSpec) (awsbatch.EcsJobDefinition, error) {
+	container := &awsbatch.EcsEc2ContainerDefinitionProps{
+		Image:         j.image,
+		Cpu:           jsii.Number(float64(j.vcpus)),
+		Memory:        awscdk.Size_Gibibytes(jsii.Number(float64(j.memoryGiB))),
+		JobRole:       j.jobRole,
+		ExecutionRole: j.executionRole,
+		Environment:   &j.environment,
+		Logging: awsecs.LogDriver_AwsLogs(&awsecs.AwsLogDriverProps{
+			StreamPrefix: jsii.String(j.streamPrefix),
+			LogGroup:     j.logs,
+		}),
+	}
+	if j.gpus > 0 {
+		container.Gpu = jsii.Number(float64(j.gpus))
+	}
+	def := awsbatch.NewEcsJobDefinition(stack, jsii.String(j.id), &awsbatch.EcsJobDefinitionProps{
+		JobDefinitionName: jsii.String(j.name),
+		Container:         awsbatch.NewEcsEc2ContainerDefinition(stack, jsii.String(j.id+"Container"), container),
+		RetryAttempts:     jsii.Number(float64(pipeline.BatchJobRetryStrategy().Attempts)),
+		RetryStrategies:   trainerRetryStrategies(),
+		Timeout:           awscdk.Duration_Hours(jsii.Number(float64(env.TrainingTimeoutHours))),
+		PropagateTags:     jsii.Bool(true),
+	})
+	cfn := def.Node().DefaultChild().(awsbatch.CfnJobDefinition)
+	cfn.SetResourceRetentionPolicy(&awsbatch.CfnJobDefinition_ResourceRetentionPolicyProperty{SkipDeregisterOnUpdate: jsii.Bool(true)})
+	return def, constructs.Suppress(j.executionRole, constructs.Suppression{
+		Rule: "AwsSolutions-IAM5", Reason: reasonECRToken, AppliesTo: []string{"Resource::*"},
+	})
+}
+
+// trainerImageSource is where a trainer image comes from: promoted, an image by digest (the environment's
+// TrainerImage or TrainerCPUImage), or else a Dockerfile (file, relative to the build context dir) built as an
+// asset.
+type trainerImageSource struct {
+	promoted  string
+	dir, file string
+}
+
+// trainerImageFor returns the source of the image built from dockerfile, or promoted (by digest) when that is not
+// empty; see trainerImageSourceFor for a missing Dockerfile.
+func trainerImageFor(repoRoot, dockerfile, promoted string, requireBuilt bool) (trainerImageSource, error) {
+	if promoted != "" {
+		return trainerImageSource{promoted: promoted}, nil
+	}
+	dir, file, err := trainerImageSourceFor(repoRoot, dockerfile, requireBuilt)
+	return trainerImageSource{dir: dir, file: file}, err
+}
+
+// containerImage returns the image for a container definition and its URI: the promoted image, pulled from its
+// repository (construct repoID) by digest, or the Docker image asset (construct assetID, linux/amd64, the build
+// context cut to what the Dockerfile copies), which it also returns (nil for a promoted image).
+func (src trainerImageSource) containerImage(stack awscdk.Stack, repoID, assetID string) (awsecs.ContainerImage, *string, awsecrassets.DockerImageAsset) {
+	if src.promoted != "" {
+		account, region, repository, digest, _ := trainerImageParts(src.promoted)
+		repo := awsecr.Repository_FromRepositoryAttributes(stack, jsii.String(repoID), &awsecr.RepositoryAttributes{
+			RepositoryName: jsii.String(repository),
+			RepositoryArn:  jsii.String(fmt.Sprintf("arn:%s:ecr:%s:%s:repository/%s", *awscdk.Aws_PARTITION(), region, account, repository)),
+		})
+		return awsecs.ContainerImage_FromEcrRepository(repo, jsii.String(digest)), jsii.String(src.promoted), nil
+	}
+	asset := awsecrassets.NewDockerImageAsset(stack, jsii.String(assetID), &awsecrassets.DockerImageAssetProps{
+		Directory:  jsii.String(src.dir),
+		File:       jsii.String(src.file),
+		Platform:   awsecrassets.Platform_LINUX_AMD64(),
+		Exclude:    jsii.Strings(trainerContextExcludes...),
+		IgnoreMode: awscdk.IgnoreMode_DOCKER,
+	})
+	return awsecs.ContainerImage_FromDockerImageAsset(asset), asset.ImageUri(), asset
 }
 
 // trainerRetryStrategies is pipeline.BatchJobRetryStrategy, the retry strategy the state machines submit the
@@ -308,13 +471,14 @@ const placeholderTrainerDir = ".cache/infra/placeholder-trainer"
 
 const placeholderDockerfile = "# Stand-in for trainer/Dockerfile, absent from this tree; never deployed.\nFROM scratch\n"
 
-// trainerImageSource returns the trainer image's build context and Dockerfile (relative to it): the repository
-// root and trainer/Dockerfile, or the placeholder while that file is absent and placeholders are allowed.
-func trainerImageSource(repoRoot string, requireBuilt bool) (dir, file string, err error) {
-	dockerfile := filepath.Join(repoRoot, TrainerDockerfile)
+// trainerImageSourceFor returns a trainer image's build context and Dockerfile (relative to it): the repository
+// root and name (TrainerDockerfile, TrainerCPUDockerfile), or the placeholder while that file is absent and
+// placeholders are allowed.
+func trainerImageSourceFor(repoRoot, name string, requireBuilt bool) (dir, file string, err error) {
+	dockerfile := filepath.Join(repoRoot, name)
 	switch _, err := os.Stat(dockerfile); {
 	case err == nil:
-		return repoRoot, TrainerDockerfile, nil
+		return repoRoot, name, nil
 	case !errors.Is(err, fs.ErrNotExist):
 		return "", "", fmt.Errorf("trainer image: %w", err)
 	case requireBuilt:

@@ -15,6 +15,14 @@ import (
 // IncomingPrefix is the datasets-bucket prefix whose uploads start retraining.
 const IncomingPrefix = "incoming/"
 
+// EvaluationFoldsPrefix is the artifacts-bucket prefix of heavy evaluations' fold outcomes (shared/evaluationjob.FoldsPrefix;
+// prefix_test.go keeps the two equal),
+// the only objects a fold job writes.
+const EvaluationFoldsPrefix = "evaluation-jobs/"
+
+// evaluationFoldDays is how long a fold outcome left behind is kept: longer than the evaluation machine's timeout.
+const evaluationFoldDays = 2
+
 // Table names the DynamoDB tables, used as keys of DataStack.Tables.
 type Table string
 
@@ -106,6 +114,12 @@ func NewDataStack(scope awsconstructs.Construct, env Environment, props *awscdk.
 			Id:         jsii.String("expire-checkpoints"),
 			Prefix:     jsii.String("checkpoints/"),
 			Expiration: awscdk.Duration_Days(jsii.Number(float64(env.CheckpointDays))),
+		}, {
+			// The reduce and mark_failed steps remove a heavy evaluation's fold outcomes; a fold job still running
+			// when its evaluation failed may write one after that, which this rule removes.
+			Id:         jsii.String("expire-evaluation-folds"),
+			Prefix:     jsii.String(EvaluationFoldsPrefix),
+			Expiration: awscdk.Duration_Days(jsii.Number(evaluationFoldDays)),
 		}},
 	})
 

@@ -48,7 +48,8 @@ func TestDataStackBuckets(t *testing.T) {
 
 	// Checkpoints expire; incomplete multipart uploads are aborted on every bucket.
 	hasProps(t, tpl, "AWS::S3::Bucket", map[string]any{
-		"LifecycleConfiguration": map[string]any{"Rules": arrayWith(like(map[string]any{"Id": "expire-checkpoints", "Prefix": "checkpoints/", "ExpirationInDays": float64(b.env.CheckpointDays), "Status": "Enabled"}))},
+		"LifecycleConfiguration": map[string]any{"Rules": arrayWith(like(map[string]any{"Id": "expire-checkpoints", "Prefix": "checkpoints/", "ExpirationInDays": float64(b.env.CheckpointDays), "Status": "Enabled"}),
+			like(map[string]any{"Id": "expire-evaluation-folds", "Prefix": EvaluationFoldsPrefix, "ExpirationInDays": float64(evaluationFoldDays), "Status": "Enabled"}))},
 	})
 }
 

@@ -10,8 +10,8 @@
 // and the deployment alarms' metric names (shared/ml/deployment). Its moto test alone uses the SDK's SNS and SQS
 // clients.
 //
-// It imports nothing of this module but infra/constructs, shared/config, shared/fault, shared/ml/deployment and
-// shared/pipeline. It must not import the AWS SDK.
+// It imports nothing of this module but infra/constructs, shared/config, shared/fault, shared/ml/deployment,
+// shared/pipeline and shared/serving/emf. It must not import the AWS SDK.
 package stacks
 
 import "github.com/orrery-ml/orrery/shared/fault"

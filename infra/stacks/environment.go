@@ -21,6 +21,10 @@ const (
 	// instead of IAM authorization.
 	ContextJWTIssuer   = "jwtIssuer"
 	ContextJWTAudience = "jwtAudience"
+	// ContextJWTScopePrefix is put before each route's scope (config.ScopeRead, ...) in the JWT authorizer's
+	// AuthorizationScopes: a Cognito resource server's identifier and a slash ("orrery-api/"), empty for an
+	// issuer that grants the bare names.
+	ContextJWTScopePrefix = "jwtScopePrefix"
 	// ContextRequireBuiltAssets set to "true" refuses to synthesize with placeholders for the function zips or the
 	// trainer's Dockerfile: deploys and diffs set it so that only what `make functions` built, and the real
 	// trainer image, can reach AWS. Staging and prod then also need an alert e-mail address.
@@ -29,6 +33,9 @@ const (
 	// (<account>.dkr.ecr.<region>.amazonaws.com/<repository>@sha256:<digest>), instead of an image built from
 	// trainer/Dockerfile: CI builds the image once and promotes that digest dev -> staging -> prod.
 	ContextTrainerImage = "trainerImage"
+	// ContextTrainerCPUImage, when set, is the CPU trainer image (trainer/Dockerfile.cpu) the fold jobs' job
+	// definition runs, by digest as ContextTrainerImage: CI builds it beside the trainer image and promotes both.
+	ContextTrainerCPUImage = "trainerCpuImage"
 	// ContextGitHubRepo (owner/name), when set, adds the CI stack: the GitHub OIDC provider and the roles the
 	// workflows of that repository assume (see NewCIStack).
 	ContextGitHubRepo = "githubRepo"
@@ -74,6 +81,10 @@ type Environment struct {
 	GPUOnDemandMaxVCPUs, GPUMaxVCPUs int
 	// GPUInstanceTypes are the instance types of the GPU compute environments.
 	GPUInstanceTypes []string
+	// CPUOnDemandMaxVCPUs and CPUMaxVCPUs cap the on-demand and Spot CPU compute environments of the CPU queue,
+	// where heavy evaluations' fold jobs run; CPUInstanceTypes are their instance types.
+	CPUOnDemandMaxVCPUs, CPUMaxVCPUs int
+	CPUInstanceTypes                 []string
 	// TrainingTimeoutHours bounds one Batch training attempt; at most the training state machine's Train timeout
 	// (6 hours, shared/pipeline), which bounds all attempts together.
 	TrainingTimeoutHours int
@@ -92,11 +103,15 @@ type Environment struct {
 	// JWTIssuer and JWTAudience configure the optional JWT authorizer; empty means IAM authorization.
 	JWTIssuer   string
 	JWTAudience []string
+	// JWTScopePrefix is put before each route's scope (ContextJWTScopePrefix).
+	JWTScopePrefix string
 	// RequireBuiltAssets refuses placeholder function code and a placeholder trainer image (set for diff and
 	// deploy).
 	RequireBuiltAssets bool
 	// TrainerImage, when not empty, is the trainer image by digest (ContextTrainerImage).
 	TrainerImage string
+	// TrainerCPUImage, when not empty, is the CPU trainer image by digest (ContextTrainerCPUImage).
+	TrainerCPUImage string
 	// Commit, when not empty, is the git commit being deployed (ContextCommit).
 	Commit string
 	// GitHubRepo, when not empty, adds the CI stack for that repository (ContextGitHubRepo);
@@ -107,6 +122,9 @@ type Environment struct {
 	// Endpoints are the model endpoints the serving stack provisions (ContextEndpoints), in order; each is an
 	// alias of the predict function of the same name.
 	Endpoints []string
+	// MLflowTrackingURI, when not empty, turns the MLflow mirror on (ContextMLflowTrackingURI; tracking.go);
+	// MLflowTokenSecret names the token's secret, MLflowExperiment the experiment.
+	MLflowTrackingURI, MLflowTokenSecret, MLflowExperiment string
 }
 
 // PredictFunctionName is the physical name of the environment's predict function, which the serving stack creates
@@ -133,7 +151,8 @@ var environments = map[string]Environment{
 		Name: EnvDev, RemovalPolicy: awscdk.RemovalPolicy_DESTROY, DeletionProtection: false,
 		LogRetention: awslogs.RetentionDays_TWO_WEEKS, NoncurrentVersionDays: 7, CheckpointDays: 9,
 		NATGateways: 1, GPUOnDemandMaxVCPUs: 4, GPUMaxVCPUs: 16,
-		GPUInstanceTypes:     []string{"g5.xlarge", "g5.2xlarge", "g4dn.xlarge"},
+		GPUInstanceTypes:    []string{"g5.xlarge", "g5.2xlarge", "g4dn.xlarge"},
+		CPUOnDemandMaxVCPUs: 8, CPUMaxVCPUs: 32, CPUInstanceTypes: []string{"c6i.xlarge", "c6i.2xlarge", "m6i.xlarge", "m6i.2xlarge"},
 		TrainingTimeoutHours: 2, FunctionMemoryMB: 512, PredictMemoryMB: 1024,
 		Concurrency:  FunctionConcurrency{Stages: 10, Trigger: 2, Events: 2, API: 10, Predict: 10},
 		APIRateLimit: 50, APIBurstLimit: 100, PredictLatencyP99Ms: 1000, APILatencyP99Ms: 2000,
@@ -142,7 +161,8 @@ var environments = map[string]Environment{
 		Name: EnvStaging, RemovalPolicy: awscdk.RemovalPolicy_RETAIN, DeletionProtection: false,
 		LogRetention: awslogs.RetentionDays_ONE_MONTH, NoncurrentVersionDays: 30, CheckpointDays: 14,
 		NATGateways: 1, GPUOnDemandMaxVCPUs: 8, GPUMaxVCPUs: 32,
-		GPUInstanceTypes:     []string{"g5.xlarge", "g5.2xlarge", "g4dn.xlarge"},
+		GPUInstanceTypes:    []string{"g5.xlarge", "g5.2xlarge", "g4dn.xlarge"},
+		CPUOnDemandMaxVCPUs: 16, CPUMaxVCPUs: 64, CPUInstanceTypes: []string{"c6i.xlarge", "c6i.2xlarge", "m6i.xlarge", "m6i.2xlarge"},
 		TrainingTimeoutHours: 4, FunctionMemoryMB: 512, PredictMemoryMB: 1024,
 		Concurrency:  FunctionConcurrency{Stages: 20, Trigger: 5, Events: 5, API: 20, Predict: 20},
 		APIRateLimit: 100, APIBurstLimit: 200, PredictLatencyP99Ms: 750, APILatencyP99Ms: 1500,
@@ -151,7 +171,8 @@ var environments = map[string]Environment{
 		Name: EnvProd, RemovalPolicy: awscdk.RemovalPolicy_RETAIN, DeletionProtection: true,
 		LogRetention: awslogs.RetentionDays_ONE_YEAR, NoncurrentVersionDays: 90, CheckpointDays: 30,
 		NATGateways: 2, GPUOnDemandMaxVCPUs: 16, GPUMaxVCPUs: 128,
-		GPUInstanceTypes:     []string{"g5.xlarge", "g5.2xlarge", "g5.4xlarge", "g4dn.xlarge", "g4dn.2xlarge"},
+		GPUInstanceTypes:    []string{"g5.xlarge", "g5.2xlarge", "g5.4xlarge", "g4dn.xlarge", "g4dn.2xlarge"},
+		CPUOnDemandMaxVCPUs: 32, CPUMaxVCPUs: 256, CPUInstanceTypes: []string{"c6i.xlarge", "c6i.2xlarge", "c6i.4xlarge", "m6i.xlarge", "m6i.2xlarge", "m6i.4xlarge"},
 		TrainingTimeoutHours: 6, FunctionMemoryMB: 1024, PredictMemoryMB: 2048,
 		Concurrency:  FunctionConcurrency{Stages: 100, Trigger: 20, Events: 20, API: 100, Predict: 250},
 		APIRateLimit: 500, APIBurstLimit: 1000, PredictLatencyP99Ms: 500, APILatencyP99Ms: 1000,
@@ -176,6 +197,7 @@ func Named(name string) (Environment, error) {
 			name, strings.Join(EnvironmentNames(), ", "), ErrUnknownEnvironment)
 	}
 	env.GPUInstanceTypes = append([]string(nil), env.GPUInstanceTypes...)
+	env.CPUInstanceTypes = append([]string(nil), env.CPUInstanceTypes...)
 	env.Endpoints = append([]string(nil), DefaultEndpoints...)
 	return env, nil
 }
@@ -186,8 +208,9 @@ type ContextReader interface {
 }
 
 // FromContext builds the Environment from CDK context: `env` (default dev), `alertEmail`, `jwtIssuer`,
-// `jwtAudience` (comma-separated), `requireBuiltAssets`, `trainerImage`, `githubRepo`, `githubOidcProviderArn`
-// `trainerPullAccounts` (comma-separated), `commit` and `endpoints` (comma-separated, default live). A value of the wrong kind is an error naming the key, and so is
+// `jwtAudience` (comma-separated), `requireBuiltAssets`, `trainerImage`, `trainerCpuImage`, `githubRepo`, `githubOidcProviderArn`
+// `trainerPullAccounts` (comma-separated), `commit`, `endpoints` (comma-separated, default live) and the MLflow
+// mirror's `mlflowTrackingUri`, `mlflowTokenSecret`, `mlflowExperiment` (tracking.go). A value of the wrong kind is an error naming the key, and so is
 // a deploy (requireBuiltAssets) of staging or prod without an alert e-mail address: its alarms would reach
 // only the alert queue.
 func FromContext(ctx ContextReader) (Environment, error) {
@@ -238,6 +261,17 @@ func FromContext(ctx ContextReader) (Environment, error) {
 		return Environment{}, fmt.Errorf("context %q and %q must be given together: %w",
 			ContextJWTIssuer, ContextJWTAudience, ErrInvalidContext)
 	}
+	if env.JWTScopePrefix, err = get(ContextJWTScopePrefix); err != nil {
+		return Environment{}, err
+	}
+	if env.JWTScopePrefix != "" && env.JWTIssuer == "" {
+		return Environment{}, fmt.Errorf("context %q needs %q (scopes are checked by the JWT authorizer only): %w",
+			ContextJWTScopePrefix, ContextJWTIssuer, ErrInvalidContext)
+	}
+	if strings.ContainsAny(env.JWTScopePrefix, " \t\n\"") {
+		return Environment{}, fmt.Errorf("context %q: %q holds a space or quote, which no scope may: %w",
+			ContextJWTScopePrefix, env.JWTScopePrefix, ErrInvalidContext)
+	}
 	if env.JWTIssuer != "" {
 		u, perr := url.Parse(env.JWTIssuer)
 		if perr != nil || u.Scheme != "https" || u.Host == "" {
@@ -261,12 +295,17 @@ func FromContext(ctx ContextReader) (Environment, error) {
 		return Environment{}, fmt.Errorf("context %q is required to deploy %s (make deploy ALERT_EMAIL=...): %w",
 			ContextAlertEmail, env.Name, ErrInvalidContext)
 	}
-	if env.TrainerImage, err = get(ContextTrainerImage); err != nil {
-		return Environment{}, err
-	}
-	if env.TrainerImage != "" && !trainerImagePattern.MatchString(env.TrainerImage) {
-		return Environment{}, fmt.Errorf("context %q: %q is not <account>.dkr.ecr.<region>.amazonaws.com/<repository>@sha256:<digest>: %w",
-			ContextTrainerImage, env.TrainerImage, ErrInvalidContext)
+	for _, image := range []struct {
+		key   string
+		value *string
+	}{{ContextTrainerImage, &env.TrainerImage}, {ContextTrainerCPUImage, &env.TrainerCPUImage}} {
+		if *image.value, err = get(image.key); err != nil {
+			return Environment{}, err
+		}
+		if *image.value != "" && !trainerImagePattern.MatchString(*image.value) {
+			return Environment{}, fmt.Errorf("context %q: %q is not <account>.dkr.ecr.<region>.amazonaws.com/<repository>@sha256:<digest>: %w",
+				image.key, *image.value, ErrInvalidContext)
+		}
 	}
 	if env.Commit, err = get(ContextCommit); err != nil {
 		return Environment{}, err
@@ -323,6 +362,9 @@ func FromContext(ctx ContextReader) (Environment, error) {
 		if len(env.Endpoints) == 0 {
 			return Environment{}, fmt.Errorf("context %q names no endpoint: %w", ContextEndpoints, ErrInvalidContext)
 		}
+	}
+	if err := readTracking(&env, get); err != nil {
+		return Environment{}, err
 	}
 	return env, nil
 }

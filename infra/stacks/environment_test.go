@@ -39,7 +39,12 @@ func TestFromContext(t *testing.T) {
 		}, nil},
 		{"jwt", mapContext{"jwtIssuer": "https://id.example.org/", "jwtAudience": "a, b"}, func(t *testing.T, e Environment) {
 			assert.Equal(t, []string{"a", "b"}, e.JWTAudience)
+			assert.Empty(t, e.JWTScopePrefix)
 		}, nil},
+		{"jwt scope prefix", mapContext{"jwtIssuer": "https://id.example.org/", "jwtAudience": "a", "jwtScopePrefix": "orrery-api/"},
+			func(t *testing.T, e Environment) {
+				assert.Equal(t, "orrery-api/", e.JWTScopePrefix)
+			}, nil},
 		{"alert e-mail", mapContext{"alertEmail": "ops@example.org"}, func(t *testing.T, e Environment) {
 			assert.Equal(t, "ops@example.org", e.AlertEmail)
 		}, nil},
@@ -54,17 +59,27 @@ func TestFromContext(t *testing.T) {
 				assert.Equal(t, []string{"123456789012", "eu-west-1", "orrery-dev-trainer", "sha256:" + strings.Repeat("ab", 32)},
 					[]string{account, region, repo, digest})
 			}, nil},
+		{"promoted CPU trainer image", mapContext{"trainerCpuImage": "123456789012.dkr.ecr.eu-west-1.amazonaws.com/orrery-dev-trainer@sha256:" + strings.Repeat("cd", 32)},
+			func(t *testing.T, e Environment) {
+				assert.Empty(t, e.TrainerImage, "each image is promoted on its own")
+				_, _, repo, digest, ok := trainerImageParts(e.TrainerCPUImage)
+				require.True(t, ok)
+				assert.Equal(t, []string{"orrery-dev-trainer", "sha256:" + strings.Repeat("cd", 32)}, []string{repo, digest})
+			}, nil},
 		{"ci stack", mapContext{"githubRepo": "orrery-ml/orrery", "trainerPullAccounts": "111111111111, 222222222222"}, func(t *testing.T, e Environment) {
 			assert.Equal(t, "orrery-ml/orrery", e.GitHubRepo)
 			assert.Equal(t, []string{"111111111111", "222222222222"}, e.TrainerPullAccounts)
 		}, nil},
 		{"staging deploy without an alert e-mail", mapContext{"env": "staging", "requireBuiltAssets": "true"}, nil, ErrInvalidContext},
 		{"trainer image by tag", mapContext{"trainerImage": "123456789012.dkr.ecr.eu-west-1.amazonaws.com/orrery-dev-trainer:latest"}, nil, ErrInvalidContext},
+		{"CPU trainer image by tag", mapContext{"trainerCpuImage": "123456789012.dkr.ecr.eu-west-1.amazonaws.com/orrery-dev-trainer:cpu-latest"}, nil, ErrInvalidContext},
 		{"repository not owner/name", mapContext{"githubRepo": "orrery"}, nil, ErrInvalidContext},
 		{"bad pull account", mapContext{"trainerPullAccounts": "12345"}, nil, ErrInvalidContext},
 		{"oidc provider not an arn", mapContext{"githubOidcProviderArn": "token.actions"}, nil, ErrInvalidContext},
 		{"unknown environment", mapContext{"env": "qa"}, nil, ErrUnknownEnvironment},
 		{"issuer without audience", mapContext{"jwtIssuer": "https://id.example.org/"}, nil, ErrInvalidContext},
+		{"scope prefix without issuer", mapContext{"jwtScopePrefix": "orrery-api/"}, nil, ErrInvalidContext},
+		{"scope prefix with a space", mapContext{"jwtIssuer": "https://id.example.org/", "jwtAudience": "a", "jwtScopePrefix": "orrery api/"}, nil, ErrInvalidContext},
 		{"issuer not https", mapContext{"jwtIssuer": "http://id.example.org/", "jwtAudience": "a"}, nil, ErrInvalidContext},
 		{"bad e-mail", mapContext{"alertEmail": "ops"}, nil, ErrInvalidContext},
 		{"bad flag", mapContext{"requireBuiltAssets": "yes"}, nil, ErrInvalidContext},

@@ -37,3 +37,18 @@ func trainerEnvironment(data *DataStack, device string) map[string]*string {
 		config.EnvDevice:          jsii.String(device),
 	}
 }
+
+// evaluateEnvironment is the environment of the CPU job definition of heavy evaluations' fold jobs: the stores a fold
+// reads and writes (jobs and models tables, artifacts bucket), the log level, and the gonum backend on the CPU (the
+// CPU image has no other). The evaluation machine's RunFold task adds config.EnvEvaluationFold and
+// config.EnvTaskToken as container overrides.
+func evaluateEnvironment(data *DataStack) map[string]*string {
+	return map[string]*string{
+		config.EnvJobsTable:       data.Tables[TableJobs].TableName(),
+		config.EnvModelsTable:     data.Tables[TableModels].TableName(),
+		config.EnvArtifactsBucket: data.Artifacts.BucketName(),
+		config.EnvLogLevel:        jsii.String("info"),
+		config.EnvBackend:         jsii.String("gonum"),
+		config.EnvDevice:          jsii.String("cpu"),
+	}
+}

@@ -57,11 +57,16 @@ const (
 	testAlertEmail   = "ops@example.org"
 	testTrainerImage = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/orrery-prod-trainer@sha256:" +
 		"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
-	testCommit = "0123456789abcdef0123456789abcdef01234567"
+	testTrainerCPUImage = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/orrery-prod-trainer@sha256:" +
+		"fedcba9876543210fedcba9876543210fedcba9876543210fedcba9876543210"
+	testCommit            = "0123456789abcdef0123456789abcdef01234567"
+	testMLflowURI         = "https://mlflow.example.org"
+	testMLflowTokenSecret = "orrery/mlflow-token"
 )
 
-// build returns the variant of the app named key: "dev" (cdk-nag on, every stack and the CI stack) or "prod-jwt"
-// (prod with a JWT authorizer, an alert e-mail address, a trainer image promoted by digest and a deployed commit,
+// build returns the variant of the app named key: "dev" (cdk-nag on, every stack, the CI stack and the MLflow
+// mirror) or "prod-jwt"
+// (prod with a JWT authorizer, an alert e-mail address, trainer images promoted by digest and a deployed commit,
 // nag off, for what differs between environments).
 func build(t *testing.T, key string) *built {
 	t.Helper()
@@ -84,14 +89,16 @@ func (b *built) synth(key string) error {
 	}
 	b.app = awscdk.NewApp(&awscdk.AppProps{Outdir: jsii.String(b.outdir)})
 	env, err := Named(EnvDev)
-	// The dev variant includes the CI stack, so cdk-nag checks it too.
+	// The dev variant includes the CI stack and the MLflow mirror, so cdk-nag checks them too.
 	env.GitHubRepo = testGitHubRepo
+	env.MLflowTrackingURI, env.MLflowTokenSecret = testMLflowURI, testMLflowTokenSecret
 	skipNag := false
 	if key == "prod-jwt" {
 		env, err = Named(EnvProd)
 		env.JWTIssuer, env.JWTAudience = "https://issuer.example.org/", []string{"orrery-api"}
 		env.AlertEmail = testAlertEmail
 		env.TrainerImage = testTrainerImage
+		env.TrainerCPUImage = testTrainerCPUImage
 		env.Commit = testCommit
 		skipNag = true
 	}

@@ -44,7 +44,8 @@ type MonitoringProps struct {
 // on alarm and on recovery: failed and timed-out executions of each state machine, any message in a dead-letter
 // queue, messages waiting too long in the main queues, errors and throttles of the backbone and api functions,
 // API 5xx responses and p99 latency, predict errors and p99 duration on the live alias. The predict alarms are
-// the ones a deployment watches while it bakes.
+// the ones a deployment watches while it bakes. The dashboard graphs the same, and a row of the training jobs'
+// per-epoch resource metrics (CPU %, RSS, GPU utilisation and memory; shared/serving/emf), one line per job.
 func NewMonitoringStack(scope awsconstructs.Construct, env Environment, props MonitoringProps) (*MonitoringStack, error) {
 	stack := awscdk.NewStack(scope, jsii.String(env.Prefix()+"monitoring"), &props.StackProps)
 	s := &MonitoringStack{Stack: stack, Alarms: map[string]awscloudwatch.Alarm{}}
@@ -198,6 +199,7 @@ func NewMonitoringStack(scope awsconstructs.Construct, env Environment, props Mo
 			Title: jsii.String(title), Left: &metrics, Width: jsii.Number(12), Height: jsii.Number(6),
 		})
 	}
+	trainingRow := trainingResourceWidgets()
 	s.Dashboard = awscloudwatch.NewDashboard(stack, jsii.String("Dashboard"), &awscloudwatch.DashboardProps{
 		DashboardName: jsii.String(env.Prefix() + "overview"),
 		Widgets: &[]*[]awscloudwatch.IWidget{
@@ -216,6 +218,7 @@ func NewMonitoringStack(scope awsconstructs.Construct, env Environment, props Mo
 				graph("Predict (live) invocations and errors", []awscloudwatch.IMetric{live.MetricInvocations(sum), live.MetricErrors(sum), live.MetricThrottles(sum)}),
 				graph("Predict (live) duration p99 (ms)", []awscloudwatch.IMetric{live.MetricDuration(p99)}),
 			},
+			&trainingRow,
 		},
 	})
 	return s, nil

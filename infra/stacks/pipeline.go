@@ -35,6 +35,8 @@ const stagesEphemeralStorageMB = 4096
 type PipelineStack struct {
 	awscdk.Stack
 	Stages, Trigger, Events constructs.GoFunction
+	// Tracking drains the MLflow mirror's outbox; nil with the mirror off (tracking.go).
+	Tracking *constructs.GoFunction
 	// StagesVersion is the version of the stages function this deploy published; the state machines invoke it,
 	// never $LATEST.
 	StagesVersion awslambda.Version
@@ -114,6 +116,10 @@ func NewPipelineStack(scope awsconstructs.Construct, env Environment, props Pipe
 		&awslambdaeventsources.SqsEventSourceProps{BatchSize: jsii.Number(10), ReportBatchItemFailures: jsii.Bool(true),
 			MaxConcurrency: jsii.Number(float64(sqsMaxConcurrency(env.Concurrency.Events)))}))
 
+	if err := s.addTracking(env, data, function); err != nil {
+		return nil, err
+	}
+
 	logGroupName := "/aws/vendedlogs/states/" + env.Prefix() + "pipeline"
 	s.LogsKey = awskms.NewKey(stack, jsii.String("StateMachineLogsKey"), &awskms.KeyProps{
 		Alias:             jsii.String("alias/" + env.Prefix() + "state-machine-logs"),
@@ -150,20 +156,25 @@ func NewPipelineStack(scope awsconstructs.Construct, env Environment, props Pipe
 	s.StagesVersion = s.Stages.Function.CurrentVersion()
 	stagesArn := s.Stages.Function.FunctionArn()
 	jobDefinition := arn("batch", "job-definition/"+props.Compute.GPUJobName)
+	evalJobDefinition := arn("batch", "job-definition/"+props.Compute.EvaluateJobName)
 	values := map[string]*string{
 		PlaceholderStagesFunction: s.StagesVersion.FunctionArn(),
 		// By name (an ARN without revision): Batch runs the latest ACTIVE revision, and no export ties this stack
 		// to the revision the compute stack deployed last.
 		PlaceholderTrainJobQueue: arn("batch", "job-queue/"+props.Compute.GPUQueueName),
 		PlaceholderTrainJobDef:   jobDefinition,
+		// Heavy evaluations' fold jobs: the CPU queue and job definition, by name as well.
+		PlaceholderEvalJobQueue: arn("batch", "job-queue/"+props.Compute.CPUQueueName),
+		PlaceholderEvalJobDef:   evalJobDefinition,
 	}
 	grants := map[string][]*string{
 		PlaceholderStagesFunction: {stagesArn, awscdk.Fn_Join(jsii.String(""), jsii.Strings(*stagesArn, ":*"))},
 		// SubmitJob is authorized on the revision it resolves to (AWS Batch User Guide, "Accounting for job
 		// definition revisions").
 		PlaceholderTrainJobDef: {awscdk.Fn_Join(jsii.String(""), jsii.Strings(*jobDefinition, ":*"))},
+		PlaceholderEvalJobDef:  {awscdk.Fn_Join(jsii.String(""), jsii.Strings(*evalJobDefinition, ":*"))},
 	}
-	stack.AddStackDependency(props.Compute.Stack, jsii.String("the machines submit to the compute stack's queue and job definition by name"))
+	stack.AddStackDependency(props.Compute.Stack, jsii.String("the machines submit to the compute stack's queues and job definitions by name"))
 	for _, m := range props.Machines {
 		sm, definition, err := newStateMachine(stack, env, m, values, grants, deploymentGrants(env), logs)
 		if err != nil {
@@ -302,7 +313,8 @@ func newStateMachine(stack awscdk.Stack, env Environment, m Machine, values map[
 		constructs.Suppression{Rule: "AwsSolutions-IAM5", Reason: reasonFunctionVersions,
 			AppliesToRegex: []string{`/^Resource::<Stages[0-9A-F]{8}\.Arn>:\*$/`}},
 		constructs.Suppression{Rule: "AwsSolutions-IAM5", Reason: reasonJobDefinitionRevisions,
-			AppliesTo: []string{"Resource::arn:<AWS::Partition>:batch:<AWS::Region>:<AWS::AccountId>:job-definition/" + env.Prefix() + "train-gpu:*"}},
+			AppliesTo: []string{"Resource::arn:<AWS::Partition>:batch:<AWS::Region>:<AWS::AccountId>:job-definition/" + env.Prefix() + "train-gpu:*",
+				"Resource::arn:<AWS::Partition>:batch:<AWS::Region>:<AWS::AccountId>:job-definition/" + env.Prefix() + "evaluate-cpu:*"}},
 		constructs.Suppression{Rule: "AwsSolutions-IAM5", Reason: reasonPredictAliases,
 			AppliesTo: []string{"Resource::arn:<AWS::Partition>:lambda:<AWS::Region>:<AWS::AccountId>:function:" + predictFunctionName(env) + ":*"}},
 		constructs.Suppression{Rule: "AwsSolutions-IAM5", Reason: reasonDeploymentAlarms,

@@ -95,10 +95,11 @@ func TestRedeployKeepsExports(t *testing.T) {
 	root := func(trainerSource string) string {
 		dir := t.TempDir()
 		for name, content := range map[string]string{
-			"go.mod":            "module example.org/trainer\n",
-			TrainerDockerfile:   "FROM scratch\nCOPY trainer /trainer\n",
-			"trainer/main.go":   trainerSource,
-			"shared/doc/doc.go": "package doc\n",
+			"go.mod":             "module example.org/trainer\n",
+			TrainerDockerfile:    "FROM scratch\nCOPY trainer /trainer\n",
+			TrainerCPUDockerfile: "FROM scratch\nCOPY trainer /trainer-cpu\n",
+			"trainer/main.go":    trainerSource,
+			"shared/doc/doc.go":  "package doc\n",
 		} {
 			require.NoError(t, os.MkdirAll(filepath.Dir(filepath.Join(dir, name)), 0o755))
 			require.NoError(t, os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644))
@@ -110,7 +111,7 @@ func TestRedeployKeepsExports(t *testing.T) {
 
 	image := func(templates map[string]map[string]any) string {
 		for id, r := range templates["orrery-dev-compute"]["Resources"].(map[string]any) {
-			if r.(map[string]any)["Type"] == "AWS::Batch::JobDefinition" {
+			if r.(map[string]any)["Type"] == "AWS::Batch::JobDefinition" && strings.HasPrefix(id, "TrainGpu") {
 				b, err := json.Marshal(props(r.(map[string]any))["ContainerProperties"].(map[string]any)["Image"])
 				require.NoError(t, err, id)
 				return string(b)
@@ -332,18 +333,19 @@ func TestBatchHardening(t *testing.T) {
 				st["Condition"], id)
 		}
 	}
-	assert.Equal(t, 2, ecsRoles, "the job role and the execution role")
+	assert.Equal(t, 4, ecsRoles, "the job role and the execution role of the GPU and of the CPU job definition")
 
-	// No CPU queue, compute environment or job definition (trials and training run on the GPU queue).
-	for _, typ := range []string{"AWS::Batch::JobQueue", "AWS::Batch::ComputeEnvironment", "AWS::Batch::JobDefinition"} {
-		for id, r := range b.resources("compute", typ) {
-			raw, err := json.Marshal(props(r))
-			require.NoError(t, err)
-			assert.NotContains(t, string(raw), b.env.Prefix()+"cpu", id)
-			assert.NotContains(t, string(raw), "train-cpu", id)
-			assert.NotContains(t, string(raw), "CpuSpot", id)
+	// The CPU queue's only job definition is the fold jobs' evaluate-cpu, on the CPU image (no train-cpu running
+	// the CUDA image with ORRERY_DEVICE=cuda): training and trials run on the GPU queue.
+	for id, r := range b.resources("compute", "AWS::Batch::JobDefinition") {
+		raw, err := json.Marshal(props(r))
+		require.NoError(t, err)
+		assert.NotContains(t, string(raw), "train-cpu", id)
+		if strings.Contains(string(raw), "evaluate-cpu") {
+			assert.NotContains(t, string(raw), "cuda", id)
 		}
 	}
+	assert.Len(t, b.resources("compute", "AWS::EC2::LaunchTemplate"), 2, "the GPU and the CPU instances' launch templates")
 }
 
 // TestFunctionConcurrencyAndStorage: every function has the environment's reserved concurrency, the SQS event
@@ -354,6 +356,9 @@ func TestFunctionConcurrencyAndStorage(t *testing.T) {
 			b := build(t, key)
 			c := b.env.Concurrency
 			want := map[string]int{"stages": c.Stages, "trigger": c.Trigger, "events": c.Events, "api": c.API, "predict": c.Predict}
+			if b.env.MLflowTrackingURI != "" {
+				want["tracking"] = 1 // one drainer of the MLflow outbox at a time
+			}
 			seen := map[string]bool{}
 			for _, stack := range []string{"pipeline", "api", "serving"} {
 				for id, r := range b.resources(stack, "AWS::Lambda::Function") {
@@ -411,6 +416,9 @@ func TestAPIRoleMakesOnlyItsCalls(t *testing.T) {
 		got := byTable[string(table)]
 		sort.Strings(got)
 		want := append([]string(nil), apiItemCalls[table]...)
+		if table == TableJobs && b.env.MLflowTrackingURI != "" {
+			want = append(want, "Query") // the MLflow mirror's outbox entries (apiTracking)
+		}
 		sort.Strings(want)
 		assert.Equal(t, want, got, string(table))
 	}
@@ -461,19 +469,26 @@ func TestStateMachinesInvokePublishedStagesAndLogEncrypted(t *testing.T) {
 	}
 }
 
-// TestPromotedTrainerImage: with a trainer image given by digest the job definition runs exactly that image, no
-// image is built, and the execution role may pull from that repository; the deployed commit and image are
-// outputs the deploy workflow rolls back to.
+// TestPromotedTrainerImage: with the trainer images given by digest — the GPU trainer's and the CPU trainer's of the
+// fold jobs, promoted dev -> staging -> prod as CI does — each job definition runs exactly its image, no image is
+// built, and each execution role may pull from that repository; the deployed commit and images are outputs the
+// deploy workflow rolls back to.
 func TestPromotedTrainerImage(t *testing.T) {
 	b := build(t, "prod-jwt")
-	_, _, repo, digest, ok := trainerImageParts(testTrainerImage)
-	require.True(t, ok)
-	defs := b.resources("compute", "AWS::Batch::JobDefinition")
-	require.Len(t, defs, 1)
-	for id, r := range defs {
-		raw, err := json.Marshal(props(r)["ContainerProperties"].(map[string]any)["Image"])
-		require.NoError(t, err)
-		assert.Contains(t, string(raw), "/"+repo+"@"+digest, id)
+	for name, image := range map[string]string{"train-gpu": testTrainerImage, "evaluate-cpu": testTrainerCPUImage} {
+		_, _, repo, digest, ok := trainerImageParts(image)
+		require.True(t, ok)
+		found := false
+		for id, r := range b.resources("compute", "AWS::Batch::JobDefinition") {
+			if props(r)["JobDefinitionName"] != b.env.Prefix()+name {
+				continue
+			}
+			found = true
+			raw, err := json.Marshal(props(r)["ContainerProperties"].(map[string]any)["Image"])
+			require.NoError(t, err)
+			assert.Contains(t, string(raw), "/"+repo+"@"+digest, id)
+		}
+		assert.True(t, found, name)
 	}
 	data, err := readFile(b.outdir, b.stackName("compute")+".assets.json")
 	require.NoError(t, err)
@@ -481,21 +496,59 @@ func TestPromotedTrainerImage(t *testing.T) {
 		DockerImages map[string]any `json:"dockerImages"`
 	}
 	require.NoError(t, json.Unmarshal(data, &manifest))
-	assert.Empty(t, manifest.DockerImages, "nothing is built")
-	var pulls bool
-	for where, list := range iamStatements(b) {
-		if !strings.Contains(where, "TrainerExecutionRole") {
-			continue
+	assert.Empty(t, manifest.DockerImages, "no image is built: prod runs the images staging tested")
+	_, _, repo, _, _ := trainerImageParts(testTrainerImage)
+	for _, role := range []string{"TrainerExecutionRole", "EvaluateExecutionRole"} {
+		var pulls bool
+		for where, list := range iamStatements(b) {
+			if !strings.Contains(where, role) {
+				continue
+			}
+			for _, st := range list {
+				raw, err := json.Marshal(st["Resource"])
+				require.NoError(t, err)
+				pulls = pulls || (slices.Contains(asList(st["Action"]), any("ecr:BatchGetImage")) && strings.Contains(string(raw), "repository/"+repo))
+			}
 		}
-		for _, st := range list {
-			raw, err := json.Marshal(st["Resource"])
-			require.NoError(t, err)
-			pulls = pulls || (slices.Contains(asList(st["Action"]), any("ecr:BatchGetImage")) && strings.Contains(string(raw), "repository/"+repo))
+		assert.True(t, pulls, "%s pulls from the promoted image's repository", role)
+	}
+	hasOutput(t, b.template(t, "compute"), "TrainerImageUri", map[string]any{"Value": testTrainerImage})
+	hasOutput(t, b.template(t, "compute"), "TrainerCpuImageUri", map[string]any{"Value": testTrainerCPUImage})
+	hasOutput(t, b.template(t, "api"), "DeployedCommit", map[string]any{"Value": testCommit})
+}
+
+// TestWorkflowsPromoteBothImages: CI builds the GPU and the CPU trainer image once, and every deploy promotes
+// both by digest from the environment before and deploys with both (and rolls back to both); every action is
+// pinned by a commit.
+func TestWorkflowsPromoteBothImages(t *testing.T) {
+	root, err := repoRoot()
+	require.NoError(t, err)
+	ci, err := readFile(root, ".github/workflows/ci.yml")
+	require.NoError(t, err)
+	deploy, err := readFile(root, ".github/workflows/deploy.yml")
+	require.NoError(t, err)
+	for _, want := range []string{"push image trainer/Dockerfile ", "push cpu-image trainer/Dockerfile.cpu ",
+		"cpu-image: ${{ steps.push.outputs.cpu-image }}", "source-cpu-image: ${{ needs.image.outputs.cpu-image }}",
+		"source-cpu-image: ${{ needs.dev.outputs.cpu-image }}", "source-cpu-image: ${{ needs.staging.outputs.cpu-image }}"} {
+		assert.Contains(t, string(ci), want)
+	}
+	for _, want := range []string{`promote image "$SOURCE_IMAGE"`, `promote cpu-image "$SOURCE_CPU_IMAGE"`,
+		`TRAINER_CPU_IMAGE="$cpu_image"`, `TRAINER_CPU_IMAGE="${{ steps.promote.outputs.cpu-image }}"`,
+		"output compute TrainerCpuImageUri", `TRAINER_CPU_IMAGE="$PREVIOUS_CPU_IMAGE"`} {
+		assert.Contains(t, string(deploy), want)
+	}
+	mk, err := readFile(root, "scripts/mk/infra.mk")
+	require.NoError(t, err)
+	assert.Contains(t, string(mk), "-c "+ContextTrainerCPUImage+"=$(TRAINER_CPU_IMAGE)")
+	uses := regexp.MustCompile(`(?m)^\s*-?\s*uses:\s*(\S+)`)
+	for name, text := range map[string][]byte{"ci.yml": ci, "deploy.yml": deploy} {
+		for _, m := range uses.FindAllStringSubmatch(string(text), -1) {
+			if strings.HasPrefix(m[1], "./") {
+				continue
+			}
+			assert.Regexp(t, `@[0-9a-f]{40}$`, m[1], "%s: %s is pinned by commit", name, m[1])
 		}
 	}
-	assert.True(t, pulls, "the execution role pulls from the promoted image's repository")
-	hasOutput(t, b.template(t, "compute"), "TrainerImageUri", map[string]any{"Value": testTrainerImage})
-	hasOutput(t, b.template(t, "api"), "DeployedCommit", map[string]any{"Value": testCommit})
 }
 
 // TestCIStack: the GitHub OIDC provider, and the diff and deploy roles, each trusting only this repository's jobs

@@ -113,6 +113,8 @@ func NewServingStack(scope awsconstructs.Construct, env Environment, props Servi
 			HttpApi:     props.API.API,
 			RouteKey:    awsapigatewayv2.HttpRouteKey_With(jsii.String("/ml/endpoints/"+name+"/predict"), awsapigatewayv2.HttpMethod_POST),
 			Integration: awsapigatewayv2integrations.NewHttpLambdaIntegration(jsii.String("Predict"+id), alias, nil),
+			// Calling an endpoint needs the deploy scope, as the api function's route of the same path does.
+			Authorizer: props.API.Authorizer, AuthorizationScopes: props.API.AuthorizationScopes(config.ScopeDeploy),
 		})
 		awscdk.NewCfnOutput(stack, jsii.String("Alias"+id+"Arn"), &awscdk.CfnOutputProps{
 			Value:       alias.FunctionArn(),

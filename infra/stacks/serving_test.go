@@ -153,10 +153,11 @@ func servingRoot(t *testing.T, build string) string {
 	t.Helper()
 	dir := t.TempDir()
 	for name, content := range map[string]string{
-		"go.mod":            "module example.org/predict\n",
-		TrainerDockerfile:   "FROM scratch\nCOPY trainer /trainer\n",
-		"trainer/main.go":   "package main\n\nfunc main() {}\n",
-		"shared/doc/doc.go": "package doc\n",
+		"go.mod":             "module example.org/predict\n",
+		TrainerDockerfile:    "FROM scratch\nCOPY trainer /trainer\n",
+		TrainerCPUDockerfile: "FROM scratch\nCOPY trainer /trainer-cpu\n",
+		"trainer/main.go":    "package main\n\nfunc main() {}\n",
+		"shared/doc/doc.go":  "package doc\n",
 	} {
 		require.NoError(t, os.MkdirAll(filepath.Dir(filepath.Join(dir, name)), 0o755))
 		require.NoError(t, os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644))

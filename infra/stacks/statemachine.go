@@ -29,6 +29,10 @@ const (
 	PlaceholderDeployFunction  = "DeployFunctionArn"
 	PlaceholderAlertTopic      = "AlertTopicArn"
 	PlaceholderTrainingMachine = "TrainingStateMachineArn"
+	// PlaceholderEvalJobQueue and PlaceholderEvalJobDef are the CPU queue and job definition of heavy
+	// evaluations' fold jobs.
+	PlaceholderEvalJobQueue = "EvalJobQueueArn"
+	PlaceholderEvalJobDef   = "EvalJobDefinitionArn"
 )
 
 // ref is one resource a definition may name: its placeholder, the value substituted for it, and the kind of
@@ -63,6 +67,7 @@ const (
 var placeholderKinds = map[string]refKind{
 	PlaceholderStagesFunction: kindFunction, PlaceholderDeployFunction: kindFunction,
 	PlaceholderTrainJobQueue: kindJobQueue, PlaceholderTrainJobDef: kindJobDefinition,
+	PlaceholderEvalJobQueue: kindJobQueue, PlaceholderEvalJobDef: kindJobDefinition,
 	PlaceholderAlertTopic: kindTopic, PlaceholderTrainingMachine: kindStateMachine,
 }
 

@@ -13,15 +13,35 @@ import (
 )
 
 // TestTrainerJobDefinitionsConfigureTheTrainer reads each trainer job definition's environment as the trainer
-// would (batchjob.FromEnv, with a token's resolved value standing in for each reference): together with either
-// task's overrides it is a valid configuration on the AWS stores, with the torch backend on the GPU definition's
-// cuda (the one trainer job definition; there is no CPU one).
+// would (batchjob.FromEnv, with a token's resolved value standing in for each reference): together with its tasks'
+// overrides it is a valid configuration on the AWS stores — the Train and RunTrial tasks on the GPU definition
+// (the torch backend on cuda), the RunFold task on the CPU one (the gonum backend on the CPU).
 func TestTrainerJobDefinitionsConfigureTheTrainer(t *testing.T) {
 	b := build(t, "dev")
 	defs := b.resources("compute", "AWS::Batch::JobDefinition")
-	require.Len(t, defs, 1)
+	require.Len(t, defs, 2)
 	devices := map[string]bool{}
 	for id, r := range defs {
+		if props(r)["JobDefinitionName"] == b.env.Prefix()+"evaluate-cpu" {
+			container := props(r)["ContainerProperties"].(map[string]any)
+			env := map[string]string{config.EnvEvaluationFold: `{"job_id":"evj-1","fold":0}`, config.EnvTaskToken: "token"}
+			for _, kv := range container["Environment"].([]any) {
+				kv := kv.(map[string]any)
+				if v, ok := kv["Value"].(string); ok {
+					env[kv["Name"].(string)] = v
+				} else {
+					env[kv["Name"].(string)] = "resolved-" + kv["Name"].(string)
+				}
+			}
+			cfg, err := batchjob.FromEnv(func(k string) string { return env[k] })
+			require.NoError(t, err, id)
+			require.NotNil(t, cfg.Task.EvaluationFold, id)
+			assert.Equal(t, batchjob.BackendGonum, cfg.Backend, id)
+			assert.Equal(t, "cpu", cfg.Device, id)
+			assert.NotContains(t, env, config.EnvStudiesTable, "%s: a fold job has no use for the studies table", id)
+			devices[cfg.Device] = true
+			continue
+		}
 		container := props(r)["ContainerProperties"].(map[string]any)
 		env := map[string]string{}
 		for _, kv := range container["Environment"].([]any) {
@@ -64,5 +84,5 @@ func TestTrainerJobDefinitionsConfigureTheTrainer(t *testing.T) {
 			assert.Equal(t, wantDevice, cfg.Device, id)
 		}
 	}
-	assert.Equal(t, map[string]bool{"cuda": true}, devices)
+	assert.Equal(t, map[string]bool{"cuda": true, "cpu": true}, devices)
 }

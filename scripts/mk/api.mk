@@ -10,5 +10,5 @@ serve: build ## the HTTP API on this machine (SERVE_ADDR=127.0.0.1:8080, SERVE_F
 BENCH_API_DURATION ?= 30s
 BENCH_API_CONCURRENCY ?= 8
 
-bench-api: build ## ~30 s load on GET /ml/training/{job_id}/status over 127.0.0.1: throughput and p99 against >= 5000 req/s, p99 < 20 ms
+bench-api: build ## ~30 s load on GET /ml/training/{job_id}/status over 127.0.0.1: throughput and p99 against >= 10000 req/s, p99 < 5 ms
 	$(GO) run ./shared/api/loadtest -orrery $(BIN)/orrery -duration $(BENCH_API_DURATION) -concurrency $(BENCH_API_CONCURRENCY)

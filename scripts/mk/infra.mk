@@ -15,10 +15,12 @@ CDK         := $(CDK_ENV) $(CDK_BIN)
 # Optional context, from make variables (CI sets them from its GitHub environment's variables):
 #   ALERT_EMAIL    e-mail address subscribed to the alert topic (required to deploy staging and prod)
 #   TRAINER_IMAGE  the trainer image by digest, instead of building trainer/Dockerfile
+#   TRAINER_CPU_IMAGE  the CPU trainer image by digest, instead of building trainer/Dockerfile.cpu
 #   COMMIT         the git commit deployed (recorded in the api stack's DeployedCommit output)
 CDK_CONTEXT := -c env=$(ENV) \
 	$(if $(ALERT_EMAIL),-c alertEmail=$(ALERT_EMAIL)) \
 	$(if $(TRAINER_IMAGE),-c trainerImage=$(TRAINER_IMAGE)) \
+	$(if $(TRAINER_CPU_IMAGE),-c trainerCpuImage=$(TRAINER_CPU_IMAGE)) \
 	$(if $(COMMIT),-c commit=$(COMMIT))
 CDK_FLAGS   := --no-notices --output $(CDK_OUT) $(CDK_CONTEXT)
 

@@ -17,9 +17,12 @@ declare -A synth_pids=()
 for env in dev staging prod; do
   mkdir -p "$templates_dir/$env"
   # The app run as the CDK CLI runs it (cdk.json's `go run ./infra`): output directory and context from the
-  # environment. GitHub repository: any owner/name adds the CI stack to what is checked.
+  # environment. GitHub repository: any owner/name adds the CI stack to what is checked; dev also gets the MLflow
+  # mirror (its tracking function and schedule), so both checkers see it.
+  extra_context=""
+  [ "$env" = dev ] && extra_context=',"mlflowTrackingUri":"https://mlflow.example.org","mlflowTokenSecret":"orrery/mlflow-token"'
   JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20 CDK_OUTDIR="$templates_dir/$env" \
-    CDK_CONTEXT_JSON="{\"env\":\"$env\",\"githubRepo\":\"orrery-ml/orrery\"}" \
+    CDK_CONTEXT_JSON="{\"env\":\"$env\",\"githubRepo\":\"orrery-ml/orrery\"$extra_context}" \
     .cache/infra/cdk-app > "$templates_dir/$env.log" 2>&1 &
   synth_pids[$env]=$!
 done

@@ -154,10 +154,38 @@ func (d DataRoots) resolveS3(p string) (string, error) {
 		return "", invalid("dataset_path", "%q: s3:// paths are read by the AWS runtime; this server reads local files under %s",
 			truncate(p, 200), strings.Join(d.Roots(), ", "))
 	}
+	known := false
 	for _, r := range d.s3 {
-		if bucket == r.bucket && strings.HasPrefix(key, r.prefix) {
+		if bucket != r.bucket {
+			continue
+		}
+		if strings.HasPrefix(key, r.prefix) {
 			return p, nil
 		}
+		known = true
+	}
+	if !known {
+		// Only the configured buckets are read: the functions' roles may
+		// reach more than the data bucket (artifacts, uploads), and a
+		// request must not choose among them.
+		return "", invalid("dataset_path", "%q: bucket %q is not a configured data bucket (%s)",
+			truncate(p, 200), truncate(bucket, 63), strings.Join(d.Roots(), ", "))
 	}
 	return "", invalid("dataset_path", "%q is outside the data roots (%s)", truncate(p, 200), strings.Join(d.Roots(), ", "))
+}
+
+// resolveField is Resolve for a path given in field (test_dataset_path,
+// base_config.dataset_path, ...): the *RequestError names field instead of
+// dataset_path.
+func (d DataRoots) resolveField(p, field string) (string, error) {
+	resolved, err := d.Resolve(p)
+	var re *RequestError
+	if errors.As(err, &re) {
+		for i := range re.Fields {
+			if re.Fields[i].Field == "dataset_path" {
+				re.Fields[i].Field, re.Fields[i].Pointer = field, pointerOf(field)
+			}
+		}
+	}
+	return resolved, err
 }

@@ -7,10 +7,12 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"math/big"
 	"reflect"
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // Limits of the strict decoder.
@@ -24,7 +26,8 @@ const (
 // Decode reads body strictly into dst, a pointer to a struct that may hold
 // defaults already: fields the body leaves out keep them. The body must be one
 // JSON object; unknown fields, duplicate keys, wrong types (a string for a
-// number, a fraction for an integer, null for a value that is not optional)
+// number, a fraction for an integer — 5.0 and 1e3 are integers, as in JSON
+// Schema — null for a value that is not optional)
 // and trailing data are refused with a *RequestError naming every wrong field
 // by its path. Ranges and the relations between fields are the caller's to
 // check.
@@ -35,6 +38,17 @@ func Decode(body []byte, dst any) error {
 	}
 	if len(bytes.TrimSpace(body)) == 0 {
 		return invalid("body", "empty; want a JSON object")
+	}
+	if !utf8.Valid(body) {
+		at := 0
+		for at < len(body) {
+			r, n := utf8.DecodeRune(body[at:])
+			if r == utf8.RuneError && n <= 1 {
+				break
+			}
+			at += n
+		}
+		return invalid("body", "not valid UTF-8 at byte %d; JSON text must be UTF-8 (RFC 8259 §8.1)", at)
 	}
 	if err := scanSyntax(body); err != nil {
 		return err
@@ -49,9 +63,18 @@ func Decode(body []byte, dst any) error {
 		return invalid("body", "%s; want a JSON object", describe(tree))
 	}
 	c := checker{}
-	c.check(tree, rv.Elem().Type(), "")
+	c.check(tree, rv.Elem().Type(), "", nil)
 	if len(c.errs) > 0 {
 		return &RequestError{Fields: c.errs}
+	}
+	if c.rewrote {
+		// An integer written as 5.0 or 1e3 was put in digits in the tree;
+		// decode from the tree, which encoding/json then reads as an int.
+		canonical, err := json.Marshal(tree)
+		if err != nil {
+			return invalid("body", "%v", err)
+		}
+		body = canonical
 	}
 	if err := json.Unmarshal(body, dst); err != nil {
 		// The checks above mirror encoding/json; anything they let through
@@ -197,8 +220,32 @@ func describe(v any) string {
 var unmarshalerType = reflect.TypeFor[json.Unmarshaler]()
 
 // checker compares a decoded JSON tree with the Go type it is meant for,
-// collecting what does not fit.
-type checker struct{ errs []FieldError }
+// collecting what does not fit. hint is the document's constraints of the
+// struct field being checked (fieldHints), so that a message can state the
+// schema's bound.
+type checker struct {
+	errs []FieldError
+	hint Schema
+	// rewrote is set when an integer written with a fraction or exponent
+	// (5.0, 1e3) was replaced in the tree by its digits.
+	rewrote bool
+}
+
+// bounds says the documented range of the field being checked, "" when
+// there is none: " (the schema allows 1 to 100000)".
+func (c *checker) bounds() string {
+	lo, hasLo := c.hint["minimum"]
+	hi, hasHi := c.hint["maximum"]
+	switch {
+	case hasLo && hasHi:
+		return fmt.Sprintf(" (the schema allows %v to %v)", lo, hi)
+	case hasLo:
+		return fmt.Sprintf(" (the schema allows %v or more)", lo)
+	case hasHi:
+		return fmt.Sprintf(" (the schema allows at most %v)", hi)
+	}
+	return ""
+}
 
 func (c *checker) fail(path, format string, args ...any) {
 	if len(c.errs) >= maxFieldErrors {
@@ -210,8 +257,9 @@ func (c *checker) fail(path, format string, args ...any) {
 	c.errs = append(c.errs, FieldError{Field: path, Pointer: pointerOf(path), Detail: fmt.Sprintf(format, args...)})
 }
 
-// check compares v with t at path.
-func (c *checker) check(v any, t reflect.Type, path string) {
+// check compares v with t at path. set, when not nil, replaces v in the
+// tree (an integer written as 5.0 is put in digits).
+func (c *checker) check(v any, t reflect.Type, path string, set func(any)) {
 	if t.Kind() == reflect.Pointer {
 		if v == nil {
 			return // an optional value left unset
@@ -251,7 +299,9 @@ func (c *checker) check(v any, t reflect.Type, path string) {
 				c.fail(joinPath(path, key), "unknown field%s", suggest(key, fields))
 				continue
 			}
-			c.check(obj[key], f.typ, joinPath(path, key))
+			c.hint = fieldHints[t.Name()+"."+key]
+			c.check(obj[key], f.typ, joinPath(path, key), func(nv any) { obj[key] = nv })
+			c.hint = nil
 		}
 	case reflect.Map:
 		obj, ok := v.(map[string]any)
@@ -260,7 +310,7 @@ func (c *checker) check(v any, t reflect.Type, path string) {
 			return
 		}
 		for _, key := range sortedKeys(obj) {
-			c.check(obj[key], t.Elem(), joinPath(path, key))
+			c.check(obj[key], t.Elem(), joinPath(path, key), func(nv any) { obj[key] = nv })
 		}
 	case reflect.Slice, reflect.Array:
 		arr, ok := v.([]any)
@@ -273,7 +323,7 @@ func (c *checker) check(v any, t reflect.Type, path string) {
 			return
 		}
 		for i, e := range arr {
-			c.check(e, t.Elem(), fmt.Sprintf("%s[%d]", path, i))
+			c.check(e, t.Elem(), fmt.Sprintf("%s[%d]", path, i), func(nv any) { arr[i] = nv })
 		}
 	case reflect.String:
 		if _, ok := v.(string); !ok {
@@ -289,9 +339,14 @@ func (c *checker) check(v any, t reflect.Type, path string) {
 			c.fail(path, "must be an integer, not %s", describe(v))
 			return
 		}
+		n = c.integral(n, set)
 		i, err := strconv.ParseInt(n.String(), 10, 64)
 		if err != nil || reflect.Zero(t).OverflowInt(i) {
-			c.fail(path, "must be an integer within the range of a %d-bit integer, not %s", t.Bits(), n)
+			b := c.bounds()
+			if b == "" {
+				b = fmt.Sprintf(" within the range of a %d-bit integer", t.Bits())
+			}
+			c.fail(path, "must be an integer%s, not %s", b, n)
 		}
 	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
 		n, ok := v.(json.Number)
@@ -299,6 +354,7 @@ func (c *checker) check(v any, t reflect.Type, path string) {
 			c.fail(path, "must be a non-negative integer, not %s", describe(v))
 			return
 		}
+		n = c.integral(n, set)
 		u, err := strconv.ParseUint(n.String(), 10, 64)
 		if err != nil || reflect.Zero(t).OverflowUint(u) {
 			c.fail(path, "must be a non-negative integer within the range of a %d-bit integer, not %s", t.Bits(), n)
@@ -318,6 +374,33 @@ func (c *checker) check(v any, t reflect.Type, path string) {
 	default:
 		c.fail(path, "cannot be set by a request")
 	}
+}
+
+// integral returns n in digits when it is an integer written with a
+// fraction or an exponent (5.0, 1e3, 2.50e1), replacing it in the tree
+// through set; otherwise n itself. JSON Schema, which the OpenAPI 3.1
+// document speaks, counts any number with a zero fractional part as an
+// integer (JSON Schema 2020-12 Validation §6.1.1; Core §4.2.2), so the server
+// must too. The test is exact (math/big), not through float64.
+func (c *checker) integral(n json.Number, set func(any)) json.Number {
+	if set == nil || !strings.ContainsAny(n.String(), ".eE") {
+		return n
+	}
+	// Bound the exponent before math/big expands it: 1e999999999 has
+	// a billion digits. Nothing an int64 holds needs more than 19.
+	if _, exp, ok := strings.Cut(strings.ToLower(n.String()), "e"); ok {
+		if e, err := strconv.Atoi(exp); err != nil || e > 40 || e < -40 {
+			return n
+		}
+	}
+	r, ok := new(big.Rat).SetString(n.String())
+	if !ok || !r.IsInt() {
+		return n
+	}
+	digits := json.Number(r.Num().String())
+	set(digits)
+	c.rewrote = true
+	return digits
 }
 
 // jsonField is one field of a struct as encoding/json sees it.
@@ -370,6 +453,25 @@ func orderedFields(t reflect.Type) []jsonField {
 		}
 		out = append(out, jsonField{name: name, index: []int{i}, typ: sf.Type,
 			omitempty: strings.Contains(opts, "omitempty") || strings.Contains(opts, "omitzero")})
+	}
+	return shadowed(out)
+}
+
+// shadowed drops the fields hidden by a shallower one of the same name, as
+// encoding/json does (a field of the outer struct hides an embedded
+// struct's); the shallower keeps the place of the first.
+func shadowed(fields []jsonField) []jsonField {
+	at := make(map[string]int, len(fields))
+	out := fields[:0:0]
+	for _, f := range fields {
+		i, seen := at[f.name]
+		switch {
+		case !seen:
+			at[f.name] = len(out)
+			out = append(out, f)
+		case len(f.index) < len(out[i].index):
+			out[i] = f
+		}
 	}
 	return out
 }

@@ -5,7 +5,7 @@ package api
 func RouteKeys() []string {
 	out := make([]string, 0, len(routes))
 	for _, rt := range routes {
-		out = append(out, rt.method+" "+rt.path)
+		out = append(out, rt.method+" "+DocumentPath(rt.path))
 	}
 	return out
 }

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -11,6 +12,7 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"path"
 	"runtime/debug"
 	"strings"
 	"time"
@@ -26,6 +28,11 @@ const (
 	// maxIdempotencyKey is the longest Idempotency-Key header accepted.
 	maxIdempotencyKey = 255
 )
+
+// idempotencyKeyPattern is what the document says a key may hold, as the
+// server checks it (idempotencyKey): printable ASCII but '"' and '\',
+// neither starting nor ending with a space.
+const idempotencyKeyPattern = `^[!#-\[\]-~]([ !#-\[\]-~]*[!#-\[\]-~])?$`
 
 // IdempotencyKeyHeader is the request header that makes a POST safe to retry
 // (IETF draft-ietf-httpapi-idempotency-key-header).
@@ -96,7 +103,21 @@ func NewHandler(svc *Service, opts Options) (http.Handler, error) {
 		_, _ = w.Write(h.openAPI)
 	})
 	h.mux.HandleFunc("/", h.unrouted)
-	return h.mux, nil
+	return http.HandlerFunc(h.route), nil
+}
+
+// route refuses a path that is not clean ("/ml/models/../openapi.json",
+// "//ml", "/ml/./models") with a 404 problem naming it, where ServeMux would
+// redirect with a text/html 307; every other request goes to the mux.
+func (h *handler) route(w http.ResponseWriter, r *http.Request) {
+	p := r.URL.Path
+	if p == "" || p[0] != '/' || path.Clean(p) != p && path.Clean(p)+"/" != p {
+		problemResponse(withInstance(newProblem(kindNotFound, http.StatusNotFound,
+			fmt.Sprintf("no route for the path %q: it is not in canonical form (no '.', '..' or empty segments); GET /openapi.json lists the API",
+				truncate(p, 200))), r)).write(w)
+		return
+	}
+	h.mux.ServeHTTP(w, r)
 }
 
 // response is an answer before it is written: what the idempotency store
@@ -115,8 +136,12 @@ func (resp response) write(w http.ResponseWriter) {
 	_, _ = w.Write(resp.body)
 }
 
-// jsonResponse encodes v as the answer.
+// jsonResponse encodes v as the answer; a Document is answered as it is.
 func jsonResponse(status int, v any) response {
+	if d, ok := v.(Document); ok {
+		return response{status: status, body: d.Body,
+			header: map[string]string{"Content-Type": d.ContentType, "X-Content-Type-Options": "nosniff"}}
+	}
 	if e, ok := v.(encoded); ok {
 		return response{status: status, header: map[string]string{"Content-Type": "application/json"}, body: e}
 	}
@@ -218,8 +243,12 @@ func withInstance(p Problem, r *http.Request) Problem {
 
 // readBody reads a request body of an accepted media type, at most
 // MaxBodyBytes of it.
+// A body needs a Content-Type: a client that sends none is told so (415)
+// rather than having its bytes guessed at; an empty optional body needs
+// none.
 func (h *handler) readBody(r *http.Request) ([]byte, error) {
-	if ct := r.Header.Get("Content-Type"); ct != "" {
+	ct := r.Header.Get("Content-Type")
+	if ct != "" {
 		mt, _, err := mime.ParseMediaType(ct)
 		if err != nil || mt != "application/json" && !strings.HasSuffix(mt, "+json") {
 			return nil, &RequestError{Status: http.StatusUnsupportedMediaType, Fields: []FieldError{{Field: "Content-Type",
@@ -234,6 +263,10 @@ func (h *handler) readBody(r *http.Request) ([]byte, error) {
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read request body: %w", err)
+	}
+	if ct == "" && len(bytes.TrimSpace(body)) > 0 {
+		return nil, &RequestError{Status: http.StatusUnsupportedMediaType, Fields: []FieldError{{Field: "Content-Type",
+			Detail: "missing; a request body must be sent as application/json"}}}
 	}
 	return body, nil
 }
@@ -274,14 +307,14 @@ var errInFlight = fmt.Errorf("a request with this %s is still being processed; r
 // so a retry after a server failure runs again.
 func (h *handler) idempotent(rt route, r *http.Request, key string, body []byte) response {
 	ctx := r.Context()
+	// The key alone names the record; the request it was first used for
+	// (method, path and body) is its hash, so the same key sent to another
+	// route is a different request (422), not a second job.
 	sum := sha256.New()
 	fmt.Fprintf(sum, "%s\n%s\n", r.Method, r.URL.Path)
 	sum.Write(body)
 	hash := hex.EncodeToString(sum.Sum(nil))
-	recordKey := r.Method + " " + r.URL.Path + " " + key
-	if len(recordKey) > store.MaxIdempotencyKeyBytes {
-		return h.fail(r, invalid(IdempotencyKeyHeader, "too long for this path"))
-	}
+	recordKey := "idem " + key
 	now := h.svc.now().UTC()
 	held, reserved, err := h.opts.Idempotency.ReserveIdempotencyKey(ctx, store.IdempotencyRecord{
 		Key: recordKey, RequestHash: hash, CreatedAt: now, ExpiresAt: now.Add(h.opts.IdempotencyLease)})

@@ -235,8 +235,8 @@ func TestIdempotencyKey(t *testing.T) {
 			{"/ml/deployment/deploy", `{"model_id": "` + m.ID + `"}`},
 		}
 		for _, p := range posts {
-			a := e.do(t, http.MethodPost, p.path, p.body, api.IdempotencyKeyHeader, "same-key")
-			b := e.do(t, http.MethodPost, p.path, p.body, api.IdempotencyKeyHeader, "same-key")
+			a := e.do(t, http.MethodPost, p.path, p.body, api.IdempotencyKeyHeader, "same-key"+p.path)
+			b := e.do(t, http.MethodPost, p.path, p.body, api.IdempotencyKeyHeader, "same-key"+p.path)
 			assert.Equal(t, a.status, b.status, p.path)
 			assert.Equal(t, string(a.body), string(b.body), p.path)
 		}
@@ -349,7 +349,8 @@ func TestModels(t *testing.T) {
 	require.Equal(t, http.StatusOK, got.status)
 	body := got.json(t)
 	assert.Equal(t, m.ID, body["model_id"])
-	assert.Equal(t, m.ArtifactURI, body["artifact_uri"])
+	assert.Equal(t, m.ArtifactKey, body["artifact_key"])
+	assert.NotContains(t, body, "artifact_uri", "a path on the server's disk is not answered")
 	assert.Equal(t, "/ml/evaluation/mdl-1/metrics", body["links"].(map[string]any)["metrics"])
 
 	metrics := e.do(t, http.MethodGet, "/ml/evaluation/mdl-1/metrics", "")

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"regexp"
 	"strconv"
+	"strings"
 )
 
 // APIVersion is the version of the HTTP API in its OpenAPI document.
@@ -11,7 +12,7 @@ const APIVersion = "1.0.0"
 
 // pathParam matches the {name} parameters of a route path; ServeMux and
 // OpenAPI write them the same way.
-var pathParam = regexp.MustCompile(`\{([a-z_]+)\}`)
+var pathParam = regexp.MustCompile(`\{([a-z_]+)(?:\.\.\.)?\}`)
 
 // problemDescriptions describe the error statuses in the document.
 var problemDescriptions = map[int]string{
@@ -52,13 +53,15 @@ func OpenAPI() map[string]any {
 		}
 		var params []any
 		for _, m := range pathParam.FindAllStringSubmatch(rt.path, -1) {
-			params = append(params, map[string]any{
-				"name": m[1], "in": "path", "required": true,
-				"schema": Schema{"type": "string", "pattern": idPattern.String()},
-			})
+			sch := Schema{"type": "string", "pattern": idPattern.String()}
+			if strings.HasSuffix(m[0], "...}") {
+				// A key may hold slashes: any clean relative path.
+				sch = Schema{"type": "string", "minLength": 1}
+			}
+			params = append(params, map[string]any{"name": m[1], "in": "path", "required": true, "schema": sch})
 		}
 		for _, q := range rt.query {
-			params = append(params, map[string]any{"name": q.name, "in": "query", "required": false,
+			params = append(params, map[string]any{"name": q.name, "in": "query", "required": q.required,
 				"description": q.description, "schema": q.schema})
 		}
 		if rt.method == http.MethodPost {
@@ -81,6 +84,9 @@ func OpenAPI() map[string]any {
 			"description": http.StatusText(rt.success),
 			"content":     map[string]any{"application/json": map[string]any{"schema": sch.of(rt.response)}},
 		}
+		if rt.produces != "" {
+			ok["content"] = map[string]any{rt.produces: map[string]any{"schema": Schema{"type": "string"}}}
+		}
 		headers := map[string]any{}
 		if rt.success == http.StatusAccepted {
 			headers["Location"] = map[string]any{"description": "The status URL of the job.", "schema": Schema{"type": "string"}}
@@ -102,10 +108,11 @@ func OpenAPI() map[string]any {
 			resps[strconv.Itoa(status)] = problem(status)
 		}
 		op["responses"] = resps
-		item, _ := paths[rt.path].(map[string]any)
+		docPath := DocumentPath(rt.path)
+		item, _ := paths[docPath].(map[string]any)
 		if item == nil {
 			item = map[string]any{}
-			paths[rt.path] = item
+			paths[docPath] = item
 		}
 		item[methodKey(rt.method)] = op
 	}
@@ -127,7 +134,7 @@ func OpenAPI() map[string]any {
 		},
 		"tags": []map[string]any{
 			{"name": "training"}, {"name": "optimization"}, {"name": "evaluation"},
-			{"name": "deployment"}, {"name": "endpoints"}, {"name": "models"}, {"name": "meta"},
+			{"name": "deployment"}, {"name": "endpoints"}, {"name": "models"}, {"name": "retraining"}, {"name": "artifacts"}, {"name": "meta"},
 		},
 		"paths": paths,
 		"components": map[string]any{
@@ -137,12 +144,16 @@ func OpenAPI() map[string]any {
 				"description": "A unique key per request (a UUID, say). A retry with the same key and request gets the first answer " +
 					"(with Idempotent-Replayed: true) for 24 hours; the same key with a different request is 422; " +
 					"a retry while the first is still being processed is 409.",
-				"schema": Schema{"type": "string", "minLength": 1, "maxLength": maxIdempotencyKey},
+				"schema": Schema{"type": "string", "minLength": 1, "maxLength": maxIdempotencyKey, "pattern": idempotencyKeyPattern},
 			}},
 			"responses": responses,
 		},
 	}
 }
+
+// DocumentPath is a route's path as OpenAPI writes it: ServeMux's
+// {key...} (the rest of the path) is {key}.
+func DocumentPath(p string) string { return strings.ReplaceAll(p, "...}", "}") }
 
 // methodKey is the OpenAPI operation key of an HTTP method.
 func methodKey(m string) string {

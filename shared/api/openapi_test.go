@@ -399,13 +399,17 @@ func TestResponsesMatchTheDocument(t *testing.T) {
 	// A running job's status, with its progress, and a cancelled one.
 	running := call(http.MethodPost, "/ml/training/start", e.trainingBody(`"epochs": 400, "early_stopping": {"enabled": false}`))
 	rid := running.json(t)["job_id"].(string)
+	// Bounded by a deadline, not a count of polls: on a loaded machine the
+	// first epoch may take many seconds to come (400 epochs: the job is
+	// still running when it does).
 	var sawEpoch bool
-	for range 2000 {
-		a := call(http.MethodGet, "/ml/training/"+rid+"/status", "")
-		if ep, ok := a.json(t)["epoch"].(float64); ok && ep >= 1 {
+	for deadline := time.Now().Add(2 * time.Minute); time.Now().Before(deadline); {
+		st := call(http.MethodGet, "/ml/training/"+rid+"/status", "").json(t)
+		if ep, ok := st["epoch"].(float64); ok && ep >= 1 {
 			sawEpoch = true
 			break
 		}
+		require.False(t, store.Status(st["status"].(string)).Terminal(), "the running job ended: %v", st)
 		time.Sleep(5 * time.Millisecond)
 	}
 	assert.True(t, sawEpoch, "a running job shows its epoch")

@@ -3,8 +3,8 @@ package api_test
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -90,8 +90,14 @@ func TestOptimizationRoutes(t *testing.T) {
 	best := res["best_trial"].(map[string]any)
 	assert.Contains(t, []any{"4", "8-4"}, best["params"].(map[string]any)["hidden_layers"])
 	assert.NotNil(t, res["analysis"])
+	// Without a report service the report is named by its artifact key,
+	// not by a path on the server's disk.
 	report := res["links"].(map[string]any)["report"].(string)
-	html, err := os.ReadFile(report)
+	assert.Equal(t, "studies/"+id+"/report.html", report)
+	rc, err := e.rt.Artifacts.Get(context.Background(), report)
+	require.NoError(t, err)
+	html, err := io.ReadAll(rc)
+	require.NoError(t, rc.Close())
 	require.NoError(t, err)
 	assert.True(t, strings.Contains(string(html), id))
 
@@ -120,4 +126,119 @@ func TestOptimizationRoutes(t *testing.T) {
 	studies, err = e.rt.DB.ListStudies(context.Background(), 0)
 	require.NoError(t, err)
 	assert.Len(t, studies, 1, "refused requests store nothing")
+}
+
+// waitStudy polls a study's results until its status is not RUNNING.
+func waitStudy(t *testing.T, call func(method, path, body string, headers ...string) answer, id string) map[string]any {
+	t.Helper()
+	var res map[string]any
+	deadline := time.Now().Add(2 * time.Minute)
+	for time.Now().Before(deadline) {
+		a := call(http.MethodGet, "/ml/optimization/"+id+"/results", "")
+		require.Equal(t, http.StatusOK, a.status, "%s", a.body)
+		if res = a.json(t); res["status"] != "RUNNING" {
+			return res
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("study %s still running: %v", id, res)
+	return nil
+}
+
+// TestOptimizationTrainBestAndCancel: train-best starts a training job
+// with the best trial's configuration that runs to a registered model;
+// a named trial is trained the same way; cancel marks a running study
+// CANCELLED and stops it, and refuses a finished one with 409.
+func TestOptimizationTrainBestAndCancel(t *testing.T) {
+	e := newOptimizationEnv(t)
+	d := newDocValidator(fetchDoc(t, e))
+	call := func(method, path, body string, headers ...string) answer {
+		a := e.do(t, method, path, body, headers...)
+		d.check(t, method, path, a)
+		return a
+	}
+	start := call(http.MethodPost, "/ml/optimization/start", e.optimizationBody(""))
+	require.Equal(t, http.StatusAccepted, start.status, "%s", start.body)
+	id := start.json(t)["job_id"].(string)
+	res := waitStudy(t, call, id)
+	require.Equal(t, "SUCCEEDED", res["status"], "study: %v", res)
+	best := res["best_trial"].(map[string]any)
+	bestLR := best["params"].(map[string]any)["learning_rate"].(float64)
+
+	tb := call(http.MethodPost, "/ml/optimization/"+id+"/train-best", "")
+	require.Equal(t, http.StatusAccepted, tb.status, "%s", tb.body)
+	acc := tb.json(t)
+	assert.Equal(t, "training", acc["kind"])
+	jobID := acc["job_id"].(string)
+	var st map[string]any
+	deadline := time.Now().Add(2 * time.Minute)
+	for time.Now().Before(deadline) {
+		st = call(http.MethodGet, acc["status_url"].(string), "").json(t)
+		if st["status"] != "QUEUED" && st["status"] != "RUNNING" {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	require.Equal(t, "SUCCEEDED", st["status"], "training: %v", st)
+	assert.NotEmpty(t, st["model_id"])
+	job, err := e.rt.DB.GetJob(context.Background(), jobID)
+	require.NoError(t, err)
+	var cfg map[string]any
+	require.NoError(t, json.Unmarshal(job.Config, &cfg))
+	assert.InDelta(t, bestLR, cfg["learning_rate"], 1e-12, "the best trial's learning rate")
+	assert.EqualValues(t, 3, cfg["epochs"], "the study's base configuration")
+	assert.Equal(t, id+"-trial-"+jsonNumber(best["number"]), cfg["name"])
+
+	named := call(http.MethodPost, "/ml/optimization/"+id+"/train-best", `{"trial": 0, "name": "first"}`)
+	if res["trials"].([]any)[0].(map[string]any)["state"] == "COMPLETE" {
+		require.Equal(t, http.StatusAccepted, named.status, "%s", named.body)
+	} else {
+		require.Equal(t, http.StatusConflict, named.status, "%s", named.body)
+	}
+	for _, tc := range []struct {
+		name, path, body string
+		status           int
+	}{
+		{"no such trial", "/ml/optimization/" + id + "/train-best", `{"trial": 99}`, http.StatusNotFound},
+		{"negative trial", "/ml/optimization/" + id + "/train-best", `{"trial": -1}`, http.StatusBadRequest},
+		{"unknown field", "/ml/optimization/" + id + "/train-best", `{"trail": 1}`, http.StatusBadRequest},
+		{"no such study", "/ml/optimization/hpo-nope/train-best", "", http.StatusNotFound},
+		{"cancel a finished study", "/ml/optimization/" + id + "/cancel", "", http.StatusConflict},
+		{"cancel no such study", "/ml/optimization/hpo-nope/cancel", "", http.StatusNotFound},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a := call(http.MethodPost, tc.path, tc.body)
+			require.Equal(t, tc.status, a.status, "%s", a.body)
+		})
+	}
+
+	// A long study, cancelled while it runs.
+	long := call(http.MethodPost, "/ml/optimization/start",
+		e.optimizationBody(`"budget": {"max_trials": 200, "max_parallel": 1}, "base_config": {"dataset_path": "`+e.csv+`", "target_column": "label", "epochs": 50, "batch_size": 8}`))
+	require.Equal(t, http.StatusAccepted, long.status, "%s", long.body)
+	longID := long.json(t)["job_id"].(string)
+	c := call(http.MethodPost, "/ml/optimization/"+longID+"/cancel", `{"reason": "enough"}`)
+	require.Equal(t, http.StatusOK, c.status, "%s", c.body)
+	assert.Equal(t, "CANCELLED", c.json(t)["status"])
+	deadline = time.Now().Add(2 * time.Minute)
+	for time.Now().Before(deadline) {
+		x, err := e.rt.DB.GetExecution(context.Background(), "optimization", longID)
+		require.NoError(t, err)
+		if x.Status.Terminal() {
+			assert.Equal(t, "ABORTED", string(x.Status), "the execution was stopped")
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	res = waitStudy(t, call, longID)
+	assert.Equal(t, "CANCELLED", res["status"], "the stopped execution leaves the study CANCELLED")
+	assert.Contains(t, res["error"], "enough")
+	assert.Less(t, len(res["trials"].([]any)), 200, "the study stopped")
+	again := call(http.MethodPost, "/ml/optimization/"+longID+"/cancel", "")
+	assert.Equal(t, http.StatusConflict, again.status, "%s", again.body)
+}
+
+func jsonNumber(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
 }

@@ -159,20 +159,21 @@ func fromConfigError(err error, prefix string) *RequestError {
 type problemKind struct{ slug, title string }
 
 var (
-	kindInvalid     = problemKind{"invalid-request", "Invalid request"}
-	kindMethod      = problemKind{"method-not-allowed", "Method not allowed"}
-	kindTooLarge    = problemKind{"body-too-large", "Request body too large"}
-	kindMediaType   = problemKind{"unsupported-media-type", "Unsupported media type"}
-	kindKeyReused   = problemKind{"idempotency-key-reused", "Idempotency-Key reused for a different request"}
-	kindInProgress  = problemKind{"request-in-progress", "A request with this Idempotency-Key is in progress"}
-	kindNotImpl     = problemKind{"not-implemented", "Not implemented"}
-	kindInternal    = problemKind{"internal", "Internal error"}
-	kindClientGone  = problemKind{"client-closed-request", "Client closed request"}
-	kindNotFound    = problemKind{"not-found", "Not found"}
-	kindConflict    = problemKind{"conflict", "Conflict"}
-	kindDiverged    = problemKind{"diverged", "Training diverged"}
-	kindDataChanged = problemKind{"data-changed", "Data changed"}
-	kindUnavailable = problemKind{"unavailable", "Service unavailable"}
+	kindInvalid      = problemKind{"invalid-request", "Invalid request"}
+	kindMethod       = problemKind{"method-not-allowed", "Method not allowed"}
+	kindTooLarge     = problemKind{"body-too-large", "Request body too large"}
+	kindMediaType    = problemKind{"unsupported-media-type", "Unsupported media type"}
+	kindKeyReused    = problemKind{"idempotency-key-reused", "Idempotency-Key reused for a different request"}
+	kindInProgress   = problemKind{"request-in-progress", "A request with this Idempotency-Key is in progress"}
+	kindNotImpl      = problemKind{"not-implemented", "Not implemented"}
+	kindInternal     = problemKind{"internal", "Internal error"}
+	kindClientGone   = problemKind{"client-closed-request", "Client closed request"}
+	kindNotFound     = problemKind{"not-found", "Not found"}
+	kindUnauthorized = problemKind{"unauthorized", "Unauthorized"}
+	kindConflict     = problemKind{"conflict", "Conflict"}
+	kindDiverged     = problemKind{"diverged", "Training diverged"}
+	kindDataChanged  = problemKind{"data-changed", "Data changed"}
+	kindUnavailable  = problemKind{"unavailable", "Service unavailable"}
 )
 
 // statusClientClosedRequest is nginx's 499: the client went away before
@@ -248,7 +249,7 @@ func ProblemFor(err error) Problem {
 func cleanDetail(err error) string {
 	msg := err.Error()
 	for _, s := range []error{store.ErrNotFound, store.ErrConflict, store.ErrInvalid, ErrNotImplemented, ErrUnavailable,
-		serving.ErrNoEndpoint, serving.ErrNothingDeployed, serving.ErrModelRefused, serving.ErrModelUnavailable, serving.ErrRoutes, serving.ErrPredict} {
+		serving.ErrNoEndpoint, serving.ErrNothingDeployed, serving.ErrModelChanged, serving.ErrModelRefused, serving.ErrModelUnavailable, serving.ErrRoutes, serving.ErrPredict} {
 		msg = strings.ReplaceAll(msg, ": "+s.Error(), "")
 		msg = strings.ReplaceAll(msg, s.Error()+": ", "")
 	}

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -10,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/orrery-ml/orrery/shared/ml/deployment"
+	"github.com/orrery-ml/orrery/shared/ml/optimization"
 	"github.com/orrery-ml/orrery/shared/ml/training"
 )
 
@@ -20,18 +22,22 @@ import (
 // Every error is a *RequestError naming the field; where dataset_path may
 // point is checked by the service (DataRoots), not here.
 func DecodeTrainingRequest(body []byte) (training.TrainingConfig, error) {
-	cfg := decodingDefaults()
+	cfg := decodingDefaults(training.PeekModelType(body))
 	if err := Decode(body, &cfg); err != nil {
 		return training.TrainingConfig{}, err
 	}
 	return checkTrainingConfig(cfg, "")
 }
 
-// decodingDefaults is the TrainingConfig a request body is decoded over:
-// training.Defaults(), whose hidden layers Normalize fills in for an mlp
-// only — so {"model_type": "logistic_regression"} needs no
-// "hidden_layers": [] to undo the mlp default.
-func decodingDefaults() training.TrainingConfig { return training.Defaults() }
+// decodingDefaults is the TrainingConfig a request body of model_type
+// modelType is decoded over: training.DefaultsFor(modelType), whose hidden
+// layers Normalize fills in for an mlp only — so {"model_type":
+// "logistic_regression"} needs no "hidden_layers": [] to undo the mlp
+// default — and whose tree settings are there for the tree model types
+// only.
+func decodingDefaults(modelType string) training.TrainingConfig {
+	return training.DefaultsFor(modelType)
+}
 
 // checkTrainingConfig applies the API's rules to a decoded TrainingConfig
 // found at prefix in a request body ("" for the whole body).
@@ -90,9 +96,13 @@ type OptimizationRequest struct {
 	// dataset_path and target_column are required.
 	BaseConfig training.TrainingConfig `json:"base_config"`
 	// SearchSpace lists the dimensions to tune; each names a TrainingConfig
-	// field.
-	SearchSpace []SearchDimension `json:"search_space"`
-	// Strategy is grid, random or bayesian (default).
+	// field. Give it or HyperparameterSpace, not both.
+	SearchSpace []SearchDimension `json:"search_space,omitempty"`
+	// HyperparameterSpace is the seed's space, as `orrery tune --space`
+	// reads it: [min, max] ranges and lists of choices
+	// (optimization.HyperparameterSpace).
+	HyperparameterSpace *optimization.HyperparameterSpace `json:"hyperparameter_space,omitempty"`
+	// Strategy is grid, random, sobol or bayesian (default).
 	Strategy string `json:"strategy,omitempty"`
 	// Objectives are the validation metrics to optimise (default
 	// ["val_auc_pr"]): val_auc_pr, val_auc_roc, val_loss.
@@ -105,7 +115,7 @@ type OptimizationRequest struct {
 	// Pruner stops unpromising trials early: none, median, percentile, asha
 	// (default), hyperband, patience.
 	Pruner string `json:"pruner,omitempty"`
-	// Seed makes the study reproducible (default 42).
+	// Seed makes the study reproducible (default 42; 0 is a seed too).
 	Seed int64 `json:"seed,omitempty"`
 }
 
@@ -128,7 +138,8 @@ type SearchDimension struct {
 
 // OptimizationBudget bounds a study.
 type OptimizationBudget struct {
-	// MaxTrials is the number of trials (default 20, at most 1000).
+	// MaxTrials is the number of trials (default 20, at most 1000; 0 is
+	// refused, not the default).
 	MaxTrials int `json:"max_trials,omitempty"`
 	// MaxParallel is how many trials run at once (default 2, at most 64).
 	MaxParallel int `json:"max_parallel,omitempty"`
@@ -156,21 +167,50 @@ var validMetrics = []string{"val_auc_pr", "val_auc_roc", "val_loss"}
 // DecodeOptimizationRequest reads and checks the body of POST
 // /ml/optimization/start, filling in defaults. Errors are *RequestError.
 func DecodeOptimizationRequest(body []byte) (OptimizationRequest, error) {
-	req := OptimizationRequest{BaseConfig: decodingDefaults()}
+	var peek struct {
+		BaseConfig json.RawMessage `json:"base_config"`
+	}
+	_ = json.Unmarshal(body, &peek)
+	// Decoded over the defaults: a budget or seed left out gets its
+	// default, a zero given stays zero (and max_trials 0 is refused).
+	req := OptimizationRequest{BaseConfig: decodingDefaults(training.PeekModelType(peek.BaseConfig)), Seed: defaultStudySeed,
+		Budget: OptimizationBudget{MaxTrials: defaultMaxTrials, MaxParallel: defaultMaxParallel}}
 	if err := Decode(body, &req); err != nil {
 		return OptimizationRequest{}, err
 	}
 	return req.normalize()
 }
 
+// Defaults of an OptimizationRequest's fields left out.
+const (
+	defaultStudySeed   = 42
+	defaultMaxTrials   = 20
+	defaultMaxParallel = 2
+	// maxStudyName bounds a study's name.
+	maxStudyName = training.MaxNameLength
+)
+
+// Strategies are the search strategies a study may use.
+var Strategies = []string{"grid", "random", "sobol", "bayesian"}
+
 func (r OptimizationRequest) normalize() (OptimizationRequest, error) {
+	if err := training.CheckName(r.Name, maxStudyName); err != nil {
+		return r, invalid("name", "%v", err)
+	}
 	cfg, err := checkTrainingConfig(r.BaseConfig, "base_config")
 	if err != nil {
 		return r, err
 	}
 	r.BaseConfig = cfg
-	if len(r.SearchSpace) == 0 {
-		return r, invalid("search_space", "required: at least one dimension")
+	if r.HyperparameterSpace != nil {
+		if len(r.SearchSpace) > 0 {
+			return r, invalid("hyperparameter_space", "give search_space or hyperparameter_space, not both")
+		}
+		if _, err := r.HyperparameterSpace.Space(); err != nil {
+			return r, invalid("hyperparameter_space", "%s", strings.TrimPrefix(err.Error(), optimization.ErrInvalidSpace.Error()+": "))
+		}
+	} else if len(r.SearchSpace) == 0 {
+		return r, invalid("search_space", "required: at least one dimension (or give hyperparameter_space)")
 	}
 	if len(r.SearchSpace) > 16 {
 		return r, invalid("search_space", "%d dimensions is more than 16", len(r.SearchSpace))
@@ -196,8 +236,8 @@ func (r OptimizationRequest) normalize() (OptimizationRequest, error) {
 	if r.Strategy == "" {
 		r.Strategy = "bayesian"
 	}
-	if !slices.Contains([]string{"grid", "random", "bayesian"}, r.Strategy) {
-		return r, invalid("strategy", "%q is not grid, random or bayesian", truncate(r.Strategy, 40))
+	if !slices.Contains(Strategies, r.Strategy) {
+		return r, invalid("strategy", "%q is not grid, random, sobol or bayesian", truncate(r.Strategy, 40))
 	}
 	if len(r.Objectives) == 0 {
 		r.Objectives = []string{"val_auc_pr"}
@@ -225,14 +265,8 @@ func (r OptimizationRequest) normalize() (OptimizationRequest, error) {
 		}
 	}
 	b := &r.Budget
-	if b.MaxTrials == 0 {
-		b.MaxTrials = 20
-	}
 	if b.MaxTrials < 1 || b.MaxTrials > 1000 {
 		return r, invalid("budget.max_trials", "%d is not in [1, 1000]", b.MaxTrials)
-	}
-	if b.MaxParallel == 0 {
-		b.MaxParallel = 2
 	}
 	if b.MaxParallel < 1 || b.MaxParallel > 64 {
 		return r, invalid("budget.max_parallel", "%d is not in [1, 64]", b.MaxParallel)
@@ -245,9 +279,6 @@ func (r OptimizationRequest) normalize() (OptimizationRequest, error) {
 	}
 	if !slices.Contains([]string{"none", "median", "percentile", "asha", "hyperband", "patience"}, r.Pruner) {
 		return r, invalid("pruner", "%q is not none, median, percentile, asha, hyperband or patience", truncate(r.Pruner, 40))
-	}
-	if r.Seed == 0 {
-		r.Seed = 42
 	}
 	return r, nil
 }
@@ -472,17 +503,7 @@ type RollbackRequest struct {
 // DecodeRollbackRequest reads the optional body of a rollback request:
 // empty, or an object with at most a reason of up to 500 characters.
 func DecodeRollbackRequest(body []byte) (RollbackRequest, error) {
-	var req RollbackRequest
-	if len(strings.TrimSpace(string(body))) == 0 {
-		return req, nil
-	}
-	if err := Decode(body, &req); err != nil {
-		return req, err
-	}
-	if len(req.Reason) > 500 {
-		return req, invalid("reason", "%d characters is more than 500", len(req.Reason))
-	}
-	return req, nil
+	return decodeReasonBody[RollbackRequest](body)
 }
 
 // CancelRequest is the optional body of POST /ml/training/{job_id}/cancel.
@@ -494,15 +515,54 @@ type CancelRequest struct {
 // DecodeCancelRequest reads the optional body of a cancel request: empty, or
 // an object with at most a reason of up to 500 characters.
 func DecodeCancelRequest(body []byte) (CancelRequest, error) {
-	var req CancelRequest
+	return decodeReasonBody[CancelRequest](body)
+}
+
+// decodeReasonBody reads an optional body that is empty or an object with
+// at most a reason of up to 500 characters: a rollback's or a cancel's.
+func decodeReasonBody[T RollbackRequest | CancelRequest](body []byte) (T, error) {
+	var req T
 	if len(strings.TrimSpace(string(body))) == 0 {
 		return req, nil
 	}
 	if err := Decode(body, &req); err != nil {
 		return req, err
 	}
-	if len(req.Reason) > 500 {
-		return req, invalid("reason", "%d characters is more than 500", len(req.Reason))
+	if n := len(RollbackRequest(req).Reason); n > 500 {
+		return req, invalid("reason", "%d characters is more than 500", n)
+	}
+	return req, nil
+}
+
+// bestTrial asks Optimizations.TrialConfig for the best trial (the value of
+// optimization.BestTrialNumber, which this package may not import).
+const bestTrial = -1
+
+// TrainBestRequest is the optional body of POST
+// /ml/optimization/{job_id}/train-best.
+type TrainBestRequest struct {
+	// Trial names the trial to train (0 is the first trial); absent: the
+	// study's best trial.
+	Trial *int `json:"trial,omitempty"`
+	// Name is the registered model's name (default <study>-trial-<n>).
+	Name string `json:"name,omitempty"`
+}
+
+// DecodeTrainBestRequest reads the optional body of a train-best request:
+// empty, or an object with a trial number (at least 0) and a name.
+func DecodeTrainBestRequest(body []byte) (TrainBestRequest, error) {
+	var req TrainBestRequest
+	if len(strings.TrimSpace(string(body))) == 0 {
+		return req, nil
+	}
+	if err := Decode(body, &req); err != nil {
+		return req, err
+	}
+	if req.Trial != nil && *req.Trial < 0 {
+		return req, invalid("trial", "%d is not a trial number (0 or more)", *req.Trial)
+	}
+	if len(req.Name) > 200 {
+		return req, invalid("name", "%d characters is more than 200", len(req.Name))
 	}
 	return req, nil
 }

@@ -26,6 +26,9 @@ type route struct {
 	// success is the status of a successful answer and response its type.
 	success  int
 	response reflect.Type
+	// produces is the media type of a success that is not JSON (a
+	// Document); empty: application/json.
+	produces string
 	// problems lists the error statuses the operation documents besides
 	// those every operation may answer (400, 500).
 	problems []int
@@ -42,6 +45,8 @@ type route struct {
 type queryParam struct {
 	name, description string
 	schema            Schema
+	// required: the server refuses the request without it (400).
+	required bool
 }
 
 func typeOf[T any]() reflect.Type { return reflect.TypeFor[T]() }
@@ -127,6 +132,36 @@ var routes = append([]route{
 		problems: []int{http.StatusNotFound, http.StatusNotImplemented},
 		handle: func(ctx context.Context, s *Service, r *http.Request, _ []byte) (any, error) {
 			return s.OptimizationResults(ctx, r.PathValue("job_id"))
+		},
+	},
+	{
+		method: http.MethodPost, path: "/ml/optimization/{job_id}/cancel", operationID: "cancelOptimization", tag: "optimization",
+		summary:     "Cancel an optimization study",
+		description: "Marks a RUNNING study CANCELLED by a conditional write (its finished trials stay) and stops its execution; answers the study's results. A study that has finished answers 409. Answers 501 where the optimization service is not part of the build.",
+		request:     typeOf[CancelRequest](), requestOptional: true, example: map[string]any{"reason": "search space too narrow"},
+		success: http.StatusOK, response: typeOf[json.RawMessage](),
+		problems: []int{http.StatusNotFound, http.StatusConflict, http.StatusRequestEntityTooLarge, http.StatusUnsupportedMediaType, http.StatusUnprocessableEntity, http.StatusServiceUnavailable, http.StatusNotImplemented},
+		handle: func(ctx context.Context, s *Service, r *http.Request, body []byte) (any, error) {
+			req, err := DecodeCancelRequest(body)
+			if err != nil {
+				return nil, err
+			}
+			return s.CancelOptimization(ctx, r.PathValue("job_id"), req)
+		},
+	},
+	{
+		method: http.MethodPost, path: "/ml/optimization/{job_id}/train-best", operationID: "trainBestTrial", tag: "optimization",
+		summary:     "Train a model with a study's best trial",
+		description: "Starts a training job whose TrainingConfig is the study's base configuration with the best trial's parameters (or those of `trial`), through the `training` state machine like any training; answers 202 with the job and its status URL. A study without a complete trial, or a trial that has not completed, answers 409. Answers 501 where the optimization service is not part of the build.",
+		request:     typeOf[TrainBestRequest](), requestOptional: true, example: map[string]any{"trial": 3, "name": "pulsar-tuned"},
+		success: http.StatusAccepted, response: typeOf[Accepted](),
+		problems: []int{http.StatusNotFound, http.StatusConflict, http.StatusRequestEntityTooLarge, http.StatusUnsupportedMediaType, http.StatusUnprocessableEntity, http.StatusServiceUnavailable, http.StatusNotImplemented},
+		handle: func(ctx context.Context, s *Service, r *http.Request, body []byte) (any, error) {
+			req, err := DecodeTrainBestRequest(body)
+			if err != nil {
+				return nil, err
+			}
+			return s.TrainBest(ctx, r.PathValue("job_id"), req)
 		},
 	},
 	{
@@ -228,4 +263,4 @@ var routes = append([]route{
 			return s.GetModel(ctx, r.PathValue("model_id"))
 		},
 	},
-}, endpointRoutes...)
+}, append(append(reportRoutes, retrainingRoutes...), endpointRoutes...)...)

@@ -42,12 +42,14 @@ var fieldHints = map[string]Schema{
 	"TrainingConfig.optimizer":          {"enum": []string{"sgd", "momentum", "adam", "adamw", "rmsprop"}},
 	"TrainingConfig.momentum":           {"minimum": 0, "exclusiveMaximum": 1},
 	"TrainingConfig.loss_function":      {"enum": []string{"", "binary_cross_entropy", "cross_entropy"}, "description": "Empty picks by the number of classes."},
-	"TrainingConfig.hidden_layers":      {"maxItems": 16, "items": Schema{"type": "integer", "minimum": 1, "maximum": 8192}},
+	"TrainingConfig.hidden_layers":      {"minItems": 1, "maxItems": 16, "items": Schema{"type": "integer", "minimum": 1, "maximum": 8192}, "description": "Units per hidden layer of an MLP; left out for logistic_regression (which takes none; an empty list is refused for every other model type)."},
 	"TrainingConfig.activation":         {"enum": []string{"relu", "tanh", "gelu", "sigmoid"}},
 	"TrainingConfig.dropout_rate":       {"minimum": 0, "exclusiveMaximum": 1},
 	"TrainingConfig.regularization":     {"minimum": 0, "maximum": 1, "description": "L2 penalty (for adamw: the decoupled weight decay)."},
 	"TrainingConfig.decision_threshold": {"description": "f1 (F1-optimal on the validation split), youden, or a number in (0, 1) written as a string.", "examples": []string{"f1", "youden", "0.4"}},
+	"TrainingConfig.name":               {"maxLength": training.MaxNameLength, "pattern": training.NamePattern(), "description": "At most 200 characters, no control, format (bidi, zero-width) or line-separator characters."},
 	"TrainingConfig.leakage":            {"enum": []string{"error", "warning"}, "description": "Severity of the target-leakage check."},
+	"TrainingConfig.precision":          {"enum": []string{"float32", "float64"}, "description": "Arithmetic of the pure-Go engine's training steps (float32: packed GEMM across the cores)."},
 	"Schedule.kind":                     {"enum": []string{"constant", "step", "exponential", "cosine"}},
 	"Schedule.warmup_epochs":            {"minimum": 0},
 	"Schedule.step_size":                {"minimum": 1},
@@ -57,14 +59,15 @@ var fieldHints = map[string]Schema{
 	"EarlyStopping.patience":            {"minimum": 1},
 	"EarlyStopping.min_delta":           {"minimum": 0},
 
-	"OptimizationRequest.strategy":           {"enum": []string{"grid", "random", "bayesian"}},
+	"OptimizationRequest.strategy":           {"enum": Strategies},
+	"OptimizationRequest.name":               {"maxLength": maxStudyName, "pattern": training.NamePattern(), "description": "At most 200 characters, no control, format (bidi) or line-separator characters."},
 	"OptimizationRequest.objectives":         {"items": Schema{"type": "string", "enum": validMetrics}},
 	"OptimizationRequest.directions":         {"items": Schema{"type": "string", "enum": []string{"maximize", "minimize"}}},
 	"OptimizationRequest.pruner":             {"enum": []string{"none", "median", "percentile", "asha", "hyperband", "patience"}},
 	"OptimizationRequest.search_space":       {"minItems": 1, "maxItems": 16},
 	"SearchDimension.name":                   {"enum": sortedTunable()},
 	"SearchDimension.kind":                   {"enum": []string{"float", "int", "categorical"}},
-	"SearchDimension.choices":                {"minItems": 1, "maxItems": 64},
+	"SearchDimension.choices":                {"minItems": 1, "maxItems": 64, "items": Schema{"not": Schema{"type": "null"}}},
 	"OptimizationBudget.max_trials":          {"minimum": 1, "maximum": 1000},
 	"OptimizationBudget.max_parallel":        {"minimum": 1, "maximum": 64},
 	"OptimizationBudget.timeout_seconds":     {"minimum": 0, "maximum": 604800},
@@ -89,16 +92,32 @@ var fieldHints = map[string]Schema{
 	"AlarmSettings.positive_rate_confidence": {"exclusiveMinimum": 0, "exclusiveMaximum": 1, "description": "Confidence of the Wilson intervals compared: the window's predicted positive rate against the validation split's."},
 	"AlarmSettings.min_requests":             {"minimum": 1, "maximum": 1000000},
 	"AlarmSettings.window_seconds":           {"minimum": 10, "maximum": 3600},
-	"AlarmSettings.cloudwatch":               {"maxItems": 20, "items": Schema{"type": "string", "minLength": 1, "maxLength": 255}},
+	"AlarmSettings.cloudwatch":               {"maxItems": 10, "items": Schema{"type": "string", "minLength": 1, "maxLength": 255}},
 	"GateSettings.alpha":                     {"exclusiveMinimum": 0, "maximum": 0.5},
 	"GateSettings.min_auc_roc":               {"minimum": 0, "maximum": 1, "description": "Floor on the model's test-split ROC AUC (default 0.5; null: none)."},
 	"GateSettings.min_auc_pr":                {"minimum": 0, "maximum": 1},
 	"GateSettings.min_f1_score":              {"minimum": 0, "maximum": 1},
 	"GateSettings.max_latency_ms":            {"exclusiveMinimum": 0},
 	"CancelRequest.reason":                   {"maxLength": 500},
+	"RetrainingPolicyRequest.config":         {"type": "object", "description": "A TrainingConfig; its dataset_path may be left out (the uploads stand in for it)."},
 
 	"PredictRequest.instances": {"minItems": 1, "maxItems": serving.DefaultMaxRows, "description": "Give instances or rows, not both: objects of feature: value holding every feature of the model (null: a missing measurement)."},
 	"PredictRequest.rows":      {"minItems": 1, "maxItems": serving.DefaultMaxRows, "description": "Arrays of the model's features in its order (null: a missing measurement)."},
+}
+
+// typeRules add constraints across a type's fields, keyed by type name:
+// what SearchDimension.check enforces between kind and the other fields.
+// (The rules between model_type and the tree settings, and between
+// search_space and hyperparameter_space, are left to the checks and their
+// 400s: stated as if/then or not keywords they slowed Schemathesis's
+// generation from seconds to over ten minutes.)
+var typeRules = map[string]Schema{
+	"SearchDimension": {"allOf": []Schema{
+		{"if": Schema{"properties": Schema{"kind": Schema{"enum": []string{"float", "int"}}}, "required": []string{"kind"}},
+			"then": Schema{"required": []string{"low", "high"}, "not": Schema{"required": []string{"choices"}}}},
+		{"if": Schema{"properties": Schema{"kind": Schema{"const": "categorical"}}, "required": []string{"kind"}},
+			"then": Schema{"required": []string{"choices"}, "properties": Schema{"low": false, "high": false, "log": Schema{"const": false}}}},
+	}},
 }
 
 // documentedAs gives the type a raw JSON field holds, for the document:
@@ -146,6 +165,16 @@ func (s *schemas) build(t reflect.Type, nullableFloats bool) Schema {
 		return Schema{"type": "string", "format": "date-time"}
 	case t == reflect.TypeFor[store.Status]():
 		return Schema{"type": "string", "enum": []store.Status{store.Queued, store.Running, store.Succeeded, store.Failed, store.Cancelled}}
+	case t == reflect.TypeFor[training.MaxFeatures]():
+		// MaxFeatures.check: a rule, or a count of at least 1, or a fraction in (0, 1).
+		return Schema{
+			"description": `Random forest: features tried per split — "sqrt", "log2", "all", a count ≥ 1, or a fraction in (0, 1).`,
+			"oneOf": []Schema{
+				{"type": "string", "enum": []string{"sqrt", "log2", "all"}},
+				{"type": "integer", "minimum": 1},
+				{"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1},
+			},
+		}
 	case t == reflect.TypeFor[training.ClassWeights]():
 		return Schema{
 			"description": `"balanced" (n / (k·n_c) on the training split), "none", or a weight per class label.`,
@@ -175,8 +204,10 @@ func (s *schemas) build(t reflect.Type, nullableFloats bool) Schema {
 		return s.structRef(t)
 	case reflect.Map:
 		return Schema{"type": "object", "additionalProperties": s.build(t.Elem(), nullableFloats)}
-	case reflect.Slice, reflect.Array:
+	case reflect.Slice:
 		return Schema{"type": "array", "items": s.build(t.Elem(), nullableFloats)}
+	case reflect.Array:
+		return Schema{"type": "array", "items": s.build(t.Elem(), nullableFloats), "minItems": t.Len(), "maxItems": t.Len()}
 	case reflect.String:
 		return Schema{"type": "string"}
 	case reflect.Bool:
@@ -266,6 +297,9 @@ func (s *schemas) structSchema(t reflect.Type) Schema {
 	out := Schema{"type": "object", "properties": props, "additionalProperties": false}
 	if len(required) > 0 {
 		out["required"] = required
+	}
+	for k, v := range typeRules[t.Name()] {
+		out[k] = v
 	}
 	return out
 }

@@ -36,6 +36,15 @@ type Optimizations interface {
 	// OptimizationResults returns the study's results as JSON; store.ErrNotFound
 	// if there is no such study.
 	OptimizationResults(ctx context.Context, jobID string) (json.RawMessage, error)
+	// CancelOptimization marks a running study CANCELLED and stops its
+	// execution, answering its results; store.ErrNotFound for no such
+	// study, store.ErrConflict (naming its status) for a finished one.
+	CancelOptimization(ctx context.Context, jobID, reason string) (json.RawMessage, error)
+	// TrialConfig returns the TrainingConfig trial number of the study
+	// trained with (optimization.BestTrialNumber: its best trial);
+	// store.ErrNotFound for no such study or trial, store.ErrConflict for a
+	// trial that has not completed (or a study without a complete one).
+	TrialConfig(ctx context.Context, jobID string, trial int) (training.TrainingConfig, error)
 }
 
 // Evaluations evaluates registered models. While the service has none,
@@ -113,6 +122,8 @@ type Service struct {
 	Executions Executions
 	// DataRoots says where a dataset_path may point.
 	DataRoots DataRoots
+	// Reports, when set, serves the HTML reports and the artifacts.
+	Reports Reports
 	// Artifacts, when set, lets the status of an unfinished or failed job
 	// link the artifacts it has written so far (a finished job lists them
 	// in its result).
@@ -123,12 +134,19 @@ type Service struct {
 	Deployments   Deployments
 	// Endpoints serves the model endpoints' routes (501 without it).
 	Endpoints Endpoints
+	// Retraining keeps the retraining-on-upload policies (501 without it).
+	Retraining store.RetrainingPolicyStore
+	// Tracking, when set, adds the MLflow mirroring state to job statuses
+	// and the MLflow links to model records.
+	Tracking Tracking
 
 	// Now and NewID are replaceable for tests.
 	Now   func() time.Time
 	NewID func(prefix string) string
 
 	finished finishedStatuses
+	// progress keeps each job's last decoded progress event.
+	progress progressViews
 }
 
 func (s *Service) now() time.Time {
@@ -182,15 +200,7 @@ func (s *Service) StartTraining(ctx context.Context, cfg training.TrainingConfig
 	cfg.DatasetPath = resolved
 	if cfg.TestDatasetPath != "" {
 		// The separate test file obeys the same data roots.
-		testPath, err := s.DataRoots.Resolve(cfg.TestDatasetPath)
-		var re *RequestError
-		if errors.As(err, &re) {
-			for i := range re.Fields {
-				if re.Fields[i].Field == "dataset_path" {
-					re.Fields[i].Field, re.Fields[i].Pointer = "test_dataset_path", pointerOf("test_dataset_path")
-				}
-			}
-		}
+		testPath, err := s.DataRoots.resolveField(cfg.TestDatasetPath, "test_dataset_path")
 		if err != nil {
 			return Accepted{}, err
 		}
@@ -289,7 +299,7 @@ type JobStatus struct {
 	Progress json.RawMessage `json:"progress,omitempty"`
 	// Result is the outcome of a SUCCEEDED job: model_id, metrics (the
 	// test-split EvaluationMetrics), decision_threshold, training summary,
-	// artifacts.
+	// artifacts (named as in JobLinks.Artifacts).
 	Result json.RawMessage `json:"result,omitempty"`
 	// Error says why a job FAILED or was CANCELLED.
 	Error    string `json:"error,omitempty"`
@@ -301,6 +311,9 @@ type JobStatus struct {
 	CreatedAt   time.Time `json:"created_at"`
 	UpdatedAt   time.Time `json:"updated_at"`
 	Links       JobLinks  `json:"links"`
+	// Tracking is the job's MLflow run and how its mirroring stands (with
+	// tracking on).
+	Tracking *TrackingState `json:"tracking,omitempty"`
 }
 
 // JobLinks are where to go next from a job's status.
@@ -312,9 +325,14 @@ type JobLinks struct {
 	Model   string `json:"model,omitempty"`
 	Metrics string `json:"metrics,omitempty"`
 	// Artifacts maps artifact names (validation_report, history, metrics,
-	// model, manifest, checkpoint) to where they are (a file path, or an
-	// s3:// URI on AWS).
+	// model, manifest, checkpoint) to where they are: the API link of a
+	// file the job's artifacts route serves (/ml/jobs/{job_id}/artifacts/
+	// history.json), else the artifact store's key (models/{model_id}),
+	// never a path on the server's disk.
 	Artifacts map[string]string `json:"artifacts,omitempty"`
+	// Report is the job's HTML page, where the server has a report service
+	// (an evaluation job's once it succeeded).
+	Report string `json:"report,omitempty"`
 }
 
 // progressView is the part of a stored tracking.Event the status reads;
@@ -343,16 +361,28 @@ type resultView struct {
 }
 
 func (s *Service) statusOf(ctx context.Context, job store.Job) JobStatus {
+	st := s.baseStatus(ctx, job)
+	s.addTracking(ctx, &st)
+	return st
+}
+
+func (s *Service) baseStatus(ctx context.Context, job store.Job) JobStatus {
 	st := JobStatus{JobID: job.ID, Kind: job.Kind, Status: job.Status, Stage: job.Stage, Error: job.Error,
 		ModelID: job.ModelID, Attempts: job.Attempts, ResumedFrom: job.ResumedFrom, CreatedAt: job.CreatedAt, UpdatedAt: job.UpdatedAt,
-		Result: job.Result, Links: JobLinks{Self: TrainingStatusURL(job.ID)}}
+		Result: s.resultWithRefs(job.ID, job.Result), Links: JobLinks{Self: TrainingStatusURL(job.ID)}}
 	if job.Kind == JobKindEvaluation {
 		// An evaluation has no cancel route; its artifacts are in its result.
 		st.Links.Self = EvaluationStatusURL(job.ID)
 		if job.ModelID != "" {
 			st.Links.Model, st.Links.Metrics = modelURL(job.ModelID), metricsURL(job.ModelID)
 		}
+		if s.Reports != nil && job.Status == store.Succeeded {
+			st.Links.Report = ReportURL(ReportEvaluation, job.ID)
+		}
 		return st
+	}
+	if s.Reports != nil {
+		st.Links.Report = ReportURL(ReportTraining, job.ID)
 	}
 	if !job.Status.Terminal() {
 		st.Links.Cancel = "/ml/training/" + job.ID + "/cancel"
@@ -363,8 +393,7 @@ func (s *Service) statusOf(ctx context.Context, job store.Job) JobStatus {
 	if len(job.Progress) > 0 {
 		// Decoded into a view of its own rather than a tracking.Event, whose
 		// UnmarshalJSON decodes twice: this runs on every status request.
-		var e progressView
-		if json.Unmarshal(job.Progress, &e) == nil {
+		if e, ok := s.progress.decode(job.ID, job.Progress); ok {
 			st.Progress = job.Progress
 			if e.Unit == "epoch" {
 				st.Epoch, st.Epochs = e.Step, e.Total
@@ -388,7 +417,7 @@ func (s *Service) statusOf(ctx context.Context, job store.Job) JobStatus {
 	if len(job.Result) > 0 {
 		var r resultView
 		if json.Unmarshal(job.Result, &r) == nil {
-			st.Links.Artifacts = r.Artifacts
+			st.Links.Artifacts = s.artifactRefs(job.ID, r.Artifacts)
 			if st.Epochs == 0 {
 				st.Epochs = r.Config.Epochs
 			}
@@ -421,7 +450,9 @@ func (s *Service) jobArtifacts(ctx context.Context, jobID string) map[string]str
 			if prefix[0] == 'c' {
 				name = "checkpoint"
 			}
-			out[name] = s.Artifacts.URI(k)
+			if ref, ok := s.artifactRef(jobID, s.Artifacts.URI(k)); ok {
+				out[name] = ref
+			}
 		}
 	}
 	if len(out) == 0 {
@@ -433,7 +464,14 @@ func (s *Service) jobArtifacts(ctx context.Context, jobID string) map[string]str
 // ModelInfo is a registered model as the API shows it.
 type ModelInfo struct {
 	store.Model
-	Links ModelLinks `json:"links"`
+	// ArtifactURI is the model's folder for a client that reads the
+	// artifact store itself (s3://bucket/key on AWS); left out on a server
+	// whose store is its own disk. It hides the record's artifact_uri.
+	ArtifactURI string     `json:"artifact_uri,omitempty"`
+	Links       ModelLinks `json:"links"`
+	// MLflow is the model's MLflow run and model version (with tracking
+	// on, once mirrored).
+	MLflow *ModelTracking `json:"mlflow,omitempty"`
 }
 
 // ModelLinks are where to go next from a model.
@@ -464,7 +502,7 @@ func (s *Service) ListModels(ctx context.Context) (ModelList, error) {
 	}
 	out := ModelList{Models: make([]ModelInfo, 0, len(models))}
 	for _, m := range models {
-		out.Models = append(out.Models, modelInfo(m))
+		out.Models = append(out.Models, withArtifactURI(s.modelInfo(ctx, m)))
 	}
 	return out, nil
 }
@@ -475,7 +513,7 @@ func (s *Service) GetModel(ctx context.Context, modelID string) (ModelInfo, erro
 	if err != nil {
 		return ModelInfo{}, err
 	}
-	return modelInfo(m), nil
+	return withArtifactURI(s.modelInfo(ctx, m)), nil
 }
 
 func (s *Service) getModel(ctx context.Context, modelID string) (store.Model, error) {
@@ -527,6 +565,9 @@ func (s *Service) EvaluationMetrics(ctx context.Context, modelID string) (any, e
 			if err := json.Unmarshal(raw, &head); err != nil || len(head.Metrics) == 0 {
 				return nil, fmt.Errorf("evaluation metrics of model %s: the stored evaluation holds no metrics object", modelID)
 			}
+			if named, ok := s.refsIn("", raw, "report"); ok {
+				raw = named // its report files by key, as in the evaluation's status
+			}
 			return ModelMetrics{ModelID: m.ID, Source: "evaluation", Metrics: head.Metrics, Evaluation: raw, Links: info.Links}, nil
 		}
 		if !errors.Is(err, store.ErrNotFound) {
@@ -554,18 +595,19 @@ func (s *Service) StartOptimization(ctx context.Context, req OptimizationRequest
 	if s.Optimizations == nil {
 		return Accepted{}, notPlugged("hyperparameter optimization", "")
 	}
-	resolved, err := s.DataRoots.Resolve(req.BaseConfig.DatasetPath)
+	// The paths are base_config's fields here; every trial reads both.
+	resolved, err := s.DataRoots.resolveField(req.BaseConfig.DatasetPath, "base_config.dataset_path")
 	if err != nil {
-		// The path is base_config's field here.
-		var re *RequestError
-		if errors.As(err, &re) {
-			for i := range re.Fields {
-				re.Fields[i].Field, re.Fields[i].Pointer = "base_config."+re.Fields[i].Field, "/base_config"+re.Fields[i].Pointer
-			}
-		}
 		return Accepted{}, err
 	}
 	req.BaseConfig.DatasetPath = resolved
+	if req.BaseConfig.TestDatasetPath != "" {
+		testPath, err := s.DataRoots.resolveField(req.BaseConfig.TestDatasetPath, "base_config.test_dataset_path")
+		if err != nil {
+			return Accepted{}, err
+		}
+		req.BaseConfig.TestDatasetPath = testPath
+	}
 	return s.Optimizations.StartOptimization(ctx, req)
 }
 
@@ -577,12 +619,56 @@ func (s *Service) OptimizationResults(ctx context.Context, jobID string) (json.R
 	if s.Optimizations == nil {
 		return nil, notPlugged("hyperparameter optimization", "")
 	}
-	return s.Optimizations.OptimizationResults(ctx, jobID)
+	res, err := s.Optimizations.OptimizationResults(ctx, jobID)
+	if err != nil {
+		return nil, err
+	}
+	return s.optimizationResultsRefs(jobID, res), nil
+}
+
+// CancelOptimization cancels a running study, or answers
+// ErrNotImplemented.
+func (s *Service) CancelOptimization(ctx context.Context, jobID string, req CancelRequest) (json.RawMessage, error) {
+	if err := checkID("job_id", jobID); err != nil {
+		return nil, err
+	}
+	if s.Optimizations == nil {
+		return nil, notPlugged("hyperparameter optimization", "")
+	}
+	return s.Optimizations.CancelOptimization(ctx, jobID, req.Reason)
+}
+
+// TrainBest starts a training job with the configuration of a study's best
+// trial (or req.Trial): the trial becomes a registered model through the
+// training state machine like any training (StartTraining, data roots
+// included). ErrNotImplemented without an optimization service.
+func (s *Service) TrainBest(ctx context.Context, jobID string, req TrainBestRequest) (Accepted, error) {
+	if err := checkID("job_id", jobID); err != nil {
+		return Accepted{}, err
+	}
+	if s.Optimizations == nil {
+		return Accepted{}, notPlugged("hyperparameter optimization", "")
+	}
+	trial := bestTrial
+	if req.Trial != nil {
+		trial = *req.Trial
+	}
+	cfg, err := s.Optimizations.TrialConfig(ctx, jobID, trial)
+	if err != nil {
+		return Accepted{}, err
+	}
+	if req.Name != "" {
+		cfg.Name = req.Name
+	}
+	return s.StartTraining(ctx, cfg)
 }
 
 // Evaluate starts an evaluation, or answers ErrNotImplemented.
 func (s *Service) Evaluate(ctx context.Context, req EvaluationRequest) (Accepted, error) {
 	if s.Evaluations == nil {
+		if _, err := s.getModel(ctx, req.ModelID); err != nil {
+			return Accepted{}, err
+		}
 		return Accepted{}, notPlugged("evaluation on demand", "GET /ml/evaluation/{model_id}/metrics returns the metrics measured at training")
 	}
 	if req.DatasetPath != "" {
@@ -620,6 +706,10 @@ func noDeployments() error {
 // Deploy starts a deployment, or answers ErrNotImplemented.
 func (s *Service) Deploy(ctx context.Context, req DeploymentRequest) (DeploymentAccepted, error) {
 	if s.Deployments == nil {
+		// An unknown model is 404 on every runtime, before the 501.
+		if _, err := s.getModel(ctx, req.ModelID); err != nil {
+			return DeploymentAccepted{}, err
+		}
 		return DeploymentAccepted{}, noDeployments()
 	}
 	return s.Deployments.Deploy(ctx, req)

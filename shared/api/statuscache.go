@@ -64,11 +64,14 @@ func (s *Service) trainingStatusJSON(ctx context.Context, jobID string) (encoded
 	if err != nil {
 		return nil, err
 	}
-	b, err := s.statusOf(ctx, job).encode()
+	st := s.statusOf(ctx, job)
+	b, err := st.encode()
 	if err != nil {
 		return nil, err
 	}
-	if job.Status.Terminal() {
+	// A finished job's MLflow run may still be catching up: its status is
+	// cached once that is done.
+	if job.Status.Terminal() && (st.Tracking == nil || st.Tracking.State == TrackingSynced) {
 		s.finished.put(job.ID, b)
 	}
 	return b, nil
@@ -97,4 +100,45 @@ func (st JobStatus) encode() (encoded, error) {
 		out = append(out, f.raw...)
 	}
 	return append(out, '}'), nil
+}
+
+// progressViewsSize bounds the number of jobs whose decoded progress event
+// is kept; past it the cache starts again empty.
+const progressViewsSize = 4096
+
+// progressViews keeps the decoded progress event of each job polled, with
+// the bytes it was decoded from: a RUNNING job's progress changes once an
+// epoch while its status may be polled thousands of times a second, and
+// decoding the event was a sixth of a status request's CPU time.
+type progressViews struct {
+	mu   sync.Mutex
+	byID map[string]progressEntry
+}
+
+type progressEntry struct {
+	raw  string
+	view progressView
+}
+
+// decode returns the view of raw, job id's stored progress event, decoding
+// it only when it differs from the one decoded last for that job; false if
+// it is not valid JSON. The view is shared: callers only read it.
+func (c *progressViews) decode(id string, raw []byte) (progressView, bool) {
+	c.mu.Lock()
+	e, ok := c.byID[id]
+	c.mu.Unlock()
+	if ok && e.raw == string(raw) {
+		return e.view, true
+	}
+	var v progressView
+	if json.Unmarshal(raw, &v) != nil {
+		return progressView{}, false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.byID == nil || len(c.byID) >= progressViewsSize {
+		c.byID = map[string]progressEntry{}
+	}
+	c.byID[id] = progressEntry{raw: string(raw), view: v}
+	return v, true
 }

@@ -52,8 +52,12 @@
 // The rules of the whole module:
 //
 // Only functions/..., trainer, shared/awsclient, shared/awsclient/awstest,
-// shared/pipeline/sfnexec, shared/serving/lambdaalias, shared/store/dynamostore
-// and shared/store/s3store may import the AWS SDK.
+// shared/awsclient/cloudwatchclient, shared/awsclient/envconfig,
+// shared/pipeline/sfnexec, shared/serving/lambdaalias,
+// shared/store/dynamostore, shared/store/s3store, shared/tracking/mlflow and
+// shared/tracking/mlflow/mlflowaws may import the AWS SDK.
+// (shared/tracking/mlflow signs its requests with SigV4 when the tracking
+// server is SageMaker's managed MLflow.)
 //
 // Only functions/... may import aws-lambda-go.
 //
@@ -63,8 +67,8 @@
 //
 // trainer/torch's doc.go keeps gotch to trainer/torch.
 //
-// Only functions/..., trainer and shared/awsclient/awstest may import
-// shared/awsclient.
+// Only functions/..., trainer, shared/awsclient/awstest and
+// shared/awsclient/cloudwatchclient may import shared/awsclient.
 //
 // # Other checks
 //

@@ -4,17 +4,14 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"strconv"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
-	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
-	cwschemas "github.com/aws/aws-sdk-go-v2/service/cloudwatch/schemas"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
-	"github.com/aws/smithy-go/transport/http/protocol/awsquery"
 
+	"github.com/orrery-ml/orrery/shared/awsclient/envconfig"
 	"github.com/orrery-ml/orrery/shared/fault"
 )
 
@@ -22,20 +19,20 @@ import (
 // credential chain, AWS_PROFILE, ...).
 const (
 	// EnvEndpointURL points every service at one endpoint (an emulator).
-	EnvEndpointURL = "AWS_ENDPOINT_URL"
+	EnvEndpointURL = envconfig.EnvEndpointURL
 	// EnvEndpointURLS3 points S3 alone at an endpoint.
-	EnvEndpointURLS3 = "AWS_ENDPOINT_URL_S3"
+	EnvEndpointURLS3 = envconfig.EnvEndpointURLS3
 	// EnvEndpointURLCloudWatch points CloudWatch alone at an endpoint.
 	EnvEndpointURLCloudWatch = "AWS_ENDPOINT_URL_CLOUDWATCH"
 	// EnvIgnoreEndpoints, when true, makes the SDK ignore both variables above.
-	EnvIgnoreEndpoints = "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS"
+	EnvIgnoreEndpoints = envconfig.EnvIgnoreEndpoints
 	// EnvRegion is the region; DefaultRegion applies when no source names one.
-	EnvRegion = "AWS_REGION"
+	EnvRegion = envconfig.EnvRegion
 )
 
 // DefaultRegion is the region used when neither the environment nor the
 // shared configuration names one.
-const DefaultRegion = "us-east-1"
+const DefaultRegion = envconfig.DefaultRegion
 
 // ErrConfig is returned (wrapped) when the AWS configuration cannot be built
 // from the environment or the options.
@@ -85,7 +82,7 @@ func Load(ctx context.Context, opts Options) (aws.Config, error) {
 	if cfg.Region == "" {
 		cfg.Region = DefaultRegion
 	}
-	cfg.APIOptions = append(cfg.APIOptions, addWithoutWriterTo)
+	cfg.APIOptions = append(cfg.APIOptions, envconfig.AddWithoutWriterTo)
 	return cfg, nil
 }
 
@@ -93,41 +90,17 @@ func Load(ctx context.Context, opts Options) (aws.Config, error) {
 // other than AWS's own: one set in cfg (Options.Endpoint), or through
 // AWS_ENDPOINT_URL or AWS_ENDPOINT_URL_S3 unless
 // AWS_IGNORE_CONFIGURED_ENDPOINT_URLS is true.
-func CustomS3Endpoint(cfg aws.Config) bool { return customEndpoint(cfg, EnvEndpointURLS3) }
+func CustomS3Endpoint(cfg aws.Config) bool { return CustomEndpoint(cfg, EnvEndpointURLS3) }
 
-// customEndpoint reports whether a service's clients go to an endpoint set in
-// cfg, in AWS_ENDPOINT_URL or in the service's own variable.
-func customEndpoint(cfg aws.Config, serviceVar string) bool {
-	if cfg.BaseEndpoint != nil && *cfg.BaseEndpoint != "" {
-		return true
-	}
-	if ignore, err := strconv.ParseBool(os.Getenv(EnvIgnoreEndpoints)); err == nil && ignore {
-		return false
-	}
-	return os.Getenv(EnvEndpointURL) != "" || os.Getenv(serviceVar) != ""
+// CustomEndpoint reports whether a service's clients go to an endpoint set in
+// cfg, in AWS_ENDPOINT_URL or in the service's own variable serviceVar
+// (AWS_ENDPOINT_URL_S3, ...), unless AWS_IGNORE_CONFIGURED_ENDPOINT_URLS is
+// true.
+func CustomEndpoint(cfg aws.Config, serviceVar string) bool {
+	return envconfig.CustomEndpoint(cfg, os.Getenv, serviceVar)
 }
 
 // S3Options returns the option for s3.NewFromConfig(cfg, ...) that addresses
 // buckets path-style (http://host/bucket/key) when an emulator endpoint is
 // configured, as moto and LocalStack expect; against AWS it changes nothing.
-func S3Options(cfg aws.Config) func(*s3.Options) {
-	pathStyle := CustomS3Endpoint(cfg)
-	return func(o *s3.Options) {
-		if pathStyle {
-			o.UsePathStyle = true
-		}
-	}
-}
-
-// CloudWatchOptions returns the option for cloudwatch.NewFromConfig(cfg, ...)
-// that speaks CloudWatch's query protocol when an emulator endpoint is
-// configured: the SDK prefers Smithy RPC v2 CBOR, which moto's server does
-// not answer; against AWS it changes nothing.
-func CloudWatchOptions(cfg aws.Config) func(*cloudwatch.Options) {
-	emulator := customEndpoint(cfg, EnvEndpointURLCloudWatch)
-	return func(o *cloudwatch.Options) {
-		if emulator {
-			o.Protocol = awsquery.New(cwschemas.GraniteServiceVersion20100801)
-		}
-	}
-}
+func S3Options(cfg aws.Config) func(*s3.Options) { return envconfig.S3Options(cfg, os.Getenv) }

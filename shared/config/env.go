@@ -57,8 +57,8 @@ const (
 
 // Environment variables of the trainer container (trainer/). infra/ sets the
 // storage ones above and EnvBackend/EnvDevice on the Batch job definitions;
-// the state machines' Batch tasks (shared/pipeline) add EnvStageRefs or
-// EnvTrial and EnvTaskToken to each job; AWS Batch sets EnvBatchJobID and
+// the state machines' Batch tasks (shared/pipeline) add EnvStageRefs,
+// EnvTrial or EnvEvaluationFold and EnvTaskToken to each job; AWS Batch sets EnvBatchJobID and
 // EnvBatchJobAttempt.
 const (
 	// EnvStageRefs holds the training machine's Train task input,
@@ -67,11 +67,15 @@ const (
 	// EnvTrial holds the optimization machine's RunTrial task input,
 	// optimization.TrialInput, as JSON: the trainer runs that trial.
 	EnvTrial = "ORRERY_TRIAL"
+	// EnvEvaluationFold holds one fold of a heavy evaluation, the
+	// evaluation machine's RunFold task input (evaluationjob.FoldTask), as
+	// JSON: the trainer cross-validates that fold.
+	EnvEvaluationFold = "ORRERY_EVALUATION_FOLD"
 	// EnvTaskToken is the Step Functions task token of the Train or
 	// RunTrial task; the trainer sends SendTaskHeartbeat with it.
 	EnvTaskToken = "ORRERY_TASK_TOKEN"
-	// EnvBackend is the trainer's network backend: gonum (default) or
-	// torch.
+	// EnvBackend is the trainer's network backend: auto (default: gonum,
+	// large networks to torch in a torch build), gonum or torch.
 	EnvBackend = "ORRERY_BACKEND"
 	// EnvDevice is where the torch backend trains: cpu (default) or cuda.
 	EnvDevice = "ORRERY_DEVICE"
@@ -100,6 +104,11 @@ const (
 	// serves: the deployment flow fixes it in each version's environment
 	// (unset in the version the serving stack creates: nothing deployed).
 	EnvModelID = "ORRERY_MODEL_ID"
+	// EnvModelManifestSHA256 is the SHA-256 the registry kept of that
+	// model's manifest.json when it was registered: the deployment flow fixes
+	// it beside EnvModelID, and the predict function refuses a model whose
+	// manifest no longer has it (even with SHA256SUMS rewritten to match).
+	EnvModelManifestSHA256 = "ORRERY_MODEL_MANIFEST_SHA256"
 	// EnvEnvironment is the environment (dev, staging, prod) a stack's
 	// functions serve; ?environment= naming another is answered 404.
 	EnvEnvironment = "ORRERY_ENVIRONMENT"
@@ -110,4 +119,28 @@ const (
 	// EnvFunctionVersion is the version of the running Lambda function, set
 	// by Lambda itself.
 	EnvFunctionVersion = "AWS_LAMBDA_FUNCTION_VERSION"
+)
+
+// Environment variables of the MLflow mirror on AWS (shared/mlflowmirror):
+// the functions that queue (events, stages) get EnvTrackingTable only; the
+// tracking function, which drains, gets the server's address and
+// credentials too.
+const (
+	// EnvTrackingTable is the DynamoDB table of the mirror's outbox (the
+	// jobs table, as infra/ deploys it). Set, tracking is on.
+	EnvTrackingTable = "ORRERY_TRACKING_TABLE"
+	// EnvMLflowTrackingURI is the tracking server's URL or a SageMaker
+	// managed MLflow tracking server's ARN, the name MLflow's clients read.
+	EnvMLflowTrackingURI = "MLFLOW_TRACKING_URI"
+	// EnvMLflowExperiment names the experiment runs go to.
+	EnvMLflowExperiment = "MLFLOW_EXPERIMENT_NAME"
+	// EnvMLflowToken is the bearer token, when given in the environment.
+	EnvMLflowToken = "MLFLOW_TRACKING_TOKEN"
+	// EnvMLflowTokenSecret names (ARN or name) the Secrets Manager secret
+	// whose string is the bearer token: what the CDK app passes instead of
+	// the token itself, which would show in the function's configuration.
+	EnvMLflowTokenSecret = "ORRERY_MLFLOW_TOKEN_SECRET"
+	// EnvGitCommit is the git commit deployed (the CDK app's commit
+	// context), which training runs are tagged with.
+	EnvGitCommit = "ORRERY_GIT_COMMIT"
 )

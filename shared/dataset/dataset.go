@@ -9,11 +9,14 @@ import (
 // Sentinel errors. Callers test them with errors.Is; messages returned by this
 // package wrap them with the file, column and row they concern.
 var (
-	ErrEmptyFile       = fault.New(fault.Invalid, "dataset: empty file")
-	ErrNotRegular      = fault.New(fault.Invalid, "dataset: not a regular file")
-	ErrNoRows          = fault.New(fault.Invalid, "dataset: no data rows")
-	ErrRaggedRow       = fault.New(fault.Invalid, "dataset: ragged row")
-	ErrUnsupported     = fault.New(fault.Invalid, "dataset: unsupported format")
+	ErrEmptyFile   = fault.New(fault.Invalid, "dataset: empty file")
+	ErrNotRegular  = fault.New(fault.Invalid, "dataset: not a regular file")
+	ErrNoRows      = fault.New(fault.Invalid, "dataset: no data rows")
+	ErrRaggedRow   = fault.New(fault.Invalid, "dataset: ragged row")
+	ErrUnsupported = fault.New(fault.Invalid, "dataset: unsupported format")
+	// ErrMalformed: the file's bytes do not parse as its format (a bare
+	// quote in a CSV field, a Parquet page that does not decode).
+	ErrMalformed       = fault.New(fault.Invalid, "dataset: malformed file")
 	ErrMissingColumn   = fault.New(fault.Invalid, "dataset: missing column")
 	ErrNonNumeric      = fault.New(fault.Invalid, "dataset: non-numeric value")
 	ErrSingleClass     = fault.New(fault.Invalid, "dataset: target has a single class")

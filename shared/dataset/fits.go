@@ -39,12 +39,12 @@ func parseFITS(ctx context.Context, data []byte, name, hash, selector string) (t
 	// an unexpected type); a broken file is an error, not a crash.
 	defer func() {
 		if r := recover(); r != nil {
-			t, err = nil, fmt.Errorf("read FITS %s: malformed file: %v", name, r)
+			t, err = nil, fmt.Errorf("%w: read FITS %s: %v", ErrMalformed, name, r)
 		}
 	}()
 	f, err := fitsio.Open(bytes.NewReader(data))
 	if err != nil {
-		return nil, fmt.Errorf("read FITS %s: %w", name, err)
+		return nil, fmt.Errorf("%w: read FITS %s: %w", ErrMalformed, name, err)
 	}
 	defer f.Close()
 	index, err := chooseHDU(f, name, selector)

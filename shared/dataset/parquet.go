@@ -102,9 +102,25 @@ func parseParquet(ctx context.Context, r io.ReaderAt, size int64, name, hash str
 	if size == 0 {
 		return nil, fmt.Errorf("%w: %s", ErrEmptyFile, name)
 	}
+	// A Parquet file starts and ends with the magic "PAR1", with the
+	// footer's 4-byte length before the last one: anything shorter or
+	// without them is not Parquet, said before the reader trips on it.
+	head, tail := make([]byte, 4), make([]byte, 4)
+	if size < 12 {
+		return nil, fmt.Errorf("%w: %s is %d bytes, too short to be Parquet (at least 12: the PAR1 magic at both ends and the footer length)", ErrUnsupported, name, size)
+	}
+	if _, err := r.ReadAt(head, 0); err != nil {
+		return nil, fmt.Errorf("%w: read parquet %s: %w", ErrMalformed, name, err)
+	}
+	if _, err := r.ReadAt(tail, size-4); err != nil {
+		return nil, fmt.Errorf("%w: read parquet %s: %w", ErrMalformed, name, err)
+	}
+	if string(head) != "PAR1" || string(tail) != "PAR1" {
+		return nil, fmt.Errorf("%w: %s is not a Parquet file: it does not start and end with the magic PAR1 (starts with %q)", ErrUnsupported, name, head)
+	}
 	f, err := parquet.OpenFile(r, size)
 	if err != nil {
-		return nil, fmt.Errorf("read parquet %s: %w", name, err)
+		return nil, fmt.Errorf("%w: read parquet %s: %w", ErrMalformed, name, err)
 	}
 	schema := f.Schema()
 	paths := schema.Columns()
@@ -116,30 +132,12 @@ func parseParquet(ctx context.Context, r io.ReaderAt, size int64, name, hash str
 		return nil, fmt.Errorf("%w: %s has a schema but no data rows", ErrNoRows, name)
 	}
 	t := &Table{Source: name, Hash: hash, Rows: rows, Columns: make([]Column, len(paths))}
-	leaves := make([]parquetLeaf, len(paths))
-	for _, p := range paths {
-		leaf, ok := schema.Lookup(p...)
-		colName := strings.Join(p, ".")
-		if !ok {
-			return nil, fmt.Errorf("read parquet %s: column %q is not in the schema", name, colName)
-		}
-		if leaf.MaxRepetitionLevel > 0 {
-			return nil, fmt.Errorf("%w: %s column %q is repeated (lists and maps are not supported)", ErrUnsupported, name, colName)
-		}
-		typ := leaf.Node.Type()
-		l := parquetLeaf{kind: typ.Kind()}
-		if lt := typ.LogicalType(); lt != nil {
-			switch v := lt.Value.(type) {
-			case *format.IntType:
-				l.unsigned = !v.IsSigned
-			case *format.DecimalType:
-				l.decimal = true
-				l.scale = math.Pow10(int(v.Scale))
-			}
-		}
-		i := leaf.ColumnIndex
-		leaves[i] = l
-		col := Column{Name: colName}
+	names, leaves, maxDef, err := parquetSchema(schema, "read parquet", name)
+	if err != nil {
+		return nil, err
+	}
+	for i, l := range leaves {
+		col := Column{Name: names[i]}
 		if l.numeric() {
 			col.Kind = Numeric
 			col.Num = make([]float64, rows)
@@ -150,6 +148,19 @@ func parseParquet(ctx context.Context, r io.ReaderAt, size int64, name, hash str
 		t.Columns[i] = col
 	}
 
+	switch err := readColumnsDirect(ctx, f, leaves, maxDef, t); {
+	case err == nil:
+		return t, nil
+	case !errors.Is(err, errSlowPath):
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("read %s: %w", name, err)
+		}
+		return nil, fmt.Errorf("read parquet %s: %w", name, err)
+	}
+	// The row-wise reader starts over on fresh columns.
+	for j := range t.Columns {
+		t.Columns[j].Missing = nil
+	}
 	row := 0
 	buf := make([]parquet.Row, parquetBatch)
 	for _, rg := range f.RowGroups() {
@@ -157,7 +168,7 @@ func parseParquet(ctx context.Context, r io.ReaderAt, size int64, name, hash str
 			return nil, fmt.Errorf("read %s: %w", name, err)
 		}
 		if err := readRowGroup(ctx, rg, buf, leaves, t, &row); err != nil {
-			return nil, fmt.Errorf("read parquet %s: %w", name, err)
+			return nil, fmt.Errorf("%w: read parquet %s: %w", ErrMalformed, name, err)
 		}
 	}
 	if row != rows {
@@ -225,4 +236,36 @@ func storeParquetCell(col *Column, l parquetLeaf, v parquet.Value, i int) {
 		return
 	}
 	col.Str[i] = s
+}
+
+// parquetSchema reads each leaf column of schema, by column index: its
+// dotted name, how its values decode and its maximum definition level. A
+// repeated column (a list or map) is refused. op and source start the
+// errors ("read parquet x.parquet").
+func parquetSchema(schema *parquet.Schema, op, source string) (names []string, leaves []parquetLeaf, maxDef []int, err error) {
+	paths := schema.Columns()
+	names, leaves, maxDef = make([]string, len(paths)), make([]parquetLeaf, len(paths)), make([]int, len(paths))
+	for _, p := range paths {
+		leaf, ok := schema.Lookup(p...)
+		name := strings.Join(p, ".")
+		if !ok {
+			return nil, nil, nil, fmt.Errorf("%s %s: column %q is not in the schema", op, source, name)
+		}
+		if leaf.MaxRepetitionLevel > 0 {
+			return nil, nil, nil, fmt.Errorf("%w: %s column %q is repeated (lists and maps are not supported)", ErrUnsupported, source, name)
+		}
+		typ := leaf.Node.Type()
+		l := parquetLeaf{kind: typ.Kind()}
+		if lt := typ.LogicalType(); lt != nil {
+			switch v := lt.Value.(type) {
+			case *format.IntType:
+				l.unsigned = !v.IsSigned
+			case *format.DecimalType:
+				l.decimal, l.scale = true, math.Pow10(int(v.Scale))
+			}
+		}
+		i := leaf.ColumnIndex
+		names[i], leaves[i], maxDef[i] = name, l, leaf.MaxDefinitionLevel
+	}
+	return names, leaves, maxDef, nil
 }

@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/parquet-go/parquet-go"
 	"github.com/stretchr/testify/assert"
@@ -59,7 +58,8 @@ func TestReadNotParquet(t *testing.T) {
 	require.NoError(t, os.WriteFile(path, []byte("this is not a parquet file"), 0o644))
 	_, err := dataset.Read(context.Background(), path)
 	require.Error(t, err)
-	assert.Contains(t, err.Error(), "read parquet "+path)
+	assert.ErrorIs(t, err, dataset.ErrUnsupported)
+	assert.Contains(t, err.Error(), path+" is not a Parquet file")
 }
 
 func TestReadCSVFormats(t *testing.T) {
@@ -162,12 +162,11 @@ func TestTypeInference(t *testing.T) {
 	assert.True(t, math.IsInf(nan.Num[2], -1))
 }
 
+// TestReadHTRU2 reads the bundled sample; how fast is BenchmarkReadHTRU2's
+// business (scripts/bench.sh), not a timed assertion's.
 func TestReadHTRU2(t *testing.T) {
-	start := time.Now()
 	tab, err := dataset.Read(context.Background(), htru2Path)
-	elapsed := time.Since(start)
 	require.NoError(t, err)
-	t.Logf("read HTRU2 in %v", elapsed)
 	assert.Equal(t, 17898, tab.Rows)
 	assert.Len(t, tab.Columns, 9)
 	assert.Equal(t, htru2Hash, tab.Hash)
@@ -180,9 +179,6 @@ func TestReadHTRU2(t *testing.T) {
 	}
 	first, _ := tab.Column("meanprof")
 	assert.Equal(t, 140.5625, first.Num[0])
-	if !testing.Short() {
-		assert.Less(t, elapsed, 500*time.Millisecond)
-	}
 }
 
 // observation is one row of the Parquet round-trip fixture; pointers make the

@@ -2,6 +2,7 @@ package dataset
 
 import (
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -107,56 +108,114 @@ func (t *Table) Select(opts SelectOptions) (*Dataset, error) {
 	return d, nil
 }
 
-// targetLabels returns each row's label, or an error naming the first row
-// without one.
-func (t *Table) targetLabels(tc *Column) ([]string, error) {
+// targetLabels holds the target's labels without a string per row: the
+// distinct labels in order of first appearance, the row of each one's first
+// appearance (0-based), and each row's index into them.
+type targetLabels struct {
+	distinct []string
+	first    []int
+	code     []int32
+}
+
+// targetLabels returns each row's label code, or an error naming the first
+// row without one. A numeric target's label is
+// strconv.FormatFloat(v, 'g', -1, 64), formatted once per distinct value
+// rather than once per row (a string per row was most of Select's time and
+// a fifth of its memory).
+func (t *Table) targetLabels(tc *Column) (targetLabels, error) {
 	if len(tc.Missing) > 0 {
-		return nil, fmt.Errorf("%w: target %q of %s is empty in row %d (%d rows in all); drop or label those rows",
+		return targetLabels{}, fmt.Errorf("%w: target %q of %s is empty in row %d (%d rows in all); drop or label those rows",
 			ErrMissingTarget, tc.Name, t.Source, tc.Missing[0], len(tc.Missing))
 	}
-	labels := make([]string, t.Rows)
+	l := targetLabels{code: make([]int32, t.Rows)}
+	add := func(label string, row int) int32 {
+		l.distinct = append(l.distinct, label)
+		l.first = append(l.first, row)
+		return int32(len(l.distinct) - 1)
+	}
 	if tc.Kind == Text {
-		copy(labels, tc.Str)
-		return labels, nil
+		index := make(map[string]int32)
+		for i, s := range tc.Str[:t.Rows] {
+			k, ok := index[s]
+			if !ok {
+				k = add(s, i)
+				index[s] = k
+			}
+			l.code[i] = k
+		}
+		return l, nil
 	}
 	if len(tc.Invalid) > 0 {
 		c := tc.Invalid[0]
-		return nil, fmt.Errorf("%w: target %q of %s holds %q in row %d among numbers (%d such rows)",
+		return targetLabels{}, fmt.Errorf("%w: target %q of %s holds %q in row %d among numbers (%d such rows)",
 			ErrNonNumeric, tc.Name, t.Source, c.Value, c.Row, len(tc.Invalid))
 	}
-	for i, v := range tc.Num {
+	// Keyed by the bits, not the value: -0 and 0 format as "-0" and "0",
+	// two labels, as they were when every row was formatted.
+	index := make(map[uint64]int32)
+	prevBits, prevCode := uint64(0), int32(-1)
+	for i, v := range tc.Num[:t.Rows] {
 		if v != v { // a literal NaN
-			return nil, fmt.Errorf("%w: target %q of %s is NaN in row %d", ErrMissingTarget, tc.Name, t.Source, i+1)
+			return targetLabels{}, fmt.Errorf("%w: target %q of %s is NaN in row %d", ErrMissingTarget, tc.Name, t.Source, i+1)
 		}
-		labels[i] = strconv.FormatFloat(v, 'g', -1, 64)
+		bits := math.Float64bits(v)
+		if prevCode >= 0 && bits == prevBits {
+			l.code[i] = prevCode
+			continue
+		}
+		k, ok := index[bits]
+		if !ok {
+			k = add(strconv.FormatFloat(v, 'g', -1, 64), i)
+			index[bits] = k
+		}
+		l.code[i], prevBits, prevCode = k, bits, k
 	}
-	return labels, nil
+	return l, nil
 }
 
 // encodeLabels maps labels to class indices as Select documents.
-func encodeLabels(labels []string, opts SelectOptions, target string) (classes []string, y []int, positive int, err error) {
-	counts := make(map[string]int)
-	var distinct []string
-	for _, l := range labels {
-		if counts[l] == 0 {
-			distinct = append(distinct, l)
-		}
-		counts[l]++
+func encodeLabels(labels targetLabels, opts SelectOptions, target string) (classes []string, y []int, positive int, err error) {
+	perCode := make([]int, len(labels.distinct))
+	for _, k := range labels.code {
+		perCode[k]++
+	}
+	classes, classOf, positive, err := labelClasses(labels.distinct, perCode, opts, target)
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	return classes, labels.classes(classOf), positive, nil
+}
+
+// labelClasses is the encoding rule of Select for the distinct labels of a
+// target (in order of first appearance) and each one's row count: the
+// classes, each label's class index, and the positive class (-1 for a
+// multi-class task). The streaming reader (ParquetStream) applies it to
+// the counts of its first pass, so both paths encode alike.
+func labelClasses(labels []string, perLabel []int, opts SelectOptions, target string) (classes []string, classOf []int, positive int, err error) {
+	counts := make(map[string]int, len(labels))
+	distinct := slices.Clone(labels)
+	for k, l := range labels {
+		counts[l] += perLabel[k]
 	}
 	sortLabels(distinct)
 	if len(distinct) < 2 {
-		return nil, nil, 0, fmt.Errorf("%w: target %q has only the label %q", ErrSingleClass, target, distinct[0])
+		only := ""
+		if len(distinct) == 1 {
+			only = distinct[0]
+		}
+		return nil, nil, 0, fmt.Errorf("%w: target %q has only the label %q", ErrSingleClass, target, only)
 	}
-	y = make([]int, len(labels))
+	// classOf maps each label code to its class index.
+	classOf = make([]int, len(labels))
 	if len(distinct) > 2 && opts.Positive == "" {
 		index := make(map[string]int, len(distinct))
 		for i, l := range distinct {
 			index[l] = i
 		}
-		for i, l := range labels {
-			y[i] = index[l]
+		for k, l := range labels {
+			classOf[k] = index[l]
 		}
-		return distinct, y, -1, nil
+		return distinct, classOf, -1, nil
 	}
 	var pos string
 	if opts.Positive != "" {
@@ -168,23 +227,32 @@ func encodeLabels(labels []string, opts SelectOptions, target string) (classes [
 	} else {
 		pos = defaultPositive(distinct, counts)
 	}
-	for i, l := range labels {
+	for k, l := range labels {
 		if l == pos {
-			y[i] = 1
+			classOf[k] = 1
 		}
 	}
 	if len(distinct) > 2 {
-		return []string{"not " + pos, pos}, y, 1, nil
+		return []string{"not " + pos, pos}, classOf, 1, nil
 	}
 	neg := distinct[0]
 	if neg == pos {
 		neg = distinct[1]
 	}
-	return []string{neg, pos}, y, 1, nil
+	return []string{neg, pos}, classOf, 1, nil
+}
+
+// classes returns each row's class, classOf[code].
+func (l targetLabels) classes(classOf []int) []int {
+	y := make([]int, len(l.code))
+	for i, k := range l.code {
+		y[i] = classOf[k]
+	}
+	return y
 }
 
 // encodeFixed maps labels to the class indices of opts.Classes.
-func encodeFixed(labels []string, opts SelectOptions, target string) ([]string, []int, int, error) {
+func encodeFixed(labels targetLabels, opts SelectOptions, target string) ([]string, []int, int, error) {
 	classes := slices.Clone(opts.Classes)
 	positive := -1
 	if len(classes) == 2 {
@@ -198,24 +266,26 @@ func encodeFixed(labels []string, opts SelectOptions, target string) ([]string, 
 	if positive == 1 && strings.HasPrefix(classes[0], "not ") && classes[0][4:] == classes[1] {
 		notPositive = classes[0] // one-vs-rest: every other label is the negative class
 	}
-	y := make([]int, len(labels))
-	for i, l := range labels {
-		k, ok := index[l]
+	classOf := make([]int, len(labels.distinct))
+	// Labels in order of first appearance: the first unknown one is the
+	// one in the earliest row.
+	for k, l := range labels.distinct {
+		c, ok := index[l]
 		if !ok {
 			if m, found := matchLabel(l, classes); found {
-				k, ok = index[m], true
+				c, ok = index[m], true
 			}
 		}
 		if !ok && notPositive != "" {
-			k, ok = 0, true
+			c, ok = 0, true
 		}
 		if !ok {
 			return nil, nil, 0, fmt.Errorf("%w: target %q holds %q in row %d, which is not one of the classes %s",
-				ErrUnknownClass, target, l, i+1, strings.Join(classes, ", "))
+				ErrUnknownClass, target, l, labels.first[k]+1, strings.Join(classes, ", "))
 		}
-		y[i] = k
+		classOf[k] = c
 	}
-	return classes, y, positive, nil
+	return classes, labels.classes(classOf), positive, nil
 }
 
 // matchLabel finds want among labels: exactly, then as the same number, then

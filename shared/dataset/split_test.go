@@ -126,3 +126,41 @@ func TestStratifiedSplitErrors(t *testing.T) {
 		})
 	}
 }
+
+func TestStratifiedSplitInPlaceEqualsCopies(t *testing.T) {
+	tab, err := dataset.Read(context.Background(), htru2Path)
+	require.NoError(t, err)
+	d, err := tab.Select(dataset.SelectOptions{Target: "class"})
+	require.NoError(t, err)
+	d.Weights = make([]float64, d.Rows)
+	for i := range d.Weights {
+		d.Weights[i] = float64(i%7) + 0.5
+	}
+	want, err := dataset.StratifiedSplit(d, 0.15, 0.2, 42)
+	require.NoError(t, err)
+	rows := d.Rows
+
+	got, err := dataset.StratifiedSplitInPlace(d, 0.15, 0.2, 42)
+	require.NoError(t, err)
+	for _, part := range []struct {
+		name      string
+		got, want *dataset.Dataset
+	}{{"train", got.Train, want.Train}, {"validation", got.Validation, want.Validation}, {"test", got.Test, want.Test}} {
+		assert.Equal(t, part.want.Rows, part.got.Rows, part.name)
+		assert.Equal(t, part.want.X, part.got.X, part.name)
+		assert.Equal(t, part.want.Y, part.got.Y, part.name)
+		assert.Equal(t, part.want.RowIDs, part.got.RowIDs, part.name)
+		assert.Equal(t, part.want.Weights, part.got.Weights, part.name)
+		assert.Equal(t, part.want.Classes, part.got.Classes, part.name)
+	}
+	// d holds the same rows, reordered: train, validation, test.
+	assert.Equal(t, rows, d.Rows)
+	assert.Equal(t, slices.Concat(want.Train.RowIDs, want.Validation.RowIDs, want.Test.RowIDs), d.RowIDs)
+	// The subsets are views: appending to one never overwrites the next.
+	tr := got.Train
+	tr.X = append(tr.X, 123)
+	assert.Equal(t, want.Validation.X[0], got.Validation.X[0])
+
+	_, err = dataset.StratifiedSplitInPlace(d, 0.6, 0.5, 1)
+	require.ErrorIs(t, err, dataset.ErrInvalidFraction)
+}

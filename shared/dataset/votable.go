@@ -66,7 +66,7 @@ func parseVOTable(ctx context.Context, data []byte, name, hash, selector string)
 			break
 		}
 		if err != nil {
-			return nil, fmt.Errorf("read VOTable %s: %w", name, err)
+			return nil, fmt.Errorf("%w: read VOTable %s: %w", ErrMalformed, name, err)
 		}
 		se, ok := tok.(xml.StartElement)
 		if !ok {
@@ -94,12 +94,16 @@ func parseVOTable(ctx context.Context, data []byte, name, hash, selector string)
 		seen = append(seen, label)
 		if !voSelected(selector, index, tname, id) {
 			if err := dec.Skip(); err != nil {
-				return nil, fmt.Errorf("read VOTable %s: %w", name, err)
+				return nil, fmt.Errorf("%w: read VOTable %s: %w", ErrMalformed, name, err)
 			}
 			continue
 		}
 		t := &Table{Source: name, Hash: hash, HDU: label}
 		if err := readVOTable(ctx, dec, t); err != nil {
+			if fault.CodeOf(err) == fault.Internal {
+				// XML or encoding that does not parse: the file's fault.
+				err = fmt.Errorf("%w: %w", ErrMalformed, err)
+			}
 			return nil, fmt.Errorf("read VOTable %s TABLE %s: %w", name, label, err)
 		}
 		return t, nil

@@ -5,12 +5,14 @@ import (
 	"encoding/json"
 	"errors"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/orrery-ml/orrery/shared/config"
 	"github.com/orrery-ml/orrery/shared/deploymentjob"
 	"github.com/orrery-ml/orrery/shared/fault"
 	"github.com/orrery-ml/orrery/shared/ml/deployment"
@@ -61,6 +63,19 @@ func request(model string) deployment.Request {
 	return r
 }
 
+// TestDeployBindsTheManifestDigest: the version a deployment publishes is
+// bound to the model and to the digest the registry kept of its manifest,
+// which the predict function checks when it loads the model.
+func TestDeployBindsTheManifestDigest(t *testing.T) {
+	svc, db, st := newService(t)
+	sum := strings.Repeat("ab", 32)
+	require.NoError(t, db.RegisterModel(t.Context(), store.Model{ID: "mdl-d", Name: "digested", ArtifactKey: "models/mdl-d", ManifestSHA256: sum}))
+	_, err := svc.Deploy(t.Context(), request("mdl-d"))
+	require.NoError(t, err)
+	require.Len(t, st.inputs, 1)
+	assert.Equal(t, map[string]string{config.EnvModelID: "mdl-d", config.EnvModelManifestSHA256: sum}, st.inputs[0].ModelEnv)
+}
+
 func TestDeploy(t *testing.T) {
 	svc, db, st := newService(t)
 	ctx := t.Context()
@@ -74,7 +89,7 @@ func TestDeploy(t *testing.T) {
 	assert.Equal(t, d.ID, in.DeploymentID)
 	assert.Equal(t, "orrery-dev-predict", in.FunctionName)
 	assert.Equal(t, "HTRU2-pulsars", in.Endpoint)
-	assert.Equal(t, map[string]string{"ORRERY_MODEL_ID": "mdl-a"}, in.ModelEnv)
+	assert.Equal(t, map[string]string{"ORRERY_MODEL_ID": "mdl-a"}, in.ModelEnv, "a model registered without a digest")
 	assert.Len(t, in.CreatedAlarms, len(deployment.AlarmKinds))
 	assert.True(t, in.AutoRollback)
 	ep, err := db.GetEndpoint(ctx, "dev", "HTRU2-pulsars")
@@ -193,7 +208,10 @@ func TestStepsKeepTheRecord(t *testing.T) {
 	for _, a := range aliases {
 		byAlias[a.Alias] = a.ModelID
 	}
-	assert.Equal(t, map[string]string{store.AliasChampion: "mdl-a", store.AliasChallenger: "mdl-b"}, byAlias)
+	live := store.LiveRegistryAlias("HTRU2-pulsars")
+	assert.Equal(t, "live-HTRU2-pulsars", live)
+	assert.Equal(t, map[string]string{store.AliasChampion: "mdl-a", store.AliasChallenger: "mdl-b", live: "mdl-a"}, byAlias,
+		"live names what the endpoint serves until a promotion moves it")
 
 	// A check reads the traffic: an inverted score histogram drifts.
 	var good, inverted deployment.VersionStats
@@ -251,8 +269,11 @@ func TestStepsKeepTheRecord(t *testing.T) {
 	assert.False(t, ep.Locked(time.Now()))
 	aliases, err = db.ListModelAliases(ctx, "dev")
 	require.NoError(t, err)
-	require.Len(t, aliases, 1)
-	assert.Equal(t, store.AliasChampion, aliases[0].Alias)
+	byAlias = map[string]string{}
+	for _, a := range aliases {
+		byAlias[a.Alias] = a.ModelID
+	}
+	assert.Equal(t, map[string]string{store.AliasChampion: "mdl-a", live: "mdl-a"}, byAlias, "the challenger gone, live still on mdl-a")
 
 	t.Run("a late step cannot move the finished deployment", func(t *testing.T) {
 		_, err := svc.Step(ctx, deployment.StepRequest{Step: deployment.StepPromote, DeploymentID: d.ID})
@@ -323,4 +344,45 @@ func TestManualRollbackAndPromotion(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, d.ID, ep.LockedBy)
 	})
+}
+
+// TestLiveAliasFollowsTheEndpoint promotes two models of different names to
+// one endpoint: live moves to the second, and leaves the first's name (an
+// alias of a name names a version of that name), while champion stays with
+// each name's last promoted model.
+func TestLiveAliasFollowsTheEndpoint(t *testing.T) {
+	svc, db, _ := newService(t)
+	ctx := t.Context()
+	require.NoError(t, db.RegisterModel(ctx, store.Model{ID: "mdl-c", Name: "other pulsars", ArtifactKey: "models/mdl-c"}))
+	cloud := deploymentjob.LocalCloud{Service: svc}.Services()
+	pct := func(p int) *int { return &p }
+	promote := func(model string) {
+		t.Helper()
+		r := request(model)
+		r.Endpoint = "shared"
+		d, err := svc.Deploy(ctx, r)
+		require.NoError(t, err)
+		_, err = cloud.UpdateAlias(ctx, json.RawMessage(`{"FunctionName": "orrery-dev-predict", "Name": "shared", "FunctionVersion": "`+model+`",
+			"Description": "orrery deployment `+d.ID+`", "RoutingConfig": {"AdditionalVersionWeights": {}}}`))
+		require.NoError(t, err)
+		_, err = svc.Step(ctx, deployment.StepRequest{Step: deployment.StepShifted, DeploymentID: d.ID, Percent: pct(100)})
+		require.NoError(t, err)
+		_, err = svc.Step(ctx, deployment.StepRequest{Step: deployment.StepPromote, DeploymentID: d.ID})
+		require.NoError(t, err)
+	}
+	aliases := func() map[string]string {
+		t.Helper()
+		list, err := db.ListModelAliases(ctx, "dev")
+		require.NoError(t, err)
+		out := map[string]string{}
+		for _, a := range list {
+			out[a.Name+"@"+a.Alias] = a.ModelID
+		}
+		return out
+	}
+	promote("mdl-a")
+	assert.Equal(t, map[string]string{"HTRU2 pulsars@champion": "mdl-a", "HTRU2 pulsars@live-shared": "mdl-a"}, aliases())
+	promote("mdl-c")
+	assert.Equal(t, map[string]string{"HTRU2 pulsars@champion": "mdl-a", "other pulsars@champion": "mdl-c",
+		"other pulsars@live-shared": "mdl-c"}, aliases(), "live left the first name")
 }

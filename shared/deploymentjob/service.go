@@ -252,7 +252,7 @@ func (s *Service) deploySpec(ctx context.Context, spec deployment.Spec, rollback
 		release()
 		return store.Deployment{}, fmt.Errorf("deploy model %s: %w", spec.ModelID, err)
 	}
-	in := s.executionInput(d, cfg)
+	in := s.executionInput(d, cfg, model.ManifestSHA256)
 	if s.Starter == nil {
 		return s.startFailed(ctx, d, errors.New("no executions are configured"))
 	}
@@ -289,16 +289,22 @@ func (s *Service) startFailed(ctx context.Context, d store.Deployment, cause err
 	return store.Deployment{}, fmt.Errorf("deployment %s: %v: %w", d.ID, cause, ErrStart)
 }
 
-// executionInput is the input of d's execution.
-func (s *Service) executionInput(d store.Deployment, cfg Config) pipeline.DeploymentInput {
+// executionInput is the input of d's execution; the version it publishes
+// is bound to the model and to the digest the registry kept of its manifest
+// (digest, when there is one), which the predict function checks on load.
+func (s *Service) executionInput(d store.Deployment, cfg Config, digest string) pipeline.DeploymentInput {
 	var created []string
 	for _, k := range deployment.AlarmKinds {
 		created = append(created, cfg.Alarms[k])
 	}
 	watched := append(slices.Clone(created), cfg.Spec.Alarms.CloudWatch...)
+	modelEnv := map[string]string{config.EnvModelID: d.ModelID}
+	if digest != "" {
+		modelEnv[config.EnvModelManifestSHA256] = digest
+	}
 	return pipeline.DeploymentInput{
 		DeploymentID: d.ID, FunctionName: cfg.FunctionName, Endpoint: d.Endpoint, ModelID: d.ModelID,
-		ModelEnv: map[string]string{config.EnvModelID: d.ModelID}, Steps: cfg.Plan.Steps,
+		ModelEnv: modelEnv, Steps: cfg.Plan.Steps,
 		AlarmSpecs:    deployment.CloudWatchAlarms(cfg.Spec, cfg.Alarms, d.ID),
 		CreatedAlarms: created, Alarms: watched, AutoRollback: cfg.Spec.AutoRollback,
 	}

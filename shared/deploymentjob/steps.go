@@ -281,6 +281,7 @@ func (s *Service) promote(ctx context.Context, d store.Deployment) (store.Deploy
 	// The registry's aliases before the status: who sees SUCCEEDED sees
 	// the champion moved and the challenger gone.
 	s.setAlias(ctx, d, store.AliasChampion)
+	s.moveLive(ctx, d)
 	s.removeChallenger(ctx, d)
 	d, err := s.Records.UpdateDeployment(ctx, d.ID, store.DeploymentUpdate{Status: store.DeploymentSucceeded, Stage: deployment.StagePromote,
 		AddEvents: []store.DeploymentEvent{s.event("promoted", "model %s serves all of endpoint %s in %s", d.ModelID, d.Endpoint, d.Environment)}})
@@ -384,6 +385,31 @@ func (s *Service) setAlias(ctx context.Context, d store.Deployment, alias string
 	}
 	if err != nil {
 		s.log().Error("set registry alias", "alias", alias, "model_id", d.ModelID, "error", err.Error())
+	}
+}
+
+// moveLive points the endpoint's live registry alias
+// (store.LiveRegistryAlias) at the promoted model, and removes it from the
+// endpoint's previous model when that one is of another name (the alias of
+// a name names a version of that name only).
+func (s *Service) moveLive(ctx context.Context, d store.Deployment) {
+	if s.Aliases == nil {
+		return
+	}
+	alias := store.LiveRegistryAlias(d.Endpoint)
+	s.setAlias(ctx, d, alias)
+	if d.PreviousModelID == "" || d.PreviousModelID == d.ModelID {
+		return
+	}
+	prev, err := s.Models.GetModel(ctx, d.PreviousModelID)
+	if err == nil {
+		var cur store.Model
+		if cur, err = s.Models.GetModel(ctx, d.ModelID); err == nil && prev.Name != "" && prev.Name != cur.Name {
+			err = s.Aliases.RemoveModelAlias(ctx, d.Environment, prev.Name, alias, prev.ID)
+		}
+	}
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		s.log().Error("remove registry alias", "alias", alias, "model_id", d.PreviousModelID, "error", err.Error())
 	}
 }
 

@@ -18,7 +18,7 @@ func (r *Runtime) DeploymentService(starter deploymentjob.Starter, traffic deplo
 		traffic = r.Serving().DeploymentTraffic()
 	}
 	return &deploymentjob.Service{
-		Records: r.DB, Endpoints: r.DB, Models: r.DB, Artifacts: r.Artifacts, Aliases: r.DB,
+		Records: r.DB, Endpoints: r.DB, Models: r.DB, Artifacts: r.Artifacts, Aliases: r.aliases(),
 		Samples: deploymentjob.PredictSamples(), Starter: starter, Traffic: traffic, Log: log, Scorers: servingScorer,
 	}
 }

@@ -13,9 +13,10 @@ var Metrics evaluation.Registry
 
 // EvaluationService returns the evaluation service (shared/evaluationjob)
 // over the runtime's database and artifact directory: the code the `stages`
-// Lambda runs over DynamoDB and S3.
+// Lambda runs over DynamoDB and S3. Its progress goes to the Recorder the
+// runtime was opened with.
 func (r *Runtime) EvaluationService() *evaluationjob.Service {
-	return &evaluationjob.Service{Jobs: r.DB, Models: r.DB, Artifacts: r.Artifacts, Metrics: &Metrics}
+	return &evaluationjob.Service{Jobs: r.DB, Models: r.DB, Artifacts: r.Artifacts, Metrics: &Metrics, Recorder: r.Pipeline.Recorder}
 }
 
 // Evaluate runs the evaluation service on one request (`orrery evaluate`):

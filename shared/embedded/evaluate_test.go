@@ -4,11 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/orrery-ml/orrery/shared/evaluationjob"
 	"github.com/orrery-ml/orrery/shared/ml/evaluation"
 	"github.com/orrery-ml/orrery/shared/ml/nn"
 	"github.com/orrery-ml/orrery/shared/pipeline"
@@ -129,4 +131,153 @@ func TestEvaluateRefuses(t *testing.T) {
 	keys, err := rt.Artifacts.List(ctx, "evaluations/")
 	require.NoError(t, err)
 	assert.Empty(t, keys, "nothing half-written")
+}
+
+// TestHeavyEvaluationThroughTheJournaledExecutor runs a 5-fold
+// cross-validation as the local executions run every evaluation job, once
+// light, once heavy (each fold a RunFold task) and once with the bootstrap
+// offloaded too (each range of its replicates a RunFold task): the journal
+// shows the fold tasks, and the cross-validation's figures and the
+// confidence intervals agree.
+func TestHeavyEvaluationThroughTheJournaledExecutor(t *testing.T) {
+	ctx := t.Context()
+	rt := openTest(t, nil)
+	data := writeCSV(t, t.TempDir(), "syn.csv", synthetic.TwoClassCSV(400, 8))
+	trained, err := pipeline.RunTraining(ctx, rt.Pipeline, quickConfig(data))
+	require.NoError(t, err)
+	req := evaluationjob.Config{EvaluateRequest: evaluation.EvaluateRequest{ModelID: trained.ModelID, CVFolds: 5, BootstrapResamples: 50}}
+
+	run := func(offload evaluationjob.Offload) (evaluation.EvaluationResult, []string) {
+		x, err := rt.Executions(ExecutionOptions{EvaluationOffload: offload})
+		require.NoError(t, err)
+		defer func() { require.NoError(t, x.Close(context.Background())) }()
+		svc := rt.EvaluationService()
+		job, err := svc.Submit(ctx, req)
+		require.NoError(t, err)
+		require.NoError(t, pipeline.Flows{Executions: x}.StartEvaluation(ctx, job.ID))
+		d, err := x.Wait(ctx, pipeline.MachineEvaluation, job.ID)
+		require.NoError(t, err)
+		require.Equal(t, pipeline.StatusSucceeded, d.Status, d.Cause)
+		got, err := rt.DB.GetJob(ctx, job.ID)
+		require.NoError(t, err)
+		require.Equal(t, store.Succeeded, got.Status, got.Error)
+		var res evaluationjob.Result
+		require.NoError(t, json.Unmarshal(got.Result, &res))
+		var ev evaluation.EvaluationResult
+		require.NoError(t, json.Unmarshal(res.Evaluation, &ev))
+		require.NotNil(t, ev.CrossValidation)
+		require.NotEmpty(t, ev.ConfidenceIntervals)
+		history, err := rt.DB.History(ctx, string(pipeline.MachineEvaluation), job.ID)
+		require.NoError(t, err)
+		var states []string
+		for _, raw := range history {
+			var e struct{ Type, State string }
+			require.NoError(t, json.Unmarshal(raw, &e))
+			if e.Type == "StateEntered" {
+				states = append(states, e.State)
+			}
+		}
+		return ev, states
+	}
+	lightEval, lightStates := run(evaluationjob.Offload{})
+	heavyEval, heavyStates := run(evaluationjob.Offload{Fits: 5})
+	// 50 resamples × about 80 test rows, about 1000 of that work per
+	// range: 4 ranges.
+	bootEval, bootStates := run(evaluationjob.Offload{Fits: 5, ResampleRows: 1000})
+	light, heavy := lightEval.CrossValidation, heavyEval.CrossValidation
+	assert.NotContains(t, lightStates, pipeline.StateRunFold)
+	assert.Contains(t, lightStates, pipeline.StateEvaluate)
+	assert.NotContains(t, heavyStates, pipeline.StateEvaluate)
+	n := 0
+	for _, s := range heavyStates {
+		if s == pipeline.StateRunFold {
+			n++
+		}
+	}
+	assert.Equal(t, 5, n, "one RunFold task per fold: %v", heavyStates)
+	assert.Contains(t, heavyStates, pipeline.StateReduce)
+	n = 0
+	for _, s := range bootStates {
+		if s == pipeline.StateRunFold {
+			n++
+		}
+	}
+	assert.Greater(t, n, 6, "one RunFold task per fold and per range of replicates (at least 2): %v", bootStates)
+	assert.Equal(t, fmt.Sprint(lightEval.ConfidenceIntervals), fmt.Sprint(bootEval.ConfidenceIntervals),
+		"the offloaded bootstrap's intervals are the evaluate step's")
+	assert.Equal(t, fmt.Sprint(lightEval.ConfidenceIntervals), fmt.Sprint(heavyEval.ConfidenceIntervals))
+	assert.Equal(t, light.Summary, bootEval.CrossValidation.Summary)
+
+	assert.Equal(t, light.Splitter, heavy.Splitter)
+	assert.Equal(t, light.Summary, heavy.Summary)
+	assert.Equal(t, light.OutOfFoldMetrics, heavy.OutOfFoldMetrics)
+	require.Len(t, heavy.Folds, 5)
+	for i := range light.Folds {
+		l, h := light.Folds[i], heavy.Folds[i]
+		l.Seconds, h.Seconds = 0, 0
+		assert.Equal(t, l, h, "fold %d", i)
+	}
+}
+
+// TestHeavyComparisonThroughTheJournaledExecutor runs an evaluation with
+// compare_to (champion against challenger) as the local executions run
+// every evaluation job, light and with the comparison's paired bootstrap
+// offloaded (each range of its replicates a RunFold task of the same Map,
+// no other task offloaded): the journal shows the shards, and the recorded
+// comparison is byte for byte the light one.
+func TestHeavyComparisonThroughTheJournaledExecutor(t *testing.T) {
+	ctx := t.Context()
+	rt := openTest(t, nil)
+	data := writeCSV(t, t.TempDir(), "syn.csv", synthetic.TwoClassCSV(400, 8))
+	champion, err := pipeline.RunTraining(ctx, rt.Pipeline, quickConfig(data))
+	require.NoError(t, err)
+	cfg := quickConfig(data)
+	cfg.HiddenLayers = []int{3}
+	challenger, err := pipeline.RunTraining(ctx, rt.Pipeline, cfg)
+	require.NoError(t, err)
+	req := evaluationjob.Config{EvaluateRequest: evaluation.EvaluateRequest{ModelID: champion.ModelID, BootstrapResamples: 60},
+		CompareTo: []string{challenger.ModelID}}
+
+	run := func(offload evaluationjob.Offload) (json.RawMessage, int) {
+		x, err := rt.Executions(ExecutionOptions{EvaluationOffload: offload})
+		require.NoError(t, err)
+		defer func() { require.NoError(t, x.Close(context.Background())) }()
+		svc := rt.EvaluationService()
+		job, err := svc.Submit(ctx, req)
+		require.NoError(t, err)
+		require.NoError(t, pipeline.Flows{Executions: x}.StartEvaluation(ctx, job.ID))
+		d, err := x.Wait(ctx, pipeline.MachineEvaluation, job.ID)
+		require.NoError(t, err)
+		require.Equal(t, pipeline.StatusSucceeded, d.Status, d.Cause)
+		got, err := rt.DB.GetJob(ctx, job.ID)
+		require.NoError(t, err)
+		require.Equal(t, store.Succeeded, got.Status, got.Error)
+		var res struct {
+			Comparison json.RawMessage `json:"comparison"`
+		}
+		require.NoError(t, json.Unmarshal(got.Result, &res))
+		require.NotEmpty(t, res.Comparison)
+		history, err := rt.DB.History(ctx, string(pipeline.MachineEvaluation), job.ID)
+		require.NoError(t, err)
+		folds := 0
+		for _, raw := range history {
+			var e struct{ Type, State string }
+			require.NoError(t, json.Unmarshal(raw, &e))
+			if e.Type == "StateEntered" && e.State == pipeline.StateRunFold {
+				folds++
+			}
+		}
+		return res.Comparison, folds
+	}
+	light, lightFolds := run(evaluationjob.Offload{})
+	var cmp evaluation.ComparisonResult
+	require.NoError(t, json.Unmarshal(light, &cmp))
+	require.Positive(t, cmp.Rows)
+	// The evaluation's bootstrap (60 × rows) is at the bound, light; the
+	// comparison's (60 × rows × 2 models) twice the bound: two ranges.
+	bound := int64(60 * cmp.Rows)
+	heavy, heavyFolds := run(evaluationjob.Offload{ResampleRows: bound})
+	assert.Zero(t, lightFolds)
+	assert.Equal(t, 2, heavyFolds, "one RunFold task per range of the comparison's replicates")
+	assert.Equal(t, string(light), string(heavy), "the offloaded comparison is the evaluate step's")
 }

@@ -35,7 +35,10 @@ func (r *Runtime) Service(x *localexec.Executions, roots api.DataRoots) *api.Ser
 		Evaluations:   &evaluationapi.Evaluations{Service: r.EvaluationService(), Executions: flows},
 		Optimizations: &optimizationjob.Studies{Stores: r.OptimizationStores(), Executions: flows},
 		Endpoints:     r.Serving().Endpoints,
+		Retraining:    r.DB,
 		Deployments:   &deploymentapi.Deployments{Service: r.DeploymentService(flows, nil, nil)},
+		Tracking:      r.apiTrackingOf(),
+		Reports:       r.Reports(),
 	}
 }
 

@@ -11,9 +11,11 @@ import (
 	"time"
 
 	"github.com/orrery-ml/orrery/shared/deploymentjob"
+	"github.com/orrery-ml/orrery/shared/evaluationjob"
 	"github.com/orrery-ml/orrery/shared/fault"
 	"github.com/orrery-ml/orrery/shared/ml/optimization"
 	"github.com/orrery-ml/orrery/shared/ml/training"
+	"github.com/orrery-ml/orrery/shared/mlflowmirror"
 	"github.com/orrery-ml/orrery/shared/pipeline"
 	"github.com/orrery-ml/orrery/shared/pipeline/asl"
 	"github.com/orrery-ml/orrery/shared/pipeline/localexec"
@@ -39,6 +41,11 @@ type ExecutionOptions struct {
 	// Sleep replaces the executor's clock for Wait states and retry
 	// back-offs (tests drive the deployments' bakes with it).
 	Sleep func(ctx context.Context, d time.Duration) error
+	// EvaluationOffload decides which evaluations take the evaluation
+	// machine's heavy path, their folds run as RunFold tasks (in-process
+	// here, Batch jobs on AWS); its zero value is the rule the stages
+	// Lambda applies (evaluationjob.Offload).
+	EvaluationOffload evaluationjob.Offload
 }
 
 // Executions returns the local executions of the runtime's state machines
@@ -54,11 +61,12 @@ func (r *Runtime) Executions(o ExecutionOptions) (*localexec.Executions, error) 
 	if o.Parallel <= 0 {
 		o.Parallel = max(1, runtime.NumCPU()/2)
 	}
+	r.startMirror()
 	training, err := r.trainingBinding(o.Parallel)
 	if err != nil {
 		return nil, err
 	}
-	evaluation, err := r.evaluationBinding()
+	evaluation, err := r.evaluationBinding(o.EvaluationOffload)
 	if err != nil {
 		return nil, err
 	}
@@ -136,18 +144,21 @@ func (r *Runtime) trainingBinding(parallel int) (localexec.Binding, error) {
 			_, _ = r.DB.UpdateJob(ctx, jobID, store.JobUpdate{AddAttempt: true,
 				ResumedFrom: "after " + last + " (the process running it stopped)"})
 		},
+		Ended: r.mirrorEnded((*mlflowmirror.Mirror).TrainingEnded),
 	}, nil
 }
 
 // evaluationBinding runs the evaluation machine's steps with the runtime's
-// evaluation service.
-func (r *Runtime) evaluationBinding() (localexec.Binding, error) {
+// evaluation service, and the heavy path's fold jobs in-process (the local
+// form of the trainer's fold mode, the same evaluationjob code).
+func (r *Runtime) evaluationBinding(offload evaluationjob.Offload) (localexec.Binding, error) {
 	res := pipeline.LocalEvaluationResources()
 	def, err := pipeline.Evaluation(res)
 	if err != nil {
 		return localexec.Binding{}, fmt.Errorf("embedded: %w", err)
 	}
 	svc := r.EvaluationService()
+	svc.Offload = offload
 	return localexec.Binding{
 		Definition: def,
 		Resources:  pipeline.EvaluationHandlers(res, svc),
@@ -155,6 +166,7 @@ func (r *Runtime) evaluationBinding() (localexec.Binding, error) {
 		Stopped: func(ctx context.Context, jobID string, _ json.RawMessage, _ []asl.Event, err error) {
 			_, _ = svc.MarkFailed(ctx, jobID, stopFailure(err))
 		},
+		Ended: r.mirrorEnded((*mlflowmirror.Mirror).EvaluationEnded),
 	}, nil
 }
 
@@ -179,6 +191,7 @@ func (r *Runtime) optimizationBinding(trials tracking.Recorder) (localexec.Bindi
 			in.StudyID, in.Error.Error, in.Error.Cause = studyID, f.Error, f.Cause
 			_ = optimization.MarkFailed(ctx, stores, in)
 		},
+		Ended: r.mirrorEnded((*mlflowmirror.Mirror).StudyEnded),
 	}, nil
 }
 

@@ -29,7 +29,7 @@ type Serving struct {
 func (r *Runtime) Serving() *Serving {
 	r.servingOnce.Do(func() {
 		traffic := &serving.Traffic{}
-		models := &serving.Models{Store: modelstore.Store{Artifacts: r.Artifacts}, Locate: serving.RegistryLocator(r.DB)}
+		models := &serving.Models{Store: modelstore.Store{Artifacts: r.Artifacts}, Record: serving.RegistryRecord(r.DB)}
 		router := &serving.Router{Endpoints: r.DB, Traffic: traffic, Models: models}
 		r.serving = &Serving{Traffic: traffic, Models: models, Router: router,
 			Endpoints: &serving.Endpoints{Router: router, Models: models, Traffic: traffic}}

@@ -11,8 +11,11 @@
 // Service.Submit stores a QUEUED job for a Config (the evaluationapi
 // subpackage maps the HTTP API's request to one: the one path from request
 // to job both runtimes share); Service.Step runs the state machine's
-// tasks: "evaluate" (Service.Run: evaluate, optionally compare, record the
-// result) and "mark_failed" (Service.MarkFailed).
+// tasks: "plan" (Service.Plan: light or heavy, Offload), "evaluate"
+// (Service.Run: evaluate, optionally compare, record the result), "reduce"
+// (Service.Reduce: the same with the fold jobs' cross-validation folds and
+// bootstrap replicates combined) and "mark_failed" (Service.MarkFailed);
+// Service.RunFold is one fold job (the trainer's fold mode).
 //
 // It must not import shared/api, the AWS SDK or the store adapters.
 package evaluationjob

@@ -21,6 +21,7 @@ import (
 	"github.com/orrery-ml/orrery/shared/ml/nn"
 	"github.com/orrery-ml/orrery/shared/ml/training"
 	"github.com/orrery-ml/orrery/shared/store"
+	"github.com/orrery-ml/orrery/shared/tracking"
 )
 
 // ErrEvaluation is wrapped by evaluation errors caused by the request's data
@@ -61,7 +62,7 @@ func (s *Service) loadModel(ctx context.Context, id string) (*nn.Model, int64, e
 	if err != nil {
 		return nil, 0, err
 	}
-	return modelstore.Store{Artifacts: s.Artifacts}.Get(ctx, rec.ArtifactKey)
+	return modelstore.Store{Artifacts: s.Artifacts}.Registered(ctx, rec)
 }
 
 // loadForEvaluation loads model id and the data file, and picks the rows to
@@ -186,6 +187,13 @@ func (s *Service) calculator(names ...string) (evaluation.MetricsCalculator, err
 // wrap evaluation.ErrInvalidRequest, store.ErrNotFound (unknown model),
 // ErrEvaluation, dataset errors, or ctx's.
 func (s *Service) Evaluate(ctx context.Context, req evaluation.EvaluateRequest) (*evaluation.EvaluationResult, error) {
+	return s.evaluate(ctx, req, "")
+}
+
+// evaluate is Evaluate; with foldsOf set, the cross-validation's folds are
+// not trained here but read from the outcomes the fold jobs of evaluation
+// job foldsOf stored (RunFold), and combined.
+func (s *Service) evaluate(ctx context.Context, req evaluation.EvaluateRequest, foldsOf string) (*evaluation.EvaluationResult, error) {
 	start := time.Now()
 	if err := req.Validate(); err != nil {
 		return nil, err
@@ -194,36 +202,36 @@ func (s *Service) Evaluate(ctx context.Context, req evaluation.EvaluateRequest) 
 	if err != nil {
 		return nil, fmt.Errorf("%w: metrics: %w", evaluation.ErrInvalidRequest, err)
 	}
-	table, err := s.readTable(ctx, req.DatasetPath)
-	if err != nil {
-		return nil, fmt.Errorf("evaluate model %s: %w", req.ModelID, err)
-	}
-	l, err := s.loadForEvaluation(ctx, req.ModelID, req.DatasetPath, req.TargetColumn, req.PositiveClass, table)
+	now := time.Now().UTC()
+	evalID := training.NewID("evl", now)
+	prog := s.progress(ctx, evalID)
+	var table *dataset.Table
+	var l *loaded
+	err = prog.run("load", func() error {
+		var err error
+		if table, err = s.readTable(ctx, req.DatasetPath); err != nil {
+			return fmt.Errorf("evaluate model %s: %w", req.ModelID, err)
+		}
+		l, err = s.loadForEvaluation(ctx, req.ModelID, req.DatasetPath, req.TargetColumn, req.PositiveClass, table)
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
 	if err := req.CheckThreshold(len(l.test.Classes)); err != nil {
 		return nil, err
 	}
-	now := time.Now().UTC()
 	res := &evaluation.EvaluationResult{
-		EvaluationID: training.NewID("evl", now), ModelID: req.ModelID, DataPath: req.DatasetPath, DataHash: table.Hash,
+		EvaluationID: evalID, ModelID: req.ModelID, DataPath: req.DatasetPath, DataHash: table.Hash,
 		TestSetHash: evaluation.DatasetHash(l.test), Rows: l.test.Rows, Split: l.split, CreatedAt: now,
 		Report: map[string]string{},
 	}
 	test, man := l.test, l.model.Manifest
-	proba, err := l.model.PredictProba(ctx, test.X, test.Rows)
+	in, source, err := scoredInput(ctx, req, l)
 	if err != nil {
 		return nil, fmt.Errorf("evaluate model %s: %w", req.ModelID, err)
 	}
-	// The operating point: the request's threshold when it gives one (the
-	// model itself keeps its own), else the model's. The metrics, the
-	// bootstrap intervals and the slices all use in.Threshold.
-	threshold, source := man.Threshold, evaluation.ThresholdFromModel
-	if req.Threshold != 0 {
-		threshold, source = req.Threshold, evaluation.ThresholdFromRequest
-	}
-	in := evaluation.Input{Y: test.Y, Proba: proba, Classes: test.Classes, Positive: test.Positive, Threshold: threshold}
+	proba := in.Proba
 	if res.Metrics, err = calc.Calculate(in); err != nil {
 		return nil, fmt.Errorf("evaluate model %s: %w", req.ModelID, err)
 	}
@@ -234,10 +242,28 @@ func (s *Service) Evaluate(ctx context.Context, req evaluation.EvaluateRequest) 
 			res.ModelThreshold = evaluation.DefaultThreshold
 		}
 	}
-	boot := evaluation.Bootstrap{Resamples: req.BootstrapResamples, Confidence: req.Confidence, Seed: req.EffectiveSeed()}
-	if res.ConfidenceIntervals, err = boot.ConfidenceIntervals(ctx, calc, in); err != nil {
+	boot := bootstrapOf(req)
+	boot.Progress = func(done, total int) { prog.step("bootstrap", done, total, nil) }
+	var shards []BootstrapShard
+	if foldsOf != "" {
+		shards = s.Offload.bootstrapShards(boot.Count(), int64(test.Rows))
+	}
+	if shards != nil {
+		// Offloaded (Plan): the fold jobs computed the replicates.
+		err = prog.run("bootstrap", func() error {
+			var err error
+			res.ConfidenceIntervals, err = s.combineBootstrap(ctx, foldsOf, boot, calc, in, shards)
+			return err
+		})
+	} else {
+		prog.start("bootstrap", boot.Count(), "resample")
+		res.ConfidenceIntervals, err = boot.ConfidenceIntervals(ctx, calc, in)
+		prog.finish("bootstrap", err)
+	}
+	if err != nil {
 		return nil, fmt.Errorf("evaluate model %s: %w", req.ModelID, err)
 	}
+	prog.start("analysis", 0, "")
 	var score []float64
 	if len(test.Classes) == 2 {
 		score = make([]float64, test.Rows)
@@ -261,16 +287,28 @@ func (s *Service) Evaluate(ctx context.Context, req evaluation.EvaluateRequest) 
 	if err != nil {
 		return nil, fmt.Errorf("evaluate model %s: %w", req.ModelID, err)
 	}
-	lat.ModelBytes, lat.Parameters = l.bytes, l.model.Net.NumParams()
+	lat.ModelBytes, lat.Parameters = l.bytes, l.model.NumParams()
 	res.Latency = &lat
-	res.Warnings = append(res.Warnings, l.warn...)
-	if req.CVFolds >= 2 && req.CVStrategy == "" && req.GroupColumn == "" && l.groupColumn != "" {
-		// The model's detections of one object stay together in training;
-		// its cross-validation keeps them in one fold.
-		req.CVStrategy, req.GroupColumn = evaluation.CVGroup, l.groupColumn
+	var gain []float64
+	if l.model.Trees != nil {
+		gain = l.model.Trees.GainImportance()
 	}
+	if res.FeatureImportance, err = evaluation.PermutationImportance(ctx, l.model, test, evaluation.DefaultPermutationRepeats,
+		permutationRows, req.EffectiveSeed(), gain); err != nil {
+		return nil, fmt.Errorf("evaluate model %s: %w", req.ModelID, err)
+	}
+	res.Warnings = append(res.Warnings, l.warn...)
+	prog.finish("analysis", nil)
+	req = cvRequest(req, l)
 	if split := req.Splitter(); split != nil {
-		cv, err := s.crossValidate(ctx, req, l, split, calc)
+		crossValidate := s.crossValidate
+		if foldsOf != "" {
+			crossValidate = func(ctx context.Context, req evaluation.EvaluateRequest, l *loaded, split evaluation.Splitter,
+				calc evaluation.MetricsCalculator, _ *progress) (*evaluation.CVResult, error) {
+				return s.combineFolds(ctx, foldsOf, req, l, split, calc)
+			}
+		}
+		cv, err := crossValidate(ctx, req, l, split, calc, prog)
 		if err != nil {
 			return nil, fmt.Errorf("evaluate model %s: %w", req.ModelID, err)
 		}
@@ -282,11 +320,41 @@ func (s *Service) Evaluate(ctx context.Context, req evaluation.EvaluateRequest) 
 		}
 	}
 	res.Seconds = time.Since(start).Seconds()
-	if err := s.storeEvaluation(ctx, res, test.Y, score); err != nil {
+	if err := prog.run("report", func() error { return s.storeEvaluation(ctx, res, test.Y, score) }); err != nil {
 		return nil, fmt.Errorf("evaluate model %s: %w", req.ModelID, err)
 	}
 	return res, nil
 }
+
+// scoredInput scores the model of l on its test rows and returns the
+// metrics' input at the operating point: the request's threshold when it
+// gives one (the model itself keeps its own), else the model's, and which
+// it is. The metrics, the bootstrap intervals and the slices all use
+// in.Threshold; a bootstrap shard scores the same way, so its replicates
+// are the evaluate step's.
+func scoredInput(ctx context.Context, req evaluation.EvaluateRequest, l *loaded) (evaluation.Input, string, error) {
+	test := l.test
+	proba, err := l.model.PredictProba(ctx, test.X, test.Rows)
+	if err != nil {
+		return evaluation.Input{}, "", err
+	}
+	threshold, source := l.model.Manifest.Threshold, evaluation.ThresholdFromModel
+	if req.Threshold != 0 {
+		threshold, source = req.Threshold, evaluation.ThresholdFromRequest
+	}
+	return evaluation.Input{Y: test.Y, Proba: proba, Classes: test.Classes, Positive: test.Positive, Threshold: threshold}, source, nil
+}
+
+// bootstrapOf is the bootstrap of the confidence intervals req asks for.
+func bootstrapOf(req evaluation.EvaluateRequest) evaluation.Bootstrap {
+	return evaluation.Bootstrap{Resamples: req.BootstrapResamples, Confidence: req.Confidence, Seed: req.EffectiveSeed()}
+}
+
+// permutationRows bounds the rows permutation importance scores (the
+// first of the test split, which the split has shuffled), keeping an
+// evaluation's cost at features × repeats predictions of at most this many
+// rows.
+const permutationRows = 5000
 
 // analyseBinary fills in the threshold and calibration analyses.
 func analyseBinary(req evaluation.EvaluateRequest, y []int, score []float64, res *evaluation.EvaluationResult) error {
@@ -407,21 +475,54 @@ func groupLabels(t *dataset.Table, d *dataset.Dataset, column string) ([]string,
 	return out, nil
 }
 
-// crossValidate retrains the model's configuration on folds of all the
-// data's rows.
-func (s *Service) crossValidate(ctx context.Context, req evaluation.EvaluateRequest, l *loaded, split evaluation.Splitter, calc evaluation.MetricsCalculator) (*evaluation.CVResult, error) {
+// cvRequest is req as its cross-validation runs: a model trained with a
+// group_column is cross-validated by groups unless the request says
+// otherwise.
+func cvRequest(req evaluation.EvaluateRequest, l *loaded) evaluation.EvaluateRequest {
+	if req.CVFolds >= 2 && req.CVStrategy == "" && req.GroupColumn == "" && l.groupColumn != "" {
+		// The model's detections of one object stay together in training;
+		// its cross-validation keeps them in one fold.
+		req.CVStrategy, req.GroupColumn = evaluation.CVGroup, l.groupColumn
+	}
+	return req
+}
+
+// crossValidator is the cross-validation of the model's training
+// configuration on all the data's rows, with the group labels its splitter
+// needs (nil unless the request names a group column).
+func (s *Service) crossValidator(req evaluation.EvaluateRequest, l *loaded, split evaluation.Splitter, calc evaluation.MetricsCalculator) (evaluation.CrossValidator, []string, error) {
 	cfg, err := trainingConfig(l.model.Manifest)
 	if err != nil {
-		return nil, err
+		return evaluation.CrossValidator{}, nil, err
 	}
 	var groups []string
 	if req.GroupColumn != "" {
 		if groups, err = groupLabels(l.table, l.data, req.GroupColumn); err != nil {
-			return nil, err
+			return evaluation.CrossValidator{}, nil, err
 		}
 	}
-	cv := evaluation.CrossValidator{Splitter: split, Fitter: ConfigFitter{Config: cfg}, Workers: req.CVWorkers, Calculator: calc}
-	return cv.Validate(ctx, l.data, groups)
+	return evaluation.CrossValidator{Splitter: split, Fitter: ConfigFitter{Config: cfg}, Workers: req.CVWorkers, Calculator: calc}, groups, nil
+}
+
+// crossValidate retrains the model's configuration on folds of all the
+// data's rows, reporting each fold to prog.
+func (s *Service) crossValidate(ctx context.Context, req evaluation.EvaluateRequest, l *loaded, split evaluation.Splitter,
+	calc evaluation.MetricsCalculator, prog *progress) (*evaluation.CVResult, error) {
+	cv, groups, err := s.crossValidator(req, l, split, calc)
+	if err != nil {
+		return nil, err
+	}
+	folds, err := split.Split(l.data.Y, groups) // cheap: counts the folds for the progress bar
+	if err != nil {
+		return nil, err
+	}
+	cv.Progress = func(done, total int, f evaluation.FoldResult) {
+		prog.step("cross-validation", done, total, map[string]float64{"auc_roc": f.Metrics.AUCROC})
+	}
+	prog.start("cross-validation", len(folds), "fold")
+	res, err := cv.Validate(ctx, l.data, groups)
+	prog.finish("cross-validation", err)
+	return res, err
 }
 
 // ConfigFitter trains a TrainingConfig on one cross-validation fold the way
@@ -558,8 +659,13 @@ func (s *Service) deriveModel(ctx context.Context, l *loaded, method string, res
 		_ = s.Artifacts.DeletePrefix(context.WithoutCancel(ctx), prefix)
 		return err
 	}
+	digest, err := (modelstore.Store{Artifacts: s.Artifacts}).Digest(ctx, prefix)
+	if err != nil {
+		_ = s.Artifacts.DeletePrefix(context.WithoutCancel(ctx), prefix)
+		return err
+	}
 	rec := store.Model{ID: newID, Name: man.Name, JobID: old.JobID, ModelType: old.ModelType, ArtifactKey: prefix,
-		ArtifactURI: s.Artifacts.URI(prefix), Metrics: old.Metrics, DataHash: old.DataHash, CreatedAt: man.CreatedAt}
+		ArtifactURI: s.Artifacts.URI(prefix), Metrics: old.Metrics, DataHash: old.DataHash, ManifestSHA256: digest, CreatedAt: man.CreatedAt}
 	if err := s.Models.RegisterModel(ctx, rec); err != nil {
 		_ = s.Artifacts.DeletePrefix(context.WithoutCancel(ctx), prefix)
 		return err
@@ -573,7 +679,8 @@ func (s *Service) deriveModel(ctx context.Context, l *loaded, method string, res
 func (s *Service) storeEvaluation(ctx context.Context, res *evaluation.EvaluationResult, y []int, score []float64) error {
 	in := report.Input{ModelID: res.ModelID, TestSetHash: res.TestSetHash, Y: y, Score: score, Metrics: res.Metrics,
 		ThresholdSource: res.ThresholdSource, ModelThreshold: res.ModelThreshold,
-		Intervals: res.ConfidenceIntervals, Thresholds: res.Thresholds, CV: res.CrossValidation, Slices: res.Slices, Latency: res.Latency}
+		Intervals: res.ConfidenceIntervals, Thresholds: res.Thresholds, CV: res.CrossValidation, Slices: res.Slices, Latency: res.Latency,
+		Importance: res.FeatureImportance}
 	if res.Calibration != nil {
 		in.Calibration = &res.Calibration.Calibration
 	}
@@ -634,21 +741,110 @@ func (s *Service) EvaluationMetrics(ctx context.Context, modelID string) (json.R
 // evaluation.ErrInvalidRequest, store.ErrNotFound, ErrEvaluation or
 // dataset errors.
 func (s *Service) Compare(ctx context.Context, req evaluation.CompareRequest) (*evaluation.ComparisonResult, error) {
-	if err := req.Validate(); err != nil {
-		return nil, err
-	}
-	table, err := s.readTable(ctx, req.DatasetPath)
+	return s.compare(ctx, req, "")
+}
+
+// compare is Compare; with shardsOf set, the paired bootstrap's replicates
+// are not computed here when Plan offloaded them (Offload.bootstrapShards
+// of the comparison) but read from the ranges the fold jobs of evaluation
+// job shardsOf stored (RunFold), and combined.
+func (s *Service) compare(ctx context.Context, req evaluation.CompareRequest, shardsOf string) (*evaluation.ComparisonResult, error) {
+	prog := s.progress(ctx, "")
+	set, err := s.comparisonSet(ctx, req, nil, prog)
 	if err != nil {
 		return nil, fmt.Errorf("compare models: %w", err)
 	}
+	cands, err := set.candidates(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("compare models: %w", err)
+	}
+	c := comparator(req)
+	test, n := set.test, len(cands)
+	var shards []BootstrapShard
+	if shardsOf != "" {
+		shards = s.Offload.bootstrapShards(c.Bootstrap.Count(), set.work())
+	}
+	var parts []evaluation.Replicates
+	if shards != nil {
+		// Offloaded (Plan): the fold jobs computed the replicates.
+		err = prog.run("paired bootstrap", func() error {
+			var err error
+			parts, err = s.readCompareShards(ctx, shardsOf, shards)
+			return err
+		})
+	} else {
+		prog.start("paired bootstrap", c.Bootstrap.Count(), "resample")
+		c.Bootstrap.Progress = func(done, total int) { prog.step("paired bootstrap", done, total, nil) }
+		var reps evaluation.Replicates
+		reps, err = c.PairedReplicates(ctx, test.Y, test.Classes, test.Positive, cands, 0, c.Bootstrap.Count())
+		parts = []evaluation.Replicates{reps}
+		prog.finish("paired bootstrap", err)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("compare models: %w", err)
+	}
+	c.Progress = func(done, total int) { prog.step("tests", done, total, nil) }
+	prog.start("tests", n*(n-1)/2, "pair")
+	res, err := c.CompareReplicates(ctx, test.Y, test.Classes, test.Positive, evaluation.DatasetHash(test), cands, parts)
+	prog.finish("tests", err)
+	return res, err
+}
+
+// comparator is the comparison req asks for.
+func comparator(req evaluation.CompareRequest) evaluation.Comparator {
+	return evaluation.Comparator{Metric: req.Metric, Alpha: req.Alpha,
+		Bootstrap: evaluation.Bootstrap{Resamples: req.BootstrapResamples, Seed: req.Seed}}
+}
+
+// comparisonSet is a comparison's models and the frozen rows they all
+// score.
+type comparisonSet struct {
+	models []*loaded
+	// subsets are the frozen rows as each model reads them (its features);
+	// test is the first.
+	subsets []*dataset.Dataset
+	test    *dataset.Dataset
+}
+
+// work is the paired bootstrap's work per replicate: every model's
+// metrics on a resample of the frozen rows.
+func (c *comparisonSet) work() int64 { return int64(c.test.Rows) * int64(len(c.models)) }
+
+// comparisonSet validates req, loads its models and picks the frozen rows,
+// reading the data file unless table is given (Plan passes the one it has
+// read: each model marks its own missing-value sentinels in it, as here).
+// prog, when set, sees the load and the models.
+func (s *Service) comparisonSet(ctx context.Context, req evaluation.CompareRequest, table *dataset.Table, prog *progress) (*comparisonSet, error) {
+	if err := req.Validate(); err != nil {
+		return nil, err
+	}
+	if prog == nil {
+		prog = s.progress(ctx, "")
+		prog.rec = tracking.Discard
+	}
+	if table == nil {
+		err := prog.run("load", func() error {
+			var err error
+			table, err = s.readTable(ctx, req.DatasetPath)
+			return err
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
 	models := make([]*loaded, len(req.ModelIDs))
 	sameSplit := true
+	prog.start("models", len(req.ModelIDs), "model")
 	for i, id := range req.ModelIDs {
+		var err error
 		if models[i], err = s.loadForEvaluation(ctx, id, req.DatasetPath, req.TargetColumn, req.PositiveClass, table); err != nil {
-			return nil, fmt.Errorf("compare models: %w", err)
+			prog.finish("models", err)
+			return nil, err
 		}
 		sameSplit = sameSplit && slices.Equal(models[i].test.RowIDs, models[0].test.RowIDs)
+		prog.step("models", i+1, len(req.ModelIDs), nil)
 	}
+	prog.finish("models", nil)
 	// The frozen test set: the models' common test split, else every row.
 	rows := models[0].test.RowIDs
 	if !sameSplit {
@@ -658,23 +854,31 @@ func (s *Service) Compare(ctx context.Context, req evaluation.CompareRequest) (*
 	for j, rid := range rows {
 		idx[j] = rid - 1
 	}
-	var test *dataset.Dataset
-	cands := make([]evaluation.Candidate, len(models))
-	for i, l := range models {
+	set := &comparisonSet{models: models}
+	for _, l := range models {
 		sub := l.data.Subset(idx)
-		if test == nil {
-			test = sub
+		if set.test == nil {
+			set.test = sub
 		}
-		if !slices.Equal(sub.Classes, test.Classes) {
-			return nil, fmt.Errorf("compare models: %w: model %s has classes %q, %s has %q", ErrEvaluation, l.id, sub.Classes, models[0].id, test.Classes)
+		if !slices.Equal(sub.Classes, set.test.Classes) {
+			return nil, fmt.Errorf("%w: model %s has classes %q, %s has %q", ErrEvaluation, l.id, sub.Classes, models[0].id, set.test.Classes)
 		}
+		set.subsets = append(set.subsets, sub)
+	}
+	return set, nil
+}
+
+// candidates scores every model of the set on the frozen rows at its
+// stored decision threshold.
+func (c *comparisonSet) candidates(ctx context.Context) ([]evaluation.Candidate, error) {
+	cands := make([]evaluation.Candidate, len(c.models))
+	for i, l := range c.models {
+		sub := c.subsets[i]
 		proba, err := l.model.PredictProba(ctx, sub.X, sub.Rows)
 		if err != nil {
-			return nil, fmt.Errorf("compare models: model %s: %w", l.id, err)
+			return nil, fmt.Errorf("model %s: %w", l.id, err)
 		}
 		cands[i] = evaluation.Candidate{Name: l.id, Proba: proba, Threshold: l.model.Manifest.Threshold}
 	}
-	c := evaluation.Comparator{Metric: req.Metric, Alpha: req.Alpha,
-		Bootstrap: evaluation.Bootstrap{Resamples: req.BootstrapResamples, Seed: req.Seed}}
-	return c.Compare(ctx, test.Y, test.Classes, test.Positive, evaluation.DatasetHash(test), cands)
+	return cands, nil
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/orrery-ml/orrery/shared/fault"
 	"github.com/orrery-ml/orrery/shared/ml/evaluation"
+	"github.com/orrery-ml/orrery/shared/ml/modelstore"
 	"github.com/orrery-ml/orrery/shared/ml/nn"
 	"github.com/orrery-ml/orrery/shared/ml/training"
 	"github.com/orrery-ml/orrery/shared/store"
@@ -24,10 +25,14 @@ const (
 	StageCompare  = "compare"
 )
 
-// Steps of Request.Step: the evaluation state machine's two tasks.
+// Steps of Request.Step: the evaluation state machine's tasks on the
+// stages function. Light evaluations run evaluate; heavy ones (Plan says
+// which) run their folds as fold jobs (RunFold) and then reduce.
 const (
 	StepEvaluate   = "evaluate"
 	StepMarkFailed = "mark_failed"
+	StepPlan       = "plan"
+	StepReduce     = "reduce"
 )
 
 // ErrInvalidJob is returned for a step request without a job id or with an
@@ -72,6 +77,15 @@ type Output struct {
 	ModelID        string `json:"model_id,omitempty"`
 	EvaluationID   string `json:"evaluation_id,omitempty"`
 	DerivedModelID string `json:"derived_model_id,omitempty"`
+	// Heavy, Folds, Tasks and Reason are the plan step's answer (Plan):
+	// whether the job runs fold jobs, the cross-validation folds among them
+	// (0 to n-1, one job each), every fold job's task (the folds', then the
+	// bootstrap shards', then the comparison shards': the items of the
+	// evaluation machine's RunFolds Map) and why.
+	Heavy  bool       `json:"heavy,omitempty"`
+	Folds  []int      `json:"folds,omitempty"`
+	Tasks  []FoldTask `json:"tasks,omitempty"`
+	Reason string     `json:"reason,omitempty"`
 }
 
 // JobKind is the Kind of evaluation job records (api.JobKindEvaluation).
@@ -150,6 +164,10 @@ func (s *Service) manifest(ctx context.Context, modelID string) (nn.Manifest, er
 		return man, fmt.Errorf("model %s: %w", modelID, err)
 	}
 	rc, err := s.Artifacts.Get(ctx, path.Join(m.ArtifactKey, nn.ManifestFile))
+	if errors.Is(err, store.ErrNotFound) {
+		return man, fmt.Errorf("model %s is registered but its %s is missing from the artifact store; the model cannot be loaded: %w",
+			modelID, nn.ManifestFile, nn.ErrChecksum)
+	}
 	if err != nil {
 		return man, fmt.Errorf("model %s: read manifest: %w", modelID, err)
 	}
@@ -158,18 +176,30 @@ func (s *Service) manifest(ctx context.Context, modelID string) (nn.Manifest, er
 	if err != nil {
 		return man, fmt.Errorf("model %s: read manifest: %w", modelID, err)
 	}
+	// A manifest changed since registration (truncated, rewritten) is the
+	// model's data changing under its id: fault.DataChanged (409), not a
+	// server error.
+	if err := modelstore.CheckManifest(m, b); err != nil {
+		return man, err
+	}
 	if err := json.Unmarshal(b, &man); err != nil {
-		return man, fmt.Errorf("model %s: decode manifest: %w", modelID, err)
+		return man, fmt.Errorf("model %s: its %s does not decode (truncated or damaged since it was registered): %v: %w",
+			modelID, nn.ManifestFile, err, nn.ErrChecksum)
 	}
 	return man, nil
 }
 
-// Step runs the step req names: evaluate (the default) or mark_failed. It
-// is what the `stages` Lambda and the local executor's task handler call.
+// Step runs the step req names: evaluate (the default), plan, reduce or
+// mark_failed. It is what the `stages` Lambda and the local executor's task
+// handler call.
 func (s *Service) Step(ctx context.Context, req Request) (Output, error) {
 	switch req.Step {
 	case "", StepEvaluate:
 		return s.Run(ctx, req.JobID)
+	case StepPlan:
+		return s.Plan(ctx, req.JobID)
+	case StepReduce:
+		return s.Reduce(ctx, req.JobID)
 	case StepMarkFailed:
 		f := fault.Failure{Error: fault.Internal.Name(), Cause: "unknown failure"}
 		if req.Failure != nil {
@@ -177,7 +207,7 @@ func (s *Service) Step(ctx context.Context, req Request) (Output, error) {
 		}
 		return s.MarkFailed(ctx, req.JobID, f)
 	}
-	return Output{JobID: req.JobID}, fmt.Errorf("%w: unknown step %q (evaluate, mark_failed)", ErrInvalidJob, req.Step)
+	return Output{JobID: req.JobID}, fmt.Errorf("%w: unknown step %q (evaluate, plan, reduce, mark_failed)", ErrInvalidJob, req.Step)
 }
 
 // Run runs the QUEUED evaluation job jobID to its end: it marks the job
@@ -193,6 +223,25 @@ func (s *Service) Step(ctx context.Context, req Request) (Output, error) {
 // one whose Config cannot be read, ErrInvalidJob. On any other error the
 // job is left RUNNING for MarkFailed.
 func (s *Service) Run(ctx context.Context, jobID string) (Output, error) {
+	return s.run(ctx, jobID, false)
+}
+
+// Reduce is the heavy path's last step: Run, with the cross-validation's
+// folds combined from the outcomes the job's fold jobs stored (RunFold)
+// instead of trained here, and the bootstrap's and the comparison's
+// replicates combined from their shards' when Plan offloaded them; the job is RUNNING since Plan, which
+// counted the attempt. The stored outcomes are removed once the result is
+// recorded. A missing outcome is store.ErrNotFound naming the fold or
+// shard.
+func (s *Service) Reduce(ctx context.Context, jobID string) (Output, error) {
+	out, err := s.run(ctx, jobID, true)
+	if err == nil {
+		_ = s.Artifacts.DeletePrefix(context.WithoutCancel(ctx), jobPrefix(jobID))
+	}
+	return out, err
+}
+
+func (s *Service) run(ctx context.Context, jobID string, reduce bool) (Output, error) {
 	out := Output{JobID: jobID}
 	job, err := s.job(ctx, jobID)
 	if err != nil {
@@ -206,13 +255,21 @@ func (s *Service) Run(ctx context.Context, jobID string) (Output, error) {
 	switch {
 	case job.Status.Terminal():
 		return out, fmt.Errorf("evaluation job %s: %w: it is already %s", jobID, store.ErrConflict, job.Status)
+	case reduce && job.Status != store.Running:
+		return out, fmt.Errorf("evaluation job %s: %w: %s it is %s, not RUNNING since %s", jobID, store.ErrConflict, StepReduce, job.Status, StepPlan)
+	case reduce:
+		u = store.JobUpdate{Stage: StageEvaluate}
 	case job.Status == store.Running:
 		u.Status = ""
 	}
 	if _, err := s.Jobs.UpdateJob(ctx, jobID, u); err != nil {
 		return out, fmt.Errorf("evaluation job %s: %w", jobID, err)
 	}
-	res, err := s.Evaluate(ctx, cfg.EvaluateRequest)
+	foldsOf := ""
+	if reduce {
+		foldsOf = jobID
+	}
+	res, err := s.evaluate(ctx, cfg.EvaluateRequest, foldsOf)
 	if err != nil {
 		return out, err
 	}
@@ -226,11 +283,10 @@ func (s *Service) Run(ctx context.Context, jobID string) (Output, error) {
 		if _, err := s.Jobs.UpdateJob(ctx, jobID, store.JobUpdate{Stage: StageCompare}); err != nil {
 			return out, fmt.Errorf("evaluation job %s: %w", jobID, err)
 		}
-		ids := append([]string{cfg.ModelID}, cfg.CompareTo...)
-		cmp, err := s.Compare(ctx, evaluation.CompareRequest{ModelIDs: ids, DatasetPath: cfg.DatasetPath,
-			TargetColumn: cfg.TargetColumn, PositiveClass: cfg.PositiveClass, BootstrapResamples: cfg.BootstrapResamples, Seed: cfg.Seed})
+		req := compareRequest(cfg)
+		cmp, err := s.compare(ctx, req, foldsOf)
 		if err != nil {
-			return out, fmt.Errorf("compare %s: %w", strings.Join(ids, ", "), err)
+			return out, fmt.Errorf("compare %s: %w", strings.Join(req.ModelIDs, ", "), err)
 		}
 		result.Comparison = cmp
 	}
@@ -243,6 +299,15 @@ func (s *Service) Run(ctx context.Context, jobID string) (Output, error) {
 	}
 	out.Status = string(store.Succeeded)
 	return out, nil
+}
+
+// compareRequest is the comparison of job configuration cfg: its model,
+// then compare_to, on its data, with its bootstrap's resamples and seed.
+// The evaluate or reduce step and every comparison shard (RunFold) use
+// it, so they compare the same way.
+func compareRequest(cfg Config) evaluation.CompareRequest {
+	return evaluation.CompareRequest{ModelIDs: append([]string{cfg.ModelID}, cfg.CompareTo...), DatasetPath: cfg.DatasetPath,
+		TargetColumn: cfg.TargetColumn, PositiveClass: cfg.PositiveClass, BootstrapResamples: cfg.BootstrapResamples, Seed: cfg.Seed}
 }
 
 // MarkFailed records a failed evaluation job: FAILED (CANCELLED when the
@@ -259,11 +324,15 @@ func (s *Service) MarkFailed(ctx context.Context, jobID string, f fault.Failure)
 	if job.Status.Terminal() {
 		return out, nil
 	}
+	msg := s.failureMessage(ctx, jobID, f)
+	// A heavy job's fold outcomes (and its fold jobs' failures, now in msg)
+	// are of no use once it has failed.
+	_ = s.Artifacts.DeletePrefix(context.WithoutCancel(ctx), jobPrefix(jobID))
 	status := store.Failed
 	if f.Code() == fault.Cancelled {
 		status = store.Cancelled
 	}
-	updated, err := s.Jobs.UpdateJob(ctx, jobID, store.JobUpdate{Status: status, Error: f.Message()})
+	updated, err := s.Jobs.UpdateJob(ctx, jobID, store.JobUpdate{Status: status, Error: msg})
 	if errors.Is(err, store.ErrConflict) {
 		if current, gerr := s.Jobs.GetJob(ctx, jobID); gerr == nil {
 			out.Status = string(current.Status)

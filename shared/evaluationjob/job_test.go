@@ -25,6 +25,15 @@ import (
 // file.
 func trainedModel(t *testing.T) (*embedded.Runtime, string) {
 	t.Helper()
+	rt, ids := trainedModels(t, 1)
+	return rt, ids[0]
+}
+
+// trainedModels is trainedModel with n models of 4, 6, 8... hidden units,
+// trained on the same file with the same split: a comparison scores their
+// common test split.
+func trainedModels(t *testing.T, n int) (*embedded.Runtime, []string) {
+	t.Helper()
 	rt, err := embedded.Open(t.Context(), filepath.Join(t.TempDir(), "home"), nil)
 	require.NoError(t, err)
 	t.Cleanup(func() { rt.Close() })
@@ -41,10 +50,15 @@ func trainedModel(t *testing.T) (*embedded.Runtime, string) {
 	}
 	data := filepath.Join(t.TempDir(), "syn.csv")
 	require.NoError(t, os.WriteFile(data, []byte(b.String()), 0o644))
-	res, err := pipeline.RunTraining(t.Context(), rt.Pipeline, training.TrainingConfig{DatasetPath: data, TargetColumn: "label", PositiveClass: "pulsar",
-		Epochs: 3, HiddenLayers: []int{4}, BatchSize: 32, LearningRate: 0.01})
-	require.NoError(t, err)
-	return rt, res.ModelID
+	var ids []string
+	for i := range n {
+		cfg := training.TrainingConfig{DatasetPath: data, TargetColumn: "label", PositiveClass: "pulsar",
+			Epochs: 3, HiddenLayers: []int{4 + 2*i}, BatchSize: 32, LearningRate: 0.01}
+		res, err := pipeline.RunTraining(t.Context(), rt.Pipeline, cfg)
+		require.NoError(t, err)
+		ids = append(ids, res.ModelID)
+	}
+	return rt, ids
 }
 
 // TestStepRefuses: the steps' own refusals, with the names a state machine

@@ -6,6 +6,7 @@ import (
 	"github.com/orrery-ml/orrery/shared/dataset"
 	"github.com/orrery-ml/orrery/shared/ml/evaluation"
 	"github.com/orrery-ml/orrery/shared/store"
+	"github.com/orrery-ml/orrery/shared/tracking"
 )
 
 // Service evaluates registered models and runs evaluation jobs. Jobs,
@@ -21,4 +22,12 @@ type Service struct {
 	// Metrics holds the custom metrics requests may name
 	// (EvaluateRequest.Metrics); nil: none.
 	Metrics *evaluation.Registry
+	// Offload decides which evaluation jobs are heavy: their
+	// cross-validation folds run as separate fold jobs (the evaluation
+	// machine's RunFolds Map) instead of inside the evaluate step. Its zero
+	// value applies the defaults documented on it.
+	Offload Offload
+	// Recorder receives the progress of Evaluate and Compare (stages,
+	// bootstrap resamples, cross-validation folds, models); nil: none.
+	Recorder tracking.Recorder
 }

@@ -90,3 +90,15 @@ func (f Failure) Message() string {
 	}
 	return f.Error + ": " + cause
 }
+
+// BatchJob reports whether the failure is an AWS Batch job's as Step
+// Functions' batch:submitJob.sync hands it on: the cause is the job's
+// description (JSON with its JobId or StatusReason), which says how the
+// container ended — "Essential container in task exited" — never why.
+func (f Failure) BatchJob() bool {
+	var desc struct {
+		JobID        string `json:"JobId"`
+		StatusReason string `json:"StatusReason"`
+	}
+	return json.Unmarshal([]byte(strings.TrimSpace(f.Cause)), &desc) == nil && (desc.JobID != "" || desc.StatusReason != "")
+}

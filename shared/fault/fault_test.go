@@ -173,3 +173,22 @@ func TestFailureMessage(t *testing.T) {
 		})
 	}
 }
+
+func TestFailureBatchJob(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		f    fault.Failure
+		want bool
+	}{
+		{"a Batch job's description", fault.Failure{Error: "States.TaskFailed",
+			Cause: `{"JobId": "1", "Status": "FAILED", "StatusReason": "Essential container in task exited"}`}, true},
+		{"a description without a reason", fault.Failure{Error: "States.TaskFailed", Cause: ` {"JobId": "1"} `}, true},
+		{"a Lambda cause", fault.Failure{Error: "Orrery.InvalidInput", Cause: `{"errorMessage": "x", "errorType": "Orrery.InvalidInput"}`}, false},
+		{"plain text", fault.Failure{Error: "States.Timeout", Cause: "the task timed out"}, false},
+		{"nothing", fault.Failure{}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			assert.Equal(t, tc.want, tc.f.BatchJob())
+		})
+	}
+}

@@ -73,6 +73,15 @@ const (
 // Service applies events to job records.
 type Service struct {
 	Jobs store.JobStore
+	// Ended, when set, is called with the id an execution event names
+	// (a job's, a study's, a deployment's) for every event reporting an
+	// execution's end — SUCCEEDED, FAILED, TIMED_OUT, ABORTED — after the
+	// job record was written or found already finished, so that the MLflow
+	// mirror queues what ended (mlflowmirror.Queue.ExecutionEnded; a
+	// duplicated event queues it twice, which sends nothing twice). Its
+	// error is Execution's: the event is retried, and finds the record
+	// written (Stale).
+	Ended func(ctx context.Context, subject string) error
 }
 
 // Execution applies an execution status change: RUNNING starts the job,
@@ -103,7 +112,14 @@ func (s *Service) Execution(ctx context.Context, c ExecutionChange) (Outcome, er
 	default:
 		return "", fmt.Errorf("execution %s of job %s: status %q: %w", c.ExecutionARN, c.JobID, c.Status, ErrUnknownStatus)
 	}
-	return s.apply(ctx, c.JobID, u)
+	out, err := s.apply(ctx, c.JobID, u)
+	if err != nil || c.Status == ExecutionRunning || s.Ended == nil || c.JobID == "" {
+		return out, err
+	}
+	if err := s.Ended(ctx, c.JobID); err != nil {
+		return "", fmt.Errorf("execution %s of %s ended: %w", c.ExecutionARN, c.JobID, err)
+	}
+	return out, nil
 }
 
 // BatchJob applies a Batch job state change: RUNNING starts the job (if

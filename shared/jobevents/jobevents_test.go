@@ -1,6 +1,8 @@
 package jobevents_test
 
 import (
+	"context"
+	"errors"
 	"path/filepath"
 	"testing"
 
@@ -104,5 +106,44 @@ func TestBatchJob(t *testing.T) {
 		svc, _ := newService(t, store.Queued)
 		_, err := svc.BatchJob(t.Context(), jobevents.BatchJobChange{JobID: "job-1", Status: "EXPLODED"})
 		require.ErrorIs(t, err, jobevents.ErrUnknownStatus)
+	})
+}
+
+// TestEnded checks that every execution end — applied, stale or of no job
+// record — is passed to Ended, the other statuses not, and that its error
+// is the event's.
+func TestEnded(t *testing.T) {
+	tests := []struct {
+		name    string
+		from    store.Status
+		id      string
+		status  string
+		want    jobevents.Outcome
+		wantEnd []string
+	}{
+		{"succeeded", store.Running, "job-1", jobevents.ExecutionSucceeded, jobevents.Applied, []string{"job-1"}},
+		{"succeeded after the register stage", store.Succeeded, "job-1", jobevents.ExecutionSucceeded, jobevents.Stale, []string{"job-1"}},
+		{"failed", store.Running, "job-1", jobevents.ExecutionFailed, jobevents.Applied, []string{"job-1"}},
+		{"aborted", store.Queued, "job-1", jobevents.ExecutionAborted, jobevents.Applied, []string{"job-1"}},
+		{"a study's execution", store.Queued, "study-1", jobevents.ExecutionTimedOut, jobevents.NoJob, []string{"study-1"}},
+		{"running", store.Queued, "job-1", jobevents.ExecutionRunning, jobevents.Applied, nil},
+		{"redrive", store.Failed, "job-1", jobevents.ExecutionPendingRedrive, jobevents.Skipped, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			svc, _ := newService(t, tc.from)
+			var ended []string
+			svc.Ended = func(_ context.Context, id string) error { ended = append(ended, id); return nil }
+			out, err := svc.Execution(t.Context(), jobevents.ExecutionChange{JobID: tc.id, Status: tc.status})
+			require.NoError(t, err)
+			assert.Equal(t, tc.want, out)
+			assert.Equal(t, tc.wantEnd, ended)
+		})
+	}
+	t.Run("its error is the event's", func(t *testing.T) {
+		svc, _ := newService(t, store.Running)
+		svc.Ended = func(context.Context, string) error { return errors.New("outbox down") }
+		_, err := svc.Execution(t.Context(), jobevents.ExecutionChange{JobID: "job-1", Status: jobevents.ExecutionSucceeded})
+		require.ErrorContains(t, err, "outbox down")
 	})
 }

@@ -3,6 +3,7 @@ package optimizationjob
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"path"
 	"time"
@@ -21,7 +22,9 @@ import (
 // hidden_layers choice such as [64, 32] becomes the categorical value
 // "64-32"), max_trials and timeout_seconds the budget, max_parallel the
 // trials per round. A spec the optimization package refuses is an error
-// wrapping optimization.ErrInvalidStudy or ErrInvalidSpace.
+// wrapping optimization.ErrInvalidStudy or ErrInvalidSpace. A request with
+// hyperparameter_space gets that space's typed dimensions
+// (HyperparameterSpace.Space), as `orrery tune --space` does.
 func SpecFromRequest(req api.OptimizationRequest) (optimization.StudySpec, error) {
 	base := req.BaseConfig
 	spec := optimization.StudySpec{Seed: uint64(req.Seed), Strategy: req.Strategy, Pruner: req.Pruner, Parallel: req.Budget.MaxParallel,
@@ -29,6 +32,14 @@ func SpecFromRequest(req api.OptimizationRequest) (optimization.StudySpec, error
 		Budget: optimization.Budget{Trials: req.Budget.MaxTrials, WallTime: time.Duration(req.Budget.TimeoutSeconds) * time.Second}}
 	for _, d := range req.Directions {
 		spec.Directions = append(spec.Directions, optimization.Direction(d))
+	}
+	if h := req.HyperparameterSpace; h != nil {
+		space, err := h.Space()
+		if err != nil {
+			return spec, fmt.Errorf("hyperparameter_space: %w", err)
+		}
+		spec.Space = space
+		return spec, spec.Check()
 	}
 	for i, sd := range req.SearchSpace {
 		d := optimization.Dimension{Name: sd.Name, Kind: optimization.Kind(sd.Kind), Log: sd.Log}
@@ -132,6 +143,9 @@ type Executions interface {
 	// returns once it is accepted, not when it ends. Starting a study that
 	// already has an execution starts nothing and is not an error.
 	StartStudy(ctx context.Context, in pipeline.OptimizationInput) error
+	// StopStudy asks the study's execution to stop, recording cause;
+	// stopping one that has ended or never started is not an error.
+	StopStudy(ctx context.Context, studyID, cause string) error
 }
 
 // Studies is the api.Optimizations of a runtime whose executions start
@@ -176,4 +190,37 @@ func (s *Studies) OptimizationResults(ctx context.Context, jobID string) (json.R
 		uri = s.Stores.Artifacts.URI
 	}
 	return Render(ctx, s.Stores, jobID, uri)
+}
+
+// CancelOptimization marks a running study CANCELLED (optimization.
+// CancelStudy) and stops its execution; it answers the study's results. A
+// finished study is store.ErrConflict naming its status, an unknown one
+// store.ErrNotFound; an execution that cannot be stopped is
+// api.ErrUnavailable (the study stays CANCELLED).
+func (s *Studies) CancelOptimization(ctx context.Context, jobID, reason string) (json.RawMessage, error) {
+	cause := "cancelled by request"
+	if reason != "" {
+		cause += ": " + reason
+	}
+	if _, err := optimization.CancelStudy(ctx, s.Stores, jobID, cause); err != nil {
+		if errors.Is(err, optimization.ErrStudyFinished) {
+			return nil, fmt.Errorf("%v: %w", err, store.ErrConflict)
+		}
+		return nil, err
+	}
+	if err := s.Executions.StopStudy(ctx, jobID, cause); err != nil {
+		return nil, fmt.Errorf("cancel study %s: stop execution: %v: %w", jobID, err, api.ErrUnavailable)
+	}
+	return s.OptimizationResults(ctx, jobID)
+}
+
+// TrialConfig returns the configuration a trial of the study trained with
+// (optimization.TrialConfig; optimization.BestTrialNumber: the best). A
+// trial that has not completed is store.ErrConflict.
+func (s *Studies) TrialConfig(ctx context.Context, jobID string, trial int) (training.TrainingConfig, error) {
+	cfg, _, err := optimization.TrialConfig(ctx, s.Stores, jobID, trial)
+	if errors.Is(err, optimization.ErrNoCompleteTrial) {
+		return cfg, fmt.Errorf("%v: %w", err, store.ErrConflict)
+	}
+	return cfg, err
 }

@@ -67,6 +67,8 @@ func (e *executions) StartStudy(_ context.Context, in pipeline.OptimizationInput
 	return nil
 }
 
+func (e *executions) StopStudy(context.Context, string, string) error { return e.err }
+
 func stores(t *testing.T) optimization.Stores {
 	t.Helper()
 	dir := t.TempDir()

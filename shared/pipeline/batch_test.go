@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/orrery-ml/orrery/shared/evaluationjob"
 	"github.com/orrery-ml/orrery/shared/ml/optimization"
 	"github.com/orrery-ml/orrery/shared/pipeline"
 	"github.com/orrery-ml/orrery/shared/pipeline/asl"
@@ -72,9 +73,10 @@ func withHeartbeat(def asl.Definition, seconds int) asl.Definition {
 	return def
 }
 
-// TestBatchTasksOutwaitTheQueue runs the shipped training and optimization
+// TestBatchTasksOutwaitTheQueue runs the shipped training, optimization and
+// evaluation (heavy path: a fold, a bootstrap range and a comparison range)
 // machines on the local executor with a Batch job that waits RUNNABLE for
-// two hours before its trainer starts heartbeating: both executions
+// two hours before its trainer starts heartbeating: the executions
 // succeed. The same machines with a 15-minute HeartbeatSeconds on their
 // Batch tasks fail with States.HeartbeatTimeout, which shows the test's
 // clock drives the task timers.
@@ -82,6 +84,16 @@ func TestBatchTasksOutwaitTheQueue(t *testing.T) {
 	training, err := pipeline.Training(pipeline.LocalResources())
 	require.NoError(t, err)
 	opt, err := pipeline.Optimization(pipeline.LocalOptimizationResources())
+	require.NoError(t, err)
+	// The evaluation's and the optimization's Maps run one item at a time
+	// here: the fake clock is shared, so items waiting RUNNABLE side by side
+	// would add their two hours up against one another's timers (three
+	// items reach the 6-hour fold timeout; a trial that fails by heartbeat
+	// sees its MarkFailed time out while the other trial still advances the
+	// clock), whenever the scheduler lets one start late.
+	evalResources := pipeline.LocalEvaluationResources()
+	evalResources.FoldParallel = 1
+	eval, err := pipeline.Evaluation(evalResources)
 	require.NoError(t, err)
 
 	stages := asl.HandlerFunc(func(_ context.Context, req struct {
@@ -108,6 +120,22 @@ func TestBatchTasksOutwaitTheQueue(t *testing.T) {
 		}
 		return json.RawMessage(`{}`), nil
 	}
+	evalSteps := func(_ context.Context, raw json.RawMessage) (json.RawMessage, error) {
+		var req struct {
+			Evaluation evaluationjob.Request `json:"evaluation"`
+		}
+		if err := json.Unmarshal(raw, &req); err != nil {
+			return nil, err
+		}
+		if req.Evaluation.Step == evaluationjob.StepPlan {
+			return json.Marshal(evaluationjob.Output{JobID: "evj-1", Status: "RUNNING", Heavy: true, Folds: []int{0}, Tasks: []evaluationjob.FoldTask{
+				{JobID: "evj-1", Fold: 0, Name: "fold-0"},
+				{JobID: "evj-1", Name: "bootstrap-0", Bootstrap: &evaluationjob.BootstrapShard{Shard: 0, From: 0, To: 100}},
+				{JobID: "evj-1", Name: "compare-0", Compare: &evaluationjob.BootstrapShard{Shard: 0, From: 0, To: 100}},
+			}})
+		}
+		return json.RawMessage(`{"job_id":"evj-1","status":"SUCCEEDED"}`), nil
+	}
 	machines := []struct {
 		name      string
 		def       asl.Definition
@@ -120,7 +148,10 @@ func TestBatchTasksOutwaitTheQueue(t *testing.T) {
 		}, pipeline.TrainingInput{JobID: "job-1"}.JSON(), pipeline.ErrorTrainingFailed},
 		{"optimization", opt, func(clock *asltest.Clock) map[string]asl.Handler {
 			return map[string]asl.Handler{pipeline.LocalOptimizationResources().StepsFunction: steps, pipeline.BatchSubmitJobSync: queuedBatchJob(clock)}
-		}, pipeline.OptimizationInput{StudyID: "study-1", MaxParallel: 2}.JSON(), pipeline.ErrorOptimizationFailed},
+		}, pipeline.OptimizationInput{StudyID: "study-1", MaxParallel: 1}.JSON(), pipeline.ErrorOptimizationFailed},
+		{"evaluation", eval, func(clock *asltest.Clock) map[string]asl.Handler {
+			return map[string]asl.Handler{pipeline.LocalEvaluationResources().StagesFunction: evalSteps, pipeline.BatchSubmitJobSync: queuedBatchJob(clock)}
+		}, pipeline.EvaluationInput{JobID: "evj-1"}.JSON(), pipeline.ErrorEvaluationFailed},
 	}
 	for _, m := range machines {
 		for _, tc := range []struct {
@@ -148,19 +179,22 @@ func TestBatchTasksOutwaitTheQueue(t *testing.T) {
 	}
 }
 
-// TestBatchTasksHaveNoHeartbeat: neither shipped machine puts
-// HeartbeatSeconds on a Batch task (see batch.go), and both submit their
-// jobs with BatchJobRetryStrategy.
+// TestBatchTasksHaveNoHeartbeat: no shipped machine puts HeartbeatSeconds on
+// a Batch task (see batch.go), and all submit their jobs with
+// BatchJobRetryStrategy.
 func TestBatchTasksHaveNoHeartbeat(t *testing.T) {
 	training, err := pipeline.Training(pipeline.Placeholders())
 	require.NoError(t, err)
 	opt, err := pipeline.Optimization(pipeline.OptimizationPlaceholders())
+	require.NoError(t, err)
+	eval, err := pipeline.Evaluation(pipeline.EvaluationPlaceholders())
 	require.NoError(t, err)
 	want, err := json.Marshal(pipeline.BatchJobRetryStrategy().Map())
 	require.NoError(t, err)
 	for name, st := range map[string]asl.State{
 		"Train":    training.States[pipeline.StateTrain],
 		"RunTrial": opt.States[pipeline.StateRunTrials].ItemProcessor.States[pipeline.StateRunTrial],
+		"RunFold":  eval.States[pipeline.StateRunFolds].ItemProcessor.States[pipeline.StateRunFold],
 	} {
 		require.Equal(t, pipeline.BatchSubmitJobSync, st.Resource, name)
 		assert.Zero(t, st.HeartbeatSeconds, name)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"path/filepath"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -26,8 +27,9 @@ func TestEvaluationDefinition(t *testing.T) {
 	body, err := def.JSON()
 	require.NoError(t, err)
 	text := string(body)
-	for _, want := range []string{"${StagesFunctionArn}", `"JitterStrategy": "FULL"`, `"States.ALL"`, `"Lambda.ServiceException"`,
-		`"job_id.$": "$.job_id"`, `"step": "mark_failed"`, `"error.$": "$.error"`, pipeline.ErrorEvaluationFailed} {
+	for _, want := range []string{"${StagesFunctionArn}", "${EvalJobQueueArn}", "${EvalJobDefinitionArn}", `"JitterStrategy": "FULL"`,
+		`"States.ALL"`, `"Lambda.ServiceException"`, `"Batch.AWSBatchException"`, pipeline.BatchSubmitJobSync, pipeline.EnvEvaluationFold,
+		`"job_id.$": "$.job_id"`, `"step": "mark_failed"`, `"step": "plan"`, `"step": "reduce"`, `"error.$": "$.error"`, pipeline.ErrorEvaluationFailed} {
 		assert.Contains(t, text, want)
 	}
 	parsed, err := asl.Parse(body)
@@ -35,13 +37,41 @@ func TestEvaluationDefinition(t *testing.T) {
 	again, err := parsed.JSON()
 	require.NoError(t, err)
 	assert.JSONEq(t, text, string(again))
-	assert.Equal(t, pipeline.StateEvaluate, def.StartAt)
-	ev := def.States[pipeline.StateEvaluate]
-	require.Len(t, ev.Catch, 1)
-	assert.Equal(t, []string{asl.ErrorAll}, ev.Catch[0].ErrorEquals)
-	assert.Equal(t, pipeline.StateMarkFailed, ev.Catch[0].Next)
-	assert.Equal(t, 900, ev.TimeoutSeconds, "a Lambda runs 15 minutes at most")
-	for _, name := range []string{pipeline.StateEvaluate, pipeline.StateMarkFailed} {
+	assert.Equal(t, pipeline.StatePlan, def.StartAt)
+	for _, name := range []string{pipeline.StatePlan, pipeline.StateEvaluate, pipeline.StateRunFolds, pipeline.StateReduce} {
+		ev := def.States[name]
+		require.Len(t, ev.Catch, 1, name)
+		assert.Equal(t, []string{asl.ErrorAll}, ev.Catch[0].ErrorEquals, name)
+		assert.Equal(t, pipeline.StateMarkFailed, ev.Catch[0].Next, name)
+	}
+	for _, name := range []string{pipeline.StatePlan, pipeline.StateEvaluate, pipeline.StateReduce} {
+		assert.Equal(t, 900, def.States[name].TimeoutSeconds, "%s: a Lambda runs 15 minutes at most", name)
+	}
+	// Plan -> IsHeavy: heavy to the Map of Batch fold jobs, else the one
+	// evaluate step.
+	assert.Equal(t, pipeline.StateIsHeavy, def.States[pipeline.StatePlan].Next)
+	choice := def.States[pipeline.StateIsHeavy]
+	assert.Equal(t, asl.TypeChoice, choice.Type)
+	assert.Equal(t, pipeline.StateEvaluate, choice.Default)
+	require.Len(t, choice.Choices, 1)
+	assert.Equal(t, pipeline.StateRunFolds, choice.Choices[0].Next)
+	folds := def.States[pipeline.StateRunFolds]
+	assert.Equal(t, asl.TypeMap, folds.Type)
+	assert.Equal(t, "$.plan.tasks", folds.ItemsPath)
+	assert.Nil(t, folds.ItemSelector, "each item is an evaluationjob.FoldTask, its job id included")
+	assert.Equal(t, 10, folds.MaxConcurrency)
+	assert.Equal(t, pipeline.StateReduce, folds.Next)
+	fold := folds.ItemProcessor.States[pipeline.StateRunFold]
+	assert.Equal(t, pipeline.BatchSubmitJobSync, fold.Resource)
+	params, ok := fold.Parameters.(map[string]any)
+	require.True(t, ok)
+	assert.Equal(t, "${EvalJobQueueArn}", params["JobQueue"])
+	assert.Equal(t, pipeline.BatchJobRetryStrategy().Map(), params["RetryStrategy"])
+	assert.Zero(t, fold.HeartbeatSeconds, "queue time must not count against a heartbeat (batch.go)")
+	assert.Equal(t, 6*3600, fold.TimeoutSeconds)
+	assert.NotContains(t, params, "Parameters", "no job_id parameter: the events function would take a fold job for a training job")
+	assert.Equal(t, pipeline.StateSucceeded, def.States[pipeline.StateReduce].Next)
+	for _, name := range []string{pipeline.StatePlan, pipeline.StateEvaluate, pipeline.StateReduce, pipeline.StateMarkFailed} {
 		st := def.States[name]
 		require.NotEmpty(t, st.Retry, name)
 		assert.Equal(t, "FULL", st.Retry[0].JitterStrategy, name)
@@ -53,7 +83,9 @@ func TestEvaluationDefinition(t *testing.T) {
 	for name, r := range map[string]pipeline.EvaluationResources{
 		"no stages function": {},
 		"not an arn":         {StagesFunction: "stages"},
-		"negative timeout":   {StagesFunction: "arn:f", TimeoutSeconds: -1},
+		"negative timeout":   {StagesFunction: "arn:f", FoldJobQueue: "arn:q", FoldJobDefinition: "arn:d", TimeoutSeconds: -1},
+		"no fold queue":      {StagesFunction: "arn:f", FoldJobDefinition: "arn:d"},
+		"no fold definition": {StagesFunction: "arn:f", FoldJobQueue: "arn:q"},
 	} {
 		_, err := pipeline.Evaluation(r)
 		require.ErrorIs(t, err, pipeline.ErrResources, name)
@@ -107,7 +139,7 @@ func TestEvaluationStateMachineRunsTheJob(t *testing.T) {
 
 	job, out, err := env.run(t, evaluation.EvaluateRequest{ModelID: env.modelID, BootstrapResamples: 100})
 	require.NoError(t, err)
-	assert.Equal(t, []string{pipeline.StateEvaluate, pipeline.StateSucceeded}, entered)
+	assert.Equal(t, []string{pipeline.StatePlan, pipeline.StateIsHeavy, pipeline.StateEvaluate, pipeline.StateSucceeded}, entered)
 	require.Equal(t, store.Succeeded, job.Status, job.Error)
 	assert.Equal(t, 1, job.Attempts)
 	var o evaluationjob.Output
@@ -131,7 +163,9 @@ func TestEvaluationStateMachineRunsTheJob(t *testing.T) {
 		require.ErrorAs(t, err, &pe)
 		assert.Equal(t, pipeline.ErrorEvaluationFailed, pe.Name)
 		assert.Contains(t, pe.Cause, "nope")
-		assert.Equal(t, []string{pipeline.StateEvaluate, pipeline.StateMarkFailed, pipeline.StateFailed}, entered)
+		// Plan reads the data and the model to size the job, so a request
+		// they refuse fails there, before any evaluation or fold job runs.
+		assert.Equal(t, []string{pipeline.StatePlan, pipeline.StateMarkFailed, pipeline.StateFailed}, entered)
 		assert.Equal(t, store.Failed, job.Status)
 		assert.Contains(t, job.Error, "nope", "the job says why")
 	})
@@ -156,7 +190,7 @@ func TestEvaluationStateMachineRunsTheJob(t *testing.T) {
 		require.NoError(t, err)
 		_, err = x.Execute(t.Context(), env.def, asl.Execution{Name: job.ID, Input: pipeline.EvaluationInput{JobID: job.ID}.JSON()})
 		require.NoError(t, err)
-		assert.EqualValues(t, 3, calls.Load())
+		assert.EqualValues(t, 4, calls.Load(), "Plan twice (throttled), then Plan and Evaluate")
 		require.Len(t, waits, 2)
 		for i, w := range waits {
 			// Full jitter: anywhere from 0 to 2 s · 2^i.
@@ -185,5 +219,124 @@ func TestEvaluationStateMachineRunsTheJob(t *testing.T) {
 		require.ErrorAs(t, err, &pe)
 		assert.Equal(t, fault.NotFound.Name(), pe.Name)
 		assert.Contains(t, pe.Cause, "evj-absent")
+	})
+}
+
+// volatile drops what differs between two runs of one evaluation: ids,
+// times, timings and where the report went.
+func volatile(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		for _, k := range []string{"evaluation_id", "created_at", "seconds", "workers", "report", "latency"} {
+			delete(x, k)
+		}
+		for k, e := range x {
+			x[k] = volatile(e)
+		}
+	case []any:
+		for i, e := range x {
+			x[i] = volatile(e)
+		}
+	}
+	return v
+}
+
+// TestHeavyEvaluationFansOutFolds runs one 5-fold cross-validation through
+// the light path (the evaluate step trains every fold) and through the
+// heavy one (Plan -> a Map of RunFold Batch tasks, bound locally to the
+// fold mode run in-process -> Reduce): the figures are the same.
+func TestHeavyEvaluationFansOutFolds(t *testing.T) {
+	env := newEvaluationEnv(t)
+	req := evaluation.EvaluateRequest{ModelID: env.modelID, CVFolds: 5, BootstrapResamples: 100}
+	figures := func(job store.Job) map[string]any {
+		var res evaluationjob.Result
+		require.NoError(t, json.Unmarshal(job.Result, &res))
+		var ev map[string]any
+		require.NoError(t, json.Unmarshal(res.Evaluation, &ev))
+		require.Contains(t, ev, "cross_validation")
+		return volatile(ev).(map[string]any)
+	}
+
+	var entered []string
+	env.exec.Observer = func(e asl.StateEvent) {
+		if e.Phase == "entered" {
+			entered = append(entered, e.State)
+		}
+	}
+	light, _, err := env.run(t, req)
+	require.NoError(t, err)
+	require.Equal(t, store.Succeeded, light.Status, light.Error)
+	assert.Equal(t, []string{pipeline.StatePlan, pipeline.StateIsHeavy, pipeline.StateEvaluate, pipeline.StateSucceeded}, entered,
+		"5 fits of 400 rows is light by the default rule")
+
+	heavySvc := env.rt.EvaluationService()
+	heavySvc.Offload = evaluationjob.Offload{Fits: 5}
+	res := pipeline.LocalEvaluationResources()
+	var folds []int
+	var foldsMu sync.Mutex
+	handlers := pipeline.EvaluationHandlers(res, heavySvc)
+	runFold := handlers[pipeline.BatchSubmitJobSync]
+	handlers[pipeline.BatchSubmitJobSync] = func(ctx context.Context, raw json.RawMessage) (json.RawMessage, error) {
+		var in struct {
+			JobQueue, JobDefinition string
+			ContainerOverrides      struct {
+				Environment []struct{ Name, Value string }
+			}
+		}
+		require.NoError(t, json.Unmarshal(raw, &in))
+		assert.Equal(t, res.FoldJobQueue, in.JobQueue)
+		assert.Equal(t, res.FoldJobDefinition, in.JobDefinition)
+		for _, e := range in.ContainerOverrides.Environment {
+			if e.Name == pipeline.EnvEvaluationFold {
+				var ft evaluationjob.FoldTask
+				require.NoError(t, json.Unmarshal([]byte(e.Value), &ft))
+				foldsMu.Lock()
+				folds = append(folds, ft.Fold)
+				foldsMu.Unlock()
+			}
+		}
+		return runFold(ctx, raw)
+	}
+	entered = nil
+	x := asl.Executor{Resources: handlers, Observer: env.exec.Observer}
+	job, err := heavySvc.Submit(t.Context(), evaluationjob.Config{EvaluateRequest: req})
+	require.NoError(t, err)
+	_, err = x.Execute(t.Context(), env.def, asl.Execution{Name: job.ID, StateMachine: "evaluation",
+		Input: pipeline.EvaluationInput{JobID: job.ID}.JSON()})
+	require.NoError(t, err)
+	heavy, err := env.rt.DB.GetJob(t.Context(), job.ID)
+	require.NoError(t, err)
+	require.Equal(t, store.Succeeded, heavy.Status, heavy.Error)
+	assert.Equal(t, 1, heavy.Attempts)
+	assert.ElementsMatch(t, []int{0, 1, 2, 3, 4}, folds, "one Batch job per fold")
+	count := map[string]int{}
+	for _, s := range entered {
+		count[s]++
+	}
+	assert.Equal(t, map[string]int{pipeline.StatePlan: 1, pipeline.StateIsHeavy: 1, pipeline.StateRunFolds: 1,
+		pipeline.StateRunFold: 5, pipeline.StateReduce: 1, pipeline.StateSucceeded: 1}, count)
+
+	assert.Equal(t, figures(light), figures(heavy), "the heavy path's figures are the light path's")
+	keys, err := env.rt.Artifacts.List(t.Context(), "evaluation-jobs/"+job.ID)
+	require.NoError(t, err)
+	assert.Empty(t, keys, "the fold outcomes are removed once combined")
+
+	t.Run("a failed fold job fails the evaluation through MarkFailed", func(t *testing.T) {
+		handlers[pipeline.BatchSubmitJobSync] = func(ctx context.Context, raw json.RawMessage) (json.RawMessage, error) {
+			return nil, &asl.Error{Name: asl.ErrorTaskFailed, Cause: "fold job exited 1"}
+		}
+		entered = nil
+		job, err := heavySvc.Submit(t.Context(), evaluationjob.Config{EvaluateRequest: req})
+		require.NoError(t, err)
+		_, err = x.Execute(t.Context(), env.def, asl.Execution{Name: job.ID, Input: pipeline.EvaluationInput{JobID: job.ID}.JSON()})
+		var pe *asl.Error
+		require.ErrorAs(t, err, &pe)
+		assert.Equal(t, pipeline.ErrorEvaluationFailed, pe.Name)
+		assert.Contains(t, entered, pipeline.StateMarkFailed)
+		assert.NotContains(t, entered, pipeline.StateReduce)
+		got, err := env.rt.DB.GetJob(t.Context(), job.ID)
+		require.NoError(t, err)
+		assert.Equal(t, store.Failed, got.Status)
+		assert.Contains(t, got.Error, "fold job exited 1")
 	})
 }

@@ -108,3 +108,8 @@ type evalFunc func(context.Context, evaluationjob.Request) (evaluationjob.Output
 func (f evalFunc) Step(ctx context.Context, req evaluationjob.Request) (evaluationjob.Output, error) {
 	return f(ctx, req)
 }
+
+func (f evalFunc) RunFold(_ context.Context, t evaluationjob.FoldTask) (evaluationjob.FoldOutput, error) {
+	_, err := f(context.Background(), evaluationjob.Request{JobID: t.JobID})
+	return evaluationjob.FoldOutput{JobID: t.JobID, Fold: t.Fold}, err
+}

@@ -41,7 +41,7 @@ func TestAnUnreapedProcessIsGone(t *testing.T) {
 	require.Eventually(t, func() bool {
 		b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
 		return err == nil && strings.Contains(string(b), ") Z ")
-	}, 10*time.Second, 10*time.Millisecond)
+	}, time.Minute, 10*time.Millisecond, "the exited child becomes a zombie")
 	assert.False(t, procid.Alive(procid.ID{Boot: procid.Self().Boot, PID: pid}))
 	require.NoError(t, cmd.Wait())
 }

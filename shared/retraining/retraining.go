@@ -79,10 +79,18 @@ type Result struct {
 	Reason string
 }
 
+// Policies finds the retraining policy of a prefix: the read side of
+// store.RetrainingPolicyStore.
+type Policies interface {
+	// GetRetrainingPolicy returns the policy with exactly that prefix, or
+	// store.ErrNotFound.
+	GetRetrainingPolicy(ctx context.Context, prefix string) (store.RetrainingPolicy, error)
+}
+
 // Service handles uploaded objects.
 type Service struct {
 	Jobs       store.JobStore
-	Policies   store.RetrainingPolicyStore
+	Policies   Policies
 	Executions Executions
 	// IncomingPrefix is the prefix whose uploads retrain (default
 	// DefaultIncomingPrefix).

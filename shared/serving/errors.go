@@ -15,6 +15,12 @@ var (
 	// serves it (503: the endpoint cannot answer until it routes to a
 	// sound model).
 	ErrModelRefused = fault.New(fault.Unavailable, "serving: model refused")
+	// ErrModelChanged is wrapped (beside ErrModelRefused) by the error of a
+	// model whose manifest is not the one the registry recorded when the
+	// model was registered — rewritten since, even with SHA256SUMS rewritten
+	// to match (modelstore.ErrManifestChanged): 409, the model's files
+	// changed under its id.
+	ErrModelChanged = fault.New(fault.DataChanged, "serving: model changed since registration")
 	// ErrNoEndpoint is wrapped when the environment has no such endpoint.
 	ErrNoEndpoint = fault.New(fault.NotFound, "serving: no such endpoint")
 	// ErrNothingDeployed is wrapped when the endpoint exists but routes no

@@ -47,6 +47,25 @@ func RegistryLocator(models store.ModelRegistry) Locator {
 	}
 }
 
+// Record returns the registry record of a model — where its directory is
+// (ArtifactKey) and the digest of its manifest as registered
+// (ManifestSHA256) —, or an error wrapping store.ErrNotFound when there is
+// no such model.
+type Record func(ctx context.Context, modelID string) (store.Model, error)
+
+// RegistryRecord finds models through the registry: an unregistered model
+// is not served, and a registered one only with the manifest it was
+// registered with.
+func RegistryRecord(models store.ModelRegistry) Record {
+	return func(ctx context.Context, modelID string) (store.Model, error) {
+		m, err := models.GetModel(ctx, modelID)
+		if err != nil {
+			return store.Model{}, fmt.Errorf("look up model %s: %w", modelID, err)
+		}
+		return m, nil
+	}
+}
+
 // Models loads models once per process and keeps the most recently used
 // (MaxModels) in memory. A model is read through modelstore, which checks
 // the SHA-256 of every file before anything is answered with it; a model
@@ -62,6 +81,12 @@ type Models struct {
 	Store modelstore.Store
 	// Locate finds a model's directory; nil means ModelKey (models/<id>).
 	Locate Locator
+	// Record, when set, is used instead of Locate: the model is read from
+	// its record's ArtifactKey and its manifest checked against the record's
+	// ManifestSHA256 (modelstore.Registered), so that a model whose
+	// manifest and SHA256SUMS were both rewritten since it was registered
+	// is refused (ErrModelRefused).
+	Record Record
 	// Limits are given to every Predictor.
 	Limits Limits
 	// MaxModels is how many models are kept (default 8); the least
@@ -177,15 +202,31 @@ func (m *Models) read(ctx context.Context, modelID string) (*Predictor, error) {
 	if err := store.CheckID("model id", modelID); err != nil {
 		return nil, fmt.Errorf("load model: %w", err)
 	}
-	prefix := ModelKey(modelID)
-	if m.Locate != nil {
-		var err error
-		if prefix, err = m.Locate(ctx, modelID); err != nil {
-			return nil, err
-		}
-	}
-	model, _, err := m.Store.Get(ctx, prefix)
+	var (
+		model *nn.Model
+		err   error
+	)
 	switch {
+	case m.Record != nil:
+		rec, rerr := m.Record(ctx, modelID)
+		if rerr != nil {
+			return nil, rerr
+		}
+		model, _, err = m.Store.Registered(ctx, rec)
+	default:
+		prefix := ModelKey(modelID)
+		if m.Locate != nil {
+			if prefix, err = m.Locate(ctx, modelID); err != nil {
+				return nil, err
+			}
+		}
+		model, _, err = m.Store.Get(ctx, prefix)
+	}
+	switch {
+	case errors.Is(err, modelstore.ErrManifestChanged):
+		// ErrModelChanged first: its code (409) is the answer's.
+		return nil, fmt.Errorf("model %s changed since it was registered and is not served: %v: %w: %w", modelID, err,
+			ErrModelChanged, ErrModelRefused)
 	case errors.Is(err, nn.ErrChecksum):
 		return nil, fmt.Errorf("model %s failed its SHA-256 check and is not served: %v: %w", modelID, err, ErrModelRefused)
 	case errors.Is(err, nn.ErrInvalidModel):

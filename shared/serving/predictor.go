@@ -76,8 +76,8 @@ type Predictor struct {
 // fails (wrapping ErrModelRefused) when the manifest names another model or
 // cannot be served: no features, a feature named twice, no classes.
 func NewPredictor(modelID string, m *nn.Model, lim Limits) (*Predictor, error) {
-	if m == nil || m.Net == nil {
-		return nil, fmt.Errorf("model %s: no network: %w", modelID, ErrModelRefused)
+	if m == nil || (m.Net == nil && m.Trees == nil) {
+		return nil, fmt.Errorf("model %s: no network or tree ensemble: %w", modelID, ErrModelRefused)
 	}
 	man := &m.Manifest
 	if man.ModelID != "" && man.ModelID != modelID {
@@ -86,8 +86,8 @@ func NewPredictor(modelID string, m *nn.Model, lim Limits) (*Predictor, error) {
 	if len(man.Features) == 0 {
 		return nil, fmt.Errorf("model %s: the manifest lists no features: %w", modelID, ErrModelRefused)
 	}
-	if len(man.Classes) < 2 || len(man.Classes) != m.Net.Spec.Classes() {
-		return nil, fmt.Errorf("model %s: %d class labels for a network of %d classes: %w", modelID, len(man.Classes), m.Net.Spec.Classes(), ErrModelRefused)
+	if len(man.Classes) < 2 || len(man.Classes) != m.Classes() {
+		return nil, fmt.Errorf("model %s: %d class labels for a model of %d classes: %w", modelID, len(man.Classes), m.Classes(), ErrModelRefused)
 	}
 	index := make(map[string]int, len(man.Features))
 	for j, f := range man.Features {
@@ -97,7 +97,7 @@ func NewPredictor(modelID string, m *nn.Model, lim Limits) (*Predictor, error) {
 		index[f] = j
 	}
 	return &Predictor{model: m, modelID: modelID, features: slices.Clone(man.Features), index: index,
-		classes: slices.Clone(man.Classes), binary: len(man.Classes) == 2, thresholded: m.Net.Spec.Outputs == 1,
+		classes: slices.Clone(man.Classes), binary: len(man.Classes) == 2, thresholded: m.Binary(),
 		limits: lim.withDefaults()}, nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/orrery-ml/orrery/shared/fault"
+	"github.com/orrery-ml/orrery/shared/ml/modelstore"
 	"github.com/orrery-ml/orrery/shared/store"
 )
 
@@ -86,7 +87,7 @@ func newProblem(code fault.Code, detail string, issues []Issue) Problem {
 }
 
 // sentinels are the errors whose text CleanDetail takes out.
-var sentinels = []error{ErrModelRefused, ErrNoEndpoint, ErrNothingDeployed, ErrRoutes, ErrPredict, ErrModelUnavailable,
+var sentinels = []error{ErrModelChanged, ErrModelRefused, modelstore.ErrManifestChanged, ErrNoEndpoint, ErrNothingDeployed, ErrRoutes, ErrPredict, ErrModelUnavailable,
 	store.ErrNotFound, store.ErrConflict, store.ErrInvalid}
 
 // CleanDetail is err's text without the package-prefixed texts of the

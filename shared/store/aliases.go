@@ -17,6 +17,18 @@ const (
 	AliasChallenger = "challenger"
 )
 
+// LiveRegistryAlias is the registry alias naming the model an endpoint
+// serves, moved when a deployment to it is promoted (a rollback is a
+// redeploy, so its promotion moves it back): LiveAlias for the default
+// endpoint (named LiveAlias, the predict function's alias on AWS),
+// "live-<endpoint>" for another one.
+func LiveRegistryAlias(endpoint string) string {
+	if endpoint == "" || endpoint == LiveAlias {
+		return LiveAlias
+	}
+	return LiveAlias + "-" + endpoint
+}
+
 // ModelAlias points a registry alias of a model name, in one environment, at
 // a model: ("prod", "htru2-pulsar-mlp", "champion") -> "mdl-...".
 type ModelAlias struct {

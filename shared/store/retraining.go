@@ -1,8 +1,11 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
+	"strings"
 	"time"
 )
 
@@ -42,4 +45,23 @@ type RetrainingPolicyStore interface {
 	// GetRetrainingPolicy returns the policy with exactly that prefix, or
 	// ErrNotFound.
 	GetRetrainingPolicy(ctx context.Context, prefix string) (RetrainingPolicy, error)
+	// ListRetrainingPolicies returns every policy, by prefix.
+	ListRetrainingPolicies(ctx context.Context) ([]RetrainingPolicy, error)
+	// DeleteRetrainingPolicy removes the policy with exactly that prefix,
+	// or returns ErrNotFound.
+	DeleteRetrainingPolicy(ctx context.Context, prefix string) error
+}
+
+// CheckRetrainingPolicy applies the rules every RetrainingPolicyStore
+// enforces on a write: a prefix ending in "/" and a Config that is a JSON
+// object; the error wraps ErrInvalid.
+func CheckRetrainingPolicy(p RetrainingPolicy) error {
+	if p.Prefix == "" || !strings.HasSuffix(p.Prefix, "/") {
+		return fmt.Errorf("put retraining policy: prefix %q must end in \"/\": %w", p.Prefix, ErrInvalid)
+	}
+	var obj map[string]json.RawMessage
+	if len(bytes.TrimSpace(p.Config)) == 0 || json.Unmarshal(p.Config, &obj) != nil || obj == nil {
+		return fmt.Errorf("put retraining policy %s: config is not a JSON object: %w", p.Prefix, ErrInvalid)
+	}
+	return nil
 }

@@ -120,7 +120,13 @@ type Model struct {
 	ArtifactURI string          `json:"artifact_uri"`
 	Metrics     json.RawMessage `json:"metrics,omitempty"`
 	DataHash    string          `json:"data_hash"`
-	CreatedAt   time.Time       `json:"created_at"`
+	// ManifestSHA256 is the SHA-256 (hex) of the model's manifest.json as
+	// registered: the registry's own record of what it registered, checked
+	// when the model is loaded, so that a directory rewritten consistently
+	// (manifest and SHA256SUMS both) is still refused. Empty for models
+	// registered before it was kept.
+	ManifestSHA256 string    `json:"manifest_sha256,omitempty"`
+	CreatedAt      time.Time `json:"created_at"`
 }
 
 // ModelRegistry keeps model records.

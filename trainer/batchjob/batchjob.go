@@ -64,6 +64,10 @@ type Runner struct {
 	// its trainer.
 	Backend    string
 	NewTrainer NewTrainer
+	// Large, when set, takes the Train stage's networks too large for the
+	// gonum backend (BackendAuto in a torch build): see
+	// training.TrainingPipeline.Large.
+	Large *training.LargeNetworks
 	// ReadData reads dataset_path; nil reads local files only.
 	ReadData DataReader
 	// Recorder receives every progress event besides the job record (the

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/orrery-ml/orrery/shared/config"
+	"github.com/orrery-ml/orrery/shared/evaluationjob"
 	"github.com/orrery-ml/orrery/shared/ml/optimization"
 	"github.com/orrery-ml/orrery/shared/ml/training"
 	"github.com/orrery-ml/orrery/shared/store"
@@ -20,6 +21,12 @@ import (
 const (
 	BackendGonum = "gonum"
 	BackendTorch = "torch"
+	// BackendAuto (the default) trains with gonum, except that a trainer
+	// built with the torch backend hands it the networks too large for the
+	// pure-Go engine (training.LargeNetworks, from
+	// training.LargeNetworkMACs() multiply-adds per sample), and on cuda
+	// every network.
+	BackendAuto = "auto"
 )
 
 // Layout of an embedded home directory (Stores.Home), the one shared/embedded
@@ -36,8 +43,9 @@ const (
 type Config struct {
 	// Task is what this run does.
 	Task Task
-	// Backend (BackendGonum or BackendTorch) trains the network on Device
-	// ("cpu" or "cuda"; cuda with torch only).
+	// Backend (BackendAuto, BackendGonum or BackendTorch) trains the
+	// network on Device ("cpu" or "cuda"; cuda with torch only, which is
+	// what auto means there).
 	Backend string
 	Device  string
 	// Threads caps libtorch's CPU threads (0: libtorch's own default).
@@ -50,10 +58,14 @@ type Config struct {
 }
 
 // Task is the state machine task this run carries out: the training
-// machine's Train task (StageRefs set: RunTrainStage) or one trial of the
-// optimization machine's RunTrials Map (Trial set: RunTrial). Exactly one of
-// StageRefs and Trial is set.
+// machine's Train task (StageRefs set: RunTrainStage), one trial of the
+// optimization machine's RunTrials Map (Trial set: RunTrial) or one fold of
+// the evaluation machine's RunFolds Map (EvaluationFold set:
+// RunEvaluationFold). Exactly one of them is set.
 type Task struct {
+	// EvaluationFold names the heavy evaluation job's fold to run
+	// (config.EnvEvaluationFold).
+	EvaluationFold *evaluationjob.FoldTask
 	// StageRefs are the Refs the Preprocess stage returned
 	// (config.EnvStageRefs); their job_id names the job.
 	StageRefs *training.Refs
@@ -101,13 +113,13 @@ func (s Stores) ArtifactsDir() string { return filepath.Join(s.Home, HomeArtifac
 
 // FromEnv reads the Config through getenv (os.Getenv in production). Every
 // variable that is missing, malformed or inconsistent with another is named
-// in the error, which wraps ErrSpec (exit status ExitUsage). Neither
-// config.EnvStageRefs nor config.EnvTrial set is such an error: the trainer
-// runs state machine tasks only.
+// in the error, which wraps ErrSpec (exit status ExitUsage). None of
+// config.EnvStageRefs, config.EnvTrial and config.EnvEvaluationFold set is
+// such an error: the trainer runs state machine tasks only.
 func FromEnv(getenv func(string) string) (Config, error) {
 	r := config.Reader{Getenv: getenv}
 	c := Config{
-		Backend:  r.String(config.EnvBackend, BackendGonum),
+		Backend:  r.String(config.EnvBackend, BackendAuto),
 		Device:   r.String(config.EnvDevice, "cpu"),
 		Threads:  int(r.Int(config.EnvThreads, 0, 0, 4096)),
 		LogLevel: r.LogLevel(config.EnvLogLevel),
@@ -120,8 +132,12 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	readTask(&r, &c.Task)
 	switch c.Backend {
 	case BackendGonum, BackendTorch:
+	case BackendAuto:
+		if c.Device == "cuda" {
+			c.Backend = BackendTorch
+		}
 	default:
-		r.Fail(fmt.Errorf("%s: %q is not %s or %s: %w", config.EnvBackend, c.Backend, BackendGonum, BackendTorch, config.ErrMalformed))
+		r.Fail(fmt.Errorf("%s: %q is not %s, %s or %s: %w", config.EnvBackend, c.Backend, BackendAuto, BackendGonum, BackendTorch, config.ErrMalformed))
 	}
 	switch c.Device {
 	case "cpu", "cuda":
@@ -143,16 +159,36 @@ func FromEnv(getenv func(string) string) (Config, error) {
 // the trial. Unknown JSON fields are tolerated in both: the state machine
 // may be a newer release than this image.
 func readTask(r *config.Reader, t *Task) {
-	refs, trial := r.String(config.EnvStageRefs, ""), r.String(config.EnvTrial, "")
+	refs, trial, fold := r.String(config.EnvStageRefs, ""), r.String(config.EnvTrial, ""), r.String(config.EnvEvaluationFold, "")
+	var set []string
+	for _, v := range []struct{ name, value string }{
+		{config.EnvStageRefs, refs}, {config.EnvTrial, trial}, {config.EnvEvaluationFold, fold},
+	} {
+		if v.value != "" {
+			set = append(set, v.name)
+		}
+	}
 	switch {
-	case refs == "" && trial == "":
-		r.Fail(fmt.Errorf("%w: set %s (the training state machine's Train task: training.Refs JSON) or %s "+
-			"(the optimization state machine's RunTrial task: optimization.TrialInput JSON)",
-			config.ErrMissing, config.EnvStageRefs, config.EnvTrial))
+	case len(set) == 0:
+		r.Fail(fmt.Errorf("%w: set %s (the training state machine's Train task: training.Refs JSON), %s "+
+			"(the optimization state machine's RunTrial task: optimization.TrialInput JSON) or %s "+
+			"(the evaluation state machine's RunFold task: evaluationjob.FoldTask JSON)",
+			config.ErrMissing, config.EnvStageRefs, config.EnvTrial, config.EnvEvaluationFold))
 		return
-	case refs != "" && trial != "":
-		r.Fail(fmt.Errorf("%s and %s select different tasks; set one: %w", config.EnvStageRefs, config.EnvTrial, config.ErrMalformed))
+	case len(set) > 1:
+		r.Fail(fmt.Errorf("%s select different tasks; set one: %w", strings.Join(set, " and "), config.ErrMalformed))
 		return
+	case fold != "":
+		var in evaluationjob.FoldTask
+		if err := json.Unmarshal([]byte(fold), &in); err != nil {
+			r.Fail(fmt.Errorf("%s: not evaluationjob.FoldTask JSON: %w: %w", config.EnvEvaluationFold, config.ErrMalformed, err))
+			return
+		}
+		if err := in.Validate(); err != nil {
+			r.Fail(fmt.Errorf("%s needs a job_id and a non-negative fold, a bootstrap range or a comparison range (%v): %w", config.EnvEvaluationFold, err, config.ErrMalformed))
+			return
+		}
+		t.EvaluationFold = &in
 	case refs != "":
 		var in training.Refs
 		if err := json.Unmarshal([]byte(refs), &in); err != nil {
@@ -208,7 +244,7 @@ func readStores(r *config.Reader, t Task) Stores {
 		}
 	}
 	need(config.EnvArtifactsBucket, s.ArtifactsBucket, "the S3 bucket of artifacts")
-	if t.StageRefs != nil {
+	if t.StageRefs != nil || t.EvaluationFold != nil {
 		need(config.EnvJobsTable, s.JobsTable, "the DynamoDB table of job records")
 		need(config.EnvModelsTable, s.ModelsTable, "the DynamoDB table of the model registry")
 	}

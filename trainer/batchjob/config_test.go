@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/orrery-ml/orrery/shared/config"
+	"github.com/orrery-ml/orrery/shared/evaluationjob"
 	"github.com/orrery-ml/orrery/shared/ml/optimization"
 	"github.com/orrery-ml/orrery/trainer/batchjob"
 )
@@ -27,6 +28,7 @@ func TestFromEnv(t *testing.T) {
 		config.EnvTaskToken: "token-1", config.EnvBatchJobAttempt: "2", config.EnvBatchJobID: "batch-7"}
 	trialTask := map[string]string{config.EnvTrial: `{"study_id":"hpo-1","number":3,"extra":true}`,
 		config.EnvTaskToken: "token-2", config.EnvBatchJobID: "batch-8"}
+	foldTask := map[string]string{config.EnvEvaluationFold: `{"job_id":"evj-1","fold":4}`, config.EnvTaskToken: "token-3"}
 	for _, tc := range []struct {
 		name  string
 		env   []map[string]string // merged in order; "" unsets a variable
@@ -62,7 +64,7 @@ func TestFromEnv(t *testing.T) {
 				assert.True(t, c.Stores.Embedded())
 				assert.Equal(t, "/srv/orrery/orrery.db", c.Stores.DBPath())
 				assert.Equal(t, "/srv/orrery/artifacts", c.Stores.ArtifactsDir())
-				assert.Equal(t, batchjob.BackendGonum, c.Backend)
+				assert.Equal(t, batchjob.BackendAuto, c.Backend)
 				assert.Equal(t, "cpu", c.Device)
 				assert.Zero(t, c.Threads)
 				assert.Empty(t, c.Task.Token)
@@ -74,7 +76,41 @@ func TestFromEnv(t *testing.T) {
 			assert.Equal(t, 4, c.Threads)
 		}},
 
-		{name: "no task", env: []map[string]string{jobDefinition}, wrong: []string{config.EnvStageRefs, config.EnvTrial}},
+		{name: "evaluation fold on AWS", env: []map[string]string{jobDefinition, foldTask, {config.EnvStudiesTable: ""}},
+			want: func(t *testing.T, c batchjob.Config) {
+				assert.Equal(t, &evaluationjob.FoldTask{JobID: "evj-1", Fold: 4}, c.Task.EvaluationFold)
+				assert.Nil(t, c.Task.StageRefs)
+				assert.Nil(t, c.Task.Trial)
+				assert.Equal(t, "token-3", c.Task.Token)
+				assert.Equal(t, "jobs", c.Stores.JobsTable)
+			}},
+		{name: "fold zero", env: []map[string]string{jobDefinition, {config.EnvEvaluationFold: `{"job_id":"evj-1","fold":0}`}},
+			want: func(t *testing.T, c batchjob.Config) {
+				assert.Equal(t, &evaluationjob.FoldTask{JobID: "evj-1", Fold: 0}, c.Task.EvaluationFold)
+			}},
+		{name: "bootstrap shard", env: []map[string]string{jobDefinition, {config.EnvEvaluationFold: `{"job_id":"evj-1","fold":0,"name":"bootstrap-2","bootstrap":{"shard":2,"from":40,"to":60}}`}},
+			want: func(t *testing.T, c batchjob.Config) {
+				assert.Equal(t, &evaluationjob.FoldTask{JobID: "evj-1", Name: "bootstrap-2",
+					Bootstrap: &evaluationjob.BootstrapShard{Shard: 2, From: 40, To: 60}}, c.Task.EvaluationFold)
+			}},
+		{name: "comparison shard", env: []map[string]string{jobDefinition, {config.EnvEvaluationFold: `{"job_id":"evj-1","fold":0,"name":"compare-1","compare":{"shard":1,"from":500,"to":1000}}`}},
+			want: func(t *testing.T, c batchjob.Config) {
+				assert.Equal(t, &evaluationjob.FoldTask{JobID: "evj-1", Name: "compare-1",
+					Compare: &evaluationjob.BootstrapShard{Shard: 1, From: 500, To: 1000}}, c.Task.EvaluationFold)
+			}},
+		{name: "bootstrap and comparison range", env: []map[string]string{jobDefinition, {config.EnvEvaluationFold: `{"job_id":"evj-1","bootstrap":{"to":5},"compare":{"to":5}}`}},
+			wrong: []string{config.EnvEvaluationFold, "not both"}},
+		{name: "empty bootstrap range", env: []map[string]string{jobDefinition, {config.EnvEvaluationFold: `{"job_id":"evj-1","bootstrap":{"shard":0,"from":5,"to":5}}`}},
+			wrong: []string{config.EnvEvaluationFold, "bootstrap"}},
+		{name: "no task", env: []map[string]string{jobDefinition}, wrong: []string{config.EnvStageRefs, config.EnvTrial, config.EnvEvaluationFold}},
+		{name: "fold and trial", env: []map[string]string{jobDefinition, foldTask, trialTask}, wrong: []string{config.EnvTrial, config.EnvEvaluationFold}},
+		{name: "fold not JSON", env: []map[string]string{jobDefinition, {config.EnvEvaluationFold: "evj-1/4"}}, wrong: []string{config.EnvEvaluationFold}},
+		{name: "fold without job", env: []map[string]string{jobDefinition, {config.EnvEvaluationFold: `{"fold":1}`}},
+			wrong: []string{config.EnvEvaluationFold, "job_id"}},
+		{name: "negative fold", env: []map[string]string{jobDefinition, {config.EnvEvaluationFold: `{"job_id":"evj-1","fold":-1}`}},
+			wrong: []string{config.EnvEvaluationFold}},
+		{name: "fold without jobs table", env: []map[string]string{jobDefinition, foldTask, {config.EnvJobsTable: ""}},
+			wrong: []string{config.EnvJobsTable}},
 		{name: "two tasks", env: []map[string]string{jobDefinition, trainTask, trialTask}, wrong: []string{config.EnvStageRefs, config.EnvTrial}},
 		{name: "stage refs not JSON", env: []map[string]string{jobDefinition, trainTask, {config.EnvStageRefs: "job_id=trn-1"}},
 			wrong: []string{config.EnvStageRefs}},

@@ -47,7 +47,7 @@ func (r *Runner) RunTrainStage(ctx context.Context, task Task) (training.Refs, e
 		return refs, fmt.Errorf("train stage of job %s: %w: %s", refs.JobID, ErrBackendUnavailable, r.Backend)
 	}
 	p := &training.TrainingPipeline{Jobs: r.Jobs, Models: r.Models, Artifacts: r.Artifacts, Recorder: r.Recorder,
-		Retry: r.Retry, NewTrainer: r.NewTrainer, Backend: r.Backend}
+		Retry: r.Retry, NewTrainer: r.NewTrainer, Backend: r.Backend, Large: r.Large}
 	if r.ReadData != nil {
 		p.ReadTable = r.ReadData
 	} else {
@@ -64,9 +64,42 @@ func (r *Runner) RunTrainStage(ctx context.Context, task Task) (training.Refs, e
 		if cause := context.Cause(ctx); errors.Is(cause, ErrTaskGone) {
 			err = fmt.Errorf("%w (%w)", cause, err)
 		}
-		return refs, fmt.Errorf("train stage of job %s (attempt %d, %s backend): %w", refs.JobID, task.Attempt, r.Backend, err)
+		err = fmt.Errorf("train stage of job %s (attempt %d, %s backend): %w", refs.JobID, task.Attempt, r.Backend, err)
+		if fault.CodeOf(err) != fault.Conflict {
+			// (A conflict: the job has finished or the execution moved on,
+			// and nothing will read a reason.)
+			r.recordFailure(ctx, p, refs.JobID, task.Attempt, err)
+		}
+		return refs, err
 	}
+	r.recordFailure(ctx, p, refs.JobID, task.Attempt, nil)
 	return out, nil
+}
+
+// recordFailureTimeout bounds saving a run's failure, which outlives the
+// run's own context (a SIGTERM has cancelled it).
+const recordFailureTimeout = 30 * time.Second
+
+// recordFailure saves why this run failed (nil: that the stage succeeded,
+// removing an earlier attempt's reason) where MarkFailed finds it
+// (training.RecordTrainFailure): Batch tells the state machine only that
+// the container exited.
+func (r *Runner) recordFailure(ctx context.Context, p *training.TrainingPipeline, jobID string, attempt int, runErr error) {
+	r.saveOutcome(ctx, jobID, func(ctx context.Context) error { return p.RecordTrainFailure(ctx, jobID, attempt, runErr) })
+}
+
+// saveOutcome runs save, which records how this run ended for the state
+// machine's MarkFailed, with a context that outlives the run's own (a
+// SIGTERM has cancelled it) by at most recordFailureTimeout. It is best
+// effort: a failure to save is reported to the Recorder and changes
+// neither the run's outcome nor its exit status.
+func (r *Runner) saveOutcome(ctx context.Context, jobID string, save func(context.Context) error) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordFailureTimeout)
+	defer cancel()
+	if err := save(ctx); err != nil && r.Recorder != nil {
+		_ = r.Recorder.Record(ctx, tracking.Event{JobID: jobID, Kind: tracking.Log,
+			Message: "could not save how this run ended for MarkFailed", Err: err.Error(), Time: time.Now()})
+	}
 }
 
 // heartbeats sends a heartbeat now (before training starts) and then every

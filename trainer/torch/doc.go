@@ -1,7 +1,8 @@
 // Package torch is the libtorch training backend of the trainer: the same
 // networks as the pure-Go engine (MLP and logistic regression on flat
-// parameters in the layout of nn.Network.Params), trained with libtorch 2.1.0
-// through github.com/sugarme/gotch v0.9.1 on the CPU or a CUDA device.
+// parameters in the layout of nn.Network.Params), trained with libtorch 2.1.0 or 2.11.0
+// through github.com/sugarme/gotch v0.9.1 (patched by scripts/setup-libtorch.sh)
+// on the CPU or a CUDA device.
 //
 // Everything around the network math is shared with the pure-Go backend: the
 // input is a training.TrainInput (preprocessed by training.DataPreprocessor),

@@ -16,6 +16,7 @@ import (
 	"github.com/orrery-ml/orrery/shared/fault"
 	"github.com/orrery-ml/orrery/shared/ml/nn"
 	"github.com/orrery-ml/orrery/shared/ml/training"
+	"github.com/orrery-ml/orrery/shared/resources"
 	"github.com/orrery-ml/orrery/shared/tracking"
 )
 
@@ -63,6 +64,9 @@ type Trainer struct {
 	// Device is cpu (default) or cuda (the first GPU). The CPU thread count
 	// is libtorch's: OMP_NUM_THREADS when set, else the physical cores.
 	Device string
+	// Resources samples CPU, memory and GPU use for every epoch's
+	// EpochStats.Resources and progress metrics (nil: resources.Process()).
+	Resources resources.Sampler
 }
 
 // device resolves t.Device.
@@ -137,6 +141,7 @@ type run struct {
 
 	recordErrors int
 	firstRecErr  error
+	usage        *training.UsageMeter
 }
 
 func (r *run) record(ctx context.Context, ev tracking.Event) {
@@ -162,6 +167,8 @@ func (r *run) loop(ctx context.Context) (*training.TrainResult, error) {
 	perm64 := make([]int64, rows)
 	start := time.Now()
 	first := r.pr.Epoch
+	r.usage = training.NewUsageMeter(ctx, r.t.Resources)
+	defer r.usage.Stop()
 
 	for !r.stop.Done() && r.pr.Epoch < cfg.Epochs {
 		epoch := r.pr.Epoch + 1
@@ -206,6 +213,7 @@ func (r *run) loop(ctx context.Context) (*training.TrainResult, error) {
 			return nil, fmt.Errorf("%w: epoch %d: validation loss is %v (try a lower learning_rate)", training.ErrDiverged, epoch, stats.ValLoss)
 		}
 		stats.Seconds = time.Since(epochStart).Seconds()
+		r.usage.Epoch(ctx, &stats)
 		step, err := r.stop.Observe(stats)
 		if err != nil {
 			return nil, fmt.Errorf("epoch %d: %w", epoch, err)
@@ -221,9 +229,9 @@ func (r *run) loop(ctx context.Context) (*training.TrainResult, error) {
 		}
 		eta := tracking.ETA(time.Since(start), epoch-first, cfg.Epochs-first)
 		r.record(ctx, tracking.Event{Kind: tracking.Progress, Step: epoch, Total: cfg.Epochs, Unit: "epoch",
-			ETASeconds: eta.Seconds(), Metrics: map[string]float64{
+			ETASeconds: eta.Seconds(), Metrics: training.ProgressMetrics(stats, map[string]float64{
 				"loss": stats.TrainLoss, "val_loss": stats.ValLoss, "val_auc_pr": stats.ValAUCPR,
-				"val_auc_roc": stats.ValAUCROC, "lr": lr}})
+				"val_auc_roc": stats.ValAUCROC, "lr": lr})})
 	}
 	return r.result(ctx, resumed)
 }
@@ -255,6 +263,9 @@ func (r *run) result(ctx context.Context, resumed int) (*training.TrainResult, e
 		StopReason: reason, ResumedFrom: resumed, BestEpoch: bestEpoch}
 	r.record(ctx, tracking.Event{Kind: tracking.StageFinished, Step: r.pr.Epoch, Total: cfg.Epochs, Unit: "epoch",
 		Message: res.StopReason, Metrics: map[string]float64{"best_epoch": float64(res.BestEpoch)}})
+	if r.usage != nil {
+		res.Warnings = append(res.Warnings, r.usage.Warnings()...)
+	}
 	if r.recordErrors > 0 {
 		res.Warnings = append(res.Warnings, fmt.Sprintf("recording progress failed %d times; first error: %v", r.recordErrors, r.firstRecErr))
 	}

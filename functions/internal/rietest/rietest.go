@@ -75,7 +75,7 @@ func Start(t *testing.T, env ...string) string {
 		}
 		_ = c.Close()
 		return true
-	}, 20*time.Second, 50*time.Millisecond, "the emulator listens")
+	}, 2*time.Minute, 50*time.Millisecond, "the emulator listens")
 	return fmt.Sprintf("http://127.0.0.1:%d/2015-03-31/functions/function/invocations", invokePort)
 }
 

@@ -6,8 +6,8 @@
 // store and encodes the status) and half on a SUCCEEDED one (trained through
 // the API on the bundled HTRU2 data: its record is final, so the answer
 // comes from memory). It prints throughput and latency percentiles of each
-// phase against the target (>= 5,000 requests/s with p99 < 20 ms on a
-// 2-core machine) and the machine's load average, since other work on the
+// phase against the target (>= 10,000 requests/s with p99 < 5 ms on a
+// 2-core machine, client included) and the machine's load average, since other work on the
 // same cores skews the figures.
 //
 // It is a benchmark program, not part of the library; it writes only under

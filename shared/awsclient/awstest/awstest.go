@@ -1,6 +1,7 @@
 package awstest
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"os"
@@ -8,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/orrery-ml/orrery/shared/awsclient"
 )
@@ -75,4 +77,34 @@ func Name(t testing.TB, prefix string) string {
 		t.Fatalf("random name: %v", err)
 	}
 	return prefix + "-" + hex.EncodeToString(b)
+}
+
+// Bucket creates a fresh bucket named prefix-<random> through client and
+// returns its name; when t ends, RemoveBucket takes it away again.
+func Bucket(t testing.TB, client *s3.Client, prefix string) string {
+	t.Helper()
+	name := Name(t, prefix)
+	if _, err := client.CreateBucket(t.Context(), &s3.CreateBucketInput{Bucket: aws.String(name)}); err != nil {
+		t.Fatalf("create bucket %s: %v", name, err)
+	}
+	t.Cleanup(func() { RemoveBucket(client, name) })
+	return name
+}
+
+// RemoveBucket deletes every object of bucket and then the bucket. It is a
+// cleanup: errors are ignored, and it runs on a fresh context because the
+// test's own is cancelled by then.
+func RemoveBucket(client *s3.Client, bucket string) {
+	ctx := context.Background()
+	p := s3.NewListObjectsV2Paginator(client, &s3.ListObjectsV2Input{Bucket: aws.String(bucket)})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			break
+		}
+		for _, o := range page.Contents {
+			_, _ = client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(bucket), Key: o.Key})
+		}
+	}
+	_, _ = client.DeleteBucket(ctx, &s3.DeleteBucketInput{Bucket: aws.String(bucket)})
 }

@@ -179,7 +179,7 @@ func (v ModelValidator) load(ctx context.Context, id string) (*candidate, error)
 		return nil, fmt.Errorf("model %s: %w", id, err)
 	}
 	c := &candidate{id: id, record: rec}
-	c.model, c.bytes, err = modelstore.Store{Artifacts: v.Artifacts}.Get(ctx, rec.ArtifactKey)
+	c.model, c.bytes, err = modelstore.Store{Artifacts: v.Artifacts}.Registered(ctx, rec)
 	if err != nil {
 		return c, fmt.Errorf("model %s: %w", id, err)
 	}

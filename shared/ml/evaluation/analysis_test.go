@@ -3,7 +3,9 @@ package evaluation
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"math"
+	"math/rand/v2"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -270,4 +272,164 @@ func TestTopKAccuracy(t *testing.T) {
 	assert.InDelta(t, 0.0, TopKAccuracy([]int{0, 0, 2}, proba, 3, 1), 1e-12)
 	assert.InDelta(t, 2.0/3, TopKAccuracy([]int{0, 0, 2}, proba, 3, 2), 1e-12)
 	assert.True(t, math.IsNaN(TopKAccuracy([]int{0}, proba, 3, 1)))
+}
+
+// TestBootstrapReplicateRangesCombine: replicate ranges computed apart (as
+// a heavy evaluation's fold jobs compute them), sent through JSON and
+// combined, give exactly ConfidenceIntervals' intervals; ranges that leave
+// a gap, overlap or name other metrics are refused.
+func TestBootstrapReplicateRangesCombine(t *testing.T) {
+	_, _, in := scored(30, 4)
+	ctx := context.Background()
+	b := Bootstrap{Resamples: 120, Seed: 7}
+	want, err := b.ConfidenceIntervals(ctx, MetricsCalculator{}, in)
+	require.NoError(t, err)
+	var parts []Replicates
+	for _, r := range [][2]int{{0, 50}, {50, 51}, {51, 120}} {
+		p, err := b.Replicates(ctx, MetricsCalculator{}, in, r[0], r[1])
+		require.NoError(t, err)
+		require.Len(t, p.Values, r[1]-r[0])
+		raw, err := json.Marshal(p)
+		require.NoError(t, err)
+		var back Replicates
+		require.NoError(t, json.Unmarshal(raw, &back))
+		for i, row := range p.Values {
+			for j, v := range row {
+				if math.IsNaN(v) {
+					assert.True(t, math.IsNaN(back.Values[i][j]))
+				} else {
+					assert.Equal(t, v, back.Values[i][j], "replicate %d metric %s", r[0]+i, p.Metrics[j])
+				}
+			}
+		}
+		parts = append(parts, back)
+	}
+	got, err := b.Intervals(MetricsCalculator{}, in, parts)
+	require.NoError(t, err)
+	assert.Equal(t, fmt.Sprint(want), fmt.Sprint(got), "NaN-safe comparison of the intervals")
+	for name, iv := range want {
+		assert.Equal(t, iv.Resamples, got[name].Resamples, name)
+	}
+
+	for _, tc := range []struct {
+		name  string
+		parts []Replicates
+	}{
+		{"gap", []Replicates{parts[0], parts[2]}},
+		{"overlap", []Replicates{parts[0], parts[0], parts[1], parts[2]}},
+		{"short", parts[:2]},
+		{"other metrics", []Replicates{{From: 0, Metrics: []string{"accuracy"}, Values: make([][]float64, 120)}}},
+	} {
+		_, err := b.Intervals(MetricsCalculator{}, in, tc.parts)
+		assert.ErrorIs(t, err, ErrReplicates, tc.name)
+	}
+	// A metric undefined on a resample is NaN: JSON carries it, and the
+	// infinities, as it carries every finite value, exactly.
+	odd := Replicates{From: 3, Metrics: []string{"a", "b", "c", "d"}, Values: [][]float64{{math.NaN(), math.Inf(1), math.Inf(-1), math.Nextafter(0.3, 1)}}}
+	raw, err := json.Marshal(odd)
+	require.NoError(t, err)
+	assert.JSONEq(t, `{"from":3,"metrics":["a","b","c","d"],"values":[[null,"+Inf","-Inf",0.30000000000000004]]}`, string(raw))
+	var back Replicates
+	require.NoError(t, json.Unmarshal(raw, &back))
+	assert.True(t, math.IsNaN(back.Values[0][0]))
+	assert.Equal(t, odd.Values[0][1:], back.Values[0][1:])
+
+	_, err = b.Replicates(ctx, MetricsCalculator{}, in, 100, 121)
+	assert.ErrorIs(t, err, ErrInvalidRequest)
+	_, err = b.Replicates(ctx, MetricsCalculator{}, in, 5, 5)
+	assert.ErrorIs(t, err, ErrInvalidRequest)
+}
+
+// TestPairedReplicateRangesCombine: the paired bootstrap of a comparison
+// computed in ranges apart (as a heavy evaluation's fold jobs compute it),
+// sent through JSON and combined by CompareReplicates, gives exactly
+// Compare's result, for two classes and for three; ranges that do not fit
+// together, or a range outside the replicates, are refused.
+func TestPairedReplicateRangesCombine(t *testing.T) {
+	ctx := context.Background()
+	d := synthetic(240, 9)
+	m := logisticModel{mid: 0.5}
+	good, err := m.PredictProba(ctx, d.X, d.Rows)
+	require.NoError(t, err)
+	noisy := make([]float64, len(good))
+	r := rand.New(rand.NewPCG(3, 3))
+	for i := range d.Rows {
+		v := min(max(good[2*i+1]+0.4*(r.Float64()-0.5), 0), 1)
+		noisy[2*i], noisy[2*i+1] = 1-v, v
+	}
+	multi := calculateInput(3)
+	multi.Y, multi.Proba = multi.Y[:600], multi.Proba[:1800]
+	// perturbed adds noise of the given scale to the three-class
+	// probabilities and renormalises them.
+	perturbed := func(scale float64) []float64 {
+		out := make([]float64, len(multi.Proba))
+		for i := range multi.Y {
+			var sum float64
+			for j := range 3 {
+				out[3*i+j] = multi.Proba[3*i+j] + scale*r.Float64()
+				sum += out[3*i+j]
+			}
+			for j := range 3 {
+				out[3*i+j] /= sum
+			}
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		name     string
+		y        []int
+		classes  []string
+		positive int
+		cands    []Candidate
+	}{
+		{"two classes", d.Y, d.Classes, 1, []Candidate{{Name: "champion", Proba: good}, {Name: "challenger", Proba: noisy, Threshold: 0.3}}},
+		{"three classes, three models", multi.Y, multi.Classes, -1, []Candidate{{Name: "a", Proba: multi.Proba}, {Name: "b", Proba: perturbed(0.3)}, {Name: "c", Proba: perturbed(3)}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := Comparator{Bootstrap: Bootstrap{Resamples: 90, Seed: 5}}
+			want, err := c.Compare(ctx, tc.y, tc.classes, tc.positive, "hash", tc.cands)
+			require.NoError(t, err)
+			var parts []Replicates
+			for _, rg := range [][2]int{{0, 31}, {31, 32}, {32, 90}} {
+				p, err := c.PairedReplicates(ctx, tc.y, tc.classes, tc.positive, tc.cands, rg[0], rg[1])
+				require.NoError(t, err)
+				require.Len(t, p.Values, rg[1]-rg[0])
+				raw, err := json.Marshal(p)
+				require.NoError(t, err)
+				var back Replicates
+				require.NoError(t, json.Unmarshal(raw, &back))
+				parts = append(parts, back)
+			}
+			assert.Equal(t, len(tc.cands)*len(pairedMetrics(len(tc.classes))), len(parts[0].Metrics))
+			got, err := c.CompareReplicates(ctx, tc.y, tc.classes, tc.positive, "hash", tc.cands, parts)
+			require.NoError(t, err)
+			// %#v prints every float in full (shortest round-trip form), NaN
+			// included: equal strings are equal figures, bit for bit.
+			assert.Equal(t, fmt.Sprintf("%#v", *want), fmt.Sprintf("%#v", *got))
+			var paired int
+			for _, pt := range got.Tests {
+				if pt.Test == TestPairedBootstrap {
+					paired++
+					assert.False(t, math.IsNaN(pt.PValue), "%s %s-%s", pt.Metric, pt.ModelA, pt.ModelB)
+				}
+			}
+			assert.Equal(t, len(tc.cands)*(len(tc.cands)-1)/2*len(pairedMetrics(len(tc.classes))), paired)
+
+			for _, bad := range []struct {
+				name  string
+				parts []Replicates
+			}{
+				{"gap", []Replicates{parts[0], parts[2]}},
+				{"short", parts[:2]},
+				{"other models", []Replicates{{From: 0, Metrics: []string{"auc_pr/x"}, Values: make([][]float64, 90)}}},
+			} {
+				_, err := c.CompareReplicates(ctx, tc.y, tc.classes, tc.positive, "hash", tc.cands, bad.parts)
+				assert.ErrorIs(t, err, ErrReplicates, bad.name)
+			}
+			_, err = c.PairedReplicates(ctx, tc.y, tc.classes, tc.positive, tc.cands, 80, 91)
+			assert.ErrorIs(t, err, ErrInvalidRequest)
+			_, err = c.PairedReplicates(ctx, tc.y, tc.classes, tc.positive, tc.cands[:1], 0, 10)
+			assert.ErrorIs(t, err, ErrPaired)
+		})
+	}
 }

@@ -2,11 +2,16 @@ package evaluation
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"math"
 	"math/rand/v2"
 	"runtime"
+	"slices"
 	"sync"
+	"sync/atomic"
+
+	"github.com/orrery-ml/orrery/shared/fault"
 )
 
 // Interval is a confidence interval of one metric.
@@ -37,7 +42,14 @@ type Bootstrap struct {
 	Seed uint64
 	// Workers is the number of goroutines (default GOMAXPROCS).
 	Workers int
+	// Progress, when set, is called after each replicate with the number
+	// done and the total, from the workers' goroutines (it must be safe
+	// for concurrent use, and quick).
+	Progress func(done, total int)
 }
+
+// Count is the number of replicates b draws.
+func (b Bootstrap) Count() int { return b.resamples() }
 
 func (b Bootstrap) resamples() int {
 	if b.Resamples <= 0 {
@@ -93,12 +105,34 @@ func MetricValue(m EvaluationMetrics, name string) (float64, bool) {
 
 // ConfidenceIntervals computes in's metrics and a stratified-bootstrap
 // percentile interval for each of HeadlineMetrics that the task defines.
-// Errors are Calculate's, or ctx's.
+// Errors are Calculate's, or ctx's. It is Replicates of every replicate
+// combined by Intervals.
 func (b Bootstrap) ConfidenceIntervals(ctx context.Context, c MetricsCalculator, in Input) (map[string]Interval, error) {
-	if err := c.validate(in); err != nil {
-		return nil, fmt.Errorf("confidence intervals: %w", err)
+	reps, err := b.Replicates(ctx, c, in, 0, b.resamples())
+	if err != nil {
+		return nil, err
 	}
-	in = withThreshold0(in)
+	return b.Intervals(c, in, []Replicates{reps})
+}
+
+// Replicates are the values of the bootstrap replicates From to
+// From+len(Values)-1 of one evaluation: Values[i][j] is Metrics[j] on
+// replicate From+i, NaN where the metric is undefined on that resample (an
+// AUC of a one-class resample). In JSON a NaN is null and an infinity the
+// string "+Inf" or "-Inf"; every finite value round-trips exactly.
+type Replicates struct {
+	From    int
+	Metrics []string
+	Values  [][]float64
+}
+
+// ErrReplicates is returned by Intervals for replicate ranges that do not
+// cover the bootstrap's replicates exactly once, in order, with the metrics
+// of the input.
+var ErrReplicates = fault.New(fault.Invalid, "evaluation: bootstrap replicates do not fit together")
+
+// headlineNames are the HeadlineMetrics in's task defines, and in's metrics.
+func headlineNames(in Input) ([]string, EvaluationMetrics) {
 	base := MetricsCalculator{}.calculate(in)
 	var names []string
 	for _, n := range HeadlineMetrics {
@@ -106,7 +140,26 @@ func (b Bootstrap) ConfidenceIntervals(ctx context.Context, c MetricsCalculator,
 			names = append(names, n)
 		}
 	}
-	reps, err := b.replicate(ctx, in.Y, len(in.Classes), func(idx []int) []float64 {
+	return names, base
+}
+
+// Replicates computes the replicates from to to-1 (0 <= from < to <=
+// Count()) of in's headline metrics, the ones ConfidenceIntervals reports.
+// Replicate r draws from its own stream (Seed, r), so it is the same
+// whichever range it is computed in: ranges computed apart — the fold jobs
+// of a heavy evaluation, each on its own machine — combine by Intervals
+// into exactly ConfidenceIntervals' result. Errors are Calculate's, ctx's,
+// or ErrInvalidRequest for a range outside [0, Count()).
+func (b Bootstrap) Replicates(ctx context.Context, c MetricsCalculator, in Input, from, to int) (Replicates, error) {
+	if from < 0 || to <= from || to > b.resamples() {
+		return Replicates{}, fmt.Errorf("%w: bootstrap replicates [%d, %d) are not within [0, %d)", ErrInvalidRequest, from, to, b.resamples())
+	}
+	if err := c.validate(in); err != nil {
+		return Replicates{}, fmt.Errorf("confidence intervals: %w", err)
+	}
+	in = withThreshold0(in)
+	names, _ := headlineNames(in)
+	values, err := b.replicate(ctx, in.Y, len(in.Classes), from, to, func(idx []int) []float64 {
 		m := MetricsCalculator{}.calculate(subsetInput(in, idx))
 		out := make([]float64, len(names))
 		for j, n := range names {
@@ -114,6 +167,24 @@ func (b Bootstrap) ConfidenceIntervals(ctx context.Context, c MetricsCalculator,
 		}
 		return out
 	})
+	if err != nil {
+		return Replicates{}, fmt.Errorf("confidence intervals: %w", err)
+	}
+	return Replicates{From: from, Metrics: names, Values: values}, nil
+}
+
+// Intervals combines replicate ranges (Replicates) into the percentile
+// interval of each headline metric of in, around its estimate on in. The
+// ranges, in order, must cover the replicates 0 to Count()-1 exactly once
+// and name the metrics in's task defines; else ErrReplicates says where
+// they do not.
+func (b Bootstrap) Intervals(c MetricsCalculator, in Input, parts []Replicates) (map[string]Interval, error) {
+	if err := c.validate(in); err != nil {
+		return nil, fmt.Errorf("confidence intervals: %w", err)
+	}
+	in = withThreshold0(in)
+	names, base := headlineNames(in)
+	reps, err := joinReplicates(parts, names, b.resamples())
 	if err != nil {
 		return nil, fmt.Errorf("confidence intervals: %w", err)
 	}
@@ -127,6 +198,90 @@ func (b Bootstrap) ConfidenceIntervals(ctx context.Context, c MetricsCalculator,
 		out[n] = b.interval(est, col)
 	}
 	return out, nil
+}
+
+// joinReplicates joins replicate ranges that, in order, cover the
+// replicates 0 to total-1 exactly once, each value of each replicate a
+// metric of names; else ErrReplicates says where they do not.
+func joinReplicates(parts []Replicates, names []string, total int) ([][]float64, error) {
+	reps := make([][]float64, 0, total)
+	for i, p := range parts {
+		if p.From != len(reps) {
+			return nil, fmt.Errorf("%w: range %d starts at replicate %d, want %d", ErrReplicates, i, p.From, len(reps))
+		}
+		if !slices.Equal(p.Metrics, names) {
+			return nil, fmt.Errorf("%w: range %d has the metrics %q, the data %q", ErrReplicates, i, p.Metrics, names)
+		}
+		for r, v := range p.Values {
+			if len(v) != len(names) {
+				return nil, fmt.Errorf("%w: replicate %d has %d values for %d metrics", ErrReplicates, p.From+r, len(v), len(names))
+			}
+		}
+		reps = append(reps, p.Values...)
+	}
+	if len(reps) != total {
+		return nil, fmt.Errorf("%w: %d replicates, want %d", ErrReplicates, len(reps), total)
+	}
+	return reps, nil
+}
+
+// replicatesJSON is the JSON form of Replicates.
+type replicatesJSON struct {
+	From    int                 `json:"from"`
+	Metrics []string            `json:"metrics"`
+	Values  [][]json.RawMessage `json:"values"`
+}
+
+// MarshalJSON encodes r with NaN as null and infinities as "+Inf"/"-Inf".
+func (r Replicates) MarshalJSON() ([]byte, error) {
+	out := replicatesJSON{From: r.From, Metrics: r.Metrics, Values: make([][]json.RawMessage, len(r.Values))}
+	for i, row := range r.Values {
+		out.Values[i] = make([]json.RawMessage, len(row))
+		for j, v := range row {
+			switch {
+			case math.IsNaN(v):
+				out.Values[i][j] = json.RawMessage("null")
+			case math.IsInf(v, 1):
+				out.Values[i][j] = json.RawMessage(`"+Inf"`)
+			case math.IsInf(v, -1):
+				out.Values[i][j] = json.RawMessage(`"-Inf"`)
+			default:
+				b, err := json.Marshal(v)
+				if err != nil {
+					return nil, err
+				}
+				out.Values[i][j] = b
+			}
+		}
+	}
+	return json.Marshal(out)
+}
+
+// UnmarshalJSON decodes what MarshalJSON encodes.
+func (r *Replicates) UnmarshalJSON(b []byte) error {
+	var in replicatesJSON
+	if err := json.Unmarshal(b, &in); err != nil {
+		return err
+	}
+	r.From, r.Metrics, r.Values = in.From, in.Metrics, make([][]float64, len(in.Values))
+	for i, row := range in.Values {
+		r.Values[i] = make([]float64, len(row))
+		for j, raw := range row {
+			switch string(raw) {
+			case "null":
+				r.Values[i][j] = math.NaN()
+			case `"+Inf"`:
+				r.Values[i][j] = math.Inf(1)
+			case `"-Inf"`:
+				r.Values[i][j] = math.Inf(-1)
+			default:
+				if err := json.Unmarshal(raw, &r.Values[i][j]); err != nil {
+					return fmt.Errorf("replicate %d, metric %d: %w", r.From+i, j, err)
+				}
+			}
+		}
+	}
+	return nil
 }
 
 // interval turns replicate values into a percentile interval.
@@ -145,18 +300,19 @@ func (b Bootstrap) interval(estimate float64, reps []float64) Interval {
 	return iv
 }
 
-// replicate runs stat on b.resamples() stratified resamples of the rows of
-// y (class indices below classes) in parallel and returns the results in
+// replicate runs stat on the stratified resamples from to to-1 of the rows
+// of y (class indices below classes) in parallel and returns the results in
 // replicate order.
-func (b Bootstrap) replicate(ctx context.Context, y []int, classes int, stat func(idx []int) []float64) ([][]float64, error) {
+func (b Bootstrap) replicate(ctx context.Context, y []int, classes int, from, to int, stat func(idx []int) []float64) ([][]float64, error) {
 	byClass := make([][]int, classes)
 	for i, c := range y {
 		byClass[c] = append(byClass[c], i)
 	}
-	n := b.resamples()
+	n := to - from
 	out := make([][]float64, n)
 	next := make(chan int)
 	var wg sync.WaitGroup
+	var done atomic.Int64
 	for range min(b.workers(), n) {
 		wg.Go(func() {
 			idx := make([]int, 0, len(y))
@@ -168,13 +324,16 @@ func (b Bootstrap) replicate(ctx context.Context, y []int, classes int, stat fun
 						idx = append(idx, rows[rng.IntN(len(rows))])
 					}
 				}
-				out[r] = stat(idx)
+				out[r-from] = stat(idx)
+				if b.Progress != nil {
+					b.Progress(int(done.Add(1)), n)
+				}
 			}
 		})
 	}
 	var err error
 feed:
-	for r := range n {
+	for r := from; r < to; r++ {
 		select {
 		case next <- r:
 		case <-ctx.Done():

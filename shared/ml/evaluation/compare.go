@@ -112,6 +112,9 @@ type Comparator struct {
 	// Alpha is the significance level (default 0.05).
 	Alpha     float64
 	Bootstrap Bootstrap
+	// Progress, when set, is called after each pair of models is tested
+	// with the number of pairs done and the total.
+	Progress func(done, total int)
 }
 
 // Compare evaluates every candidate on y and ranks them: sorted by the
@@ -120,51 +123,160 @@ type Comparator struct {
 // ranking reports statistical ties rather than invent an order. testSetHash
 // is recorded as given. Errors wrap ErrPaired (fewer than two candidates,
 // repeated names), ErrAnalysis (an unknown metric, a multi-class task for
-// DeLong) or Calculate's errors.
+// DeLong) or Calculate's errors. It is PairedReplicates of every replicate
+// ranked by CompareReplicates.
 func (c Comparator) Compare(ctx context.Context, y []int, classes []string, positive int, testSetHash string, cands []Candidate) (*ComparisonResult, error) {
-	metric := c.Metric
-	if metric == "" {
-		metric = "auc_roc"
+	reps, err := c.PairedReplicates(ctx, y, classes, positive, cands, 0, c.Bootstrap.resamples())
+	if err != nil {
+		return nil, err
 	}
-	alpha := c.Alpha
-	if !(alpha > 0 && alpha < 1) {
-		alpha = 0.05
+	return c.CompareReplicates(ctx, y, classes, positive, testSetHash, cands, []Replicates{reps})
+}
+
+// comparison is what Compare derives from its candidates before any test:
+// each one's metrics, its input at its operating point and its predicted
+// classes.
+type comparison struct {
+	metric  string
+	alpha   float64
+	metrics map[string]EvaluationMetrics
+	inputs  []Input
+	preds   [][]int
+}
+
+// prepare checks the comparison's settings and candidates and scores each.
+func (c Comparator) prepare(y []int, classes []string, positive int, cands []Candidate) (comparison, error) {
+	prep := comparison{metric: c.Metric, alpha: c.Alpha, metrics: map[string]EvaluationMetrics{}}
+	if prep.metric == "" {
+		prep.metric = "auc_roc"
 	}
-	switch metric {
+	if !(prep.alpha > 0 && prep.alpha < 1) {
+		prep.alpha = 0.05
+	}
+	switch prep.metric {
 	case "auc_roc", "accuracy", "auc_pr", "f1_score":
 	default:
-		return nil, fmt.Errorf("compare: metric %q is not auc_roc, accuracy, auc_pr or f1_score: %w", metric, ErrAnalysis)
+		return prep, fmt.Errorf("compare: metric %q is not auc_roc, accuracy, auc_pr or f1_score: %w", prep.metric, ErrAnalysis)
 	}
 	if len(cands) < 2 {
-		return nil, fmt.Errorf("compare: %d models, need at least two: %w", len(cands), ErrPaired)
+		return prep, fmt.Errorf("compare: %d models, need at least two: %w", len(cands), ErrPaired)
 	}
-	res := &ComparisonResult{TestSetHash: testSetHash, Rows: len(y), Metric: metric, Alpha: alpha,
-		Metrics: map[string]EvaluationMetrics{}}
-	inputs := make([]Input, len(cands))
-	preds := make([][]int, len(cands))
+	prep.inputs, prep.preds = make([]Input, len(cands)), make([][]int, len(cands))
 	for i, cd := range cands {
-		if _, dup := res.Metrics[cd.Name]; dup {
-			return nil, fmt.Errorf("compare: model %q given twice: %w", cd.Name, ErrPaired)
+		if _, dup := prep.metrics[cd.Name]; dup {
+			return prep, fmt.Errorf("compare: model %q given twice: %w", cd.Name, ErrPaired)
 		}
 		in := Input{Y: y, Proba: cd.Proba, Classes: classes, Positive: positive, Threshold: cd.Threshold}
 		m, err := MetricsCalculator{}.Calculate(in)
 		if err != nil {
-			return nil, fmt.Errorf("compare: model %s: %w", cd.Name, err)
+			return prep, fmt.Errorf("compare: model %s: %w", cd.Name, err)
 		}
-		inputs[i] = withThreshold0(in)
-		preds[i] = predict(inputs[i])
-		res.Metrics[cd.Name] = m
+		prep.inputs[i] = withThreshold0(in)
+		prep.preds[i] = predict(prep.inputs[i])
+		prep.metrics[cd.Name] = m
 	}
+	return prep, nil
+}
+
+// pairedMetrics are the metrics the paired bootstrap compares: AUC-PR and
+// F1, and ROC AUC too for a multi-class task (DeLong's test is binary).
+func pairedMetrics(classes int) []string {
+	if classes == 2 {
+		return []string{"auc_pr", "f1_score"}
+	}
+	return []string{"auc_pr", "f1_score", "auc_roc"}
+}
+
+// pairedNames are the Replicates.Metrics of a comparison's paired
+// bootstrap: "<metric>/<model>" for every candidate, then every paired
+// metric, in the candidates' order.
+func pairedNames(cands []Candidate, metrics []string) []string {
+	out := make([]string, 0, len(cands)*len(metrics))
+	for _, cd := range cands {
+		for _, m := range metrics {
+			out = append(out, m+"/"+cd.Name)
+		}
+	}
+	return out
+}
+
+// PairedReplicates computes the replicates from to to-1 (0 <= from < to <=
+// Bootstrap.Count()) of the paired bootstrap Compare runs on cands: each
+// replicate is one stratified resample of the rows, drawn from its own
+// stream (Seed, r) and shared by every model, on which each model's
+// paired metrics (AUC-PR, F1, and for a multi-class task ROC AUC) are
+// computed; Metrics names them "<metric>/<model>". Replicate r is the
+// same whichever range it is computed in, so ranges computed apart — the
+// fold jobs of a heavy evaluation's comparison, each on its own machine —
+// combine by CompareReplicates into exactly Compare's result. Errors are
+// Compare's, ctx's, or ErrInvalidRequest for a range outside [0,
+// Count()).
+func (c Comparator) PairedReplicates(ctx context.Context, y []int, classes []string, positive int, cands []Candidate, from, to int) (Replicates, error) {
+	if n := c.Bootstrap.resamples(); from < 0 || to <= from || to > n {
+		return Replicates{}, fmt.Errorf("%w: paired bootstrap replicates [%d, %d) are not within [0, %d)", ErrInvalidRequest, from, to, n)
+	}
+	prep, err := c.prepare(y, classes, positive, cands)
+	if err != nil {
+		return Replicates{}, err
+	}
+	metrics := pairedMetrics(len(classes))
+	values, err := c.Bootstrap.replicate(ctx, y, len(classes), from, to, func(idx []int) []float64 {
+		out := make([]float64, 0, len(cands)*len(metrics))
+		for _, in := range prep.inputs {
+			m := MetricsCalculator{}.calculate(subsetInput(in, idx))
+			for _, name := range metrics {
+				v, _ := MetricValue(m, name)
+				out = append(out, v)
+			}
+		}
+		return out
+	})
+	if err != nil {
+		return Replicates{}, fmt.Errorf("compare: paired bootstrap: %w", err)
+	}
+	return Replicates{From: from, Metrics: pairedNames(cands, metrics), Values: values}, nil
+}
+
+// CompareReplicates is Compare with the paired bootstrap's replicates
+// computed elsewhere: parts are PairedReplicates' ranges of the same
+// candidates and rows, which, in order, must cover the replicates 0 to
+// Bootstrap.Count()-1 exactly once; else ErrReplicates says where they do
+// not. Otherwise its errors are Compare's.
+func (c Comparator) CompareReplicates(ctx context.Context, y []int, classes []string, positive int, testSetHash string,
+	cands []Candidate, parts []Replicates) (*ComparisonResult, error) {
+	prep, err := c.prepare(y, classes, positive, cands)
+	if err != nil {
+		return nil, err
+	}
+	metrics := pairedMetrics(len(classes))
+	reps, err := joinReplicates(parts, pairedNames(cands, metrics), c.Bootstrap.resamples())
+	if err != nil {
+		return nil, fmt.Errorf("compare: paired bootstrap: %w", err)
+	}
+	// column returns candidate i's replicate values of a paired metric.
+	column := func(i int, metric string) []float64 {
+		j := i*len(metrics) + slices.Index(metrics, metric)
+		col := make([]float64, len(reps))
+		for r := range reps {
+			col[r] = reps[r][j]
+		}
+		return col
+	}
+	res := &ComparisonResult{TestSetHash: testSetHash, Rows: len(y), Metric: prep.metric, Alpha: prep.alpha, Metrics: prep.metrics}
 	binary := len(classes) == 2
 	tests := map[[2]int]map[string]PairTest{}
+	pairs, pairsDone := len(cands)*(len(cands)-1)/2, 0
 	for i := range cands {
 		for j := i + 1; j < len(cands); j++ {
+			if err := ctx.Err(); err != nil {
+				return nil, fmt.Errorf("compare: %w", err)
+			}
 			byMetric := map[string]PairTest{}
 			a, b := cands[i].Name, cands[j].Name
 			// McNemar on accuracy.
 			ca, cb := make([]bool, len(y)), make([]bool, len(y))
 			for r, t := range y {
-				ca[r], cb[r] = preds[i][r] == t, preds[j][r] == t
+				ca[r], cb[r] = prep.preds[i][r] == t, prep.preds[j][r] == t
 			}
 			mc, err := McNemar(ca, cb)
 			if err != nil {
@@ -175,48 +287,40 @@ func (c Comparator) Compare(ctx context.Context, y []int, classes []string, posi
 				ValueA: ma.Accuracy, ValueB: mb.Accuracy, Difference: ma.Accuracy - mb.Accuracy,
 				Statistic: mc.Statistic, PValue: mc.PValue}
 			if binary {
-				dl, err := DeLong(y, classColumn(inputs[i], 1), classColumn(inputs[j], 1))
+				dl, err := DeLong(y, classColumn(prep.inputs[i], 1), classColumn(prep.inputs[j], 1))
 				if err != nil {
 					return nil, fmt.Errorf("compare %s and %s: %w", a, b, err)
 				}
 				byMetric["auc_roc"] = PairTest{ModelA: a, ModelB: b, Metric: "auc_roc", Test: TestDeLong,
 					ValueA: dl.AUC1, ValueB: dl.AUC2, Difference: dl.AUC1 - dl.AUC2, Statistic: dl.Z, PValue: dl.PValue}
 			}
-			for _, name := range []string{"auc_pr", "f1_score"} {
-				pt, err := c.pairedBootstrap(ctx, inputs[i], inputs[j], name)
-				if err != nil {
-					return nil, fmt.Errorf("compare %s and %s: %w", a, b, err)
-				}
+			// The paired bootstrap on the other metrics; a multi-class ROC
+			// AUC is among them, as DeLong is defined for two classes.
+			for _, name := range metrics {
+				pt := c.pairedBootstrap(prep.inputs[i], prep.inputs[j], name, column(i, name), column(j, name))
 				pt.ModelA, pt.ModelB = a, b
 				byMetric[name] = pt
-			}
-			if !binary {
-				// DeLong is defined for two classes; a multi-class ROC AUC is
-				// compared by the paired bootstrap instead.
-				pt, err := c.pairedBootstrap(ctx, inputs[i], inputs[j], "auc_roc")
-				if err != nil {
-					return nil, fmt.Errorf("compare %s and %s: %w", a, b, err)
-				}
-				pt.ModelA, pt.ModelB = a, b
-				byMetric["auc_roc"] = pt
 			}
 			for _, name := range []string{"accuracy", "auc_roc", "auc_pr", "f1_score"} {
 				res.Tests = append(res.Tests, byMetric[name])
 			}
 			tests[[2]int{i, j}] = byMetric
+			if pairsDone++; c.Progress != nil {
+				c.Progress(pairsDone, pairs)
+			}
 		}
 	}
 	order := make([]int, len(cands))
 	for i := range order {
 		order[i] = i
 	}
-	value := func(i int) float64 { v, _ := MetricValue(res.Metrics[cands[i].Name], metric); return v }
+	value := func(i int) float64 { v, _ := MetricValue(res.Metrics[cands[i].Name], prep.metric); return v }
 	slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(value(b), value(a)) })
 	leader, rank := order[0], 1
 	for pos, i := range order {
 		if pos > 0 {
 			key := [2]int{min(leader, i), max(leader, i)}
-			if t := tests[key][metric]; t.PValue < alpha {
+			if t := tests[key][prep.metric]; t.PValue < prep.alpha {
 				leader, rank = i, pos+1
 			}
 		}
@@ -233,25 +337,17 @@ func (c Comparator) Compare(ctx context.Context, y []int, classes []string, posi
 }
 
 // pairedBootstrap compares one metric of two models on the same stratified
-// resamples: the p-value is twice the smaller share of replicate
-// differences on either side of zero (capped at 1), the interval the
-// percentile interval of the difference.
-func (c Comparator) pairedBootstrap(ctx context.Context, a, b Input, metric string) (PairTest, error) {
+// resamples, whose values of the metric are repA and repB: the p-value is
+// twice the smaller share of replicate differences on either side of zero
+// (capped at 1), the interval the percentile interval of the difference.
+func (c Comparator) pairedBootstrap(a, b Input, metric string, repA, repB []float64) PairTest {
 	ma, mb := MetricsCalculator{}.calculate(a), MetricsCalculator{}.calculate(b)
 	va, _ := MetricValue(ma, metric)
 	vb, _ := MetricValue(mb, metric)
-	reps, err := c.Bootstrap.replicate(ctx, a.Y, len(a.Classes), func(idx []int) []float64 {
-		x, _ := MetricValue(MetricsCalculator{}.calculate(subsetInput(a, idx)), metric)
-		y, _ := MetricValue(MetricsCalculator{}.calculate(subsetInput(b, idx)), metric)
-		return []float64{x - y}
-	})
-	if err != nil {
-		return PairTest{}, fmt.Errorf("paired bootstrap of %s: %w", metric, err)
-	}
-	diffs := make([]float64, 0, len(reps))
+	diffs := make([]float64, 0, len(repA))
 	var below, above int
-	for _, r := range reps {
-		d := r[0]
+	for r := range repA {
+		d := repA[r] - repB[r]
 		if math.IsNaN(d) {
 			continue
 		}
@@ -269,7 +365,7 @@ func (c Comparator) pairedBootstrap(ctx context.Context, a, b Input, metric stri
 		p = min(1, 2*float64(min(below, above))/float64(len(diffs)))
 	}
 	return PairTest{Metric: metric, Test: TestPairedBootstrap, ValueA: va, ValueB: vb, Difference: va - vb,
-		Lower: iv.Lower, Upper: iv.Upper, PValue: p}, nil
+		Lower: iv.Lower, Upper: iv.Upper, PValue: p}
 }
 
 // classColumn returns class j's probability of every row of in.

@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/orrery-ml/orrery/shared/dataset"
@@ -340,22 +341,25 @@ type CrossValidator struct {
 	// Threshold is the binary decision threshold for predictors that do
 	// not carry one (0: DefaultThreshold).
 	Threshold float64
+	// Progress, when set, is called as each fold finishes with the number
+	// done, the total and the fold's result, from the workers' goroutines
+	// (it must be safe for concurrent use).
+	Progress func(done, total int, fold FoldResult)
 }
 
 // Validate cross-validates on d; groups labels rows for GroupKFold (nil
 // otherwise). Errors wrap ErrSplit, ErrInvalidDataset, the fitter's or
 // predictor's error (naming the fold), or ctx's; the first error stops the
 // remaining folds.
+//
+// Validate is Folds, RunFold for every fold and Combine in one process;
+// callers that spread the folds over machines call the three themselves
+// (each fold is independent: the split is a function of the rows and the
+// splitter's seed alone) and get the same result.
 func (cv CrossValidator) Validate(ctx context.Context, d *dataset.Dataset, groups []string) (*CVResult, error) {
-	if err := checkDataset(d); err != nil {
-		return nil, fmt.Errorf("cross-validate: %w", err)
-	}
-	if cv.Splitter == nil || cv.Fitter == nil {
-		return nil, fmt.Errorf("cross-validate %s: a splitter and a fitter are required: %w", d.Target, ErrSplit)
-	}
-	folds, err := cv.Splitter.Split(d.Y, groups)
+	folds, err := cv.Folds(d, groups)
 	if err != nil {
-		return nil, fmt.Errorf("cross-validate %s: %w", d.Target, err)
+		return nil, err
 	}
 	workers := cv.Workers
 	if workers <= 0 {
@@ -365,19 +369,22 @@ func (cv CrossValidator) Validate(ctx context.Context, d *dataset.Dataset, group
 	start := time.Now()
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	results := make([]FoldResult, len(folds))
-	probas := make([][]float64, len(folds))
+	outcomes := make([]FoldOutcome, len(folds))
 	next := make(chan int)
 	var wg sync.WaitGroup
+	var done atomic.Int64
 	for range workers {
 		wg.Go(func() {
 			for f := range next {
-				r, p, err := cv.runFold(ctx, d, folds[f])
+				o, err := cv.RunFold(ctx, d, folds[f])
 				if err != nil {
 					cancel(err)
 					continue
 				}
-				results[f], probas[f] = r, p
+				outcomes[f] = o
+				if cv.Progress != nil {
+					cv.Progress(int(done.Add(1)), len(folds), o.Result)
+				}
 			}
 		})
 	}
@@ -394,10 +401,79 @@ feed:
 	if err := context.Cause(ctx); err != nil {
 		return nil, fmt.Errorf("cross-validate %s with %s: %w", d.Target, cv.Splitter.Name(), err)
 	}
-	res := &CVResult{Splitter: cv.Splitter.Name(), Workers: workers, Folds: results}
+	res, err := cv.Combine(d, folds, outcomes)
+	if err != nil {
+		return nil, err
+	}
+	res.Workers = workers
+	res.Seconds = time.Since(start).Seconds()
+	return res, nil
+}
+
+// Folds checks d and cuts it into the splitter's folds; groups labels rows
+// for GroupKFold (nil otherwise). Errors wrap ErrSplit or
+// ErrInvalidDataset.
+func (cv CrossValidator) Folds(d *dataset.Dataset, groups []string) ([]Fold, error) {
+	if err := checkDataset(d); err != nil {
+		return nil, fmt.Errorf("cross-validate: %w", err)
+	}
+	if cv.Splitter == nil || cv.Fitter == nil {
+		return nil, fmt.Errorf("cross-validate %s: a splitter and a fitter are required: %w", d.Target, ErrSplit)
+	}
+	folds, err := cv.Splitter.Split(d.Y, groups)
+	if err != nil {
+		return nil, fmt.Errorf("cross-validate %s: %w", d.Target, err)
+	}
+	return folds, nil
+}
+
+// FoldOutcome is what one fold of a cross-validation produces: its scores,
+// and the probabilities its model predicted for the fold's test rows (in
+// the order of Fold.Test, rows × classes), from which Combine pools the
+// out-of-fold predictions.
+type FoldOutcome struct {
+	Result FoldResult `json:"result"`
+	Proba  []float64  `json:"proba"`
+}
+
+// RunFold trains on fold f of d (one of Folds' folds) and scores its test
+// rows. Errors are the fitter's, the predictor's or the calculator's,
+// naming the fold.
+func (cv CrossValidator) RunFold(ctx context.Context, d *dataset.Dataset, f Fold) (FoldOutcome, error) {
+	r, p, err := cv.runFold(ctx, d, f)
+	if err != nil {
+		return FoldOutcome{}, err
+	}
+	return FoldOutcome{Result: r, Proba: p}, nil
+}
+
+// Combine builds the cross-validation's result from the outcome of each of
+// folds (outcomes[i] of folds[i]), as Validate does: the per-fold results,
+// their summary and the pooled out-of-fold metrics. Workers and Seconds are
+// left for the caller, who knows how the folds ran. An outcome that does
+// not match its fold (another fold's index, or a probability per row and
+// class of another count) wraps ErrSplit.
+func (cv CrossValidator) Combine(d *dataset.Dataset, folds []Fold, outcomes []FoldOutcome) (*CVResult, error) {
+	if len(outcomes) != len(folds) {
+		return nil, fmt.Errorf("cross-validate %s: %d fold outcomes for %d folds: %w", d.Target, len(outcomes), len(folds), ErrSplit)
+	}
+	results := make([]FoldResult, len(folds))
+	probas := make([][]float64, len(folds))
+	k := len(d.Classes)
+	for i, o := range outcomes {
+		f := folds[i]
+		if o.Result.Index != f.Index || o.Result.Repeat != f.Repeat || len(o.Proba) != len(f.Test)*k {
+			return nil, fmt.Errorf("cross-validate %s: outcome %d is fold %d (repeat %d) with %d probabilities, not fold %d (repeat %d) with %d: %w",
+				d.Target, i, o.Result.Index, o.Result.Repeat, len(o.Proba), f.Index, f.Repeat, len(f.Test)*k, ErrSplit)
+		}
+		// The row indices are not part of an outcome's JSON: they are the
+		// fold's.
+		o.Result.Fold = f
+		results[i], probas[i] = o.Result, o.Proba
+	}
+	res := &CVResult{Splitter: cv.Splitter.Name(), Folds: results}
 	res.Summary = summarise(results)
 	res.OutOfFold, res.OutOfFoldMetrics = cv.outOfFold(d, folds, results, probas)
-	res.Seconds = time.Since(start).Seconds()
 	return res, nil
 }
 

@@ -214,3 +214,46 @@ func TestCrossValidatorStopsOnError(t *testing.T) {
 	_, err = CrossValidator{Splitter: KFold{K: 3}}.Validate(context.Background(), synthetic(30, 1), nil)
 	require.ErrorIs(t, err, ErrSplit)
 }
+
+// TestFoldsRunSeparatelyCombineAsValidate runs every fold on its own, its
+// outcome through JSON (as a fold run elsewhere hands it back), and
+// combines them: the figures are Validate's.
+func TestFoldsRunSeparatelyCombineAsValidate(t *testing.T) {
+	d := synthetic(240, 9)
+	cv := CrossValidator{Splitter: RepeatedStratifiedKFold{K: 4, Repeats: 2, Seed: 5}, Fitter: &logisticFitter{}}
+	want, err := cv.Validate(t.Context(), d, nil)
+	require.NoError(t, err)
+
+	folds, err := cv.Folds(d, nil)
+	require.NoError(t, err)
+	require.Len(t, folds, 8)
+	outcomes := make([]FoldOutcome, len(folds))
+	for i := len(folds) - 1; i >= 0; i-- { // any order
+		o, err := cv.RunFold(t.Context(), d, folds[i])
+		require.NoError(t, err)
+		b, err := json.Marshal(o)
+		require.NoError(t, err)
+		require.NoError(t, json.Unmarshal(b, &outcomes[i]))
+		assert.Nil(t, outcomes[i].Result.Test, "row indices are not in the outcome's JSON")
+	}
+	got, err := cv.Combine(d, folds, outcomes)
+	require.NoError(t, err)
+	assert.Equal(t, want.Summary, got.Summary)
+	assert.Equal(t, want.OutOfFoldMetrics, got.OutOfFoldMetrics)
+	assert.Equal(t, want.OutOfFold, got.OutOfFold)
+	require.Len(t, got.Folds, len(want.Folds))
+	for i := range want.Folds {
+		w, g := want.Folds[i], got.Folds[i]
+		w.Seconds, g.Seconds = 0, 0
+		assert.Equal(t, w, g, "fold %d", i)
+	}
+
+	t.Run("an outcome of another fold is refused", func(t *testing.T) {
+		swapped := append([]FoldOutcome(nil), outcomes...)
+		swapped[0], swapped[1] = swapped[1], swapped[0]
+		_, err := cv.Combine(d, folds, swapped)
+		require.ErrorIs(t, err, ErrSplit)
+		_, err = cv.Combine(d, folds, outcomes[:3])
+		require.ErrorIs(t, err, ErrSplit)
+	})
+}

@@ -2,10 +2,10 @@ package evaluation
 
 import (
 	"encoding/json"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -171,36 +171,52 @@ func TestReportJSONNullRoundTrip(t *testing.T) {
 	require.Error(t, json.Unmarshal([]byte(`{"auc_roc":"high"}`), &m))
 }
 
-// TestCalculateIsFast scores an HTRU2-sized input (17,898 rows) and a
-// 5-class input of the same size; each must take milliseconds, not seconds.
-func TestCalculateIsFast(t *testing.T) {
+// calculateInput is an HTRU2-sized input (17,898 rows) of k classes with
+// random scores.
+func calculateInput(k int) Input {
 	const n = 17898
 	rng := rand.New(rand.NewPCG(1, 2))
-	for _, k := range []int{2, 5} {
-		in := Input{Y: make([]int, n), Proba: make([]float64, n*k), Positive: -1}
+	in := Input{Y: make([]int, n), Proba: make([]float64, n*k), Positive: -1}
+	for j := range k {
+		in.Classes = append(in.Classes, string(rune('a'+j)))
+	}
+	if k == 2 {
+		in.Positive = 1
+	}
+	for i := range n {
+		in.Y[i] = rng.IntN(k)
+		var sum float64
 		for j := range k {
-			in.Classes = append(in.Classes, string(rune('a'+j)))
+			in.Proba[i*k+j] = rng.Float64()
+			sum += in.Proba[i*k+j]
 		}
-		if k == 2 {
-			in.Positive = 1
+		for j := range k {
+			in.Proba[i*k+j] /= sum
 		}
-		for i := range n {
-			in.Y[i] = rng.IntN(k)
-			var sum float64
-			for j := range k {
-				in.Proba[i*k+j] = rng.Float64()
-				sum += in.Proba[i*k+j]
-			}
-			for j := range k {
-				in.Proba[i*k+j] /= sum
-			}
-		}
-		start := time.Now()
-		m, err := MetricsCalculator{}.Calculate(in)
-		elapsed := time.Since(start)
+	}
+	return in
+}
+
+// TestCalculateAtScale scores an HTRU2-sized input of 2 and of 5 classes.
+// How long it takes is BenchmarkCalculate's business (scripts/bench.sh): a
+// timed assertion fails on a loaded machine.
+func TestCalculateAtScale(t *testing.T) {
+	for _, k := range []int{2, 5} {
+		m, err := MetricsCalculator{}.Calculate(calculateInput(k))
 		require.NoError(t, err)
-		assert.InDelta(t, 0.5, m.AUCROC, 0.05, "random scores rank at chance")
-		assert.Less(t, elapsed, 500*time.Millisecond, "%d classes took %v", k, elapsed)
-		t.Logf("%d rows, %d classes: %v", n, k, elapsed)
+		assert.InDelta(t, 0.5, m.AUCROC, 0.05, "random scores rank at chance (%d classes)", k)
+	}
+}
+
+func BenchmarkCalculate(b *testing.B) {
+	for _, k := range []int{2, 5} {
+		in := calculateInput(k)
+		b.Run(fmt.Sprintf("classes=%d", k), func(b *testing.B) {
+			for b.Loop() {
+				if _, err := (MetricsCalculator{}).Calculate(in); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }

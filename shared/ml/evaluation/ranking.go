@@ -2,6 +2,7 @@ package evaluation
 
 import (
 	"cmp"
+	"fmt"
 	"math"
 	"slices"
 )
@@ -61,34 +62,167 @@ func binaryCurveOf(y []int, score []float64) (curve, bool) {
 }
 
 // newCurve ranks n rows by score (decreasing) and accumulates counts per
-// distinct score. Scores must not be NaN. O(n log n).
+// distinct score. Scores must not be NaN.
+//
+// The scores of the positive and of the negative rows are radix-sorted
+// separately (see sortedKeys), and the two sorted runs are merged from the
+// highest score down, each distinct score closing one step of the curve: no
+// label travels with the keys, so a float64 score sorts as one uint64 and a
+// score exactly representable as float32 (the output of a float32 model) as
+// one uint32 with half the passes. O(n) time, 2n keys of memory.
 func newCurve(n int, positive func(int) bool, score func(int) float64) curve {
-	type row struct {
-		score    float64
-		positive bool
+	np := 0
+	narrow := true
+	for i := range n {
+		if positive(i) {
+			np++
+		}
+		s := score(i)
+		narrow = narrow && float64(float32(s)) == s
 	}
-	rows := make([]row, n)
-	for i := range rows {
-		rows[i] = row{score(i), positive(i)}
-	}
-	slices.SortFunc(rows, func(a, b row) int { return cmp.Compare(b.score, a.score) })
-	var c curve
-	var tp, fp int
-	for i := 0; i < n; {
-		s := rows[i].score
-		for ; i < n && rows[i].score == s; i++ {
-			if rows[i].positive {
-				tp++
+	if narrow {
+		pos, neg := make([]uint32, 0, np), make([]uint32, 0, n-np)
+		for i := range n {
+			k := descendingKey32(float32(score(i)))
+			if positive(i) {
+				pos = append(pos, k)
 			} else {
-				fp++
+				neg = append(neg, k)
 			}
 		}
-		c.thr = append(c.thr, s)
-		c.tp = append(c.tp, tp)
-		c.fp = append(c.fp, fp)
+		scratch := make([]uint32, max(len(pos), len(neg)))
+		radixSort(pos, scratch, 4)
+		radixSort(neg, scratch, 4)
+		return mergeCurve(pos, neg, func(k uint32) float64 { return float64(fromDescendingKey32(k)) })
 	}
-	c.pos, c.neg = tp, fp
+	pos, neg := make([]uint64, 0, np), make([]uint64, 0, n-np)
+	for i := range n {
+		k := descendingKey64(score(i))
+		if positive(i) {
+			pos = append(pos, k)
+		} else {
+			neg = append(neg, k)
+		}
+	}
+	scratch := make([]uint64, max(len(pos), len(neg)))
+	radixSort(pos, scratch, 8)
+	radixSort(neg, scratch, 8)
+	return mergeCurve(pos, neg, fromDescendingKey64)
+}
+
+// mergeCurve walks the ascending key runs of the positives and negatives
+// together (ascending keys are descending scores) and closes a step of the
+// curve at each distinct key.
+func mergeCurve[K uint32 | uint64](pos, neg []K, score func(K) float64) curve {
+	var c curve
+	i, j := 0, 0
+	for i < len(pos) || j < len(neg) {
+		var k K
+		switch {
+		case i == len(pos):
+			k = neg[j]
+		case j == len(neg):
+			k = pos[i]
+		default:
+			k = min(pos[i], neg[j])
+		}
+		for i < len(pos) && pos[i] == k {
+			i++
+		}
+		for j < len(neg) && neg[j] == k {
+			j++
+		}
+		c.thr = append(c.thr, score(k))
+		c.tp = append(c.tp, i)
+		c.fp = append(c.fp, j)
+	}
+	c.pos, c.neg = len(pos), len(neg)
 	return c
+}
+
+// descendingKey64 maps a non-NaN float64 to a uint64 whose ascending order
+// is the descending order of the floats, with −0 and +0 one key (they are
+// one threshold, as numpy's diff sees them). The order-preserving transform
+// flips every bit of a negative float and only the sign bit of a positive
+// one (Herf, "Radix Tricks", 2001); complementing it reverses the order.
+func descendingKey64(f float64) uint64 {
+	if f == 0 {
+		f = 0
+	}
+	b := math.Float64bits(f)
+	if b>>63 != 0 {
+		return b // ^(^b)
+	}
+	return ^(b | 1<<63)
+}
+
+// fromDescendingKey64 inverts descendingKey64.
+func fromDescendingKey64(k uint64) float64 {
+	if k>>63 != 0 {
+		return math.Float64frombits(k)
+	}
+	return math.Float64frombits(^k &^ (1 << 63))
+}
+
+// descendingKey32 is descendingKey64 for float32.
+func descendingKey32(f float32) uint32 {
+	if f == 0 {
+		f = 0
+	}
+	b := math.Float32bits(f)
+	if b>>31 != 0 {
+		return b
+	}
+	return ^(b | 1<<31)
+}
+
+// fromDescendingKey32 inverts descendingKey32.
+func fromDescendingKey32(k uint32) float32 {
+	if k>>31 != 0 {
+		return math.Float32frombits(k)
+	}
+	return math.Float32frombits(^k &^ (1 << 31))
+}
+
+// radixSort sorts keys ascending by a least-significant-digit radix sort on
+// bytes (Knuth, TAOCP vol. 3, §5.2.5), scratch at least as long as keys.
+// One read computes the histograms of all digits; a digit that every key
+// shares (the high bytes of scores in [0, 1]) is skipped, so that pass
+// costs nothing. The sort is stable.
+func radixSort[K uint32 | uint64](keys, scratch []K, digits int) {
+	n := len(keys)
+	if n < 2 {
+		return
+	}
+	var hist [8][256]int
+	for _, k := range keys {
+		for d := range digits {
+			hist[d][byte(k>>(8*d))]++
+		}
+	}
+	src, dst := keys, scratch[:n]
+	for d := range digits {
+		h := &hist[d]
+		if h[byte(src[0]>>(8*d))] == n {
+			continue
+		}
+		off := 0
+		for b := range h {
+			c := h[b]
+			h[b] = off
+			off += c
+		}
+		shift := uint(8 * d)
+		for _, k := range src {
+			b := byte(k >> shift)
+			dst[h[b]] = k
+			h[b]++
+		}
+		src, dst = dst, src
+	}
+	if &src[0] != &keys[0] {
+		copy(keys, src)
+	}
 }
 
 // aucROC integrates TPR over FPR with the trapezoid rule; NaN without both
@@ -124,4 +258,81 @@ func (c curve) averagePrecision() float64 {
 		prevTP = c.tp[i]
 	}
 	return ap
+}
+
+// BinaryRanking is the ranking of one set of binary scores, sorted once and
+// shared by everything computed from it: ROC AUC, average precision, the
+// thresholds and the confusion matrix at any threshold. Build it with
+// RankBinary.
+type BinaryRanking struct {
+	c curve
+}
+
+// RankBinary ranks score for labels y (1 = positive, anything else
+// negative) in O(n) (a radix sort). It returns an error wrapping
+// ErrEmptyInput, ErrLengthMismatch or ErrNotFinite (a NaN score; ±Inf
+// ranks as the highest or lowest score).
+func RankBinary(y []int, score []float64) (BinaryRanking, error) {
+	switch {
+	case len(y) == 0:
+		return BinaryRanking{}, fmt.Errorf("rank scores: %w", ErrEmptyInput)
+	case len(y) != len(score):
+		return BinaryRanking{}, fmt.Errorf("rank %d scores for %d labels: %w", len(score), len(y), ErrLengthMismatch)
+	}
+	for i, s := range score {
+		if math.IsNaN(s) {
+			return BinaryRanking{}, fmt.Errorf("rank scores: row %d is NaN: %w", i, ErrNotFinite)
+		}
+	}
+	return BinaryRanking{newCurve(len(y), func(i int) bool { return y[i] == 1 }, func(i int) float64 { return score[i] })}, nil
+}
+
+// AUCROC is BinaryAUCROC on the ranked scores.
+func (r BinaryRanking) AUCROC() float64 { return r.c.aucROC() }
+
+// AveragePrecision is AveragePrecision on the ranked scores.
+func (r BinaryRanking) AveragePrecision() float64 { return r.c.averagePrecision() }
+
+// Thresholds returns the distinct scores from the highest down (a copy).
+func (r BinaryRanking) Thresholds() []float64 { return append([]float64(nil), r.c.thr...) }
+
+// ConfusionMatrix returns the counts of predicting positive for
+// score >= threshold, as confusion_matrix(y, score >= threshold): row the
+// true class (0 negative, 1 positive), column the predicted one. It looks
+// the threshold up among the ranked scores (O(log n)).
+func (r BinaryRanking) ConfusionMatrix(threshold float64) [2][2]int {
+	// The number of distinct scores >= threshold: thr is decreasing.
+	k, _ := slices.BinarySearchFunc(r.c.thr, threshold, func(t, thr float64) int { return cmp.Compare(thr, t) })
+	for k < len(r.c.thr) && r.c.thr[k] >= threshold {
+		k++
+	}
+	var tp, fp int
+	if k > 0 {
+		tp, fp = r.c.tp[k-1], r.c.fp[k-1]
+	}
+	return [2][2]int{{r.c.neg - fp, fp}, {r.c.pos - tp, tp}}
+}
+
+// BinaryConfusionMatrix returns confusion_matrix(y, score >= threshold) in
+// one pass, without ranking: row the true class (1 positive, anything else
+// negative), column the predicted one. A NaN score is predicted negative
+// (NaN >= threshold is false). The lengths must match; it counts the common
+// prefix otherwise.
+func BinaryConfusionMatrix(y []int, score []float64, threshold float64) [2][2]int {
+	n := min(len(y), len(score))
+	var pos, tp, fp int
+	for i, s := range score[:n] {
+		p := 0
+		if y[i] == 1 {
+			p = 1
+		}
+		q := 0
+		if s >= threshold {
+			q = 1
+		}
+		pos += p
+		tp += p & q
+		fp += (1 - p) & q
+	}
+	return [2][2]int{{n - pos - fp, fp}, {pos - tp, tp}}
 }

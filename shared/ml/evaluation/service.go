@@ -254,6 +254,9 @@ type EvaluationResult struct {
 	Calibration         *CalibrationReport  `json:"calibration"`
 	Slices              []SliceResult       `json:"slices,omitempty"`
 	Latency             *Latency            `json:"latency,omitempty"`
+	// FeatureImportance is the permutation importance of every feature
+	// (and a tree ensemble's gain importance) on the evaluated rows.
+	FeatureImportance *FeatureImportance `json:"feature_importance,omitempty"`
 	// Report maps report files (report.html, roc.png, roc.svg, ...) to
 	// where they are stored.
 	Report map[string]string `json:"report"`

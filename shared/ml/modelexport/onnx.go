@@ -4,48 +4,123 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"strconv"
 
-	"google.golang.org/protobuf/encoding/protowire"
+	"google.golang.org/protobuf/proto"
 
+	"github.com/orrery-ml/orrery/shared/fault"
+	"github.com/orrery-ml/orrery/shared/ml/modelexport/onnxpb"
 	"github.com/orrery-ml/orrery/shared/ml/nn"
 )
 
-// Field numbers and enum values from onnx.proto (ModelProto, GraphProto,
-// NodeProto, AttributeProto, TensorProto, ValueInfoProto, TypeProto).
 const (
-	irVersion  = 8  // IR version of opset 17 (ONNX 1.12)
-	opsetONNX  = 17 // ai.onnx opset the graph uses
-	typeFloat  = 1  // TensorProto.DataType FLOAT
-	typeDouble = 11 // TensorProto.DataType DOUBLE
-	attrInt    = 2  // AttributeProto.AttributeType INT
-	InputName  = "features"
-	OutputName = "probabilities"
+	// IRVersion is the ONNX IR version of the exported models (that of
+	// opset 17, ONNX 1.12).
+	IRVersion = 8
+	// Opset is the ai.onnx operator set version the graph uses.
+	Opset = 17
+	// ProbabilityPrefix starts the name of each class's output, as it starts
+	// the probability columns of `orrery predict` (p_<class label>).
+	ProbabilityPrefix = "p_"
+	// internal starts the names of the graph's intermediate values and
+	// initializers; no input or output may start with it.
+	internal = "orrery__"
 )
 
-// ONNX returns the ONNX ModelProto bytes of m: input "features" (double,
-// [N, features]) and output "probabilities" (double, [N, classes]; a binary
-// model gives [P(class 0), P(class 1)] like nn.Model.PredictProba).
-// NaN inputs are replaced by the imputation values; catalog sentinels
-// (Preprocessing.Missing) are not, so a model with sentinels is refused.
+// ErrNotExportable is returned for a model the ONNX graph cannot express:
+// catalog sentinels, an activation without an ONNX form, feature or class
+// names that collide.
+var ErrNotExportable = fault.New(fault.Invalid, "modelexport: model is not exportable to onnx")
+
+// OutputNames returns the names of m's ONNX outputs: ProbabilityPrefix and
+// each class label, in class order.
+func OutputNames(m *nn.Model) []string {
+	names := make([]string, m.Classes())
+	for k := range names {
+		label := strconv.Itoa(k)
+		if k < len(m.Manifest.Classes) {
+			label = m.Manifest.Classes[k]
+		}
+		names[k] = ProbabilityPrefix + label
+	}
+	return names
+}
+
+// ONNX returns the ONNX ModelProto bytes of m (IR 8, opset 17), encoded with
+// google.golang.org/protobuf from onnx.proto's generated code.
+//
+// The graph has one input per feature, named as the feature, a double tensor
+// of shape [N] — so that MLflow's onnx pyfunc, which feeds each column of a
+// DataFrame to the input of its name when a model has several inputs, scores
+// a DataFrame with the feature columns directly — and one output per class,
+// ProbabilityPrefix + label, double [N]: the probabilities of
+// nn.Model.PredictProba, the columns of `orrery predict`. The inputs are
+// stacked into [N, features] in the graph, NaN replaced by the imputation
+// values, standardised, and run through the network's layers.
+//
+// Catalog sentinels (Preprocessing.Missing) are not imputed by the graph, so
+// a model with sentinels is refused (ErrNotExportable), as is a feature or
+// class name the graph cannot use as a distinct value name.
 func ONNX(m *nn.Model) ([]byte, error) {
+	opsets := []*onnxpb.OperatorSetIdProto{{Domain: proto.String(""), Version: proto.Int64(Opset)}}
+	var g *onnxpb.GraphProto
+	var err error
+	if m.Trees != nil {
+		g, err = buildTreeGraph(m)
+		opsets = append(opsets, &onnxpb.OperatorSetIdProto{Domain: proto.String(MLDomain), Version: proto.Int64(MLOpset)})
+	} else {
+		g, err = buildGraph(m)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("export model %s to onnx: %w", m.Manifest.ModelID, err)
+	}
+	mp := &onnxpb.ModelProto{
+		IrVersion:       proto.Int64(IRVersion),
+		ProducerName:    proto.String("orrery"),
+		ProducerVersion: proto.String(m.Manifest.CodeVersion),
+		DocString:       proto.String(fmt.Sprintf("Orrery %s model %s (%s backend)", m.Manifest.ModelType, m.Manifest.ModelID, m.Manifest.Backend)),
+		Graph:           g,
+		OpsetImport:     opsets,
+		MetadataProps: []*onnxpb.StringStringEntryProto{
+			{Key: proto.String("orrery_model_id"), Value: proto.String(m.Manifest.ModelID)},
+			{Key: proto.String("orrery_target"), Value: proto.String(m.Manifest.Target)},
+			{Key: proto.String("orrery_decision_threshold"), Value: proto.String(strconv.FormatFloat(m.Manifest.Threshold, 'g', -1, 64))},
+		},
+	}
+	b, err := proto.MarshalOptions{Deterministic: true}.Marshal(mp)
+	if err != nil {
+		return nil, fmt.Errorf("export model %s to onnx: encode: %w", m.Manifest.ModelID, err)
+	}
+	return b, nil
+}
+
+func buildGraph(m *nn.Model) (*onnxpb.GraphProto, error) {
 	p := m.Manifest.Preprocessing
 	if len(p.Missing) > 0 {
-		return nil, fmt.Errorf("export model %s to onnx: missing-value sentinels are not exportable", m.Manifest.ModelID)
+		return nil, fmt.Errorf("missing-value sentinels are not exportable: %w", ErrNotExportable)
 	}
 	d := len(m.Manifest.Features)
-	if p.Features() != d || len(m.Net.Layers) == 0 {
-		return nil, fmt.Errorf("export model %s to onnx: %d features, preprocessing for %d", m.Manifest.ModelID, d, p.Features())
+	if d == 0 || p.Features() != d || len(p.Impute) != d || len(p.Scale) != d || len(m.Net.Layers) == 0 || m.Net.Layers[0].In != d {
+		return nil, fmt.Errorf("%d features, preprocessing for %d, %d layers: %w", d, p.Features(), len(m.Net.Layers), ErrNotExportable)
 	}
-	var g graph
-	g.initializer("impute", []int64{d64(d)}, p.Impute)
-	g.initializer("mean", []int64{d64(d)}, p.Mean)
-	g.initializer("scale", []int64{d64(d)}, p.Scale)
-	g.node("IsNaN", []string{InputName}, "isnan")
-	g.node("Where", []string{"isnan", "impute", InputName}, "imputed")
-	g.node("Sub", []string{"imputed", "mean"}, "centred")
-	g.node("Div", []string{"centred", "scale"}, "h0")
-	cur := "h0"
+	outputs := OutputNames(m)
+	if err := distinctNames(m.Manifest.Features, outputs); err != nil {
+		return nil, err
+	}
+	g := &graphBuilder{g: &onnxpb.GraphProto{Name: proto.String("orrery_" + m.Manifest.ModelType)}}
+	x := g.stackInputs(m.Manifest.Features)
+
+	g.doubles("impute", []int64{int64(d)}, p.Impute)
+	g.doubles("mean", []int64{int64(d)}, p.Mean)
+	g.doubles("scale", []int64{int64(d)}, p.Scale)
+	isnan := g.node("IsNaN", []string{x}, "isnan", nil)
+	imputed := g.node("Where", []string{isnan, internal + "impute", x}, "imputed", nil)
+	centred := g.node("Sub", []string{imputed, internal + "mean"}, "centred", nil)
+	cur := g.node("Div", []string{centred, internal + "scale"}, "h0", nil)
 	for i, l := range m.Net.Layers {
+		if len(l.W) != l.In*l.Out || len(l.B) != l.Out {
+			return nil, fmt.Errorf("layer %d holds %d weights and %d biases for %d×%d: %w", i, len(l.W), len(l.B), l.Out, l.In, ErrNotExportable)
+		}
 		wt := make([]float64, l.In*l.Out) // transpose Out×In into In×Out for MatMul
 		for o := range l.Out {
 			for j := range l.In {
@@ -53,156 +128,165 @@ func ONNX(m *nn.Model) ([]byte, error) {
 			}
 		}
 		w, b := fmt.Sprintf("w%d", i), fmt.Sprintf("b%d", i)
-		g.initializer(w, []int64{d64(l.In), d64(l.Out)}, wt)
-		g.initializer(b, []int64{d64(l.Out)}, l.B)
-		g.node("MatMul", []string{cur, w}, fmt.Sprintf("mm%d", i))
-		z := fmt.Sprintf("z%d", i)
-		g.node("Add", []string{fmt.Sprintf("mm%d", i), b}, z)
-		cur = z
+		g.doubles(w, []int64{int64(l.In), int64(l.Out)}, wt)
+		g.doubles(b, []int64{int64(l.Out)}, l.B)
+		mm := g.node("MatMul", []string{cur, internal + w}, fmt.Sprintf("mm%d", i), nil)
+		cur = g.node("Add", []string{mm, internal + b}, fmt.Sprintf("z%d", i), nil)
 		if i < len(m.Net.Layers)-1 {
-			h := fmt.Sprintf("h%d", i+1)
-			if err := g.activation(m.Net.Spec.Activation, z, h); err != nil {
-				return nil, fmt.Errorf("export model %s to onnx: %w", m.Manifest.ModelID, err)
+			h, err := g.activation(m.Net.Spec.Activation, cur, fmt.Sprintf("h%d", i+1))
+			if err != nil {
+				return nil, err
 			}
 			cur = h
 		}
 	}
-	classes := m.Net.Spec.Classes()
+	var proba string
 	if m.Net.Spec.Outputs == 1 {
-		g.node("Sigmoid", []string{cur}, "p1")
-		g.constant("one", 1)
-		g.node("Sub", []string{"one", "p1"}, "p0")
-		g.nodeAttr("Concat", []string{"p0", "p1"}, OutputName, "axis", 1)
+		p1 := g.node("Sigmoid", []string{cur}, "p1", nil)
+		g.doubles("one", nil, []float64{1})
+		p0 := g.node("Sub", []string{internal + "one", p1}, "p0", nil)
+		proba = g.node("Concat", []string{p0, p1}, "proba", intAttr("axis", 1))
 	} else {
-		g.nodeAttr("Softmax", []string{cur}, OutputName, "axis", 1)
+		proba = g.node("Softmax", []string{cur}, "proba", intAttr("axis", 1))
 	}
-	var gb []byte
-	gb = protowire.AppendTag(gb, 2, protowire.BytesType)
-	gb = protowire.AppendString(gb, "orrery_"+m.Manifest.ModelType)
-	gb = append(gb, g.body...)
-	gb = appendMsg(gb, 11, valueInfo(InputName, d))
-	gb = appendMsg(gb, 12, valueInfo(OutputName, classes))
-
-	var mb []byte
-	mb = protowire.AppendTag(mb, 1, protowire.VarintType)
-	mb = protowire.AppendVarint(mb, irVersion)
-	mb = protowire.AppendTag(mb, 2, protowire.BytesType)
-	mb = protowire.AppendString(mb, "orrery")
-	mb = protowire.AppendTag(mb, 3, protowire.BytesType)
-	mb = protowire.AppendString(mb, m.Manifest.CodeVersion)
-	mb = appendMsg(mb, 7, gb)
-	var op []byte
-	op = protowire.AppendTag(op, 2, protowire.VarintType)
-	op = protowire.AppendVarint(op, opsetONNX)
-	mb = appendMsg(mb, 8, op)
-	return mb, nil
+	g.classOutputs(proba, outputs)
+	return g.g, nil
 }
 
-func d64(n int) int64 { return int64(n) }
-
-// graph accumulates GraphProto fields node (1) and initializer (5).
-type graph struct {
-	body []byte
-	n    int
+// stackInputs adds one [N] double input per feature, named as the
+// feature, and the nodes stacking them into [N, d]; it returns the
+// stack's name.
+func (b *graphBuilder) stackInputs(features []string) string {
+	b.int64s("axis1", []int64{1}, []int64{1})
+	cols := make([]string, len(features))
+	for j, f := range features {
+		b.g.Input = append(b.g.Input, valueInfo(f, nil))
+		cols[j] = b.node("Unsqueeze", []string{f, internal + "axis1"}, fmt.Sprintf("col%d", j), nil)
+	}
+	return b.node("Concat", cols, "x", intAttr("axis", 1))
 }
 
-func (g *graph) node(op string, in []string, out string) { g.nodeAttr(op, in, out, "", 0) }
-
-func (g *graph) nodeAttr(op string, in []string, out, attr string, v int64) {
-	var b []byte
-	for _, s := range in {
-		b = protowire.AppendTag(b, 1, protowire.BytesType)
-		b = protowire.AppendString(b, s)
+// classOutputs adds one [N] output per class, outputs[k] being column k of
+// proba [N, classes]: Gather with a scalar index drops the axis.
+func (b *graphBuilder) classOutputs(proba string, outputs []string) {
+	for k, name := range outputs {
+		idx := fmt.Sprintf("class%d", k)
+		b.int64s(idx, nil, []int64{int64(k)})
+		b.g.Node = append(b.g.Node, &onnxpb.NodeProto{
+			Input: []string{proba, internal + idx}, Output: []string{name},
+			Name: proto.String(fmt.Sprintf("%sgather%d", internal, k)), OpType: proto.String("Gather"),
+			Attribute: intAttr("axis", 1),
+		})
+		b.g.Output = append(b.g.Output, valueInfo(name, nil))
 	}
-	b = protowire.AppendTag(b, 2, protowire.BytesType)
-	b = protowire.AppendString(b, out)
-	b = protowire.AppendTag(b, 3, protowire.BytesType)
-	g.n++
-	b = protowire.AppendString(b, fmt.Sprintf("n%d_%s", g.n, op))
-	b = protowire.AppendTag(b, 4, protowire.BytesType)
-	b = protowire.AppendString(b, op)
-	if attr != "" {
-		var a []byte
-		a = protowire.AppendTag(a, 1, protowire.BytesType)
-		a = protowire.AppendString(a, attr)
-		a = protowire.AppendTag(a, 3, protowire.VarintType)
-		a = protowire.AppendVarint(a, uint64(v))
-		a = protowire.AppendTag(a, 20, protowire.VarintType)
-		a = protowire.AppendVarint(a, attrInt)
-		b = appendMsg(b, 5, a)
-	}
-	g.body = appendMsg(g.body, 1, b)
 }
 
-func (g *graph) constant(name string, v float64) { g.initializer(name, nil, []float64{v}) }
-
-// initializer appends a DOUBLE TensorProto with raw little-endian data.
-func (g *graph) initializer(name string, dims []int64, v []float64) {
-	var t []byte
-	for _, d := range dims {
-		t = protowire.AppendTag(t, 1, protowire.VarintType)
-		t = protowire.AppendVarint(t, uint64(d))
-	}
-	t = protowire.AppendTag(t, 2, protowire.VarintType)
-	t = protowire.AppendVarint(t, typeDouble)
-	t = protowire.AppendTag(t, 8, protowire.BytesType)
-	t = protowire.AppendString(t, name)
-	raw := make([]byte, 8*len(v))
-	for i, x := range v {
-		binary.LittleEndian.PutUint64(raw[8*i:], math.Float64bits(x))
-	}
-	t = protowire.AppendTag(t, 9, protowire.BytesType)
-	t = protowire.AppendBytes(t, raw)
-	g.body = appendMsg(g.body, 5, t)
-}
-
-// activation appends the nodes computing h = f(z).
-func (g *graph) activation(name, z, h string) error {
-	switch name {
-	case nn.ActivationReLU:
-		g.node("Relu", []string{z}, h)
-	case nn.ActivationTanh:
-		g.node("Tanh", []string{z}, h)
-	case nn.ActivationSigmoid:
-		g.node("Sigmoid", []string{z}, h)
-	case nn.ActivationGELU:
-		// Exact GELU 0.5·z·(1+erf(z/√2)); Gelu itself needs opset 20.
-		// onnxruntime's CPU provider implements Erf for float only, so
-		// erf runs in float32 (relative error ~1e-7) and the rest in double.
-		g.constant(h+"_r2", math.Sqrt2)
-		g.constant(h+"_half", 0.5)
-		g.constant(h+"_one", 1)
-		g.node("Div", []string{z, h + "_r2"}, h+"_s")
-		g.nodeAttr("Cast", []string{h + "_s"}, h+"_sf", "to", typeFloat)
-		g.node("Erf", []string{h + "_sf"}, h+"_ef")
-		g.nodeAttr("Cast", []string{h + "_ef"}, h+"_e", "to", typeDouble)
-		g.node("Add", []string{h + "_e", h + "_one"}, h+"_e1")
-		g.node("Mul", []string{z, h + "_e1"}, h+"_m")
-		g.node("Mul", []string{h + "_m", h + "_half"}, h)
-	default:
-		return fmt.Errorf("activation %q has no onnx form", name)
+// distinctNames refuses empty or repeated input/output names and names in
+// the graph's internal namespace.
+func distinctNames(features, outputs []string) error {
+	seen := map[string]string{}
+	for _, group := range []struct {
+		kind  string
+		names []string
+	}{{"feature", features}, {"output", outputs}} {
+		for _, n := range group.names {
+			switch {
+			case n == "":
+				return fmt.Errorf("an empty %s name: %w", group.kind, ErrNotExportable)
+			case len(n) >= len(internal) && n[:len(internal)] == internal:
+				return fmt.Errorf("%s name %q starts with %q, which the graph reserves: %w", group.kind, n, internal, ErrNotExportable)
+			case seen[n] != "":
+				return fmt.Errorf("%s name %q is also a %s name: %w", group.kind, n, seen[n], ErrNotExportable)
+			}
+			seen[n] = group.kind
+		}
 	}
 	return nil
 }
 
-// valueInfo is a ValueInfoProto for a DOUBLE tensor of shape [N, width].
-func valueInfo(name string, width int) []byte {
-	var batch, w, shape, tt, typ, vi []byte
-	batch = protowire.AppendTag(batch, 2, protowire.BytesType)
-	batch = protowire.AppendString(batch, "N")
-	w = protowire.AppendTag(w, 1, protowire.VarintType)
-	w = protowire.AppendVarint(w, uint64(width))
-	shape = appendMsg(appendMsg(shape, 1, batch), 1, w)
-	tt = protowire.AppendTag(tt, 1, protowire.VarintType)
-	tt = protowire.AppendVarint(tt, typeDouble)
-	tt = appendMsg(tt, 2, shape)
-	typ = appendMsg(typ, 1, tt)
-	vi = protowire.AppendTag(vi, 1, protowire.BytesType)
-	vi = protowire.AppendString(vi, name)
-	return appendMsg(vi, 2, typ)
+// graphBuilder appends nodes and initializers to a GraphProto, naming every
+// value it makes internal+name.
+type graphBuilder struct {
+	g *onnxpb.GraphProto
+	n int
 }
 
-func appendMsg(b []byte, num protowire.Number, msg []byte) []byte {
-	b = protowire.AppendTag(b, num, protowire.BytesType)
-	return protowire.AppendBytes(b, msg)
+// node appends op(in...) -> internal+out and returns the output's name.
+func (b *graphBuilder) node(op string, in []string, out string, attrs []*onnxpb.AttributeProto) string {
+	b.n++
+	name := internal + out
+	b.g.Node = append(b.g.Node, &onnxpb.NodeProto{
+		Input: in, Output: []string{name}, Name: proto.String(fmt.Sprintf("%sn%d_%s", internal, b.n, op)),
+		OpType: proto.String(op), Attribute: attrs,
+	})
+	return name
+}
+
+func intAttr(name string, v int64) []*onnxpb.AttributeProto {
+	return []*onnxpb.AttributeProto{{Name: proto.String(name), I: proto.Int64(v), Type: onnxpb.AttributeProto_INT.Enum()}}
+}
+
+// doubles adds a DOUBLE initializer internal+name with raw little-endian data.
+func (b *graphBuilder) doubles(name string, dims []int64, v []float64) {
+	raw := make([]byte, 8*len(v))
+	for i, x := range v {
+		binary.LittleEndian.PutUint64(raw[8*i:], math.Float64bits(x))
+	}
+	b.g.Initializer = append(b.g.Initializer, &onnxpb.TensorProto{
+		Name: proto.String(internal + name), Dims: dims,
+		DataType: proto.Int32(int32(onnxpb.TensorProto_DOUBLE)), RawData: raw,
+	})
+}
+
+// int64s adds an INT64 initializer internal+name.
+func (b *graphBuilder) int64s(name string, dims []int64, v []int64) {
+	b.g.Initializer = append(b.g.Initializer, &onnxpb.TensorProto{
+		Name: proto.String(internal + name), Dims: dims,
+		DataType: proto.Int32(int32(onnxpb.TensorProto_INT64)), Int64Data: v,
+	})
+}
+
+// activation appends the nodes computing internal+h = f(z) and returns its name.
+func (b *graphBuilder) activation(name, z, h string) (string, error) {
+	switch name {
+	case nn.ActivationReLU:
+		return b.node("Relu", []string{z}, h, nil), nil
+	case nn.ActivationTanh:
+		return b.node("Tanh", []string{z}, h, nil), nil
+	case nn.ActivationSigmoid:
+		return b.node("Sigmoid", []string{z}, h, nil), nil
+	case nn.ActivationGELU:
+		// Exact GELU 0.5·z·(1+erf(z/√2)) (Hendrycks & Gimpel, 2016); the
+		// Gelu operator needs opset 20. onnxruntime's CPU provider
+		// implements Erf for float only, so erf runs in float32 (relative
+		// error ~1e-7) and the rest in double.
+		b.doubles(h+"_r2", nil, []float64{math.Sqrt2})
+		b.doubles(h+"_half", nil, []float64{0.5})
+		b.doubles(h+"_one", nil, []float64{1})
+		s := b.node("Div", []string{z, internal + h + "_r2"}, h+"_s", nil)
+		sf := b.node("Cast", []string{s}, h+"_sf", intAttr("to", int64(onnxpb.TensorProto_FLOAT)))
+		ef := b.node("Erf", []string{sf}, h+"_ef", nil)
+		e := b.node("Cast", []string{ef}, h+"_e", intAttr("to", int64(onnxpb.TensorProto_DOUBLE)))
+		e1 := b.node("Add", []string{e, internal + h + "_one"}, h+"_e1", nil)
+		mz := b.node("Mul", []string{z, e1}, h+"_m", nil)
+		return b.node("Mul", []string{mz, internal + h + "_half"}, h, nil), nil
+	default:
+		return "", fmt.Errorf("activation %q has no onnx form: %w", name, ErrNotExportable)
+	}
+}
+
+// valueInfo is a ValueInfoProto for a DOUBLE tensor of shape [N, dims...].
+func valueInfo(name string, dims []int64) *onnxpb.ValueInfoProto {
+	shape := &onnxpb.TensorShapeProto{Dim: []*onnxpb.TensorShapeProto_Dimension{
+		{Value: &onnxpb.TensorShapeProto_Dimension_DimParam{DimParam: "N"}},
+	}}
+	for _, d := range dims {
+		shape.Dim = append(shape.Dim, &onnxpb.TensorShapeProto_Dimension{Value: &onnxpb.TensorShapeProto_Dimension_DimValue{DimValue: d}})
+	}
+	return &onnxpb.ValueInfoProto{
+		Name: proto.String(name),
+		Type: &onnxpb.TypeProto{Value: &onnxpb.TypeProto_TensorType{TensorType: &onnxpb.TypeProto_Tensor{
+			ElemType: proto.Int32(int32(onnxpb.TensorProto_DOUBLE)), Shape: shape,
+		}}},
+	}
 }

@@ -1,59 +1,94 @@
 package modelexport
 
 import (
+	"errors"
 	"testing"
 
-	"google.golang.org/protobuf/encoding/protowire"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"google.golang.org/protobuf/proto"
 
+	"github.com/orrery-ml/orrery/shared/ml/modelexport/onnxpb"
 	"github.com/orrery-ml/orrery/shared/ml/nn"
 )
 
-// fields decodes one protobuf message level into field number → values.
-func fields(t *testing.T, b []byte) map[protowire.Number][][]byte {
+func testModel(t *testing.T, spec nn.Spec, features, classes []string) *nn.Model {
 	t.Helper()
-	out := map[protowire.Number][][]byte{}
-	for len(b) > 0 {
-		num, typ, n := protowire.ConsumeTag(b)
-		if n < 0 {
-			t.Fatalf("bad tag: %v", protowire.ParseError(n))
-		}
-		b = b[n:]
-		m := protowire.ConsumeFieldValue(num, typ, b)
-		if m < 0 {
-			t.Fatalf("bad field %d: %v", num, protowire.ParseError(m))
-		}
-		v := b[:m]
-		if typ == protowire.BytesType {
-			v, _ = protowire.ConsumeBytes(v)
-		}
-		out[num] = append(out[num], v)
-		b = b[m:]
+	net, err := nn.New(spec, 1)
+	require.NoError(t, err)
+	d := len(features)
+	p := nn.Preprocessing{Impute: make([]float64, d), Mean: make([]float64, d), Scale: make([]float64, d)}
+	for j := range d {
+		p.Mean[j], p.Scale[j] = float64(j), float64(j+1)
 	}
-	return out
+	return &nn.Model{Manifest: nn.Manifest{ModelID: "m1", ModelType: spec.ModelType, Features: features, Classes: classes,
+		Preprocessing: p}, Net: net}
 }
 
+// TestONNXDecodes decodes the export with the generated onnx.proto code and
+// checks its interface: one [N] double input per feature, named as the
+// feature, one [N] double output per class, p_<label>, IR 8 and opset 17.
 func TestONNXDecodes(t *testing.T) {
 	spec := nn.Spec{ModelType: nn.ModelMLP, Inputs: 3, Hidden: []int{4}, Outputs: 1, Activation: nn.ActivationReLU}
-	net, err := nn.New(spec, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := &nn.Model{Manifest: nn.Manifest{ModelID: "m1", Features: []string{"a", "b", "c"},
-		Preprocessing: nn.Preprocessing{Impute: []float64{0, 0, 0}, Mean: []float64{1, 2, 3}, Scale: []float64{1, 1, 2}}}, Net: net}
+	m := testModel(t, spec, []string{"a", "b c", "d"}, []string{"bogus", "real"})
 	b, err := ONNX(m)
-	if err != nil {
-		t.Fatal(err)
+	require.NoError(t, err)
+	var mp onnxpb.ModelProto
+	require.NoError(t, proto.Unmarshal(b, &mp))
+	assert.EqualValues(t, IRVersion, mp.GetIrVersion())
+	require.Len(t, mp.GetOpsetImport(), 1)
+	assert.EqualValues(t, Opset, mp.GetOpsetImport()[0].GetVersion())
+	g := mp.GetGraph()
+	var ins, outs []string
+	for _, vi := range g.GetInput() {
+		ins = append(ins, vi.GetName())
+		tt := vi.GetType().GetTensorType()
+		assert.EqualValues(t, onnxpb.TensorProto_DOUBLE, tt.GetElemType(), vi.GetName())
+		require.Len(t, tt.GetShape().GetDim(), 1, "inputs are [N]")
+		assert.Equal(t, "N", tt.GetShape().GetDim()[0].GetDimParam())
 	}
-	top := fields(t, b)
-	if len(top[7]) != 1 || len(top[8]) != 1 {
-		t.Fatalf("want one graph and one opset, got %d, %d", len(top[7]), len(top[8]))
+	for _, vi := range g.GetOutput() {
+		outs = append(outs, vi.GetName())
+		assert.Len(t, vi.GetType().GetTensorType().GetShape().GetDim(), 1, "outputs are [N]")
 	}
-	g := fields(t, top[7][0])
-	if len(g[11]) != 1 || len(g[12]) != 1 {
-		t.Fatalf("want one input and one output, got %d, %d", len(g[11]), len(g[12]))
+	assert.Equal(t, []string{"a", "b c", "d"}, ins)
+	assert.Equal(t, []string{"p_bogus", "p_real"}, outs)
+	assert.Equal(t, outs, OutputNames(m))
+
+	again, err := ONNX(m)
+	require.NoError(t, err)
+	assert.Equal(t, b, again, "the encoding is deterministic")
+}
+
+func TestONNXRefusesWhatTheGraphCannotExpress(t *testing.T) {
+	spec := nn.Spec{ModelType: nn.ModelMLP, Inputs: 2, Hidden: []int{3}, Outputs: 1, Activation: nn.ActivationReLU}
+	cases := []struct {
+		name     string
+		features []string
+		classes  []string
+		edit     func(m *nn.Model)
+		want     string
+	}{
+		{"sentinels", []string{"a", "b"}, []string{"0", "1"}, func(m *nn.Model) {
+			m.Manifest.Preprocessing.Missing = [][]float64{{99}, nil}
+		}, "sentinels"},
+		{"feature named like an output", []string{"a", "p_1"}, []string{"0", "1"}, nil, `"p_1" is also a feature name`},
+		{"repeated feature", []string{"a", "a"}, []string{"0", "1"}, nil, `feature name "a" is also a feature name`},
+		{"reserved name", []string{"a", "orrery__x"}, []string{"0", "1"}, nil, "reserves"},
+		{"unknown activation", []string{"a", "b"}, []string{"0", "1"}, func(m *nn.Model) { m.Net.Spec.Activation = "swish" }, `"swish" has no onnx form`},
 	}
-	if len(g[5]) != 8 {
-		// impute, mean, scale, w0, b0, w1, b1, one
-		t.Fatalf("want 8 initializers, got %d", len(g[5]))
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			m := testModel(t, spec, tc.features, tc.classes)
+			if tc.edit != nil {
+				tc.edit(m)
+			}
+			b, err := ONNX(m)
+			require.Error(t, err)
+			assert.Nil(t, b)
+			assert.True(t, errors.Is(err, ErrNotExportable), "%v", err)
+			assert.Contains(t, err.Error(), tc.want)
+			assert.Contains(t, err.Error(), "m1", "the error names the model")
+		})
 	}
 }

@@ -9,20 +9,29 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
 	"github.com/orrery-ml/orrery/shared/ml/nn"
 )
 
-// checkScript runs onnx's full checker over the model and onnxruntime over
-// the rows, printing the probabilities as JSON (NaN rows come as null and
-// are sent as NaN).
+// checkScript runs onnx's full checker over each model and onnxruntime over
+// the rows (column j fed to the j-th input; NaN comes as null), printing per
+// model the input and output names and the probabilities, one row per input
+// row, as JSON — in one Python process, as importing the libraries takes
+// seconds.
 const checkScript = `
 import json, sys
 import numpy as np, onnx, onnxruntime as ort
-path, rows = sys.argv[1], json.load(open(sys.argv[2]))
-onnx.checker.check_model(onnx.load(path), full_check=True)
+rows, answers = json.load(open(sys.argv[1])), []
 x = np.array([[np.nan if v is None else v for v in r] for r in rows], dtype=np.float64)
-s = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
-print(json.dumps(s.run(["probabilities"], {"features": x})[0].tolist()))
+for path in sys.argv[2:]:
+    onnx.checker.check_model(onnx.load(path), full_check=True)
+    s = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+    outs = s.run(None, {i.name: x[:, j] for j, i in enumerate(s.get_inputs())})
+    answers.append({"inputs": [i.name for i in s.get_inputs()], "outputs": [o.name for o in s.get_outputs()],
+                    "proba": np.stack(outs, axis=1).tolist()})
+print(json.dumps(answers))
 `
 
 // TestONNXRunsInOnnxruntime exports networks of every model type and hidden
@@ -53,71 +62,66 @@ func TestONNXRunsInOnnxruntime(t *testing.T) {
 		}
 	}
 	rows[5][1], rows[17][3] = math.NaN(), math.NaN()
-	for _, tc := range cases {
+	js := make([][]*float64, len(rows))
+	for i, r := range rows {
+		js[i] = make([]*float64, len(r))
+		for j := range r {
+			if !math.IsNaN(r[j]) {
+				js[i][j] = &r[j]
+			}
+		}
+	}
+	raw, err := json.Marshal(js)
+	require.NoError(t, err)
+	dir := t.TempDir()
+	input := filepath.Join(dir, "rows.json")
+	require.NoError(t, os.WriteFile(input, raw, 0o644))
+
+	args := []string{"-c", checkScript, input}
+	models := make([]*nn.Model, len(cases))
+	for i, tc := range cases {
+		net, err := nn.New(tc.spec, 7)
+		require.NoError(t, err)
+		models[i] = &nn.Model{Manifest: nn.Manifest{ModelID: "m", Features: []string{"a", "b", "c", "d"},
+			Preprocessing: nn.Preprocessing{Impute: []float64{0.5, -1, 2, 0}, Mean: []float64{0, 1, 2, 3}, Scale: []float64{3, 3, 2.5, 4}}}, Net: net}
+		b, err := ONNX(models[i])
+		require.NoError(t, err, tc.name)
+		path := filepath.Join(dir, filepath.Base(t.Name())+string(rune('a'+i))+".onnx")
+		require.NoError(t, os.WriteFile(path, b, 0o644))
+		args = append(args, path)
+	}
+	out, err := exec.CommandContext(t.Context(), python, args...).Output()
+	var stderr string
+	if ee, ok := err.(*exec.ExitError); ok {
+		stderr = string(ee.Stderr)
+	}
+	require.NoError(t, err, "onnx checker / onnxruntime: %s", stderr)
+	var answers []struct {
+		Inputs, Outputs []string
+		Proba           [][]float64
+	}
+	require.NoError(t, json.Unmarshal(out, &answers), "%s", out)
+	require.Len(t, answers, len(cases))
+	for i, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			net, err := nn.New(tc.spec, 7)
-			if err != nil {
-				t.Fatal(err)
-			}
-			m := &nn.Model{Manifest: nn.Manifest{ModelID: "m", Features: []string{"a", "b", "c", "d"},
-				Preprocessing: nn.Preprocessing{Impute: []float64{0.5, -1, 2, 0}, Mean: []float64{0, 1, 2, 3}, Scale: []float64{3, 3, 2.5, 4}}}, Net: net}
-			b, err := ONNX(m)
-			if err != nil {
-				t.Fatal(err)
-			}
-			dir := t.TempDir()
-			model, input := filepath.Join(dir, "model.onnx"), filepath.Join(dir, "rows.json")
-			js := make([][]*float64, len(rows))
-			for i, r := range rows {
-				js[i] = make([]*float64, len(r))
-				for j := range r {
-					if !math.IsNaN(r[j]) {
-						js[i][j] = &r[j]
-					}
-				}
-			}
-			raw, _ := json.Marshal(js)
-			if err := os.WriteFile(model, b, 0o644); err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(input, raw, 0o644); err != nil {
-				t.Fatal(err)
-			}
-			out, err := exec.CommandContext(t.Context(), python, "-c", checkScript, model, input).Output()
-			if err != nil {
-				msg := ""
-				if ee, ok := err.(*exec.ExitError); ok {
-					msg = string(ee.Stderr)
-				}
-				t.Fatalf("onnx checker / onnxruntime: %v\n%s", err, msg)
-			}
-			var got [][]float64
-			if err := json.Unmarshal(out, &got); err != nil {
-				t.Fatalf("decode %s: %v", out, err)
-			}
-			if len(got) != len(rows) {
-				t.Fatalf("%d rows back, want %d", len(got), len(rows))
-			}
+			m, res := models[i], answers[i]
+			assert.Equal(t, m.Manifest.Features, res.Inputs)
+			assert.Equal(t, OutputNames(m), res.Outputs)
+			require.Len(t, res.Proba, len(rows))
 			worst := 0.0
 			for i, r := range rows {
 				want, err := m.PredictProba(t.Context(), r, 1)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if len(got[i]) != len(want) {
-					t.Fatalf("row %d: %d probabilities, want %d", i, len(got[i]), len(want))
-				}
+				require.NoError(t, err)
+				require.Len(t, res.Proba[i], len(want))
 				for k := range want {
-					worst = max(worst, math.Abs(got[i][k]-want[k]))
+					worst = max(worst, math.Abs(res.Proba[i][k]-want[k]))
 				}
 			}
 			tol := 1e-9
 			if tc.spec.Activation == nn.ActivationGELU {
 				tol = 1e-6 // erf runs in float32 in onnxruntime
 			}
-			if worst > tol {
-				t.Fatalf("onnxruntime differs from PredictProba by %g", worst)
-			}
+			assert.LessOrEqual(t, worst, tol, "onnxruntime differs from PredictProba")
 			t.Logf("%d rows, largest difference %.2g", len(rows), worst)
 		})
 	}

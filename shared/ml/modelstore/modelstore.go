@@ -3,6 +3,8 @@ package modelstore
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -10,6 +12,7 @@ import (
 	"path"
 	"time"
 
+	"github.com/orrery-ml/orrery/shared/fault"
 	"github.com/orrery-ml/orrery/shared/ml/nn"
 	"github.com/orrery-ml/orrery/shared/store"
 )
@@ -69,6 +72,59 @@ func (s Store) Get(ctx context.Context, prefix string) (*nn.Model, int64, error)
 	return m, dir.read, nil
 }
 
+// Registered reads the model directory of a registry record (Get under
+// rec.ArtifactKey) and checks its manifest against the digest the registry
+// kept (rec.ManifestSHA256, when set): a manifest rewritten since it was
+// registered — even with a SHA256SUMS rewritten to match — is
+// nn.ErrChecksum, naming both digests.
+func (s Store) Registered(ctx context.Context, rec store.Model) (*nn.Model, int64, error) {
+	dir := &artifactFS{ctx: ctx, store: s, prefix: rec.ArtifactKey}
+	m, err := nn.LoadFS(dir)
+	if err != nil {
+		return nil, 0, fmt.Errorf("get model %s: %w", rec.ID, err)
+	}
+	if err := CheckManifest(rec, dir.manifest); err != nil {
+		return nil, 0, err
+	}
+	return m, dir.read, nil
+}
+
+// ErrManifestChanged is wrapped (beside nn.ErrChecksum) by the error of a
+// model whose manifest.json no longer has the digest the registry kept
+// when the model was registered.
+var ErrManifestChanged = fault.New(fault.DataChanged, "modelstore: manifest changed since registration")
+
+// ManifestDigest is the registry's digest of a manifest: its SHA-256, hex.
+func ManifestDigest(manifest []byte) string {
+	sum := sha256.Sum256(manifest)
+	return hex.EncodeToString(sum[:])
+}
+
+// CheckManifest compares the manifest bytes read for rec with the digest
+// the registry kept; ErrManifestChanged and nn.ErrChecksum when they
+// differ, nil when the record has none (registered before digests were
+// kept).
+func CheckManifest(rec store.Model, manifest []byte) error {
+	if rec.ManifestSHA256 == "" {
+		return nil
+	}
+	if got := ManifestDigest(manifest); got != rec.ManifestSHA256 {
+		return fmt.Errorf("model %s: manifest.json has SHA-256 %s but the registry recorded %s when the model was registered: %w: %w",
+			rec.ID, got, rec.ManifestSHA256, ErrManifestChanged, nn.ErrChecksum)
+	}
+	return nil
+}
+
+// Digest returns the ManifestDigest of the manifest stored under prefix.
+func (s Store) Digest(ctx context.Context, prefix string) (string, error) {
+	dir := &artifactFS{ctx: ctx, store: s, prefix: prefix}
+	b, err := dir.ReadFile(nn.ManifestFile)
+	if err != nil {
+		return "", fmt.Errorf("digest of model %s: %w", s.Artifacts.URI(prefix), err)
+	}
+	return ManifestDigest(b), nil
+}
+
 // artifactFS is the directory under prefix in the artifact store as an
 // fs.ReadFileFS: every read is one Get under ctx (with the store's Retry).
 // It counts the bytes read.
@@ -77,6 +133,8 @@ type artifactFS struct {
 	store  Store
 	prefix string
 	read   int64
+	// manifest is the manifest.json read, for Registered.
+	manifest []byte
 }
 
 // ReadFile returns the object prefix/name.
@@ -102,6 +160,9 @@ func (a *artifactFS) ReadFile(name string) ([]byte, error) {
 		return nil, &fs.PathError{Op: "read", Path: a.store.Artifacts.URI(key), Err: err}
 	}
 	a.read += int64(len(data))
+	if name == nn.ManifestFile {
+		a.manifest = data
+	}
 	return data, nil
 }
 

@@ -9,6 +9,12 @@
 //
 // The training primitives (Workspace, Optimizer) work on flat row-major
 // []float64 buffers allocated once, so a training step allocates nothing.
+// A float32 workspace (NewWorkspaceWith) computes on internal/sgemm, a
+// packed GEMM with AVX-512 or AVX2 kernels, and internal/vec runs Adam and
+// the precision conversions eight lanes at a time. With more than one
+// thread a float32 step is split across a persistent team of goroutines
+// (internal/team: spin-then-park fork-joins, items claimed one at a time)
+// by batch columns and gradient rows, bit-identical for any thread count.
 // Network.PredictProba is safe for concurrent use.
 //
 // It must not import shared/store/..., the AWS SDK or gotch.

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/orrery-ml/orrery/shared/fault"
+	"github.com/orrery-ml/orrery/shared/ml/trees"
 )
 
 // FormatVersion is the model directory format this package writes and reads.
@@ -124,10 +125,13 @@ type Derivation struct {
 	EvaluationID string `json:"evaluation_id,omitempty"`
 }
 
-// Model is a loaded (or about to be saved) model: manifest and network.
+// Model is a loaded (or about to be saved) model: manifest and network,
+// or manifest and tree ensemble (Trees set, Net nil) for the model types
+// gradient_boosting and random_forest.
 type Model struct {
 	Manifest Manifest
 	Net      *Network
+	Trees    *trees.Model
 }
 
 // Version returns the code version recorded in manifests: the main module's
@@ -141,10 +145,10 @@ func Version() string {
 
 // check reports the first disagreement between the manifest and the network.
 func (m *Model) check() error {
-	if m == nil || m.Net == nil {
-		return fmt.Errorf("%w: no network", ErrInvalidModel)
+	if m == nil || (m.Net == nil) == (m.Trees == nil) {
+		return fmt.Errorf("%w: no network or tree ensemble (or both)", ErrInvalidModel)
 	}
-	man, spec := &m.Manifest, m.Net.Spec
+	man, spec := &m.Manifest, m.Spec()
 	if !specEqual(man.Architecture, spec) {
 		return fmt.Errorf("%w: manifest architecture %+v differs from the network's %+v", ErrInvalidModel, man.Architecture, spec)
 	}
@@ -193,21 +197,21 @@ type File struct {
 // Where the files go is the caller's: SaveDir writes them to a local
 // directory, shared/ml/modelstore to an artifact store.
 func EncodeDir(m *Model) ([]File, error) {
-	if m == nil || m.Net == nil {
-		return nil, fmt.Errorf("encode model: %w: no network", ErrInvalidModel)
+	if m == nil || (m.Net == nil) == (m.Trees == nil) {
+		return nil, fmt.Errorf("encode model: %w: no network or tree ensemble (or both)", ErrInvalidModel)
 	}
 	man := m.Manifest
 	man.FormatVersion = FormatVersion
-	man.ModelType = m.Net.Spec.ModelType
-	man.Architecture = m.Net.Spec
-	man.Architecture.Hidden = slices.Clone(m.Net.Spec.Hidden)
+	man.Architecture = m.Spec()
+	man.ModelType = man.Architecture.ModelType
+	man.Architecture.Hidden = slices.Clone(man.Architecture.Hidden)
 	if man.Backend == "" {
 		man.Backend = BackendGonum
 	}
 	if man.CreatedAt.IsZero() {
 		man.CreatedAt = time.Now().UTC()
 	}
-	if err := (&Model{Manifest: man, Net: m.Net}).check(); err != nil {
+	if err := (&Model{Manifest: man, Net: m.Net, Trees: m.Trees}).check(); err != nil {
 		return nil, fmt.Errorf("encode model %s: %w", man.ModelID, err)
 	}
 	var weights bytes.Buffer
@@ -215,7 +219,13 @@ func EncodeDir(m *Model) ([]File, error) {
 	if man.ModelID != "" {
 		meta["model_id"] = man.ModelID
 	}
-	if err := WriteSafetensors(&weights, m.Net.Tensors(), meta, F64); err != nil {
+	var tensors []Tensor
+	if m.Trees != nil {
+		tensors = TreeTensors(m.Trees)
+	} else {
+		tensors = m.Net.Tensors()
+	}
+	if err := WriteSafetensors(&weights, tensors, meta, F64); err != nil {
 		return nil, fmt.Errorf("encode model %s: %w", man.ModelID, err)
 	}
 	weightsSum := hexSHA256(weights.Bytes())
@@ -396,7 +406,7 @@ func LoadFS(fsys fs.FS) (*Model, error) {
 	}
 	var man Manifest
 	if err := json.Unmarshal(files[ManifestFile], &man); err != nil {
-		return nil, fmt.Errorf("decode %s: %w", ManifestFile, err)
+		return nil, fmt.Errorf("%w: decode %s: %v", ErrInvalidModel, ManifestFile, err)
 	}
 	if man.FormatVersion != FormatVersion {
 		return nil, fmt.Errorf("%w: format_version %d, this code reads %d", ErrInvalidModel, man.FormatVersion, FormatVersion)
@@ -416,11 +426,15 @@ func LoadFS(fsys fs.FS) (*Model, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", WeightsFile, err)
 	}
-	net, err := FromTensors(man.Architecture, tensors)
-	if err != nil {
-		return nil, fmt.Errorf("%s against the architecture: %w", WeightsFile, err)
+	m := &Model{Manifest: man}
+	if IsTreeModel(man.Architecture.ModelType) {
+		m.Trees, err = TreesFromTensors(man.Architecture, tensors)
+	} else {
+		m.Net, err = FromTensors(man.Architecture, tensors)
 	}
-	m := &Model{Manifest: man, Net: net}
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s against the %s architecture: %w", ErrInvalidModel, WeightsFile, ManifestFile, err)
+	}
 	if err := m.check(); err != nil {
 		return nil, err
 	}
@@ -471,20 +485,28 @@ func (m *Model) PredictProba(ctx context.Context, x []float64, rows int) ([]floa
 		return nil, fmt.Errorf("predict: %d values for %d rows of %d features", len(x), rows, d)
 	}
 	xc := slices.Clone(x)
-	m.Manifest.Preprocessing.Apply(xc)
+	if m.Trees != nil {
+		m.Manifest.Preprocessing.ApplyKeepMissing(xc)
+	} else {
+		m.Manifest.Preprocessing.Apply(xc)
+	}
 	for i, v := range xc {
-		if math.IsNaN(v) || math.IsInf(v, 0) {
+		if math.IsInf(v, 0) || (math.IsNaN(v) && m.Trees == nil) {
 			return nil, fmt.Errorf("predict: row %d feature %s is %v after preprocessing", i/d, m.Manifest.Features[i%d], x[i])
 		}
 	}
-	c := m.Net.Spec.Classes()
+	c := m.Classes()
 	out := make([]float64, rows*c)
 	for lo := 0; lo < rows; lo += predictBlock {
 		if err := ctx.Err(); err != nil {
 			return nil, fmt.Errorf("predict: %w", err)
 		}
 		hi := min(lo+predictBlock, rows)
-		m.Net.PredictProba(xc[lo*d:hi*d], hi-lo, out[lo*c:hi*c])
+		if m.Trees != nil {
+			m.Trees.PredictProba(xc[lo*d:hi*d], hi-lo, out[lo*c:hi*c])
+		} else {
+			m.Net.PredictProba(xc[lo*d:hi*d], hi-lo, out[lo*c:hi*c])
+		}
 	}
 	return out, nil
 }
@@ -497,11 +519,12 @@ func (m *Model) Predict(ctx context.Context, x []float64, rows int) ([]int, erro
 	if err != nil {
 		return nil, err
 	}
-	c := m.Net.Spec.Classes()
+	c := m.Classes()
+	binary := m.Binary()
 	pred := make([]int, rows)
 	for i := range pred {
 		row := p[i*c : (i+1)*c]
-		if m.Net.Spec.Outputs == 1 {
+		if binary {
 			if row[1] >= m.Manifest.Threshold {
 				pred[i] = 1
 			}

@@ -20,7 +20,7 @@ var htruFeatures = []string{"meanprof", "sd-prof", "exk-prof", "skewness-prof", 
 
 // testModel returns a binary HTRU2-shaped model with a standardising
 // preprocessing.
-func testModel(t *testing.T) *Model {
+func testModel(t testing.TB) *Model {
 	t.Helper()
 	net, err := New(mlpSpec, 11)
 	require.NoError(t, err)

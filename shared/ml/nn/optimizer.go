@@ -5,6 +5,8 @@ import (
 	"encoding/gob"
 	"fmt"
 	"math"
+
+	"github.com/orrery-ml/orrery/shared/ml/nn/internal/vec"
 )
 
 // Optimizer names.
@@ -56,7 +58,8 @@ type Optimizer struct {
 	cfg   OptimizerConfig
 	step  int64
 	m, v  []float64
-	decay [][2]int // [lo, hi) ranges of the weights in the parameter vector
+	decay [][2]int             // [lo, hi) ranges of the weights in the parameter vector
+	adam  vec.AdamCoefficients // of the last step, kept here so that Step does not allocate
 }
 
 // NewOptimizer returns an optimizer for the parameters of n.
@@ -134,15 +137,11 @@ func (o *Optimizer) Step(params, grad []float64, lr float64) error {
 		t := float64(o.step)
 		bc1 := 1 - math.Pow(adamBeta1, t)
 		bc2 := 1 - math.Pow(adamBeta2, t)
-		stepSize := lr / bc1
-		invSqrtBC2 := 1 / math.Sqrt(bc2)
-		m, v := o.m[:len(params)], o.v[:len(params)]
-		for i, g := range grad {
-			mi := adamBeta1*m[i] + (1-adamBeta1)*g
-			vi := adamBeta2*v[i] + (1-adamBeta2)*g*g
-			m[i], v[i] = mi, vi
-			params[i] -= stepSize * mi / (math.Sqrt(vi)*invSqrtBC2 + adamEps)
-		}
+		// Vectorised where the CPU allows, with the bits of the scalar loop.
+		o.adam = vec.AdamCoefficients{Beta1: adamBeta1, OneMinusBeta1: 1 - adamBeta1,
+			Beta2: adamBeta2, OneMinusBeta2: 1 - adamBeta2,
+			StepSize: lr / bc1, InvSqrtBC2: 1 / math.Sqrt(bc2), Eps: adamEps}
+		vec.Adam(params, grad, o.m, o.v, &o.adam)
 	}
 	return nil
 }

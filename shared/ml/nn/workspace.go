@@ -30,17 +30,16 @@ type Workspace struct {
 	train   bool
 
 	rows    int
-	dropout float64     // of the last Forward
-	xT      []float64   // the input, transposed: Inputs × rows
-	z       [][]float64 // pre-activations, out × rows (logits for the last layer)
-	h       [][]float64 // hidden activations before dropout, out × rows
-	a       [][]float64 // hidden activations after dropout, out × rows
-	mask    [][]float64 // dropout multipliers, 0 or 1/(1-p)
-	delta   [][]float64 // ∂loss/∂z, out × rows
-	logits  []float64   // rows × Outputs, row-major (multi-output networks)
-	dlogits []float64   // ∂loss/∂logits, rows × Outputs (multi-output networks)
+	dropout float64 // of the last Forward
+	// The float64 activations; a float32 workspace keeps only the last
+	// layer's z and delta here (the loss reads and writes them).
+	activations[float64]
+	logits  []float64 // rows × Outputs, row-major (multi-output networks)
+	dlogits []float64 // ∂loss/∂logits, rows × Outputs (multi-output networks)
 	grad    []float64
 	gLayers []Layer // views of grad in the layout of the parameters
+
+	f32 *engine32 // the float32 buffers of a PrecisionFloat32 workspace, else nil
 }
 
 // NewWorkspace returns a training workspace for n and batches of at most
@@ -52,23 +51,70 @@ func NewWorkspace(n *Network, maxRows int) (*Workspace, error) {
 	return newWorkspace(n, maxRows, true), nil
 }
 
+// activations are the per-layer buffers of one precision, all
+// feature-major (out × rows): the float64 workspace and the float32 engine
+// share their layout, allocation and reading.
+type activations[T float] struct {
+	xT    []T   // the input, transposed: Inputs × rows
+	z     [][]T // pre-activations (logits for the last layer)
+	h     [][]T // hidden activations before dropout
+	a     [][]T // hidden activations after dropout
+	mask  [][]T // dropout multipliers, 0 or 1/(1-p)
+	delta [][]T // ∂loss/∂z
+}
+
+// newActivations allocates the buffers of n for maxRows rows; a training
+// set (train) has dropout and delta buffers too. keepZ says which layers
+// store their pre-activations; an inference set with ReLU computes h in
+// place in z.
+func newActivations[T float](n *Network, maxRows int, train bool, keepZ func(l int) bool) activations[T] {
+	L := len(n.Layers)
+	b := activations[T]{xT: make([]T, maxRows*n.Spec.Inputs), z: make([][]T, L), h: make([][]T, L)}
+	if train {
+		b.a, b.mask, b.delta = make([][]T, L), make([][]T, L), make([][]T, L)
+	}
+	for l, layer := range n.Layers {
+		size := maxRows * layer.Out
+		if keepZ(l) {
+			b.z[l] = make([]T, size)
+		}
+		if train {
+			b.delta[l] = make([]T, size)
+		}
+		if l == L-1 {
+			continue
+		}
+		if b.z[l] != nil && n.act == actReLU && !train {
+			b.h[l] = b.z[l] // ReLU in place is fine when no derivative is needed
+		} else {
+			b.h[l] = make([]T, size)
+		}
+		if train {
+			b.mask[l], b.a[l] = make([]T, size), make([]T, size)
+		}
+	}
+	return b
+}
+
+// input returns the input of layer l in the last Forward of rows rows:
+// the transposed batch, or the previous layer's activation (after
+// dropout when there was dropout).
+func (b *activations[T]) input(n *Network, l, rows int, dropped bool) []T {
+	if l == 0 {
+		return b.xT[:rows*n.Spec.Inputs]
+	}
+	size := rows * n.Layers[l].In
+	if dropped {
+		return b.a[l-1][:size]
+	}
+	return b.h[l-1][:size]
+}
+
 // newWorkspace allocates the buffers; an inference workspace (train false)
 // has no dropout, gradient or delta buffers.
 func newWorkspace(n *Network, maxRows int, train bool) *Workspace {
-	L := len(n.Layers)
 	w := &Workspace{net: n, maxRows: maxRows, train: train,
-		xT: make([]float64, maxRows*n.Spec.Inputs),
-		z:  make([][]float64, L), h: make([][]float64, L)}
-	for l, layer := range n.Layers {
-		w.z[l] = make([]float64, maxRows*layer.Out)
-		if l < L-1 {
-			if n.act == actReLU && !train {
-				w.h[l] = w.z[l] // ReLU in place is fine when no derivative is needed
-			} else {
-				w.h[l] = make([]float64, maxRows*layer.Out)
-			}
-		}
-	}
+		activations: newActivations[float64](n, maxRows, train, func(int) bool { return true })}
 	if out := n.Spec.Outputs; out > 1 {
 		w.logits = make([]float64, maxRows*out)
 		if train {
@@ -76,16 +122,6 @@ func newWorkspace(n *Network, maxRows int, train bool) *Workspace {
 		}
 	}
 	if train {
-		w.a = make([][]float64, L)
-		w.mask = make([][]float64, L)
-		w.delta = make([][]float64, L)
-		for l, layer := range n.Layers {
-			w.delta[l] = make([]float64, maxRows*layer.Out)
-			if l < L-1 {
-				w.mask[l] = make([]float64, maxRows*layer.Out)
-				w.a[l] = make([]float64, maxRows*layer.Out)
-			}
-		}
 		w.grad = make([]float64, len(n.params))
 		w.gLayers = layerViews(n.Spec.Widths(), w.grad)
 	}
@@ -116,6 +152,9 @@ func (w *Workspace) Forward(x []float64, rows int, dropout float64, rng *rand.Ra
 		}
 	}
 	w.rows, w.dropout = rows, dropout
+	if w.f32 != nil {
+		return w.forward32(x, rows, dropout, rng), nil
+	}
 	transpose(x[:rows*in], rows, in, w.xT)
 	act := w.xT[:rows*in]
 	last := len(n.Layers) - 1
@@ -144,27 +183,22 @@ func (w *Workspace) Forward(x []float64, rows int, dropout float64, rng *rand.Ra
 
 // input returns the (transposed) input of layer l in the last Forward.
 func (w *Workspace) input(l int) []float64 {
-	if l == 0 {
-		return w.xT[:w.rows*w.net.Spec.Inputs]
-	}
-	size := w.rows * w.net.Layers[l].In
-	if w.dropout > 0 {
-		return w.a[l-1][:size]
-	}
-	return w.h[l-1][:size]
+	return w.activations.input(w.net, l, w.rows, w.dropout > 0)
 }
 
 // transpose writes the transpose of the r×c row-major matrix src to dst
-// (c×r, row-major).
-func transpose(src []float64, r, c int, dst []float64) {
+// (c×r, row-major), converting each element to dst's type.
+func transpose[S, D float](src []S, r, c int, dst []D) {
 	if c == 1 || r == 1 {
-		copy(dst, src[:r*c])
+		for i, v := range src[:r*c] {
+			dst[i] = D(v)
+		}
 		return
 	}
 	for i := range r {
 		row := src[i*c : (i+1)*c]
 		for j, v := range row {
-			dst[j*r+i] = v
+			dst[j*r+i] = D(v)
 		}
 	}
 }
@@ -184,29 +218,38 @@ func linear(layer Layer, aT []float64, rows int, zT []float64) {
 }
 
 // drop draws inverted-dropout multipliers into mask and writes a = h·mask.
+func drop[T float](rng *rand.Rand, p float64, mask, h, a []T) {
+	drawMask(rng, p, mask)
+	applyMask(mask, h, a)
+}
+
+// drawMask draws inverted-dropout multipliers, 0 or 1/(1-p), into mask.
 // Each 64-bit draw gives two 32-bit uniforms; an element is dropped when its
 // uniform is below p·2³², i.e. with probability p to within 2⁻³². The
-// selection is branch-free (the borrow of u - threshold picks the
+// selection is branch-free (the borrow of u - threshold indexes the
 // multiplier), since a mispredicted branch per element would cost more than
-// the draw.
-func drop(rng *rand.Rand, p float64, mask, h, a []float64) {
+// the draw. Both precisions draw the same masks from the same rng.
+func drawMask[T float](rng *rand.Rand, p float64, mask []T) {
 	thr := uint64(min(p*(1<<32), math.MaxUint32))
-	scale := math.Float64bits(1 / (1 - p))
+	mult := [2]T{T(1 / (1 - p)), 0} // kept, dropped
 	n := len(mask)
-	h, a = h[:n], a[:n]
 	i := 0
 	for ; i+1 < n; i += 2 {
 		u := rng.Uint64()
 		// (u mod 2³²) - thr borrows (bit 63 set) exactly when the uniform is
 		// below thr: the element is dropped.
-		m0 := math.Float64frombits(scale &^ uint64(int64(u&math.MaxUint32-thr)>>63))
-		m1 := math.Float64frombits(scale &^ uint64(int64(u>>32-thr)>>63))
-		mask[i], mask[i+1] = m0, m1
-		a[i], a[i+1] = h[i]*m0, h[i+1]*m1
+		mask[i], mask[i+1] = mult[(u&math.MaxUint32-thr)>>63], mult[(u>>32-thr)>>63]
 	}
 	if i < n {
-		m := math.Float64frombits(scale &^ uint64(int64(rng.Uint64()&math.MaxUint32-thr)>>63))
-		mask[i], a[i] = m, h[i]*m
+		mask[i] = mult[(rng.Uint64()&math.MaxUint32-thr)>>63]
+	}
+}
+
+// applyMask writes a = h·mask element-wise.
+func applyMask[T float](mask, h, a []T) {
+	h, a = h[:len(mask)], a[:len(mask)]
+	for i, m := range mask {
+		a[i] = h[i] * m
 	}
 }
 
@@ -264,6 +307,9 @@ func (w *Workspace) WeightedLoss(loss Loss, y []int, classWeights, sampleWeights
 // layout of Network.Params. The slice is the workspace's and is overwritten
 // by the next call.
 func (w *Workspace) Backward(l2 float64) []float64 {
+	if w.f32 != nil {
+		return w.backward32(l2)
+	}
 	n := w.net
 	rows := w.rows
 	for l := len(n.Layers) - 1; l >= 0; l-- {

@@ -1,6 +1,7 @@
 package optimization
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -27,7 +28,14 @@ type Analysis struct {
 	// Importance ranks parameters by functional ANOVA main effects, largest
 	// first (single-objective studies with enough completed trials).
 	Importance []Importance `json:"importance,omitempty"`
+	// Omitted says, one line per plot or analysis left out, why
+	// ("parameter importance: needs ≥ 4 complete trials (2 so far)").
+	Omitted []string `json:"omitted,omitempty"`
 }
+
+// MinSurrogateTrials is how many complete trials with finite values the GP
+// surrogate behind parameter importance and the contour plot needs.
+const MinSurrogateTrials = 4
 
 // Analyze returns the study's best trial (the Pareto front for several
 // objectives), its best-so-far history and parameter importances.
@@ -53,6 +61,8 @@ func Analyze(s *Study) *Analysis {
 	}
 	if len(s.Directions) > 1 {
 		a.Best = s.ParetoFront()
+		a.Omitted = []string{"parameter importance: computed for single-objective studies only",
+			"contour: drawn for single-objective studies only"}
 		return a
 	}
 	if b, ok := s.Best(); ok {
@@ -68,7 +78,28 @@ func Analyze(s *Study) *Analysis {
 		}
 	}
 	a.Importance = importance(s)
+	a.Omitted = omitted(s, a)
 	return a
+}
+
+// omitted says why Analyze and Plots leave importance, the contour and the
+// intermediate values out of a single-objective study.
+func omitted(s *Study, a *Analysis) []string {
+	var out []string
+	if n := len(usable(s)); n < MinSurrogateTrials {
+		why := fmt.Sprintf("needs ≥ %d complete trials (%d so far)", MinSurrogateTrials, n)
+		out = append(out, "parameter importance: "+why, "contour: "+why)
+	} else if len(a.Importance) == 0 {
+		out = append(out, "parameter importance: the GP surrogate could not be fitted to the trials",
+			"contour: the GP surrogate could not be fitted to the trials")
+	} else if len(contourPair(s, a)) < 2 {
+		out = append(out, "contour: needs two numeric dimensions without a condition")
+	}
+	reported := slices.ContainsFunc(s.Trials, func(t Trial) bool { return len(t.Intermediate) > 0 })
+	if !reported && len(s.Trials) > 0 {
+		out = append(out, "intermediate values: no trial reported any")
+	}
+	return out
 }
 
 // importance estimates main-effect variances on a GP fitted to the
@@ -132,7 +163,7 @@ func importance(s *Study) []Importance {
 // than four of them or when the kernel matrix cannot be factorised.
 func surrogate(s *Study) (*gp, []Trial) {
 	done := usable(s)
-	if len(done) < 4 {
+	if len(done) < MinSurrogateTrials {
 		return nil, nil
 	}
 	D := s.Space.features()

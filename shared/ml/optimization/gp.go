@@ -2,6 +2,7 @@ package optimization
 
 import (
 	"math"
+	"sync"
 
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/blas64"
@@ -9,6 +10,7 @@ import (
 	"gonum.org/v1/gonum/optimize"
 
 	"github.com/orrery-ml/orrery/shared/fault"
+	"github.com/orrery-ml/orrery/shared/ml/optimization/internal/cholesky"
 )
 
 // errSingular is returned when the kernel matrix stays indefinite after the
@@ -25,6 +27,9 @@ type gpHyper struct {
 	// Linear records that the targets were standardised without the log
 	// warp (BayesianOptimizer.fitTargets).
 	Linear bool `json:"linear,omitempty"`
+	// Trials is the number of observations the hyperparameters were
+	// fitted to; the next fit waits for refitInterval more (0: fit now).
+	Trials int `json:"trials,omitempty"`
 }
 
 func (h gpHyper) vector() []float64 {
@@ -92,9 +97,11 @@ type gp struct {
 	y      []float64 // standardised targets
 	hyper  gpHyper
 	ls     []float64 // length scales
+	inv    []float64 // their inverses
 	signal float64
 	noise  float64
-	chol   blas64.Triangular // lower Cholesky factor of K + (noise + jitter) I
+	chol   blas64.Triangular // lower Cholesky factor of K + (noise + jitter) I; Stride ≥ N leaves room to extend
+	jitter float64           // the jitter (a fraction of the signal variance) the factor needed
 	alpha  []float64         // K⁻¹ y
 	kbuf   []float64
 }
@@ -108,11 +115,15 @@ func matern52(r2 float64) (k, g float64) {
 	return (1 + s5r + 5.0/3.0*r2) * e, 5.0 / 3.0 * (1 + s5r) * e
 }
 
-// scaledDist2 is Σ ((a_j − b_j)/l_j)².
-func scaledDist2(a, b, ls []float64) float64 {
+// scaledDist2 is Σ ((a_j − b_j)/l_j)², given inv_j = 1/l_j (a product
+// instead of a division per term: the kernel matrix at 1,000 trials has
+// half a million entries).
+func scaledDist2(a, b, inv []float64) float64 {
 	var s float64
-	for j, l := range ls {
-		t := (a[j] - b[j]) / l
+	b = b[:len(inv)]
+	a = a[:len(inv)]
+	for j, il := range inv {
+		t := (a[j] - b[j]) * il
 		s += t * t
 	}
 	return s
@@ -131,47 +142,84 @@ func newGP(x []float64, n, d int, y []float64, h gpHyper) (*gp, error) {
 
 func (g *gp) setHyper(h gpHyper) {
 	g.hyper = h
-	g.ls = make([]float64, g.d)
+	g.ls, g.inv = make([]float64, g.d), make([]float64, g.d)
 	for j := range g.ls {
 		g.ls[j] = math.Exp(h.LogLength[j])
+		g.inv[j] = 1 / g.ls[j]
 	}
 	g.signal, g.noise = math.Exp(h.LogSignal), math.Exp(h.LogNoise)
 }
 
-// kernelMatrix fills the lower triangle of K (without noise) into a.
-func (g *gp) kernelMatrix(a []float64) {
+// kernelInto fills the lower triangle of K + (noise + jitter·signal)·I
+// into a (row stride stride).
+// Large matrices are filled by several goroutines, rows split into parts
+// of equal area (each entry is computed the same way by any of them).
+func (g *gp) kernelInto(a []float64, stride int, jitter float64) {
 	n, d := g.n, g.d
-	for i := range n {
-		xi := g.x[i*d : (i+1)*d]
-		for j := 0; j <= i; j++ {
-			k, _ := matern52(scaledDist2(xi, g.x[j*d:(j+1)*d], g.ls))
-			a[i*n+j] = g.signal * k
+	diag := g.diagonal(jitter)
+	fill := func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			xi := g.x[i*d : (i+1)*d]
+			row := a[i*stride : i*stride+i+1]
+			for j := range i {
+				k, _ := matern52(scaledDist2(xi, g.x[j*d:(j+1)*d], g.inv))
+				row[j] = g.signal * k
+			}
+			row[i] = diag
 		}
 	}
+	workers := cholesky.Parallelism(n)
+	if workers == 1 {
+		fill(0, n)
+		return
+	}
+	var wg sync.WaitGroup
+	for k := range workers {
+		lo, hi := cholesky.TriangleSplit(n, k, workers), cholesky.TriangleSplit(n, k+1, workers)
+		wg.Go(func() { fill(lo, hi) })
+	}
+	wg.Wait()
 }
+
+// diagonal is K's diagonal with the noise and the jitter (a fraction of
+// the signal variance): Factor and ExtendRow see the same value.
+func (g *gp) diagonal(jitter float64) float64 {
+	return g.signal + (g.noise + jitter*g.signal)
+}
+
+// jitters are the fractions of the signal variance added to the diagonal,
+// in turn, until the kernel matrix factors.
+var jitters = [...]float64{0, 1e-8, 1e-6, 1e-4, 1e-2}
 
 // factor computes the Cholesky factor (Cholesky with jitter: 0, then 1e-8,
 // 1e-6, ... of the signal variance added to the diagonal) and α = K⁻¹y.
-func (g *gp) factor() error {
+func (g *gp) factor() error { return g.factorCap(g.n) }
+
+// factorCap is factor with room for stride−n more rows (gp.extend). The
+// factor is cholesky.Factor's, which ExtendRow reproduces bit for bit, so
+// a GP grown by extend equals one factored from scratch.
+func (g *gp) factorCap(stride int) error {
 	n := g.n
-	base := make([]float64, n*n)
-	g.kernelMatrix(base)
-	a := make([]float64, n*n)
-	for _, jitter := range []float64{0, 1e-8, 1e-6, 1e-4, 1e-2} {
-		copy(a, base)
-		for i := range n {
-			a[i*n+i] += g.noise + jitter*g.signal
-		}
-		t, ok := lapack64.Potrf(blas64.Symmetric{Uplo: blas.Lower, N: n, Stride: n, Data: a})
-		if ok {
-			g.chol = t
-			g.alpha = append(g.alpha[:0], g.y...)
-			blas64.Trsv(blas.NoTrans, t, blas64.Vector{N: n, Inc: 1, Data: g.alpha})
-			blas64.Trsv(blas.Trans, t, blas64.Vector{N: n, Inc: 1, Data: g.alpha})
+	stride = max(stride, n)
+	a := make([]float64, stride*stride)
+	for _, jitter := range jitters {
+		g.kernelInto(a, stride, jitter)
+		if cholesky.Factor(a, n, stride) {
+			g.chol = blas64.Triangular{Uplo: blas.Lower, Diag: blas.NonUnit, N: n, Stride: stride, Data: a}
+			g.jitter = jitter
+			g.solveAlpha()
 			return nil
 		}
 	}
 	return errSingular
+}
+
+// solveAlpha computes α = K⁻¹y from the factor: two triangular solves.
+func (g *gp) solveAlpha() {
+	n := g.n
+	g.alpha = append(g.alpha[:0], g.y[:n]...)
+	solveLower(g.chol, g.alpha)
+	solveLowerT(g.chol, g.alpha)
 }
 
 // negLogPosterior returns −(log marginal likelihood + log prior) at the log
@@ -209,7 +257,7 @@ func negLogPosterior(x []float64, n, d int, y []float64, v, grad []float64) floa
 				w *= 2
 			}
 			xj := x[j*d : (j+1)*d]
-			r2 := scaledDist2(xi, xj, g.ls)
+			r2 := scaledDist2(xi, xj, g.inv)
 			k, gg := matern52(r2)
 			grad[d] += 0.5 * w * g.signal * k
 			if i == j {
@@ -310,7 +358,7 @@ func (g *gp) predict(z []float64, buf []float64, grads []float64) (mu, v float64
 		g.kbuf = gs
 	}
 	for i := range n {
-		k, gg := matern52(scaledDist2(z, g.x[i*d:(i+1)*d], g.ls))
+		k, gg := matern52(scaledDist2(z, g.x[i*d:(i+1)*d], g.inv))
 		ks[i] = g.signal * k
 		if grads != nil {
 			gs[i] = g.signal * gg
@@ -318,7 +366,7 @@ func (g *gp) predict(z []float64, buf []float64, grads []float64) (mu, v float64
 		mu += ks[i] * g.alpha[i]
 	}
 	copy(kv, ks)
-	blas64.Trsv(blas.NoTrans, g.chol, blas64.Vector{N: n, Inc: 1, Data: kv})
+	solveLower(g.chol, kv)
 	var q float64
 	for _, t := range kv {
 		q += t * t
@@ -328,7 +376,7 @@ func (g *gp) predict(z []float64, buf []float64, grads []float64) (mu, v float64
 		return mu, v
 	}
 	// w = L⁻ᵀ L⁻¹ k*, so ∂σ²/∂z = −2 Σ_i w_i ∂k_i/∂z.
-	blas64.Trsv(blas.Trans, g.chol, blas64.Vector{N: n, Inc: 1, Data: kv})
+	solveLowerT(g.chol, kv)
 	clear(grads)
 	for i := range n {
 		xi := g.x[i*d : (i+1)*d]
@@ -339,4 +387,37 @@ func (g *gp) predict(z []float64, buf []float64, grads []float64) (mu, v float64
 		}
 	}
 	return mu, v
+}
+
+// predictLanes is predict without gradients for up to cholesky.Lanes
+// inputs at once, in one pass over the factor (cholesky.SolveLanes): it
+// writes their posterior means into mu and variances into v. scratch holds
+// n·cholesky.Lanes values. The means are predict's to the bit; the
+// variances may differ from its in the last places (another summation
+// order).
+func (g *gp) predictLanes(zs [][]float64, scratch, mu, v []float64) {
+	const lanes = cholesky.Lanes
+	n, d := g.n, g.d
+	w := scratch[:n*lanes]
+	clear(w)
+	for c, z := range zs {
+		var m float64
+		for i := range n {
+			k, _ := matern52(scaledDist2(z, g.x[i*d:(i+1)*d], g.inv))
+			ks := g.signal * k
+			w[i*lanes+c] = ks
+			m += ks * g.alpha[i]
+		}
+		mu[c] = m
+	}
+	cholesky.SolveLanes(g.chol.Data, n, g.chol.Stride, w)
+	var q [lanes]float64
+	for i := range n {
+		for c, t := range w[i*lanes : (i+1)*lanes] {
+			q[c] += t * t
+		}
+	}
+	for c := range zs {
+		v[c] = math.Max(g.signal-q[c], 1e-12*g.signal)
+	}
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/orrery-ml/orrery/shared/dataset"
 	"github.com/orrery-ml/orrery/shared/ml/nn"
 	"github.com/orrery-ml/orrery/shared/ml/training"
+	"github.com/orrery-ml/orrery/shared/ml/trees"
 	"github.com/orrery-ml/orrery/shared/tracking"
 )
 
@@ -71,6 +72,11 @@ func PrepareTable(table *dataset.Table, target, positive string, cfg training.Tr
 		x, err := prep.Transform(fitted, d)
 		if err != nil {
 			return training.Examples{}, err
+		}
+		if training.IsTree(cfg.ModelType) {
+			// Tree ensembles take missing values as they are.
+			copy(x, d.X)
+			fitted.ApplyKeepMissing(x)
 		}
 		return training.Examples{X: x, Y: d.Y, W: d.Weights, Rows: d.Rows, Features: d.Features()}, nil
 	}
@@ -197,6 +203,34 @@ func (o TrainingObjective) Config(p Params) (training.TrainingConfig, error) {
 			cfg.ModelType = training.ModelLogisticRegression
 		}
 	}
+	for _, name := range []string{"max_iter", "max_leaves", "max_depth", "min_samples_leaf", "n_estimators"} {
+		if v, ok := p.Int(name); ok {
+			switch name {
+			case "max_iter":
+				cfg.MaxIter = v
+			case "max_leaves":
+				cfg.MaxLeaves = v
+			case "max_depth":
+				cfg.MaxDepth = v
+			case "min_samples_leaf":
+				cfg.MinSamplesLeaf = v
+			case "n_estimators":
+				cfg.NEstimators = v
+			}
+		}
+	}
+	if v, ok := p.Float("l2_regularization"); ok {
+		cfg.L2Regularization = v
+	}
+	if v, ok := p.Float("subsample"); ok {
+		cfg.Subsample = v
+	}
+	if v, ok := p.Float("colsample"); ok {
+		cfg.Colsample = v
+	}
+	if v, ok := p.Float("max_features"); ok {
+		cfg.MaxFeatures = training.MaxFeatures{Value: v}
+	}
 	if n, ok := p.Int("n_layers"); ok {
 		cfg.HiddenLayers = nil
 		for k := 1; k <= n; k++ {
@@ -248,6 +282,11 @@ func (o TrainingObjective) Evaluate(ctx context.Context, t Trial, report ReportF
 		return nil
 	})
 	backend, newTrainer := o.trainerBackend()
+	if training.IsTree(cfg.ModelType) {
+		backend, newTrainer = training.BackendGonum, func(rec tracking.Recorder, _ training.Checkpointer) (training.Trainer, error) {
+			return training.TreeTrainer{Recorder: rec}, nil
+		}
+	}
 	jobID := fmt.Sprintf("%s-t%d", o.StudyID, t.Number)
 	trainer, err := newTrainer(rec, o.Checkpoints)
 	if err != nil {
@@ -275,10 +314,14 @@ func (o TrainingObjective) Evaluate(ctx context.Context, t Trial, report ReportF
 		case ObjectiveAUCROC:
 			out.Values = append(out.Values, best.ValAUCROC)
 		case ObjectiveLatencyMS:
-			if res.Net == nil {
+			switch {
+			case res.Trees != nil:
+				out.Values = append(out.Values, treeLatencyMS(res.Trees, o.Data.Validation))
+			case res.Net == nil:
 				return out, fmt.Errorf("trial %s: the %s trainer returned no network to time for %s", jobID, backend, n)
+			default:
+				out.Values = append(out.Values, latencyMS(res.Net, o.Data.Validation))
 			}
-			out.Values = append(out.Values, latencyMS(res.Net, o.Data.Validation))
 		case ObjectiveValLoss:
 			out.Values = append(out.Values, best.ValLoss)
 		default:
@@ -301,6 +344,20 @@ func latencyMS(net *nn.Network, v training.Examples) float64 {
 		// Milliseconds per 1,000 rows, from nanoseconds: a small network on
 		// a few rows takes under a microsecond, which whole microseconds
 		// would round to zero.
+		best = math.Min(best, float64(time.Since(start).Nanoseconds())/1e6*1000/float64(rows))
+	}
+	return best
+}
+
+// treeLatencyMS times a tree ensemble like latencyMS times a network.
+func treeLatencyMS(m *trees.Model, v training.Examples) float64 {
+	rows := min(1000, v.Rows)
+	x := v.X[:rows*v.Features]
+	buf := make([]float64, rows*m.Classes)
+	best := math.Inf(1)
+	for range 3 {
+		start := time.Now()
+		m.PredictProba(x, rows, buf)
 		best = math.Min(best, float64(time.Since(start).Nanoseconds())/1e6*1000/float64(rows))
 	}
 	return best

@@ -1,7 +1,6 @@
 package optimization
 
 import (
-	"bytes"
 	"fmt"
 	"image/color"
 	"math"
@@ -13,9 +12,8 @@ import (
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
-	"gonum.org/v1/plot/vg/vgimg"
-	"gonum.org/v1/plot/vg/vgsvg"
 
+	"github.com/orrery-ml/orrery/shared/ml/figure"
 	"github.com/orrery-ml/orrery/shared/store"
 )
 
@@ -47,64 +45,91 @@ const (
 	contourSide = 32
 )
 
+// Colours: the Okabe–Ito palette.
 var (
-	blue = color.RGBA{R: 31, G: 119, B: 180, A: 255}
-	red  = color.RGBA{R: 214, G: 39, B: 40, A: 255}
+	blue = figure.Blue
+	red  = figure.Vermillion
 	grey = color.RGBA{R: 150, G: 150, B: 150, A: 255}
 )
+
+// Drawing is one plot of a study laid out, ready to draw: its draw
+// function and size, and for a plot with a legend the figure that placed it.
+type Drawing struct {
+	Name          string
+	Draw          func(draw.Canvas)
+	Width, Height vg.Length
+	// Figure is set for plots with a legend (history, intermediate values).
+	Figure *figure.Figure
+}
+
+// Inspect draws the plot on a recording canvas and returns its layout
+// (figure.Layout: text boxes, the legend's box, Problems).
+func (d Drawing) Inspect() figure.Layout {
+	if d.Figure != nil {
+		return d.Figure.Inspect()
+	}
+	return figure.Inspect(d.Draw, d.Width, d.Height)
+}
+
+// Drawings lays out the study's plots in report order, leaving out those it
+// has no data for (Analysis.Omitted says why).
+func Drawings(s *Study, a *Analysis) ([]Drawing, error) {
+	type builder struct {
+		name string
+		draw func(*Study, *Analysis) (Drawing, error)
+	}
+	var out []Drawing
+	for _, b := range []builder{
+		{PlotHistory, historyPlot}, {PlotIntermediate, intermediatePlot}, {PlotParallel, parallelPlot},
+		{PlotSlice, slicePlot}, {PlotContour, contourPlot}, {PlotImportance, importancePlot},
+	} {
+		d, err := b.draw(s, a)
+		if err != nil {
+			return nil, fmt.Errorf("plot %s of study %s: %w", b.name, s.ID, err)
+		}
+		if d.Draw == nil {
+			continue
+		}
+		d.Name = b.name
+		if d.Figure == nil {
+			d.Draw = figure.Padded(d.Draw) // a Figure keeps its own margin
+		}
+		out = append(out, d)
+	}
+	return out, nil
+}
+
+// figureDrawing is the Drawing of a figure with a legend.
+func figureDrawing(f *figure.Figure) Drawing {
+	f.Place()
+	return Drawing{Draw: f.Draw, Width: f.Width, Height: f.Height, Figure: f}
+}
+
+// plotDrawing is the Drawing of a plot without a legend.
+func plotDrawing(p *plot.Plot, w, h vg.Length) Drawing {
+	return Drawing{Draw: p.Draw, Width: w, Height: h}
+}
 
 // Plots draws the study's plots with gonum/plot: optimization history,
 // intermediate values, parallel coordinates, slice, contour and parameter
 // importance. Studies with several objectives are plotted on the first.
 func Plots(s *Study, a *Analysis) (*Figures, error) {
-	f := &Figures{Files: map[string][]byte{}}
-	type builder struct {
-		name string
-		draw func(*Study, *Analysis) (func(draw.Canvas), vg.Length, vg.Length, error)
+	ds, err := Drawings(s, a)
+	if err != nil {
+		return nil, err
 	}
-	for _, b := range []builder{
-		{PlotHistory, historyPlot}, {PlotIntermediate, intermediatePlot}, {PlotParallel, parallelPlot},
-		{PlotSlice, slicePlot}, {PlotContour, contourPlot}, {PlotImportance, importancePlot},
-	} {
-		fn, w, h, err := b.draw(s, a)
-		if err != nil {
-			return nil, fmt.Errorf("plot %s of study %s: %w", b.name, s.ID, err)
-		}
-		if fn == nil {
-			continue
-		}
+	f := &Figures{Files: map[string][]byte{}}
+	for _, d := range ds {
 		for _, format := range []string{"png", "svg"} {
-			data, err := render(fn, w, h, format)
+			data, err := figure.Encode(d.Draw, d.Width, d.Height, format)
 			if err != nil {
-				return nil, fmt.Errorf("plot %s.%s of study %s: %w", b.name, format, s.ID, err)
+				return nil, fmt.Errorf("plot %s.%s of study %s: %w", d.Name, format, s.ID, err)
 			}
-			f.Files[b.name+"."+format] = data
+			f.Files[d.Name+"."+format] = data
 		}
-		f.Names = append(f.Names, b.name)
+		f.Names = append(f.Names, d.Name)
 	}
 	return f, nil
-}
-
-// render draws fn on a w × h canvas of the format (png or svg).
-func render(fn func(draw.Canvas), w, h vg.Length, format string) ([]byte, error) {
-	var buf bytes.Buffer
-	switch format {
-	case "png":
-		img := vgimg.PngCanvas{Canvas: vgimg.New(w, h)}
-		fn(draw.New(img))
-		if _, err := img.WriteTo(&buf); err != nil {
-			return nil, err
-		}
-	case "svg":
-		svg := vgsvg.New(w, h)
-		fn(draw.New(svg))
-		if _, err := svg.WriteTo(&buf); err != nil {
-			return nil, err
-		}
-	default:
-		return nil, fmt.Errorf("unknown image format %q", format)
-	}
-	return buf.Bytes(), nil
 }
 
 func newPlot(title, x, y string) *plot.Plot {
@@ -130,7 +155,7 @@ func finite(t Trial) bool {
 }
 
 // historyPlot shows each completed trial's value and the best so far.
-func historyPlot(s *Study, _ *Analysis) (func(draw.Canvas), vg.Length, vg.Length, error) {
+func historyPlot(s *Study, _ *Analysis) (Drawing, error) {
 	p := newPlot("Optimization history", "trial", objectiveName(s))
 	var pts, bestLine plotter.XYs
 	best := math.NaN()
@@ -146,29 +171,42 @@ func historyPlot(s *Study, _ *Analysis) (func(draw.Canvas), vg.Length, vg.Length
 		bestLine = append(bestLine, plotter.XY{X: float64(t.Number), Y: best})
 	}
 	if len(pts) == 0 {
-		return nil, 0, 0, nil
+		return Drawing{}, nil
 	}
 	sc, err := plotter.NewScatter(pts)
 	if err != nil {
-		return nil, 0, 0, err
+		return Drawing{}, err
 	}
 	sc.Color = blue
 	l, err := plotter.NewLine(bestLine)
 	if err != nil {
-		return nil, 0, 0, err
+		return Drawing{}, err
 	}
 	l.Color, l.Width, l.StepStyle = red, vg.Points(1.5), plotter.PostStep
 	p.Add(sc, l)
-	p.Legend.Add("trial", sc)
-	p.Legend.Add("best so far", l)
-	p.Legend.Top = s.Directions[0] == Maximize
-	return p.Draw, plotWidth, plotHeight, nil
+	p.X.Tick.Marker = integerTicks{}
+	padRange(&p.Y, pts)
+	f := figure.New(p, plotWidth, plotHeight)
+	f.AddLegend("trial", sc)
+	f.AddLegend("best so far", l)
+	f.AvoidPoints(pts)
+	// The best-so-far line is drawn as steps: avoid its corners too.
+	var steps plotter.XYs
+	for i, xy := range bestLine {
+		if i > 0 {
+			steps = append(steps, plotter.XY{X: xy.X, Y: bestLine[i-1].Y})
+		}
+		steps = append(steps, xy)
+	}
+	f.AvoidLine(steps)
+	return figureDrawing(f), nil
 }
 
 // intermediatePlot draws each trial's reported values by step, pruned trials
 // in red.
-func intermediatePlot(s *Study, _ *Analysis) (func(draw.Canvas), vg.Length, vg.Length, error) {
+func intermediatePlot(s *Study, _ *Analysis) (Drawing, error) {
 	p := newPlot("Intermediate values", "step", objectiveName(s))
+	f := figure.New(p, plotWidth, plotHeight)
 	any := false
 	var complete, pruned *plotter.Line
 	for _, t := range s.Trials {
@@ -183,7 +221,7 @@ func intermediatePlot(s *Study, _ *Analysis) (func(draw.Canvas), vg.Length, vg.L
 		}
 		l, sc, err := plotter.NewLinePoints(pts)
 		if err != nil {
-			return nil, 0, 0, err
+			return Drawing{}, err
 		}
 		c := color.Color(blue)
 		switch t.State {
@@ -196,18 +234,20 @@ func intermediatePlot(s *Study, _ *Analysis) (func(draw.Canvas), vg.Length, vg.L
 		}
 		l.Color, sc.Color, sc.Radius = c, c, vg.Points(1.5)
 		p.Add(l, sc)
+		f.AvoidLine(pts)
 		any = true
 	}
 	if !any {
-		return nil, 0, 0, nil
+		return Drawing{}, nil
 	}
+	p.X.Tick.Marker = integerTicks{}
 	if complete != nil {
-		p.Legend.Add("complete", complete)
+		f.AddLegend("complete", complete)
 	}
 	if pruned != nil {
-		p.Legend.Add("pruned", pruned)
+		f.AddLegend("pruned", pruned)
 	}
-	return p.Draw, plotWidth, plotHeight, nil
+	return figureDrawing(f), nil
 }
 
 // unit is a parameter's position in [0, 1] on its axis: the unit-cube
@@ -225,16 +265,6 @@ func unit(d Dimension, v any) (float64, bool) {
 		return 0, false
 	}
 	return d.toUnit(x), true
-}
-
-// valueLabel formats a dimension's value at unit position u.
-func valueLabel(d Dimension, u float64) string {
-	switch v := d.fromUnit(u).(type) {
-	case float64:
-		return strconv.FormatFloat(v, 'g', 3, 64)
-	default:
-		return valueText(v)
-	}
 }
 
 // valueColor maps a trial's rank among the completed ones to a colour, the
@@ -274,7 +304,7 @@ func valueColors(s *Study, trials []Trial) []color.Color {
 
 // parallelPlot draws one polyline per completed trial across an axis per
 // dimension and one for the objective (Inselberg 1985), coloured by rank.
-func parallelPlot(s *Study, _ *Analysis) (func(draw.Canvas), vg.Length, vg.Length, error) {
+func parallelPlot(s *Study, _ *Analysis) (Drawing, error) {
 	var trials []Trial
 	lo, hi := math.Inf(1), math.Inf(-1)
 	for _, t := range s.Trials {
@@ -284,7 +314,7 @@ func parallelPlot(s *Study, _ *Analysis) (func(draw.Canvas), vg.Length, vg.Lengt
 		}
 	}
 	if len(trials) == 0 {
-		return nil, 0, 0, nil
+		return Drawing{}, nil
 	}
 	dims := s.Space.Dimensions
 	p := newPlot("Parallel coordinates (red: best)", "", "position on the axis's range")
@@ -307,7 +337,7 @@ func parallelPlot(s *Study, _ *Analysis) (func(draw.Canvas), vg.Length, vg.Lengt
 		pts = append(pts, plotter.XY{X: float64(len(dims)), Y: y})
 		l, err := plotter.NewLine(pts)
 		if err != nil {
-			return nil, 0, 0, err
+			return Drawing{}, err
 		}
 		l.Color = colors[i]
 		p.Add(l)
@@ -318,15 +348,17 @@ func parallelPlot(s *Study, _ *Analysis) (func(draw.Canvas), vg.Length, vg.Lengt
 	}
 	ticks = append(ticks, plot.Tick{Value: float64(len(dims)), Label: objectiveName(s)})
 	p.X.Tick.Marker = plot.ConstantTicks(ticks)
-	p.X.Min, p.X.Max = -0.2, float64(len(dims))+0.2
+	p.X.Tick.Label.Font.Size = vg.Points(9)
+	// Half an axis' spacing each side, so the first and last names fit.
+	p.X.Min, p.X.Max = -0.5, float64(len(dims))+0.5
 	p.Y.Min, p.Y.Max = 0, 1
-	w := max(plotWidth, vg.Length(len(dims)+1)*0.9*vg.Inch)
-	return p.Draw, w, plotHeight, nil
+	w := max(plotWidth, vg.Length(len(dims)+1)*1.1*vg.Inch)
+	return plotDrawing(p, w, plotHeight), nil
 }
 
 // slicePlot draws, for each dimension, the completed trials' values against
 // that parameter, in a grid of panels.
-func slicePlot(s *Study, _ *Analysis) (func(draw.Canvas), vg.Length, vg.Length, error) {
+func slicePlot(s *Study, _ *Analysis) (Drawing, error) {
 	dims := s.Space.Dimensions
 	var trials []Trial
 	for _, t := range s.Trials {
@@ -335,8 +367,19 @@ func slicePlot(s *Study, _ *Analysis) (func(draw.Canvas), vg.Length, vg.Length, 
 		}
 	}
 	if len(trials) == 0 || len(dims) == 0 {
-		return nil, 0, 0, nil
+		return Drawing{}, nil
 	}
+	// One value axis for every panel, so panels compare at a glance (and a
+	// panel with one point does not scale to it alone).
+	ylo, yhi := math.Inf(1), math.Inf(-1)
+	for _, t := range trials {
+		ylo, yhi = math.Min(ylo, t.Values[0]), math.Max(yhi, t.Values[0])
+	}
+	pad := 0.05 * (yhi - ylo)
+	if pad == 0 {
+		pad = math.Max(0.01*math.Abs(ylo), 1e-3)
+	}
+	ylo, yhi = ylo-pad, yhi+pad
 	cols := min(3, len(dims))
 	rows := (len(dims) + cols - 1) / cols
 	grid := make([][]*plot.Plot, rows)
@@ -361,13 +404,15 @@ func slicePlot(s *Study, _ *Analysis) (func(draw.Canvas), vg.Length, vg.Length, 
 		if len(pts) > 0 {
 			sc, err := plotter.NewScatter(pts)
 			if err != nil {
-				return nil, 0, 0, err
+				return Drawing{}, err
 			}
 			sc.Color, sc.Radius = blue, vg.Points(2)
 			p.Add(sc)
 		}
 		p.X.Min, p.X.Max = 0, 1
+		p.Y.Min, p.Y.Max = ylo, yhi
 		p.X.Tick.Marker = unitTicks(d)
+		figure.UprightIfCrowded(p, slicePanelData)
 		grid[j/cols][j%cols] = p
 	}
 	w, h := vg.Length(cols)*2.6*vg.Inch, vg.Length(rows)*2.2*vg.Inch
@@ -383,12 +428,17 @@ func slicePlot(s *Study, _ *Analysis) (func(draw.Canvas), vg.Length, vg.Length, 
 			}
 		}
 	}
-	return fn, w, h, nil
+	return Drawing{Draw: fn, Width: w, Height: h}, nil
 }
 
+// slicePanelData is about the width of a slice panel's data area.
+const slicePanelData = 1.9 * vg.Inch
+
 // unitTicks labels a unit axis with the dimension's values: each choice of
-// a categorical dimension, up to seven integers of an int one, five levels
-// of a float one.
+// a categorical dimension; on a log axis the powers of ten in range (with
+// 2× and 5× when it spans less than two decades); on a linear axis up to
+// four round values (whole numbers for an int dimension). Labels are short
+// (tickLabel) so that neighbours do not run together.
 func unitTicks(d Dimension) plot.Ticker {
 	var ticks []plot.Tick
 	if d.Kind == Categorical {
@@ -397,17 +447,100 @@ func unitTicks(d Dimension) plot.Ticker {
 		}
 		return plot.ConstantTicks(ticks)
 	}
-	if d.Kind == Int {
-		step := max(1, int(math.Ceil((d.High-d.Low+1)/6)))
-		for v := int(d.Low); v <= int(d.High); v += step {
-			ticks = append(ticks, plot.Tick{Value: d.toUnit(float64(v)), Label: strconv.Itoa(v)})
+	add := func(v float64) {
+		if v < d.Low-1e-12*math.Abs(d.Low) || v > d.High+1e-12*math.Abs(d.High) {
+			return
 		}
+		ticks = append(ticks, plot.Tick{Value: d.toUnit(v), Label: tickLabel(v)})
+	}
+	if d.Log && d.Low > 0 {
+		lo, hi := math.Floor(math.Log10(d.Low)), math.Ceil(math.Log10(d.High))
+		mults := []float64{1}
+		if hi-lo <= 2 {
+			mults = []float64{1, 2, 5}
+		}
+		for e := lo; e <= hi; e++ {
+			for _, m := range mults {
+				v := m * math.Pow(10, e)
+				if d.Kind == Int && v != math.Round(v) {
+					continue
+				}
+				add(v)
+			}
+		}
+		if len(ticks) >= 2 {
+			return plot.ConstantTicks(ticks)
+		}
+		ticks = nil
+		add(d.Low)
+		add(d.High)
 		return plot.ConstantTicks(ticks)
 	}
-	for _, u := range []float64{0, 0.25, 0.5, 0.75, 1} {
-		ticks = append(ticks, plot.Tick{Value: u, Label: valueLabel(d, u)})
+	step := niceStep((d.High - d.Low) / 3)
+	if d.Kind == Int {
+		step = math.Max(1, math.Round(step))
+	}
+	for v := math.Ceil(d.Low/step) * step; v <= d.High+step*1e-9; v += step {
+		add(math.Round(v/step) * step)
 	}
 	return plot.ConstantTicks(ticks)
+}
+
+// padRange sets the axis' range to the points' values and 5 % more each
+// side, so the best value is not drawn on the frame.
+func padRange(a *plot.Axis, pts plotter.XYs) {
+	lo, hi := math.Inf(1), math.Inf(-1)
+	for _, p := range pts {
+		lo, hi = math.Min(lo, p.Y), math.Max(hi, p.Y)
+	}
+	if math.IsInf(lo, 0) {
+		return
+	}
+	pad := 0.05 * (hi - lo)
+	if pad == 0 {
+		pad = math.Max(0.01*math.Abs(lo), 1e-3)
+	}
+	a.Min, a.Max = lo-pad, hi+pad
+}
+
+// integerTicks labels an axis of counts (trial numbers, steps) with whole
+// numbers, at most six.
+type integerTicks struct{}
+
+// Ticks implements plot.Ticker.
+func (integerTicks) Ticks(lo, hi float64) []plot.Tick {
+	step := math.Max(1, niceStep((hi-lo)/5))
+	var out []plot.Tick
+	for v := math.Ceil(lo/step) * step; v <= hi+1e-9; v += step {
+		out = append(out, plot.Tick{Value: v, Label: strconv.Itoa(int(math.Round(v)))})
+	}
+	return out
+}
+
+// niceStep rounds a step up to 1, 2 or 5 times a power of ten.
+func niceStep(x float64) float64 {
+	if x <= 0 || math.IsNaN(x) || math.IsInf(x, 0) {
+		return 1
+	}
+	p := math.Pow(10, math.Floor(math.Log10(x)))
+	for _, m := range []float64{1, 2, 5, 10} {
+		if m*p >= x*(1-1e-9) {
+			return m * p
+		}
+	}
+	return 10 * p
+}
+
+// tickLabel writes v in at most three significant digits, small and large
+// magnitudes as 1e-4 rather than 0.0001.
+func tickLabel(v float64) string {
+	a := math.Abs(v)
+	if v != 0 && (a < 1e-2 || a >= 1e5) {
+		e := math.Floor(math.Log10(a))
+		m := v / math.Pow(10, e)
+		return strconv.FormatFloat(m, 'g', 2, 64) + "e" + strconv.Itoa(int(e))
+	}
+	return strconv.FormatFloat(v, 'g', 3, 64)
 }
 
 // inkPalette draws every contour level in one colour.
@@ -426,13 +559,9 @@ func (g surfaceGrid) Z(c, r int) float64 { return g.z[r][c] }
 func (g surfaceGrid) X(c int) float64    { return (float64(c) + 0.5) / contourSide }
 func (g surfaceGrid) Y(r int) float64    { return (float64(r) + 0.5) / contourSide }
 
-// contourPlot draws the GP surrogate's posterior mean of the loss over the
-// two most important numeric dimensions, the others held at the best
-// trial's values, with the completed trials on top (single objective).
-func contourPlot(s *Study, a *Analysis) (func(draw.Canvas), vg.Length, vg.Length, error) {
-	if len(s.Directions) != 1 {
-		return nil, 0, 0, nil
-	}
+// contourPair picks the contour's two dimensions: the most important
+// numeric ones without a condition, then the first such in the space.
+func contourPair(s *Study, a *Analysis) []int {
 	var pair []int
 	numeric := func(name string) int {
 		i := s.Space.index(name)
@@ -453,13 +582,24 @@ func contourPlot(s *Study, a *Analysis) (func(draw.Canvas), vg.Length, vg.Length
 			pair = append(pair, i)
 		}
 	}
+	return pair
+}
+
+// contourPlot draws the GP surrogate's posterior mean of the loss over the
+// two most important numeric dimensions, the others held at the best
+// trial's values, with the completed trials on top (single objective).
+func contourPlot(s *Study, a *Analysis) (Drawing, error) {
+	if len(s.Directions) != 1 {
+		return Drawing{}, nil
+	}
+	pair := contourPair(s, a)
 	best, ok := s.Best()
 	if len(pair) < 2 || !ok {
-		return nil, 0, 0, nil
+		return Drawing{}, nil
 	}
 	g, done := surrogate(s)
 	if g == nil {
-		return nil, 0, 0, nil
+		return Drawing{}, nil
 	}
 	dx, dy := s.Space.Dimensions[pair[0]], s.Space.Dimensions[pair[1]]
 	row := make([]float64, s.Space.features())
@@ -507,20 +647,20 @@ func contourPlot(s *Study, a *Analysis) (func(draw.Canvas), vg.Length, vg.Length
 	if len(pts) > 0 {
 		sc, err := plotter.NewScatter(pts)
 		if err != nil {
-			return nil, 0, 0, err
+			return Drawing{}, err
 		}
 		sc.Color, sc.Radius = color.White, vg.Points(2.5)
 		p.Add(sc)
 	}
 	p.X.Min, p.X.Max, p.Y.Min, p.Y.Max = 0, 1, 0, 1
 	p.X.Tick.Marker, p.Y.Tick.Marker = unitTicks(dx), unitTicks(dy)
-	return p.Draw, plotWidth, plotHeight, nil
+	return plotDrawing(p, plotWidth, plotHeight), nil
 }
 
 // importancePlot draws the parameter importances as horizontal bars.
-func importancePlot(_ *Study, a *Analysis) (func(draw.Canvas), vg.Length, vg.Length, error) {
+func importancePlot(_ *Study, a *Analysis) (Drawing, error) {
 	if a == nil || len(a.Importance) == 0 {
-		return nil, 0, 0, nil
+		return Drawing{}, nil
 	}
 	n := len(a.Importance)
 	vals := make(plotter.Values, n)
@@ -533,12 +673,13 @@ func importancePlot(_ *Study, a *Analysis) (func(draw.Canvas), vg.Length, vg.Len
 	p := newPlot("Parameter importance (functional ANOVA on the GP)", "share of variance", "")
 	bars, err := plotter.NewBarChart(vals, vg.Points(14))
 	if err != nil {
-		return nil, 0, 0, err
+		return Drawing{}, err
 	}
 	bars.Horizontal, bars.Color, bars.LineStyle.Width = true, blue, 0
 	p.Add(bars)
+	p.X.Max = 1.08 * a.Importance[0].Importance // room right of the longest bar
 	p.Y.Tick.Marker = plot.ConstantTicks(ticks)
 	p.X.Min = 0
 	h := max(2.5*vg.Inch, vg.Length(n)*0.3*vg.Inch+vg.Inch)
-	return p.Draw, plotWidth, h, nil
+	return plotDrawing(p, plotWidth, h), nil
 }

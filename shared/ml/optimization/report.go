@@ -8,20 +8,24 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 )
 
-var reportTemplate = template.Must(template.New("report").Funcs(template.FuncMap{
-	"num": func(v []float64) string {
-		var parts []string
-		for _, x := range v {
-			parts = append(parts, fmt.Sprintf("%.4f", x))
-		}
-		return strings.Join(parts, ", ")
-	},
-	"pct":    func(v float64) string { return fmt.Sprintf("%.1f%%", 100*v) },
-	"params": func(p Params) string { return p.Key() },
-	"mul":    func(v float64) float64 { return 300 * v },
-}).Parse(`<!doctype html>
+// reportTemplate is parsed on first use rather than at package init, which every
+// cold start of a binary linking this package (the api Lambda) paid.
+var reportTemplate = sync.OnceValue(func() *template.Template {
+	return template.Must(template.New("report").Funcs(template.FuncMap{
+		"num": func(v []float64) string {
+			var parts []string
+			for _, x := range v {
+				parts = append(parts, fmt.Sprintf("%.4f", x))
+			}
+			return strings.Join(parts, ", ")
+		},
+		"pct":    func(v float64) string { return fmt.Sprintf("%.1f%%", 100*v) },
+		"params": func(p Params) string { return p.Key() },
+		"mul":    func(v float64) float64 { return 300 * v },
+	}).Parse(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Study {{.Study.ID}}</title>
 <style>body{font-family:system-ui,sans-serif;margin:2em;color:#222}table{border-collapse:collapse}
 td,th{border:1px solid #ccc;padding:.25em .6em;text-align:left}th{background:#f3f3f3}
@@ -36,6 +40,8 @@ Objectives: {{range $i, $d := .Study.Directions}}{{if $i}}, {{end}}{{$d}}{{end}}
 {{if .A.Importance}}<h2>Parameter importance (functional ANOVA on the GP surrogate)</h2>
 <table>{{range .A.Importance}}<tr><td>{{.Name}}</td><td>{{pct .Importance}}</td>
 <td><span class="bar" style="width:{{printf "%.0f" (mul .Importance)}}px"></span></td></tr>{{end}}</table>{{end}}
+{{with .A.Omitted}}<h2>Not shown</h2>
+<ul class="omitted">{{range .}}<li>{{.}}</li>{{end}}</ul>{{end}}
 {{range .Figures}}<h2>{{.Title}}</h2>
 <figure id="{{.Name}}"><img alt="{{.Name}}" src="{{.Src}}"><figcaption><code>{{.Name}}.png</code>, <code>{{.Name}}.svg</code></figcaption></figure>
 {{end}}<h2>Trials</h2>
@@ -44,6 +50,7 @@ Objectives: {{range $i, $d := .Study.Directions}}{{if $i}}, {{end}}{{$d}}{{end}}
 <td>{{printf "%.0f" .Cost}}</td><td>{{params .Params}}</td></tr>{{end}}</table>
 </body></html>
 `))
+})
 
 // plotTitles are the report's headings of the plots.
 var plotTitles = map[string]string{
@@ -80,7 +87,7 @@ func WriteReport(dir string, s *Study, a *Analysis) (string, error) {
 		shown = append(shown, figure{Name: name, Title: plotTitles[name], Src: template.URL(src)})
 	}
 	var page bytes.Buffer
-	if err := reportTemplate.Execute(&page, struct {
+	if err := reportTemplate().Execute(&page, struct {
 		Study   *Study
 		A       *Analysis
 		Figures []figure

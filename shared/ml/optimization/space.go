@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/orrery-ml/orrery/shared/fault"
+	"github.com/orrery-ml/orrery/shared/ml/training"
 )
 
 // ErrInvalidSpace is wrapped by every search-space error; the message names
@@ -499,6 +500,32 @@ type HyperparameterSpace struct {
 	Regularization [2]float64 `json:"regularization"`
 	Activation     []string   `json:"activation"`
 	Optimizer      []string   `json:"optimizer"`
+}
+
+// DefaultTreeSpace is the space `orrery tune` searches without --space
+// when the base config's model_type is gradient_boosting (learning_rate
+// 0.01–0.3 and l2_regularization 1e-3–10 on log scales, max_leaves 8–128
+// and min_samples_leaf 5–100 as log-scale ints, subsample and colsample
+// 0.5–1) or random_forest (max_features as a fraction 0.1–1,
+// min_samples_leaf 1–20 log-scale, max_depth 0 (no limit) to 30). Trials
+// of a boosted model report their validation metric every few iterations,
+// so the pruner stops poor ones early.
+func DefaultTreeSpace(modelType string) Space {
+	if modelType == training.ModelRandomForest {
+		return Space{Dimensions: []Dimension{
+			{Name: "max_features", Kind: Float, Low: 0.1, High: 1},
+			{Name: "min_samples_leaf", Kind: Int, Low: 1, High: 20, Log: true},
+			{Name: "max_depth", Kind: Int, Low: 0, High: 30},
+		}}
+	}
+	return Space{Dimensions: []Dimension{
+		{Name: "learning_rate", Kind: Float, Low: 0.01, High: 0.3, Log: true},
+		{Name: "max_leaves", Kind: Int, Low: 8, High: 128, Log: true},
+		{Name: "min_samples_leaf", Kind: Int, Low: 5, High: 100, Log: true},
+		{Name: "l2_regularization", Kind: Float, Low: 1e-3, High: 10, Log: true},
+		{Name: "subsample", Kind: Float, Low: 0.5, High: 1},
+		{Name: "colsample", Kind: Float, Low: 0.5, High: 1},
+	}}
 }
 
 // DefaultHyperparameterSpace is the space `orrery tune` searches without

@@ -1,11 +1,13 @@
 package optimization
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -146,6 +148,9 @@ func LoadSpec(ctx context.Context, st Stores, id string) (store.Study, StudySpec
 		return store.Study{}, StudySpec{}, nil, err
 	}
 	rec, err := st.Studies.GetStudy(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return store.Study{}, StudySpec{}, nil, fmt.Errorf("study %s does not exist: %w", id, store.ErrNotFound)
+	}
 	if err != nil {
 		return store.Study{}, StudySpec{}, nil, fmt.Errorf("load study %s: %w", id, err)
 	}
@@ -165,12 +170,20 @@ func LoadSpec(ctx context.Context, st Stores, id string) (store.Study, StudySpec
 }
 
 // updateState rewrites the study record's State (and status), retrying on
-// version conflicts.
+// version conflicts. A CANCELLED study is left as it is
+// (ErrStudyFinished), unless status reopens it (RUNNING: the study is
+// extended).
 func updateState(ctx context.Context, st Stores, id string, status store.Status, edit func(*studyState)) error {
 	for range 10 {
 		cur, err := st.Studies.GetStudy(ctx, id)
 		if err != nil {
 			return fmt.Errorf("save study %s: %w", id, err)
+		}
+		if cur.Status == store.Cancelled && status != store.Running {
+			// A cancelled study stays cancelled: an execution still
+			// running it (in another process, which a stop reaches only
+			// through the store) fails its next step here and ends.
+			return fmt.Errorf("save study %s: it was cancelled: %w", id, ErrStudyFinished)
 		}
 		var state studyState
 		if len(cur.State) > 0 {
@@ -226,9 +239,14 @@ func Suggest(ctx context.Context, st Stores, in SuggestInput) (SuggestOutput, er
 }
 
 func suggest(ctx context.Context, st Stores, in SuggestInput, attempt int) (SuggestOutput, error) {
-	_, spec, s, err := LoadSpec(ctx, st, in.StudyID)
+	rec, spec, s, err := LoadSpec(ctx, st, in.StudyID)
 	if err != nil {
 		return SuggestOutput{}, err
+	}
+	if rec.Status == store.Cancelled {
+		// Cancelled (CancelStudy) while this execution ran elsewhere: no
+		// more trials; the step fails and the execution ends.
+		return SuggestOutput{}, fmt.Errorf("suggest for study %s: it was cancelled: %w", in.StudyID, ErrStudyFinished)
 	}
 	out := SuggestOutput{StudyID: in.StudyID, Trials: []int{}}
 	sampler, err := ParseSampler(spec.Strategy)
@@ -379,9 +397,12 @@ func RunTrial(ctx context.Context, st Stores, obj Objective, in TrialInput) (Tri
 // progress event: trials finished, this one's value, the best so far).
 func runTrial(ctx context.Context, st Stores, obj Objective, in TrialInput, rec tracking.Recorder) (TrialOutput, error) {
 	out := TrialOutput{StudyID: in.StudyID, Number: in.Number}
-	_, spec, _, err := LoadSpec(ctx, st, in.StudyID)
+	rec0, spec, _, err := LoadSpec(ctx, st, in.StudyID)
 	if err != nil {
 		return out, err
+	}
+	if rec0.Status == store.Cancelled {
+		return out, fmt.Errorf("run trial of study %s: it was cancelled: %w", in.StudyID, ErrStudyFinished)
 	}
 	epochs := 1
 	if spec.Base != nil && spec.Base.Epochs > 0 {
@@ -541,18 +562,22 @@ func Finalize(ctx context.Context, st Stores, in FinalizeInput) (FinalizeOutput,
 			return out, fmt.Errorf("finalize study %s: %w", in.StudyID, err)
 		}
 		defer os.RemoveAll(dir)
-		path, err := WriteReport(dir, s, a)
-		if err != nil {
+		if _, err := WriteReport(dir, s, a); err != nil {
 			return out, err
 		}
-		f, err := os.Open(path)
+		// The plots first, the page last: a stored report.html means its
+		// plots are there to download too.
+		entries, err := os.ReadDir(dir)
 		if err != nil {
 			return out, fmt.Errorf("finalize study %s: %w", in.StudyID, err)
 		}
-		err = st.Artifacts.Put(ctx, ReportKey(in.StudyID), f)
-		f.Close()
-		if err != nil {
-			return out, fmt.Errorf("finalize study %s: store report: %w", in.StudyID, err)
+		slices.SortFunc(entries, func(x, y os.DirEntry) int {
+			return cmp.Compare(boolInt(x.Name() == "report.html"), boolInt(y.Name() == "report.html"))
+		})
+		for _, e := range entries {
+			if err := putFile(ctx, st.Artifacts, path.Join(path.Dir(ReportKey(in.StudyID)), e.Name()), filepath.Join(dir, e.Name())); err != nil {
+				return out, fmt.Errorf("finalize study %s: store report: %w", in.StudyID, err)
+			}
 		}
 		out.ReportKey = ReportKey(in.StudyID)
 	}
@@ -563,6 +588,23 @@ func Finalize(ctx context.Context, st Stores, in FinalizeInput) (FinalizeOutput,
 		return out, err
 	}
 	return out, nil
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// putFile stores the file at name under key.
+func putFile(ctx context.Context, a store.ArtifactStore, key, name string) error {
+	f, err := os.Open(name)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return a.Put(ctx, key, f)
 }
 
 // FailureInput is what the state machine caught: the error's name and
@@ -579,9 +621,13 @@ func MarkFailed(ctx context.Context, st Stores, in FailureInput) error {
 	if err := st.check("mark failed", in.StudyID); err != nil {
 		return err
 	}
-	return updateState(ctx, st, in.StudyID, store.Failed, func(state *studyState) {
+	err := updateState(ctx, st, in.StudyID, store.Failed, func(state *studyState) {
 		state.Outcome = &outcome{Error: in.Error.Error, Cause: in.Error.Cause}
 	})
+	if errors.Is(err, ErrStudyFinished) {
+		return nil // cancelled: it stays CANCELLED, with the cancel's reason
+	}
+	return err
 }
 
 // StudyResults is a study's state for reports and the API.

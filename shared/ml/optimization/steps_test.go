@@ -3,6 +3,7 @@ package optimization_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"testing"
 	"time"
@@ -217,7 +218,7 @@ func TestSuggestWaitsForTrialsOthersHold(t *testing.T) {
 
 func TestRunTrialKeepsItsLeaseWhileAStepIsLong(t *testing.T) {
 	if testing.Short() {
-		t.Skip("waits past a 2 s lease")
+		t.Skip("waits for a lease renewal (a third of a 2 s lease)")
 	}
 	ctx := t.Context()
 	st := stepStores(t)
@@ -225,13 +226,41 @@ func TestRunTrialKeepsItsLeaseWhileAStepIsLong(t *testing.T) {
 	_, err := optimization.Suggest(ctx, st, optimization.SuggestInput{StudyID: "l"})
 	require.NoError(t, err)
 	var stolen error
+	// One long epoch with no report: the objective holds until the store
+	// shows the lease renewed past the end of the lease it was claimed with
+	// (an event, not a sleep: however slow the machine, the renewal comes
+	// before the claim is tried), then a thief tries to claim the trial at
+	// an instant after that first lease ran out.
 	slow := optimization.ObjectiveFunc(func(ctx context.Context, tr optimization.Trial, report optimization.ReportFunc) (optimization.Outcome, error) {
-		time.Sleep(3 * time.Second) // one long epoch, no report: past the 2 s lease
-		_, stolen = st.Trials.ClaimTrial(ctx, "l", "thief", time.Now(), time.Minute)
+		first := leaseUntil(t, st, "l", tr.Number)
+		wait, cancel := context.WithTimeout(ctx, 2*time.Minute)
+		defer cancel()
+		for !leaseUntil(t, st, "l", tr.Number).After(first) {
+			select {
+			case <-wait.Done():
+				return optimization.Outcome{}, fmt.Errorf("the lease of trial %d was never renewed: %w", tr.Number, wait.Err())
+			case <-time.After(20 * time.Millisecond):
+			}
+		}
+		_, stolen = st.Trials.ClaimTrial(ctx, "l", "thief", first.Add(time.Millisecond), time.Minute)
 		return optimization.Outcome{Values: []float64{1}, Cost: 1}, report(ctx, 1, []float64{1})
 	})
 	out, err := optimization.RunTrial(ctx, st, slow, optimization.TrialInput{StudyID: "l", LeaseSeconds: 2})
 	require.NoError(t, err)
 	assert.Equal(t, store.TrialComplete, out.State)
 	require.ErrorIs(t, stolen, store.ErrNotFound, "nobody could claim the trial while it ran")
+}
+
+// leaseUntil is the end of the lease of the study's trial number.
+func leaseUntil(t *testing.T, st optimization.Stores, studyID string, number int) time.Time {
+	t.Helper()
+	trials, err := st.Trials.ListTrials(t.Context(), studyID)
+	require.NoError(t, err)
+	for _, tr := range trials {
+		if tr.Number == number {
+			return tr.LeaseUntil
+		}
+	}
+	require.Failf(t, "no such trial", "study %s has no trial %d", studyID, number)
+	return time.Time{}
 }

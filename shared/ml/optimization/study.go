@@ -69,6 +69,10 @@ type Study struct {
 	// GP caches the Bayesian optimizer's last fitted kernel
 	// hyperparameters, the warm start of its next fit.
 	GP *gpHyper `json:"gp,omitempty"`
+	// posterior is the Bayesian optimizer's last GP, extended in memory by
+	// the next suggestion (never serialised; a study read back from JSON
+	// refactors once).
+	posterior *posteriorCache
 }
 
 // Check validates the study's space and directions.
@@ -188,6 +192,13 @@ func (s *Study) Ask(ctx context.Context, sampler Sampler, n int) ([]Trial, error
 	points, err := sampler.Suggest(ctx, s, n)
 	if err != nil {
 		return nil, fmt.Errorf("ask %d trials of study %s: %w", n, s.ID, err)
+	}
+	if len(points) == 0 && n > 0 {
+		// A sampler that finds no new point (random, Sobol and Bayesian
+		// search of a finite space every point of which the study holds,
+		// such as one categorical choice) has exhausted the space: said
+		// here once for every sampler, so that each driver stops.
+		return nil, fmt.Errorf("ask %d trials of study %s: the sampler found no point the study does not hold: %w", n, s.ID, ErrSpaceExhausted)
 	}
 	next := 0
 	for _, t := range s.Trials {

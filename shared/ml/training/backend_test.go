@@ -3,6 +3,7 @@ package training_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"testing"
 
@@ -31,6 +32,19 @@ func (c countingTrainer) Train(ctx context.Context, in training.TrainInput) (*tr
 	return c.inner.Train(ctx, in)
 }
 
+// counting returns a NewTrainerFunc of countingTrainer.
+func counting(calls *int) training.NewTrainerFunc {
+	return func(rec tracking.Recorder, ckpt training.Checkpointer) (training.Trainer, error) {
+		return countingTrainer{inner: training.ModelTrainer{Recorder: rec, Checkpoints: ckpt}, calls: calls}, nil
+	}
+}
+
+func TestNetworkMACs(t *testing.T) {
+	assert.Equal(t, 8*64+64*64+64, training.NetworkMACs([]int{8, 64, 64, 1}))
+	assert.Equal(t, 10*256+256*256+256, training.NetworkMACs([]int{10, 256, 256, 1}))
+	assert.Zero(t, training.NetworkMACs([]int{5}))
+}
+
 func TestTrainingPipelineTrainsWithThePluggedTrainer(t *testing.T) {
 	if testing.Short() {
 		t.Skip("trains on HTRU2")
@@ -44,6 +58,8 @@ func TestTrainingPipelineTrainsWithThePluggedTrainer(t *testing.T) {
 		wantBackend string
 		wantErr     error
 		wantCalls   int
+		large       *training.LargeNetworks
+		wantReason  string
 	}{
 		{name: "default is ModelTrainer", wantBackend: training.BackendGonum},
 		{name: "a backend name without its trainer is ignored", backend: "torch", wantBackend: training.BackendGonum},
@@ -51,6 +67,17 @@ func TestTrainingPipelineTrainsWithThePluggedTrainer(t *testing.T) {
 			newTrainer: func(rec tracking.Recorder, ckpt training.Checkpointer) (training.Trainer, error) {
 				return countingTrainer{inner: training.ModelTrainer{Recorder: rec, Checkpoints: ckpt}, calls: &calls}, nil
 			}},
+		// HTRU2's features after preprocessing (9) through 8 hidden units
+		// to 1 output: 80 multiply-adds per sample.
+		{name: "a large network goes to the large backend", wantBackend: "counting", wantCalls: 1,
+			large:      &training.LargeNetworks{Backend: "counting", NewTrainer: counting(&calls), MinMACs: 80},
+			wantReason: "80 multiply-adds per sample, at least 80"},
+		{name: "a small network stays on gonum", wantBackend: training.BackendGonum,
+			large:      &training.LargeNetworks{Backend: "counting", NewTrainer: counting(&calls), MinMACs: 81},
+			wantReason: "80 multiply-adds per sample, below the 81"},
+		{name: "no threshold means LargeNetworkMACs", wantBackend: training.BackendGonum,
+			large:      &training.LargeNetworks{Backend: "counting", NewTrainer: counting(&calls)},
+			wantReason: fmt.Sprintf("below the %d", training.LargeNetworkMACs())},
 		{name: "backend that cannot start", backend: "broken", wantErr: errBackend,
 			newTrainer: func(tracking.Recorder, training.Checkpointer) (training.Trainer, error) { return nil, errBackend }},
 	} {
@@ -64,7 +91,7 @@ func TestTrainingPipelineTrainsWithThePluggedTrainer(t *testing.T) {
 			require.NoError(t, err)
 			t.Cleanup(func() { db.Close() })
 			p := &training.TrainingPipeline{Jobs: db, Models: db, Artifacts: files,
-				Backend: tc.backend, NewTrainer: tc.newTrainer}
+				Backend: tc.backend, NewTrainer: tc.newTrainer, Large: tc.large}
 			cfg := training.Defaults()
 			cfg.DatasetPath, cfg.TargetColumn, cfg.PositiveClass = "../../../events/data/htru2.csv", "class", "1"
 			cfg.Epochs, cfg.HiddenLayers = 2, []int{8}
@@ -86,6 +113,9 @@ func TestTrainingPipelineTrainsWithThePluggedTrainer(t *testing.T) {
 			require.NoError(t, err)
 			assert.Equal(t, tc.wantCalls, calls)
 			assert.Equal(t, tc.wantBackend, res.Training.Backend)
+			if tc.wantReason != "" {
+				assert.Contains(t, res.Training.BackendReason, tc.wantReason)
+			}
 			m, err := db.GetModel(ctx, res.ModelID)
 			require.NoError(t, err)
 			model, err := nn.LoadDir(filepath.Join(files.Root(), m.ArtifactKey))

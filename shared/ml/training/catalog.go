@@ -33,7 +33,8 @@ type PreparedData struct {
 	Table *dataset.Table
 	// TestTable is test_dataset_path's table; nil without one.
 	TestTable *dataset.Table
-	// Data holds every row of Table (Weights set with sample_weight).
+	// Data holds every row of Table (Weights set with sample_weight); after
+	// an in-place split (the training stages) in the split's order.
 	Data  *dataset.Dataset
 	Split dataset.Split
 	// Record is what the model manifest records of the split.
@@ -271,7 +272,13 @@ func (c TrainingConfig) SelectData(table, test *dataset.Table) (*PreparedData, e
 // stratified hold-out of validation, a stratified group split
 // (group_column), or the stratified split — in that order of precedence —
 // and records it (p.Record), with groups that straddle it in p.Findings.
-func (c TrainingConfig) SplitData(p *PreparedData) error {
+func (c TrainingConfig) SplitData(p *PreparedData) error { return c.splitData(p, false) }
+
+// splitData is SplitData. With inPlace the stratified split (the default
+// method) reorders p.Data's rows and its subsets are views of p.Data
+// (dataset.StratifiedSplitInPlace) instead of copies: for the training
+// stages, which use only the split afterwards.
+func (c TrainingConfig) splitData(p *PreparedData, inPlace bool) error {
 	table, test := p.Table, p.TestTable
 	var err error
 	var groups []string
@@ -290,6 +297,9 @@ func (c TrainingConfig) SplitData(p *PreparedData) error {
 	case groups != nil:
 		p.Split, err = dataset.StratifiedGroupSplit(p.Data, groups, c.ValidationSplit, c.TestSplit, c.Seed)
 		p.Record = nn.SplitRecord{Method: SplitStratifiedGroup, GroupColumn: c.GroupColumn}
+	case inPlace:
+		p.Split, err = dataset.StratifiedSplitInPlace(p.Data, c.ValidationSplit, c.TestSplit, c.Seed)
+		p.Record = nn.SplitRecord{Method: SplitStratified}
 	default:
 		p.Split, err = dataset.StratifiedSplit(p.Data, c.ValidationSplit, c.TestSplit, c.Seed)
 		p.Record = nn.SplitRecord{Method: SplitStratified}

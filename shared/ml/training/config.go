@@ -12,6 +12,7 @@ import (
 
 	"github.com/orrery-ml/orrery/shared/dataset"
 	"github.com/orrery-ml/orrery/shared/fault"
+	"github.com/orrery-ml/orrery/shared/ml/nn"
 )
 
 // ErrInvalidConfig is wrapped by every configuration error; the message names
@@ -28,6 +29,12 @@ const (
 const (
 	ModelMLP                = "mlp"
 	ModelLogisticRegression = "logistic_regression"
+	// ModelGradientBoosting and ModelRandomForest are tree ensembles
+	// (shared/ml/trees); ModelAuto trains an mlp and a gradient_boosting
+	// model and keeps the better on the validation split.
+	ModelGradientBoosting = nn.ModelGradientBoosting
+	ModelRandomForest     = nn.ModelRandomForest
+	ModelAuto             = "auto"
 )
 
 // TrainingConfig is the seed's TrainingConfig in snake_case, plus what users
@@ -73,8 +80,23 @@ type TrainingConfig struct {
 	// Leakage sets the severity of the target-leakage check: "error" (default)
 	// or "warning".
 	Leakage string `json:"leakage,omitempty"`
+	// Precision is the arithmetic of the pure-Go engine's training steps:
+	// "float32" (default: the packed float32 GEMM, split across the cores)
+	// or "float64". Parameters, optimizer state and the saved model are
+	// float64 either way; the libtorch backend ignores it.
+	Precision string `json:"precision,omitempty"`
 	// Name is a human-readable model name for the registry.
 	Name string `json:"name,omitempty"`
+	// Streaming reads a Parquet dataset_path row group by row group
+	// instead of whole (a file larger than memory): the split is by a hash
+	// of the row number, the preprocessing statistics come from one
+	// streaming pass, training reads its mini-batches through a shuffle
+	// buffer, and only the validation and test parts are held. A Parquet
+	// file of StreamingThresholdBytes or more streams without it.
+	Streaming bool `json:"streaming,omitempty"`
+	// ShuffleRows is the shuffle buffer of streamed training, in rows
+	// (0: DefaultShuffleRows).
+	ShuffleRows int `json:"shuffle_rows,omitempty"`
 
 	// HDU selects the table of a FITS or VOTable dataset_path and
 	// test_dataset_path: a FITS HDU number (0 primary, 1 the first
@@ -111,6 +133,209 @@ type TrainingConfig struct {
 	// ErrorColumns pairs features with their error columns explicitly
 	// ({"mag_g": "sigma_g"}); features not named are paired by name.
 	ErrorColumns map[string]string `json:"error_columns,omitempty"`
+
+	TreeSettings
+}
+
+// TreeSettings are the settings of the tree ensembles; a field that does
+// not apply to the model type must be left out (an error names it).
+// DefaultsFor fills them for the model types they apply to.
+type TreeSettings struct {
+	// MaxIter is the number of boosting iterations (gradient_boosting,
+	// auto), at least 1; early stopping may end sooner.
+	MaxIter int `json:"max_iter,omitempty"`
+	// MaxLeaves bounds the leaves of a boosted tree (leaf-wise growth), at
+	// least 2.
+	MaxLeaves int `json:"max_leaves,omitempty"`
+	// MaxDepth bounds the depth of every tree; 0 (the default) is no limit.
+	MaxDepth int `json:"max_depth,omitempty"`
+	// MinSamplesLeaf is the fewest training rows a leaf may hold, at least 1.
+	MinSamplesLeaf int `json:"min_samples_leaf,omitempty"`
+	// L2Regularization is the L2 penalty on boosted leaf values, ≥ 0.
+	L2Regularization float64 `json:"l2_regularization,omitempty"`
+	// Subsample and Colsample are the fractions of rows drawn per boosting
+	// iteration and of features drawn per boosted tree, in (0, 1].
+	Subsample float64 `json:"subsample,omitempty"`
+	Colsample float64 `json:"colsample,omitempty"`
+	// NEstimators is the number of trees of a random_forest, at least 1.
+	NEstimators int `json:"n_estimators,omitempty"`
+	// MaxFeatures is the number of candidate features at every node of a
+	// random_forest: "sqrt" (the default), "log2", "all", a count ≥ 1 or a
+	// fraction in (0, 1).
+	MaxFeatures MaxFeatures `json:"max_features,omitzero"`
+	// Bootstrap grows every forest tree on a bootstrap sample (default
+	// true); the out-of-bag score is reported when it is on.
+	Bootstrap *bool `json:"bootstrap,omitempty"`
+}
+
+// MaxFeatures is "sqrt", "log2", "all", or a number (JSON number or
+// string): a count when ≥ 1, a fraction of the features when in (0, 1).
+type MaxFeatures struct {
+	Rule  string  // sqrt, log2, all, or "" for Value
+	Value float64 // count or fraction when Rule is ""
+}
+
+// IsZero reports an unset value.
+func (m MaxFeatures) IsZero() bool { return m.Rule == "" && m.Value == 0 }
+
+// MarshalJSON writes the rule as a string or the number.
+func (m MaxFeatures) MarshalJSON() ([]byte, error) {
+	if m.Rule != "" {
+		return json.Marshal(m.Rule)
+	}
+	return json.Marshal(m.Value)
+}
+
+// UnmarshalJSON accepts a rule name or a number.
+func (m *MaxFeatures) UnmarshalJSON(b []byte) error {
+	var v float64
+	if err := json.Unmarshal(b, &v); err == nil {
+		m.Rule, m.Value = "", v
+		return nil
+	}
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return fmt.Errorf("max_features: want \"sqrt\", \"log2\", \"all\" or a number")
+	}
+	if f, err := strconv.ParseFloat(s, 64); err == nil {
+		m.Rule, m.Value = "", f
+		return nil
+	}
+	m.Rule, m.Value = s, 0
+	return nil
+}
+
+// Count returns the number of candidate features out of d.
+func (m MaxFeatures) Count(d int) int {
+	var n int
+	switch m.Rule {
+	case "sqrt", "":
+		if m.Rule == "" && m.Value >= 1 {
+			n = int(m.Value)
+		} else if m.Rule == "" && m.Value > 0 {
+			n = int(m.Value * float64(d))
+		} else {
+			n = int(math.Sqrt(float64(d)))
+		}
+	case "log2":
+		n = int(math.Log2(float64(d)))
+	case "all":
+		n = d
+	}
+	return min(d, max(1, n))
+}
+
+func (m MaxFeatures) check() error {
+	switch m.Rule {
+	case "sqrt", "log2", "all":
+		return nil
+	case "":
+		if !finite(m.Value) || m.Value <= 0 || (m.Value > 1 && m.Value != math.Trunc(m.Value)) {
+			return bad("max_features", "%v is neither a count ≥ 1 nor a fraction in (0, 1)", m.Value)
+		}
+		return nil
+	}
+	return bad("max_features", "%q is not one of sqrt, log2, all or a number", m.Rule)
+}
+
+// IsTree reports whether the model type is a tree ensemble.
+func IsTree(modelType string) bool { return nn.IsTreeModel(modelType) }
+
+// DefaultsFor returns the configuration used for every unset field of a
+// model_type: Defaults(), and for gradient_boosting (and auto, whose boosted
+// model they configure) LightGBM's defaults — max_iter 100, max_leaves 31,
+// min_samples_leaf 20, learning_rate 0.1 (auto keeps the mlp's, the boosted
+// model then using 0.1), subsample and colsample 1 — and for random_forest
+// scikit-learn's: n_estimators 100, max_features sqrt, min_samples_leaf 1,
+// bootstrap. Tree models weigh classes equally by default (class_weights
+// "none"), like the peers.
+func DefaultsFor(modelType string) TrainingConfig {
+	c := Defaults()
+	on := true
+	switch modelType {
+	case ModelGradientBoosting, ModelAuto:
+		c.MaxIter, c.MaxLeaves, c.MinSamplesLeaf, c.Subsample, c.Colsample = 100, 31, 20, 1, 1
+		if modelType == ModelGradientBoosting {
+			c.ModelType, c.LearningRate, c.ClassWeights = modelType, 0.1, ClassWeights{Mode: "none"}
+		} else {
+			c.ModelType = modelType
+		}
+	case ModelRandomForest:
+		c.ModelType, c.ClassWeights = modelType, ClassWeights{Mode: "none"}
+		c.NEstimators, c.MinSamplesLeaf, c.MaxFeatures, c.Bootstrap = 100, 1, MaxFeatures{Rule: "sqrt"}, &on
+	case "":
+	default:
+		c.ModelType = modelType // Normalize names it as not a model type
+	}
+	return c
+}
+
+// PeekModelType returns the top-level "model_type" of a JSON object, or
+// "" when there is none (or the JSON is not an object): what DecodeConfig
+// and the API pick the defaults to decode over by.
+func PeekModelType(b []byte) string {
+	var v struct {
+		ModelType string `json:"model_type"`
+	}
+	_ = json.Unmarshal(b, &v)
+	return v.ModelType
+}
+
+// BoostedLearningRate is the learning rate of auto's boosted model.
+const BoostedLearningRate = 0.1
+
+// checkTrees checks the tree settings: in range for a tree model type,
+// absent for the others.
+func (c TrainingConfig) checkTrees() error {
+	t := c.TreeSettings
+	boost := c.ModelType == ModelGradientBoosting || c.ModelType == ModelAuto
+	forest := c.ModelType == ModelRandomForest
+	for _, f := range []struct {
+		name  string
+		set   bool
+		apply bool
+	}{
+		{"max_iter", t.MaxIter != 0, boost}, {"max_leaves", t.MaxLeaves != 0, boost},
+		{"l2_regularization", t.L2Regularization != 0, boost}, {"subsample", t.Subsample != 0, boost},
+		{"colsample", t.Colsample != 0, boost}, {"n_estimators", t.NEstimators != 0, forest},
+		{"max_features", !t.MaxFeatures.IsZero(), forest}, {"bootstrap", t.Bootstrap != nil, forest},
+		{"max_depth", t.MaxDepth != 0, boost || forest}, {"min_samples_leaf", t.MinSamplesLeaf != 0, boost || forest},
+	} {
+		if f.set && !f.apply {
+			return bad(f.name, "does not apply to model_type %s", c.ModelType)
+		}
+	}
+	if boost {
+		switch {
+		case t.MaxIter < 1 || t.MaxIter > 100000:
+			return bad("max_iter", "%d is not in [1, 100000]", t.MaxIter)
+		case t.MaxLeaves < 2 || t.MaxLeaves > 1<<17:
+			return bad("max_leaves", "%d is not in [2, 131072]", t.MaxLeaves)
+		case !finite(t.L2Regularization) || t.L2Regularization < 0:
+			return bad("l2_regularization", "%v is negative", t.L2Regularization)
+		case !finite(t.Subsample) || t.Subsample <= 0 || t.Subsample > 1:
+			return bad("subsample", "%v is not in (0, 1]", t.Subsample)
+		case !finite(t.Colsample) || t.Colsample <= 0 || t.Colsample > 1:
+			return bad("colsample", "%v is not in (0, 1]", t.Colsample)
+		}
+	}
+	if forest {
+		if t.NEstimators < 1 || t.NEstimators > 100000 {
+			return bad("n_estimators", "%d is not in [1, 100000]", t.NEstimators)
+		}
+		if err := t.MaxFeatures.check(); err != nil {
+			return err
+		}
+	}
+	if boost || forest {
+		if t.MaxDepth < 0 || t.MaxDepth > 1000 {
+			return bad("max_depth", "%d is not in [0, 1000] (0: no limit)", t.MaxDepth)
+		}
+		if t.MinSamplesLeaf < 1 {
+			return bad("min_samples_leaf", "%d is not at least 1", t.MinSamplesLeaf)
+		}
+	}
+	return nil
 }
 
 // MissingValues are sentinels for every column (All: a JSON array, or the
@@ -270,6 +495,7 @@ func Defaults() TrainingConfig {
 		Seed:              42,
 		DecisionThreshold: "f1",
 		Leakage:           "error",
+		Precision:         nn.PrecisionFloat32,
 		Metrics:           []string{"accuracy", "precision", "recall", "f1_score", "auc_roc", "auc_pr"},
 	}
 }
@@ -279,8 +505,22 @@ func Defaults() TrainingConfig {
 // Defaults(), so a field the JSON leaves out keeps its default while an
 // explicit zero ("dropout_rate": 0) stays zero.
 func DecodeConfig(r io.Reader) (TrainingConfig, error) {
-	c := Defaults()
-	dec := json.NewDecoder(r)
+	body, err := io.ReadAll(r)
+	if err != nil {
+		return Defaults(), fmt.Errorf("%w: read: %w", ErrInvalidConfig, err)
+	}
+	return DecodeConfigAs(body, "")
+}
+
+// DecodeConfigAs is DecodeConfig of body for a model type given outside
+// it (orrery train --model): body's own model_type when it has one, else
+// modelType (else mlp) picks the defaults, and is set.
+func DecodeConfigAs(body []byte, modelType string) (TrainingConfig, error) {
+	if mt := PeekModelType(body); mt != "" {
+		modelType = mt
+	}
+	c := DefaultsFor(modelType)
+	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&c); err != nil {
 		return c, fmt.Errorf("%w: %s", ErrInvalidConfig, strings.TrimPrefix(err.Error(), "json: "))
@@ -307,8 +547,31 @@ func CheckDecoded(c TrainingConfig) error {
 		return fmt.Errorf("%w: batch_size: must be at least 1, got 0", ErrInvalidConfig)
 	case c.LearningRate == 0:
 		return fmt.Errorf("%w: learning_rate: must be above 0, got 0", ErrInvalidConfig)
+	case c.EarlyStop.Patience == 0:
+		return fmt.Errorf("%w: early_stopping.patience: must be at least 1, got 0", ErrInvalidConfig)
 	case c.HiddenLayers != nil && len(c.HiddenLayers) == 0 && c.ModelType != ModelLogisticRegression:
 		return fmt.Errorf("%w: hidden_layers: an MLP needs at least one hidden layer, got []", ErrInvalidConfig)
+	}
+	if c.ModelType == ModelGradientBoosting || c.ModelType == ModelAuto {
+		for _, f := range []struct {
+			name string
+			zero bool
+		}{{"max_iter", c.MaxIter == 0}, {"max_leaves", c.MaxLeaves == 0}, {"min_samples_leaf", c.MinSamplesLeaf == 0},
+			{"subsample", c.Subsample == 0}, {"colsample", c.Colsample == 0}} {
+			if f.zero {
+				return fmt.Errorf("%w: %s: 0 is not a valid setting", ErrInvalidConfig, f.name)
+			}
+		}
+	}
+	if c.ModelType == ModelRandomForest {
+		switch {
+		case c.NEstimators == 0:
+			return fmt.Errorf("%w: n_estimators: must be at least 1, got 0", ErrInvalidConfig)
+		case c.MinSamplesLeaf == 0:
+			return fmt.Errorf("%w: min_samples_leaf: must be at least 1, got 0", ErrInvalidConfig)
+		case c.MaxFeatures.IsZero():
+			return fmt.Errorf("%w: max_features: 0 is not a valid setting", ErrInvalidConfig)
+		}
 	}
 	return nil
 }
@@ -316,7 +579,40 @@ func CheckDecoded(c TrainingConfig) error {
 // Normalize returns c with every unset field set to its default, and checks
 // every field; the error names the first field that is wrong.
 func (c TrainingConfig) Normalize() (TrainingConfig, error) {
-	d := Defaults()
+	if err := CheckName(c.Name, MaxNameLength); err != nil {
+		return c, fmt.Errorf("%w: name: %v", ErrInvalidConfig, err)
+	}
+	d := DefaultsFor(c.ModelType)
+	if IsTree(c.ModelType) || c.ModelType == ModelAuto {
+		t, dt := &c.TreeSettings, d.TreeSettings
+		// Zeros that are not settings (a stored config written before a
+		// field existed) take the default; max_depth 0 and
+		// l2_regularization 0 are settings.
+		if t.MaxIter == 0 {
+			t.MaxIter = dt.MaxIter
+		}
+		if t.MaxLeaves == 0 {
+			t.MaxLeaves = dt.MaxLeaves
+		}
+		if t.MinSamplesLeaf == 0 {
+			t.MinSamplesLeaf = dt.MinSamplesLeaf
+		}
+		if t.Subsample == 0 {
+			t.Subsample = dt.Subsample
+		}
+		if t.Colsample == 0 {
+			t.Colsample = dt.Colsample
+		}
+		if t.NEstimators == 0 {
+			t.NEstimators = dt.NEstimators
+		}
+		if t.MaxFeatures.IsZero() {
+			t.MaxFeatures = dt.MaxFeatures
+		}
+		if t.Bootstrap == nil {
+			t.Bootstrap = dt.Bootstrap
+		}
+	}
 	if c.ModelType == "" {
 		c.ModelType = d.ModelType
 	}
@@ -341,7 +637,7 @@ func (c TrainingConfig) Normalize() (TrainingConfig, error) {
 	if c.Momentum == 0 {
 		c.Momentum = d.Momentum
 	}
-	if c.HiddenLayers == nil && c.ModelType == ModelMLP {
+	if c.HiddenLayers == nil && (c.ModelType == ModelMLP || c.ModelType == ModelAuto) {
 		c.HiddenLayers = slices.Clone(DefaultHiddenLayers)
 	}
 	if c.Activation == "" {
@@ -377,6 +673,9 @@ func (c TrainingConfig) Normalize() (TrainingConfig, error) {
 	if c.Leakage == "" {
 		c.Leakage = d.Leakage
 	}
+	if c.Precision == "" {
+		c.Precision = d.Precision
+	}
 	if c.Metrics == nil {
 		c.Metrics = slices.Clone(d.Metrics)
 	}
@@ -397,7 +696,10 @@ func oneOf(field, v string, allowed ...string) error {
 func finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
 
 func (c TrainingConfig) check() error {
-	if err := oneOf("model_type", c.ModelType, ModelMLP, ModelLogisticRegression); err != nil {
+	if err := oneOf("model_type", c.ModelType, ModelMLP, ModelLogisticRegression, ModelGradientBoosting, ModelRandomForest, ModelAuto); err != nil {
+		return err
+	}
+	if err := c.checkTrees(); err != nil {
 		return err
 	}
 	if !finite(c.ValidationSplit) || c.ValidationSplit <= 0 || c.ValidationSplit >= 1 {
@@ -449,6 +751,14 @@ func (c TrainingConfig) check() error {
 	if !finite(c.Regularization) || c.Regularization < 0 || c.Regularization > 1 {
 		return bad("regularization", "%v is not in [0, 1]", c.Regularization)
 	}
+	if c.ShuffleRows < 0 || c.ShuffleRows > 1<<26 {
+		return bad("shuffle_rows", "%d is not in [0, %d]", c.ShuffleRows, 1<<26)
+	}
+	if c.Streaming {
+		if conflict := c.streamingConflict(); conflict != "" {
+			return bad("streaming", "cannot be combined with %s", conflict)
+		}
+	}
 	if err := oneOf("class_weights", c.ClassWeights.Mode, "balanced", "none", "explicit"); err != nil {
 		return err
 	}
@@ -479,6 +789,9 @@ func (c TrainingConfig) check() error {
 		return err
 	}
 	if err := oneOf("leakage", c.Leakage, "error", "warning"); err != nil {
+		return err
+	}
+	if err := oneOf("precision", c.Precision, nn.PrecisionFloat32, nn.PrecisionFloat64); err != nil {
 		return err
 	}
 	return c.checkCatalog()

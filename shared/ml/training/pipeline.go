@@ -55,6 +55,12 @@ type TrainingPipeline struct {
 	// key, so backends never read each other's state.
 	NewTrainer NewTrainerFunc
 	Backend    string
+	// Large, when set and the backend above is gonum, takes the networks
+	// of at least Large.MinMACs multiply-adds per sample (the libtorch
+	// backend of the trainer's torch build). The training summary's
+	// backend_reason and a log event of the train stage say which backend
+	// trained and why.
+	Large *LargeNetworks
 	// ReadTable reads a dataset_path (default: dataset.Read for local files;
 	// s3:// paths are refused). The AWS runtime sets one that reads S3.
 	ReadTable func(ctx context.Context, path string) (*dataset.Table, error)
@@ -79,13 +85,25 @@ type Result struct {
 
 // TrainingSummary condenses a TrainResult.
 type TrainingSummary struct {
-	EpochsRun   int          `json:"epochs_run"`
-	BestEpoch   int          `json:"best_epoch"`
-	StopReason  string       `json:"stop_reason"`
-	ResumedFrom int          `json:"resumed_from,omitempty"`
-	Backend     string       `json:"backend,omitempty"`
-	Seconds     float64      `json:"seconds"`
-	History     []EpochStats `json:"history"`
+	EpochsRun   int    `json:"epochs_run"`
+	BestEpoch   int    `json:"best_epoch"`
+	StopReason  string `json:"stop_reason"`
+	ResumedFrom int    `json:"resumed_from,omitempty"`
+	Backend     string `json:"backend,omitempty"`
+	// BackendReason says why Backend trained the network (its size against
+	// the pipeline's Large threshold, or the configured backend).
+	BackendReason string       `json:"backend_reason,omitempty"`
+	Seconds       float64      `json:"seconds"`
+	History       []EpochStats `json:"history"`
+	// ModelType is the trained model's type (for auto: the one kept).
+	ModelType string `json:"model_type,omitempty"`
+	// OOB is a random forest's out-of-bag score.
+	OOB *OOBScore `json:"oob,omitempty"`
+	// FeatureImportance is a tree ensemble's gain importance by feature
+	// (normalised to sum to 1).
+	FeatureImportance map[string]float64 `json:"feature_importance,omitempty"`
+	// Auto compares the candidates of model_type auto.
+	Auto *AutoComparison `json:"auto,omitempty"`
 }
 
 // Submit validates cfg and stores a QUEUED training job for it (see
@@ -123,7 +141,16 @@ func samePredictions(ctx context.Context, a, b *nn.Model, d *dataset.Dataset) er
 // "balanced" is scikit-learn's n_samples / (n_classes * n_c) on the training
 // split.
 func classWeights(cw ClassWeights, train *dataset.Dataset) ([]float64, error) {
-	counts := train.ClassCounts()
+	return classWeightsOf(cw, train.Classes, train.ClassCounts())
+}
+
+// classWeightsOf is classWeights from the training split's classes and
+// the rows of each.
+func classWeightsOf(cw ClassWeights, classes []string, counts []int) ([]float64, error) {
+	rows := 0
+	for _, n := range counts {
+		rows += n
+	}
 	k := len(counts)
 	switch cw.Mode {
 	case "none":
@@ -132,14 +159,14 @@ func classWeights(cw ClassWeights, train *dataset.Dataset) ([]float64, error) {
 		w := make([]float64, k)
 		for c, n := range counts {
 			if n == 0 {
-				return nil, fmt.Errorf("%w: class %q has no training rows", ErrInvalidData, train.Classes[c])
+				return nil, fmt.Errorf("%w: class %q has no training rows", ErrInvalidData, classes[c])
 			}
-			w[c] = float64(train.Rows) / (float64(k) * float64(n))
+			w[c] = float64(rows) / (float64(k) * float64(n))
 		}
 		return w, nil
 	}
 	w := make([]float64, k)
-	for c, label := range train.Classes {
+	for c, label := range classes {
 		v, ok := cw.Weights[label]
 		if !ok {
 			v = 1
@@ -147,8 +174,8 @@ func classWeights(cw ClassWeights, train *dataset.Dataset) ([]float64, error) {
 		w[c] = v
 	}
 	for label := range cw.Weights {
-		if !containsString(train.Classes, label) {
-			return nil, fmt.Errorf("%w: class_weights: no class %q (classes: %s)", ErrInvalidConfig, label, strings.Join(train.Classes, ", "))
+		if !containsString(classes, label) {
+			return nil, fmt.Errorf("%w: class_weights: no class %q (classes: %s)", ErrInvalidConfig, label, strings.Join(classes, ", "))
 		}
 	}
 	return w, nil

@@ -36,6 +36,7 @@ func (DataPreprocessor) Fit(train *dataset.Dataset) (nn.Preprocessing, error) {
 	}
 	p := nn.Preprocessing{Impute: make([]float64, nf), Mean: make([]float64, nf), Scale: make([]float64, nf)}
 	values := make([]float64, 0, train.Rows)
+	var scratch []float64
 	for j := range nf {
 		values = values[:0]
 		for i := range train.Rows {
@@ -43,7 +44,8 @@ func (DataPreprocessor) Fit(train *dataset.Dataset) (nn.Preprocessing, error) {
 				values = append(values, v)
 			}
 		}
-		med := median(values)
+		var med float64
+		med, scratch = medianInto(scratch, values)
 		missing := train.Rows - len(values)
 		// Mean and variance of the imputed column (Welford's algorithm, Knuth
 		// TAOCP vol. 2, 4.2.2): the values present, plus `missing` copies of
@@ -79,9 +81,19 @@ func (DataPreprocessor) Fit(train *dataset.Dataset) (nn.Preprocessing, error) {
 }
 
 // median returns the median of the finite values in v (the mean of the two
-// middle values for an even count), or 0 when there are none.
+// middle values for an even count), or 0 when there are none. v is not
+// modified.
 func median(v []float64) float64 {
-	finite := v[:0:0]
+	m, _ := medianInto(nil, v)
+	return m
+}
+
+// medianInto is median using scratch (grown as needed, and returned for
+// the next call) for the finite values, which it reorders by selection —
+// Hoare's FIND (CACM 4(7), 1961: Algorithm 65) with a median-of-three
+// pivot — in expected linear time instead of a sort.
+func medianInto(scratch, v []float64) (float64, []float64) {
+	finite := scratch[:0]
 	for _, x := range v {
 		if !math.IsInf(x, 0) {
 			finite = append(finite, x)
@@ -89,33 +101,107 @@ func median(v []float64) float64 {
 	}
 	n := len(finite)
 	if n == 0 {
-		return 0
+		return 0, finite
 	}
-	slices.Sort(finite)
+	hi := selectKth(finite, n/2)
 	if n%2 == 1 {
-		return finite[n/2]
+		return hi, finite
 	}
-	return (finite[n/2-1] + finite[n/2]) / 2
+	// Selection leaves the n/2 smallest values before index n/2: the
+	// other middle value is their largest.
+	lo := finite[0]
+	for _, x := range finite[1 : n/2] {
+		lo = max(lo, x)
+	}
+	return (lo + hi) / 2, finite
+}
+
+// selectKth reorders v so that v[k] is the value a sort would put there,
+// with no larger value before it and no smaller one after, and returns it.
+// v holds no NaN.
+func selectKth(v []float64, k int) float64 {
+	lo, hi := 0, len(v)-1
+	for hi > lo {
+		if hi-lo < 16 {
+			slices.Sort(v[lo : hi+1])
+			break
+		}
+		mid := lo + (hi-lo)/2
+		// Median of three as the pivot, left at v[mid].
+		if v[mid] < v[lo] {
+			v[mid], v[lo] = v[lo], v[mid]
+		}
+		if v[hi] < v[lo] {
+			v[hi], v[lo] = v[lo], v[hi]
+		}
+		if v[hi] < v[mid] {
+			v[hi], v[mid] = v[mid], v[hi]
+		}
+		pivot := v[mid]
+		i, j := lo, hi
+		for i <= j {
+			for v[i] < pivot {
+				i++
+			}
+			for v[j] > pivot {
+				j--
+			}
+			if i <= j {
+				v[i], v[j] = v[j], v[i]
+				i++
+				j--
+			}
+		}
+		// v[lo..j] <= pivot <= v[i..hi], and v[j+1..i-1] == pivot.
+		switch {
+		case k <= j:
+			hi = j
+		case k >= i:
+			lo = i
+		default:
+			return v[k]
+		}
+	}
+	return v[k]
 }
 
 // Transform returns a transformed copy of d's X (d is not modified). The error
 // wraps ErrFeatureMismatch when d's feature count differs from p's, and
 // reports a malformed p.
-func (DataPreprocessor) Transform(p nn.Preprocessing, d *dataset.Dataset) ([]float64, error) {
-	if err := p.Check(); err != nil {
-		return nil, fmt.Errorf("transform: %w", err)
-	}
-	if d == nil {
-		return nil, fmt.Errorf("transform: %w: nil data set", ErrInvalidData)
-	}
-	if d.Features() != p.Features() {
-		return nil, fmt.Errorf("transform: %w: the preprocessing expects %d features, data set with target %q has %d",
-			ErrFeatureMismatch, p.Features(), d.Target, d.Features())
-	}
-	if len(d.X) != d.Rows*d.Features() {
-		return nil, fmt.Errorf("transform: %w: %d values for %d rows of %d features", ErrInvalidData, len(d.X), d.Rows, d.Features())
+func (t DataPreprocessor) Transform(p nn.Preprocessing, d *dataset.Dataset) ([]float64, error) {
+	if err := t.check(p, d); err != nil {
+		return nil, err
 	}
 	x := slices.Clone(d.X)
 	p.Apply(x)
 	return x, nil
+}
+
+// TransformInPlace is Transform writing d.X itself: for a caller that owns d
+// and needs only the transformed values, one design matrix less. On an
+// error d is unchanged.
+func (t DataPreprocessor) TransformInPlace(p nn.Preprocessing, d *dataset.Dataset) error {
+	if err := t.check(p, d); err != nil {
+		return err
+	}
+	p.Apply(d.X)
+	return nil
+}
+
+// check is what Transform checks of p and d.
+func (DataPreprocessor) check(p nn.Preprocessing, d *dataset.Dataset) error {
+	if err := p.Check(); err != nil {
+		return fmt.Errorf("transform: %w", err)
+	}
+	if d == nil {
+		return fmt.Errorf("transform: %w: nil data set", ErrInvalidData)
+	}
+	if d.Features() != p.Features() {
+		return fmt.Errorf("transform: %w: the preprocessing expects %d features, data set with target %q has %d",
+			ErrFeatureMismatch, p.Features(), d.Target, d.Features())
+	}
+	if len(d.X) != d.Rows*d.Features() {
+		return fmt.Errorf("transform: %w: %d values for %d rows of %d features", ErrInvalidData, len(d.X), d.Rows, d.Features())
+	}
+	return nil
 }

@@ -3,6 +3,7 @@ package training
 import (
 	"context"
 	"math"
+	"math/rand/v2"
 	"slices"
 	"testing"
 
@@ -151,4 +152,39 @@ func TestPreprocessorHTRU2(t *testing.T) {
 	m, _ := columnMoments(xt, d.Features(), 0)
 	assert.InDelta(t, 0, m, 0.1, "a held-out split of the same distribution is near 0")
 	assert.NotEqual(t, 0.0, m, "but not exactly: it was not fitted on")
+}
+
+// TestMedianBySelection compares the selection median with a sort's on
+// sizes 0..300, ties (values on a coarse grid) and infinities.
+func TestMedianBySelection(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	var scratch []float64
+	for n := 0; n <= 300; n++ {
+		v := make([]float64, n)
+		for i := range v {
+			v[i] = math.Round(rng.NormFloat64() * 4)
+			if rng.IntN(20) == 0 {
+				v[i] = math.Inf(1 - 2*rng.IntN(2))
+			}
+		}
+		orig := slices.Clone(v)
+		var finite []float64
+		for _, x := range v {
+			if !math.IsInf(x, 0) {
+				finite = append(finite, x)
+			}
+		}
+		slices.Sort(finite)
+		want := 0.0
+		if m := len(finite); m%2 == 1 {
+			want = finite[m/2]
+		} else if m > 0 {
+			want = (finite[m/2-1] + finite[m/2]) / 2
+		}
+		var got float64
+		got, scratch = medianInto(scratch, v)
+		require.Equal(t, want, got, "n=%d", n)
+		require.Equal(t, orig, v, "the input is not reordered")
+		require.Equal(t, want, median(v))
+	}
 }

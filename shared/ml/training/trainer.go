@@ -21,6 +21,8 @@ import (
 	"github.com/orrery-ml/orrery/shared/fault"
 	"github.com/orrery-ml/orrery/shared/ml/evaluation"
 	"github.com/orrery-ml/orrery/shared/ml/nn"
+	"github.com/orrery-ml/orrery/shared/ml/trees"
+	"github.com/orrery-ml/orrery/shared/resources"
 	"github.com/orrery-ml/orrery/shared/tracking"
 )
 
@@ -158,6 +160,11 @@ type TrainInput struct {
 	ClassWeights []float64
 	Train        Examples
 	Validation   Examples
+	// Source, when set, deals the training rows instead of Train.X, Y and
+	// W (a StreamSource: a file larger than memory); Train then gives only
+	// Rows (the training rows, for the loss average's report; 0 when not
+	// known) and Features. Only ModelTrainer takes it.
+	Source BatchSource
 }
 
 // EpochStats records one epoch. ValLoss is the training criterion (with the
@@ -171,13 +178,21 @@ type EpochStats struct {
 	ValAUCPR     float64 `json:"val_auc_pr"`
 	ValAUCROC    float64 `json:"val_auc_roc"`
 	Seconds      float64 `json:"seconds"`
+	// Resources is what the epoch used: CPU, resident memory and, on a
+	// GPU host, the GPU's utilisation and memory (absent when it could not
+	// be measured).
+	Resources *resources.Usage `json:"resources,omitempty"`
 }
 
 // TrainResult is the outcome of Train.
 type TrainResult struct {
 	// Net holds the returned weights: the best epoch's when early stopping is
 	// enabled, the last epoch's otherwise.
-	Net     *nn.Network  `json:"-"`
+	Net *nn.Network `json:"-"`
+	// Trees holds the tree ensemble instead of Net for the tree model
+	// types (TreeTrainer); History then has one entry per boosting
+	// iteration (a forest: one), BestEpoch the iteration kept.
+	Trees   *trees.Model `json:"-"`
 	Spec    nn.Spec      `json:"spec"`
 	History []EpochStats `json:"history"`
 	// BestEpoch is the epoch whose weights Net holds.
@@ -191,6 +206,8 @@ type TrainResult struct {
 	// Warnings lists problems that did not stop training (a failing
 	// Recorder).
 	Warnings []string `json:"warnings,omitempty"`
+	// OOB is a bootstrapped random forest's out-of-bag score.
+	OOB *OOBScore `json:"oob,omitempty"`
 }
 
 // ModelTrainer trains networks with mini-batch gradient descent, reporting
@@ -199,6 +216,9 @@ type TrainResult struct {
 type ModelTrainer struct {
 	Recorder    tracking.Recorder
 	Checkpoints Checkpointer
+	// Resources samples CPU, memory and GPU use for every epoch's
+	// EpochStats.Resources and progress metrics (nil: resources.Process()).
+	Resources resources.Sampler
 }
 
 // Train fits a network to in.Train, validating on in.Validation after every
@@ -234,6 +254,7 @@ func (t ModelTrainer) Train(ctx context.Context, in TrainInput) (*TrainResult, e
 		return nil, fmt.Errorf("train job %s: %w", in.JobID, err)
 	}
 	run.rec = rec
+	run.sampler = t.Resources
 	res, err := run.train(ctx)
 	if err != nil {
 		run.record(context.WithoutCancel(ctx), tracking.Event{Kind: tracking.StageFinished, Err: err.Error()})
@@ -264,6 +285,8 @@ type trainRun struct {
 
 	recordErrors int
 	firstRecErr  error
+
+	sampler resources.Sampler
 }
 
 // newTrainRun checks the input and builds the network and optimizer.
@@ -331,7 +354,11 @@ func newTrainRun(in TrainInput, ckpt Checkpointer) (*trainRun, error) {
 // empty split, mismatched sizes, a non-finite value, a label out of range, or
 // a validation split that cannot rank (one class, or no positive). Every
 // training backend applies it.
-func (in TrainInput) Check() error {
+func (in TrainInput) Check() error { return in.check(false) }
+
+// check is Check; with allowMissing, NaN features are accepted (tree
+// ensembles route them), infinite ones still are not.
+func (in TrainInput) check(allowMissing bool) error {
 	if in.Classes < 2 {
 		return fmt.Errorf("%w: %d classes, need at least 2", ErrInvalidExamples, in.Classes)
 	}
@@ -340,6 +367,13 @@ func (in TrainInput) Check() error {
 		e    Examples
 	}{{"train", in.Train}, {"validation", in.Validation}} {
 		e := s.e
+		if s.name == "train" && in.Source != nil {
+			// The source checks its rows as it deals them.
+			if e.Features < 1 {
+				return fmt.Errorf("%w: a streamed training split needs its feature count", ErrInvalidExamples)
+			}
+			continue
+		}
 		if e.Rows < 1 {
 			return fmt.Errorf("%w: %s split has no rows", ErrInvalidExamples, s.name)
 		}
@@ -351,7 +385,7 @@ func (in TrainInput) Check() error {
 				ErrInvalidExamples, s.name, len(e.X), len(e.Y), e.Rows, e.Features)
 		}
 		for i, v := range e.X {
-			if math.IsNaN(v) || math.IsInf(v, 0) {
+			if (math.IsNaN(v) && !allowMissing) || math.IsInf(v, 0) {
 				return fmt.Errorf("%w: %s split row %d feature %d is %v (preprocess first)", ErrInvalidExamples, s.name, i/e.Features, i%e.Features, v)
 			}
 		}
@@ -398,6 +432,9 @@ func Fingerprint(cfg TrainingConfig, in TrainInput, backend string) (cfgHash, da
 
 	h.Reset()
 	var buf []byte
+	if in.Source != nil {
+		fmt.Fprintf(h, "source %s ", in.Source.Fingerprint())
+	}
 	for _, e := range []Examples{in.Train, in.Validation} {
 		buf = binary.LittleEndian.AppendUint64(buf[:0], uint64(e.Rows))
 		buf = binary.LittleEndian.AppendUint64(buf, uint64(e.Features))
@@ -445,67 +482,57 @@ func (r *trainRun) train(ctx context.Context) (*TrainResult, error) {
 	r.record(ctx, tracking.Event{Kind: tracking.StageStarted, Step: r.epoch, Total: cfg.Epochs, Unit: "epoch"})
 
 	tr := r.in.Train
-	batch := min(cfg.BatchSize, tr.Rows)
-	ws, err := nn.NewWorkspace(r.net, batch)
+	src := r.in.Source
+	batch := cfg.BatchSize
+	if src == nil {
+		batch = min(batch, tr.Rows)
+		src = &memorySource{e: tr}
+	}
+	ws, err := nn.NewWorkspaceWith(r.net, batch, nn.WorkspaceOptions{Precision: cfg.Precision})
 	if err != nil {
 		return nil, err
-	}
-	perm := make([]int, tr.Rows)
-	xb := make([]float64, batch*tr.Features)
-	yb := make([]int, batch)
-	var wb []float64
-	if tr.W != nil {
-		wb = make([]float64, batch)
 	}
 	val := newValidator(r)
 	start := time.Now()
 	first := r.epoch
+	meter := NewUsageMeter(ctx, r.sampler)
+	defer meter.Stop()
 
 	for !r.stop.Done() && r.epoch < cfg.Epochs {
 		epoch := r.epoch + 1
 		epochStart := time.Now()
 		lr := LearningRate(cfg, epoch)
 		rng := rand.New(rand.NewPCG(uint64(cfg.Seed), uint64(epoch)))
-		for i := range perm {
-			perm[i] = i
-		}
-		rng.Shuffle(len(perm), func(i, j int) { perm[i], perm[j] = perm[j], perm[i] })
 
 		var lossSum float64
-		for lo := 0; lo < tr.Rows; lo += batch {
+		seen := 0
+		err := src.Batches(ctx, epoch, batch, rng, func(xb []float64, yb []int, wb []float64) error {
 			if err := ctx.Err(); err != nil {
-				return nil, fmt.Errorf("epoch %d: %w", epoch, err)
+				return err
 			}
-			rows := min(batch, tr.Rows-lo)
-			f := tr.Features
-			for k, idx := range perm[lo : lo+rows] {
-				copy(xb[k*f:(k+1)*f], tr.X[idx*f:(idx+1)*f])
-				yb[k] = tr.Y[idx]
-				if wb != nil {
-					wb[k] = tr.W[idx]
-				}
-			}
+			rows := len(yb)
 			if _, err := ws.Forward(xb, rows, cfg.DropoutRate, rng); err != nil {
-				return nil, fmt.Errorf("epoch %d: %w", epoch, err)
+				return err
 			}
-			var sw []float64
-			if wb != nil {
-				sw = wb[:rows]
-			}
-			loss, err := ws.WeightedLoss(r.loss, yb[:rows], r.in.ClassWeights, sw)
+			loss, err := ws.WeightedLoss(r.loss, yb, r.in.ClassWeights, wb)
 			if err != nil {
-				return nil, fmt.Errorf("epoch %d: %w", epoch, err)
+				return err
 			}
 			if math.IsNaN(loss) || math.IsInf(loss, 0) {
-				return nil, fmt.Errorf("%w: epoch %d: mini-batch loss is %v (try a lower learning_rate)", ErrDiverged, epoch, loss)
+				return fmt.Errorf("%w: mini-batch loss is %v (try a lower learning_rate)", ErrDiverged, loss)
 			}
 			lossSum += loss * float64(rows)
-			if err := r.opt.Step(r.net.Params(), ws.Backward(r.l2), lr); err != nil {
-				return nil, fmt.Errorf("epoch %d: %w", epoch, err)
-			}
+			seen += rows
+			return r.opt.Step(r.net.Params(), ws.Backward(r.l2), lr)
+		})
+		if err != nil {
+			return nil, fmt.Errorf("epoch %d: %w", epoch, err)
+		}
+		if seen == 0 {
+			return nil, fmt.Errorf("%w: epoch %d: the training split has no rows", ErrInvalidExamples, epoch)
 		}
 
-		stats := EpochStats{Epoch: epoch, LearningRate: lr, TrainLoss: lossSum / float64(tr.Rows)}
+		stats := EpochStats{Epoch: epoch, LearningRate: lr, TrainLoss: lossSum / float64(seen)}
 		if stats.ValLoss, stats.ValAUCPR, stats.ValAUCROC, err = val.evaluate(); err != nil {
 			return nil, fmt.Errorf("epoch %d: validate: %w", epoch, err)
 		}
@@ -513,6 +540,7 @@ func (r *trainRun) train(ctx context.Context) (*TrainResult, error) {
 			return nil, fmt.Errorf("%w: epoch %d: validation loss is %v (try a lower learning_rate)", ErrDiverged, epoch, stats.ValLoss)
 		}
 		stats.Seconds = time.Since(epochStart).Seconds()
+		meter.Epoch(ctx, &stats)
 		r.history = append(r.history, stats)
 		r.epoch = epoch
 		step, err := r.stop.Observe(stats)
@@ -528,9 +556,9 @@ func (r *trainRun) train(ctx context.Context) (*TrainResult, error) {
 		}
 		eta := tracking.ETA(time.Since(start), epoch-first, cfg.Epochs-first)
 		r.record(ctx, tracking.Event{Kind: tracking.Progress, Step: epoch, Total: cfg.Epochs, Unit: "epoch",
-			ETASeconds: eta.Seconds(), Metrics: map[string]float64{
+			ETASeconds: eta.Seconds(), Metrics: ProgressMetrics(stats, map[string]float64{
 				"loss": stats.TrainLoss, "val_loss": stats.ValLoss, "val_auc_pr": stats.ValAUCPR,
-				"val_auc_roc": stats.ValAUCROC, "lr": lr}})
+				"val_auc_roc": stats.ValAUCROC, "lr": lr})})
 	}
 
 	bestEpoch, restoreBest, reason := r.stop.Outcome()
@@ -541,6 +569,7 @@ func (r *trainRun) train(ctx context.Context) (*TrainResult, error) {
 		StopReason: reason, ResumedFrom: resumed, BestEpoch: bestEpoch}
 	r.record(ctx, tracking.Event{Kind: tracking.StageFinished, Step: r.epoch, Total: cfg.Epochs, Unit: "epoch",
 		Message: res.StopReason, Metrics: map[string]float64{"best_epoch": float64(res.BestEpoch)}})
+	res.Warnings = append(res.Warnings, meter.Warnings()...)
 	if r.recordErrors > 0 {
 		res.Warnings = append(res.Warnings, fmt.Sprintf("recording progress failed %d times; first error: %v", r.recordErrors, r.firstRecErr))
 	}

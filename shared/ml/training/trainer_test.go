@@ -68,7 +68,7 @@ func trainerInput(t *testing.T, edit func(*TrainingConfig)) TrainInput {
 func withoutTimes(h []EpochStats) []EpochStats {
 	h = slices.Clone(h)
 	for i := range h {
-		h[i].Seconds = 0
+		h[i].Seconds, h[i].Resources = 0, nil
 	}
 	return h
 }

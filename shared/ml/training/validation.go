@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"math"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -44,10 +45,14 @@ func (s Severity) rank() int {
 
 // Checks a ValidationPipeline runs; they name Finding.Check.
 const (
-	CheckNoRows           = "no_rows"
-	CheckCancelled        = "cancelled"
-	CheckNonNumeric       = "non_numeric"
-	CheckNonFinite        = "non_finite"
+	CheckNoRows     = "no_rows"
+	CheckCancelled  = "cancelled"
+	CheckNonNumeric = "non_numeric"
+	CheckNonFinite  = "non_finite"
+	// CheckHugeValues reports finite values too large to standardise: their
+	// square overflows float64 (|x| > MaxFeatureMagnitude), so the mean,
+	// variance or first gradient would be infinite.
+	CheckHugeValues       = "huge_values"
 	CheckMissingValues    = "missing_values"
 	CheckAllMissing       = "all_missing"
 	CheckConstantColumn   = "constant_column"
@@ -218,6 +223,14 @@ type ValidationPipeline struct {
 // every problem is a Finding, and report.Err() says whether training may go
 // on. It runs in well under a second on tens of thousands of rows.
 func (v ValidationPipeline) Validate(ctx context.Context, t *dataset.Table, d *dataset.Dataset) *ValidationReport {
+	return v.validate(ctx, t, d, false)
+}
+
+// validate is Validate; with releaseFeatures it drops the numeric cells of
+// t's columns that are features of d once the schema is taken from them
+// (the checks read d's copy), so that the training job's validate stage
+// does not hold the design matrix twice through its checks.
+func (v ValidationPipeline) validate(ctx context.Context, t *dataset.Table, d *dataset.Dataset, releaseFeatures bool) *ValidationReport {
 	opts := v.Options.withDefaults()
 	r := &ValidationReport{
 		ClassCounts:          map[string]int{},
@@ -226,6 +239,14 @@ func (v ValidationPipeline) Validate(ctx context.Context, t *dataset.Table, d *d
 	if t != nil {
 		r.Source, r.DataHash, r.Rows, r.Columns = t.Source, t.Hash, t.Rows, len(t.Columns)
 		r.Schema = t.Schema()
+		if releaseFeatures && d != nil {
+			for _, name := range d.FeatureNames {
+				if c, ok := t.Column(name); ok && c.Kind == dataset.Numeric {
+					c.Num = nil
+				}
+			}
+			runtime.GC() // the next heap sized from d alone (see releaseColumns)
+		}
 	}
 	defer r.sortFindings()
 	if d == nil || d.Rows == 0 || len(d.Y) != d.Rows || len(d.X) != d.Rows*d.Features() {
@@ -265,12 +286,13 @@ func (v ValidationPipeline) CheckSplit(ctx context.Context, r *ValidationReport,
 	if s.Train == nil || s.Train.Rows == 0 {
 		return
 	}
-	seen := make(map[string]struct{}, s.Train.Rows)
 	nf := s.Train.Features()
-	key := make([]byte, 0, 8*nf)
+	if s.Train.Rows > maxRowSetRows {
+		return
+	}
+	train := newRowSet(s.Train.X, nf, s.Train.Rows)
 	for i := range s.Train.Rows {
-		key = rowKey(key[:0], s.Train.X[i*nf:(i+1)*nf])
-		seen[string(key)] = struct{}{}
+		train.add(i)
 	}
 	for _, part := range []struct {
 		check, name string
@@ -284,8 +306,7 @@ func (v ValidationPipeline) CheckSplit(ctx context.Context, r *ValidationReport,
 		}
 		count, first := 0, 0
 		for i := range part.d.Rows {
-			key = rowKey(key[:0], part.d.X[i*nf:(i+1)*nf])
-			if _, dup := seen[string(key)]; dup {
+			if train.has(part.d.X[i*nf : (i+1)*nf]) {
 				if count == 0 {
 					first = rowID(part.d, i)
 				}
@@ -334,6 +355,103 @@ func rowKey(b []byte, x []float64) []byte {
 		b = binary.LittleEndian.AppendUint64(b, bits)
 	}
 	return b
+}
+
+// rowSet is a set of rows of one data set's X, equal as rowKey keys them:
+// open addressing with linear probing over a power-of-two table of 4-byte
+// row numbers (row+1; 0 is empty) at most half full, with a byte of each
+// row's hash beside it so that most probes of another row are told apart
+// without reading it: 10 bytes a row where a map of byte keys took over a
+// hundred. Rows are compared (sameRow) before they count as equal, so a
+// collision never makes two rows equal.
+type rowSet struct {
+	x     []float64
+	nf    int
+	slots []uint32
+	tags  []uint8
+	mask  uint64
+}
+
+// maxRowSetRows is the most rows a rowSet holds.
+const maxRowSetRows = math.MaxUint32 - 1
+
+func newRowSet(x []float64, nf, rows int) *rowSet {
+	size := 2
+	for size < 2*rows {
+		size *= 2
+	}
+	return &rowSet{x: x, nf: nf, slots: make([]uint32, size), tags: make([]uint8, size), mask: uint64(size - 1)}
+}
+
+// add puts row i of the set's X in, unless an equal row is there: then it
+// returns that row (the earliest added) and true.
+func (s *rowSet) add(i int) (int, bool) {
+	x := s.x[i*s.nf : (i+1)*s.nf]
+	h := rowHash(x)
+	tag := uint8(h >> 56)
+	for pos := h & s.mask; ; pos = (pos + 1) & s.mask {
+		r := s.slots[pos]
+		if r == 0 {
+			s.slots[pos], s.tags[pos] = uint32(i+1), tag
+			return 0, false
+		}
+		if o := int(r - 1); s.tags[pos] == tag && sameRow(x, s.x[o*s.nf:(o+1)*s.nf]) {
+			return o, true
+		}
+	}
+}
+
+// has reports whether a row equal to x is in the set.
+func (s *rowSet) has(x []float64) bool {
+	h := rowHash(x)
+	tag := uint8(h >> 56)
+	for pos := h & s.mask; ; pos = (pos + 1) & s.mask {
+		r := s.slots[pos]
+		if r == 0 {
+			return false
+		}
+		if o := int(r - 1); s.tags[pos] == tag && sameRow(x, s.x[o*s.nf:(o+1)*s.nf]) {
+			return true
+		}
+	}
+}
+
+// rowHash hashes x as rowKey keys it (every NaN alike, -0 equal to 0):
+// each value's bits folded in by multiply-xorshift, finished with
+// splitmix64's finaliser (Steele, Lea & Flood, "Fast splittable
+// pseudorandom number generators", OOPSLA 2014).
+func rowHash(x []float64) uint64 {
+	h := uint64(0x9e3779b97f4a7c15)
+	for _, v := range x {
+		h = (h ^ rowBits(v)) * 0xff51afd7ed558ccd
+		h ^= h >> 32
+	}
+	h ^= h >> 30
+	h *= 0xbf58476d1ce4e5b9
+	h ^= h >> 27
+	h *= 0x94d049bb133111eb
+	return h ^ h>>31
+}
+
+// rowBits is the bits rowKey writes for v.
+func rowBits(v float64) uint64 {
+	switch {
+	case v != v:
+		return 0x7ff8000000000001
+	case v == 0:
+		return 0
+	}
+	return math.Float64bits(v)
+}
+
+// sameRow reports whether a and b have equal keys (rowKey).
+func sameRow(a, b []float64) bool {
+	for k := range a {
+		if rowBits(a[k]) != rowBits(b[k]) {
+			return false
+		}
+	}
+	return true
 }
 
 // checkClasses reports classes below the minimum size and imbalance, and
@@ -389,13 +507,21 @@ func checkClasses(_ context.Context, r *ValidationReport, opts ValidationOptions
 
 // columnStats summarises one feature column of a data set.
 type columnStats struct {
-	present       int // non-NaN cells
-	nan, firstNaN int // NaN cells that are not invalid text; first row
-	inf, firstInf int
-	infValue      float64
-	invalid       int
-	firstInvalid  dataset.Cell
+	present         int // non-NaN cells
+	nan, firstNaN   int // NaN cells that are not invalid text; first row
+	inf, firstInf   int
+	infValue        float64
+	huge, firstHuge int
+	hugeValue       float64
+	invalid         int
+	firstInvalid    dataset.Cell
 }
+
+// MaxFeatureMagnitude is the largest |x| a feature may hold: 1e150, below
+// sqrt(MaxFloat64) ≈ 1.3e154, so that sums of squares over a column stay
+// finite. Larger values (1e308, say) are refused at validation, naming the
+// column and row, instead of diverging to +Inf in training.
+const MaxFeatureMagnitude = 1e150
 
 // checkColumns reports invalid, infinite, missing, all-missing and constant
 // feature columns.
@@ -436,6 +562,11 @@ func checkColumns(_ context.Context, r *ValidationReport, _ ValidationOptions, t
 					s.firstInf, s.infValue = id, v
 				}
 				s.inf++
+			} else if math.Abs(v) > MaxFeatureMagnitude {
+				if s.huge == 0 {
+					s.firstHuge, s.hugeValue = id, v
+				}
+				s.huge++
 			}
 			minV, maxV = min(minV, v), max(maxV, v)
 		}
@@ -458,6 +589,13 @@ func checkColumns(_ context.Context, r *ValidationReport, _ ValidationOptions, t
 				Check: CheckNonFinite, Severity: SeverityError, Column: name, Row: s.firstInf, Count: s.inf,
 				Message: fmt.Sprintf("column '%s' has %d infinite %s, first %s in row %d",
 					name, s.inf, plural(s.inf, "value", "values"), formatNumber(s.infValue), s.firstInf),
+			})
+		}
+		if s.huge > 0 {
+			r.add(Finding{
+				Check: CheckHugeValues, Severity: SeverityError, Column: name, Row: s.firstHuge, Count: s.huge,
+				Message: fmt.Sprintf("column '%s' has %d %s too large to train on (|x| > %g), first %s in row %d; rescale the column (a log or unit change) first",
+					name, s.huge, plural(s.huge, "value", "values"), MaxFeatureMagnitude, formatNumber(s.hugeValue), s.firstHuge),
 			})
 		}
 		if s.nan > 0 {
@@ -523,23 +661,26 @@ func sameColumn(d *dataset.Dataset, a, b int) bool {
 // checkDuplicateRows reports rows whose features repeat an earlier row's.
 func checkDuplicateRows(_ context.Context, r *ValidationReport, _ ValidationOptions, _ *dataset.Table, d *dataset.Dataset) {
 	nf := d.Features()
-	first := make(map[string]int, d.Rows)
-	key := make([]byte, 0, 8*nf)
-	count, conflicts, firstDup, firstOrig := 0, 0, 0, 0
+	if d.Rows > maxRowSetRows {
+		return
+	}
+	seen := newRowSet(d.X, nf, d.Rows)
+	count, conflicts, firstDup, firstOrig := 0, 0, -1, 0
 	for i := range d.Rows {
-		key = rowKey(key[:0], d.X[i*nf:(i+1)*nf])
-		orig, dup := first[string(key)]
+		orig, dup := seen.add(i)
 		if !dup {
-			first[string(key)] = i
 			continue
 		}
 		if count == 0 {
-			firstDup, firstOrig = rowID(d, i), rowID(d, orig)
+			firstDup, firstOrig = i, orig
 		}
 		count++
 		if d.Y[i] != d.Y[orig] {
 			conflicts++
 		}
+	}
+	if count > 0 {
+		firstDup, firstOrig = rowID(d, firstDup), rowID(d, firstOrig)
 	}
 	if count == 0 {
 		return
@@ -559,13 +700,19 @@ func checkDuplicateRows(_ context.Context, r *ValidationReport, _ ValidationOpti
 func checkLeakage(ctx context.Context, r *ValidationReport, opts ValidationOptions, _ *dataset.Table, d *dataset.Dataset) {
 	nf := d.Features()
 	score := make([]float64, 0, d.Rows)
-	labels := make([]int, 0, d.Rows)
+	// A binary task's 0/1 labels are collected with the scores; a
+	// multi-class task keeps the class of each row and makes them per class.
+	binary := d.Positive >= 0
+	var labels []int
+	if !binary {
+		labels = make([]int, 0, d.Rows)
+	}
 	binaryY := make([]int, 0, d.Rows)
 	for j, name := range d.FeatureNames {
 		if ctx.Err() != nil {
 			return
 		}
-		score, labels = score[:0], labels[:0]
+		score, labels, binaryY = score[:0], labels[:0], binaryY[:0]
 		minV, maxV := math.Inf(1), math.Inf(-1)
 		for i := range d.Rows {
 			v := d.X[i*nf+j]
@@ -573,7 +720,15 @@ func checkLeakage(ctx context.Context, r *ValidationReport, opts ValidationOptio
 				continue
 			}
 			score = append(score, v)
-			labels = append(labels, d.Y[i])
+			if binary {
+				y := 0
+				if d.Y[i] == d.Positive {
+					y = 1
+				}
+				binaryY = append(binaryY, y)
+			} else {
+				labels = append(labels, d.Y[i])
+			}
 			minV, maxV = min(minV, v), max(maxV, v)
 		}
 		if len(score) == 0 || minV == maxV {
@@ -581,15 +736,17 @@ func checkLeakage(ctx context.Context, r *ValidationReport, opts ValidationOptio
 		}
 		best, bestClass := math.NaN(), ""
 		for c, label := range d.Classes {
-			if d.Positive >= 0 && c != d.Positive {
+			if binary && c != d.Positive {
 				continue
 			}
-			binaryY = binaryY[:0]
-			for _, y := range labels {
-				if y == c {
-					binaryY = append(binaryY, 1)
-				} else {
-					binaryY = append(binaryY, 0)
+			if !binary {
+				binaryY = binaryY[:0]
+				for _, y := range labels {
+					if y == c {
+						binaryY = append(binaryY, 1)
+					} else {
+						binaryY = append(binaryY, 0)
+					}
 				}
 			}
 			auc := evaluation.BinaryAUCROC(binaryY, score)
@@ -680,12 +837,32 @@ func checkIDLike(_ context.Context, r *ValidationReport, _ ValidationOptions, _ 
 	}
 }
 
-// checkSkipped records the text columns that are not features.
-func checkSkipped(_ context.Context, r *ValidationReport, _ ValidationOptions, _ *dataset.Table, d *dataset.Dataset) {
+// checkSkipped warns of the text columns that are not features: a whole
+// column of the user's data is dropped, which they should hear about (a
+// numeric column written with a decimal comma reads as text).
+func checkSkipped(_ context.Context, r *ValidationReport, _ ValidationOptions, t *dataset.Table, d *dataset.Dataset) {
 	for _, name := range d.Skipped {
+		example := ""
+		if t != nil {
+			if c, ok := t.Column(name); ok {
+				for _, s := range c.Str {
+					if s != "" {
+						example = fmt.Sprintf(" (e.g. %q)", truncateText(s, 40))
+						break
+					}
+				}
+			}
+		}
 		r.add(Finding{
-			Check: CheckSkippedColumn, Severity: SeverityInfo, Column: name,
-			Message: fmt.Sprintf("text column '%s' is not used: only numeric columns can be features", name),
+			Check: CheckSkippedColumn, Severity: SeverityWarning, Column: name,
+			Message: fmt.Sprintf("text column '%s' is dropped: it holds text%s and only numeric columns can be features; encode it as numbers to use it", name, example),
 		})
 	}
+}
+
+func truncateText(s string, n int) string {
+	if r := []rune(s); len(r) > n {
+		return string(r[:n]) + "..."
+	}
+	return s
 }

@@ -4,11 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -181,8 +181,8 @@ func TestValidateChecks(t *testing.T) {
 		{"skipped text column", func() *fixture {
 			return baseFixture().addColumn("name", func(k int) string { return fmt.Sprintf("J%04d", k) })
 		}, ValidationOptions{}, dataset.SelectOptions{},
-			Finding{Check: CheckSkippedColumn, Severity: SeverityInfo, Column: "name"},
-			[]string{"text column 'name' is not used"}},
+			Finding{Check: CheckSkippedColumn, Severity: SeverityWarning, Column: "name"},
+			[]string{"text column 'name' is dropped", "J0000"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -239,10 +239,7 @@ func TestValidateHTRU2(t *testing.T) {
 	d, err := tab.Select(dataset.SelectOptions{Target: "class"})
 	require.NoError(t, err)
 
-	start := time.Now()
 	r := ValidationPipeline{}.Validate(context.Background(), tab, d)
-	elapsed := time.Since(start)
-	t.Logf("validated HTRU2 in %v: %+v", elapsed, r.Findings)
 	require.NoError(t, r.Err())
 	assert.Empty(t, r.Errors())
 	assert.Equal(t, map[string]int{"0": 16259, "1": 1639}, r.ClassCounts)
@@ -253,9 +250,6 @@ func TestValidateHTRU2(t *testing.T) {
 		assert.Contains(t, []string{CheckClassImbalance}, f.Check, "unexpected finding %+v", f)
 	}
 	assert.Len(t, findings(r, CheckClassImbalance), 1, "HTRU2 is 9%% positive")
-	if !testing.Short() {
-		assert.Less(t, elapsed, time.Second)
-	}
 
 	s, err := dataset.StratifiedSplit(d, 0.15, 0.2, 42)
 	require.NoError(t, err)
@@ -302,4 +296,57 @@ func TestCheckSplitOverlap(t *testing.T) {
 	assert.Equal(t, 36, val[0].Row)
 	assert.Equal(t, 1, val[0].Count)
 	assert.NoError(t, r.Err(), "overlap is a warning")
+}
+
+// BenchmarkValidateHTRU2 is how long TestValidateHTRU2's validation takes
+// (scripts/bench.sh); the test asserts no time, which a loaded machine would
+// break.
+func BenchmarkValidateHTRU2(b *testing.B) {
+	tab, err := dataset.Read(context.Background(), htru2Path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	d, err := tab.Select(dataset.SelectOptions{Target: "class"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		if r := (ValidationPipeline{}).Validate(context.Background(), tab, d); r.Err() != nil {
+			b.Fatal(r.Err())
+		}
+	}
+}
+
+func TestCheckDuplicateRowsByHash(t *testing.T) {
+	nan := math.NaN()
+	// Rows 3 and 5 copy row 1 (NaN alike, -0 equal to 0), row 6 copies row
+	// 2 with another label; row 4 differs from row 1 in one bit.
+	x := []float64{
+		1, nan, 0,
+		2, 3, 4,
+		1, nan, math.Copysign(0, -1),
+		1, nan, math.Nextafter(0, 1),
+		1, math.NaN(), 0,
+		2, 3, 4,
+	}
+	d := &dataset.Dataset{FeatureNames: []string{"a", "b", "c"}, X: x, Rows: 6, Y: []int{0, 1, 0, 0, 0, 0},
+		Classes: []string{"0", "1"}, Positive: 1, RowIDs: []int{1, 2, 3, 4, 5, 6}}
+	r := &ValidationReport{}
+	checkDuplicateRows(context.Background(), r, ValidationOptions{}, nil, d)
+	require.Len(t, r.Findings, 1)
+	f := r.Findings[0]
+	assert.Equal(t, CheckDuplicateRows, f.Check)
+	assert.Equal(t, 3, f.Count)
+	assert.Equal(t, 3, f.Row)
+	assert.Contains(t, f.Message, "copy of row 1")
+	assert.Contains(t, f.Message, "1 of them has a different label")
+
+	split := dataset.Split{Train: d, Test: &dataset.Dataset{FeatureNames: d.FeatureNames, X: []float64{9, 9, 9, 2, 3, 4}, Rows: 2,
+		Y: []int{0, 1}, RowIDs: []int{7, 8}}}
+	r = &ValidationReport{}
+	ValidationPipeline{}.CheckSplit(context.Background(), r, split)
+	got := findings(r, CheckTrainTestOverlap)
+	require.Len(t, got, 1)
+	assert.Equal(t, 1, got[0].Count)
+	assert.Equal(t, 8, got[0].Row)
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/orrery-ml/orrery/shared/pipeline/asl"
+	"github.com/orrery-ml/orrery/shared/pipeline/asl/asltest"
 )
 
 func parse(t *testing.T, s string) asl.Definition {
@@ -53,18 +54,22 @@ func TestTaskTimeoutAndHeartbeat(t *testing.T) {
 }
 
 func TestHeartbeatsKeepATaskAlive(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs for two seconds")
-	}
+	// Eight heartbeats 250 ms apart on the executor's clock: the task
+	// outlives its 1 s HeartbeatSeconds by far. The clock moves only when
+	// the task says so, so a loaded machine cannot make a beat late.
+	clock := &asltest.Clock{}
 	beating := func(ctx context.Context, _ json.RawMessage) (json.RawMessage, error) {
 		for range 8 {
-			time.Sleep(250 * time.Millisecond)
+			clock.Advance(250 * time.Millisecond)
 			asl.Heartbeat(ctx)
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
 		}
 		return json.RawMessage(`{"ok":true}`), nil
 	}
 	def := parse(t, `{"StartAt":"T","States":{"T":{"Type":"Task","Resource":"beat","TimeoutSeconds":10,"HeartbeatSeconds":1,"End":true}}}`)
-	x := asl.Executor{Resources: map[string]asl.Handler{"beat": beating}}
+	x := asl.Executor{Resources: map[string]asl.Handler{"beat": beating}, AfterFunc: clock.AfterFunc}
 	out, err := x.Execute(t.Context(), def, asl.Execution{})
 	require.NoError(t, err)
 	assert.JSONEq(t, `{"ok":true}`, string(out))
@@ -131,27 +136,41 @@ func TestPlainHandlerErrorsAreTaskFailed(t *testing.T) {
 }
 
 func TestMapHonoursMaxConcurrency(t *testing.T) {
+	// The first three items wait for one another: they end only once all
+	// three run at the same time, which proves the Map runs them at once
+	// without depending on how fast goroutines start (a Map that ran them
+	// one by one would fail at the deadline, never by chance).
 	var running, peak atomic.Int32
-	h := func(context.Context, json.RawMessage) (json.RawMessage, error) {
+	three := make(chan struct{})
+	var once sync.Once
+	h := func(ctx context.Context, _ json.RawMessage) (json.RawMessage, error) {
 		n := running.Add(1)
+		defer running.Add(-1)
 		for {
 			p := peak.Load()
 			if n <= p || peak.CompareAndSwap(p, n) {
 				break
 			}
 		}
-		time.Sleep(5 * time.Millisecond)
-		running.Add(-1)
+		if n == 3 {
+			once.Do(func() { close(three) })
+		}
+		select {
+		case <-three:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
 		return json.RawMessage(`1`), nil
 	}
 	def := parse(t, `{"StartAt":"M","States":{"M":{"Type":"Map","MaxConcurrency":3,"ItemsPath":"$.xs","End":true,
 		"ItemProcessor":{"ProcessorConfig":{"Mode":"INLINE"},"StartAt":"T","States":{"T":{"Type":"Task","Resource":"h","End":true}}}}}}`)
 	x := asl.Executor{Resources: map[string]asl.Handler{"h": h}}
-	out, err := x.Execute(t.Context(), def, asl.Execution{Input: json.RawMessage(`{"xs":[1,2,3,4,5,6,7,8,9,10,11,12]}`)})
-	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	out, err := x.Execute(ctx, def, asl.Execution{Input: json.RawMessage(`{"xs":[1,2,3,4,5,6,7,8,9,10,11,12]}`)})
+	require.NoError(t, err, "three items never ran at once")
 	assert.JSONEq(t, `[1,1,1,1,1,1,1,1,1,1,1,1]`, string(out))
-	assert.LessOrEqual(t, peak.Load(), int32(3))
-	assert.Greater(t, peak.Load(), int32(1), "items run concurrently")
+	assert.Equal(t, int32(3), peak.Load(), "three items at once, never more")
 }
 
 func TestParseRefusesBrokenDefinitions(t *testing.T) {

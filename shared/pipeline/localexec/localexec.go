@@ -51,6 +51,11 @@ type Binding struct {
 	// was interrupted, with the history it continues (it must not call back
 	// into the Executions).
 	Resumed func(ctx context.Context, name string, input json.RawMessage, history []asl.Event)
+	// Ended, when set, is called after an execution's end (SUCCEEDED,
+	// FAILED or ABORTED; not an interruption by Close) is journaled, with a
+	// context that is not cancelled (the embedded runtime queues the job's
+	// MLflow run there). It must not block for long.
+	Ended func(ctx context.Context, name string, status store.ExecutionStatus)
 }
 
 // Options tune Executions; the zero value is ready to use.
@@ -294,6 +299,9 @@ func (e *Executions) ended(ctx context.Context, log *slog.Logger, b Binding, m p
 	}
 	if _, uerr := e.journal.UpdateExecution(ctx, string(m), name, u); uerr != nil && !errors.Is(uerr, store.ErrConflict) {
 		log.Error("journal the end of the execution", "error", uerr.Error())
+	}
+	if b.Ended != nil && u.Status != "" {
+		b.Ended(ctx, name, u.Status)
 	}
 }
 

@@ -2,12 +2,14 @@ package sfnexec_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/orrery-ml/orrery/shared/evaluationjob"
 	"github.com/orrery-ml/orrery/shared/pipeline"
 	"github.com/orrery-ml/orrery/shared/pipeline/asl"
 )
@@ -23,10 +25,12 @@ func TestEvaluationStateMachineOnMoto(t *testing.T) {
 	ctx := t.Context()
 	run := time.Now().Format("150405.000000")
 	run = run[:6] + run[7:]
-	def, err := pipeline.Evaluation(pipeline.EvaluationResources{StagesFunction: echoFunction})
+	q := newBatchQueue(t, moto, "orrery-eval-"+run)
+	def, err := pipeline.Evaluation(pipeline.EvaluationResources{StagesFunction: echoFunction,
+		FoldJobQueue: q.queueARN, FoldJobDefinition: q.definitionARN})
 	require.NoError(t, err)
 
-	t.Run("succeeds", func(t *testing.T) {
+	t.Run("succeeds on the light path", func(t *testing.T) {
 		jobID := "evj-" + run
 		out, err := moto.runner.Execute(ctx, def, asl.Execution{Name: jobID, StateMachine: "evaluation-" + run,
 			Input: pipeline.EvaluationInput{JobID: jobID}.JSON()})
@@ -35,6 +39,59 @@ func TestEvaluationStateMachineOnMoto(t *testing.T) {
 		var req map[string]map[string]any
 		require.NoError(t, json.Unmarshal(out, &req), "output %s", out)
 		assert.Equal(t, map[string]any{"job_id": jobID}, req["evaluation"], "output %s", out)
+	})
+
+	t.Run("the heavy path runs a Batch job per fold, then Reduce", func(t *testing.T) {
+		// The echo cannot plan: Plan is a Pass state answering as the
+		// stages function does for a heavy job: two folds, a range of
+		// bootstrap replicates and a range of the comparison's paired
+		// bootstrap (compare_to). The Choice, the Map over the tasks, each
+		// RunFold Batch task (moto's "simple" Batch marks
+		// the job SUCCEEDED; .sync waits for it) and Reduce on the echo run
+		// as they ship.
+		heavy := def
+		heavy.States = map[string]asl.State{}
+		for name, st := range def.States {
+			heavy.States[name] = st
+		}
+		jobID := "evj-heavy-" + run
+		plan := def.States[pipeline.StatePlan]
+		heavy.States[pipeline.StatePlan] = asl.State{Type: asl.TypePass, ResultPath: plan.ResultPath, Next: plan.Next,
+			Result: json.RawMessage(fmt.Sprintf(`{"job_id":%[1]q,"status":"RUNNING","heavy":true,"folds":[0,1],"tasks":[`+
+				`{"job_id":%[1]q,"fold":0,"name":"fold-0"},{"job_id":%[1]q,"fold":1,"name":"fold-1"},`+
+				`{"job_id":%[1]q,"fold":0,"name":"bootstrap-0","bootstrap":{"shard":0,"from":0,"to":50}},`+
+				`{"job_id":%[1]q,"fold":0,"name":"compare-0","compare":{"shard":0,"from":0,"to":500}}],"reason":"test"}`, jobID))}
+		out, err := moto.runner.Execute(ctx, heavy, asl.Execution{Name: jobID, StateMachine: "evaluation-heavy-" + run,
+			Input: pipeline.EvaluationInput{JobID: jobID}.JSON()})
+		require.NoError(t, err)
+		var req map[string]map[string]any
+		require.NoError(t, json.Unmarshal(out, &req), "output %s", out)
+		assert.Equal(t, map[string]any{"job_id": jobID, "step": "reduce"}, req["evaluation"], "output %s", out)
+
+		jobs, err := q.client.ListJobs(ctx, listSucceeded(q.queueARN))
+		require.NoError(t, err)
+		var names []string
+		tasks := map[string]evaluationjob.FoldTask{}
+		for _, js := range jobs.JobSummaryList {
+			names = append(names, *js.JobName)
+			job := q.job(t, *js.JobId)
+			for _, kv := range job.Container.Environment {
+				if *kv.Name == pipeline.EnvEvaluationFold {
+					var in evaluationjob.FoldTask
+					require.NoError(t, json.Unmarshal([]byte(*kv.Value), &in), "fold task %q", *kv.Value)
+					assert.Equal(t, jobID, in.JobID)
+					tasks[in.Name] = in
+				}
+			}
+		}
+		assert.ElementsMatch(t, []string{"orrery-eval-" + jobID + "-fold-0", "orrery-eval-" + jobID + "-fold-1", "orrery-eval-" + jobID + "-bootstrap-0",
+			"orrery-eval-" + jobID + "-compare-0"}, names)
+		assert.Equal(t, map[string]evaluationjob.FoldTask{
+			"fold-0":      {JobID: jobID, Fold: 0, Name: "fold-0"},
+			"fold-1":      {JobID: jobID, Fold: 1, Name: "fold-1"},
+			"bootstrap-0": {JobID: jobID, Name: "bootstrap-0", Bootstrap: &evaluationjob.BootstrapShard{Shard: 0, From: 0, To: 50}},
+			"compare-0":   {JobID: jobID, Name: "compare-0", Compare: &evaluationjob.BootstrapShard{Shard: 0, From: 0, To: 500}},
+		}, tasks, "each job is given its task")
 	})
 
 	t.Run("a failure goes through MarkFailed to Failed", func(t *testing.T) {

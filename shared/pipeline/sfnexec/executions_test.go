@@ -90,6 +90,6 @@ func TestAgainstEmulator(t *testing.T) {
 	require.Eventually(t, func() bool {
 		d, err := e.Describe(ctx, pipeline.MachineTraining, "job-1")
 		return err == nil && d.Status == pipeline.StatusAborted
-	}, 10*time.Second, 50*time.Millisecond, "stopped execution is ABORTED")
+	}, 2*time.Minute, 50*time.Millisecond, "stopped execution is ABORTED")
 	require.NoError(t, flows.StopTraining(ctx, "job-never-started"), "stopping a job without execution is not an error")
 }

@@ -125,22 +125,7 @@ func (s *Store) CreateDeployment(ctx context.Context, d store.Deployment) error 
 // GetDeployment returns the deployment (a strongly consistent read), or
 // store.ErrNotFound.
 func (s *Store) GetDeployment(ctx context.Context, id string) (store.Deployment, error) {
-	tbl, err := table("deployments", s.tables.Deployments)
-	if err != nil {
-		return store.Deployment{}, fmt.Errorf("get deployment %s: %w", id, err)
-	}
-	if id == "" {
-		return store.Deployment{}, fmt.Errorf("get deployment: empty id: %w", store.ErrNotFound)
-	}
-	it, err := s.getItem(ctx, tbl, deploymentPrefix+id, deploymentSK)
-	if err != nil {
-		return store.Deployment{}, fmt.Errorf("get deployment %s: %w", id, err)
-	}
-	d, err := parseDeployment(it)
-	if err != nil {
-		return store.Deployment{}, fmt.Errorf("get deployment %s: %w", id, err)
-	}
-	return d, nil
+	return getRecord(ctx, s, "deployment", "deployments", s.tables.Deployments, deploymentPrefix, id, deploymentSK, parseDeployment)
 }
 
 // UpdateDeployment applies u in one UpdateItem whose ConditionExpression

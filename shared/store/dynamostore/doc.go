@@ -2,7 +2,8 @@
 // implements store.JobStore, store.ModelRegistry, store.RetrainingPolicyStore,
 // store.IdempotencyStore, store.DeploymentStore, store.LiveDeployments,
 // store.EndpointStore (the endpoint lock and live model on AWS, where the
-// predict function's alias does the routing) and store.ModelAliases, and
+// predict function's alias does the routing), store.ModelAliases and
+// store.TrackingOutbox (the MLflow mirror's queue, tracking.go), and
 // passes the same port suites
 // (shared/store/storetest) as the embedded sqlitestore, run against moto's
 // DynamoDB in the tests.
@@ -30,6 +31,10 @@
 //	                                           updated_at updated_ns
 //	deployments  ENDPOINT#<env>#<name>  ENDPOINT  environment endpoint routes live_model locked_by
 //	                                           locked_until revision updated_at
+//	tracking     TRACKING#OUTBOX     ENTRY#<seq>  seq subject kind payload attempts last_error
+//	                                           not_before_ns dead created_at
+//	tracking     TRACKING#SEQ        COUNTER   next
+//	tracking     TRACKING#REF#<key>  REF       value updated_at
 //
 // JSON fields (config, progress, result, metrics) are strings holding the
 // JSON text; times are RFC 3339 strings in UTC with nanoseconds, and

@@ -40,13 +40,17 @@ type Tables struct {
 	Studies     string
 	Deployments string
 	Idempotency string
+	// Tracking holds the MLflow mirror's outbox and refs
+	// (store.TrackingOutbox; tracking.go): its own table or, as infra/
+	// deploys it, the jobs table.
+	Tracking string
 }
 
 // names lists the distinct non-empty table names.
 func (t Tables) names() []string {
 	seen := map[string]bool{}
 	var out []string
-	for _, n := range []string{t.Jobs, t.Models, t.Studies, t.Deployments, t.Idempotency} {
+	for _, n := range []string{t.Jobs, t.Models, t.Studies, t.Deployments, t.Idempotency, t.Tracking} {
 		if n != "" && !seen[n] {
 			seen[n] = true
 			out = append(out, n)
@@ -270,6 +274,29 @@ func (s *Store) getItem(ctx context.Context, table, pk, sk string) (map[string]t
 		return nil, store.ErrNotFound
 	}
 	return out.Item, nil
+}
+
+// getRecord reads the item (pk, sk) of the kind table (a strongly
+// consistent read) and parses it: what names the record in errors ("job"),
+// an empty id is store.ErrNotFound, a missing item too.
+func getRecord[T any](ctx context.Context, s *Store, what, kind, tableName, pk, id, sk string, parse func(map[string]types.AttributeValue) (T, error)) (T, error) {
+	var zero T
+	tbl, err := table(kind, tableName)
+	if err != nil {
+		return zero, fmt.Errorf("get %s %s: %w", what, id, err)
+	}
+	if id == "" {
+		return zero, fmt.Errorf("get %s: empty id: %w", what, store.ErrNotFound)
+	}
+	it, err := s.getItem(ctx, tbl, pk+id, sk)
+	if err != nil {
+		return zero, fmt.Errorf("get %s %s: %w", what, id, err)
+	}
+	v, err := parse(it)
+	if err != nil {
+		return zero, fmt.Errorf("get %s %s: %w", what, id, err)
+	}
+	return v, nil
 }
 
 // scanAll reads every item of table whose sk equals sk, following pages.

@@ -122,22 +122,7 @@ func (s *Store) CreateJob(ctx context.Context, j store.Job) error {
 // GetJob returns the job (a strongly consistent read). Returns
 // store.ErrNotFound if it does not exist.
 func (s *Store) GetJob(ctx context.Context, id string) (store.Job, error) {
-	tbl, err := table("jobs", s.tables.Jobs)
-	if err != nil {
-		return store.Job{}, fmt.Errorf("get job %s: %w", id, err)
-	}
-	if id == "" {
-		return store.Job{}, fmt.Errorf("get job: empty id: %w", store.ErrNotFound)
-	}
-	it, err := s.getItem(ctx, tbl, jobPrefix+id, jobSK)
-	if err != nil {
-		return store.Job{}, fmt.Errorf("get job %s: %w", id, err)
-	}
-	j, err := parseJob(it)
-	if err != nil {
-		return store.Job{}, fmt.Errorf("get job %s: %w", id, err)
-	}
-	return j, nil
+	return getRecord(ctx, s, "job", "jobs", s.tables.Jobs, jobPrefix, id, jobSK, parseJob)
 }
 
 // UpdateJob applies u in one UpdateItem whose condition is the job's

@@ -28,6 +28,9 @@ func modelItem(m store.Model) map[string]types.AttributeValue {
 	it["artifact_uri"] = str(m.ArtifactURI)
 	setJSON(it, "metrics", m.Metrics)
 	it["data_hash"] = str(m.DataHash)
+	if m.ManifestSHA256 != "" {
+		it["manifest_sha256"] = str(m.ManifestSHA256)
+	}
 	it["created_at"] = str(formatTime(m.CreatedAt))
 	it["created_ns"] = num(m.CreatedAt.UnixNano())
 	return it
@@ -46,6 +49,8 @@ func parseModel(m map[string]types.AttributeValue) (store.Model, error) {
 		Metrics:     it.raw("metrics"),
 		DataHash:    it.str("data_hash"),
 		CreatedAt:   it.time("created_at"),
+		// Absent on items written before the digest was kept.
+		ManifestSHA256: it.str("manifest_sha256"),
 	}
 	if it.err != nil {
 		return store.Model{}, fmt.Errorf("model item %s: %w", it.str(attrPK), it.err)
@@ -78,22 +83,7 @@ func (s *Store) RegisterModel(ctx context.Context, m store.Model) error {
 
 // GetModel returns the model. Returns store.ErrNotFound if it does not exist.
 func (s *Store) GetModel(ctx context.Context, id string) (store.Model, error) {
-	tbl, err := table("models", s.tables.Models)
-	if err != nil {
-		return store.Model{}, fmt.Errorf("get model %s: %w", id, err)
-	}
-	if id == "" {
-		return store.Model{}, fmt.Errorf("get model: empty id: %w", store.ErrNotFound)
-	}
-	it, err := s.getItem(ctx, tbl, modelPrefix+id, modelSK)
-	if err != nil {
-		return store.Model{}, fmt.Errorf("get model %s: %w", id, err)
-	}
-	m, err := parseModel(it)
-	if err != nil {
-		return store.Model{}, fmt.Errorf("get model %s: %w", id, err)
-	}
-	return m, nil
+	return getRecord(ctx, s, "model", "models", s.tables.Models, modelPrefix, id, modelSK, parseModel)
 }
 
 // ListModels returns models, newest first (by CreatedAt, then by id), from a

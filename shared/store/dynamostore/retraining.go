@@ -1,14 +1,14 @@
 package dynamostore
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/orrery-ml/orrery/shared/store"
 )
@@ -27,12 +27,8 @@ func (s *Store) PutRetrainingPolicy(ctx context.Context, p store.RetrainingPolic
 	if err != nil {
 		return fmt.Errorf("put retraining policy %s: %w", p.Prefix, err)
 	}
-	if p.Prefix == "" || !strings.HasSuffix(p.Prefix, "/") {
-		return fmt.Errorf("put retraining policy: prefix %q must end in \"/\": %w", p.Prefix, store.ErrInvalid)
-	}
-	var obj map[string]json.RawMessage
-	if len(bytes.TrimSpace(p.Config)) == 0 || json.Unmarshal(p.Config, &obj) != nil || obj == nil {
-		return fmt.Errorf("put retraining policy %s: config is not a JSON object: %w", p.Prefix, store.ErrInvalid)
+	if err := store.CheckRetrainingPolicy(p); err != nil {
+		return err
 	}
 	if p.UpdatedAt.IsZero() {
 		p.UpdatedAt = s.now()
@@ -63,7 +59,11 @@ func (s *Store) GetRetrainingPolicy(ctx context.Context, prefix string) (store.R
 	if err != nil {
 		return store.RetrainingPolicy{}, fmt.Errorf("get retraining policy %s: %w", prefix, err)
 	}
-	it := item{m: got}
+	return parsePolicy(got, prefix)
+}
+
+func parsePolicy(m map[string]types.AttributeValue, prefix string) (store.RetrainingPolicy, error) {
+	it := item{m: m}
 	p := store.RetrainingPolicy{
 		Prefix:    it.str("prefix"),
 		ModelName: it.str("model_name"),
@@ -75,4 +75,51 @@ func (s *Store) GetRetrainingPolicy(ctx context.Context, prefix string) (store.R
 		return store.RetrainingPolicy{}, fmt.Errorf("get retraining policy %s: %w", prefix, it.err)
 	}
 	return p, nil
+}
+
+// ListRetrainingPolicies returns every policy, by prefix (a scan of the
+// models table for the policy items).
+func (s *Store) ListRetrainingPolicies(ctx context.Context) ([]store.RetrainingPolicy, error) {
+	tbl, err := table("models", s.tables.Models)
+	if err != nil {
+		return nil, fmt.Errorf("list retraining policies: %w", err)
+	}
+	items, err := s.scanAll(ctx, tbl, policySK)
+	if err != nil {
+		return nil, fmt.Errorf("list retraining policies: %w", err)
+	}
+	out := make([]store.RetrainingPolicy, 0, len(items))
+	for _, m := range items {
+		p, err := parsePolicy(m, "")
+		if err != nil {
+			return nil, fmt.Errorf("list retraining policies: %w", err)
+		}
+		out = append(out, p)
+	}
+	slices.SortFunc(out, func(a, b store.RetrainingPolicy) int { return strings.Compare(a.Prefix, b.Prefix) })
+	return out, nil
+}
+
+// DeleteRetrainingPolicy removes the policy with exactly that prefix (a
+// conditional delete), or returns store.ErrNotFound.
+func (s *Store) DeleteRetrainingPolicy(ctx context.Context, prefix string) error {
+	tbl, err := table("models", s.tables.Models)
+	if err != nil {
+		return fmt.Errorf("delete retraining policy %s: %w", prefix, err)
+	}
+	if prefix == "" {
+		return fmt.Errorf("delete retraining policy: empty prefix: %w", store.ErrNotFound)
+	}
+	_, err = s.client.DeleteItem(ctx, &dynamodb.DeleteItemInput{
+		TableName: aws.String(tbl), Key: key(policyPrefix+prefix, policySK),
+		ConditionExpression:      aws.String("attribute_exists(#pk)"),
+		ExpressionAttributeNames: map[string]string{"#pk": attrPK},
+	})
+	if conditionFailed(err) {
+		return fmt.Errorf("delete retraining policy %s: %w", prefix, store.ErrNotFound)
+	}
+	if err != nil {
+		return fmt.Errorf("delete retraining policy %s: %w", prefix, err)
+	}
+	return nil
 }

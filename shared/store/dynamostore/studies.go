@@ -158,19 +158,7 @@ func (s *Store) CreateStudy(ctx context.Context, st store.Study) error {
 // GetStudy returns the study (a strongly consistent read), or
 // store.ErrNotFound.
 func (s *Store) GetStudy(ctx context.Context, id string) (store.Study, error) {
-	tbl, err := table("studies", s.tables.Studies)
-	if err != nil {
-		return store.Study{}, fmt.Errorf("get study %s: %w", id, err)
-	}
-	it, err := s.getItem(ctx, tbl, studyPrefix+id, studySK)
-	if err != nil {
-		return store.Study{}, fmt.Errorf("get study %s: %w", id, err)
-	}
-	st, err := parseStudy(it)
-	if err != nil {
-		return store.Study{}, fmt.Errorf("get study %s: %w", id, err)
-	}
-	return st, nil
+	return getRecord(ctx, s, "study", "studies", s.tables.Studies, studyPrefix, id, studySK, parseStudy)
 }
 
 // UpdateStudy applies u when the stored Version equals version and

@@ -57,3 +57,17 @@ func TestStudyMethodsNeedQueryAndTransactions(t *testing.T) {
 	err = s.AddTrials(t.Context(), "st", []store.Trial{{Number: 0, Params: []byte(`{}`)}})
 	require.ErrorIs(t, err, store.ErrInvalid)
 }
+
+func TestTrackingOutbox(t *testing.T) {
+	client := newClient(t)
+	storetest.TestTrackingOutbox(t, func(t *testing.T) store.TrackingOutbox {
+		name := awstest.Name(t, "orrery-tracking")
+		require.NoError(t, dynamostore.CreateTable(t.Context(), client, name))
+		t.Cleanup(func() {
+			_, _ = client.DeleteTable(context.Background(), &dynamodb.DeleteTableInput{TableName: aws.String(name)})
+		})
+		s, err := dynamostore.New(serialStudyClient{&serialClient{c: client}}, dynamostore.Tables{Tracking: name})
+		require.NoError(t, err)
+		return s
+	})
+}

@@ -10,9 +10,12 @@
 // List finds in DeleteObjects batches of at most 1,000 keys (the S3 limit).
 // URIs are s3://bucket/key.
 //
-// ReadTable (and TableReader, the training pipeline's ReadTable hook) reads
-// an s3://bucket/key data set into a dataset.Table by its extension.
+// ReadObject reads a whole object; subpackage s3table reads an
+// s3://bucket/key data set into a dataset.Table by its extension, apart from
+// this package so that a function that stores artifacts but reads no data
+// set (predict) does not link the data-set readers (Parquet, FITS) and their
+// package inits.
 //
-// It must not import shared/ml/..., aws-lambda-go, shared/store/dynamostore,
+// It must not import shared/dataset, shared/ml/..., aws-lambda-go, shared/store/dynamostore,
 // shared/store/filestore or shared/store/sqlitestore.
 package s3store

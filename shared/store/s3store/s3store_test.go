@@ -1,12 +1,10 @@
 package s3store_test
 
 import (
-	"context"
 	"fmt"
 	"strings"
 	"testing"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -29,24 +27,7 @@ func newClient(t *testing.T) *s3.Client {
 // ends.
 func newBucket(t *testing.T, client *s3.Client) string {
 	t.Helper()
-	name := awstest.Name(t, "orrery-test")
-	_, err := client.CreateBucket(t.Context(), &s3.CreateBucketInput{Bucket: aws.String(name)})
-	require.NoError(t, err)
-	t.Cleanup(func() {
-		ctx := context.Background()
-		p := s3.NewListObjectsV2Paginator(client, &s3.ListObjectsV2Input{Bucket: aws.String(name)})
-		for p.HasMorePages() {
-			page, err := p.NextPage(ctx)
-			if err != nil {
-				break
-			}
-			for _, o := range page.Contents {
-				_, _ = client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(name), Key: o.Key})
-			}
-		}
-		_, _ = client.DeleteBucket(ctx, &s3.DeleteBucketInput{Bucket: aws.String(name)})
-	})
-	return name
+	return awstest.Bucket(t, client, "orrery-test")
 }
 
 func TestArtifactStore(t *testing.T) {

@@ -306,21 +306,5 @@ func eventsJSON(events []store.DeploymentEvent) (string, error) {
 
 // queryDeployments runs a SELECT of deploymentColumns.
 func (s *DB) queryDeployments(ctx context.Context, op, q string, args ...any) ([]store.Deployment, error) {
-	rows, err := s.db.QueryContext(ctx, q, args...)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", op, err)
-	}
-	defer func() { _ = rows.Close() }()
-	out := []store.Deployment{}
-	for rows.Next() {
-		d, err := scanDeployment(rows)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", op, err)
-		}
-		out = append(out, d)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("%s: %w", op, err)
-	}
-	return out, nil
+	return queryAll(ctx, s.db, op, scanDeployment, q, args...)
 }

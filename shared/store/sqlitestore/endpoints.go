@@ -73,23 +73,7 @@ func (s *DB) ListEndpoints(ctx context.Context, environment string) ([]store.End
 		q += ` WHERE environment = ?`
 		args = append(args, environment)
 	}
-	rows, err := s.db.QueryContext(ctx, q+` ORDER BY environment, name`, args...)
-	if err != nil {
-		return nil, fmt.Errorf("list endpoints: %w", err)
-	}
-	defer func() { _ = rows.Close() }()
-	out := []store.Endpoint{}
-	for rows.Next() {
-		e, err := scanEndpoint(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list endpoints: %w", err)
-		}
-		out = append(out, e)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list endpoints: %w", err)
-	}
-	return out, nil
+	return queryAll(ctx, s.db, "list endpoints", scanEndpoint, q+` ORDER BY environment, name`, args...)
 }
 
 // PutEndpoint writes e conditionally on its revision (0: create).

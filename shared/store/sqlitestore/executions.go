@@ -136,23 +136,7 @@ func (s *DB) ListExecutions(ctx context.Context, status store.ExecutionStatus) (
 		q += ` WHERE status = ?`
 		args = append(args, string(status))
 	}
-	rows, err := s.db.QueryContext(ctx, q+` ORDER BY started_ns, rowid`, args...)
-	if err != nil {
-		return nil, fmt.Errorf("list executions: %w", err)
-	}
-	defer func() { _ = rows.Close() }()
-	out := []store.Execution{}
-	for rows.Next() {
-		e, err := scanExecution(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list executions: %w", err)
-		}
-		out = append(out, e)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list executions: %w", err)
-	}
-	return out, nil
+	return queryAll(ctx, s.db, "list executions", scanExecution, q+` ORDER BY started_ns, rowid`, args...)
 }
 
 // UpdateExecution applies u in one conditional UPDATE: only while the

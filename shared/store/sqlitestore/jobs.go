@@ -45,6 +45,28 @@ type rowScanner interface {
 	Scan(dest ...any) error
 }
 
+// queryAll runs the SELECT q and scans every row it returns with scan; op
+// starts every error ("list jobs"). No row is an empty slice, not nil.
+func queryAll[T any](ctx context.Context, db *sql.DB, op string, scan func(rowScanner) (T, error), q string, args ...any) ([]T, error) {
+	rows, err := db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", op, err)
+	}
+	defer func() { _ = rows.Close() }()
+	out := []T{}
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", op, err)
+		}
+		out = append(out, v)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("%s: %w", op, err)
+	}
+	return out, nil
+}
+
 // scanJob reads one row selected with jobColumns.
 func scanJob(r rowScanner) (store.Job, error) {
 	var (
@@ -255,22 +277,6 @@ func (s *DB) ListJobs(ctx context.Context, limit int) ([]store.Job, error) {
 	if limit == 0 {
 		sqlLimit = -1 // SQLite: a negative LIMIT means no limit
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT `+jobColumns+` FROM jobs
+	return queryAll(ctx, s.db, "list jobs", scanJob, `SELECT `+jobColumns+` FROM jobs
 		ORDER BY created_ns DESC, rowid DESC LIMIT ?`, sqlLimit)
-	if err != nil {
-		return nil, fmt.Errorf("list jobs: %w", err)
-	}
-	defer func() { _ = rows.Close() }()
-	jobs := []store.Job{}
-	for rows.Next() {
-		j, err := scanJob(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list jobs: %w", err)
-		}
-		jobs = append(jobs, j)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list jobs: %w", err)
-	}
-	return jobs, nil
 }

@@ -10,7 +10,7 @@ import (
 	"github.com/orrery-ml/orrery/shared/store"
 )
 
-const modelColumns = `id, name, job_id, model_type, artifact_key, artifact_uri, metrics, data_hash, created_at`
+const modelColumns = `id, name, job_id, model_type, artifact_key, artifact_uri, metrics, data_hash, manifest_sha256, created_at`
 
 // scanModel reads one row selected with modelColumns.
 func scanModel(r rowScanner) (store.Model, error) {
@@ -20,7 +20,7 @@ func scanModel(r rowScanner) (store.Model, error) {
 		created string
 	)
 	if err := r.Scan(&m.ID, &m.Name, &m.JobID, &m.ModelType, &m.ArtifactKey, &m.ArtifactURI,
-		&metrics, &m.DataHash, &created); err != nil {
+		&metrics, &m.DataHash, &m.ManifestSHA256, &created); err != nil {
 		return store.Model{}, err
 	}
 	m.Metrics = rawOrNil(metrics)
@@ -47,9 +47,9 @@ func (s *DB) RegisterModel(ctx context.Context, m store.Model) error {
 		created = time.Now()
 	}
 	res, err := s.db.ExecContext(ctx, `INSERT INTO models (id, name, job_id, model_type, artifact_key,
-		artifact_uri, metrics, data_hash, created_at, created_ns)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
-		m.ID, m.Name, m.JobID, m.ModelType, m.ArtifactKey, m.ArtifactURI, metrics, m.DataHash,
+		artifact_uri, metrics, data_hash, manifest_sha256, created_at, created_ns)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
+		m.ID, m.Name, m.JobID, m.ModelType, m.ArtifactKey, m.ArtifactURI, metrics, m.DataHash, m.ManifestSHA256,
 		formatTime(created), created.UnixNano())
 	if err != nil {
 		return fmt.Errorf("register model %s: %w", m.ID, err)
@@ -79,21 +79,5 @@ func (s *DB) GetModel(ctx context.Context, id string) (store.Model, error) {
 // ListModels returns every model, newest first (by CreatedAt, then by
 // insertion).
 func (s *DB) ListModels(ctx context.Context) ([]store.Model, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT `+modelColumns+` FROM models ORDER BY created_ns DESC, rowid DESC`)
-	if err != nil {
-		return nil, fmt.Errorf("list models: %w", err)
-	}
-	defer func() { _ = rows.Close() }()
-	models := []store.Model{}
-	for rows.Next() {
-		m, err := scanModel(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list models: %w", err)
-		}
-		models = append(models, m)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list models: %w", err)
-	}
-	return models, nil
+	return queryAll(ctx, s.db, "list models", scanModel, `SELECT `+modelColumns+` FROM models ORDER BY created_ns DESC, rowid DESC`)
 }

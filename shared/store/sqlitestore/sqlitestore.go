@@ -25,6 +25,9 @@ var ErrSchemaTooNew = fault.New(fault.Internal, "sqlitestore: schema version new
 // goroutine or another process on the same file) before giving up.
 const busyTimeoutMillis = 5000
 
+// maxIdleConns is how many connections the pool keeps open between uses.
+const maxIdleConns = 16
+
 // DB is a SQLite-backed job store and model registry. It is safe for
 // concurrent use.
 type DB struct {
@@ -64,6 +67,11 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite store %s: %w", path, err)
 	}
+	// database/sql keeps two idle connections by default: with more
+	// concurrent readers (the API's status polls) every extra one is
+	// opened, its pragmas run and its statement prepared, and closed again
+	// per request. Keep as many idle as are likely in use at once.
+	db.SetMaxIdleConns(maxIdleConns)
 	s := &DB{db: db, path: path}
 	if err := db.PingContext(ctx); err != nil {
 		_ = db.Close()
@@ -138,6 +146,12 @@ var migrations = []string{
 	// 8: a deployment's environment, endpoint, alarm reading and timeline
 	// (deployments.go), and registry aliases (aliases.go).
 	deploymentEndpointsMigration + aliasesMigration,
+	// 9: the registry's own digest of each model's manifest.
+	`ALTER TABLE models ADD COLUMN manifest_sha256 TEXT NOT NULL DEFAULT ''`,
+	// 10: retraining policies (retraining.go).
+	retrainingMigration,
+	// 11: the tracking mirror's outbox and server ids (tracking.go).
+	trackingMigration,
 }
 
 // migrate applies the steps the file lacks, in one immediate transaction so

@@ -138,3 +138,7 @@ func rawDB(t *testing.T, path string) *sql.DB {
 func TestStudyStore(t *testing.T) {
 	storetest.TestStudyStore(t, func(t *testing.T) storetest.StudyTrialStore { return openTemp(t) })
 }
+
+func TestRetrainingPolicyStore(t *testing.T) {
+	storetest.TestRetrainingPolicyStore(t, func(t *testing.T) store.RetrainingPolicyStore { return openTemp(t) })
+}

@@ -172,23 +172,7 @@ func (s *DB) ListStudies(ctx context.Context, limit int) ([]store.Study, error) 
 		q += ` LIMIT ?`
 		args = append(args, limit)
 	}
-	rows, err := s.db.QueryContext(ctx, q, args...)
-	if err != nil {
-		return nil, fmt.Errorf("list studies: %w", err)
-	}
-	defer rows.Close()
-	var out []store.Study
-	for rows.Next() {
-		st, err := scanStudy(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list studies: %w", err)
-		}
-		out = append(out, st)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list studies: %w", err)
-	}
-	return out, nil
+	return queryAll(ctx, s.db, "list studies", scanStudy, q, args...)
 }
 
 const trialColumns = `study_id, number, key, state, params, trial_values, intermediate, worker, lease_until, attempts, error, created_at, updated_at`
@@ -346,21 +330,6 @@ func (s *DB) UpdateTrial(ctx context.Context, studyID string, number int, worker
 
 // ListTrials returns the study's trials by number.
 func (s *DB) ListTrials(ctx context.Context, studyID string) ([]store.Trial, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT `+trialColumns+` FROM trials WHERE study_id = ? ORDER BY number`, studyID)
-	if err != nil {
-		return nil, fmt.Errorf("list trials of study %s: %w", studyID, err)
-	}
-	defer rows.Close()
-	var out []store.Trial
-	for rows.Next() {
-		t, err := scanTrial(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list trials of study %s: %w", studyID, err)
-		}
-		out = append(out, t)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list trials of study %s: %w", studyID, err)
-	}
-	return out, nil
+	return queryAll(ctx, s.db, fmt.Sprintf("list trials of study %s", studyID), scanTrial,
+		`SELECT `+trialColumns+` FROM trials WHERE study_id = ? ORDER BY number`, studyID)
 }

@@ -22,7 +22,9 @@ func fixtureModel(id string, created time.Time) store.Model {
 		ArtifactURI: "file:///tmp/orrery/models/" + id,
 		Metrics:     json.RawMessage(`{"auc_pr":0.912,"f1":0.87,"threshold":0.42}`),
 		DataHash:    "sha256:0f1e2d3c",
-		CreatedAt:   created,
+		// The registry's own digest of the manifest, checked on every load.
+		ManifestSHA256: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+		CreatedAt:      created,
 	}
 }
 
@@ -37,6 +39,7 @@ func assertModel(t *testing.T, want, got store.Model) {
 	assert.Equal(t, want.ArtifactURI, got.ArtifactURI, "artifact_uri")
 	assertRaw(t, "metrics", want.Metrics, got.Metrics)
 	assert.Equal(t, want.DataHash, got.DataHash, "data_hash")
+	assert.Equal(t, want.ManifestSHA256, got.ManifestSHA256, "manifest_sha256: the registry keeps the digest it registered")
 	assert.Truef(t, want.CreatedAt.Equal(got.CreatedAt), "created_at: want %s, got %s", want.CreatedAt, got.CreatedAt)
 }
 

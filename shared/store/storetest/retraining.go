@@ -98,6 +98,30 @@ func TestRetrainingPolicyStore(t *testing.T, newStore func(t *testing.T) store.R
 			})
 		}
 	})
+
+	t.Run("list and delete", func(t *testing.T) {
+		s := newStore(t)
+		list, err := s.ListRetrainingPolicies(t.Context())
+		require.NoError(t, err)
+		assert.Empty(t, list)
+		b, a := fixturePolicy("incoming/ztf/"), fixturePolicy("incoming/htru2/")
+		require.NoError(t, s.PutRetrainingPolicy(t.Context(), b))
+		require.NoError(t, s.PutRetrainingPolicy(t.Context(), a))
+		list, err = s.ListRetrainingPolicies(t.Context())
+		require.NoError(t, err)
+		require.Len(t, list, 2)
+		assertPolicy(t, a, list[0]) // by prefix
+		assertPolicy(t, b, list[1])
+		require.NoError(t, s.DeleteRetrainingPolicy(t.Context(), a.Prefix))
+		_, err = s.GetRetrainingPolicy(t.Context(), a.Prefix)
+		require.ErrorIs(t, err, store.ErrNotFound)
+		require.ErrorIs(t, s.DeleteRetrainingPolicy(t.Context(), a.Prefix), store.ErrNotFound, "deleted once")
+		require.ErrorIs(t, s.DeleteRetrainingPolicy(t.Context(), "incoming/"), store.ErrNotFound, "exact prefix only")
+		list, err = s.ListRetrainingPolicies(t.Context())
+		require.NoError(t, err)
+		require.Len(t, list, 1)
+		assertPolicy(t, b, list[0])
+	})
 }
 
 // assertPolicy compares every field.

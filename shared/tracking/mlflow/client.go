@@ -37,11 +37,22 @@ type Client struct {
 	token    string
 	user     string
 	password string
+	// s3 writes artifacts into a SageMaker server's S3 artifact store; nil
+	// for other servers.
+	s3 *s3Artifacts
 }
 
 // NewFromEnv builds a client for uri with the credentials in
-// MLFLOW_TRACKING_TOKEN or MLFLOW_TRACKING_USERNAME/PASSWORD.
+// MLFLOW_TRACKING_TOKEN or MLFLOW_TRACKING_USERNAME/PASSWORD. A uri that
+// starts with arn: is a SageMaker managed MLflow tracking server's ARN: the
+// client talks to SageMaker's regional MLflow endpoint and signs every request
+// with SigV4 and the AWS credentials in the environment variables (see
+// TrackingServerARN); mlflowaws.NewFromEnv uses the SDK's full credential
+// chain and assumes the ARN's role.
 func NewFromEnv(uri string) (*Client, error) {
+	if strings.HasPrefix(uri, "arn:") {
+		return newSageMakerClient(uri)
+	}
 	u, err := url.Parse(uri)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") {
 		return nil, fault.New(fault.Invalid, fmt.Sprintf("mlflow: tracking URI %q is not an http(s) URL", uri))
@@ -171,7 +182,8 @@ func (c *Client) LogBatch(ctx context.Context, runID string, metrics []Metric, p
 	for len(metrics) > 0 || len(params) > 0 || len(tags) > 0 {
 		p, t := min(len(params), MaxBatchParams), min(len(tags), MaxBatchTags)
 		m := min(len(metrics), MaxBatchMetrics, MaxBatchEntities-p-t)
-		in := map[string]any{"run_id": runID, "metrics": metrics[:m], "params": params[:p], "tags": tags[:t]}
+		// Empty lists, never null: MLflow 3 answers a null list with a 500.
+		in := map[string]any{"run_id": runID, "metrics": orEmpty(metrics[:m]), "params": orEmpty(params[:p]), "tags": orEmpty(tags[:t])}
 		if err := c.do(ctx, http.MethodPost, "/api/2.0/mlflow/runs/log-batch", in, nil); err != nil {
 			return fmt.Errorf("log batch run %s: %w", runID, err)
 		}
@@ -182,7 +194,16 @@ func (c *Client) LogBatch(ctx context.Context, runID string, metrics []Metric, p
 
 // UploadArtifact stores data under path in the run's artifact root through the
 // server's proxied artifact API.
+//
+// For a SageMaker tracking server (an ARN tracking URI), whose runs keep
+// their artifacts in S3, the data goes to the run's s3:// artifact root
+// instead, with the same AWS credentials.
 func (c *Client) UploadArtifact(ctx context.Context, experimentID, runID, path string, data []byte) error {
+	if c.s3 != nil {
+		if handled, err := c.s3.upload(ctx, c, runID, path, data); handled {
+			return err
+		}
+	}
 	p := "/api/2.0/mlflow-artifacts/artifacts/" + experimentID + "/" + runID + "/artifacts/" + strings.TrimLeft(path, "/")
 	req, err := http.NewRequestWithContext(ctx, http.MethodPut, c.base+p, bytes.NewReader(data))
 	if err != nil {
@@ -233,4 +254,11 @@ func asAPI(err error, target **APIError) bool {
 		*target = e
 	}
 	return ok
+}
+
+func orEmpty[T any](xs []T) []T {
+	if xs == nil {
+		return []T{}
+	}
+	return xs
 }

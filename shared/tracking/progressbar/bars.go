@@ -29,8 +29,9 @@ var (
 
 const (
 	// plainWidth is the line width used when the output is not a terminal
-	// (a terminal's own width is used otherwise).
-	plainWidth = 120
+	// (a terminal's own width is used otherwise): every line of a log file
+	// fits 100 columns.
+	plainWidth = 100
 	// barWidth is the width of the bar itself, leaving room for the metrics.
 	barWidth = 24
 	// defaultUnit names the steps of a stage whose events give no Unit.
@@ -49,6 +50,9 @@ type Options struct {
 	// Quiet hides bars and the lines of successful stages; log events and
 	// failed stages are still printed.
 	Quiet bool
+	// TerseFailures shows a failed stage as "failed" without its error,
+	// for callers that print the error themselves (once).
+	TerseFailures bool
 }
 
 // Bars is a tracking.Recorder drawing progress bars on a writer. On a
@@ -64,6 +68,10 @@ type Bars struct {
 	out      io.Writer
 	opts     Options
 	terminal bool
+	// color marks finished stages green and failed ones red: on a
+	// terminal, unless NO_COLOR is set (https://no-color.org) or TERM is
+	// dumb.
+	color bool
 
 	mu       sync.Mutex
 	stages   map[stageKey]*stage
@@ -120,6 +128,7 @@ func (st *stage) elapsed() time.Duration {
 // New returns Bars writing to w (usually os.Stderr).
 func New(w io.Writer, opts Options) *Bars {
 	b := &Bars{opts: opts, terminal: isTerminal(w), stages: map[stageKey]*stage{}}
+	b.color = useColor(b.terminal)
 	if b.terminal {
 		b.out = w
 	} else {
@@ -321,9 +330,9 @@ func (b *Bars) finish(e tracking.Event) error {
 		if b.opts.Quiet && e.Err == "" {
 			return nil
 		}
-		line := "✓ " + st.label + " (" + formatDuration(st.elapsed()) + ")"
+		line := b.mark("✓", "32") + " " + st.label + " (" + formatDuration(st.elapsed()) + ")"
 		if e.Err != "" {
-			line = "✗ " + st.label + " (" + formatDuration(st.elapsed()) + "): " + e.Err
+			line = b.mark("✗", "31") + " " + st.label + " (" + formatDuration(st.elapsed()) + "): " + b.failure(e, "")
 		} else if text := st.infoText(); text != "" {
 			line += " " + text
 		}
@@ -331,7 +340,7 @@ func (b *Bars) finish(e tracking.Event) error {
 	}
 
 	if e.Err != "" {
-		st.setInfo("error: " + e.Err)
+		st.setInfo(b.failure(e, "error: "))
 		st.bar.Abort(true)
 	} else {
 		// Complete at the step reached: an early-stopped stage shows
@@ -343,6 +352,28 @@ func (b *Bars) finish(e tracking.Event) error {
 	return nil
 }
 
+// useColor reports whether marks are coloured: on a terminal, unless
+// NO_COLOR is set to anything (https://no-color.org) or TERM is dumb.
+func useColor(terminal bool) bool {
+	return terminal && os.Getenv("NO_COLOR") == "" && os.Getenv("TERM") != "dumb"
+}
+
+// mark is a stage's mark, in the ANSI colour sgr when colours are on.
+func (b *Bars) mark(m, sgr string) string {
+	if !b.color {
+		return m
+	}
+	return "\x1b[" + sgr + "m" + m + "\x1b[0m"
+}
+
+// failure is how a failed stage's error is shown.
+func (b *Bars) failure(e tracking.Event, prefix string) string {
+	if b.opts.TerseFailures {
+		return "failed"
+	}
+	return prefix + e.Err
+}
+
 // log prints the event's message (and error) above the bars.
 func (b *Bars) log(e tracking.Event) error {
 	text := e.Message
@@ -352,7 +383,7 @@ func (b *Bars) log(e tracking.Event) error {
 	if e.Stage != "" {
 		text = b.label(e) + ": " + text
 	}
-	return b.println(text)
+	return b.println(Wrap(text, "    ", plainWidth))
 }
 
 // println writes one line: above the bars while a terminal shows some, else

@@ -167,7 +167,7 @@ func TestBars(t *testing.T) {
 				at = max(at, 0) + i
 			}
 			for _, line := range strings.Split(strings.TrimSuffix(out, "\n"), "\n") {
-				assert.LessOrEqual(t, utf8.RuneCountInString(line), 120, "line %q", line)
+				assert.LessOrEqual(t, utf8.RuneCountInString(line), 100, "line %q", line)
 				assert.Equal(t, strings.TrimRight(line, " "), line, "no trailing blanks")
 			}
 			if t.Failed() {

@@ -10,14 +10,17 @@ import (
 	"slices"
 	"sort"
 	"strconv"
+	"sync"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/palette/brewer"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
 
 	"github.com/orrery-ml/orrery/shared/fault"
 	"github.com/orrery-ml/orrery/shared/ml/evaluation"
+	"github.com/orrery-ml/orrery/shared/ml/figure"
 )
 
 // ErrNothingToPlot means the input has neither labels nor metrics.
@@ -50,6 +53,8 @@ type Input struct {
 	CV          *evaluation.CVResult
 	Slices      []evaluation.SliceResult
 	Latency     *evaluation.Latency
+	// Importance is the features' permutation (and gain) importance.
+	Importance *evaluation.FeatureImportance
 }
 
 // Report is a rendered report: every plot as PNG and SVG, and one
@@ -71,6 +76,7 @@ const (
 	PlotThresholds   = "thresholds"
 	PlotScores       = "score_distributions"
 	PlotFoldSpread   = "fold_spread"
+	PlotImportance   = "feature_importance"
 	HTMLFile         = "report.html"
 	plotWidth        = 5 * vg.Inch
 	plotHeight       = 3.6 * vg.Inch
@@ -83,36 +89,20 @@ func Render(in Input) (*Report, error) {
 	if in.Metrics.Support == 0 {
 		return nil, fmt.Errorf("render report for %s: %w", in.ModelID, ErrNothingToPlot)
 	}
+	figs, err := Figures(in)
+	if err != nil {
+		return nil, fmt.Errorf("render report for %s: %w", in.ModelID, err)
+	}
 	r := &Report{Files: map[string][]byte{}}
-	type builder struct {
-		name string
-		fn   func(Input) (*plot.Plot, error)
-	}
-	builders := []builder{
-		{PlotROC, rocPlot}, {PlotPR, prPlot}, {PlotConfusion, confusionPlot},
-		{PlotCalibration, calibrationPlot}, {PlotThresholds, thresholdPlot},
-		{PlotScores, scorePlot}, {PlotFoldSpread, foldPlot},
-	}
-	for _, b := range builders {
-		p, err := b.fn(in)
-		if err != nil {
-			return nil, fmt.Errorf("render report for %s: %s plot: %w", in.ModelID, b.name, err)
-		}
-		if p == nil {
-			continue
-		}
+	for _, nf := range figs {
 		for _, format := range []string{"png", "svg"} {
-			w, err := p.WriterTo(plotWidth, plotHeight, format)
+			b, err := nf.Figure.Encode(format)
 			if err != nil {
-				return nil, fmt.Errorf("render report for %s: %s.%s: %w", in.ModelID, b.name, format, err)
+				return nil, fmt.Errorf("render report for %s: %s.%s: %w", in.ModelID, nf.Name, format, err)
 			}
-			var buf bytes.Buffer
-			if _, err := w.WriteTo(&buf); err != nil {
-				return nil, fmt.Errorf("render report for %s: %s.%s: %w", in.ModelID, b.name, format, err)
-			}
-			r.Files[b.name+"."+format] = buf.Bytes()
+			r.Files[nf.Name+"."+format] = b
 		}
-		r.Plots = append(r.Plots, b.name)
+		r.Plots = append(r.Plots, nf.Name)
 	}
 	page, err := r.html(in)
 	if err != nil {
@@ -122,20 +112,53 @@ func Render(in Input) (*Report, error) {
 	return r, nil
 }
 
+// NamedFigure is one plot of the report, laid out but not yet drawn.
+type NamedFigure struct {
+	Name   string
+	Figure *figure.Figure
+}
+
+// Figures lays out every plot the input supports, in page order; tests
+// inspect their layout (figure.Figure.Inspect).
+func Figures(in Input) ([]NamedFigure, error) {
+	type builder struct {
+		name string
+		fn   func(Input) (*figure.Figure, error)
+	}
+	builders := []builder{
+		{PlotROC, rocPlot}, {PlotPR, prPlot}, {PlotConfusion, confusionPlot},
+		{PlotCalibration, calibrationPlot}, {PlotThresholds, thresholdPlot},
+		{PlotScores, scorePlot}, {PlotFoldSpread, foldPlot}, {PlotImportance, importancePlot},
+	}
+	var out []NamedFigure
+	for _, b := range builders {
+		f, err := b.fn(in)
+		if err != nil {
+			return nil, fmt.Errorf("%s plot: %w", b.name, err)
+		}
+		if f != nil {
+			out = append(out, NamedFigure{b.name, f})
+		}
+	}
+	return out, nil
+}
+
 func binaryScores(in Input) bool {
 	return len(in.Y) > 0 && len(in.Y) == len(in.Score) && len(in.Metrics.Classes) == 2
 }
 
-func newPlot(title, x, y string) *plot.Plot {
+func newFigure(title, x, y string) *figure.Figure {
 	p := plot.New()
 	p.Title.Text = title
 	p.X.Label.Text = x
 	p.Y.Label.Text = y
 	p.Add(plotter.NewGrid())
-	return p
+	return figure.New(p, plotWidth, plotHeight)
 }
 
-func line(p *plot.Plot, xys plotter.XYs, c color.Color, dashed bool, legend string) error {
+// line draws xys on f, registers it as data the legend must not cover and,
+// with a name, gives it a legend entry.
+func line(f *figure.Figure, xys plotter.XYs, c color.Color, dashed bool, legend string) error {
 	l, err := plotter.NewLine(xys)
 	if err != nil {
 		return err
@@ -146,40 +169,44 @@ func line(p *plot.Plot, xys plotter.XYs, c color.Color, dashed bool, legend stri
 		l.Dashes = []vg.Length{vg.Points(4), vg.Points(3)}
 		l.Width = vg.Points(1)
 	}
-	p.Add(l)
+	f.Plot.Add(l)
+	f.AvoidLine(xys)
 	if legend != "" {
-		p.Legend.Add(legend, l)
+		f.AddLegend(legend, l)
 	}
 	return nil
 }
 
+// Colours: the Okabe–Ito palette, grey for references.
 var (
-	blue   = color.RGBA{R: 31, G: 119, B: 180, A: 255}
-	orange = color.RGBA{R: 255, G: 127, B: 14, A: 255}
-	green  = color.RGBA{R: 44, G: 160, B: 44, A: 255}
-	grey   = color.RGBA{R: 128, G: 128, B: 128, A: 255}
-	red    = color.RGBA{R: 214, G: 39, B: 40, A: 255}
+	blue    = figure.Blue
+	orange  = figure.Orange
+	green   = figure.BluishGreen
+	red     = figure.Vermillion
+	grey    = figure.Grey
+	unitBox = func(p *plot.Plot) { p.X.Min, p.X.Max, p.Y.Min, p.Y.Max = 0, 1, 0, 1 }
 )
 
-func rocPlot(in Input) (*plot.Plot, error) {
+func rocPlot(in Input) (*figure.Figure, error) {
 	pts := curve(in)
 	if pts == nil {
 		return nil, nil
 	}
-	p := newPlot(fmt.Sprintf("ROC (AUC %.4f)", in.Metrics.AUCROC), "false-positive rate", "true-positive rate (completeness)")
+	f := newFigure(fmt.Sprintf("ROC (AUC %.4f)", in.Metrics.AUCROC), "false-positive rate", "true-positive rate (completeness)")
 	xys := make(plotter.XYs, len(pts))
 	for i, c := range pts {
 		xys[i] = plotter.XY{X: c.FPR, Y: c.TPR}
 	}
-	if err := line(p, plotter.XYs{{X: 0, Y: 0}, {X: 1, Y: 1}}, grey, true, "chance"); err != nil {
+	if err := line(f, plotter.XYs{{X: 0, Y: 0}, {X: 1, Y: 1}}, grey, true, "chance"); err != nil {
 		return nil, err
 	}
-	if err := line(p, xys, blue, false, "model"); err != nil {
+	if err := line(f, xys, blue, false, "model"); err != nil {
 		return nil, err
 	}
-	p.Legend.Top, p.Legend.Left = false, false
-	p.X.Min, p.X.Max, p.Y.Min, p.Y.Max = 0, 1, 0, 1
-	return p, nil
+	unitBox(f.Plot)
+	// Where an ROC curve leaves room.
+	f.Prefer = []figure.Corner{figure.BottomRight, figure.TopLeft, figure.BottomLeft, figure.TopRight}
+	return f, nil
 }
 
 func curve(in Input) []evaluation.CurvePoint {
@@ -189,12 +216,12 @@ func curve(in Input) []evaluation.CurvePoint {
 	return evaluation.Curve(in.Y, in.Score)
 }
 
-func prPlot(in Input) (*plot.Plot, error) {
+func prPlot(in Input) (*figure.Figure, error) {
 	pts := curve(in)
 	if pts == nil {
 		return nil, nil
 	}
-	p := newPlot(fmt.Sprintf("Precision-recall (AP %.4f)", in.Metrics.AUCPR), "recall (completeness)", "precision (purity)")
+	f := newFigure(fmt.Sprintf("Precision-recall (AP %.4f)", in.Metrics.AUCPR), "recall (completeness)", "precision (purity)")
 	xys := make(plotter.XYs, 0, len(pts))
 	for _, c := range pts[1:] {
 		xys = append(xys, plotter.XY{X: c.TPR, Y: c.Precision})
@@ -204,60 +231,85 @@ func prPlot(in Input) (*plot.Plot, error) {
 		pos += v
 	}
 	base := float64(pos) / float64(len(in.Y))
-	if err := line(p, plotter.XYs{{X: 0, Y: base}, {X: 1, Y: base}}, grey, true, "prevalence"); err != nil {
+	if err := line(f, plotter.XYs{{X: 0, Y: base}, {X: 1, Y: base}}, grey, true, "prevalence"); err != nil {
 		return nil, err
 	}
-	if err := line(p, xys, blue, false, "model"); err != nil {
+	if err := line(f, xys, blue, false, "model"); err != nil {
 		return nil, err
 	}
-	p.Legend.Top, p.Legend.Left = false, true
-	p.X.Min, p.X.Max, p.Y.Min, p.Y.Max = 0, 1, 0, 1
-	return p, nil
+	unitBox(f.Plot)
+	return f, nil
 }
 
 // confusionGrid adapts a confusion matrix to plotter.GridXYZ (row 0 at the
-// top).
+// top), each cell its row-normalised rate: the share of the true class
+// predicted as the column's class.
 type confusionGrid struct{ cm [][]int }
 
-func (g confusionGrid) Dims() (c, r int)   { return len(g.cm), len(g.cm) }
-func (g confusionGrid) Z(c, r int) float64 { return float64(g.cm[len(g.cm)-1-r][c]) }
-func (g confusionGrid) X(c int) float64    { return float64(c) }
-func (g confusionGrid) Y(r int) float64    { return float64(r) }
+func (g confusionGrid) Dims() (c, r int) { return len(g.cm), len(g.cm) }
+func (g confusionGrid) Z(c, r int) float64 {
+	return rowRate(g.cm, len(g.cm)-1-r, c)
+}
+func (g confusionGrid) X(c int) float64 { return float64(c) }
+func (g confusionGrid) Y(r int) float64 { return float64(r) }
 
-func confusionPlot(in Input) (*plot.Plot, error) {
-	cm := in.Metrics.ConfusionMatrix
+// rowRate is cm[i][j] over row i's total (0 for an empty row).
+func rowRate(cm [][]int, i, j int) float64 {
+	var n int
+	for _, v := range cm[i] {
+		n += v
+	}
+	if n == 0 {
+		return 0
+	}
+	return float64(cm[i][j]) / float64(n)
+}
+
+func confusionPlot(in Input) (*figure.Figure, error) { return ConfusionFigure(in.Metrics) }
+
+// ConfusionFigure lays out the confusion matrix of m coloured by each true
+// class's rate, each cell printing its count and rate in black or white by
+// its colour; nil for no matrix or more than 12 classes.
+func ConfusionFigure(m evaluation.EvaluationMetrics) (*figure.Figure, error) {
+	cm := m.ConfusionMatrix
 	k := len(cm)
 	if k == 0 || k > confusionMaxSide {
 		return nil, nil
-	}
-	g := confusionGrid{cm}
-	var hi float64
-	for _, row := range cm {
-		for _, v := range row {
-			hi = max(hi, float64(v))
-		}
 	}
 	pal, err := brewer.GetPalette(brewer.TypeSequential, "Blues", 9)
 	if err != nil {
 		return nil, err
 	}
-	h := plotter.NewHeatMap(g, pal)
-	h.Min, h.Max = 0, max(hi, 1)
-	p := newPlot("Confusion matrix", "predicted class", "true class")
-	p.Add(h)
-	var labels plotter.XYLabels
+	colors := pal.Colors()
+	h := plotter.NewHeatMap(confusionGrid{cm}, pal)
+	h.Min, h.Max = 0, 1
+	f := newFigure("Confusion matrix (colour: share of the true class)", "predicted class", "true class")
+	f.Plot.Add(h)
+	// Each cell prints its count over its row-normalised rate, in black or
+	// white by the cell's colour.
+	size := vg.Points(max(7, 12-float64(k)/2))
 	for i := range k {
 		for j := range k {
-			labels.XYs = append(labels.XYs, plotter.XY{X: float64(j), Y: float64(k - 1 - i)})
-			labels.Labels = append(labels.Labels, strconv.Itoa(cm[i][j]))
+			rate := rowRate(cm, i, j)
+			ink := figure.TextOn(cellColor(colors, rate))
+			y := float64(k - 1 - i)
+			for _, lab := range []struct {
+				text string
+				dy   vg.Length
+			}{{strconv.Itoa(cm[i][j]), size * 0.6}, {strconv.FormatFloat(100*rate, 'f', 1, 64) + " %", -size * 0.6}} {
+				l, err := plotter.NewLabels(plotter.XYLabels{XYs: plotter.XYs{{X: float64(j), Y: y}}, Labels: []string{lab.text}})
+				if err != nil {
+					return nil, err
+				}
+				l.TextStyle[0].Color = ink
+				l.TextStyle[0].Font.Size = size
+				l.TextStyle[0].XAlign, l.TextStyle[0].YAlign = draw.XCenter, draw.YCenter
+				l.Offset = vg.Point{Y: lab.dy}
+				f.Plot.Add(l)
+			}
 		}
 	}
-	l, err := plotter.NewLabels(labels)
-	if err != nil {
-		return nil, err
-	}
-	p.Add(l)
-	names := in.Metrics.Classes
+	names := m.Classes
 	xt, yt := make([]plot.Tick, k), make([]plot.Tick, k)
 	for i := range k {
 		name := strconv.Itoa(i)
@@ -267,22 +319,33 @@ func confusionPlot(in Input) (*plot.Plot, error) {
 		xt[i] = plot.Tick{Value: float64(i), Label: name}
 		yt[k-1-i] = plot.Tick{Value: float64(k - 1 - i), Label: name}
 	}
-	p.X.Tick.Marker = plot.ConstantTicks(xt)
-	p.Y.Tick.Marker = plot.ConstantTicks(yt)
-	return p, nil
+	f.Plot.X.Tick.Marker = plot.ConstantTicks(xt)
+	f.Plot.Y.Tick.Marker = plot.ConstantTicks(yt)
+	f.Plot.X.Min, f.Plot.X.Max = -0.5, float64(k)-0.5
+	f.Plot.Y.Min, f.Plot.Y.Max = -0.5, float64(k)-0.5
+	side := max(plotHeight, vg.Length(k)*0.55*vg.Inch+1.2*vg.Inch)
+	f.Width, f.Height = side+0.6*vg.Inch, side
+	figure.UprightIfCrowded(f.Plot, side-1.2*vg.Inch)
+	return f, nil
 }
 
-func calibrationPlot(in Input) (*plot.Plot, error) {
+// cellColor is the palette colour plotter.HeatMap paints a rate in (its
+// scaling over [0, 1]), so each cell's ink is chosen against its own colour.
+func cellColor(colors []color.Color, rate float64) color.Color {
+	return colors[int(rate*float64(len(colors)-1)+0.5)]
+}
+
+func calibrationPlot(in Input) (*figure.Figure, error) {
 	if in.Calibration == nil || len(in.Calibration.Bins) == 0 {
 		return nil, nil
 	}
 	c := in.Calibration
-	p := newPlot(fmt.Sprintf("Calibration (ECE %.4f)", c.ECE), "mean predicted probability", "fraction of positives")
+	f := newFigure(fmt.Sprintf("Calibration (ECE %.4f)", c.ECE), "mean predicted probability", "fraction of positives")
 	xys := make(plotter.XYs, len(c.Bins))
 	for i, b := range c.Bins {
 		xys[i] = plotter.XY{X: b.MeanPredicted, Y: b.FractionPositive}
 	}
-	if err := line(p, plotter.XYs{{X: 0, Y: 0}, {X: 1, Y: 1}}, grey, true, "perfect"); err != nil {
+	if err := line(f, plotter.XYs{{X: 0, Y: 0}, {X: 1, Y: 1}}, grey, true, "perfect"); err != nil {
 		return nil, err
 	}
 	l, s, err := plotter.NewLinePoints(xys)
@@ -290,20 +353,20 @@ func calibrationPlot(in Input) (*plot.Plot, error) {
 		return nil, err
 	}
 	l.Color, s.Color = blue, blue
-	p.Add(l, s)
-	p.Legend.Add("model", l, s)
-	p.Legend.Top = true
-	p.X.Min, p.X.Max, p.Y.Min, p.Y.Max = 0, 1, 0, 1
-	return p, nil
+	f.Plot.Add(l, s)
+	f.AvoidLine(xys)
+	f.AddLegend("model", l, s)
+	unitBox(f.Plot)
+	return f, nil
 }
 
-func thresholdPlot(in Input) (*plot.Plot, error) {
+func thresholdPlot(in Input) (*figure.Figure, error) {
 	if in.Thresholds == nil || len(in.Thresholds.Curve) < 2 {
 		return nil, nil
 	}
 	pts := slices.Clone(in.Thresholds.Curve)
 	sort.Slice(pts, func(i, j int) bool { return pts[i].Threshold < pts[j].Threshold })
-	p := newPlot("Threshold curves", "decision threshold", "")
+	f := newFigure("Threshold curves", "decision threshold", "")
 	series := []struct {
 		name string
 		c    color.Color
@@ -319,26 +382,30 @@ func thresholdPlot(in Input) (*plot.Plot, error) {
 		for i, t := range pts {
 			xys[i] = plotter.XY{X: t.Threshold, Y: s.get(t)}
 		}
-		if err := line(p, xys, s.c, false, s.name); err != nil {
+		if err := line(f, xys, s.c, false, s.name); err != nil {
 			return nil, err
 		}
 	}
 	if t := in.Metrics.Threshold; t > 0 {
-		if err := line(p, plotter.XYs{{X: t, Y: 0}, {X: t, Y: 1}}, grey, true, fmt.Sprintf("threshold %.3f", t)); err != nil {
+		if err := line(f, plotter.XYs{{X: t, Y: 0}, {X: t, Y: 1}}, grey, true, fmt.Sprintf("threshold %.3f", t)); err != nil {
 			return nil, err
 		}
 	}
-	p.Legend.Top, p.Legend.Left = false, true
-	p.X.Min, p.X.Max, p.Y.Min, p.Y.Max = 0, 1, 0, 1
-	return p, nil
+	unitBox(f.Plot)
+	return f, nil
 }
 
-func scorePlot(in Input) (*plot.Plot, error) {
+// scoreBins is the number of histogram bins over [0, 1].
+const scoreBins = 40
+
+func scorePlot(in Input) (*figure.Figure, error) {
 	if !binaryScores(in) {
 		return nil, nil
 	}
-	p := newPlot("Score distribution per class", "p("+in.Metrics.Classes[1]+")", "density")
-	for c, col := range []color.Color{blue, orange} {
+	f := newFigure("Score distribution per class", "p("+in.Metrics.Classes[1]+")", "density")
+	// Translucent fills with solid outlines, so where the classes overlap
+	// both stay visible (blue and orange mix to grey, not to a third hue).
+	for c, col := range []color.RGBA{blue, orange} {
 		var v plotter.Values
 		for i, y := range in.Y {
 			if y == c {
@@ -348,30 +415,37 @@ func scorePlot(in Input) (*plot.Plot, error) {
 		if len(v) == 0 {
 			continue
 		}
-		h, err := plotter.NewHist(v, 40)
+		h, err := plotter.NewHist(v, scoreBins)
 		if err != nil {
 			return nil, err
 		}
 		h.Normalize(1)
-		h.FillColor = color.RGBA{R: col.(color.RGBA).R, G: col.(color.RGBA).G, B: col.(color.RGBA).B, A: 110}
+		h.FillColor = figure.Translucent(col, 90)
 		h.LineStyle.Color = col
-		p.Add(h)
-		p.Legend.Add(in.Metrics.Classes[c], h)
+		h.LineStyle.Width = vg.Points(1.2)
+		f.Plot.Add(h)
+		for _, b := range h.Bins {
+			if b.Weight > 0 {
+				f.AvoidRect(b.Min, 0, b.Max, b.Weight)
+			}
+		}
+		f.AddLegend(in.Metrics.Classes[c], h)
 	}
-	return p, nil
+	f.Plot.Y.Min = 0
+	return f, nil
 }
 
-func foldPlot(in Input) (*plot.Plot, error) {
+func foldPlot(in Input) (*figure.Figure, error) {
 	if in.CV == nil || len(in.CV.Folds) < 2 {
 		return nil, nil
 	}
 	metrics := []string{"accuracy", "precision", "recall", "f1_score", "auc_roc", "auc_pr"}
-	p := newPlot("Spread over "+strconv.Itoa(len(in.CV.Folds))+" folds", "", "value")
+	f := newFigure("Spread over "+strconv.Itoa(len(in.CV.Folds))+" folds", "", "value")
 	var ticks []plot.Tick
 	for i, name := range metrics {
 		var v plotter.Values
-		for _, f := range in.CV.Folds {
-			if x, ok := evaluation.MetricValue(f.Metrics, name); ok && !math.IsNaN(x) {
+		for _, fold := range in.CV.Folds {
+			if x, ok := evaluation.MetricValue(fold.Metrics, name); ok && !math.IsNaN(x) {
 				v = append(v, x)
 			}
 		}
@@ -382,11 +456,44 @@ func foldPlot(in Input) (*plot.Plot, error) {
 		if err != nil {
 			return nil, err
 		}
-		p.Add(b)
+		b.FillColor = figure.Translucent(blue, 60)
+		f.Plot.Add(b)
 		ticks = append(ticks, plot.Tick{Value: float64(i), Label: name})
 	}
-	p.X.Tick.Marker = plot.ConstantTicks(ticks)
-	return p, nil
+	f.Plot.X.Tick.Marker = plot.ConstantTicks(ticks)
+	// Half a slot each side, so the first and last labels fit.
+	f.Plot.X.Min, f.Plot.X.Max = -0.6, float64(len(metrics))-0.4
+	return f, nil
+}
+
+// importancePlot draws the permutation importance of every feature (mean
+// drop of the metric) as bars, largest first.
+func importancePlot(in Input) (*figure.Figure, error) {
+	fi := in.Importance
+	if fi == nil || len(fi.Features) == 0 {
+		return nil, nil
+	}
+	f := newFigure("Permutation importance", "", "drop in "+fi.Metric)
+	var v plotter.Values
+	var ticks []plot.Tick
+	for i, feat := range fi.Features {
+		m := feat.PermutationMean
+		if math.IsNaN(m) {
+			m = 0
+		}
+		v = append(v, m)
+		ticks = append(ticks, plot.Tick{Value: float64(i), Label: feat.Feature})
+	}
+	b, err := plotter.NewBarChart(v, vg.Points(14))
+	if err != nil {
+		return nil, err
+	}
+	b.Color = figure.Translucent(blue, 160)
+	f.Plot.Add(b)
+	f.Plot.X.Tick.Marker = plot.ConstantTicks(ticks)
+	// Half a slot each side, so the first and last labels fit.
+	f.Plot.X.Min, f.Plot.X.Max = -0.6, float64(len(v))-0.4
+	return f, nil
 }
 
 // metricRow is one line of the HTML metrics table.
@@ -441,11 +548,11 @@ func (r *Report) html(in Input) ([]byte, error) {
 		title = "Evaluation of " + in.ModelID
 	}
 	var buf bytes.Buffer
-	err := page.Execute(&buf, map[string]any{
+	err := page().Execute(&buf, map[string]any{
 		"Title": title, "ModelID": in.ModelID, "Hash": in.TestSetHash, "Rows": in.Metrics.Support,
 		"Threshold": format(in.Metrics.Threshold), "ThresholdNote": thresholdNote(in), "Metrics": rows, "Figures": figs,
 		"Thresholds": in.Thresholds, "Calibration": in.Calibration, "CV": in.CV, "Slices": in.Slices,
-		"Latency": in.Latency, "Confidence": confidence(in.Intervals),
+		"Latency": in.Latency, "Confidence": confidence(in.Intervals), "Importance": in.Importance,
 	})
 	if err != nil {
 		return nil, err
@@ -474,7 +581,10 @@ func confidence(iv map[string]evaluation.Interval) string {
 	return ""
 }
 
-var page = template.Must(template.New("report").Funcs(template.FuncMap{"f": format}).Parse(`<!DOCTYPE html>
+// page is parsed on first use rather than at package init, which every
+// cold start of a binary linking this package (the api Lambda) paid.
+var page = sync.OnceValue(func() *template.Template {
+	return template.Must(template.New("report").Funcs(template.FuncMap{"f": format}).Parse(`<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>{{.Title}}</title>
 <style>
 body{font-family:system-ui,sans-serif;margin:2em;max-width:70em;color:#222}
@@ -504,6 +614,10 @@ decision threshold {{.Threshold}}{{with .ThresholdNote}} ({{.}}){{end}}.</p>
 {{with .Slices}}<h2>Slices</h2><table><tr><th>slice</th><th>rows</th><th>positives</th><th>accuracy</th><th>precision</th><th>recall</th><th>AUC ROC</th></tr>
 {{range .}}<tr><td>{{.Slice}}</td><td>{{.Rows}}</td><td>{{.Positives}}</td><td>{{f .Accuracy}}</td><td>{{f .Precision}}</td><td>{{f .Recall}}</td><td>{{f .AUCROC}}</td></tr>
 {{end}}</table>{{end}}
+{{with .Importance}}<h2>Feature importance</h2><p>Drop in {{.Metric}} (baseline {{f .Baseline}}) when a feature is shuffled, {{.Repeats}} shuffles on {{.Rows}} rows.</p>
+<table><tr><th>feature</th><th>permutation mean</th><th>std</th><th>gain share</th></tr>
+{{range .Features}}<tr><td>{{.Feature}}</td><td>{{f .PermutationMean}}</td><td>{{f .PermutationStd}}</td><td>{{with .Gain}}{{f .}}{{end}}</td></tr>
+{{end}}</table>{{end}}
 {{with .Latency}}<h2>Latency</h2><p>per row p50 {{f .RowP50Ms}} ms, p95 {{f .RowP95Ms}} ms, p99 {{f .RowP99Ms}} ms;
 per batch of {{.BatchSize}} p50 {{f .BatchP50Ms}} ms, p95 {{f .BatchP95Ms}} ms, p99 {{f .BatchP99Ms}} ms;
 {{printf "%.0f" .RowsPerSecond}} rows/s{{if .ModelBytes}}; model {{.ModelBytes}} bytes, {{.Parameters}} parameters{{end}}.</p>{{end}}
@@ -512,3 +626,4 @@ per batch of {{.BatchSize}} p50 {{f .BatchP50Ms}} ms, p95 {{f .BatchP95Ms}} ms, 
 {{end}}
 </body></html>
 `))
+})

@@ -122,8 +122,10 @@ func cmp(ours, peer float64) string {
 	return "NO"
 }
 
-// suggestTime times Bayesian suggestions on Hartmann-6 with 200 completed
-// random trials.
+// suggestTime times Bayesian suggestions on Hartmann-6 from 200 completed
+// random trials in an ask/tell loop: each ask follows the completion of the
+// trial suggested before (the GP is extended by one trial, the
+// hyperparameters refitted one ask in twenty).
 func suggestTime(ctx context.Context) error {
 	p := testproblems.Hartmann6()
 	st := &optimization.Study{ID: "t", Space: p.Space(), Directions: []optimization.Direction{optimization.Minimize}, Seed: 1}
@@ -137,17 +139,18 @@ func suggestTime(ctx context.Context) error {
 			Values: []float64{p.F(p.Point(params))}})
 	}
 	var times []float64
-	for range 5 {
+	for i := range 21 {
 		start := time.Now()
-		ts, err := st.Ask(ctx, optimization.BayesianOptimizer{}, 1)
-		if err != nil {
+		if _, err := st.Ask(ctx, optimization.BayesianOptimizer{}, 1); err != nil {
 			return err
 		}
-		times = append(times, time.Since(start).Seconds()*1000)
-		st.Trials = st.Trials[:len(st.Trials)-1] // keep 200 completed trials
-		_ = ts
+		if i > 0 {
+			times = append(times, time.Since(start).Seconds()*1000)
+		}
+		last := &st.Trials[len(st.Trials)-1]
+		last.State, last.Values = store.TrialComplete, []float64{p.F(p.Point(last.Params))}
 	}
-	fmt.Printf("\nBayesian suggestion with 200 completed trials (Hartmann-6): median %.1f ms, max %.1f ms (bar: <= 50 ms)\n",
+	fmt.Printf("\nBayesian suggestion from 200 completed trials (Hartmann-6, ask/tell): median %.1f ms, max %.1f ms (bar: <= 10 ms)\n",
 		median(times), slices.Max(times))
 	return nil
 }

@@ -1,0 +1,86 @@
+package arch
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// heavyForColdStart are the packages a Lambda function that does not draw
+// or render reports must not link: their package inits (fonts, palettes,
+// templates) and size are paid by every cold start.
+var heavyForColdStart = []string{
+	"gonum.org/v1/plot",
+	module + "/shared/ml/figure",
+	module + "/shared/reports",
+	module + "/shared/ml/training/report",
+	module + "/shared/ml/evaluation/report",
+}
+
+// credentialChain is what the SDK's config module links for its credential
+// chain (SSO, SSO OIDC, STS, sign-in, the instance metadata client): a
+// Lambda function reads its role's credentials from the environment
+// (shared/awsclient/envconfig) and needs none of it.
+var credentialChain = []string{
+	"github.com/aws/aws-sdk-go-v2/config",
+	"github.com/aws/aws-sdk-go-v2/credentials",
+	"github.com/aws/aws-sdk-go-v2/feature/ec2/imds",
+	"github.com/aws/aws-sdk-go-v2/service/sso",
+	"github.com/aws/aws-sdk-go-v2/service/ssooidc",
+	"github.com/aws/aws-sdk-go-v2/service/sts",
+	"github.com/aws/aws-sdk-go-v2/service/signin",
+}
+
+// cloudWatchClient is the CloudWatch SDK, which only the stages function
+// calls (shared/awsclient/cloudwatchclient).
+var cloudWatchClient = []string{"github.com/aws/aws-sdk-go-v2/service/cloudwatch"}
+
+// dataSetReaders are the data-set readers (shared/dataset and the Parquet,
+// FITS and protobuf packages under it), which a function that reads no data
+// set must not link (shared/store/s3store/s3table keeps them out of the
+// artifact store).
+var dataSetReaders = []string{
+	module + "/shared/dataset",
+	"github.com/parquet-go/parquet-go",
+	"github.com/astrogo/fitsio",
+	"google.golang.org/protobuf",
+}
+
+// TestLambdaFunctionsLeaveColdStartWeightOut checks, over go list -deps with
+// the deployed build tags, that each function the cold-start bench measures
+// (shared/perfbench, group coldstart) links none of the packages listed for
+// it, directly or indirectly (issue 16 item 7).
+//
+// The api function still links plotting and the data-set readers: it
+// renders training and deployment reports on request (shared/reports);
+// shared/api reaches shared/ml/optimization, whose plots live in the
+// package, and the training, evaluation and deployment packages, which read
+// data sets. Each joins the api's lists once it moves out of the api's
+// graph.
+func TestLambdaFunctionsLeaveColdStartWeightOut(t *testing.T) {
+	for _, tt := range []struct {
+		fn        string
+		forbidden [][]string
+	}{
+		{"functions/predict", [][]string{heavyForColdStart, credentialChain, cloudWatchClient, dataSetReaders}},
+		{"functions/api", [][]string{credentialChain, cloudWatchClient}},
+	} {
+		t.Run(tt.fn, func(t *testing.T) {
+			out, err := exec.Command("go", "list", "-tags", "lambda.norpc", "-deps", module+"/"+tt.fn).Output()
+			require.NoError(t, err)
+			deps := strings.Fields(string(out))
+			require.Contains(t, deps, module+"/"+tt.fn)
+			for _, d := range deps {
+				for _, list := range tt.forbidden {
+					for _, h := range list {
+						if d == h || strings.HasPrefix(d, h+"/") {
+							t.Errorf("%s depends on %s", tt.fn, d)
+						}
+					}
+				}
+			}
+		})
+	}
+}

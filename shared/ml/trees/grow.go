@@ -1,0 +1,572 @@
+package trees
+
+import (
+	"container/heap"
+	"math/rand/v2"
+	"slices"
+)
+
+// binned is the training matrix binned column by column (bin 0 = missing).
+type binned struct {
+	rows  int
+	bins  [][]uint8   // [feature][row]
+	edges [][]float64 // [feature]: upper bound of value bin b+1 is edges[b]
+}
+
+// binMatrix bins x (rows × features, row-major): edges fitted on all rows
+// or, beyond binSampleRows, on a fixed-seed uniform sample of them.
+func binMatrix(x []float64, rows, features, workers int) *binned {
+	b := &binned{rows: rows, bins: make([][]uint8, features), edges: make([][]float64, features)}
+	var sample []int32
+	if rows > binSampleRows {
+		rng := rand.New(rand.NewPCG(0x5eed, uint64(rows)))
+		perm := rng.Perm(rows)[:binSampleRows]
+		sample = make([]int32, binSampleRows)
+		for i, r := range perm {
+			sample[i] = int32(r)
+		}
+		slices.Sort(sample)
+	}
+	parallel(features, workers, func(f int) {
+		bc := make([]uint8, rows)
+		var e []float64
+		if sample == nil {
+			col := make([]float64, rows)
+			for r := range rows {
+				col[r] = x[r*features+f]
+			}
+			e = binEdges(col)
+		} else {
+			col := make([]float64, len(sample))
+			for i, r := range sample {
+				col[i] = x[int(r)*features+f]
+			}
+			e = binEdges(col)
+		}
+		binColumn(e, x[f:], features, bc)
+		b.edges[f], b.bins[f] = e, bc
+	})
+	return b
+}
+
+// growParams are one tree's growth limits.
+type growParams struct {
+	maxLeaves int // ≥ 2; leaf-wise growth stops there
+	maxDepth  int // 0: unlimited
+	minLeaf   int // rows per leaf at least
+	minHess   float64
+	l2        float64
+	// nodeFeatures > 0 draws that many candidate features at every node
+	// (random forests); 0 uses the tree's features at every node and the
+	// histogram subtraction trick.
+	nodeFeatures int
+	// scale multiplies every leaf value (the learning rate).
+	scale float64
+}
+
+// grower grows trees on binned data from per-row gradients g (rows × k)
+// and hessians h; a leaf's value for channel c is -scale·G_c/(H+l2). With
+// k channels the split gain is the sum over channels of the usual
+// G²/(H+λ) gains, which for one-hot targets with unit hessians is the
+// weighted Gini impurity decrease (×1/2) of a classification tree.
+type grower struct {
+	b       *binned
+	k       int
+	g, h    []float64
+	feats   []int // features the tree may use
+	workers int
+	rng     *rand.Rand // for nodeFeatures
+	p       growParams
+	idx     []int32 // rows of the tree, partitioned in place by node
+	tmp     []int32 // scratch for the stable partition
+	ord     []float64
+	free    []*hist // released histograms (newHist)
+	perm    []int   // scratch of nodeFeats
+}
+
+// hist is one node's histogram over len(feats) features: for feature
+// position fi and bin b, vals[(fi*(maxBins+1)+b)*(k+1)+c] is the sum of
+// gradient channel c (c < k) or of the hessian (c = k), cnt the row count.
+type hist struct {
+	feats []int
+	vals  []float64
+	cnt   []int32
+}
+
+type split struct {
+	fi          int // position in the node's hist.feats; -1 none
+	bin         int // value bins 1..bin go left
+	defaultLeft bool
+	gain        float64
+}
+
+type node struct {
+	id        int32
+	lo, hi    int // rows idx[lo:hi]
+	depth     int
+	g         []float64
+	h         float64
+	hist      *hist
+	best      split
+	candidate bool
+}
+
+type nodeQueue []*node
+
+func (q nodeQueue) Len() int           { return len(q) }
+func (q nodeQueue) Less(i, j int) bool { return q[i].best.gain > q[j].best.gain }
+func (q nodeQueue) Swap(i, j int)      { q[i], q[j] = q[j], q[i] }
+func (q *nodeQueue) Push(x any)        { *q = append(*q, x.(*node)) }
+func (q *nodeQueue) Pop() any          { old := *q; x := old[len(old)-1]; *q = old[:len(old)-1]; return x }
+
+const stride = maxBins + 1
+
+// newHist returns a zeroed histogram over feats, reusing a released one
+// at least as large (a tree's histograms would otherwise be garbage by the
+// hundred kilobytes a node).
+func (gr *grower) newHist(feats []int) *hist {
+	size := len(feats) * stride * (gr.k + 1)
+	if l := len(gr.free); l > 0 && cap(gr.free[l-1].vals) >= size {
+		h := gr.free[l-1]
+		gr.free = gr.free[:l-1]
+		h.vals, h.cnt = h.vals[:size], h.cnt[:len(feats)*stride]
+		clear(h.vals)
+		clear(h.cnt)
+		h.feats = feats
+		return h
+	}
+	// Room for every candidate of a forest node, which may have fewer
+	// (nodeFeats leaves constant features out), so that one size serves.
+	room := len(feats)
+	if gr.p.nodeFeatures > 0 {
+		room = max(room, min(gr.p.nodeFeatures, len(gr.feats)))
+	}
+	vals := make([]float64, room*stride*(gr.k+1))
+	cnt := make([]int32, room*stride)
+	return &hist{feats: feats, vals: vals[:size], cnt: cnt[:len(feats)*stride]}
+}
+
+// release hands a histogram no node uses any more back to newHist.
+func (gr *grower) release(h *hist) {
+	if h != nil {
+		gr.free = append(gr.free, h)
+	}
+}
+
+// build fills a histogram of rows over feats, in parallel over features.
+func (gr *grower) build(rows []int32, feats []int) *hist {
+	hs := gr.newHist(feats)
+	k1 := gr.k + 1
+	if gr.k == 1 {
+		// Ordered gradients (LightGBM): gather the node's gradients and
+		// hessians once, so every feature's pass reads them in sequence
+		// (and its bins in ascending row order, the partition being
+		// stable).
+		if cap(gr.ord) < 2*len(rows) {
+			gr.ord = make([]float64, 2*len(gr.h))
+		}
+		ord := gr.ord[:2*len(rows)]
+		for i, r := range rows {
+			ord[2*i], ord[2*i+1] = gr.g[r], gr.h[r]
+		}
+		parallel(len(feats), gr.workers, func(fi int) {
+			col := gr.b.bins[feats[fi]]
+			// Fixed-size views: a uint8 bin indexes them without bounds
+			// checks.
+			vals := (*[2 * stride]float64)(hs.vals[fi*stride*2 : (fi+1)*stride*2])
+			cnt := (*[stride]int32)(hs.cnt[fi*stride : (fi+1)*stride])
+			if len(rows) == len(col) && len(rows) > 0 && int(rows[len(rows)-1]) == len(col)-1 {
+				// Every row in order (the root without subsampling):
+				// read the column sequentially.
+				for i, b := range col {
+					o := ord[2*i : 2*i+2 : 2*i+2]
+					vals[2*uint(b)] += o[0]
+					vals[2*uint(b)+1] += o[1]
+					cnt[b]++
+				}
+				return
+			}
+			for i, r := range rows {
+				b := col[r]
+				o := ord[2*i : 2*i+2 : 2*i+2]
+				vals[2*uint(b)] += o[0]
+				vals[2*uint(b)+1] += o[1]
+				cnt[b]++
+			}
+		})
+		return hs
+	}
+	parallel(len(feats), gr.workers, func(fi int) {
+		col := gr.b.bins[feats[fi]]
+		vals := hs.vals[fi*stride*k1 : (fi+1)*stride*k1]
+		cnt := hs.cnt[fi*stride : (fi+1)*stride]
+		for _, r := range rows {
+			b := int(col[r])
+			v := vals[b*k1 : (b+1)*k1]
+			for c, gv := range gr.g[int(r)*gr.k : (int(r)+1)*gr.k] {
+				v[c] += gv
+			}
+			v[gr.k] += gr.h[r]
+			cnt[b]++
+		}
+	})
+	return hs
+}
+
+// score is Σ_c G_c²/(H+λ).
+func (gr *grower) score(g []float64, h float64) float64 {
+	s := 0.0
+	for _, v := range g {
+		s += v * v
+	}
+	return s / (h + gr.p.l2)
+}
+
+// bestSplit finds n's best split over its histogram (in parallel over
+// features): every bin boundary with the missing rows on either side, and
+// missing rows alone on the right.
+func (gr *grower) bestSplit(n *node) {
+	n.best = split{fi: -1}
+	n.candidate = false
+	if gr.p.maxDepth > 0 && n.depth >= gr.p.maxDepth {
+		return
+	}
+	rows := int32(n.hi - n.lo)
+	minc := int32(gr.p.minLeaf)
+	if rows < 2*minc {
+		return
+	}
+	parent := gr.score(n.g, n.h)
+	results := make([]split, len(n.hist.feats))
+	if gr.k == 1 {
+		gr.bestSplit1(n, parent, results)
+	} else {
+		gr.bestSplitK(n, parent, results)
+	}
+	for _, s := range results {
+		if s.fi >= 0 && s.gain > n.best.gain {
+			n.best = s
+		}
+	}
+	n.candidate = n.best.fi >= 0 && n.best.gain > 1e-12
+}
+
+// bestSplit1 is bestSplit's search for one gradient channel, in scalars.
+func (gr *grower) bestSplit1(n *node, parent float64, results []split) {
+	hs := n.hist
+	rows := int32(n.hi - n.lo)
+	minc, lam, minH := int32(gr.p.minLeaf), gr.p.l2, gr.p.minHess
+	G, H := n.g[0], n.h
+	parallel(len(hs.feats), gr.workers, func(fi int) {
+		best := split{fi: -1}
+		vals := hs.vals[fi*stride*2 : (fi+1)*stride*2]
+		cnt := hs.cnt[fi*stride : (fi+1)*stride]
+		nb := len(gr.b.edges[hs.feats[fi]])
+		mg, mh, mc := vals[0], vals[1], cnt[0]
+		var gl, hl float64
+		var cl int32
+		try := func(b int, g, h float64, c int32, mleft bool) {
+			if c < minc || rows-c < minc || h < minH || H-h < minH {
+				return
+			}
+			gr2 := G - g
+			gain := g*g/(h+lam) + gr2*gr2/(H-h+lam) - parent
+			if gain > best.gain {
+				best = split{fi: fi, bin: b, defaultLeft: mleft, gain: gain}
+			}
+		}
+		for b := 1; b <= nb; b++ {
+			gl += vals[2*b]
+			hl += vals[2*b+1]
+			cl += cnt[b]
+			if b < nb {
+				try(b, gl, hl, cl, false)
+			} else if mc > 0 {
+				try(b, gl, hl, cl, false) // missing rows alone on the right
+			}
+			if mc > 0 && b < nb {
+				try(b, gl+mg, hl+mh, cl+mc, true)
+			}
+		}
+		results[fi] = best
+	})
+}
+
+// bestSplitK is bestSplit's search for k gradient channels.
+func (gr *grower) bestSplitK(n *node, parent float64, results []split) {
+	hs := n.hist
+	k, k1 := gr.k, gr.k+1
+	rows := int32(n.hi - n.lo)
+	minc := int32(gr.p.minLeaf)
+	parallel(len(hs.feats), gr.workers, func(fi int) {
+		best := split{fi: -1}
+		vals := hs.vals[fi*stride*k1 : (fi+1)*stride*k1]
+		cnt := hs.cnt[fi*stride : (fi+1)*stride]
+		nb := len(gr.b.edges[hs.feats[fi]])
+		missG, missH, missC := vals[0:k], vals[k], cnt[0]
+		gl := make([]float64, k)
+		gm := make([]float64, k)
+		grr := make([]float64, k)
+		var hl float64
+		var cl int32
+		for b := 1; b <= nb; b++ {
+			for c := range k {
+				gl[c] += vals[b*k1+c]
+			}
+			hl += vals[b*k1+k]
+			cl += cnt[b]
+			for _, mleft := range [2]bool{false, true} {
+				if mleft && missC == 0 {
+					continue
+				}
+				if b == nb && (mleft || missC == 0) {
+					continue // nothing would go right
+				}
+				h, c := hl, cl
+				g := gl
+				if mleft {
+					for i := range k {
+						gm[i] = gl[i] + missG[i]
+					}
+					g, h, c = gm, hl+missH, cl+missC
+				}
+				if c < minc || rows-c < minc || h < gr.p.minHess || n.h-h < gr.p.minHess {
+					continue
+				}
+				for i := range k {
+					grr[i] = n.g[i] - g[i]
+				}
+				gain := gr.score(g, h) + gr.score(grr, n.h-h) - parent
+				if gain > best.gain {
+					best = split{fi: fi, bin: b, defaultLeft: mleft, gain: gain}
+				}
+			}
+		}
+		results[fi] = best
+	})
+}
+
+// nodeFeats returns the features a node of rows may split on: the
+// tree's features, or with nodeFeatures > 0 (random forests) the
+// candidates drawn as scikit-learn's BestSplitter draws them
+// (sklearn/tree/_splitter.pyx; Breiman 2001): features in random order
+// without replacement, nodeFeatures of them visited, and more while every
+// feature visited is constant on the node's rows, so that a node is left
+// a leaf for want of a split only when no feature can split it. Constant
+// features count as visited but are left out of the result (they cannot
+// split, and their histograms would cost a pass over the rows).
+func (gr *grower) nodeFeats(rows []int32) []int {
+	if gr.p.nodeFeatures <= 0 {
+		return gr.feats
+	}
+	if cap(gr.perm) < len(gr.feats) {
+		gr.perm = make([]int, len(gr.feats))
+	}
+	f := gr.perm[:len(gr.feats)]
+	copy(f, gr.feats)
+	out := make([]int, 0, min(gr.p.nodeFeatures, len(f)))
+	for i := range f {
+		if i >= gr.p.nodeFeatures && len(out) > 0 {
+			break
+		}
+		// Partial Fisher–Yates: f[:i+1] is a uniform sample.
+		j := i + gr.rng.IntN(len(f)-i)
+		f[i], f[j] = f[j], f[i]
+		if !constantOn(gr.b.bins[f[i]], rows) {
+			out = append(out, f[i])
+		}
+	}
+	return out
+}
+
+// constantOn reports whether every row of rows has the same bin in col.
+func constantOn(col []uint8, rows []int32) bool {
+	if len(rows) == 0 {
+		return true
+	}
+	b := col[rows[0]]
+	for _, r := range rows[1:] {
+		if col[r] != b {
+			return false
+		}
+	}
+	return true
+}
+
+// grow builds one tree on rows (taken over as gr.idx and reordered). It
+// returns the tree and, for every node, the rows idx[lo:hi] it holds.
+func (gr *grower) grow(rows []int32, width int) (Tree, []int32, [][2]int) {
+	gr.idx = rows
+	t := Tree{}
+	var spans [][2]int
+	add := func(lo, hi int) int32 {
+		t.Feature = append(t.Feature, -1)
+		t.Threshold = append(t.Threshold, 0)
+		t.DefaultLeft = append(t.DefaultLeft, false)
+		t.Left = append(t.Left, -1)
+		t.Right = append(t.Right, -1)
+		t.Gain = append(t.Gain, 0)
+		for range width {
+			t.Value = append(t.Value, 0)
+		}
+		spans = append(spans, [2]int{lo, hi})
+		return int32(len(t.Left) - 1)
+	}
+	setLeaf := func(n *node) {
+		for c := range width {
+			t.Value[int(n.id)*width+c] = -gr.p.scale * n.g[c] / (n.h + gr.p.l2)
+		}
+	}
+	k := gr.k
+	root := &node{id: add(0, len(rows)), lo: 0, hi: len(rows), g: make([]float64, k)}
+	for _, r := range rows {
+		for c := range k {
+			root.g[c] += gr.g[int(r)*k+c]
+		}
+		root.h += gr.h[r]
+	}
+	root.hist = gr.build(rows, gr.nodeFeats(rows))
+	gr.bestSplit(root)
+	setLeaf(root)
+	q := &nodeQueue{}
+	if root.candidate {
+		heap.Push(q, root)
+	}
+	leaves := 1
+	for q.Len() > 0 && leaves < gr.p.maxLeaves {
+		n := heap.Pop(q).(*node)
+		s := n.best
+		f := n.hist.feats[s.fi]
+		col := gr.b.bins[f]
+		// Partition idx[lo:hi] stably: left rows first, each side in
+		// ascending row order.
+		seg := gr.idx[n.lo:n.hi]
+		if cap(gr.tmp) < len(gr.idx) {
+			gr.tmp = make([]int32, len(gr.idx))
+		}
+		var left [stride]bool // by bin
+		left[0] = s.defaultLeft
+		for b := 1; b <= s.bin; b++ {
+			left[b] = true
+		}
+		i := gr.partition(seg, col, &left)
+		mid := n.lo + i
+		li, ri := add(n.lo, mid), add(mid, n.hi)
+		t.Feature[n.id], t.Left[n.id], t.Right[n.id] = int32(f), li, ri
+		t.Threshold[n.id] = gr.b.edges[f][s.bin-1]
+		t.DefaultLeft[n.id], t.Gain[n.id] = s.defaultLeft, s.gain
+		lc := &node{id: li, lo: n.lo, hi: mid, depth: n.depth + 1, g: make([]float64, k)}
+		rc := &node{id: ri, lo: mid, hi: n.hi, depth: n.depth + 1, g: make([]float64, k)}
+		gr.sums(n, lc, s)
+		for c := range k {
+			rc.g[c] = n.g[c] - lc.g[c]
+		}
+		rc.h = n.h - lc.h
+		if gr.p.nodeFeatures > 0 {
+			gr.release(n.hist)
+			lrows, rrows := gr.idx[lc.lo:lc.hi], gr.idx[rc.lo:rc.hi]
+			lc.hist = gr.build(lrows, gr.nodeFeats(lrows))
+			rc.hist = gr.build(rrows, gr.nodeFeats(rrows))
+		} else {
+			// Histogram subtraction (Ke et al. 2017, §2.1): build the
+			// smaller child's histogram, the larger's is parent − smaller.
+			small, large := lc, rc
+			if rc.hi-rc.lo < lc.hi-lc.lo {
+				small, large = rc, lc
+			}
+			small.hist = gr.build(gr.idx[small.lo:small.hi], n.hist.feats)
+			large.hist = n.hist
+			for x, v := range small.hist.vals {
+				large.hist.vals[x] -= v
+			}
+			for x, v := range small.hist.cnt {
+				large.hist.cnt[x] -= v
+			}
+		}
+		n.hist = nil
+		leaves++
+		for _, c := range []*node{lc, rc} {
+			setLeaf(c)
+			gr.bestSplit(c)
+			if c.candidate {
+				heap.Push(q, c)
+			} else {
+				gr.release(c.hist)
+				c.hist = nil
+			}
+		}
+	}
+	for _, n := range *q {
+		gr.release(n.hist)
+		n.hist = nil
+	}
+	if !root.candidate {
+		gr.release(root.hist)
+	}
+	return t, gr.idx, spans
+}
+
+// partitionChunk is the number of rows one goroutine of partition takes.
+const partitionChunk = 1 << 15
+
+// partition reorders seg stably so that the rows whose bin in col goes
+// left come first, and returns how many do. Segments of several chunks
+// are partitioned chunk by chunk in parallel, then the chunks' left and
+// right runs are gathered in order: the same order as one pass.
+func (gr *grower) partition(seg []int32, col []uint8, left *[stride]bool) int {
+	one := func(seg, scratch []int32) int {
+		right := scratch[:0]
+		i := 0
+		for _, r := range seg {
+			if left[col[r]] {
+				seg[i] = r
+				i++
+			} else {
+				right = append(right, r)
+			}
+		}
+		copy(seg[i:], right)
+		return i
+	}
+	chunks := (len(seg) + partitionChunk - 1) / partitionChunk
+	if chunks <= 2 || gr.workers <= 1 {
+		return one(seg, gr.tmp)
+	}
+	nl := make([]int, chunks)
+	parallel(chunks, gr.workers, func(c int) {
+		lo, hi := c*partitionChunk, min(len(seg), (c+1)*partitionChunk)
+		nl[c] = one(seg[lo:hi], gr.tmp[lo:hi])
+	})
+	out := gr.tmp[:0]
+	for c := range chunks {
+		lo := c * partitionChunk
+		out = append(out, seg[lo:lo+nl[c]]...)
+	}
+	total := len(out)
+	for c := range chunks {
+		lo, hi := c*partitionChunk, min(len(seg), (c+1)*partitionChunk)
+		out = append(out, seg[lo+nl[c]:hi]...)
+	}
+	copy(seg, out)
+	return total
+}
+
+// sums sets the left child's gradient and hessian sums from the parent's
+// histogram of the split feature (exact: the same additions the
+// histogram made), so no pass over the rows is needed.
+func (gr *grower) sums(parent, left *node, s split) {
+	k, k1 := gr.k, gr.k+1
+	vals := parent.hist.vals[s.fi*stride*k1 : (s.fi+1)*stride*k1]
+	add := func(b int) {
+		for c := range k {
+			left.g[c] += vals[b*k1+c]
+		}
+		left.h += vals[b*k1+k]
+	}
+	for b := 1; b <= s.bin; b++ {
+		add(b)
+	}
+	if s.defaultLeft {
+		add(0)
+	}
+}

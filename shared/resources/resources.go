@@ -1,0 +1,139 @@
+package resources
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/orrery-ml/orrery/shared/fault"
+)
+
+// ErrSample is wrapped by the errors of a sample that could not be read.
+var ErrSample = fault.New(fault.Internal, "resources: sample")
+
+// Sample is the state of the process and the GPUs at one instant.
+type Sample struct {
+	Time time.Time
+	// CPUSeconds is the process's cumulative user and system CPU time.
+	CPUSeconds float64
+	// RSSBytes is the process's resident set now.
+	RSSBytes int64
+	// GPUs is one entry per visible GPU; nil where there is none (or
+	// nvidia-smi is absent).
+	GPUs []GPU
+}
+
+// GPU is one GPU's state as nvidia-smi reports it.
+type GPU struct {
+	UtilPercent     float64
+	MemoryUsedBytes int64
+}
+
+// Sampler reads the current Sample. Sample returns an error wrapping
+// ErrSample when the process's figures cannot be read; a GPU that cannot
+// be queried is left out of the sample, not an error.
+type Sampler interface {
+	Sample(ctx context.Context) (Sample, error)
+}
+
+// Process is the Sampler of this process: getrusage(2) for CPU time,
+// /proc/self/statm for the resident set and nvidia-smi for the GPUs when it
+// is on PATH (looked up once).
+func Process() Sampler { return &procSampler{} }
+
+type procSampler struct {
+	once sync.Once
+	smi  string
+}
+
+func (p *procSampler) Sample(ctx context.Context) (Sample, error) {
+	s := Sample{Time: time.Now()}
+	cpu, err := cpuSeconds()
+	if err != nil {
+		return Sample{}, err
+	}
+	s.CPUSeconds = cpu
+	rss, err := residentBytes()
+	if err != nil {
+		return Sample{}, err
+	}
+	s.RSSBytes = rss
+	p.once.Do(func() { p.smi, _ = exec.LookPath("nvidia-smi") })
+	if p.smi != "" {
+		s.GPUs = querySMI(ctx, p.smi)
+	}
+	return s, nil
+}
+
+// residentBytes reads the resident set (the second field of
+// /proc/self/statm, in pages; proc(5)).
+func residentBytes() (int64, error) {
+	b, err := os.ReadFile("/proc/self/statm")
+	if err != nil {
+		return 0, fmt.Errorf("%w: resident set: %w", ErrSample, err)
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 2 {
+		return 0, fmt.Errorf("%w: resident set: /proc/self/statm reads %q", ErrSample, b)
+	}
+	pages, err := strconv.ParseInt(f[1], 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("%w: resident set: %w", ErrSample, err)
+	}
+	return pages * int64(os.Getpagesize()), nil
+}
+
+// smiTimeout bounds one nvidia-smi query.
+const smiTimeout = 5 * time.Second
+
+// querySMI runs nvidia-smi's CSV query; nil when it fails.
+func querySMI(ctx context.Context, smi string) []GPU {
+	ctx, cancel := context.WithTimeout(ctx, smiTimeout)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, smi, "--query-gpu=utilization.gpu,memory.used", "--format=csv,noheader,nounits").Output()
+	if err != nil {
+		return nil
+	}
+	gpus, err := ParseSMI(out)
+	if err != nil {
+		return nil
+	}
+	return gpus
+}
+
+// ParseSMI reads the output of `nvidia-smi
+// --query-gpu=utilization.gpu,memory.used --format=csv,noheader,nounits`:
+// a line per GPU, "percent, MiB". A field nvidia-smi cannot read ("[N/A]",
+// "[Not Supported]") is an error: the GPU is then omitted, not reported
+// idle.
+func ParseSMI(out []byte) ([]GPU, error) {
+	var gpus []GPU
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" {
+			continue
+		}
+		f := strings.Split(line, ",")
+		if len(f) != 2 {
+			return nil, fmt.Errorf("%w: nvidia-smi line %q: want 2 fields", ErrSample, line)
+		}
+		util, err := strconv.ParseFloat(strings.TrimSpace(f[0]), 64)
+		if err != nil {
+			return nil, fmt.Errorf("%w: nvidia-smi utilization %q: %w", ErrSample, f[0], err)
+		}
+		mib, err := strconv.ParseFloat(strings.TrimSpace(f[1]), 64)
+		if err != nil {
+			return nil, fmt.Errorf("%w: nvidia-smi memory %q: %w", ErrSample, f[1], err)
+		}
+		gpus = append(gpus, GPU{UtilPercent: util, MemoryUsedBytes: int64(mib * (1 << 20))})
+	}
+	return gpus, sc.Err()
+}
