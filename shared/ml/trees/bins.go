@@ -36,9 +36,19 @@ func binEdges(col []float64) []float64 {
 		}
 		return append(edges, math.Inf(1))
 	}
+	// Quantile edges at the midpoint of the two order statistics around
+	// each quantile (numpy's percentile, method "midpoint", as
+	// scikit-learn's _BinMapper fits them): a split then falls between
+	// training values, not on one, so unseen values near it go to the
+	// nearer side. Equal neighbours give their value, kept inclusive.
 	edges := make([]float64, 0, nb)
 	for i := 1; i < nb; i++ {
-		q := vals[i*len(vals)/nb]
+		pos := float64(i) * float64(len(vals)-1) / float64(nb)
+		j := int(pos)
+		q := vals[j]
+		if pos > float64(j) && j+1 < len(vals) {
+			q = vals[j] + (vals[j+1]-vals[j])/2
+		}
 		if len(edges) == 0 || q > edges[len(edges)-1] {
 			edges = append(edges, q)
 		}

@@ -66,7 +66,7 @@ type ForestResult struct {
 
 // Forest grows a random forest on train (Breiman 2001): each tree on a
 // bootstrap sample (rows drawn n times with replacement, a row drawn c
-// times weighing c), choosing every split among MaxFeatures features drawn
+// times weighing c), choosing every exact split (exact.go) among MaxFeatures features drawn
 // afresh at the node by the weighted Gini impurity decrease, with the
 // trees grown on Workers goroutines. Each tree draws from its own
 // generator seeded by (Seed, tree), so the forest does not depend on the
@@ -80,7 +80,7 @@ func Forest(ctx context.Context, train Data, o ForestOptions) (*ForestResult, er
 	}
 	n, d, C := train.Rows(), train.Features, train.Classes
 	nw := workers(o.Workers)
-	b := binMatrix(train.X, n, d, nw)
+	rk := rankMatrix(train.X, n, d, nw)
 	m := &Model{Kind: KindForest, Features: d, Classes: C, Trees: make([]Tree, o.NEstimators)}
 	width := m.Width()
 	w := rowWeights(train, o.ClassWeights)
@@ -124,23 +124,16 @@ func Forest(ctx context.Context, train Data, o ForestOptions) (*ForestResult, er
 			}
 		}
 		rows := make([]int32, 0, n)
-		gr := &grower{b: b, k: width, g: make([]float64, n*width), h: make([]float64, n), feats: feats, workers: 1, rng: rng,
-			p: growParams{maxLeaves: maxLeaves, maxDepth: o.MaxDepth, minLeaf: o.MinSamplesLeaf, nodeFeatures: maxFeat, scale: 1}}
+		wt := make([]float64, n)
 		for r := range n {
-			if mult[r] == 0 {
-				continue
-			}
-			rows = append(rows, int32(r))
-			wr := w[r] * mult[r]
-			gr.h[r] = wr
-			y := train.Y[r]
-			if width == 1 {
-				gr.g[r] = -wr * b2f(y == 1)
-			} else {
-				gr.g[r*width+y] = -wr
+			if mult[r] > 0 {
+				rows = append(rows, int32(r))
+				wt[r] = w[r] * mult[r]
 			}
 		}
-		tree, _, _ := gr.grow(rows, width)
+		gr := &exactGrower{rk: rk, y: train.Y, w: wt, width: width, classes: C, feats: feats, rng: rng,
+			p: growParams{maxLeaves: maxLeaves, maxDepth: o.MaxDepth, minLeaf: o.MinSamplesLeaf, nodeFeatures: maxFeat}}
+		tree := gr.grow(rows)
 		m.Trees[ti] = tree
 		if !o.Bootstrap {
 			return

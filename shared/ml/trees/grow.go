@@ -57,8 +57,8 @@ type growParams struct {
 	minHess   float64
 	l2        float64
 	// nodeFeatures > 0 draws that many candidate features at every node
-	// (random forests); 0 uses the tree's features at every node and the
-	// histogram subtraction trick.
+	// (random forests, exactGrower; the histogram grower uses the tree's
+	// features at every node).
 	nodeFeatures int
 	// scale multiplies every leaf value (the learning rate).
 	scale float64
@@ -75,13 +75,11 @@ type grower struct {
 	g, h    []float64
 	feats   []int // features the tree may use
 	workers int
-	rng     *rand.Rand // for nodeFeatures
 	p       growParams
 	idx     []int32 // rows of the tree, partitioned in place by node
 	tmp     []int32 // scratch for the stable partition
 	ord     []float64
 	free    []*hist // released histograms (newHist)
-	perm    []int   // scratch of nodeFeats
 }
 
 // hist is one node's histogram over len(feats) features: for feature
@@ -135,14 +133,8 @@ func (gr *grower) newHist(feats []int) *hist {
 		h.feats = feats
 		return h
 	}
-	// Room for every candidate of a forest node, which may have fewer
-	// (nodeFeats leaves constant features out), so that one size serves.
-	room := len(feats)
-	if gr.p.nodeFeatures > 0 {
-		room = max(room, min(gr.p.nodeFeatures, len(gr.feats)))
-	}
-	vals := make([]float64, room*stride*(gr.k+1))
-	cnt := make([]int32, room*stride)
+	vals := make([]float64, size)
+	cnt := make([]int32, len(feats)*stride)
 	return &hist{feats: feats, vals: vals[:size], cnt: cnt[:len(feats)*stride]}
 }
 
@@ -346,53 +338,6 @@ func (gr *grower) bestSplitK(n *node, parent float64, results []split) {
 	})
 }
 
-// nodeFeats returns the features a node of rows may split on: the
-// tree's features, or with nodeFeatures > 0 (random forests) the
-// candidates drawn as scikit-learn's BestSplitter draws them
-// (sklearn/tree/_splitter.pyx; Breiman 2001): features in random order
-// without replacement, nodeFeatures of them visited, and more while every
-// feature visited is constant on the node's rows, so that a node is left
-// a leaf for want of a split only when no feature can split it. Constant
-// features count as visited but are left out of the result (they cannot
-// split, and their histograms would cost a pass over the rows).
-func (gr *grower) nodeFeats(rows []int32) []int {
-	if gr.p.nodeFeatures <= 0 {
-		return gr.feats
-	}
-	if cap(gr.perm) < len(gr.feats) {
-		gr.perm = make([]int, len(gr.feats))
-	}
-	f := gr.perm[:len(gr.feats)]
-	copy(f, gr.feats)
-	out := make([]int, 0, min(gr.p.nodeFeatures, len(f)))
-	for i := range f {
-		if i >= gr.p.nodeFeatures && len(out) > 0 {
-			break
-		}
-		// Partial Fisher–Yates: f[:i+1] is a uniform sample.
-		j := i + gr.rng.IntN(len(f)-i)
-		f[i], f[j] = f[j], f[i]
-		if !constantOn(gr.b.bins[f[i]], rows) {
-			out = append(out, f[i])
-		}
-	}
-	return out
-}
-
-// constantOn reports whether every row of rows has the same bin in col.
-func constantOn(col []uint8, rows []int32) bool {
-	if len(rows) == 0 {
-		return true
-	}
-	b := col[rows[0]]
-	for _, r := range rows[1:] {
-		if col[r] != b {
-			return false
-		}
-	}
-	return true
-}
-
 // grow builds one tree on rows (taken over as gr.idx and reordered). It
 // returns the tree and, for every node, the rows idx[lo:hi] it holds.
 func (gr *grower) grow(rows []int32, width int) (Tree, []int32, [][2]int) {
@@ -425,7 +370,7 @@ func (gr *grower) grow(rows []int32, width int) (Tree, []int32, [][2]int) {
 		}
 		root.h += gr.h[r]
 	}
-	root.hist = gr.build(rows, gr.nodeFeats(rows))
+	root.hist = gr.build(rows, gr.feats)
 	gr.bestSplit(root)
 	setLeaf(root)
 	q := &nodeQueue{}
@@ -462,26 +407,19 @@ func (gr *grower) grow(rows []int32, width int) (Tree, []int32, [][2]int) {
 			rc.g[c] = n.g[c] - lc.g[c]
 		}
 		rc.h = n.h - lc.h
-		if gr.p.nodeFeatures > 0 {
-			gr.release(n.hist)
-			lrows, rrows := gr.idx[lc.lo:lc.hi], gr.idx[rc.lo:rc.hi]
-			lc.hist = gr.build(lrows, gr.nodeFeats(lrows))
-			rc.hist = gr.build(rrows, gr.nodeFeats(rrows))
-		} else {
-			// Histogram subtraction (Ke et al. 2017, §2.1): build the
-			// smaller child's histogram, the larger's is parent − smaller.
-			small, large := lc, rc
-			if rc.hi-rc.lo < lc.hi-lc.lo {
-				small, large = rc, lc
-			}
-			small.hist = gr.build(gr.idx[small.lo:small.hi], n.hist.feats)
-			large.hist = n.hist
-			for x, v := range small.hist.vals {
-				large.hist.vals[x] -= v
-			}
-			for x, v := range small.hist.cnt {
-				large.hist.cnt[x] -= v
-			}
+		// Histogram subtraction (Ke et al. 2017, §2.1): build the
+		// smaller child's histogram, the larger's is parent − smaller.
+		small, large := lc, rc
+		if rc.hi-rc.lo < lc.hi-lc.lo {
+			small, large = rc, lc
+		}
+		small.hist = gr.build(gr.idx[small.lo:small.hi], n.hist.feats)
+		large.hist = n.hist
+		for x, v := range small.hist.vals {
+			large.hist.vals[x] -= v
+		}
+		for x, v := range small.hist.cnt {
+			large.hist.cnt[x] -= v
 		}
 		n.hist = nil
 		leaves++

@@ -329,3 +329,61 @@ func TestBinColumnIsBinOf(t *testing.T) {
 		}
 	}
 }
+
+// A forest splits exactly, between two training values: on 4,000 rows
+// whose class flips every 4 values, far finer than 255 quantile bins, one
+// unbootstrapped tree fits every training row, and every threshold lies
+// halfway between the two values it separates. Missing values (every 11th
+// row, class 1) are learned as a side of their own.
+func TestForestSplitsExactlyBetweenValues(t *testing.T) {
+	const n = 4000
+	d := Data{Features: 1, Classes: 2}
+	for i := range n {
+		v, y := float64(i), (i/4)%2
+		if i%11 == 0 {
+			v, y = math.NaN(), 1
+		}
+		d.X = append(d.X, v)
+		d.Y = append(d.Y, y)
+	}
+	o := DefaultForestOptions()
+	o.NEstimators, o.Bootstrap = 1, false
+	res, err := Forest(context.Background(), d, o)
+	require.NoError(t, err)
+	p := res.Model.PredictProba(d.X, n, nil)
+	for i := range n {
+		assert.InDelta(t, float64(d.Y[i]), p[2*i+1], 1e-12, "row %d", i)
+	}
+	tree := res.Model.Trees[0]
+	for i, f := range tree.Feature {
+		if tree.Left[i] < 0 || math.IsInf(tree.Threshold[i], 1) {
+			continue
+		}
+		require.Equal(t, int32(0), f)
+		thr := tree.Threshold[i]
+		lo, hi := math.Floor(thr-0.5), math.Ceil(thr+0.5) // the present values around it
+		for math.Mod(lo, 11) == 0 {
+			lo--
+		}
+		for math.Mod(hi, 11) == 0 {
+			hi++
+		}
+		assert.Equal(t, lo+(hi-lo)/2, thr, "node %d threshold %v is not halfway between %v and %v", i, thr, lo, hi)
+	}
+}
+
+// Quantile bin edges fall halfway between the two order statistics around
+// each quantile (scikit-learn's _BinMapper, numpy's "midpoint"), not on a
+// training value.
+func TestBinEdgesAreMidpoints(t *testing.T) {
+	col := make([]float64, 100_000)
+	for i := range col {
+		col[i] = float64(i)
+	}
+	edges := binEdges(col)
+	require.Len(t, edges, maxBins-1)
+	require.True(t, math.IsInf(edges[len(edges)-1], 1))
+	for _, e := range edges[:len(edges)-1] {
+		assert.Equal(t, 0.5, e-math.Floor(e), "edge %v is a training value", e)
+	}
+}
