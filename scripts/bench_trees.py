@@ -71,10 +71,10 @@ def write(path, x, y):
             w.writerow([repr(float(v)) if not np.isnan(v) else "" for v in row] + [int(label)])
 
 
-def orrery(binary, model, tr, te, threads, work, seed=1):
+def orrery(binary, model, tr, te, threads, work, seed=1, extra=()):
     out = os.path.join(work, "proba.csv")
     args = [binary, "-model", model, "-train", tr, "-test", te, "-out", out, "-threads", str(threads),
-            "-seed", str(seed)]
+            "-seed", str(seed), *extra]
     res = json.loads(subprocess.run(args, check=True, capture_output=True, text=True).stdout)
     return np.loadtxt(out, delimiter=",", ndmin=2), res["fit_seconds"], res["predict_seconds"]
 
@@ -106,6 +106,29 @@ def peers(threads, seed=0):
                                                          bootstrap=True, n_jobs=threads, random_state=seed),
         },
     }
+
+
+def early_stopped_peers(threads, seed, patience):
+    """The boosting peers with early stopping on the same validation rows:
+    up to ES_MAX_ITER iterations, stopped after `patience` without a lower
+    validation log-loss. LightGBM predicts with its best iteration, as
+    treebench -patience keeps it; scikit-learn's HGB keeps the iterations
+    up to the stop (its own rule, n_iter_no_change)."""
+    def hgb(x, y, xv, yv, xt):
+        m = HistGradientBoostingClassifier(max_iter=ES_MAX_ITER, learning_rate=0.1, max_leaf_nodes=31, min_samples_leaf=20,
+                                           l2_regularization=0.0, early_stopping=True, scoring="loss",
+                                           n_iter_no_change=patience, random_state=seed)
+        return m.fit(x, y, X_val=xv, y_val=yv).predict_proba(xt)
+
+    def lgbm(x, y, xv, yv, xt):
+        m = lgb.LGBMClassifier(n_estimators=ES_MAX_ITER, learning_rate=0.1, num_leaves=31, min_child_samples=20,
+                               reg_lambda=0.0, n_jobs=threads, verbose=-1, random_state=seed)
+        m.fit(x, y, eval_set=[(xv, yv)], callbacks=[lgb.early_stopping(patience, verbose=False)])
+        return m.predict_proba(xt)
+    return {"sklearn_hgb": hgb, "lightgbm": lgbm}
+
+
+ES_MAX_ITER = 1000
 
 
 def quality(p, y):
@@ -184,6 +207,9 @@ def main():
     ap.add_argument("--speed-rows", type=int, default=1_000_000)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--only", choices=["quality", "speed"], help="run one half of the benchmark")
+    ap.add_argument("--early-stopping", type=int, default=10, metavar="PATIENCE",
+                    help="also compare the boosting models early-stopped on a validation part of the training split"
+                         " (up to 1000 iterations, this patience; 0: not)")
     a = ap.parse_args()
     if a.splits < 1:
         ap.error(f"--splits {a.splits} must be at least 1")
@@ -220,20 +246,36 @@ def quality_part(a, sets, work):
     print(f"\nQuality on {a.splits} fixed stratified splits ({a.threads} threads): mean over the splits;"
           " diff = orrery - peer, mean +- standard error over the splits (log_loss: lower is better)")
     for name, (x, y, test_size) in sets.items():
-        for kind, ours in (("gbdt", "gradient_boosting"), ("rf", "random_forest")):
+        kinds = [("gbdt", "gradient_boosting"), ("rf", "random_forest")]
+        if a.early_stopping > 0:
+            kinds.append(("gbdt-es", "gradient_boosting"))
+        for kind, ours in kinds:
             scores = {}  # model -> metric -> [value per split]
             for split in range(a.splits):
                 xtr, xte, ytr, yte = train_test_split(x, y, test_size=test_size, stratify=y, random_state=split)
                 tr, te = os.path.join(work, f"{name}-train.csv"), os.path.join(work, f"{name}-test.csv")
-                write(tr, xtr, ytr)
                 write(te, xte, yte)
+                if kind == "gbdt-es":
+                    # 15 % of the training split (stratified, seeded by the
+                    # split) is every model's validation set.
+                    xfit, xval, yfit, yval = train_test_split(xtr, ytr, test_size=0.15, stratify=ytr, random_state=split)
+                    va = os.path.join(work, f"{name}-valid.csv")
+                    write(tr, xfit, yfit)
+                    write(va, xval, yval)
+                    po, _, _ = orrery(a.binary, ours, tr, te, a.threads, work, seed=split + 1,
+                                      extra=("-valid", va, "-patience", str(a.early_stopping), "-max-iter", str(ES_MAX_ITER)))
+                    add(scores, "orrery", quality(po, yte))
+                    for peer, fit in early_stopped_peers(a.threads, split, a.early_stopping).items():
+                        add(scores, peer, quality(fit(xfit, yfit, xval, yval, xte), yte))
+                    continue
+                write(tr, xtr, ytr)
                 po, _, _ = orrery(a.binary, ours, tr, te, a.threads, work, seed=split + 1)
                 add(scores, "orrery", quality(po, yte))
                 for peer, make in peers(a.threads, seed=split)[kind].items():
                     pp, _, _ = timed(make, xtr, ytr, xte)
                     add(scores, peer, quality(pp, yte))
             ours_q = scores["orrery"]
-            print(f"  {name:8s} {kind:4s} {'orrery':11s} " + "  ".join(f"{k} {np.mean(v):.4f}" for k, v in ours_q.items()))
+            print(f"  {name:8s} {kind:7s} {'orrery':11s} " + "  ".join(f"{k} {np.mean(v):.4f}" for k, v in ours_q.items()))
             for peer, q in scores.items():
                 if peer == "orrery":
                     continue
@@ -242,7 +284,7 @@ def quality_part(a, sets, work):
                     d = np.array(ours_q[k]) - np.array(v)
                     se = d.std(ddof=1) / np.sqrt(len(d)) if len(d) > 1 else float("nan")
                     diffs.append(f"{k} {d.mean():+.4f}+-{se:.4f}")
-                print(f"  {name:8s} {kind:4s} {peer:11s} " + "  ".join(f"{k} {np.mean(v):.4f}" for k, v in q.items())
+                print(f"  {name:8s} {kind:7s} {peer:11s} " + "  ".join(f"{k} {np.mean(v):.4f}" for k, v in q.items())
                       + "   diff " + "  ".join(diffs))
 
 

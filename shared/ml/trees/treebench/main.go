@@ -36,6 +36,8 @@ func run() error {
 	minLeaf := flag.Int("min-samples-leaf", 0, "rows per leaf (0: 20 for boosting, 1 for forests)")
 	repeat := flag.Int("predict-repeats", 3, "prediction timings (best kept)")
 	seed := flag.Uint64("seed", 1, "random seed (forest bootstraps and feature draws, boosting subsamples)")
+	validPath := flag.String("valid", "", "validation CSV for boosting's early stopping (with -patience)")
+	patience := flag.Int("patience", 0, "stop boosting after this many iterations without a lower validation log-loss and keep the best iteration (0: no early stopping)")
 	flag.Parse()
 	runtime.GOMAXPROCS(*threads)
 	train, err := readCSV(*trainPath)
@@ -58,7 +60,25 @@ func run() error {
 		if *minLeaf > 0 {
 			o.MinSamplesLeaf = *minLeaf
 		}
-		m, err = trees.Boost(ctx, train, trees.Data{}, o)
+		var valid trees.Data
+		bestIt := 0
+		if *validPath != "" && *patience > 0 {
+			if valid, err = readCSV(*validPath); err != nil {
+				return err
+			}
+			valid.Classes = train.Classes
+			bestLoss := math.Inf(1)
+			o.Monitor = func(it int, proba []float64) (bool, error) {
+				if l := logLoss(proba, valid.Y, valid.Classes); l < bestLoss {
+					bestLoss, bestIt = l, it
+				}
+				return it-bestIt >= *patience, nil
+			}
+		}
+		m, err = trees.Boost(ctx, train, valid, o)
+		if err == nil && bestIt > 0 {
+			m.Truncate(bestIt)
+		}
 	case trees.KindForest:
 		o := trees.DefaultForestOptions()
 		o.NEstimators, o.Workers, o.Seed = *nTrees, *threads, *seed
@@ -158,4 +178,13 @@ func writeProba(path string, p []float64, c int) error {
 		return err
 	}
 	return f.Close()
+}
+
+// logLoss is the mean cross-entropy of proba (rows × classes) against y.
+func logLoss(proba []float64, y []int, classes int) float64 {
+	s := 0.0
+	for r, c := range y {
+		s -= math.Log(math.Max(proba[r*classes+c], 1e-15))
+	}
+	return s / float64(len(y))
 }
