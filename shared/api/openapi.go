@@ -5,14 +5,16 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // APIVersion is the version of the HTTP API in its OpenAPI document.
 const APIVersion = "1.0.0"
 
 // pathParam matches the {name} parameters of a route path; ServeMux and
-// OpenAPI write them the same way.
-var pathParam = regexp.MustCompile(`\{([a-z_]+)(?:\.\.\.)?\}`)
+// OpenAPI write them the same way. Compiled on first use (the document is
+// built on request, not at INIT).
+var pathParam = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`\{([a-z_]+)(?:\.\.\.)?\}`) })
 
 // problemDescriptions describe the error statuses in the document.
 var problemDescriptions = map[int]string{
@@ -52,8 +54,8 @@ func OpenAPI() map[string]any {
 			op["description"] = rt.description
 		}
 		var params []any
-		for _, m := range pathParam.FindAllStringSubmatch(rt.path, -1) {
-			sch := Schema{"type": "string", "pattern": idPattern.String()}
+		for _, m := range pathParam().FindAllStringSubmatch(rt.path, -1) {
+			sch := Schema{"type": "string", "pattern": idPatternExpr}
 			if strings.HasSuffix(m[0], "...}") {
 				// A key may hold slashes: any clean relative path.
 				sch = Schema{"type": "string", "minLength": 1}
