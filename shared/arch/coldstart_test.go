@@ -63,7 +63,8 @@ var dataSetReaders = []string{
 // shared/api reaches shared/ml/optimization, whose plots live in the
 // package, and the training, evaluation and deployment packages, which read
 // data sets. Each joins the api's lists once it moves out of the api's
-// graph.
+// graph. Of plotting, the api leaves out palette/brewer; it reads the
+// predict function's aliases without the SDK's Lambda client.
 func TestLambdaFunctionsLeaveColdStartWeightOut(t *testing.T) {
 	for _, tt := range []struct {
 		fn        string
