@@ -10,13 +10,13 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	lambdaapi "github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
 
 	"github.com/orrery-ml/orrery/shared/api"
 	"github.com/orrery-ml/orrery/shared/awsclient/envconfig"
+	"github.com/orrery-ml/orrery/shared/awsclient/lambdarest"
 	"github.com/orrery-ml/orrery/shared/config"
 	"github.com/orrery-ml/orrery/shared/deploymentjob"
 	"github.com/orrery-ml/orrery/shared/deploymentjob/deploymentapi"
@@ -193,7 +193,7 @@ func newHandler(ctx context.Context, c Config, log *slog.Logger) (http.Handler, 
 		rep.Studies = optimization.Stores{Studies: db, Trials: db, Artifacts: artifacts}
 	}
 	if c.PredictFunction != "" {
-		if svc.Endpoints, err = lambdaalias.NewEndpoints(lambdaapi.NewFromConfig(cfg), c.PredictFunction, c.Environment); err != nil {
+		if svc.Endpoints, err = lambdaalias.NewEndpoints(lambdarest.New(cfg, os.Getenv), c.PredictFunction, c.Environment); err != nil {
 			return nil, err
 		}
 	}

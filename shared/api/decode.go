@@ -299,7 +299,7 @@ func (c *checker) check(v any, t reflect.Type, path string, set func(any)) {
 				c.fail(joinPath(path, key), "unknown field%s", suggest(key, fields))
 				continue
 			}
-			c.hint = fieldHints[t.Name()+"."+key]
+			c.hint = fieldHints()[t.Name()+"."+key]
 			c.check(obj[key], f.typ, joinPath(path, key), func(nv any) { obj[key] = nv })
 			c.hint = nil
 		}

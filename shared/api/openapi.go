@@ -5,27 +5,32 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // APIVersion is the version of the HTTP API in its OpenAPI document.
 const APIVersion = "1.0.0"
 
 // pathParam matches the {name} parameters of a route path; ServeMux and
-// OpenAPI write them the same way.
-var pathParam = regexp.MustCompile(`\{([a-z_]+)(?:\.\.\.)?\}`)
+// OpenAPI write them the same way. Compiled on first use (the document is
+// built on request, not at INIT).
+var pathParam = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`\{([a-z_]+)(?:\.\.\.)?\}`) })
 
 // problemDescriptions describe the error statuses in the document.
-var problemDescriptions = map[int]string{
-	http.StatusBadRequest:            "The request is invalid; errors names every wrong field.",
-	http.StatusNotFound:              "No such job, model, deployment or endpoint, or an endpoint with no model deployed.",
-	http.StatusConflict:              "The job's or deployment's status forbids this (it has finished), another deployment holds the endpoint (named in the detail), or a request with the same Idempotency-Key is still in flight (Retry-After).",
-	http.StatusRequestEntityTooLarge: "The body is larger than the server accepts.",
-	http.StatusUnsupportedMediaType:  "The body is not application/json.",
-	http.StatusUnprocessableEntity:   "The Idempotency-Key was used before for a different request.",
-	http.StatusInternalServerError:   "The server failed; the cause is logged, not shown.",
-	http.StatusNotImplemented:        "This server runs without the service behind this route; the request was valid.",
-	http.StatusServiceUnavailable:    "A backend failed; retrying later may succeed.",
-}
+// Built on first use (the document is built on request).
+var problemDescriptions = sync.OnceValue(func() map[int]string {
+	return map[int]string{
+		http.StatusBadRequest:            "The request is invalid; errors names every wrong field.",
+		http.StatusNotFound:              "No such job, model, deployment or endpoint, or an endpoint with no model deployed.",
+		http.StatusConflict:              "The job's or deployment's status forbids this (it has finished), another deployment holds the endpoint (named in the detail), or a request with the same Idempotency-Key is still in flight (Retry-After).",
+		http.StatusRequestEntityTooLarge: "The body is larger than the server accepts.",
+		http.StatusUnsupportedMediaType:  "The body is not application/json.",
+		http.StatusUnprocessableEntity:   "The Idempotency-Key was used before for a different request.",
+		http.StatusInternalServerError:   "The server failed; the cause is logged, not shown.",
+		http.StatusNotImplemented:        "This server runs without the service behind this route; the request was valid.",
+		http.StatusServiceUnavailable:    "A backend failed; retrying later may succeed.",
+	}
+})
 
 // OpenAPI returns the OpenAPI 3.1 document of the API, generated from the
 // route table and the Go types of the requests and responses.
@@ -37,7 +42,7 @@ func OpenAPI() map[string]any {
 	problem := func(status int) map[string]any {
 		name := "Problem" + strconv.Itoa(status)
 		responses[name] = map[string]any{
-			"description": problemDescriptions[status],
+			"description": problemDescriptions()[status],
 			"content":     map[string]any{ProblemContentType: map[string]any{"schema": problemRef}},
 		}
 		return map[string]any{"$ref": "#/components/responses/" + name}
@@ -52,8 +57,8 @@ func OpenAPI() map[string]any {
 			op["description"] = rt.description
 		}
 		var params []any
-		for _, m := range pathParam.FindAllStringSubmatch(rt.path, -1) {
-			sch := Schema{"type": "string", "pattern": idPattern.String()}
+		for _, m := range pathParam().FindAllStringSubmatch(rt.path, -1) {
+			sch := Schema{"type": "string", "pattern": idPatternExpr}
 			if strings.HasSuffix(m[0], "...}") {
 				// A key may hold slashes: any clean relative path.
 				sch = Schema{"type": "string", "minLength": 1}

@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/orrery-ml/orrery/shared/fault"
 	"github.com/orrery-ml/orrery/shared/ml/training"
@@ -134,15 +135,16 @@ func pointerOf(field string) string {
 }
 
 // configField matches the field a training.ErrInvalidConfig message names
-// ("training: invalid config: early_stopping.patience: 0 is not positive").
-var configField = regexp.MustCompile(`^([a-z_]+(?:\.[a-z_]+|\[\d+\])*): (.+)$`)
+// ("training: invalid config: early_stopping.patience: 0 is not positive"),
+// compiled on the first refused config, not at INIT.
+var configField = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^([a-z_]+(?:\.[a-z_]+|\[\d+\])*): (.+)$`) })
 
 // fromConfigError turns a TrainingConfig check failure into a RequestError
 // naming the field (prefix is prepended, for configs nested in a request).
 func fromConfigError(err error, prefix string) *RequestError {
 	msg := strings.TrimPrefix(err.Error(), training.ErrInvalidConfig.Error()+": ")
 	field, detail := "body", msg
-	if m := configField.FindStringSubmatch(msg); m != nil {
+	if m := configField().FindStringSubmatch(msg); m != nil {
 		field, detail = m[1], m[2]
 	}
 	if prefix != "" {

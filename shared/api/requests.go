@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/orrery-ml/orrery/shared/ml/deployment"
 	"github.com/orrery-ml/orrery/shared/ml/optimization"
@@ -68,13 +69,17 @@ func checkTrainingConfig(cfg training.TrainingConfig, prefix string) (training.T
 
 // idPattern is what a job, model or deployment id looks like: ids are made
 // by training.NewID ("trn-20260301120000-1a2b3c4d"), but any id of letters,
-// digits, '.', '_' and '-' up to 128 characters is looked up.
-var idPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
+// digits, '.', '_' and '-' up to 128 characters is looked up. The
+// expression is compiled on first use, not at INIT (its repetition makes it
+// one of the costlier expressions to compile).
+const idPatternExpr = `^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`
+
+var idPattern = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(idPatternExpr) })
 
 // checkID refuses an id that cannot name anything (a path parameter or a
 // model_id field).
 func checkID(field, id string) error {
-	if !idPattern.MatchString(id) {
+	if !idPattern().MatchString(id) {
 		return invalid(field, "%q is not an id (letters, digits, '.', '_' and '-', at most 128)", truncate(id, 140))
 	}
 	return nil

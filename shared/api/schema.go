@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"path"
 	"reflect"
+	"sync"
 	"time"
 
 	"github.com/orrery-ml/orrery/shared/ml/deployment"
@@ -28,82 +29,85 @@ var (
 // (TrainingConfig.Normalize and the request normalisers); the tests check
 // each bound and enum against those checks, so the document cannot drift
 // from the code.
-var fieldHints = map[string]Schema{
-	"TrainingConfig.model_type":         {"enum": []string{"mlp", "logistic_regression"}},
-	"TrainingConfig.dataset_path":       {"description": "A CSV, TSV or Parquet file: a path under the server's data roots (relative paths are looked up in each root), or s3://bucket/key on AWS.", "minLength": 1},
-	"TrainingConfig.target_column":      {"description": "The label column.", "minLength": 1},
-	"TrainingConfig.positive_class":     {"description": "The positive class as written in the data; for a multi-class target it trains one-vs-rest, left out it trains a softmax classifier over all classes."},
-	"TrainingConfig.features":           {"description": "Feature columns (default: every numeric column but the target)."},
-	"TrainingConfig.validation_split":   {"exclusiveMinimum": 0, "exclusiveMaximum": 1, "description": "Fraction of rows for validation; validation_split + test_split < 0.9."},
-	"TrainingConfig.test_split":         {"exclusiveMinimum": 0, "exclusiveMaximum": 1},
-	"TrainingConfig.batch_size":         {"minimum": 1, "maximum": 1 << 20},
-	"TrainingConfig.epochs":             {"minimum": 1, "maximum": 100000},
-	"TrainingConfig.learning_rate":      {"exclusiveMinimum": 0, "maximum": 10},
-	"TrainingConfig.optimizer":          {"enum": []string{"sgd", "momentum", "adam", "adamw", "rmsprop"}},
-	"TrainingConfig.momentum":           {"minimum": 0, "exclusiveMaximum": 1},
-	"TrainingConfig.loss_function":      {"enum": []string{"", "binary_cross_entropy", "cross_entropy"}, "description": "Empty picks by the number of classes."},
-	"TrainingConfig.hidden_layers":      {"minItems": 1, "maxItems": 16, "items": Schema{"type": "integer", "minimum": 1, "maximum": 8192}, "description": "Units per hidden layer of an MLP; left out for logistic_regression (which takes none; an empty list is refused for every other model type)."},
-	"TrainingConfig.activation":         {"enum": []string{"relu", "tanh", "gelu", "sigmoid"}},
-	"TrainingConfig.dropout_rate":       {"minimum": 0, "exclusiveMaximum": 1},
-	"TrainingConfig.regularization":     {"minimum": 0, "maximum": 1, "description": "L2 penalty (for adamw: the decoupled weight decay)."},
-	"TrainingConfig.decision_threshold": {"description": "f1 (F1-optimal on the validation split), youden, or a number in (0, 1) written as a string.", "examples": []string{"f1", "youden", "0.4"}},
-	"TrainingConfig.name":               {"maxLength": training.MaxNameLength, "pattern": training.NamePattern(), "description": "At most 200 characters, no control, format (bidi, zero-width) or line-separator characters."},
-	"TrainingConfig.leakage":            {"enum": []string{"error", "warning"}, "description": "Severity of the target-leakage check."},
-	"TrainingConfig.precision":          {"enum": []string{"float32", "float64"}, "description": "Arithmetic of the pure-Go engine's training steps (float32: packed GEMM across the cores)."},
-	"Schedule.kind":                     {"enum": []string{"constant", "step", "exponential", "cosine"}},
-	"Schedule.warmup_epochs":            {"minimum": 0},
-	"Schedule.step_size":                {"minimum": 1},
-	"Schedule.gamma":                    {"exclusiveMinimum": 0, "maximum": 1},
-	"Schedule.min_lr":                   {"minimum": 0},
-	"EarlyStopping.metric":              {"enum": []string{"val_loss", "val_auc_pr", "val_auc_roc"}},
-	"EarlyStopping.patience":            {"minimum": 1},
-	"EarlyStopping.min_delta":           {"minimum": 0},
+// The table is built on first use, not at INIT.
+var fieldHints = sync.OnceValue(func() map[string]Schema {
+	return map[string]Schema{
+		"TrainingConfig.model_type":         {"enum": []string{"mlp", "logistic_regression"}},
+		"TrainingConfig.dataset_path":       {"description": "A CSV, TSV or Parquet file: a path under the server's data roots (relative paths are looked up in each root), or s3://bucket/key on AWS.", "minLength": 1},
+		"TrainingConfig.target_column":      {"description": "The label column.", "minLength": 1},
+		"TrainingConfig.positive_class":     {"description": "The positive class as written in the data; for a multi-class target it trains one-vs-rest, left out it trains a softmax classifier over all classes."},
+		"TrainingConfig.features":           {"description": "Feature columns (default: every numeric column but the target)."},
+		"TrainingConfig.validation_split":   {"exclusiveMinimum": 0, "exclusiveMaximum": 1, "description": "Fraction of rows for validation; validation_split + test_split < 0.9."},
+		"TrainingConfig.test_split":         {"exclusiveMinimum": 0, "exclusiveMaximum": 1},
+		"TrainingConfig.batch_size":         {"minimum": 1, "maximum": 1 << 20},
+		"TrainingConfig.epochs":             {"minimum": 1, "maximum": 100000},
+		"TrainingConfig.learning_rate":      {"exclusiveMinimum": 0, "maximum": 10},
+		"TrainingConfig.optimizer":          {"enum": []string{"sgd", "momentum", "adam", "adamw", "rmsprop"}},
+		"TrainingConfig.momentum":           {"minimum": 0, "exclusiveMaximum": 1},
+		"TrainingConfig.loss_function":      {"enum": []string{"", "binary_cross_entropy", "cross_entropy"}, "description": "Empty picks by the number of classes."},
+		"TrainingConfig.hidden_layers":      {"minItems": 1, "maxItems": 16, "items": Schema{"type": "integer", "minimum": 1, "maximum": 8192}, "description": "Units per hidden layer of an MLP; left out for logistic_regression (which takes none; an empty list is refused for every other model type)."},
+		"TrainingConfig.activation":         {"enum": []string{"relu", "tanh", "gelu", "sigmoid"}},
+		"TrainingConfig.dropout_rate":       {"minimum": 0, "exclusiveMaximum": 1},
+		"TrainingConfig.regularization":     {"minimum": 0, "maximum": 1, "description": "L2 penalty (for adamw: the decoupled weight decay)."},
+		"TrainingConfig.decision_threshold": {"description": "f1 (F1-optimal on the validation split), youden, or a number in (0, 1) written as a string.", "examples": []string{"f1", "youden", "0.4"}},
+		"TrainingConfig.name":               {"maxLength": training.MaxNameLength, "pattern": training.NamePattern(), "description": "At most 200 characters, no control, format (bidi, zero-width) or line-separator characters."},
+		"TrainingConfig.leakage":            {"enum": []string{"error", "warning"}, "description": "Severity of the target-leakage check."},
+		"TrainingConfig.precision":          {"enum": []string{"float32", "float64"}, "description": "Arithmetic of the pure-Go engine's training steps (float32: packed GEMM across the cores)."},
+		"Schedule.kind":                     {"enum": []string{"constant", "step", "exponential", "cosine"}},
+		"Schedule.warmup_epochs":            {"minimum": 0},
+		"Schedule.step_size":                {"minimum": 1},
+		"Schedule.gamma":                    {"exclusiveMinimum": 0, "maximum": 1},
+		"Schedule.min_lr":                   {"minimum": 0},
+		"EarlyStopping.metric":              {"enum": []string{"val_loss", "val_auc_pr", "val_auc_roc"}},
+		"EarlyStopping.patience":            {"minimum": 1},
+		"EarlyStopping.min_delta":           {"minimum": 0},
 
-	"OptimizationRequest.strategy":           {"enum": Strategies},
-	"OptimizationRequest.name":               {"maxLength": maxStudyName, "pattern": training.NamePattern(), "description": "At most 200 characters, no control, format (bidi) or line-separator characters."},
-	"OptimizationRequest.objectives":         {"items": Schema{"type": "string", "enum": validMetrics}},
-	"OptimizationRequest.directions":         {"items": Schema{"type": "string", "enum": []string{"maximize", "minimize"}}},
-	"OptimizationRequest.pruner":             {"enum": []string{"none", "median", "percentile", "asha", "hyperband", "patience"}},
-	"OptimizationRequest.search_space":       {"minItems": 1, "maxItems": 16},
-	"SearchDimension.name":                   {"enum": sortedTunable()},
-	"SearchDimension.kind":                   {"enum": []string{"float", "int", "categorical"}},
-	"SearchDimension.choices":                {"minItems": 1, "maxItems": 64, "items": Schema{"not": Schema{"type": "null"}}},
-	"OptimizationBudget.max_trials":          {"minimum": 1, "maximum": 1000},
-	"OptimizationBudget.max_parallel":        {"minimum": 1, "maximum": 64},
-	"OptimizationBudget.timeout_seconds":     {"minimum": 0, "maximum": 604800},
-	"EvaluationRequest.model_id":             {"pattern": idPattern.String()},
-	"EvaluationRequest.compare_to":           {"maxItems": 10, "items": Schema{"type": "string", "pattern": idPattern.String()}},
-	"EvaluationRequest.decision_threshold":   {"description": "model (the threshold stored with the model; the default), f1 or youden (the metrics at the model's threshold, and a new model version saved with the F1-optimal or Youden threshold), or a number in (0, 1) written as a string: the binary decision threshold to compute the metrics, confidence intervals and slices at, for binary models only; the model is unchanged. The evaluation records it as decision_threshold with threshold_source.", "examples": []string{"model", "f1", "0.3"}},
-	"CrossValidation.folds":                  {"minimum": 2, "maximum": 20},
-	"Bootstrap.iterations":                   {"minimum": 100, "maximum": 100000},
-	"Bootstrap.confidence":                   {"exclusiveMinimum": 0, "exclusiveMaximum": 1},
-	"DeploymentRequest.model_id":             {"pattern": idPattern.String()},
-	"DeploymentRequest.endpoint":             {"pattern": idPattern.String(), "description": "The endpoint (default: the model's name, made an id)."},
-	"DeploymentRequest.environment":          {"enum": deployment.Environments},
-	"DeploymentRequest.strategy":             {"enum": []string{"all_at_once", "canary", "linear"}},
-	"DeploymentRequest.canary_percent":       {"minimum": 1, "maximum": 50},
-	"DeploymentRequest.linear_step_percent":  {"minimum": 1, "maximum": 50},
-	"DeploymentRequest.interval_seconds":     {"minimum": 1, "maximum": 3600},
-	"DeploymentRequest.bake_seconds":         {"minimum": 0, "maximum": 86400},
-	"AlarmSettings.error_rate":               {"minimum": 0, "maximum": 1},
-	"AlarmSettings.p99_latency_ms":           {"exclusiveMinimum": 0},
-	"AlarmSettings.schema_violation_rate":    {"minimum": 0, "maximum": 1},
-	"AlarmSettings.score_psi":                {"exclusiveMinimum": 0, "description": "The highest population stability index of the new version's scores (20 bins on [0, 1]) against the live version's on the same window; it fires only beyond its chance level as well."},
-	"AlarmSettings.positive_rate_confidence": {"exclusiveMinimum": 0, "exclusiveMaximum": 1, "description": "Confidence of the Wilson intervals compared: the window's predicted positive rate against the validation split's."},
-	"AlarmSettings.min_requests":             {"minimum": 1, "maximum": 1000000},
-	"AlarmSettings.window_seconds":           {"minimum": 10, "maximum": 3600},
-	"AlarmSettings.cloudwatch":               {"maxItems": 10, "items": Schema{"type": "string", "minLength": 1, "maxLength": 255}},
-	"GateSettings.alpha":                     {"exclusiveMinimum": 0, "maximum": 0.5},
-	"GateSettings.min_auc_roc":               {"minimum": 0, "maximum": 1, "description": "Floor on the model's test-split ROC AUC (default 0.5; null: none)."},
-	"GateSettings.min_auc_pr":                {"minimum": 0, "maximum": 1},
-	"GateSettings.min_f1_score":              {"minimum": 0, "maximum": 1},
-	"GateSettings.max_latency_ms":            {"exclusiveMinimum": 0},
-	"CancelRequest.reason":                   {"maxLength": 500},
-	"RetrainingPolicyRequest.config":         {"type": "object", "description": "A TrainingConfig; its dataset_path may be left out (the uploads stand in for it)."},
+		"OptimizationRequest.strategy":           {"enum": Strategies},
+		"OptimizationRequest.name":               {"maxLength": maxStudyName, "pattern": training.NamePattern(), "description": "At most 200 characters, no control, format (bidi) or line-separator characters."},
+		"OptimizationRequest.objectives":         {"items": Schema{"type": "string", "enum": validMetrics}},
+		"OptimizationRequest.directions":         {"items": Schema{"type": "string", "enum": []string{"maximize", "minimize"}}},
+		"OptimizationRequest.pruner":             {"enum": []string{"none", "median", "percentile", "asha", "hyperband", "patience"}},
+		"OptimizationRequest.search_space":       {"minItems": 1, "maxItems": 16},
+		"SearchDimension.name":                   {"enum": sortedTunable()},
+		"SearchDimension.kind":                   {"enum": []string{"float", "int", "categorical"}},
+		"SearchDimension.choices":                {"minItems": 1, "maxItems": 64, "items": Schema{"not": Schema{"type": "null"}}},
+		"OptimizationBudget.max_trials":          {"minimum": 1, "maximum": 1000},
+		"OptimizationBudget.max_parallel":        {"minimum": 1, "maximum": 64},
+		"OptimizationBudget.timeout_seconds":     {"minimum": 0, "maximum": 604800},
+		"EvaluationRequest.model_id":             {"pattern": idPatternExpr},
+		"EvaluationRequest.compare_to":           {"maxItems": 10, "items": Schema{"type": "string", "pattern": idPatternExpr}},
+		"EvaluationRequest.decision_threshold":   {"description": "model (the threshold stored with the model; the default), f1 or youden (the metrics at the model's threshold, and a new model version saved with the F1-optimal or Youden threshold), or a number in (0, 1) written as a string: the binary decision threshold to compute the metrics, confidence intervals and slices at, for binary models only; the model is unchanged. The evaluation records it as decision_threshold with threshold_source.", "examples": []string{"model", "f1", "0.3"}},
+		"CrossValidation.folds":                  {"minimum": 2, "maximum": 20},
+		"Bootstrap.iterations":                   {"minimum": 100, "maximum": 100000},
+		"Bootstrap.confidence":                   {"exclusiveMinimum": 0, "exclusiveMaximum": 1},
+		"DeploymentRequest.model_id":             {"pattern": idPatternExpr},
+		"DeploymentRequest.endpoint":             {"pattern": idPatternExpr, "description": "The endpoint (default: the model's name, made an id)."},
+		"DeploymentRequest.environment":          {"enum": deployment.Environments},
+		"DeploymentRequest.strategy":             {"enum": []string{"all_at_once", "canary", "linear"}},
+		"DeploymentRequest.canary_percent":       {"minimum": 1, "maximum": 50},
+		"DeploymentRequest.linear_step_percent":  {"minimum": 1, "maximum": 50},
+		"DeploymentRequest.interval_seconds":     {"minimum": 1, "maximum": 3600},
+		"DeploymentRequest.bake_seconds":         {"minimum": 0, "maximum": 86400},
+		"AlarmSettings.error_rate":               {"minimum": 0, "maximum": 1},
+		"AlarmSettings.p99_latency_ms":           {"exclusiveMinimum": 0},
+		"AlarmSettings.schema_violation_rate":    {"minimum": 0, "maximum": 1},
+		"AlarmSettings.score_psi":                {"exclusiveMinimum": 0, "description": "The highest population stability index of the new version's scores (20 bins on [0, 1]) against the live version's on the same window; it fires only beyond its chance level as well."},
+		"AlarmSettings.positive_rate_confidence": {"exclusiveMinimum": 0, "exclusiveMaximum": 1, "description": "Confidence of the Wilson intervals compared: the window's predicted positive rate against the validation split's."},
+		"AlarmSettings.min_requests":             {"minimum": 1, "maximum": 1000000},
+		"AlarmSettings.window_seconds":           {"minimum": 10, "maximum": 3600},
+		"AlarmSettings.cloudwatch":               {"maxItems": 10, "items": Schema{"type": "string", "minLength": 1, "maxLength": 255}},
+		"GateSettings.alpha":                     {"exclusiveMinimum": 0, "maximum": 0.5},
+		"GateSettings.min_auc_roc":               {"minimum": 0, "maximum": 1, "description": "Floor on the model's test-split ROC AUC (default 0.5; null: none)."},
+		"GateSettings.min_auc_pr":                {"minimum": 0, "maximum": 1},
+		"GateSettings.min_f1_score":              {"minimum": 0, "maximum": 1},
+		"GateSettings.max_latency_ms":            {"exclusiveMinimum": 0},
+		"CancelRequest.reason":                   {"maxLength": 500},
+		"RetrainingPolicyRequest.config":         {"type": "object", "description": "A TrainingConfig; its dataset_path may be left out (the uploads stand in for it)."},
 
-	"PredictRequest.instances": {"minItems": 1, "maxItems": serving.DefaultMaxRows, "description": "Give instances or rows, not both: objects of feature: value holding every feature of the model (null: a missing measurement)."},
-	"PredictRequest.rows":      {"minItems": 1, "maxItems": serving.DefaultMaxRows, "description": "Arrays of the model's features in its order (null: a missing measurement)."},
-}
+		"PredictRequest.instances": {"minItems": 1, "maxItems": serving.DefaultMaxRows, "description": "Give instances or rows, not both: objects of feature: value holding every feature of the model (null: a missing measurement)."},
+		"PredictRequest.rows":      {"minItems": 1, "maxItems": serving.DefaultMaxRows, "description": "Arrays of the model's features in its order (null: a missing measurement)."},
+	}
+})
 
 // typeRules add constraints across a type's fields, keyed by type name:
 // what SearchDimension.check enforces between kind and the other fields.
@@ -111,14 +115,17 @@ var fieldHints = map[string]Schema{
 // search_space and hyperparameter_space, are left to the checks and their
 // 400s: stated as if/then or not keywords they slowed Schemathesis's
 // generation from seconds to over ten minutes.)
-var typeRules = map[string]Schema{
-	"SearchDimension": {"allOf": []Schema{
-		{"if": Schema{"properties": Schema{"kind": Schema{"enum": []string{"float", "int"}}}, "required": []string{"kind"}},
-			"then": Schema{"required": []string{"low", "high"}, "not": Schema{"required": []string{"choices"}}}},
-		{"if": Schema{"properties": Schema{"kind": Schema{"const": "categorical"}}, "required": []string{"kind"}},
-			"then": Schema{"required": []string{"choices"}, "properties": Schema{"low": false, "high": false, "log": Schema{"const": false}}}},
-	}},
-}
+// Built on first use.
+var typeRules = sync.OnceValue(func() map[string]Schema {
+	return map[string]Schema{
+		"SearchDimension": {"allOf": []Schema{
+			{"if": Schema{"properties": Schema{"kind": Schema{"enum": []string{"float", "int"}}}, "required": []string{"kind"}},
+				"then": Schema{"required": []string{"low", "high"}, "not": Schema{"required": []string{"choices"}}}},
+			{"if": Schema{"properties": Schema{"kind": Schema{"const": "categorical"}}, "required": []string{"kind"}},
+				"then": Schema{"required": []string{"choices"}, "properties": Schema{"low": false, "high": false, "log": Schema{"const": false}}}},
+		}},
+	}
+})
 
 // documentedAs gives the type a raw JSON field holds, for the document:
 // "TypeName.json_name" -> the Go type whose schema describes it.
@@ -134,12 +141,15 @@ var requiredInRequests = map[string][]string{
 
 // typeDefaults gives the default of each field of a request type, shown in
 // the document: the value the service fills in when the field is left out.
-var typeDefaults = map[reflect.Type]any{
-	reflect.TypeFor[training.TrainingConfig]():  training.Defaults(),
-	reflect.TypeFor[DeploymentRequest]():        DeploymentRequest{Request: deployment.Defaults()},
-	reflect.TypeFor[deployment.AlarmSettings](): deployment.Defaults().Alarms,
-	reflect.TypeFor[deployment.GateSettings]():  deployment.Defaults().Gates,
-}
+// Built on first use.
+var typeDefaults = sync.OnceValue(func() map[reflect.Type]any {
+	return map[reflect.Type]any{
+		reflect.TypeFor[training.TrainingConfig]():  training.Defaults(),
+		reflect.TypeFor[DeploymentRequest]():        DeploymentRequest{Request: deployment.Defaults()},
+		reflect.TypeFor[deployment.AlarmSettings](): deployment.Defaults().Alarms,
+		reflect.TypeFor[deployment.GateSettings]():  deployment.Defaults().Gates,
+	}
+})
 
 // schemas builds JSON Schemas for Go types, placing named struct types in
 // components and referring to them with $ref.
@@ -271,7 +281,7 @@ func (s *schemas) structSchema(t reflect.Type) Schema {
 	props := Schema{}
 	var required []string
 	var defaults reflect.Value
-	if d, ok := typeDefaults[t]; ok {
+	if d, ok := typeDefaults()[t]; ok {
 		defaults = reflect.ValueOf(d)
 	}
 	for _, f := range orderedFields(t) {
@@ -280,7 +290,7 @@ func (s *schemas) structSchema(t reflect.Type) Schema {
 			typ = as
 		}
 		fs := s.build(typ, nullable)
-		if hint, ok := fieldHints[t.Name()+"."+f.name]; ok {
+		if hint, ok := fieldHints()[t.Name()+"."+f.name]; ok {
 			fs = merge(fs, hint)
 		}
 		if defaults.IsValid() {
@@ -298,7 +308,7 @@ func (s *schemas) structSchema(t reflect.Type) Schema {
 	if len(required) > 0 {
 		out["required"] = required
 	}
-	for k, v := range typeRules[t.Name()] {
+	for k, v := range typeRules()[t.Name()] {
 		out[k] = v
 	}
 	return out

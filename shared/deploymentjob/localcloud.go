@@ -8,6 +8,7 @@ import (
 	"math"
 	"regexp"
 	"strings"
+	"sync"
 
 	"github.com/orrery-ml/orrery/shared/config"
 	"github.com/orrery-ml/orrery/shared/fault"
@@ -136,14 +137,17 @@ func (c LocalCloud) updateFunctionConfiguration(_ context.Context, in functionRe
 }
 
 // publishedModel reads the model id the state machine's Publish task puts
-// in the version's description.
-var publishedModel = regexp.MustCompile(`^orrery model (\S+) \(deployment \S+\)$`)
+// in the version's description (compiled on first use, not at INIT: the
+// api links this package and never calls the local cloud).
+var publishedModel = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^orrery model (\S+) \(deployment \S+\)$`)
+})
 
 func (c LocalCloud) publishVersion(ctx context.Context, in struct{ FunctionName, Description string }) (functionAnswer, error) {
 	if _, err := environmentOf(in.FunctionName); err != nil {
 		return functionAnswer{}, err
 	}
-	m := publishedModel.FindStringSubmatch(in.Description)
+	m := publishedModel().FindStringSubmatch(in.Description)
 	if m == nil {
 		return functionAnswer{}, fmt.Errorf("%w: version description %q names no model", ErrLocalCall, in.Description)
 	}
@@ -156,8 +160,8 @@ func (c LocalCloud) publishVersion(ctx context.Context, in struct{ FunctionName,
 }
 
 // aliasDeployment reads the deployment id the state machine puts in an
-// alias's description.
-var aliasDeployment = regexp.MustCompile(`^orrery deployment (\S+)$`)
+// alias's description (compiled on first use).
+var aliasDeployment = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^orrery deployment (\S+)$`) })
 
 // updateAlias writes the endpoint's routes: FunctionVersion the rest of
 // the traffic, each additional version its weight (as a whole percent), by
@@ -169,7 +173,7 @@ func (c LocalCloud) updateAlias(ctx context.Context, in aliasRequest) (aliasAnsw
 	if err != nil {
 		return aliasAnswer{}, err
 	}
-	m := aliasDeployment.FindStringSubmatch(in.Description)
+	m := aliasDeployment().FindStringSubmatch(in.Description)
 	if m == nil {
 		return aliasAnswer{}, fmt.Errorf("%w: alias description %q names no deployment", ErrLocalCall, in.Description)
 	}

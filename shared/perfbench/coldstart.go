@@ -177,7 +177,7 @@ func benchColdStart(ctx context.Context, s settings) ([]Row, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
-	runs := 11
+	runs := 15
 	if s.Quick {
 		runs = 5
 	}

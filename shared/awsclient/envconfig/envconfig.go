@@ -126,6 +126,24 @@ func (e environment) ignoreEndpoints() bool {
 	return found && err == nil && ignore
 }
 
+// ServiceEndpoint returns the endpoint configured for the service whose SDK
+// ID is sdkID ("Lambda"), resolved as the SDK's clients resolve it: the
+// service's own variable (AWS_ENDPOINT_URL_<ID>, passed over when it is not
+// an http(s) URL, as the clients do), then cfg.BaseEndpoint
+// (AWS_ENDPOINT_URL in Load's configuration); "" when neither applies.
+// AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=true leaves the service's variable
+// out. A client that does not come from the SDK
+// (shared/awsclient/lambdarest) reads its endpoint here.
+func ServiceEndpoint(cfg aws.Config, getenv func(string) string, sdkID string) string {
+	env := environment{getenv: getenv}
+	if !env.ignoreEndpoints() {
+		if ep, found, err := env.GetServiceBaseEndpoint(context.Background(), sdkID); found && err == nil {
+			return ep
+		}
+	}
+	return aws.ToString(cfg.BaseEndpoint)
+}
+
 // CustomEndpoint reports whether a service's clients go to an endpoint set in
 // cfg (BaseEndpoint), in AWS_ENDPOINT_URL or in the service's own variable
 // serviceVar (AWS_ENDPOINT_URL_S3, ...), unless

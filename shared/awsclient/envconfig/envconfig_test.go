@@ -114,3 +114,28 @@ func TestServiceEndpointsReachTheEmulator(t *testing.T) {
 	_, err = client.HeadBucket(t.Context(), &s3.HeadBucketInput{Bucket: aws.String(bucket)})
 	require.NoError(t, err)
 }
+
+func TestServiceEndpoint(t *testing.T) {
+	tests := []struct {
+		name string
+		env  map[string]string
+		want string
+	}{
+		{"none: the client's default", with(nil), ""},
+		{"AWS_ENDPOINT_URL", with(map[string]string{"AWS_ENDPOINT_URL": "http://127.0.0.1:5000"}), "http://127.0.0.1:5000"},
+		{"the service's own variable first", with(map[string]string{"AWS_ENDPOINT_URL": "http://127.0.0.1:5000",
+			"AWS_ENDPOINT_URL_LAMBDA": "http://127.0.0.1:6000"}), "http://127.0.0.1:6000"},
+		{"another service's variable does not apply", with(map[string]string{"AWS_ENDPOINT_URL_S3": "http://127.0.0.1:6000"}), ""},
+		{"a service variable that is no URL is passed over, as the SDK's clients do",
+			with(map[string]string{"AWS_ENDPOINT_URL": "http://127.0.0.1:5000", "AWS_ENDPOINT_URL_LAMBDA": "localhost:6000"}), "http://127.0.0.1:5000"},
+		{"ignored", with(map[string]string{"AWS_ENDPOINT_URL": "http://127.0.0.1:5000", "AWS_ENDPOINT_URL_LAMBDA": "http://127.0.0.1:6000",
+			"AWS_IGNORE_CONFIGURED_ENDPOINT_URLS": "true"}), ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, err := envconfig.Load(envOf(tc.env))
+			require.NoError(t, err)
+			assert.Equal(t, tc.want, envconfig.ServiceEndpoint(cfg, envOf(tc.env), "Lambda"))
+		})
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
@@ -29,8 +30,9 @@ type API interface {
 }
 
 // executionName is what Step Functions accepts as an execution name (and
-// what Orrery's job and study ids are made of).
-var executionName = regexp.MustCompile(`^[A-Za-z0-9_-]{1,80}$`)
+// what Orrery's job and study ids are made of), compiled on first use: its
+// repetition makes it costly to compile, and INIT should not pay for it.
+var executionName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9_-]{1,80}$`) })
 
 // Executions is the Step Functions adapter of pipeline.Executions: each
 // machine is a state machine ARN, and an execution is named within it.
@@ -72,7 +74,7 @@ func (e *Executions) ExecutionARN(m pipeline.Machine, name string) (string, erro
 	if !ok {
 		return "", fmt.Errorf("execution %s/%s: %w: %q", m, name, pipeline.ErrUnknownMachine, m)
 	}
-	if !executionName.MatchString(name) {
+	if !executionName().MatchString(name) {
 		return "", fmt.Errorf("execution %s/%q: not 1 to 80 letters, digits, - or _: %w", m, name, ErrInvalid)
 	}
 	return strings.Replace(arn, ":stateMachine:", ":execution:", 1) + ":" + name, nil

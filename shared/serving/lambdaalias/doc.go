@@ -1,5 +1,6 @@
 // Package lambdaalias shows the AWS runtime's model endpoints by reading the
-// predict function's aliases through the Lambda API: one alias per
+// predict function's aliases through the Lambda API (its API port;
+// shared/awsclient/lambdarest reads them over REST): one alias per
 // endpoint, named after it (the serving stack provisions them), whose
 // primary version and AdditionalVersionWeights are the endpoint's weights,
 // each published version serving the model its environment names
@@ -8,5 +9,6 @@
 //
 // It runs in the api function, not as a handler.
 //
-// It must not import aws-lambda-go, shared/api or the store adapters.
+// It must not import the AWS SDK, aws-lambda-go, shared/api or the store
+// adapters.
 package lambdaalias

@@ -8,23 +8,38 @@ import (
 	"slices"
 	"sync"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/lambda"
-	lambdatypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
-
 	"github.com/orrery-ml/orrery/shared/config"
 	"github.com/orrery-ml/orrery/shared/fault"
 	"github.com/orrery-ml/orrery/shared/serving"
 )
 
-// API is the part of the Lambda client the adapter calls.
+// API is the part of the Lambda API the adapter reads
+// (shared/awsclient/lambdarest implements it over the service's REST API).
 type API interface {
-	ListAliases(ctx context.Context, in *lambda.ListAliasesInput, opts ...func(*lambda.Options)) (*lambda.ListAliasesOutput, error)
-	GetAlias(ctx context.Context, in *lambda.GetAliasInput, opts ...func(*lambda.Options)) (*lambda.GetAliasOutput, error)
-	GetFunctionConfiguration(ctx context.Context, in *lambda.GetFunctionConfigurationInput, opts ...func(*lambda.Options)) (*lambda.GetFunctionConfigurationOutput, error)
+	// ListAliases returns every alias of function, all pages read.
+	ListAliases(ctx context.Context, function string) ([]Alias, error)
+	// GetAlias returns the alias name of function; an error wrapping
+	// ErrNotFound when the function or the alias does not exist.
+	GetAlias(ctx context.Context, function, name string) (Alias, error)
+	// Variables returns the environment variables of one version of
+	// function (none: an empty or nil map).
+	Variables(ctx context.Context, function, version string) (map[string]string, error)
 }
 
-var _ API = (*lambda.Client)(nil)
+// Alias is what the adapter reads of a Lambda alias.
+type Alias struct {
+	Name string
+	// FunctionVersion is the primary version, which takes the traffic the
+	// additional versions leave.
+	FunctionVersion string
+	// AdditionalVersionWeights maps versions to their share, each in [0, 1].
+	AdditionalVersionWeights map[string]float64
+}
+
+// ErrNotFound is wrapped by an API's error when the function, alias or
+// version it was asked for does not exist (the Lambda API's
+// ResourceNotFoundException).
+var ErrNotFound = fault.New(fault.NotFound, "lambdaalias: no such function, alias or version")
 
 // Endpoints reads the endpoints of one environment's stack from the aliases
 // of its predict function. Versions are immutable, so the model id of each
@@ -62,18 +77,11 @@ func (e *Endpoints) ListEndpoints(ctx context.Context, environment string) ([]se
 			return []serving.EndpointInfo{}, nil
 		}
 	}
-	var aliases []lambdatypes.AliasConfiguration
-	p := lambda.NewListAliasesPaginator(e.Client, &lambda.ListAliasesInput{FunctionName: aws.String(e.Function)})
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("list the aliases of %s: %w", e.Function, unavailable(err))
-		}
-		aliases = append(aliases, page.Aliases...)
+	aliases, err := e.Client.ListAliases(ctx, e.Function)
+	if err != nil {
+		return nil, fmt.Errorf("list the aliases of %s: %w", e.Function, unavailable(err))
 	}
-	slices.SortFunc(aliases, func(a, b lambdatypes.AliasConfiguration) int {
-		return compare(aws.ToString(a.Name), aws.ToString(b.Name))
-	})
+	slices.SortFunc(aliases, func(a, b Alias) int { return compare(a.Name, b.Name) })
 	out := make([]serving.EndpointInfo, 0, len(aliases))
 	for _, a := range aliases {
 		info, err := e.view(ctx, a)
@@ -106,16 +114,15 @@ func (e *Endpoints) GetEndpoint(ctx context.Context, environment, endpoint strin
 		return serving.EndpointInfo{}, fmt.Errorf("endpoint %s does not exist in environment %s (this stack serves %s): %w",
 			endpoint, environment, e.Environment, serving.ErrNoEndpoint)
 	}
-	out, err := e.Client.GetAlias(ctx, &lambda.GetAliasInput{FunctionName: aws.String(e.Function), Name: aws.String(endpoint)})
-	var missing *lambdatypes.ResourceNotFoundException
-	if errors.As(err, &missing) {
+	alias, err := e.Client.GetAlias(ctx, e.Function, endpoint)
+	if errors.Is(err, ErrNotFound) {
 		return serving.EndpointInfo{}, fmt.Errorf("endpoint %s is not provisioned in environment %s (the serving stack's endpoints context lists them): %w",
 			endpoint, environment, serving.ErrNoEndpoint)
 	}
 	if err != nil {
 		return serving.EndpointInfo{}, fmt.Errorf("get alias %s of %s: %w", endpoint, e.Function, unavailable(err))
 	}
-	return e.view(ctx, lambdatypes.AliasConfiguration{Name: out.Name, FunctionVersion: out.FunctionVersion, RoutingConfig: out.RoutingConfig})
+	return e.view(ctx, alias)
 }
 
 // Predict refuses with serving.ErrNoEndpoint: on AWS the predict requests of
@@ -128,15 +135,9 @@ func (e *Endpoints) Predict(_ context.Context, environment, endpoint string, _ [
 }
 
 // view turns an alias into the endpoint it routes.
-func (e *Endpoints) view(ctx context.Context, a lambdatypes.AliasConfiguration) (serving.EndpointInfo, error) {
-	name := aws.ToString(a.Name)
-	weights := map[string]float64{}
-	if a.RoutingConfig != nil {
-		for v, w := range a.RoutingConfig.AdditionalVersionWeights {
-			weights[v] = w
-		}
-	}
-	percents := Percents(aws.ToString(a.FunctionVersion), weights)
+func (e *Endpoints) view(ctx context.Context, a Alias) (serving.EndpointInfo, error) {
+	name := a.Name
+	percents := Percents(a.FunctionVersion, a.AdditionalVersionWeights)
 	info := serving.EndpointInfo{Endpoint: name, Environment: e.Environment, Routes: map[string]int{}, Versions: []serving.VersionInfo{},
 		Links: serving.EndpointLinks{Self: serving.EndpointPath(name) + "?environment=" + e.Environment,
 			Predict: serving.PredictPath(name) + "?environment=" + e.Environment}}
@@ -159,7 +160,7 @@ func (e *Endpoints) view(ctx context.Context, a lambdatypes.AliasConfiguration) 
 		if model != "" {
 			info.Routes[model] += percents[v]
 		}
-		if v == aws.ToString(a.FunctionVersion) {
+		if v == a.FunctionVersion {
 			info.LiveModelID = model
 		}
 	}
@@ -174,14 +175,11 @@ func (e *Endpoints) modelOf(ctx context.Context, version string) (string, error)
 	if ok {
 		return model, nil
 	}
-	out, err := e.Client.GetFunctionConfiguration(ctx, &lambda.GetFunctionConfigurationInput{
-		FunctionName: aws.String(e.Function), Qualifier: aws.String(version)})
+	vars, err := e.Client.Variables(ctx, e.Function, version)
 	if err != nil {
 		return "", fmt.Errorf("get the configuration of %s version %s: %w", e.Function, version, unavailable(err))
 	}
-	if out.Environment != nil {
-		model = out.Environment.Variables[config.EnvModelID]
-	}
+	model = vars[config.EnvModelID]
 	if version != "$LATEST" {
 		e.mu.Lock()
 		if e.models == nil {

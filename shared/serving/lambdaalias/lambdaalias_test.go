@@ -4,7 +4,6 @@ import (
 	"archive/zip"
 	"bytes"
 	"context"
-	"errors"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -15,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/orrery-ml/orrery/shared/awsclient/awstest"
+	"github.com/orrery-ml/orrery/shared/awsclient/lambdarest"
 	"github.com/orrery-ml/orrery/shared/config"
 	"github.com/orrery-ml/orrery/shared/fault"
 	"github.com/orrery-ml/orrery/shared/serving"
@@ -97,8 +97,9 @@ func predictFunction(t *testing.T, client *lambda.Client) string {
 
 func TestEndpointsReadTheAliases(t *testing.T) {
 	cfg := awstest.Config(t)
-	client := lambda.NewFromConfig(cfg)
-	name := predictFunction(t, client)
+	name := predictFunction(t, lambda.NewFromConfig(cfg))
+	// The api reads through lambdarest; the SDK's client makes the fixture.
+	client := lambdarest.New(cfg, func(string) string { return "" })
 	eps, err := lambdaalias.NewEndpoints(client, name, "staging")
 	require.NoError(t, err)
 	ctx := t.Context()
@@ -138,5 +139,8 @@ func TestEndpointsReadTheAliases(t *testing.T) {
 	_, err = gone.ListEndpoints(ctx, "")
 	require.Error(t, err)
 	assert.Equal(t, fault.Unavailable, fault.CodeOf(err), "a Lambda API failure is the backend's")
-	assert.True(t, errors.As(err, new(*lambdatypes.ResourceNotFoundException)))
+	require.ErrorIs(t, err, lambdaalias.ErrNotFound)
+	var refused *lambdarest.Error
+	require.ErrorAs(t, err, &refused)
+	assert.Equal(t, "ResourceNotFoundException", refused.Code)
 }

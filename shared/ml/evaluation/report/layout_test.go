@@ -55,10 +55,20 @@ func TestConfusionMatrixPrintsCountAndRowRate(t *testing.T) {
 	assert.InDelta(t, 0.973, g.Z(1, 0), 1e-3)
 	assert.InDelta(t, 0.114, g.Z(1, 1), 1e-3)
 	// The ink contrasts with the colour each cell is painted in.
+	assert.Equal(t, color.White, figure.TextOn(cellColor(blues9.Colors(), 0.973)), "white on the dark cell")
+	assert.Equal(t, color.Black, figure.TextOn(cellColor(blues9.Colors(), 0.114)), "black on the pale cell")
+}
+
+func TestBluesIsColorBrewersBlues9(t *testing.T) {
 	pal, err := brewer.GetPalette(brewer.TypeSequential, "Blues", 9)
 	require.NoError(t, err)
-	assert.Equal(t, color.White, figure.TextOn(cellColor(pal.Colors(), 0.973)), "white on the dark cell")
-	assert.Equal(t, color.Black, figure.TextOn(cellColor(pal.Colors(), 0.114)), "black on the pale cell")
+	want := pal.Colors()
+	require.Len(t, blues9.Colors(), len(want))
+	for i, c := range want {
+		r, g, b, a := c.RGBA()
+		gr, gg, gb, ga := blues9.Colors()[i].RGBA()
+		assert.Equal(t, [4]uint32{r, g, b, a}, [4]uint32{gr, gg, gb, ga}, "colour %d", i)
+	}
 }
 
 func TestConfusionMatrixOfManyLongClassesIsReadable(t *testing.T) {

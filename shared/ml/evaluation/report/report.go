@@ -13,7 +13,6 @@ import (
 	"sync"
 
 	"gonum.org/v1/plot"
-	"gonum.org/v1/plot/palette/brewer"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
@@ -276,12 +275,8 @@ func ConfusionFigure(m evaluation.EvaluationMetrics) (*figure.Figure, error) {
 	if k == 0 || k > confusionMaxSide {
 		return nil, nil
 	}
-	pal, err := brewer.GetPalette(brewer.TypeSequential, "Blues", 9)
-	if err != nil {
-		return nil, err
-	}
-	colors := pal.Colors()
-	h := plotter.NewHeatMap(confusionGrid{cm}, pal)
+	colors := blues9.Colors()
+	h := plotter.NewHeatMap(confusionGrid{cm}, blues9)
 	h.Min, h.Max = 0, 1
 	f := newFigure("Confusion matrix (colour: share of the true class)", "predicted class", "true class")
 	f.Plot.Add(h)
@@ -331,6 +326,24 @@ func ConfusionFigure(m evaluation.EvaluationMetrics) (*figure.Figure, error) {
 
 // cellColor is the palette colour plotter.HeatMap paints a rate in (its
 // scaling over [0, 1]), so each cell's ink is chosen against its own colour.
+// sequential is a palette.Palette of fixed colours.
+type sequential []color.Color
+
+// Colors returns the palette's colours, lightest first.
+func (p sequential) Colors() []color.Color { return p }
+
+// blues9 is ColorBrewer's sequential Blues of 9 classes (colorbrewer2.org;
+// gonum's palette/brewer.GetPalette(brewer.TypeSequential, "Blues", 9),
+// which a test compares it with). It is written out so that the report
+// does not link palette/brewer, whose package init builds every ColorBrewer
+// palette in every program that links it — the api function's cold start
+// among them (issue 16 item 7).
+var blues9 = sequential{
+	color.RGBA{0xf7, 0xfb, 0xff, 0xff}, color.RGBA{0xde, 0xeb, 0xf7, 0xff}, color.RGBA{0xc6, 0xdb, 0xef, 0xff},
+	color.RGBA{0x9e, 0xca, 0xe1, 0xff}, color.RGBA{0x6b, 0xae, 0xd6, 0xff}, color.RGBA{0x42, 0x92, 0xc6, 0xff},
+	color.RGBA{0x21, 0x71, 0xb5, 0xff}, color.RGBA{0x08, 0x51, 0x9c, 0xff}, color.RGBA{0x08, 0x30, 0x6b, 0xff},
+}
+
 func cellColor(colors []color.Color, rate float64) color.Color {
 	return colors[int(rate*float64(len(colors)-1)+0.5)]
 }
