@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
 
+	"github.com/orrery-ml/orrery/functions/internal/lambdamain"
 	"github.com/orrery-ml/orrery/shared/api"
 	"github.com/orrery-ml/orrery/shared/awsclient/envconfig"
 	"github.com/orrery-ml/orrery/shared/awsclient/lambdarest"
@@ -214,12 +215,7 @@ func newHandler(ctx context.Context, c Config, log *slog.Logger) (http.Handler, 
 }
 
 func main() {
-	c, err := FromEnv(os.Getenv)
-	if err != nil {
-		slog.New(slog.NewJSONHandler(os.Stderr, nil)).Error("configuration", "error", err.Error())
-		os.Exit(1)
-	}
-	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: c.LogLevel}))
+	c, log := lambdamain.Configure(FromEnv, func(c Config) slog.Level { return c.LogLevel })
 	// The clients and the router are built on the first request, out of the
 	// INIT phase (lazyHandler); a configuration error still fails INIT.
 	h := &lazyHandler{log: log, build: func(ctx context.Context) (http.Handler, error) { return newHandler(ctx, c, log) }}

@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/orrery-ml/orrery/functions/internal/lambdamain"
 	"github.com/orrery-ml/orrery/shared/awsclient/envconfig"
 	"github.com/orrery-ml/orrery/shared/config"
 	"github.com/orrery-ml/orrery/shared/ml/modelstore"
@@ -86,12 +87,7 @@ func modelsOver(c Config) func() (*serving.Models, error) {
 }
 
 func main() {
-	c, err := FromEnv(os.Getenv)
-	if err != nil {
-		slog.New(slog.NewJSONHandler(os.Stderr, nil)).Error("configuration", "error", err.Error())
-		os.Exit(1)
-	}
-	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: c.LogLevel}))
+	c, log := lambdamain.Configure(FromEnv, func(c Config) slog.Level { return c.LogLevel })
 	h := &handler{cfg: c, models: modelsOver(c), metrics: &emf.Writer{W: os.Stdout}, log: log}
 	h.warm() // cold start: the model loads while the runtime starts
 	lambda.StartWithOptions(h.Handle, lambda.WithEnableSIGTERM())

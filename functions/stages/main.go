@@ -4,12 +4,11 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"os"
 
-	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/orrery-ml/orrery/functions/internal/lambdamain"
 	"github.com/orrery-ml/orrery/shared/awsclient"
 	"github.com/orrery-ml/orrery/shared/awsclient/cloudwatchclient"
 	"github.com/orrery-ml/orrery/shared/config"
@@ -124,16 +123,6 @@ func newHandler(ctx context.Context, c Config, log *slog.Logger) (*handler, erro
 }
 
 func main() {
-	c, err := FromEnv(os.Getenv)
-	if err != nil {
-		slog.New(slog.NewJSONHandler(os.Stderr, nil)).Error("configuration", "error", err.Error())
-		os.Exit(1)
-	}
-	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: c.LogLevel}))
-	h, err := newHandler(context.Background(), c, log)
-	if err != nil {
-		log.Error("start", "error", fmt.Sprint(err))
-		os.Exit(1)
-	}
-	lambda.StartWithOptions(h.Handle, lambda.WithEnableSIGTERM())
+	lambdamain.Start(FromEnv, func(c Config) slog.Level { return c.LogLevel }, newHandler,
+		func(h *handler) any { return h.Handle })
 }

@@ -1,16 +1,13 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -39,6 +36,7 @@ import (
 	"github.com/orrery-ml/orrery/shared/synthetic"
 	"github.com/orrery-ml/orrery/shared/tracking"
 	"github.com/orrery-ml/orrery/shared/tracking/mlflow"
+	"github.com/orrery-ml/orrery/shared/tracking/mlflow/mlflowtest"
 )
 
 func TestFromEnv(t *testing.T) {
@@ -114,10 +112,7 @@ func TestHandleRoutes(t *testing.T) {
 // by the deployment steps' wrapper becomes a registry alias. MLflow is
 // down for the first drain: the invocation still succeeds and says so.
 func TestAWSTrainingReachesMLflow(t *testing.T) {
-	uri := os.Getenv("ORRERY_TEST_MLFLOW_URI")
-	if uri == "" {
-		t.Skip("ORRERY_TEST_MLFLOW_URI is unset: no MLflow server (make test starts one)")
-	}
+	uri := mlflowtest.ServerURI(t)
 	if testing.Short() {
 		t.Skip("trains a small network against the AWS emulator and MLflow")
 	}
@@ -191,12 +186,12 @@ func TestAWSTrainingReachesMLflow(t *testing.T) {
 	res = invoke(`{"detail-type":"Scheduled Event","source":"aws.events","detail":{}}`)
 	require.Equal(t, Result{Sent: 2}, res, "the next scheduled drain sends everything")
 
-	rest := mlflowREST{t: t, uri: uri}
-	runs := rest.runs(experiment, "tags.`orrery.key` = 'training/"+job.ID+"'")
+	rest := mlflowtest.NewREST(t, uri)
+	runs := rest.Runs(experiment, "tags.`orrery.key` = 'training/"+job.ID+"'")
 	require.Len(t, runs, 1, "one run per training job, whatever the duplicates")
 	run := runs[0]
 	assert.Equal(t, "FINISHED", run.Info.Status)
-	params := run.params()
+	params := run.Params()
 	assert.Equal(t, "6", params["epochs"])
 	assert.Equal(t, "label", params["target_column"])
 	got, err := db.GetJob(ctx, job.ID)
@@ -205,33 +200,33 @@ func TestAWSTrainingReachesMLflow(t *testing.T) {
 	require.NoError(t, json.Unmarshal(got.Result, &result))
 	model, err := db.GetModel(ctx, refs.ModelID)
 	require.NoError(t, err)
-	tags := run.tags()
+	tags := run.Tags()
 	assert.Equal(t, model.DataHash, tags["dataset.sha256"])
 	assert.Equal(t, "gonum", tags["backend"])
 	assert.Equal(t, "cpu", tags["device"])
 	assert.Equal(t, commit, tags["mlflow.source.git.commit"])
 	for _, key := range []string{"loss", "val_loss", "val_auc_pr", "val_auc_roc", "lr"} {
-		hist := rest.history(run.Info.RunID, key)
+		hist := rest.History(run.Info.RunID, key)
 		require.Len(t, hist, result.Training.EpochsRun, "%s: one point per epoch, from history.json", key)
 		for i, pt := range hist {
 			assert.Equal(t, int64(i+1), pt.Step)
 		}
 	}
-	auc := rest.history(run.Info.RunID, "auc_roc")
+	auc := rest.History(run.Info.RunID, "auc_roc")
 	require.Len(t, auc, 1, "the final test metric, once")
 	assert.InDelta(t, result.Metrics.AUCROC, auc[0].Value, 1e-12)
-	assert.ElementsMatch(t, []string{"metrics/classification_report.json", "metrics/confusion_matrix.json"}, rest.artifacts(run.Info.RunID, "metrics"))
-	assert.Contains(t, rest.artifacts(run.Info.RunID, "orrery"), "orrery/validation_report.json")
-	assert.Contains(t, rest.artifacts(run.Info.RunID, "reports"), "reports/report.html")
-	assert.Contains(t, rest.artifacts(run.Info.RunID, "reports/plots"), "reports/plots/loss.png")
-	assert.Subset(t, rest.artifacts(run.Info.RunID, "model"), []string{"model/MLmodel", "model/model.onnx"})
+	assert.ElementsMatch(t, []string{"metrics/classification_report.json", "metrics/confusion_matrix.json"}, rest.Artifacts(run.Info.RunID, "metrics"))
+	assert.Contains(t, rest.Artifacts(run.Info.RunID, "orrery"), "orrery/validation_report.json")
+	assert.Contains(t, rest.Artifacts(run.Info.RunID, "reports"), "reports/report.html")
+	assert.Contains(t, rest.Artifacts(run.Info.RunID, "reports/plots"), "reports/plots/loss.png")
+	assert.Subset(t, rest.Artifacts(run.Info.RunID, "model"), []string{"model/MLmodel", "model/model.onnx"})
 	var versions struct {
 		ModelVersions []struct {
 			Version string `json:"version"`
 			RunID   string `json:"run_id"`
 		} `json:"model_versions"`
 	}
-	rest.call(http.MethodGet, "/api/2.0/mlflow/model-versions/search?filter="+url.QueryEscape("name='"+modelName+"'"), nil, &versions)
+	rest.Call(http.MethodGet, "/api/2.0/mlflow/model-versions/search?filter="+url.QueryEscape("name='"+modelName+"'"), nil, &versions)
 	require.Len(t, versions.ModelVersions, 1)
 	assert.Equal(t, run.Info.RunID, versions.ModelVersions[0].RunID)
 
@@ -239,8 +234,8 @@ func TestAWSTrainingReachesMLflow(t *testing.T) {
 	require.NoError(t, queue.ExecutionEnded(ctx, job.ID))
 	res = invoke(`{"sync": true}`)
 	assert.Zero(t, res.Pending)
-	assert.Len(t, rest.history(run.Info.RunID, "loss"), result.Training.EpochsRun, "no duplicate points")
-	assert.Len(t, rest.history(run.Info.RunID, "auc_roc"), 1)
+	assert.Len(t, rest.History(run.Info.RunID, "loss"), result.Training.EpochsRun, "no duplicate points")
+	assert.Len(t, rest.History(run.Info.RunID, "auc_roc"), 1)
 
 	// An evaluation job, its step as the stages function runs it: a run
 	// with confidence intervals, linked to the model version.
@@ -254,10 +249,10 @@ func TestAWSTrainingReachesMLflow(t *testing.T) {
 	require.NoError(t, err)
 	res = invoke(`{}`)
 	assert.Equal(t, Result{Sent: 1}, res)
-	evalRuns := rest.runs(experiment, "tags.`orrery.key` = 'evaluation/"+evalJob.ID+"'")
+	evalRuns := rest.Runs(experiment, "tags.`orrery.key` = 'evaluation/"+evalJob.ID+"'")
 	require.Len(t, evalRuns, 1)
-	assert.Equal(t, versions.ModelVersions[0].Version, evalRuns[0].tags()["mlflow.registered_model_version"])
-	low, high := rest.history(evalRuns[0].Info.RunID, "auc_roc_ci_low"), rest.history(evalRuns[0].Info.RunID, "auc_roc_ci_high")
+	assert.Equal(t, versions.ModelVersions[0].Version, evalRuns[0].Tags()["mlflow.registered_model_version"])
+	low, high := rest.History(evalRuns[0].Info.RunID, "auc_roc_ci_low"), rest.History(evalRuns[0].Info.RunID, "auc_roc_ci_high")
 	require.Len(t, low, 1)
 	require.Len(t, high, 1)
 	assert.LessOrEqual(t, low[0].Value, high[0].Value)
@@ -296,15 +291,15 @@ func TestAWSTrainingReachesMLflow(t *testing.T) {
 	assert.Equal(t, jobevents.NoJob, out, "a study's execution is no job's")
 	res = invoke(`{}`)
 	assert.Equal(t, Result{Sent: 1}, res)
-	parents := rest.runs(experiment, "tags.`orrery.key` = 'study/"+studyID+"'")
+	parents := rest.Runs(experiment, "tags.`orrery.key` = 'study/"+studyID+"'")
 	require.Len(t, parents, 1)
 	assert.Equal(t, "FINISHED", parents[0].Info.Status)
-	assert.Contains(t, rest.artifacts(parents[0].Info.RunID, "study"), "study/analysis.json")
-	trials := rest.runs(experiment, "tags.`mlflow.parentRunId` = '"+parents[0].Info.RunID+"'")
+	assert.Contains(t, rest.Artifacts(parents[0].Info.RunID, "study"), "study/analysis.json")
+	trials := rest.Runs(experiment, "tags.`mlflow.parentRunId` = '"+parents[0].Info.RunID+"'")
 	require.Len(t, trials, 2, "one nested run per trial")
 	states := map[string]string{}
 	for _, tr := range trials {
-		states[tr.tags()["orrery.trial_number"]] = tr.Info.Status + "/" + tr.tags()["orrery.trial_state"]
+		states[tr.Tags()["orrery.trial_number"]] = tr.Info.Status + "/" + tr.Tags()["orrery.trial_state"]
 	}
 	assert.Equal(t, map[string]string{"0": "FINISHED/COMPLETE", "1": "KILLED/PRUNED"}, states)
 
@@ -314,120 +309,6 @@ func TestAWSTrainingReachesMLflow(t *testing.T) {
 		Alias: store.LiveRegistryAlias(store.LiveAlias), ModelID: model.ID, Endpoint: store.LiveAlias}))
 	res = invoke(`{}`)
 	assert.Equal(t, Result{Sent: 1}, res)
-	v := rest.alias(modelName, "live")
+	v, _ := rest.Alias(modelName, "live")
 	assert.Equal(t, versions.ModelVersions[0].Version, v)
-}
-
-// mlflowREST reads MLflow's own REST API, not through the mirror's client.
-type mlflowREST struct {
-	t   *testing.T
-	uri string
-}
-
-func (m mlflowREST) call(method, path string, in, out any) {
-	m.t.Helper()
-	var body io.Reader
-	if in != nil {
-		b, err := json.Marshal(in)
-		require.NoError(m.t, err)
-		body = bytes.NewReader(b)
-	}
-	req, err := http.NewRequest(method, m.uri+path, body)
-	require.NoError(m.t, err)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	require.NoError(m.t, err)
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	require.NoError(m.t, err)
-	require.Equal(m.t, http.StatusOK, resp.StatusCode, "%s %s: %s", method, path, b)
-	require.NoError(m.t, json.Unmarshal(b, out), "%s", b)
-}
-
-type restRun struct {
-	Info struct {
-		RunID  string `json:"run_id"`
-		Status string `json:"status"`
-	} `json:"info"`
-	Data struct {
-		Params []struct{ Key, Value string } `json:"params"`
-		Tags   []struct{ Key, Value string } `json:"tags"`
-	} `json:"data"`
-}
-
-func (r restRun) tags() map[string]string {
-	out := map[string]string{}
-	for _, kv := range r.Data.Tags {
-		out[kv.Key] = kv.Value
-	}
-	return out
-}
-
-func (r restRun) params() map[string]string {
-	out := map[string]string{}
-	for _, kv := range r.Data.Params {
-		out[kv.Key] = kv.Value
-	}
-	return out
-}
-
-func (m mlflowREST) runs(experiment, filter string) []restRun {
-	m.t.Helper()
-	var exp struct {
-		Experiment struct {
-			ID string `json:"experiment_id"`
-		} `json:"experiment"`
-	}
-	m.call(http.MethodGet, "/api/2.0/mlflow/experiments/get-by-name?experiment_name="+url.QueryEscape(experiment), nil, &exp)
-	var got struct {
-		Runs []restRun `json:"runs"`
-	}
-	m.call(http.MethodPost, "/api/2.0/mlflow/runs/search", map[string]any{"experiment_ids": []string{exp.Experiment.ID},
-		"filter": filter, "max_results": 1000}, &got)
-	return got.Runs
-}
-
-type restMetric struct {
-	Value float64 `json:"value"`
-	Step  int64   `json:"step"`
-}
-
-func (m mlflowREST) history(runID, key string) []restMetric {
-	m.t.Helper()
-	var got struct {
-		Metrics []restMetric `json:"metrics"`
-	}
-	m.call(http.MethodGet, "/api/2.0/mlflow/metrics/get-history?max_results=5000&run_id="+runID+"&metric_key="+key, nil, &got)
-	for i := 1; i < len(got.Metrics); i++ {
-		for j := i; j > 0 && got.Metrics[j].Step < got.Metrics[j-1].Step; j-- {
-			got.Metrics[j], got.Metrics[j-1] = got.Metrics[j-1], got.Metrics[j]
-		}
-	}
-	return got.Metrics
-}
-
-func (m mlflowREST) artifacts(runID, path string) []string {
-	m.t.Helper()
-	var got struct {
-		Files []struct {
-			Path string `json:"path"`
-		} `json:"files"`
-	}
-	m.call(http.MethodGet, "/api/2.0/mlflow/artifacts/list?run_id="+runID+"&path="+url.QueryEscape(path), nil, &got)
-	var out []string
-	for _, f := range got.Files {
-		out = append(out, f.Path)
-	}
-	return out
-}
-
-func (m mlflowREST) alias(name, alias string) string {
-	m.t.Helper()
-	var got struct {
-		ModelVersion struct {
-			Version string `json:"version"`
-		} `json:"model_version"`
-	}
-	m.call(http.MethodGet, "/api/2.0/mlflow/registered-models/alias?name="+url.QueryEscape(name)+"&alias="+alias, nil, &got)
-	return got.ModelVersion.Version
 }

@@ -1,15 +1,11 @@
 package embedded
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
-	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -26,132 +22,8 @@ import (
 	"github.com/orrery-ml/orrery/shared/pipeline"
 	"github.com/orrery-ml/orrery/shared/store"
 	"github.com/orrery-ml/orrery/shared/synthetic"
+	"github.com/orrery-ml/orrery/shared/tracking/mlflow/mlflowtest"
 )
-
-// mlflowServer returns the real MLflow server scripts/test.d/35-mlflow.sh
-// starts, or skips.
-func mlflowServer(t *testing.T) string {
-	t.Helper()
-	uri := os.Getenv("ORRERY_TEST_MLFLOW_URI")
-	if uri == "" {
-		t.Skip("ORRERY_TEST_MLFLOW_URI is unset: no MLflow server (make test starts one)")
-	}
-	return uri
-}
-
-// mlflowREST reads MLflow's own REST API, not through the mirror's client.
-type mlflowREST struct {
-	t   *testing.T
-	uri string
-}
-
-func (m mlflowREST) call(method, path string, in, out any) {
-	m.t.Helper()
-	var body io.Reader
-	if in != nil {
-		b, err := json.Marshal(in)
-		require.NoError(m.t, err)
-		body = bytes.NewReader(b)
-	}
-	req, err := http.NewRequest(method, m.uri+path, body)
-	require.NoError(m.t, err)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	require.NoError(m.t, err)
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	require.NoError(m.t, err)
-	require.Equal(m.t, http.StatusOK, resp.StatusCode, "%s %s: %s", method, path, b)
-	require.NoError(m.t, json.Unmarshal(b, out), "%s", b)
-}
-
-type restRun struct {
-	Info struct {
-		RunID  string `json:"run_id"`
-		Status string `json:"status"`
-	} `json:"info"`
-	Data struct {
-		Params []struct{ Key, Value string } `json:"params"`
-		Tags   []struct{ Key, Value string } `json:"tags"`
-	} `json:"data"`
-}
-
-func (r restRun) tags() map[string]string {
-	out := map[string]string{}
-	for _, kv := range r.Data.Tags {
-		out[kv.Key] = kv.Value
-	}
-	return out
-}
-
-func (r restRun) params() map[string]string {
-	out := map[string]string{}
-	for _, kv := range r.Data.Params {
-		out[kv.Key] = kv.Value
-	}
-	return out
-}
-
-// runs returns the experiment's runs whose filter matches.
-func (m mlflowREST) runs(experiment, filter string) []restRun {
-	m.t.Helper()
-	var exp struct {
-		Experiment struct {
-			ID string `json:"experiment_id"`
-		} `json:"experiment"`
-	}
-	m.call(http.MethodGet, "/api/2.0/mlflow/experiments/get-by-name?experiment_name="+url.QueryEscape(experiment), nil, &exp)
-	var got struct {
-		Runs []restRun `json:"runs"`
-	}
-	m.call(http.MethodPost, "/api/2.0/mlflow/runs/search", map[string]any{"experiment_ids": []string{exp.Experiment.ID},
-		"filter": filter, "max_results": 1000}, &got)
-	return got.Runs
-}
-
-type restMetric struct {
-	Key       string  `json:"key"`
-	Value     float64 `json:"value"`
-	Timestamp int64   `json:"timestamp"`
-	Step      int64   `json:"step"`
-}
-
-func (m mlflowREST) history(runID, key string) []restMetric {
-	m.t.Helper()
-	var got struct {
-		Metrics []restMetric `json:"metrics"`
-	}
-	m.call(http.MethodGet, "/api/2.0/mlflow/metrics/get-history?max_results=5000&run_id="+runID+"&metric_key="+key, nil, &got)
-	sort.Slice(got.Metrics, func(i, j int) bool { return got.Metrics[i].Step < got.Metrics[j].Step })
-	return got.Metrics
-}
-
-func (m mlflowREST) artifacts(runID, path string) []string {
-	m.t.Helper()
-	var got struct {
-		Files []struct {
-			Path string `json:"path"`
-		} `json:"files"`
-	}
-	m.call(http.MethodGet, "/api/2.0/mlflow/artifacts/list?run_id="+runID+"&path="+url.QueryEscape(path), nil, &got)
-	var out []string
-	for _, f := range got.Files {
-		out = append(out, f.Path)
-	}
-	return out
-}
-
-func (m mlflowREST) alias(name, alias string) (version, runID string) {
-	m.t.Helper()
-	var got struct {
-		ModelVersion struct {
-			Version string `json:"version"`
-			RunID   string `json:"run_id"`
-		} `json:"model_version"`
-	}
-	m.call(http.MethodGet, "/api/2.0/mlflow/registered-models/alias?name="+url.QueryEscape(name)+"&alias="+alias, nil, &got)
-	return got.ModelVersion.Version, got.ModelVersion.RunID
-}
 
 // awaitSynced polls the mirror's state of subject until everything is
 // sent (a generous deadline; the drainer runs on its own).
@@ -178,11 +50,11 @@ func awaitSynced(t *testing.T, rt *Runtime, subject string) mlflowmirror.State {
 // files and a model version; deployment aliases moved and rolled back; a
 // study as a parent run with a nested run per trial.
 func TestTrainingDeploymentAndStudyShowInMLflow(t *testing.T) {
-	uri := mlflowServer(t)
+	uri := mlflowtest.ServerURI(t)
 	experiment := fmt.Sprintf("orrery-embedded-%d", time.Now().UnixNano())
 	t.Setenv(mlflowmirror.EnvTrackingURI, uri)
 	t.Setenv(mlflowmirror.EnvExperimentName, experiment)
-	rest := mlflowREST{t: t, uri: uri}
+	rest := mlflowtest.NewREST(t, uri)
 	rt := openTest(t, nil)
 	require.NotNil(t, rt.Mirror, "MLFLOW_TRACKING_URI turns the mirror on")
 	ctx := t.Context()
@@ -196,46 +68,46 @@ func TestTrainingDeploymentAndStudyShowInMLflow(t *testing.T) {
 	st := awaitSynced(t, rt, a.JobID)
 	require.NotEmpty(t, st.RunID)
 
-	runs := rest.runs(experiment, "tags.`orrery.key` = 'training/"+a.JobID+"'")
+	runs := rest.Runs(experiment, "tags.`orrery.key` = 'training/"+a.JobID+"'")
 	require.Len(t, runs, 1, "one run per training job")
 	run := runs[0]
 	assert.Equal(t, st.RunID, run.Info.RunID)
 	assert.Equal(t, "FINISHED", run.Info.Status)
-	params := run.params()
+	params := run.Params()
 	assert.Equal(t, "30", params["epochs"])
 	assert.Equal(t, "[8]", params["hidden_layers"])
 	assert.Equal(t, "label", params["target_column"])
 	assert.Contains(t, params, "early_stopping.patience", "nested config fields as dotted params")
 	model, err := rt.DB.GetModel(ctx, a.ModelID)
 	require.NoError(t, err)
-	tags := run.tags()
+	tags := run.Tags()
 	assert.Equal(t, model.DataHash, tags["dataset.sha256"])
 	assert.Equal(t, "gonum", tags["backend"])
 	assert.Equal(t, "cpu", tags["device"])
 	assert.Equal(t, a.ModelID, tags["orrery.model_id"])
 
 	for _, key := range []string{"loss", "val_loss", "val_auc_pr", "val_auc_roc"} {
-		h := rest.history(run.Info.RunID, key)
+		h := rest.History(run.Info.RunID, key)
 		require.Len(t, h, a.Training.EpochsRun, "%s: one point per epoch", key)
 		for i, p := range h {
 			assert.Equal(t, int64(i+1), p.Step, "%s steps are the epochs", key)
 		}
 	}
-	loss := rest.history(run.Info.RunID, "loss")
+	loss := rest.History(run.Info.RunID, "loss")
 	assert.InDelta(t, a.Training.History[len(a.Training.History)-1].TrainLoss, loss[len(loss)-1].Value, 1e-9)
-	auc := rest.history(run.Info.RunID, "auc_roc")
+	auc := rest.History(run.Info.RunID, "auc_roc")
 	require.Len(t, auc, 1)
 	assert.InDelta(t, a.Metrics.AUCROC, auc[0].Value, 1e-12, "the final test metrics")
 
-	assert.ElementsMatch(t, []string{"metrics/classification_report.json", "metrics/confusion_matrix.json"}, rest.artifacts(run.Info.RunID, "metrics"))
-	assert.Contains(t, rest.artifacts(run.Info.RunID, "orrery"), "orrery/validation_report.json")
-	assert.Contains(t, rest.artifacts(run.Info.RunID, "orrery"), "orrery/history.json")
-	assert.Contains(t, rest.artifacts(run.Info.RunID, "reports"), "reports/report.html", "the training report page")
+	assert.ElementsMatch(t, []string{"metrics/classification_report.json", "metrics/confusion_matrix.json"}, rest.Artifacts(run.Info.RunID, "metrics"))
+	assert.Contains(t, rest.Artifacts(run.Info.RunID, "orrery"), "orrery/validation_report.json")
+	assert.Contains(t, rest.Artifacts(run.Info.RunID, "orrery"), "orrery/history.json")
+	assert.Contains(t, rest.Artifacts(run.Info.RunID, "reports"), "reports/report.html", "the training report page")
 	assert.ElementsMatch(t, []string{"reports/plots/loss.png", "reports/plots/validation.png", "reports/plots/confusion_matrix.png"},
-		rest.artifacts(run.Info.RunID, "reports/plots"), "the plots")
-	assert.Subset(t, rest.artifacts(run.Info.RunID, "model"), []string{"model/MLmodel", "model/model.onnx"},
+		rest.Artifacts(run.Info.RunID, "reports/plots"), "the plots")
+	assert.Subset(t, rest.Artifacts(run.Info.RunID, "model"), []string{"model/MLmodel", "model/model.onnx"},
 		"the model version's artifacts are an MLflow model")
-	modelFiles := rest.artifacts(run.Info.RunID, "orrery_model")
+	modelFiles := rest.Artifacts(run.Info.RunID, "orrery_model")
 	assert.Contains(t, modelFiles, "orrery_model/manifest.json", "and the Orrery model directory")
 	for _, f := range modelFiles {
 		assert.NotContains(t, f, "checkpoint")
@@ -248,7 +120,7 @@ func TestTrainingDeploymentAndStudyShowInMLflow(t *testing.T) {
 			Source  string `json:"source"`
 		} `json:"model_versions"`
 	}
-	rest.call(http.MethodGet, "/api/2.0/mlflow/model-versions/search?filter="+url.QueryEscape("name='"+modelName+"'"), nil, &versions)
+	rest.Call(http.MethodGet, "/api/2.0/mlflow/model-versions/search?filter="+url.QueryEscape("name='"+modelName+"'"), nil, &versions)
 	require.Len(t, versions.ModelVersions, 1, "one model version per registered model")
 	assert.Equal(t, run.Info.RunID, versions.ModelVersions[0].RunID)
 	link, ok := rt.Mirror.ModelLink(ctx, model)
@@ -289,17 +161,17 @@ func TestTrainingDeploymentAndStudyShowInMLflow(t *testing.T) {
 	awaitSynced(t, rt, b.JobID)
 	versionA := versionOf(a.ModelID)
 	live := store.LiveRegistryAlias("pulsars")
-	v, _ := rest.alias(modelName, store.AliasChampion)
+	v, _ := rest.Alias(modelName, store.AliasChampion)
 	assert.Equal(t, versionA, v, "champion is the deployed model's version")
-	v, _ = rest.alias(modelName, live)
+	v, _ = rest.Alias(modelName, live)
 	assert.Equal(t, versionA, v, "live names what the endpoint serves")
 	second := deploy(b.ModelID)
 	versionB := versionOf(b.ModelID)
-	v, runID := rest.alias(modelName, store.AliasChampion)
+	v, runID := rest.Alias(modelName, store.AliasChampion)
 	assert.Equal(t, versionB, v)
-	v, _ = rest.alias(modelName, live)
+	v, _ = rest.Alias(modelName, live)
 	assert.Equal(t, versionB, v, "the promotion moved live")
-	assert.Equal(t, rest.runs(experiment, "tags.`orrery.key` = 'training/"+b.JobID+"'")[0].Info.RunID, runID)
+	assert.Equal(t, rest.Runs(experiment, "tags.`orrery.key` = 'training/"+b.JobID+"'")[0].Info.RunID, runID)
 	rb, err := svc.Rollback(ctx, second.ID, "test")
 	require.NoError(t, err)
 	require.NotNil(t, rb.Redeploy)
@@ -307,9 +179,9 @@ func TestTrainingDeploymentAndStudyShowInMLflow(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, pipeline.StatusSucceeded, desc.Status, "%s: %s", desc.Error, desc.Cause)
 	awaitSynced(t, rt, a.ModelID)
-	v, _ = rest.alias(modelName, store.AliasChampion)
+	v, _ = rest.Alias(modelName, store.AliasChampion)
 	assert.Equal(t, versionA, v, "the rollback moved champion back")
-	v, _ = rest.alias(modelName, live)
+	v, _ = rest.Alias(modelName, live)
 	assert.Equal(t, versionA, v, "the rollback moved live back")
 	if py := os.Getenv("ORRERY_TEST_ONNX_PYTHON"); py != "" {
 		// MLflow's own client resolves the alias and loads the model.
@@ -333,15 +205,15 @@ print(m.metadata.run_id)`
 	require.NoError(t, err)
 	require.Equal(t, pipeline.StatusSucceeded, ed.Status, ed.Cause)
 	awaitSynced(t, rt, evalJob.ID)
-	evalRuns := rest.runs(experiment, "tags.`orrery.key` = 'evaluation/"+evalJob.ID+"'")
+	evalRuns := rest.Runs(experiment, "tags.`orrery.key` = 'evaluation/"+evalJob.ID+"'")
 	require.Len(t, evalRuns, 1)
 	evalRun := evalRuns[0]
-	assert.Equal(t, versionA, evalRun.tags()["mlflow.registered_model_version"], "linked to the model version")
-	low, high := rest.history(evalRun.Info.RunID, "auc_roc_ci_low"), rest.history(evalRun.Info.RunID, "auc_roc_ci_high")
+	assert.Equal(t, versionA, evalRun.Tags()["mlflow.registered_model_version"], "linked to the model version")
+	low, high := rest.History(evalRun.Info.RunID, "auc_roc_ci_low"), rest.History(evalRun.Info.RunID, "auc_roc_ci_high")
 	require.Len(t, low, 1)
 	require.Len(t, high, 1)
 	assert.LessOrEqual(t, low[0].Value, high[0].Value)
-	assert.Len(t, rest.history(evalRun.Info.RunID, "cv_auc_roc"), 3, "one point per fold")
+	assert.Len(t, rest.History(evalRun.Info.RunID, "cv_auc_roc"), 3, "one point per fold")
 
 	// A study: a parent run, one nested run per trial.
 	req := optimizationRequest(t, writeCSV(t, dir, "syn.csv", synthetic.TwoClassCSV(300, 21)), 3, 1)
@@ -352,12 +224,12 @@ print(m.metadata.run_id)`
 	d := runStudy(t, x, studyID, 1)
 	require.Equal(t, pipeline.StatusSucceeded, d.Status, d.Cause)
 	awaitSynced(t, rt, studyID)
-	parents := rest.runs(experiment, "tags.`orrery.key` = 'study/"+studyID+"'")
+	parents := rest.Runs(experiment, "tags.`orrery.key` = 'study/"+studyID+"'")
 	require.Len(t, parents, 1)
 	assert.Equal(t, "FINISHED", parents[0].Info.Status)
-	assert.Contains(t, rest.artifacts(parents[0].Info.RunID, "study"), "study/report.html")
-	assert.Contains(t, rest.artifacts(parents[0].Info.RunID, "study"), "study/analysis.json")
-	trials := rest.runs(experiment, "tags.`mlflow.parentRunId` = '"+parents[0].Info.RunID+"'")
+	assert.Contains(t, rest.Artifacts(parents[0].Info.RunID, "study"), "study/report.html")
+	assert.Contains(t, rest.Artifacts(parents[0].Info.RunID, "study"), "study/analysis.json")
+	trials := rest.Runs(experiment, "tags.`mlflow.parentRunId` = '"+parents[0].Info.RunID+"'")
 	require.Len(t, trials, 3, "one nested run per trial")
 	stored, err := rt.DB.ListTrials(ctx, studyID)
 	require.NoError(t, err)
@@ -366,9 +238,9 @@ print(m.metadata.run_id)`
 		states[fmt.Sprint(tr.Number)] = string(tr.State)
 	}
 	for _, tr := range trials {
-		tags := tr.tags()
+		tags := tr.Tags()
 		assert.Equal(t, states[tags["orrery.trial_number"]], tags["orrery.trial_state"])
-		assert.Contains(t, tr.params(), "learning_rate")
-		assert.NotEmpty(t, rest.history(tr.Info.RunID, "intermediate_val_auc_pr"), "intermediate values by step")
+		assert.Contains(t, tr.Params(), "learning_rate")
+		assert.NotEmpty(t, rest.History(tr.Info.RunID, "intermediate_val_auc_pr"), "intermediate values by step")
 	}
 }

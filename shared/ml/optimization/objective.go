@@ -144,6 +144,17 @@ func (o TrainingObjective) trainerBackend() (string, training.NewTrainerFunc) {
 	return o.Backend, o.NewTrainer
 }
 
+// setParams sets each field (a value) whose param (its key) the trial has,
+// read with get (Params.Float, Int or String). Each param names a field of
+// its own, so the map's order does not matter.
+func setParams[T any](get func(name string) (T, bool), fields map[string]*T) {
+	for name, field := range fields {
+		if v, ok := get(name); ok {
+			*field = v
+		}
+	}
+}
+
 // Directions returns the directions of the objectives.
 func (o TrainingObjective) Directions() []Direction {
 	var d []Direction
@@ -167,30 +178,13 @@ func (o TrainingObjective) names() []string {
 // Config returns Base with the trial's params applied.
 func (o TrainingObjective) Config(p Params) (training.TrainingConfig, error) {
 	cfg := o.Base
-	if v, ok := p.Float("learning_rate"); ok {
-		cfg.LearningRate = v
-	}
-	if v, ok := p.Int("batch_size"); ok {
-		cfg.BatchSize = v
-	}
-	if v, ok := p.Int("epochs"); ok {
-		cfg.Epochs = v
-	}
-	if v, ok := p.Float("momentum"); ok {
-		cfg.Momentum = v
-	}
-	if v, ok := p.Float("dropout_rate"); ok {
-		cfg.DropoutRate = v
-	}
-	if v, ok := p.Float("regularization"); ok {
-		cfg.Regularization = v
-	}
-	if v, ok := p.String("activation"); ok {
-		cfg.Activation = v
-	}
-	if v, ok := p.String("optimizer"); ok {
-		cfg.Optimizer = v
-	}
+	setParams(p.Float, map[string]*float64{"learning_rate": &cfg.LearningRate, "momentum": &cfg.Momentum,
+		"dropout_rate": &cfg.DropoutRate, "regularization": &cfg.Regularization,
+		"l2_regularization": &cfg.L2Regularization, "subsample": &cfg.Subsample, "colsample": &cfg.Colsample})
+	setParams(p.Int, map[string]*int{"batch_size": &cfg.BatchSize, "epochs": &cfg.Epochs, "max_iter": &cfg.MaxIter,
+		"max_leaves": &cfg.MaxLeaves, "max_depth": &cfg.MaxDepth, "min_samples_leaf": &cfg.MinSamplesLeaf,
+		"n_estimators": &cfg.NEstimators})
+	setParams(p.String, map[string]*string{"activation": &cfg.Activation, "optimizer": &cfg.Optimizer})
 	if v, ok := p.String("hidden_layers"); ok {
 		// A categorical choice of layer widths, written "64-32" (a
 		// dimension's choices are scalars).
@@ -202,31 +196,6 @@ func (o TrainingObjective) Config(p Params) (training.TrainingConfig, error) {
 		if len(layers) == 0 {
 			cfg.ModelType = training.ModelLogisticRegression
 		}
-	}
-	for _, name := range []string{"max_iter", "max_leaves", "max_depth", "min_samples_leaf", "n_estimators"} {
-		if v, ok := p.Int(name); ok {
-			switch name {
-			case "max_iter":
-				cfg.MaxIter = v
-			case "max_leaves":
-				cfg.MaxLeaves = v
-			case "max_depth":
-				cfg.MaxDepth = v
-			case "min_samples_leaf":
-				cfg.MinSamplesLeaf = v
-			case "n_estimators":
-				cfg.NEstimators = v
-			}
-		}
-	}
-	if v, ok := p.Float("l2_regularization"); ok {
-		cfg.L2Regularization = v
-	}
-	if v, ok := p.Float("subsample"); ok {
-		cfg.Subsample = v
-	}
-	if v, ok := p.Float("colsample"); ok {
-		cfg.Colsample = v
 	}
 	if v, ok := p.Float("max_features"); ok {
 		cfg.MaxFeatures = training.MaxFeatures{Value: v}

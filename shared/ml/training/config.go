@@ -588,24 +588,9 @@ func (c TrainingConfig) Normalize() (TrainingConfig, error) {
 		// Zeros that are not settings (a stored config written before a
 		// field existed) take the default; max_depth 0 and
 		// l2_regularization 0 are settings.
-		if t.MaxIter == 0 {
-			t.MaxIter = dt.MaxIter
-		}
-		if t.MaxLeaves == 0 {
-			t.MaxLeaves = dt.MaxLeaves
-		}
-		if t.MinSamplesLeaf == 0 {
-			t.MinSamplesLeaf = dt.MinSamplesLeaf
-		}
-		if t.Subsample == 0 {
-			t.Subsample = dt.Subsample
-		}
-		if t.Colsample == 0 {
-			t.Colsample = dt.Colsample
-		}
-		if t.NEstimators == 0 {
-			t.NEstimators = dt.NEstimators
-		}
+		fillZeros(map[*int]int{&t.MaxIter: dt.MaxIter, &t.MaxLeaves: dt.MaxLeaves, &t.MinSamplesLeaf: dt.MinSamplesLeaf,
+			&t.NEstimators: dt.NEstimators})
+		fillZeros(map[*float64]float64{&t.Subsample: dt.Subsample, &t.Colsample: dt.Colsample})
 		if t.MaxFeatures.IsZero() {
 			t.MaxFeatures = dt.MaxFeatures
 		}
@@ -613,73 +598,41 @@ func (c TrainingConfig) Normalize() (TrainingConfig, error) {
 			t.Bootstrap = dt.Bootstrap
 		}
 	}
-	if c.ModelType == "" {
-		c.ModelType = d.ModelType
-	}
-	if c.ValidationSplit == 0 {
-		c.ValidationSplit = d.ValidationSplit
-	}
-	if c.TestSplit == 0 {
-		c.TestSplit = d.TestSplit
-	}
-	if c.BatchSize == 0 {
-		c.BatchSize = d.BatchSize
-	}
-	if c.Epochs == 0 {
-		c.Epochs = d.Epochs
-	}
-	if c.LearningRate == 0 {
-		c.LearningRate = d.LearningRate
-	}
-	if c.Optimizer == "" {
-		c.Optimizer = d.Optimizer
-	}
-	if c.Momentum == 0 {
-		c.Momentum = d.Momentum
+	fillZeros(map[*string]string{&c.ModelType: d.ModelType, &c.Optimizer: d.Optimizer, &c.Activation: d.Activation,
+		&c.Schedule.Kind: d.Schedule.Kind, &c.EarlyStop.Metric: d.EarlyStop.Metric,
+		&c.DecisionThreshold: d.DecisionThreshold, &c.Leakage: d.Leakage, &c.Precision: d.Precision})
+	fillZeros(map[*float64]float64{&c.ValidationSplit: d.ValidationSplit, &c.TestSplit: d.TestSplit,
+		&c.LearningRate: d.LearningRate, &c.Momentum: d.Momentum, &c.Schedule.Gamma: d.Schedule.Gamma})
+	fillZeros(map[*int]int{&c.BatchSize: d.BatchSize, &c.Epochs: d.Epochs, &c.Schedule.StepSize: d.Schedule.StepSize,
+		&c.EarlyStop.Patience: d.EarlyStop.Patience})
+	if c.Seed == 0 {
+		c.Seed = d.Seed
 	}
 	if c.HiddenLayers == nil && (c.ModelType == ModelMLP || c.ModelType == ModelAuto) {
 		c.HiddenLayers = slices.Clone(DefaultHiddenLayers)
 	}
-	if c.Activation == "" {
-		c.Activation = d.Activation
-	}
 	if c.ClassWeights.IsZero() {
 		c.ClassWeights = d.ClassWeights
 	}
-	if c.Schedule.Kind == "" {
-		c.Schedule.Kind = d.Schedule.Kind
-	}
-	if c.Schedule.StepSize == 0 {
-		c.Schedule.StepSize = d.Schedule.StepSize
-	}
-	if c.Schedule.Gamma == 0 {
-		c.Schedule.Gamma = d.Schedule.Gamma
-	}
 	if c.EarlyStop.Enabled == nil {
 		c.EarlyStop.Enabled = d.EarlyStop.Enabled
-	}
-	if c.EarlyStop.Metric == "" {
-		c.EarlyStop.Metric = d.EarlyStop.Metric
-	}
-	if c.EarlyStop.Patience == 0 {
-		c.EarlyStop.Patience = d.EarlyStop.Patience
-	}
-	if c.Seed == 0 {
-		c.Seed = d.Seed
-	}
-	if c.DecisionThreshold == "" {
-		c.DecisionThreshold = d.DecisionThreshold
-	}
-	if c.Leakage == "" {
-		c.Leakage = d.Leakage
-	}
-	if c.Precision == "" {
-		c.Precision = d.Precision
 	}
 	if c.Metrics == nil {
 		c.Metrics = slices.Clone(d.Metrics)
 	}
 	return c, c.check()
+}
+
+// fillZeros sets each field (a key) that holds its type's zero value to its
+// default (the key's value). The fields are independent of each other, so
+// the map's order does not matter.
+func fillZeros[T comparable](defaults map[*T]T) {
+	var zero T
+	for field, def := range defaults {
+		if *field == zero {
+			*field = def
+		}
+	}
 }
 
 func bad(field, format string, args ...any) error {
