@@ -70,8 +70,9 @@ type exactGrower struct {
 	p       growParams
 	keys    []uint64 // scratch: rank<<32 | position
 	perm    []int
-	lsum    []float64
-	best    []float64
+	lsum    []float64 // scratch of search: the left side's class sums
+	miss    []float64 // the missing rows' class sums
+	tmp     []float64
 	classes int
 }
 
@@ -88,14 +89,6 @@ type exactNode struct {
 	leftRows []int32 // set by search: the rows going left, in order
 	splits   bool
 }
-
-type exactQueue []*exactNode
-
-func (q exactQueue) Len() int           { return len(q) }
-func (q exactQueue) Less(i, j int) bool { return q[i].gain > q[j].gain }
-func (q exactQueue) Swap(i, j int)      { q[i], q[j] = q[j], q[i] }
-func (q *exactQueue) Push(x any)        { *q = append(*q, x.(*exactNode)) }
-func (q *exactQueue) Pop() any          { old := *q; x := old[len(old)-1]; *q = old[:len(old)-1]; return x }
 
 // channels is Σ_c G_c² for class sums s: the binary tree has one channel
 // (class 1), a multi-class one a channel per class.
@@ -161,7 +154,7 @@ func (gr *exactGrower) search(n *exactNode) {
 		gr.keys = keys
 		// Missing rows (rank 0) sort first.
 		miss := sort.Search(m, func(k int) bool { return keys[k]>>32 != 0 })
-		msum := gr.best[:C]
+		msum := gr.miss[:C]
 		clear(msum)
 		mw := 0.0
 		for _, k := range keys[:miss] {
@@ -172,7 +165,7 @@ func (gr *exactGrower) search(n *exactNode) {
 		ls := gr.lsum[:C]
 		clear(ls)
 		lw := 0.0
-		tmp := make([]float64, C)
+		tmp := gr.tmp[:C]
 		try := func(pos int, withMiss bool) {
 			// Left: value rows keys[miss:pos] (+ the missing ones).
 			cnt := pos - miss
@@ -258,7 +251,7 @@ func (gr *exactGrower) search(n *exactNode) {
 // grow builds the tree on rows (the rows of positive weight).
 func (gr *exactGrower) grow(rows []int32) Tree {
 	C := gr.classes
-	gr.lsum, gr.best = make([]float64, C), make([]float64, C)
+	gr.lsum, gr.miss, gr.tmp = make([]float64, C), make([]float64, C), make([]float64, C)
 	t := Tree{}
 	add := func() int32 {
 		t.Feature = append(t.Feature, -1)
@@ -289,7 +282,7 @@ func (gr *exactGrower) grow(rows []int32) Tree {
 		return n
 	}
 	root := newNode(rows, 0)
-	q := &exactQueue{}
+	q := &bestFirst[*exactNode]{gain: func(n *exactNode) float64 { return n.gain }}
 	if root.splits {
 		heap.Push(q, root)
 	}

@@ -109,13 +109,22 @@ type node struct {
 	candidate bool
 }
 
-type nodeQueue []*node
+// bestFirst is a max-heap of nodes by the gain of their best split, for
+// container/heap: leaf-wise growth splits the best node first.
+type bestFirst[N any] struct {
+	nodes []N
+	gain  func(N) float64
+}
 
-func (q nodeQueue) Len() int           { return len(q) }
-func (q nodeQueue) Less(i, j int) bool { return q[i].best.gain > q[j].best.gain }
-func (q nodeQueue) Swap(i, j int)      { q[i], q[j] = q[j], q[i] }
-func (q *nodeQueue) Push(x any)        { *q = append(*q, x.(*node)) }
-func (q *nodeQueue) Pop() any          { old := *q; x := old[len(old)-1]; *q = old[:len(old)-1]; return x }
+func (q *bestFirst[N]) Len() int           { return len(q.nodes) }
+func (q *bestFirst[N]) Less(i, j int) bool { return q.gain(q.nodes[i]) > q.gain(q.nodes[j]) }
+func (q *bestFirst[N]) Swap(i, j int)      { q.nodes[i], q.nodes[j] = q.nodes[j], q.nodes[i] }
+func (q *bestFirst[N]) Push(x any)         { q.nodes = append(q.nodes, x.(N)) }
+func (q *bestFirst[N]) Pop() any {
+	x := q.nodes[len(q.nodes)-1]
+	q.nodes = q.nodes[:len(q.nodes)-1]
+	return x
+}
 
 const stride = maxBins + 1
 
@@ -373,7 +382,7 @@ func (gr *grower) grow(rows []int32, width int) (Tree, []int32, [][2]int) {
 	root.hist = gr.build(rows, gr.feats)
 	gr.bestSplit(root)
 	setLeaf(root)
-	q := &nodeQueue{}
+	q := &bestFirst[*node]{gain: func(n *node) float64 { return n.best.gain }}
 	if root.candidate {
 		heap.Push(q, root)
 	}
@@ -434,7 +443,7 @@ func (gr *grower) grow(rows []int32, width int) (Tree, []int32, [][2]int) {
 			}
 		}
 	}
-	for _, n := range *q {
+	for _, n := range q.nodes {
 		gr.release(n.hist)
 		n.hist = nil
 	}
