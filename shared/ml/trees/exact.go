@@ -253,20 +253,8 @@ func (gr *exactGrower) grow(rows []int32) Tree {
 	C := gr.classes
 	gr.lsum, gr.miss, gr.tmp = make([]float64, C), make([]float64, C), make([]float64, C)
 	t := Tree{}
-	add := func() int32 {
-		t.Feature = append(t.Feature, -1)
-		t.Threshold = append(t.Threshold, 0)
-		t.DefaultLeft = append(t.DefaultLeft, false)
-		t.Left = append(t.Left, -1)
-		t.Right = append(t.Right, -1)
-		t.Gain = append(t.Gain, 0)
-		for range gr.width {
-			t.Value = append(t.Value, 0)
-		}
-		return int32(len(t.Left) - 1)
-	}
 	newNode := func(rows []int32, depth int) *exactNode {
-		n := &exactNode{id: add(), rows: rows, depth: depth, sum: make([]float64, C)}
+		n := &exactNode{id: t.appendLeaf(gr.width), rows: rows, depth: depth, sum: make([]float64, C)}
 		for _, r := range rows {
 			n.sum[gr.y[r]] += gr.w[r]
 			n.wsum += gr.w[r]

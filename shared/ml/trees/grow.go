@@ -354,17 +354,8 @@ func (gr *grower) grow(rows []int32, width int) (Tree, []int32, [][2]int) {
 	t := Tree{}
 	var spans [][2]int
 	add := func(lo, hi int) int32 {
-		t.Feature = append(t.Feature, -1)
-		t.Threshold = append(t.Threshold, 0)
-		t.DefaultLeft = append(t.DefaultLeft, false)
-		t.Left = append(t.Left, -1)
-		t.Right = append(t.Right, -1)
-		t.Gain = append(t.Gain, 0)
-		for range width {
-			t.Value = append(t.Value, 0)
-		}
 		spans = append(spans, [2]int{lo, hi})
-		return int32(len(t.Left) - 1)
+		return t.appendLeaf(width)
 	}
 	setLeaf := func(n *node) {
 		for c := range width {

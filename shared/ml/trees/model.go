@@ -56,6 +56,21 @@ func (t *Tree) leaf(x []float64) int32 {
 	return i
 }
 
+// appendLeaf adds a node to t, a leaf of width zero values until the
+// grower splits it or sets them, and returns its index.
+func (t *Tree) appendLeaf(width int) int32 {
+	t.Feature = append(t.Feature, -1)
+	t.Threshold = append(t.Threshold, 0)
+	t.DefaultLeft = append(t.DefaultLeft, false)
+	t.Left = append(t.Left, -1)
+	t.Right = append(t.Right, -1)
+	t.Gain = append(t.Gain, 0)
+	for range width {
+		t.Value = append(t.Value, 0)
+	}
+	return int32(len(t.Left) - 1)
+}
+
 // Model is a trained tree ensemble.
 //
 // For KindBoosting, Trees[it*G+k] is iteration it's tree for raw score k
