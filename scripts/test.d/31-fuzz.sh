@@ -18,7 +18,25 @@ for spec in \
   "FuzzEventMessage ./functions/events/" \
   "FuzzDecodeObjects ./functions/trigger/"; do
   set -- $spec
-  if go test -run '^$' -fuzz "^$1\$" -fuzztime "$fuzz_time" "$2" >"$fuzz_log" 2>&1; then
+  ok=0
+  # go test -fuzz can end a clean run with "context deadline exceeded" and no
+  # failing input when the fuzz time runs out while a worker is still busy with
+  # one (seen once in three fresh-clone runs of FuzzParse, under load). That is
+  # the harness's deadline, not a finding: with no input written under
+  # testdata/fuzz the target is run once more; a second failure, or any failure
+  # that wrote an input, fails the suite.
+  for attempt in 1 2; do
+    if go test -run '^$' -fuzz "^$1\$" -fuzztime "$fuzz_time" "$2" >"$fuzz_log" 2>&1; then
+      ok=1
+      break
+    fi
+    if [ "$attempt" = 1 ] && grep -q 'context deadline exceeded' "$fuzz_log" && ! grep -q 'Failing input written' "$fuzz_log"; then
+      echo "-- $1 ($2): fuzz time ran out inside the harness (context deadline exceeded, no failing input); once more"
+      continue
+    fi
+    break
+  done
+  if [ "$ok" = 1 ]; then
     execs=$(grep -o 'execs: [0-9]*' "$fuzz_log" | tail -1 | awk '{print $2}')
     echo "-- $1 ($2): ${execs:-?} executions in $fuzz_time, no failure"
   else
