@@ -5,11 +5,12 @@ import (
 	"sort"
 )
 
-// maxBins is the number of value bins per feature; bin 0 is reserved for
-// missing values (NaN), so a bin index fits a uint8.
+// maxBins is the most value bins per feature, scikit-learn's
+// HistGradientBoosting max_bins: bins 1..255 hold values and bin 0 missing
+// ones (NaN), so a bin index fits a uint8.
 const maxBins = 255
 
-// binEdges fits at most maxBins-1 quantile bins on one feature's values:
+// binEdges fits at most maxBins quantile bins on one feature's values:
 // edges[i] is the upper bound (inclusive) of value bin i+1.
 func binEdges(col []float64) []float64 {
 	vals := make([]float64, 0, len(col))
@@ -28,7 +29,7 @@ func binEdges(col []float64) []float64 {
 			distinct = append(distinct, v)
 		}
 	}
-	nb := maxBins - 1
+	nb := maxBins
 	if len(distinct) <= nb {
 		edges := make([]float64, 0, len(distinct))
 		for i := 0; i+1 < len(distinct); i++ {
@@ -36,18 +37,19 @@ func binEdges(col []float64) []float64 {
 		}
 		return append(edges, math.Inf(1))
 	}
-	// Quantile edges at the midpoint of the two order statistics around
-	// each quantile (numpy's percentile, method "midpoint", as
-	// scikit-learn's _BinMapper fits them): a split then falls between
-	// training values, not on one, so unseen values near it go to the
-	// nearer side. Equal neighbours give their value, kept inclusive.
+	// Quantile edges by the averaged inverse of the empirical CDF (numpy's
+	// percentile, method "averaged_inverted_cdf", as scikit-learn's
+	// _BinMapper fits them since 1.6): edge i is the smallest value whose
+	// share of the sorted values reaches i/nb, or the mean of the two
+	// values around it when the share falls exactly between them. n·i/nb is
+	// worked out in integers, so an exact quantile is found exactly.
+	n := len(vals)
 	edges := make([]float64, 0, nb)
 	for i := 1; i < nb; i++ {
-		pos := float64(i) * float64(len(vals)-1) / float64(nb)
-		j := int(pos)
-		q := vals[j]
-		if pos > float64(j) && j+1 < len(vals) {
-			q = vals[j] + (vals[j+1]-vals[j])/2
+		j, rem := n*i/nb, n*i%nb
+		q := vals[min(j, n-1)]
+		if rem == 0 && j > 0 && j < n {
+			q = vals[j-1] + (vals[j]-vals[j-1])/2
 		}
 		if len(edges) == 0 || q > edges[len(edges)-1] {
 			edges = append(edges, q)

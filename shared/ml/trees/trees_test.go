@@ -313,7 +313,7 @@ func TestPartitionInChunksIsOnePass(t *testing.T) {
 // binOf's binary search, for few and many distinct values, NaN included.
 func TestBinColumnIsBinOf(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 5))
-	for _, distinct := range []int{1, 2, 7, 254, 100000} {
+	for _, distinct := range []int{1, 2, 7, 254, 255, 256, 100000} {
 		col := make([]float64, 5000)
 		for i := range col {
 			col[i] = float64(rng.IntN(distinct))
@@ -372,18 +372,27 @@ func TestForestSplitsExactlyBetweenValues(t *testing.T) {
 	}
 }
 
-// Quantile bin edges fall halfway between the two order statistics around
-// each quantile (scikit-learn's _BinMapper, numpy's "midpoint"), not on a
-// training value.
-func TestBinEdgesAreMidpoints(t *testing.T) {
-	col := make([]float64, 100_000)
+// Quantile edges are numpy's percentiles by the averaged inverted CDF, as
+// scikit-learn's _BinMapper fits them: edge i is sorted value ⌊n·i/255⌋,
+// or the mean of the two values around it when n·i/255 is a whole number.
+// The four values checked last were printed by numpy 2.4's
+// np.percentile(v, np.linspace(0, 100, 256)[1:-1],
+// method="averaged_inverted_cdf").
+func TestBinEdgesAreAveragedInvertedCDF(t *testing.T) {
+	col := make([]float64, 1000)
 	for i := range col {
-		col[i] = float64(i)
+		col[len(col)-1-i] = float64(i * i) // unsorted on purpose
 	}
 	edges := binEdges(col)
-	require.Len(t, edges, maxBins-1)
+	require.Len(t, edges, maxBins)
 	require.True(t, math.IsInf(edges[len(edges)-1], 1))
-	for _, e := range edges[:len(edges)-1] {
-		assert.Equal(t, 0.5, e-math.Floor(e), "edge %v is a training value", e)
+	for i, e := range edges[:len(edges)-1] {
+		j := 1000 * (i + 1) / 255
+		want := float64(j * j)
+		if 1000*(i+1)%255 == 0 {
+			want = float64((j-1)*(j-1)+j*j) / 2
+		}
+		assert.Equal(t, want, e, "edge %d", i)
 	}
+	assert.Equal(t, []float64{9, 39800.5, 153664, 992016}, []float64{edges[0], edges[50], edges[99], edges[253]})
 }
