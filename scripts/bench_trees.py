@@ -20,8 +20,11 @@ each metric and the mean paired difference orrery - peer with its standard
 error over the splits: the noise the "at least as good" and "within noise"
 bars are read against.
 
+Forests are random even on fixed rows, so each is fitted with --forest-seeds
+seeds per split (default 3) and a split's figure is their mean.
+
 Usage: bench_trees.py TREEBENCH_BIN HTRU2_CSV [--catalogs DIR] [--splits K] [--sets a,b] [--speed-rows N]
-       [--threads 2] [--only quality|speed]
+       [--threads 2] [--only quality|speed] [--kinds gbdt,rf,gbdt-es] [--forest-seeds S]
 """
 import argparse
 import csv
@@ -207,12 +210,22 @@ def main():
     ap.add_argument("--speed-rows", type=int, default=1_000_000)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--only", choices=["quality", "speed"], help="run one half of the benchmark")
+    ap.add_argument("--kinds", default="gbdt,rf,gbdt-es",
+                    help="comma-separated comparisons to run: gbdt (fixed 100 iterations), rf, gbdt-es (early-stopped)")
+    ap.add_argument("--forest-seeds", type=int, default=3,
+                    help="seeds each forest is fitted with on every split; a split's metric is their mean, so that the"
+                         " standard error over splits is not the seed spread of one fit")
     ap.add_argument("--early-stopping", type=int, default=10, metavar="PATIENCE",
                     help="also compare the boosting models early-stopped on a validation part of the training split"
                          " (up to 1000 iterations, this patience; 0: not)")
     a = ap.parse_args()
     if a.splits < 1:
         ap.error(f"--splits {a.splits} must be at least 1")
+    if a.forest_seeds < 1:
+        ap.error(f"--forest-seeds {a.forest_seeds} must be at least 1")
+    kinds = a.kinds.split(",")
+    if not kinds or any(k not in ("gbdt", "rf", "gbdt-es") for k in kinds):
+        ap.error(f"--kinds {a.kinds!r}: each must be gbdt, rf or gbdt-es")
     os.environ["OMP_NUM_THREADS"] = str(a.threads)
     work = tempfile.mkdtemp()
     raw = np.loadtxt(a.htru2, delimiter=",", skiprows=1)
@@ -243,12 +256,12 @@ def main():
 
 
 def quality_part(a, sets, work):
-    print(f"\nQuality on {a.splits} fixed stratified splits ({a.threads} threads): mean over the splits;"
+    print(f"\nQuality on {a.splits} fixed stratified splits ({a.threads} threads; forests: the mean of"
+          f" {a.forest_seeds} seeds on each split): mean over the splits;"
           " diff = orrery - peer, mean +- standard error over the splits (log_loss: lower is better)")
     for name, (x, y, test_size) in sets.items():
-        kinds = [("gbdt", "gradient_boosting"), ("rf", "random_forest")]
-        if a.early_stopping > 0:
-            kinds.append(("gbdt-es", "gradient_boosting"))
+        kinds = [(k, {"rf": "random_forest"}.get(k, "gradient_boosting")) for k in a.kinds.split(",")
+                 if k != "gbdt-es" or a.early_stopping > 0]
         for kind, ours in kinds:
             scores = {}  # model -> metric -> [value per split]
             for split in range(a.splits):
@@ -269,11 +282,19 @@ def quality_part(a, sets, work):
                         add(scores, peer, quality(fit(xfit, yfit, xval, yval, xte), yte))
                     continue
                 write(tr, xtr, ytr)
-                po, _, _ = orrery(a.binary, ours, tr, te, a.threads, work, seed=split + 1)
-                add(scores, "orrery", quality(po, yte))
-                for peer, make in peers(a.threads, seed=split)[kind].items():
-                    pp, _, _ = timed(make, xtr, ytr, xte)
-                    add(scores, peer, quality(pp, yte))
+                # Boosting without subsampling is deterministic; forests
+                # are fitted with several seeds and their metrics averaged.
+                seeds = a.forest_seeds if kind == "rf" else 1
+                per_seed = {}
+                for s in range(seeds):
+                    seed = split * seeds + s
+                    po, _, _ = orrery(a.binary, ours, tr, te, a.threads, work, seed=seed + 1)
+                    add(per_seed, "orrery", quality(po, yte))
+                    for peer, make in peers(a.threads, seed=seed)[kind].items():
+                        pp, _, _ = timed(make, xtr, ytr, xte)
+                        add(per_seed, peer, quality(pp, yte))
+                for model, q in per_seed.items():
+                    add(scores, model, {k: float(np.mean(v)) for k, v in q.items()})
             ours_q = scores["orrery"]
             print(f"  {name:8s} {kind:7s} {'orrery':11s} " + "  ".join(f"{k} {np.mean(v):.4f}" for k, v in ours_q.items()))
             for peer, q in scores.items():

@@ -5,8 +5,8 @@
 // Machine Learning 45, 2001).
 //
 // Boosting fits on features binned to at most 255 quantile bins of the
-// training rows (bin 0 holds missing values; edges halfway between the
-// order statistics around each quantile, as scikit-learn's binner places
+// training rows (bin 0 holds missing values; the edges are the quantiles
+// of the averaged inverted empirical CDF, as scikit-learn's binner places
 // them), grows trees from per-bin histograms of gradient and hessian sums,
 // and sends missing values to a learned default side of every split. It
 // grows each tree leaf-wise (best gain first) under max_leaves and
