@@ -42,6 +42,11 @@ var cloudWatchClient = []string{"github.com/aws/aws-sdk-go-v2/service/cloudwatch
 // reads the predict function's aliases through shared/awsclient/lambdarest.
 var lambdaClient = []string{"github.com/aws/aws-sdk-go-v2/service/lambda"}
 
+// sfnClient is the SDK's Step Functions client, whose endpoint tables are
+// built at package init: shared/pipeline/sfnexec calls the API through
+// shared/awsclient/sfnrest.
+var sfnClient = []string{"github.com/aws/aws-sdk-go-v2/service/sfn"}
+
 // dataSetReaders are the data-set readers (shared/dataset and the Parquet,
 // FITS and protobuf packages under it), which a function that reads no data
 // set must not link (shared/store/s3store/s3table keeps them out of the
@@ -74,14 +79,15 @@ var binaryFormatReaders = []string{
 // Each joins the api's lists once it moves out of the api's graph. Of
 // plotting, the api leaves out palette/brewer; of the data-set readers,
 // the Parquet and FITS ones (shared/dataset/parquetfits); it reads the
-// predict function's aliases without the SDK's Lambda client.
+// predict function's aliases without the SDK's Lambda client and starts
+// executions without its Step Functions client.
 func TestLambdaFunctionsLeaveColdStartWeightOut(t *testing.T) {
 	for _, tt := range []struct {
 		fn        string
 		forbidden [][]string
 	}{
 		{"functions/predict", [][]string{heavyForColdStart, credentialChain, cloudWatchClient, dataSetReaders, lambdaClient}},
-		{"functions/api", [][]string{credentialChain, cloudWatchClient, lambdaClient, binaryFormatReaders}},
+		{"functions/api", [][]string{credentialChain, cloudWatchClient, lambdaClient, binaryFormatReaders, sfnClient}},
 	} {
 		t.Run(tt.fn, func(t *testing.T) {
 			out, err := exec.Command("go", "list", "-tags", "lambda.norpc", "-deps", module+"/"+tt.fn).Output()
