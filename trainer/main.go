@@ -31,6 +31,9 @@ import (
 	"github.com/orrery-ml/orrery/shared/store/sqlitestore"
 	"github.com/orrery-ml/orrery/shared/tracking"
 	"github.com/orrery-ml/orrery/trainer/batchjob"
+
+	// The Parquet and FITS readers of dataset.Read and its writers.
+	_ "github.com/orrery-ml/orrery/shared/dataset/parquetfits"
 )
 
 // backends maps ORRERY_BACKEND to the trainers this binary has; the torch

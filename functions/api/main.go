@@ -11,13 +11,13 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
-	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/awslabs/aws-lambda-go-api-proxy/httpadapter"
 
 	"github.com/orrery-ml/orrery/functions/internal/lambdamain"
 	"github.com/orrery-ml/orrery/shared/api"
 	"github.com/orrery-ml/orrery/shared/awsclient/envconfig"
 	"github.com/orrery-ml/orrery/shared/awsclient/lambdarest"
+	"github.com/orrery-ml/orrery/shared/awsclient/sfnrest"
 	"github.com/orrery-ml/orrery/shared/config"
 	"github.com/orrery-ml/orrery/shared/deploymentjob"
 	"github.com/orrery-ml/orrery/shared/deploymentjob/deploymentapi"
@@ -153,7 +153,7 @@ func newHandler(ctx context.Context, c Config, log *slog.Logger) (http.Handler, 
 	if err != nil {
 		return nil, err
 	}
-	exec, err := sfnexec.New(sfn.NewFromConfig(cfg), map[pipeline.Machine]string{
+	exec, err := sfnexec.New(sfnrest.New(cfg, os.Getenv), map[pipeline.Machine]string{
 		pipeline.MachineTraining:     c.StateMachineARN,
 		pipeline.MachineEvaluation:   c.EvaluationStateMachineARN,
 		pipeline.MachineOptimization: c.OptimizationStateMachineARN,

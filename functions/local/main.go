@@ -5,6 +5,9 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	// The Parquet and FITS readers of dataset.Read and its writers.
+	_ "github.com/orrery-ml/orrery/shared/dataset/parquetfits"
 )
 
 func main() {

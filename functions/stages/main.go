@@ -23,6 +23,9 @@ import (
 	"github.com/orrery-ml/orrery/shared/store/s3store"
 	"github.com/orrery-ml/orrery/shared/store/s3store/s3table"
 	"github.com/orrery-ml/orrery/shared/tracking"
+
+	// The Parquet and FITS readers of dataset.Read and its writers.
+	_ "github.com/orrery-ml/orrery/shared/dataset/parquetfits"
 )
 
 // Config is the function's configuration, read from the environment

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -22,6 +23,7 @@ import (
 
 	"github.com/orrery-ml/orrery/shared/awsclient"
 	"github.com/orrery-ml/orrery/shared/awsclient/awstest"
+	"github.com/orrery-ml/orrery/shared/awsclient/sfnrest"
 	"github.com/orrery-ml/orrery/shared/pipeline"
 	"github.com/orrery-ml/orrery/shared/pipeline/sfnexec"
 	"github.com/orrery-ml/orrery/shared/retraining"
@@ -39,6 +41,7 @@ const maxReceiveCount = 2
 type backbone struct {
 	sqs      *sqs.Client
 	sfn      *sfn.Client
+	sfnREST  *sfnrest.Client
 	s3       *s3.Client
 	db       *dynamostore.Store
 	bucket   string
@@ -57,9 +60,10 @@ func newBackbone(t *testing.T) *backbone {
 	cfg := awstest.Config(t)
 	ctx := t.Context()
 	b := &backbone{
-		sqs: sqs.NewFromConfig(cfg),
-		sfn: sfn.NewFromConfig(cfg),
-		s3:  s3.NewFromConfig(cfg, awsclient.S3Options(cfg)),
+		sqs:     sqs.NewFromConfig(cfg),
+		sfn:     sfn.NewFromConfig(cfg),
+		sfnREST: sfnrest.New(cfg, os.Getenv),
+		s3:      s3.NewFromConfig(cfg, awsclient.S3Options(cfg)),
 	}
 	ddb := dynamodb.NewFromConfig(cfg)
 	table := awstest.Name(t, "orrery-jobs")
@@ -114,7 +118,7 @@ func newBackbone(t *testing.T) *backbone {
 	t.Cleanup(func() {
 		_, _ = b.sfn.DeleteStateMachine(context.Background(), &sfn.DeleteStateMachineInput{StateMachineArn: sm.StateMachineArn})
 	})
-	ex, err := sfnexec.New(b.sfn, map[pipeline.Machine]string{pipeline.MachineTraining: b.machine})
+	ex, err := sfnexec.New(b.sfnREST, map[pipeline.Machine]string{pipeline.MachineTraining: b.machine})
 	require.NoError(t, err)
 	b.handler = &handler{objects: &retraining.Service{Jobs: db, Policies: db, Executions: pipeline.Flows{Executions: ex}}, log: quietLog()}
 

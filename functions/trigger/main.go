@@ -3,12 +3,13 @@ package main
 import (
 	"context"
 	"log/slog"
+	"os"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/sfn"
 
 	"github.com/orrery-ml/orrery/functions/internal/lambdamain"
 	"github.com/orrery-ml/orrery/shared/awsclient"
+	"github.com/orrery-ml/orrery/shared/awsclient/sfnrest"
 	"github.com/orrery-ml/orrery/shared/config"
 	"github.com/orrery-ml/orrery/shared/pipeline"
 	"github.com/orrery-ml/orrery/shared/pipeline/sfnexec"
@@ -48,7 +49,7 @@ func newHandler(ctx context.Context, c Config, log *slog.Logger) (*handler, erro
 	if err != nil {
 		return nil, err
 	}
-	ex, err := sfnexec.New(sfn.NewFromConfig(cfg), map[pipeline.Machine]string{pipeline.MachineTraining: c.StateMachineARN})
+	ex, err := sfnexec.New(sfnrest.New(cfg, os.Getenv), map[pipeline.Machine]string{pipeline.MachineTraining: c.StateMachineARN})
 	if err != nil {
 		return nil, err
 	}

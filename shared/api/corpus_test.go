@@ -16,6 +16,9 @@ import (
 	"github.com/orrery-ml/orrery/shared/api"
 	"github.com/orrery-ml/orrery/shared/dataset"
 	"github.com/orrery-ml/orrery/shared/fault"
+
+	// The Parquet and FITS readers of dataset.Read.
+	_ "github.com/orrery-ml/orrery/shared/dataset/parquetfits"
 )
 
 // badRequest is one kind of bad input sent to the API: the answer's status

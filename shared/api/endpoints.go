@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"sync"
 
 	"github.com/orrery-ml/orrery/shared/serving"
 	"github.com/orrery-ml/orrery/shared/store"
@@ -145,10 +146,12 @@ func servingProblem(err error) (Problem, bool) {
 }
 
 // predictExample is the request example of the predict route.
-var predictExample = map[string]any{
-	"instances": []map[string]any{{"meanprof": 140.5625, "sd-prof": 55.6838, "exk-prof": -0.2346, "skewness-prof": -0.6996,
-		"meandmsnr": 3.1998, "sd-dmsnr": 19.1104, "exk-dmsnr": 7.9755, "skewness-dmsnr": 74.2422}},
-}
+var predictExample = sync.OnceValue(func() map[string]any {
+	return map[string]any{
+		"instances": []map[string]any{{"meanprof": 140.5625, "sd-prof": 55.6838, "exk-prof": -0.2346, "skewness-prof": -0.6996,
+			"meandmsnr": 3.1998, "sd-dmsnr": 19.1104, "exk-dmsnr": 7.9755, "skewness-dmsnr": 74.2422}},
+	}
+})
 
 // environmentParam is the ?environment= query parameter.
 func environmentParam(list bool) queryParam {
@@ -161,49 +164,51 @@ func environmentParam(list bool) queryParam {
 }
 
 // endpointRoutes are the model endpoints' operations.
-var endpointRoutes = []route{
-	{
-		method: http.MethodPost, path: "/ml/endpoints/{endpoint}/predict", operationID: "predict", tag: "endpoints",
-		summary: "Predict with an endpoint's model",
-		description: "Routes the request to one model version of the endpoint by its weights, checks the body against that model's features " +
-			"and answers a prediction per instance: label and positive-class probability (binary, at the model's decision threshold) or " +
-			"label and every class's probability (multi-class). Give instances (objects by feature name) or rows (arrays in the model's " +
-			"feature order); null is a missing measurement. Missing, extra or non-numeric features answer 400 naming each one. " +
-			"The header " + serving.ModelIDHeader + " names the version that answered (on errors too, once a version was chosen).",
-		request: typeOf[PredictRequest](), example: predictExample,
-		query:   []queryParam{environmentParam(false)},
-		headers: map[string]string{serving.ModelIDHeader: "The model id of the version that answered."},
-		success: http.StatusOK, response: typeOf[serving.PredictResponse](),
-		problems: []int{http.StatusNotFound, http.StatusRequestEntityTooLarge, http.StatusUnsupportedMediaType, http.StatusUnprocessableEntity,
-			http.StatusNotImplemented, http.StatusServiceUnavailable},
-		handle: func(ctx context.Context, s *Service, r *http.Request, body []byte) (any, error) {
-			resp, err := s.Predict(ctx, environmentOf(r, false), r.PathValue("endpoint"), body)
-			if err != nil {
-				return nil, err
-			}
-			return predictAnswer{resp}, nil
+var endpointRoutes = sync.OnceValue(func() []route {
+	return []route{
+		{
+			method: http.MethodPost, path: "/ml/endpoints/{endpoint}/predict", operationID: "predict", tag: "endpoints",
+			summary: "Predict with an endpoint's model",
+			description: "Routes the request to one model version of the endpoint by its weights, checks the body against that model's features " +
+				"and answers a prediction per instance: label and positive-class probability (binary, at the model's decision threshold) or " +
+				"label and every class's probability (multi-class). Give instances (objects by feature name) or rows (arrays in the model's " +
+				"feature order); null is a missing measurement. Missing, extra or non-numeric features answer 400 naming each one. " +
+				"The header " + serving.ModelIDHeader + " names the version that answered (on errors too, once a version was chosen).",
+			request: typeOf[PredictRequest](), example: predictExample(),
+			query:   []queryParam{environmentParam(false)},
+			headers: map[string]string{serving.ModelIDHeader: "The model id of the version that answered."},
+			success: http.StatusOK, response: typeOf[serving.PredictResponse](),
+			problems: []int{http.StatusNotFound, http.StatusRequestEntityTooLarge, http.StatusUnsupportedMediaType, http.StatusUnprocessableEntity,
+				http.StatusNotImplemented, http.StatusServiceUnavailable},
+			handle: func(ctx context.Context, s *Service, r *http.Request, body []byte) (any, error) {
+				resp, err := s.Predict(ctx, environmentOf(r, false), r.PathValue("endpoint"), body)
+				if err != nil {
+					return nil, err
+				}
+				return predictAnswer{resp}, nil
+			},
 		},
-	},
-	{
-		method: http.MethodGet, path: "/ml/endpoints", operationID: "listEndpoints", tag: "endpoints",
-		summary:     "Model endpoints",
-		description: "Every endpoint with its live model, its weights and each version's recent traffic (requests, errors, schema violations, latency quantiles, positive rate, score histogram).",
-		query:       []queryParam{environmentParam(true)},
-		success:     http.StatusOK, response: typeOf[EndpointList](),
-		problems: []int{http.StatusNotImplemented, http.StatusServiceUnavailable},
-		handle: func(ctx context.Context, s *Service, r *http.Request, _ []byte) (any, error) {
-			return s.ListEndpoints(ctx, environmentOf(r, true))
+		{
+			method: http.MethodGet, path: "/ml/endpoints", operationID: "listEndpoints", tag: "endpoints",
+			summary:     "Model endpoints",
+			description: "Every endpoint with its live model, its weights and each version's recent traffic (requests, errors, schema violations, latency quantiles, positive rate, score histogram).",
+			query:       []queryParam{environmentParam(true)},
+			success:     http.StatusOK, response: typeOf[EndpointList](),
+			problems: []int{http.StatusNotImplemented, http.StatusServiceUnavailable},
+			handle: func(ctx context.Context, s *Service, r *http.Request, _ []byte) (any, error) {
+				return s.ListEndpoints(ctx, environmentOf(r, true))
+			},
 		},
-	},
-	{
-		method: http.MethodGet, path: "/ml/endpoints/{endpoint}", operationID: "getEndpoint", tag: "endpoints",
-		summary:     "A model endpoint",
-		description: "The endpoint's live model, its weights and each version's recent traffic.",
-		query:       []queryParam{environmentParam(false)},
-		success:     http.StatusOK, response: typeOf[serving.EndpointInfo](),
-		problems: []int{http.StatusNotFound, http.StatusNotImplemented, http.StatusServiceUnavailable},
-		handle: func(ctx context.Context, s *Service, r *http.Request, _ []byte) (any, error) {
-			return s.GetEndpoint(ctx, environmentOf(r, false), r.PathValue("endpoint"))
+		{
+			method: http.MethodGet, path: "/ml/endpoints/{endpoint}", operationID: "getEndpoint", tag: "endpoints",
+			summary:     "A model endpoint",
+			description: "The endpoint's live model, its weights and each version's recent traffic.",
+			query:       []queryParam{environmentParam(false)},
+			success:     http.StatusOK, response: typeOf[serving.EndpointInfo](),
+			problems: []int{http.StatusNotFound, http.StatusNotImplemented, http.StatusServiceUnavailable},
+			handle: func(ctx context.Context, s *Service, r *http.Request, _ []byte) (any, error) {
+				return s.GetEndpoint(ctx, environmentOf(r, false), r.PathValue("endpoint"))
+			},
 		},
-	},
-}
+	}
+})

@@ -15,6 +15,7 @@ import (
 	"path"
 	"runtime/debug"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/orrery-ml/orrery/shared/store"
@@ -95,7 +96,7 @@ func NewHandler(svc *Service, opts Options) (http.Handler, error) {
 		return nil, fmt.Errorf("api: new handler: encode OpenAPI document: %w", err)
 	}
 	h.openAPI = doc
-	for _, rt := range routes {
+	for _, rt := range routes() {
 		h.mux.HandleFunc(rt.method+" "+rt.path, h.serve(rt))
 	}
 	h.mux.HandleFunc("GET /openapi.json", func(w http.ResponseWriter, _ *http.Request) {
@@ -227,7 +228,7 @@ func (h *handler) fail(r *http.Request, err error) response {
 		h.log.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "status", p.Status, "error", err.Error())
 	}
 	resp := problemResponse(p)
-	if p.Status == http.StatusConflict && errors.Is(err, errInFlight) {
+	if p.Status == http.StatusConflict && errors.Is(err, errInFlight()) {
 		resp.header["Retry-After"] = "1"
 	}
 	for k, v := range answerHeaders(err) {
@@ -297,8 +298,11 @@ func idempotencyKey(r *http.Request) (string, error) {
 }
 
 // errInFlight is the 409 of a retry that arrives while the first request
-// with its key is still being served.
-var errInFlight = fmt.Errorf("a request with this %s is still being processed; retry shortly: %w", IdempotencyKeyHeader, store.ErrConflict)
+// with its key is still being served (made on first use, one value, so
+// that errors.Is finds it).
+var errInFlight = sync.OnceValue(func() error {
+	return fmt.Errorf("a request with this %s is still being processed; retry shortly: %w", IdempotencyKeyHeader, store.ErrConflict)
+})
 
 // idempotent runs the route at most once per Idempotency-Key and request:
 // the first request reserves the key and stores its answer; a retry gets
@@ -327,7 +331,7 @@ func (h *handler) idempotent(rt route, r *http.Request, key string, body []byte)
 			return h.fail(r, &RequestError{Status: http.StatusUnprocessableEntity, Fields: []FieldError{{Field: IdempotencyKeyHeader,
 				Detail: "this key was used for a different request (method, path or body); use a new key for a new request"}}})
 		case held.Response == nil:
-			return h.fail(r, errInFlight)
+			return h.fail(r, errInFlight())
 		}
 		resp := response{status: held.Response.StatusCode, header: map[string]string{}, body: held.Response.Body}
 		for k, v := range held.Response.Header {

@@ -47,7 +47,7 @@ func OpenAPI() map[string]any {
 		}
 		return map[string]any{"$ref": "#/components/responses/" + name}
 	}
-	for _, rt := range routes {
+	for _, rt := range routes() {
 		op := map[string]any{
 			"operationId": rt.operationID,
 			"summary":     rt.summary,

@@ -190,16 +190,18 @@ type answer struct {
 
 // answers are the status and kind of problem of each fault code: the one
 // place the API maps codes to HTTP.
-var answers = map[fault.Code]answer{
-	fault.Invalid:     {http.StatusBadRequest, kindInvalid},
-	fault.NotFound:    {http.StatusNotFound, kindNotFound},
-	fault.Conflict:    {http.StatusConflict, kindConflict},
-	fault.Cancelled:   {statusClientClosedRequest, kindClientGone},
-	fault.Diverged:    {http.StatusUnprocessableEntity, kindDiverged},
-	fault.DataChanged: {http.StatusConflict, kindDataChanged},
-	fault.Unavailable: {http.StatusServiceUnavailable, kindUnavailable},
-	fault.Internal:    {http.StatusInternalServerError, kindInternal},
-}
+var answers = sync.OnceValue(func() map[fault.Code]answer {
+	return map[fault.Code]answer{
+		fault.Invalid:     {http.StatusBadRequest, kindInvalid},
+		fault.NotFound:    {http.StatusNotFound, kindNotFound},
+		fault.Conflict:    {http.StatusConflict, kindConflict},
+		fault.Cancelled:   {statusClientClosedRequest, kindClientGone},
+		fault.Diverged:    {http.StatusUnprocessableEntity, kindDiverged},
+		fault.DataChanged: {http.StatusConflict, kindDataChanged},
+		fault.Unavailable: {http.StatusServiceUnavailable, kindUnavailable},
+		fault.Internal:    {http.StatusInternalServerError, kindInternal},
+	}
+})
 
 func newProblem(k problemKind, status int, detail string) Problem {
 	return Problem{Type: "urn:orrery:problem:" + k.slug, Title: k.title, Status: status, Detail: detail}
@@ -235,7 +237,7 @@ func ProblemFor(err error) Problem {
 		return newProblem(kindNotImpl, http.StatusNotImplemented, cleanDetail(err))
 	}
 	code := fault.CodeOf(err)
-	a, ok := answers[code]
+	a, ok := answers()[code]
 	switch {
 	case !ok || code == fault.Internal:
 		return newProblem(kindInternal, http.StatusInternalServerError,

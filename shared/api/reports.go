@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"net/http"
+	"sync"
 )
 
 // Report kinds: the resources that have an HTML page.
@@ -92,23 +93,25 @@ func reportRoute(kind, tag, param, operationID, summary, description string) rou
 }
 
 // reportRoutes serve the HTML reports and the artifacts.
-var reportRoutes = []route{
-	reportRoute(ReportTraining, "training", "job_id", "getTrainingReport", "HTML report of a training job",
-		"One self-contained page: the job's state, the test split's metrics, the learning curves and the confusion matrix (inlined PNGs), its configuration; drawn from what the job has stored so far."),
-	reportRoute(ReportOptimization, "optimization", "job_id", "getOptimizationReport", "HTML report of an optimization study",
-		"The study's report as written when it finished: best trial, importance, the history, intermediate-value, parallel-coordinate, slice, contour and importance plots, and why any is left out. 404 while the study runs."),
-	reportRoute(ReportEvaluation, "evaluation", "job_id", "getEvaluationReport", "HTML report of an evaluation job",
-		"The evaluation's report: metrics with confidence intervals, thresholds, calibration, cross-validation, and the ROC, precision-recall, confusion-matrix, calibration, threshold, score and fold plots. 404 until the job has succeeded."),
-	reportRoute(ReportDeployment, "deployment", "deployment_id", "getDeploymentReport", "HTML report of a deployment",
-		"The deployment's page: its state, traffic over time (an inlined PNG), the gates with their figures, the alarms and the timeline."),
-	{
-		method: http.MethodGet, path: "/ml/jobs/{job_id}/artifacts/{key...}", operationID: "getJobArtifact", tag: "artifacts",
-		summary:     "A stored artifact of a job, study or evaluation job",
-		description: "The file stored under key in the resource's folder (a training job's history.json, metrics.json, validation_report.json; a study's report.html and plots; an evaluation's report.html, evaluation.json and plots), with its media type. A key that is not a clean relative path is 400. Answers 501 where the runtime has no report service.",
-		success:     http.StatusOK, produces: "*/*", response: typeOf[string](),
-		problems: []int{http.StatusNotFound, http.StatusNotImplemented},
-		handle: func(ctx context.Context, s *Service, r *http.Request, _ []byte) (any, error) {
-			return s.Artifact(ctx, r.PathValue("job_id"), r.PathValue("key"))
+var reportRoutes = sync.OnceValue(func() []route {
+	return []route{
+		reportRoute(ReportTraining, "training", "job_id", "getTrainingReport", "HTML report of a training job",
+			"One self-contained page: the job's state, the test split's metrics, the learning curves and the confusion matrix (inlined PNGs), its configuration; drawn from what the job has stored so far."),
+		reportRoute(ReportOptimization, "optimization", "job_id", "getOptimizationReport", "HTML report of an optimization study",
+			"The study's report as written when it finished: best trial, importance, the history, intermediate-value, parallel-coordinate, slice, contour and importance plots, and why any is left out. 404 while the study runs."),
+		reportRoute(ReportEvaluation, "evaluation", "job_id", "getEvaluationReport", "HTML report of an evaluation job",
+			"The evaluation's report: metrics with confidence intervals, thresholds, calibration, cross-validation, and the ROC, precision-recall, confusion-matrix, calibration, threshold, score and fold plots. 404 until the job has succeeded."),
+		reportRoute(ReportDeployment, "deployment", "deployment_id", "getDeploymentReport", "HTML report of a deployment",
+			"The deployment's page: its state, traffic over time (an inlined PNG), the gates with their figures, the alarms and the timeline."),
+		{
+			method: http.MethodGet, path: "/ml/jobs/{job_id}/artifacts/{key...}", operationID: "getJobArtifact", tag: "artifacts",
+			summary:     "A stored artifact of a job, study or evaluation job",
+			description: "The file stored under key in the resource's folder (a training job's history.json, metrics.json, validation_report.json; a study's report.html and plots; an evaluation's report.html, evaluation.json and plots), with its media type. A key that is not a clean relative path is 400. Answers 501 where the runtime has no report service.",
+			success:     http.StatusOK, produces: "*/*", response: typeOf[string](),
+			problems: []int{http.StatusNotFound, http.StatusNotImplemented},
+			handle: func(ctx context.Context, s *Service, r *http.Request, _ []byte) (any, error) {
+				return s.Artifact(ctx, r.PathValue("job_id"), r.PathValue("key"))
+			},
 		},
-	},
-}
+	}
+})

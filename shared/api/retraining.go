@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 
 	"github.com/orrery-ml/orrery/shared/ml/training"
 	"github.com/orrery-ml/orrery/shared/store"
@@ -140,47 +141,51 @@ func (s *Service) DeleteRetrainingPolicy(ctx context.Context, prefix string) (st
 
 // prefixParam is DELETE's ?prefix=: required and not empty
 // (DeleteRetrainingPolicy refuses it otherwise).
-var prefixParam = queryParam{name: "prefix", description: "the policy's data-set key prefix, ending in \"/\"",
-	schema: Schema{"type": "string", "minLength": 1}, required: true}
+var prefixParam = sync.OnceValue(func() queryParam {
+	return queryParam{name: "prefix", description: "the policy's data-set key prefix, ending in \"/\"",
+		schema: Schema{"type": "string", "minLength": 1}, required: true}
+})
 
 // retrainingRoutes are the retraining policies' operations.
-var retrainingRoutes = []route{
-	{
-		method: http.MethodGet, path: "/ml/retraining/policies", operationID: "listRetrainingPolicies", tag: "retraining",
-		summary:     "List the retraining policies",
-		description: "Every policy by prefix: an object created under a policy's prefix (the longest one matching) starts a training job with its config, dataset_path set to the object. Answers 501 where the build has no policy store.",
-		success:     http.StatusOK, response: typeOf[RetrainingPolicies](),
-		problems: []int{http.StatusNotImplemented},
-		handle: func(ctx context.Context, s *Service, _ *http.Request, _ []byte) (any, error) {
-			return s.ListRetrainingPolicies(ctx)
+var retrainingRoutes = sync.OnceValue(func() []route {
+	return []route{
+		{
+			method: http.MethodGet, path: "/ml/retraining/policies", operationID: "listRetrainingPolicies", tag: "retraining",
+			summary:     "List the retraining policies",
+			description: "Every policy by prefix: an object created under a policy's prefix (the longest one matching) starts a training job with its config, dataset_path set to the object. Answers 501 where the build has no policy store.",
+			success:     http.StatusOK, response: typeOf[RetrainingPolicies](),
+			problems: []int{http.StatusNotImplemented},
+			handle: func(ctx context.Context, s *Service, _ *http.Request, _ []byte) (any, error) {
+				return s.ListRetrainingPolicies(ctx)
+			},
 		},
-	},
-	{
-		method: http.MethodPut, path: "/ml/retraining/policies", operationID: "putRetrainingPolicy", tag: "retraining",
-		summary:     "Create or replace a retraining policy",
-		description: "Stores the policy of `prefix` (replacing one with the same prefix): the model name and the TrainingConfig uploads under the prefix retrain with. The config is checked like a training request (unknown fields refused, zeros checked); its dataset_path may be left out. Answers the stored policy.",
-		request:     typeOf[RetrainingPolicyRequest](),
-		example: map[string]any{"prefix": "incoming/htru2/", "model_name": "htru2-mlp",
-			"config": map[string]any{"target_column": "class", "positive_class": "1", "epochs": 30}},
-		success: http.StatusOK, response: typeOf[store.RetrainingPolicy](),
-		problems: []int{http.StatusRequestEntityTooLarge, http.StatusUnsupportedMediaType, http.StatusUnprocessableEntity, http.StatusNotImplemented},
-		handle: func(ctx context.Context, s *Service, _ *http.Request, body []byte) (any, error) {
-			req, err := DecodeRetrainingPolicyRequest(body)
-			if err != nil {
-				return nil, err
-			}
-			return s.PutRetrainingPolicy(ctx, req)
+		{
+			method: http.MethodPut, path: "/ml/retraining/policies", operationID: "putRetrainingPolicy", tag: "retraining",
+			summary:     "Create or replace a retraining policy",
+			description: "Stores the policy of `prefix` (replacing one with the same prefix): the model name and the TrainingConfig uploads under the prefix retrain with. The config is checked like a training request (unknown fields refused, zeros checked); its dataset_path may be left out. Answers the stored policy.",
+			request:     typeOf[RetrainingPolicyRequest](),
+			example: map[string]any{"prefix": "incoming/htru2/", "model_name": "htru2-mlp",
+				"config": map[string]any{"target_column": "class", "positive_class": "1", "epochs": 30}},
+			success: http.StatusOK, response: typeOf[store.RetrainingPolicy](),
+			problems: []int{http.StatusRequestEntityTooLarge, http.StatusUnsupportedMediaType, http.StatusUnprocessableEntity, http.StatusNotImplemented},
+			handle: func(ctx context.Context, s *Service, _ *http.Request, body []byte) (any, error) {
+				req, err := DecodeRetrainingPolicyRequest(body)
+				if err != nil {
+					return nil, err
+				}
+				return s.PutRetrainingPolicy(ctx, req)
+			},
 		},
-	},
-	{
-		method: http.MethodDelete, path: "/ml/retraining/policies", operationID: "deleteRetrainingPolicy", tag: "retraining",
-		summary:     "Delete a retraining policy",
-		description: "Removes the policy whose prefix is exactly `?prefix=` and answers it; 404 when there is none.",
-		success:     http.StatusOK, response: typeOf[store.RetrainingPolicy](),
-		problems: []int{http.StatusNotFound, http.StatusNotImplemented},
-		query:    []queryParam{prefixParam},
-		handle: func(ctx context.Context, s *Service, r *http.Request, _ []byte) (any, error) {
-			return s.DeleteRetrainingPolicy(ctx, r.URL.Query().Get("prefix"))
+		{
+			method: http.MethodDelete, path: "/ml/retraining/policies", operationID: "deleteRetrainingPolicy", tag: "retraining",
+			summary:     "Delete a retraining policy",
+			description: "Removes the policy whose prefix is exactly `?prefix=` and answers it; 404 when there is none.",
+			success:     http.StatusOK, response: typeOf[store.RetrainingPolicy](),
+			problems: []int{http.StatusNotFound, http.StatusNotImplemented},
+			query:    []queryParam{prefixParam()},
+			handle: func(ctx context.Context, s *Service, r *http.Request, _ []byte) (any, error) {
+				return s.DeleteRetrainingPolicy(ctx, r.URL.Query().Get("prefix"))
+			},
 		},
-	},
-}
+	}
+})

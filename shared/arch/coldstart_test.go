@@ -42,15 +42,29 @@ var cloudWatchClient = []string{"github.com/aws/aws-sdk-go-v2/service/cloudwatch
 // reads the predict function's aliases through shared/awsclient/lambdarest.
 var lambdaClient = []string{"github.com/aws/aws-sdk-go-v2/service/lambda"}
 
+// sfnClient is the SDK's Step Functions client, whose endpoint tables are
+// built at package init: shared/pipeline/sfnexec calls the API through
+// shared/awsclient/sfnrest.
+var sfnClient = []string{"github.com/aws/aws-sdk-go-v2/service/sfn"}
+
 // dataSetReaders are the data-set readers (shared/dataset and the Parquet,
 // FITS and protobuf packages under it), which a function that reads no data
 // set must not link (shared/store/s3store/s3table keeps them out of the
 // artifact store).
-var dataSetReaders = []string{
-	module + "/shared/dataset",
+var dataSetReaders = append([]string{module + "/shared/dataset"}, binaryFormatReaders...)
+
+// binaryFormatReaders are the Parquet and FITS readers
+// (shared/dataset/parquetfits, parquet-go and its codecs and protobuf,
+// fitsio): a function that uses shared/dataset's types but reads no data
+// set (the api, through shared/api's validation) must not link them.
+var binaryFormatReaders = []string{
+	module + "/shared/dataset/parquetfits",
 	"github.com/parquet-go/parquet-go",
 	"github.com/astrogo/fitsio",
 	"google.golang.org/protobuf",
+	"github.com/klauspost/compress",
+	"github.com/pierrec/lz4",
+	"github.com/andybalholm/brotli",
 }
 
 // TestLambdaFunctionsLeaveColdStartWeightOut checks, over go list -deps with
@@ -58,20 +72,22 @@ var dataSetReaders = []string{
 // (shared/perfbench, group coldstart) links none of the packages listed for
 // it, directly or indirectly (issue 16 item 7).
 //
-// The api function still links plotting and the data-set readers: it
-// renders training and deployment reports on request (shared/reports);
-// shared/api reaches shared/ml/optimization, whose plots live in the
-// package, and the training, evaluation and deployment packages, which read
-// data sets. Each joins the api's lists once it moves out of the api's
-// graph. Of plotting, the api leaves out palette/brewer; it reads the
-// predict function's aliases without the SDK's Lambda client.
+// The api function still links plotting and shared/dataset: it renders
+// training and deployment reports on request (shared/reports); shared/api
+// reaches shared/ml/optimization, whose plots live in the package, and the
+// training, evaluation and deployment packages, which work with data sets.
+// Each joins the api's lists once it moves out of the api's graph. Of
+// plotting, the api leaves out palette/brewer; of the data-set readers,
+// the Parquet and FITS ones (shared/dataset/parquetfits); it reads the
+// predict function's aliases without the SDK's Lambda client and starts
+// executions without its Step Functions client.
 func TestLambdaFunctionsLeaveColdStartWeightOut(t *testing.T) {
 	for _, tt := range []struct {
 		fn        string
 		forbidden [][]string
 	}{
 		{"functions/predict", [][]string{heavyForColdStart, credentialChain, cloudWatchClient, dataSetReaders, lambdaClient}},
-		{"functions/api", [][]string{credentialChain, cloudWatchClient, lambdaClient}},
+		{"functions/api", [][]string{credentialChain, cloudWatchClient, lambdaClient, binaryFormatReaders, sfnClient}},
 	} {
 		t.Run(tt.fn, func(t *testing.T) {
 			out, err := exec.Command("go", "list", "-tags", "lambda.norpc", "-deps", module+"/"+tt.fn).Output()
@@ -87,6 +103,20 @@ func TestLambdaFunctionsLeaveColdStartWeightOut(t *testing.T) {
 					}
 				}
 			}
+		})
+	}
+}
+
+// TestDataReadersLinkBinaryFormats checks that the programs that read data
+// sets link shared/dataset/parquetfits, which registers the Parquet and
+// FITS readers of dataset.Read with shared/dataset at package init:
+// without it they would refuse those files (dataset.ErrNoBinaryFormats).
+func TestDataReadersLinkBinaryFormats(t *testing.T) {
+	for _, p := range []string{"functions/stages", "functions/local", "trainer", "shared/perfbench", "shared/store/s3store/s3table"} {
+		t.Run(p, func(t *testing.T) {
+			out, err := exec.Command("go", "list", "-tags", "lambda.norpc", "-deps", module+"/"+p).Output()
+			require.NoError(t, err)
+			require.Contains(t, strings.Fields(string(out)), module+"/shared/dataset/parquetfits")
 		})
 	}
 }

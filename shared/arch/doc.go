@@ -53,9 +53,10 @@
 //
 // Only functions/..., trainer, shared/awsclient, shared/awsclient/awstest,
 // shared/awsclient/cloudwatchclient, shared/awsclient/envconfig,
-// shared/awsclient/lambdarest, shared/pipeline/sfnexec,
-// shared/store/dynamostore, shared/store/s3store, shared/tracking/mlflow and
-// shared/tracking/mlflow/mlflowaws may import the AWS SDK.
+// shared/awsclient/lambdarest, shared/awsclient/sfnrest,
+// shared/pipeline/sfnexec, shared/store/dynamostore, shared/store/s3store,
+// shared/tracking/mlflow and shared/tracking/mlflow/mlflowaws may import the
+// AWS SDK.
 // (shared/tracking/mlflow signs its requests with SigV4 when the tracking
 // server is SageMaker's managed MLflow.)
 //

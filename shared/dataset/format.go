@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"github.com/orrery-ml/orrery/shared/fault"
 	"io"
@@ -134,7 +135,7 @@ func ReadBytes(ctx context.Context, data []byte, name string, format Format, opt
 		sums <- hex.EncodeToString(sum[:])
 	}()
 	t, err := parseFormat(ctx, data, name, format, opts)
-	if err != nil && ctx.Err() == nil && fault.CodeOf(err) == fault.Internal {
+	if err != nil && ctx.Err() == nil && fault.CodeOf(err) == fault.Internal && !errors.Is(err, ErrNoBinaryFormats) {
 		// Parsing bytes in memory has no failure of the server's own: an
 		// error no reader coded is the file not parsing as its format.
 		err = fmt.Errorf("%w: %w", ErrMalformed, err)

@@ -90,7 +90,7 @@ func readParquetFile(ctx context.Context, file, name string) (*Table, error) {
 		sums <- sum{hex.EncodeToString(h.Sum(nil)), err}
 	}()
 	t, err := parseParquet(ctx, f, size, name, "")
-	if err != nil && ctx.Err() == nil && fault.CodeOf(err) == fault.Internal {
+	if err != nil && ctx.Err() == nil && fault.CodeOf(err) == fault.Internal && !errors.Is(err, ErrNoBinaryFormats) {
 		err = fmt.Errorf("%w: %w", ErrMalformed, err) // as ReadBytes codes it
 	}
 	s := <-sums

@@ -100,7 +100,7 @@ func parseVOTable(ctx context.Context, data []byte, name, hash, selector string)
 		}
 		t := &Table{Source: name, Hash: hash, HDU: label}
 		if err := readVOTable(ctx, dec, t); err != nil {
-			if fault.CodeOf(err) == fault.Internal {
+			if fault.CodeOf(err) == fault.Internal && !errors.Is(err, ErrNoBinaryFormats) {
 				// XML or encoding that does not parse: the file's fault.
 				err = fmt.Errorf("%w: %w", ErrMalformed, err)
 			}

@@ -181,6 +181,9 @@ func benchColdStart(ctx context.Context, s settings) ([]Row, error) {
 	if s.Quick {
 		runs = 5
 	}
+	if s.ColdStartRuns > 0 {
+		runs = s.ColdStartRuns
+	}
 	cases := coldStartCases()
 	bins := make([]string, len(cases))
 	for i, c := range cases {
@@ -190,6 +193,13 @@ func benchColdStart(ctx context.Context, s settings) ([]Row, error) {
 		if out, err := build.CombinedOutput(); err != nil {
 			return nil, fmt.Errorf("build %s: %w: %s", c.pkg, err, out)
 		}
+	}
+	also, alsoBins, err := prebuiltCases(cases, s.ColdStartAlso)
+	if err != nil {
+		return nil, err
+	}
+	cases, bins = append(cases, also...), append(bins, alsoBins...)
+	for i, c := range cases {
 		if _, err := coldStart(ctx, bins[i], c); err != nil { // page cache warm, as on a Lambda host
 			return nil, err
 		}
@@ -226,6 +236,10 @@ func benchColdStart(ctx context.Context, s settings) ([]Row, error) {
 			c.name, got[c.name].init*1e3, got[c.name].cpu*1e3, got[c.name].answer*1e3, float64(fi.Size())/1e6, runs)
 	}
 	hello := got["hello"]
+	for _, c := range cases {
+		f := got[c.name]
+		fmt.Printf("cold start %-8s INIT %.2f× hello's (CPU %.2f×)\n", c.name, f.init/hello.init, f.cpu/hello.cpu)
+	}
 	var rows []Row
 	// The api builds its clients and router on its first request, so its
 	// first answer includes what its INIT leaves out.
@@ -243,6 +257,29 @@ func benchColdStart(ctx context.Context, s settings) ([]Row, error) {
 				fmt.Sprintf("launch to first answer %.1f ms vs %.1f ms%s", f.answer*1e3, hello.answer*1e3, answerNote[name])))
 	}
 	return rows, nil
+}
+
+// prebuiltCases parses -coldstart-also: comma-separated CASE@LABEL=PATH,
+// each a prebuilt bootstrap started with the env and event of the case
+// named CASE and reported as CASE@LABEL.
+func prebuiltCases(cases []bootstrapCase, spec string) ([]bootstrapCase, []string, error) {
+	var also []bootstrapCase
+	var bins []string
+	for item := range strings.SplitSeq(spec, ",") {
+		if item = strings.TrimSpace(item); item == "" {
+			continue
+		}
+		label, path, ok := strings.Cut(item, "=")
+		base, _, labelled := strings.Cut(label, "@")
+		i := slices.IndexFunc(cases, func(c bootstrapCase) bool { return c.name == base })
+		if !ok || !labelled || path == "" || i < 0 {
+			return nil, nil, fmt.Errorf("coldstart-also %q: want CASE@LABEL=PATH with CASE one of hello, api, predict", item)
+		}
+		c := cases[i]
+		c.name, c.pkg = label, ""
+		also, bins = append(also, c), append(bins, path)
+	}
+	return also, bins, nil
 }
 
 // cpuTime returns the CPU time the threads of process pid have run, the sum

@@ -16,6 +16,9 @@ import (
 	"time"
 
 	"github.com/orrery-ml/orrery/shared/ml/nn"
+
+	// The Parquet and FITS readers of dataset.Read and its writers.
+	_ "github.com/orrery-ml/orrery/shared/dataset/parquetfits"
 )
 
 // settings are the sizes and peers of one run.
@@ -34,6 +37,14 @@ type settings struct {
 	PyTorch     string        `json:"python_torch"`
 	PyHPO       string        `json:"python_hpo"`
 	Peers       string        `json:"peers_script"`
+	// ColdStartRuns is how many rounds the coldstart group starts (0: 15,
+	// or 5 with Quick).
+	ColdStartRuns int `json:"coldstart_runs,omitempty"`
+	// ColdStartAlso are prebuilt bootstraps started in the same rounds as
+	// the ones the coldstart group builds ("api@main=/tmp/api-main": the
+	// api's case, labelled api@main), so that a change's before and after
+	// are measured in one command.
+	ColdStartAlso string `json:"coldstart_also,omitempty"`
 }
 
 // Row is one line of the table: a measurement of ours beside the peer's.
@@ -89,6 +100,9 @@ func main() {
 	flag.StringVar(&s.PyTorch, "python-torch", ".cache/venv-torch/bin/python", "Python with PyTorch")
 	flag.StringVar(&s.PyHPO, "python-hpo", ".cache/venv-hpo/bin/python", "Python with Optuna (scripts/hpo-env.sh)")
 	flag.StringVar(&s.Peers, "peers", "scripts/bench_peers.py", "the peers' script")
+	flag.IntVar(&s.ColdStartRuns, "coldstart-runs", 0, "rounds of the coldstart group (0: 15, 5 with -quick)")
+	flag.StringVar(&s.ColdStartAlso, "coldstart-also", "",
+		"comma-separated prebuilt bootstraps CASE@LABEL=PATH started in the coldstart rounds beside the built ones")
 	flag.Parse()
 	s.ScoreRows, s.LoadRows, s.LoadCols, s.MLPRows, s.MLPSeconds, s.Repeat = 10_000_000, 2_000_000, 10, 65536, 5*time.Second, 3
 	if s.Quick {

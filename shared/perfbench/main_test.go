@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // TestRatioDirection pins the table's convention: above 1 means ours is
@@ -32,4 +33,24 @@ func TestLoadMedians(t *testing.T) {
 	assert.Equal(t, 0.6, medianCPU(ms))
 	assert.Equal(t, 3.0, ms[0].seconds, "the reads are not reordered")
 	assert.Equal(t, "1.000–3.000 s", spread(ms))
+}
+
+// TestPrebuiltCases: -coldstart-also takes the env and event of the case it
+// names and keeps its label; a malformed item is an error.
+func TestPrebuiltCases(t *testing.T) {
+	cases := coldStartCases()
+	also, bins, err := prebuiltCases(cases, "api@main=/tmp/api-main, hello@x=/tmp/h")
+	require.NoError(t, err)
+	require.Len(t, also, 2)
+	assert.Equal(t, []string{"/tmp/api-main", "/tmp/h"}, bins)
+	assert.Equal(t, "api@main", also[0].name)
+	assert.Equal(t, cases[1].env, also[0].env)
+	assert.Equal(t, cases[1].event, also[0].event)
+	for _, bad := range []string{"api=/tmp/a", "api@main", "nope@x=/tmp/a", "api@main="} {
+		_, _, err := prebuiltCases(cases, bad)
+		assert.Error(t, err, bad)
+	}
+	also, _, err = prebuiltCases(cases, "")
+	require.NoError(t, err)
+	assert.Empty(t, also)
 }

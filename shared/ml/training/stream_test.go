@@ -19,6 +19,9 @@ import (
 	"github.com/orrery-ml/orrery/shared/pipeline"
 	"github.com/orrery-ml/orrery/shared/store/filestore"
 	"github.com/orrery-ml/orrery/shared/store/sqlitestore"
+
+	// The Parquet and FITS readers of dataset.Read.
+	_ "github.com/orrery-ml/orrery/shared/dataset/parquetfits"
 )
 
 // drain pushes rows 0..n-1 (row i is the single value i) through a buffer

@@ -6,5 +6,10 @@
 // one as an *asl.Error with the same Error and Cause the local executor
 // would give.
 //
-// It must not import the store adapters, shared/ml/... or functions/....
+// Both call the API through small ports (API, Client) that
+// shared/awsclient/sfnrest implements; the SDK's Step Functions client
+// would link its endpoint tables into the api function.
+//
+// It must not import the store adapters, shared/ml/..., functions/... or
+// github.com/aws/aws-sdk-go-v2/service/sfn.
 package sfnexec

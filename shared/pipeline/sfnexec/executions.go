@@ -8,10 +8,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
-
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/sfn"
-	"github.com/aws/aws-sdk-go-v2/service/sfn/types"
+	"time"
 
 	"github.com/orrery-ml/orrery/shared/fault"
 	"github.com/orrery-ml/orrery/shared/pipeline"
@@ -21,12 +18,39 @@ import (
 // cannot name an execution.
 var ErrInvalid = fault.New(fault.Invalid, "sfnexec: invalid argument")
 
-// API is the part of the Step Functions client Executions uses (*sfn.Client
-// has it).
+// ErrExecutionExists is what an API's StartExecution answers (wrapped)
+// when an execution of that name exists already, running or not.
+var ErrExecutionExists = fault.New(fault.Conflict, "sfnexec: execution already exists")
+
+// ErrExecutionDoesNotExist is what an API's StopExecution and
+// DescribeExecution answer (wrapped) for an execution that does not exist.
+var ErrExecutionDoesNotExist = fault.New(fault.NotFound, "sfnexec: execution does not exist")
+
+// API is the part of the Step Functions API that Executions calls
+// (shared/awsclient/sfnrest.Client has it).
 type API interface {
-	StartExecution(ctx context.Context, in *sfn.StartExecutionInput, optFns ...func(*sfn.Options)) (*sfn.StartExecutionOutput, error)
-	StopExecution(ctx context.Context, in *sfn.StopExecutionInput, optFns ...func(*sfn.Options)) (*sfn.StopExecutionOutput, error)
-	DescribeExecution(ctx context.Context, in *sfn.DescribeExecutionInput, optFns ...func(*sfn.Options)) (*sfn.DescribeExecutionOutput, error)
+	// StartExecution starts the execution name (empty: one the service
+	// names) of the state machine with input and returns its ARN; an error
+	// wrapping ErrExecutionExists if one of that name exists.
+	StartExecution(ctx context.Context, stateMachineARN, name, input string) (string, error)
+	// StopExecution stops the execution with the error name and cause; an
+	// error wrapping ErrExecutionDoesNotExist if there is no such execution.
+	StopExecution(ctx context.Context, executionARN, errorName, cause string) error
+	// DescribeExecution describes the execution; an error wrapping
+	// ErrExecutionDoesNotExist if there is no such execution.
+	DescribeExecution(ctx context.Context, executionARN string) (Execution, error)
+}
+
+// Execution is what DescribeExecution answers of an execution.
+type Execution struct {
+	// Status is RUNNING, SUCCEEDED, FAILED, TIMED_OUT, ABORTED or
+	// PENDING_REDRIVE.
+	Status       string
+	Error, Cause string
+	// Input and Output are the execution's JSON; nil when absent.
+	Input, Output *string
+	// StartDate and StopDate are zero when absent.
+	StartDate, StopDate time.Time
 }
 
 // executionName is what Step Functions accepts as an execution name (and
@@ -89,13 +113,8 @@ func (e *Executions) Start(ctx context.Context, m pipeline.Machine, name string,
 	if len(input) == 0 {
 		input = json.RawMessage("{}")
 	}
-	_, err := e.client.StartExecution(ctx, &sfn.StartExecutionInput{
-		StateMachineArn: aws.String(e.machines[m]),
-		Name:            aws.String(name),
-		Input:           aws.String(string(input)),
-	})
-	var exists *types.ExecutionAlreadyExists
-	if errors.As(err, &exists) {
+	_, err := e.client.StartExecution(ctx, e.machines[m], name, string(input))
+	if errors.Is(err, ErrExecutionExists) {
 		return nil
 	}
 	if err != nil {
@@ -111,13 +130,8 @@ func (e *Executions) Stop(ctx context.Context, m pipeline.Machine, name, cause s
 	if err != nil {
 		return fmt.Errorf("stop %w", err)
 	}
-	_, err = e.client.StopExecution(ctx, &sfn.StopExecutionInput{
-		ExecutionArn: aws.String(arn),
-		Cause:        aws.String(cause),
-		Error:        aws.String(fault.Cancelled.Name()),
-	})
-	var missing *types.ExecutionDoesNotExist
-	if errors.As(err, &missing) {
+	err = e.client.StopExecution(ctx, arn, fault.Cancelled.Name(), cause)
+	if errors.Is(err, ErrExecutionDoesNotExist) {
 		return nil
 	}
 	if err != nil {
@@ -133,21 +147,20 @@ func (e *Executions) Describe(ctx context.Context, m pipeline.Machine, name stri
 	if err != nil {
 		return pipeline.Description{}, fmt.Errorf("describe %w", err)
 	}
-	out, err := e.client.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: aws.String(arn)})
-	var missing *types.ExecutionDoesNotExist
-	if errors.As(err, &missing) {
+	out, err := e.client.DescribeExecution(ctx, arn)
+	if errors.Is(err, ErrExecutionDoesNotExist) {
 		return pipeline.Description{}, fmt.Errorf("describe execution %s: %w", arn, pipeline.ErrNoExecution)
 	}
 	if err != nil {
 		return pipeline.Description{}, fmt.Errorf("describe execution %s: %w", arn, err)
 	}
-	d := pipeline.Description{Machine: m, Name: name, Status: string(out.Status), Error: aws.ToString(out.Error),
-		Cause: aws.ToString(out.Cause), StartedAt: aws.ToTime(out.StartDate), StoppedAt: aws.ToTime(out.StopDate)}
+	d := pipeline.Description{Machine: m, Name: name, Status: out.Status, Error: out.Error,
+		Cause: out.Cause, StartedAt: out.StartDate, StoppedAt: out.StopDate}
 	if out.Input != nil {
-		d.Input = json.RawMessage(aws.ToString(out.Input))
+		d.Input = json.RawMessage(*out.Input)
 	}
 	if out.Output != nil {
-		d.Output = json.RawMessage(aws.ToString(out.Output))
+		d.Output = json.RawMessage(*out.Output)
 	}
 	return d, nil
 }

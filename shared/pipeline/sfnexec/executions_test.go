@@ -3,6 +3,7 @@ package sfnexec_test
 import (
 	"context"
 	"encoding/json"
+	"os"
 	"testing"
 	"time"
 
@@ -12,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/orrery-ml/orrery/shared/awsclient/awstest"
+	"github.com/orrery-ml/orrery/shared/awsclient/sfnrest"
 	"github.com/orrery-ml/orrery/shared/pipeline"
 	"github.com/orrery-ml/orrery/shared/pipeline/sfnexec"
 )
@@ -20,7 +22,7 @@ import (
 const waitDefinition = `{"StartAt":"Hold","States":{"Hold":{"Type":"Wait","Seconds":30,"End":true}}}`
 
 func TestNewRefuses(t *testing.T) {
-	client := sfn.New(sfn.Options{Region: "us-east-1"})
+	client := &sfnrest.Client{Endpoint: "http://127.0.0.1:9", Region: "us-east-1"}
 	for _, arn := range []string{"training", "arn:aws:states:us-east-1:123456789012:execution:training:x",
 		"arn:aws:lambda:us-east-1:123456789012:function:training", "arn:aws:states:us-east-1:123456789012:stateMachine:"} {
 		_, err := sfnexec.New(client, map[pipeline.Machine]string{pipeline.MachineTraining: arn})
@@ -31,7 +33,7 @@ func TestNewRefuses(t *testing.T) {
 }
 
 func TestExecutionARN(t *testing.T) {
-	e, err := sfnexec.New(sfn.New(sfn.Options{Region: "us-east-1"}), map[pipeline.Machine]string{
+	e, err := sfnexec.New(&sfnrest.Client{Endpoint: "http://127.0.0.1:9", Region: "us-east-1"}, map[pipeline.Machine]string{
 		pipeline.MachineTraining:   "arn:aws:states:us-east-1:123456789012:stateMachine:orrery-dev-training",
 		pipeline.MachineEvaluation: ""})
 	require.NoError(t, err)
@@ -50,7 +52,8 @@ func TestExecutionARN(t *testing.T) {
 // TestAgainstEmulator starts, restarts, describes and stops executions in
 // the emulator's Step Functions.
 func TestAgainstEmulator(t *testing.T) {
-	client := sfn.NewFromConfig(awstest.Config(t))
+	cfg := awstest.Config(t)
+	client := sfn.NewFromConfig(cfg)
 	ctx := t.Context()
 	created, err := client.CreateStateMachine(ctx, &sfn.CreateStateMachineInput{
 		Name:       aws.String(awstest.Name(t, "training")),
@@ -61,7 +64,7 @@ func TestAgainstEmulator(t *testing.T) {
 	t.Cleanup(func() {
 		_, _ = client.DeleteStateMachine(context.Background(), &sfn.DeleteStateMachineInput{StateMachineArn: created.StateMachineArn})
 	})
-	e, err := sfnexec.New(client, map[pipeline.Machine]string{pipeline.MachineTraining: aws.ToString(created.StateMachineArn)})
+	e, err := sfnexec.New(sfnrest.New(cfg, os.Getenv), map[pipeline.Machine]string{pipeline.MachineTraining: aws.ToString(created.StateMachineArn)})
 	require.NoError(t, err)
 	flows := pipeline.Flows{Executions: e}
 

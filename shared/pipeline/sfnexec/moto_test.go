@@ -16,9 +16,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	lambdatypes "github.com/aws/aws-sdk-go-v2/service/lambda/types"
-	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/stretchr/testify/require"
 
+	"github.com/orrery-ml/orrery/shared/awsclient/sfnrest"
 	"github.com/orrery-ml/orrery/shared/pipeline/sfnexec"
 )
 
@@ -65,7 +65,7 @@ func newMotoEnv(t *testing.T) *motoEnv {
 	})
 	env.roleARN = ensureRole(t, cfg)
 	ensureEchoFunction(t, cfg, env.roleARN)
-	env.runner = &sfnexec.Runner{Client: sfn.NewFromConfig(cfg), RoleARN: env.roleARN}
+	env.runner = &sfnexec.Runner{Client: sfnrest.New(cfg, os.Getenv), RoleARN: env.roleARN}
 	return env
 }
 

@@ -7,24 +7,23 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/sfn"
-	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 
 	"github.com/orrery-ml/orrery/shared/fault"
 	"github.com/orrery-ml/orrery/shared/pipeline/asl"
 )
 
 // Client is the part of the Step Functions API the Runner uses
-// (*sfn.Client satisfies it).
+// (shared/awsclient/sfnrest.Client has it).
 type Client interface {
-	CreateStateMachine(ctx context.Context, in *sfn.CreateStateMachineInput, opts ...func(*sfn.Options)) (*sfn.CreateStateMachineOutput, error)
-	UpdateStateMachine(ctx context.Context, in *sfn.UpdateStateMachineInput, opts ...func(*sfn.Options)) (*sfn.UpdateStateMachineOutput, error)
-	DeleteStateMachine(ctx context.Context, in *sfn.DeleteStateMachineInput, opts ...func(*sfn.Options)) (*sfn.DeleteStateMachineOutput, error)
-	StartExecution(ctx context.Context, in *sfn.StartExecutionInput, opts ...func(*sfn.Options)) (*sfn.StartExecutionOutput, error)
-	DescribeExecution(ctx context.Context, in *sfn.DescribeExecutionInput, opts ...func(*sfn.Options)) (*sfn.DescribeExecutionOutput, error)
+	API
+	// CreateStateMachine creates a STANDARD state machine and returns its
+	// ARN.
+	CreateStateMachine(ctx context.Context, name, definition, roleARN string) (string, error)
+	// UpdateStateMachine replaces the state machine's definition and role.
+	UpdateStateMachine(ctx context.Context, stateMachineARN, definition, roleARN string) error
+	// DeleteStateMachine deletes the state machine.
+	DeleteStateMachine(ctx context.Context, stateMachineARN string) error
 }
-
-var _ Client = (*sfn.Client)(nil)
 
 // ErrAborted is returned for an execution that was aborted or timed out on
 // the service's side without an error name of its own.
@@ -52,22 +51,16 @@ func (r *Runner) Deploy(ctx context.Context, name string, def asl.Definition, st
 		return "", fmt.Errorf("deploy state machine %s: %w", name, err)
 	}
 	if stateMachineARN != "" {
-		_, err := r.Client.UpdateStateMachine(ctx, &sfn.UpdateStateMachineInput{
-			StateMachineArn: aws.String(stateMachineARN), Definition: aws.String(string(body)), RoleArn: aws.String(r.RoleARN),
-		})
-		if err != nil {
+		if err := r.Client.UpdateStateMachine(ctx, stateMachineARN, string(body), r.RoleARN); err != nil {
 			return "", fmt.Errorf("update state machine %s: %w", stateMachineARN, err)
 		}
 		return stateMachineARN, nil
 	}
-	out, err := r.Client.CreateStateMachine(ctx, &sfn.CreateStateMachineInput{
-		Name: aws.String(name), Definition: aws.String(string(body)), RoleArn: aws.String(r.RoleARN),
-		Type: sfntypes.StateMachineTypeStandard,
-	})
+	arn, err := r.Client.CreateStateMachine(ctx, name, string(body), r.RoleARN)
 	if err != nil {
 		return "", fmt.Errorf("create state machine %s: %w", name, err)
 	}
-	return aws.ToString(out.StateMachineArn), nil
+	return arn, nil
 }
 
 // Start starts an execution and returns its ARN at once.
@@ -75,15 +68,11 @@ func (r *Runner) Start(ctx context.Context, stateMachineARN, name string, input 
 	if len(input) == 0 {
 		input = json.RawMessage("{}")
 	}
-	in := &sfn.StartExecutionInput{StateMachineArn: aws.String(stateMachineARN), Input: aws.String(string(input))}
-	if name != "" {
-		in.Name = aws.String(name)
-	}
-	out, err := r.Client.StartExecution(ctx, in)
+	arn, err := r.Client.StartExecution(ctx, stateMachineARN, name, string(input))
 	if err != nil {
 		return "", fmt.Errorf("start execution %s of %s: %w", name, stateMachineARN, err)
 	}
-	return aws.ToString(out.ExecutionArn), nil
+	return arn, nil
 }
 
 // Wait polls the execution until it ends and returns its output; a failed
@@ -94,18 +83,18 @@ func (r *Runner) Wait(ctx context.Context, executionARN string) (json.RawMessage
 		every = 100 * time.Millisecond
 	}
 	for {
-		out, err := r.Client.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: aws.String(executionARN)})
+		out, err := r.Client.DescribeExecution(ctx, executionARN)
 		if err != nil {
 			return nil, fmt.Errorf("describe execution %s: %w", executionARN, err)
 		}
 		switch out.Status {
-		case sfntypes.ExecutionStatusSucceeded:
+		case "SUCCEEDED":
 			return json.RawMessage(aws.ToString(out.Output)), nil
-		case sfntypes.ExecutionStatusFailed:
-			return nil, &asl.Error{Name: aws.ToString(out.Error), Cause: aws.ToString(out.Cause)}
-		case sfntypes.ExecutionStatusTimedOut:
-			return nil, &asl.Error{Name: asl.ErrorTimeout, Cause: aws.ToString(out.Cause)}
-		case sfntypes.ExecutionStatusAborted:
+		case "FAILED":
+			return nil, &asl.Error{Name: out.Error, Cause: out.Cause}
+		case "TIMED_OUT":
+			return nil, &asl.Error{Name: asl.ErrorTimeout, Cause: out.Cause}
+		case "ABORTED":
 			return nil, fmt.Errorf("execution %s: %w", executionARN, ErrAborted)
 		}
 		t := time.NewTimer(every)
@@ -127,7 +116,7 @@ func (r *Runner) Execute(ctx context.Context, def asl.Definition, exec asl.Execu
 		return nil, err
 	}
 	defer func() {
-		_, _ = r.Client.DeleteStateMachine(context.WithoutCancel(ctx), &sfn.DeleteStateMachineInput{StateMachineArn: aws.String(arn)})
+		_ = r.Client.DeleteStateMachine(context.WithoutCancel(ctx), arn)
 	}()
 	execARN, err := r.Start(ctx, arn, exec.Name, exec.Input)
 	if err != nil {

@@ -9,6 +9,10 @@ import (
 	"github.com/orrery-ml/orrery/shared/dataset"
 	"github.com/orrery-ml/orrery/shared/store"
 	"github.com/orrery-ml/orrery/shared/store/s3store"
+
+	// The Parquet and FITS readers of dataset.ReadBytes: whatever reads
+	// tables from S3 reads every format.
+	_ "github.com/orrery-ml/orrery/shared/dataset/parquetfits"
 )
 
 // ReadTable reads the data set at uri (s3://bucket/key) into a table,

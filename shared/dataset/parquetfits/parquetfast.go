@@ -1,9 +1,10 @@
-package dataset
+package parquetfits
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/orrery-ml/orrery/shared/dataset"
 	"io"
 	"math"
 	"runtime"
@@ -20,7 +21,7 @@ import (
 // column, nulls placed by the definition levels. It returns errSlowPath,
 // before writing anything visible, when a column or page is of another kind
 // (the row-wise reader then reads the file).
-func readColumnsDirect(ctx context.Context, f *parquet.File, leaves []parquetLeaf, maxDef []int, t *Table) error {
+func readColumnsDirect(ctx context.Context, f *parquet.File, leaves []parquetLeaf, maxDef []int, t *dataset.Table) error {
 	for _, l := range leaves {
 		if l.decimal {
 			return errSlowPath
@@ -75,7 +76,7 @@ func readColumnsDirect(ctx context.Context, f *parquet.File, leaves []parquetLea
 
 // readChunkDirect reads the n rows of one column chunk into col from row
 // base on.
-func readChunkDirect(chunk parquet.ColumnChunk, l parquetLeaf, maxDef int, col *Column, base, n int) (err error) {
+func readChunkDirect(chunk parquet.ColumnChunk, l parquetLeaf, maxDef int, col *dataset.Column, base, n int) (err error) {
 	pages := chunk.Pages()
 	defer func() {
 		if cerr := pages.Close(); cerr != nil && err == nil {
@@ -106,7 +107,7 @@ func readChunkDirect(chunk parquet.ColumnChunk, l parquetLeaf, maxDef int, col *
 }
 
 // storePage converts one page's values into col.Num[off:].
-func storePage(p parquet.Page, l parquetLeaf, maxDef int, col *Column, off, limit int) error {
+func storePage(p parquet.Page, l parquetLeaf, maxDef int, col *dataset.Column, off, limit int) error {
 	if p.Dictionary() != nil {
 		return errSlowPath
 	}

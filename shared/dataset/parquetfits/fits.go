@@ -1,9 +1,10 @@
-package dataset
+package parquetfits
 
 import (
 	"bytes"
 	"context"
 	"fmt"
+	"github.com/orrery-ml/orrery/shared/dataset"
 	"math"
 	"reflect"
 	"strconv"
@@ -24,12 +25,12 @@ const fitsBlock = 2880
 const twoTo63 = "9223372036854775808"
 
 // parseFITS reads one table HDU of a FITS file.
-func parseFITS(ctx context.Context, data []byte, name, hash, selector string) (t *Table, err error) {
+func parseFITS(ctx context.Context, data []byte, name, hash, selector string) (t *dataset.Table, err error) {
 	if len(bytes.TrimSpace(data)) == 0 {
-		return nil, fmt.Errorf("%w: %s", ErrEmptyFile, name)
+		return nil, fmt.Errorf("%w: %s", dataset.ErrEmptyFile, name)
 	}
 	if !bytes.HasPrefix(data, []byte("SIMPLE  =")) {
-		return nil, fmt.Errorf("%w: %s is not a FITS file (it does not start with SIMPLE =)", ErrUnsupported, name)
+		return nil, fmt.Errorf("%w: %s is not a FITS file (it does not start with SIMPLE =)", dataset.ErrUnsupported, name)
 	}
 	data, unsigned64, err := fitsUnsigned64(data, name)
 	if err != nil {
@@ -39,12 +40,12 @@ func parseFITS(ctx context.Context, data []byte, name, hash, selector string) (t
 	// an unexpected type); a broken file is an error, not a crash.
 	defer func() {
 		if r := recover(); r != nil {
-			t, err = nil, fmt.Errorf("%w: read FITS %s: %v", ErrMalformed, name, r)
+			t, err = nil, fmt.Errorf("%w: read FITS %s: %v", dataset.ErrMalformed, name, r)
 		}
 	}()
 	f, err := fitsio.Open(bytes.NewReader(data))
 	if err != nil {
-		return nil, fmt.Errorf("%w: read FITS %s: %w", ErrMalformed, name, err)
+		return nil, fmt.Errorf("%w: read FITS %s: %w", dataset.ErrMalformed, name, err)
 	}
 	defer f.Close()
 	index, err := chooseHDU(f, name, selector)
@@ -79,12 +80,12 @@ func chooseHDU(f *fitsio.File, name, selector string) (int, error) {
 				return i, nil
 			}
 		}
-		return 0, fmt.Errorf("%w: %s has no table HDU (HDUs: %s)", ErrNoRows, name, describe())
+		return 0, fmt.Errorf("%w: %s has no table HDU (HDUs: %s)", dataset.ErrNoRows, name, describe())
 	}
 	index := -1
 	if n, err := strconv.Atoi(selector); err == nil {
 		if n < 0 || n >= len(hdus) {
-			return 0, fmt.Errorf("%w: %s has no HDU %d (HDUs: %s)", ErrMissingColumn, name, n, describe())
+			return 0, fmt.Errorf("%w: %s has no HDU %d (HDUs: %s)", dataset.ErrMissingColumn, name, n, describe())
 		}
 		index = n
 	} else {
@@ -95,11 +96,11 @@ func chooseHDU(f *fitsio.File, name, selector string) (int, error) {
 			}
 		}
 		if index < 0 {
-			return 0, fmt.Errorf("%w: %s has no HDU named %q (HDUs: %s)", ErrMissingColumn, name, selector, describe())
+			return 0, fmt.Errorf("%w: %s has no HDU named %q (HDUs: %s)", dataset.ErrMissingColumn, name, selector, describe())
 		}
 	}
 	if !isTable(hdus[index]) {
-		return 0, fmt.Errorf("%w: HDU %s of %s is an %s, not a table (HDUs: %s)", ErrUnsupported, selector, name, hdus[index].Type(), describe())
+		return 0, fmt.Errorf("%w: HDU %s of %s is an %s, not a table (HDUs: %s)", dataset.ErrUnsupported, selector, name, hdus[index].Type(), describe())
 	}
 	return index, nil
 }
@@ -125,16 +126,16 @@ type fitsColumn struct {
 // scalar numeric, logical or bit column, one per element of a vector
 // column (name_0, name_1, ... in storage order), one Text column per
 // character column.
-func readFITSTable(ctx context.Context, tab *fitsio.Table, name, hash string, index int, unsigned64 map[int]bool) (*Table, error) {
+func readFITSTable(ctx context.Context, tab *fitsio.Table, name, hash string, index int, unsigned64 map[int]bool) (*dataset.Table, error) {
 	rows := int(tab.NumRows())
 	hduName := strconv.Itoa(index)
 	if n := strings.TrimSpace(tab.Name()); n != "" {
 		hduName += " " + n
 	}
 	if rows == 0 {
-		return nil, fmt.Errorf("%w: %s HDU %s has no rows", ErrNoRows, name, hduName)
+		return nil, fmt.Errorf("%w: %s HDU %s has no rows", dataset.ErrNoRows, name, hduName)
 	}
-	t := &Table{Source: name, Hash: hash, HDU: hduName, Rows: rows}
+	t := &dataset.Table{Source: name, Hash: hash, HDU: hduName, Rows: rows}
 	cols := make([]fitsColumn, 0, tab.NumCols())
 	var refused []string
 	for i, c := range tab.Cols() {
@@ -155,9 +156,9 @@ func readFITSTable(ctx context.Context, tab *fitsio.Table, name, hash string, in
 		}
 		for _, n := range names {
 			fc.out = append(fc.out, len(t.Columns))
-			col := Column{Name: n, Unit: fc.unit, Kind: Numeric}
+			col := dataset.Column{Name: n, Unit: fc.unit, Kind: dataset.Numeric}
 			if fc.letter == 'A' {
-				col.Kind, col.Str = Text, make([]string, rows)
+				col.Kind, col.Str = dataset.Text, make([]string, rows)
 			} else {
 				col.Num = make([]float64, rows)
 			}
@@ -167,12 +168,12 @@ func readFITSTable(ctx context.Context, tab *fitsio.Table, name, hash string, in
 	}
 	if len(refused) > 0 {
 		return nil, fmt.Errorf("%w: %s HDU %s: columns %s cannot be read as table columns",
-			ErrUnsupported, name, hduName, strings.Join(refused, ", "))
+			dataset.ErrUnsupported, name, hduName, strings.Join(refused, ", "))
 	}
 	if len(t.Columns) == 0 {
-		return nil, fmt.Errorf("%w: %s HDU %s has no columns", ErrEmptyFile, name, hduName)
+		return nil, fmt.Errorf("%w: %s HDU %s has no columns", dataset.ErrEmptyFile, name, hduName)
 	}
-	if _, err := headerNames(t.Names(), name); err != nil {
+	if _, err := dataset.HeaderNames(t.Names(), name); err != nil {
 		return nil, fmt.Errorf("%w (HDU %s; vector columns become name_0, name_1, ...)", err, hduName)
 	}
 	it, err := tab.Read(0, int64(rows))
@@ -286,12 +287,12 @@ func newFITSColumn(c fitsio.Column, unsigned64, ascii bool) (fitsColumn, string,
 }
 
 // store decodes the scanned cell of row into the table.
-func (fc *fitsColumn) store(t *Table, row int) {
+func (fc *fitsColumn) store(t *dataset.Table, row int) {
 	switch d := fc.dest.(type) {
 	case *string:
 		col := &t.Columns[fc.out[0]]
 		s := strings.TrimSpace(*d)
-		if isMissing(s) {
+		if dataset.IsMissing(s) {
 			col.Missing = append(col.Missing, row+1)
 			return
 		}
@@ -323,7 +324,7 @@ func (fc *fitsColumn) store(t *Table, row int) {
 }
 
 // cell decodes one element.
-func (fc *fitsColumn) cell(col *Column, row int, v reflect.Value) {
+func (fc *fitsColumn) cell(col *dataset.Column, row int, v reflect.Value) {
 	missing := func() {
 		col.Num[row] = math.NaN()
 		col.Missing = append(col.Missing, row+1)

@@ -1,4 +1,4 @@
-package dataset
+package parquetfits
 
 import (
 	"context"
@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/orrery-ml/orrery/shared/dataset"
 	"io"
 	"math"
 	"os"
@@ -18,30 +19,10 @@ import (
 	"github.com/parquet-go/parquet-go"
 )
 
-// ParquetStream reads a Parquet file one row group at a time, so that a
-// file larger than memory can be trained on: only the row group being read
-// is held (as a Chunk), never the whole table. It selects features and
-// encodes the target exactly as Table.Select would (the same classes, the
-// same positive class, the same feature order), from one first pass over
-// the target column that OpenParquetStream makes.
-//
-// A ParquetStream is not safe for concurrent use; Close releases the file.
-type ParquetStream struct {
-	// Source is the file's path, Hash the hex SHA-256 of its bytes (equal
-	// to the Table.Hash that Read gives the same file).
-	Source, Hash string
-	// Rows is the number of data rows in the file.
-	Rows int
-	// FeatureNames, Classes, Positive, Target and Skipped are what
-	// Table.Select gives the Dataset.
-	FeatureNames []string
-	Classes      []string
-	Positive     int
-	Target       string
-	Skipped      []string
-	// ClassCounts is the number of rows of each class in the whole file.
-	ClassCounts []int
-
+// rowGroups is the RowGroupReader of a dataset.ParquetStream: the open
+// file, the selected leaves and the scratch columns.
+type rowGroups struct {
+	*dataset.ParquetStream
 	file       *os.File
 	f          *parquet.File
 	groupStart []int
@@ -50,49 +31,20 @@ type ParquetStream struct {
 	leaves     []parquetLeaf
 	maxDef     []int
 	classOf    map[string]int
-	cols       []Column // scratch, one per feature and the target last
+	cols       []dataset.Column // scratch, one per feature and the target last
 }
 
-// Chunk is the rows of one row group of a ParquetStream.
-type Chunk struct {
-	// FirstRow is the 0-based number of the chunk's first row in the file
-	// (its RowIDs are FirstRow+1 ... FirstRow+Rows).
-	FirstRow int
-	Rows     int
-	// X is Rows × len(FeatureNames), row-major; NaN marks a missing value.
-	X []float64
-	// Y holds each row's class index into the stream's Classes.
-	Y []int
-}
-
-// OpenParquetStream opens the Parquet file at path for streaming with the
-// selection opts (opts.Classes is not supported: a fixed encoding is for a
-// separate test file, which streaming does not take). It hashes the file
-// and reads its target column once to find the classes; the errors are
-// those of Read and Table.Select for the same file.
-func OpenParquetStream(ctx context.Context, path string, opts SelectOptions) (*ParquetStream, error) {
-	file, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("stream %s: %w", path, err)
-	}
-	s, err := openParquetStream(ctx, file, path, opts)
-	if err != nil {
-		file.Close()
-		return nil, err
-	}
-	return s, nil
-}
-
-func openParquetStream(ctx context.Context, file *os.File, path string, opts SelectOptions) (*ParquetStream, error) {
+// openParquetStream is BinaryFormats.OpenParquetStream.
+func openParquetStream(ctx context.Context, file *os.File, path string, opts dataset.SelectOptions) (*dataset.ParquetStream, error) {
 	info, err := file.Stat()
 	if err != nil {
 		return nil, fmt.Errorf("stream %s: %w", path, err)
 	}
 	if !info.Mode().IsRegular() {
-		return nil, fmt.Errorf("%w: stream %s", ErrNotRegular, path)
+		return nil, fmt.Errorf("%w: stream %s", dataset.ErrNotRegular, path)
 	}
 	if len(opts.Classes) > 0 {
-		return nil, fmt.Errorf("%w: stream %s: a fixed class encoding is not supported when streaming", ErrUnsupported, path)
+		return nil, fmt.Errorf("%w: stream %s: a fixed class encoding is not supported when streaming", dataset.ErrUnsupported, path)
 	}
 	h := sha256.New()
 	if _, err := io.Copy(h, io.NewSectionReader(file, 0, info.Size())); err != nil {
@@ -103,34 +55,36 @@ func openParquetStream(ctx context.Context, file *os.File, path string, opts Sel
 	}
 	size := info.Size()
 	if size < 12 {
-		return nil, fmt.Errorf("%w: %s is %d bytes, too short to be Parquet", ErrUnsupported, path, size)
+		return nil, fmt.Errorf("%w: %s is %d bytes, too short to be Parquet", dataset.ErrUnsupported, path, size)
 	}
 	f, err := parquet.OpenFile(file, size)
 	if err != nil {
-		return nil, fmt.Errorf("%w: stream parquet %s: %w", ErrMalformed, path, err)
+		return nil, fmt.Errorf("%w: stream parquet %s: %w", dataset.ErrMalformed, path, err)
 	}
-	s := &ParquetStream{Source: path, Hash: hex.EncodeToString(h.Sum(nil)), Rows: int(f.NumRows()), file: file, f: f, target: -1}
+	ps := &dataset.ParquetStream{Source: path, Hash: hex.EncodeToString(h.Sum(nil)), Rows: int(f.NumRows())}
+	s := &rowGroups{ParquetStream: ps, file: file, f: f, target: -1}
+	ps.RowGroupReader = s
 	if s.Rows == 0 {
-		return nil, fmt.Errorf("%w: %s has a schema but no data rows", ErrNoRows, path)
+		return nil, fmt.Errorf("%w: %s has a schema but no data rows", dataset.ErrNoRows, path)
 	}
 	names, leaves, maxDef, err := parquetSchema(f.Schema(), "stream parquet", path)
 	if err != nil {
 		return nil, err
 	}
 	s.leaves, s.maxDef = leaves, maxDef
-	kinds := make([]Kind, len(leaves))
+	kinds := make([]dataset.Kind, len(leaves))
 	for i, l := range leaves {
 		if l.numeric() {
-			kinds[i] = Numeric
+			kinds[i] = dataset.Numeric
 		} else {
-			kinds[i] = Text
+			kinds[i] = dataset.Text
 		}
 	}
 	if opts.Target == "" {
-		return nil, fmt.Errorf("%w: no target column given for %s (columns: %s)", ErrMissingColumn, path, strings.Join(names, ", "))
+		return nil, fmt.Errorf("%w: no target column given for %s (columns: %s)", dataset.ErrMissingColumn, path, strings.Join(names, ", "))
 	}
 	if s.target = slices.Index(names, opts.Target); s.target < 0 {
-		return nil, fmt.Errorf("%w: target %q is not a column of %s (columns: %s)", ErrMissingColumn, opts.Target, path, strings.Join(names, ", "))
+		return nil, fmt.Errorf("%w: target %q is not a column of %s (columns: %s)", dataset.ErrMissingColumn, opts.Target, path, strings.Join(names, ", "))
 	}
 	s.Target = opts.Target
 	if err := s.selectFeatures(opts, names, kinds); err != nil {
@@ -142,36 +96,36 @@ func openParquetStream(ctx context.Context, file *os.File, path string, opts Sel
 		start += int(rg.NumRows())
 	}
 	if start != s.Rows {
-		return nil, fmt.Errorf("%w: stream parquet %s: metadata says %d rows, row groups hold %d", ErrMalformed, path, s.Rows, start)
+		return nil, fmt.Errorf("%w: stream parquet %s: metadata says %d rows, row groups hold %d", dataset.ErrMalformed, path, s.Rows, start)
 	}
-	s.cols = make([]Column, len(s.feature)+1)
+	s.cols = make([]dataset.Column, len(s.feature)+1)
 	for j, c := range s.feature {
-		s.cols[j] = Column{Name: names[c], Kind: Numeric}
+		s.cols[j] = dataset.Column{Name: names[c], Kind: dataset.Numeric}
 	}
-	s.cols[len(s.feature)] = Column{Name: names[s.target], Kind: kinds[s.target]}
+	s.cols[len(s.feature)] = dataset.Column{Name: names[s.target], Kind: kinds[s.target]}
 	if err := s.encodeTarget(ctx, opts); err != nil {
 		return nil, err
 	}
-	return s, nil
+	return ps, nil
 }
 
 // selectFeatures resolves the feature columns as Table.featureColumns does.
-func (s *ParquetStream) selectFeatures(opts SelectOptions, names []string, kinds []Kind) error {
+func (s *rowGroups) selectFeatures(opts dataset.SelectOptions, names []string, kinds []dataset.Kind) error {
 	for i, name := range names {
-		if kinds[i] == Text && i != s.target && !slices.Contains(opts.Exclude, name) {
+		if kinds[i] == dataset.Text && i != s.target && !slices.Contains(opts.Exclude, name) {
 			s.Skipped = append(s.Skipped, name)
 		}
 	}
 	if len(opts.Features) == 0 {
 		for i, name := range names {
-			if kinds[i] == Numeric && i != s.target && !slices.Contains(opts.Exclude, name) {
+			if kinds[i] == dataset.Numeric && i != s.target && !slices.Contains(opts.Exclude, name) {
 				s.feature = append(s.feature, i)
 				s.FeatureNames = append(s.FeatureNames, name)
 			}
 		}
 		if len(s.feature) == 0 {
 			return fmt.Errorf("%w: %s has no numeric column besides the target %q (columns: %s)",
-				ErrNonNumeric, s.Source, s.Target, strings.Join(names, ", "))
+				dataset.ErrNonNumeric, s.Source, s.Target, strings.Join(names, ", "))
 		}
 		return nil
 	}
@@ -179,15 +133,15 @@ func (s *ParquetStream) selectFeatures(opts SelectOptions, names []string, kinds
 		i := slices.Index(names, name)
 		switch {
 		case i < 0:
-			return fmt.Errorf("%w: feature %q is not a column of %s (columns: %s)", ErrMissingColumn, name, s.Source, strings.Join(names, ", "))
+			return fmt.Errorf("%w: feature %q is not a column of %s (columns: %s)", dataset.ErrMissingColumn, name, s.Source, strings.Join(names, ", "))
 		case i == s.target:
 			return fmt.Errorf("dataset: feature %q of %s is the target column", name, s.Source)
 		case slices.Contains(opts.Exclude, name):
 			return fmt.Errorf("dataset: feature %q of %s is an identifier, group or split column, which is never a feature", name, s.Source)
 		case slices.Contains(s.FeatureNames, name):
 			return fmt.Errorf("dataset: feature %q of %s is listed twice", name, s.Source)
-		case kinds[i] == Text:
-			return fmt.Errorf("%w: feature %q of %s is a text column; only numeric columns can be features", ErrNonNumeric, name, s.Source)
+		case kinds[i] == dataset.Text:
+			return fmt.Errorf("%w: feature %q of %s is a text column; only numeric columns can be features", dataset.ErrNonNumeric, name, s.Source)
 		}
 		s.feature = append(s.feature, i)
 		s.FeatureNames = append(s.FeatureNames, name)
@@ -197,23 +151,23 @@ func (s *ParquetStream) selectFeatures(opts SelectOptions, names []string, kinds
 
 // label is the target label of cell i of the target's scratch column, as
 // Table.targetLabels writes it.
-func (s *ParquetStream) label(c *Column, i, row int) (string, error) {
-	if c.Kind == Text {
+func (s *rowGroups) label(c *dataset.Column, i, row int) (string, error) {
+	if c.Kind == dataset.Text {
 		if len(c.Missing) > 0 && slices.Contains(c.Missing, i+1) {
-			return "", fmt.Errorf("%w: target %q of %s is empty in row %d; drop or label those rows", ErrMissingTarget, s.Target, s.Source, row+1)
+			return "", fmt.Errorf("%w: target %q of %s is empty in row %d; drop or label those rows", dataset.ErrMissingTarget, s.Target, s.Source, row+1)
 		}
 		return c.Str[i], nil
 	}
 	v := c.Num[i]
 	if v != v {
-		return "", fmt.Errorf("%w: target %q of %s is empty or NaN in row %d", ErrMissingTarget, s.Target, s.Source, row+1)
+		return "", fmt.Errorf("%w: target %q of %s is empty or NaN in row %d", dataset.ErrMissingTarget, s.Target, s.Source, row+1)
 	}
 	return strconv.FormatFloat(v, 'g', -1, 64), nil
 }
 
 // encodeTarget reads the target column of every row group once and fixes
 // the classes by Select's rule (labelClasses).
-func (s *ParquetStream) encodeTarget(ctx context.Context, opts SelectOptions) error {
+func (s *rowGroups) encodeTarget(ctx context.Context, opts dataset.SelectOptions) error {
 	var labels []string
 	var counts []int
 	index := map[string]int{}
@@ -228,7 +182,7 @@ func (s *ParquetStream) encodeTarget(ctx context.Context, opts SelectOptions) er
 			return err
 		}
 		for i := range n {
-			if tc.Kind == Numeric {
+			if tc.Kind == dataset.Numeric {
 				// Formatting once per distinct value, as targetLabels does.
 				if k, ok := bits[math.Float64bits(tc.Num[i])]; ok && tc.Num[i] == tc.Num[i] {
 					counts[k]++
@@ -245,13 +199,13 @@ func (s *ParquetStream) encodeTarget(ctx context.Context, opts SelectOptions) er
 				index[l] = k
 				labels, counts = append(labels, l), append(counts, 0)
 			}
-			if tc.Kind == Numeric {
+			if tc.Kind == dataset.Numeric {
 				bits[math.Float64bits(tc.Num[i])] = k
 			}
 			counts[k]++
 		}
 	}
-	classes, classOf, positive, err := labelClasses(labels, counts, opts, s.Target)
+	classes, classOf, positive, err := dataset.ClassesOf(labels, counts, opts, s.Target)
 	if err != nil {
 		return err
 	}
@@ -266,10 +220,10 @@ func (s *ParquetStream) encodeTarget(ctx context.Context, opts SelectOptions) er
 }
 
 // RowGroups returns the number of row groups, the units ReadRowGroup reads.
-func (s *ParquetStream) RowGroups() int { return len(s.groupStart) }
+func (s *rowGroups) RowGroups() int { return len(s.groupStart) }
 
 // GroupRows returns the first row (0-based) and the row count of row group g.
-func (s *ParquetStream) GroupRows(g int) (first, rows int) {
+func (s *rowGroups) GroupRows(g int) (first, rows int) {
 	first = s.groupStart[g]
 	if g+1 < len(s.groupStart) {
 		return first, s.groupStart[g+1] - first
@@ -278,7 +232,7 @@ func (s *ParquetStream) GroupRows(g int) (first, rows int) {
 }
 
 // ReadRowGroup reads row group g into c, reusing c's buffers.
-func (s *ParquetStream) ReadRowGroup(ctx context.Context, g int, c *Chunk) error {
+func (s *rowGroups) ReadRowGroup(ctx context.Context, g int, c *dataset.Chunk) error {
 	if g < 0 || g >= len(s.groupStart) {
 		return fmt.Errorf("stream %s: row group %d of %d", s.Source, g, len(s.groupStart))
 	}
@@ -329,7 +283,7 @@ func (s *ParquetStream) ReadRowGroup(ctx context.Context, g int, c *Chunk) error
 		}
 		k, ok := s.classOf[l]
 		if !ok {
-			return fmt.Errorf("%w: stream %s row %d: label %q was not in the first pass (the file changed?)", ErrUnknownClass, s.Source, first+i+1, l)
+			return fmt.Errorf("%w: stream %s row %d: label %q was not in the first pass (the file changed?)", dataset.ErrUnknownClass, s.Source, first+i+1, l)
 		}
 		c.Y[i] = k
 	}
@@ -338,16 +292,16 @@ func (s *ParquetStream) ReadRowGroup(ctx context.Context, g int, c *Chunk) error
 
 // readColumn reads column leaf of rg (n rows) into col, sized to n: the
 // page-wise fast path for plain numeric pages, the value reader otherwise.
-func (s *ParquetStream) readColumn(rg parquet.RowGroup, leaf int, col *Column, n int) error {
+func (s *rowGroups) readColumn(rg parquet.RowGroup, leaf int, col *dataset.Column, n int) error {
 	col.Missing, col.Invalid = col.Missing[:0], nil
-	if col.Kind == Numeric {
+	if col.Kind == dataset.Numeric {
 		col.Num = slices.Grow(col.Num[:0], n)[:n]
 	} else {
 		col.Str = slices.Grow(col.Str[:0], n)[:n]
 	}
 	chunk := rg.ColumnChunks()[leaf]
 	l := s.leaves[leaf]
-	if col.Kind == Numeric && !l.decimal {
+	if col.Kind == dataset.Numeric && !l.decimal {
 		switch l.kind {
 		case parquet.Double, parquet.Float, parquet.Int32, parquet.Int64:
 			err := readChunkDirect(chunk, l, s.maxDef[leaf], col, 0, n)
@@ -355,20 +309,20 @@ func (s *ParquetStream) readColumn(rg parquet.RowGroup, leaf int, col *Column, n
 				return nil
 			}
 			if !errors.Is(err, errSlowPath) {
-				return fmt.Errorf("%w: stream parquet %s column %q: %w", ErrMalformed, s.Source, col.Name, err)
+				return fmt.Errorf("%w: stream parquet %s column %q: %w", dataset.ErrMalformed, s.Source, col.Name, err)
 			}
 			col.Missing = col.Missing[:0]
 		}
 	}
 	if err := readChunkValues(chunk, l, col, n); err != nil {
-		return fmt.Errorf("%w: stream parquet %s column %q: %w", ErrMalformed, s.Source, col.Name, err)
+		return fmt.Errorf("%w: stream parquet %s column %q: %w", dataset.ErrMalformed, s.Source, col.Name, err)
 	}
 	return nil
 }
 
 // readChunkValues reads a column chunk value by value (any encoding,
 // dictionaries included) into cells 0..n-1 of col.
-func readChunkValues(chunk parquet.ColumnChunk, l parquetLeaf, col *Column, n int) (err error) {
+func readChunkValues(chunk parquet.ColumnChunk, l parquetLeaf, col *dataset.Column, n int) (err error) {
 	pages := chunk.Pages()
 	defer func() {
 		if cerr := pages.Close(); cerr != nil && err == nil {
@@ -413,7 +367,7 @@ func readChunkValues(chunk parquet.ColumnChunk, l parquetLeaf, col *Column, n in
 }
 
 // Close releases the file.
-func (s *ParquetStream) Close() error {
+func (s *rowGroups) Close() error {
 	if s.file == nil {
 		return nil
 	}

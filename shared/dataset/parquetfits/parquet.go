@@ -1,11 +1,10 @@
-package dataset
+package parquetfits
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/orrery-ml/orrery/shared/dataset"
 	"io"
 	"math"
 	"math/big"
@@ -17,25 +16,6 @@ import (
 
 // parquetBatch is how many rows are read from a row group at a time.
 const parquetBatch = 1024
-
-// ReadParquet reads a Parquet file of size bytes from r; name identifies it in
-// errors and becomes the table's Source, and Hash is the hex SHA-256 of the
-// bytes. Numeric physical types (boolean as 0/1, int32, int64, float, double,
-// and decimals of any physical type) become Numeric columns; byte arrays
-// (strings) and int96 become Text. Nulls, and strings equal to a missing
-// marker, are recorded in Column.Missing. Nested (repeated) columns give an
-// error wrapping ErrUnsupported; a column inside a group is named by its path
-// joined with dots.
-func ReadParquet(ctx context.Context, r io.ReaderAt, size int64, name string) (*Table, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("read %s: %w", name, err)
-	}
-	h := sha256.New()
-	if _, err := io.Copy(h, io.NewSectionReader(r, 0, size)); err != nil {
-		return nil, fmt.Errorf("read %s: %w", name, err)
-	}
-	return parseParquet(ctx, r, size, name, hex.EncodeToString(h.Sum(nil)))
-}
 
 // parquetLeaf says how to turn the values of one leaf column into cells.
 type parquetLeaf struct {
@@ -98,51 +78,51 @@ func bigEndianSigned(b []byte) float64 {
 	return f
 }
 
-func parseParquet(ctx context.Context, r io.ReaderAt, size int64, name, hash string) (*Table, error) {
+func parseParquet(ctx context.Context, r io.ReaderAt, size int64, name, hash string) (*dataset.Table, error) {
 	if size == 0 {
-		return nil, fmt.Errorf("%w: %s", ErrEmptyFile, name)
+		return nil, fmt.Errorf("%w: %s", dataset.ErrEmptyFile, name)
 	}
 	// A Parquet file starts and ends with the magic "PAR1", with the
 	// footer's 4-byte length before the last one: anything shorter or
 	// without them is not Parquet, said before the reader trips on it.
 	head, tail := make([]byte, 4), make([]byte, 4)
 	if size < 12 {
-		return nil, fmt.Errorf("%w: %s is %d bytes, too short to be Parquet (at least 12: the PAR1 magic at both ends and the footer length)", ErrUnsupported, name, size)
+		return nil, fmt.Errorf("%w: %s is %d bytes, too short to be Parquet (at least 12: the PAR1 magic at both ends and the footer length)", dataset.ErrUnsupported, name, size)
 	}
 	if _, err := r.ReadAt(head, 0); err != nil {
-		return nil, fmt.Errorf("%w: read parquet %s: %w", ErrMalformed, name, err)
+		return nil, fmt.Errorf("%w: read parquet %s: %w", dataset.ErrMalformed, name, err)
 	}
 	if _, err := r.ReadAt(tail, size-4); err != nil {
-		return nil, fmt.Errorf("%w: read parquet %s: %w", ErrMalformed, name, err)
+		return nil, fmt.Errorf("%w: read parquet %s: %w", dataset.ErrMalformed, name, err)
 	}
 	if string(head) != "PAR1" || string(tail) != "PAR1" {
-		return nil, fmt.Errorf("%w: %s is not a Parquet file: it does not start and end with the magic PAR1 (starts with %q)", ErrUnsupported, name, head)
+		return nil, fmt.Errorf("%w: %s is not a Parquet file: it does not start and end with the magic PAR1 (starts with %q)", dataset.ErrUnsupported, name, head)
 	}
 	f, err := parquet.OpenFile(r, size)
 	if err != nil {
-		return nil, fmt.Errorf("%w: read parquet %s: %w", ErrMalformed, name, err)
+		return nil, fmt.Errorf("%w: read parquet %s: %w", dataset.ErrMalformed, name, err)
 	}
 	schema := f.Schema()
 	paths := schema.Columns()
 	if len(paths) == 0 {
-		return nil, fmt.Errorf("%w: %s has no columns", ErrEmptyFile, name)
+		return nil, fmt.Errorf("%w: %s has no columns", dataset.ErrEmptyFile, name)
 	}
 	rows := int(f.NumRows())
 	if rows == 0 {
-		return nil, fmt.Errorf("%w: %s has a schema but no data rows", ErrNoRows, name)
+		return nil, fmt.Errorf("%w: %s has a schema but no data rows", dataset.ErrNoRows, name)
 	}
-	t := &Table{Source: name, Hash: hash, Rows: rows, Columns: make([]Column, len(paths))}
+	t := &dataset.Table{Source: name, Hash: hash, Rows: rows, Columns: make([]dataset.Column, len(paths))}
 	names, leaves, maxDef, err := parquetSchema(schema, "read parquet", name)
 	if err != nil {
 		return nil, err
 	}
 	for i, l := range leaves {
-		col := Column{Name: names[i]}
+		col := dataset.Column{Name: names[i]}
 		if l.numeric() {
-			col.Kind = Numeric
+			col.Kind = dataset.Numeric
 			col.Num = make([]float64, rows)
 		} else {
-			col.Kind = Text
+			col.Kind = dataset.Text
 			col.Str = make([]string, rows)
 		}
 		t.Columns[i] = col
@@ -168,7 +148,7 @@ func parseParquet(ctx context.Context, r io.ReaderAt, size int64, name, hash str
 			return nil, fmt.Errorf("read %s: %w", name, err)
 		}
 		if err := readRowGroup(ctx, rg, buf, leaves, t, &row); err != nil {
-			return nil, fmt.Errorf("%w: read parquet %s: %w", ErrMalformed, name, err)
+			return nil, fmt.Errorf("%w: read parquet %s: %w", dataset.ErrMalformed, name, err)
 		}
 	}
 	if row != rows {
@@ -178,7 +158,7 @@ func parseParquet(ctx context.Context, r io.ReaderAt, size int64, name, hash str
 }
 
 // readRowGroup appends the rows of rg to t, advancing *row.
-func readRowGroup(ctx context.Context, rg parquet.RowGroup, buf []parquet.Row, leaves []parquetLeaf, t *Table, row *int) (err error) {
+func readRowGroup(ctx context.Context, rg parquet.RowGroup, buf []parquet.Row, leaves []parquetLeaf, t *dataset.Table, row *int) (err error) {
 	rr := rg.Rows()
 	defer func() {
 		if cerr := rr.Close(); cerr != nil && err == nil {
@@ -213,15 +193,15 @@ func readRowGroup(ctx context.Context, rg parquet.RowGroup, buf []parquet.Row, l
 }
 
 // storeParquetCell writes value v into cell i (0-based) of col.
-func storeParquetCell(col *Column, l parquetLeaf, v parquet.Value, i int) {
+func storeParquetCell(col *dataset.Column, l parquetLeaf, v parquet.Value, i int) {
 	if v.IsNull() {
 		col.Missing = append(col.Missing, i+1)
-		if col.Kind == Numeric {
+		if col.Kind == dataset.Numeric {
 			col.Num[i] = math.NaN()
 		}
 		return
 	}
-	if col.Kind == Numeric {
+	if col.Kind == dataset.Numeric {
 		col.Num[i] = l.number(v)
 		return
 	}
@@ -231,7 +211,7 @@ func storeParquetCell(col *Column, l parquetLeaf, v parquet.Value, i int) {
 	} else {
 		s = strings.TrimSpace(string(v.ByteArray()))
 	}
-	if isMissing(s) {
+	if dataset.IsMissing(s) {
 		col.Missing = append(col.Missing, i+1)
 		return
 	}
@@ -252,7 +232,7 @@ func parquetSchema(schema *parquet.Schema, op, source string) (names []string, l
 			return nil, nil, nil, fmt.Errorf("%s %s: column %q is not in the schema", op, source, name)
 		}
 		if leaf.MaxRepetitionLevel > 0 {
-			return nil, nil, nil, fmt.Errorf("%w: %s column %q is repeated (lists and maps are not supported)", ErrUnsupported, source, name)
+			return nil, nil, nil, fmt.Errorf("%w: %s column %q is repeated (lists and maps are not supported)", dataset.ErrUnsupported, source, name)
 		}
 		typ := leaf.Node.Type()
 		l := parquetLeaf{kind: typ.Kind()}

@@ -1,10 +1,11 @@
-package dataset
+package parquetfits
 
 import (
 	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"github.com/orrery-ml/orrery/shared/dataset"
 	"math"
 	"os"
 	"path/filepath"
@@ -21,13 +22,13 @@ import (
 func TestParquetColumnsDirect(t *testing.T) {
 	const rows = 50000
 	for _, withBool := range []bool{false, true} {
-		cols := []WriteColumn{{Name: "d", Type: Float64}, {Name: "f", Type: Float32}, {Name: "i", Type: Int64}, {Name: "j", Type: Int32}}
+		cols := []dataset.WriteColumn{{Name: "d", Type: dataset.Float64}, {Name: "f", Type: dataset.Float32}, {Name: "i", Type: dataset.Int64}, {Name: "j", Type: dataset.Int32}}
 		if withBool {
-			cols = append(cols, WriteColumn{Name: "b", Type: Bool})
+			cols = append(cols, dataset.WriteColumn{Name: "b", Type: dataset.Bool})
 		}
-		vals := make([]Values, len(cols))
+		vals := make([]dataset.Values, len(cols))
 		for j := range vals {
-			if cols[j].Type == Float64 || cols[j].Type == Float32 {
+			if cols[j].Type == dataset.Float64 || cols[j].Type == dataset.Float32 {
 				vals[j].F = make([]float64, rows)
 			} else {
 				vals[j].I = make([]int64, rows)
@@ -46,10 +47,10 @@ func TestParquetColumnsDirect(t *testing.T) {
 			}
 		}
 		var buf bytes.Buffer
-		w, err := NewTableWriter(&buf, FormatParquet, cols, rows)
+		w, err := dataset.NewTableWriter(&buf, dataset.FormatParquet, cols, rows)
 		require.NoError(t, err)
 		for lo := 0; lo < rows; lo += 10000 {
-			batch := make([]Values, len(cols))
+			batch := make([]dataset.Values, len(cols))
 			for j := range vals {
 				if vals[j].F != nil {
 					batch[j].F = vals[j].F[lo : lo+10000]
@@ -60,7 +61,7 @@ func TestParquetColumnsDirect(t *testing.T) {
 			require.NoError(t, w.Write(context.Background(), batch))
 		}
 		require.NoError(t, w.Close())
-		tb, err := ReadBytes(context.Background(), buf.Bytes(), "t.parquet", FormatParquet, ReadOptions{})
+		tb, err := dataset.ReadBytes(context.Background(), buf.Bytes(), "t.parquet", dataset.FormatParquet, dataset.ReadOptions{})
 		require.NoError(t, err)
 		require.Equal(t, rows, tb.Rows)
 		var missing []int
@@ -82,11 +83,11 @@ func TestParquetColumnsDirect(t *testing.T) {
 		for j := 1; j < len(cols); j++ {
 			assert.Empty(t, tb.Columns[j].Missing, "column %s", cols[j].Name)
 		}
-		// Read takes a Parquet file through its descriptor, not its bytes:
+		// dataset.Read takes a Parquet file through its descriptor, not its bytes:
 		// the same table and hash.
 		path := filepath.Join(t.TempDir(), "t.parquet")
 		require.NoError(t, os.WriteFile(path, buf.Bytes(), 0o644))
-		fromFile, err := Read(context.Background(), path)
+		fromFile, err := dataset.Read(context.Background(), path)
 		require.NoError(t, err)
 		sum := sha256.Sum256(buf.Bytes())
 		assert.Equal(t, hex.EncodeToString(sum[:]), fromFile.Hash)
