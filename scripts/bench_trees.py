@@ -126,7 +126,7 @@ def early_stopped_peers(threads, seed, patience):
     def lgbm(x, y, xv, yv, xt):
         m = lgb.LGBMClassifier(n_estimators=ES_MAX_ITER, learning_rate=0.1, num_leaves=31, min_child_samples=20,
                                reg_lambda=0.0, n_jobs=threads, verbose=-1, random_state=seed)
-        m.fit(x, y, eval_set=[(xv, yv)], callbacks=[lgb.early_stopping(patience, verbose=False)])
+        m.fit(x, y, eval_X=xv, eval_y=yv, callbacks=[lgb.early_stopping(patience, verbose=False)])
         return m.predict_proba(xt)
     return {"sklearn_hgb": hgb, "lightgbm": lgbm}
 
