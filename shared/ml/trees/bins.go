@@ -83,31 +83,44 @@ func binOf(edges []float64, v float64) uint8 {
 	return uint8(1 + lo)
 }
 
-// binColumn sets out[r] = binOf(edges, x[r*stride]) for every r: a
-// branch-free binary search of fixed length over the edges padded with
-// +Inf to 256, whose steps are selected rather than branched on.
+// binSearch is a feature's edges padded with +Inf to 256: binOf by a
+// branch-free binary search of fixed length, whose steps are selected
+// rather than branched on.
+type binSearch [256]float64
+
+func newBinSearch(edges []float64) *binSearch {
+	s := new(binSearch)
+	for i := range s {
+		s[i] = math.Inf(1)
+	}
+	copy(s[:], edges)
+	return s
+}
+
+// bin is binOf(edges, v) for edges with at least one value (s from
+// newBinSearch).
+func (s *binSearch) bin(v float64) uint8 {
+	i := 0
+	for step := 128; step > 0; step >>= 1 {
+		if s[i+step-1] < v {
+			i += step
+		}
+	}
+	b := uint8(1 + i)
+	if v != v { // NaN
+		b = 0
+	}
+	return b
+}
+
+// binColumn sets out[r] = binOf(edges, x[r*stride]) for every r.
 func binColumn(edges []float64, x []float64, stride int, out []uint8) {
 	if len(edges) == 0 {
 		clear(out)
 		return
 	}
-	var pad [256]float64
-	for i := range pad {
-		pad[i] = math.Inf(1)
-	}
-	copy(pad[:], edges)
+	s := newBinSearch(edges)
 	for r := range out {
-		v := x[r*stride]
-		i := 0
-		for step := 128; step > 0; step >>= 1 {
-			if pad[i+step-1] < v {
-				i += step
-			}
-		}
-		b := uint8(1 + i)
-		if v != v { // NaN
-			b = 0
-		}
-		out[r] = b
+		out[r] = s.bin(x[r*stride])
 	}
 }

@@ -192,7 +192,7 @@ func Boost(ctx context.Context, train, valid Data, o BoostOptions) (*Model, erro
 	if G > 1 {
 		hf = float64(G) / float64(G-1)
 	}
-	gr := &grower{b: b, k: 1, g: make([]float64, n), h: make([]float64, n), workers: nw,
+	gr := &grower{b: b, gh: make([]float64, 2*n), workers: nw,
 		p: growParams{maxLeaves: o.MaxLeaves, maxDepth: o.MaxDepth, minLeaf: o.MinSamplesLeaf, minHess: 1e-3, l2: o.L2, scale: o.LearningRate}}
 	rng := rand.New(rand.NewPCG(o.Seed, 0x9e3779b97f4a7c15))
 	all := make([]int32, n)
@@ -202,8 +202,11 @@ func Boost(ctx context.Context, train, valid Data, o BoostOptions) (*Model, erro
 	nblocks := (n + block - 1) / block
 	// probs[r*C:] are row r's probabilities at the start of the iteration,
 	// so that the G trees of a softmax iteration see the same scores.
-	probs := make([]float64, n*train.Classes)
 	C := train.Classes
+	var probs []float64
+	if G > 1 {
+		probs = make([]float64, n*C)
+	}
 	var leaves []int
 	for it := 1; it <= o.MaxIter; it++ {
 		if err := ctx.Err(); err != nil {
@@ -225,26 +228,36 @@ func Boost(ctx context.Context, train, valid Data, o BoostOptions) (*Model, erro
 		if len(gr.feats) == 0 {
 			gr.feats = append(gr.feats, rng.IntN(d))
 		}
-		parallel(nblocks, nw, func(bi int) {
-			for r := bi * block; r < min(n, (bi+1)*block); r++ {
-				toProba(score[r*G:(r+1)*G], probs[r*C:(r+1)*C])
-			}
-		})
-		for k := range G {
+		if G == 1 {
+			// Binary: the sigmoid, gradient and hessian in one pass (the
+			// same operations as toProba and the loop below, so the same
+			// bits), without the probabilities' round trip.
 			parallel(nblocks, nw, func(bi int) {
 				for r := bi * block; r < min(n, (bi+1)*block); r++ {
-					var p, t float64
-					if G == 1 {
-						p, t = probs[r*C+1], b2f(train.Y[r] == 1)
-					} else {
-						p, t = probs[r*C+k], b2f(train.Y[r] == k)
-					}
-					gr.g[r] = w[r] * (p - t)
-					gr.h[r] = hf * w[r] * math.Max(p*(1-p), 1e-16)
+					p := 1 / (1 + math.Exp(-score[r]))
+					gr.gh[2*r] = w[r] * (p - b2f(train.Y[r] == 1))
+					gr.gh[2*r+1] = w[r] * math.Max(p*(1-p), 1e-16)
 				}
 			})
+		} else {
+			parallel(nblocks, nw, func(bi int) {
+				for r := bi * block; r < min(n, (bi+1)*block); r++ {
+					toProba(score[r*G:(r+1)*G], probs[r*C:(r+1)*C])
+				}
+			})
+		}
+		for k := range G {
+			if G > 1 {
+				parallel(nblocks, nw, func(bi int) {
+					for r := bi * block; r < min(n, (bi+1)*block); r++ {
+						p, t := probs[r*C+k], b2f(train.Y[r] == k)
+						gr.gh[2*r] = w[r] * (p - t)
+						gr.gh[2*r+1] = hf * w[r] * math.Max(p*(1-p), 1e-16)
+					}
+				})
+			}
 			copy(all, rows)
-			tree, idx, spans := gr.grow(all[:len(rows)], 1)
+			tree, idx, spans := gr.grow(all[:len(rows)])
 			m.Trees = append(m.Trees, tree)
 			// Rows of the sample: by the leaf spans of the grower, the
 			// leaves (disjoint rows) in parallel.

@@ -27,24 +27,40 @@ func binMatrix(x []float64, rows, features, workers int) *binned {
 		}
 		slices.Sort(sample)
 	}
+	// Edges feature by feature, then the bins by blocks of rows, every
+	// feature of a row at once: the matrix is row-major, so a pass per
+	// feature would read a cache line for every value.
+	search := make([]*binSearch, features)
 	parallel(features, workers, func(f int) {
-		bc := make([]uint8, rows)
-		var e []float64
+		var col []float64
 		if sample == nil {
-			col := make([]float64, rows)
+			col = make([]float64, rows)
 			for r := range rows {
 				col[r] = x[r*features+f]
 			}
-			e = binEdges(col)
 		} else {
-			col := make([]float64, len(sample))
+			col = make([]float64, len(sample))
 			for i, r := range sample {
 				col[i] = x[int(r)*features+f]
 			}
-			e = binEdges(col)
 		}
-		binColumn(e, x[f:], features, bc)
-		b.edges[f], b.bins[f] = e, bc
+		b.edges[f] = binEdges(col)
+		b.bins[f] = make([]uint8, rows)
+		if len(b.edges[f]) > 0 {
+			search[f] = newBinSearch(b.edges[f])
+		}
+	})
+	const block = 8192
+	parallel((rows+block-1)/block, workers, func(bi int) {
+		lo, hi := bi*block, min(rows, (bi+1)*block)
+		for r := lo; r < hi; r++ {
+			xr := x[r*features : (r+1)*features]
+			for f, v := range xr {
+				if s := search[f]; s != nil {
+					b.bins[f][r] = s.bin(v)
+				}
+			}
+		}
 	})
 	return b
 }
@@ -64,15 +80,14 @@ type growParams struct {
 	scale float64
 }
 
-// grower grows trees on binned data from per-row gradients g (rows × k)
-// and hessians h; a leaf's value for channel c is -scale·G_c/(H+l2). With
-// k channels the split gain is the sum over channels of the usual
-// G²/(H+λ) gains, which for one-hot targets with unit hessians is the
-// weighted Gini impurity decrease (×1/2) of a classification tree.
+// grower grows boosting's trees on binned data from per-row gradients
+// and hessians; a leaf's value is -scale·G/(H+l2) and a split's gain
+// G_L²/(H_L+λ) + G_R²/(H_R+λ) − G²/(H+λ).
 type grower struct {
-	b       *binned
-	k       int
-	g, h    []float64
+	b *binned
+	// gh holds row r's gradient at 2r and its hessian at 2r+1: one cache
+	// line serves both when a node's rows are gathered.
+	gh      []float64
 	feats   []int // features the tree may use
 	workers int
 	p       growParams
@@ -83,8 +98,8 @@ type grower struct {
 }
 
 // hist is one node's histogram over len(feats) features: for feature
-// position fi and bin b, vals[(fi*(maxBins+1)+b)*(k+1)+c] is the sum of
-// gradient channel c (c < k) or of the hessian (c = k), cnt the row count.
+// position fi and bin b, vals[(fi*(maxBins+1)+b)*2] is the sum of the
+// gradients, the next value that of the hessians, cnt the row count.
 type hist struct {
 	feats []int
 	vals  []float64
@@ -102,8 +117,7 @@ type node struct {
 	id        int32
 	lo, hi    int // rows idx[lo:hi]
 	depth     int
-	g         []float64
-	h         float64
+	g, h      float64
 	hist      *hist
 	best      split
 	candidate bool
@@ -132,7 +146,7 @@ const stride = maxBins + 1
 // at least as large (a tree's histograms would otherwise be garbage by the
 // hundred kilobytes a node).
 func (gr *grower) newHist(feats []int) *hist {
-	size := len(feats) * stride * (gr.k + 1)
+	size := len(feats) * stride * 2
 	if l := len(gr.free); l > 0 && cap(gr.free[l-1].vals) >= size {
 		h := gr.free[l-1]
 		gr.free = gr.free[:l-1]
@@ -154,73 +168,108 @@ func (gr *grower) release(h *hist) {
 	}
 }
 
+// gatherChunk is the fewest rows one goroutine gathers gradients for.
+const gatherChunk = 1 << 15
+
 // build fills a histogram of rows over feats, in parallel over features.
 func (gr *grower) build(rows []int32, feats []int) *hist {
 	hs := gr.newHist(feats)
-	k1 := gr.k + 1
-	if gr.k == 1 {
-		// Ordered gradients (LightGBM): gather the node's gradients and
-		// hessians once, so every feature's pass reads them in sequence
-		// (and its bins in ascending row order, the partition being
-		// stable).
+	// Ordered gradients (LightGBM): the node's gradient pairs gathered
+	// once, so every feature's pass reads them in sequence (and its bins
+	// in ascending row order, the partition being stable). All rows in
+	// order (the root without subsampling) are gh itself.
+	inOrder := len(rows) == gr.b.rows && len(rows) > 0 && int(rows[len(rows)-1]) == gr.b.rows-1
+	ord := gr.gh[:2*len(rows)]
+	if !inOrder {
 		if cap(gr.ord) < 2*len(rows) {
-			gr.ord = make([]float64, 2*len(gr.h))
+			gr.ord = make([]float64, len(gr.gh))
 		}
-		ord := gr.ord[:2*len(rows)]
-		for i, r := range rows {
-			ord[2*i], ord[2*i+1] = gr.g[r], gr.h[r]
+		ord = gr.ord[:2*len(rows)]
+		gather := func(lo, hi int) {
+			for i := lo; i < hi; i++ {
+				r := int(rows[i])
+				ord[2*i], ord[2*i+1] = gr.gh[2*r], gr.gh[2*r+1]
+			}
 		}
-		parallel(len(feats), gr.workers, func(fi int) {
-			col := gr.b.bins[feats[fi]]
-			// Fixed-size views: a uint8 bin indexes them without bounds
-			// checks.
-			vals := (*[2 * stride]float64)(hs.vals[fi*stride*2 : (fi+1)*stride*2])
-			cnt := (*[stride]int32)(hs.cnt[fi*stride : (fi+1)*stride])
-			if len(rows) == len(col) && len(rows) > 0 && int(rows[len(rows)-1]) == len(col)-1 {
-				// Every row in order (the root without subsampling):
-				// read the column sequentially.
-				for i, b := range col {
-					o := ord[2*i : 2*i+2 : 2*i+2]
-					vals[2*uint(b)] += o[0]
-					vals[2*uint(b)+1] += o[1]
-					cnt[b]++
+		if chunks := len(rows) / gatherChunk; chunks >= 2 && gr.workers > 1 {
+			parallel(chunks, gr.workers, func(c int) {
+				hi := (c + 1) * gatherChunk
+				if c == chunks-1 {
+					hi = len(rows)
 				}
-				return
-			}
-			for i, r := range rows {
-				b := col[r]
-				o := ord[2*i : 2*i+2 : 2*i+2]
-				vals[2*uint(b)] += o[0]
-				vals[2*uint(b)+1] += o[1]
-				cnt[b]++
-			}
-		})
-		return hs
+				gather(c*gatherChunk, hi)
+			})
+		} else {
+			gather(0, len(rows))
+		}
 	}
-	parallel(len(feats), gr.workers, func(fi int) {
-		col := gr.b.bins[feats[fi]]
-		vals := hs.vals[fi*stride*k1 : (fi+1)*stride*k1]
-		cnt := hs.cnt[fi*stride : (fi+1)*stride]
-		for _, r := range rows {
-			b := int(col[r])
-			v := vals[b*k1 : (b+1)*k1]
-			for c, gv := range gr.g[int(r)*gr.k : (int(r)+1)*gr.k] {
-				v[c] += gv
+	// Two features a pass: the row number and its gradient pair are
+	// loaded once for both.
+	parallel((len(feats)+1)/2, gr.workers, func(pi int) {
+		fa, fb := 2*pi, min(2*pi+1, len(feats)-1)
+		if fa == fb {
+			gr.build1(hs, fa, feats[fa], rows, ord, inOrder)
+			return
+		}
+		ca, cb := gr.b.bins[feats[fa]], gr.b.bins[feats[fb]]
+		// Fixed-size views: a uint8 bin indexes them without bounds
+		// checks.
+		va := (*[2 * stride]float64)(hs.vals[fa*stride*2 : (fa+1)*stride*2])
+		na := (*[stride]int32)(hs.cnt[fa*stride : (fa+1)*stride])
+		vb := (*[2 * stride]float64)(hs.vals[fb*stride*2 : (fb+1)*stride*2])
+		nb := (*[stride]int32)(hs.cnt[fb*stride : (fb+1)*stride])
+		if inOrder {
+			cb = cb[:len(ca)]
+			for i, a := range ca {
+				b := cb[i]
+				o := ord[2*i : 2*i+2 : 2*i+2]
+				g, h := o[0], o[1]
+				va[2*uint(a)] += g
+				va[2*uint(a)+1] += h
+				na[a]++
+				vb[2*uint(b)] += g
+				vb[2*uint(b)+1] += h
+				nb[b]++
 			}
-			v[gr.k] += gr.h[r]
-			cnt[b]++
+			return
+		}
+		for i, r := range rows {
+			a, b := ca[r], cb[r]
+			o := ord[2*i : 2*i+2 : 2*i+2]
+			g, h := o[0], o[1]
+			va[2*uint(a)] += g
+			va[2*uint(a)+1] += h
+			na[a]++
+			vb[2*uint(b)] += g
+			vb[2*uint(b)+1] += h
+			nb[b]++
 		}
 	})
 	return hs
 }
 
-// score is Σ_c G_c²/(H+λ).
-func (gr *grower) score(g []float64, h float64) float64 {
-	s := 0.0
-	for _, v := range g {
-		s += v * v
+// build1 adds rows to the histogram of one feature (position fi in hs),
+// from the ordered gradient pairs ord.
+func (gr *grower) build1(hs *hist, fi, f int, rows []int32, ord []float64, inOrder bool) {
+	col := gr.b.bins[f]
+	vals := (*[2 * stride]float64)(hs.vals[fi*stride*2 : (fi+1)*stride*2])
+	cnt := (*[stride]int32)(hs.cnt[fi*stride : (fi+1)*stride])
+	if inOrder {
+		for i, b := range col {
+			o := ord[2*i : 2*i+2 : 2*i+2]
+			vals[2*uint(b)] += o[0]
+			vals[2*uint(b)+1] += o[1]
+			cnt[b]++
+		}
+		return
 	}
-	return s / (h + gr.p.l2)
+	for i, r := range rows {
+		b := col[r]
+		o := ord[2*i : 2*i+2 : 2*i+2]
+		vals[2*uint(b)] += o[0]
+		vals[2*uint(b)+1] += o[1]
+		cnt[b]++
+	}
 }
 
 // bestSplit finds n's best split over its histogram (in parallel over
@@ -237,13 +286,9 @@ func (gr *grower) bestSplit(n *node) {
 	if rows < 2*minc {
 		return
 	}
-	parent := gr.score(n.g, n.h)
+	parent := n.g * n.g / (n.h + gr.p.l2)
 	results := make([]split, len(n.hist.feats))
-	if gr.k == 1 {
-		gr.bestSplit1(n, parent, results)
-	} else {
-		gr.bestSplitK(n, parent, results)
-	}
+	gr.bestSplit1(n, parent, results)
 	for _, s := range results {
 		if s.fi >= 0 && s.gain > n.best.gain {
 			n.best = s
@@ -257,7 +302,7 @@ func (gr *grower) bestSplit1(n *node, parent float64, results []split) {
 	hs := n.hist
 	rows := int32(n.hi - n.lo)
 	minc, lam, minH := int32(gr.p.minLeaf), gr.p.l2, gr.p.minHess
-	G, H := n.g[0], n.h
+	G, H := n.g, n.h
 	parallel(len(hs.feats), gr.workers, func(fi int) {
 		best := split{fi: -1}
 		vals := hs.vals[fi*stride*2 : (fi+1)*stride*2]
@@ -293,82 +338,23 @@ func (gr *grower) bestSplit1(n *node, parent float64, results []split) {
 	})
 }
 
-// bestSplitK is bestSplit's search for k gradient channels.
-func (gr *grower) bestSplitK(n *node, parent float64, results []split) {
-	hs := n.hist
-	k, k1 := gr.k, gr.k+1
-	rows := int32(n.hi - n.lo)
-	minc := int32(gr.p.minLeaf)
-	parallel(len(hs.feats), gr.workers, func(fi int) {
-		best := split{fi: -1}
-		vals := hs.vals[fi*stride*k1 : (fi+1)*stride*k1]
-		cnt := hs.cnt[fi*stride : (fi+1)*stride]
-		nb := len(gr.b.edges[hs.feats[fi]])
-		missG, missH, missC := vals[0:k], vals[k], cnt[0]
-		gl := make([]float64, k)
-		gm := make([]float64, k)
-		grr := make([]float64, k)
-		var hl float64
-		var cl int32
-		for b := 1; b <= nb; b++ {
-			for c := range k {
-				gl[c] += vals[b*k1+c]
-			}
-			hl += vals[b*k1+k]
-			cl += cnt[b]
-			for _, mleft := range [2]bool{false, true} {
-				if mleft && missC == 0 {
-					continue
-				}
-				if b == nb && (mleft || missC == 0) {
-					continue // nothing would go right
-				}
-				h, c := hl, cl
-				g := gl
-				if mleft {
-					for i := range k {
-						gm[i] = gl[i] + missG[i]
-					}
-					g, h, c = gm, hl+missH, cl+missC
-				}
-				if c < minc || rows-c < minc || h < gr.p.minHess || n.h-h < gr.p.minHess {
-					continue
-				}
-				for i := range k {
-					grr[i] = n.g[i] - g[i]
-				}
-				gain := gr.score(g, h) + gr.score(grr, n.h-h) - parent
-				if gain > best.gain {
-					best = split{fi: fi, bin: b, defaultLeft: mleft, gain: gain}
-				}
-			}
-		}
-		results[fi] = best
-	})
-}
-
 // grow builds one tree on rows (taken over as gr.idx and reordered). It
 // returns the tree and, for every node, the rows idx[lo:hi] it holds.
-func (gr *grower) grow(rows []int32, width int) (Tree, []int32, [][2]int) {
+func (gr *grower) grow(rows []int32) (Tree, []int32, [][2]int) {
 	gr.idx = rows
 	t := Tree{}
 	var spans [][2]int
 	add := func(lo, hi int) int32 {
 		spans = append(spans, [2]int{lo, hi})
-		return t.appendLeaf(width)
+		return t.appendLeaf(1)
 	}
 	setLeaf := func(n *node) {
-		for c := range width {
-			t.Value[int(n.id)*width+c] = -gr.p.scale * n.g[c] / (n.h + gr.p.l2)
-		}
+		t.Value[n.id] = -gr.p.scale * n.g / (n.h + gr.p.l2)
 	}
-	k := gr.k
-	root := &node{id: add(0, len(rows)), lo: 0, hi: len(rows), g: make([]float64, k)}
+	root := &node{id: add(0, len(rows)), lo: 0, hi: len(rows)}
 	for _, r := range rows {
-		for c := range k {
-			root.g[c] += gr.g[int(r)*k+c]
-		}
-		root.h += gr.h[r]
+		root.g += gr.gh[2*int(r)]
+		root.h += gr.gh[2*int(r)+1]
 	}
 	root.hist = gr.build(rows, gr.feats)
 	gr.bestSplit(root)
@@ -400,12 +386,10 @@ func (gr *grower) grow(rows []int32, width int) (Tree, []int32, [][2]int) {
 		t.Feature[n.id], t.Left[n.id], t.Right[n.id] = int32(f), li, ri
 		t.Threshold[n.id] = gr.b.edges[f][s.bin-1]
 		t.DefaultLeft[n.id], t.Gain[n.id] = s.defaultLeft, s.gain
-		lc := &node{id: li, lo: n.lo, hi: mid, depth: n.depth + 1, g: make([]float64, k)}
-		rc := &node{id: ri, lo: mid, hi: n.hi, depth: n.depth + 1, g: make([]float64, k)}
+		lc := &node{id: li, lo: n.lo, hi: mid, depth: n.depth + 1}
+		rc := &node{id: ri, lo: mid, hi: n.hi, depth: n.depth + 1}
 		gr.sums(n, lc, s)
-		for c := range k {
-			rc.g[c] = n.g[c] - lc.g[c]
-		}
+		rc.g = n.g - lc.g
 		rc.h = n.h - lc.h
 		// Histogram subtraction (Ke et al. 2017, §2.1): build the
 		// smaller child's histogram, the larger's is parent − smaller.
@@ -444,13 +428,14 @@ func (gr *grower) grow(rows []int32, width int) (Tree, []int32, [][2]int) {
 	return t, gr.idx, spans
 }
 
-// partitionChunk is the number of rows one goroutine of partition takes.
-const partitionChunk = 1 << 15
+// partitionChunk is the fewest rows one goroutine of partition takes.
+const partitionChunk = 1 << 13
 
 // partition reorders seg stably so that the rows whose bin in col goes
 // left come first, and returns how many do. Segments of several chunks
-// are partitioned chunk by chunk in parallel, then the chunks' left and
-// right runs are gathered in order: the same order as one pass.
+// are partitioned chunk by chunk in parallel, then each chunk's left and
+// right runs are moved to their places in order, in parallel too: the
+// same order as one pass.
 func (gr *grower) partition(seg []int32, col []uint8, left *[stride]bool) int {
 	one := func(seg, scratch []int32) int {
 		right := scratch[:0]
@@ -466,26 +451,41 @@ func (gr *grower) partition(seg []int32, col []uint8, left *[stride]bool) int {
 		copy(seg[i:], right)
 		return i
 	}
-	chunks := (len(seg) + partitionChunk - 1) / partitionChunk
-	if chunks <= 2 || gr.workers <= 1 {
+	chunks := min(len(seg)/partitionChunk, 4*gr.workers)
+	if chunks < 2 || gr.workers <= 1 {
 		return one(seg, gr.tmp)
 	}
+	size := (len(seg) + chunks - 1) / chunks
+	span := func(c int) (int, int) { return c * size, min(len(seg), (c+1)*size) }
 	nl := make([]int, chunks)
 	parallel(chunks, gr.workers, func(c int) {
-		lo, hi := c*partitionChunk, min(len(seg), (c+1)*partitionChunk)
+		lo, hi := span(c)
 		nl[c] = one(seg[lo:hi], gr.tmp[lo:hi])
 	})
-	out := gr.tmp[:0]
+	// Where each chunk's runs go: lefts in chunk order from 0, rights in
+	// chunk order after all the lefts.
+	atL, atR := make([]int, chunks), make([]int, chunks)
+	total := 0
 	for c := range chunks {
-		lo := c * partitionChunk
-		out = append(out, seg[lo:lo+nl[c]]...)
+		atL[c] = total
+		total += nl[c]
 	}
-	total := len(out)
+	r := total
 	for c := range chunks {
-		lo, hi := c*partitionChunk, min(len(seg), (c+1)*partitionChunk)
-		out = append(out, seg[lo+nl[c]:hi]...)
+		lo, hi := span(c)
+		atR[c] = r
+		r += hi - lo - nl[c]
 	}
-	copy(seg, out)
+	out := gr.tmp[:len(seg)]
+	parallel(chunks, gr.workers, func(c int) {
+		lo, hi := span(c)
+		copy(out[atL[c]:], seg[lo:lo+nl[c]])
+		copy(out[atR[c]:], seg[lo+nl[c]:hi])
+	})
+	parallel(chunks, gr.workers, func(c int) {
+		lo, hi := span(c)
+		copy(seg[lo:hi], out[lo:hi])
+	})
 	return total
 }
 
@@ -493,13 +493,10 @@ func (gr *grower) partition(seg []int32, col []uint8, left *[stride]bool) int {
 // histogram of the split feature (exact: the same additions the
 // histogram made), so no pass over the rows is needed.
 func (gr *grower) sums(parent, left *node, s split) {
-	k, k1 := gr.k, gr.k+1
-	vals := parent.hist.vals[s.fi*stride*k1 : (s.fi+1)*stride*k1]
+	vals := parent.hist.vals[s.fi*stride*2 : (s.fi+1)*stride*2]
 	add := func(b int) {
-		for c := range k {
-			left.g[c] += vals[b*k1+c]
-		}
-		left.h += vals[b*k1+k]
+		left.g += vals[2*b]
+		left.h += vals[2*b+1]
 	}
 	for b := 1; b <= s.bin; b++ {
 		add(b)
