@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"path"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -132,6 +133,13 @@ type response struct {
 func (resp response) write(w http.ResponseWriter) {
 	for k, v := range resp.header {
 		w.Header().Set(k, v)
+	}
+	if len(resp.body) > 0 {
+		// A known length: net/http then writes the header and a body over
+		// its 2 KB response buffer in one go, instead of switching to
+		// chunked encoding with a flush of its own (a finished job's
+		// status, with its result, is often over 2 KB).
+		w.Header().Set("Content-Length", strconv.Itoa(len(resp.body)))
 	}
 	w.WriteHeader(resp.status)
 	_, _ = w.Write(resp.body)

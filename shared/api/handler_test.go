@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -251,6 +253,47 @@ func TestIdempotencyKey(t *testing.T) {
 		c3 := e.do(t, http.MethodPost, "/ml/training/"+id+"/cancel", "")
 		assert.Equal(t, http.StatusConflict, c3.status, "without the key it is a new request")
 	})
+}
+
+// Answers carry their length, so net/http sends a status answer (about
+// its 2 KB response buffer) in one write instead of switching to chunked
+// encoding: the status route is the API's busiest.
+func TestAnswersCarryContentLength(t *testing.T) {
+	e := newEnv(t, nil)
+	id := e.do(t, http.MethodPost, "/ml/training/start", e.trainingBody("")).json(t)["job_id"].(string)
+	_, err := e.rt.DB.UpdateJob(context.Background(), id, store.JobUpdate{Status: store.Running, Stage: "train",
+		Progress: json.RawMessage(`{"job_id":"` + id + `","kind":"progress","stage":"train","step":3,"total":5,"unit":"epoch",` +
+			`"metrics":{"loss":0.25,"val_auc_pr":0.8,"val_auc_roc":0.9,"val_accuracy":0.7,"val_f1":0.6},"eta_seconds":1.5,` +
+			`"time":"2026-03-01T12:00:00Z","resources":{"cpu_percent":180,"rss_bytes":123456789}}`)})
+	require.NoError(t, err)
+	// A finished job's answer holds its result: over 2 KB here.
+	var result strings.Builder
+	result.WriteString(`{"metrics":{`)
+	for i := range 100 {
+		fmt.Fprintf(&result, `%q:%d.5,`, fmt.Sprintf("test_metric_%03d", i), i)
+	}
+	result.WriteString(`"test_auc_roc":0.97}}`)
+	done := e.do(t, http.MethodPost, "/ml/training/start", e.trainingBody("")).json(t)["job_id"].(string)
+	_, err = e.rt.DB.UpdateJob(context.Background(), done, store.JobUpdate{Status: store.Running, Stage: "train"})
+	require.NoError(t, err)
+	_, err = e.rt.DB.UpdateJob(context.Background(), done, store.JobUpdate{Status: store.Succeeded, Stage: "register",
+		Result: json.RawMessage(result.String())})
+	require.NoError(t, err)
+	srv := httptest.NewServer(e.h)
+	t.Cleanup(srv.Close)
+	for _, path := range []string{"/ml/training/" + id + "/status", "/ml/training/" + done + "/status", "/ml/training/trn-nope/status"} {
+		resp, err := srv.Client().Get(srv.URL + path)
+		require.NoError(t, err)
+		body, err := io.ReadAll(resp.Body)
+		require.NoError(t, resp.Body.Close())
+		require.NoError(t, err)
+		if path == "/ml/training/"+done+"/status" {
+			require.Equal(t, http.StatusOK, resp.StatusCode, "%s", body)
+			require.Greater(t, len(body), 2048, "the finished answer is over net/http's 2 KB buffer")
+		}
+		assert.Empty(t, resp.TransferEncoding, "%s: not chunked", path)
+		assert.EqualValues(t, len(body), resp.ContentLength, "%s", path)
+	}
 }
 
 func TestTrainingStatus(t *testing.T) {
