@@ -54,6 +54,7 @@
 // Only functions/..., trainer, shared/awsclient, shared/awsclient/awstest,
 // shared/awsclient/cloudwatchclient, shared/awsclient/envconfig,
 // shared/awsclient/lambdarest, shared/awsclient/sfnrest,
+// shared/awsclient/signedcall,
 // shared/pipeline/sfnexec, shared/store/dynamostore, shared/store/s3store,
 // shared/tracking/mlflow and shared/tracking/mlflow/mlflowaws may import the
 // AWS SDK.

@@ -2,35 +2,23 @@ package lambdarest
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strings"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 
 	"github.com/orrery-ml/orrery/shared/awsclient/envconfig"
+	"github.com/orrery-ml/orrery/shared/awsclient/signedcall"
 	"github.com/orrery-ml/orrery/shared/serving/lambdaalias"
 )
 
 // apiVersion is the path prefix of the Lambda API's operations.
 const apiVersion = "/2015-03-31"
-
-// emptyPayloadHash is the SHA-256 of an empty body, which SigV4 signs for
-// a GET.
-const emptyPayloadHash = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
-
-// maxAttempts is how many times a call is sent when the service throttles
-// it, answers 5xx or the connection fails, as the SDK's standard retryer
-// does.
-const maxAttempts = 3
 
 // Client reads aliases and function configurations from the Lambda API. It
 // is safe for concurrent use.
@@ -56,10 +44,7 @@ var _ lambdaalias.API = (*Client)(nil)
 func New(cfg aws.Config, getenv func(string) string) *Client {
 	ep := envconfig.ServiceEndpoint(cfg, getenv, "Lambda")
 	if ep == "" {
-		ep = "https://lambda." + cfg.Region + ".amazonaws.com"
-		if strings.HasPrefix(cfg.Region, "cn-") {
-			ep += ".cn"
-		}
+		ep = signedcall.PublicEndpoint("lambda", cfg.Region)
 	}
 	return &Client{Endpoint: ep, Region: cfg.Region, Credentials: cfg.Credentials, signer: v4.NewSigner()}
 }
@@ -160,106 +145,19 @@ func (c *Client) get(ctx context.Context, op, path string, q url.Values, out any
 	if len(q) > 0 {
 		u += "?" + q.Encode()
 	}
-	for attempt := 1; ; attempt++ {
-		retry, err := c.send(ctx, u, out)
-		if err == nil {
-			return nil
-		}
-		if !retry || attempt == maxAttempts || ctx.Err() != nil || wait(ctx, attempt) != nil {
-			return fmt.Errorf("lambdarest: %s %s: %w", op, path, err)
+	api := signedcall.Client{Service: "lambda", Region: c.Region, Credentials: c.Credentials, HTTP: c.HTTP, Signer: c.signer}
+	body, err := api.Do(ctx, http.MethodGet, u, http.Header{"Accept": {"application/json"}}, nil)
+	if err == nil {
+		if err = json.Unmarshal(body, out); err != nil {
+			err = fmt.Errorf("decode the answer: %w", err)
 		}
 	}
-}
-
-// send makes one attempt; retry reports whether another may succeed.
-func (c *Client) send(ctx context.Context, u string, out any) (retry bool, err error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
-		return false, err
-	}
-	req.Header.Set("Accept", "application/json")
-	if c.Credentials == nil {
-		return false, errors.New("no credentials")
-	}
-	creds, err := c.Credentials.Retrieve(ctx)
-	if err != nil {
-		return false, fmt.Errorf("retrieve credentials: %w", err)
-	}
-	signer := c.signer
-	if signer == nil {
-		signer = v4.NewSigner()
-	}
-	if err := signer.SignHTTP(ctx, creds, req, emptyPayloadHash, "lambda", c.Region, time.Now()); err != nil {
-		return false, fmt.Errorf("sign: %w", err)
-	}
-	hc := c.HTTP
-	if hc == nil {
-		hc = http.DefaultClient
-	}
-	resp, err := hc.Do(req)
-	if err != nil {
-		return true, err
-	}
-	defer func() { _ = resp.Body.Close() }()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
-	if err != nil {
-		return true, fmt.Errorf("read the answer: %w", err)
-	}
-	if resp.StatusCode >= 300 {
-		e := apiError(resp, body)
-		return resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500 || strings.Contains(e.Code, "Throttl"), e
-	}
-	if err := json.Unmarshal(body, out); err != nil {
-		return false, fmt.Errorf("decode the answer: %w", err)
-	}
-	return false, nil
-}
-
-// apiError reads a refusal: the exception's name from X-Amzn-ErrorType
-// (before any ':'), else the body's __type or code (after any '#'); the
-// message from the body's Message or message. (The body's Type is the
-// fault's side, "User" or "Service", not the exception.)
-func apiError(resp *http.Response, body []byte) *Error {
-	var fields map[string]any
-	_ = json.Unmarshal(body, &fields)
-	str := func(keys ...string) string {
-		for _, k := range keys {
-			if v, ok := fields[k].(string); ok && v != "" {
-				return v
-			}
+		var refused *signedcall.Error
+		if errors.As(err, &refused) {
+			err = &Error{Status: refused.Status, Code: refused.Code, Message: refused.Message}
 		}
-		return ""
+		return fmt.Errorf("lambdarest: %s %s: %w", op, path, err)
 	}
-	code, _, _ := strings.Cut(resp.Header.Get("X-Amzn-ErrorType"), ":")
-	if code == "" {
-		code = str("__type", "code")
-	}
-	if i := strings.LastIndex(code, "#"); i >= 0 {
-		code = code[i+1:]
-	}
-	if code == "" {
-		code = http.StatusText(resp.StatusCode)
-	}
-	msg := str("Message", "message")
-	if msg == "" {
-		msg = strings.TrimSpace(string(body))
-	}
-	return &Error{Status: resp.StatusCode, Code: code, Message: msg}
-}
-
-// wait sleeps before attempt+1: a random time up to 50 ms × 2^attempt, as
-// the SDK's exponential backoff with full jitter.
-func wait(ctx context.Context, attempt int) error {
-	var b [8]byte
-	_, _ = rand.Read(b[:])
-	max := time.Duration(50<<attempt) * time.Millisecond
-	d := time.Duration(binary.LittleEndian.Uint64(b[:]) % uint64(max))
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return nil
 }

@@ -3,14 +3,9 @@ package sfnrest
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/binary"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"math"
 	"net/http"
 	"strings"
@@ -20,15 +15,12 @@ import (
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 
 	"github.com/orrery-ml/orrery/shared/awsclient/envconfig"
+	"github.com/orrery-ml/orrery/shared/awsclient/signedcall"
 	"github.com/orrery-ml/orrery/shared/pipeline/sfnexec"
 )
 
 // signingName is Step Functions' SigV4 service name.
 const signingName = "states"
-
-// maxAttempts is how many times a call is tried when it is throttled, the
-// service answers 5xx or the connection fails, as the SDK's standard retryer.
-const maxAttempts = 3
 
 // Client calls the Step Functions API. Endpoint, Region and Credentials are
 // required; HTTP nil is http.DefaultClient.
@@ -53,10 +45,7 @@ var _ sfnexec.Client = (*Client)(nil)
 func New(cfg aws.Config, getenv func(string) string) *Client {
 	ep := envconfig.ServiceEndpoint(cfg, getenv, "SFN")
 	if ep == "" {
-		ep = "https://states." + cfg.Region + ".amazonaws.com"
-		if strings.HasPrefix(cfg.Region, "cn-") {
-			ep += ".cn"
-		}
+		ep = signedcall.PublicEndpoint("states", cfg.Region)
 	}
 	return &Client{Endpoint: ep, Region: cfg.Region, Credentials: cfg.Credentials, signer: v4.NewSigner()}
 }
@@ -180,115 +169,28 @@ func epoch(s *float64) time.Time {
 }
 
 // call sends operation op with the JSON of in and decodes the answer into
-// out (nil: discarded), retrying as maxAttempts says.
+// out (nil: discarded), retrying as signedcall.Client.Do does.
 func (c *Client) call(ctx context.Context, op string, in, out any) error {
 	body, err := json.Marshal(in)
 	if err != nil {
 		return fmt.Errorf("sfnrest: %s: encode: %w", op, err)
 	}
-	for attempt := 1; ; attempt++ {
-		retry, err := c.send(ctx, op, body, out)
-		if err == nil {
-			return nil
+	api := signedcall.Client{Service: signingName, Region: c.Region, Credentials: c.Credentials, HTTP: c.HTTP, Signer: c.signer}
+	answer, err := api.Do(ctx, http.MethodPost, strings.TrimSuffix(c.Endpoint, "/")+"/", http.Header{
+		"Content-Type": {"application/x-amz-json-1.0"},
+		"X-Amz-Target": {"AWSStepFunctions." + op},
+	}, body)
+	if err == nil && out != nil && len(bytes.TrimSpace(answer)) > 0 {
+		if err = json.Unmarshal(answer, out); err != nil {
+			err = fmt.Errorf("decode the answer: %w", err)
 		}
-		if !retry || attempt == maxAttempts || ctx.Err() != nil || wait(ctx, attempt) != nil {
-			return fmt.Errorf("sfnrest: %s: %w", op, err)
+	}
+	if err != nil {
+		var refused *signedcall.Error
+		if errors.As(err, &refused) {
+			err = &Error{Status: refused.Status, Code: refused.Code, Message: refused.Message}
 		}
+		return fmt.Errorf("sfnrest: %s: %w", op, err)
 	}
-}
-
-// send makes one attempt; retry says whether another may succeed.
-func (c *Client) send(ctx context.Context, op string, body []byte, out any) (retry bool, err error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimSuffix(c.Endpoint, "/")+"/", bytes.NewReader(body))
-	if err != nil {
-		return false, err
-	}
-	req.Header.Set("Content-Type", "application/x-amz-json-1.0")
-	req.Header.Set("X-Amz-Target", "AWSStepFunctions."+op)
-	if c.Credentials == nil {
-		return false, errors.New("no credentials")
-	}
-	creds, err := c.Credentials.Retrieve(ctx)
-	if err != nil {
-		return false, fmt.Errorf("retrieve credentials: %w", err)
-	}
-	signer := c.signer
-	if signer == nil {
-		signer = v4.NewSigner()
-	}
-	sum := sha256.Sum256(body)
-	if err := signer.SignHTTP(ctx, creds, req, hex.EncodeToString(sum[:]), signingName, c.Region, time.Now()); err != nil {
-		return false, fmt.Errorf("sign: %w", err)
-	}
-	hc := c.HTTP
-	if hc == nil {
-		hc = http.DefaultClient
-	}
-	resp, err := hc.Do(req)
-	if err != nil {
-		return true, err
-	}
-	defer func() { _ = resp.Body.Close() }()
-	answer, err := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
-	if err != nil {
-		return true, fmt.Errorf("read the answer: %w", err)
-	}
-	if resp.StatusCode >= 300 {
-		e := apiError(resp, answer)
-		return resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500 || strings.Contains(e.Code, "Throttl"), e
-	}
-	if out == nil || len(bytes.TrimSpace(answer)) == 0 {
-		return false, nil
-	}
-	if err := json.Unmarshal(answer, out); err != nil {
-		return false, fmt.Errorf("decode the answer: %w", err)
-	}
-	return false, nil
-}
-
-// apiError reads an error answer: the code from X-Amzn-ErrorType or the
-// body's __type (the part after '#'), the message from message or Message.
-func apiError(resp *http.Response, body []byte) *Error {
-	var fields map[string]any
-	_ = json.Unmarshal(body, &fields)
-	str := func(keys ...string) string {
-		for _, k := range keys {
-			if v, ok := fields[k].(string); ok && v != "" {
-				return v
-			}
-		}
-		return ""
-	}
-	code, _, _ := strings.Cut(resp.Header.Get("X-Amzn-ErrorType"), ":")
-	if code == "" {
-		code = str("__type", "code")
-	}
-	if i := strings.LastIndex(code, "#"); i >= 0 {
-		code = code[i+1:]
-	}
-	if code == "" {
-		code = http.StatusText(resp.StatusCode)
-	}
-	msg := str("message", "Message")
-	if msg == "" {
-		msg = strings.TrimSpace(string(body))
-	}
-	return &Error{Status: resp.StatusCode, Code: code, Message: msg}
-}
-
-// wait sleeps before attempt+1: a random time up to 50 ms × 2^attempt, as
-// the SDK's exponential backoff with full jitter.
-func wait(ctx context.Context, attempt int) error {
-	var b [8]byte
-	_, _ = rand.Read(b[:])
-	max := time.Duration(50<<attempt) * time.Millisecond
-	d := time.Duration(binary.LittleEndian.Uint64(b[:]) % uint64(max))
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return nil
 }
