@@ -11,6 +11,7 @@ import (
 	"math"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"time"
 
@@ -38,6 +39,7 @@ func run() error {
 	seed := flag.Uint64("seed", 1, "random seed (forest bootstraps and feature draws, boosting subsamples)")
 	validPath := flag.String("valid", "", "validation CSV for boosting's early stopping (with -patience)")
 	patience := flag.Int("patience", 0, "stop boosting after this many iterations without a lower validation log-loss and keep the best iteration (0: no early stopping)")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the fit to this file")
 	flag.Parse()
 	runtime.GOMAXPROCS(*threads)
 	train, err := readCSV(*trainPath)
@@ -51,6 +53,16 @@ func run() error {
 	test.Classes = max(test.Classes, train.Classes)
 	train.Classes = test.Classes
 	ctx := context.Background()
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+	}
 	start := time.Now()
 	var m *trees.Model
 	switch *model {
@@ -97,6 +109,9 @@ func run() error {
 		return err
 	}
 	fit := time.Since(start).Seconds()
+	if *cpuProfile != "" {
+		pprof.StopCPUProfile()
+	}
 	rows := test.Rows()
 	proba := make([]float64, rows*m.Classes)
 	best := math.Inf(1)
