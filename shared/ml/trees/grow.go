@@ -4,6 +4,8 @@ import (
 	"container/heap"
 	"math/rand/v2"
 	"slices"
+
+	"github.com/orrery-ml/orrery/shared/ml/trees/internal/histo"
 )
 
 // binned is the training matrix binned column by column (bin 0 = missing).
@@ -97,13 +99,20 @@ type grower struct {
 	free    []*hist // released histograms (newHist)
 }
 
-// hist is one node's histogram over len(feats) features: for feature
-// position fi and bin b, vals[(fi*(maxBins+1)+b)*2] is the sum of the
-// gradients, the next value that of the hessians, cnt the row count.
+// hist is one node's histogram over len(feats) features: feature
+// position fi's is vals[fi*binWidth : (fi+1)*binWidth], a histo.Hist (bin
+// b: the sum of the gradients, that of the hessians, the row count).
 type hist struct {
 	feats []int
 	vals  []float64
-	cnt   []int32
+}
+
+// binWidth is the float64s of one feature's histogram.
+const binWidth = stride * histo.Width
+
+// of is feature position fi's histogram.
+func (h *hist) of(fi int) *histo.Hist {
+	return (*histo.Hist)(h.vals[fi*binWidth : (fi+1)*binWidth])
 }
 
 type split struct {
@@ -142,23 +151,22 @@ func (q *bestFirst[N]) Pop() any {
 
 const stride = maxBins + 1
 
+var _ = [1]struct{}{}[stride-histo.Bins] // the grower's bins are histo's
+
 // newHist returns a zeroed histogram over feats, reusing a released one
 // at least as large (a tree's histograms would otherwise be garbage by the
 // hundred kilobytes a node).
 func (gr *grower) newHist(feats []int) *hist {
-	size := len(feats) * stride * 2
+	size := len(feats) * binWidth
 	if l := len(gr.free); l > 0 && cap(gr.free[l-1].vals) >= size {
 		h := gr.free[l-1]
 		gr.free = gr.free[:l-1]
-		h.vals, h.cnt = h.vals[:size], h.cnt[:len(feats)*stride]
+		h.vals = h.vals[:size]
 		clear(h.vals)
-		clear(h.cnt)
 		h.feats = feats
 		return h
 	}
-	vals := make([]float64, size)
-	cnt := make([]int32, len(feats)*stride)
-	return &hist{feats: feats, vals: vals[:size], cnt: cnt[:len(feats)*stride]}
+	return &hist{feats: feats, vals: make([]float64, size)}
 }
 
 // release hands a histogram no node uses any more back to newHist.
@@ -206,70 +214,24 @@ func (gr *grower) build(rows []int32, feats []int) *hist {
 	// Two features a pass: the row number and its gradient pair are
 	// loaded once for both.
 	parallel((len(feats)+1)/2, gr.workers, func(pi int) {
-		fa, fb := 2*pi, min(2*pi+1, len(feats)-1)
-		if fa == fb {
-			gr.build1(hs, fa, feats[fa], rows, ord, inOrder)
-			return
-		}
-		ca, cb := gr.b.bins[feats[fa]], gr.b.bins[feats[fb]]
-		// Fixed-size views: a uint8 bin indexes them without bounds
-		// checks.
-		va := (*[2 * stride]float64)(hs.vals[fa*stride*2 : (fa+1)*stride*2])
-		na := (*[stride]int32)(hs.cnt[fa*stride : (fa+1)*stride])
-		vb := (*[2 * stride]float64)(hs.vals[fb*stride*2 : (fb+1)*stride*2])
-		nb := (*[stride]int32)(hs.cnt[fb*stride : (fb+1)*stride])
-		if inOrder {
-			cb = cb[:len(ca)]
-			for i, a := range ca {
-				b := cb[i]
-				o := ord[2*i : 2*i+2 : 2*i+2]
-				g, h := o[0], o[1]
-				va[2*uint(a)] += g
-				va[2*uint(a)+1] += h
-				na[a]++
-				vb[2*uint(b)] += g
-				vb[2*uint(b)+1] += h
-				nb[b]++
+		fa, fb := 2*pi, 2*pi+1
+		ca := gr.b.bins[feats[fa]]
+		if fb == len(feats) {
+			if inOrder {
+				histo.Ordered(hs.of(fa), ca, ord)
+			} else {
+				histo.Indexed(hs.of(fa), ca, rows, ord)
 			}
 			return
 		}
-		for i, r := range rows {
-			a, b := ca[r], cb[r]
-			o := ord[2*i : 2*i+2 : 2*i+2]
-			g, h := o[0], o[1]
-			va[2*uint(a)] += g
-			va[2*uint(a)+1] += h
-			na[a]++
-			vb[2*uint(b)] += g
-			vb[2*uint(b)+1] += h
-			nb[b]++
+		cb := gr.b.bins[feats[fb]]
+		if inOrder {
+			histo.Ordered2(hs.of(fa), hs.of(fb), ca, cb, ord)
+		} else {
+			histo.Indexed2(hs.of(fa), hs.of(fb), ca, cb, rows, ord)
 		}
 	})
 	return hs
-}
-
-// build1 adds rows to the histogram of one feature (position fi in hs),
-// from the ordered gradient pairs ord.
-func (gr *grower) build1(hs *hist, fi, f int, rows []int32, ord []float64, inOrder bool) {
-	col := gr.b.bins[f]
-	vals := (*[2 * stride]float64)(hs.vals[fi*stride*2 : (fi+1)*stride*2])
-	cnt := (*[stride]int32)(hs.cnt[fi*stride : (fi+1)*stride])
-	if inOrder {
-		for i, b := range col {
-			o := ord[2*i : 2*i+2 : 2*i+2]
-			vals[2*uint(b)] += o[0]
-			vals[2*uint(b)+1] += o[1]
-			cnt[b]++
-		}
-		return
-	}
-	for i, r := range rows {
-		b := col[r]
-		o := ord[2*i : 2*i+2 : 2*i+2]
-		vals[2*uint(b)] += o[0]
-		vals[2*uint(b)+1] += o[1]
-		cnt[b]++
-	}
 }
 
 // bestSplit finds n's best split over its histogram (in parallel over
@@ -300,18 +262,16 @@ func (gr *grower) bestSplit(n *node) {
 // bestSplit1 is bestSplit's search for one gradient channel, in scalars.
 func (gr *grower) bestSplit1(n *node, parent float64, results []split) {
 	hs := n.hist
-	rows := int32(n.hi - n.lo)
-	minc, lam, minH := int32(gr.p.minLeaf), gr.p.l2, gr.p.minHess
+	rows := float64(n.hi - n.lo)
+	minc, lam, minH := float64(gr.p.minLeaf), gr.p.l2, gr.p.minHess
 	G, H := n.g, n.h
 	parallel(len(hs.feats), gr.workers, func(fi int) {
 		best := split{fi: -1}
-		vals := hs.vals[fi*stride*2 : (fi+1)*stride*2]
-		cnt := hs.cnt[fi*stride : (fi+1)*stride]
+		vals := hs.of(fi)
 		nb := len(gr.b.edges[hs.feats[fi]])
-		mg, mh, mc := vals[0], vals[1], cnt[0]
-		var gl, hl float64
-		var cl int32
-		try := func(b int, g, h float64, c int32, mleft bool) {
+		mg, mh, mc := vals[0], vals[1], vals[2]
+		var gl, hl, cl float64
+		try := func(b int, g, h, c float64, mleft bool) {
 			if c < minc || rows-c < minc || h < minH || H-h < minH {
 				return
 			}
@@ -322,9 +282,10 @@ func (gr *grower) bestSplit1(n *node, parent float64, results []split) {
 			}
 		}
 		for b := 1; b <= nb; b++ {
-			gl += vals[2*b]
-			hl += vals[2*b+1]
-			cl += cnt[b]
+			v := vals[histo.Width*b : histo.Width*b+3]
+			gl += v[0]
+			hl += v[1]
+			cl += v[2]
 			if b < nb {
 				try(b, gl, hl, cl, false)
 			} else if mc > 0 {
@@ -401,9 +362,6 @@ func (gr *grower) grow(rows []int32) (Tree, []int32, [][2]int) {
 		large.hist = n.hist
 		for x, v := range small.hist.vals {
 			large.hist.vals[x] -= v
-		}
-		for x, v := range small.hist.cnt {
-			large.hist.cnt[x] -= v
 		}
 		n.hist = nil
 		leaves++
@@ -493,10 +451,10 @@ func (gr *grower) partition(seg []int32, col []uint8, left *[stride]bool) int {
 // histogram of the split feature (exact: the same additions the
 // histogram made), so no pass over the rows is needed.
 func (gr *grower) sums(parent, left *node, s split) {
-	vals := parent.hist.vals[s.fi*stride*2 : (s.fi+1)*stride*2]
+	vals := parent.hist.of(s.fi)
 	add := func(b int) {
-		left.g += vals[2*b]
-		left.h += vals[2*b+1]
+		left.g += vals[histo.Width*b]
+		left.h += vals[histo.Width*b+1]
 	}
 	for b := 1; b <= s.bin; b++ {
 		add(b)
