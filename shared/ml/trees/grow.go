@@ -395,18 +395,26 @@ const partitionChunk = 1 << 13
 // right runs are moved to their places in order, in parallel too: the
 // same order as one pass.
 func (gr *grower) partition(seg []int32, col []uint8, left *[stride]bool) int {
-	one := func(seg, scratch []int32) int {
-		right := scratch[:0]
-		i := 0
-		for _, r := range seg {
-			if left[col[r]] {
-				seg[i] = r
-				i++
-			} else {
-				right = append(right, r)
-			}
+	// Without branches: every row is written to both sides and only its
+	// side's position moves on. A split sends rows left and right in no
+	// order a branch predictor could learn.
+	var goesLeft [stride]int
+	for b, l := range left {
+		if l {
+			goesLeft[b] = 1
 		}
-		copy(seg[i:], right)
+	}
+	one := func(seg, scratch []int32) int {
+		scratch = scratch[:len(seg)]
+		i, j := 0, 0
+		for _, r := range seg {
+			l := goesLeft[col[r]]
+			seg[i] = r
+			scratch[j] = r
+			i += l
+			j += 1 - l
+		}
+		copy(seg[i:], scratch[:j])
 		return i
 	}
 	chunks := min(len(seg)/partitionChunk, 4*gr.workers)
