@@ -6,6 +6,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"runtime"
+	"slices"
 )
 
 // Data is a row-major feature matrix (NaN = missing) with class labels in
@@ -157,6 +158,7 @@ func Boost(ctx context.Context, train, valid Data, o BoostOptions) (*Model, erro
 	m := &Model{Kind: KindBoosting, Features: d, Classes: train.Classes}
 	G := m.groups()
 	w := rowWeights(train, o.ClassWeights)
+	unitWeights := !slices.ContainsFunc(w, func(v float64) bool { return v != 1 })
 	counts := make([]float64, train.Classes)
 	total := 0.0
 	for r, y := range train.Y {
@@ -212,11 +214,13 @@ func Boost(ctx context.Context, train, valid Data, o BoostOptions) (*Model, erro
 		if err := ctx.Err(); err != nil {
 			return nil, fmt.Errorf("trees: boosting iteration %d: %w", it, err)
 		}
-		rows = rows[:0]
-		for i := range n {
-			inSample[i] = o.Subsample >= 1 || rng.Float64() < o.Subsample
-			if inSample[i] {
-				rows = append(rows, int32(i))
+		if o.Subsample < 1 || it == 1 {
+			rows = rows[:0]
+			for i := range n {
+				inSample[i] = o.Subsample >= 1 || rng.Float64() < o.Subsample
+				if inSample[i] {
+					rows = append(rows, int32(i))
+				}
 			}
 		}
 		gr.feats = gr.feats[:0]
@@ -232,11 +236,20 @@ func Boost(ctx context.Context, train, valid Data, o BoostOptions) (*Model, erro
 			// Binary: the sigmoid, gradient and hessian in one pass (the
 			// same operations as toProba and the loop below, so the same
 			// bits), without the probabilities' round trip.
+			// Unit weights are left out: 1·x is x.
 			parallel(nblocks, nw, func(bi int) {
-				for r := bi * block; r < min(n, (bi+1)*block); r++ {
-					p := 1 / (1 + math.Exp(-score[r]))
-					gr.gh[2*r] = w[r] * (p - b2f(train.Y[r] == 1))
-					gr.gh[2*r+1] = w[r] * math.Max(p*(1-p), 1e-16)
+				lo, hi := bi*block, min(n, (bi+1)*block)
+				ys, gh := train.Y[lo:hi], gr.gh[2*lo:2*hi]
+				for i, s := range score[lo:hi] {
+					p := 1 / (1 + math.Exp(-s))
+					g, h := p-b2f(ys[i] == 1), p*(1-p)
+					if h < 1e-16 { // math.Max(h, 1e-16), NaN kept, without its calls
+						h = 1e-16
+					}
+					if !unitWeights {
+						g, h = w[lo+i]*g, w[lo+i]*h
+					}
+					gh[2*i], gh[2*i+1] = g, h
 				}
 			})
 		} else {
