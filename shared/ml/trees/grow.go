@@ -10,15 +10,16 @@ import (
 
 // binned is the training matrix binned column by column (bin 0 = missing).
 type binned struct {
-	rows  int
-	bins  [][]uint8   // [feature][row]
-	edges [][]float64 // [feature]: upper bound of value bin b+1 is edges[b]
+	rows     int
+	bins     [][]uint8   // [feature][row]
+	rowMajor []uint8     // [row*features+feature]: the same bins row by row
+	edges    [][]float64 // [feature]: upper bound of value bin b+1 is edges[b]
 }
 
 // binMatrix bins x (rows × features, row-major): edges fitted on all rows
 // or, beyond binSampleRows, on a fixed-seed uniform sample of them.
 func binMatrix(x []float64, rows, features, workers int) *binned {
-	b := &binned{rows: rows, bins: make([][]uint8, features), edges: make([][]float64, features)}
+	b := &binned{rows: rows, bins: make([][]uint8, features), rowMajor: make([]uint8, rows*features), edges: make([][]float64, features)}
 	var sample []int32
 	if rows > binSampleRows {
 		rng := rand.New(rand.NewPCG(0x5eed, uint64(rows)))
@@ -57,9 +58,11 @@ func binMatrix(x []float64, rows, features, workers int) *binned {
 		lo, hi := bi*block, min(rows, (bi+1)*block)
 		for r := lo; r < hi; r++ {
 			xr := x[r*features : (r+1)*features]
+			br := b.rowMajor[r*features : (r+1)*features]
 			for f, v := range xr {
 				if s := search[f]; s != nil {
-					b.bins[f][r] = s.bin(v)
+					br[f] = s.bin(v)
+					b.bins[f][r] = br[f]
 				}
 			}
 		}
@@ -100,20 +103,15 @@ type grower struct {
 }
 
 // hist is one node's histogram over len(feats) features: feature
-// position fi's is vals[fi*binWidth : (fi+1)*binWidth], a histo.Hist (bin
-// b: the sum of the gradients, that of the hessians, the row count).
+// position fi's is vals[fi] (bin b: the sum of the gradients, that of the
+// hessians, the row count).
 type hist struct {
 	feats []int
-	vals  []float64
+	vals  []histo.Hist
 }
-
-// binWidth is the float64s of one feature's histogram.
-const binWidth = stride * histo.Width
 
 // of is feature position fi's histogram.
-func (h *hist) of(fi int) *histo.Hist {
-	return (*histo.Hist)(h.vals[fi*binWidth : (fi+1)*binWidth])
-}
+func (h *hist) of(fi int) *histo.Hist { return &h.vals[fi] }
 
 type split struct {
 	fi          int // position in the node's hist.feats; -1 none
@@ -157,7 +155,7 @@ var _ = [1]struct{}{}[stride-histo.Bins] // the grower's bins are histo's
 // at least as large (a tree's histograms would otherwise be garbage by the
 // hundred kilobytes a node).
 func (gr *grower) newHist(feats []int) *hist {
-	size := len(feats) * binWidth
+	size := len(feats)
 	if l := len(gr.free); l > 0 && cap(gr.free[l-1].vals) >= size {
 		h := gr.free[l-1]
 		gr.free = gr.free[:l-1]
@@ -166,7 +164,7 @@ func (gr *grower) newHist(feats []int) *hist {
 		h.feats = feats
 		return h
 	}
-	return &hist{feats: feats, vals: make([]float64, size)}
+	return &hist{feats: feats, vals: make([]histo.Hist, size)}
 }
 
 // release hands a histogram no node uses any more back to newHist.
@@ -187,6 +185,17 @@ func (gr *grower) build(rows []int32, feats []int) *hist {
 	// in ascending row order, the partition being stable). All rows in
 	// order (the root without subsampling) are gh itself.
 	inOrder := len(rows) == gr.b.rows && len(rows) > 0 && int(rows[len(rows)-1]) == gr.b.rows-1
+	if !inOrder && len(feats) == len(gr.b.bins) {
+		// Every feature: from the row-major copy, the features split
+		// among the workers in contiguous runs.
+		d := len(feats)
+		parts := min(gr.workers, d)
+		parallel(parts, gr.workers, func(p int) {
+			lo, hi := p*d/parts, (p+1)*d/parts
+			histo.Rows(hs.vals[lo:hi], gr.b.rowMajor[lo:], d, rows, gr.gh)
+		})
+		return hs
+	}
 	ord := gr.gh[:2*len(rows)]
 	if !inOrder {
 		if cap(gr.ord) < 2*len(rows) {
@@ -360,8 +369,11 @@ func (gr *grower) grow(rows []int32) (Tree, []int32, [][2]int) {
 		}
 		small.hist = gr.build(gr.idx[small.lo:small.hi], n.hist.feats)
 		large.hist = n.hist
-		for x, v := range small.hist.vals {
-			large.hist.vals[x] -= v
+		for fi := range small.hist.vals {
+			sv, lv := &small.hist.vals[fi], &large.hist.vals[fi]
+			for x, v := range sv {
+				lv[x] -= v
+			}
 		}
 		n.hist = nil
 		leaves++

@@ -130,3 +130,85 @@ i2loop:
 i2done:
 	VZEROUPPER
 	RET
+
+// func addRows(n, nf, width int, h *float64, bins *uint8, rows *int32, gh *float64)
+// h holds nf histograms one after another; row r's bins are
+// bins[r*width : r*width+nf], its gradient pair gh[2r], gh[2r+1]. The
+// rows and gradients 8 rows on are prefetched: a node's rows are spread
+// over the matrix, and the long inner loop keeps the processor from
+// running ahead to them by itself.
+TEXT ·addRows(SB), NOSPLIT, $0-56
+	MOVQ n+0(FP), CX
+	MOVQ nf+8(FP), R9
+	MOVQ width+16(FP), R15
+	MOVQ h+24(FP), DI
+	MOVQ bins+32(FP), SI
+	MOVQ rows+40(FP), R8
+	MOVQ gh+48(FP), DX
+	VMOVUPD onezero<>(SB), X2
+	MOVQ CX, BX
+	SUBQ $8, BX            // BX: rows with a row 8 on to prefetch
+	JLE  rtail
+	SUBQ BX, CX            // CX: the 8 rows left after them
+
+rpf:
+	MOVLQSX 32(R8), R14
+	MOVQ R14, R10
+	IMULQ R15, R14
+	PREFETCHT0 (SI)(R14*1)
+	SHLQ $4, R10
+	PREFETCHT0 (DX)(R10*1)
+	MOVLQSX (R8), R11
+	MOVQ R11, R10
+	SHLQ $4, R10
+	VMOVUPD (DX)(R10*1), X0
+	VINSERTF128 $1, X2, Y0, Y0
+	IMULQ R15, R11
+	ADDQ SI, R11
+	MOVQ DI, R12
+	MOVQ R9, R13
+
+rpffeat:
+	MOVBLZX (R11), AX
+	SHLQ $5, AX
+	VADDPD (R12)(AX*1), Y0, Y1
+	VMOVUPD Y1, (R12)(AX*1)
+	INCQ R11
+	ADDQ $8192, R12
+	DECQ R13
+	JNZ  rpffeat
+	ADDQ $4, R8
+	DECQ BX
+	JNZ  rpf
+
+rtail:
+	TESTQ CX, CX
+	JLE  rdone
+
+rloop:
+	MOVLQSX (R8), R11
+	MOVQ R11, R10
+	SHLQ $4, R10
+	VMOVUPD (DX)(R10*1), X0
+	VINSERTF128 $1, X2, Y0, Y0
+	IMULQ R15, R11
+	ADDQ SI, R11
+	MOVQ DI, R12
+	MOVQ R9, R13
+
+rfeat:
+	MOVBLZX (R11), AX
+	SHLQ $5, AX
+	VADDPD (R12)(AX*1), Y0, Y1
+	VMOVUPD Y1, (R12)(AX*1)
+	INCQ R11
+	ADDQ $8192, R12
+	DECQ R13
+	JNZ  rfeat
+	ADDQ $4, R8
+	DECQ CX
+	JNZ  rloop
+
+rdone:
+	VZEROUPPER
+	RET
