@@ -234,9 +234,9 @@ func Boost(ctx context.Context, train, valid Data, o BoostOptions) (*Model, erro
 		}
 		if G == 1 {
 			// Binary: the sigmoid, gradient and hessian in one pass (the
-			// same operations as toProba and the loop below, so the same
-			// bits), without the probabilities' round trip.
-			// Unit weights are left out: 1·x is x.
+			// same operations as toProba, so the same bits), without the
+			// probabilities' round trip. Unit weights are left out: 1·x
+			// is x.
 			parallel(nblocks, nw, func(bi int) {
 				lo, hi := bi*block, min(n, (bi+1)*block)
 				ys, gh := train.Y[lo:hi], gr.gh[2*lo:2*hi]

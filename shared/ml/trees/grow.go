@@ -178,7 +178,8 @@ func (gr *grower) release(h *hist) {
 const gatherChunk = 1 << 15
 
 // build fills a histogram of rows over feats, in parallel over features.
-func (gr *grower) build(rows []int32, feats []int) *hist {
+// also (may be nil) runs beside the passes, as one more of them.
+func (gr *grower) build(rows []int32, feats []int, also func()) *hist {
 	hs := gr.newHist(feats)
 	// Ordered gradients (LightGBM): the node's gradient pairs gathered
 	// once, so every feature's pass reads them in sequence (and its bins
@@ -190,7 +191,13 @@ func (gr *grower) build(rows []int32, feats []int) *hist {
 		// among the workers in contiguous runs.
 		d := len(feats)
 		parts := min(gr.workers, d)
-		parallel(parts, gr.workers, func(p int) {
+		first := b2i(also != nil)
+		parallel(first+parts, gr.workers, func(p int) {
+			if p < first {
+				also()
+				return
+			}
+			p -= first
 			lo, hi := p*d/parts, (p+1)*d/parts
 			histo.Rows(hs.vals[lo:hi], gr.b.rowMajor[lo:], d, rows, gr.gh)
 		})
@@ -222,7 +229,14 @@ func (gr *grower) build(rows []int32, feats []int) *hist {
 	}
 	// Two features a pass: the row number and its gradient pair are
 	// loaded once for both.
-	parallel((len(feats)+1)/2, gr.workers, func(pi int) {
+	pairs := (len(feats) + 1) / 2
+	first := b2i(also != nil) // also first: the longest job
+	parallel(first+pairs, gr.workers, func(pi int) {
+		if pi < first {
+			also()
+			return
+		}
+		pi -= first
 		fa, fb := 2*pi, 2*pi+1
 		ca := gr.b.bins[feats[fa]]
 		if fb == len(feats) {
@@ -322,11 +336,14 @@ func (gr *grower) grow(rows []int32) (Tree, []int32, [][2]int) {
 		t.Value[n.id] = -gr.p.scale * n.g / (n.h + gr.p.l2)
 	}
 	root := &node{id: add(0, len(rows)), lo: 0, hi: len(rows)}
-	for _, r := range rows {
-		root.g += gr.gh[2*int(r)]
-		root.h += gr.gh[2*int(r)+1]
-	}
-	root.hist = gr.build(rows, gr.feats)
+	// The root's sums in row order, one serial pass: a job of its own
+	// beside the histogram's.
+	root.hist = gr.build(rows, gr.feats, func() {
+		for _, r := range rows {
+			root.g += gr.gh[2*int(r)]
+			root.h += gr.gh[2*int(r)+1]
+		}
+	})
 	gr.bestSplit(root)
 	setLeaf(root)
 	q := &bestFirst[*node]{gain: func(n *node) float64 { return n.best.gain }}
@@ -367,7 +384,7 @@ func (gr *grower) grow(rows []int32) (Tree, []int32, [][2]int) {
 		if rc.hi-rc.lo < lc.hi-lc.lo {
 			small, large = rc, lc
 		}
-		small.hist = gr.build(gr.idx[small.lo:small.hi], n.hist.feats)
+		small.hist = gr.build(gr.idx[small.lo:small.hi], n.hist.feats, nil)
 		large.hist = n.hist
 		for fi := range small.hist.vals {
 			sv, lv := &small.hist.vals[fi], &large.hist.vals[fi]
@@ -482,4 +499,11 @@ func (gr *grower) sums(parent, left *node, s split) {
 	if s.defaultLeft {
 		add(0)
 	}
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
