@@ -7,6 +7,8 @@ import (
 	"math/rand/v2"
 	"runtime"
 	"slices"
+
+	"github.com/orrery-ml/orrery/shared/ml/trees/internal/logistic"
 )
 
 // Data is a row-major feature matrix (NaN = missing) with class labels in
@@ -233,23 +235,19 @@ func Boost(ctx context.Context, train, valid Data, o BoostOptions) (*Model, erro
 			gr.feats = append(gr.feats, rng.IntN(d))
 		}
 		if G == 1 {
-			// Binary: the sigmoid, gradient and hessian in one pass (the
-			// same operations as toProba, so the same bits), without the
-			// probabilities' round trip. Unit weights are left out: 1·x
-			// is x.
+			// Binary: the sigmoid, gradient and hessian in one pass
+			// (logistic.Gradients: the same operations as toProba, so the
+			// same bits), without the probabilities' round trip. Unit
+			// weights are left out: 1·x is x.
 			parallel(nblocks, nw, func(bi int) {
 				lo, hi := bi*block, min(n, (bi+1)*block)
-				ys, gh := train.Y[lo:hi], gr.gh[2*lo:2*hi]
-				for i, s := range score[lo:hi] {
-					p := 1 / (1 + math.Exp(-s))
-					g, h := p-b2f(ys[i] == 1), p*(1-p)
-					if h < 1e-16 { // math.Max(h, 1e-16), NaN kept, without its calls
-						h = 1e-16
+				gh := gr.gh[2*lo : 2*hi]
+				logistic.Gradients(score[lo:hi], train.Y[lo:hi], gh)
+				if !unitWeights {
+					for i, wr := range w[lo:hi] {
+						gh[2*i] *= wr
+						gh[2*i+1] *= wr
 					}
-					if !unitWeights {
-						g, h = w[lo+i]*g, w[lo+i]*h
-					}
-					gh[2*i], gh[2*i+1] = g, h
 				}
 			})
 		} else {

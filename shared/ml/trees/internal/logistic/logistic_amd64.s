@@ -1,0 +1,186 @@
+#include "textflag.h"
+
+// math.Exp on amd64 with FMA (src/math/exp_amd64.s, after Shibata, "Efficient
+// evaluation methods of elementary functions suitable for SIMD
+// computation", ISC 2010), four lanes at a time: the same constants and
+// the same IEEE operations in the same order, so the same bits, for
+// arguments of magnitude at most 700, where it takes none of its special
+// paths. A group of four with a larger, infinite or NaN argument is left
+// to the caller.
+
+DATA k<>+0(SB)/8, $1.4426950408889634073599246810018920
+DATA k<>+8(SB)/8, $1.4426950408889634073599246810018920
+DATA k<>+16(SB)/8, $1.4426950408889634073599246810018920
+DATA k<>+24(SB)/8, $1.4426950408889634073599246810018920
+#define LOG2E k<>+0(SB)
+DATA k<>+32(SB)/8, $0.69314718055966295651160180568695068359375
+DATA k<>+40(SB)/8, $0.69314718055966295651160180568695068359375
+DATA k<>+48(SB)/8, $0.69314718055966295651160180568695068359375
+DATA k<>+56(SB)/8, $0.69314718055966295651160180568695068359375
+#define LN2U k<>+32(SB)
+DATA k<>+64(SB)/8, $0.28235290563031577122588448175013436025525412068e-12
+DATA k<>+72(SB)/8, $0.28235290563031577122588448175013436025525412068e-12
+DATA k<>+80(SB)/8, $0.28235290563031577122588448175013436025525412068e-12
+DATA k<>+88(SB)/8, $0.28235290563031577122588448175013436025525412068e-12
+#define LN2L k<>+64(SB)
+DATA k<>+96(SB)/8, $0.0625
+DATA k<>+104(SB)/8, $0.0625
+DATA k<>+112(SB)/8, $0.0625
+DATA k<>+120(SB)/8, $0.0625
+#define SIXTEENTH k<>+96(SB)
+DATA k<>+128(SB)/8, $2.4801587301587301587e-5
+DATA k<>+136(SB)/8, $2.4801587301587301587e-5
+DATA k<>+144(SB)/8, $2.4801587301587301587e-5
+DATA k<>+152(SB)/8, $2.4801587301587301587e-5
+#define C8 k<>+128(SB)
+DATA k<>+160(SB)/8, $1.9841269841269841270e-4
+DATA k<>+168(SB)/8, $1.9841269841269841270e-4
+DATA k<>+176(SB)/8, $1.9841269841269841270e-4
+DATA k<>+184(SB)/8, $1.9841269841269841270e-4
+#define C7 k<>+160(SB)
+DATA k<>+192(SB)/8, $1.3888888888888888889e-3
+DATA k<>+200(SB)/8, $1.3888888888888888889e-3
+DATA k<>+208(SB)/8, $1.3888888888888888889e-3
+DATA k<>+216(SB)/8, $1.3888888888888888889e-3
+#define C6 k<>+192(SB)
+DATA k<>+224(SB)/8, $8.3333333333333333333e-3
+DATA k<>+232(SB)/8, $8.3333333333333333333e-3
+DATA k<>+240(SB)/8, $8.3333333333333333333e-3
+DATA k<>+248(SB)/8, $8.3333333333333333333e-3
+#define C5 k<>+224(SB)
+DATA k<>+256(SB)/8, $4.1666666666666666667e-2
+DATA k<>+264(SB)/8, $4.1666666666666666667e-2
+DATA k<>+272(SB)/8, $4.1666666666666666667e-2
+DATA k<>+280(SB)/8, $4.1666666666666666667e-2
+#define C4 k<>+256(SB)
+DATA k<>+288(SB)/8, $1.6666666666666666667e-1
+DATA k<>+296(SB)/8, $1.6666666666666666667e-1
+DATA k<>+304(SB)/8, $1.6666666666666666667e-1
+DATA k<>+312(SB)/8, $1.6666666666666666667e-1
+#define C3 k<>+288(SB)
+DATA k<>+320(SB)/8, $0.5
+DATA k<>+328(SB)/8, $0.5
+DATA k<>+336(SB)/8, $0.5
+DATA k<>+344(SB)/8, $0.5
+#define HALF k<>+320(SB)
+DATA k<>+352(SB)/8, $1.0
+DATA k<>+360(SB)/8, $1.0
+DATA k<>+368(SB)/8, $1.0
+DATA k<>+376(SB)/8, $1.0
+#define ONE k<>+352(SB)
+DATA k<>+384(SB)/8, $2.0
+DATA k<>+392(SB)/8, $2.0
+DATA k<>+400(SB)/8, $2.0
+DATA k<>+408(SB)/8, $2.0
+#define TWO k<>+384(SB)
+DATA k<>+416(SB)/8, $700.0
+DATA k<>+424(SB)/8, $700.0
+DATA k<>+432(SB)/8, $700.0
+DATA k<>+440(SB)/8, $700.0
+#define LIMIT k<>+416(SB)
+DATA k<>+448(SB)/8, $1e-16
+DATA k<>+456(SB)/8, $1e-16
+DATA k<>+464(SB)/8, $1e-16
+DATA k<>+472(SB)/8, $1e-16
+#define HMIN k<>+448(SB)
+DATA k<>+480(SB)/8, $0x7fffffffffffffff
+DATA k<>+488(SB)/8, $0x7fffffffffffffff
+DATA k<>+496(SB)/8, $0x7fffffffffffffff
+DATA k<>+504(SB)/8, $0x7fffffffffffffff
+#define ABS k<>+480(SB)
+DATA k<>+512(SB)/8, $1
+DATA k<>+520(SB)/8, $1
+DATA k<>+528(SB)/8, $1
+DATA k<>+536(SB)/8, $1
+#define IONE k<>+512(SB)
+DATA k<>+544(SB)/8, $1023
+DATA k<>+552(SB)/8, $1023
+DATA k<>+560(SB)/8, $1023
+DATA k<>+568(SB)/8, $1023
+#define BIAS k<>+544(SB)
+DATA k<>+576(SB)/8, $0x8000000000000000
+DATA k<>+584(SB)/8, $0x8000000000000000
+DATA k<>+592(SB)/8, $0x8000000000000000
+DATA k<>+600(SB)/8, $0x8000000000000000
+#define SIGN k<>+576(SB)
+GLOBL k<>(SB), RODATA|NOPTR, $608
+
+// func gradients4(n int, score *float64, y *int, gh *float64) int
+// For rows in groups of four while n > 3: p = 1/(1+exp(-score)),
+// gh = (p - [y = 1], max(p(1-p), 1e-16)). Returns the rows done: a
+// multiple of four, short of n&^3 where a group needs math.Exp's special
+// paths.
+TEXT ·gradients4(SB), NOSPLIT, $0-40
+	MOVQ n+0(FP), CX
+	MOVQ score+8(FP), SI
+	MOVQ y+16(FP), R8
+	MOVQ gh+24(FP), DI
+	XORQ AX, AX
+	SHRQ $2, CX
+	JEQ  done
+
+loop:
+	VMOVUPD (SI)(AX*8), Y0
+	VXORPD SIGN, Y0, Y0            // x = -s
+	VANDPD ABS, Y0, Y14
+	VCMPPD $0x16, LIMIT, Y14, Y14  // |x| > 700 or NaN (NLE_UQ)
+	VMOVMSKPD Y14, BX
+	TESTQ BX, BX
+	JNE  done
+
+	VMULPD LOG2E, Y0, Y1
+	VCVTPD2DQY Y1, X3              // k = round(x·log2 e)
+	VCVTDQ2PD X3, Y1
+	VMOVUPD LN2U, Y2
+	VFNMADD231PD Y2, Y1, Y0        // x -= k·ln2u
+	VMOVUPD LN2L, Y2
+	VFNMADD231PD Y2, Y1, Y0        // x -= k·ln2l
+	VMULPD SIXTEENTH, Y0, Y0
+	VMOVUPD C8, Y1
+	VFMADD213PD C7, Y0, Y1
+	VFMADD213PD C6, Y0, Y1
+	VFMADD213PD C5, Y0, Y1
+	VFMADD213PD C4, Y0, Y1
+	VFMADD213PD C3, Y0, Y1
+	VFMADD213PD HALF, Y0, Y1
+	VFMADD213PD ONE, Y0, Y1
+	VMULPD Y1, Y0, Y0
+	VADDPD TWO, Y0, Y1
+	VMULPD Y1, Y0, Y0
+	VADDPD TWO, Y0, Y1
+	VMULPD Y1, Y0, Y0
+	VADDPD TWO, Y0, Y1
+	VMULPD Y1, Y0, Y0
+	VADDPD TWO, Y0, Y1
+	VFMADD213PD ONE, Y1, Y0
+	VPMOVSXDQ X3, Y3               // 2^k: (k + 1023) << 52
+	VPADDQ BIAS, Y3, Y3
+	VPSLLQ $52, Y3, Y3
+	VMULPD Y3, Y0, Y0              // exp(-s)
+
+	VADDPD ONE, Y0, Y0
+	VMOVUPD ONE, Y1
+	VDIVPD Y0, Y1, Y0              // p = 1/(1+exp(-s))
+	VMOVDQU (R8)(AX*8), Y4
+	VPCMPEQQ IONE, Y4, Y4
+	VANDPD ONE, Y4, Y4             // [y = 1]
+	VSUBPD Y4, Y0, Y5              // g = p - [y = 1]
+	VSUBPD Y0, Y1, Y6              // 1 - p
+	VMULPD Y6, Y0, Y6              // h = p(1-p)
+	VMAXPD HMIN, Y6, Y6
+
+	VUNPCKLPD Y6, Y5, Y7           // g0 h0 | g2 h2
+	VUNPCKHPD Y6, Y5, Y8           // g1 h1 | g3 h3
+	VPERM2F128 $0x20, Y8, Y7, Y9   // g0 h0 g1 h1
+	VPERM2F128 $0x31, Y8, Y7, Y10  // g2 h2 g3 h3
+	VMOVUPD Y9, (DI)
+	VMOVUPD Y10, 32(DI)
+	ADDQ $64, DI
+	ADDQ $4, AX
+	DECQ CX
+	JNE  loop
+
+done:
+	MOVQ AX, ret+32(FP)
+	VZEROUPPER
+	RET
