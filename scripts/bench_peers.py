@@ -10,7 +10,9 @@ arrays and CSV/Parquet tables), so both sides see the same bytes:
                                   scores and uint8 labels; median seconds of
                                   REPEAT runs of each and the values
   load-csv-pandas FILE [THREADS]  pandas.read_csv, engine="c" (pandas'
-                                  default; one thread whatever THREADS)
+                                  default; one thread whatever THREADS),
+                                  pinned to one CPU like every one-thread
+                                  load
   load-csv-pyarrow FILE [THREADS] pyarrow.csv.read_csv on THREADS threads
                                   (pyarrow.set_cpu_count; use_threads=False
                                   for 1)
@@ -34,6 +36,7 @@ Every load case reports its wall time and the process's peak RSS (VmHWM),
 which includes the interpreter and the imported libraries.
 """
 import json
+import os
 import resource
 import statistics
 import sys
@@ -84,7 +87,23 @@ def cpu_seconds():
     return ru.ru_utime + ru.ru_stime
 
 
+def pin_to_one_cpu():
+    """Binds every thread of the process (and the threads it starts later)
+    to its lowest allowed CPU, as perfbench's side of a one-thread row is.
+    pandas' C engine is single-threaded in name only: pandas 3.1 keeps a
+    second core busy during read_csv (0.76 CPU-seconds in a 0.40 s read of
+    the 2M x 10 file), so unpinned it was two cores against our one."""
+    cpu = min(os.sched_getaffinity(0))
+    for tid in os.listdir("/proc/self/task"):
+        try:
+            os.sched_setaffinity(int(tid), {cpu})
+        except ProcessLookupError:
+            pass
+
+
 def load(kind, path, threads):
+    if kind == "load-csv-pandas" or threads == 1:
+        pin_to_one_cpu()
     start = time.perf_counter()
     if kind == "load-csv-pandas":
         import pandas as pd
@@ -164,7 +183,6 @@ def mlp(xpath, ypath, inputs, hidden, batch, budget, threads):
 def hpo_suggest():
     """Optuna's GPSampler and TPESampler suggestion time at 200 completed
     Hartmann-6 trials, as `make bench-hpo` measures it (best of 3)."""
-    import os
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     import optuna
     from bench_hpo_optuna import suggest_time

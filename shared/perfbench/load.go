@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -12,6 +13,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/orrery-ml/orrery/shared/dataset"
 )
@@ -161,6 +164,11 @@ func loadChild(args []string) error {
 	if len(args) != 1 {
 		return fmt.Errorf("usage: perfbench load FILE")
 	}
+	if runtime.GOMAXPROCS(0) == 1 {
+		if err := pinToOneCPU(); err != nil {
+			return err
+		}
+	}
 	cpu0 := cpuSeconds()
 	start := time.Now()
 	t, err := dataset.Read(context.Background(), args[0])
@@ -175,6 +183,46 @@ func loadChild(args []string) error {
 	}
 	return json.NewEncoder(os.Stdout).Encode(map[string]any{"peer": "orrery", "seconds": seconds, "cpu_seconds": cpu,
 		"rows": t.Rows, "cols": len(t.Columns), "threads": runtime.GOMAXPROCS(0), "peak_rss_mb": rss})
+}
+
+// pinToOneCPU binds every thread of the process, and so every thread it
+// starts later, to the lowest CPU it may run on. The one-thread rows pin
+// both sides: GOMAXPROCS=1 bounds the Go code, but pandas' C engine, "one
+// thread", keeps a second core busy (pandas 3.1: 0.76 CPU-seconds in a
+// 0.40 s read of the 2M x 10 file, 0.74-0.90 s wall when pinned), so an
+// unpinned comparison set one core against two. scripts/bench_peers.py
+// pins its side the same way.
+func pinToOneCPU() error {
+	var set unix.CPUSet
+	if err := unix.SchedGetaffinity(0, &set); err != nil {
+		return fmt.Errorf("pin to one CPU: %w", err)
+	}
+	cpu := -1
+	for c := range 1024 {
+		if set.IsSet(c) {
+			cpu = c
+			break
+		}
+	}
+	if cpu < 0 {
+		return fmt.Errorf("pin to one CPU: the affinity mask is empty")
+	}
+	set.Zero()
+	set.Set(cpu)
+	tasks, err := os.ReadDir("/proc/self/task")
+	if err != nil {
+		return fmt.Errorf("pin to one CPU: %w", err)
+	}
+	for _, t := range tasks {
+		tid, err := strconv.Atoi(t.Name())
+		if err != nil {
+			continue
+		}
+		if err := unix.SchedSetaffinity(tid, &set); err != nil && !errors.Is(err, unix.ESRCH) {
+			return fmt.Errorf("pin thread %d to CPU %d: %w", tid, cpu, err)
+		}
+	}
+	return nil
 }
 
 // cpuSeconds is the process's user+sys time so far, every thread.
