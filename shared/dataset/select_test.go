@@ -3,6 +3,7 @@ package dataset_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"math"
 	"strings"
 	"testing"
@@ -194,4 +195,23 @@ func TestSelectTextInNumericColumn(t *testing.T) {
 	assert.True(t, math.IsNaN(d.X[1*2+1]))
 	assert.Equal(t, []string{"a", "b"}, d.Classes)
 	assert.Equal(t, 1, tab.Schema().Columns[1].Invalid)
+}
+
+// TestSelectTransposesEveryBlock checks the design matrix of a table with
+// more rows than one transpose block, its last block partial, and a
+// feature order unlike the file's: every cell lands at its row and column.
+func TestSelectTransposesEveryBlock(t *testing.T) {
+	const rows = 2500
+	var b strings.Builder
+	b.WriteString("a,label,b,c\n")
+	for i := range rows {
+		fmt.Fprintf(&b, "%d,%d,%d.5,-%d\n", i, i%2, 10*i, 3*i)
+	}
+	d, err := table(t, "blocks.csv", b.String()).Select(dataset.SelectOptions{Target: "label", Features: []string{"c", "a", "b"}})
+	require.NoError(t, err)
+	require.Equal(t, rows, d.Rows)
+	require.Equal(t, []string{"c", "a", "b"}, d.FeatureNames)
+	for i := range rows {
+		require.Equal(t, []float64{-3 * float64(i), float64(i), 10*float64(i) + 0.5}, d.X[i*3:i*3+3], "row %d", i)
+	}
 }
