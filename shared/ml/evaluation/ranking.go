@@ -15,11 +15,20 @@ import (
 // UndefinedMetricWarning), when y is empty, when the lengths differ or when a
 // score is NaN (scikit-learn raises for the last three).
 func BinaryAUCROC(y []int, score []float64) float64 {
-	c, ok := binaryCurveOf(y, score)
-	if !ok {
+	if len(y) == 0 || len(y) != len(score) {
 		return math.NaN()
 	}
-	return c.aucROC()
+	for _, s := range score {
+		if math.IsNaN(s) {
+			return math.NaN()
+		}
+	}
+	positive := func(i int) bool { return y[i] == 1 }
+	if pos, neg, ok := sortedKeys32(len(y), positive, func(i int) float64 { return score[i] }); ok {
+		return mergeAUC(pos, neg)
+	}
+	pos, neg := sortedKeys64(len(y), positive, func(i int) float64 { return score[i] })
+	return mergeAUC(pos, neg)
 }
 
 // AveragePrecision returns scikit-learn's average_precision_score(y, score)
@@ -71,31 +80,50 @@ func binaryCurveOf(y []int, score []float64) (curve, bool) {
 // score exactly representable as float32 (the output of a float32 model) as
 // one uint32 with half the passes. O(n) time, 2n keys of memory.
 func newCurve(n int, positive func(int) bool, score func(int) float64) curve {
+	if pos, neg, ok := sortedKeys32(n, positive, score); ok {
+		return mergeCurve(pos, neg, func(k uint32) float64 { return float64(fromDescendingKey32(k)) })
+	}
+	pos, neg := sortedKeys64(n, positive, score)
+	return mergeCurve(pos, neg, fromDescendingKey64)
+}
+
+// sortedKeys32 returns the descending keys of the positives' and the
+// negatives' scores, each sorted, when every score is exactly a float32;
+// false, having sorted nothing, otherwise.
+func sortedKeys32(n int, positive func(int) bool, score func(int) float64) (pos, neg []uint32, ok bool) {
 	np := 0
-	narrow := true
 	for i := range n {
 		if positive(i) {
 			np++
 		}
-		s := score(i)
-		narrow = narrow && float64(float32(s)) == s
-	}
-	if narrow {
-		pos, neg := make([]uint32, 0, np), make([]uint32, 0, n-np)
-		for i := range n {
-			k := descendingKey32(float32(score(i)))
-			if positive(i) {
-				pos = append(pos, k)
-			} else {
-				neg = append(neg, k)
-			}
+		if s := score(i); float64(float32(s)) != s {
+			return nil, nil, false
 		}
-		scratch := make([]uint32, max(len(pos), len(neg)))
-		radixSort(pos, scratch, 4)
-		radixSort(neg, scratch, 4)
-		return mergeCurve(pos, neg, func(k uint32) float64 { return float64(fromDescendingKey32(k)) })
 	}
-	pos, neg := make([]uint64, 0, np), make([]uint64, 0, n-np)
+	pos, neg = make([]uint32, 0, np), make([]uint32, 0, n-np)
+	for i := range n {
+		k := descendingKey32(float32(score(i)))
+		if positive(i) {
+			pos = append(pos, k)
+		} else {
+			neg = append(neg, k)
+		}
+	}
+	scratch := make([]uint32, max(len(pos), len(neg)))
+	radixSort(pos, scratch, 4)
+	radixSort(neg, scratch, 4)
+	return pos, neg, true
+}
+
+// sortedKeys64 is sortedKeys32 for any non-NaN scores.
+func sortedKeys64(n int, positive func(int) bool, score func(int) float64) (pos, neg []uint64) {
+	np := 0
+	for i := range n {
+		if positive(i) {
+			np++
+		}
+	}
+	pos, neg = make([]uint64, 0, np), make([]uint64, 0, n-np)
 	for i := range n {
 		k := descendingKey64(score(i))
 		if positive(i) {
@@ -107,7 +135,41 @@ func newCurve(n int, positive func(int) bool, score func(int) float64) curve {
 	scratch := make([]uint64, max(len(pos), len(neg)))
 	radixSort(pos, scratch, 8)
 	radixSort(neg, scratch, 8)
-	return mergeCurve(pos, neg, fromDescendingKey64)
+	return pos, neg
+}
+
+// mergeAUC is mergeCurve followed by aucROC without the curve: the same
+// steps, the same sums in the same order (so the same bits), and no
+// threshold or count arrays (three of up to n entries each, most of the
+// memory and much of the time of a ROC AUC of many distinct scores, as
+// the leakage check computes one a feature).
+func mergeAUC[K uint32 | uint64](pos, neg []K) float64 {
+	if len(pos) == 0 || len(neg) == 0 {
+		return math.NaN()
+	}
+	var area float64
+	prevTP, prevFP := 0, 0
+	i, j := 0, 0
+	for i < len(pos) || j < len(neg) {
+		var k K
+		switch {
+		case i == len(pos):
+			k = neg[j]
+		case j == len(neg):
+			k = pos[i]
+		default:
+			k = min(pos[i], neg[j])
+		}
+		for i < len(pos) && pos[i] == k {
+			i++
+		}
+		for j < len(neg) && neg[j] == k {
+			j++
+		}
+		area += float64(j-prevFP) * float64(prevTP+i) / 2
+		prevTP, prevFP = i, j
+	}
+	return area / (float64(len(pos)) * float64(len(neg)))
 }
 
 // mergeCurve walks the ascending key runs of the positives and negatives

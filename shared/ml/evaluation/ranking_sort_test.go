@@ -143,3 +143,41 @@ func TestRankBinaryRejects(t *testing.T) {
 	require.ErrorIs(t, err, ErrNotFinite)
 	require.ErrorContains(t, err, "row 1")
 }
+
+// TestBinaryAUCROCIsTheCurvesArea checks that BinaryAUCROC, which sums the
+// area while it merges, gives the bits of the curve's trapezoid sum on
+// float64 and float32-exact scores, with and without ties, and NaN where
+// the curve has one class.
+func TestBinaryAUCROCIsTheCurvesArea(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 10))
+	for trial := range 200 {
+		n := 1 + rng.IntN(3000)
+		y, score := make([]int, n), make([]float64, n)
+		for i := range n {
+			if rng.IntN(3) == 0 {
+				y[i] = 1
+			}
+			switch trial % 4 {
+			case 0:
+				score[i] = rng.NormFloat64()
+			case 1:
+				score[i] = float64(float32(rng.NormFloat64()))
+			case 2:
+				score[i] = float64(rng.IntN(20)) // many ties
+			default:
+				score[i] = float64(rng.IntN(5)) - 2 + math.Copysign(0, -1) // ties, and -0 with +0
+			}
+		}
+		c, ok := binaryCurveOf(y, score)
+		require.True(t, ok)
+		want, got := c.aucROC(), BinaryAUCROC(y, score)
+		if math.IsNaN(want) {
+			require.True(t, math.IsNaN(got), "trial %d", trial)
+			continue
+		}
+		require.Equal(t, math.Float64bits(want), math.Float64bits(got), "trial %d: %v against %v", trial, got, want)
+	}
+	assert.True(t, math.IsNaN(BinaryAUCROC([]int{1, 1}, []float64{0.2, 0.4})))
+	assert.True(t, math.IsNaN(BinaryAUCROC([]int{1, 0}, []float64{0.2, math.NaN()})))
+	assert.True(t, math.IsNaN(BinaryAUCROC(nil, nil)))
+}
