@@ -114,58 +114,38 @@ func stratifiedRows(d *Dataset, validation, test float64, seed int64) (train, va
 
 // partitionInPlace moves the rows train, then val, then tst (disjoint,
 // covering every row, each increasing) to the front of d in that order and
-// returns the three as views of d. The permutation is applied in place by
-// following its cycles (each row moved once, through one row of scratch),
-// so the only extra memory is the 4-byte source index of each row and a
-// bit per row.
+// returns the three as views of d. It is two stable partitions in place
+// (moveToTail): the test rows to the end, then, in what is left, the
+// validation rows to its end. Each reads and writes in increasing or
+// decreasing order, which the hardware prefetches; following the
+// permutation's cycles instead makes every step's source a dependent
+// random load (about 2 s of a 10M x 10 split, five times in an `orrery
+// train`). The extra memory is the rows set aside by the larger of the two
+// partitions: the test rows that lie before the test block's place (with
+// the default fractions of 0.2 and 0.15, about 16 % of the rows; a
+// single copy of the held-out rows would need 35 %).
 func (d *Dataset) partitionInPlace(train, val, tst []int) Split {
 	n, nf := d.Rows, d.Features()
 	if n != len(train)+len(val)+len(tst) || len(d.X) != n*nf || len(d.Y) != n || len(d.RowIDs) != n ||
-		(d.Weights != nil && len(d.Weights) != n) || n > math.MaxInt32 {
+		(d.Weights != nil && len(d.Weights) != n) {
 		// Not the consistent data set the views need: copies, as
 		// StratifiedSplit makes them (Subset skips what is out of range).
 		return Split{Train: d.Subset(train), Validation: d.Subset(val), Test: d.Subset(tst)}
 	}
-	// src[k] is the row that lands at position k.
-	src := make([]int32, 0, n)
-	for _, part := range [][]int{train, val, tst} {
-		for _, i := range part {
-			src = append(src, int32(i))
-		}
+	const (
+		inTrain = iota
+		inValidation
+		inTest
+	)
+	group := make([]uint8, n)
+	for _, i := range val {
+		group[i] = inValidation
 	}
-	done := make([]uint64, (n+63)/64)
-	row := make([]float64, nf)
-	for start := range n {
-		if done[start/64]&(1<<(start%64)) != 0 || int(src[start]) == start {
-			continue
-		}
-		// Position start is overwritten first: its row waits aside.
-		copy(row, d.X[start*nf:(start+1)*nf])
-		y, id := d.Y[start], d.RowIDs[start]
-		var w float64
-		if d.Weights != nil {
-			w = d.Weights[start]
-		}
-		k := start
-		for {
-			done[k/64] |= 1 << (k % 64)
-			from := int(src[k])
-			if from == start {
-				break
-			}
-			copy(d.X[k*nf:(k+1)*nf], d.X[from*nf:(from+1)*nf])
-			d.Y[k], d.RowIDs[k] = d.Y[from], d.RowIDs[from]
-			if d.Weights != nil {
-				d.Weights[k] = d.Weights[from]
-			}
-			k = from
-		}
-		copy(d.X[k*nf:(k+1)*nf], row)
-		d.Y[k], d.RowIDs[k] = y, id
-		if d.Weights != nil {
-			d.Weights[k] = w
-		}
+	for _, i := range tst {
+		group[i] = inTest
 	}
+	d.moveToTail(group, n, inTest)
+	d.moveToTail(group, n-len(tst), inValidation)
 	view := func(lo, hi int) *Dataset {
 		v := &Dataset{
 			FeatureNames: slices.Clone(d.FeatureNames),
@@ -185,4 +165,84 @@ func (d *Dataset) partitionInPlace(train, val, tst []int) Split {
 	}
 	a, b := len(train), len(train)+len(val)
 	return Split{Train: view(0, a), Validation: view(a, b), Test: view(b, n)}
+}
+
+// moveToTail reorders the first hi rows of d (and group, which holds each
+// row's group) so that the rows of group tail come last and the others
+// first, each in the order they had: a stable partition in place.
+//
+// With S tail rows, the boundary is b = hi − S. The tail rows before b are
+// copied aside, in order; the other rows are moved forward in one sweep
+// (the k-th comes from a row at or after k, so a row is only written over
+// one already moved or set aside); the tail rows at or after b are moved
+// back in one sweep from the end (each goes at or after where it is, and
+// what was there has been moved); and the rows set aside go in at b.
+func (d *Dataset) moveToTail(group []uint8, hi int, tail uint8) {
+	nf := d.Features()
+	s := 0
+	for _, g := range group[:hi] {
+		if g == tail {
+			s++
+		}
+	}
+	b := hi - s
+	aside := 0
+	for _, g := range group[:b] {
+		if g == tail {
+			aside++
+		}
+	}
+	if aside == 0 {
+		return // the tail rows are already the last ones
+	}
+	sideX, sideY, sideID := make([]float64, 0, aside*nf), make([]int, 0, aside), make([]int, 0, aside)
+	var sideW []float64
+	if d.Weights != nil {
+		sideW = make([]float64, 0, aside)
+	}
+	for i, g := range group[:b] {
+		if g == tail {
+			sideX = append(sideX, d.X[i*nf:(i+1)*nf]...)
+			sideY, sideID = append(sideY, d.Y[i]), append(sideID, d.RowIDs[i])
+			if d.Weights != nil {
+				sideW = append(sideW, d.Weights[i])
+			}
+		}
+	}
+	move := func(to, from int) {
+		copy(d.X[to*nf:(to+1)*nf], d.X[from*nf:(from+1)*nf])
+		d.Y[to], d.RowIDs[to], group[to] = d.Y[from], d.RowIDs[from], group[from]
+		if d.Weights != nil {
+			d.Weights[to] = d.Weights[from]
+		}
+	}
+	w := 0
+	for i := range hi {
+		if group[i] != tail {
+			if w != i {
+				move(w, i)
+			}
+			w++
+		}
+	}
+	// Only rows before b were written, so the tail rows from b on are
+	// where they were.
+	to := hi - 1
+	for i := hi - 1; i >= b; i-- {
+		if group[i] == tail {
+			if to != i {
+				move(to, i)
+			}
+			to--
+		}
+	}
+	copy(d.X[b*nf:(b+aside)*nf], sideX)
+	copy(d.Y[b:b+aside], sideY)
+	copy(d.RowIDs[b:b+aside], sideID)
+	if d.Weights != nil {
+		copy(d.Weights[b:b+aside], sideW)
+	}
+	for i := b; i < b+aside; i++ {
+		group[i] = tail
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"testing"
@@ -163,4 +164,46 @@ func TestStratifiedSplitInPlaceEqualsCopies(t *testing.T) {
 
 	_, err = dataset.StratifiedSplitInPlace(d, 0.6, 0.5, 1)
 	require.ErrorIs(t, err, dataset.ErrInvalidFraction)
+}
+
+// TestStratifiedSplitInPlaceRandom compares the in-place split with the
+// copying one on random data sets: sizes from the smallest a split takes,
+// one to three features, two or three classes, several fractions and
+// seeds, with and without weights.
+func TestStratifiedSplitInPlaceRandom(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 12))
+	for trial := range 300 {
+		rows, nf, classes := 30+rng.IntN(400), 1+rng.IntN(3), 2+rng.IntN(2)
+		d := &dataset.Dataset{Rows: rows, X: make([]float64, rows*nf), Y: make([]int, rows), RowIDs: make([]int, rows), Positive: -1}
+		for c := range classes {
+			d.Classes = append(d.Classes, fmt.Sprint(c))
+		}
+		for j := range nf {
+			d.FeatureNames = append(d.FeatureNames, fmt.Sprint("f", j))
+		}
+		for i := range rows {
+			d.Y[i], d.RowIDs[i] = i%classes, i+1
+			for j := range nf {
+				d.X[i*nf+j] = float64(i*10 + j)
+			}
+		}
+		if trial%2 == 0 {
+			d.Weights = make([]float64, rows)
+			for i := range d.Weights {
+				d.Weights[i] = float64(i) + 0.25
+			}
+		}
+		val, test := 0.05+0.3*rng.Float64(), 0.05+0.3*rng.Float64()
+		seed := int64(trial)
+		want, err := dataset.StratifiedSplit(d, val, test, seed)
+		require.NoError(t, err)
+		got, err := dataset.StratifiedSplitInPlace(d, val, test, seed)
+		require.NoError(t, err)
+		for _, part := range [][2]*dataset.Dataset{{want.Train, got.Train}, {want.Validation, got.Validation}, {want.Test, got.Test}} {
+			require.Equal(t, part[0].RowIDs, part[1].RowIDs, "trial %d", trial)
+			require.Equal(t, part[0].X, part[1].X, "trial %d", trial)
+			require.Equal(t, part[0].Y, part[1].Y, "trial %d", trial)
+			require.Equal(t, part[0].Weights, part[1].Weights, "trial %d", trial)
+		}
+	}
 }
