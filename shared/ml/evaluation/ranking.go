@@ -23,11 +23,22 @@ func BinaryAUCROC(y []int, score []float64) float64 {
 			return math.NaN()
 		}
 	}
-	positive := func(i int) bool { return y[i] == 1 }
-	if pos, neg, ok := sortedKeys32(len(y), positive, func(i int) float64 { return score[i] }); ok {
+	return BinaryAUCROCOf(len(y), func(i int) bool { return y[i] == 1 }, func(i int) float64 { return score[i] })
+}
+
+// BinaryAUCROCOf is BinaryAUCROC of n rows given by functions — whether
+// row i is a positive, and its score, which must not be NaN — so that a
+// caller ranking a column of a larger matrix (the validation's leakage
+// check, one feature at a time) copies neither the labels nor the scores.
+// NaN for n = 0 or a single class.
+func BinaryAUCROCOf(n int, positive func(int) bool, score func(int) float64) float64 {
+	if n <= 0 {
+		return math.NaN()
+	}
+	if pos, neg, ok := sortedKeys32(n, positive, score); ok {
 		return mergeAUC(pos, neg)
 	}
-	pos, neg := sortedKeys64(len(y), positive, func(i int) float64 { return score[i] })
+	pos, neg := sortedKeys64(n, positive, score)
 	return mergeAUC(pos, neg)
 }
 

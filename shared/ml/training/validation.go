@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"github.com/orrery-ml/orrery/shared/dataset"
 	"github.com/orrery-ml/orrery/shared/fault"
@@ -699,65 +701,70 @@ func checkDuplicateRows(_ context.Context, r *ValidationReport, _ ValidationOpti
 // the feature is NaN are left out.
 func checkLeakage(ctx context.Context, r *ValidationReport, opts ValidationOptions, _ *dataset.Table, d *dataset.Dataset) {
 	nf := d.Features()
-	score := make([]float64, 0, d.Rows)
-	// A binary task's 0/1 labels are collected with the scores; a
-	// multi-class task keeps the class of each row and makes them per class.
-	binary := d.Positive >= 0
-	var labels []int
-	if !binary {
-		labels = make([]int, 0, d.Rows)
+	type leak struct {
+		auc   float64
+		class string
 	}
-	binaryY := make([]int, 0, d.Rows)
-	for j, name := range d.FeatureNames {
-		if ctx.Err() != nil {
-			return
-		}
-		score, labels, binaryY = score[:0], labels[:0], binaryY[:0]
-		minV, maxV := math.Inf(1), math.Inf(-1)
-		for i := range d.Rows {
-			v := d.X[i*nf+j]
-			if v != v {
-				continue
-			}
-			score = append(score, v)
-			if binary {
-				y := 0
-				if d.Y[i] == d.Positive {
-					y = 1
+	found := make([]leak, nf)
+	// Features are ranked in parallel, one per goroutine at a time; each
+	// ranking reads the matrix's column in place (a column with missing
+	// values through the list of its present rows), so a goroutine's
+	// memory is the sort's keys.
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(nf, runtime.GOMAXPROCS(0)) {
+		wg.Go(func() {
+			var present []int32
+			for {
+				j := int(next.Add(1) - 1)
+				if j >= nf || ctx.Err() != nil {
+					return
 				}
-				binaryY = append(binaryY, y)
-			} else {
-				labels = append(labels, d.Y[i])
-			}
-			minV, maxV = min(minV, v), max(maxV, v)
-		}
-		if len(score) == 0 || minV == maxV {
-			continue // all-missing and constant columns are reported elsewhere
-		}
-		best, bestClass := math.NaN(), ""
-		for c, label := range d.Classes {
-			if binary && c != d.Positive {
-				continue
-			}
-			if !binary {
-				binaryY = binaryY[:0]
-				for _, y := range labels {
-					if y == c {
-						binaryY = append(binaryY, 1)
-					} else {
-						binaryY = append(binaryY, 0)
+				found[j] = leak{auc: math.NaN()}
+				n := 0
+				minV, maxV := math.Inf(1), math.Inf(-1)
+				for i := range d.Rows {
+					if v := d.X[i*nf+j]; v == v {
+						n++
+						minV, maxV = min(minV, v), max(maxV, v)
+					}
+				}
+				if n == 0 || minV == maxV {
+					continue // all-missing and constant columns are reported elsewhere
+				}
+				row := func(k int) int { return k }
+				if n < d.Rows {
+					present = present[:0]
+					for i := range d.Rows {
+						if v := d.X[i*nf+j]; v == v {
+							present = append(present, int32(i))
+						}
+					}
+					row = func(k int) int { return int(present[k]) }
+				}
+				score := func(k int) float64 { return d.X[row(k)*nf+j] }
+				for c, label := range d.Classes {
+					if d.Positive >= 0 && c != d.Positive {
+						continue
+					}
+					auc := evaluation.BinaryAUCROCOf(n, func(k int) bool { return d.Y[row(k)] == c }, score)
+					if auc != auc {
+						continue
+					}
+					auc = max(auc, 1-auc)
+					if b := found[j].auc; b != b || auc > b {
+						found[j] = leak{auc, label}
 					}
 				}
 			}
-			auc := evaluation.BinaryAUCROC(binaryY, score)
-			if auc != auc {
-				continue
-			}
-			auc = max(auc, 1-auc)
-			if best != best || auc > best {
-				best, bestClass = auc, label
-			}
-		}
+		})
+	}
+	wg.Wait()
+	if ctx.Err() != nil {
+		return
+	}
+	for j, name := range d.FeatureNames {
+		best, bestClass := found[j].auc, found[j].class
 		if best != best || best < opts.LeakageAUC {
 			continue
 		}

@@ -164,6 +164,16 @@ func TestValidateChecks(t *testing.T) {
 		{"target leakage", func() *fixture { return baseFixture().addColumn("leak", mean) }, ValidationOptions{}, dataset.SelectOptions{},
 			Finding{Check: CheckTargetLeakage, Severity: SeverityError, Column: "leak"},
 			[]string{"column 'leak'", "ROC AUC 1.0000", "target 'class'"}},
+		{"target leakage with missing cells", func() *fixture {
+			return baseFixture().addColumn("gappy", func(k int) string {
+				if k%7 == 3 {
+					return ""
+				}
+				return mean(k)
+			})
+		}, ValidationOptions{}, dataset.SelectOptions{},
+			Finding{Check: CheckTargetLeakage, Severity: SeverityError, Column: "gappy"},
+			[]string{"column 'gappy'", "ROC AUC 1.0000"}},
 		{"reversed leakage as a warning", func() *fixture {
 			return baseFixture().addColumn("anti", func(k int) string { return fmt.Sprint(-float64(k%2) + float64(k)/1000) })
 		}, ValidationOptions{LeakageSeverity: SeverityWarning}, dataset.SelectOptions{},
