@@ -102,50 +102,40 @@ func newCurve(n int, positive func(int) bool, score func(int) float64) curve {
 // negatives' scores, each sorted, when every score is exactly a float32;
 // false, having sorted nothing, otherwise.
 func sortedKeys32(n int, positive func(int) bool, score func(int) float64) (pos, neg []uint32, ok bool) {
-	np := 0
 	for i := range n {
-		if positive(i) {
-			np++
-		}
 		if s := score(i); float64(float32(s)) != s {
 			return nil, nil, false
 		}
 	}
-	pos, neg = make([]uint32, 0, np), make([]uint32, 0, n-np)
-	for i := range n {
-		k := descendingKey32(float32(score(i)))
-		if positive(i) {
-			pos = append(pos, k)
-		} else {
-			neg = append(neg, k)
-		}
-	}
-	scratch := make([]uint32, max(len(pos), len(neg)))
-	radixSort(pos, scratch, 4)
-	radixSort(neg, scratch, 4)
+	pos, neg = sortedKeys(n, positive, func(i int) uint32 { return descendingKey32(float32(score(i))) }, 4)
 	return pos, neg, true
 }
 
 // sortedKeys64 is sortedKeys32 for any non-NaN scores.
 func sortedKeys64(n int, positive func(int) bool, score func(int) float64) (pos, neg []uint64) {
+	return sortedKeys(n, positive, func(i int) uint64 { return descendingKey64(score(i)) }, 8)
+}
+
+// sortedKeys splits the rows' keys into the positives' and the negatives'
+// and radix-sorts each, digits bytes a key.
+func sortedKeys[K uint32 | uint64](n int, positive func(int) bool, key func(int) K, digits int) (pos, neg []K) {
 	np := 0
 	for i := range n {
 		if positive(i) {
 			np++
 		}
 	}
-	pos, neg = make([]uint64, 0, np), make([]uint64, 0, n-np)
+	pos, neg = make([]K, 0, np), make([]K, 0, n-np)
 	for i := range n {
-		k := descendingKey64(score(i))
 		if positive(i) {
-			pos = append(pos, k)
+			pos = append(pos, key(i))
 		} else {
-			neg = append(neg, k)
+			neg = append(neg, key(i))
 		}
 	}
-	scratch := make([]uint64, max(len(pos), len(neg)))
-	radixSort(pos, scratch, 8)
-	radixSort(neg, scratch, 8)
+	scratch := make([]K, max(len(pos), len(neg)))
+	radixSort(pos, scratch, digits)
+	radixSort(neg, scratch, digits)
 	return pos, neg
 }
 
