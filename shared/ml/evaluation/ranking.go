@@ -150,34 +150,30 @@ func mergeAUC[K uint32 | uint64](pos, neg []K) float64 {
 	}
 	var area float64
 	prevTP, prevFP := 0, 0
-	i, j := 0, 0
-	for i < len(pos) || j < len(neg) {
-		var k K
-		switch {
-		case i == len(pos):
-			k = neg[j]
-		case j == len(neg):
-			k = pos[i]
-		default:
-			k = min(pos[i], neg[j])
-		}
-		for i < len(pos) && pos[i] == k {
-			i++
-		}
-		for j < len(neg) && neg[j] == k {
-			j++
-		}
-		area += float64(j-prevFP) * float64(prevTP+i) / 2
-		prevTP, prevFP = i, j
-	}
+	mergeSteps(pos, neg, func(_ K, tp, fp int) {
+		area += float64(fp-prevFP) * float64(prevTP+tp) / 2
+		prevTP, prevFP = tp, fp
+	})
 	return area / (float64(len(pos)) * float64(len(neg)))
 }
 
-// mergeCurve walks the ascending key runs of the positives and negatives
-// together (ascending keys are descending scores) and closes a step of the
-// curve at each distinct key.
+// mergeCurve records the curve's steps (see mergeSteps).
 func mergeCurve[K uint32 | uint64](pos, neg []K, score func(K) float64) curve {
 	var c curve
+	mergeSteps(pos, neg, func(k K, tp, fp int) {
+		c.thr = append(c.thr, score(k))
+		c.tp = append(c.tp, tp)
+		c.fp = append(c.fp, fp)
+	})
+	c.pos, c.neg = len(pos), len(neg)
+	return c
+}
+
+// mergeSteps walks the ascending key runs of the positives and negatives
+// together (ascending keys are descending scores) and calls step at each
+// distinct key with the numbers of positives and negatives whose keys are
+// at most it: one step of the curve.
+func mergeSteps[K uint32 | uint64](pos, neg []K, step func(k K, tp, fp int)) {
 	i, j := 0, 0
 	for i < len(pos) || j < len(neg) {
 		var k K
@@ -195,12 +191,8 @@ func mergeCurve[K uint32 | uint64](pos, neg []K, score func(K) float64) curve {
 		for j < len(neg) && neg[j] == k {
 			j++
 		}
-		c.thr = append(c.thr, score(k))
-		c.tp = append(c.tp, i)
-		c.fp = append(c.fp, j)
+		step(k, i, j)
 	}
-	c.pos, c.neg = len(pos), len(neg)
-	return c
 }
 
 // descendingKey64 maps a non-NaN float64 to a uint64 whose ascending order
