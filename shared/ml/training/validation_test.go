@@ -132,6 +132,22 @@ func TestValidateChecks(t *testing.T) {
 		}, ValidationOptions{}, dataset.SelectOptions{},
 			Finding{Check: CheckDuplicateColumn, Severity: SeverityWarning, Column: "a2"},
 			[]string{"column 'a2' duplicates column 'a'"}},
+		{"duplicate column with gaps and signed zeros", func() *fixture {
+			g := func(neg string) func(int) string {
+				return func(k int) string {
+					switch {
+					case k%5 == 0:
+						return ""
+					case k%3 == 0:
+						return neg + "0"
+					}
+					return fmt.Sprint(k)
+				}
+			}
+			return baseFixture().addColumn("g1", g("")).addColumn("g2", g("-"))
+		}, ValidationOptions{}, dataset.SelectOptions{},
+			Finding{Check: CheckDuplicateColumn, Severity: SeverityWarning, Column: "g2"},
+			[]string{"column 'g2' duplicates column 'g1'"}},
 		{"duplicate rows", func() *fixture {
 			f := baseFixture()
 			f.rows[9] = slices.Clone(f.rows[3])
