@@ -346,21 +346,9 @@ func formatNumber(v float64) string { return strconv.FormatFloat(v, 'g', 6, 64) 
 // NaN alike and -0 equal to 0.
 func rowKey(b []byte, x []float64) []byte {
 	for _, v := range x {
-		b = binary.LittleEndian.AppendUint64(b, keyBits(v))
+		b = binary.LittleEndian.AppendUint64(b, rowBits(v))
 	}
 	return b
-}
-
-// keyBits is the 8-byte key of one value in rowKey: every NaN one key,
-// −0 and +0 one key, any other value its bits.
-func keyBits(v float64) uint64 {
-	switch {
-	case v != v:
-		return 0x7ff8000000000001
-	case v == 0:
-		return 0
-	}
-	return math.Float64bits(v)
 }
 
 // rowSet is a set of rows of one data set's X, equal as rowKey keys them:
@@ -638,7 +626,7 @@ func checkDuplicateColumns(_ context.Context, r *ValidationReport, _ ValidationO
 	}
 	for i := range d.Rows {
 		for j, v := range d.X[i*nf : (i+1)*nf] {
-			sums[j] = (sums[j] ^ keyBits(v)) * prime
+			sums[j] = (sums[j] ^ rowBits(v)) * prime
 		}
 	}
 	reported := make([]bool, nf)
