@@ -710,7 +710,7 @@ func checkLeakage(ctx context.Context, r *ValidationReport, opts ValidationOptio
 	var wg sync.WaitGroup
 	for range min(nf, runtime.GOMAXPROCS(0)) {
 		wg.Go(func() {
-			var present []int32
+			var present []int
 			for {
 				j := int(next.Add(1) - 1)
 				if j >= nf || ctx.Err() != nil {
@@ -733,10 +733,10 @@ func checkLeakage(ctx context.Context, r *ValidationReport, opts ValidationOptio
 					present = present[:0]
 					for i := range d.Rows {
 						if v := d.X[i*nf+j]; v == v {
-							present = append(present, int32(i))
+							present = append(present, i)
 						}
 					}
-					row = func(k int) int { return int(present[k]) }
+					row = func(k int) int { return present[k] }
 				}
 				score := func(k int) float64 { return d.X[row(k)*nf+j] }
 				for c, label := range d.Classes {
