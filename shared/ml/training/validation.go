@@ -694,7 +694,9 @@ func checkDuplicateRows(_ context.Context, r *ValidationReport, _ ValidationOpti
 // checkLeakage reports features that alone separate the classes: the ROC AUC
 // of the raw feature value against the positive class (for multi-class, the
 // largest one-vs-rest AUC), or 1 - AUC, at least opts.LeakageAUC. Rows where
-// the feature is NaN are left out.
+// the feature is NaN are left out. A feature whose AUC provably stays below
+// the bound (evaluation.BinaryAUCROCBounds) is not sorted: on 10M rows the
+// exact ranking of every feature was 8 of the run's 46 CPU-seconds.
 func checkLeakage(ctx context.Context, r *ValidationReport, opts ValidationOptions, _ *dataset.Table, d *dataset.Dataset) {
 	nf := d.Features()
 	type leak struct {
@@ -743,7 +745,15 @@ func checkLeakage(ctx context.Context, r *ValidationReport, opts ValidationOptio
 					if d.Positive >= 0 && c != d.Positive {
 						continue
 					}
-					auc := evaluation.BinaryAUCROCOf(n, func(k int) bool { return d.Y[row(k)] == c }, score)
+					isC := func(k int) bool { return d.Y[row(k)] == c }
+					// Most features are far from the bound: the binned
+					// interval settles them in one pass, and only one
+					// whose interval reaches the bound is ranked exactly.
+					lo, hi := evaluation.BinaryAUCROCBounds(n, isC, score, minV, maxV)
+					if lo != lo || max(hi, 1-lo) < opts.LeakageAUC {
+						continue
+					}
+					auc := evaluation.BinaryAUCROCOf(n, isC, score)
 					if auc != auc {
 						continue
 					}

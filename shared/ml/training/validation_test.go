@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/orrery-ml/orrery/shared/dataset"
+	"github.com/orrery-ml/orrery/shared/ml/evaluation"
 )
 
 const htru2Path = "../../../events/data/htru2.csv"
@@ -375,4 +376,70 @@ func TestCheckDuplicateRowsByHash(t *testing.T) {
 	require.Len(t, got, 1)
 	assert.Equal(t, 1, got[0].Count)
 	assert.Equal(t, 8, got[0].Row)
+}
+
+// TestLeakageScreenKeepsTheExactAnswer sets features on both sides of the
+// leakage bound, some close enough that the binned interval straddles it,
+// one with a heavy tail that defeats the bins, and checks that the screened
+// check flags exactly the features whose exact AUC reaches the bound.
+func TestLeakageScreenKeepsTheExactAnswer(t *testing.T) {
+	const n = 20000
+	rng := rand.New(rand.NewPCG(3, 5))
+	y := make([]int, n)
+	for i := range y {
+		y[i] = i % 2
+	}
+	// flip swaps the order of a share of the positive-negative pairs: a
+	// feature equal to the label plus small noise, with `flip` of the rows
+	// given the other class's level, has an AUC near 1 - flip.
+	feature := func(flip float64, tail bool) []float64 {
+		col := make([]float64, n)
+		for i := range col {
+			level := float64(y[i])
+			if rng.Float64() < flip {
+				level = 1 - level
+			}
+			col[i] = level + 0.01*rng.Float64()
+			if tail && i%101 == 0 && level == 1 {
+				col[i] *= 1e12
+			}
+		}
+		return col
+	}
+	cols := map[string][]float64{
+		"clear":      feature(0, false),
+		"just above": feature(0.0002, false),
+		"just below": feature(0.0016, false),
+		"far below":  feature(0.2, false),
+		"heavy tail": feature(0.0002, true),
+		"reversed": func() []float64 {
+			c := feature(0, false)
+			for i := range c {
+				c[i] = -c[i]
+			}
+			return c
+		}(),
+	}
+	names := []string{"clear", "just above", "just below", "far below", "heavy tail", "reversed"}
+	d := &dataset.Dataset{FeatureNames: names, Rows: n, Y: y, Classes: []string{"0", "1"}, Positive: 1, Target: "class",
+		X: make([]float64, n*len(names))}
+	want := map[string]bool{}
+	for j, name := range names {
+		for i := range n {
+			d.X[i*len(names)+j] = cols[name][i]
+		}
+		auc := evaluation.BinaryAUCROC(y, cols[name])
+		want[name] = max(auc, 1-auc) >= 0.999
+	}
+	require.True(t, want["clear"] && want["just above"] && want["heavy tail"] && want["reversed"])
+	require.False(t, want["just below"] || want["far below"])
+	r := &ValidationReport{}
+	checkLeakage(context.Background(), r, ValidationOptions{}.withDefaults(), nil, d)
+	got := map[string]bool{}
+	for _, f := range r.Findings {
+		got[f.Column] = f.Check == CheckTargetLeakage
+	}
+	for _, name := range names {
+		assert.Equal(t, want[name], got[name], name)
+	}
 }
