@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/orrery-ml/orrery/shared/config"
+	"github.com/orrery-ml/orrery/shared/fault"
 	"github.com/orrery-ml/orrery/shared/ml/optimization"
 	"github.com/orrery-ml/orrery/shared/pipeline/asl"
 )
@@ -26,6 +27,11 @@ const (
 	StateContinue  = "Continue"
 	StatePause     = "Pause"
 	StateFinalize  = "Finalize"
+	// StateWasCancelled follows MarkFailed: a failure coded
+	// Orrery.Cancelled (a step found the study cancelled) ends at
+	// StateCancelled, anything else goes on to Alert and Failed.
+	StateWasCancelled = "WasCancelled"
+	StateCancelled    = "Cancelled"
 )
 
 // ErrorOptimizationFailed is the error a failed optimization execution ends
@@ -184,6 +190,20 @@ func Optimization(r OptimizationResources) (asl.Definition, error) {
 	}
 	afterMarkFailed(states, r.AlertTopic, "Orrery optimization study failed",
 		"States.Format('Study {} failed: {}', $.study_id, States.JsonToString($.error))")
+	// A study cancelled while its execution ran (CancelStudy, then the
+	// stop) can fail a step before the stop arrives; it is recorded like
+	// any failure (MarkFailed leaves a CANCELLED study as it is) but is
+	// not an incident, so it skips the alert.
+	mf := states[StateMarkFailed]
+	cancelled := asl.Compare("$.error.Error", "StringEquals", fault.Cancelled.Name())
+	cancelled.Next = StateCancelled
+	states[StateWasCancelled] = asl.State{
+		Type: asl.TypeChoice, Comment: "a step found the study cancelled: end without an alert",
+		Choices: asl.ChoiceList{cancelled}, Default: mf.Next,
+	}
+	states[StateCancelled] = asl.State{Type: asl.TypeFail, Error: fault.Cancelled.Name(), CausePath: "$.error.Cause"}
+	mf.Next = StateWasCancelled
+	states[StateMarkFailed] = mf
 	def := asl.Definition{
 		Comment: "Orrery optimization: loop { suggest -> trials (Map of AWS Batch jobs) -> tell -> continue? } -> finalize; " +
 			"any failure -> MarkFailed",

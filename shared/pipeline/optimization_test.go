@@ -10,9 +10,11 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/orrery-ml/orrery/shared/fault"
 	"github.com/orrery-ml/orrery/shared/ml/optimization"
 	"github.com/orrery-ml/orrery/shared/pipeline"
 	"github.com/orrery-ml/orrery/shared/pipeline/asl"
+	"github.com/orrery-ml/orrery/shared/store"
 	"github.com/orrery-ml/orrery/shared/store/sqlitestore"
 )
 
@@ -134,4 +136,67 @@ func TestRunTrialRetriesAsTrain(t *testing.T) {
 	}
 	assert.Equal(t, "$$.Task.Token", env(trial)[pipeline.EnvTaskToken])
 	assert.Equal(t, env(trainState)[pipeline.EnvTaskToken], env(trial)[pipeline.EnvTaskToken])
+}
+
+// TestCancelledStudyEndsWithoutAnAlert cancels the study while its first
+// trial runs and sends no stop, as when the stop has not arrived yet: the
+// next step finds the study CANCELLED, and the execution ends with
+// Orrery.Cancelled through MarkFailed (which leaves the study CANCELLED,
+// with the cancel's reason) without publishing an alert. A failure that
+// is not a cancellation still alerts.
+func TestCancelledStudyEndsWithoutAnAlert(t *testing.T) {
+	for _, cancel := range []bool{true, false} {
+		t.Run(map[bool]string{true: "cancelled", false: "failed"}[cancel], func(t *testing.T) {
+			ctx := t.Context()
+			db, err := sqlitestore.Open(ctx, filepath.Join(t.TempDir(), "orrery.db"))
+			require.NoError(t, err)
+			t.Cleanup(func() { db.Close() })
+			st := optimization.Stores{Studies: db, Trials: db}
+			spec := optimization.StudySpec{Space: optimization.Space{Dimensions: []optimization.Dimension{{Name: "x", Kind: optimization.Float, Low: -2, High: 2}}},
+				Directions: []optimization.Direction{optimization.Minimize}, Strategy: "random", Parallel: 1, Budget: optimization.Budget{Trials: 5}}
+			require.NoError(t, optimization.CreateStudy(ctx, st, "cx", "", spec))
+			obj := optimization.ObjectiveFunc(func(ctx context.Context, tr optimization.Trial, _ optimization.ReportFunc) (optimization.Outcome, error) {
+				if _, err := optimization.CancelStudy(ctx, st, "cx", "enough"); err != nil {
+					return optimization.Outcome{}, err
+				}
+				return optimization.Outcome{Values: []float64{1}, Cost: 1}, nil
+			})
+			steps := optimization.StepRunner{Stores: st, Objective: func(context.Context, string, optimization.StudySpec) (optimization.Objective, error) {
+				return obj, nil
+			}}
+			res := pipeline.LocalOptimizationResources()
+			res.AlertTopic = "arn:aws:sns:eu-west-1:123456789012:alerts"
+			def, err := pipeline.Optimization(res)
+			require.NoError(t, err)
+			handlers := pipeline.OptimizationHandlers(res, steps)
+			if !cancel {
+				handlers[pipeline.BatchSubmitJobSync] = func(context.Context, json.RawMessage) (json.RawMessage, error) {
+					return nil, &asl.Error{Name: fault.Internal.Name(), Cause: "the trial's machine broke"}
+				}
+			}
+			var alerts int
+			handlers[pipeline.SNSPublish] = func(context.Context, json.RawMessage) (json.RawMessage, error) {
+				alerts++
+				return json.RawMessage(`{}`), nil
+			}
+			x := asl.Executor{Resources: handlers}
+			_, err = x.Execute(ctx, def, asl.Execution{Name: "cx", Input: pipeline.OptimizationInput{StudyID: "cx", MaxParallel: 1}.JSON()})
+			var e *asl.Error
+			require.ErrorAs(t, err, &e)
+			if !cancel {
+				assert.Equal(t, pipeline.ErrorOptimizationFailed, e.Name)
+				assert.Equal(t, 1, alerts, "a failure is an incident")
+				return
+			}
+			assert.Equal(t, fault.Cancelled.Name(), e.Name, "%v", e)
+			assert.Contains(t, e.Cause, "cancelled")
+			assert.Zero(t, alerts, "a user's cancel is not an incident")
+			rec, err := db.GetStudy(ctx, "cx")
+			require.NoError(t, err)
+			assert.Equal(t, store.Cancelled, rec.Status)
+			res2, err := optimization.Results(ctx, st, "cx")
+			require.NoError(t, err)
+			assert.Contains(t, res2.Error, "enough", "the cancel's reason stays")
+		})
+	}
 }

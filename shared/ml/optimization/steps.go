@@ -183,7 +183,7 @@ func updateState(ctx context.Context, st Stores, id string, status store.Status,
 			// A cancelled study stays cancelled: an execution still
 			// running it (in another process, which a stop reaches only
 			// through the store) fails its next step here and ends.
-			return fmt.Errorf("save study %s: it was cancelled: %w", id, ErrStudyFinished)
+			return studyCancelled{msg: "save study " + id}
 		}
 		var state studyState
 		if len(cur.State) > 0 {
@@ -246,7 +246,7 @@ func suggest(ctx context.Context, st Stores, in SuggestInput, attempt int) (Sugg
 	if rec.Status == store.Cancelled {
 		// Cancelled (CancelStudy) while this execution ran elsewhere: no
 		// more trials; the step fails and the execution ends.
-		return SuggestOutput{}, fmt.Errorf("suggest for study %s: it was cancelled: %w", in.StudyID, ErrStudyFinished)
+		return SuggestOutput{}, studyCancelled{msg: "suggest for study " + in.StudyID}
 	}
 	out := SuggestOutput{StudyID: in.StudyID, Trials: []int{}}
 	sampler, err := ParseSampler(spec.Strategy)
@@ -402,7 +402,7 @@ func runTrial(ctx context.Context, st Stores, obj Objective, in TrialInput, rec 
 		return out, err
 	}
 	if rec0.Status == store.Cancelled {
-		return out, fmt.Errorf("run trial of study %s: it was cancelled: %w", in.StudyID, ErrStudyFinished)
+		return out, studyCancelled{msg: "run trial of study " + in.StudyID}
 	}
 	epochs := 1
 	if spec.Base != nil && spec.Base.Epochs > 0 {

@@ -66,6 +66,17 @@ func TrialConfig(ctx context.Context, st Stores, studyID string, number int) (tr
 // ended (SUCCEEDED, FAILED or CANCELLED); the message names its status.
 var ErrStudyFinished = fault.New(fault.Conflict, "optimization: study has finished")
 
+// studyCancelled is the error of a step that finds its study CANCELLED
+// (CancelStudy ran while the execution did). It is coded fault.Cancelled,
+// so the state machine records it and ends the execution without alerting
+// anyone (a user's cancel is not an incident), and it is ErrStudyFinished
+// to errors.Is.
+type studyCancelled struct{ msg string }
+
+func (e studyCancelled) Error() string       { return e.msg + ": it was cancelled" }
+func (studyCancelled) FaultCode() fault.Code { return fault.Cancelled }
+func (studyCancelled) Is(target error) bool  { return target == ErrStudyFinished }
+
 // CancelStudy marks a RUNNING (or QUEUED) study CANCELLED with reason, by a
 // conditional write: its finished trials stay, and the study's execution,
 // which the caller stops, can no longer mark it FAILED or SUCCEEDED (see
