@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"io"
 	"path"
 	"strings"
@@ -119,19 +120,19 @@ func (p *TrainingPipeline) Submit(ctx context.Context, cfg TrainingConfig) (stor
 	return job, nil
 }
 
-// samePredictions checks that two models give identical probabilities.
-func samePredictions(ctx context.Context, a, b *nn.Model, d *dataset.Dataset) error {
-	pa, err := a.PredictProba(ctx, d.X, d.Rows)
+// predictsExactly checks that model gives the probabilities want, bit for
+// bit, to the rows x.
+func predictsExactly(ctx context.Context, model *nn.Model, x []float64, rows int, want []float64) error {
+	got, err := model.PredictProba(ctx, x, rows)
 	if err != nil {
 		return err
 	}
-	pb, err := b.PredictProba(ctx, d.X, d.Rows)
-	if err != nil {
-		return err
+	if len(got) != len(want) {
+		return fmt.Errorf("training: saved model gives %d probabilities for %d rows where the trained one gave %d", len(got), rows, len(want))
 	}
-	for i := range pa {
-		if pa[i] != pb[i] {
-			return fmt.Errorf("training: saved model predicts %v where the trained one predicted %v (row %d)", pb[i], pa[i], i/len(a.Manifest.Classes))
+	for i := range want {
+		if math.Float64bits(got[i]) != math.Float64bits(want[i]) {
+			return fmt.Errorf("training: saved model predicts %v where the trained one predicted %v (row %d)", got[i], want[i], i/len(model.Manifest.Classes))
 		}
 	}
 	return nil

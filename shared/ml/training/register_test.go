@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -127,4 +128,81 @@ func TestRegisterTwiceIsRegisterOnce(t *testing.T) {
 	models, err := db.ListModels(ctx)
 	require.NoError(t, err)
 	assert.Len(t, models, 1)
+}
+
+// TestRegisterChecksTheStoredModelAgainstTheProbe runs the stages by hand
+// to Evaluate, then Register three ways. With Evaluate's probe and the data
+// file gone, Register still registers the model (it does not read the data)
+// with the manifest's data facts, and removes the probe. With one of the
+// probe's probabilities changed, the stored model no longer gives what was
+// evaluated and Register fails, registering nothing. Without a probe (a job
+// evaluated by an older Orrery), Register reads the data and checks the
+// whole test split.
+func TestRegisterChecksTheStoredModelAgainstTheProbe(t *testing.T) {
+	src, err := os.ReadFile("../../../events/data/htru2.csv")
+	require.NoError(t, err)
+	for _, tc := range []string{"probe, no data file", "probe tampered with", "no probe"} {
+		t.Run(tc, func(t *testing.T) {
+			ctx := t.Context()
+			dir := t.TempDir()
+			data := filepath.Join(dir, "htru2.csv")
+			require.NoError(t, os.WriteFile(data, src, 0o644))
+			files, err := filestore.New(filepath.Join(dir, "artifacts"))
+			require.NoError(t, err)
+			db, err := sqlitestore.Open(ctx, filepath.Join(dir, "orrery.db"))
+			require.NoError(t, err)
+			t.Cleanup(func() { db.Close() })
+			p := &training.TrainingPipeline{Jobs: db, Models: db, Artifacts: files}
+			cfg := training.Defaults()
+			cfg.DatasetPath, cfg.TargetColumn, cfg.PositiveClass = data, "class", "1"
+			cfg.Epochs, cfg.HiddenLayers = 2, []int{8}
+			job, err := p.Submit(ctx, cfg)
+			require.NoError(t, err)
+			refs := training.Refs{JobID: job.ID}
+			for _, stage := range []string{training.StageValidate, training.StagePreprocess, training.StageTrain, training.StageEvaluate} {
+				refs, err = p.RunStage(ctx, training.StageRequest{Stage: stage, Refs: refs})
+				require.NoError(t, err, stage)
+			}
+			key := "jobs/" + job.ID + "/heldout/probe.bin"
+			rc, err := files.Get(ctx, key)
+			require.NoError(t, err, "Evaluate leaves a probe")
+			probe, err := io.ReadAll(rc)
+			rc.Close()
+			require.NoError(t, err)
+			switch tc {
+			case "probe, no data file":
+				require.NoError(t, os.Remove(data))
+			case "probe tampered with":
+				probe[len(probe)-3] ^= 0x10 // the last probability
+				require.NoError(t, files.Put(ctx, key, bytes.NewReader(probe)))
+			case "no probe":
+				require.NoError(t, files.DeletePrefix(ctx, key))
+			}
+			refs, err = p.RunStage(ctx, training.StageRequest{Stage: training.StageRegister, Refs: refs})
+			models, lerr := db.ListModels(ctx)
+			require.NoError(t, lerr)
+			if tc == "probe tampered with" {
+				require.Error(t, err)
+				assert.ErrorContains(t, err, "saved model predicts")
+				assert.Empty(t, models, "nothing registered")
+				return
+			}
+			require.NoError(t, err)
+			require.Len(t, models, 1)
+			assert.Equal(t, refs.DataHash, models[0].DataHash)
+			model, _, err := modelstore.Store{Artifacts: files}.Get(ctx, models[0].ArtifactKey)
+			require.NoError(t, err)
+			m := model.Manifest
+			assert.Equal(t, refs.DataHash, m.DataHash)
+			assert.Len(t, m.Features, 8)
+			assert.Equal(t, []string{"0", "1"}, m.Classes)
+			assert.Equal(t, "1", m.PositiveClass)
+			assert.Equal(t, "class", m.Target)
+			require.NotNil(t, m.Split)
+			assert.NotEmpty(t, m.Split.Method)
+			assert.Equal(t, refs.Threshold, m.Threshold)
+			_, err = files.Get(ctx, key)
+			assert.ErrorIs(t, err, store.ErrNotFound, "Register removes the probe")
+		})
+	}
 }

@@ -524,8 +524,37 @@ func (p *TrainingPipeline) TrainModel(ctx context.Context, refs Refs) (Refs, err
 
 func trainRefsKey(jobID string) string { return jobKey(jobID, "refs/train.json") }
 
-// model rebuilds the trained model from the job's artifacts.
+// model rebuilds the trained model from the job's artifacts and what its
+// manifest records of the data.
 func (s *stageRun) model(ctx context.Context, d *jobData) (*nn.Model, error) {
+	return s.modelOf(ctx, factsOf(d))
+}
+
+// dataFacts is what a model's manifest records of its training data.
+type dataFacts struct {
+	Features []string          `json:"features"`
+	Target   string            `json:"target"`
+	Classes  []string          `json:"classes"`
+	Positive string            `json:"positive_class,omitempty"`
+	DataHash string            `json:"data_hash"`
+	Units    map[string]string `json:"units,omitempty"`
+	HDU      string            `json:"data_hdu,omitempty"`
+	Split    nn.SplitRecord    `json:"split"`
+}
+
+func factsOf(d *jobData) dataFacts {
+	positive := ""
+	if d.data.Positive >= 0 {
+		positive = d.data.Classes[d.data.Positive]
+	}
+	return dataFacts{
+		Features: d.data.FeatureNames, Target: d.data.Target, Classes: d.data.Classes, Positive: positive,
+		DataHash: d.table.Hash, Units: featureUnits(d.table, d.data.FeatureNames), HDU: d.table.HDU, Split: d.prep.Record,
+	}
+}
+
+// modelOf is model from the data's facts.
+func (s *stageRun) modelOf(ctx context.Context, f dataFacts) (*nn.Model, error) {
 	pp, err := s.preprocessing(ctx)
 	if err != nil {
 		return nil, err
@@ -552,10 +581,6 @@ func (s *stageRun) model(ctx context.Context, d *jobData) (*nn.Model, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", s.refs.NetworkKey, err)
 	}
-	positive := ""
-	if d.data.Positive >= 0 {
-		positive = d.data.Classes[d.data.Positive]
-	}
 	backend := s.refs.Backend
 	if backend == "" {
 		backend = BackendGonum
@@ -563,10 +588,10 @@ func (s *stageRun) model(ctx context.Context, d *jobData) (*nn.Model, error) {
 	return &nn.Model{
 		Manifest: nn.Manifest{
 			FormatVersion: 1, ModelID: s.refs.ModelID, Name: s.modelName(), ModelType: spec.ModelType, Backend: backend,
-			Architecture: spec, Features: d.data.FeatureNames, Target: d.data.Target, Classes: d.data.Classes,
-			PositiveClass: positive, Preprocessing: pp.Transform, DataHash: d.table.Hash, TrainingConfig: s.cfg.JSON(),
+			Architecture: spec, Features: f.Features, Target: f.Target, Classes: f.Classes,
+			PositiveClass: f.Positive, Preprocessing: pp.Transform, DataHash: f.DataHash, TrainingConfig: s.cfg.JSON(),
 			CodeVersion: nn.Version(), Threshold: s.refs.Threshold,
-			Units: featureUnits(d.table, d.data.FeatureNames), DataHDU: d.table.HDU, Split: &d.prep.Record,
+			Units: f.Units, DataHDU: f.HDU, Split: &f.Split,
 		},
 		Net:   net,
 		Trees: ensemble,
@@ -644,6 +669,9 @@ func (p *TrainingPipeline) Evaluate(ctx context.Context, refs Refs) (Refs, error
 	if err != nil {
 		return refs, s.fail(err)
 	}
+	if err := p.putProbe(ctx, refs.JobID, factsOf(d), model, d.split.Test); err != nil {
+		return refs, s.fail(err)
+	}
 	key := jobKey(refs.JobID, "metrics.json")
 	if err := p.putJSON(ctx, key, metrics); err != nil {
 		return refs, s.fail(err)
@@ -709,11 +737,7 @@ func (p *TrainingPipeline) Register(ctx context.Context, refs Refs) (Refs, error
 	if err != nil {
 		return refs, err
 	}
-	d, err := s.loadHeldOut(ctx, PartTest)
-	if err != nil {
-		return refs, s.fail(err)
-	}
-	model, err := s.model(ctx, d)
+	model, x, rows, want, err := s.registerInput(ctx)
 	if err != nil {
 		return refs, s.fail(err)
 	}
@@ -724,7 +748,7 @@ func (p *TrainingPipeline) Register(ctx context.Context, refs Refs) (Refs, error
 	model.Manifest.Metrics = json.RawMessage(compactJSON(metrics))
 	model.Manifest.CreatedAt = p.now().UTC()
 	prefix := modelPrefix(refs.ModelID)
-	if err := p.uploadModel(ctx, model, prefix, d.split.Test); err != nil {
+	if err := p.uploadModel(ctx, model, prefix, x, rows, want); err != nil {
 		return refs, s.fail(err)
 	}
 	digest, err := (modelstore.Store{Artifacts: p.Artifacts, Retry: p.retry}).Digest(ctx, prefix)
@@ -734,7 +758,7 @@ func (p *TrainingPipeline) Register(ctx context.Context, refs Refs) (Refs, error
 	rec := store.Model{
 		ID: refs.ModelID, Name: model.Manifest.Name, JobID: refs.JobID, ModelType: model.Spec().ModelType,
 		ArtifactKey: prefix, ArtifactURI: p.Artifacts.URI(prefix), Metrics: model.Manifest.Metrics,
-		DataHash: d.table.Hash, ManifestSHA256: digest, CreatedAt: p.now().UTC(),
+		DataHash: model.Manifest.DataHash, ManifestSHA256: digest, CreatedAt: p.now().UTC(),
 	}
 	err = p.retry(ctx, "register model "+refs.ModelID, func() error { return p.Models.RegisterModel(ctx, rec) })
 	if errors.Is(err, store.ErrConflict) {
@@ -764,10 +788,36 @@ func (p *TrainingPipeline) Register(ctx context.Context, refs Refs) (Refs, error
 	return out, nil
 }
 
+// registerInput rebuilds the evaluated model for Register, with rows and
+// the probabilities it gave them to check the stored copy against: the
+// probe Evaluate saved (see probe), or, for a job evaluated before probes
+// were saved, the whole test split read again and scored.
+func (s *stageRun) registerInput(ctx context.Context) (model *nn.Model, x []float64, rows int, want []float64, err error) {
+	pr, found, err := s.p.getProbe(ctx, s.refs.JobID)
+	if err != nil {
+		return nil, nil, 0, nil, err
+	}
+	if found {
+		model, err = s.modelOf(ctx, pr.facts)
+		return model, pr.x, pr.rows, pr.proba, err
+	}
+	d, err := s.loadHeldOut(ctx, PartTest)
+	if err != nil {
+		return nil, nil, 0, nil, err
+	}
+	if model, err = s.model(ctx, d); err != nil {
+		return nil, nil, 0, nil, err
+	}
+	test := d.split.Test
+	want, err = model.PredictProba(ctx, test.X, test.Rows)
+	return model, test.X, test.Rows, want, err
+}
+
 // uploadModel writes model's directory under prefix in the artifact store,
-// reads it back from there and checks the stored copy predicts exactly like
-// model on test: what is registered is what was measured.
-func (p *TrainingPipeline) uploadModel(ctx context.Context, model *nn.Model, prefix string, test *dataset.Dataset) error {
+// reads it back from there and checks the stored copy gives the rows x the
+// probabilities want, which the evaluated model gave them: what is
+// registered is what was measured.
+func (p *TrainingPipeline) uploadModel(ctx context.Context, model *nn.Model, prefix string, x []float64, rows int, want []float64) error {
 	models := modelstore.Store{Artifacts: p.Artifacts, Retry: p.retry}
 	if err := models.Put(ctx, prefix, model); err != nil {
 		return err
@@ -776,7 +826,7 @@ func (p *TrainingPipeline) uploadModel(ctx context.Context, model *nn.Model, pre
 	if err != nil {
 		return fmt.Errorf("verify stored model: %w", err)
 	}
-	return samePredictions(ctx, model, stored, test)
+	return predictsExactly(ctx, stored, x, rows, want)
 }
 
 // MarkFailed records a failed job: it removes model files that were written
