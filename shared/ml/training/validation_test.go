@@ -443,3 +443,47 @@ func TestLeakageScreenKeepsTheExactAnswer(t *testing.T) {
 		assert.Equal(t, want[name], got[name], name)
 	}
 }
+
+// TestColumnChecksAcrossRowBlocks: the range and identifier checks read the
+// matrix a block of rows at a time; what they find in a column must not
+// depend on where the block edges fall. 10,000 rows span three blocks.
+func TestColumnChecksAcrossRowBlocks(t *testing.T) {
+	const n = 10000
+	names := []string{"id", "repeat", "rise", "dip", "gaps", "const"}
+	nf := len(names)
+	d := &dataset.Dataset{FeatureNames: names, Rows: n, Y: make([]int, n), Classes: []string{"0", "1"}, Positive: 1, Target: "class",
+		X: make([]float64, n*nf), RowIDs: make([]int, n)}
+	perm := rand.New(rand.NewPCG(1, 2)).Perm(n)
+	for i := range n {
+		d.Y[i], d.RowIDs[i] = i%2, i+1
+		row := d.X[i*nf : (i+1)*nf]
+		row[0] = float64(perm[i])    // a distinct integer in each row
+		row[1] = float64(perm[i])    // the same, but the last row repeats the first
+		row[2] = float64(i) + 0.5    // strictly increasing
+		row[3] = float64(i) + 0.5    // increasing but for one step back at a block edge
+		row[4] = float64(i%7) + 0.25 // with a gap, below
+		row[5] = 3
+	}
+	d.X[(n-1)*nf+1] = d.X[1]
+	d.X[columnBlockRows*nf+3] = d.X[(columnBlockRows-1)*nf+3] - 1
+	d.X[5000*nf+4], d.X[7000*nf+4] = math.NaN(), math.NaN()
+	r := &ValidationReport{}
+	checkIDLike(context.Background(), r, ValidationOptions{}, nil, d)
+	checkColumns(context.Background(), r, ValidationOptions{}, nil, d)
+	byColumn := map[string][]Finding{}
+	for _, f := range r.Findings {
+		byColumn[f.Column] = append(byColumn[f.Column], f)
+	}
+	require.Len(t, byColumn["id"], 1)
+	assert.Contains(t, byColumn["id"][0].Message, "a distinct integer in each of its 10000 rows")
+	assert.Empty(t, byColumn["repeat"], "one repeated value makes it no identifier")
+	require.Len(t, byColumn["rise"], 1)
+	assert.Contains(t, byColumn["rise"][0].Message, "strictly increasing")
+	assert.Empty(t, byColumn["dip"], "the step back at the block edge counts")
+	require.Len(t, byColumn["gaps"], 1)
+	assert.Equal(t, Finding{Check: CheckMissingValues, Severity: SeverityWarning, Column: "gaps", Row: 5001, Count: 2},
+		Finding{Check: byColumn["gaps"][0].Check, Severity: byColumn["gaps"][0].Severity, Column: "gaps", Row: byColumn["gaps"][0].Row, Count: byColumn["gaps"][0].Count})
+	require.Len(t, byColumn["const"], 1)
+	assert.Equal(t, CheckConstantColumn, byColumn["const"][0].Check)
+	assert.Equal(t, n, byColumn["const"][0].Count)
+}
