@@ -58,11 +58,21 @@ func stratifiedRows(d *Dataset, validation, test float64, seed int64) (train, va
 	if len(d.Y) != d.Rows {
 		return nil, nil, nil, fmt.Errorf("dataset: data set has %d rows but %d labels", d.Rows, len(d.Y))
 	}
-	byClass := make([][]int, len(d.Classes))
+	// Each class's rows, in one array sized by a first count: appending
+	// row by row to a list per class grew and copied them as they went.
+	counts := make([]int, len(d.Classes))
 	for i, c := range d.Y {
-		if c < 0 || c >= len(byClass) {
+		if c < 0 || c >= len(counts) {
 			return nil, nil, nil, fmt.Errorf("dataset: row %d has class index %d, but there are %d classes", i, c, len(d.Classes))
 		}
+		counts[c]++
+	}
+	byClass := make([][]int, len(d.Classes))
+	all := make([]int, d.Rows)
+	for c, at := 0, 0; c < len(counts); c++ {
+		byClass[c], at = all[at:at:at+counts[c]], at+counts[c]
+	}
+	for i, c := range d.Y {
 		byClass[c] = append(byClass[c], i)
 	}
 	// One generator for all classes, consumed in class order: deterministic
@@ -90,7 +100,7 @@ func stratifiedRows(d *Dataset, validation, test float64, seed int64) (train, va
 				nVal--
 			}
 		}
-		shuffled := append([]int(nil), rows...)
+		shuffled := rows // the class's own list, shuffled where it is
 		rng.Shuffle(n, func(i, j int) { shuffled[i], shuffled[j] = shuffled[j], shuffled[i] })
 		for _, i := range shuffled[:nTest] {
 			dest[i] = toTest
@@ -99,6 +109,11 @@ func stratifiedRows(d *Dataset, validation, test float64, seed int64) (train, va
 			dest[i] = toValidation
 		}
 	}
+	var sizes [3]int
+	for _, to := range dest {
+		sizes[to]++
+	}
+	train, val, tst = make([]int, 0, sizes[toTrain]), make([]int, 0, sizes[toValidation]), make([]int, 0, sizes[toTest])
 	for i, to := range dest {
 		switch to {
 		case toTest:
