@@ -484,28 +484,33 @@ func (m *Model) PredictProba(ctx context.Context, x []float64, rows int) ([]floa
 	if rows < 0 || len(x) != rows*d {
 		return nil, fmt.Errorf("predict: %d values for %d rows of %d features", len(x), rows, d)
 	}
-	xc := slices.Clone(x)
-	if m.Trees != nil {
-		m.Manifest.Preprocessing.ApplyKeepMissing(xc)
-	} else {
-		m.Manifest.Preprocessing.Apply(xc)
-	}
-	for i, v := range xc {
-		if math.IsInf(v, 0) || (math.IsNaN(v) && m.Trees == nil) {
-			return nil, fmt.Errorf("predict: row %d feature %s is %v after preprocessing", i/d, m.Manifest.Features[i%d], x[i])
-		}
-	}
+	// The preprocessing is row by row, so a block at a time through one
+	// buffer gives the same values as a transformed copy of all of x
+	// without that copy (2M test rows of ten features: 160 MB).
 	c := m.Classes()
 	out := make([]float64, rows*c)
+	xc := make([]float64, min(rows, predictBlock)*d)
 	for lo := 0; lo < rows; lo += predictBlock {
 		if err := ctx.Err(); err != nil {
 			return nil, fmt.Errorf("predict: %w", err)
 		}
 		hi := min(lo+predictBlock, rows)
+		block := xc[:(hi-lo)*d]
+		copy(block, x[lo*d:hi*d])
 		if m.Trees != nil {
-			m.Trees.PredictProba(xc[lo*d:hi*d], hi-lo, out[lo*c:hi*c])
+			m.Manifest.Preprocessing.ApplyKeepMissing(block)
 		} else {
-			m.Net.PredictProba(xc[lo*d:hi*d], hi-lo, out[lo*c:hi*c])
+			m.Manifest.Preprocessing.Apply(block)
+		}
+		for i, v := range block {
+			if math.IsInf(v, 0) || (math.IsNaN(v) && m.Trees == nil) {
+				return nil, fmt.Errorf("predict: row %d feature %s is %v after preprocessing", lo+i/d, m.Manifest.Features[i%d], x[lo*d+i])
+			}
+		}
+		if m.Trees != nil {
+			m.Trees.PredictProba(block, hi-lo, out[lo*c:hi*c])
+		} else {
+			m.Net.PredictProba(block, hi-lo, out[lo*c:hi*c])
 		}
 	}
 	return out, nil

@@ -278,3 +278,31 @@ func TestModelPredict(t *testing.T) {
 func TestVersion(t *testing.T) {
 	require.NotEmpty(t, Version())
 }
+
+// TestModelPredictAcrossBlocks: rows are transformed a block at a time;
+// the probabilities of a multi-block input are those of the whole input
+// transformed at once, bit for bit, the caller's rows are untouched, and
+// a non-finite value in a later block is reported with its own row.
+func TestModelPredictAcrossBlocks(t *testing.T) {
+	ctx := context.Background()
+	m := testModel(t)
+	rows := 2*predictBlock + 77
+	x := rawRows(rows)
+	x[(predictBlock+3)*8+1] = math.NaN()
+	before := append([]float64(nil), x...)
+	whole := append([]float64(nil), x...)
+	m.Manifest.Preprocessing.Apply(whole)
+	want := m.Net.PredictProba(whole, rows, nil)
+	got, err := m.PredictProba(ctx, x, rows)
+	require.NoError(t, err)
+	require.Len(t, got, len(want))
+	for i := range want {
+		require.Equal(t, math.Float64bits(want[i]), math.Float64bits(got[i]), "probability %d", i)
+	}
+	for i := range x {
+		require.Equal(t, math.Float64bits(before[i]), math.Float64bits(x[i]), "input %d", i)
+	}
+	x[(2*predictBlock+5)*8+4] = math.Inf(1)
+	_, err = m.PredictProba(ctx, x, rows)
+	require.ErrorContains(t, err, fmt.Sprintf("row %d feature %s is +Inf after preprocessing", 2*predictBlock+5, htruFeatures[4]))
+}
