@@ -94,7 +94,9 @@ func Open(ctx context.Context, home string, rec tracking.Recorder) (*Runtime, er
 	if rec == nil {
 		rec = tracking.Discard
 	}
-	p := &training.TrainingPipeline{Jobs: db, Models: db, Artifacts: files, Recorder: rec}
+	// Every stage runs in this process, so each hands its loaded data to
+	// the next instead of the next reading the file again.
+	p := &training.TrainingPipeline{Jobs: db, Models: db, Artifacts: files, Recorder: rec, Handoff: &training.DataHandoff{}}
 	p.Retry.OnRetry = func(op string, attempt int, err error) {
 		_ = rec.Record(ctx, tracking.Event{Kind: tracking.Log, Message: fmt.Sprintf("retrying %s (attempt %d): %v", op, attempt, err)})
 	}

@@ -65,6 +65,11 @@ type TrainingPipeline struct {
 	// ReadTable reads a dataset_path (default: dataset.Read for local files;
 	// s3:// paths are refused). The AWS runtime sets one that reads S3.
 	ReadTable func(ctx context.Context, path string) (*dataset.Table, error)
+	// Handoff, when set, hands a job's loaded data from each stage to the
+	// next in this process instead of every stage reading the file again
+	// (DataHandoff). The embedded runtime, whose stages all run in one
+	// process, sets it; nil (the Lambda functions) reads in every stage.
+	Handoff *DataHandoff
 	// Now and NewID are replaceable for tests.
 	Now   func() time.Time
 	NewID func(prefix string) string

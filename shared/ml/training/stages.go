@@ -212,6 +212,9 @@ func (s *stageRun) load(ctx context.Context) (*jobData, error) {
 	// on when the last cycle happened to run (10M x 10: 2.6 or 3.3 GB
 	// between otherwise equal runs; 2.1 GB with this collection).
 	runtime.GC()
+	if d := s.p.Handoff.take(s.refs.JobID, handoffHash(s.refs)); d != nil {
+		return d, nil
+	}
 	table, test, err := s.cfg.ReadTables(ctx, s.p.readTable)
 	if err != nil {
 		return nil, err
@@ -267,6 +270,7 @@ func (p *TrainingPipeline) ValidateData(ctx context.Context, refs Refs) (Refs, e
 	if err != nil {
 		return refs, err
 	}
+	p.Handoff.drop(refs.JobID)
 	if streamed, err := s.cfg.Streams(); err != nil {
 		return refs, s.fail(err)
 	} else if streamed {
@@ -306,7 +310,12 @@ func (p *TrainingPipeline) ValidateData(ctx context.Context, refs Refs) (Refs, e
 	if test != nil {
 		testHash = test.Hash
 	}
-	return p.saveReport(ctx, s, report, table.Hash, testHash)
+	out, err := p.saveReport(ctx, s, report, table.Hash, testHash)
+	if err == nil {
+		// Validated and split: what load would give the next stage.
+		p.Handoff.put(refs.JobID, handoffHash(out), &jobData{table: table, data: prep.Data, split: prep.Split, prep: prep})
+	}
+	return out, err
 }
 
 // saveReport ends ValidateData: it saves the report, logs its warnings and
@@ -344,7 +353,7 @@ func (p *TrainingPipeline) Preprocess(ctx context.Context, refs Refs) (Refs, err
 	if err != nil {
 		return refs, err
 	}
-	pp, err := p.fitPreprocessing(ctx, s)
+	pp, d, err := p.fitPreprocessing(ctx, s)
 	if err != nil {
 		return refs, s.fail(err)
 	}
@@ -353,32 +362,35 @@ func (p *TrainingPipeline) Preprocess(ctx context.Context, refs Refs) (Refs, err
 		return refs, s.fail(err)
 	}
 	s.refs.PreprocessingKey = key
-	return s.end(ctx), nil
+	out := s.end(ctx)
+	p.Handoff.put(refs.JobID, handoffHash(out), d) // only read here
+	return out, nil
 }
 
 // fitPreprocessing is Preprocess's fit: in memory, or by one streaming
 // pass for a streamed job.
-func (p *TrainingPipeline) fitPreprocessing(ctx context.Context, s *stageRun) (preprocessing, error) {
+func (p *TrainingPipeline) fitPreprocessing(ctx context.Context, s *stageRun) (preprocessing, *jobData, error) {
 	if streamed, err := s.cfg.Streams(); err != nil || streamed {
 		if err != nil {
-			return preprocessing{}, err
+			return preprocessing{}, nil, err
 		}
-		return p.preprocessStreamed(ctx, s)
+		pp, err := p.preprocessStreamed(ctx, s)
+		return pp, nil, err
 	}
 	d, err := s.load(ctx)
 	if err != nil {
-		return preprocessing{}, err
+		return preprocessing{}, nil, err
 	}
 	prep, err := p.Preprocessor.Fit(d.split.Train)
 	if err != nil {
-		return preprocessing{}, err
+		return preprocessing{}, nil, err
 	}
 	prep.Missing = s.cfg.MissingForFeatures(d.data.FeatureNames)
 	w, err := classWeights(s.cfg.ClassWeights, d.split.Train)
 	if err != nil {
-		return preprocessing{}, err
+		return preprocessing{}, nil, err
 	}
-	return preprocessing{Transform: prep, ClassWeights: w}, nil
+	return preprocessing{Transform: prep, ClassWeights: w}, d, nil
 }
 
 func (s *stageRun) preprocessing(ctx context.Context) (preprocessing, error) {
@@ -448,6 +460,12 @@ func (p *TrainingPipeline) TrainModel(ctx context.Context, refs Refs) (Refs, err
 	// The stage's split is used once, by one model: auto transforms it
 	// twice (mlp and trees), so it keeps the copies.
 	d.transformInPlace = s.cfg.ModelType != ModelAuto
+	// Evaluate, when handed this data, needs the validation split as it
+	// was: a network's training transforms it in place.
+	var rawVal *dataset.Dataset
+	if p.Handoff != nil && !streamed && d.transformInPlace && !IsTree(s.cfg.ModelType) {
+		rawVal = cloneRows(d.split.Validation)
+	}
 	pp, err := s.preprocessing(ctx)
 	if err != nil {
 		return refs, s.fail(err)
@@ -518,6 +536,9 @@ func (p *TrainingPipeline) TrainModel(ctx context.Context, refs Refs) (Refs, err
 	// they are kept with the job, where Evaluate finds them.
 	if err := p.putJSON(ctx, trainRefsKey(refs.JobID), out); err != nil {
 		return refs, s.fail(err)
+	}
+	if !streamed {
+		p.Handoff.put(refs.JobID, handoffHash(out), d.forEvaluate(rawVal))
 	}
 	return out, nil
 }
@@ -785,6 +806,7 @@ func (p *TrainingPipeline) Register(ctx context.Context, refs Refs) (Refs, error
 	// A streamed job's held-out parts are copies of data rows, kept only
 	// for the stages (a Register retried without them reads the file).
 	_ = p.Artifacts.DeletePrefix(ctx, jobKey(refs.JobID, "heldout/"))
+	p.Handoff.drop(refs.JobID)
 	return out, nil
 }
 
@@ -838,6 +860,7 @@ func (p *TrainingPipeline) MarkFailed(ctx context.Context, refs Refs, f fault.Fa
 	if refs.JobID == "" {
 		return refs, fmt.Errorf("%s: %w: refs.job_id is required", StageMarkFailed, ErrInvalidStage)
 	}
+	p.Handoff.drop(refs.JobID)
 	job, err := p.Jobs.GetJob(ctx, refs.JobID)
 	if err != nil {
 		return refs, fmt.Errorf("%s job %s: %w", StageMarkFailed, refs.JobID, err)
