@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"os"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"testing"
 
@@ -126,4 +128,41 @@ func TestHandoffRetriedStageReadsTheFile(t *testing.T) {
 	mine, err := p.LoadResult(ctx, refs)
 	require.NoError(t, err)
 	assert.Equal(t, res.Metrics.AUCROC, mine.Metrics.AUCROC)
+}
+
+// TestValidateStillFindsSplitOverlap: Validate skips the train/test
+// overlap check only when the data set has no duplicate rows; a file with
+// copies of rows still gets both findings.
+func TestValidateStillFindsSplitOverlap(t *testing.T) {
+	src, err := os.ReadFile("../../../events/data/htru2.csv")
+	require.NoError(t, err)
+	lines := strings.SplitAfter(string(src), "\n")
+	data := strings.TrimRight(string(src), "\n") + "\n"
+	for _, l := range lines[1:301] { // 300 rows again at the end
+		data += l
+	}
+	path := filepath.Join(t.TempDir(), "copies.csv")
+	require.NoError(t, os.WriteFile(path, []byte(data), 0o644))
+	for _, tc := range []struct {
+		path   string
+		copies bool
+	}{{"../../../events/data/htru2.csv", false}, {path, true}} {
+		p, _ := handoffPipeline(t, true)
+		cfg := handoffConfig(training.ModelMLP)
+		cfg.DatasetPath = tc.path
+		res, err := pipeline.RunTraining(t.Context(), p, cfg)
+		require.NoError(t, err)
+		checks := map[string]int{}
+		for _, f := range res.Validation.Findings {
+			checks[f.Check] = f.Count
+		}
+		if !tc.copies {
+			assert.Zero(t, checks[training.CheckDuplicateRows])
+			assert.Zero(t, checks[training.CheckTrainTestOverlap])
+			continue
+		}
+		assert.GreaterOrEqual(t, checks[training.CheckDuplicateRows], 300)
+		assert.Positive(t, checks[training.CheckTrainTestOverlap], "copies of training rows in the test split")
+		assert.Positive(t, checks[training.CheckTrainValidationOverlap])
+	}
 }

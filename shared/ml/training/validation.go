@@ -113,6 +113,16 @@ type ValidationReport struct {
 	Findings []Finding `json:"findings"`
 }
 
+// rowsDistinct says whether r, the report of a finished validation of d
+// (whose checks include checkDuplicateRows), found no two rows of d with
+// the same features: then no split of d's rows can hold a copy of a
+// training row, and CheckSplit has nothing to find.
+func (r *ValidationReport) rowsDistinct(d *dataset.Dataset) bool {
+	return d.Rows <= maxRowSetRows && !slices.ContainsFunc(r.Findings, func(f Finding) bool {
+		return f.Check == CheckDuplicateRows || f.Check == CheckCancelled || f.Check == CheckNoRows
+	})
+}
+
 // addCatalog records what the catalog conventions did: the cells
 // missing_values marked, and the features paired with error columns.
 func (r *ValidationReport) addCatalog(p *PreparedData) {
