@@ -487,3 +487,59 @@ func TestColumnChecksAcrossRowBlocks(t *testing.T) {
 	assert.Equal(t, CheckConstantColumn, byColumn["const"][0].Check)
 	assert.Equal(t, n, byColumn["const"][0].Count)
 }
+
+// TestDuplicateRowsInParallelParts: on enough rows the duplicate check
+// runs in parts split by hash; its finding is the one a single ordered
+// pass gives (a map from each row to its first copy), with many repeats,
+// labels that disagree, missing values and signed zeros.
+func TestDuplicateRowsInParallelParts(t *testing.T) {
+	const n, nf = 100000, 3
+	rng := rand.New(rand.NewPCG(9, 4))
+	d := &dataset.Dataset{FeatureNames: []string{"a", "b", "c"}, Rows: n, Y: make([]int, n), Classes: []string{"0", "1"}, Positive: 1,
+		Target: "class", X: make([]float64, n*nf), RowIDs: make([]int, n)}
+	for i := range n {
+		d.Y[i], d.RowIDs[i] = rng.IntN(2), i+1
+		for j := range nf {
+			v := float64(rng.IntN(45))
+			switch {
+			case v == 0 && rng.IntN(2) == 0:
+				v = math.Copysign(0, -1)
+			case v == 44:
+				v = math.NaN()
+			}
+			d.X[i*nf+j] = v
+		}
+	}
+	key := func(i int) [nf]uint64 {
+		var k [nf]uint64
+		for j := range nf {
+			k[j] = rowBits(d.X[i*nf+j])
+		}
+		return k
+	}
+	first := map[[nf]uint64]int{}
+	count, conflicts, firstDup, firstOrig := 0, 0, -1, -1
+	for i := range n {
+		o, ok := first[key(i)]
+		if !ok {
+			first[key(i)] = i
+			continue
+		}
+		if count == 0 {
+			firstDup, firstOrig = i, o
+		}
+		count++
+		if d.Y[i] != d.Y[o] {
+			conflicts++
+		}
+	}
+	require.Positive(t, count)
+	r := &ValidationReport{}
+	checkDuplicateRows(context.Background(), r, ValidationOptions{}, nil, d)
+	require.Len(t, r.Findings, 1)
+	f := r.Findings[0]
+	assert.Equal(t, CheckDuplicateRows, f.Check)
+	assert.Equal(t, count, f.Count)
+	assert.Equal(t, firstDup+1, f.Row)
+	assert.Contains(t, f.Message, fmt.Sprintf("first row %d (a copy of row %d); %d of them have a different label", firstDup+1, firstOrig+1, conflicts))
+}
