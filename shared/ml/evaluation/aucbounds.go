@@ -2,14 +2,41 @@ package evaluation
 
 import "math"
 
-// aucBoundBins is how many equal-width bins BinaryAUCROCBounds counts in.
-const aucBoundBins = 1 << 16
+// AUCBinCount is how many equal-width bins BinaryAUCROCBounds counts in.
+const AUCBinCount = 1 << 16
+
+// AUCBins maps scores to the bins of BinaryAUCROCBounds: AUCBinCount
+// equal-width bins of [lo, hi], the scores' least and greatest values.
+// The bin is a non-decreasing function of the score; when the width is
+// zero or not finite every finite score is in bin 0 (and +Inf in the
+// last), which decides no pair.
+type AUCBins struct{ lo, scale float64 }
+
+// NewAUCBins returns the bins of [lo, hi].
+func NewAUCBins(lo, hi float64) AUCBins {
+	b := AUCBins{lo: lo}
+	if width := hi - lo; !math.IsInf(width, 0) && width > 0 {
+		b.scale = AUCBinCount / width
+	}
+	return b
+}
+
+// Of returns the bin of score s (not NaN).
+func (b AUCBins) Of(s float64) int {
+	switch {
+	case b.scale > 0:
+		return min(int((s-b.lo)*b.scale), AUCBinCount-1)
+	case math.IsInf(s, 1):
+		return AUCBinCount - 1
+	}
+	return 0
+}
 
 // BinaryAUCROCBounds returns an interval [lo, hi] that holds
 // BinaryAUCROCOf(n, positive, score) without sorting: one pass counts the
-// positives and negatives in 2^16 equal-width bins of [minScore, maxScore]
-// (the scores' least and greatest values, which the caller knows). The bin
-// of a score is a non-decreasing function of it, so a positive in a higher
+// positives and negatives in the AUCBins of [minScore, maxScore] (the
+// scores' least and greatest values, which the caller knows). The bin of
+// a score is a non-decreasing function of it, so a positive in a higher
 // bin than a negative outranks it, one in a lower bin is outranked, and
 // only the pairs that share a bin are undecided. Counting those as ½, as a
 // tie, would give the binned AUC; each really counts between 0 and 1, so
@@ -24,28 +51,25 @@ const aucBoundBins = 1 << 16
 // The interval is widened by 1e-12 for the rounding of the sums. NaN, NaN
 // for n = 0 or a single class; scores must not be NaN.
 func BinaryAUCROCBounds(n int, positive func(int) bool, score func(int) float64, minScore, maxScore float64) (lo, hi float64) {
-	width := maxScore - minScore
 	if n <= 0 {
 		return math.NaN(), math.NaN()
 	}
-	scale := 0.0
-	if !math.IsInf(width, 0) && width > 0 {
-		scale = aucBoundBins / width
-	}
-	pos := make([]int, aucBoundBins)
-	all := make([]int, aucBoundBins)
+	bins := NewAUCBins(minScore, maxScore)
+	pos := make([]uint64, AUCBinCount)
+	all := make([]uint64, AUCBinCount)
 	for i := range n {
-		b := 0
-		if s := score(i); scale > 0 && !math.IsInf(s, 0) {
-			b = min(int((s-minScore)*scale), aucBoundBins-1)
-		} else if math.IsInf(s, 1) {
-			b = aucBoundBins - 1
-		}
+		b := bins.Of(score(i))
 		all[b]++
 		if positive(i) {
 			pos[b]++
 		}
 	}
+	return AUCROCBoundsOfBins(pos, all)
+}
+
+// AUCROCBoundsOfBins is BinaryAUCROCBounds from the counts of positives
+// and of all scores in each bin, in bin order.
+func AUCROCBoundsOfBins[C uint32 | uint64](pos, all []C) (lo, hi float64) {
 	var p, below float64 // positives seen; negatives in lower bins
 	var ordered, shared float64
 	for b := range all {

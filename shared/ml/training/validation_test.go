@@ -543,3 +543,74 @@ func TestDuplicateRowsInParallelParts(t *testing.T) {
 	assert.Equal(t, firstDup+1, f.Row)
 	assert.Contains(t, f.Message, fmt.Sprintf("first row %d (a copy of row %d); %d of them have a different label", firstDup+1, firstOrig+1, conflicts))
 }
+
+// TestLeakageScreenMultiClassInParts screens three classes one-vs-rest on
+// enough rows that the bins are counted in parallel parts, and checks the
+// flagged features against the exact AUC of every feature and class.
+func TestLeakageScreenMultiClassInParts(t *testing.T) {
+	const n = 150000
+	rng := rand.New(rand.NewPCG(8, 1))
+	y := make([]int, n)
+	for i := range y {
+		y[i] = i % 3
+	}
+	col := func(flip float64, class int) []float64 {
+		c := make([]float64, n)
+		for i := range c {
+			in := y[i] == class
+			if rng.Float64() < flip {
+				in = !in
+			}
+			c[i] = rng.Float64()
+			if in {
+				c[i] += 2
+			}
+			if i%13 == 0 {
+				c[i] = math.NaN()
+			}
+		}
+		return c
+	}
+	names := []string{"class 2 alone", "class 1 nearly", "class 1 less", "noise"}
+	cols := [][]float64{col(0, 2), col(0.0001, 1), col(0.003, 1), col(0.5, 0)}
+	d := &dataset.Dataset{FeatureNames: names, Rows: n, Y: y, Classes: []string{"a", "b", "c"}, Positive: -1, Target: "class",
+		X: make([]float64, n*len(names))}
+	want := map[string]bool{}
+	for j, name := range names {
+		var rows []int
+		for i := range n {
+			d.X[i*len(names)+j] = cols[j][i]
+			if cols[j][i] == cols[j][i] {
+				rows = append(rows, i)
+			}
+		}
+		for c := range 3 {
+			auc := evaluation.BinaryAUCROCOf(len(rows), func(k int) bool { return y[rows[k]] == c }, func(k int) float64 { return cols[j][rows[k]] })
+			want[name] = want[name] || max(auc, 1-auc) >= 0.999
+		}
+	}
+	require.Equal(t, map[string]bool{"class 2 alone": true, "class 1 nearly": true, "class 1 less": false, "noise": false}, want)
+	r := &ValidationReport{}
+	checkLeakage(context.Background(), r, ValidationOptions{}.withDefaults(), nil, d)
+	got := map[string]bool{}
+	for _, f := range r.Findings {
+		got[f.Column] = f.Check == CheckTargetLeakage
+	}
+	for _, name := range names {
+		assert.Equal(t, want[name], got[name], name)
+	}
+	// The screen itself settles the features far from the bound.
+	ranges := make([]valueRange, len(names))
+	for j := range names {
+		ranges[j] = valueRange{lo: math.Inf(1), hi: math.Inf(-1)}
+		for _, v := range cols[j] {
+			if v == v {
+				ranges[j].n++
+				ranges[j].lo, ranges[j].hi = min(ranges[j].lo, v), max(ranges[j].hi, v)
+			}
+		}
+	}
+	suspect := leakageScreen(context.Background(), d, ranges, []int{0, 1, 2}, 0.999)
+	assert.Equal(t, []bool{false, false, true}, suspect[0], "class 2 alone")
+	assert.Equal(t, []bool{false, false, false}, suspect[3], "noise")
+}
