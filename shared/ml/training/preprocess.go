@@ -3,7 +3,10 @@ package training
 import (
 	"fmt"
 	"math"
+	"runtime"
 	"slices"
+	"sync"
+	"sync/atomic"
 
 	"github.com/orrery-ml/orrery/shared/dataset"
 	"github.com/orrery-ml/orrery/shared/fault"
@@ -35,49 +38,67 @@ func (DataPreprocessor) Fit(train *dataset.Dataset) (nn.Preprocessing, error) {
 			ErrInvalidData, len(train.X), train.Rows, nf)
 	}
 	p := nn.Preprocessing{Impute: make([]float64, nf), Mean: make([]float64, nf), Scale: make([]float64, nf)}
-	values := make([]float64, 0, train.Rows)
-	var scratch []float64
-	for j := range nf {
-		values = values[:0]
-		for i := range train.Rows {
-			if v := train.X[i*nf+j]; !math.IsNaN(v) {
-				values = append(values, v)
+	// Features are fitted in parallel, one per goroutine at a time, each
+	// with its own buffers: a feature's statistics are computed exactly as
+	// alone, so the transform does not depend on the number of cores.
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(nf, runtime.GOMAXPROCS(0)) {
+		wg.Go(func() {
+			values := make([]float64, 0, train.Rows)
+			var scratch []float64
+			for {
+				j := int(next.Add(1) - 1)
+				if j >= nf {
+					return
+				}
+				values = values[:0]
+				for i := range train.Rows {
+					if v := train.X[i*nf+j]; !math.IsNaN(v) {
+						values = append(values, v)
+					}
+				}
+				var med float64
+				med, scratch = medianInto(scratch, values)
+				p.Impute[j], p.Mean[j], p.Scale[j] = standardise(values, train.Rows-len(values), med)
 			}
-		}
-		var med float64
-		med, scratch = medianInto(scratch, values)
-		missing := train.Rows - len(values)
-		// Mean and variance of the imputed column (Welford's algorithm, Knuth
-		// TAOCP vol. 2, 4.2.2): the values present, plus `missing` copies of
-		// the median.
-		var n, mean, m2 float64
-		push := func(v float64) {
-			n++
-			d := v - mean
-			mean += d / n
-			m2 += d * (v - mean)
-		}
-		for _, v := range values {
-			if !math.IsInf(v, 0) {
-				push(v)
-			}
-		}
-		for range missing {
-			push(med)
-		}
-		std := 0.0
-		if n > 0 {
-			std = math.Sqrt(m2 / n)
-		}
-		if std == 0 || math.IsNaN(std) || math.IsInf(std, 0) {
-			std = 1
-		}
-		p.Impute[j], p.Mean[j], p.Scale[j] = med, mean, std
+		})
 	}
+	wg.Wait()
 	if err := p.Check(); err != nil {
 		return nn.Preprocessing{}, fmt.Errorf("fit preprocessing: %w", err)
 	}
 	return p, nil
+}
+
+// standardise returns a feature's imputation value med and the mean and
+// population standard deviation of its imputed training values: the
+// values present, plus `missing` copies of med. A standard deviation of
+// 0 (or not finite) becomes 1.
+func standardise(values []float64, missing int, med float64) (impute, mean, std float64) {
+	// Welford's algorithm (Knuth TAOCP vol. 2, 4.2.2).
+	var n, m2 float64
+	push := func(v float64) {
+		n++
+		d := v - mean
+		mean += d / n
+		m2 += d * (v - mean)
+	}
+	for _, v := range values {
+		if !math.IsInf(v, 0) {
+			push(v)
+		}
+	}
+	for range missing {
+		push(med)
+	}
+	if n > 0 {
+		std = math.Sqrt(m2 / n)
+	}
+	if std == 0 || math.IsNaN(std) || math.IsInf(std, 0) {
+		std = 1
+	}
+	return med, mean, std
 }
 
 // median returns the median of the finite values in v (the mean of the two
