@@ -7,6 +7,8 @@ import (
 
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/blas64"
+
+	"github.com/orrery-ml/orrery/shared/ml/nn/internal/affine"
 )
 
 // Workspace holds every buffer one training step of a network needs for
@@ -203,18 +205,10 @@ func transpose[S, D float](src []S, r, c int, dst []D) {
 	}
 }
 
-// linear writes zᵀ = W·aᵀ + B for rows rows (aᵀ is In × rows, zᵀ Out × rows).
+// linear writes zᵀ = W·aᵀ + B for rows rows (aᵀ is In × rows, zᵀ Out × rows),
+// with the bits of gonum's Dgemm on zᵀ set to B (affine.Layer).
 func linear(layer Layer, aT []float64, rows int, zT []float64) {
-	for o, b := range layer.B {
-		row := zT[o*rows : (o+1)*rows]
-		for i := range row {
-			row[i] = b
-		}
-	}
-	blas64.Gemm(blas.NoTrans, blas.NoTrans, 1,
-		blas64.General{Rows: layer.Out, Cols: layer.In, Stride: layer.In, Data: layer.W},
-		blas64.General{Rows: layer.In, Cols: rows, Stride: rows, Data: aT},
-		1, blas64.General{Rows: layer.Out, Cols: rows, Stride: rows, Data: zT})
+	affine.Layer(layer.W, layer.Out, layer.In, layer.B, aT[:layer.In*rows], rows, zT[:layer.Out*rows])
 }
 
 // drop draws inverted-dropout multipliers into mask and writes a = h·mask.
