@@ -305,4 +305,7 @@ func TestModelPredictAcrossBlocks(t *testing.T) {
 	x[(2*predictBlock+5)*8+4] = math.Inf(1)
 	_, err = m.PredictProba(ctx, x, rows)
 	require.ErrorContains(t, err, fmt.Sprintf("row %d feature %s is +Inf after preprocessing", 2*predictBlock+5, htruFeatures[4]))
+	x[5*8+6] = math.Inf(-1) // an earlier row, in another block: it is the one reported
+	_, err = m.PredictProba(ctx, x, rows)
+	require.ErrorContains(t, err, fmt.Sprintf("row 5 feature %s is -Inf after preprocessing", htruFeatures[6]))
 }
