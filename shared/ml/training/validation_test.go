@@ -445,10 +445,11 @@ func TestLeakageScreenKeepsTheExactAnswer(t *testing.T) {
 }
 
 // TestColumnChecksAcrossRowBlocks: the range and identifier checks read the
-// matrix a block of rows at a time; what they find in a column must not
-// depend on where the block edges fall. 10,000 rows span three blocks.
+// matrix a block of rows at a time, the columns shared among goroutines;
+// what they find in a column must not depend on where the block edges
+// fall. 70,000 rows span 18 blocks, enough to run in parallel.
 func TestColumnChecksAcrossRowBlocks(t *testing.T) {
-	const n = 10000
+	const n = 70000
 	names := []string{"id", "repeat", "rise", "dip", "gaps", "const"}
 	nf := len(names)
 	d := &dataset.Dataset{FeatureNames: names, Rows: n, Y: make([]int, n), Classes: []string{"0", "1"}, Positive: 1, Target: "class",
@@ -475,7 +476,7 @@ func TestColumnChecksAcrossRowBlocks(t *testing.T) {
 		byColumn[f.Column] = append(byColumn[f.Column], f)
 	}
 	require.Len(t, byColumn["id"], 1)
-	assert.Contains(t, byColumn["id"][0].Message, "a distinct integer in each of its 10000 rows")
+	assert.Contains(t, byColumn["id"][0].Message, fmt.Sprintf("a distinct integer in each of its %d rows", n))
 	assert.Empty(t, byColumn["repeat"], "one repeated value makes it no identifier")
 	require.Len(t, byColumn["rise"], 1)
 	assert.Contains(t, byColumn["rise"][0].Message, "strictly increasing")
