@@ -553,7 +553,11 @@ func checkColumns(_ context.Context, r *ValidationReport, _ ValidationOptions, t
 		}
 	}
 	forColumnBlocks(d, func(j, lo, hi int) {
-		c := &cols[j]
+		// A local copy for the block, written back after: the columns'
+		// states lie side by side, and goroutines writing neighbours'
+		// fields row by row would share their cache lines.
+		c := cols[j]
+		defer func() { cols[j] = c }()
 		s := &c.columnStats
 		for i := lo; i < hi; i++ {
 			v := d.X[i*nf+j]
@@ -815,13 +819,14 @@ func checkLeakage(ctx context.Context, r *ValidationReport, opts ValidationOptio
 		found[j] = leak{auc: math.NaN()}
 	}
 	forColumnBlocks(d, func(j, lo, hi int) {
-		c := &ranges[j]
+		c := ranges[j] // a local copy: see checkColumns
 		for i := lo; i < hi; i++ {
 			if v := d.X[i*nf+j]; v == v {
 				c.n++
 				c.lo, c.hi = min(c.lo, v), max(c.hi, v)
 			}
 		}
+		ranges[j] = c
 	})
 	classes := []int{d.Positive}
 	if d.Positive < 0 {
@@ -1025,7 +1030,8 @@ func checkIDLike(_ context.Context, r *ValidationReport, _ ValidationOptions, _ 
 		cols[j] = column{integers: true, distinct: true, up: true, down: true, prev: math.NaN(), seen: make(map[float64]struct{})}
 	}
 	forColumnBlocks(d, func(j, lo, hi int) {
-		c := &cols[j]
+		c := cols[j] // a local copy: see checkColumns
+		defer func() { cols[j] = c }()
 		for i := lo; i < hi; i++ {
 			v := d.X[i*nf+j]
 			if v != v || math.IsInf(v, 0) {
