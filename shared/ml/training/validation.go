@@ -390,12 +390,8 @@ func newRowSet(x []float64, nf, rows int) *rowSet {
 // add puts row i of the set's X in, unless an equal row is there: then it
 // returns that row (the earliest added) and true.
 func (s *rowSet) add(i int) (int, bool) {
-	return s.addHashed(i, rowHash(s.x[i*s.nf:(i+1)*s.nf]))
-}
-
-// addHashed is add for a row whose rowHash is h.
-func (s *rowSet) addHashed(i int, h uint64) (int, bool) {
 	x := s.x[i*s.nf : (i+1)*s.nf]
+	h := rowHash(x)
 	tag := uint8(h >> 56)
 	for pos := h & s.mask; ; pos = (pos + 1) & s.mask {
 		r := s.slots[pos]
@@ -724,58 +720,144 @@ func sameColumn(d *dataset.Dataset, a, b int) bool {
 	return true
 }
 
+// dupBucketRows is about how many rows duplicateRows puts in a bucket:
+// a bucket's table of twice as many 5-byte slots stays in the core's
+// cache.
+const dupBucketRows = 1 << 15
+
+// dupFound is what duplicateRows finds in a part of the rows: how many
+// repeat an earlier row's features, how many of those have another label,
+// and the first repeat (the lowest row, -1 for none) with its copy.
+type dupFound struct{ count, conflicts, firstDup, firstOrig int }
+
+// duplicateRows finds the rows of d whose features repeat an earlier
+// row's (equal as rowKey keys them). A single hash set of every row
+// spends its time on cache misses (10M rows: 1.4 s in one set), so the
+// rows are hashed in order, radix-partitioned by their hash's top bits
+// into buckets of about dupBucketRows (stable: each bucket lists its rows
+// in order, with their hashes), and each bucket is checked in its own
+// set, which stays in cache; equal rows hash alike, so they share a
+// bucket, where a repeat meets its earliest copy. The buckets' results
+// combine into those of one ordered pass. The rows are read again only
+// where a hash's tag matches. Hashing, partitioning and the buckets are
+// spread over GOMAXPROCS goroutines.
+func duplicateRows(d *dataset.Dataset) []dupFound {
+	nf, n := d.Features(), d.Rows
+	workers := min(runtime.GOMAXPROCS(0), max(1, n/dupBucketRows))
+	bits := 0
+	for n>>bits > dupBucketRows && bits < 16 {
+		bits++
+	}
+	buckets := 1 << bits
+	bucketOf := func(h uint64) int {
+		if bits == 0 {
+			return 0
+		}
+		return int(h >> (64 - bits))
+	}
+	// Hash, counting each worker's rows per bucket.
+	hashes := make([]uint64, n)
+	counts := make([][]int, workers)
+	parallel := func(f func(w, lo, hi int)) {
+		var wg sync.WaitGroup
+		for w := range workers {
+			wg.Go(func() { f(w, w*n/workers, (w+1)*n/workers) })
+		}
+		wg.Wait()
+	}
+	parallel(func(w, lo, hi int) {
+		c := make([]int, buckets)
+		for i := lo; i < hi; i++ {
+			h := rowHash(d.X[i*nf : (i+1)*nf])
+			hashes[i] = h
+			c[bucketOf(h)]++
+		}
+		counts[w] = c
+	})
+	// Each worker's place in each bucket: after the earlier workers'
+	// rows, so every bucket lists its rows in order.
+	start := make([]int, buckets+1)
+	at := make([][]int, workers)
+	for w := range at {
+		at[w] = make([]int, buckets)
+	}
+	for b := range buckets {
+		start[b+1] = start[b]
+		for w := range workers {
+			at[w][b] = start[b+1]
+			start[b+1] += counts[w][b]
+		}
+	}
+	rows := make([]uint32, n)
+	sorted := make([]uint64, n)
+	parallel(func(w, lo, hi int) {
+		pos := at[w]
+		for i := lo; i < hi; i++ {
+			h := hashes[i]
+			b := bucketOf(h)
+			rows[pos[b]], sorted[pos[b]] = uint32(i), h
+			pos[b]++
+		}
+	})
+	hashes = nil
+	got := make([]dupFound, buckets)
+	var next atomic.Int64
+	parallel(func(int, int, int) {
+		var slots []uint32 // 1 + the bucket index of the row held; 0 empty
+		var tags []uint8
+		for {
+			b := int(next.Add(1) - 1)
+			if b >= buckets {
+				return
+			}
+			lo, hi := start[b], start[b+1]
+			size := 2
+			for size < 2*(hi-lo) {
+				size *= 2
+			}
+			if cap(slots) < size {
+				slots, tags = make([]uint32, size), make([]uint8, size)
+			}
+			slots, tags = slots[:size], tags[:size]
+			clear(slots)
+			mask := uint64(size - 1)
+			f := dupFound{firstDup: -1}
+			for k := lo; k < hi; k++ {
+				h, i := sorted[k], int(rows[k])
+				x := d.X[i*nf : (i+1)*nf]
+				tag := uint8(h >> 40)
+				for p := h & mask; ; p = (p + 1) & mask {
+					e := slots[p]
+					if e == 0 {
+						slots[p], tags[p] = uint32(k-lo+1), tag
+						break
+					}
+					o := int(rows[lo+int(e)-1])
+					if tags[p] != tag || !sameRow(x, d.X[o*nf:(o+1)*nf]) {
+						continue
+					}
+					if f.count == 0 {
+						f.firstDup, f.firstOrig = i, o
+					}
+					f.count++
+					if d.Y[i] != d.Y[o] {
+						f.conflicts++
+					}
+					break
+				}
+			}
+			got[b] = f
+		}
+	})
+	return got
+}
+
 // checkDuplicateRows reports rows whose features repeat an earlier row's.
 func checkDuplicateRows(_ context.Context, r *ValidationReport, _ ValidationOptions, _ *dataset.Table, d *dataset.Dataset) {
-	nf := d.Features()
 	if d.Rows > maxRowSetRows {
 		return
 	}
-	// Equal rows hash alike, so the rows split by hash into parts that
-	// are checked in parallel, each in its own set: within a part the
-	// rows go in in order, so a repeat meets the earliest copy, and the
-	// parts' counts and first repeats combine into the serial answer. The
-	// set's random probes, not the hashing, are the cost (10M rows: 1.4 s
-	// in one set), so every part hashing every row to find its own is
-	// cheap; it does so twice, counting its rows first to size its set.
-	parts := 1
-	for parts < min(runtime.GOMAXPROCS(0), 8) && d.Rows >= 1<<16 {
-		parts *= 2
-	}
-	type found struct{ count, conflicts, firstDup, firstOrig int }
-	got := make([]found, parts)
-	var wg sync.WaitGroup
-	for part := range parts {
-		wg.Go(func() {
-			mine := func(h uint64) bool { return int(h>>48)&(parts-1) == part }
-			n := 0
-			for i := range d.Rows {
-				if mine(rowHash(d.X[i*nf : (i+1)*nf])) {
-					n++
-				}
-			}
-			seen := newRowSet(d.X, nf, n)
-			f := found{firstDup: -1}
-			for i := range d.Rows {
-				h := rowHash(d.X[i*nf : (i+1)*nf])
-				if !mine(h) {
-					continue
-				}
-				orig, dup := seen.addHashed(i, h)
-				if !dup {
-					continue
-				}
-				if f.count == 0 {
-					f.firstDup, f.firstOrig = i, orig
-				}
-				f.count++
-				if d.Y[i] != d.Y[orig] {
-					f.conflicts++
-				}
-			}
-			got[part] = f
-		})
-	}
-	wg.Wait()
+	got := duplicateRows(d)
 	count, conflicts, firstDup, firstOrig := 0, 0, -1, 0
 	for _, f := range got {
 		count, conflicts = count+f.count, conflicts+f.conflicts
