@@ -58,8 +58,7 @@ func stratifiedRows(d *Dataset, validation, test float64, seed int64) (train, va
 	if len(d.Y) != d.Rows {
 		return nil, nil, nil, fmt.Errorf("dataset: data set has %d rows but %d labels", d.Rows, len(d.Y))
 	}
-	// Each class's rows, in one array sized by a first count: appending
-	// row by row to a list per class grew and copied them as they went.
+	// Count each class's rows, checking every label.
 	counts := make([]int, len(d.Classes))
 	for i, c := range d.Y {
 		if c < 0 || c >= len(counts) {
@@ -67,47 +66,17 @@ func stratifiedRows(d *Dataset, validation, test float64, seed int64) (train, va
 		}
 		counts[c]++
 	}
-	byClass := make([][]int, len(d.Classes))
-	all := make([]int, d.Rows)
-	for c, at := 0, 0; c < len(counts); c++ {
-		byClass[c], at = all[at:at:at+counts[c]], at+counts[c]
-	}
-	for i, c := range d.Y {
-		byClass[c] = append(byClass[c], i)
-	}
 	// One generator for all classes, consumed in class order: deterministic
 	// for a given seed and data set.
 	rng := rand.New(rand.NewPCG(uint64(seed), uint64(seed)^0x9e3779b97f4a7c15))
-	const (
-		toTrain = iota
-		toValidation
-		toTest
-	)
 	dest := make([]uint8, d.Rows)
-	for c, rows := range byClass {
-		n := len(rows)
-		if n < minSplitRows {
-			return nil, nil, nil, fmt.Errorf("%w: class %q of target %q has %d rows; a stratified split needs at least %d",
-				ErrTooFewRows, d.Classes[c], d.Target, n, minSplitRows)
-		}
-		nTest := max(1, int(math.Round(float64(n)*test)))
-		nVal := max(1, int(math.Round(float64(n)*validation)))
-		// Leave at least one training row, taking from the larger share.
-		for nTest+nVal > n-1 {
-			if nTest >= nVal {
-				nTest--
-			} else {
-				nVal--
-			}
-		}
-		shuffled := rows // the class's own list, shuffled where it is
-		rng.Shuffle(n, func(i, j int) { shuffled[i], shuffled[j] = shuffled[j], shuffled[i] })
-		for _, i := range shuffled[:nTest] {
-			dest[i] = toTest
-		}
-		for _, i := range shuffled[nTest : nTest+nVal] {
-			dest[i] = toValidation
-		}
+	if d.Rows <= math.MaxInt32 {
+		err = drawSplit[int32](d, counts, validation, test, rng, dest)
+	} else {
+		err = drawSplit[int](d, counts, validation, test, rng, dest)
+	}
+	if err != nil {
+		return nil, nil, nil, err
 	}
 	var sizes [3]int
 	for _, to := range dest {
@@ -125,6 +94,68 @@ func stratifiedRows(d *Dataset, validation, test float64, seed int64) (train, va
 		}
 	}
 	return train, val, tst, nil
+}
+
+// Where drawSplit sends a row.
+const (
+	toTrain = iota
+	toValidation
+	toTest
+)
+
+// drawSplit marks in dest where each row of d goes (toTrain, toValidation,
+// toTest): for each class in order, its rows (counts[c] of them) are
+// shuffled with rng and the first round(n·test) go to test, the next
+// round(n·validation) to validation. The rows are listed as T, int32 when
+// they fit: the shuffle's random swaps are its cost, and half the bytes
+// are half the cache misses.
+func drawSplit[T int32 | int](d *Dataset, counts []int, validation, test float64, rng *rand.Rand, dest []uint8) error {
+	// Each class's rows, in one array sized by the count: appending row
+	// by row to a list per class grew and copied them as they went.
+	byClass := make([][]T, len(d.Classes))
+	all := make([]T, d.Rows)
+	for c, at := 0, 0; c < len(counts); c++ {
+		byClass[c], at = all[at:at:at+counts[c]], at+counts[c]
+	}
+	for i, c := range d.Y {
+		byClass[c] = append(byClass[c], T(i))
+	}
+	for c, rows := range byClass {
+		n := len(rows)
+		if n < minSplitRows {
+			return fmt.Errorf("%w: class %q of target %q has %d rows; a stratified split needs at least %d",
+				ErrTooFewRows, d.Classes[c], d.Target, n, minSplitRows)
+		}
+		nTest := max(1, int(math.Round(float64(n)*test)))
+		nVal := max(1, int(math.Round(float64(n)*validation)))
+		// Leave at least one training row, taking from the larger share.
+		for nTest+nVal > n-1 {
+			if nTest >= nVal {
+				nTest--
+			} else {
+				nVal--
+			}
+		}
+		fisherYates(rng, rows) // the class's own list, shuffled where it is
+		for _, i := range rows[:nTest] {
+			dest[i] = toTest
+		}
+		for _, i := range rows[nTest : nTest+nVal] {
+			dest[i] = toValidation
+		}
+	}
+	return nil
+}
+
+// fisherYates shuffles s with the draws of rng.Shuffle(len(s), swap) —
+// for i from len(s)-1 down to 1, swap i with rng.Uint64N(i+1) — without
+// a call of swap per element (TestFisherYatesIsShuffle holds it to
+// rand.Rand.Shuffle).
+func fisherYates[T int32 | int](rng *rand.Rand, s []T) {
+	for i := len(s) - 1; i > 0; i-- {
+		j := int(rng.Uint64N(uint64(i + 1)))
+		s[i], s[j] = s[j], s[i]
+	}
 }
 
 // partitionInPlace moves the rows train, then val, then tst (disjoint,
