@@ -67,13 +67,7 @@ func TestOptimizationDefinition(t *testing.T) {
 // rounds of at most two trials, five trials in all, at most two at once.
 func TestOptimizationLoopOnTheExecutor(t *testing.T) {
 	ctx := t.Context()
-	db, err := sqlitestore.Open(ctx, filepath.Join(t.TempDir(), "orrery.db"))
-	require.NoError(t, err)
-	t.Cleanup(func() { db.Close() })
-	st := optimization.Stores{Studies: db, Trials: db}
-	spec := optimization.StudySpec{Space: optimization.Space{Dimensions: []optimization.Dimension{{Name: "x", Kind: optimization.Float, Low: -2, High: 2}}},
-		Directions: []optimization.Direction{optimization.Minimize}, Strategy: "random", Parallel: 2, Budget: optimization.Budget{Trials: 5}}
-	require.NoError(t, optimization.CreateStudy(ctx, st, "loop", "", spec))
+	st := newStudy(t, "loop", 2)
 	var mu sync.Mutex
 	running, most := 0, 0
 	obj := optimization.ObjectiveFunc(func(ctx context.Context, tr optimization.Trial, report optimization.ReportFunc) (optimization.Outcome, error) {
@@ -148,13 +142,7 @@ func TestCancelledStudyEndsWithoutAnAlert(t *testing.T) {
 	for _, cancel := range []bool{true, false} {
 		t.Run(map[bool]string{true: "cancelled", false: "failed"}[cancel], func(t *testing.T) {
 			ctx := t.Context()
-			db, err := sqlitestore.Open(ctx, filepath.Join(t.TempDir(), "orrery.db"))
-			require.NoError(t, err)
-			t.Cleanup(func() { db.Close() })
-			st := optimization.Stores{Studies: db, Trials: db}
-			spec := optimization.StudySpec{Space: optimization.Space{Dimensions: []optimization.Dimension{{Name: "x", Kind: optimization.Float, Low: -2, High: 2}}},
-				Directions: []optimization.Direction{optimization.Minimize}, Strategy: "random", Parallel: 1, Budget: optimization.Budget{Trials: 5}}
-			require.NoError(t, optimization.CreateStudy(ctx, st, "cx", "", spec))
+			st := newStudy(t, "cx", 1)
 			obj := optimization.ObjectiveFunc(func(ctx context.Context, tr optimization.Trial, _ optimization.ReportFunc) (optimization.Outcome, error) {
 				if _, err := optimization.CancelStudy(ctx, st, "cx", "enough"); err != nil {
 					return optimization.Outcome{}, err
@@ -191,7 +179,7 @@ func TestCancelledStudyEndsWithoutAnAlert(t *testing.T) {
 			assert.Equal(t, fault.Cancelled.Name(), e.Name, "%v", e)
 			assert.Contains(t, e.Cause, "cancelled")
 			assert.Zero(t, alerts, "a user's cancel is not an incident")
-			rec, err := db.GetStudy(ctx, "cx")
+			rec, err := st.Studies.GetStudy(ctx, "cx")
 			require.NoError(t, err)
 			assert.Equal(t, store.Cancelled, rec.Status)
 			res2, err := optimization.Results(ctx, st, "cx")
@@ -199,4 +187,18 @@ func TestCancelledStudyEndsWithoutAnAlert(t *testing.T) {
 			assert.Contains(t, res2.Error, "enough", "the cancel's reason stays")
 		})
 	}
+}
+
+// newStudy creates, over a fresh store, a random-search study of one
+// float in [-2, 2], minimised, of five trials, parallel at once.
+func newStudy(t *testing.T, id string, parallel int) optimization.Stores {
+	t.Helper()
+	db, err := sqlitestore.Open(t.Context(), filepath.Join(t.TempDir(), "orrery.db"))
+	require.NoError(t, err)
+	t.Cleanup(func() { db.Close() })
+	st := optimization.Stores{Studies: db, Trials: db}
+	spec := optimization.StudySpec{Space: optimization.Space{Dimensions: []optimization.Dimension{{Name: "x", Kind: optimization.Float, Low: -2, High: 2}}},
+		Directions: []optimization.Direction{optimization.Minimize}, Strategy: "random", Parallel: parallel, Budget: optimization.Budget{Trials: 5}}
+	require.NoError(t, optimization.CreateStudy(t.Context(), st, id, "", spec))
+	return st
 }

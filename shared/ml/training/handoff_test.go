@@ -22,9 +22,9 @@ import (
 	"github.com/orrery-ml/orrery/shared/tracking"
 )
 
-// handoffPipeline is a pipeline over fresh stores that counts its reads
-// of the data file.
-func handoffPipeline(t *testing.T, handoff bool) (*training.TrainingPipeline, *atomic.Int32) {
+// testPipeline is a pipeline over fresh stores that counts its reads
+// of the data file, handing data between stages when handoff is set.
+func testPipeline(t *testing.T, handoff bool) (*training.TrainingPipeline, *atomic.Int32) {
 	t.Helper()
 	dir := t.TempDir()
 	files, err := filestore.New(filepath.Join(dir, "artifacts"))
@@ -44,7 +44,8 @@ func handoffPipeline(t *testing.T, handoff bool) (*training.TrainingPipeline, *a
 	return p, reads
 }
 
-func handoffConfig(modelType string) training.TrainingConfig {
+// testConfig is a quick configuration of modelType on HTRU2.
+func testConfig(modelType string) training.TrainingConfig {
 	cfg := training.DefaultsFor(modelType)
 	cfg.DatasetPath, cfg.TargetColumn, cfg.PositiveClass = "../../../events/data/htru2.csv", "class", "1"
 	if modelType == training.ModelMLP {
@@ -63,8 +64,8 @@ func TestHandoffReadsTheDataOnce(t *testing.T) {
 	for _, modelType := range []string{training.ModelMLP, training.ModelGradientBoosting, training.ModelAuto} {
 		t.Run(modelType, func(t *testing.T) {
 			run := func(handoff bool) (*training.Result, int) {
-				p, reads := handoffPipeline(t, handoff)
-				res, err := pipeline.RunTraining(t.Context(), p, handoffConfig(modelType))
+				p, reads := testPipeline(t, handoff)
+				res, err := pipeline.RunTraining(t.Context(), p, testConfig(modelType))
 				require.NoError(t, err)
 				if handoff {
 					assert.False(t, p.Handoff.Holds(res.JobID), "nothing is held once the job is done")
@@ -91,7 +92,7 @@ func TestHandoffReadsTheDataOnce(t *testing.T) {
 // file; the job then finishes as one that never failed.
 func TestHandoffRetriedStageReadsTheFile(t *testing.T) {
 	ctx := t.Context()
-	p, reads := handoffPipeline(t, true)
+	p, reads := testPipeline(t, true)
 	broken := true
 	p.NewTrainer = func(rec tracking.Recorder, ckpt training.Checkpointer) (training.Trainer, error) {
 		if broken {
@@ -99,7 +100,7 @@ func TestHandoffRetriedStageReadsTheFile(t *testing.T) {
 		}
 		return training.ModelTrainer{Recorder: rec, Checkpoints: ckpt}, nil
 	}
-	job, err := p.Submit(ctx, handoffConfig(training.ModelMLP))
+	job, err := p.Submit(ctx, testConfig(training.ModelMLP))
 	require.NoError(t, err)
 	refs := training.Refs{JobID: job.ID}
 	for _, stage := range []string{training.StageValidate, training.StagePreprocess} {
@@ -122,8 +123,8 @@ func TestHandoffRetriedStageReadsTheFile(t *testing.T) {
 	assert.Equal(t, store.Succeeded, got.Status)
 
 	// The same job's stages without a handoff give the same metrics.
-	q, _ := handoffPipeline(t, false)
-	res, err := pipeline.RunTraining(ctx, q, handoffConfig(training.ModelMLP))
+	q, _ := testPipeline(t, false)
+	res, err := pipeline.RunTraining(ctx, q, testConfig(training.ModelMLP))
 	require.NoError(t, err)
 	mine, err := p.LoadResult(ctx, refs)
 	require.NoError(t, err)
@@ -147,8 +148,8 @@ func TestValidateStillFindsSplitOverlap(t *testing.T) {
 		path   string
 		copies bool
 	}{{"../../../events/data/htru2.csv", false}, {path, true}} {
-		p, _ := handoffPipeline(t, true)
-		cfg := handoffConfig(training.ModelMLP)
+		p, _ := testPipeline(t, true)
+		cfg := testConfig(training.ModelMLP)
 		cfg.DatasetPath = tc.path
 		res, err := pipeline.RunTraining(t.Context(), p, cfg)
 		require.NoError(t, err)

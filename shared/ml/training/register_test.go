@@ -144,18 +144,12 @@ func TestRegisterChecksTheStoredModelAgainstTheProbe(t *testing.T) {
 	for _, tc := range []string{"probe, no data file", "probe tampered with", "no probe"} {
 		t.Run(tc, func(t *testing.T) {
 			ctx := t.Context()
-			dir := t.TempDir()
-			data := filepath.Join(dir, "htru2.csv")
+			data := filepath.Join(t.TempDir(), "htru2.csv")
 			require.NoError(t, os.WriteFile(data, src, 0o644))
-			files, err := filestore.New(filepath.Join(dir, "artifacts"))
-			require.NoError(t, err)
-			db, err := sqlitestore.Open(ctx, filepath.Join(dir, "orrery.db"))
-			require.NoError(t, err)
-			t.Cleanup(func() { db.Close() })
-			p := &training.TrainingPipeline{Jobs: db, Models: db, Artifacts: files}
-			cfg := training.Defaults()
-			cfg.DatasetPath, cfg.TargetColumn, cfg.PositiveClass = data, "class", "1"
-			cfg.Epochs, cfg.HiddenLayers = 2, []int{8}
+			p, _ := testPipeline(t, false)
+			files, models := p.Artifacts, p.Models
+			cfg := testConfig(training.ModelMLP)
+			cfg.DatasetPath = data
 			job, err := p.Submit(ctx, cfg)
 			require.NoError(t, err)
 			refs := training.Refs{JobID: job.ID}
@@ -179,18 +173,18 @@ func TestRegisterChecksTheStoredModelAgainstTheProbe(t *testing.T) {
 				require.NoError(t, files.DeletePrefix(ctx, key))
 			}
 			refs, err = p.RunStage(ctx, training.StageRequest{Stage: training.StageRegister, Refs: refs})
-			models, lerr := db.ListModels(ctx)
+			registered, lerr := models.ListModels(ctx)
 			require.NoError(t, lerr)
 			if tc == "probe tampered with" {
 				require.Error(t, err)
 				assert.ErrorContains(t, err, "saved model predicts")
-				assert.Empty(t, models, "nothing registered")
+				assert.Empty(t, registered, "nothing registered")
 				return
 			}
 			require.NoError(t, err)
-			require.Len(t, models, 1)
-			assert.Equal(t, refs.DataHash, models[0].DataHash)
-			model, _, err := modelstore.Store{Artifacts: files}.Get(ctx, models[0].ArtifactKey)
+			require.Len(t, registered, 1)
+			assert.Equal(t, refs.DataHash, registered[0].DataHash)
+			model, _, err := modelstore.Store{Artifacts: files}.Get(ctx, registered[0].ArtifactKey)
 			require.NoError(t, err)
 			m := model.Manifest
 			assert.Equal(t, refs.DataHash, m.DataHash)

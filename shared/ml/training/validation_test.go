@@ -433,15 +433,7 @@ func TestLeakageScreenKeepsTheExactAnswer(t *testing.T) {
 	}
 	require.True(t, want["clear"] && want["just above"] && want["heavy tail"] && want["reversed"])
 	require.False(t, want["just below"] || want["far below"])
-	r := &ValidationReport{}
-	checkLeakage(context.Background(), r, ValidationOptions{}.withDefaults(), nil, d)
-	got := map[string]bool{}
-	for _, f := range r.Findings {
-		got[f.Column] = f.Check == CheckTargetLeakage
-	}
-	for _, name := range names {
-		assert.Equal(t, want[name], got[name], name)
-	}
+	assertLeaks(t, d, want)
 }
 
 // TestColumnChecksAcrossRowBlocks: the range and identifier checks read the
@@ -591,15 +583,7 @@ func TestLeakageScreenMultiClassInParts(t *testing.T) {
 		}
 	}
 	require.Equal(t, map[string]bool{"class 2 alone": true, "class 1 nearly": true, "class 1 less": false, "noise": false}, want)
-	r := &ValidationReport{}
-	checkLeakage(context.Background(), r, ValidationOptions{}.withDefaults(), nil, d)
-	got := map[string]bool{}
-	for _, f := range r.Findings {
-		got[f.Column] = f.Check == CheckTargetLeakage
-	}
-	for _, name := range names {
-		assert.Equal(t, want[name], got[name], name)
-	}
+	assertLeaks(t, d, want)
 	// The screen itself settles the features far from the bound.
 	ranges := make([]valueRange, len(names))
 	for j := range names {
@@ -614,4 +598,19 @@ func TestLeakageScreenMultiClassInParts(t *testing.T) {
 	suspect := leakageScreen(context.Background(), d, ranges, []int{0, 1, 2}, 0.999)
 	assert.Equal(t, []bool{false, false, true}, suspect[0], "class 2 alone")
 	assert.Equal(t, []bool{false, false, false}, suspect[3], "noise")
+}
+
+// assertLeaks runs the leakage check on d and checks that it flags
+// exactly the features want marks.
+func assertLeaks(t *testing.T, d *dataset.Dataset, want map[string]bool) {
+	t.Helper()
+	r := &ValidationReport{}
+	checkLeakage(context.Background(), r, ValidationOptions{}.withDefaults(), nil, d)
+	got := map[string]bool{}
+	for _, f := range r.Findings {
+		got[f.Column] = f.Check == CheckTargetLeakage
+	}
+	for _, name := range d.FeatureNames {
+		assert.Equal(t, want[name], got[name], name)
+	}
 }
