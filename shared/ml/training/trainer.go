@@ -650,9 +650,20 @@ func (v *ValidationScorer) Score(loss nn.Loss, logits []float64, outputs int, y 
 			score[i] = probs[i*c+k]
 		}
 	}
+	// One ranking gives both figures (the bits of AveragePrecision and
+	// BinaryAUCROC): two rankings of the validation split every epoch
+	// were twice the sorting and the garbage.
+	ranked := func(y []int) (pr, roc float64) {
+		r, err := evaluation.RankBinary(y, score)
+		if err != nil {
+			return math.NaN(), math.NaN() // a NaN score, as the two functions answer
+		}
+		return r.AveragePrecision(), r.AUCROC()
+	}
 	if c == 2 {
 		column(1)
-		return total / norm, evaluation.AveragePrecision(y, score), evaluation.BinaryAUCROC(y, score), nil
+		pr, roc := ranked(y)
+		return total / norm, pr, roc, nil
 	}
 	var n float64
 	for k := range c {
@@ -663,7 +674,7 @@ func (v *ValidationScorer) Score(loss nn.Loss, logits []float64, outputs int, y 
 				onehot[i] = 1
 			}
 		}
-		pr, roc := evaluation.AveragePrecision(onehot, score), evaluation.BinaryAUCROC(onehot, score)
+		pr, roc := ranked(onehot)
 		if math.IsNaN(pr) || math.IsNaN(roc) {
 			continue
 		}

@@ -623,3 +623,55 @@ func BenchmarkModelTrainerEpoch(b *testing.B) {
 	}
 	b.ReportMetric(float64(in.Train.Rows)*float64(b.N)/b.Elapsed().Seconds(), "samples/s")
 }
+
+// TestValidationScorerRanksOnce: the scorer's figures, from one ranking,
+// are AveragePrecision's and BinaryAUCROC's to the bit, binary and
+// multi-class (one-vs-rest macro averages), and NaN for a NaN score.
+func TestValidationScorerRanksOnce(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 3))
+	for _, outputs := range []int{1, 3} {
+		const rows = 5000
+		c := max(outputs, 2)
+		logits, y := make([]float64, rows*outputs), make([]int, rows)
+		for i := range y {
+			y[i] = rng.IntN(c)
+			for k := range outputs {
+				logits[i*outputs+k] = math.Round(rng.NormFloat64()*20) / 10 // ties
+			}
+		}
+		loss := nn.BinaryCrossEntropy
+		if outputs > 1 {
+			loss = nn.CrossEntropy
+		}
+		var v ValidationScorer
+		_, pr, roc, err := v.Score(loss, logits, outputs, y, nil)
+		require.NoError(t, err)
+		probs := make([]float64, rows*c)
+		nn.Probabilities(logits, outputs, probs)
+		var wantPR, wantROC float64
+		for k := range c {
+			if c == 2 && k == 0 {
+				continue
+			}
+			score, onehot := make([]float64, rows), make([]int, rows)
+			for i := range score {
+				score[i] = probs[i*c+k]
+				if y[i] == k {
+					onehot[i] = 1
+				}
+			}
+			wantPR += evaluation.AveragePrecision(onehot, score)
+			wantROC += evaluation.BinaryAUCROC(onehot, score)
+		}
+		if c > 2 {
+			wantPR, wantROC = wantPR/float64(c), wantROC/float64(c)
+		}
+		assert.Equal(t, math.Float64bits(wantPR), math.Float64bits(pr), "outputs %d", outputs)
+		assert.Equal(t, math.Float64bits(wantROC), math.Float64bits(roc), "outputs %d", outputs)
+	}
+	var v ValidationScorer
+	_, pr, roc, err := v.Score(nn.BinaryCrossEntropy, []float64{0.1, math.NaN(), 0.3}, 1, []int{0, 1, 1}, nil)
+	if err == nil {
+		assert.True(t, math.IsNaN(pr) && math.IsNaN(roc))
+	}
+}
