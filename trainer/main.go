@@ -23,6 +23,7 @@ import (
 	"github.com/orrery-ml/orrery/shared/config"
 	"github.com/orrery-ml/orrery/shared/dataset"
 	"github.com/orrery-ml/orrery/shared/ml/training"
+	"github.com/orrery-ml/orrery/shared/resources"
 	"github.com/orrery-ml/orrery/shared/serving/emf"
 	"github.com/orrery-ml/orrery/shared/store/dynamostore"
 	"github.com/orrery-ml/orrery/shared/store/filestore"
@@ -47,6 +48,7 @@ var backends = map[string]func(cfg batchjob.Config) batchjob.NewTrainer{
 }
 
 func main() {
+	resources.TuneGC(os.Getenv) // data sets are cheap to collect (see TuneGC)
 	os.Exit(run(os.Stderr, os.Args[1:]))
 }
 

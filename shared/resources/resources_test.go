@@ -3,6 +3,7 @@ package resources_test
 import (
 	"context"
 	"errors"
+	"runtime/debug"
 	"testing"
 	"time"
 
@@ -109,4 +110,14 @@ func TestParseSMI(t *testing.T) {
 	assert.True(t, errors.Is(err, resources.ErrSample), "an unreadable field is an error, not an idle GPU")
 	_, err = resources.ParseSMI([]byte("37\n"))
 	assert.ErrorIs(t, err, resources.ErrSample)
+}
+
+// TestTuneGC: the collector runs at DataGCPercent unless GOGC is set.
+func TestTuneGC(t *testing.T) {
+	old := debug.SetGCPercent(100)
+	t.Cleanup(func() { debug.SetGCPercent(old) })
+	assert.False(t, resources.TuneGC(func(string) string { return "200" }))
+	assert.Equal(t, 100, debug.SetGCPercent(100), "a GOGC the user set stays")
+	assert.True(t, resources.TuneGC(func(string) string { return "" }))
+	assert.Equal(t, resources.DataGCPercent, debug.SetGCPercent(100))
 }
