@@ -48,7 +48,7 @@ var backends = map[string]func(cfg batchjob.Config) batchjob.NewTrainer{
 }
 
 func main() {
-	resources.TuneGC(os.Getenv) // data sets are cheap to collect (see TuneGC)
+	resources.HoldDataGC() // the process holds a data set until it exits
 	os.Exit(run(os.Stderr, os.Args[1:]))
 }
 

@@ -8,11 +8,9 @@ import (
 
 	// The Parquet and FITS readers of dataset.Read and its writers.
 	_ "github.com/orrery-ml/orrery/shared/dataset/parquetfits"
-	"github.com/orrery-ml/orrery/shared/resources"
 )
 
 func main() {
-	resources.TuneGC(os.Getenv) // data sets are cheap to collect (see TuneGC)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := runCLI(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()

@@ -112,12 +112,23 @@ func TestParseSMI(t *testing.T) {
 	assert.ErrorIs(t, err, resources.ErrSample)
 }
 
-// TestTuneGC: the collector runs at DataGCPercent unless GOGC is set.
-func TestTuneGC(t *testing.T) {
+// TestHoldDataGC: the collector runs at DataGCPercent while a hold is
+// out, overlapping holds restore the setting only when the last is
+// released (twice releasing is once), and a GOGC in the environment is
+// left alone.
+func TestHoldDataGC(t *testing.T) {
 	old := debug.SetGCPercent(100)
 	t.Cleanup(func() { debug.SetGCPercent(old) })
-	assert.False(t, resources.TuneGC(func(string) string { return "200" }))
-	assert.Equal(t, 100, debug.SetGCPercent(100), "a GOGC the user set stays")
-	assert.True(t, resources.TuneGC(func(string) string { return "" }))
-	assert.Equal(t, resources.DataGCPercent, debug.SetGCPercent(100))
+	t.Setenv("GOGC", "")
+	a := resources.HoldDataGC()
+	b := resources.HoldDataGC()
+	assert.Equal(t, resources.DataGCPercent, debug.SetGCPercent(resources.DataGCPercent))
+	a()
+	a()
+	assert.Equal(t, resources.DataGCPercent, debug.SetGCPercent(resources.DataGCPercent), "one hold is still out")
+	b()
+	assert.Equal(t, 100, debug.SetGCPercent(100), "the last release restores it")
+	t.Setenv("GOGC", "200")
+	resources.HoldDataGC()()
+	assert.Equal(t, 100, debug.SetGCPercent(100), "a GOGC the user set is theirs")
 }

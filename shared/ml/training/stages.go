@@ -21,6 +21,7 @@ import (
 	"github.com/orrery-ml/orrery/shared/ml/modelstore"
 	"github.com/orrery-ml/orrery/shared/ml/nn"
 	"github.com/orrery-ml/orrery/shared/ml/trees"
+	"github.com/orrery-ml/orrery/shared/resources"
 	"github.com/orrery-ml/orrery/shared/store"
 	"github.com/orrery-ml/orrery/shared/tracking"
 )
@@ -252,6 +253,7 @@ func need(stage string, refs map[string]string) error {
 // the report. Error findings fail the stage with ErrInvalidData; the report
 // is kept either way.
 func (p *TrainingPipeline) ValidateData(ctx context.Context, refs Refs) (Refs, error) {
+	defer resources.HoldDataGC()() // the stage holds a data set
 	if refs.JobID == "" {
 		return refs, fmt.Errorf("%s: %w: refs.job_id is required", StageValidate, ErrInvalidStage)
 	}
@@ -354,6 +356,7 @@ type preprocessing struct {
 // Preprocess fits the feature transform (DataPreprocessor) and the class
 // weights on the training split and saves them.
 func (p *TrainingPipeline) Preprocess(ctx context.Context, refs Refs) (Refs, error) {
+	defer resources.HoldDataGC()() // the stage holds a data set
 	if err := need(StagePreprocess, map[string]string{"data_hash": refs.DataHash}); err != nil {
 		return refs, err
 	}
@@ -441,6 +444,7 @@ const specMetadata = "orrery.spec"
 // per-epoch history and a training summary. It is the stage an AWS Batch job
 // runs.
 func (p *TrainingPipeline) TrainModel(ctx context.Context, refs Refs) (Refs, error) {
+	defer resources.HoldDataGC()() // the stage holds a data set
 	if err := need(StageTrain, map[string]string{"data_hash": refs.DataHash, "preprocessing_key": refs.PreprocessingKey}); err != nil {
 		return refs, err
 	}
@@ -657,6 +661,7 @@ func (s *stageRun) modelName() string {
 // result is the job's description) are completed from the Refs the train
 // stage saved with the job.
 func (p *TrainingPipeline) Evaluate(ctx context.Context, refs Refs) (Refs, error) {
+	defer resources.HoldDataGC()() // the stage holds a data set
 	if refs.NetworkKey == "" && refs.JobID != "" {
 		var trained Refs
 		err := p.getJSON(ctx, trainRefsKey(refs.JobID), &trained)
