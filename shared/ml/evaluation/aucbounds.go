@@ -2,10 +2,10 @@ package evaluation
 
 import "math"
 
-// AUCBinCount is how many equal-width bins BinaryAUCROCBounds counts in.
+// AUCBinCount is how many equal-width bins AUCBins has.
 const AUCBinCount = 1 << 16
 
-// AUCBins maps scores to the bins of BinaryAUCROCBounds: AUCBinCount
+// AUCBins maps scores to the bins of AUCROCBoundsOfBins: AUCBinCount
 // equal-width bins of [lo, hi], the scores' least and greatest values.
 // The bin is a non-decreasing function of the score; when the width is
 // zero or not finite every finite score is in bin 0 (and +Inf in the
@@ -32,14 +32,14 @@ func (b AUCBins) Of(s float64) int {
 	return 0
 }
 
-// BinaryAUCROCBounds returns an interval [lo, hi] that holds
-// BinaryAUCROCOf(n, positive, score) without sorting: one pass counts the
-// positives and negatives in the AUCBins of [minScore, maxScore] (the
-// scores' least and greatest values, which the caller knows). The bin of
-// a score is a non-decreasing function of it, so a positive in a higher
-// bin than a negative outranks it, one in a lower bin is outranked, and
-// only the pairs that share a bin are undecided. Counting those as ½, as a
-// tie, would give the binned AUC; each really counts between 0 and 1, so
+// AUCROCBoundsOfBins returns an interval [lo, hi] that holds the ROC AUC
+// (BinaryAUCROCOf) of scores counted into AUCBins, from the counts of
+// positives (pos) and of all scores (all) in each bin, in bin order,
+// without sorting. The bin of a score is a non-decreasing function of it,
+// so a positive in a higher bin than a negative outranks it, one in a
+// lower bin is outranked, and only the pairs that share a bin are
+// undecided. Counting those as ½, as a tie, would give the binned AUC;
+// each really counts between 0 and 1, so
 //
 //	lo = (Σ_b pos_b·neg_{<b}) / (P·N),  hi = lo + (Σ_b pos_b·neg_b) / (P·N).
 //
@@ -47,28 +47,9 @@ func (b AUCBins) Of(s float64) int {
 // bin: small when the scores spread over the range, up to 1 when one bin
 // holds them all (a heavy tail, an infinite score). It is a screen for a
 // caller that only asks whether the AUC can reach a bound (the leakage
-// check): it ranks exactly only when the interval straddles the bound.
+// check), which ranks exactly only when the interval straddles the bound.
 // The interval is widened by 1e-12 for the rounding of the sums. NaN, NaN
-// for n = 0 or a single class; scores must not be NaN.
-func BinaryAUCROCBounds(n int, positive func(int) bool, score func(int) float64, minScore, maxScore float64) (lo, hi float64) {
-	if n <= 0 {
-		return math.NaN(), math.NaN()
-	}
-	bins := NewAUCBins(minScore, maxScore)
-	pos := make([]uint64, AUCBinCount)
-	all := make([]uint64, AUCBinCount)
-	for i := range n {
-		b := bins.Of(score(i))
-		all[b]++
-		if positive(i) {
-			pos[b]++
-		}
-	}
-	return AUCROCBoundsOfBins(pos, all)
-}
-
-// AUCROCBoundsOfBins is BinaryAUCROCBounds from the counts of positives
-// and of all scores in each bin, in bin order.
+// when the counts hold no positive-negative pair.
 func AUCROCBoundsOfBins[C uint32 | uint64](pos, all []C) (lo, hi float64) {
 	var p, below float64 // positives seen; negatives in lower bins
 	var ordered, shared float64

@@ -105,3 +105,24 @@ func TestAUCBoundsOfAPerfectFeature(t *testing.T) {
 	assert.Equal(t, 0.0, lo)
 	assert.InDelta(t, 0, hi, 1e-11)
 }
+
+// BinaryAUCROCBounds is the interval of AUCROCBoundsOfBins for n rows
+// given by functions (whether row i is a positive, its score) whose
+// scores lie in [minScore, maxScore]: the reference the tests hold the
+// bins and the bounds to, counting as the leakage check counts.
+func BinaryAUCROCBounds(n int, positive func(int) bool, score func(int) float64, minScore, maxScore float64) (lo, hi float64) {
+	if n <= 0 {
+		return math.NaN(), math.NaN()
+	}
+	bins := NewAUCBins(minScore, maxScore)
+	pos := make([]uint64, AUCBinCount)
+	all := make([]uint64, AUCBinCount)
+	for i := range n {
+		b := bins.Of(score(i))
+		all[b]++
+		if positive(i) {
+			pos[b]++
+		}
+	}
+	return AUCROCBoundsOfBins(pos, all)
+}

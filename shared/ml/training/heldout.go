@@ -79,20 +79,9 @@ func (p *TrainingPipeline) putHeldOut(ctx context.Context, jobID string, part in
 func (p *TrainingPipeline) getHeldOut(ctx context.Context, jobID string, part int) (*dataset.Dataset, heldOutHeader, bool, error) {
 	var h heldOutHeader
 	key := heldOutKey(jobID, part)
-	raw, err := p.getBytes(ctx, key)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, h, false, nil
-	}
-	if err != nil {
+	body, found, err := p.getFramed(ctx, key, heldOutMagic, "a held-out part", &h)
+	if !found || err != nil {
 		return nil, h, false, err
-	}
-	rest, ok := bytes.CutPrefix(raw, []byte(heldOutMagic))
-	line, body, ok2 := bytes.Cut(rest, []byte("\n"))
-	if !ok || !ok2 {
-		return nil, h, false, fmt.Errorf("%s: not a held-out part", key)
-	}
-	if err := json.Unmarshal(line, &h); err != nil {
-		return nil, h, false, fmt.Errorf("%s: %w", key, err)
 	}
 	n, f := h.Rows, len(h.Features)
 	if n < 0 || len(body) != n*(f*8+12) {
@@ -115,4 +104,26 @@ func (p *TrainingPipeline) getHeldOut(ctx context.Context, jobID string, part in
 		d.RowIDs[i] = int(binary.LittleEndian.Uint64(body[8*i:]))
 	}
 	return d, h, true, nil
+}
+
+// getFramed reads the artifact key written as magic, one line of JSON (its
+// header, decoded into header) and a binary body, which it returns; found
+// is false when there is none. what names the kind of artifact in errors.
+func (p *TrainingPipeline) getFramed(ctx context.Context, key, magic, what string, header any) (body []byte, found bool, err error) {
+	raw, err := p.getBytes(ctx, key)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	rest, ok := bytes.CutPrefix(raw, []byte(magic))
+	line, body, ok2 := bytes.Cut(rest, []byte("\n"))
+	if !ok || !ok2 {
+		return nil, true, fmt.Errorf("%s: not %s", key, what)
+	}
+	if err := json.Unmarshal(line, header); err != nil {
+		return nil, true, fmt.Errorf("%s: %w", key, err)
+	}
+	return body, true, nil
 }

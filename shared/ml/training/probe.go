@@ -5,13 +5,11 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"math"
 
 	"github.com/orrery-ml/orrery/shared/dataset"
 	"github.com/orrery-ml/orrery/shared/ml/nn"
-	"github.com/orrery-ml/orrery/shared/store"
 )
 
 // A probe is what Evaluate leaves for Register: the facts of the data the
@@ -94,21 +92,10 @@ func (p *TrainingPipeline) putProbe(ctx context.Context, jobID string, facts dat
 // none (a job evaluated before probes were saved).
 func (p *TrainingPipeline) getProbe(ctx context.Context, jobID string) (probe, bool, error) {
 	key := probeKey(jobID)
-	raw, err := p.getBytes(ctx, key)
-	if errors.Is(err, store.ErrNotFound) {
-		return probe{}, false, nil
-	}
-	if err != nil {
-		return probe{}, false, err
-	}
-	rest, ok := bytes.CutPrefix(raw, []byte(probeMagic))
-	line, body, ok2 := bytes.Cut(rest, []byte("\n"))
-	if !ok || !ok2 {
-		return probe{}, false, fmt.Errorf("%s: not a probe", key)
-	}
 	var h probeHeader
-	if err := json.Unmarshal(line, &h); err != nil {
-		return probe{}, false, fmt.Errorf("%s: %w", key, err)
+	body, found, err := p.getFramed(ctx, key, probeMagic, "a probe", &h)
+	if !found || err != nil {
+		return probe{}, false, err
 	}
 	if h.Rows < 0 || h.Features != len(h.Facts.Features) || h.Classes != len(h.Facts.Classes) ||
 		len(body) != 8*h.Rows*(h.Features+h.Classes) {

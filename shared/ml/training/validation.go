@@ -884,7 +884,7 @@ func checkDuplicateRows(_ context.Context, r *ValidationReport, _ ValidationOpti
 // largest one-vs-rest AUC), or 1 - AUC, at least opts.LeakageAUC. Rows where
 // the feature is NaN are left out. A feature whose AUC provably stays below
 // the bound is not sorted: one pass over the matrix counts every feature's
-// values in the bins of evaluation.BinaryAUCROCBounds (leakageScreen), and
+// values in evaluation.AUCBins (leakageScreen), and
 // only a feature and class whose interval reaches the bound is ranked
 // exactly (on 10M rows the exact ranking of every feature was 8 of the
 // run's 46 CPU-seconds, and screening one feature at a time 2.7).
@@ -1005,7 +1005,7 @@ const leakageScreenBudget = 64 << 20
 
 // leakageScreen says, for every feature j and classes[ci], whether the
 // feature's one-vs-rest ROC AUC (or 1 - AUC) can reach bound: false when
-// its evaluation.BinaryAUCROCBounds interval, from the counts of the
+// its evaluation.AUCROCBoundsOfBins interval, from the counts of the
 // feature's present values in the bins of its range, lies below it, or
 // when the feature has no range (all missing, constant) or the class no
 // pairs. The counts of all features come from one pass over the rows,
